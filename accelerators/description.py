@@ -1,0 +1,361 @@
+"""Accelerator descriptions: validate a TOML file, then resolve it with user parameters.
+
+Two steps, kept apart: `load_description` checks the file's structure and every
+expression once (a bad field is reported with file and field); `AcceleratorSpec.resolve`
+applies the user's --param overrides and produces plain integers for the ISA lowering.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from accelerators.expressions import ExpressionError, evaluate, referenced_names
+from tracer.errors import DescriptionError
+
+SCHEMA_VERSION = 1
+BUILTIN_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    kind: str  # "int" or "choice"
+    default: int | str
+    doc: str
+    minimum: int | None = None
+    maximum: int | None = None
+    choices: tuple[str, ...] = ()
+
+    def parse(self, text: str, source: str) -> int | str:
+        """Convert a --param value given as text, or raise naming the allowed values."""
+        if self.kind == "choice":
+            if text not in self.choices:
+                raise DescriptionError(
+                    f"{source}: parameter {self.name}={text!r} is not allowed; "
+                    f"choose one of {', '.join(self.choices)}"
+                )
+            return text
+        try:
+            value = int(text)
+        except ValueError:
+            raise DescriptionError(
+                f"{source}: parameter {self.name}={text!r} must be an integer "
+                f"in [{self.minimum}, {self.maximum}]"
+            ) from None
+        self.check_range(value, source)
+        return value
+
+    def check_range(self, value: int, source: str) -> None:
+        if (self.minimum is not None and value < self.minimum) or (
+            self.maximum is not None and value > self.maximum
+        ):
+            raise DescriptionError(
+                f"{source}: parameter {self.name}={value} is out of range; "
+                f"allowed: {self.minimum}..{self.maximum}"
+            )
+
+    def describe_allowed(self) -> str:
+        if self.kind == "choice":
+            return "|".join(self.choices)
+        return f"{self.minimum}..{self.maximum}"
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    name: str
+    instances: str | int
+    latency: str | int
+    occupancy: str | int
+    opcodes: tuple[str, ...]
+    doc: str
+
+
+@dataclass(frozen=True)
+class FrontEndSpec:
+    bundles_per_cycle: str | int
+    window_bundles: str | int
+    delay: str | int
+
+
+@dataclass(frozen=True)
+class MemorySpec:
+    name: str
+    kib: str | int
+    doc: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A functional unit kind after parameters are applied."""
+
+    name: str
+    instances: int
+    latency: int
+    occupancy: int
+    opcodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FrontEnd:
+    bundles_per_cycle: int
+    window_bundles: int
+    delay: int
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """A resolved accelerator: every size is an integer, ready for lowering."""
+
+    name: str
+    isa: str
+    parameters: dict[str, int | str]
+    frontend: FrontEnd
+    units: dict[str, Unit]
+    memory_kib: dict[str, int]
+
+
+@dataclass(frozen=True)
+class AcceleratorSpec:
+    name: str
+    isa: str
+    summary: str
+    source: str
+    parameters: tuple[ParameterSpec, ...]
+    frontend: FrontEndSpec
+    units: tuple[UnitSpec, ...]
+    memories: tuple[MemorySpec, ...] = field(default=())
+
+    def parameter(self, name: str) -> ParameterSpec:
+        for spec in self.parameters:
+            if spec.name == name:
+                return spec
+        allowed = ", ".join(p.name for p in self.parameters)
+        raise DescriptionError(
+            f"accelerator {self.name!r} has no parameter {name!r}; its parameters: {allowed}"
+        )
+
+    def resolve(self, overrides: dict[str, str] | None = None) -> Accelerator:
+        """Apply textual overrides (from --param NAME=VALUE) and evaluate every size."""
+        values: dict[str, int | str] = {p.name: p.default for p in self.parameters}
+        for name, text in (overrides or {}).items():
+            values[name] = self.parameter(name).parse(text, f"--param {name}")
+        return _build(self, values, source=f"accelerator {self.name!r} with {values}")
+
+
+def load_description(path: Path) -> AcceleratorSpec:
+    """Read and validate one description file; errors name the file and the field."""
+    source = str(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise DescriptionError(f"{source}: no such accelerator description") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DescriptionError(f"{source}: not valid TOML ({exc})") from None
+    reader = _Fields(raw, source)
+    if reader.integer("schema") != SCHEMA_VERSION:
+        raise DescriptionError(
+            f"{source}: field 'schema' must be {SCHEMA_VERSION} (this accperf's format)"
+        )
+    parameters = tuple(
+        _parameter(name, reader.sub("parameters", name)) for name in reader.table("parameters")
+    )
+    frontend_fields = reader.sub_table("frontend")
+    frontend = FrontEndSpec(
+        bundles_per_cycle=frontend_fields.expression("bundles_per_cycle"),
+        window_bundles=frontend_fields.expression("window_bundles"),
+        delay=frontend_fields.expression("delay"),
+    )
+    units = tuple(_unit(name, reader.sub("units", name)) for name in reader.table("units"))
+    if not units:
+        raise DescriptionError(f"{source}: field 'units' must describe at least one unit")
+    memories = tuple(
+        MemorySpec(name, fields.expression("kib"), fields.text("doc", ""))
+        for name in reader.table("memories", required=False)
+        for fields in [reader.sub("memories", name)]
+    )
+    spec = AcceleratorSpec(
+        name=reader.text("name"),
+        isa=reader.text("isa"),
+        summary=reader.text("summary", ""),
+        source=source,
+        parameters=parameters,
+        frontend=frontend,
+        units=units,
+        memories=memories,
+    )
+    _check_expressions(spec)
+    # Resolving with the defaults proves the description is usable before anyone asks.
+    _build(spec, {p.name: p.default for p in parameters}, source=f"{source} (defaults)")
+    return spec
+
+
+def _parameter(name: str, fields: _Fields) -> ParameterSpec:
+    kind = fields.text("type")
+    doc = fields.text("doc", "")
+    if kind == "int":
+        minimum = fields.integer("min")
+        maximum = fields.integer("max")
+        default = fields.integer("default")
+        spec = ParameterSpec(name, kind, default, doc, minimum=minimum, maximum=maximum)
+        spec.check_range(default, fields.where("default"))
+        return spec
+    if kind == "choice":
+        choices = fields.strings("choices")
+        default = fields.text("default")
+        if default not in choices:
+            raise DescriptionError(
+                f"{fields.where('default')}: {default!r} is not one of {', '.join(choices)}"
+            )
+        return ParameterSpec(name, kind, default, doc, choices=choices)
+    raise DescriptionError(f"{fields.where('type')}: must be 'int' or 'choice', got {kind!r}")
+
+
+def _unit(name: str, fields: _Fields) -> UnitSpec:
+    return UnitSpec(
+        name=name,
+        instances=fields.expression("instances"),
+        latency=fields.expression("latency"),
+        occupancy=fields.expression("occupancy"),
+        opcodes=fields.strings("opcodes"),
+        doc=fields.text("doc", ""),
+    )
+
+
+def _check_expressions(spec: AcceleratorSpec) -> None:
+    known = {p.name for p in spec.parameters}
+    int_names = {p.name for p in spec.parameters if p.kind == "int"}
+    places: list[tuple[str, str | int]] = [
+        ("frontend.bundles_per_cycle", spec.frontend.bundles_per_cycle),
+        ("frontend.window_bundles", spec.frontend.window_bundles),
+        ("frontend.delay", spec.frontend.delay),
+    ]
+    for unit in spec.units:
+        for attr in ("instances", "latency", "occupancy"):
+            places.append((f"units.{unit.name}.{attr}", getattr(unit, attr)))
+    for memory in spec.memories:
+        places.append((f"memories.{memory.name}.kib", memory.kib))
+    for where, text in places:
+        try:
+            names = referenced_names(text)
+        except ExpressionError as exc:
+            raise DescriptionError(f"{spec.source}: field '{where}': {exc}") from None
+        unknown = names - known
+        if unknown:
+            raise DescriptionError(
+                f"{spec.source}: field '{where}' uses unknown parameter(s) "
+                f"{', '.join(sorted(unknown))}; declared: {', '.join(sorted(known))}"
+            )
+        if names - int_names:
+            raise DescriptionError(
+                f"{spec.source}: field '{where}' uses non-integer parameter(s) "
+                f"{', '.join(sorted(names - int_names))}"
+            )
+
+
+def _build(spec: AcceleratorSpec, values: dict[str, int | str], source: str) -> Accelerator:
+    ints = {k: v for k, v in values.items() if isinstance(v, int)}
+
+    def value(where: str, text: str | int, minimum: int) -> int:
+        try:
+            result = evaluate(text, ints)
+        except ExpressionError as exc:
+            raise DescriptionError(f"{source}: field '{where}': {exc}") from None
+        if result < minimum:
+            raise DescriptionError(
+                f"{source}: field '{where}' = {text!r} evaluates to {result}; "
+                f"it must be at least {minimum}"
+            )
+        return result
+
+    frontend = FrontEnd(
+        bundles_per_cycle=value("frontend.bundles_per_cycle", spec.frontend.bundles_per_cycle, 1),
+        window_bundles=value("frontend.window_bundles", spec.frontend.window_bundles, 1),
+        delay=value("frontend.delay", spec.frontend.delay, 0),
+    )
+    units = {
+        unit.name: Unit(
+            name=unit.name,
+            instances=value(f"units.{unit.name}.instances", unit.instances, 1),
+            latency=value(f"units.{unit.name}.latency", unit.latency, 0),
+            occupancy=value(f"units.{unit.name}.occupancy", unit.occupancy, 1),
+            opcodes=unit.opcodes,
+        )
+        for unit in spec.units
+    }
+    memory_kib = {m.name: value(f"memories.{m.name}.kib", m.kib, 1) for m in spec.memories}
+    return Accelerator(
+        name=spec.name,
+        isa=spec.isa,
+        parameters=dict(values),
+        frontend=frontend,
+        units=units,
+        memory_kib=memory_kib,
+    )
+
+
+class _Fields:
+    """Typed access to one TOML table, naming file and dotted field on every error."""
+
+    def __init__(self, raw: dict[str, Any], source: str, prefix: str = "") -> None:
+        self.raw = raw
+        self.source = source
+        self.prefix = prefix
+
+    def where(self, key: str) -> str:
+        return f"{self.source}: field '{self.prefix}{key}'"
+
+    def _get(self, key: str, default: Any = ...) -> Any:
+        if key in self.raw:
+            return self.raw[key]
+        if default is ...:
+            raise DescriptionError(f"{self.where(key)} is missing")
+        return default
+
+    def text(self, key: str, default: Any = ...) -> str:
+        value = self._get(key, default)
+        if not isinstance(value, str):
+            raise DescriptionError(f"{self.where(key)} must be a string, got {value!r}")
+        return value
+
+    def integer(self, key: str) -> int:
+        value = self._get(key)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DescriptionError(f"{self.where(key)} must be an integer, got {value!r}")
+        return value
+
+    def expression(self, key: str) -> str | int:
+        value = self._get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise DescriptionError(
+                f"{self.where(key)} must be an integer or an expression such as "
+                f"'rows * cols', got {value!r}"
+            )
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self._get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise DescriptionError(
+                f"{self.where(key)} must be a non-empty list of strings, got {value!r}"
+            )
+        return tuple(value)
+
+    def table(self, key: str, required: bool = True) -> dict[str, Any]:
+        value = self._get(key, ... if required else {})
+        if not isinstance(value, dict):
+            raise DescriptionError(f"{self.where(key)} must be a table, got {value!r}")
+        return value
+
+    def sub_table(self, key: str) -> _Fields:
+        return _Fields(self.table(key), self.source, f"{self.prefix}{key}.")
+
+    def sub(self, key: str, name: str) -> _Fields:
+        value = self.table(key)[name]
+        if not isinstance(value, dict):
+            raise DescriptionError(
+                f"{self.source}: field '{self.prefix}{key}.{name}' must be a table"
+            )
+        return _Fields(value, self.source, f"{self.prefix}{key}.{name}.")

@@ -1,0 +1,126 @@
+"""Evaluate a program layer by layer, in full or fast mode, with the same kernel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from analyzer.bounds import LayerBound, resource_bound
+from analyzer.kernels import evaluate_layer
+from analyzer.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
+from isa.program import LayerProgram, Program
+
+MODES = ("fast", "full")
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    name: str
+    kind: str
+    cycles: int
+    macs: int
+    instructions: int
+    evaluated_instructions: int
+    evaluated_iterations: int
+    iterations: int
+    mapping: dict[str, int | str]
+    bound: LayerBound
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Start and end cycle of a run of consecutive instructions of one layer."""
+
+    first: int
+    start: np.ndarray
+    end: np.ndarray
+
+
+def run_kernel(
+    packed: PackedLayer,
+    blocks: PackedBlocks,
+    program: Program,
+    fast: bool,
+    record_first: int = 0,
+    record_count: int = 0,
+) -> tuple[int, int, int, int, Timeline]:
+    if record_count and fast:
+        raise ValueError("a timeline needs full mode: fast mode skips instructions")
+    record_start = np.zeros(record_count, dtype=np.int64)
+    record_end = np.zeros(record_count, dtype=np.int64)
+    cycles, covered, evaluated, iterations = evaluate_layer(
+        packed.op_kind,
+        packed.op_arg,
+        packed.op_arg2,
+        packed.op_jump,
+        packed.op_depth,
+        packed.op_skippable,
+        blocks.templates,
+        blocks.operand_location,
+        blocks.operand_slot,
+        blocks.operand_count,
+        blocks.operand_coefs,
+        blocks.operand_affine,
+        blocks.n_units,
+        blocks.n_locations,
+        program.bundles_per_cycle,
+        program.window_bundles,
+        program.frontend_delay,
+        blocks.min_latency,
+        fast,
+        record_first,
+        record_start,
+        record_end,
+    )
+    if record_count == 0 and covered != packed.instructions:
+        raise AssertionError(
+            f"kernel covered {covered} instructions, the program has {packed.instructions}"
+        )
+    return (
+        int(cycles),
+        int(covered),
+        int(evaluated),
+        int(iterations),
+        Timeline(record_first, record_start, record_end),
+    )
+
+
+def evaluate_program(
+    program: Program,
+    mode: str = "fast",
+    on_layer: Callable[[LayerResult], None] | None = None,
+) -> list[LayerResult]:
+    """Cycles of every layer. Layers are independent: each starts from an idle machine."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    blocks = pack_blocks(program)
+    results = []
+    for layer in program.layers:
+        result = evaluate_one(layer, program, blocks, mode)
+        results.append(result)
+        if on_layer is not None:
+            on_layer(result)
+    return results
+
+
+def evaluate_one(
+    layer: LayerProgram, program: Program, blocks: PackedBlocks, mode: str
+) -> LayerResult:
+    packed = pack_layer(layer, program, blocks)
+    cycles, covered, evaluated, iterations, _ = run_kernel(
+        packed, blocks, program, fast=(mode == "fast")
+    )
+    return LayerResult(
+        name=layer.name,
+        kind=layer.kind,
+        cycles=cycles,
+        macs=layer.macs,
+        instructions=covered,
+        evaluated_instructions=evaluated,
+        evaluated_iterations=iterations,
+        iterations=packed.block_executions,
+        mapping=layer.mapping,
+        bound=resource_bound(layer, program, cycles),
+    )

@@ -1,0 +1,370 @@
+"""Numba kernels: the dependency evaluation of a layer's loop program.
+
+One interpreter serves both modes. Full mode executes every instruction. Fast mode also
+takes, at every iteration boundary of a loop whose body does not depend on its index, a
+signature of the state relative to the last issue time T (every time clamped at the
+earliest value a future instruction can still observe). When the signature equals one
+taken p iterations earlier, the system is max-plus shift invariant, so each further
+p iterations advance every time by the same d: the kernel adds m*d and skips m*p
+iterations, then evaluates the rest. Equal signatures are compared in full, never by
+hash alone, so a skip is always exact.
+
+Timing rules (DESIGN.md, "Instructions and timing semantics"):
+  issue: bundles issue in order, at most `width` per cycle, and bundle b not before the
+         latest start in bundle b - window (the front end's bounded lookahead);
+  start >= issue + front-end delay, and >= the unit's free time (previous start + occupancy);
+  RAW and WAW: start >= end of the last writer of a location read or written;
+  WAR: end >= start + read_time of every reader of a written location since its last write.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from isa.program import MAX_DEPTH
+
+LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
+# Columns of the template table (one row per instruction template, for locality).
+T_UNIT, T_LATENCY, T_OCCUPANCY, T_READ_TIME, T_BUNDLE_START, T_SIMPLE = 0, 1, 2, 3, 4, 5
+T_FIRST, T_FIRST_WRITE, T_LAST = 6, 7, 8
+TEMPLATE_COLUMNS = 9
+NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
+HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
+_FNV_PRIME = np.uint64(1099511628211)
+_FNV_OFFSET = np.uint64(14695981039346656037)
+
+
+@njit(cache=True)
+def _signature(
+    sig,
+    base,
+    unit_free,
+    write_end,
+    read_until,
+    min_latency,
+    issue_ring,
+    issue_head,
+    window_ring,
+    window_head,
+    bundle_max_start,
+    max_end,
+):
+    """Fill `sig` with the clamped state minus `base`; return its hash."""
+    h = _FNV_OFFSET
+    pos = 0
+    for u in range(unit_free.shape[0]):
+        v = unit_free[u]
+        sig[pos] = (v if v > base else base) - base
+        pos += 1
+    floor_read = base + min_latency
+    for x in range(write_end.shape[0]):
+        v = write_end[x]
+        sig[pos] = (v if v > base else base) - base
+        v = read_until[x]
+        sig[pos + 1] = (v if v > floor_read else floor_read) - base
+        pos += 2
+    width = issue_ring.shape[0]
+    for k in range(width):
+        v = issue_ring[(issue_head + k) % width]
+        sig[pos] = (v if v > base - 1 else base - 1) - base
+        pos += 1
+    window = window_ring.shape[0]
+    for k in range(window):
+        v = window_ring[(window_head + k) % window]
+        sig[pos] = (v if v > base else base) - base
+        pos += 1
+    sig[pos] = (bundle_max_start if bundle_max_start > base else base) - base
+    sig[pos + 1] = (max_end if max_end > base else base) - base
+    for k in range(sig.shape[0]):
+        h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True)
+def _restore(
+    sig, base, unit_free, write_end, read_until, issue_ring, issue_head, window_ring, window_head
+):
+    """Write the signature back as absolute times with origin `base`."""
+    pos = 0
+    for u in range(unit_free.shape[0]):
+        unit_free[u] = sig[pos] + base
+        pos += 1
+    for x in range(write_end.shape[0]):
+        write_end[x] = sig[pos] + base
+        read_until[x] = sig[pos + 1] + base
+        pos += 2
+    width = issue_ring.shape[0]
+    for k in range(width):
+        issue_ring[(issue_head + k) % width] = sig[pos] + base
+        pos += 1
+    window = window_ring.shape[0]
+    for k in range(window):
+        window_ring[(window_head + k) % window] = sig[pos] + base
+        pos += 1
+    return sig[pos] + base, sig[pos + 1] + base
+
+
+@njit(cache=True)
+def evaluate_layer(
+    op_kind,
+    op_arg,
+    op_arg2,
+    op_jump,
+    op_depth,
+    op_skippable,
+    templates,
+    o_location,
+    o_slot,
+    o_count,
+    o_coefs,
+    o_affine,
+    n_units,
+    n_locations,
+    width,
+    window,
+    frontend_delay,
+    min_latency,
+    fast,
+    record_first,
+    record_start,
+    record_end,
+):
+    """Evaluate one layer. Returns (cycles, instructions covered, evaluated instructions,
+    evaluated iterations).
+
+    With a non-empty record_start, the start and end cycles of instructions
+    record_first, record_first + 1, ... (index in program order; use full mode) are
+    written to record_start/record_end and evaluation stops after the last of them.
+    """
+    unit_free = np.zeros(n_units, dtype=np.int64)
+    write_end = np.zeros(n_locations, dtype=np.int64)
+    read_until = np.full(n_locations, NEVER, dtype=np.int64)
+    issue_ring = np.full(width, -1, dtype=np.int64)
+    window_ring = np.zeros(window, dtype=np.int64)
+    issue_head = 0
+    window_head = 0
+    issue = 0
+    bundle_open = False
+    bundle_max_start = 0
+    max_end = 0
+    covered = 0
+    evaluated = 0
+    iterations = 0
+    n_record = record_start.shape[0]
+
+    index = np.zeros(MAX_DEPTH, dtype=np.int64)
+    max_operands = 1
+    for i in range(templates.shape[0]):
+        if templates[i, T_LAST] - templates[i, T_FIRST] > max_operands:
+            max_operands = templates[i, T_LAST] - templates[i, T_FIRST]
+    address = np.zeros(max_operands, dtype=np.int64)
+
+    levels = 1
+    any_skippable = False
+    for pc in range(op_kind.shape[0]):
+        if op_depth[pc] + 1 > levels:
+            levels = op_depth[pc] + 1
+        if op_kind[pc] == LOOP_BEGIN and op_skippable[pc]:
+            any_skippable = True
+    sig_len = n_units + 2 * n_locations + width + window + 2
+    if not (fast and any_skippable):
+        levels = 0
+        sig_len = 0
+    sig = np.zeros(sig_len, dtype=np.int64)
+    hist_sig = np.zeros((levels, HISTORY, sig_len), dtype=np.int64)
+    hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
+    hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
+    hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
+    hist_count = np.zeros(max(levels, 1), dtype=np.int64)
+
+    pc = 0
+    n_ops = op_kind.shape[0]
+    while pc < n_ops:
+        kind = op_kind[pc]
+        if kind == BLOCK:
+            for i_signed in range(op_arg[pc], op_arg2[pc]):
+                i = np.uint64(i_signed)  # unsigned indices skip numba's wraparound checks
+                if templates[i, T_BUNDLE_START]:
+                    if bundle_open:
+                        window_ring[window_head] = bundle_max_start
+                        window_head += 1
+                        if window_head == window:
+                            window_head = 0
+                    earliest = issue_ring[issue_head] + 1
+                    if earliest > issue:
+                        issue = earliest
+                    if window_ring[window_head] > issue:
+                        issue = window_ring[window_head]
+                    issue_ring[issue_head] = issue
+                    issue_head += 1
+                    if issue_head == width:
+                        issue_head = 0
+                    bundle_open = True
+                    bundle_max_start = issue
+                start = issue + frontend_delay
+                u = np.uint64(templates[i, T_UNIT])
+                if unit_free[u] > start:
+                    start = unit_free[u]
+                latency = templates[i, T_LATENCY]
+                first = templates[i, T_FIRST]
+                split = templates[i, T_FIRST_WRITE]
+                last = templates[i, T_LAST]
+                if templates[i, T_SIMPLE]:
+                    # Hot path: single fixed locations (every systolic PE instruction).
+                    for a in range(np.uint64(first), np.uint64(split)):
+                        v = write_end[o_slot[a]]
+                        if v > start:
+                            start = v
+                    for a in range(np.uint64(split), np.uint64(last)):
+                        loc = o_slot[a]
+                        v = write_end[loc]
+                        if v > start:
+                            start = v
+                        v = read_until[loc] - latency
+                        if v > start:
+                            start = v
+                    end = start + latency
+                    read_end = start + templates[i, T_READ_TIME]
+                    for a in range(np.uint64(first), np.uint64(split)):
+                        loc = o_slot[a]
+                        if read_until[loc] < read_end:
+                            read_until[loc] = read_end
+                    for a in range(np.uint64(split), np.uint64(last)):
+                        loc = o_slot[a]
+                        write_end[loc] = end
+                        read_until[loc] = NEVER
+                else:
+                    for a in range(first, last):
+                        loc = o_location[a]
+                        if o_affine[a]:
+                            for d in range(MAX_DEPTH):
+                                loc += o_coefs[a, d] * index[d]
+                        address[a - first] = loc
+                        for x in range(loc, loc + o_count[a]):
+                            if write_end[x] > start:
+                                start = write_end[x]
+                            if a >= split and read_until[x] - latency > start:
+                                start = read_until[x] - latency
+                    end = start + latency
+                    read_end = start + templates[i, T_READ_TIME]
+                    for a in range(first, last):
+                        loc = address[a - first]
+                        if a >= split:
+                            for x in range(loc, loc + o_count[a]):
+                                write_end[x] = end
+                                read_until[x] = NEVER
+                        else:
+                            for x in range(loc, loc + o_count[a]):
+                                if read_until[x] < read_end:
+                                    read_until[x] = read_end
+                unit_free[u] = start + templates[i, T_OCCUPANCY]
+                if start > bundle_max_start:
+                    bundle_max_start = start
+                if end > max_end:
+                    max_end = end
+                if n_record > 0:
+                    slot = covered - record_first
+                    if slot >= 0 and slot < n_record:
+                        record_start[slot] = start
+                        record_end[slot] = end
+                covered += 1
+            evaluated += op_arg2[pc] - op_arg[pc]
+            iterations += 1
+            pc += 1
+            if n_record > 0 and covered >= record_first + n_record:
+                break  # a timeline request needs nothing beyond its last instruction
+        elif kind == LOOP_BEGIN:
+            if op_arg[pc] == 0:
+                pc = op_jump[pc] + 1
+                continue
+            d = op_depth[pc]
+            index[d] = 0
+            if levels > 0 and op_skippable[pc]:
+                hist_count[d] = 0
+                h = _signature(
+                    sig,
+                    issue,
+                    unit_free,
+                    write_end,
+                    read_until,
+                    min_latency,
+                    issue_ring,
+                    issue_head,
+                    window_ring,
+                    window_head,
+                    bundle_max_start,
+                    max_end,
+                )
+                hist_sig[d, 0, :] = sig
+                hist_hash[d, 0] = h
+                hist_time[d, 0] = issue
+                hist_iter[d, 0] = 0
+                hist_count[d] = 1
+            pc += 1
+        else:
+            begin = op_jump[pc]
+            d = op_depth[pc]
+            trips = op_arg[pc]
+            index[d] += 1
+            if index[d] >= trips:
+                pc += 1
+                continue
+            if levels > 0 and op_skippable[begin]:
+                h = _signature(
+                    sig,
+                    issue,
+                    unit_free,
+                    write_end,
+                    read_until,
+                    min_latency,
+                    issue_ring,
+                    issue_head,
+                    window_ring,
+                    window_head,
+                    bundle_max_start,
+                    max_end,
+                )
+                match = -1
+                for j in range(min(hist_count[d], HISTORY)):
+                    if hist_hash[d, j] == h:
+                        same = True
+                        for k in range(sig_len):
+                            if hist_sig[d, j, k] != sig[k]:
+                                same = False
+                                break
+                        if same:
+                            match = j
+                            break
+                if match >= 0:
+                    period = index[d] - hist_iter[d, match]
+                    periods = (trips - index[d]) // period
+                    if periods > 0:
+                        shift = periods * (issue - hist_time[d, match])
+                        issue += shift
+                        bundle_max_start, max_end = _restore(
+                            sig,
+                            issue,
+                            unit_free,
+                            write_end,
+                            read_until,
+                            issue_ring,
+                            issue_head,
+                            window_ring,
+                            window_head,
+                        )
+                        index[d] += periods * period
+                        covered += periods * period * op_arg2[begin]
+                    hist_count[d] = 0
+                    if index[d] >= trips:
+                        pc += 1
+                        continue
+                else:
+                    slot = hist_count[d] % HISTORY
+                    hist_sig[d, slot, :] = sig
+                    hist_hash[d, slot] = h
+                    hist_time[d, slot] = issue
+                    hist_iter[d, slot] = index[d]
+                    hist_count[d] += 1
+            pc = begin + 1
+    return max_end, covered, evaluated, iterations

@@ -1,0 +1,181 @@
+"""Turn a `Program` into the flat NumPy arrays the Numba kernels take.
+
+Unit instances and storage locations get global integer ids (kind offset + instance,
+space offset + address). A layer's loop tree becomes a small op list: LOOP_BEGIN /
+BLOCK / LOOP_END with jump targets, interpreted by analyzer/kernels.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from analyzer.kernels import (
+    BLOCK,
+    LOOP_BEGIN,
+    LOOP_END,
+    T_BUNDLE_START,
+    T_FIRST,
+    T_FIRST_WRITE,
+    T_LAST,
+    T_LATENCY,
+    T_OCCUPANCY,
+    T_READ_TIME,
+    T_SIMPLE,
+    T_UNIT,
+    TEMPLATE_COLUMNS,
+)
+from isa.program import (
+    MAX_DEPTH,
+    BlockRef,
+    LayerProgram,
+    Loop,
+    Program,
+    count_block_executions,
+    count_instructions,
+)
+
+
+@dataclass(frozen=True)
+class PackedBlocks:
+    """All templates of a program, blocks concatenated; operands in one CSR table."""
+
+    block_first: np.ndarray  # int64[n_blocks + 1]
+    templates: np.ndarray  # int64[n_templates, TEMPLATE_COLUMNS], columns T_* of kernels.py
+    operand_location: np.ndarray  # int64[n_operands], global id of base address
+    operand_slot: np.ndarray  # the same as uint64, for the kernel's unchecked hot path
+    operand_count: np.ndarray
+    operand_coefs: np.ndarray  # int64[n_operands, MAX_DEPTH]
+    operand_affine: np.ndarray  # bool: any nonzero coefficient
+    n_units: int
+    n_locations: int
+    min_latency: int
+    unit_names: tuple[str, ...]  # per global unit id's kind, for reports
+    unit_first: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PackedLayer:
+    op_kind: np.ndarray
+    op_arg: np.ndarray  # LOOP_BEGIN: trips; BLOCK: first template
+    op_arg2: np.ndarray  # BLOCK: end template; LOOP_BEGIN: instructions per iteration
+    op_jump: np.ndarray  # matching LOOP_END / LOOP_BEGIN
+    op_depth: np.ndarray
+    op_skippable: np.ndarray  # bool: no operand below depends on this loop's index
+    instructions: int
+    block_executions: int
+
+
+def pack_blocks(program: Program) -> PackedBlocks:
+    unit_first: dict[str, int] = {}
+    total = 0
+    for name, instances in program.units.items():
+        unit_first[name] = total
+        total += instances
+    unit_names = tuple(name for name, n in program.units.items() for _ in range(n))
+    space_first: dict[str, int] = {}
+    locations = 0
+    for name, size in program.spaces.items():
+        space_first[name] = locations
+        locations += size
+
+    block_first = [0]
+    rows: list[list[int]] = []
+    loc, count, coefs = [], [], []
+    for block in program.blocks:
+        for t in block.templates:
+            operands = t.reads + t.writes  # reads first: the kernel relies on it
+            row = [0] * TEMPLATE_COLUMNS
+            row[T_UNIT] = unit_first[t.unit] + t.instance
+            row[T_LATENCY] = t.latency
+            row[T_OCCUPANCY] = t.occupancy
+            row[T_READ_TIME] = t.read_time
+            row[T_BUNDLE_START] = int(t.bundle_start)
+            row[T_SIMPLE] = int(all(o.count == 1 and not any(o.coefs) for o in operands))
+            row[T_FIRST] = len(loc)
+            row[T_FIRST_WRITE] = len(loc) + len(t.reads)
+            row[T_LAST] = len(loc) + len(operands)
+            rows.append(row)
+            for operand in operands:
+                loc.append(space_first[operand.space] + operand.base)
+                count.append(operand.count)
+                coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
+        block_first.append(len(rows))
+    coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
+    templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
+    location = np.array(loc, dtype=np.int64)
+    return PackedBlocks(
+        block_first=np.array(block_first, dtype=np.int64),
+        templates=templates,
+        operand_location=location,
+        operand_slot=location.astype(np.uint64),
+        operand_count=np.array(count, dtype=np.int64),
+        operand_coefs=coef_array,
+        operand_affine=(coef_array != 0).any(axis=1),
+        n_units=total,
+        n_locations=locations,
+        min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
+        unit_names=unit_names,
+        unit_first=unit_first,
+    )
+
+
+def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> PackedLayer:
+    kind: list[int] = []
+    arg: list[int] = []
+    arg2: list[int] = []
+    jump: list[int] = []
+    depth: list[int] = []
+    skippable: list[bool] = []
+
+    def uses_index(node: Loop | BlockRef, at_depth: int) -> bool:
+        if isinstance(node, BlockRef):
+            lo, hi = blocks.block_first[node.block], blocks.block_first[node.block + 1]
+            if lo == hi:
+                return False
+            first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_LAST]
+            return bool(blocks.operand_coefs[first:last, at_depth].any())
+        return any(uses_index(child, at_depth) for child in node.body)
+
+    def emit(node: Loop | BlockRef, level: int) -> None:
+        if isinstance(node, BlockRef):
+            kind.append(BLOCK)
+            arg.append(int(blocks.block_first[node.block]))
+            arg2.append(int(blocks.block_first[node.block + 1]))
+            jump.append(-1)
+            depth.append(level - 1)
+            skippable.append(False)
+            return
+        if level >= MAX_DEPTH:
+            raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
+        begin = len(kind)
+        kind.append(LOOP_BEGIN)
+        arg.append(node.trips)
+        arg2.append(sum(count_instructions(child, program.blocks) for child in node.body))
+        jump.append(-1)
+        depth.append(level)
+        skippable.append(not uses_index(node, level))
+        for child in node.body:
+            emit(child, level + 1)
+        end = len(kind)
+        kind.append(LOOP_END)
+        arg.append(node.trips)
+        arg2.append(0)
+        jump.append(begin)
+        depth.append(level)
+        skippable.append(False)
+        jump[begin] = end
+
+    emit(layer.root, 0)
+
+    return PackedLayer(
+        op_kind=np.array(kind, dtype=np.int64),
+        op_arg=np.array(arg, dtype=np.int64),
+        op_arg2=np.array(arg2, dtype=np.int64),
+        op_jump=np.array(jump, dtype=np.int64),
+        op_depth=np.array(depth, dtype=np.int64),
+        op_skippable=np.array(skippable, dtype=np.bool_),
+        instructions=count_instructions(layer.root, program.blocks),
+        block_executions=count_block_executions(layer.root),
+    )

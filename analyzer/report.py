@@ -1,0 +1,129 @@
+"""Per-layer reports: a rich table for people, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from analyzer.evaluate import LayerResult
+from isa.program import Program
+from tracer.errors import UserInputError
+
+
+def utilization(result: LayerResult, program: Program) -> float | None:
+    """Useful MACs per cycle over the array's MAC units, where the description has PEs."""
+    pes = program.units.get("pe")
+    if not pes or not result.cycles:
+        return None
+    return result.macs / (result.cycles * pes)
+
+
+def report_dict(
+    program: Program, results: list[LayerResult], mode: str, seconds: float
+) -> dict[str, Any]:
+    return {
+        "model": program.model,
+        "accelerator": program.accelerator,
+        "parameters": program.parameters,
+        "mode": mode,
+        "total_cycles": sum(r.cycles for r in results),
+        "total_macs": sum(r.macs for r in results),
+        "total_instructions": sum(r.instructions for r in results),
+        "evaluated_instructions": sum(r.evaluated_instructions for r in results),
+        "analysis_seconds": seconds,
+        "layers": [
+            {
+                "name": r.name,
+                "cycles": r.cycles,
+                "instructions": r.instructions,
+                "evaluated_instructions": r.evaluated_instructions,
+                "evaluated_iterations": r.evaluated_iterations,
+                "iterations": r.iterations,
+                "macs": r.macs,
+                "utilization": utilization(r, program),
+                "bound": r.bound.describe(),
+                "busiest_unit": r.bound.unit,
+                "busiest_unit_cycles": r.bound.busy_cycles,
+                "mapping": r.mapping,
+            }
+            for r in results
+        ],
+    }
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically; a bad destination is the user's to fix, not a traceback."""
+    if not path.parent.exists():
+        raise UserInputError(f"--json {path}: folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise UserInputError(f"--json {path}: is a folder; give a file name such as out.json")
+    staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    staging.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(staging, path)
+
+
+def _count(n: int) -> str:
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return str(n)
+
+
+def print_table(
+    console: Console, program: Program, results: list[LayerResult], mode: str, seconds: float
+) -> None:
+    total = sum(r.cycles for r in results) or 1
+    params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
+    table = Table(
+        title=f"{program.model} on {program.accelerator} ({params}) - {mode} evaluation",
+        title_justify="left",
+    )
+    for name, justify in [
+        ("layer", "left"),
+        ("cycles", "right"),
+        ("share", "right"),
+        ("MACs", "right"),
+        ("instr", "right"),
+        ("evaluated iter", "right"),
+        ("util", "right"),
+        ("bound", "left"),
+    ]:
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for r in results:
+        util = utilization(r, program)
+        table.add_row(
+            r.name,
+            f"{r.cycles:,}",
+            f"{100 * r.cycles / total:.1f}%",
+            _count(r.macs),
+            _count(r.instructions),
+            f"{r.evaluated_iterations:,} / {_count(r.iterations)}",
+            "-" if util is None else f"{100 * util:.0f}%",
+            r.bound.describe(),
+        )
+    macs = sum(r.macs for r in results)
+    instructions = sum(r.instructions for r in results)
+    evaluated = sum(r.evaluated_instructions for r in results)
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{total:,}",
+        "100%",
+        _count(macs),
+        _count(instructions),
+        f"{sum(r.evaluated_iterations for r in results):,} / "
+        f"{_count(sum(r.iterations for r in results))}",
+        "",
+        "",
+    )
+    console.print(table)
+    console.print(
+        f"{len(results)} layers, {total:,} cycles; evaluated {evaluated:,} of "
+        f"{instructions:,} instructions ({100 * evaluated / max(instructions, 1):.4f}%) "
+        f"in {seconds:.3f} s"
+    )

@@ -1,0 +1,138 @@
+"""Core engine benchmark: fast vs full evaluation, and accperf vs SCALE-Sim, in one run.
+
+    .venv/bin/python benchmarks/bench_core.py [--size 32] [--dataflow ws] [--full-network]
+
+Prints, all measured in this run on this machine:
+  - lowering time and compact trace size for ResNet-50;
+  - fast evaluation of the whole network (after JIT warm-up), with evaluated iterations;
+  - full evaluation of a set of layers (every layer with --full-network), in
+    instructions per second on one core, and the fast/full speedup on the same layers;
+  - SCALE-Sim's own run time on one layer shared with accperf, the same cycles from both,
+    and the ratio.
+Numba runs single-threaded here, so every figure is one core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+from analyzer.evaluate import evaluate_one
+from analyzer.packing import pack_blocks
+from isa.program import Program, count_instructions
+from tracer.lowering import lower_model
+from tracer.mapping import scalesim_topology_row
+from tracer.scalesim_env import scalesim_python
+from tracer.trace_io import write_trace
+from tracer.zoo import resnet50
+
+# Layers evaluated in full unless --full-network: one of each stage's shapes.
+FULL_SET = ["conv1", "layer1.0.conv2", "layer2.0.conv2", "layer3.1.conv2", "layer4.2.conv3", "fc"]
+# The layer both tools simulate (small enough for SCALE-Sim to finish in seconds).
+SHARED_LAYER = "layer4.0.conv1"
+
+
+def machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def evaluate(program: Program, names: list[str] | None, mode: str):
+    blocks = pack_blocks(program)
+    layers = [layer for layer in program.layers if names is None or layer.name in names]
+    started = time.perf_counter()
+    results = [evaluate_one(layer, program, blocks, mode) for layer in layers]
+    return results, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--dataflow", default="ws", choices=("ws", "os", "is"))
+    parser.add_argument("--full-network", action="store_true")
+    args = parser.parse_args()
+    params = {"rows": str(args.size), "cols": str(args.size), "dataflow": args.dataflow}
+    print(f"machine: {machine()}")
+    print(f"config: systolic {args.size}x{args.size} {args.dataflow}, ResNet-50 batch 1")
+
+    started = time.perf_counter()
+    program = lower_model("systolic", params, "resnet50")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = write_trace(program, Path(tmp), materialize_iterations=0)
+        lower_seconds = time.perf_counter() - started
+        compact = sum(f.stat().st_size for f in folder.iterdir())
+    instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
+    print(
+        f"lower: {lower_seconds:.2f} s, {instructions:,} instructions, "
+        f"compact trace {compact / 1e6:.2f} MB"
+    )
+
+    evaluate(program, None, "fast")  # JIT warm-up (compiled code is cached on disk too)
+    fast_all, fast_all_s = evaluate(program, None, "fast")
+    evaluated = sum(r.evaluated_instructions for r in fast_all)
+    print(
+        f"fast, whole network: {fast_all_s:.3f} s, {sum(r.cycles for r in fast_all):,} cycles, "
+        f"{sum(r.evaluated_iterations for r in fast_all):,} iterations evaluated "
+        f"({evaluated:,} of {instructions:,} instructions, {100 * evaluated / instructions:.3f}%)"
+    )
+
+    names = None if args.full_network else FULL_SET
+    full, full_s = evaluate(program, names, "full")
+    fast, fast_s = evaluate(program, names, "fast")
+    assert [r.cycles for r in full] == [r.cycles for r in fast], "fast != full"
+    n = sum(r.instructions for r in full)
+    label = "whole network" if names is None else f"{len(full)} layers ({', '.join(FULL_SET)})"
+    print(
+        f"full, {label}: {full_s:.2f} s for {n:,} instructions = {n / full_s / 1e6:.1f} M "
+        f"instructions/s; fast on the same layers {fast_s:.4f} s; "
+        f"fast/full speedup {full_s / fast_s:,.0f}x; cycles identical"
+    )
+    scalesim_comparison(params)
+
+
+def scalesim_comparison(params: dict[str, str]) -> None:
+    if scalesim_python() is None:
+        print("SCALE-Sim: not installed (see README); comparison skipped")
+        return
+    from analyzer.scalesim_bridge import run_scalesim
+
+    layer = next(lay for lay in resnet50().layers if lay.name == SHARED_LAYER)
+    program = lower_model("systolic", params, "resnet50", layers=[SHARED_LAYER])
+    evaluate(program, None, "fast")
+    best = min(evaluate(program, None, "fast")[1] for _ in range(5))
+    ours = evaluate(program, None, "fast")[0][0].cycles
+    request = {
+        "rows": int(params["rows"]),
+        "cols": int(params["cols"]),
+        "dataflow": params["dataflow"],
+        "ifmap_sram_kib": 256,
+        "filter_sram_kib": 256,
+        "ofmap_sram_kib": 128,
+        "bandwidth": 0,
+        "layers": [dict(scalesim_topology_row(layer))],
+    }
+    result = run_scalesim(request)
+    theirs = result["layers"][0]
+    seconds = theirs.get("wall_seconds") or result["wall_seconds"]
+    print(
+        f"SCALE-Sim {result['scalesim_version']} on {SHARED_LAYER}: {seconds:.2f} s, "
+        f"{theirs['demand_rows']:,} compute cycles (reported total {theirs['total_cycles']:,} "
+        f"= last cycle index); accperf fast {best * 1e3:.2f} ms, {ours:,} cycles; "
+        f"accperf is {seconds / best:,.0f}x faster; cycles "
+        f"{'identical' if ours == theirs['demand_rows'] else 'DIFFER'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""The lowering target shared by every ISA: loop programs over instruction templates.
+
+A layer lowers to a loop tree whose leaves are blocks of instruction templates. Operand
+addresses are affine in the loop indices (``base + sum(coef[d] * index[d])``, depth 0 being
+the layer's root loop), so the program's size does not grow with the instruction count.
+Blocks are shared between layers: every layer on one systolic array runs the same
+per-step block, only the trip counts differ.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MAX_DEPTH = 8  # loop nesting depth, root included; enough for any mapping we lower
+
+
+@dataclass(frozen=True)
+class Operand:
+    """`count` consecutive locations of address space `space`, starting at an affine address."""
+
+    space: str
+    base: int
+    count: int = 1
+    coefs: tuple[int, ...] = ()  # one per loop depth, outermost first; missing = 0
+
+    def render(self) -> str:
+        text = self.space + "[" + str(self.base)
+        for depth, coef in enumerate(self.coefs):
+            if coef:
+                text += f"{coef:+d}*i{depth}"
+        if self.count != 1:
+            text += f":+{self.count}"
+        return text + "]"
+
+
+@dataclass(frozen=True)
+class Template:
+    """One instruction of a block. `bundle_start` marks the first of a front-end bundle."""
+
+    opcode: str
+    unit: str
+    instance: int
+    latency: int
+    occupancy: int
+    read_time: int
+    reads: tuple[Operand, ...]
+    writes: tuple[Operand, ...]
+    bundle_start: bool
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    templates: tuple[Template, ...]
+
+
+@dataclass(frozen=True)
+class BlockRef:
+    block: int  # index into Program.blocks
+
+
+@dataclass(frozen=True)
+class Loop:
+    name: str
+    trips: int
+    body: tuple[Loop | BlockRef, ...]
+
+
+@dataclass(frozen=True)
+class LayerProgram:
+    """One layer: its root loop (one trip) and what the report needs alongside."""
+
+    name: str
+    kind: str
+    macs: int
+    mapping: dict[str, int | str]  # how the layer was mapped, for the report and manifest
+    root: Loop
+
+
+@dataclass(frozen=True)
+class Program:
+    """Everything the analyzer needs; the trace folder stores exactly this."""
+
+    accelerator: str
+    parameters: dict[str, int | str]
+    bundles_per_cycle: int
+    window_bundles: int
+    frontend_delay: int
+    units: dict[str, int]  # unit kind -> instances
+    spaces: dict[str, int]  # address space -> locations
+    blocks: tuple[Block, ...]
+    layers: tuple[LayerProgram, ...]
+    model: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+
+def count_instructions(node: Loop | BlockRef, blocks: tuple[Block, ...]) -> int:
+    """Instructions one execution of `node` issues (a loop counts all its trips)."""
+    if isinstance(node, BlockRef):
+        return len(blocks[node.block].templates)
+    return node.trips * sum(count_instructions(child, blocks) for child in node.body)
+
+
+def count_block_executions(node: Loop | BlockRef) -> int:
+    """Kernel iterations (block executions) one execution of `node` performs."""
+    if isinstance(node, BlockRef):
+        return 1
+    return node.trips * sum(count_block_executions(child) for child in node.body)
+
+
+def loop_depth(node: Loop | BlockRef) -> int:
+    if isinstance(node, BlockRef):
+        return 0
+    return 1 + max((loop_depth(child) for child in node.body), default=0)

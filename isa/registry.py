@@ -1,0 +1,23 @@
+"""Which lowering serves which `isa` named in a description."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from accelerators.description import Accelerator
+from isa import systolic
+from isa.program import Program
+from tracer.errors import DescriptionError
+from tracer.layers import Model
+
+LOWERINGS: dict[str, Callable[[Accelerator, Model], Program]] = {"systolic": systolic.lower}
+
+
+def lowering_for(accelerator: Accelerator) -> Callable[[Accelerator, Model], Program]:
+    try:
+        return LOWERINGS[accelerator.isa]
+    except KeyError:
+        raise DescriptionError(
+            f"accelerator {accelerator.name!r} names isa {accelerator.isa!r}; "
+            f"known ISAs: {', '.join(sorted(LOWERINGS))}"
+        ) from None

@@ -1,0 +1,255 @@
+"""The systolic array's ISA: PE-level instructions and the lowering of a mapped GEMM.
+
+Each PE (r, c) is one instance of unit `pe`, index r*C + c. It owns three registers:
+`h` (the operand moving right), `v` (the operand moving down) and `s` (the stationary
+one). The left edge reads the `west` SRAM port of its row, the top edge the `north`
+port of its column; outputs are captured by `drain` instructions into `out`.
+
+Which tensor travels where depends on the dataflow, as in SCALE-Sim's
+compute/systolic_compute_{ws,os,is}.py:
+  ws: weights stationary (preloaded down the columns), inputs move right, psums down;
+  is: inputs stationary, weights move right, psums down (same instruction shape as ws);
+  os: outputs stationary (accumulated in `s`), inputs move right, weights move down.
+
+Nothing here encodes a cycle count. A fold is: a `fold_sync` that waits for the previous
+fold's outputs, R preload steps (ws/is), T streaming steps, and the drain (per step at the
+bottom row for ws/is, once per fold for os). The wavefront, fill and drain times follow
+from the dependency rules in the analyzer.
+"""
+
+from __future__ import annotations
+
+from accelerators.description import Accelerator
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from tracer.errors import DescriptionError
+from tracer.layers import Model
+from tracer.mapping import gemm_shape
+
+# Which tensor each edge port carries, per dataflow (SCALE-Sim's operand matrices).
+PORT_TENSORS = {
+    "ws": {"west": "ifmap", "north": "filter", "stationary": "filter"},
+    "is": {"west": "filter", "north": "ifmap", "stationary": "ifmap"},
+    "os": {"west": "ifmap", "north": "filter", "stationary": "ofmap"},
+}
+
+
+def lower(accelerator: Accelerator, model: Model) -> Program:
+    params = accelerator.parameters
+    rows, cols = int(params["rows"]), int(params["cols"])
+    dataflow = str(params["dataflow"])
+    if int(params["bandwidth"]) != 0:
+        raise DescriptionError(
+            f"--param bandwidth={params['bandwidth']}: bandwidth-limited (memory-side) timing "
+            "is not modeled yet; use bandwidth=0 (unlimited, SCALE-Sim's CALC mode)"
+        )
+    builder = _ArrayBuilder(accelerator, rows, cols)
+    if dataflow == "os":
+        blocks = (
+            builder.sync_block(rows * cols),
+            builder.os_stream_block(),
+            builder.os_drain_block(),
+        )
+    else:
+        blocks = (builder.sync_block(cols), builder.preload_block(), builder.ws_stream_block())
+    layers = []
+    for layer in model.layers:
+        shape = gemm_shape(layer, dataflow)
+        folds = shape.folds(rows, cols)
+        if dataflow == "os":
+            fold_body = (BlockRef(0), Loop("stream", shape.temporal, (BlockRef(1),)), BlockRef(2))
+        else:
+            fold_body = (
+                BlockRef(0),
+                Loop("preload", rows, (BlockRef(1),)),
+                Loop("stream", shape.temporal, (BlockRef(2),)),
+            )
+        mapping = {
+            "dataflow": dataflow,
+            "spatial_rows": shape.spatial_rows,
+            "spatial_cols": shape.spatial_cols,
+            "temporal": shape.temporal,
+            "repeats": shape.repeats,
+            "folds": folds,
+        }
+        root = Loop("layer", 1, (Loop("fold", folds, fold_body),))
+        layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
+    spaces = {
+        "h": rows * cols,
+        "v": rows * cols,
+        "s": rows * cols,
+        "west": rows,
+        "north": cols,
+        "out": rows * cols,
+        "fold_token": 1,
+    }
+    return Program(
+        accelerator=accelerator.name,
+        parameters=dict(params),
+        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
+        window_bundles=accelerator.frontend.window_bundles,
+        frontend_delay=accelerator.frontend.delay,
+        units={name: unit.instances for name, unit in accelerator.units.items()},
+        spaces=spaces,
+        blocks=blocks,
+        layers=tuple(layers),
+        model=model.name,
+        notes=(
+            f"dataflow {dataflow}: west port carries {PORT_TENSORS[dataflow]['west']}, "
+            f"north port {PORT_TENSORS[dataflow]['north']}, "
+            f"stationary operand {PORT_TENSORS[dataflow]['stationary']}",
+            "every PE executes every step, also in edge folds (as SCALE-Sim pads them)",
+        ),
+    )
+
+
+class _ArrayBuilder:
+    """Builds the per-step blocks of one R x C array."""
+
+    def __init__(self, accelerator: Accelerator, rows: int, cols: int) -> None:
+        self.rows = rows
+        self.cols = cols
+        self.units = accelerator.units
+        if rows * cols > self.units["pe"].instances or self.units["drain"].instances < rows * cols:
+            raise DescriptionError(
+                f"accelerator {accelerator.name!r}: units pe and drain need rows*cols = "
+                f"{rows * cols} instances"
+            )
+
+    def _template(
+        self,
+        opcode: str,
+        unit: str,
+        instance: int,
+        reads: list[Operand],
+        writes: list[Operand],
+        bundle_start: bool,
+    ) -> Template:
+        kind = self.units[unit]
+        return Template(
+            opcode=opcode,
+            unit=unit,
+            instance=instance,
+            latency=kind.latency,
+            occupancy=kind.occupancy,
+            read_time=1,  # register operands are read in the start cycle
+            reads=tuple(reads),
+            writes=tuple(writes),
+            bundle_start=bundle_start,
+        )
+
+    def _pe(self, r: int, c: int) -> int:
+        return r * self.cols + c
+
+    def sync_block(self, outputs: int) -> Block:
+        # Waiting for every output port's last capture is what makes folds sequential.
+        sync = self._template(
+            "fold_sync",
+            "sequencer",
+            0,
+            reads=[Operand("out", 0, outputs)],
+            writes=[Operand("fold_token", 0)],
+            bundle_start=True,
+        )
+        return Block("fold_sync", (sync,))
+
+    def preload_block(self) -> Block:
+        """One weight-shift step down every column (ws; inputs for is).
+
+        Rows go bottom-up so each PE reads its upper neighbour's value from the previous
+        step, as a shift register does; the top row takes the north port once the fold
+        has started.
+        """
+        templates = []
+        for r in range(self.rows - 1, -1, -1):
+            for c in range(self.cols):
+                if r == 0:
+                    reads = [Operand("north", c), Operand("fold_token", 0)]
+                else:
+                    reads = [Operand("s", self._pe(r - 1, c))]
+                templates.append(
+                    self._template(
+                        "preload",
+                        "pe",
+                        self._pe(r, c),
+                        reads,
+                        [Operand("s", self._pe(r, c))],
+                        bundle_start=not templates,
+                    )
+                )
+        return Block("preload", tuple(templates))
+
+    def ws_stream_block(self) -> Block:
+        """One data item through the array: a MAC per PE, then the bottom row's outputs."""
+        templates = []
+        for r in range(self.rows):
+            for c in range(self.cols):
+                pe = self._pe(r, c)
+                reads = [
+                    Operand("west", r) if c == 0 else Operand("h", self._pe(r, c - 1)),
+                    Operand("s", pe),
+                ]
+                if r > 0:
+                    reads.append(Operand("v", self._pe(r - 1, c)))
+                templates.append(
+                    self._template(
+                        "mac",
+                        "pe",
+                        pe,
+                        reads,
+                        [Operand("h", pe), Operand("v", pe)],
+                        bundle_start=not templates,
+                    )
+                )
+        for c in range(self.cols):
+            templates.append(
+                self._template(
+                    "drain",
+                    "drain",
+                    c,
+                    [Operand("v", self._pe(self.rows - 1, c))],
+                    [Operand("out", c)],
+                    bundle_start=False,
+                )
+            )
+        return Block("stream", tuple(templates))
+
+    def os_stream_block(self) -> Block:
+        """One reduction step: every PE accumulates one product into its own output."""
+        templates = []
+        for r in range(self.rows):
+            for c in range(self.cols):
+                pe = self._pe(r, c)
+                reads = [
+                    Operand("west", r) if c == 0 else Operand("h", self._pe(r, c - 1)),
+                    Operand("north", c) if r == 0 else Operand("v", self._pe(r - 1, c)),
+                    Operand("s", pe),
+                ]
+                if r == 0 and c == 0:
+                    # The corner PE starts the fold; every other PE follows it through h/v.
+                    reads.append(Operand("fold_token", 0))
+                templates.append(
+                    self._template(
+                        "mac",
+                        "pe",
+                        pe,
+                        reads,
+                        [Operand("h", pe), Operand("v", pe), Operand("s", pe)],
+                        bundle_start=not templates,
+                    )
+                )
+        return Block("stream", tuple(templates))
+
+    def os_drain_block(self) -> Block:
+        templates = [
+            self._template(
+                "drain",
+                "drain",
+                self._pe(r, c),
+                [Operand("s", self._pe(r, c))],
+                [Operand("out", self._pe(r, c))],
+                bundle_start=(r == 0 and c == 0),
+            )
+            for r in range(self.rows)
+            for c in range(self.cols)
+        ]
+        return Block("drain", tuple(templates))

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs everything the tests need into ./.venv (and SCALE-Sim into ./.venv-scalesim,
+# because scalesim 3.0.0 breaks with numpy >= 2.4, its issue #160), then runs the suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+python3 -m venv .venv-scalesim
+.venv-scalesim/bin/python -m pip install --quiet 'numpy<2.4' 'scalesim==3.0.0'
+ACCPERF_REQUIRE_SCALESIM=1 .venv/bin/python -m pytest "$@"

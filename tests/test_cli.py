@@ -1,0 +1,180 @@
+"""End to end through the command line: the README's workflow on a small array, and one
+clear error (exit code 2, no traceback) for each kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tracer.cli import main
+
+SMALL = [
+    "--accelerator",
+    "systolic",
+    "--param",
+    "rows=8",
+    "--param",
+    "cols=8",
+    "--model",
+    "resnet50",
+    "--layers",
+    "layer4.0.conv1,layer4.0.conv2,fc",
+]
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def trace(tmp_path, capsys) -> Path:
+    code, out, _ = run(["lower", *SMALL, "-o", str(tmp_path / "traces")], capsys)
+    assert code == 0
+    folder = Path(out.strip())
+    assert folder == tmp_path / "traces" / "resnet50__systolic"
+    return folder
+
+
+def test_list_shows_parameters_and_models(capsys):
+    code, out, _ = run(["list"], capsys)
+    assert code == 0
+    for word in (
+        "systolic",
+        "rows",
+        "dataflow",
+        "ws|os|is",
+        "bandwidth",
+        "resnet50",
+        "54",
+        "4,089,184,256",
+    ):
+        assert word in out
+
+
+def test_lower_then_analyze_fast_and_full_agree(trace, tmp_path, capsys):
+    code, out, _ = run(["analyze", str(trace), "--json", str(tmp_path / "fast.json")], capsys)
+    assert code == 0
+    assert "layer4.0.conv2" in out and "total" in out
+    code, _, _ = run(
+        ["analyze", str(trace), "--mode", "full", "--json", str(tmp_path / "full.json")], capsys
+    )
+    assert code == 0
+    fast = json.loads((tmp_path / "fast.json").read_text())
+    full = json.loads((tmp_path / "full.json").read_text())
+    assert fast["mode"] == "fast" and full["mode"] == "full"
+    assert fast["model"] == "resnet50" and fast["accelerator"] == "systolic"
+    assert fast["parameters"]["rows"] == 8
+    assert [layer["cycles"] for layer in fast["layers"]] == [
+        layer["cycles"] for layer in full["layers"]
+    ]
+    assert fast["total_cycles"] == sum(layer["cycles"] for layer in fast["layers"])
+    for layer in fast["layers"]:
+        assert set(layer) >= {
+            "name",
+            "cycles",
+            "instructions",
+            "evaluated_instructions",
+            "evaluated_iterations",
+            "bound",
+        }
+        assert layer["evaluated_instructions"] < layer["instructions"]
+    for layer in full["layers"]:
+        assert layer["evaluated_instructions"] == layer["instructions"]
+
+
+def test_show_prints_timed_instructions(trace, capsys):
+    code, out, _ = run(["show", str(trace), "--layer", "fc", "--iterations", "0:2"], capsys)
+    assert code == 0
+    assert "fold_sync" in out and "preload" in out
+    assert "sequencer[0]" in out
+
+
+def test_trace_rows_load_in_polars(trace):
+    frame = pl.scan_ipc(trace / "instructions.arrow").head().collect()
+    assert frame.columns[:3] == ["layer", "layer_index", "iteration"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["lower", "--accelerator", "tpu", "--model", "resnet50"], "unknown accelerator 'tpu'"),
+        (["lower", "--accelerator", "systolic", "--model", "alexnet"], "unknown model 'alexnet'"),
+        (
+            ["lower", "--accelerator", "systolic", "--param", "depth=3", "--model", "resnet50"],
+            "has no parameter 'depth'",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--param", "rows", "--model", "resnet50"],
+            "expected NAME=VALUE",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--param", "dataflow=rs", "--model", "resnet50"],
+            "choose one of ws, os, is",
+        ),
+        (["lower", "--accelerator", "systolic", "--model", "resnet50", "--batch", "0"], "batch"),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "resnet50", "--layers", "conv9"],
+            "conv9 not in model",
+        ),
+        (
+            [
+                "lower",
+                "--accelerator",
+                "systolic",
+                "--param",
+                "bandwidth=10",
+                "--model",
+                "resnet50",
+            ],
+            "bandwidth",
+        ),
+        (["analyze", "no/such/trace"], "no such trace folder"),
+    ],
+)
+def test_bad_input_is_one_clear_error(args, fragment, capsys, tmp_path):
+    code, out, err = run([*args, *(["-o", str(tmp_path)] if args[0] == "lower" else [])], capsys)
+    assert code == 2
+    assert fragment in " ".join(err.split())
+    assert "Traceback" not in err
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_damaged_and_foreign_traces_from_the_command_line(trace, capsys):
+    manifest = json.loads((trace / "manifest.json").read_text())
+    manifest["schema_version"] = 2
+    (trace / "manifest.json").write_text(json.dumps(manifest))
+    code, _, err = run(["analyze", str(trace)], capsys)
+    assert code == 2 and "schema version 2" in err
+    manifest["schema_version"] = 1
+    (trace / "manifest.json").write_text(json.dumps(manifest))
+    data = (trace / "loops.arrow").read_bytes()
+    (trace / "loops.arrow").write_bytes(data[:40])
+    code, _, err = run(["analyze", str(trace)], capsys)
+    assert code == 2 and "truncated" in err
+
+
+def test_show_and_json_errors(trace, capsys, tmp_path):
+    code, _, err = run(["show", str(trace), "--layer", "nope"], capsys)
+    assert code == 2 and "no such layer" in err
+    code, _, err = run(["show", str(trace), "--layer", "fc", "--iterations", "4:2"], capsys)
+    assert code == 2 and "0 <= A < B" in err
+    code, _, err = run(["analyze", str(trace), "--json", str(tmp_path / "no" / "x.json")], capsys)
+    assert code == 2 and "does not exist" in err
+
+
+def test_console_script_exit_code_and_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tracer.cli", "analyze", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "no such trace folder" in result.stderr
+    assert "Traceback" not in result.stderr

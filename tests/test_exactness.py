@@ -1,0 +1,160 @@
+"""The core promise: fast evaluation equals full evaluation, cycle for cycle.
+
+Two families of random programs: systolic layers (random shapes, arrays, dataflows,
+PE latencies) and arbitrary loop programs (random units, latencies, occupancies,
+operands, affine addresses, nesting, front ends), which exercise the periodicity
+detection on structures no ISA lowering produces today.
+"""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelerators.catalog import find_accelerator
+from analyzer.evaluate import evaluate_program
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.systolic import lower
+from tracer.layers import Conv2d, Dense, Model
+from tracer.mapping import gemm_shape
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def conv_layers(draw):
+    kernel = draw(st.integers(1, 4))
+    padding = draw(st.integers(0, kernel // 2))
+    size = draw(st.integers(max(1, kernel - 2 * padding), 9))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    return Conv2d(
+        "conv",
+        in_channels=groups * draw(st.integers(1, 5)),
+        out_channels=groups * draw(st.integers(1, 6)),
+        in_height=size,
+        in_width=draw(st.integers(max(1, kernel - 2 * padding), 9)),
+        kernel_height=kernel,
+        kernel_width=kernel,
+        stride=draw(st.integers(1, 3)),
+        padding=padding,
+        groups=groups,
+        batch=draw(st.integers(1, 2)),
+    )
+
+
+@st.composite
+def dense_layers(draw):
+    return Dense(
+        "fc",
+        in_features=draw(st.integers(1, 40)),
+        out_features=draw(st.integers(1, 40)),
+        rows=draw(st.integers(1, 12)),
+    )
+
+
+def _systolic(rows: int, cols: int, dataflow: str, pe_latency: int = 1):
+    params = {"rows": rows, "cols": cols, "dataflow": dataflow, "pe_latency": pe_latency}
+    return find_accelerator("systolic").resolve({k: str(v) for k, v in params.items()})
+
+
+@SETTINGS
+@given(
+    layer=st.one_of(conv_layers(), dense_layers()),
+    rows=st.integers(1, 9),
+    cols=st.integers(1, 9),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    pe_latency=st.integers(1, 3),
+)
+def test_systolic_fast_equals_full(layer, rows, cols, dataflow, pe_latency):
+    program = lower(_systolic(rows, cols, dataflow, pe_latency), Model("m", (layer,)))
+    full = evaluate_program(program, "full")[0]
+    fast = evaluate_program(program, "fast")[0]
+    assert fast.cycles == full.cycles
+    assert fast.instructions == full.instructions == full.evaluated_instructions
+    assert fast.evaluated_instructions <= full.evaluated_instructions
+
+
+@SETTINGS
+@given(
+    layer=st.one_of(conv_layers(), dense_layers()),
+    rows=st.integers(1, 9),
+    cols=st.integers(1, 9),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+)
+def test_systolic_cycles_follow_scalesim_fold_formula(layer, rows, cols, dataflow):
+    """Compute cycles per fold as SCALE-Sim counts them. The formula lives only here: the
+    model gets its cycles from the dependency rules."""
+    program = lower(_systolic(rows, cols, dataflow), Model("m", (layer,)))
+    shape = gemm_shape(layer, dataflow)
+    folds = shape.folds(rows, cols)
+    if dataflow == "os":
+        expected = folds * (shape.temporal + rows + cols - 2)
+    else:
+        expected = folds * (2 * rows + cols + shape.temporal - 2)
+    assert evaluate_program(program, "fast")[0].cycles == expected
+
+
+# ----------------------------------------------------------------- arbitrary programs
+
+SPACE = "m"
+
+
+@st.composite
+def templates(draw, depth: int, n_units: int):
+    def operand():
+        base = draw(st.integers(0, 5))
+        count = draw(st.integers(1, 2))
+        coefs = tuple(draw(st.sampled_from([0, 0, 0, 1])) for _ in range(depth))
+        return Operand(SPACE, base, count, coefs)
+
+    return Template(
+        opcode="op",
+        unit="u",
+        instance=draw(st.integers(0, n_units - 1)),
+        latency=draw(st.integers(0, 4)),
+        occupancy=draw(st.integers(1, 3)),
+        read_time=draw(st.integers(0, 3)),
+        reads=tuple(operand() for _ in range(draw(st.integers(0, 3)))),
+        writes=tuple(operand() for _ in range(draw(st.integers(0, 2)))),
+        bundle_start=draw(st.booleans()),
+    )
+
+
+@st.composite
+def random_programs(draw):
+    n_units = draw(st.integers(1, 3))
+    blocks: list[Block] = []
+
+    def node(depth: int):
+        if depth >= 3 or draw(st.booleans()):
+            body = tuple(draw(templates(depth, n_units)) for _ in range(draw(st.integers(1, 4))))
+            blocks.append(Block(f"b{len(blocks)}", body))
+            return BlockRef(len(blocks) - 1)
+        children = tuple(node(depth + 1) for _ in range(draw(st.integers(1, 2))))
+        return Loop(f"l{depth}", draw(st.integers(0, 40)), children)
+
+    body = tuple(node(1) for _ in range(draw(st.integers(1, 2))))
+    root = Loop("layer", 1, body)
+    # Large enough for every affine address: base <= 5, count <= 2, each of up to 3
+    # loop indices adds at most 39.
+    space = 5 + 2 + 3 * 39 + 1
+    return Program(
+        accelerator="random",
+        parameters={},
+        bundles_per_cycle=draw(st.integers(1, 3)),
+        window_bundles=draw(st.integers(1, 6)),
+        frontend_delay=draw(st.integers(0, 2)),
+        units={"u": n_units},
+        spaces={SPACE: space},
+        blocks=tuple(blocks),
+        layers=(LayerProgram("layer", "random", 0, {}, root),),
+    )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=random_programs())
+def test_random_programs_fast_equals_full(program):
+    full = evaluate_program(program, "full")[0]
+    fast = evaluate_program(program, "fast")[0]
+    assert fast.cycles == full.cycles
+    assert fast.instructions == full.instructions

@@ -1,0 +1,124 @@
+"""Fidelity: accperf's systolic model against the real SCALE-Sim 3.0.0, cycle for cycle.
+
+For each dataflow, both layers below are lowered for a 4 x 6 array (rows != cols on purpose,
+so a swapped rows/cols anywhere shows up), evaluated by our analyzer in fast and full mode,
+and simulated by SCALE-Sim on the same topology (scalesim_topology_row), array and dataflow.
+Our cycles must equal SCALE-Sim's demand_rows (its demand matrices have one row per cycle)
+and its reported "Total Cycles" + 1: that field is the 0-based index of the last cycle
+(scalesim/memory/double_buffered_scratchpad_mem.py, service_memory_requests, line 307 in
+scalesim 3.0.0: `self.total_cycles = int(max(ofmap_serviced_cycles))`), see
+analyzer/scalesim_runner.py.
+
+Skipped only when no SCALE-Sim interpreter is configured; a configured but broken one fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from accelerators.catalog import find_accelerator
+from analyzer.evaluate import evaluate_program
+from analyzer.scalesim_bridge import run_scalesim
+from isa.systolic import lower
+from tracer.layers import Conv2d, Dense, Layer, Model
+from tracer.mapping import scalesim_topology_row
+from tracer.scalesim_env import scalesim_python
+
+pytestmark = [
+    pytest.mark.scalesim,
+    pytest.mark.skipif(
+        scalesim_python() is None,
+        reason="no SCALE-Sim interpreter (set ACCPERF_SCALESIM_PYTHON or create .venv-scalesim)",
+    ),
+]
+
+ROWS = 4
+COLS = 6
+DATAFLOWS = ("ws", "os", "is")
+
+# conv: 3x3, padding 1, stride 2. The padded height 12 leaves (12 - 3) % 2 != 0, where
+# SCALE-Sim's ceil((H - R + S) / S) ofmap size would be one larger than ours if it got the
+# whole padded input (the topology row crops it); the padded width 11 divides evenly. The
+# ofmap is 5 x 5, window 36, 12 filters.
+# fc: M=5, K=10, N=9 -- partial row and column folds on the 4 x 6 array in every dataflow.
+LAYERS: tuple[Layer, ...] = (
+    Conv2d(
+        "conv",
+        in_channels=4,
+        out_channels=12,
+        in_height=10,
+        in_width=9,
+        kernel_height=3,
+        kernel_width=3,
+        stride=2,
+        padding=1,
+    ),
+    Dense("fc", in_features=10, out_features=9, rows=5),
+)
+MODEL = Model("fidelity", LAYERS)
+
+
+@pytest.fixture(scope="module")
+def scalesim_results() -> dict[str, list[dict[str, Any]]]:
+    # One SCALE-Sim run per dataflow (both layers), shared by every test in this module.
+    results = {}
+    for dataflow in DATAFLOWS:
+        result = run_scalesim(
+            {
+                "rows": ROWS,
+                "cols": COLS,
+                "dataflow": dataflow,
+                # Large SRAMs and bandwidth 0 (CALC mode, our bandwidth=0): stall-free.
+                "ifmap_sram_kib": 256,
+                "filter_sram_kib": 256,
+                "ofmap_sram_kib": 256,
+                "bandwidth": 0,
+                "layers": [dict(scalesim_topology_row(layer)) for layer in LAYERS],
+            },
+            timeout_s=120,
+        )
+        assert result["scalesim_version"] == "3.0.0"
+        assert result["bandwidth_mode"] == "CALC"
+        assert [got["name"] for got in result["layers"]] == [layer.name for layer in LAYERS]
+        results[dataflow] = result["layers"]
+    return results
+
+
+def _our_cycles(dataflow: str, mode: str) -> list[int]:
+    accelerator = find_accelerator("systolic").resolve(
+        {"rows": str(ROWS), "cols": str(COLS), "dataflow": dataflow}
+    )
+    program = lower(accelerator, MODEL)
+    results = evaluate_program(program, mode=mode)
+    assert [r.name for r in results] == [layer.name for layer in LAYERS]
+    return [r.cycles for r in results]
+
+
+def test_the_conv_exercises_scalesim_ceil() -> None:
+    # Guard for the comment above: without the crop SCALE-Sim would see one more ofmap row.
+    conv = LAYERS[0]
+    assert isinstance(conv, Conv2d)
+    padded = conv.in_height + 2 * conv.padding
+    assert (padded - conv.kernel_height) % conv.stride != 0
+    assert -(-(padded - conv.kernel_height + conv.stride) // conv.stride) == conv.out_height + 1
+
+
+@pytest.mark.parametrize("mode", ["fast", "full"])
+@pytest.mark.parametrize("dataflow", DATAFLOWS)
+def test_cycles_match_scalesim(
+    dataflow: str, mode: str, scalesim_results: dict[str, list[dict[str, Any]]]
+) -> None:
+    ours = _our_cycles(dataflow, mode)
+    mismatches = []
+    for layer, cycles, got in zip(LAYERS, ours, scalesim_results[dataflow], strict=True):
+        # Stall-free, so "Total Cycles" + 1 is the demand-matrix row count (see docstring).
+        assert got["stall_cycles"] == 0, got
+        if not cycles == got["demand_rows"] == got["total_cycles"] + 1:
+            mismatches.append(
+                f"{dataflow}/{mode} {layer.name}: accperf {cycles} cycles, SCALE-Sim "
+                f"demand_rows {got['demand_rows']}, total_cycles + 1 {got['total_cycles'] + 1}"
+            )
+    # Collected so one failure shows every layer, not just the first.
+    assert not mismatches, "; ".join(mismatches)

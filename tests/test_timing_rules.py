@@ -1,0 +1,115 @@
+"""Each timing rule of DESIGN.md, pinned on a hand-built program small enough to work
+out by hand. The expected times are derived in the comments, not copied from a run."""
+
+from __future__ import annotations
+
+from tests.builders import instr, op, program, timeline
+
+
+def test_raw_waits_for_the_writers_end():
+    # A writes r0 with latency 3 (start 0, end 3); B reads r0, so it starts at 3.
+    prog = program(
+        [
+            instr(latency=3, writes=(op("r", 0),)),
+            instr(instance=1, reads=(op("r", 0),), bundle_start=False),
+        ]
+    )
+    assert timeline(prog) == [(0, 3), (3, 4)]
+
+
+def test_waw_waits_for_the_previous_writers_end():
+    prog = program(
+        [
+            instr(latency=5, writes=(op("r", 0),)),
+            instr(instance=1, latency=1, writes=(op("r", 0),), bundle_start=False),
+        ]
+    )
+    assert timeline(prog) == [(0, 5), (5, 6)]
+
+
+def test_war_is_edge_triggered():
+    # Reader B starts at 3 (RAW on A) and reads r0 for one cycle. C overwrites r0 with
+    # latency 1: end(C) >= start(B) + 1 = 4, so C may start at 3, the cycle B reads.
+    prog = program(
+        [
+            instr(latency=3, writes=(op("r", 0),)),
+            instr(instance=1, reads=(op("r", 0),), bundle_start=False),
+            instr(instance=2, latency=1, writes=(op("r", 0),), bundle_start=False),
+        ]
+    )
+    # C also waits for A's write (WAW): start >= 3.
+    assert timeline(prog)[2] == (3, 4)
+
+
+def test_war_with_a_streamed_read_and_a_long_latency_writer():
+    # B reads r1 for 6 cycles from 0 (read_time 6). C writes r1 with latency 4 and has no
+    # other constraint: end(C) >= 0 + 6, so start(C) = 2.
+    prog = program(
+        [
+            instr(instance=1, read_time=6, reads=(op("r", 1),)),
+            instr(instance=2, latency=4, writes=(op("r", 1),), bundle_start=False),
+        ]
+    )
+    assert timeline(prog) == [(0, 1), (2, 6)]
+
+
+def test_structural_occupancy_on_one_instance():
+    # Three independent instructions on alu[0] with occupancy 2 start 2 cycles apart;
+    # on different instances they would all start at 0.
+    same = program([instr(occupancy=2, bundle_start=(i == 0)) for i in range(3)])
+    apart = program([instr(instance=i, occupancy=2, bundle_start=(i == 0)) for i in range(3)])
+    assert [s for s, _ in timeline(same)] == [0, 2, 4]
+    assert [s for s, _ in timeline(apart)] == [0, 0, 0]
+
+
+def test_issue_width_limits_bundles_per_cycle():
+    # Five independent one-instruction bundles, two per cycle: issue 0, 0, 1, 1, 2.
+    prog = program([instr(instance=i % 4) for i in range(5)], width=2, units={"alu": 4})
+    assert [s for s, _ in timeline(prog)] == [0, 0, 1, 1, 2]
+
+
+def test_window_back_pressure():
+    # A chain through r0 of 1-cycle instructions on one unit, occupancy 1, window 2:
+    # bundle b cannot issue before bundle b-2 started. With a front-end delay of 3,
+    # bundle 0 starts at 3, bundle 2 issues at >= 3 and starts at >= 6.
+    prog = program(
+        [instr(reads=(op("r", 0),), writes=(op("r", 0),)) for _ in range(4)],
+        width=8,
+        window=2,
+        delay=3,
+    )
+    starts = [s for s, _ in timeline(prog)]
+    assert starts[0] == 3
+    assert starts[2] >= 6
+
+
+def test_frontend_delay_offsets_the_first_start():
+    prog = program([instr()], delay=7)
+    assert timeline(prog) == [(7, 8)]
+
+
+def test_range_operands_touch_every_location():
+    # A writes r[4] (latency 9); B reads r[0:8]: RAW through one of the eight locations.
+    prog = program(
+        [
+            instr(latency=9, writes=(op("r", 4),)),
+            instr(instance=1, reads=(op("r", 0, count=8),), bundle_start=False),
+        ]
+    )
+    assert timeline(prog)[1][0] == 9
+
+
+def test_affine_addresses_follow_the_loop_index():
+    # Iteration k reads r[2k] and writes r[2k+2] (latency 4): each iteration waits for
+    # the previous one's result, so starts are 0, 4, 8.
+    chained = program(
+        [instr(latency=4, reads=(op("r", 0, coefs=(0, 2)),), writes=(op("r", 2, coefs=(0, 2)),))],
+        trips=3,
+    )
+    assert [s for s, _ in timeline(chained)] == [0, 4, 8]
+    # Reading r[2k+8] instead never meets a write: only alu[0]'s occupancy of 1 orders them.
+    independent = program(
+        [instr(latency=4, reads=(op("r", 8, coefs=(0, 2)),), writes=(op("r", 2, coefs=(0, 2)),))],
+        trips=3,
+    )
+    assert [s for s, _ in timeline(independent)] == [0, 1, 2]

@@ -1,0 +1,146 @@
+"""Trace folders: round trip, atomic replacement, and every kind of damage reported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analyzer.evaluate import evaluate_program
+from tests.builders import instr, op
+from tests.builders import program as program_of
+from tracer import trace_io
+from tracer.errors import TraceError
+from tracer.lowering import lower_model
+from tracer.trace_io import read_trace, write_trace
+
+PARAMS = {"rows": "4", "cols": "4", "dataflow": "ws"}
+LAYERS = ["layer4.0.conv1", "fc"]
+
+
+@pytest.fixture(scope="module")
+def program():
+    return lower_model("systolic", PARAMS, "resnet50", layers=LAYERS)
+
+
+def test_round_trip_gives_the_same_program_and_cycles(tmp_path, program):
+    folder = write_trace(program, tmp_path, materialize_iterations=2)
+    assert folder.name == "resnet50__systolic"
+    loaded = read_trace(folder).program
+    assert loaded == program
+    assert [r.cycles for r in evaluate_program(loaded)] == [
+        r.cycles for r in evaluate_program(program)
+    ]
+
+
+def test_manifest_and_materialized_rows_are_readable_without_accperf(tmp_path, program):
+    folder = write_trace(program, tmp_path, materialize_iterations=2)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["schema_version"] == trace_io.SCHEMA_VERSION
+    assert manifest["parameters"]["rows"] == 4
+    assert [entry["name"] for entry in manifest["layers"]] == LAYERS
+    rows = pl.scan_ipc(folder / "instructions.arrow").collect()
+    # Two iterations per layer: the fold_sync block (1 instruction) and one preload step
+    # (one per PE: 16).
+    assert rows.height == 2 * (1 + 16)
+    assert set(rows["opcode"]) == {"fold_sync", "preload"}
+    assert rows.filter(pl.col("opcode") == "fold_sync")["reads"][0].to_list() == ["out[0:4]"]
+
+
+def test_materialize_all_writes_every_instruction(tmp_path):
+    # Affine operands are rendered per iteration: iteration k writes r[2k + 1].
+    prog = program_of([instr(reads=(op("r", 0),), writes=(op("r", 1, coefs=(0, 2)),))], trips=5)
+    folder = write_trace(prog, tmp_path, materialize_iterations=None)
+    rows = pl.read_ipc(folder / "instructions.arrow")
+    assert (
+        rows.height == json.loads((folder / "manifest.json").read_text())["totals"]["instructions"]
+    )
+    assert rows["writes"].to_list() == [[f"r[{2 * k + 1}]"] for k in range(5)]
+    assert rows["reads"].to_list() == [["r[0]"]] * 5
+
+
+def test_materialize_all_refuses_billions_of_rows(tmp_path, program):
+    whole = lower_model("systolic", PARAMS, "resnet50")
+    with pytest.raises(TraceError, match="--materialize all would write"):
+        write_trace(whole, tmp_path, materialize_iterations=None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_leaves_the_previous_trace_intact(tmp_path, program, monkeypatch):
+    folder = write_trace(program, tmp_path, materialize_iterations=1)
+    before = (folder / "manifest.json").read_text()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(trace_io, "build_manifest", explode)
+    with pytest.raises(RuntimeError):
+        write_trace(program, tmp_path, materialize_iterations=1)
+    assert (folder / "manifest.json").read_text() == before
+    assert read_trace(folder).program == program
+    assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging left over
+
+
+def _damage(folder: Path, how: str) -> None:
+    if how == "missing_folder":
+        import shutil
+
+        shutil.rmtree(folder)
+    elif how == "no_manifest":
+        (folder / "manifest.json").unlink()
+    elif how == "bad_json":
+        (folder / "manifest.json").write_text("{not json")
+    elif how == "foreign":
+        (folder / "manifest.json").write_text(json.dumps({"format": "something-else"}))
+    elif how == "schema_version":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["schema_version"] = 99
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    elif how == "truncated":
+        data = (folder / "templates.arrow").read_bytes()
+        (folder / "templates.arrow").write_bytes(data[: len(data) // 2])
+    elif how == "missing_file":
+        (folder / "loops.arrow").unlink()
+    elif how == "count_mismatch":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["layers"][0]["instructions"] += 1
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    elif how == "space_too_small":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["spaces"]["h"] = 3  # a 4x4 array addresses h[0..15]
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+    elif how == "unit_missing":
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["units"]["pe"] = 2
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize(
+    ("how", "fragment"),
+    [
+        ("missing_folder", "no such trace folder"),
+        ("no_manifest", "not a complete accperf trace"),
+        ("bad_json", "not valid JSON"),
+        ("foreign", "not an accperf trace"),
+        ("schema_version", "schema version 99.*reads version 1"),
+        ("truncated", "truncated or not an Arrow IPC file"),
+        ("missing_file", "loops.arrow: missing"),
+        ("count_mismatch", "instruction count"),
+        ("space_too_small", "leaves space 'h'"),
+        ("unit_missing", r"unit pe\[\d+\] is not in the manifest"),
+    ],
+)
+def test_damaged_traces_raise_one_clear_error(tmp_path, program, how, fragment):
+    folder = write_trace(program, tmp_path, materialize_iterations=1)
+    _damage(folder, how)
+    with pytest.raises(TraceError, match=fragment):
+        read_trace(folder)
+
+
+def test_a_file_is_not_a_trace_folder(tmp_path):
+    path = tmp_path / "x.arrow"
+    path.write_text("")
+    with pytest.raises(TraceError, match="is a file"):
+        read_trace(path)

@@ -1,0 +1,282 @@
+"""accperf-trace: lower a DNN onto an accelerator, analyze the trace, inspect it.
+
+Bad input raises a UserInputError somewhere below; this module turns it into one line on
+stderr and exit code 2. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from tracer.errors import UserInputError
+
+DEFAULT_MATERIALIZE = 4
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    # Piped output gets a wide table rather than rich's 80-column default.
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    try:
+        return int(args.handler(args, console) or 0)
+    except UserInputError as exc:
+        # Plain write: one line, never wrapped, easy to grep.
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted")
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="accperf-trace",
+        description="Fast, exact instruction-level performance models of DNN accelerators.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    listing = sub.add_parser("list", help="accelerators with their parameters, and models")
+    listing.set_defaults(handler=_list)
+
+    lower = sub.add_parser("lower", help="lower a model onto an accelerator into a trace folder")
+    lower.add_argument("--accelerator", required=True, help="built-in name or a .toml path")
+    lower.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an accelerator parameter (repeatable); see `accperf-trace list`",
+    )
+    lower.add_argument("--model", required=True, help="zoo model name, see `accperf-trace list`")
+    lower.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    lower.add_argument(
+        "--layers",
+        metavar="NAME,NAME",
+        help="lower only these layers of the model (comma-separated)",
+    )
+    lower.add_argument("-o", "--out", type=Path, default=Path("traces"), help="output folder")
+    lower.add_argument(
+        "--materialize",
+        default=str(DEFAULT_MATERIALIZE),
+        metavar="N|all",
+        help=f"iterations per layer expanded into instructions.arrow "
+        f"(default {DEFAULT_MATERIALIZE}; 'all' for every instruction)",
+    )
+    lower.set_defaults(handler=_lower)
+
+    analyze = sub.add_parser("analyze", help="per-layer cycles of a trace")
+    analyze.add_argument("trace", type=Path, help="trace folder written by `lower`")
+    analyze.add_argument("--mode", choices=("fast", "full"), default="fast")
+    analyze.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    analyze.set_defaults(handler=_analyze)
+
+    show = sub.add_parser("show", help="instructions of a few iterations, with their timing")
+    show.add_argument("trace", type=Path)
+    show.add_argument("--layer", required=True, help="layer name (see `analyze`)")
+    show.add_argument("--iterations", default="0:1", metavar="A:B", help="iterations A..B-1")
+    show.add_argument("--max-rows", type=int, default=200, help="print at most this many rows")
+    show.set_defaults(handler=_show)
+    return parser
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    from accelerators.catalog import builtin_names, find_accelerator
+    from tracer.zoo import MODELS
+
+    for name in builtin_names():
+        spec = find_accelerator(name)
+        table = Table(title=f"accelerator {name}: {spec.summary}", title_justify="left")
+        for column in ("parameter", "default", "allowed", "meaning"):
+            table.add_column(column)
+        for p in spec.parameters:
+            table.add_row(p.name, str(p.default), p.describe_allowed(), p.doc)
+        console.print(table)
+    models = Table(title="models", title_justify="left")
+    for column in ("model", "layers", "MACs (batch 1)", "description"):
+        models.add_column(column)
+    for name, entry in MODELS.items():
+        model = entry.builder()
+        models.add_row(name, str(len(model.layers)), f"{model.macs:,}", entry.description)
+    console.print(models)
+    return 0
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name or not value:
+            raise UserInputError(f"--param {item!r}: expected NAME=VALUE, e.g. --param rows=32")
+        params[name.strip()] = value.strip()
+    return params
+
+
+def _lower(args: argparse.Namespace, console: Console) -> int:
+    from isa.program import count_instructions
+    from tracer.lowering import lower_model
+    from tracer.trace_io import write_trace
+
+    if args.materialize == "all":
+        materialize = None
+    else:
+        try:
+            materialize = int(args.materialize)
+            if materialize < 0:
+                raise ValueError
+        except ValueError:
+            raise UserInputError(
+                f"--materialize {args.materialize!r}: give a number of iterations (>= 0) or 'all'"
+            ) from None
+    started = time.perf_counter()
+    layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
+    program = lower_model(
+        args.accelerator, _parse_params(args.param), args.model, args.batch, layers
+    )
+    folder = write_trace(program, args.out, materialize)
+    instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
+    Console(stderr=True).print(
+        f"lowered {program.model} ({len(program.layers)} layers, {instructions:,} instructions) "
+        f"onto {program.accelerator} in {time.perf_counter() - started:.2f} s"
+    )
+    print(folder)
+    return 0
+
+
+def _analyze(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.evaluate import evaluate_one
+    from analyzer.packing import pack_blocks
+    from analyzer.report import print_table, report_dict, write_json
+    from tracer.trace_io import read_trace
+
+    trace = read_trace(args.trace)
+    program = trace.program
+    if args.json is not None and not args.json.parent.exists():
+        raise UserInputError(f"--json {args.json}: folder {args.json.parent} does not exist")
+    started = time.perf_counter()
+    blocks = pack_blocks(program)
+    results = []
+    with _progress(console) as progress:
+        task = progress.add_task(f"{args.mode} evaluation", total=len(program.layers))
+        for layer in program.layers:
+            results.append(evaluate_one(layer, program, blocks, args.mode))
+            progress.advance(task)
+    seconds = time.perf_counter() - started
+    print_table(console, program, results, args.mode, seconds)
+    if args.json is not None:
+        write_json(args.json, report_dict(program, results, args.mode, seconds))
+    return 0
+
+
+def _parse_range(text: str) -> tuple[int, int]:
+    try:
+        if ":" in text:
+            a, b = text.split(":", 1)
+            first, last = int(a), int(b)
+        else:
+            first = int(text)
+            last = first + 1
+    except ValueError:
+        raise UserInputError(f"--iterations {text!r}: expected A:B, e.g. 0:4") from None
+    if first < 0 or last <= first:
+        raise UserInputError(f"--iterations {text!r}: need 0 <= A < B")
+    return first, last
+
+
+SHOW_ITERATION_LIMIT = 1_000_000
+
+
+def _show(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.evaluate import run_kernel
+    from analyzer.packing import pack_blocks, pack_layer
+    from tracer.trace_io import iterate_blocks, read_trace, render_operand
+
+    trace = read_trace(args.trace)
+    program = trace.program
+    names = [layer.name for layer in program.layers]
+    if args.layer not in names:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise UserInputError(
+            f"--layer {args.layer!r}: no such layer in {args.trace}; layers: {shown}"
+        )
+    layer = program.layers[names.index(args.layer)]
+    first, last = _parse_range(args.iterations)
+    if last > SHOW_ITERATION_LIMIT:
+        raise UserInputError(
+            f"--iterations {args.iterations}: show walks iterations one by one; stay below "
+            f"{SHOW_ITERATION_LIMIT:,}"
+        )
+    offset = 0
+    selected = []
+    for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
+        if iteration >= last:
+            break
+        size = len(program.blocks[block_id].templates)
+        if iteration >= first:
+            selected.append((iteration, block_id, index, offset))
+        offset += size
+    if not selected:
+        raise UserInputError(
+            f"--iterations {args.iterations}: layer {layer.name!r} has fewer than "
+            f"{first + 1} iterations"
+        )
+    record_first = selected[0][3]
+    record_count = offset - record_first
+    blocks = pack_blocks(program)
+    packed = pack_layer(layer, program, blocks)
+    _, _, _, _, timeline = run_kernel(
+        packed, blocks, program, fast=False, record_first=record_first, record_count=record_count
+    )
+    table = Table(
+        title=f"{layer.name}: iterations {first}..{last - 1} (full evaluation timing)",
+        title_justify="left",
+    )
+    for column in ("iter", "block", "pos", "opcode", "unit", "reads", "writes", "start", "end"):
+        table.add_column(column)
+    rows = 0
+    for iteration, block_id, index, start_offset in selected:
+        block = program.blocks[block_id]
+        for position, t in enumerate(block.templates):
+            if rows >= args.max_rows:
+                break
+            k = start_offset + position - record_first
+            table.add_row(
+                str(iteration),
+                block.name,
+                str(position),
+                t.opcode,
+                f"{t.unit}[{t.instance}]",
+                ", ".join(render_operand(o, index) for o in t.reads),
+                ", ".join(render_operand(o, index) for o in t.writes),
+                str(int(timeline.start[k])),
+                str(int(timeline.end[k])),
+            )
+            rows += 1
+    console.print(table)
+    if record_count > rows:
+        console.print(f"{record_count - rows} more instructions; raise --max-rows to see them")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

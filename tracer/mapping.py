@@ -1,0 +1,185 @@
+"""Conv/dense-to-GEMM mapping onto a systolic array, per dataflow, as SCALE-Sim defines it.
+
+Conventions verified against SCALE-Sim 3.0.0 (package `scalesim`):
+
+* `compute/operand_matrix.py`, `operand_matrix.set_params` / `create_ifmap_matrix`: the ifmap
+  operand is an (ofmap_px x window) matrix and the filter operand a (window x filters) matrix,
+  where window = filter_h * filter_w * channels and ofmap_px = ofmap_h * ofmap_w * batch_size.
+* `compute/systolic_compute_ws.py`, `systolic_compute_ws.set_params`:
+  Sr = ifmap cols (window), Sc = filter cols (filters), T = ifmap rows (ofmap_px).
+* `compute/systolic_compute_os.py`, `systolic_compute_os.set_params`:
+  Sr = ifmap rows (ofmap_px), Sc = filter cols (filters), T = ifmap cols (window).
+* `compute/systolic_compute_is.py`, `systolic_compute_is.set_params`:
+  Sr = ifmap cols (window), Sc = ifmap rows (ofmap_px), T = filter cols (filters).
+* All three fold the same way: row_fold = ceil(Sr / arr_row), col_fold = ceil(Sc / arr_col).
+* `topology_utils.py`, `topologies.calc_spatio_temporal_params` states the same table directly
+  from the topology, and `get_spatiotemporal_dims(layer_id, df)` returns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict
+
+from tracer.errors import MappingError
+from tracer.layers import Conv2d, Dense, Layer
+
+DATAFLOWS = ("ws", "os", "is")
+
+
+@dataclass(frozen=True)
+class GemmShape:
+    """A layer's GEMM as laid out on a systolic array for one dataflow.
+
+    `spatial_rows` (SCALE-Sim's Sr) is spread over the array's rows, `spatial_cols` (Sc) over
+    its columns, and `temporal` (T) is streamed through it in time. `repeats` is how many
+    independent identical GEMMs of this shape the layer needs (its conv `groups`).
+    """
+
+    spatial_rows: int
+    spatial_cols: int
+    temporal: int
+    repeats: int
+
+    def folds(self, rows: int, cols: int) -> int:
+        """Number of array-sized tiles (folds) on a rows x cols array, over all repeats."""
+        for label, value in (("rows", rows), ("cols", cols)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise MappingError(
+                    f"systolic array {label} must be a positive integer, got {value!r}"
+                )
+        return (
+            self.repeats * _ceil_div(self.spatial_rows, rows) * _ceil_div(self.spatial_cols, cols)
+        )
+
+
+def _ceil_div(numerator: int, denominator: int) -> int:
+    # Integer ceiling: math.ceil(a / b) goes through a float and can be off for huge values.
+    return -(-numerator // denominator)
+
+
+@dataclass(frozen=True)
+class _GemmDims:
+    window: int
+    filters: int
+    ofmap_px: int
+    repeats: int
+
+
+def _gemm_dims(layer: Layer) -> _GemmDims:
+    if isinstance(layer, Conv2d):
+        # SCALE-Sim has no grouped convolution (its only special case, a 'DP' in the layer name,
+        # splits a layer per channel in topologies.load_arrays_conv), so a grouped conv is
+        # `groups` independent GEMMs, each seeing in/groups channels and out/groups filters.
+        return _GemmDims(
+            window=layer.kernel_height * layer.kernel_width * (layer.in_channels // layer.groups),
+            filters=layer.out_channels // layer.groups,
+            # SCALE-Sim sizes the ifmap operand as ofmap_px_per_filt * batch_size rows
+            # (operand_matrix.set_params), so batch extends the ofmap-pixel dimension.
+            ofmap_px=layer.batch * layer.out_height * layer.out_width,
+            repeats=layer.groups,
+        )
+    if isinstance(layer, Dense):
+        # A dense layer is a 1x1 conv over `rows` pixels with in_features channels.
+        return _GemmDims(
+            window=layer.in_features,
+            filters=layer.out_features,
+            ofmap_px=layer.rows,
+            repeats=1,
+        )
+    raise TypeError(f"cannot map {type(layer).__name__}; expected Conv2d or Dense")
+
+
+def gemm_shape(layer: Layer, dataflow: str) -> GemmShape:
+    """The (Sr, Sc, T) GEMM of `layer` under `dataflow` ("ws", "os" or "is")."""
+    if dataflow not in DATAFLOWS:
+        raise MappingError(
+            f"unknown dataflow {dataflow!r}; expected one of: {', '.join(DATAFLOWS)}"
+        )
+    dims = _gemm_dims(layer)
+    if dataflow == "ws":
+        sr, sc, t = dims.window, dims.filters, dims.ofmap_px
+    elif dataflow == "os":
+        sr, sc, t = dims.ofmap_px, dims.filters, dims.window
+    else:
+        sr, sc, t = dims.window, dims.ofmap_px, dims.filters
+    return GemmShape(spatial_rows=sr, spatial_cols=sc, temporal=t, repeats=dims.repeats)
+
+
+class ScaleSimTopologyRow(TypedDict):
+    """One row of a SCALE-Sim conv topology CSV (its columns, in order)."""
+
+    name: str
+    ifmap_h: int
+    ifmap_w: int
+    filter_h: int
+    filter_w: int
+    channels: int
+    num_filters: int
+    stride: int
+
+
+def _check_topology_name(name: str) -> None:
+    # topologies.load_arrays_conv splits rows on ',' and treats any name containing 'DP' as a
+    # depthwise layer it expands per channel; either would silently change the layer.
+    if "," in name or "\n" in name or "\r" in name:
+        raise MappingError(
+            f"layer {name!r}: SCALE-Sim topology files are CSV; rename the layer so it has "
+            "no comma or line break"
+        )
+    if "DP" in name:
+        raise MappingError(
+            f"layer {name!r}: SCALE-Sim treats a layer whose name contains 'DP' as depthwise; "
+            "rename the layer"
+        )
+
+
+def scalesim_topology_row(layer: Layer) -> ScaleSimTopologyRow:
+    """SCALE-Sim conv-topology fields that reproduce `layer`'s GEMM.
+
+    SCALE-Sim has no padding, so the ifmap is the zero-padded input. It is also cropped to the
+    rows/cols the kernel windows actually reach, (out - 1) * stride + kernel: SCALE-Sim computes
+    ofmap = ceil((ifmap - filter + stride) / stride) (topologies.topo_calc_hyperparams), which
+    rounds up where PyTorch rounds down, so feeding it the full padded size would invent an
+    extra, partly out-of-bounds output row and column whenever (padded - kernel) % stride != 0
+    (e.g. ResNet-50's conv1: 230 -> 113 instead of 112). The crop drops only never-read padding.
+    """
+    _check_topology_name(layer.name)
+    if isinstance(layer, Conv2d):
+        if layer.batch != 1:
+            # operand_matrix.set_params hard-codes batch_size = 1 ("TODO: Add an option for
+            # batching") and the topology file has no batch column.
+            raise MappingError(
+                f"layer {layer.name!r}: batch={layer.batch}, but SCALE-Sim's topology cannot "
+                "express a batch; use batch 1"
+            )
+        if layer.groups != 1:
+            raise MappingError(
+                f"layer {layer.name!r}: groups={layer.groups}, but SCALE-Sim's topology cannot "
+                "express grouped convolutions"
+            )
+        return {
+            "name": layer.name,
+            "ifmap_h": (layer.out_height - 1) * layer.stride + layer.kernel_height,
+            "ifmap_w": (layer.out_width - 1) * layer.stride + layer.kernel_width,
+            "filter_h": layer.kernel_height,
+            "filter_w": layer.kernel_width,
+            "channels": layer.in_channels,
+            "num_filters": layer.out_channels,
+            "stride": layer.stride,
+        }
+    if isinstance(layer, Dense):
+        # The same row SCALE-Sim itself builds for an M,N,K GEMM (topologies.load_arrays_gemm):
+        # ifmap M x K, filter 1 x K, 1 channel, N filters, stride 1, giving ofmap_px = M,
+        # window = K, filters = N. Batch is already in `rows`, so any batch is expressible.
+        return {
+            "name": layer.name,
+            "ifmap_h": layer.rows,
+            "ifmap_w": layer.in_features,
+            "filter_h": 1,
+            "filter_w": layer.in_features,
+            "channels": 1,
+            "num_filters": layer.out_features,
+            "stride": 1,
+        }
+    raise TypeError(f"cannot map {type(layer).__name__}; expected Conv2d or Dense")

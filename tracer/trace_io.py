@@ -1,0 +1,561 @@
+"""The trace folder: an Arrow dataset per (model, accelerator), written atomically.
+
+Layout (schema version 1):
+    manifest.json        format, schema version, accelerator, resolved parameters, model,
+                         layers (name, kind, MACs, mapping, instruction counts), totals
+    templates.arrow      one row per instruction template of every shared block
+    loops.arrow          one row per loop-tree node of every layer (pre-order)
+    instructions.arrow   materialized instructions: one row each, for the first
+                         iterations of each layer (or all of them on request)
+Every file is an Arrow IPC file: `polars.scan_ipc(path)` reads it without accperf.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from isa.program import (
+    MAX_DEPTH,
+    Block,
+    BlockRef,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+    count_block_executions,
+    count_instructions,
+)
+from tracer.errors import TraceError
+
+FORMAT = "accperf-trace"
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+TEMPLATES = "templates.arrow"
+LOOPS = "loops.arrow"
+INSTRUCTIONS = "instructions.arrow"
+
+OPERAND_TYPE = pa.struct(
+    [
+        ("space", pa.string()),
+        ("base", pa.int64()),
+        ("count", pa.int64()),
+        ("coefs", pa.list_(pa.int64())),
+    ]
+)
+TEMPLATE_SCHEMA = pa.schema(
+    [
+        ("block", pa.int32()),
+        ("block_name", pa.string()),
+        ("position", pa.int32()),
+        ("opcode", pa.string()),
+        ("unit", pa.string()),
+        ("instance", pa.int64()),
+        ("latency", pa.int64()),
+        ("occupancy", pa.int64()),
+        ("read_time", pa.int64()),
+        ("bundle_start", pa.bool_()),
+        ("reads", pa.list_(OPERAND_TYPE)),
+        ("writes", pa.list_(OPERAND_TYPE)),
+    ]
+)
+LOOP_SCHEMA = pa.schema(
+    [
+        ("layer", pa.int32()),
+        ("node", pa.int32()),
+        ("parent", pa.int32()),
+        ("kind", pa.string()),  # "loop" or "block"
+        ("name", pa.string()),
+        ("trips", pa.int64()),
+        ("block", pa.int32()),
+    ]
+)
+INSTRUCTION_SCHEMA = pa.schema(
+    [
+        ("layer", pa.string()),
+        ("layer_index", pa.int32()),
+        ("iteration", pa.int64()),  # block execution within the layer
+        ("block", pa.string()),
+        ("position", pa.int32()),
+        ("opcode", pa.string()),
+        ("unit", pa.string()),
+        ("instance", pa.int64()),
+        ("latency", pa.int64()),
+        ("occupancy", pa.int64()),
+        ("reads", pa.list_(pa.string())),
+        ("writes", pa.list_(pa.string())),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Trace:
+    folder: Path
+    manifest: dict[str, Any]
+    program: Program
+
+
+def trace_folder_name(model: str, accelerator: str) -> str:
+    return f"{model}__{accelerator}"
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def write_trace(program: Program, out_dir: Path, materialize_iterations: int | None) -> Path:
+    """Write `program` to out_dir/<model>__<accelerator>; returns that folder.
+
+    `materialize_iterations` = how many block executions per layer to expand into
+    instructions.arrow (None = all). The folder appears whole or not at all: we write a
+    temporary sibling and rename it into place, so an interrupted run never leaves a
+    trace that looks complete, and an older trace survives a failed run.
+    """
+    target = out_dir / trace_folder_name(program.model, program.accelerator)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".{target.name}.tmp-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    try:
+        _write_arrow(staging / TEMPLATES, _templates_table(program))
+        _write_arrow(staging / LOOPS, _loops_table(program))
+        materialized = _write_instructions(staging / INSTRUCTIONS, program, materialize_iterations)
+        manifest = build_manifest(program, materialized)
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    if target.exists():
+        retired = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, retired)
+        os.replace(staging, target)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        os.replace(staging, target)
+
+
+# Instruction rows repeat the same strings endlessly; zstd takes them to a few bytes each,
+# and polars/pyarrow read compressed IPC files transparently.
+WRITE_OPTIONS = ipc.IpcWriteOptions(compression="zstd")
+
+
+def _write_arrow(path: Path, table: pa.Table) -> None:
+    with (
+        pa.OSFile(str(path), "wb") as sink,
+        ipc.new_file(sink, table.schema, options=WRITE_OPTIONS) as writer,
+    ):
+        writer.write_table(table)
+
+
+def _operand_dict(operand: Operand) -> dict[str, Any]:
+    return {
+        "space": operand.space,
+        "base": operand.base,
+        "count": operand.count,
+        "coefs": list(operand.coefs),
+    }
+
+
+def _templates_table(program: Program) -> pa.Table:
+    columns: dict[str, list[Any]] = {name: [] for name in TEMPLATE_SCHEMA.names}
+    for block_id, block in enumerate(program.blocks):
+        for position, t in enumerate(block.templates):
+            columns["block"].append(block_id)
+            columns["block_name"].append(block.name)
+            columns["position"].append(position)
+            columns["opcode"].append(t.opcode)
+            columns["unit"].append(t.unit)
+            columns["instance"].append(t.instance)
+            columns["latency"].append(t.latency)
+            columns["occupancy"].append(t.occupancy)
+            columns["read_time"].append(t.read_time)
+            columns["bundle_start"].append(t.bundle_start)
+            columns["reads"].append([_operand_dict(o) for o in t.reads])
+            columns["writes"].append([_operand_dict(o) for o in t.writes])
+    return pa.table(columns, schema=TEMPLATE_SCHEMA)
+
+
+def _loops_table(program: Program) -> pa.Table:
+    columns: dict[str, list[Any]] = {name: [] for name in LOOP_SCHEMA.names}
+    next_node = [0]
+
+    def emit(layer_index: int, node: Loop | BlockRef, parent: int) -> None:
+        node_id = next_node[0]
+        next_node[0] += 1
+        columns["layer"].append(layer_index)
+        columns["node"].append(node_id)
+        columns["parent"].append(parent)
+        if isinstance(node, BlockRef):
+            columns["kind"].append("block")
+            columns["name"].append(program.blocks[node.block].name)
+            columns["trips"].append(1)
+            columns["block"].append(node.block)
+            return
+        columns["kind"].append("loop")
+        columns["name"].append(node.name)
+        columns["trips"].append(node.trips)
+        columns["block"].append(-1)
+        for child in node.body:
+            emit(layer_index, child, node_id)
+
+    for index, layer in enumerate(program.layers):
+        next_node[0] = 0
+        emit(index, layer.root, -1)
+    return pa.table(columns, schema=LOOP_SCHEMA)
+
+
+def iterate_blocks(node: Loop | BlockRef, index: tuple[int, ...] = ()):
+    """Yield (block id, loop indices outermost first) in execution order."""
+    if isinstance(node, BlockRef):
+        yield node.block, index
+        return
+    for trip in range(node.trips):
+        for child in node.body:
+            yield from iterate_blocks(child, index + (trip,))
+
+
+def resolve_address(operand: Operand, index: tuple[int, ...]) -> int:
+    return operand.base + sum(c * i for c, i in zip(operand.coefs, index, strict=False))
+
+
+def render_operand(operand: Operand, index: tuple[int, ...]) -> str:
+    first = resolve_address(operand, index)
+    if operand.count == 1:
+        return f"{operand.space}[{first}]"
+    return f"{operand.space}[{first}:{first + operand.count}]"
+
+
+def _is_affine(block: Block) -> bool:
+    return any(any(o.coefs) for t in block.templates for o in t.reads + t.writes)
+
+
+def _static_columns(block: Block) -> dict[str, list[Any]]:
+    """Columns that are the same at every execution of `block` (addresses too, unless
+    they depend on loop indices)."""
+    columns: dict[str, list[Any]] = {
+        "block": [block.name] * len(block.templates),
+        "position": list(range(len(block.templates))),
+        "opcode": [t.opcode for t in block.templates],
+        "unit": [t.unit for t in block.templates],
+        "instance": [t.instance for t in block.templates],
+        "latency": [t.latency for t in block.templates],
+        "occupancy": [t.occupancy for t in block.templates],
+    }
+    if not _is_affine(block):
+        columns["reads"] = [[render_operand(o, ()) for o in t.reads] for t in block.templates]
+        columns["writes"] = [[render_operand(o, ()) for o in t.writes] for t in block.templates]
+    return columns
+
+
+MATERIALIZE_LIMIT = 20_000_000  # rows; beyond this a trace stops being a convenience
+
+
+def _write_instructions(path: Path, program: Program, iterations: int | None) -> dict[str, Any]:
+    if iterations is None:
+        total = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
+        if total > MATERIALIZE_LIMIT:
+            raise TraceError(
+                f"--materialize all would write {total:,} instruction rows (limit "
+                f"{MATERIALIZE_LIMIT:,}); give a number of iterations per layer instead, "
+                f"e.g. --materialize 64"
+            )
+    static = [_static_columns(block) for block in program.blocks]
+    with (
+        pa.OSFile(str(path), "wb") as sink,
+        ipc.new_file(sink, INSTRUCTION_SCHEMA, options=WRITE_OPTIONS) as writer,
+    ):
+        rows = 0
+        for layer_index, layer in enumerate(program.layers):
+            columns: dict[str, list[Any]] = {name: [] for name in INSTRUCTION_SCHEMA.names}
+            for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
+                if iterations is not None and iteration >= iterations:
+                    break
+                block = program.blocks[block_id]
+                n = len(block.templates)
+                columns["layer"].extend([layer.name] * n)
+                columns["layer_index"].extend([layer_index] * n)
+                columns["iteration"].extend([iteration] * n)
+                for name, values in static[block_id].items():
+                    columns[name].extend(values)
+                if _is_affine(block):
+                    columns["reads"].extend(
+                        [render_operand(o, index) for o in t.reads] for t in block.templates
+                    )
+                    columns["writes"].extend(
+                        [render_operand(o, index) for o in t.writes] for t in block.templates
+                    )
+            rows += len(columns["layer"])
+            writer.write_table(pa.table(columns, schema=INSTRUCTION_SCHEMA))
+    return {"iterations_per_layer": iterations, "rows": rows}
+
+
+def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, Any]:
+    layers = []
+    for index, layer in enumerate(program.layers):
+        layers.append(
+            {
+                "index": index,
+                "name": layer.name,
+                "kind": layer.kind,
+                "macs": layer.macs,
+                "instructions": count_instructions(layer.root, program.blocks),
+                "iterations": count_block_executions(layer.root),
+                "mapping": layer.mapping,
+            }
+        )
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "model": program.model,
+        "accelerator": program.accelerator,
+        "parameters": program.parameters,
+        "frontend": {
+            "bundles_per_cycle": program.bundles_per_cycle,
+            "window_bundles": program.window_bundles,
+            "delay": program.frontend_delay,
+        },
+        "units": program.units,
+        "spaces": program.spaces,
+        "notes": list(program.notes),
+        "layers": layers,
+        "totals": {
+            "layers": len(layers),
+            "macs": sum(entry["macs"] for entry in layers),
+            "instructions": sum(entry["instructions"] for entry in layers),
+        },
+        "files": {"templates": TEMPLATES, "loops": LOOPS, "instructions": INSTRUCTIONS},
+        "materialized": materialized,
+    }
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def read_trace(folder: Path) -> Trace:
+    """Load and validate a trace folder; every defect is a TraceError naming it."""
+    where = str(folder)
+    again = "re-create it with `accperf-trace lower`"
+    if not folder.exists():
+        raise TraceError(f"{where}: no such trace folder; {again}")
+    if not folder.is_dir():
+        raise TraceError(f"{where}: is a file, not a trace folder; give the folder `lower` printed")
+    manifest_path = folder / MANIFEST
+    if not manifest_path.exists():
+        raise TraceError(
+            f"{where}: no {MANIFEST}, so this is not a complete accperf trace; {again}"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{manifest_path}: not valid JSON ({exc}); {again}") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise TraceError(f"{manifest_path}: not an accperf trace manifest; {again}")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise TraceError(
+            f"{where}: trace schema version {version!r}, but this accperf reads version "
+            f"{SCHEMA_VERSION}; {again} (or use the accperf version that wrote it)"
+        )
+    try:
+        program = _program_from(folder, manifest)
+    except TraceError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException, OSError) as exc:
+        raise TraceError(f"{where}: damaged trace ({type(exc).__name__}: {exc}); {again}") from None
+    return Trace(folder, manifest, program)
+
+
+def _read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
+    if not path.exists():
+        raise TraceError(
+            f"{path}: missing; the trace is incomplete; re-create it with `accperf-trace lower`"
+        )
+    try:
+        with pa.memory_map(str(path), "r") as source:
+            table = ipc.open_file(source).read_all()
+    except (pa.ArrowException, OSError) as exc:
+        raise TraceError(
+            f"{path}: truncated or not an Arrow IPC file ({exc}); "
+            "re-create the trace with `accperf-trace lower`"
+        ) from None
+    if not table.schema.equals(schema):
+        raise TraceError(
+            f"{path}: columns do not match schema version {SCHEMA_VERSION}; "
+            "re-create the trace with `accperf-trace lower`"
+        )
+    return table
+
+
+def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
+    templates = _read_arrow(folder / TEMPLATES, TEMPLATE_SCHEMA).to_pydict()
+    loops = _read_arrow(folder / LOOPS, LOOP_SCHEMA).to_pydict()
+    units: dict[str, int] = {str(k): int(v) for k, v in manifest["units"].items()}
+    spaces: dict[str, int] = {str(k): int(v) for k, v in manifest["spaces"].items()}
+    problem = _Problems(folder / TEMPLATES)
+
+    blocks_rows: dict[int, list[Template]] = {}
+    names: dict[int, str] = {}
+    for row in range(len(templates["block"])):
+        template = Template(
+            opcode=templates["opcode"][row],
+            unit=templates["unit"][row],
+            instance=templates["instance"][row],
+            latency=templates["latency"][row],
+            occupancy=templates["occupancy"][row],
+            read_time=templates["read_time"][row],
+            reads=tuple(_operand(o) for o in templates["reads"][row]),
+            writes=tuple(_operand(o) for o in templates["writes"][row]),
+            bundle_start=templates["bundle_start"][row],
+        )
+        block = templates["block"][row]
+        if templates["position"][row] != len(blocks_rows.get(block, [])):
+            problem(f"row {row}: block {block} positions are out of order")
+        _check_template(template, units, spaces, problem, row)
+        blocks_rows.setdefault(block, []).append(template)
+        names[block] = templates["block_name"][row]
+    if sorted(blocks_rows) != list(range(len(blocks_rows))):
+        problem("block ids are not 0..n-1")
+    blocks = tuple(Block(names[b], tuple(blocks_rows[b])) for b in range(len(blocks_rows)))
+
+    layers = []
+    entries = manifest["layers"]
+    by_layer: dict[int, list[int]] = {}
+    for row, layer_index in enumerate(loops["layer"]):
+        by_layer.setdefault(layer_index, []).append(row)
+    loop_problem = _Problems(folder / LOOPS)
+    if sorted(by_layer) != list(range(len(entries))):
+        loop_problem(f"has layers {sorted(by_layer)[:5]}..., the manifest lists {len(entries)}")
+    for index, entry in enumerate(entries):
+        root = _loop_tree(loops, by_layer[index], len(blocks), loop_problem)
+        layer = LayerProgram(
+            name=str(entry["name"]),
+            kind=str(entry["kind"]),
+            macs=int(entry["macs"]),
+            mapping=dict(entry["mapping"]),
+            root=root,
+        )
+        if count_instructions(root, blocks) != entry["instructions"]:
+            loop_problem(
+                f"layer {layer.name!r} does not have the instruction count the manifest says"
+            )
+        _check_addresses(layer, blocks, spaces, loop_problem)
+        layers.append(layer)
+    frontend = manifest["frontend"]
+    for key in ("bundles_per_cycle", "window_bundles"):
+        if not isinstance(frontend[key], int) or frontend[key] < 1:
+            raise TraceError(f"{folder / MANIFEST}: frontend.{key} must be a positive integer")
+    if not isinstance(frontend["delay"], int) or frontend["delay"] < 0:
+        raise TraceError(f"{folder / MANIFEST}: frontend.delay must be a non-negative integer")
+    return Program(
+        accelerator=str(manifest["accelerator"]),
+        parameters=dict(manifest["parameters"]),
+        bundles_per_cycle=frontend["bundles_per_cycle"],
+        window_bundles=frontend["window_bundles"],
+        frontend_delay=frontend["delay"],
+        units=units,
+        spaces=spaces,
+        blocks=blocks,
+        layers=tuple(layers),
+        model=str(manifest["model"]),
+        notes=tuple(manifest.get("notes", ())),
+    )
+
+
+class _Problems:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, message: str) -> None:
+        raise TraceError(f"{self.path}: {message}; re-create the trace with `accperf-trace lower`")
+
+
+def _operand(raw: dict[str, Any]) -> Operand:
+    return Operand(raw["space"], raw["base"], raw["count"], tuple(raw["coefs"]))
+
+
+def _check_template(
+    t: Template, units: dict[str, int], spaces: dict[str, int], problem: _Problems, row: int
+) -> None:
+    if t.unit not in units or not 0 <= t.instance < units[t.unit]:
+        problem(f"row {row}: unit {t.unit}[{t.instance}] is not in the manifest's units")
+    if t.latency < 0 or t.occupancy < 1 or t.read_time < 0:
+        problem(f"row {row}: latency/read_time must be >= 0 and occupancy >= 1")
+    for operand in t.reads + t.writes:
+        if operand.space not in spaces:
+            problem(f"row {row}: address space {operand.space!r} is not in the manifest")
+        if operand.count < 1 or len(operand.coefs) > MAX_DEPTH:
+            problem(f"row {row}: operand {operand.render()} is malformed")
+
+
+def _loop_tree(
+    loops: dict[str, list[Any]], rows: list[int], n_blocks: int, problem: _Problems
+) -> Loop:
+    children: dict[int, list[int]] = {}
+    for row in rows:
+        children.setdefault(loops["parent"][row], []).append(row)
+    by_node = {loops["node"][row]: row for row in rows}
+    if len(by_node) != len(rows) or len(children.get(-1, [])) != 1:
+        problem("a layer's loop tree must have unique node ids and exactly one root")
+
+    def build(row: int, depth: int) -> Loop | BlockRef:
+        if depth > MAX_DEPTH:
+            problem(f"loops nest deeper than {MAX_DEPTH}")
+        if loops["kind"][row] == "block":
+            block = loops["block"][row]
+            if not 0 <= block < n_blocks:
+                problem(f"row {row}: block {block} does not exist")
+            return BlockRef(block)
+        if loops["kind"][row] != "loop" or loops["trips"][row] < 0:
+            problem(f"row {row}: kind must be loop or block, trips >= 0")
+        body = tuple(build(child, depth + 1) for child in children.get(loops["node"][row], []))
+        return Loop(loops["name"][row], loops["trips"][row], body)
+
+    root = build(children[-1][0], 0)
+    if not isinstance(root, Loop):
+        problem("a layer's root must be a loop")
+    return root  # type: ignore[return-value]
+
+
+def _check_addresses(
+    layer: LayerProgram, blocks: tuple[Block, ...], spaces: dict[str, int], problem: _Problems
+) -> None:
+    """Every address any iteration can form must lie inside its space (the kernel
+    does not bounds-check)."""
+
+    def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> None:
+        if isinstance(node, Loop):
+            if node.trips == 0:
+                return
+            for child in node.body:
+                walk(child, trips + (node.trips,))
+            return
+        for t in blocks[node.block].templates:
+            for operand in t.reads + t.writes:
+                low = high = operand.base
+                for coef, n in zip(operand.coefs, trips, strict=False):
+                    low += min(0, coef * (n - 1))
+                    high += max(0, coef * (n - 1))
+                if len(operand.coefs) > len(trips) and any(operand.coefs[len(trips) :]):
+                    problem(
+                        f"layer {layer.name!r}: operand {operand.render()} uses a loop it is not in"
+                    )
+                if low < 0 or high + operand.count > spaces[operand.space]:
+                    problem(
+                        f"layer {layer.name!r}: operand {operand.render()} leaves space "
+                        f"{operand.space!r} of {spaces[operand.space]} locations"
+                    )
+
+    walk(layer.root, ())
