@@ -35,6 +35,7 @@ from isa.program import (
     count_block_executions,
     count_instructions,
 )
+from isa.validation import check_program
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,6 @@ class PackedBlocks:
     n_units: int
     n_locations: int
     min_latency: int
-    unit_names: tuple[str, ...]  # per global unit id's kind, for reports
-    unit_first: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -68,12 +67,13 @@ class PackedLayer:
 
 
 def pack_blocks(program: Program) -> PackedBlocks:
+    """Raises isa.validation.ProgramError for a program the kernels must not see."""
+    check_program(program)
     unit_first: dict[str, int] = {}
     total = 0
     for name, instances in program.units.items():
         unit_first[name] = total
         total += instances
-    unit_names = tuple(name for name, n in program.units.items() for _ in range(n))
     space_first: dict[str, int] = {}
     locations = 0
     for name, size in program.spaces.items():
@@ -116,8 +116,6 @@ def pack_blocks(program: Program) -> PackedBlocks:
         n_units=total,
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
-        unit_names=unit_names,
-        unit_first=unit_first,
     )
 
 

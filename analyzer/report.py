@@ -56,15 +56,25 @@ def report_dict(
     }
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    """Write atomically; a bad destination is the user's to fix, not a traceback."""
-    if not path.parent.exists():
-        raise UserInputError(f"--json {path}: folder {path.parent} does not exist; create it first")
+def check_json_destination(path: Path) -> None:
+    if not path.parent.is_dir():
+        raise UserInputError(
+            f"--json {path}: folder {path.parent} does not exist (or is a file); create it first"
+        )
     if path.is_dir():
         raise UserInputError(f"--json {path}: is a folder; give a file name such as out.json")
+
+
+def write_json(path: Path, payload: dict[str, Any]) -> None:
+    """Write atomically; a bad destination is the user's to fix, not a traceback."""
+    check_json_destination(path)
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    staging.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(staging, path)
+    try:
+        staging.write_text(json.dumps(payload, indent=2) + "\n")
+        os.replace(staging, path)
+    except OSError as exc:
+        staging.unlink(missing_ok=True)
+        raise UserInputError(f"--json {path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _count(n: int) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tracer.errors import UserInputError
-from tracer.scalesim_env import scalesim_python
+from tracer.scalesim_env import ENV_VAR, scalesim_python
 
 RUNNER = Path(__file__).resolve().with_name("scalesim_runner.py")
 
@@ -25,8 +25,6 @@ _EXIT_UNUSABLE = 3
 
 _STDERR_TAIL_LINES = 20
 
-# Read by tracer.scalesim_env.scalesim_python; named here only for the help text.
-_ENV_VAR = "ACCPERF_SCALESIM_PYTHON"
 
 INSTALL_HINT = (
     "SCALE-Sim runs in its own virtual environment because scalesim 3.0.0 breaks on "
@@ -34,7 +32,7 @@ INSTALL_HINT = (
     "which accperf's own environment uses. Create it from the repository root with\n"
     "    python -m venv .venv-scalesim && "
     ".venv-scalesim/bin/pip install 'numpy<2.4' scalesim==3.0.0\n"
-    f"or point {_ENV_VAR} at a Python interpreter that has scalesim 3.0.0 with numpy < 2.4."
+    f"or point {ENV_VAR} at a Python interpreter that has scalesim 3.0.0 with numpy < 2.4."
 )
 
 

@@ -106,9 +106,3 @@ def count_block_executions(node: Loop | BlockRef) -> int:
     if isinstance(node, BlockRef):
         return 1
     return node.trips * sum(count_block_executions(child) for child in node.body)
-
-
-def loop_depth(node: Loop | BlockRef) -> int:
-    if isinstance(node, BlockRef):
-        return 0
-    return 1 + max((loop_depth(child) for child in node.body), default=0)

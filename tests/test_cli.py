@@ -178,3 +178,38 @@ def test_console_script_exit_code_and_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "no such trace folder" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_output_and_json_destinations_that_cannot_be_written(trace, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    code, _, err = run(["lower", *SMALL, "-o", str(blocker)], capsys)
+    assert code == 2 and "cannot write a trace there" in err
+    assert blocker.read_text() == "x"
+    code, _, err = run(["analyze", str(trace), "--json", str(blocker / "out.json")], capsys)
+    assert code == 2 and "does not exist (or is a file)" in err
+    code, _, err = run(["analyze", str(trace), "--json", str(tmp_path)], capsys)
+    assert code == 2 and "is a folder" in err
+    code, _, err = run(["show", str(trace), "--layer", "fc", "--max-rows", "0"], capsys)
+    assert code == 2 and "--max-rows 0" in err
+
+
+def test_a_batch_too_large_to_evaluate_is_refused(capsys, tmp_path):
+    code, _, err = run(
+        [
+            "lower",
+            "--accelerator",
+            "systolic",
+            "--model",
+            "resnet50",
+            "--layers",
+            "conv1",
+            "--batch",
+            str(10**16),
+            "-o",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 2 and "instructions" in err
+    assert not list(tmp_path.iterdir())

@@ -28,7 +28,7 @@ def program():
 def test_round_trip_gives_the_same_program_and_cycles(tmp_path, program):
     folder = write_trace(program, tmp_path, materialize_iterations=2)
     assert folder.name == "resnet50__systolic"
-    loaded = read_trace(folder).program
+    loaded = read_trace(folder)
     assert loaded == program
     assert [r.cycles for r in evaluate_program(loaded)] == [
         r.cycles for r in evaluate_program(program)
@@ -79,7 +79,7 @@ def test_failed_write_leaves_the_previous_trace_intact(tmp_path, program, monkey
     with pytest.raises(RuntimeError):
         write_trace(program, tmp_path, materialize_iterations=1)
     assert (folder / "manifest.json").read_text() == before
-    assert read_trace(folder).program == program
+    assert read_trace(folder) == program
     assert [p.name for p in tmp_path.iterdir()] == [folder.name]  # no staging left over
 
 
@@ -111,6 +111,23 @@ def _damage(folder: Path, how: str) -> None:
         manifest = json.loads((folder / "manifest.json").read_text())
         manifest["spaces"]["h"] = 3  # a 4x4 array addresses h[0..15]
         (folder / "manifest.json").write_text(json.dumps(manifest))
+    elif how in ("negative_space", "units_list", "infinity", "bool_width", "huge_window"):
+        manifest = json.loads((folder / "manifest.json").read_text())
+        if how == "negative_space":
+            manifest["spaces"] = {"zz": -100, **manifest["spaces"]}
+        elif how == "units_list":
+            manifest["units"] = []
+        elif how == "bool_width":
+            manifest["frontend"]["bundles_per_cycle"] = True
+        elif how == "huge_window":
+            manifest["frontend"]["window_bundles"] = 10**13
+        text = json.dumps(manifest)
+        if how == "infinity":
+            text = text.replace('"units": {"pe": 16', '"units": {"pe": Infinity')
+        (folder / "manifest.json").write_text(text)
+    elif how == "manifest_is_folder":
+        (folder / "manifest.json").unlink()
+        (folder / "manifest.json").mkdir()
     elif how == "unit_missing":
         manifest = json.loads((folder / "manifest.json").read_text())
         manifest["units"]["pe"] = 2
@@ -129,7 +146,13 @@ def _damage(folder: Path, how: str) -> None:
         ("missing_file", "loops.arrow: missing"),
         ("count_mismatch", "instruction count"),
         ("space_too_small", "leaves space 'h'"),
-        ("unit_missing", r"unit pe\[\d+\] is not in the manifest"),
+        ("unit_missing", r"unit pe\[\d+\] does not exist"),
+        ("negative_space", "address space 'zz' has size -100"),
+        ("units_list", "unit sizes must be a non-empty mapping"),
+        ("infinity", "Infinity is not a number a trace can hold"),
+        ("bool_width", "bundles_per_cycle is True"),
+        ("huge_window", "window_bundles is 10000000000000"),
+        ("manifest_is_folder", "cannot be read"),
     ],
 )
 def test_damaged_traces_raise_one_clear_error(tmp_path, program, how, fragment):

@@ -153,7 +153,13 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
     program = lower_model(
         args.accelerator, _parse_params(args.param), args.model, args.batch, layers
     )
-    folder = write_trace(program, args.out, materialize)
+    try:
+        folder = write_trace(program, args.out, materialize)
+    except OSError as exc:
+        raise UserInputError(
+            f"-o {args.out}: cannot write a trace there ({exc.strerror or exc}); "
+            "give a folder you can write to"
+        ) from None
     instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
     Console(stderr=True).print(
         f"lowered {program.model} ({len(program.layers)} layers, {instructions:,} instructions) "
@@ -166,13 +172,12 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
 def _analyze(args: argparse.Namespace, console: Console) -> int:
     from analyzer.evaluate import evaluate_one
     from analyzer.packing import pack_blocks
-    from analyzer.report import print_table, report_dict, write_json
+    from analyzer.report import check_json_destination, print_table, report_dict, write_json
     from tracer.trace_io import read_trace
 
-    trace = read_trace(args.trace)
-    program = trace.program
-    if args.json is not None and not args.json.parent.exists():
-        raise UserInputError(f"--json {args.json}: folder {args.json.parent} does not exist")
+    program = read_trace(args.trace)
+    if args.json is not None:
+        check_json_destination(args.json)  # fail before the work, not after
     started = time.perf_counter()
     blocks = pack_blocks(program)
     results = []
@@ -211,8 +216,7 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     from analyzer.packing import pack_blocks, pack_layer
     from tracer.trace_io import iterate_blocks, read_trace, render_operand
 
-    trace = read_trace(args.trace)
-    program = trace.program
+    program = read_trace(args.trace)
     names = [layer.name for layer in program.layers]
     if args.layer not in names:
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
@@ -221,6 +225,8 @@ def _show(args: argparse.Namespace, console: Console) -> int:
         )
     layer = program.layers[names.index(args.layer)]
     first, last = _parse_range(args.iterations)
+    if args.max_rows < 1:
+        raise UserInputError(f"--max-rows {args.max_rows}: give at least 1")
     if last > SHOW_ITERATION_LIMIT:
         raise UserInputError(
             f"--iterations {args.iterations}: show walks iterations one by one; stay below "
@@ -241,7 +247,8 @@ def _show(args: argparse.Namespace, console: Console) -> int:
             f"{first + 1} iterations"
         )
     record_first = selected[0][3]
-    record_count = offset - record_first
+    # Record (and evaluate) no further than the last row printed.
+    record_count = min(offset - record_first, args.max_rows)
     blocks = pack_blocks(program)
     packed = pack_layer(layer, program, blocks)
     _, _, _, _, timeline = run_kernel(
@@ -273,8 +280,10 @@ def _show(args: argparse.Namespace, console: Console) -> int:
             )
             rows += 1
     console.print(table)
-    if record_count > rows:
-        console.print(f"{record_count - rows} more instructions; raise --max-rows to see them")
+    if offset - record_first > rows:
+        console.print(
+            f"{offset - record_first - rows} more instructions; raise --max-rows to see them"
+        )
     return 0
 
 

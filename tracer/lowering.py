@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from accelerators.catalog import find_accelerator
 from isa.program import Program
 from isa.registry import lowering_for
-from tracer.errors import WorkloadError
+from isa.validation import ProgramError, check_program
+from tracer.errors import MappingError, WorkloadError
 from tracer.layers import Model
-from tracer.trace_io import write_trace
 from tracer.zoo import build_model
 
 
@@ -39,17 +37,9 @@ def lower_model(
     """Validate everything the user gave, then lower. Raises UserInputError subclasses."""
     resolved = find_accelerator(accelerator).resolve(params)
     workload = select_layers(build_model(model, batch=batch), layers)
-    return lowering_for(resolved)(resolved, workload)
-
-
-def lower_to_trace(
-    accelerator: str,
-    params: dict[str, str],
-    model: str,
-    out_dir: Path,
-    batch: int = 1,
-    materialize_iterations: int | None = 4,
-    layers: list[str] | None = None,
-) -> tuple[Program, Path]:
-    program = lower_model(accelerator, params, model, batch, layers)
-    return program, write_trace(program, out_dir, materialize_iterations)
+    program = lowering_for(resolved)(resolved, workload)
+    try:
+        check_program(program)
+    except ProgramError as exc:
+        raise MappingError(f"{workload.name} on {resolved.name}: {exc}") from None
+    return program

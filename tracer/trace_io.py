@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from isa.program import (
     count_block_executions,
     count_instructions,
 )
+from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
@@ -96,13 +96,6 @@ INSTRUCTION_SCHEMA = pa.schema(
 )
 
 
-@dataclass(frozen=True)
-class Trace:
-    folder: Path
-    manifest: dict[str, Any]
-    program: Program
-
-
 def trace_folder_name(model: str, accelerator: str) -> str:
     return f"{model}__{accelerator}"
 
@@ -119,6 +112,8 @@ def write_trace(program: Program, out_dir: Path, materialize_iterations: int | N
     trace that looks complete, and an older trace survives a failed run.
     """
     target = out_dir / trace_folder_name(program.model, program.accelerator)
+    if materialize_iterations is None:
+        _check_materialize_all(program)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".{target.name}.tmp-{os.getpid()}"
     if staging.exists():
@@ -263,15 +258,17 @@ def _static_columns(block: Block) -> dict[str, list[Any]]:
 MATERIALIZE_LIMIT = 20_000_000  # rows; beyond this a trace stops being a convenience
 
 
+def _check_materialize_all(program: Program) -> None:
+    total = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
+    if total > MATERIALIZE_LIMIT:
+        raise TraceError(
+            f"--materialize all would write {total:,} instruction rows (limit "
+            f"{MATERIALIZE_LIMIT:,}); give a number of iterations per layer instead, "
+            f"e.g. --materialize 64"
+        )
+
+
 def _write_instructions(path: Path, program: Program, iterations: int | None) -> dict[str, Any]:
-    if iterations is None:
-        total = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
-        if total > MATERIALIZE_LIMIT:
-            raise TraceError(
-                f"--materialize all would write {total:,} instruction rows (limit "
-                f"{MATERIALIZE_LIMIT:,}); give a number of iterations per layer instead, "
-                f"e.g. --materialize 64"
-            )
     static = [_static_columns(block) for block in program.blocks]
     with (
         pa.OSFile(str(path), "wb") as sink,
@@ -344,7 +341,11 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
 # ---------------------------------------------------------------------------- reading
 
 
-def read_trace(folder: Path) -> Trace:
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number a trace can hold")
+
+
+def read_trace(folder: Path) -> Program:
     """Load and validate a trace folder; every defect is a TraceError naming it."""
     where = str(folder)
     again = "re-create it with `accperf-trace lower`"
@@ -358,9 +359,11 @@ def read_trace(folder: Path) -> Trace:
             f"{where}: no {MANIFEST}, so this is not a complete accperf trace; {again}"
         )
     try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        manifest = json.loads(manifest_path.read_text(), parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise TraceError(f"{manifest_path}: not valid JSON ({exc}); {again}") from None
+    except OSError as exc:
+        raise TraceError(f"{manifest_path}: cannot be read ({exc.strerror})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise TraceError(f"{manifest_path}: not an accperf trace manifest; {again}")
     version = manifest.get("schema_version")
@@ -371,11 +374,17 @@ def read_trace(folder: Path) -> Trace:
         )
     try:
         program = _program_from(folder, manifest)
+        check_program(program)
     except TraceError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, pa.ArrowException, OSError) as exc:
+    except ProgramError as exc:
+        raise TraceError(f"{where}: {exc}; {again}") from None
+    except (
+        KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
+        pa.ArrowException, OSError,
+    ) as exc:
         raise TraceError(f"{where}: damaged trace ({type(exc).__name__}: {exc}); {again}") from None
-    return Trace(folder, manifest, program)
+    return program
 
 
 def _read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
@@ -402,8 +411,8 @@ def _read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
 def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     templates = _read_arrow(folder / TEMPLATES, TEMPLATE_SCHEMA).to_pydict()
     loops = _read_arrow(folder / LOOPS, LOOP_SCHEMA).to_pydict()
-    units: dict[str, int] = {str(k): int(v) for k, v in manifest["units"].items()}
-    spaces: dict[str, int] = {str(k): int(v) for k, v in manifest["spaces"].items()}
+    units = dict(manifest["units"])
+    spaces = dict(manifest["spaces"])
     problem = _Problems(folder / TEMPLATES)
 
     blocks_rows: dict[int, list[Template]] = {}
@@ -423,7 +432,6 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         block = templates["block"][row]
         if templates["position"][row] != len(blocks_rows.get(block, [])):
             problem(f"row {row}: block {block} positions are out of order")
-        _check_template(template, units, spaces, problem, row)
         blocks_rows.setdefault(block, []).append(template)
         names[block] = templates["block_name"][row]
     if sorted(blocks_rows) != list(range(len(blocks_rows))):
@@ -447,19 +455,9 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
             mapping=dict(entry["mapping"]),
             root=root,
         )
-        if count_instructions(root, blocks) != entry["instructions"]:
-            loop_problem(
-                f"layer {layer.name!r} does not have the instruction count the manifest says"
-            )
-        _check_addresses(layer, blocks, spaces, loop_problem)
         layers.append(layer)
     frontend = manifest["frontend"]
-    for key in ("bundles_per_cycle", "window_bundles"):
-        if not isinstance(frontend[key], int) or frontend[key] < 1:
-            raise TraceError(f"{folder / MANIFEST}: frontend.{key} must be a positive integer")
-    if not isinstance(frontend["delay"], int) or frontend["delay"] < 0:
-        raise TraceError(f"{folder / MANIFEST}: frontend.delay must be a non-negative integer")
-    return Program(
+    program = Program(
         accelerator=str(manifest["accelerator"]),
         parameters=dict(manifest["parameters"]),
         bundles_per_cycle=frontend["bundles_per_cycle"],
@@ -472,6 +470,12 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         model=str(manifest["model"]),
         notes=tuple(manifest.get("notes", ())),
     )
+    # Counts are checked after the structure, so a count never walks a malformed tree.
+    check_program(program)
+    for layer, entry in zip(program.layers, entries, strict=True):
+        if count_instructions(layer.root, program.blocks) != entry["instructions"]:
+            loop_problem(f"layer {layer.name!r}: instruction count differs from the manifest")
+    return program
 
 
 class _Problems:
@@ -486,20 +490,6 @@ def _operand(raw: dict[str, Any]) -> Operand:
     return Operand(raw["space"], raw["base"], raw["count"], tuple(raw["coefs"]))
 
 
-def _check_template(
-    t: Template, units: dict[str, int], spaces: dict[str, int], problem: _Problems, row: int
-) -> None:
-    if t.unit not in units or not 0 <= t.instance < units[t.unit]:
-        problem(f"row {row}: unit {t.unit}[{t.instance}] is not in the manifest's units")
-    if t.latency < 0 or t.occupancy < 1 or t.read_time < 0:
-        problem(f"row {row}: latency/read_time must be >= 0 and occupancy >= 1")
-    for operand in t.reads + t.writes:
-        if operand.space not in spaces:
-            problem(f"row {row}: address space {operand.space!r} is not in the manifest")
-        if operand.count < 1 or len(operand.coefs) > MAX_DEPTH:
-            problem(f"row {row}: operand {operand.render()} is malformed")
-
-
 def _loop_tree(
     loops: dict[str, list[Any]], rows: list[int], n_blocks: int, problem: _Problems
 ) -> Loop:
@@ -511,7 +501,7 @@ def _loop_tree(
         problem("a layer's loop tree must have unique node ids and exactly one root")
 
     def build(row: int, depth: int) -> Loop | BlockRef:
-        if depth > MAX_DEPTH:
+        if depth > MAX_DEPTH:  # check_program gives the precise limit; this stops recursion
             problem(f"loops nest deeper than {MAX_DEPTH}")
         if loops["kind"][row] == "block":
             block = loops["block"][row]
@@ -527,35 +517,3 @@ def _loop_tree(
     if not isinstance(root, Loop):
         problem("a layer's root must be a loop")
     return root  # type: ignore[return-value]
-
-
-def _check_addresses(
-    layer: LayerProgram, blocks: tuple[Block, ...], spaces: dict[str, int], problem: _Problems
-) -> None:
-    """Every address any iteration can form must lie inside its space (the kernel
-    does not bounds-check)."""
-
-    def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> None:
-        if isinstance(node, Loop):
-            if node.trips == 0:
-                return
-            for child in node.body:
-                walk(child, trips + (node.trips,))
-            return
-        for t in blocks[node.block].templates:
-            for operand in t.reads + t.writes:
-                low = high = operand.base
-                for coef, n in zip(operand.coefs, trips, strict=False):
-                    low += min(0, coef * (n - 1))
-                    high += max(0, coef * (n - 1))
-                if len(operand.coefs) > len(trips) and any(operand.coefs[len(trips) :]):
-                    problem(
-                        f"layer {layer.name!r}: operand {operand.render()} uses a loop it is not in"
-                    )
-                if low < 0 or high + operand.count > spaces[operand.space]:
-                    problem(
-                        f"layer {layer.name!r}: operand {operand.render()} leaves space "
-                        f"{operand.space!r} of {spaces[operand.space]} locations"
-                    )
-
-    walk(layer.root, ())

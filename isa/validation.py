@@ -1,0 +1,131 @@
+"""Structural checks on a Program, the preconditions of the analyzer's kernels.
+
+The kernels index their state arrays without bounds checks, so every program that
+reaches them (lowered here, read from a trace, or built by hand) passes through
+`check_program` first. A ProgramError names the first defect found.
+"""
+
+from __future__ import annotations
+
+from isa.program import MAX_DEPTH, Block, BlockRef, LayerProgram, Loop, Program, Template
+
+# Limits that keep every time, count and allocation well inside int64 and memory.
+MAX_INSTRUCTIONS = 1 << 56  # per layer
+MAX_SIZE = 1 << 26  # instances of a unit kind, locations of a space
+MAX_CYCLES_PER_INSTRUCTION = 1 << 20  # latency, occupancy, read time, front-end delay
+MAX_FRONTEND = 1 << 20  # bundles per cycle, window
+
+
+class ProgramError(ValueError):
+    """A program the analyzer must not evaluate."""
+
+
+def _is_count(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def check_program(program: Program) -> None:
+    for kind, sizes in (("unit", program.units), ("address space", program.spaces)):
+        if not isinstance(sizes, dict) or not sizes:
+            raise ProgramError(f"{kind} sizes must be a non-empty mapping")
+        for name, size in sizes.items():
+            if not _is_count(size, 1, MAX_SIZE):
+                raise ProgramError(f"{kind} {name!r} has size {size!r}; need 1..{MAX_SIZE}")
+    for name, value, low in (
+        ("bundles_per_cycle", program.bundles_per_cycle, 1),
+        ("window_bundles", program.window_bundles, 1),
+        ("frontend delay", program.frontend_delay, 0),
+    ):
+        if not _is_count(value, low, MAX_FRONTEND):
+            raise ProgramError(f"{name} is {value!r}; need {low}..{MAX_FRONTEND}")
+    for block_id, block in enumerate(program.blocks):
+        for position, template in enumerate(block.templates):
+            _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
+    for layer in program.layers:
+        _check_layer(layer, program)
+
+
+def _check_template(t: Template, program: Program, where: str) -> None:
+    if t.unit not in program.units or not _is_count(t.instance, 0, program.units[t.unit] - 1):
+        raise ProgramError(f"{where}: unit {t.unit}[{t.instance}] does not exist")
+    for name, value, low in (
+        ("latency", t.latency, 0),
+        ("occupancy", t.occupancy, 1),
+        ("read_time", t.read_time, 0),
+    ):
+        if not _is_count(value, low, MAX_CYCLES_PER_INSTRUCTION):
+            raise ProgramError(
+                f"{where}: {name} {value!r} outside {low}..{MAX_CYCLES_PER_INSTRUCTION}"
+            )
+    if not isinstance(t.bundle_start, bool):
+        raise ProgramError(f"{where}: bundle_start must be true or false")
+    for operand in t.reads + t.writes:
+        if operand.space not in program.spaces:
+            raise ProgramError(f"{where}: address space {operand.space!r} does not exist")
+        if not _is_count(operand.count, 1, MAX_SIZE) or len(operand.coefs) > MAX_DEPTH:
+            raise ProgramError(f"{where}: operand {operand.render()} is malformed")
+        if not all(_is_count(c, -MAX_SIZE, MAX_SIZE) for c in operand.coefs):
+            raise ProgramError(f"{where}: operand {operand.render()} has a bad coefficient")
+        if not any(operand.coefs) and (
+            not _is_count(operand.base, 0, MAX_SIZE)
+            or operand.base + operand.count > program.spaces[operand.space]
+        ):
+            raise ProgramError(
+                f"{where}: operand {operand.render()} leaves space {operand.space!r} of "
+                f"{program.spaces[operand.space]} locations"
+            )
+
+
+def _check_layer(layer: LayerProgram, program: Program) -> None:
+    """Loop structure, instruction count, and every address an affine operand can form."""
+    where = f"layer {layer.name!r}"
+    blocks = program.blocks
+
+    def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> int:
+        """Instructions one execution of `node` issues."""
+        if isinstance(node, BlockRef):
+            if not _is_count(node.block, 0, len(blocks) - 1):
+                raise ProgramError(f"{where}: block {node.block!r} does not exist")
+            block = blocks[node.block]
+            if not block.templates:
+                raise ProgramError(f"{where}: block {block.name!r} has no instructions")
+            _check_affine(block, trips, program, where)
+            return len(block.templates)
+        if len(trips) >= MAX_DEPTH:
+            raise ProgramError(f"{where}: loops nest deeper than {MAX_DEPTH}")
+        if not node.body:
+            raise ProgramError(f"{where}: loop {node.name!r} has an empty body")
+        if not _is_count(node.trips, 0, MAX_INSTRUCTIONS):
+            raise ProgramError(
+                f"{where}: loop {node.name!r} has {node.trips!r} trips; the analyzer takes "
+                f"0..{MAX_INSTRUCTIONS:,} (more instructions than it can count)"
+            )
+        total = node.trips * sum(walk(child, trips + (node.trips,)) for child in node.body)
+        if total > MAX_INSTRUCTIONS:
+            raise ProgramError(f"{where}: more than {MAX_INSTRUCTIONS:,} instructions")
+        return total
+
+    if not isinstance(layer.root, Loop):
+        raise ProgramError(f"{where}: the root must be a loop")
+    walk(layer.root, ())
+
+
+def _check_affine(
+    block: Block, trips: tuple[int, ...], program: Program, where: str
+) -> None:
+    for t in block.templates:
+        for operand in t.reads + t.writes:
+            if not any(operand.coefs):
+                continue  # checked once per block in _check_template
+            if any(operand.coefs[len(trips) :]):
+                raise ProgramError(f"{where}: operand {operand.render()} uses a loop it is not in")
+            low = high = operand.base
+            for coef, n in zip(operand.coefs, trips, strict=False):
+                span = coef * max(n - 1, 0)
+                low += min(0, span)
+                high += max(0, span)
+            if low < 0 or high + operand.count > program.spaces[operand.space]:
+                raise ProgramError(
+                    f"{where}: operand {operand.render()} leaves space {operand.space!r} of "
+                    f"{program.spaces[operand.space]} locations"
+                )
