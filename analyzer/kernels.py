@@ -160,17 +160,15 @@ def evaluate_layer(
             max_operands = templates[i, T_LAST] - templates[i, T_FIRST]
     address = np.zeros(max_operands, dtype=np.int64)
 
-    levels = 1
-    any_skippable = False
-    for pc in range(op_kind.shape[0]):
-        if op_depth[pc] + 1 > levels:
-            levels = op_depth[pc] + 1
-        if op_kind[pc] == LOOP_BEGIN and op_skippable[pc]:
-            any_skippable = True
-    sig_len = n_units + 2 * n_locations + width + window + 2
-    if not (fast and any_skippable):
-        levels = 0
-        sig_len = 0
+    # History is kept only for the loop depths where a skip can happen.
+    level_of = np.full(MAX_DEPTH, -1, dtype=np.int64)
+    levels = 0
+    if fast:
+        for pc in range(op_kind.shape[0]):
+            if op_kind[pc] == LOOP_BEGIN and op_skippable[pc] and level_of[op_depth[pc]] < 0:
+                level_of[op_depth[pc]] = levels
+                levels += 1
+    sig_len = n_units + 2 * n_locations + width + window + 2 if levels > 0 else 0
     sig = np.zeros(sig_len, dtype=np.int64)
     hist_sig = np.zeros((levels, HISTORY, sig_len), dtype=np.int64)
     hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
@@ -281,7 +279,7 @@ def evaluate_layer(
             d = op_depth[pc]
             index[d] = 0
             if levels > 0 and op_skippable[pc]:
-                hist_count[d] = 0
+                lv = level_of[d]
                 h = _signature(
                     sig,
                     issue,
@@ -296,11 +294,11 @@ def evaluate_layer(
                     bundle_max_start,
                     max_end,
                 )
-                hist_sig[d, 0, :] = sig
-                hist_hash[d, 0] = h
-                hist_time[d, 0] = issue
-                hist_iter[d, 0] = 0
-                hist_count[d] = 1
+                hist_sig[lv, 0, :] = sig
+                hist_hash[lv, 0] = h
+                hist_time[lv, 0] = issue
+                hist_iter[lv, 0] = 0
+                hist_count[lv] = 1
             pc += 1
         else:
             begin = op_jump[pc]
@@ -311,6 +309,7 @@ def evaluate_layer(
                 pc += 1
                 continue
             if levels > 0 and op_skippable[begin]:
+                lv = level_of[d]
                 h = _signature(
                     sig,
                     issue,
@@ -326,21 +325,23 @@ def evaluate_layer(
                     max_end,
                 )
                 match = -1
-                for j in range(min(hist_count[d], HISTORY)):
-                    if hist_hash[d, j] == h:
+                for j in range(min(hist_count[lv], HISTORY)):
+                    # The latest matching boundary gives the shortest period.
+                    if match >= 0 and hist_iter[lv, j] < hist_iter[lv, match]:
+                        continue
+                    if hist_hash[lv, j] == h:
                         same = True
                         for k in range(sig_len):
-                            if hist_sig[d, j, k] != sig[k]:
+                            if hist_sig[lv, j, k] != sig[k]:
                                 same = False
                                 break
                         if same:
                             match = j
-                            break
                 if match >= 0:
-                    period = index[d] - hist_iter[d, match]
+                    period = index[d] - hist_iter[lv, match]
                     periods = (trips - index[d]) // period
                     if periods > 0:
-                        shift = periods * (issue - hist_time[d, match])
+                        shift = periods * (issue - hist_time[lv, match])
                         issue += shift
                         bundle_max_start, max_end = _restore(
                             sig,
@@ -355,16 +356,16 @@ def evaluate_layer(
                         )
                         index[d] += periods * period
                         covered += periods * period * op_arg2[begin]
-                    hist_count[d] = 0
+                    hist_count[lv] = 0
                     if index[d] >= trips:
                         pc += 1
                         continue
                 else:
-                    slot = hist_count[d] % HISTORY
-                    hist_sig[d, slot, :] = sig
-                    hist_hash[d, slot] = h
-                    hist_time[d, slot] = issue
-                    hist_iter[d, slot] = index[d]
-                    hist_count[d] += 1
+                    slot = hist_count[lv] % HISTORY
+                    hist_sig[lv, slot, :] = sig
+                    hist_hash[lv, slot] = h
+                    hist_time[lv, slot] = issue
+                    hist_iter[lv, slot] = index[d]
+                    hist_count[lv] += 1
             pc = begin + 1
     return max_end, covered, evaluated, iterations

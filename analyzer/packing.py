@@ -153,7 +153,8 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         arg2.append(sum(count_instructions(child, program.blocks) for child in node.body))
         jump.append(-1)
         depth.append(level)
-        skippable.append(not uses_index(node, level))
+        # A single trip has nothing to skip; index-dependent bodies never repeat exactly.
+        skippable.append(node.trips > 1 and not uses_index(node, level))
         for child in node.body:
             emit(child, level + 1)
         end = len(kind)
