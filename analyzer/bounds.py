@@ -1,15 +1,19 @@
-"""What bounds a layer: the busiest unit instance, compared with the cycles measured.
+"""What bounds a layer: lower bounds compared with the cycles measured.
 
-The resource bound is the total occupancy of the busiest unit instance: no schedule can
-finish sooner. When the measured cycles are well above it, the layer is latency bound
-(pipeline fill and drain, dependencies), and the report says so.
+Resource bound: the total occupancy of the busiest unit instance, or the front end's
+bundles / bundles_per_cycle; no schedule finishes sooner. Recurrence bound (optional,
+analyzer/recurrence.py): the critical loop-carried dependency cycle of a repeated block,
+W cycles every K iterations, over each visit of its loop. When the measured cycles are
+well above both, the layer is latency bound (fill and drain), and the report says so.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from fractions import Fraction
 
+from analyzer.recurrence import CriticalCycle, critical_cycle, dependency_graph
 from isa.program import BlockRef, LayerProgram, Loop, Program
 
 RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is the bound
@@ -17,15 +21,31 @@ RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is 
 
 @dataclass(frozen=True)
 class LayerBound:
-    unit: str  # kind of the busiest unit instance
+    unit: str  # kind of the busiest unit instance, or "frontend"
     busy_cycles: int  # its total occupancy
-    busy_share: float  # busy_cycles / layer cycles
+    cycles: int  # the layer's measured cycles
+    recurrence_cycles: int | None = None  # None: not computed
+    recurrence_loop: str = ""
+    recurrence_ratio: Fraction | None = None  # cycles per iteration of that loop
+
+    @property
+    def busy_share(self) -> float:
+        return self.busy_cycles / self.cycles if self.cycles else 0.0
 
     def describe(self) -> str:
-        share = f"{100 * self.busy_share:.0f}%"
+        busy = f"busiest {self.unit} {100 * self.busy_share:.0f}%"
+        recurrence = self.recurrence_cycles or 0
+        if recurrence > self.busy_cycles:
+            share = recurrence / self.cycles if self.cycles else 0.0
+            what = (
+                f"{self.recurrence_loop} recurrence {self.recurrence_ratio} cycles/iteration "
+                f"{100 * share:.0f}%"
+            )
+            kind = "recurrence-bound" if share >= RESOURCE_BOUND_SHARE else "latency-bound"
+            return f"{kind} ({what})"
         if self.busy_share >= RESOURCE_BOUND_SHARE:
-            return f"{self.unit}-bound (busiest {self.unit} {share})"
-        return f"latency-bound (busiest {self.unit} {share})"
+            return f"{self.unit}-bound ({busy})"
+        return f"latency-bound ({busy})"
 
 
 def block_executions(layer: LayerProgram) -> Counter[int]:
@@ -43,10 +63,70 @@ def block_executions(layer: LayerProgram) -> Counter[int]:
     return counts
 
 
-def resource_bound(layer: LayerProgram, program: Program, cycles: int) -> LayerBound:
+def layer_bound(
+    layer: LayerProgram,
+    program: Program,
+    cycles: int,
+    critical: dict[int, CriticalCycle | None] | None = None,
+) -> LayerBound:
+    """Resource bound always; the recurrence bound when `critical` (a per-program cache
+    of each block's critical cycle) is given."""
     busy: Counter[tuple[str, int]] = Counter()
+    # The last instruction on an instance ends `latency` after it starts, which may be
+    # before its occupancy runs out: subtract the largest such overhang.
+    overhang: Counter[tuple[str, int]] = Counter()
+    bundles = 0
+    min_latency = None
     for block_id, executions in block_executions(layer).items():
+        if executions == 0:
+            continue
         for template in program.blocks[block_id].templates:
-            busy[(template.unit, template.instance)] += executions * template.occupancy
-    (unit, _), busy_cycles = busy.most_common(1)[0]
-    return LayerBound(unit, busy_cycles, busy_cycles / cycles if cycles else 0.0)
+            key = (template.unit, template.instance)
+            busy[key] += executions * template.occupancy
+            overhang[key] = max(overhang[key], template.occupancy - template.latency)
+            bundles += executions * template.bundle_start
+            if min_latency is None or template.latency < min_latency:
+                min_latency = template.latency
+    if not busy:
+        return LayerBound("-", 0, cycles)
+    unit, busy_cycles = max(
+        ((key[0], total - overhang[key]) for key, total in busy.items()), key=lambda x: x[1]
+    )
+    # The last bundle issues no earlier than ceil(bundles / width) - 1, and its
+    # instructions end at least `delay + latency` later.
+    frontend = -(-bundles // program.bundles_per_cycle) - 1 + program.frontend_delay
+    frontend += min_latency or 0
+    if bundles and frontend > busy_cycles:
+        unit, busy_cycles = "frontend", frontend
+    if critical is None:
+        return LayerBound(unit, busy_cycles, cycles)
+    loop, recurrence, ratio = _recurrence(layer, program, critical)
+    return LayerBound(unit, busy_cycles, cycles, recurrence, loop, ratio)
+
+
+def _recurrence(
+    layer: LayerProgram, program: Program, critical: dict[int, CriticalCycle | None]
+) -> tuple[str, int, Fraction | None]:
+    """Largest recurrence bound over loops whose body is one block. Each visit of n
+    iterations contains floor((n-1)/K) turns of the critical cycle, W cycles each; visits
+    follow each other on the cycle's unit instances, which run in order."""
+    best: tuple[str, int, Fraction | None] = ("", 0, None)
+
+    def walk(node: Loop | BlockRef, visits: int) -> None:
+        nonlocal best
+        if isinstance(node, BlockRef):
+            return
+        if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
+            block = node.body[0].block
+            if block not in critical:
+                critical[block] = critical_cycle(dependency_graph(program.blocks[block]))
+            cycle = critical[block]
+            if cycle is not None and cycle.weight > 0:
+                bound = visits * ((node.trips - 1) // cycle.iterations) * cycle.weight
+                if bound > best[1]:
+                    best = (node.name, bound, cycle.ratio)
+        for child in node.body:
+            walk(child, visits * node.trips)
+
+    walk(layer.root, 1)
+    return best

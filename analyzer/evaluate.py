@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.bounds import LayerBound, resource_bound
+from analyzer.bounds import LayerBound, layer_bound
 from analyzer.kernels import evaluate_layer
 from analyzer.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
+from analyzer.recurrence import CriticalCycle
 from isa.program import LayerProgram, Program
 
 MODES = ("fast", "full")
@@ -91,14 +92,16 @@ def evaluate_program(
     program: Program,
     mode: str = "fast",
     on_layer: Callable[[LayerResult], None] | None = None,
+    recurrence: bool = False,
 ) -> list[LayerResult]:
     """Cycles of every layer. Layers are independent: each starts from an idle machine."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     blocks = pack_blocks(program)
+    critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
     results = []
     for layer in program.layers:
-        result = evaluate_one(layer, program, blocks, mode)
+        result = evaluate_one(layer, program, blocks, mode, critical)
         results.append(result)
         if on_layer is not None:
             on_layer(result)
@@ -106,8 +109,13 @@ def evaluate_program(
 
 
 def evaluate_one(
-    layer: LayerProgram, program: Program, blocks: PackedBlocks, mode: str
+    layer: LayerProgram,
+    program: Program,
+    blocks: PackedBlocks,
+    mode: str,
+    critical: dict[int, CriticalCycle | None] | None = None,
 ) -> LayerResult:
+    """`critical`: a per-program cache; give one to compute the recurrence bound too."""
     packed = pack_layer(layer, program, blocks)
     cycles, covered, evaluated, iterations, _ = run_kernel(
         packed, blocks, program, fast=(mode == "fast")
@@ -122,5 +130,5 @@ def evaluate_one(
         evaluated_iterations=iterations,
         iterations=packed.block_executions,
         mapping=layer.mapping,
-        bound=resource_bound(layer, program, cycles),
+        bound=layer_bound(layer, program, cycles, critical),
     )

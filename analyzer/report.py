@@ -49,6 +49,11 @@ def report_dict(
                 "bound": r.bound.describe(),
                 "busiest_unit": r.bound.unit,
                 "busiest_unit_cycles": r.bound.busy_cycles,
+                "recurrence_cycles": r.bound.recurrence_cycles,
+                "recurrence_loop": r.bound.recurrence_loop or None,
+                "recurrence_cycles_per_iteration": (
+                    None if r.bound.recurrence_ratio is None else str(r.bound.recurrence_ratio)
+                ),
                 "mapping": r.mapping,
             }
             for r in results

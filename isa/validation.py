@@ -110,9 +110,7 @@ def _check_layer(layer: LayerProgram, program: Program) -> None:
     walk(layer.root, ())
 
 
-def _check_affine(
-    block: Block, trips: tuple[int, ...], program: Program, where: str
-) -> None:
+def _check_affine(block: Block, trips: tuple[int, ...], program: Program, where: str) -> None:
     for t in block.templates:
         for operand in t.reads + t.writes:
             if not any(operand.coefs):

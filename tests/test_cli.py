@@ -87,6 +87,16 @@ def test_lower_then_analyze_fast_and_full_agree(trace, tmp_path, capsys):
         assert layer["evaluated_instructions"] < layer["instructions"]
     for layer in full["layers"]:
         assert layer["evaluated_instructions"] == layer["instructions"]
+        assert layer["recurrence_cycles"] is None  # only with --recurrence
+    code, out, _ = run(
+        ["analyze", str(trace), "--recurrence", "--json", str(tmp_path / "rec.json")], capsys
+    )
+    assert code == 0
+    rec = json.loads((tmp_path / "rec.json").read_text())
+    for layer in rec["layers"]:
+        # The stream step of a 1-cycle PE array repeats once per cycle.
+        assert layer["recurrence_cycles_per_iteration"] == "1"
+        assert 0 < layer["recurrence_cycles"] <= layer["cycles"]
 
 
 def test_show_prints_timed_instructions(trace, capsys):

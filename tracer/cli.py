@@ -77,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("trace", type=Path, help="trace folder written by `lower`")
     analyze.add_argument("--mode", choices=("fast", "full"), default="fast")
     analyze.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    analyze.add_argument(
+        "--recurrence",
+        action="store_true",
+        help="also compute the recurrence bound (critical dependency cycle; seconds on big arrays)",
+    )
     analyze.set_defaults(handler=_analyze)
 
     show = sub.add_parser("show", help="instructions of a few iterations, with their timing")
@@ -172,6 +177,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
 def _analyze(args: argparse.Namespace, console: Console) -> int:
     from analyzer.evaluate import evaluate_one
     from analyzer.packing import pack_blocks
+    from analyzer.recurrence import CriticalCycle
     from analyzer.report import check_json_destination, print_table, report_dict, write_json
     from tracer.trace_io import read_trace
 
@@ -180,11 +186,12 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
         check_json_destination(args.json)  # fail before the work, not after
     started = time.perf_counter()
     blocks = pack_blocks(program)
+    critical: dict[int, CriticalCycle | None] | None = {} if args.recurrence else None
     results = []
     with _progress(console) as progress:
         task = progress.add_task(f"{args.mode} evaluation", total=len(program.layers))
         for layer in program.layers:
-            results.append(evaluate_one(layer, program, blocks, args.mode))
+            results.append(evaluate_one(layer, program, blocks, args.mode, critical))
             progress.advance(task)
     seconds = time.perf_counter() - started
     print_table(console, program, results, args.mode, seconds)

@@ -380,8 +380,14 @@ def read_trace(folder: Path) -> Program:
     except ProgramError as exc:
         raise TraceError(f"{where}: {exc}; {again}") from None
     except (
-        KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError,
-        pa.ArrowException, OSError,
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        pa.ArrowException,
+        OSError,
     ) as exc:
         raise TraceError(f"{where}: damaged trace ({type(exc).__name__}: {exc}); {again}") from None
     return program
