@@ -192,3 +192,30 @@ def test_bad_batch(batch: object) -> None:
         build_model("resnet50", batch=batch)  # type: ignore[arg-type]
     with pytest.raises(WorkloadError, match="batch must be a positive integer"):
         resnet50(batch)  # type: ignore[arg-type]
+
+
+def test_impossible_layer_shapes_are_refused():
+    from tracer.errors import WorkloadError
+    from tracer.layers import Conv2d, Dense
+
+    for bad in (
+        dict(padding=True),
+        dict(padding=-1),
+        dict(in_channels=0),
+        dict(groups=3),  # does not divide 4 in / 8 out channels
+        dict(kernel_height=9),  # larger than the padded 6x6 input
+    ):
+        shape = dict(
+            name="c",
+            in_channels=4,
+            out_channels=8,
+            in_height=6,
+            in_width=6,
+            kernel_height=3,
+            kernel_width=3,
+        )
+        shape.update(bad)
+        with pytest.raises(WorkloadError, match="layer 'c'"):
+            Conv2d(**shape)
+    with pytest.raises(WorkloadError, match="in_features"):
+        Dense("d", in_features=0, out_features=3)

@@ -47,7 +47,7 @@ class Conv2d:
             groups=self.groups,
             batch=self.batch,
         )
-        if not isinstance(self.padding, int) or self.padding < 0:
+        if not isinstance(self.padding, int) or isinstance(self.padding, bool) or self.padding < 0:
             raise WorkloadError(
                 f"layer {self.name!r}: padding must be a non-negative integer, got {self.padding!r}"
             )
