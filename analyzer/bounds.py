@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from analyzer.recurrence import CriticalCycle, critical_cycle, dependency_graph
-from isa.program import BlockRef, LayerProgram, Loop, Program
+from isa.program import Block, BlockRef, LayerProgram, Loop, Program
 
 RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is the bound
 
@@ -63,30 +63,58 @@ def block_executions(layer: LayerProgram) -> Counter[int]:
     return counts
 
 
+@dataclass(frozen=True)
+class BlockUsage:
+    """What one execution of a block asks of the machine, aggregated once per block."""
+
+    busy: dict[tuple[str, int], int]  # occupancy per unit instance
+    overhang: dict[tuple[str, int], int]  # largest occupancy - latency per instance
+    bundles: int
+    min_latency: int
+
+
+def block_usage(block: Block) -> BlockUsage:
+    busy: Counter[tuple[str, int]] = Counter()
+    overhang: dict[tuple[str, int], int] = {}
+    for t in block.templates:
+        key = (t.unit, t.instance)
+        busy[key] += t.occupancy
+        overhang[key] = max(overhang.get(key, 0), t.occupancy - t.latency)
+    return BlockUsage(
+        dict(busy),
+        overhang,
+        sum(t.bundle_start for t in block.templates),
+        min(t.latency for t in block.templates),
+    )
+
+
 def layer_bound(
     layer: LayerProgram,
     program: Program,
     cycles: int,
+    usage: dict[int, BlockUsage],
     critical: dict[int, CriticalCycle | None] | None = None,
 ) -> LayerBound:
-    """Resource bound always; the recurrence bound when `critical` (a per-program cache
-    of each block's critical cycle) is given."""
+    """Resource bound always; the recurrence bound when `critical` is given. `usage` and
+    `critical` are per-program caches, filled on first use of each block."""
     busy: Counter[tuple[str, int]] = Counter()
     # The last instruction on an instance ends `latency` after it starts, which may be
     # before its occupancy runs out: subtract the largest such overhang.
-    overhang: Counter[tuple[str, int]] = Counter()
+    overhang: dict[tuple[str, int], int] = {}
     bundles = 0
-    min_latency = None
+    min_latency: int | None = None
     for block_id, executions in block_executions(layer).items():
         if executions == 0:
             continue
-        for template in program.blocks[block_id].templates:
-            key = (template.unit, template.instance)
-            busy[key] += executions * template.occupancy
-            overhang[key] = max(overhang[key], template.occupancy - template.latency)
-            bundles += executions * template.bundle_start
-            if min_latency is None or template.latency < min_latency:
-                min_latency = template.latency
+        if block_id not in usage:
+            usage[block_id] = block_usage(program.blocks[block_id])
+        block = usage[block_id]
+        for key, occupancy in block.busy.items():
+            busy[key] += executions * occupancy
+            overhang[key] = max(overhang.get(key, 0), block.overhang[key])
+        bundles += executions * block.bundles
+        if min_latency is None or block.min_latency < min_latency:
+            min_latency = block.min_latency
     if not busy:
         return LayerBound("-", 0, cycles)
     unit, busy_cycles = max(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.bounds import LayerBound, layer_bound
+from analyzer.bounds import BlockUsage, LayerBound, layer_bound
 from analyzer.kernels import evaluate_layer
 from analyzer.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
 from analyzer.recurrence import CriticalCycle
@@ -99,9 +99,10 @@ def evaluate_program(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     blocks = pack_blocks(program)
     critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
+    usage: dict[int, BlockUsage] = {}
     results = []
     for layer in program.layers:
-        result = evaluate_one(layer, program, blocks, mode, critical)
+        result = evaluate_one(layer, program, blocks, mode, usage, critical)
         results.append(result)
         if on_layer is not None:
             on_layer(result)
@@ -113,9 +114,11 @@ def evaluate_one(
     program: Program,
     blocks: PackedBlocks,
     mode: str,
+    usage: dict[int, BlockUsage] | None = None,
     critical: dict[int, CriticalCycle | None] | None = None,
 ) -> LayerResult:
-    """`critical`: a per-program cache; give one to compute the recurrence bound too."""
+    """`usage` and `critical` are per-program caches (pass the same dicts for every layer
+    of a program); give `critical` to compute the recurrence bound too."""
     packed = pack_layer(layer, program, blocks)
     cycles, covered, evaluated, iterations, _ = run_kernel(
         packed, blocks, program, fast=(mode == "fast")
@@ -130,5 +133,5 @@ def evaluate_one(
         evaluated_iterations=iterations,
         iterations=packed.block_executions,
         mapping=layer.mapping,
-        bound=layer_bound(layer, program, cycles, critical),
+        bound=layer_bound(layer, program, cycles, {} if usage is None else usage, critical),
     )

@@ -51,8 +51,9 @@ def machine() -> str:
 def evaluate(program: Program, names: list[str] | None, mode: str):
     blocks = pack_blocks(program)
     layers = [layer for layer in program.layers if names is None or layer.name in names]
+    usage: dict = {}
     started = time.perf_counter()
-    results = [evaluate_one(layer, program, blocks, mode) for layer in layers]
+    results = [evaluate_one(layer, program, blocks, mode, usage) for layer in layers]
     return results, time.perf_counter() - started
 
 

@@ -175,6 +175,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
 
 
 def _analyze(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.bounds import BlockUsage
     from analyzer.evaluate import evaluate_one
     from analyzer.packing import pack_blocks
     from analyzer.recurrence import CriticalCycle
@@ -187,11 +188,12 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     started = time.perf_counter()
     blocks = pack_blocks(program)
     critical: dict[int, CriticalCycle | None] | None = {} if args.recurrence else None
+    usage: dict[int, BlockUsage] = {}
     results = []
     with _progress(console) as progress:
         task = progress.add_task(f"{args.mode} evaluation", total=len(program.layers))
         for layer in program.layers:
-            results.append(evaluate_one(layer, program, blocks, args.mode, critical))
+            results.append(evaluate_one(layer, program, blocks, args.mode, usage, critical))
             progress.advance(task)
     seconds = time.perf_counter() - started
     print_table(console, program, results, args.mode, seconds)
