@@ -24,6 +24,13 @@ def _is_count(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def _require_counts(where: str, checks: tuple[tuple[str, object, int], ...], high: int) -> None:
+    """Each (name, value, low) must be an integer in low..high."""
+    for name, value, low in checks:
+        if not _is_count(value, low, high):
+            raise ProgramError(f"{where}{name} is {value!r}; need {low}..{high}")
+
+
 def check_program(program: Program) -> None:
     for kind, sizes in (("unit", program.units), ("address space", program.spaces)):
         if not isinstance(sizes, dict) or not sizes:
@@ -31,13 +38,15 @@ def check_program(program: Program) -> None:
         for name, size in sizes.items():
             if not _is_count(size, 1, MAX_SIZE):
                 raise ProgramError(f"{kind} {name!r} has size {size!r}; need 1..{MAX_SIZE}")
-    for name, value, low in (
-        ("bundles_per_cycle", program.bundles_per_cycle, 1),
-        ("window_bundles", program.window_bundles, 1),
-        ("frontend delay", program.frontend_delay, 0),
-    ):
-        if not _is_count(value, low, MAX_FRONTEND):
-            raise ProgramError(f"{name} is {value!r}; need {low}..{MAX_FRONTEND}")
+    _require_counts(
+        "",
+        (
+            ("bundles_per_cycle", program.bundles_per_cycle, 1),
+            ("window_bundles", program.window_bundles, 1),
+            ("frontend delay", program.frontend_delay, 0),
+        ),
+        MAX_FRONTEND,
+    )
     for block_id, block in enumerate(program.blocks):
         for position, template in enumerate(block.templates):
             _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
@@ -48,15 +57,11 @@ def check_program(program: Program) -> None:
 def _check_template(t: Template, program: Program, where: str) -> None:
     if t.unit not in program.units or not _is_count(t.instance, 0, program.units[t.unit] - 1):
         raise ProgramError(f"{where}: unit {t.unit}[{t.instance}] does not exist")
-    for name, value, low in (
-        ("latency", t.latency, 0),
-        ("occupancy", t.occupancy, 1),
-        ("read_time", t.read_time, 0),
-    ):
-        if not _is_count(value, low, MAX_CYCLES_PER_INSTRUCTION):
-            raise ProgramError(
-                f"{where}: {name} {value!r} outside {low}..{MAX_CYCLES_PER_INSTRUCTION}"
-            )
+    _require_counts(
+        f"{where}: ",
+        (("latency", t.latency, 0), ("occupancy", t.occupancy, 1), ("read_time", t.read_time, 0)),
+        MAX_CYCLES_PER_INSTRUCTION,
+    )
     if not isinstance(t.bundle_start, bool):
         raise ProgramError(f"{where}: bundle_start must be true or false")
     for operand in t.reads + t.writes:

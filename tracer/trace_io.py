@@ -373,8 +373,7 @@ def read_trace(folder: Path) -> Program:
             f"{SCHEMA_VERSION}; {again} (or use the accperf version that wrote it)"
         )
     try:
-        program = _program_from(folder, manifest)
-        check_program(program)
+        program = _program_from(folder, manifest)  # validates as it goes
     except TraceError:
         raise
     except ProgramError as exc:

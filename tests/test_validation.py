@@ -1,0 +1,32 @@
+"""Programs the kernels must not see are refused before packing (they do not bounds-check)."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.evaluate import evaluate_program
+from isa.validation import ProgramError
+from tests.builders import instr, op, program
+
+
+@pytest.mark.parametrize(
+    ("template", "fragment"),
+    [
+        (instr(latency=-1), "latency is -1; need 0.."),
+        (instr(occupancy=0), "occupancy is 0; need 1.."),
+        (instr(instance=4), r"unit alu\[4\] does not exist"),
+        (instr(reads=(op("r", 15, count=2),)), "leaves space 'r'"),
+        (instr(reads=(op("q", 0),)), "address space 'q' does not exist"),
+        (instr(writes=(op("r", 0, coefs=(0, 1)),)), "leaves space 'r'"),  # 0..39 over 40 trips
+    ],
+)
+def test_bad_templates_are_refused(template, fragment):
+    with pytest.raises(ProgramError, match=fragment):
+        evaluate_program(program([template], trips=40))
+
+
+def test_frontend_and_sizes_are_checked():
+    with pytest.raises(ProgramError, match="window_bundles is 0"):
+        evaluate_program(program([instr()], window=0))
+    with pytest.raises(ProgramError, match="unit 'alu' has size 0"):
+        evaluate_program(program([instr()], units={"alu": 0}))
