@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from analyzer.evaluate import LayerResult
-from isa.program import Program
+from isa.program import HostLayer, Program
 from tracer.errors import UserInputError
 
 
@@ -21,6 +22,27 @@ def utilization(result: LayerResult, program: Program) -> float | None:
     if not pes or not result.cycles:
         return None
     return result.macs / (result.cycles * pes)
+
+
+def in_model_order(
+    program: Program, results: list[LayerResult]
+) -> Iterator[LayerResult | HostLayer]:
+    """The evaluated layers and the host layers, merged back into the model's order."""
+    hosts = {host.position: host for host in program.host_layers}
+    evaluated = iter(results)
+    for position in range(len(results) + len(hosts)):
+        yield hosts[position] if position in hosts else next(evaluated)
+
+
+def _host_entry(host: HostLayer) -> dict[str, Any]:
+    return {
+        "name": host.name,
+        "kind": host.kind,
+        "placement": "host",
+        "cycles": None,
+        "operations": host.operations,
+        "reason": host.reason,
+    }
 
 
 def report_dict(
@@ -36,9 +58,14 @@ def report_dict(
         "total_instructions": sum(r.instructions for r in results),
         "evaluated_instructions": sum(r.evaluated_instructions for r in results),
         "analysis_seconds": seconds,
+        "host_layers": len(program.host_layers),
         "layers": [
-            {
+            _host_entry(r)
+            if isinstance(r, HostLayer)
+            else {
                 "name": r.name,
+                "kind": r.kind,
+                "placement": "accelerator",
                 "cycles": r.cycles,
                 "instructions": r.instructions,
                 "evaluated_instructions": r.evaluated_instructions,
@@ -56,7 +83,7 @@ def report_dict(
                 ),
                 "mapping": r.mapping,
             }
-            for r in results
+            for r in in_model_order(program, results)
         ],
     }
 
@@ -109,7 +136,10 @@ def print_table(
         ("bound", "left"),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in results:
+    for r in in_model_order(program, results):
+        if isinstance(r, HostLayer):
+            table.add_row(r.name, "host", "", "", "", "", "", f"[dim]{r.reason}[/dim]")
+            continue
         util = utilization(r, program)
         table.add_row(
             r.name,
@@ -137,8 +167,13 @@ def print_table(
         "",
     )
     console.print(table)
+    hosted = (
+        f" ({len(program.host_layers)} more run on the host, not timed)"
+        if program.host_layers
+        else ""
+    )
     console.print(
-        f"{len(results)} layers, {total:,} cycles; evaluated {evaluated:,} of "
+        f"{len(results)} layers{hosted}, {total:,} cycles; evaluated {evaluated:,} of "
         f"{instructions:,} instructions ({100 * evaluated / max(instructions, 1):.4f}%) "
         f"in {seconds:.3f} s"
     )

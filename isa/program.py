@@ -78,6 +78,18 @@ class LayerProgram:
 
 
 @dataclass(frozen=True)
+class HostLayer:
+    """A layer the accelerator does not execute (e.g. pooling on an array without a vector
+    unit). Reports list it in its place with the reason, never with made-up cycles."""
+
+    name: str
+    kind: str
+    operations: int  # element operations (comparisons, additions) it would need
+    position: int  # index among all the model's layers, lowered or not
+    reason: str
+
+
+@dataclass(frozen=True)
 class Program:
     """Everything the analyzer needs; the trace folder stores exactly this."""
 
@@ -92,6 +104,7 @@ class Program:
     layers: tuple[LayerProgram, ...]
     model: str = ""
     notes: tuple[str, ...] = field(default=())
+    host_layers: tuple[HostLayer, ...] = field(default=())
 
 
 def count_instructions(node: Loop | BlockRef, blocks: tuple[Block, ...]) -> int:

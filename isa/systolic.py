@@ -20,10 +20,23 @@ from the dependency rules in the analyzer.
 from __future__ import annotations
 
 from accelerators.description import Accelerator
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.program import (
+    Block,
+    BlockRef,
+    HostLayer,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+)
 from tracer.errors import DescriptionError
-from tracer.layers import Model
-from tracer.mapping import gemm_shape
+from tracer.layers import Model, operations
+from tracer.mapping import gemm_shape, is_gemm
+
+# SCALE-Sim's array, which this description follows, has no vector unit: pooling and
+# element-wise layers run elsewhere and SCALE-Sim does not time them either.
+HOST_REASON = "runs on the host (the array has no vector unit); not timed"
 
 # Which tensor each edge port carries, per dataflow (SCALE-Sim's operand matrices).
 PORT_TENSORS = {
@@ -52,7 +65,13 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     else:
         blocks = (builder.sync_block(cols), builder.preload_block(), builder.ws_stream_block())
     layers = []
-    for layer in model.layers:
+    host_layers = []
+    for position, layer in enumerate(model.layers):
+        if not is_gemm(layer):
+            host_layers.append(
+                HostLayer(layer.name, layer.kind, operations(layer), position, HOST_REASON)
+            )
+            continue
         shape = gemm_shape(layer, dataflow)
         folds = shape.folds(rows, cols)
         if dataflow == "os":
@@ -92,12 +111,14 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         spaces=spaces,
         blocks=blocks,
         layers=tuple(layers),
+        host_layers=tuple(host_layers),
         model=model.name,
         notes=(
             f"dataflow {dataflow}: west port carries {PORT_TENSORS[dataflow]['west']}, "
             f"north port {PORT_TENSORS[dataflow]['north']}, "
             f"stationary operand {PORT_TENSORS[dataflow]['stationary']}",
             "every PE executes every step, also in edge folds (as SCALE-Sim pads them)",
+            "activations (ReLU, ReLU6) are applied in the output path at no cost",
         ),
     )
 

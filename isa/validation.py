@@ -52,6 +52,21 @@ def check_program(program: Program) -> None:
             _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
     for layer in program.layers:
         _check_layer(layer, program)
+    _check_host_layers(program)
+
+
+def _check_host_layers(program: Program) -> None:
+    total = len(program.layers) + len(program.host_layers)
+    positions = set()
+    names = {layer.name for layer in program.layers}
+    for host in program.host_layers:
+        where = f"host layer {host.name!r}: "
+        _require_counts(where, (("position", host.position, 0),), total - 1)
+        _require_counts(where, (("operations", host.operations, 0),), MAX_INSTRUCTIONS)
+        if host.position in positions or host.name in names:
+            raise ProgramError(f"{where}its position or name is taken by another layer")
+        positions.add(host.position)
+        names.add(host.name)
 
 
 def _check_template(t: Template, program: Program, where: str) -> None:

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from tracer.cli import main
+from tracer.trace_io import SCHEMA_VERSION
 
 SMALL = [
     "--accelerator",
@@ -52,7 +53,7 @@ def test_list_shows_parameters_and_models(capsys):
         "ws|os|is",
         "bandwidth",
         "resnet50",
-        "54",
+        "72",
         "4,089,184,256",
     ):
         assert word in out
@@ -158,11 +159,11 @@ def test_bad_input_is_one_clear_error(args, fragment, capsys, tmp_path):
 
 def test_damaged_and_foreign_traces_from_the_command_line(trace, capsys):
     manifest = json.loads((trace / "manifest.json").read_text())
-    manifest["schema_version"] = 2
+    manifest["schema_version"] = SCHEMA_VERSION + 1
     (trace / "manifest.json").write_text(json.dumps(manifest))
     code, _, err = run(["analyze", str(trace)], capsys)
-    assert code == 2 and "schema version 2" in err
-    manifest["schema_version"] = 1
+    assert code == 2 and f"schema version {SCHEMA_VERSION + 1}" in err
+    manifest["schema_version"] = SCHEMA_VERSION
     (trace / "manifest.json").write_text(json.dumps(manifest))
     data = (trace / "loops.arrow").read_bytes()
     (trace / "loops.arrow").write_bytes(data[:40])

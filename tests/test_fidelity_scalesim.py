@@ -100,9 +100,11 @@ def test_the_conv_exercises_scalesim_ceil() -> None:
     # Guard for the comment above: without the crop SCALE-Sim would see one more ofmap row.
     conv = LAYERS[0]
     assert isinstance(conv, Conv2d)
-    padded = conv.in_height + 2 * conv.padding
-    assert (padded - conv.kernel_height) % conv.stride != 0
-    assert -(-(padded - conv.kernel_height + conv.stride) // conv.stride) == conv.out_height + 1
+    padded = conv.in_height + 2 * conv.padding[0]
+    assert (padded - conv.kernel_height) % conv.stride[0] != 0
+    assert (
+        -(-(padded - conv.kernel_height + conv.stride[0]) // conv.stride[0]) == conv.out_height + 1
+    )
 
 
 @pytest.mark.parametrize("mode", ["fast", "full"])

@@ -113,9 +113,9 @@ def test_layer_c_exercises_scalesim_ceil() -> None:
     # Guard for the stride-2 case above: the uncropped padded input would give SCALE-Sim one
     # ofmap row/col more than PyTorch, so the cross-checks below would catch a missing crop.
     layer = LAYERS[2]
-    padded = layer.in_height + 2 * layer.padding
-    assert (padded - layer.kernel_height) % layer.stride != 0
-    assert math.ceil((padded - layer.kernel_height + layer.stride) / layer.stride) == (
+    padded = layer.in_height + 2 * layer.padding[0]
+    assert (padded - layer.kernel_height) % layer.stride[0] != 0
+    assert math.ceil((padded - layer.kernel_height + layer.stride[0]) / layer.stride[0]) == (
         layer.out_height + 1
     )
     row = TOPOLOGY[2]

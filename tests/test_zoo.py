@@ -25,8 +25,11 @@ def _conv(layers: dict[str, Layer], name: str) -> Conv2d:
 def test_resnet50_counts_and_names() -> None:
     model = resnet50()
     assert model.name == "resnet50"
-    assert len(model.layers) == 54
+    # 53 convs, the stem maxpool, 16 residual adds, the global avgpool and fc.
+    assert len(model.layers) == 72
     assert sum(isinstance(layer, Conv2d) for layer in model.layers) == 53
+    kinds = [layer.kind for layer in model.layers]
+    assert (kinds.count("maxpool"), kinds.count("add"), kinds.count("avgpool")) == (1, 16, 1)
     names = [layer.name for layer in model.layers]
     assert len(set(names)) == len(names)
     assert names[0] == "conv1"
@@ -40,14 +43,15 @@ def test_resnet50_counts_and_names() -> None:
 
 
 def test_resnet50_execution_order() -> None:
-    expected = ["conv1"]
+    expected = ["conv1", "maxpool"]
     for stage, blocks in STAGE_BLOCKS.items():
         for block in range(blocks):
             prefix = f"layer{stage}.{block}"
             expected += [f"{prefix}.conv1", f"{prefix}.conv2", f"{prefix}.conv3"]
             if block == 0:
                 expected.append(f"{prefix}.downsample")
-    expected.append("fc")
+            expected.append(f"{prefix}.add")
+    expected += ["avgpool", "fc"]
     assert [layer.name for layer in resnet50().layers] == expected
 
 
@@ -55,7 +59,12 @@ def test_resnet50_stem() -> None:
     stem = _conv(_by_name(resnet50().layers), "conv1")
     assert (stem.in_channels, stem.out_channels) == (3, 64)
     assert (stem.in_height, stem.in_width) == (224, 224)
-    assert (stem.kernel_height, stem.kernel_width, stem.stride, stem.padding) == (7, 7, 2, 3)
+    assert (stem.kernel_height, stem.kernel_width, stem.stride, stem.padding) == (
+        7,
+        7,
+        (2, 2),
+        (3, 3, 3, 3),
+    )
     # (224 + 2*3 - 7) // 2 + 1 = 112
     assert (stem.out_height, stem.out_width) == (112, 112)
 
@@ -69,7 +78,7 @@ def test_resnet50_spot_shapes() -> None:
     conv2 = _conv(layers, "layer2.0.conv2")
     assert (conv2.in_channels, conv2.out_channels) == (128, 128)
     assert (conv2.in_height, conv2.in_width) == (56, 56)
-    assert (conv2.kernel_height, conv2.stride, conv2.padding) == (3, 2, 1)
+    assert (conv2.kernel_height, conv2.stride, conv2.padding) == (3, (2, 2), (1, 1, 1, 1))
     # (56 + 2 - 3) // 2 + 1 = 28
     assert (conv2.out_height, conv2.out_width) == (28, 28)
 
@@ -78,17 +87,22 @@ def test_resnet50_spot_shapes() -> None:
     assert (conv1.in_channels, conv1.out_channels, conv1.stride, conv1.in_height) == (
         256,
         128,
-        1,
+        (1, 1),
         56,
     )
 
     down = _conv(layers, "layer2.0.downsample")
     assert (down.in_channels, down.out_channels, down.kernel_height) == (256, 512, 1)
-    assert (down.stride, down.padding, down.in_height, down.out_height) == (2, 0, 56, 28)
+    assert (down.stride, down.padding, down.in_height, down.out_height) == (
+        (2, 2),
+        (0, 0, 0, 0),
+        56,
+        28,
+    )
 
     # layer1's downsample only widens channels: stride 1.
     down1 = _conv(layers, "layer1.0.downsample")
-    assert (down1.in_channels, down1.out_channels, down1.stride) == (64, 256, 1)
+    assert (down1.in_channels, down1.out_channels, down1.stride) == (64, 256, (1, 1))
 
     last = _conv(layers, "layer4.2.conv3")
     assert (last.in_channels, last.out_channels, last.out_height, last.out_width) == (
@@ -118,7 +132,7 @@ def test_resnet50_blocks_chain() -> None:
             assert (c1.in_channels, c1.in_height, c1.in_width) == (channels, size, size)
             assert c1.out_channels == c2.in_channels == c2.out_channels == width
             assert (c2.in_height, c2.in_width) == (c1.out_height, c1.out_width)
-            assert c2.stride == (2 if block == 0 and stage > 1 else 1)
+            assert c2.stride == ((2, 2) if block == 0 and stage > 1 else (1, 1))
             assert c3.in_channels == width and c3.out_channels == 4 * width
             assert (c3.in_height, c3.in_width) == (c2.out_height, c2.out_width)
             out_shape = (c3.out_channels, c3.out_height, c3.out_width)
@@ -158,10 +172,7 @@ def test_batch_scales_linearly(batch: int) -> None:
     for one, many in zip(single.layers, batched.layers, strict=True):
         assert one.name == many.name
         assert many.macs == batch * one.macs
-        if isinstance(many, Conv2d):
-            assert many.batch == batch
-        else:
-            assert many.rows == batch
+        assert many.output_shape[0] == batch * one.output_shape[0]
 
 
 def test_build_model_matches_builder() -> None:
@@ -183,7 +194,7 @@ def test_unknown_model() -> None:
         build_model("resnet5")
     message = str(excinfo.value)
     assert "'resnet5'" in message
-    assert "available: resnet50" in message
+    assert "available: bert_base, mobilenet_v2, resnet18, resnet50, tc_resnet8, vgg16" in message
 
 
 @pytest.mark.parametrize("batch", [0, -1, 1.5, True, "2"])

@@ -56,8 +56,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="override an accelerator parameter (repeatable); see `accperf-trace list`",
     )
-    lower.add_argument("--model", required=True, help="zoo model name, see `accperf-trace list`")
-    lower.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    lower.add_argument("--model", required=True, help=MODEL_HELP)
+    _model_options(lower)
     lower.add_argument(
         "--layers",
         metavar="NAME,NAME",
@@ -84,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     analyze.set_defaults(handler=_analyze)
 
+    layers = sub.add_parser("layers", help="a model's layer table (name, op, shapes, MACs)")
+    layers.add_argument("model", help=MODEL_HELP)
+    _model_options(layers)
+    layers.add_argument("--json", type=Path, metavar="FILE", help="also write the table as JSON")
+    layers.set_defaults(handler=_layers)
+
+    export = sub.add_parser("export-onnx", help="write a model as an ONNX graph (shapes only)")
+    export.add_argument("model", help=MODEL_HELP)
+    _model_options(export)
+    export.add_argument("-o", "--out", type=Path, required=True, help="the .onnx file to write")
+    export.set_defaults(handler=_export_onnx)
+
     show = sub.add_parser("show", help="instructions of a few iterations, with their timing")
     show.add_argument("trace", type=Path)
     show.add_argument("--layer", required=True, help="layer name (see `analyze`)")
@@ -91,6 +103,49 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--max-rows", type=int, default=200, help="print at most this many rows")
     show.set_defaults(handler=_show)
     return parser
+
+
+MODEL_HELP = "zoo model name (see `accperf-trace list`), an .onnx file or a SCALE-Sim .csv"
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=None,
+        help="batch size (default 1; for ONNX, sets a symbolic batch dimension)",
+    )
+    parser.add_argument(
+        "--model-param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a zoo model option, e.g. --model-param seq_len=384 for bert_base (repeatable)",
+    )
+    parser.add_argument(
+        "--skip-unsupported",
+        action="store_true",
+        help="ONNX: leave out operators we do not model (they then take no time) "
+        "instead of stopping with their list",
+    )
+
+
+def _model_params(items: list[str]) -> dict[str, int]:
+    options: dict[str, int] = {}
+    for name, value in _parse_params(items, "--model-param", "seq_len=384").items():
+        try:
+            options[name] = int(value)
+        except ValueError:
+            raise UserInputError(f"--model-param {name}={value}: expected an integer") from None
+    return options
+
+
+def _load(args: argparse.Namespace):  # -> Model
+    from tracer.workloads import load_model
+
+    return load_model(
+        args.model, args.batch, _model_params(args.model_param), args.skip_unsupported
+    )
 
 
 def _progress(console: Console) -> Progress:
@@ -117,22 +172,28 @@ def _list(args: argparse.Namespace, console: Console) -> int:
         for p in spec.parameters:
             table.add_row(p.name, str(p.default), p.describe_allowed(), p.doc)
         console.print(table)
-    models = Table(title="models", title_justify="left")
-    for column in ("model", "layers", "MACs (batch 1)", "description"):
+    models = Table(
+        title="models (--model also takes an .onnx file or a SCALE-Sim topology .csv)",
+        title_justify="left",
+    )
+    for column in ("model", "layers", "MACs (batch 1)", "options (default)", "description"):
         models.add_column(column)
     for name, entry in MODELS.items():
         model = entry.builder()
-        models.add_row(name, str(len(model.layers)), f"{model.macs:,}", entry.description)
+        options = ", ".join(f"{key}={value}" for key, value in entry.options.items())
+        models.add_row(name, str(len(model.layers)), f"{model.macs:,}", options, entry.description)
     console.print(models)
     return 0
 
 
-def _parse_params(items: list[str]) -> dict[str, str]:
+def _parse_params(
+    items: list[str], flag: str = "--param", example: str = "rows=32"
+) -> dict[str, str]:
     params: dict[str, str] = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
-            raise UserInputError(f"--param {item!r}: expected NAME=VALUE, e.g. --param rows=32")
+            raise UserInputError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {flag} {example}")
         params[name.strip()] = value.strip()
     return params
 
@@ -156,7 +217,13 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
     started = time.perf_counter()
     layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
     program = lower_model(
-        args.accelerator, _parse_params(args.param), args.model, args.batch, layers
+        args.accelerator,
+        _parse_params(args.param),
+        args.model,
+        args.batch,
+        layers,
+        _model_params(args.model_param),
+        args.skip_unsupported,
     )
     try:
         folder = write_trace(program, args.out, materialize)
@@ -166,10 +233,15 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
             "give a folder you can write to"
         ) from None
     instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
-    Console(stderr=True).print(
-        f"lowered {program.model} ({len(program.layers)} layers, {instructions:,} instructions) "
-        f"onto {program.accelerator} in {time.perf_counter() - started:.2f} s"
+    hosted = f", {len(program.host_layers)} on the host" if program.host_layers else ""
+    stderr = Console(stderr=True)
+    stderr.print(
+        f"lowered {program.model} ({len(program.layers)} layers{hosted}, {instructions:,} "
+        f"instructions) onto {program.accelerator} in {time.perf_counter() - started:.2f} s"
     )
+    for note in program.notes:
+        if note.startswith("skipped operators"):
+            stderr.print(f"warning: {note}")
     print(folder)
     return 0
 
@@ -199,6 +271,33 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     print_table(console, program, results, args.mode, seconds)
     if args.json is not None:
         write_json(args.json, report_dict(program, results, args.mode, seconds))
+    return 0
+
+
+def _layers(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.report import check_json_destination, write_json
+    from tracer.layer_table import model_record, print_layers
+
+    if args.json is not None:
+        check_json_destination(args.json)
+    model = _load(args)
+    print_layers(console, model)
+    if args.json is not None:
+        write_json(args.json, model_record(model))
+    return 0
+
+
+def _export_onnx(args: argparse.Namespace, console: Console) -> int:
+    from tracer.onnx_export import write_onnx
+
+    if args.out.suffix.lower() != ".onnx":
+        raise UserInputError(f"-o {args.out}: give a file name ending in .onnx")
+    if not args.out.parent.is_dir():
+        raise UserInputError(f"-o {args.out}: folder {args.out.parent} does not exist")
+    model = _load(args)
+    write_onnx(model, args.out)
+    Console(stderr=True).print(f"wrote {model.name} ({len(model.layers)} layers) as ONNX")
+    print(args.out)
     return 0
 
 

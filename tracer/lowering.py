@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from accelerators.catalog import find_accelerator
 from isa.program import Program
 from isa.registry import lowering_for
 from isa.validation import ProgramError, check_program
 from tracer.errors import MappingError, WorkloadError
 from tracer.layers import Model
-from tracer.zoo import build_model
+from tracer.workloads import load_model
 
 
 def select_layers(model: Model, names: list[str] | None) -> Model:
@@ -24,20 +26,32 @@ def select_layers(model: Model, names: list[str] | None) -> Model:
             f"(its layers: {sample}, ...)"
         )
     wanted = set(names)
-    return Model(model.name, tuple(layer for layer in model.layers if layer.name in wanted))
+    kept = [layer for layer in model.layers if layer.name in wanted]
+    available = wanted | {model_input.name for model_input in model.inputs}
+    # A kept layer whose producer was dropped reads a tensor of its own, as if free-standing.
+    kept = [
+        layer if set(layer.inputs) <= available else replace(layer, inputs=()) for layer in kept
+    ]
+    return Model(model.name, tuple(kept), model.inputs)
 
 
 def lower_model(
     accelerator: str,
     params: dict[str, str],
     model: str,
-    batch: int = 1,
+    batch: int | None = None,
     layers: list[str] | None = None,
+    options: dict[str, int] | None = None,
+    skip_unsupported: bool = False,
 ) -> Program:
-    """Validate everything the user gave, then lower. Raises UserInputError subclasses."""
+    """Validate everything the user gave, then lower. Raises UserInputError subclasses.
+
+    `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads).
+    """
     resolved = find_accelerator(accelerator).resolve(params)
-    workload = select_layers(build_model(model, batch=batch), layers)
+    workload = select_layers(load_model(model, batch, options, skip_unsupported), layers)
     program = lowering_for(resolved)(resolved, workload)
+    program = replace(program, notes=program.notes + workload.notes)
     try:
         check_program(program)
     except ProgramError as exc:

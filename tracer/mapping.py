@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from tracer.errors import MappingError
-from tracer.layers import Conv2d, Dense, Layer
+from tracer.layers import GEMM_LAYERS, Conv2d, Dense, Layer, MatMul
 
 DATAFLOWS = ("ws", "os", "is")
 
@@ -87,7 +87,19 @@ def _gemm_dims(layer: Layer) -> _GemmDims:
             ofmap_px=layer.rows,
             repeats=1,
         )
-    raise TypeError(f"cannot map {type(layer).__name__}; expected Conv2d or Dense")
+    if isinstance(layer, MatMul):
+        # Each of the `batch` products is a dense layer of m rows whose "weight" (k x n) is
+        # the second computed operand; the products share nothing, like conv groups.
+        return _GemmDims(window=layer.k, filters=layer.n, ofmap_px=layer.m, repeats=layer.batch)
+    raise TypeError(f"cannot map {type(layer).__name__}; expected one of {_GEMM_NAMES}")
+
+
+_GEMM_NAMES = ", ".join(kind.__name__ for kind in GEMM_LAYERS)
+
+
+def is_gemm(layer: Layer) -> bool:
+    """Whether a systolic array runs `layer` (as a GEMM); pooling and element-wise do not."""
+    return isinstance(layer, GEMM_LAYERS)
 
 
 def gemm_shape(layer: Layer, dataflow: str) -> GemmShape:
@@ -158,16 +170,39 @@ def scalesim_topology_row(layer: Layer) -> ScaleSimTopologyRow:
                 f"layer {layer.name!r}: groups={layer.groups}, but SCALE-Sim's topology cannot "
                 "express grouped convolutions"
             )
+        if layer.dilation != (1, 1):
+            raise MappingError(
+                f"layer {layer.name!r}: dilation={layer.dilation}, but SCALE-Sim's topology "
+                "cannot express dilated convolutions"
+            )
+        stride_h, stride_w = layer.stride  # type: ignore[misc]
+        # One Strides column serves both axes; an axis with a single output never strides.
+        if layer.out_height == 1:
+            stride_h = stride_w
+        if layer.out_width == 1:
+            stride_w = stride_h
+        if stride_h != stride_w:
+            raise MappingError(
+                f"layer {layer.name!r}: stride={layer.stride}, but SCALE-Sim's topology has one "
+                "stride for both axes"
+            )
         return {
             "name": layer.name,
-            "ifmap_h": (layer.out_height - 1) * layer.stride + layer.kernel_height,
-            "ifmap_w": (layer.out_width - 1) * layer.stride + layer.kernel_width,
+            "ifmap_h": (layer.out_height - 1) * stride_h + layer.kernel_height,
+            "ifmap_w": (layer.out_width - 1) * stride_w + layer.kernel_width,
             "filter_h": layer.kernel_height,
             "filter_w": layer.kernel_width,
             "channels": layer.in_channels,
             "num_filters": layer.out_channels,
-            "stride": layer.stride,
+            "stride": stride_h,
         }
+    if isinstance(layer, MatMul):
+        if layer.batch != 1:
+            raise MappingError(
+                f"layer {layer.name!r}: a batch of {layer.batch} matmuls, but a SCALE-Sim "
+                "topology row is one GEMM; give one row per product"
+            )
+        layer = Dense(layer.name, layer.k, layer.n, rows=layer.m)
     if isinstance(layer, Dense):
         # The same row SCALE-Sim itself builds for an M,N,K GEMM (topologies.load_arrays_gemm):
         # ifmap M x K, filter 1 x K, 1 channel, N filters, stride 1, giving ofmap_px = M,
@@ -182,4 +217,4 @@ def scalesim_topology_row(layer: Layer) -> ScaleSimTopologyRow:
             "num_filters": layer.out_features,
             "stride": 1,
         }
-    raise TypeError(f"cannot map {type(layer).__name__}; expected Conv2d or Dense")
+    raise TypeError(f"cannot map {type(layer).__name__}; expected one of {_GEMM_NAMES}")

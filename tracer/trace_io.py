@@ -1,8 +1,10 @@
 """The trace folder: an Arrow dataset per (model, accelerator), written atomically.
 
-Layout (schema version 1):
+Layout (schema version 2):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
-                         layers (name, kind, MACs, mapping, instruction counts), totals
+                         layers (name, kind, MACs, mapping, instruction counts), host
+                         layers (not run on the accelerator: name, kind, position, reason),
+                         totals
     templates.arrow      one row per instruction template of every shared block
     loops.arrow          one row per loop-tree node of every layer (pre-order)
     instructions.arrow   materialized instructions: one row each, for the first
@@ -25,6 +27,7 @@ from isa.program import (
     MAX_DEPTH,
     Block,
     BlockRef,
+    HostLayer,
     LayerProgram,
     Loop,
     Operand,
@@ -37,7 +40,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -328,8 +331,19 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
         "spaces": program.spaces,
         "notes": list(program.notes),
         "layers": layers,
+        "host_layers": [
+            {
+                "name": host.name,
+                "kind": host.kind,
+                "operations": host.operations,
+                "position": host.position,
+                "reason": host.reason,
+            }
+            for host in program.host_layers
+        ],
         "totals": {
             "layers": len(layers),
+            "host_layers": len(program.host_layers),
             "macs": sum(entry["macs"] for entry in layers),
             "instructions": sum(entry["instructions"] for entry in layers),
         },
@@ -474,6 +488,16 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         layers=tuple(layers),
         model=str(manifest["model"]),
         notes=tuple(manifest.get("notes", ())),
+        host_layers=tuple(
+            HostLayer(
+                name=str(entry["name"]),
+                kind=str(entry["kind"]),
+                operations=entry["operations"],
+                position=entry["position"],
+                reason=str(entry["reason"]),
+            )
+            for entry in manifest["host_layers"]
+        ),
     )
     # Counts are checked after the structure, so a count never walks a malformed tree.
     check_program(program)

@@ -1,142 +1,463 @@
-"""Built-in model zoo: named networks the CLI can trace without a user-written description."""
+"""Built-in model zoo: named networks the CLI can trace without a user-written description.
+
+Each model is the inference graph as published: convolutions and GEMMs with their shapes,
+the pooling and residual additions between them, and ReLU/ReLU6 recorded as the
+activation of the layer they follow. Batch norm is folded into the preceding convolution
+at inference and dropout is the identity, so neither is a layer. `PUBLISHED_MACS` holds
+each model's MAC count as its authors published it; tests check ours against it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Layer, Model
+from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, ModelInput, Pool
 
-# ResNet-50 follows torchvision's definition (torchvision/models/resnet.py: the `Bottleneck`
-# class and `ResNet._make_layer`), i.e. "v1.5": the stride sits on the 3x3 conv2 rather than on
-# conv1 as in the original paper, and a block gets a 1x1 strided downsample conv when its stride
-# is not 1 or its channel count changes (so every stage's first block, layer1.0 included).
-# Batch norm, ReLU, the residual additions, maxpool and avgpool do no MACs on a systolic array
-# and are not layers here; only their effect on tensor shapes is kept.
-
-_RESNET50_INPUT = 224
-_RESNET50_STEM_CHANNELS = 64
-_RESNET50_EXPANSION = 4
-# (bottleneck width, number of blocks, stride of the stage's first block)
-_RESNET50_STAGES: tuple[tuple[int, int, int], ...] = (
-    (64, 3, 1),
-    (128, 4, 2),
-    (256, 6, 2),
-    (512, 3, 2),
-)
-_RESNET50_CLASSES = 1000
-
-# torchvision's stem maxpool: kernel 3, stride 2, padding 1 (112x112 -> 56x56).
-_MAXPOOL_KERNEL, _MAXPOOL_STRIDE, _MAXPOOL_PADDING = 3, 2, 1
+Source = Layer | ModelInput
 
 
-def _check_batch(batch: int) -> None:
-    # bool is an int subclass; accepting True as batch 1 would hide a caller's bug.
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise WorkloadError(f"batch must be a positive integer, got {batch!r}")
+def _shape(source: Source) -> tuple[int, ...]:
+    return source.shape if isinstance(source, ModelInput) else source.output_shape
 
 
-def _pooled(size: int) -> int:
-    return (size + 2 * _MAXPOOL_PADDING - _MAXPOOL_KERNEL) // _MAXPOOL_STRIDE + 1
+class _Graph:
+    """Appends layers in execution order, each reading the named sources' tensors."""
 
+    def __init__(self, input_name: str, input_shape: tuple[int, ...]) -> None:
+        _check_batch(input_shape[0])
+        self.input = ModelInput(input_name, input_shape)
+        self.layers: list[Layer] = []
 
-def _square_conv(
-    name: str,
-    in_channels: int,
-    out_channels: int,
-    size: int,
-    kernel: int,
-    batch: int,
-    stride: int = 1,
-    padding: int = 0,
-) -> Conv2d:
-    # Every ResNet-50 conv has a square kernel on a square input.
-    return Conv2d(
-        name=name,
-        in_channels=in_channels,
-        out_channels=out_channels,
-        in_height=size,
-        in_width=size,
-        kernel_height=kernel,
-        kernel_width=kernel,
-        stride=stride,
-        padding=padding,
-        batch=batch,
-    )
+    def _add(self, layer: Layer) -> Layer:
+        self.layers.append(layer)
+        return layer
 
-
-def _bottleneck(
-    prefix: str, in_channels: int, width: int, size: int, stride: int, batch: int
-) -> tuple[list[Layer], int, int]:
-    """One torchvision Bottleneck; returns its layers, output channels and output size."""
-    out_channels = width * _RESNET50_EXPANSION
-    conv1 = _square_conv(f"{prefix}.conv1", in_channels, width, size, 1, batch)
-    conv2 = _square_conv(f"{prefix}.conv2", width, width, size, 3, batch, stride=stride, padding=1)
-    conv3 = _square_conv(f"{prefix}.conv3", width, out_channels, conv2.out_height, 1, batch)
-    layers: list[Layer] = [conv1, conv2, conv3]
-    if stride != 1 or in_channels != out_channels:
-        # torchvision's module path is `<prefix>.downsample.0` (a Sequential of conv + BN);
-        # the BN does no MACs, so the conv takes the Sequential's name.
-        layers.append(
-            _square_conv(
-                f"{prefix}.downsample", in_channels, out_channels, size, 1, batch, stride=stride
+    def conv(
+        self,
+        name: str,
+        source: Source,
+        out_channels: int,
+        kernel: int | tuple[int, int],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int, int, int] = 0,
+        groups: int = 1,
+        activation: str | None = None,
+    ) -> Conv2d:
+        batch, channels, height, width = _shape(source)
+        kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+        return self._add(  # type: ignore[return-value]
+            Conv2d(
+                name,
+                channels,
+                out_channels,
+                height,
+                width,
+                kh,
+                kw,
+                stride=stride,
+                padding=padding,
+                groups=groups,
+                batch=batch,
+                activation=activation,
+                inputs=(source.name,),
             )
         )
-    return layers, out_channels, conv3.out_height
+
+    def pool(
+        self,
+        name: str,
+        source: Source,
+        pool: str,
+        kernel: int | None = None,
+        stride: int = 1,
+        padding: int = 0,
+    ) -> Pool:
+        """kernel None: global pooling over the whole input."""
+        batch, channels, height, width = _shape(source)
+        kh, kw = (height, width) if kernel is None else (kernel, kernel)
+        return self._add(  # type: ignore[return-value]
+            Pool(
+                name,
+                pool,
+                channels,
+                height,
+                width,
+                kh,
+                kw,
+                stride=stride,
+                padding=padding,
+                batch=batch,
+                inputs=(source.name,),
+            )
+        )
+
+    def add(self, name: str, left: Source, right: Source, activation: str | None) -> Elementwise:
+        return self._add(  # type: ignore[return-value]
+            Elementwise(
+                name,
+                "add",
+                _shape(left),
+                activation=activation,
+                inputs=(left.name, right.name),
+            )
+        )
+
+    def dense(
+        self,
+        name: str,
+        source: Source,
+        out_features: int,
+        rows: int,
+        activation: str | None = None,
+    ) -> Dense:
+        elements = 1
+        for size in _shape(source):
+            elements *= size
+        return self._add(  # type: ignore[return-value]
+            Dense(
+                name,
+                elements // rows,
+                out_features,
+                rows=rows,
+                activation=activation,
+                inputs=(source.name,),
+            )
+        )
+
+    def matmul(
+        self, name: str, left: Source, right: Source, batch: int, m: int, k: int, n: int
+    ) -> MatMul:
+        return self._add(  # type: ignore[return-value]
+            MatMul(name, batch, m, k, n, inputs=(left.name, right.name))
+        )
+
+    def model(self, name: str) -> Model:
+        return Model(name, tuple(self.layers), (self.input,))
+
+
+def _image_graph(batch: int, size: int = 224) -> _Graph:
+    return _Graph("image", (batch, 3, size, size))
+
+
+# --- ResNet ---------------------------------------------------------------------------------
+# torchvision/models/resnet.py: `BasicBlock` (resnet18), `Bottleneck` (resnet50, "v1.5": the
+# stride sits on the 3x3 conv2), `ResNet._make_layer` (a 1x1 strided downsample conv when a
+# block's stride is not 1 or its channel count changes) and `ResNet.__init__` (7x7/2 stem,
+# 3x3/2 maxpool with padding 1, global average pool, fc to 1000 classes).
+
+_RESNET_WIDTHS = (64, 128, 256, 512)
+
+
+def _resnet(name: str, blocks: tuple[int, ...], bottleneck: bool, batch: int) -> Model:
+    graph = _image_graph(batch)
+    x: Source = graph.conv("conv1", graph.input, 64, 7, stride=2, padding=3, activation="relu")
+    x = graph.pool("maxpool", x, "maxpool", kernel=3, stride=2, padding=1)
+    expansion = 4 if bottleneck else 1
+    for stage, (width, count) in enumerate(zip(_RESNET_WIDTHS, blocks, strict=True), start=1):
+        for block in range(count):
+            prefix = f"layer{stage}.{block}"
+            stride = 2 if block == 0 and stage > 1 else 1
+            in_channels = _shape(x)[1]
+            if bottleneck:
+                y: Source = graph.conv(f"{prefix}.conv1", x, width, 1, activation="relu")
+                y = graph.conv(
+                    f"{prefix}.conv2", y, width, 3, stride=stride, padding=1, activation="relu"
+                )
+                y = graph.conv(f"{prefix}.conv3", y, width * expansion, 1)
+            else:
+                y = graph.conv(
+                    f"{prefix}.conv1", x, width, 3, stride=stride, padding=1, activation="relu"
+                )
+                y = graph.conv(f"{prefix}.conv2", y, width, 3, padding=1)
+            identity = x
+            if stride != 1 or in_channels != width * expansion:
+                # torchvision's path is `<prefix>.downsample.0` (conv + BN); the BN folds away.
+                identity = graph.conv(
+                    f"{prefix}.downsample", x, width * expansion, 1, stride=stride
+                )
+            x = graph.add(f"{prefix}.add", y, identity, activation="relu")
+    x = graph.pool("avgpool", x, "avgpool")
+    graph.dense("fc", x, 1000, rows=batch)
+    return graph.model(name)
+
+
+def resnet18(batch: int = 1) -> Model:
+    return _resnet("resnet18", (2, 2, 2, 2), bottleneck=False, batch=batch)
 
 
 def resnet50(batch: int = 1) -> Model:
-    """torchvision ResNet-50 on 224x224x3 images: 53 convolutions and the final fc."""
-    _check_batch(batch)
-    stem = _square_conv(
-        "conv1", 3, _RESNET50_STEM_CHANNELS, _RESNET50_INPUT, 7, batch, stride=2, padding=3
-    )
-    layers: list[Layer] = [stem]
-    channels = _RESNET50_STEM_CHANNELS
-    size = _pooled(stem.out_height)
-    for stage, (width, blocks, first_stride) in enumerate(_RESNET50_STAGES, start=1):
-        for block in range(blocks):
-            block_layers, channels, size = _bottleneck(
-                f"layer{stage}.{block}",
-                channels,
-                width,
-                size,
-                first_stride if block == 0 else 1,
-                batch,
+    return _resnet("resnet50", (3, 4, 6, 3), bottleneck=True, batch=batch)
+
+
+# --- VGG-16 ---------------------------------------------------------------------------------
+# torchvision/models/vgg.py, configuration "D": 3x3 convs with padding 1, 2x2/2 maxpools.
+# Its AdaptiveAvgPool2d((7, 7)) is the identity on a 224x224 input and is left out.
+_VGG16_CONFIG = (
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+)
+
+
+def vgg16(batch: int = 1) -> Model:
+    graph = _image_graph(batch)
+    x: Source = graph.input
+    conv_index = pool_index = 0
+    for entry in _VGG16_CONFIG:
+        if entry == "M":
+            pool_index += 1
+            x = graph.pool(f"pool{pool_index}", x, "maxpool", kernel=2, stride=2)
+        else:
+            conv_index += 1
+            x = graph.conv(f"conv{conv_index}", x, int(entry), 3, padding=1, activation="relu")
+    x = graph.dense("fc1", x, 4096, rows=batch, activation="relu")
+    x = graph.dense("fc2", x, 4096, rows=batch, activation="relu")
+    graph.dense("fc3", x, 1000, rows=batch)
+    return graph.model("vgg16")
+
+
+# --- MobileNetV2 ----------------------------------------------------------------------------
+# torchvision/models/mobilenetv2.py: `MobileNetV2.__init__` (inverted_residual_setting t, c, n,
+# s; a 3x3/2 stem of 32 channels; a final 1x1 conv to 1280) and `InvertedResidual` (1x1 expand
+# unless t == 1, 3x3 depthwise with the stride, linear 1x1 projection, residual add when the
+# stride is 1 and channels are kept). Activations are ReLU6, i.e. Clip(0, 6).
+_MOBILENET_V2_SETTING = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
+
+
+def mobilenet_v2(batch: int = 1) -> Model:
+    graph = _image_graph(batch)
+    x: Source = graph.conv("features.0", graph.input, 32, 3, stride=2, padding=1, activation="clip")
+    index = 1
+    for expand, channels, repeats, first_stride in _MOBILENET_V2_SETTING:
+        for repeat in range(repeats):
+            prefix = f"features.{index}"
+            stride = first_stride if repeat == 0 else 1
+            in_channels = _shape(x)[1]
+            hidden = in_channels * expand
+            y: Source = x
+            if expand != 1:
+                y = graph.conv(f"{prefix}.expand", y, hidden, 1, activation="clip")
+            y = graph.conv(
+                f"{prefix}.depthwise",
+                y,
+                hidden,
+                3,
+                stride=stride,
+                padding=1,
+                groups=hidden,
+                activation="clip",
             )
-            layers.extend(block_layers)
-    # Global average pooling leaves one `channels`-long vector per image.
-    layers.append(Dense("fc", channels, _RESNET50_CLASSES, rows=batch))
-    return Model("resnet50", tuple(layers))
+            y = graph.conv(f"{prefix}.project", y, channels, 1)
+            if stride == 1 and in_channels == channels:
+                y = graph.add(f"{prefix}.add", y, x, activation=None)
+            x = y
+            index += 1
+    x = graph.conv(f"features.{index}", x, 1280, 1, activation="clip")
+    x = graph.pool("avgpool", x, "avgpool")
+    graph.dense("classifier", x, 1000, rows=batch)
+    return graph.model("mobilenet_v2")
+
+
+# --- TC-ResNet8 -----------------------------------------------------------------------------
+# Choi et al., "Temporal Convolution for Real-time Keyword Spotting on Mobile Devices",
+# Interspeech 2019, and its code (hyperconnect/TC-ResNet, audio_nets/tc_resnet.py): 40 MFCCs
+# of a 1 s, 16 kHz clip (30 ms window, 10 ms stride, no end padding: 98 frames) laid out as
+# [N, time, 1, MFCC], i.e. MFCCs are channels and time is the height. A 3x1 conv to 16
+# channels, then three residual blocks of two 9x1 convs (the first with stride 2) and a 1x1
+# stride-2 shortcut conv (every block changes channels: 16->24->32->48), SAME padding, global
+# average pooling and an fc to 12 keywords. SAME puts an odd padding's extra row at the end.
+_TC_RESNET8_FRAMES = 98
+_TC_RESNET8_MFCC = 40
+_TC_RESNET8_CLASSES = 12
+
+
+def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _temporal_conv(
+    graph: _Graph,
+    name: str,
+    source: Source,
+    channels: int,
+    kernel: int,
+    stride: int,
+    activation: str | None,
+) -> Conv2d:
+    before, after = _same_padding(_shape(source)[2], kernel, stride)
+    return graph.conv(
+        name,
+        source,
+        channels,
+        (kernel, 1),
+        stride=(stride, 1),
+        padding=(before, 0, after, 0),
+        activation=activation,
+    )
+
+
+def tc_resnet8(batch: int = 1) -> Model:
+    graph = _Graph("mfcc", (batch, _TC_RESNET8_MFCC, _TC_RESNET8_FRAMES, 1))
+    x: Source = _temporal_conv(graph, "conv0", graph.input, 16, 3, 1, "relu")
+    for block, channels in enumerate((24, 32, 48), start=1):
+        prefix = f"block{block}"
+        y = _temporal_conv(graph, f"{prefix}.conv1", x, channels, 9, 2, "relu")
+        y = _temporal_conv(graph, f"{prefix}.conv2", y, channels, 9, 1, None)
+        shortcut = _temporal_conv(graph, f"{prefix}.shortcut", x, channels, 1, 2, "relu")
+        x = graph.add(f"{prefix}.add", y, shortcut, activation="relu")
+    x = graph.pool("avgpool", x, "avgpool")
+    graph.dense("fc", x, _TC_RESNET8_CLASSES, rows=batch)
+    return graph.model("tc_resnet8")
+
+
+# --- BERT-base, one encoder layer -----------------------------------------------------------
+# Devlin et al. 2019: hidden 768, 12 heads of 64, feed-forward 3072. The layer's GEMMs in the
+# order HuggingFace's BertLayer runs them (modeling_bert.py: BertSelfAttention query/key/value,
+# the two attention matmuls, BertSelfOutput.dense, BertIntermediate.dense, BertOutput.dense).
+# Softmax, GELU, layer norms and residual adds are not GEMMs and are left out.
+_BERT_HIDDEN, _BERT_HEADS, _BERT_FFN = 768, 12, 3072
+
+
+def bert_base(batch: int = 1, seq_len: int = 128) -> Model:
+    _check_positive("seq_len", seq_len)
+    rows = batch * seq_len
+    head = _BERT_HIDDEN // _BERT_HEADS
+    graph = _Graph("hidden_states", (batch, seq_len, _BERT_HIDDEN))
+    query = graph.dense("attention.query", graph.input, _BERT_HIDDEN, rows=rows)
+    key = graph.dense("attention.key", graph.input, _BERT_HIDDEN, rows=rows)
+    value = graph.dense("attention.value", graph.input, _BERT_HIDDEN, rows=rows)
+    heads = batch * _BERT_HEADS
+    scores = graph.matmul("attention.scores", query, key, heads, seq_len, head, seq_len)
+    context = graph.matmul("attention.context", scores, value, heads, seq_len, seq_len, head)
+    x = graph.dense("attention.output", context, _BERT_HIDDEN, rows=rows)
+    x = graph.dense("intermediate", x, _BERT_FFN, rows=rows)
+    graph.dense("output", x, _BERT_HIDDEN, rows=rows)
+    return graph.model("bert_base")
+
+
+# --- The registry ---------------------------------------------------------------------------
+
+
+def _check_positive(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise WorkloadError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _check_batch(batch: int) -> None:
+    _check_positive("batch", batch)
+
+
+@dataclass(frozen=True)
+class PublishedMacs:
+    """A model's MAC count as published, and where (batch 1, default options)."""
+
+    macs: float
+    source: str
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A zoo model: its name, a one-line description and a `builder(batch=...)`."""
+    """A zoo model: its name, a one-line description, a `builder(batch=..., **options)`,
+    the options it takes with their defaults, and its published MAC count."""
 
     name: str
     description: str
     builder: Callable[..., Model]
+    published: PublishedMacs
+    options: dict[str, int] = field(default_factory=dict)
 
 
 MODELS: dict[str, ModelEntry] = {
     entry.name: entry
     for entry in (
         ModelEntry(
+            "resnet18",
+            "ResNet-18 (torchvision), 224x224x3 image",
+            resnet18,
+            PublishedMacs(1.8e9, "He et al. 2016, Table 1: 1.8 x 10^9 FLOPs (multiply-adds)"),
+        ),
+        ModelEntry(
             "resnet50",
-            "ResNet-50 (torchvision v1.5), 224x224x3 input, 53 convs + fc",
+            "ResNet-50 (torchvision v1.5), 224x224x3 image",
             resnet50,
+            PublishedMacs(4.09e9, "torchvision ResNet50_Weights.IMAGENET1K_V1: 4.09 GFLOPS"),
+        ),
+        ModelEntry(
+            "mobilenet_v2",
+            "MobileNetV2 (torchvision, width 1.0), 224x224x3 image, ReLU6 = Clip",
+            mobilenet_v2,
+            PublishedMacs(300e6, "Sandler et al. 2018, Table 4: 300M multiply-adds"),
+        ),
+        ModelEntry(
+            "vgg16",
+            "VGG-16 (torchvision, configuration D), 224x224x3 image",
+            vgg16,
+            PublishedMacs(15.47e9, "torchvision VGG16_Weights.IMAGENET1K_V1: 15.47 GFLOPS"),
+        ),
+        ModelEntry(
+            "tc_resnet8",
+            "TC-ResNet8 keyword spotting, 40 MFCCs x 98 frames, 1-D convs over time",
+            tc_resnet8,
+            PublishedMacs(1.5e6, "Choi et al. 2019, Table 1: 3.0M FLOPs = 1.5M multiply-adds"),
+        ),
+        ModelEntry(
+            "bert_base",
+            "BERT-base, one encoder layer's GEMMs (hidden 768, 12 heads), seq_len tokens",
+            bert_base,
+            PublishedMacs(
+                931_135_488,
+                "Narayanan et al. 2021 (Megatron-LM), forward FLOPs per layer 24sh^2 + 4s^2h "
+                "= 2 x (12sh^2 + 2s^2h) MACs at s = 128, h = 768",
+            ),
+            options={"seq_len": 128},
         ),
     )
 }
 
 
-def build_model(name: str, batch: int = 1) -> Model:
-    """Build zoo model `name` for `batch` images; WorkloadError if either is invalid."""
+def build_model(name: str, batch: int = 1, options: dict[str, int] | None = None) -> Model:
+    """Build zoo model `name` for `batch` inputs; WorkloadError if anything is invalid."""
     entry = MODELS.get(name)
     if entry is None:
         available = ", ".join(sorted(MODELS))
-        raise WorkloadError(f"unknown model {name!r}; available: {available}")
+        raise WorkloadError(
+            f"unknown model {name!r}; available: {available} (or an .onnx or SCALE-Sim .csv file)"
+        )
     _check_batch(batch)
-    return entry.builder(batch=batch)
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(entry.options))
+    if unknown:
+        takes = ", ".join(f"{k} (default {v})" for k, v in entry.options.items()) or "none"
+        raise WorkloadError(
+            f"model {name!r} has no option {', '.join(unknown)}; its options: {takes}"
+        )
+    for option, value in options.items():
+        _check_positive(option, value)
+    return entry.builder(batch=batch, **options)

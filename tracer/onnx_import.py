@@ -1,0 +1,462 @@
+"""Import an ONNX model into our layers: parse -> infer shapes -> classify nodes -> layers.
+
+What each operator becomes:
+  Conv (1-D or 2-D; groups, strides, pads, auto_pad, dilations)  -> Conv2d (1-D: height 1)
+  Gemm, MatMul with a constant 2-D right operand                 -> Dense
+  MatMul of two computed tensors (attention), with batch dims    -> MatMul
+  MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool          -> Pool
+  Add, Mul of two computed tensors (residuals)                    -> Elementwise
+  Relu, Clip                                                      -> the activation of the
+        layer it follows, when that layer has none and nothing else reads its output;
+        otherwise a standalone Elementwise
+Free, because they change no data or fold into the layer before them at inference:
+  Identity, Dropout, Flatten, Reshape, Squeeze, Unsqueeze, Transpose (a layout change an
+  accelerator does by addressing), BatchNormalization (folded into the conv's weights),
+  Add/Sub/Mul/Div with a constant operand (a bias or scale folded likewise), Constant.
+Anything else is listed in one error (op type, count, node names) unless the caller asks
+to skip it, in which case its output stands for its first input and the model's notes
+say what was skipped. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import replace
+from math import prod
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import helper
+
+from tracer.errors import WorkloadError
+from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, ModelInput, Pool
+
+FREE_OPS = frozenset(
+    {
+        "Identity",
+        "Dropout",
+        "Flatten",
+        "Reshape",
+        "Squeeze",
+        "Unsqueeze",
+        "Transpose",
+        "BatchNormalization",
+    }
+)
+FOLDABLE_WITH_CONSTANT = frozenset({"Add", "Sub", "Mul", "Div"})
+COMPUTED_BINARY = {"Add": "add", "Mul": "mul"}
+ACTIVATION_OPS = {"Relu": "relu", "Clip": "clip"}
+POOL_OPS = {
+    "MaxPool": "maxpool",
+    "AveragePool": "avgpool",
+    "GlobalMaxPool": "maxpool",
+    "GlobalAveragePool": "avgpool",
+}
+SUPPORTED = (
+    {"Conv", "Gemm", "MatMul", "Constant"}
+    | FREE_OPS
+    | FOLDABLE_WITH_CONSTANT
+    | set(ACTIVATION_OPS)
+    | set(POOL_OPS)
+)
+_SHOWN_NODES = 4
+
+
+def _attributes(node: onnx.NodeProto) -> dict[str, object]:
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+class _Importer:
+    def __init__(self, path: Path, graph: onnx.GraphProto) -> None:
+        self.path = path
+        self.graph = graph
+        self.shapes: dict[str, tuple[int | None, ...] | None] = {}
+        for value in [*graph.input, *graph.value_info, *graph.output]:
+            self.shapes[value.name] = _value_shape(value)
+        self.constants = {init.name for init in graph.initializer}
+        for init in graph.initializer:
+            self.shapes[init.name] = tuple(init.dims)
+        self.consumers: Counter[str] = Counter(
+            name for node in graph.node for name in node.input if name
+        )
+        self.consumers.update(output.name for output in graph.output)
+        self.source: dict[str, str] = {}  # tensor -> layer or model input producing its data
+        self.exclusive: set[str] = set()  # tensors only their producing layer's output reaches
+        self.layers: list[Layer] = []
+        self.index: dict[str, int] = {}
+        self.used_inputs: list[str] = []
+        self.skipped: Counter[str] = Counter()
+        self.unsupported: dict[str, list[str]] = {}
+        self.names: set[str] = {value.name for value in graph.input}
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def fail(self, node: onnx.NodeProto | None, message: str) -> WorkloadError:
+        where = f" node {node.name or '(unnamed)'!r} ({node.op_type})" if node else ""
+        return WorkloadError(f"{self.path}:{where} {message}")
+
+    def shape(self, node: onnx.NodeProto, tensor: str) -> tuple[int, ...]:
+        shape = self.shapes.get(tensor)
+        if shape is None or any(d is None for d in shape):
+            raise self.fail(
+                node,
+                f"tensor {tensor!r} has no known shape after shape inference; give the model's "
+                "inputs fixed shapes (only the batch dimension may be symbolic) and re-export",
+            )
+        return shape  # type: ignore[return-value]
+
+    def data_source(self, node: onnx.NodeProto, tensor: str) -> str:
+        if tensor in self.source:
+            return self.source[tensor]
+        if tensor in self.constants:
+            raise self.fail(node, f"reads the constant {tensor!r} where it needs computed data")
+        raise self.fail(node, f"reads {tensor!r}, which no node or graph input provides")
+
+    def layer_name(self, node: onnx.NodeProto, position: int) -> str:
+        base = node.name or f"{node.op_type.lower()}_{position}"
+        name, suffix = base, 2
+        while name in self.names:
+            name, suffix = f"{base}_{suffix}", suffix + 1
+        self.names.add(name)
+        return name
+
+    def emit(self, node: onnx.NodeProto, layer: Layer) -> None:
+        inferred = self.shapes.get(node.output[0])
+        if (
+            inferred is not None
+            and None not in inferred
+            and prod(inferred)
+            != prod(  # type: ignore[arg-type]
+                layer.output_shape
+            )
+        ):
+            raise self.fail(
+                node,
+                f"our reading of it gives an output of shape {layer.output_shape}, ONNX shape "
+                f"inference {inferred}; this attribute combination is not supported",
+            )
+        self.index[layer.name] = len(self.layers)
+        self.layers.append(layer)
+        self.source[node.output[0]] = layer.name
+        self.exclusive.add(node.output[0])
+
+    # -- the walk --------------------------------------------------------------------------
+
+    def run(self) -> list[Layer]:
+        for value in self.graph.input:
+            if value.name not in self.constants:
+                self.source[value.name] = value.name
+        for position, node in enumerate(self.graph.node):
+            if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
+                self.unsupported.setdefault(node.op_type, []).append(node.name or f"#{position}")
+                self.alias(node)
+                continue
+            self.handle(node, position)
+        return self.layers
+
+    def alias(self, node: onnx.NodeProto) -> None:
+        """The node's outputs carry its first data input's data (free or skipped ops)."""
+        inputs = [name for name in node.input if name and name not in self.constants]
+        if not inputs or inputs[0] not in self.source:
+            for output in node.output:
+                self.constants.add(output)
+            return
+        for output in node.output:
+            self.source[output] = self.source[inputs[0]]
+            if inputs[0] in self.exclusive and self.consumers[inputs[0]] == 1:
+                self.exclusive.add(output)
+
+    def handle(self, node: onnx.NodeProto, position: int) -> None:
+        op = node.op_type
+        if op == "Conv":
+            self._conv(node, position)
+        elif op == "Gemm":
+            self._gemm(node, position)
+        elif op == "MatMul":
+            self._matmul(node, position)
+        elif op == "Constant":
+            self.constants.update(node.output)
+        elif op in FREE_OPS:
+            self.alias(node)
+        elif node.op_type in POOL_OPS:
+            self._pool(node, position)
+        elif node.op_type in ACTIVATION_OPS:
+            self._activation(node, position)
+        elif node.op_type in FOLDABLE_WITH_CONSTANT:
+            self._binary(node, position)
+        else:  # pragma: no cover - SUPPORTED and the handlers agree
+            raise AssertionError(node.op_type)
+
+    def _sources(self, node: onnx.NodeProto, tensors: list[str]) -> tuple[str, ...]:
+        sources = tuple(self.data_source(node, tensor) for tensor in tensors)
+        for source in sources:
+            if source not in self.index and source not in self.used_inputs:
+                self.used_inputs.append(source)  # a graph input read as data
+        return sources
+
+    def _conv(self, node: onnx.NodeProto, position: int) -> None:
+        attrs = _attributes(node)
+        x_shape = self.shape(node, node.input[0])
+        w_shape = self.shape(node, node.input[1])
+        spatial = len(x_shape) - 2
+        if spatial not in (1, 2):
+            raise self.fail(node, f"a {spatial}-D convolution; only 1-D and 2-D are modelled")
+        kernel = list(attrs.get("kernel_shape", w_shape[2:]))
+        strides = list(attrs.get("strides", [1] * spatial))
+        dilations = list(attrs.get("dilations", [1] * spatial))
+        pads = self.pads(node, attrs, x_shape[2:], kernel, strides, dilations)
+        if spatial == 1:  # a 1-D conv is a 2-D conv of height 1
+            x_shape = (*x_shape[:2], 1, x_shape[2])
+            kernel, strides, dilations = [1, *kernel], [1, *strides], [1, *dilations]
+            pads = [0, pads[0], 0, pads[1]]
+        batch, channels, height, width = x_shape
+        layer = Conv2d(
+            self.layer_name(node, position),
+            channels,
+            w_shape[0],
+            height,
+            width,
+            kernel[0],
+            kernel[1],
+            stride=tuple(strides),
+            padding=tuple(pads),  # type: ignore[arg-type]
+            dilation=tuple(dilations),
+            groups=int(attrs.get("group", 1)),  # type: ignore[arg-type]
+            batch=batch,
+            inputs=self._sources(node, [node.input[0]]),
+        )
+        self.emit(node, layer)
+
+    def pads(self, node, attrs, sizes, kernel, strides, dilations) -> list[int]:
+        """Explicit pads in ONNX order (begins, then ends), auto_pad resolved."""
+        auto_pad = attrs.get("auto_pad", b"NOTSET")
+        auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+        if auto_pad == "NOTSET":
+            return list(attrs.get("pads", [0] * (2 * len(sizes))))
+        if auto_pad == "VALID":
+            return [0] * (2 * len(sizes))
+        if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
+            raise self.fail(node, f"auto_pad {auto_pad!r} is not an ONNX value")
+        begins, ends = [], []
+        for size, k, s, d in zip(sizes, kernel, strides, dilations, strict=True):
+            out = -(-size // s)
+            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            begins.append(small if auto_pad == "SAME_UPPER" else large)
+            ends.append(large if auto_pad == "SAME_UPPER" else small)
+        return begins + ends
+
+    def _gemm(self, node: onnx.NodeProto, position: int) -> None:
+        attrs = _attributes(node)
+        a_shape = self.shape(node, node.input[0])
+        b_shape = self.shape(node, node.input[1])
+        rows, k = reversed(a_shape) if attrs.get("transA", 0) else a_shape
+        n = b_shape[0] if attrs.get("transB", 0) else b_shape[1]
+        layer = Dense(
+            self.layer_name(node, position),
+            k,
+            n,
+            rows=rows,
+            inputs=self._sources(node, [node.input[0]]),
+        )
+        self.emit(node, layer)
+
+    def _matmul(self, node: onnx.NodeProto, position: int) -> None:
+        a, b = node.input[0], node.input[1]
+        a_shape = self.shape(node, a)
+        b_shape = self.shape(node, b)
+        name = self.layer_name(node, position)
+        if b in self.constants:
+            if len(b_shape) != 2:
+                raise self.fail(
+                    node,
+                    f"a constant right operand of shape {b_shape}; only 2-D weights are modelled",
+                )
+            rows = prod(a_shape[:-1])
+            self.emit(
+                node,
+                Dense(name, b_shape[0], b_shape[1], rows=rows, inputs=self._sources(node, [a])),
+            )
+            return
+        m = 1 if len(a_shape) == 1 else a_shape[-2]
+        n = 1 if len(b_shape) == 1 else b_shape[-1]
+        k = a_shape[-1]
+        out_shape = self.shape(node, node.output[0])
+        batch = prod(out_shape) // (m * n)
+        if prod(a_shape) != batch * m * k or prod(b_shape) != batch * k * n:
+            raise self.fail(
+                node,
+                f"broadcasts {a_shape} @ {b_shape}; only matmuls whose "
+                "operands share their batch dimensions are modelled",
+            )
+        self.emit(node, MatMul(name, batch, m, k, n, inputs=self._sources(node, [a, b])))
+
+    def _pool(self, node: onnx.NodeProto, position: int) -> None:
+        attrs = _attributes(node)
+        x_shape = self.shape(node, node.input[0])
+        spatial = len(x_shape) - 2
+        if spatial not in (1, 2):
+            raise self.fail(node, f"a {spatial}-D pooling; only 1-D and 2-D are modelled")
+        if attrs.get("ceil_mode", 0):
+            raise self.fail(node, "ceil_mode=1 is not modelled; export with ceil_mode=0")
+        if any(d != 1 for d in attrs.get("dilations", [1] * spatial)):  # type: ignore[union-attr]
+            raise self.fail(node, "dilated pooling is not modelled")
+        if node.op_type.startswith("Global"):
+            kernel, strides, pads = list(x_shape[2:]), [1] * spatial, [0] * (2 * spatial)
+        else:
+            kernel = list(attrs["kernel_shape"])  # type: ignore[arg-type]
+            strides = list(attrs.get("strides", [1] * spatial))  # type: ignore[arg-type]
+            pads = self.pads(node, attrs, x_shape[2:], kernel, strides, [1] * spatial)
+        if spatial == 1:
+            x_shape = (*x_shape[:2], 1, x_shape[2])
+            kernel, strides, pads = [1, *kernel], [1, *strides], [0, pads[0], 0, pads[1]]
+        batch, channels, height, width = x_shape
+        layer = Pool(
+            self.layer_name(node, position),
+            POOL_OPS[node.op_type],
+            channels,
+            height,
+            width,
+            kernel[0],
+            kernel[1],
+            stride=tuple(strides),
+            padding=tuple(pads),  # type: ignore[arg-type]
+            batch=batch,
+            inputs=self._sources(node, [node.input[0]]),
+        )
+        self.emit(node, layer)
+
+    def _binary(self, node: onnx.NodeProto, position: int) -> None:
+        left, right = node.input[0], node.input[1]
+        if left in self.constants or right in self.constants:
+            self.alias(node)  # a bias or a scale: folded into the producer
+            return
+        if node.op_type not in COMPUTED_BINARY:
+            self.unsupported.setdefault(f"{node.op_type} of two computed tensors", []).append(
+                node.name or f"#{position}"
+            )
+            self.alias(node)
+            return
+        shapes = (self.shape(node, left), self.shape(node, right))
+        if shapes[0] != shapes[1]:
+            raise self.fail(
+                node,
+                f"broadcasts {shapes[0]} with {shapes[1]}; only operands of one shape are modelled",
+            )
+        layer = Elementwise(
+            self.layer_name(node, position),
+            COMPUTED_BINARY[node.op_type],
+            shapes[0],
+            inputs=self._sources(node, [left, right]),
+        )
+        self.emit(node, layer)
+
+    def _activation(self, node: onnx.NodeProto, position: int) -> None:
+        tensor = node.input[0]
+        function = ACTIVATION_OPS[node.op_type]
+        producer = self.source.get(tensor)
+        if (
+            producer in self.index
+            and tensor in self.exclusive
+            and self.consumers[tensor] == 1
+            and self.layers[self.index[producer]].activation is None  # type: ignore[index]
+        ):
+            at = self.index[producer]  # type: ignore[index]
+            self.layers[at] = replace(self.layers[at], activation=function)
+            self.alias(node)
+            return
+        shape = self.shape(node, tensor)
+        layer = Elementwise(
+            self.layer_name(node, position), function, shape, inputs=self._sources(node, [tensor])
+        )
+        self.emit(node, layer)
+
+
+def _value_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...] | None:
+    tensor_type = value.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    return tuple(
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+        for d in tensor_type.shape.dim
+    )
+
+
+def _set_batch(path: Path, graph: onnx.GraphProto, batch: int | None) -> None:
+    """Give symbolic batch dimensions (axis 0 of graph inputs) the --batch value."""
+    constants = {init.name for init in graph.initializer}
+    for value in graph.input:
+        if value.name in constants:
+            continue
+        tensor_type = value.type.tensor_type
+        if not tensor_type.HasField("shape"):
+            raise WorkloadError(
+                f"{path}: input {value.name!r} has no shape; export the model with input "
+                "shapes (e.g. torch.onnx.export with a sample input), then import it again"
+            )
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                if axis == 0 and batch is not None and dim.dim_value != batch:
+                    raise WorkloadError(
+                        f"{path}: input {value.name!r} has a fixed batch of {dim.dim_value}; "
+                        "--batch only sets a symbolic batch dimension, so leave it out or "
+                        "re-export with a dynamic batch"
+                    )
+                continue
+            label = dim.dim_param or "?"
+            if axis != 0:
+                raise WorkloadError(
+                    f"{path}: input {value.name!r} dimension {axis} ({label!r}) is symbolic; "
+                    "only the batch dimension (0) may be, so re-export with that size fixed"
+                )
+            dim.Clear()
+            dim.dim_value = batch or 1
+
+
+def import_onnx(path: Path, batch: int | None = None, skip_unsupported: bool = False) -> Model:
+    """Read an .onnx file into a Model; every defect is one WorkloadError naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WorkloadError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        proto = onnx.load_from_string(data)
+    except (DecodeError, ValueError, RuntimeError) as exc:
+        raise WorkloadError(
+            f"{path}: not a readable ONNX model ({type(exc).__name__}); the file may be "
+            "truncated or of another format"
+        ) from None
+    if not proto.graph.node:
+        raise WorkloadError(f"{path}: the ONNX graph has no nodes (truncated or not a model)")
+    _set_batch(path, proto.graph, batch)
+    try:
+        proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
+    except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WorkloadError(
+            f"{path}: ONNX shape inference failed ({first}); check the model with "
+            "onnx.checker.check_model"
+        ) from None
+    importer = _Importer(path, proto.graph)
+    layers = importer.run()
+    notes: tuple[str, ...] = ()
+    if importer.unsupported:
+        listing = "; ".join(
+            f"{op} x{len(names)} ({', '.join(names[:_SHOWN_NODES])}"
+            f"{', ...' if len(names) > _SHOWN_NODES else ''})"
+            for op, names in sorted(importer.unsupported.items())
+        )
+        if not skip_unsupported:
+            raise WorkloadError(
+                f"{path}: operators not modelled: {listing}. Pass --skip-unsupported to leave "
+                "them out (they then take no time), or remove them from the model"
+            )
+        notes = (f"skipped operators (--skip-unsupported), taking no time: {listing}",)
+    if not layers:
+        raise WorkloadError(f"{path}: no layer we model (conv, gemm, matmul, pooling, add/mul)")
+    inputs = tuple(
+        ModelInput(name, importer.shape(proto.graph.node[0], name)) for name in importer.used_inputs
+    )
+    name = proto.graph.name or path.stem
+    return Model(name, tuple(layers), inputs, notes)

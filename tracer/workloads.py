@@ -1,0 +1,42 @@
+"""Resolve a `--model` argument: a zoo name, an .onnx file or a SCALE-Sim topology .csv."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tracer.errors import WorkloadError
+from tracer.layers import Model
+from tracer.zoo import MODELS, build_model
+
+FILE_KINDS = {".onnx": "ONNX model", ".csv": "SCALE-Sim topology"}
+
+
+def load_model(
+    spec: str,
+    batch: int | None = None,
+    options: dict[str, int] | None = None,
+    skip_unsupported: bool = False,
+) -> Model:
+    """The model `spec` names. `batch` None keeps a file's own batch (1 for the zoo)."""
+    suffix = Path(spec).suffix.lower()
+    if spec in MODELS or suffix not in FILE_KINDS:
+        if skip_unsupported:
+            raise WorkloadError("--skip-unsupported applies to ONNX models only")
+        return build_model(spec, batch=1 if batch is None else batch, options=options)
+    path = Path(spec)
+    if options:
+        raise WorkloadError(
+            f"--model-param applies to zoo models; {path} is a {FILE_KINDS[suffix]} whose "
+            "shapes are in the file"
+        )
+    if not path.is_file():
+        raise WorkloadError(f"--model {spec}: no such {FILE_KINDS[suffix]} file")
+    if suffix == ".onnx":
+        from tracer.onnx_import import import_onnx  # onnx loads slowly; only when needed
+
+        return import_onnx(path, batch=batch, skip_unsupported=skip_unsupported)
+    if skip_unsupported:
+        raise WorkloadError("--skip-unsupported applies to ONNX models only")
+    from tracer.scalesim_csv import import_topology
+
+    return import_topology(path, batch=1 if batch is None else batch)
