@@ -147,6 +147,23 @@ def test_trace_rows_load_in_polars(trace):
             "bandwidth",
         ),
         (["analyze", "no/such/trace"], "no such trace folder"),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "bert_base", "--model-param", "x"],
+            "expected NAME=VALUE",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "bert_base"]
+            + ["--model-param", "seq_len=big"],
+            "expected an integer",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "vgg16"]
+            + ["--model-param", "seq_len=8"],
+            "no option seq_len",
+        ),
+        (["layers", "missing.onnx"], "no such ONNX model file"),
+        (["layers", "resnet50", "--skip-unsupported"], "ONNX models only"),
+        (["export-onnx", "resnet50", "-o", "out.txt"], "ending in .onnx"),
     ],
 )
 def test_bad_input_is_one_clear_error(args, fragment, capsys, tmp_path):
@@ -224,3 +241,42 @@ def test_a_batch_too_large_to_evaluate_is_refused(capsys, tmp_path):
     )
     assert code == 2 and "instructions" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_layers_and_export_round_trip(tmp_path, capsys):
+    zoo_json, file_json = tmp_path / "zoo.json", tmp_path / "file.json"
+    code, out, _ = run(["layers", "mobilenet_v2", "--batch", "2", "--json", str(zoo_json)], capsys)
+    assert code == 0 and "features.17.depthwise" in out and "g960" in out
+    onnx_path = tmp_path / "mobilenet_v2.onnx"
+    code, out, _ = run(
+        ["export-onnx", "mobilenet_v2", "--batch", "2", "-o", str(onnx_path)], capsys
+    )
+    assert code == 0 and out.strip() == str(onnx_path)
+    code, _, _ = run(["layers", str(onnx_path), "--json", str(file_json)], capsys)
+    assert code == 0
+    zoo, imported = json.loads(zoo_json.read_text()), json.loads(file_json.read_text())
+    assert zoo == imported
+    assert zoo["model"] == "mobilenet_v2" and zoo["total_macs"] == 2 * 300_774_272
+    first = zoo["layers"][0]
+    assert (first["name"], first["op"], first["activation"]) == ("features.0", "conv2d", "clip")
+    assert first["macs"] == 2 * 112 * 112 * 32 * 27
+
+
+def test_an_onnx_model_lowers_like_the_zoo_model(tmp_path, capsys):
+    onnx_path = tmp_path / "tc.onnx"
+    assert run(["export-onnx", "tc_resnet8", "-o", str(onnx_path)], capsys)[0] == 0
+    reports = []
+    for model in ("tc_resnet8", str(onnx_path)):
+        out_dir = tmp_path / Path(model).stem
+        code, out, _ = run(
+            ["lower", "--accelerator", "systolic", "--model", model, "-o", str(out_dir)], capsys
+        )
+        assert code == 0
+        report = tmp_path / f"{Path(model).stem}.json"
+        assert run(["analyze", out.strip(), "--json", str(report)], capsys)[0] == 0
+        reports.append(json.loads(report.read_text()))
+    zoo, imported = reports
+    assert [(e["name"], e["cycles"]) for e in zoo["layers"]] == [
+        (e["name"], e["cycles"]) for e in imported["layers"]
+    ]
+    assert zoo["total_cycles"] == imported["total_cycles"] > 0

@@ -2,8 +2,9 @@
 
 What each operator becomes:
   Conv (1-D or 2-D; groups, strides, pads, auto_pad, dilations)  -> Conv2d (1-D: height 1)
-  Gemm, MatMul with a constant 2-D right operand                 -> Dense
-  MatMul of two computed tensors (attention), with batch dims    -> MatMul
+  Gemm; MatMul with a constant 2-D operand on either side         -> Dense
+  MatMul of two computed tensors (attention), with batch dims;
+  Gemm whose right operand a layer computes                      -> MatMul
   MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool          -> Pool
   Add, Mul of two computed tensors (residuals)                    -> Elementwise
   Relu, Clip                                                      -> the activation of the
@@ -12,10 +13,11 @@ What each operator becomes:
 Free, because they change no data or fold into the layer before them at inference:
   Identity, Dropout, Flatten, Reshape, Squeeze, Unsqueeze, Transpose (a layout change an
   accelerator does by addressing), BatchNormalization (folded into the conv's weights),
-  Add/Sub/Mul/Div with a constant operand (a bias or scale folded likewise), Constant.
+  Add/Sub/Mul/Div with a constant operand (a bias or scale folded likewise), and any node
+  that reads only constants or a Shape (shape arithmetic, folded at load time).
 Anything else is listed in one error (op type, count, node names) unless the caller asks
-to skip it, in which case its output stands for its first input and the model's notes
-say what was skipped. Nothing is dropped silently.
+to skip it, in which case its output stands for its first input, nothing fuses across it,
+and the model's notes say what was skipped. Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ class _Importer:
         self.constants = {init.name for init in graph.initializer}
         for init in graph.initializer:
             self.shapes[init.name] = tuple(init.dims)
+        # Shape reads only metadata, so it never keeps an activation from fusing.
         self.consumers: Counter[str] = Counter(
-            name for node in graph.node for name in node.input if name
+            name for node in graph.node if node.op_type != "Shape" for name in node.input if name
         )
         self.consumers.update(output.name for output in graph.output)
         self.source: dict[str, str] = {}  # tensor -> layer or model input producing its data
@@ -148,15 +151,23 @@ class _Importer:
             if value.name not in self.constants:
                 self.source[value.name] = value.name
         for position, node in enumerate(self.graph.node):
+            if node.op_type == "Shape" or all(
+                name in self.constants for name in node.input if name
+            ):
+                # Shape arithmetic (Shape -> Gather -> Concat -> Reshape, as PyTorch exports
+                # x.view(n, -1)) and anything else on constants folds away at load time.
+                self.constants.update(node.output)
+                continue
             if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
                 self.unsupported.setdefault(node.op_type, []).append(node.name or f"#{position}")
-                self.alias(node)
+                self.alias(node, keeps_exclusive=False)
                 continue
             self.handle(node, position)
         return self.layers
 
-    def alias(self, node: onnx.NodeProto) -> None:
-        """The node's outputs carry its first data input's data (free or skipped ops)."""
+    def alias(self, node: onnx.NodeProto, keeps_exclusive: bool = True) -> None:
+        """The node's outputs carry its first data input's data (free or skipped ops). A
+        skipped op stands between a layer and what follows, so nothing fuses across it."""
         inputs = [name for name in node.input if name and name not in self.constants]
         if not inputs or inputs[0] not in self.source:
             for output in node.output:
@@ -164,7 +175,7 @@ class _Importer:
             return
         for output in node.output:
             self.source[output] = self.source[inputs[0]]
-            if inputs[0] in self.exclusive and self.consumers[inputs[0]] == 1:
+            if keeps_exclusive and inputs[0] in self.exclusive and self.consumers[inputs[0]] == 1:
                 self.exclusive.add(output)
 
     def handle(self, node: onnx.NodeProto, position: int) -> None:
@@ -253,20 +264,27 @@ class _Importer:
         b_shape = self.shape(node, node.input[1])
         rows, k = reversed(a_shape) if attrs.get("transA", 0) else a_shape
         n = b_shape[0] if attrs.get("transB", 0) else b_shape[1]
-        layer = Dense(
-            self.layer_name(node, position),
-            k,
-            n,
-            rows=rows,
-            inputs=self._sources(node, [node.input[0]]),
-        )
-        self.emit(node, layer)
+        name = self.layer_name(node, position)
+        if self.source.get(node.input[1]) in self.index:
+            # B is computed by a layer: a product of two computed tensors, not a weight.
+            sources = self._sources(node, [node.input[0], node.input[1]])
+            self.emit(node, MatMul(name, 1, rows, k, n, inputs=sources))
+            return
+        self.emit(node, Dense(name, k, n, rows=rows, inputs=self._sources(node, [node.input[0]])))
 
     def _matmul(self, node: onnx.NodeProto, position: int) -> None:
         a, b = node.input[0], node.input[1]
         a_shape = self.shape(node, a)
         b_shape = self.shape(node, b)
         name = self.layer_name(node, position)
+        if a in self.constants and b not in self.constants and len(a_shape) == 2:
+            # W @ x is (x^T @ W^T): a dense layer over x's columns.
+            out_features, k = a_shape
+            rows = prod(b_shape) // k
+            self.emit(
+                node, Dense(name, k, out_features, rows=rows, inputs=self._sources(node, [b]))
+            )
+            return
         if b in self.constants:
             if len(b_shape) != 2:
                 raise self.fail(
@@ -360,7 +378,7 @@ class _Importer:
             producer in self.index
             and tensor in self.exclusive
             and self.consumers[tensor] == 1
-            and self.layers[self.index[producer]].activation is None  # type: ignore[index]
+            and _can_take_activation(self.layers[self.index[producer]])  # type: ignore[index]
         ):
             at = self.index[producer]  # type: ignore[index]
             self.layers[at] = replace(self.layers[at], activation=function)
@@ -373,6 +391,11 @@ class _Importer:
         self.emit(node, layer)
 
 
+def _can_take_activation(layer: Layer) -> bool:
+    standalone = isinstance(layer, Elementwise) and layer.op in ACTIVATION_OPS.values()
+    return layer.activation is None and not standalone
+
+
 def _value_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...] | None:
     tensor_type = value.type.tensor_type
     if not tensor_type.HasField("shape"):
@@ -383,12 +406,34 @@ def _value_shape(value: onnx.ValueInfoProto) -> tuple[int | None, ...] | None:
     )
 
 
+# Inputs that carry parameters, not data, per operator: a graph input read only there is a
+# weight given as an input (as `export-onnx` writes them), which has no batch dimension.
+PARAMETER_POSITIONS = {
+    "Conv": {1, 2},
+    "Gemm": {1, 2},
+    "BatchNormalization": {1, 2, 3, 4},
+    "Clip": {1, 2},
+    "Reshape": {1},
+}
+
+
+def _data_inputs(graph: onnx.GraphProto) -> set[str]:
+    data = set()
+    for node in graph.node:
+        parameters = PARAMETER_POSITIONS.get(node.op_type, set())
+        data.update(name for i, name in enumerate(node.input) if i not in parameters)
+    return data
+
+
 def _set_batch(path: Path, graph: onnx.GraphProto, batch: int | None) -> None:
-    """Give symbolic batch dimensions (axis 0 of graph inputs) the --batch value."""
+    """Give symbolic batch dimensions (axis 0 of data inputs) the --batch value."""
     constants = {init.name for init in graph.initializer}
+    data = _data_inputs(graph)
     for value in graph.input:
         if value.name in constants:
             continue
+        if value.name not in data:
+            continue  # a weight: its shape is whatever the file says
         tensor_type = value.type.tensor_type
         if not tensor_type.HasField("shape"):
             raise WorkloadError(
@@ -416,6 +461,8 @@ def _set_batch(path: Path, graph: onnx.GraphProto, batch: int | None) -> None:
 
 def import_onnx(path: Path, batch: int | None = None, skip_unsupported: bool = False) -> Model:
     """Read an .onnx file into a Model; every defect is one WorkloadError naming the file."""
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+        raise WorkloadError(f"batch must be a positive integer, got {batch!r}")
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -459,4 +506,8 @@ def import_onnx(path: Path, batch: int | None = None, skip_unsupported: bool = F
         ModelInput(name, importer.shape(proto.graph.node[0], name)) for name in importer.used_inputs
     )
     name = proto.graph.name or path.stem
-    return Model(name, tuple(layers), inputs, notes)
+    try:
+        return Model(name, tuple(layers), inputs, notes)
+    except WorkloadError as exc:
+        hint = " (a skipped operator changed the tensor's shape)" if notes else ""
+        raise WorkloadError(f"{path}: {exc}{hint}") from None

@@ -30,7 +30,7 @@ def load_model(
             "shapes are in the file"
         )
     if not path.is_file():
-        raise WorkloadError(f"--model {spec}: no such {FILE_KINDS[suffix]} file")
+        raise WorkloadError(f"{spec}: no such {FILE_KINDS[suffix]} file")
     if suffix == ".onnx":
         from tracer.onnx_import import import_onnx  # onnx loads slowly; only when needed
 
