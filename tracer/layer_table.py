@@ -19,16 +19,16 @@ def _attributes(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, Conv2d):
         return {
             "kernel": [layer.kernel_height, layer.kernel_width],
-            "stride": list(layer.stride),  # type: ignore[arg-type]
-            "padding": list(layer.padding),  # type: ignore[arg-type]
-            "dilation": list(layer.dilation),  # type: ignore[arg-type]
+            "stride": list(layer.stride),
+            "padding": list(layer.padding),
+            "dilation": list(layer.dilation),
             "groups": layer.groups,
         }
     if isinstance(layer, Pool):
         return {
             "kernel": [layer.kernel_height, layer.kernel_width],
-            "stride": list(layer.stride),  # type: ignore[arg-type]
-            "padding": list(layer.padding),  # type: ignore[arg-type]
+            "stride": list(layer.stride),
+            "padding": list(layer.padding),
         }
     if isinstance(layer, Dense):
         return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import prod
+from typing import Any, cast
 
 from tracer.errors import WorkloadError
 
@@ -36,9 +37,13 @@ def _require_positive(layer: str, **fields: int) -> None:
             )
 
 
-def _pair(layer: str, field: str, value: object, minimum: int) -> tuple[int, int]:
+Pair = tuple[int, int]
+Padding = tuple[int, int, int, int]
+
+
+def as_pair(layer: str, field: str, value: int | Pair, minimum: int = 1) -> Pair:
     """An int (both axes) or an (height, width) pair, each at least `minimum`."""
-    pair = (value, value) if _is_int(value) else value
+    pair: Any = (value, value) if _is_int(value) else value
     if (
         not isinstance(pair, tuple)
         or len(pair) != 2
@@ -48,12 +53,12 @@ def _pair(layer: str, field: str, value: object, minimum: int) -> tuple[int, int
             f"layer {layer!r}: {field} must be an integer >= {minimum} or a (height, width) "
             f"pair of them, got {value!r}"
         )
-    return pair  # type: ignore[return-value]
+    return cast(Pair, pair)
 
 
-def _padding(layer: str, value: object) -> tuple[int, int, int, int]:
+def as_padding(layer: str, value: int | Padding) -> Padding:
     """An int (all sides) or (top, left, bottom, right), ONNX's `pads` order for 2-D."""
-    pads = (value,) * 4 if _is_int(value) else value
+    pads: Any = (value,) * 4 if _is_int(value) else value
     if (
         not isinstance(pads, tuple)
         or len(pads) != 4
@@ -63,7 +68,7 @@ def _padding(layer: str, value: object) -> tuple[int, int, int, int]:
             f"layer {layer!r}: padding must be a non-negative integer or a (top, left, bottom, "
             f"right) tuple of them, got {value!r}"
         )
-    return pads  # type: ignore[return-value]
+    return cast(Padding, pads)
 
 
 def _check_common(layer: str, inputs: object, activation: object) -> None:
@@ -101,7 +106,10 @@ def _check_window_fits(layer: str, what: str, sizes, kernels, pads, dilations) -
 
 @dataclass(frozen=True)
 class Conv2d:
-    """A 2-D convolution over an NCHW input; `groups` splits channels (depthwise: all)."""
+    """A 2-D convolution over an NCHW input; `groups` splits channels (depthwise: all).
+
+    stride and dilation are (height, width), padding (top, left, bottom, right); an int
+    given for any of them means the same on every side."""
 
     name: str
     in_channels: int
@@ -110,9 +118,9 @@ class Conv2d:
     in_width: int
     kernel_height: int
     kernel_width: int
-    stride: tuple[int, int] | int = 1
-    padding: tuple[int, int, int, int] | int = 0
-    dilation: tuple[int, int] | int = 1
+    stride: Pair = (1, 1)
+    padding: Padding = (0, 0, 0, 0)
+    dilation: Pair = (1, 1)
     groups: int = 1
     batch: int = 1
     activation: str | None = None
@@ -131,10 +139,10 @@ class Conv2d:
             groups=self.groups,
             batch=self.batch,
         )
-        # Frozen, so normalise the int shorthands through object.__setattr__.
-        object.__setattr__(self, "stride", _pair(self.name, "stride", self.stride, 1))
-        object.__setattr__(self, "dilation", _pair(self.name, "dilation", self.dilation, 1))
-        object.__setattr__(self, "padding", _padding(self.name, self.padding))
+        # An int is accepted for all axes; frozen, so normalise through object.__setattr__.
+        object.__setattr__(self, "stride", as_pair(self.name, "stride", self.stride))
+        object.__setattr__(self, "dilation", as_pair(self.name, "dilation", self.dilation))
+        object.__setattr__(self, "padding", as_padding(self.name, self.padding))
         if self.in_channels % self.groups or self.out_channels % self.groups:
             raise WorkloadError(
                 f"layer {self.name!r}: groups={self.groups} must divide in_channels="
@@ -155,24 +163,24 @@ class Conv2d:
 
     @property
     def out_height(self) -> int:
-        top, _, bottom, _ = self.padding  # type: ignore[misc]
+        top, _, bottom, _ = self.padding
         return _window_output(
             self.in_height,
             self.kernel_height,
             self.stride[0],
             top + bottom,
-            self.dilation[0],  # type: ignore[index]
+            self.dilation[0],
         )
 
     @property
     def out_width(self) -> int:
-        _, left, _, right = self.padding  # type: ignore[misc]
+        _, left, _, right = self.padding
         return _window_output(
             self.in_width,
             self.kernel_width,
             self.stride[1],
             left + right,
-            self.dilation[1],  # type: ignore[index]
+            self.dilation[1],
         )
 
     @property
@@ -270,8 +278,8 @@ class Pool:
     in_width: int
     kernel_height: int
     kernel_width: int
-    stride: tuple[int, int] | int = 1
-    padding: tuple[int, int, int, int] | int = 0
+    stride: Pair = (1, 1)
+    padding: Padding = (0, 0, 0, 0)
     batch: int = 1
     activation: str | None = None
     inputs: tuple[str, ...] = ()
@@ -291,8 +299,8 @@ class Pool:
             kernel_width=self.kernel_width,
             batch=self.batch,
         )
-        object.__setattr__(self, "stride", _pair(self.name, "stride", self.stride, 1))
-        object.__setattr__(self, "padding", _padding(self.name, self.padding))
+        object.__setattr__(self, "stride", as_pair(self.name, "stride", self.stride))
+        object.__setattr__(self, "padding", as_padding(self.name, self.padding))
         _check_window_fits(
             self.name,
             f"{self.kernel_height}x{self.kernel_width} window",
@@ -308,13 +316,13 @@ class Pool:
 
     @property
     def out_height(self) -> int:
-        top, _, bottom, _ = self.padding  # type: ignore[misc]
-        return _window_output(self.in_height, self.kernel_height, self.stride[0], top + bottom, 1)  # type: ignore[index]
+        top, _, bottom, _ = self.padding
+        return _window_output(self.in_height, self.kernel_height, self.stride[0], top + bottom, 1)
 
     @property
     def out_width(self) -> int:
-        _, left, _, right = self.padding  # type: ignore[misc]
-        return _window_output(self.in_width, self.kernel_width, self.stride[1], left + right, 1)  # type: ignore[index]
+        _, left, _, right = self.padding
+        return _window_output(self.in_width, self.kernel_width, self.stride[1], left + right, 1)
 
     @property
     def input_shapes(self) -> tuple[tuple[int, ...], ...]:

@@ -88,9 +88,9 @@ class _Exporter:
                     [output],
                     name=layer.name,
                     kernel_shape=[layer.kernel_height, layer.kernel_width],
-                    strides=list(layer.stride),  # type: ignore[arg-type]
-                    pads=list(layer.padding),  # type: ignore[arg-type]
-                    dilations=list(layer.dilation),  # type: ignore[arg-type]
+                    strides=list(layer.stride),
+                    pads=list(layer.padding),
+                    dilations=list(layer.dilation),
                     group=layer.groups,
                 )
             )
@@ -112,8 +112,8 @@ class _Exporter:
                     [output],
                     name=layer.name,
                     kernel_shape=[layer.kernel_height, layer.kernel_width],
-                    strides=list(layer.stride),  # type: ignore[arg-type]
-                    pads=list(layer.padding),  # type: ignore[arg-type]
+                    strides=list(layer.stride),
+                    pads=list(layer.padding),
                 )
             )
         elif isinstance(layer, Elementwise):

@@ -26,6 +26,7 @@ from collections import Counter
 from dataclasses import replace
 from math import prod
 from pathlib import Path
+from typing import Any, cast
 
 import onnx
 from google.protobuf.message import DecodeError
@@ -65,7 +66,7 @@ SUPPORTED = (
 _SHOWN_NODES = 4
 
 
-def _attributes(node: onnx.NodeProto) -> dict[str, object]:
+def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: helper.get_attribute_value(a) for a in node.attribute}
 
 
@@ -129,10 +130,7 @@ class _Importer:
         if (
             inferred is not None
             and None not in inferred
-            and prod(inferred)
-            != prod(  # type: ignore[arg-type]
-                layer.output_shape
-            )
+            and prod(cast(tuple[int, ...], inferred)) != prod(layer.output_shape)
         ):
             raise self.fail(
                 node,
@@ -230,10 +228,10 @@ class _Importer:
             width,
             kernel[0],
             kernel[1],
-            stride=tuple(strides),
-            padding=tuple(pads),  # type: ignore[arg-type]
-            dilation=tuple(dilations),
-            groups=int(attrs.get("group", 1)),  # type: ignore[arg-type]
+            stride=(strides[0], strides[1]),
+            padding=(pads[0], pads[1], pads[2], pads[3]),
+            dilation=(dilations[0], dilations[1]),
+            groups=int(attrs.get("group", 1)),
             batch=batch,
             inputs=self._sources(node, [node.input[0]]),
         )
@@ -318,13 +316,13 @@ class _Importer:
             raise self.fail(node, f"a {spatial}-D pooling; only 1-D and 2-D are modelled")
         if attrs.get("ceil_mode", 0):
             raise self.fail(node, "ceil_mode=1 is not modelled; export with ceil_mode=0")
-        if any(d != 1 for d in attrs.get("dilations", [1] * spatial)):  # type: ignore[union-attr]
+        if any(d != 1 for d in attrs.get("dilations", [1] * spatial)):
             raise self.fail(node, "dilated pooling is not modelled")
         if node.op_type.startswith("Global"):
             kernel, strides, pads = list(x_shape[2:]), [1] * spatial, [0] * (2 * spatial)
         else:
-            kernel = list(attrs["kernel_shape"])  # type: ignore[arg-type]
-            strides = list(attrs.get("strides", [1] * spatial))  # type: ignore[arg-type]
+            kernel = list(attrs["kernel_shape"])
+            strides = list(attrs.get("strides", [1] * spatial))
             pads = self.pads(node, attrs, x_shape[2:], kernel, strides, [1] * spatial)
         if spatial == 1:
             x_shape = (*x_shape[:2], 1, x_shape[2])
@@ -338,8 +336,8 @@ class _Importer:
             width,
             kernel[0],
             kernel[1],
-            stride=tuple(strides),
-            padding=tuple(pads),  # type: ignore[arg-type]
+            stride=(strides[0], strides[1]),
+            padding=(pads[0], pads[1], pads[2], pads[3]),
             batch=batch,
             inputs=self._sources(node, [node.input[0]]),
         )
@@ -418,7 +416,7 @@ PARAMETER_POSITIONS = {
 
 
 def _data_inputs(graph: onnx.GraphProto) -> set[str]:
-    data = set()
+    data: set[str] = set()
     for node in graph.node:
         parameters = PARAMETER_POSITIONS.get(node.op_type, set())
         data.update(name for i, name in enumerate(node.input) if i not in parameters)

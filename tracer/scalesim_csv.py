@@ -128,7 +128,7 @@ def _layer(name: str, values: list[int], gemm: bool, batch: int) -> Layer:
         in_width=width,
         kernel_height=filter_h,
         kernel_width=filter_w,
-        stride=stride,
+        stride=(stride, stride),
         padding=(
             0,
             0,

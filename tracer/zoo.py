@@ -11,11 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, ModelInput, Pool
+from tracer.layers import (
+    Conv2d,
+    Dense,
+    Elementwise,
+    Layer,
+    MatMul,
+    Model,
+    ModelInput,
+    Pool,
+    as_padding,
+    as_pair,
+)
 
 Source = Layer | ModelInput
+AnyLayer = TypeVar("AnyLayer", Conv2d, Dense, MatMul, Pool, Elementwise)
 
 
 def _shape(source: Source) -> tuple[int, ...]:
@@ -30,7 +43,7 @@ class _Graph:
         self.input = ModelInput(input_name, input_shape)
         self.layers: list[Layer] = []
 
-    def _add(self, layer: Layer) -> Layer:
+    def _add(self, layer: AnyLayer) -> AnyLayer:
         self.layers.append(layer)
         return layer
 
@@ -47,7 +60,7 @@ class _Graph:
     ) -> Conv2d:
         batch, channels, height, width = _shape(source)
         kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-        return self._add(  # type: ignore[return-value]
+        return self._add(
             Conv2d(
                 name,
                 channels,
@@ -56,8 +69,8 @@ class _Graph:
                 width,
                 kh,
                 kw,
-                stride=stride,
-                padding=padding,
+                stride=as_pair(name, "stride", stride),
+                padding=as_padding(name, padding),
                 groups=groups,
                 batch=batch,
                 activation=activation,
@@ -77,7 +90,7 @@ class _Graph:
         """kernel None: global pooling over the whole input."""
         batch, channels, height, width = _shape(source)
         kh, kw = (height, width) if kernel is None else (kernel, kernel)
-        return self._add(  # type: ignore[return-value]
+        return self._add(
             Pool(
                 name,
                 pool,
@@ -86,15 +99,15 @@ class _Graph:
                 width,
                 kh,
                 kw,
-                stride=stride,
-                padding=padding,
+                stride=as_pair(name, "stride", stride),
+                padding=as_padding(name, padding),
                 batch=batch,
                 inputs=(source.name,),
             )
         )
 
     def add(self, name: str, left: Source, right: Source, activation: str | None) -> Elementwise:
-        return self._add(  # type: ignore[return-value]
+        return self._add(
             Elementwise(
                 name,
                 "add",
@@ -115,7 +128,7 @@ class _Graph:
         elements = 1
         for size in _shape(source):
             elements *= size
-        return self._add(  # type: ignore[return-value]
+        return self._add(
             Dense(
                 name,
                 elements // rows,
@@ -129,9 +142,7 @@ class _Graph:
     def matmul(
         self, name: str, left: Source, right: Source, batch: int, m: int, k: int, n: int
     ) -> MatMul:
-        return self._add(  # type: ignore[return-value]
-            MatMul(name, batch, m, k, n, inputs=(left.name, right.name))
-        )
+        return self._add(MatMul(name, batch, m, k, n, inputs=(left.name, right.name)))
 
     def model(self, name: str) -> Model:
         return Model(name, tuple(self.layers), (self.input,))
@@ -171,7 +182,7 @@ def _resnet(name: str, blocks: tuple[int, ...], bottleneck: bool, batch: int) ->
                     f"{prefix}.conv1", x, width, 3, stride=stride, padding=1, activation="relu"
                 )
                 y = graph.conv(f"{prefix}.conv2", y, width, 3, padding=1)
-            identity = x
+            identity: Source = x
             if stride != 1 or in_channels != width * expansion:
                 # torchvision's path is `<prefix>.downsample.0` (conv + BN); the BN folds away.
                 identity = graph.conv(
