@@ -96,6 +96,26 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--out", type=Path, required=True, help="the .onnx file to write")
     export.set_defaults(handler=_export_onnx)
 
+    validate = sub.add_parser(
+        "validate", help="per-layer cycles against a reference simulator (SCALE-Sim)"
+    )
+    validate.add_argument("--against", required=True, choices=("scalesim",))
+    validate.add_argument(
+        "--accelerator", default="systolic", help="built-in name or a .toml path (systolic isa)"
+    )
+    validate.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an accelerator parameter (repeatable)",
+    )
+    validate.add_argument("--model", required=True, help=MODEL_HELP)
+    _model_options(validate)
+    validate.add_argument("--layers", metavar="NAME,NAME", help="compare only these layers")
+    validate.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison")
+    validate.set_defaults(handler=_validate)
+
     show = sub.add_parser("show", help="instructions of a few iterations, with their timing")
     show.add_argument("trace", type=Path)
     show.add_argument("--layer", required=True, help="layer name (see `analyze`)")
@@ -299,6 +319,93 @@ def _export_onnx(args: argparse.Namespace, console: Console) -> int:
     Console(stderr=True).print(f"wrote {model.name} ({len(model.layers)} layers) as ONNX")
     print(args.out)
     return 0
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    from accelerators.catalog import find_accelerator
+    from analyzer.report import check_json_destination, write_json
+    from analyzer.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
+    from analyzer.validate import check_comparable, compare_with_scalesim
+    from tracer.lowering import lower_workload, select_layers
+    from tracer.scalesim_env import scalesim_python
+
+    if args.json is not None:
+        check_json_destination(args.json)
+    accelerator = find_accelerator(args.accelerator).resolve(_parse_params(args.param))
+    workload = select_layers(
+        _load(args), [n.strip() for n in args.layers.split(",")] if args.layers else None
+    )
+    program = lower_workload(accelerator, workload)
+    check_comparable(program, accelerator.isa)
+    if scalesim_python() is None:
+        raise ScaleSimUnavailable(f"validate --against scalesim needs SCALE-Sim.\n{INSTALL_HINT}")
+    with _progress(console) as progress:
+        task = progress.add_task("SCALE-Sim, layer by layer", total=len(program.layers))
+        validation = compare_with_scalesim(
+            program, workload, on_layer=lambda _: progress.advance(task)
+        )
+    _print_validation(console, validation)
+    if args.json is not None:
+        write_json(args.json, validation.as_dict())
+    return 0
+
+
+def _print_validation(console: Console, validation) -> None:  # validation: Validation
+    params = ", ".join(f"{k}={v}" for k, v in validation.parameters.items())
+    table = Table(
+        title=f"{validation.model} on {validation.accelerator} ({params}) against "
+        f"SCALE-Sim {validation.scalesim_version}",
+        title_justify="left",
+    )
+    for column in (
+        "layer",
+        "accperf",
+        "SCALE-Sim compute",
+        "SCALE-Sim total",
+        "stalls",
+        "error",
+        "accperf time",
+        "SCALE-Sim time",
+    ):
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    for c in validation.layers:
+        table.add_row(
+            c.name,
+            f"{c.accperf_cycles:,}",
+            f"{c.scalesim_compute_cycles:,}",
+            f"{c.scalesim_total_cycles:,}",
+            f"{c.scalesim_stall_cycles:,}",
+            f"{100 * c.error:+.2f}%",
+            f"{1e3 * c.accperf_seconds:.1f} ms",
+            f"{c.scalesim_seconds:.2f} s",
+        )
+    table.add_section()
+    accperf_s, scalesim_s = (
+        validation.total("accperf_seconds"),
+        validation.total("scalesim_seconds"),
+    )
+    table.add_row(
+        "total",
+        f"{validation.total('accperf_cycles'):,.0f}",
+        f"{validation.total('scalesim_compute_cycles'):,.0f}",
+        f"{validation.total('scalesim_total_cycles'):,.0f}",
+        f"{validation.total('scalesim_stall_cycles'):,.0f}",
+        "",
+        f"{1e3 * accperf_s:.1f} ms",
+        f"{scalesim_s:.2f} s",
+    )
+    console.print(table)
+    if validation.not_compared:
+        console.print(
+            f"not compared (SCALE-Sim does not run them either): "
+            f"{len(validation.not_compared)} pooling/element-wise layers"
+        )
+    console.print(
+        f"MAPE against SCALE-Sim total cycles (with stalls): {validation.mape():.2f}%; "
+        f"against its compute cycles: {validation.mape(compute=True):.2f}%; "
+        f"{len(validation.layers)} layers; SCALE-Sim took "
+        f"{scalesim_s / max(accperf_s, 1e-9):,.0f}x as long"
+    )
 
 
 def _parse_range(text: str) -> tuple[int, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from accelerators.catalog import find_accelerator
+from accelerators.description import Accelerator
 from isa.program import Program
 from isa.registry import lowering_for
 from isa.validation import ProgramError, check_program
@@ -50,10 +51,15 @@ def lower_model(
     """
     resolved = find_accelerator(accelerator).resolve(params)
     workload = select_layers(load_model(model, batch, options, skip_unsupported), layers)
-    program = lowering_for(resolved)(resolved, workload)
+    return lower_workload(resolved, workload)
+
+
+def lower_workload(accelerator: Accelerator, workload: Model) -> Program:
+    """Lower an already loaded model onto a resolved accelerator, and check the result."""
+    program = lowering_for(accelerator)(accelerator, workload)
     program = replace(program, notes=program.notes + workload.notes)
     try:
         check_program(program)
     except ProgramError as exc:
-        raise MappingError(f"{workload.name} on {resolved.name}: {exc}") from None
+        raise MappingError(f"{workload.name} on {accelerator.name}: {exc}") from None
     return program

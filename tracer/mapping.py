@@ -18,7 +18,7 @@ Conventions verified against SCALE-Sim 3.0.0 (package `scalesim`):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypedDict
 
 from tracer.errors import MappingError
@@ -218,3 +218,28 @@ def scalesim_topology_row(layer: Layer) -> ScaleSimTopologyRow:
             "stride": 1,
         }
     raise TypeError(f"cannot map {type(layer).__name__}; expected one of {_GEMM_NAMES}")
+
+
+def scalesim_rows(layer: Layer) -> list[ScaleSimTopologyRow]:
+    """The SCALE-Sim topology rows whose cycles add up to `layer`'s: one per conv group or
+    matmul product (SCALE-Sim has neither). Names are only labels here, so any 'DP' or comma
+    in the layer's name is defused rather than refused."""
+    label = layer.name.replace("DP", "Dp").replace(",", ";").replace("\n", " ")
+    if isinstance(layer, Conv2d) and layer.groups > 1:
+        group = replace(
+            layer,
+            in_channels=layer.in_channels // layer.groups,
+            out_channels=layer.out_channels // layer.groups,
+            groups=1,
+        )
+        return [
+            scalesim_topology_row(replace(group, name=f"{label}.{index}"))
+            for index in range(layer.groups)
+        ]
+    if isinstance(layer, MatMul) and layer.batch > 1:
+        product = Dense(label, layer.k, layer.n, rows=layer.m)
+        return [
+            scalesim_topology_row(replace(product, name=f"{label}.{index}"))
+            for index in range(layer.batch)
+        ]
+    return [scalesim_topology_row(replace(layer, name=label))]

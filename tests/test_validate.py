@@ -1,0 +1,76 @@
+"""`accperf-trace validate --against scalesim`: small layers against the real scalesim
+package, and the clear error when SCALE-Sim is not installed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tracer import scalesim_env
+from tracer.cli import main
+
+# A depthwise row (SCALE-Sim's 'DP' convention: one single-channel layer per channel, which
+# we import as a grouped conv and send back as one row per group) and a strided conv whose
+# ofmap SCALE-Sim rounds up.
+TOPOLOGY = (
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+    "Num Filter, Strides,\n"
+    "DP_small, 6, 6, 3, 3, 3, 1, 1,\n"
+    "strided, 9, 9, 3, 3, 4, 5, 2,\n"
+)
+
+
+@pytest.mark.scalesim
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_validate_two_small_layers_against_scalesim(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dataflow: str
+) -> None:
+    if scalesim_env.scalesim_python() is None:
+        pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
+    topology = tmp_path / "small.csv"
+    topology.write_text(TOPOLOGY)
+    report = tmp_path / "validate.json"
+    argv = ["validate", "--against", "scalesim", "--param", "rows=4", "--param", "cols=4"]
+    argv += ["--param", f"dataflow={dataflow}", "--model", str(topology), "--json", str(report)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "MAPE against SCALE-Sim total cycles (with stalls): 0.00%" in out
+    result = json.loads(report.read_text())
+    assert result["reference"] == "scalesim 3.0.0"
+    depthwise, strided = result["layers"]
+    assert depthwise["scalesim_rows"] == 3 and strided["scalesim_rows"] == 1
+    for layer in result["layers"]:
+        # Unlimited bandwidth: no stalls, and accperf equals SCALE-Sim's cycle count.
+        assert layer["scalesim_stall_cycles"] == 0
+        assert layer["accperf_cycles"] == layer["scalesim_compute_cycles"]
+        assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]
+        assert layer["scalesim_seconds"] > 0 and layer["accperf_seconds"] > 0
+    # Worked by hand (ws): 3 groups of 1 fold, 2R + C + T - 2 with R = 4, C = 4, T = 16
+    # outputs of the 6x6 input under a 3x3 window; window 9 > 4 rows: 3 row folds.
+    if dataflow == "ws":
+        assert depthwise["accperf_cycles"] == 3 * 3 * (2 * 4 + 4 + 16 - 2)
+    assert result["mape_percent"] == 0.0
+    assert result["totals"]["accperf_cycles"] == sum(
+        layer["accperf_cycles"] for layer in result["layers"]
+    )
+
+
+def test_validate_without_scalesim_says_how_to_install(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(scalesim_env.ENV_VAR, str(tmp_path / "no-python"))
+    monkeypatch.setattr(scalesim_env, "_REPO_VENV_PYTHON", tmp_path / "absent")
+    code = main(["validate", "--against", "scalesim", "--model", "tc_resnet8"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "needs SCALE-Sim" in err and "pip install" in err
+
+
+def test_validate_refuses_what_scalesim_cannot_express(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["validate", "--against", "scalesim", "--model", "resnet50", "--batch", "2"])
+    err = capsys.readouterr().err
+    assert code == 2 and "batch" in err and "Traceback" not in err
