@@ -88,6 +88,21 @@ class MemorySpec:
 
 
 @dataclass(frozen=True)
+class RooflineSpec:
+    peak_macs_per_cycle: str | int
+    dram_words_per_cycle: str | int
+
+
+@dataclass(frozen=True)
+class Roofline:
+    """What a roofline model of this accelerator uses: useful MACs it can do per cycle at
+    best, and DRAM words per cycle (0: unlimited, so no memory roof)."""
+
+    peak_macs_per_cycle: int
+    dram_words_per_cycle: int
+
+
+@dataclass(frozen=True)
 class Unit:
     """A functional unit kind after parameters are applied."""
 
@@ -115,6 +130,7 @@ class Accelerator:
     frontend: FrontEnd
     units: dict[str, Unit]
     memory_kib: dict[str, int]
+    roofline: Roofline | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +143,7 @@ class AcceleratorSpec:
     frontend: FrontEndSpec
     units: tuple[UnitSpec, ...]
     memories: tuple[MemorySpec, ...] = field(default=())
+    roofline: RooflineSpec | None = None
 
     def parameter(self, name: str) -> ParameterSpec:
         for spec in self.parameters:
@@ -176,6 +193,13 @@ def load_description(path: Path) -> AcceleratorSpec:
         for name in reader.table("memories", required=False)
         for fields in [reader.sub("memories", name)]
     )
+    roofline = None
+    if "roofline" in raw:
+        roofline_fields = reader.sub_table("roofline")
+        roofline = RooflineSpec(
+            peak_macs_per_cycle=roofline_fields.expression("peak_macs_per_cycle"),
+            dram_words_per_cycle=roofline_fields.expression("dram_words_per_cycle"),
+        )
     spec = AcceleratorSpec(
         name=reader.text("name"),
         isa=reader.text("isa"),
@@ -185,6 +209,7 @@ def load_description(path: Path) -> AcceleratorSpec:
         frontend=frontend,
         units=units,
         memories=memories,
+        roofline=roofline,
     )
     _check_expressions(spec)
     # Resolving with the defaults proves the description is usable before anyone asks.
@@ -237,6 +262,9 @@ def _check_expressions(spec: AcceleratorSpec) -> None:
             places.append((f"units.{unit.name}.{attr}", getattr(unit, attr)))
     for memory in spec.memories:
         places.append((f"memories.{memory.name}.kib", memory.kib))
+    if spec.roofline is not None:
+        places.append(("roofline.peak_macs_per_cycle", spec.roofline.peak_macs_per_cycle))
+        places.append(("roofline.dram_words_per_cycle", spec.roofline.dram_words_per_cycle))
     for where, text in places:
         try:
             names = referenced_names(text)
@@ -286,6 +314,16 @@ def _build(spec: AcceleratorSpec, values: dict[str, int | str], source: str) -> 
         for unit in spec.units
     }
     memory_kib = {m.name: value(f"memories.{m.name}.kib", m.kib, 1) for m in spec.memories}
+    roofline = None
+    if spec.roofline is not None:
+        roofline = Roofline(
+            peak_macs_per_cycle=value(
+                "roofline.peak_macs_per_cycle", spec.roofline.peak_macs_per_cycle, 1
+            ),
+            dram_words_per_cycle=value(
+                "roofline.dram_words_per_cycle", spec.roofline.dram_words_per_cycle, 0
+            ),
+        )
     return Accelerator(
         name=spec.name,
         isa=spec.isa,
@@ -293,6 +331,7 @@ def _build(spec: AcceleratorSpec, values: dict[str, int | str], source: str) -> 
         frontend=frontend,
         units=units,
         memory_kib=memory_kib,
+        roofline=roofline,
     )
 
 

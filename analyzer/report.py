@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from analyzer.baselines import LayerBaselines
 from analyzer.evaluate import LayerResult
 from isa.program import HostLayer, Program
 from tracer.errors import UserInputError
@@ -45,9 +46,31 @@ def _host_entry(host: HostLayer) -> dict[str, Any]:
     }
 
 
+def _baseline_entry(baseline: LayerBaselines, cycles: int) -> dict[str, Any]:
+    def error(predicted: float | None) -> float | None:
+        return None if predicted is None else (predicted - cycles) / cycles
+
+    return {
+        "roofline_cycles": baseline.roofline_cycles,
+        "roofline_bound": baseline.roofline_bound,
+        "roofline_error": error(baseline.roofline_cycles),
+        "regression_cycles": baseline.regression_cycles,
+        "regression_error": error(baseline.regression_cycles),
+    }
+
+
 def report_dict(
-    program: Program, results: list[LayerResult], mode: str, seconds: float
+    program: Program,
+    results: list[LayerResult],
+    mode: str,
+    seconds: float,
+    baselines: list[LayerBaselines] | None = None,
 ) -> dict[str, Any]:
+    """The report as JSON-ready data; `baselines` (one per result) adds their predictions
+    and their errors relative to accperf's cycles."""
+    by_name = (
+        {} if baselines is None else dict(zip([r.name for r in results], baselines, strict=True))
+    )
     return {
         "model": program.model,
         "accelerator": program.accelerator,
@@ -82,6 +105,11 @@ def report_dict(
                     None if r.bound.recurrence_ratio is None else str(r.bound.recurrence_ratio)
                 ),
                 "mapping": r.mapping,
+                **(
+                    {"baselines": _baseline_entry(by_name[r.name], r.cycles)}
+                    if r.name in by_name
+                    else {}
+                ),
             }
             for r in in_model_order(program, results)
         ],
@@ -116,8 +144,19 @@ def _count(n: int) -> str:
     return str(n)
 
 
+def _predicted(cycles: float | None, actual: int) -> str:
+    if cycles is None:
+        return "-"
+    return f"{cycles:,.0f} ({100 * (cycles - actual) / actual:+.0f}%)"
+
+
 def print_table(
-    console: Console, program: Program, results: list[LayerResult], mode: str, seconds: float
+    console: Console,
+    program: Program,
+    results: list[LayerResult],
+    mode: str,
+    seconds: float,
+    baselines: list[LayerBaselines] | None = None,
 ) -> None:
     total = sum(r.cycles for r in results) or 1
     params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
@@ -134,11 +173,18 @@ def print_table(
         ("evaluated iter", "right"),
         ("util", "right"),
         ("bound", "left"),
+        *([("roofline", "right"), ("regression", "right")] if baselines else []),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    by_name = (
+        {} if baselines is None else dict(zip([r.name for r in results], baselines, strict=True))
+    )
+    extra = 2 if baselines else 0
     for r in in_model_order(program, results):
         if isinstance(r, HostLayer):
-            table.add_row(r.name, "host", "", "", "", "", "", f"[dim]{r.reason}[/dim]")
+            table.add_row(
+                r.name, "host", "", "", "", "", "", f"[dim]{r.reason}[/dim]", *[""] * extra
+            )
             continue
         util = utilization(r, program)
         table.add_row(
@@ -150,6 +196,14 @@ def print_table(
             f"{r.evaluated_iterations:,} / {_count(r.iterations)}",
             "-" if util is None else f"{100 * util:.0f}%",
             r.bound.describe(),
+            *(
+                [
+                    _predicted(by_name[r.name].roofline_cycles, r.cycles),
+                    _predicted(by_name[r.name].regression_cycles, r.cycles),
+                ]
+                if baselines
+                else []
+            ),
         )
     macs = sum(r.macs for r in results)
     instructions = sum(r.instructions for r in results)
@@ -165,6 +219,7 @@ def print_table(
         f"{_count(sum(r.iterations for r in results))}",
         "",
         "",
+        *[""] * extra,
     )
     console.print(table)
     hosted = (

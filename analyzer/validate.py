@@ -43,9 +43,7 @@ class LayerComparison:
 
     @property
     def compute_error(self) -> float:
-        return (
-            self.accperf_cycles - self.scalesim_compute_cycles
-        ) / self.scalesim_compute_cycles
+        return (self.accperf_cycles - self.scalesim_compute_cycles) / self.scalesim_compute_cycles
 
 
 @dataclass

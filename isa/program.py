@@ -105,6 +105,8 @@ class Program:
     model: str = ""
     notes: tuple[str, ...] = field(default=())
     host_layers: tuple[HostLayer, ...] = field(default=())
+    # peak_macs_per_cycle and dram_words_per_cycle of the description, for the roofline.
+    roofline: dict[str, int] | None = None
 
 
 def count_instructions(node: Loop | BlockRef, blocks: tuple[Block, ...]) -> int:

@@ -31,12 +31,12 @@ from isa.program import (
     Template,
 )
 from tracer.errors import DescriptionError
-from tracer.layers import Model, operations
-from tracer.mapping import gemm_shape, is_gemm
+from tracer.layers import Model, gemm_operands, operations
+from tracer.mapping import dram_words, gemm_shape, is_gemm
 
 # SCALE-Sim's array, which this description follows, has no vector unit: pooling and
 # element-wise layers run elsewhere and SCALE-Sim does not time them either.
-HOST_REASON = "runs on the host (the array has no vector unit); not timed"
+HOST_REASON = "on the host: the array has no vector unit; not timed"
 
 # Which tensor each edge port carries, per dataflow (SCALE-Sim's operand matrices).
 PORT_TENSORS = {
@@ -82,6 +82,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
                 Loop("preload", rows, (BlockRef(1),)),
                 Loop("stream", shape.temporal, (BlockRef(2),)),
             )
+        input_words, weight_words, output_words = gemm_operands(layer)  # type: ignore[arg-type]
         mapping = {
             "dataflow": dataflow,
             "spatial_rows": shape.spatial_rows,
@@ -89,6 +90,10 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             "temporal": shape.temporal,
             "repeats": shape.repeats,
             "folds": folds,
+            "input_words": input_words,
+            "weight_words": weight_words,
+            "output_words": output_words,
+            "dram_words": dram_words(shape, rows, cols, dataflow),
         }
         root = Loop("layer", 1, (Loop("fold", folds, fold_body),))
         layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
@@ -112,6 +117,12 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         blocks=blocks,
         layers=tuple(layers),
         host_layers=tuple(host_layers),
+        roofline=None
+        if accelerator.roofline is None
+        else {
+            "peak_macs_per_cycle": accelerator.roofline.peak_macs_per_cycle,
+            "dram_words_per_cycle": accelerator.roofline.dram_words_per_cycle,
+        },
         model=model.name,
         notes=(
             f"dataflow {dataflow}: west port carries {PORT_TENSORS[dataflow]['west']}, "

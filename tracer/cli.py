@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--mode", choices=("fast", "full"), default="fast")
     analyze.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
     analyze.add_argument(
+        "--baselines",
+        action="store_true",
+        help="add the roofline and regression baselines' predictions (see docs/accuracy.md)",
+    )
+    analyze.add_argument(
         "--recurrence",
         action="store_true",
         help="also compute the recurrence bound (critical dependency cycle; seconds on big arrays)",
@@ -288,9 +293,19 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
             results.append(evaluate_one(layer, program, blocks, args.mode, usage, critical))
             progress.advance(task)
     seconds = time.perf_counter() - started
-    print_table(console, program, results, args.mode, seconds)
+    baselines = None
+    if args.baselines:
+        from analyzer.baselines import program_baselines
+
+        baselines = program_baselines(
+            program.roofline,
+            [r.mapping for r in results],
+            [r.macs for r in results],
+            [r.cycles for r in results],
+        )
+    print_table(console, program, results, args.mode, seconds, baselines)
     if args.json is not None:
-        write_json(args.json, report_dict(program, results, args.mode, seconds))
+        write_json(args.json, report_dict(program, results, args.mode, seconds, baselines))
     return 0
 
 

@@ -396,6 +396,18 @@ Layer = Conv2d | Dense | MatMul | Pool | Elementwise
 GEMM_LAYERS = (Conv2d, Dense, MatMul)
 
 
+def gemm_operands(layer: Conv2d | Dense | MatMul) -> tuple[int, int, int]:
+    """Elements of a GEMM-like layer's input, weight (second operand) and output tensors."""
+    if isinstance(layer, Conv2d):
+        per_group = layer.in_channels // layer.groups
+        weights = layer.out_channels * per_group * layer.kernel_height * layer.kernel_width
+    elif isinstance(layer, Dense):
+        weights = layer.in_features * layer.out_features
+    else:
+        weights = prod(layer.input_shapes[1])
+    return prod(layer.input_shapes[0]), weights, prod(layer.output_shape)
+
+
 def operations(layer: Layer) -> int:
     """Arithmetic operations of a layer: MACs for GEMM-like layers, element ops otherwise."""
     return layer.macs if isinstance(layer, GEMM_LAYERS) else layer.operations

@@ -53,6 +53,26 @@ class GemmShape:
         )
 
 
+def dram_words(shape: GemmShape, rows: int, cols: int, dataflow: str) -> int:
+    """DRAM words a layer moves under its mapping when nothing is reused across folds.
+
+    Each fold loads its stationary tile once, streams its moving operands through the
+    array and writes its outputs (partial sums included) once, as SCALE-Sim's operand
+    matrices lay a fold out (compute/systolic_compute_{ws,os,is}.py). For ws and is the
+    stationary Sr x Sc operand is read once overall, the streamed T x Sr operand once per
+    column fold and the T x Sc outputs once per row fold; for os the two streams (Sr x T
+    per column fold, Sc x T per row fold) are read and the Sr x Sc outputs written once.
+    This is the roofline baseline's traffic, not the timing model's.
+    """
+    sr, sc, t = shape.spatial_rows, shape.spatial_cols, shape.temporal
+    row_folds, col_folds = _ceil_div(sr, rows), _ceil_div(sc, cols)
+    if dataflow == "os":
+        per_gemm = sr * t * col_folds + sc * t * row_folds + sr * sc
+    else:
+        per_gemm = sr * sc + t * sr * col_folds + t * sc * row_folds
+    return shape.repeats * per_gemm
+
+
 def _ceil_div(numerator: int, denominator: int) -> int:
     # Integer ceiling: math.ceil(a / b) goes through a float and can be off for huge values.
     return -(-numerator // denominator)

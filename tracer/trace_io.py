@@ -331,6 +331,7 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
         "spaces": program.spaces,
         "notes": list(program.notes),
         "layers": layers,
+        "roofline": program.roofline,
         "host_layers": [
             {
                 "name": host.name,
@@ -488,6 +489,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         layers=tuple(layers),
         model=str(manifest["model"]),
         notes=tuple(manifest.get("notes", ())),
+        roofline=_roofline(manifest.get("roofline")),
         host_layers=tuple(
             HostLayer(
                 name=str(entry["name"]),
@@ -505,6 +507,19 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         if count_instructions(layer.root, program.blocks) != entry["instructions"]:
             loop_problem(f"layer {layer.name!r}: instruction count differs from the manifest")
     return program
+
+
+def _roofline(raw: Any) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    keys = ("peak_macs_per_cycle", "dram_words_per_cycle")
+    if not isinstance(raw, dict) or set(raw) != set(keys):
+        raise ValueError(f"roofline must be null or have exactly {', '.join(keys)}")
+    for key in keys:
+        value = raw[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < (key == keys[0]):
+            raise ValueError(f"roofline {key} is {value!r}")
+    return {key: raw[key] for key in keys}
 
 
 class _Problems:
