@@ -93,6 +93,7 @@ def report_dict(
                 "instructions": r.instructions,
                 "evaluated_instructions": r.evaluated_instructions,
                 "evaluated_iterations": r.evaluated_iterations,
+                "reused_from": r.reused_from,
                 "iterations": r.iterations,
                 "macs": r.macs,
                 "utilization": utilization(r, program),
@@ -193,7 +194,9 @@ def print_table(
             f"{100 * r.cycles / total:.1f}%",
             _count(r.macs),
             _count(r.instructions),
-            f"{r.evaluated_iterations:,} / {_count(r.iterations)}",
+            f"= {r.reused_from}"
+            if r.reused_from
+            else f"{r.evaluated_iterations:,} / {_count(r.iterations)}",
             "-" if util is None else f"{100 * util:.0f}%",
             r.bound.describe(),
             *(

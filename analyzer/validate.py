@@ -127,9 +127,10 @@ def compare_with_scalesim(
     if program.layers:
         evaluate_one(program.layers[0], program, blocks, "fast")  # JIT warm-up, not timed
     base = _base_request(program)
+    reuse: dict = {}
     for layer in program.layers:
         started = time.perf_counter()
-        ours = evaluate_one(layer, program, blocks, "fast")
+        ours = evaluate_one(layer, program, blocks, "fast", reuse=reuse)
         ours_seconds = time.perf_counter() - started
         result = run_scalesim({**base, "layers": rows[layer.name]}, timeout_s=timeout_s)
         validation.scalesim_version = str(result["scalesim_version"])

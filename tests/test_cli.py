@@ -280,3 +280,26 @@ def test_an_onnx_model_lowers_like_the_zoo_model(tmp_path, capsys):
         (e["name"], e["cycles"]) for e in imported["layers"]
     ]
     assert zoo["total_cycles"] == imported["total_cycles"] > 0
+
+
+def test_fast_analyze_reuses_identical_layer_programs(tmp_path, capsys):
+    from analyzer.evaluate import evaluate_program
+    from tracer.lowering import lower_model
+
+    layers = "layer1.0.conv3,layer1.0.downsample,layer1.1.conv1,layer1.1.conv2"
+    argv = ["lower", "--accelerator", "systolic", "--param", "rows=8", "--param", "cols=8"]
+    code, out, _ = run(
+        [*argv, "--model", "resnet50", "--layers", layers, "-o", str(tmp_path)], capsys
+    )
+    assert code == 0
+    report = tmp_path / "r.json"
+    assert run(["analyze", out.strip(), "--json", str(report)], capsys)[0] == 0
+    entries = json.loads(report.read_text())["layers"]
+    # conv3, downsample and the next block's conv1 are all 1x1, 64 <-> 256 on 56x56.
+    assert [e["reused_from"] for e in entries] == [None, "layer1.0.conv3", "layer1.0.conv3", None]
+    assert [e["evaluated_iterations"] == 0 for e in entries] == [False, True, True, False]
+    # Reuse is exact: every layer evaluated on its own gives the same cycles.
+    program = lower_model(
+        "systolic", {"rows": "8", "cols": "8"}, "resnet50", layers=layers.split(",")
+    )
+    assert [e["cycles"] for e in entries] == [r.cycles for r in evaluate_program(program, "full")]

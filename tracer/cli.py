@@ -286,11 +286,13 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     blocks = pack_blocks(program)
     critical: dict[int, CriticalCycle | None] | None = {} if args.recurrence else None
     usage: dict[int, BlockUsage] = {}
+    # Full mode is the reference that walks every instruction, so only fast mode reuses.
+    reuse: dict | None = {} if args.mode == "fast" else None
     results = []
     with _progress(console) as progress:
         task = progress.add_task(f"{args.mode} evaluation", total=len(program.layers))
         for layer in program.layers:
-            results.append(evaluate_one(layer, program, blocks, args.mode, usage, critical))
+            results.append(evaluate_one(layer, program, blocks, args.mode, usage, critical, reuse))
             progress.advance(task)
     seconds = time.perf_counter() - started
     baselines = None

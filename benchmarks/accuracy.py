@@ -1,0 +1,107 @@
+"""The accuracy table of docs/accuracy.md: accperf, roofline and regression against SCALE-Sim.
+
+    .venv/bin/python benchmarks/accuracy.py --run [--cache DIR] [CONFIG ...]
+
+CONFIG is model:size:dataflow:bandwidth (default: resnet50 and mobilenet_v2 at 32x32 and
+128x128, ws and os, unlimited bandwidth). For each, SCALE-Sim's per-layer results are
+read from DIR/<model>_<size>_<dataflow>_bw<bandwidth>.json, the JSON that
+`accperf-trace validate --against scalesim --json` writes; with --run, configurations
+without one are simulated first (SCALE-Sim takes minutes to an hour per configuration).
+Every number in the table is computed here from those results:
+  accperf     MAPE of accperf's cycles against SCALE-Sim's total cycles (stalls included);
+  roofline    MAPE of analyzer.baselines.roofline on the same layers and configuration;
+  regression  MAPE of the log-linear regression, each layer predicted from a fit to
+              SCALE-Sim's cycles of the model's other layers (leave one out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from accelerators.catalog import find_accelerator
+from analyzer.baselines import feature_row, leave_one_out, roofline
+from analyzer.validate import compare_with_scalesim
+from tracer.lowering import lower_workload
+from tracer.workloads import load_model
+
+DEFAULT_CONFIGS = [
+    f"{model}:{size}:{dataflow}:0"
+    for model in ("resnet50", "mobilenet_v2")
+    for size in (32, 128)
+    for dataflow in ("ws", "os")
+]
+
+
+def _mape(predicted: np.ndarray, reference: np.ndarray) -> float:
+    return float(100 * np.mean(np.abs(predicted - reference) / reference))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="*", default=DEFAULT_CONFIGS)
+    parser.add_argument("--cache", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--run", action="store_true", help="simulate missing configurations")
+    args = parser.parse_args()
+    args.cache.mkdir(parents=True, exist_ok=True)
+    print(
+        "| model | array | dataflow | bandwidth | layers | accperf MAPE | roofline MAPE "
+        "| regression MAPE | SCALE-Sim time | accperf time |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for config in args.configs:
+        model_name, size, dataflow, bandwidth = config.split(":")
+        params = {"rows": size, "cols": size, "dataflow": dataflow, "bandwidth": bandwidth}
+        accelerator = find_accelerator("systolic").resolve(params)
+        model = load_model(model_name)
+        program = lower_workload(accelerator, model)
+        cache = args.cache / f"{model_name}_{size}_{dataflow}_bw{bandwidth}.json"
+        if not cache.exists():
+            if not args.run:
+                print(
+                    f"| {model_name} | {size}x{size} | {dataflow} | {bandwidth} | "
+                    f"not simulated: run with --run | | | | | |"
+                )
+                continue
+            print(f"simulating {config} with SCALE-Sim ...", file=sys.stderr, flush=True)
+            cache.write_text(json.dumps(compare_with_scalesim(program, model).as_dict()))
+        result = json.loads(cache.read_text())
+        layers = {layer.name: layer for layer in program.layers}
+        reference = np.array([e["scalesim_total_cycles"] for e in result["layers"]], float)
+        ours = np.array([e["accperf_cycles"] for e in result["layers"]], float)
+        mappings = [layers[e["name"]].mapping for e in result["layers"]]
+        macs = [layers[e["name"]].macs for e in result["layers"]]
+        assert program.roofline is not None
+        roof = np.array(
+            [
+                roofline(
+                    mac,
+                    int(m["dram_words"]),
+                    program.roofline["peak_macs_per_cycle"],
+                    program.roofline["dram_words_per_cycle"],
+                ).cycles
+                for m, mac in zip(mappings, macs, strict=True)
+            ]
+        )
+        features = np.array(
+            [feature_row({**m, "macs": mac}) for m, mac in zip(mappings, macs, strict=True)]
+        )
+        regression = leave_one_out(features, reference)
+        totals = result["totals"]
+        print(
+            f"| {model_name} | {size}x{size} | {dataflow} | "
+            f"{'unlimited' if bandwidth == '0' else bandwidth + ' words/cycle'} | "
+            f"{len(reference)} | {_mape(ours, reference):.2f}% | {_mape(roof, reference):.1f}% | "
+            f"{_mape(regression, reference):.1f}% | {totals['scalesim_seconds']:.0f} s | "
+            f"{totals['accperf_seconds']:.1f} s |",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
