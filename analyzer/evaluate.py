@@ -14,6 +14,10 @@ from analyzer.recurrence import CriticalCycle
 from isa.program import LayerProgram, Loop, Program
 
 MODES = ("fast", "full")
+# How many instructions one signature entry is worth when fast mode decides how often to
+# compare states (analyzer/kernels.py, evaluate_layer): a loop whose iterations are small
+# next to the state is compared every few iterations instead of at every boundary.
+SIGNATURE_COST = 2
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def run_kernel(
         program.frontend_delay,
         blocks.min_latency,
         fast,
+        SIGNATURE_COST,
         record_first,
         record_start,
         record_end,

@@ -126,6 +126,7 @@ def evaluate_layer(
     frontend_delay,
     min_latency,
     fast,
+    signature_cost,
     record_first,
     record_start,
     record_end,
@@ -136,6 +137,12 @@ def evaluate_layer(
     With a non-empty record_start, the start and end cycles of instructions
     record_first, record_first + 1, ... (index in program order; use full mode) are
     written to record_start/record_end and evaluation stops after the last of them.
+
+    Fast mode takes a signature at every k-th iteration boundary of each loop instance,
+    k = max(1, signature length // (signature_cost * instructions per iteration)): loops
+    with small bodies compare states less often, so comparing never costs much more than
+    evaluating. Which boundaries are sampled only decides how early a repetition is found,
+    never whether a skip is exact.
     """
     unit_free = np.zeros(n_units, dtype=np.int64)
     write_end = np.zeros(n_locations, dtype=np.int64)
@@ -308,7 +315,11 @@ def evaluate_layer(
             if index[d] >= trips:
                 pc += 1
                 continue
-            if levels > 0 and op_skippable[begin]:
+            if (
+                levels > 0
+                and op_skippable[begin]
+                and index[d] % max(1, sig_len // (signature_cost * max(1, op_arg2[begin]))) == 0
+            ):
                 lv = level_of[d]
                 h = _signature(
                     sig,
