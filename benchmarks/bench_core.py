@@ -48,12 +48,15 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def evaluate(program: Program, names: list[str] | None, mode: str):
+def evaluate(program: Program, names: list[str] | None, mode: str, reuse: bool = False):
+    """Evaluate (a subset of) the layers; `reuse` shares results between layers with the
+    same loop program, as `accperf-trace analyze` does in fast mode."""
     blocks = pack_blocks(program)
     layers = [layer for layer in program.layers if names is None or layer.name in names]
     usage: dict = {}
+    shared: dict | None = {} if reuse else None
     started = time.perf_counter()
-    results = [evaluate_one(layer, program, blocks, mode, usage) for layer in layers]
+    results = [evaluate_one(layer, program, blocks, mode, usage, reuse=shared) for layer in layers]
     return results, time.perf_counter() - started
 
 

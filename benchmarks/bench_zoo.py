@@ -4,7 +4,8 @@
 
 Per model it prints, measured in this run: lowering time, instruction count, layers timed
 on the accelerator and layers it leaves to the host, the fast analysis time after JIT
-warm-up with the share of instructions evaluated, and total cycles. Models with fewer
+warm-up as `accperf-trace analyze` does it (layers with the same loop program share one
+evaluation) with the share of instructions evaluated, and total cycles. Models with fewer
 instructions than --full-below are also evaluated in full (one core), checked equal to
 the fast result, and the fast/full speedup printed.
 """
@@ -51,7 +52,7 @@ def main() -> None:
         if not warmed:
             evaluate(program, None, "fast")  # JIT warm-up (compiled code is cached on disk too)
             warmed = True
-        fast, fast_s = evaluate(program, None, "fast")
+        fast, fast_s = evaluate(program, None, "fast", reuse=True)
         instructions = sum(count_instructions(lay.root, program.blocks) for lay in program.layers)
         evaluated = sum(r.evaluated_instructions for r in fast)
         cycles = sum(r.cycles for r in fast)
