@@ -114,11 +114,13 @@ def test_bad_files(tmp_path: Path) -> None:
 
 def test_cli_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = _write(tmp_path, "neg.csv", f"{CONV_HEADER}\nc, 8, 8, 3, 3, -4, 8, 1,\n")
+    short = _write(tmp_path, "short.csv", f"{CONV_HEADER}\nc, 8, 8, 3, 3, 4, 8\n")
     out = tmp_path / "traces"
     out.mkdir()
     for argv in (
         ["layers", str(bad)],
         ["lower", "--accelerator", "systolic", "--model", str(bad), "-o", str(out)],
+        ["lower", "--accelerator", "systolic", "--model", str(short), "-o", str(out)],
         ["layers", str(tmp_path / "absent.csv")],
     ):
         assert main(argv) == 2
