@@ -126,7 +126,7 @@ def evaluate_layer(
     frontend_delay,
     min_latency,
     fast,
-    signature_cost,
+    compare_budget,
     record_first,
     record_start,
     record_end,
@@ -139,7 +139,7 @@ def evaluate_layer(
     written to record_start/record_end and evaluation stops after the last of them.
 
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
-    k = max(1, signature length // (signature_cost * instructions per iteration)): loops
+    k = max(1, signature length // (compare_budget * instructions per iteration)): loops
     with small bodies compare states less often, so comparing never costs much more than
     evaluating. Which boundaries are sampled only decides how early a repetition is found,
     never whether a skip is exact.
@@ -318,7 +318,7 @@ def evaluate_layer(
             if (
                 levels > 0
                 and op_skippable[begin]
-                and index[d] % max(1, sig_len // (signature_cost * max(1, op_arg2[begin]))) == 0
+                and index[d] % max(1, sig_len // (compare_budget * max(1, op_arg2[begin]))) == 0
             ):
                 lv = level_of[d]
                 h = _signature(

@@ -159,7 +159,7 @@ def print_table(
     seconds: float,
     baselines: list[LayerBaselines] | None = None,
 ) -> None:
-    total = sum(r.cycles for r in results) or 1
+    total = sum(r.cycles for r in results)
     params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
     table = Table(
         title=f"{program.model} on {program.accelerator} ({params}) - {mode} evaluation",
@@ -191,7 +191,7 @@ def print_table(
         table.add_row(
             r.name,
             f"{r.cycles:,}",
-            f"{100 * r.cycles / total:.1f}%",
+            f"{100 * r.cycles / max(total, 1):.1f}%",
             _count(r.macs),
             _count(r.instructions),
             f"= {r.reused_from}"

@@ -303,3 +303,17 @@ def test_fast_analyze_reuses_identical_layer_programs(tmp_path, capsys):
         "systolic", {"rows": "8", "cols": "8"}, "resnet50", layers=layers.split(",")
     )
     assert [e["cycles"] for e in entries] == [r.cycles for r in evaluate_program(program, "full")]
+
+
+def test_a_model_of_host_layers_only(tmp_path, capsys):
+    argv = ["lower", "--accelerator", "systolic", "--model", "resnet18", "--layers", "maxpool"]
+    code, out, _ = run([*argv, "-o", str(tmp_path)], capsys)
+    assert code == 0
+    trace = out.strip()
+    report = tmp_path / "r.json"
+    code, out, _ = run(["analyze", trace, "--json", str(report)], capsys)
+    assert code == 0 and "0 layers (1 more run on the host, not timed), 0 cycles" in out
+    data = json.loads(report.read_text())
+    assert data["total_cycles"] == 0 and data["layers"][0]["placement"] == "host"
+    code, _, err = run(["show", trace, "--layer", "maxpool"], capsys)
+    assert code == 2 and "on the host" in err

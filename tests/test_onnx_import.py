@@ -387,7 +387,7 @@ def test_a_skipped_op_keeps_activations_from_fusing_across_it(tmp_path):
     )
 
 
-def test_a_skipped_op_that_changes_shape_is_reported_with_the_file(tmp_path):
+def test_a_skipped_op_that_changes_shape_leaves_its_reader_free_standing(tmp_path):
     nodes = [
         node("Conv", ["x", "w1"], ["c1"], "c1"),
         node("Concat", ["c1", "c1"], ["cat"], "cat", axis=1),
@@ -399,9 +399,52 @@ def test_a_skipped_op_that_changes_shape_is_reported_with_the_file(tmp_path):
         {"x": [1, 3, 6, 6]},
         initializers=(const("w1", (8, 3, 1, 1)), const("w2", (4, 16, 1, 1))),
     )
-    with pytest.raises(WorkloadError) as caught:
-        import_onnx(path, skip_unsupported=True)
-    assert str(path) in str(caught.value) and "skipped operator" in str(caught.value)
+    with pytest.raises(WorkloadError, match="Concat x1 \\(cat\\)"):
+        import_onnx(path)
+    model = import_onnx(path, skip_unsupported=True)
+    # The concat doubles the channels, so c2 cannot read c1: it reads a tensor of its own.
+    assert model.layers == (
+        Conv2d("c1", 3, 8, 6, 6, 1, 1, inputs=("x",)),
+        Conv2d("c2", 16, 4, 6, 6, 1, 1),
+    )
+    assert "Concat x1" in model.notes[0]
+
+
+def test_a_custom_domain_op_is_listed_and_skippable(tmp_path):
+    gelu = helper.make_node("Gelu", ["c"], ["g"], name="gelu", domain="com.microsoft")
+    nodes = [node("Conv", ["x", "w"], ["c"], "conv"), gelu, node("Conv", ["g", "w"], ["y"], "c2")]
+    graph = helper.make_graph(
+        nodes,
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[const("w", (4, 4, 1, 1))],
+    )
+    proto = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid("com.microsoft", 1)],
+    )
+    path = tmp_path / "custom.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(WorkloadError, match="Gelu x1 \\(gelu\\)"):
+        import_onnx(path)
+    model = import_onnx(path, skip_unsupported=True)
+    # ONNX cannot infer a custom op's shape; the skipped op keeps its input's.
+    assert [layer.inputs for layer in model.layers] == [("x",), ("conv",)]
+
+
+def test_gemm_with_a_constant_left_operand_is_dense(tmp_path):
+    nodes = [node("Gemm", ["w", "x"], ["y"], "left")]
+    model = load(tmp_path, nodes, {"x": [5, 3]}, initializers=(const("w", (8, 5)),))
+    assert model.layers == (Dense("left", 5, 8, rows=3, inputs=("x",)),)
+
+
+def test_weights_given_as_graph_inputs_are_weights_for_matmul(tmp_path):
+    nodes = [node("MatMul", ["x", "w"], ["y"], "proj")]
+    path = save(tmp_path, nodes, {"x": ["N", 7, 16], "w": [16, 4]})
+    model = import_onnx(path, batch=3)
+    assert model.layers == (Dense("proj", 16, 4, rows=21, inputs=("x",)),)
+    assert [i.name for i in model.inputs] == ["x"]
 
 
 def test_pytorch_style_flatten_through_shape_arithmetic_folds_away(tmp_path):
@@ -549,3 +592,11 @@ def test_layers_command_writes_json(tmp_path, capsys):
         ("gap", "avgpool", 0),
         ("fc", "dense", 80),
     ]
+
+
+def test_selecting_layers_keeps_the_skipped_operator_note(tmp_path):
+    from tracer.lowering import select_layers
+
+    model = import_onnx(unsupported_graph(tmp_path), skip_unsupported=True)
+    subset = select_layers(model, ["c2"])
+    assert subset.notes == model.notes and subset.layers[0].inputs == ()

@@ -207,3 +207,9 @@ def test_scalesim_reads_the_same_layers(tmp_path: Path, kind: str) -> None:
                     shape.spatial_cols,
                     shape.temporal,
                 ], (layer.name, dataflow)
+
+
+def test_a_field_too_long_for_csv_is_one_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, "long.csv", f'{CONV_HEADER}\n"{"x" * 200_000}", 8, 8, 3, 3, 4, 8, 1,\n')
+    with pytest.raises(WorkloadError, match="not a readable CSV file"):
+        import_topology(path)

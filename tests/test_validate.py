@@ -74,3 +74,9 @@ def test_validate_refuses_what_scalesim_cannot_express(
     code = main(["validate", "--against", "scalesim", "--model", "resnet50", "--batch", "2"])
     err = capsys.readouterr().err
     assert code == 2 and "batch" in err and "Traceback" not in err
+
+
+def test_validate_with_nothing_on_the_array_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["validate", "--against", "scalesim", "--model", "resnet18", "--layers", "maxpool"])
+    err = capsys.readouterr().err
+    assert code == 2 and "nothing to compare" in err and "maxpool" in err

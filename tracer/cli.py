@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -18,7 +19,16 @@ from rich.table import Table
 
 from tracer.errors import UserInputError
 
+if TYPE_CHECKING:
+    from analyzer.validate import Validation
+    from tracer.layers import Model
+
 DEFAULT_MATERIALIZE = 4
+
+
+def _stderr() -> Console:
+    # Piped or captured stderr gets long lines rather than rich's 80-column wrapping.
+    return Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +175,11 @@ def _model_params(items: list[str]) -> dict[str, int]:
     return options
 
 
-def _load(args: argparse.Namespace):  # -> Model
+def _layer_names(text: str | None) -> list[str] | None:
+    return [name.strip() for name in text.split(",")] if text else None
+
+
+def _load(args: argparse.Namespace) -> Model:
     from tracer.workloads import load_model
 
     return load_model(
@@ -179,7 +193,7 @@ def _progress(console: Console) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=_stderr(),
         transient=True,
         disable=not sys.stderr.isatty(),
     )
@@ -226,6 +240,7 @@ def _parse_params(
 def _lower(args: argparse.Namespace, console: Console) -> int:
     from isa.program import count_instructions
     from tracer.lowering import lower_model
+    from tracer.onnx_import import SKIPPED_NOTE
     from tracer.trace_io import write_trace
 
     if args.materialize == "all":
@@ -240,7 +255,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
                 f"--materialize {args.materialize!r}: give a number of iterations (>= 0) or 'all'"
             ) from None
     started = time.perf_counter()
-    layers = [name.strip() for name in args.layers.split(",")] if args.layers else None
+    layers = _layer_names(args.layers)
     program = lower_model(
         args.accelerator,
         _parse_params(args.param),
@@ -259,13 +274,13 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
         ) from None
     instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
     hosted = f", {len(program.host_layers)} on the host" if program.host_layers else ""
-    stderr = Console(stderr=True)
+    stderr = _stderr()
     stderr.print(
         f"lowered {program.model} ({len(program.layers)} layers{hosted}, {instructions:,} "
         f"instructions) onto {program.accelerator} in {time.perf_counter() - started:.2f} s"
     )
     for note in program.notes:
-        if note.startswith("skipped operators"):
+        if note.startswith(SKIPPED_NOTE):
             stderr.print(f"warning: {note}")
     print(folder)
     return 0
@@ -333,7 +348,7 @@ def _export_onnx(args: argparse.Namespace, console: Console) -> int:
         raise UserInputError(f"-o {args.out}: folder {args.out.parent} does not exist")
     model = _load(args)
     write_onnx(model, args.out)
-    Console(stderr=True).print(f"wrote {model.name} ({len(model.layers)} layers) as ONNX")
+    _stderr().print(f"wrote {model.name} ({len(model.layers)} layers) as ONNX")
     print(args.out)
     return 0
 
@@ -349,11 +364,15 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         check_json_destination(args.json)
     accelerator = find_accelerator(args.accelerator).resolve(_parse_params(args.param))
-    workload = select_layers(
-        _load(args), [n.strip() for n in args.layers.split(",")] if args.layers else None
-    )
+    workload = select_layers(_load(args), _layer_names(args.layers))
     program = lower_workload(accelerator, workload)
     check_comparable(program, accelerator.isa)
+    if not program.layers:
+        raise UserInputError(
+            f"--model {args.model}: none of the chosen layers runs on the array "
+            f"({', '.join(h.name for h in program.host_layers)} run on the host), so there "
+            "is nothing to compare with SCALE-Sim"
+        )
     if scalesim_python() is None:
         raise ScaleSimUnavailable(f"validate --against scalesim needs SCALE-Sim.\n{INSTALL_HINT}")
     with _progress(console) as progress:
@@ -367,7 +386,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _print_validation(console: Console, validation) -> None:  # validation: Validation
+def _print_validation(console: Console, validation: Validation) -> None:
     params = ", ".join(f"{k}={v}" for k, v in validation.parameters.items())
     table = Table(
         title=f"{validation.model} on {validation.accelerator} ({params}) against "
@@ -450,6 +469,11 @@ def _show(args: argparse.Namespace, console: Console) -> int:
 
     program = read_trace(args.trace)
     names = [layer.name for layer in program.layers]
+    hosted = {host.name: host for host in program.host_layers}
+    if args.layer in hosted:
+        raise UserInputError(
+            f"--layer {args.layer!r}: {hosted[args.layer].reason}, so it has no instructions"
+        )
     if args.layer not in names:
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
         raise UserInputError(

@@ -33,7 +33,7 @@ def select_layers(model: Model, names: list[str] | None) -> Model:
     kept = [
         layer if set(layer.inputs) <= available else replace(layer, inputs=()) for layer in kept
     ]
-    return Model(model.name, tuple(kept), model.inputs)
+    return Model(model.name, tuple(kept), model.inputs, model.notes)
 
 
 def lower_model(

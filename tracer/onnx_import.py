@@ -57,13 +57,14 @@ POOL_OPS = {
     "GlobalAveragePool": "avgpool",
 }
 SUPPORTED = (
-    {"Conv", "Gemm", "MatMul", "Constant"}
+    {"Conv", "Gemm", "MatMul"}
     | FREE_OPS
     | FOLDABLE_WITH_CONSTANT
     | set(ACTIVATION_OPS)
     | set(POOL_OPS)
 )
 _SHOWN_NODES = 4
+SKIPPED_NOTE = "skipped operators (--skip-unsupported), taking no time"
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -77,7 +78,12 @@ class _Importer:
         self.shapes: dict[str, tuple[int | None, ...] | None] = {}
         for value in [*graph.input, *graph.value_info, *graph.output]:
             self.shapes[value.name] = _value_shape(value)
-        self.constants = {init.name for init in graph.initializer}
+        # Weights: initializers, and graph inputs read only where an operator takes its
+        # parameters (as an export without parameters leaves them).
+        data = _data_inputs(graph)
+        self.constants = {init.name for init in graph.initializer} | {
+            value.name for value in graph.input if value.name not in data
+        }
         for init in graph.initializer:
             self.shapes[init.name] = tuple(init.dims)
         # Shape reads only metadata, so it never keeps an activation from fusing.
@@ -87,6 +93,11 @@ class _Importer:
         self.consumers.update(output.name for output in graph.output)
         self.source: dict[str, str] = {}  # tensor -> layer or model input producing its data
         self.exclusive: set[str] = set()  # tensors only their producing layer's output reaches
+        # Outputs of skipped operators that changed the tensor's size: whoever reads them
+        # is free-standing, as the graph between them is unknown.
+        self.detached: set[str] = set()
+        self.folded: set[int] = set()  # positions of nodes folded at load time
+        self.not_modelled: set[int] = set()  # positions of nodes classify() listed
         self.layers: list[Layer] = []
         self.index: dict[str, int] = {}
         self.used_inputs: list[str] = []
@@ -144,10 +155,9 @@ class _Importer:
 
     # -- the walk --------------------------------------------------------------------------
 
-    def run(self) -> list[Layer]:
-        for value in self.graph.input:
-            if value.name not in self.constants:
-                self.source[value.name] = value.name
+    def classify(self) -> dict[str, list[str]]:
+        """Fold constants and list the operators we do not model, before any shape is
+        needed: {op type: [node names]}."""
         for position, node in enumerate(self.graph.node):
             if node.op_type == "Shape" or all(
                 name in self.constants for name in node.input if name
@@ -155,25 +165,71 @@ class _Importer:
                 # Shape arithmetic (Shape -> Gather -> Concat -> Reshape, as PyTorch exports
                 # x.view(n, -1)) and anything else on constants folds away at load time.
                 self.constants.update(node.output)
+                self.folded.add(position)
                 continue
+            label = node.name or f"#{position}"
             if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
-                self.unsupported.setdefault(node.op_type, []).append(node.name or f"#{position}")
-                self.alias(node, keeps_exclusive=False)
+                self.unsupported.setdefault(node.op_type, []).append(label)
+                self.not_modelled.add(position)
+            elif (
+                node.op_type in FOLDABLE_WITH_CONSTANT
+                and node.op_type not in COMPUTED_BINARY
+                and not any(name in self.constants for name in node.input)
+            ):
+                kind = f"{node.op_type} of two computed tensors"
+                self.unsupported.setdefault(kind, []).append(label)
+                self.not_modelled.add(position)
+        return self.unsupported
+
+    def run(self) -> list[Layer]:
+        for value in self.graph.input:
+            if value.name not in self.constants:
+                self.source[value.name] = value.name
+        for position, node in enumerate(self.graph.node):
+            if position in self.folded:
+                continue
+            if position in self.not_modelled:
+                self.skip(node)
                 continue
             self.handle(node, position)
         return self.layers
 
-    def alias(self, node: onnx.NodeProto, keeps_exclusive: bool = True) -> None:
-        """The node's outputs carry its first data input's data (free or skipped ops). A
-        skipped op stands between a layer and what follows, so nothing fuses across it."""
+    def skip(self, node: onnx.NodeProto) -> None:
+        """A skipped operator: its output stands for its first data input when it keeps
+        the size; otherwise its readers become free-standing. Nothing fuses across it."""
         inputs = [name for name in node.input if name and name not in self.constants]
-        if not inputs or inputs[0] not in self.source:
-            for output in node.output:
-                self.constants.add(output)
+        if not inputs:
+            self.constants.update(node.output)
+            return
+        before = self.shapes.get(inputs[0])
+        for output in node.output:
+            after = self.shapes.get(output)
+            if after is None or None in after:
+                self.shapes[output] = after = before  # e.g. a custom-domain op ONNX cannot infer
+            same_size = (
+                before is not None
+                and after is not None
+                and None not in before
+                and None not in after
+                and prod(cast(tuple[int, ...], before)) == prod(cast(tuple[int, ...], after))
+            )
+            if same_size and inputs[0] in self.source and inputs[0] not in self.detached:
+                self.source[output] = self.source[inputs[0]]
+            else:
+                self.detached.add(output)
+
+    def alias(self, node: onnx.NodeProto) -> None:
+        """The node's outputs carry its first data input's data (free operators)."""
+        inputs = [name for name in node.input if name and name not in self.constants]
+        if not inputs:
+            self.constants.update(node.output)
             return
         for output in node.output:
-            self.source[output] = self.source[inputs[0]]
-            if keeps_exclusive and inputs[0] in self.exclusive and self.consumers[inputs[0]] == 1:
+            if inputs[0] in self.detached:
+                self.detached.add(output)
+                continue
+            self.source[output] = self.data_source(node, inputs[0])
+            if inputs[0] in self.exclusive and self.consumers[inputs[0]] == 1:
                 self.exclusive.add(output)
 
     def handle(self, node: onnx.NodeProto, position: int) -> None:
@@ -184,8 +240,6 @@ class _Importer:
             self._gemm(node, position)
         elif op == "MatMul":
             self._matmul(node, position)
-        elif op == "Constant":
-            self.constants.update(node.output)
         elif op in FREE_OPS:
             self.alias(node)
         elif node.op_type in POOL_OPS:
@@ -198,6 +252,8 @@ class _Importer:
             raise AssertionError(node.op_type)
 
     def _sources(self, node: onnx.NodeProto, tensors: list[str]) -> tuple[str, ...]:
+        if any(tensor in self.detached for tensor in tensors):
+            return ()  # behind a skipped operator that changed the size: free-standing
         sources = tuple(self.data_source(node, tensor) for tensor in tensors)
         for source in sources:
             if source not in self.index and source not in self.used_inputs:
@@ -263,6 +319,12 @@ class _Importer:
         rows, k = reversed(a_shape) if attrs.get("transA", 0) else a_shape
         n = b_shape[0] if attrs.get("transB", 0) else b_shape[1]
         name = self.layer_name(node, position)
+        if node.input[0] in self.constants and node.input[1] not in self.constants:
+            # W @ x: a dense layer over x's columns (n of them), k inputs, `rows` outputs.
+            self.emit(
+                node, Dense(name, k, rows, rows=n, inputs=self._sources(node, [node.input[1]]))
+            )
+            return
         if self.source.get(node.input[1]) in self.index:
             # B is computed by a layer: a product of two computed tensors, not a weight.
             sources = self._sources(node, [node.input[0], node.input[1]])
@@ -348,11 +410,8 @@ class _Importer:
         if left in self.constants or right in self.constants:
             self.alias(node)  # a bias or a scale: folded into the producer
             return
-        if node.op_type not in COMPUTED_BINARY:
-            self.unsupported.setdefault(f"{node.op_type} of two computed tensors", []).append(
-                node.name or f"#{position}"
-            )
-            self.alias(node)
+        if node.op_type not in COMPUTED_BINARY:  # listed by classify(), skipped on request
+            self.skip(node)
             return
         shapes = (self.shape(node, left), self.shape(node, right))
         if shapes[0] != shapes[1]:
@@ -412,13 +471,20 @@ PARAMETER_POSITIONS = {
     "BatchNormalization": {1, 2, 3, 4},
     "Clip": {1, 2},
     "Reshape": {1},
+    # A graph input multiplied from the right is a weight; computed operands (attention)
+    # are never graph inputs.
+    "MatMul": {1},
 }
 
 
 def _data_inputs(graph: onnx.GraphProto) -> set[str]:
+    """Tensors some operator reads as data (not only as its weights or parameters)."""
+    initializers = {init.name for init in graph.initializer}
     data: set[str] = set()
     for node in graph.node:
         parameters = PARAMETER_POSITIONS.get(node.op_type, set())
+        if node.op_type in ("MatMul", "Gemm") and node.input[0] in initializers:
+            parameters = parameters - {1}  # W @ x: the right operand is the data
         data.update(name for i, name in enumerate(node.input) if i not in parameters)
     return data
 
@@ -484,20 +550,26 @@ def import_onnx(path: Path, batch: int | None = None, skip_unsupported: bool = F
             "onnx.checker.check_model"
         ) from None
     importer = _Importer(path, proto.graph)
-    layers = importer.run()
+    unsupported = importer.classify()
     notes: tuple[str, ...] = ()
-    if importer.unsupported:
+    if unsupported:
         listing = "; ".join(
             f"{op} x{len(names)} ({', '.join(names[:_SHOWN_NODES])}"
             f"{', ...' if len(names) > _SHOWN_NODES else ''})"
-            for op, names in sorted(importer.unsupported.items())
+            for op, names in sorted(unsupported.items())
         )
         if not skip_unsupported:
             raise WorkloadError(
                 f"{path}: operators not modelled: {listing}. Pass --skip-unsupported to leave "
                 "them out (they then take no time), or remove them from the model"
             )
-        notes = (f"skipped operators (--skip-unsupported), taking no time: {listing}",)
+        notes = (f"{SKIPPED_NOTE}: {listing}",)
+    try:
+        layers = importer.run()
+    except WorkloadError as exc:
+        if str(path) in str(exc):
+            raise
+        raise WorkloadError(f"{path}: {exc}") from None
     if not layers:
         raise WorkloadError(f"{path}: no layer we model (conv, gemm, matmul, pooling, add/mul)")
     inputs = tuple(

@@ -52,7 +52,12 @@ def import_topology(path: Path, batch: int = 1) -> Model:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
         raise WorkloadError(f"{path}: cannot be read ({reason})") from None
-    rows = [(number, _fields(row)) for number, row in enumerate(csv.reader(text.splitlines()), 1)]
+    try:
+        rows = [
+            (number, _fields(row)) for number, row in enumerate(csv.reader(text.splitlines()), 1)
+        ]
+    except csv.Error as exc:
+        raise WorkloadError(f"{path}: not a readable CSV file ({exc})") from None
     rows = [(number, fields) for number, fields in rows if any(fields)]
     if not rows:
         raise WorkloadError(
