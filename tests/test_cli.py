@@ -163,6 +163,8 @@ def test_trace_rows_load_in_polars(trace):
         ),
         (["layers", "missing.onnx"], "no such ONNX model file"),
         (["layers", "resnet50", "--skip-unsupported"], "ONNX models only"),
+        (["layers", "resnet50", "--dim", "seq=4"], "--dim apply to ONNX models only"),
+        (["layers", "resnet50", "--dim", "seq=four"], "expected an integer"),
         (["export-onnx", "resnet50", "-o", "out.txt"], "ending in .onnx"),
     ],
 )

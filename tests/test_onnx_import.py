@@ -527,6 +527,18 @@ def test_symbolic_non_batch_dimension_is_refused(tmp_path):
     with pytest.raises(WorkloadError) as caught:
         import_onnx(path)
     assert "'x'" in str(caught.value) and "dimension 1 ('seq')" in str(caught.value)
+    assert "--dim seq=VALUE" in str(caught.value)
+
+
+def test_named_symbolic_dimensions_take_dim_values(tmp_path):
+    matmul = node("MatMul", ["x", "w"], ["y"], "proj")
+    path = save(tmp_path, [matmul], {"x": ["N", "seq", 16]}, initializers=(const("w", (16, 8)),))
+    model = import_onnx(path, batch=2, dims={"seq": 12})
+    assert model.layers == (Dense("proj", 16, 8, rows=24, inputs=("x",)),)
+    with pytest.raises(WorkloadError, match="--dim length: no input"):
+        import_onnx(path, dims={"seq": 12, "length": 3})
+    with pytest.raises(WorkloadError, match="positive integer"):
+        import_onnx(path, dims={"seq": 0})
 
 
 def test_batch_leaves_weights_given_as_graph_inputs_alone(tmp_path):

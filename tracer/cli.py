@@ -158,6 +158,13 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
         help="a zoo model option, e.g. --model-param seq_len=384 for bert_base (repeatable)",
     )
     parser.add_argument(
+        "--dim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="ONNX: the size of a named symbolic input dimension, e.g. --dim seq_len=128",
+    )
+    parser.add_argument(
         "--skip-unsupported",
         action="store_true",
         help="ONNX: leave out operators we do not model (they then take no time) "
@@ -165,14 +172,18 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _model_params(items: list[str]) -> dict[str, int]:
+def _int_params(items: list[str], flag: str) -> dict[str, int]:
     options: dict[str, int] = {}
-    for name, value in _parse_params(items, "--model-param", "seq_len=384").items():
+    for name, value in _parse_params(items, flag, "seq_len=384").items():
         try:
             options[name] = int(value)
         except ValueError:
-            raise UserInputError(f"--model-param {name}={value}: expected an integer") from None
+            raise UserInputError(f"{flag} {name}={value}: expected an integer") from None
     return options
+
+
+def _model_params(items: list[str]) -> dict[str, int]:
+    return _int_params(items, "--model-param")
 
 
 def _layer_names(text: str | None) -> list[str] | None:
@@ -183,7 +194,11 @@ def _load(args: argparse.Namespace) -> Model:
     from tracer.workloads import load_model
 
     return load_model(
-        args.model, args.batch, _model_params(args.model_param), args.skip_unsupported
+        args.model,
+        args.batch,
+        _model_params(args.model_param),
+        args.skip_unsupported,
+        _int_params(args.dim, "--dim"),
     )
 
 
@@ -264,6 +279,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
         layers,
         _model_params(args.model_param),
         args.skip_unsupported,
+        _int_params(args.dim, "--dim"),
     )
     try:
         folder = write_trace(program, args.out, materialize)

@@ -44,13 +44,14 @@ def lower_model(
     layers: list[str] | None = None,
     options: dict[str, int] | None = None,
     skip_unsupported: bool = False,
+    dims: dict[str, int] | None = None,
 ) -> Program:
     """Validate everything the user gave, then lower. Raises UserInputError subclasses.
 
     `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads).
     """
     resolved = find_accelerator(accelerator).resolve(params)
-    workload = select_layers(load_model(model, batch, options, skip_unsupported), layers)
+    workload = select_layers(load_model(model, batch, options, skip_unsupported, dims), layers)
     return lower_workload(resolved, workload)
 
 

@@ -489,14 +489,16 @@ def _data_inputs(graph: onnx.GraphProto) -> set[str]:
     return data
 
 
-def _set_batch(path: Path, graph: onnx.GraphProto, batch: int | None) -> None:
-    """Give symbolic batch dimensions (axis 0 of data inputs) the --batch value."""
+def _set_dimensions(
+    path: Path, graph: onnx.GraphProto, batch: int | None, dims: dict[str, int]
+) -> None:
+    """Fix the data inputs' symbolic dimensions: those named in `dims` (--dim NAME=VALUE),
+    and a symbolic batch (axis 0) to `batch` (1 if not given)."""
     constants = {init.name for init in graph.initializer}
     data = _data_inputs(graph)
+    unused = set(dims)
     for value in graph.input:
-        if value.name in constants:
-            continue
-        if value.name not in data:
+        if value.name in constants or value.name not in data:
             continue  # a weight: its shape is whatever the file says
         tensor_type = value.type.tensor_type
         if not tensor_type.HasField("shape"):
@@ -513,18 +515,35 @@ def _set_batch(path: Path, graph: onnx.GraphProto, batch: int | None) -> None:
                         "re-export with a dynamic batch"
                     )
                 continue
-            label = dim.dim_param or "?"
-            if axis != 0:
+            label = dim.dim_param
+            if label in dims:
+                size = dims[label]
+                unused.discard(label)
+            elif axis == 0:
+                size = batch or 1
+            else:
                 raise WorkloadError(
-                    f"{path}: input {value.name!r} dimension {axis} ({label!r}) is symbolic; "
-                    "only the batch dimension (0) may be, so re-export with that size fixed"
+                    f"{path}: input {value.name!r} dimension {axis} ({label or '?'!r}) is "
+                    f"symbolic; give its size with --dim {label or 'NAME'}=VALUE"
+                    + ("" if label else " after naming it in the model, or fix it there")
                 )
             dim.Clear()
-            dim.dim_value = batch or 1
+            dim.dim_value = size
+    if unused:
+        raise WorkloadError(
+            f"{path}: --dim {', '.join(sorted(unused))}: no input of the model has a symbolic "
+            "dimension of that name"
+        )
 
 
-def import_onnx(path: Path, batch: int | None = None, skip_unsupported: bool = False) -> Model:
-    """Read an .onnx file into a Model; every defect is one WorkloadError naming the file."""
+def import_onnx(
+    path: Path,
+    batch: int | None = None,
+    skip_unsupported: bool = False,
+    dims: dict[str, int] | None = None,
+) -> Model:
+    """Read an .onnx file into a Model; every defect is one WorkloadError naming the file.
+    `dims` sizes symbolic input dimensions by name (e.g. a sequence length)."""
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
         raise WorkloadError(f"batch must be a positive integer, got {batch!r}")
     try:
@@ -540,7 +559,10 @@ def import_onnx(path: Path, batch: int | None = None, skip_unsupported: bool = F
         ) from None
     if not proto.graph.node:
         raise WorkloadError(f"{path}: the ONNX graph has no nodes (truncated or not a model)")
-    _set_batch(path, proto.graph, batch)
+    for name, size in (dims or {}).items():
+        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+            raise WorkloadError(f"--dim {name}: the size must be a positive integer, got {size!r}")
+    _set_dimensions(path, proto.graph, batch, dict(dims or {}))
     try:
         proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:

@@ -16,12 +16,16 @@ def load_model(
     batch: int | None = None,
     options: dict[str, int] | None = None,
     skip_unsupported: bool = False,
+    dims: dict[str, int] | None = None,
 ) -> Model:
     """The model `spec` names. `batch` None keeps a file's own batch (1 for the zoo)."""
     suffix = Path(spec).suffix.lower()
+    onnx_only = [
+        flag for flag, given in (("--skip-unsupported", skip_unsupported), ("--dim", dims)) if given
+    ]
+    if onnx_only and suffix != ".onnx":
+        raise WorkloadError(f"{' and '.join(onnx_only)} apply to ONNX models only")
     if spec in MODELS or suffix not in FILE_KINDS:
-        if skip_unsupported:
-            raise WorkloadError("--skip-unsupported applies to ONNX models only")
         return build_model(spec, batch=1 if batch is None else batch, options=options)
     path = Path(spec)
     if options:
@@ -34,9 +38,7 @@ def load_model(
     if suffix == ".onnx":
         from tracer.onnx_import import import_onnx  # onnx loads slowly; only when needed
 
-        return import_onnx(path, batch=batch, skip_unsupported=skip_unsupported)
-    if skip_unsupported:
-        raise WorkloadError("--skip-unsupported applies to ONNX models only")
+        return import_onnx(path, batch=batch, skip_unsupported=skip_unsupported, dims=dims)
     from tracer.scalesim_csv import import_topology
 
     return import_topology(path, batch=1 if batch is None else batch)
