@@ -58,14 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_list)
 
     lower = sub.add_parser("lower", help="lower a model onto an accelerator into a trace folder")
-    lower.add_argument("--accelerator", required=True, help="built-in name or a .toml path")
-    lower.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override an accelerator parameter (repeatable); see `accperf-trace list`",
-    )
+    _accelerator_options(lower, default=None)
     lower.add_argument("--model", required=True, help=MODEL_HELP)
     _model_options(lower)
     lower.add_argument(
@@ -115,16 +108,7 @@ def _parser() -> argparse.ArgumentParser:
         "validate", help="per-layer cycles against a reference simulator (SCALE-Sim)"
     )
     validate.add_argument("--against", required=True, choices=("scalesim",))
-    validate.add_argument(
-        "--accelerator", default="systolic", help="built-in name or a .toml path (systolic isa)"
-    )
-    validate.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override an accelerator parameter (repeatable)",
-    )
+    _accelerator_options(validate, default="systolic")
     validate.add_argument("--model", required=True, help=MODEL_HELP)
     _model_options(validate)
     validate.add_argument("--layers", metavar="NAME,NAME", help="compare only these layers")
@@ -141,6 +125,23 @@ def _parser() -> argparse.ArgumentParser:
 
 
 MODEL_HELP = "zoo model name (see `accperf-trace list`), an .onnx file or a SCALE-Sim .csv"
+
+
+def _accelerator_options(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--accelerator",
+        required=default is None,
+        default=default,
+        help="built-in name or a .toml path"
+        + ("" if default is None else f" (default {default}; its isa must be systolic)"),
+    )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override an accelerator parameter (repeatable); see `accperf-trace list`",
+    )
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
