@@ -29,12 +29,23 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def check_positive(what: str, value: object) -> None:
+    """WorkloadError unless `value` is an int >= 1 (a bool is not accepted as one)."""
+    if not _is_int(value) or value < 1:  # type: ignore[operator]
+        raise WorkloadError(f"{what} must be a positive integer, got {value!r}")
+
+
 def _require_positive(layer: str, **fields: int) -> None:
     for field, value in fields.items():
-        if not _is_int(value) or value < 1:
-            raise WorkloadError(
-                f"layer {layer!r}: {field} must be a positive integer, got {value!r}"
-            )
+        check_positive(f"layer {layer!r}: {field}", value)
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """SAME padding (output = ceil(size / stride)) as (smaller half, larger half); SAME_UPPER
+    and TensorFlow put the larger half at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
 
 
 Pair = tuple[int, int]

@@ -33,7 +33,18 @@ from google.protobuf.message import DecodeError
 from onnx import helper
 
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, ModelInput, Pool
+from tracer.layers import (
+    Conv2d,
+    Dense,
+    Elementwise,
+    Layer,
+    MatMul,
+    Model,
+    ModelInput,
+    Pool,
+    check_positive,
+    same_padding,
+)
 
 FREE_OPS = frozenset(
     {
@@ -101,7 +112,6 @@ class _Importer:
         self.layers: list[Layer] = []
         self.index: dict[str, int] = {}
         self.used_inputs: list[str] = []
-        self.skipped: Counter[str] = Counter()
         self.unsupported: dict[str, list[str]] = {}
         self.names: set[str] = {value.name for value in graph.input}
 
@@ -271,10 +281,10 @@ class _Importer:
         strides = list(attrs.get("strides", [1] * spatial))
         dilations = list(attrs.get("dilations", [1] * spatial))
         pads = self.pads(node, attrs, x_shape[2:], kernel, strides, dilations)
-        if spatial == 1:  # a 1-D conv is a 2-D conv of height 1
-            x_shape = (*x_shape[:2], 1, x_shape[2])
-            kernel, strides, dilations = [1, *kernel], [1, *strides], [1, *dilations]
-            pads = [0, pads[0], 0, pads[1]]
+        if spatial == 1:
+            x_shape, kernel, strides, pads, dilations = _as_2d(
+                x_shape, kernel, strides, pads, dilations
+            )
         batch, channels, height, width = x_shape
         layer = Conv2d(
             self.layer_name(node, position),
@@ -305,9 +315,7 @@ class _Importer:
             raise self.fail(node, f"auto_pad {auto_pad!r} is not an ONNX value")
         begins, ends = [], []
         for size, k, s, d in zip(sizes, kernel, strides, dilations, strict=True):
-            out = -(-size // s)
-            total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-            small, large = total // 2, total - total // 2
+            small, large = same_padding(size, k, s, d)
             begins.append(small if auto_pad == "SAME_UPPER" else large)
             ends.append(large if auto_pad == "SAME_UPPER" else small)
         return begins + ends
@@ -387,8 +395,7 @@ class _Importer:
             strides = list(attrs.get("strides", [1] * spatial))
             pads = self.pads(node, attrs, x_shape[2:], kernel, strides, [1] * spatial)
         if spatial == 1:
-            x_shape = (*x_shape[:2], 1, x_shape[2])
-            kernel, strides, pads = [1, *kernel], [1, *strides], [0, pads[0], 0, pads[1]]
+            x_shape, kernel, strides, pads, _ = _as_2d(x_shape, kernel, strides, pads, [1])
         batch, channels, height, width = x_shape
         layer = Pool(
             self.layer_name(node, position),
@@ -446,6 +453,17 @@ class _Importer:
             self.layer_name(node, position), function, shape, inputs=self._sources(node, [tensor])
         )
         self.emit(node, layer)
+
+
+def _as_2d(x_shape, kernel, strides, pads, dilations):
+    """A 1-D window over (N, C, L) as the 2-D window of height 1 our layers use."""
+    return (
+        (*x_shape[:2], 1, x_shape[2]),
+        [1, *kernel],
+        [1, *strides],
+        [0, pads[0], 0, pads[1]],
+        [1, *dilations],
+    )
 
 
 def _can_take_activation(layer: Layer) -> bool:
@@ -544,8 +562,8 @@ def import_onnx(
 ) -> Model:
     """Read an .onnx file into a Model; every defect is one WorkloadError naming the file.
     `dims` sizes symbolic input dimensions by name (e.g. a sequence length)."""
-    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
-        raise WorkloadError(f"batch must be a positive integer, got {batch!r}")
+    if batch is not None:
+        check_positive("batch", batch)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -560,8 +578,7 @@ def import_onnx(
     if not proto.graph.node:
         raise WorkloadError(f"{path}: the ONNX graph has no nodes (truncated or not a model)")
     for name, size in (dims or {}).items():
-        if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-            raise WorkloadError(f"--dim {name}: the size must be a positive integer, got {size!r}")
+        check_positive(f"--dim {name}: the size", size)
     _set_dimensions(path, proto.graph, batch, dict(dims or {}))
     try:
         proto = onnx.shape_inference.infer_shapes(proto, strict_mode=True, data_prop=True)

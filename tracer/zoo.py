@@ -25,6 +25,8 @@ from tracer.layers import (
     Pool,
     as_padding,
     as_pair,
+    check_positive,
+    same_padding,
 )
 
 Source = Layer | ModelInput
@@ -307,12 +309,6 @@ _TC_RESNET8_MFCC = 40
 _TC_RESNET8_CLASSES = 12
 
 
-def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 def _temporal_conv(
     graph: _Graph,
     name: str,
@@ -322,7 +318,7 @@ def _temporal_conv(
     stride: int,
     activation: str | None,
 ) -> Conv2d:
-    before, after = _same_padding(_shape(source)[2], kernel, stride)
+    before, after = same_padding(_shape(source)[2], kernel, stride)
     return graph.conv(
         name,
         source,
@@ -357,7 +353,7 @@ _BERT_HIDDEN, _BERT_HEADS, _BERT_FFN = 768, 12, 3072
 
 
 def bert_base(batch: int = 1, seq_len: int = 128) -> Model:
-    _check_positive("seq_len", seq_len)
+    check_positive("seq_len", seq_len)
     rows = batch * seq_len
     head = _BERT_HIDDEN // _BERT_HEADS
     graph = _Graph("hidden_states", (batch, seq_len, _BERT_HIDDEN))
@@ -376,13 +372,8 @@ def bert_base(batch: int = 1, seq_len: int = 128) -> Model:
 # --- The registry ---------------------------------------------------------------------------
 
 
-def _check_positive(name: str, value: object) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise WorkloadError(f"{name} must be a positive integer, got {value!r}")
-
-
 def _check_batch(batch: int) -> None:
-    _check_positive("batch", batch)
+    check_positive("batch", batch)
 
 
 @dataclass(frozen=True)
@@ -470,5 +461,5 @@ def build_model(name: str, batch: int = 1, options: dict[str, int] | None = None
             f"model {name!r} has no option {', '.join(unknown)}; its options: {takes}"
         )
     for option, value in options.items():
-        _check_positive(option, value)
+        check_positive(option, value)
     return entry.builder(batch=batch, **options)
