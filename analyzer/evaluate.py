@@ -9,6 +9,7 @@ import numpy as np
 
 from analyzer.bounds import BlockUsage, LayerBound, layer_bound
 from analyzer.kernels import evaluate_layer
+from analyzer.memory_side import memory_stalls
 from analyzer.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
 from analyzer.recurrence import CriticalCycle
 from isa.program import LayerProgram, Loop, Program
@@ -35,6 +36,8 @@ class LayerResult:
     bound: LayerBound
     # The earlier layer with the same loop program whose result this one reuses, if any.
     reused_from: str | None = None
+    # Cycles the DRAM side adds (analyzer/memory_side.py); already included in `cycles`.
+    stall_cycles: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,7 @@ def evaluate_one(
     mode: str,
     usage: dict[int, BlockUsage] | None = None,
     critical: dict[int, CriticalCycle | None] | None = None,
-    reuse: dict[Loop, LayerResult] | None = None,
+    reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] | None = None,
 ) -> LayerResult:
     """`usage` and `critical` are per-program caches (pass the same dicts for every layer
     of a program); give `critical` to compute the recurrence bound too.
@@ -136,8 +139,9 @@ def evaluate_one(
     Fast mode only: full mode is the reference that evaluates every instruction."""
     if reuse is not None and mode != "fast":
         raise ValueError("reuse is for fast mode; full mode evaluates every layer")
-    if reuse is not None and layer.root in reuse:
-        earlier = reuse[layer.root]
+    key = _reuse_key(layer)
+    if reuse is not None and key in reuse:
+        earlier = reuse[key]
         return replace(
             earlier,
             name=layer.name,
@@ -152,13 +156,16 @@ def evaluate_one(
             reused_from=earlier.reused_from or earlier.name,
         )
     packed = pack_layer(layer, program, blocks)
-    cycles, covered, evaluated, iterations, _ = run_kernel(
+    compute_cycles, covered, evaluated, iterations, _ = run_kernel(
         packed, blocks, program, fast=(mode == "fast")
     )
+    _, stalls = memory_stalls(layer.mapping, program.parameters)
+    cycles = compute_cycles + stalls
     result = LayerResult(
         name=layer.name,
         kind=layer.kind,
         cycles=cycles,
+        stall_cycles=stalls,
         macs=layer.macs,
         instructions=covered,
         evaluated_instructions=evaluated,
@@ -168,5 +175,13 @@ def evaluate_one(
         bound=layer_bound(layer, program, cycles, {} if usage is None else usage, critical),
     )
     if reuse is not None:
-        reuse[layer.root] = result
+        reuse[key] = result
     return result
+
+
+def _reuse_key(layer: LayerProgram) -> tuple[Loop, tuple[object, ...]]:
+    """What a layer's cycles depend on: its loop program and, with a memory side, the GEMM
+    shape the SRAMs see (two shapes can share a loop program: 64x128 and 128x64 on 32x32)."""
+    if "memory_side" not in layer.mapping:
+        return layer.root, ()
+    return layer.root, tuple(sorted((k, str(v)) for k, v in layer.mapping.items()))

@@ -25,6 +25,13 @@ def utilization(result: LayerResult, program: Program) -> float | None:
     return result.macs / (result.cycles * pes)
 
 
+def bound_text(result: LayerResult) -> str:
+    """What bounds a layer; waiting on DRAM for most of its cycles outranks the array."""
+    if result.cycles and 2 * result.stall_cycles >= result.cycles:
+        return f"DRAM-bound (stalls {100 * result.stall_cycles / result.cycles:.0f}%)"
+    return result.bound.describe()
+
+
 def in_model_order(
     program: Program, results: list[LayerResult]
 ) -> Iterator[LayerResult | HostLayer]:
@@ -90,6 +97,7 @@ def report_dict(
                 "kind": r.kind,
                 "placement": "accelerator",
                 "cycles": r.cycles,
+                "dram_stall_cycles": r.stall_cycles,
                 "instructions": r.instructions,
                 "evaluated_instructions": r.evaluated_instructions,
                 "evaluated_iterations": r.evaluated_iterations,
@@ -97,7 +105,7 @@ def report_dict(
                 "iterations": r.iterations,
                 "macs": r.macs,
                 "utilization": utilization(r, program),
-                "bound": r.bound.describe(),
+                "bound": bound_text(r),
                 "busiest_unit": r.bound.unit,
                 "busiest_unit_cycles": r.bound.busy_cycles,
                 "recurrence_cycles": r.bound.recurrence_cycles,
@@ -160,6 +168,8 @@ def print_table(
     baselines: list[LayerBaselines] | None = None,
 ) -> None:
     total = sum(r.cycles for r in results)
+    # A memory side (analyzer/memory_side.py) shows how much of each layer is waiting on DRAM.
+    stalled = any(r.stall_cycles for r in results)
     params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
     table = Table(
         title=f"{program.model} on {program.accelerator} ({params}) - {mode} evaluation",
@@ -169,6 +179,7 @@ def print_table(
         ("layer", "left"),
         ("cycles", "right"),
         ("share", "right"),
+        *([("DRAM stalls", "right")] if stalled else []),
         ("MACs", "right"),
         ("instr", "right"),
         ("evaluated iter", "right"),
@@ -184,7 +195,11 @@ def print_table(
     for r in in_model_order(program, results):
         if isinstance(r, HostLayer):
             table.add_row(
-                r.name, "host", "", "", "", "", "", f"[dim]{r.reason}[/dim]", *[""] * extra
+                r.name,
+                "host",
+                *[""] * (6 if stalled else 5),
+                f"[dim]{r.reason}[/dim]",
+                *[""] * extra,
             )
             continue
         util = utilization(r, program)
@@ -192,13 +207,14 @@ def print_table(
             r.name,
             f"{r.cycles:,}",
             f"{100 * r.cycles / max(total, 1):.1f}%",
+            *([f"{r.stall_cycles:,}"] if stalled else []),
             _count(r.macs),
             _count(r.instructions),
             f"= {r.reused_from}"
             if r.reused_from
             else f"{r.evaluated_iterations:,} / {_count(r.iterations)}",
             "-" if util is None else f"{100 * util:.0f}%",
-            r.bound.describe(),
+            bound_text(r),
             *(
                 [
                     _predicted(by_name[r.name].roofline_cycles, r.cycles),
@@ -216,6 +232,7 @@ def print_table(
         "total",
         f"{total:,}",
         "100%",
+        *([f"{sum(r.stall_cycles for r in results):,}"] if stalled else []),
         _count(macs),
         _count(instructions),
         f"{sum(r.evaluated_iterations for r in results):,} / "

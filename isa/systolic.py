@@ -38,6 +38,11 @@ from tracer.mapping import dram_words, gemm_shape, is_gemm
 # element-wise layers run elsewhere and SCALE-Sim does not time them either.
 HOST_REASON = "on the host: the array has no vector unit; not timed"
 
+# With a DRAM bandwidth, the double-buffered SRAMs' stalls come from analyzer/memory_side.py,
+# which follows SCALE-Sim's ws and os demand orders (its is order is not followed yet).
+MEMORY_SIDE = "scalesim-double-buffered"
+MEMORY_SIDE_DATAFLOWS = ("ws", "os")
+
 # Which tensor each edge port carries, per dataflow (SCALE-Sim's operand matrices).
 PORT_TENSORS = {
     "ws": {"west": "ifmap", "north": "filter", "stationary": "filter"},
@@ -50,10 +55,12 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     params = accelerator.parameters
     rows, cols = int(params["rows"]), int(params["cols"])
     dataflow = str(params["dataflow"])
-    if int(params["bandwidth"]) != 0:
+    bandwidth = int(params["bandwidth"])
+    if bandwidth != 0 and dataflow not in MEMORY_SIDE_DATAFLOWS:
         raise DescriptionError(
-            f"--param bandwidth={params['bandwidth']}: bandwidth-limited (memory-side) timing "
-            "is not modeled yet; use bandwidth=0 (unlimited, SCALE-Sim's CALC mode)"
+            f"--param bandwidth={bandwidth} with dataflow={dataflow}: the memory-side model "
+            f"covers dataflows {', '.join(MEMORY_SIDE_DATAFLOWS)}; use one of them, or "
+            "bandwidth=0 (unlimited, SCALE-Sim's CALC mode)"
         )
     builder = _ArrayBuilder(accelerator, rows, cols)
     if dataflow == "os":
@@ -83,7 +90,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
                 Loop("stream", shape.temporal, (BlockRef(2),)),
             )
         input_words, weight_words, output_words = gemm_operands(layer)  # type: ignore[arg-type]
-        mapping = {
+        mapping: dict[str, int | str] = {
             "dataflow": dataflow,
             "spatial_rows": shape.spatial_rows,
             "spatial_cols": shape.spatial_cols,
@@ -95,6 +102,9 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             "output_words": output_words,
             "dram_words": dram_words(shape, rows, cols, dataflow),
         }
+        if bandwidth != 0:
+            # analyzer/memory_side.py adds the SRAMs' stalls to the evaluated cycles.
+            mapping["memory_side"] = MEMORY_SIDE
         root = Loop("layer", 1, (Loop("fold", folds, fold_body),))
         layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
     spaces = {
@@ -130,6 +140,14 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             f"stationary operand {PORT_TENSORS[dataflow]['stationary']}",
             "every PE executes every step, also in edge folds (as SCALE-Sim pads them)",
             "activations (ReLU, ReLU6) are applied in the output path at no cost",
+        )
+        + (
+            (
+                f"DRAM at {bandwidth} words/cycle: stalls of the double-buffered SRAMs "
+                "added as SCALE-Sim 3.0.0 models them (analyzer/memory_side.py)",
+            )
+            if bandwidth
+            else ()
         ),
     )
 

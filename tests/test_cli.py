@@ -141,10 +141,12 @@ def test_trace_rows_load_in_polars(trace):
                 "systolic",
                 "--param",
                 "bandwidth=10",
+                "--param",
+                "dataflow=is",
                 "--model",
                 "resnet50",
             ],
-            "bandwidth",
+            "memory-side model covers dataflows ws, os",
         ),
         (["analyze", "no/such/trace"], "no such trace folder"),
         (

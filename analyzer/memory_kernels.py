@@ -1,0 +1,225 @@
+"""Numba kernel: SCALE-Sim 3.0.0's double-buffered SRAMs, replayed over one GEMM's demand.
+
+The systolic array's compute side is the instruction-level evaluation (analyzer/kernels.py).
+This kernel is its memory side for a DRAM bandwidth other than "unlimited": it walks the
+array's demand rows (one row = one cycle of the stall-free schedule) fold by fold and
+returns the stall cycles the operand SRAMs add, with SCALE-Sim's rules. Paths are in the
+`scalesim` package, line numbers approximate (docs/scalesim_memory_model.md has the
+prose):
+
+  rows and stalls  memory/double_buffered_scratchpad_mem.py, service_memory_requests
+                   (~234-310): row i is issued at i + stalls so far; the row adds the
+                   largest lateness of the ifmap read, filter read and ofmap write.
+  read buffers     memory/read_buffer.py: an S-word SRAM has an active part
+                   A = ceil(S/2) and a prefetch part P = S - A (~84-86); the prefetch
+                   order is cut into lines of ceil(S/100) words (~178-203); a window of
+                   ceil(A/line) lines is resident, a demand outside it moves the window
+                   ceil(P/line) lines on, wrapping around (~464-472); move k completes
+                   at DRAM cycle k * (ceil(P/bw) + 1) - 1, back to back from the free
+                   first fill (~385-448, 505-517); a late demand's lateness counts twice
+                   (~359-364), an early one pulls the row's offset back.
+  write buffer     memory/write_buffer.py, service_writes (~189-215): a drain of
+                   D = S - ceil(S/2) words starts when more than D are held and no drain
+                   is in flight, frees them at once and ends ceil(D/bw) - 1 cycles later
+                   (write_port latency 0); a write that fills the buffer while a drain
+                   is in flight waits for the drain's end.
+  demand order     compute/systolic_compute_ws.py and _os.py: the ifmap prefetch order
+                   (and os's filter order) reads the fold-stacked operand matrix along
+                   anti-diagonals; ws's filter is read row by row, each fold's rows
+                   flipped in the demand; skews and inter-fold gaps as in
+                   create_*_demand_mat.
+
+Positions, not addresses: a demand is located by its position in the prefetch order, so
+an address that occurs twice (im2col duplicates) is found only at its own position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _diagonal_start(d, m, n):
+    """Elements before anti-diagonal d in an m x n matrix read diagonal by diagonal."""
+    if d <= m:
+        below = d * (d - 1) // 2
+    else:
+        below = m * (m - 1) // 2 + (d - m) * (m - 1)
+    over = (d - n) * (d - n + 1) // 2 if d > n else 0
+    return d + below - over
+
+
+@njit(cache=True)
+def _diagonal_position(d, c, m, n, pad_row, valid_cols):
+    """Prefetch position of element (d - c, c) of an m x n matrix read along anti-diagonals,
+    columns ascending within one, when rows pad_row.. hold only valid_cols real columns
+    (the last fold's -1 padding, which SCALE-Sim's read buffer skips)."""
+    position = _diagonal_start(d, m, n) + c - max(0, d - m + 1)
+    if valid_cols < n and d - pad_row - valid_cols > 0:
+        rows = m - pad_row
+        for col in range(valid_cols, n):  # padding in earlier diagonals
+            position -= min(max(d - pad_row - col, 0), rows)
+        lo = max(valid_cols, d - m + 1)
+        hi = min(c - 1, d - pad_row)
+        if hi >= lo:  # padding earlier in this diagonal
+            position -= hi - lo + 1
+    return position
+
+
+@njit(cache=True)
+def _read(state, first, last, cycle, quirk_offset):
+    """Demand of prefetch positions first..last (in that order) at `cycle`: its lateness.
+
+    state: [line words, lines, active lines, move lines, window start, move cycles,
+    last move's completion]."""
+    line_words = state[0]
+    lines = state[1]
+    active = state[2]
+    move = state[3]
+    offset = quirk_offset
+    step = 1 if last >= first else -1
+    line = first // line_words
+    end = last // line_words + step
+    while line != end:
+        while (line - state[4]) % lines >= active:
+            state[4] = (state[4] + move) % lines
+            state[6] += state[5]
+            late = state[6] - (cycle + offset)
+            offset += late
+            if late > 0:
+                offset += late
+        line += step
+    return offset - 1
+
+
+@njit(cache=True)
+def _write(state, words, cycle):
+    """`words` ofmap writes at `cycle`: their lateness.
+
+    state: [size, drain words, drain cycles, free words, drain end]."""
+    size = state[0]
+    drain = state[1]
+    threshold = size - drain
+    current = cycle
+    left = words
+    while left > 0:
+        if current < state[4]:
+            if state[3] > left:
+                state[3] -= left
+                left = 0
+            else:
+                # The write that leaves no free word waits for the drain in flight.
+                left -= state[3]
+                state[3] = 0
+                current = state[4]
+        else:
+            until_drain = max(1, state[3] - threshold + 1)
+            if until_drain > left:
+                state[3] -= left
+                left = 0
+            else:
+                state[3] -= until_drain
+                left -= until_drain
+                state[3] += drain
+                state[4] = current + state[2] - 1
+    return current - cycle
+
+
+@njit(cache=True)
+def _reader(size, bandwidth, total):
+    line_words = -(-size // 100)
+    active_words = -(-size // 2)
+    prefetch_words = size - active_words
+    lines = max(1, -(-total // line_words))
+    active = min(-(-active_words // line_words), lines)
+    move = min(-(-prefetch_words // line_words), lines - active)
+    state = np.zeros(7, dtype=np.int64)
+    state[0] = line_words
+    state[1] = lines
+    state[2] = active
+    state[3] = move
+    state[5] = -(-prefetch_words // bandwidth) + 1  # bus lines + the read port's cycle
+    state[6] = -1
+    return state
+
+
+@njit(cache=True)
+def gemm_stalls(output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt, ofmap):
+    """(demand rows, stall cycles) of one Sr x Sc x T GEMM on a rows x cols array.
+
+    ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte)."""
+    row_folds = -(-sr // rows)
+    col_folds = -(-sc // cols)
+    stacked = row_folds * t
+    last_rows = sr - (row_folds - 1) * rows
+    last_cols = sc - (col_folds - 1) * cols
+    # Operand words in prefetch order: the last fold's padding is not fetched.
+    ifmap_state = _reader(ifmap, bandwidth, stacked * rows - t * (rows - last_rows))
+    if output_stationary:
+        filter_words = col_folds * t * cols - t * (cols - last_cols)
+    else:
+        filter_words = col_folds * sr * cols - sr * (cols - last_cols)
+    filter_state = _reader(filt, bandwidth, filter_words)
+    drain = ofmap - (-(-ofmap // 2))
+    write_state = np.zeros(5, dtype=np.int64)
+    write_state[0] = ofmap
+    write_state[1] = drain
+    write_state[2] = -(-drain // bandwidth)
+    write_state[3] = ofmap
+    row = 0
+    stalls = 0
+    for fc in range(col_folds):
+        valid_cols = min(cols, sc - fc * cols)
+        for fr in range(row_folds):
+            valid_rows = min(rows, sr - fr * rows)
+            if output_stationary:
+                fold_rows = t + rows + cols - 2
+            else:
+                fold_rows = 2 * rows + cols + t - 2
+            for x in range(fold_rows):
+                cycle = row + stalls
+                late = 0
+                if output_stationary:
+                    lo = max(0, x - t + 1)
+                    hi = min(valid_rows - 1, x)
+                    if lo <= hi:
+                        first = _diagonal_position(
+                            fr * t + x, lo, stacked, rows, stacked - t, last_rows
+                        )
+                        late = max(late, _read(ifmap_state, first, first + hi - lo, cycle, 1))
+                    hi = min(valid_cols - 1, x)
+                    if lo <= hi:
+                        m = col_folds * t
+                        first = _diagonal_position(fc * t + x, lo, m, cols, m - t, last_cols)
+                        late = max(late, _read(filter_state, first, first + hi - lo, cycle, 1))
+                    y = x - t + 1
+                    lo = max(0, y - valid_cols + 1)
+                    hi = min(valid_rows - 1, y)
+                    written = hi - lo + 1 if y >= 0 and lo <= hi else 0
+                else:
+                    k = rows - 1 - x  # the fold's filter rows arrive flipped
+                    if x < rows and k < valid_rows:
+                        m = fc * sr + fr * rows + k
+                        first = m * cols - max(0, m - (col_folds - 1) * sr) * (cols - last_cols)
+                        late = max(
+                            late,
+                            _read(filter_state, first, first + valid_cols - 1, cycle, 1),
+                        )
+                    y = x - rows
+                    lo = max(0, y - t + 1)
+                    hi = min(valid_rows - 1, y)
+                    if y >= 0 and lo <= hi:
+                        first = _diagonal_position(
+                            fr * t + y, lo, stacked, rows, stacked - t, last_rows
+                        )
+                        late = max(late, _read(ifmap_state, first, first + hi - lo, cycle, 1))
+                    y = x - 2 * rows + 1
+                    lo = max(0, y - t + 1)
+                    hi = min(valid_cols - 1, y)
+                    written = hi - lo + 1 if y >= 0 and lo <= hi else 0
+                if written > 0:
+                    late = max(late, _write(write_state, written, cycle))
+                stalls += late
+                row += 1
+    return row, stalls

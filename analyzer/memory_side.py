@@ -1,0 +1,48 @@
+"""Memory-side stalls of a lowered layer: the systolic array's double-buffered SRAMs.
+
+SCALE-Sim times a layer in two parts: the array's demand schedule (one row of operand
+addresses per cycle, stall-free) and a memory system that delays rows whose operands are
+not in SRAM yet or whose outputs find the output SRAM full. accperf's compute side is the
+instruction-level evaluation (its cycles equal SCALE-Sim's row count, tests/
+test_fidelity_scalesim.py); this module is the memory side, the same rules replayed by
+analyzer/memory_kernels.py over the same demand order. A layer's cycles are compute
+cycles + stall cycles, as SCALE-Sim's "Total Cycles" are.
+
+Only layers the lowering marks (mapping["memory_side"]) have a memory side: a bandwidth of
+0 means unlimited, SCALE-Sim's CALC mode, in which it never stalls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from analyzer.memory_kernels import gemm_stalls
+from isa.systolic import MEMORY_SIDE
+
+_WORDS_PER_KIB = 1024  # SCALE-Sim's word is one byte (single_layer_sim.py, word_size=1)
+
+
+def memory_stalls(
+    mapping: Mapping[str, int | str], parameters: Mapping[str, int | str]
+) -> tuple[int, int]:
+    """(demand rows, stall cycles) of a layer; (0, 0) when it has no memory side.
+
+    A layer of `repeats` independent GEMMs (conv groups, batched products) is that many
+    SCALE-Sim layers, each starting with empty SRAMs, so its stalls are repeats times one
+    GEMM's."""
+    if mapping.get("memory_side") != MEMORY_SIDE:
+        return 0, 0
+    rows, stalls = gemm_stalls(
+        str(mapping["dataflow"]) == "os",
+        int(mapping["spatial_rows"]),
+        int(mapping["spatial_cols"]),
+        int(mapping["temporal"]),
+        int(parameters["rows"]),
+        int(parameters["cols"]),
+        int(parameters["bandwidth"]),
+        int(parameters["ifmap_sram_kib"]) * _WORDS_PER_KIB,
+        int(parameters["filter_sram_kib"]) * _WORDS_PER_KIB,
+        int(parameters["ofmap_sram_kib"]) * _WORDS_PER_KIB,
+    )
+    repeats = int(mapping["repeats"])
+    return int(rows) * repeats, int(stalls) * repeats

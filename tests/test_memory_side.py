@@ -1,0 +1,160 @@
+"""The systolic array's memory side (analyzer/memory_side.py, analyzer/memory_kernels.py):
+SCALE-Sim's double-buffered SRAMs at a finite DRAM bandwidth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelerators.catalog import find_accelerator
+from analyzer.evaluate import evaluate_one
+from analyzer.memory_kernels import gemm_stalls
+from analyzer.packing import pack_blocks
+from isa.program import Program
+from tracer import scalesim_env
+from tracer.cli import main
+from tracer.layers import Conv2d, Dense, Model
+from tracer.lowering import lower_workload
+
+KIB = 1024
+SMALL_SRAMS = {"ifmap_sram_kib": "1", "filter_sram_kib": "1", "ofmap_sram_kib": "1"}
+
+
+def _program(layers: list[Conv2d | Dense], **params: str) -> Program:
+    accelerator = find_accelerator("systolic").resolve(params)
+    return lower_workload(accelerator, Model("m", tuple(layers)))
+
+
+def test_unlimited_bandwidth_has_no_memory_side() -> None:
+    dense = Dense("fc", 40, 24, rows=9)
+    program = _program([dense], rows="8", cols="8")
+    assert "memory_side" not in program.layers[0].mapping
+    result = evaluate_one(program.layers[0], program, pack_blocks(program), "fast")
+    assert result.stall_cycles == 0
+
+
+@given(
+    sr=st.integers(1, 40),
+    sc=st.integers(1, 40),
+    t=st.integers(1, 60),
+    size=st.integers(2, 9),
+    output_stationary=st.booleans(),
+    bandwidth=st.integers(1, 16),
+)
+@settings(max_examples=60, deadline=None)
+def test_no_stalls_when_operands_fit_and_outputs_never_drain(
+    sr: int, sc: int, t: int, size: int, output_stationary: bool, bandwidth: int
+) -> None:
+    # Worked from SCALE-Sim's rules: an operand whose whole prefetch order fits the active
+    # half is loaded by the free first fill and never moves its window; an output SRAM
+    # that never holds more than half its size never drains. Nothing can stall then.
+    operand_words = 4 * max(sr, t) * max(sc, t) * size
+    ofmap = 4 * (sr * sc * (t + 1) * size + 1)
+    rows, stalls = gemm_stalls(
+        output_stationary, sr, sc, t, size, size, bandwidth, operand_words, operand_words, ofmap
+    )
+    assert stalls == 0
+    folds = -(-sr // size) * -(-sc // size)
+    per_fold = t + 2 * size - 2 if output_stationary else 2 * size + size + t - 2
+    assert rows == folds * per_fold
+
+
+def test_write_bound_layer_stalls_by_the_drain_rate() -> None:
+    # A 1x1 conv whose operands fit (no read stalls) but whose outputs overflow a 1 KiB
+    # output SRAM: every drain of 512 words takes ceil(512 / bw) - 1 cycles, so at 2 words
+    # per cycle the layer cannot finish before its writes have drained at that rate.
+    rows, stalls = gemm_stalls(False, 8, 8, 4096, 8, 8, 2, 64 * KIB, 64 * KIB, KIB)
+    writes = 8 * 4096
+    drains = (writes - KIB) // 512  # what is still buffered at the end is never waited for
+    assert rows + stalls >= drains * (512 // 2 - 1)
+    assert stalls > 0
+
+
+def test_transposed_shapes_with_one_loop_program_are_not_shared() -> None:
+    # 8x16 and 16x8 GEMMs on an 8x8 array have the same folds and steps, hence the same
+    # loop program, but the SRAMs see different operands: reuse must not mix them up.
+    first = Dense("a", 8, 16, rows=100)
+    second = Dense("b", 16, 8, rows=100)
+    program = _program(
+        [first, second],
+        rows="8",
+        cols="8",
+        bandwidth="2",
+        **SMALL_SRAMS,
+    )
+    assert program.layers[0].root == program.layers[1].root
+    blocks = pack_blocks(program)
+    alone = [evaluate_one(layer, program, blocks, "fast") for layer in program.layers]
+    reuse: dict = {}
+    shared = [evaluate_one(layer, program, blocks, "fast", reuse=reuse) for layer in program.layers]
+    assert [r.cycles for r in shared] == [r.cycles for r in alone]
+    assert alone[0].stall_cycles != alone[1].stall_cycles
+
+
+def test_memory_side_is_the_same_in_fast_and_full_mode() -> None:
+    conv = Conv2d("c", 6, 10, 9, 9, 3, 3, padding=(1, 1, 1, 1))
+    program = _program(
+        [conv],
+        rows="4",
+        cols="4",
+        bandwidth="3",
+        **SMALL_SRAMS,
+    )
+    blocks = pack_blocks(program)
+    fast = evaluate_one(program.layers[0], program, blocks, "fast")
+    full = evaluate_one(program.layers[0], program, blocks, "full")
+    assert fast.cycles == full.cycles and fast.stall_cycles == full.stall_cycles > 0
+
+
+def test_input_stationary_with_a_bandwidth_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["lower", "--accelerator", "systolic", "--model", "tc_resnet8"]
+    argv += ["--param", "dataflow=is", "--param", "bandwidth=10"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "dataflow=is" in err and "bandwidth=0" in err and "Traceback" not in err
+
+
+# 1x1 convolutions: every operand address occurs once, so positions in SCALE-Sim's
+# prefetch order are the whole story and accperf must match it to the cycle, stalls
+# included (window moves, wrap-arounds, drains, partial edge folds).
+POINTWISE = (
+    "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+    "Num Filter, Strides,\n"
+    "pw_a, 12, 12, 1, 1, 20, 13, 1,\n"
+    "pw_b, 9, 7, 1, 1, 36, 10, 1,\n"
+)
+
+
+@pytest.mark.scalesim
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("bandwidth", [2, 10])
+def test_pointwise_layers_match_scalesim_with_stalls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], dataflow: str, bandwidth: int
+) -> None:
+    if scalesim_env.scalesim_python() is None:
+        pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
+    topology = tmp_path / "pointwise.csv"
+    topology.write_text(POINTWISE)
+    report = tmp_path / "validate.json"
+    argv = ["validate", "--against", "scalesim", "--model", str(topology), "--json", str(report)]
+    for name, value in [
+        ("rows", 8),
+        ("cols", 8),
+        ("dataflow", dataflow),
+        ("bandwidth", bandwidth),
+        ("ifmap_sram_kib", 1),
+        ("filter_sram_kib", 1),
+        ("ofmap_sram_kib", 1),
+    ]:
+        argv += ["--param", f"{name}={value}"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    result = json.loads(report.read_text())
+    # The SRAMs are small enough for the memory side to matter.
+    assert any(layer["scalesim_stall_cycles"] > 0 for layer in result["layers"])
+    for layer in result["layers"]:
+        assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]
