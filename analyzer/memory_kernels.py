@@ -94,35 +94,165 @@ def _read(state, first, last, cycle, quirk_offset):
 
 
 @njit(cache=True)
-def _write(state, words, cycle):
-    """`words` ofmap writes at `cycle`: their lateness.
+def _resident(state, address, first_position, positions):
+    """Whether any prefetch position holding `address` lies in the window (an address that
+    im2col repeats is found at whichever of its positions is resident)."""
+    for i in range(first_position[address], first_position[address + 1]):
+        if (positions[i] // state[0] - state[4]) % state[1] < state[2]:
+            return True
+    return False
 
-    state: [size, drain words, drain cycles, free words, drain end]."""
-    size = state[0]
-    drain = state[1]
-    threshold = size - drain
+
+@njit(cache=True)
+def _read_addresses(state, first, last, cycle, addresses, first_position, positions):
+    """_read for an operand whose addresses repeat: positions first..last (ascending) whose
+    line is not resident are looked up by address, element by element, as SCALE-Sim's
+    read buffer checks each demanded address against the window's line sets."""
+    line_words = state[0]
+    offset = 1
+    position = first
+    while position <= last:
+        line = position // line_words
+        if (line - state[4]) % state[1] < state[2]:
+            position = min(last, (line + 1) * line_words - 1) + 1
+            continue
+        address = addresses[position]
+        while not _resident(state, address, first_position, positions):
+            state[4] = (state[4] + state[3]) % state[1]
+            state[6] += state[5]
+            late = state[6] - (cycle + offset)
+            offset += late
+            if late > 0:
+                offset += late
+        position += 1
+    return offset - 1
+
+
+@njit(cache=True)
+def ifmap_prefetch_addresses(output_stationary, sr, t, rows, geometry):
+    """SCALE-Sim's ifmap addresses in prefetch order, and where each address occurs.
+
+    geometry = [input height, input width, channels, kernel height, kernel width,
+    stride h, stride w, dilation h, dilation w, output height, output width, images] of
+    the (padded) input, per conv group. The stacked matrix of row folds (T x rows each)
+    holds element (pixel, kernel element) = (t, fold row) for ws and (fold row, t) for os
+    (operand_matrix.calc_ifmap_elem_addr, channels fastest; systolic_compute_ws/_os
+    create_ifmap_prefetch_mat). Returns (addresses by position, first position of each
+    address in `positions` (CSR), positions grouped by address, ascending)."""
+    in_h, in_w, channels = geometry[0], geometry[1], geometry[2]
+    kw = geometry[4]
+    sh, sw, dh, dw = geometry[5], geometry[6], geometry[7], geometry[8]
+    out_h, out_w, images = geometry[9], geometry[10], geometry[11]
+    row_folds = -(-sr // rows)
+    stacked = row_folds * t
+    total = stacked * rows - t * (rows - (sr - (row_folds - 1) * rows))
+    addresses = np.empty(total, dtype=np.int64)
+    position = 0
+    for d in range(stacked + rows - 1):
+        for c in range(max(0, d - stacked + 1), min(d, rows - 1) + 1):
+            m = d - c
+            fold_row = (m // t) * rows + c
+            if fold_row >= sr:
+                continue  # the last fold's padding, which the read buffer skips
+            if output_stationary:
+                pixel, element = fold_row, m % t
+            else:
+                pixel, element = m % t, fold_row
+            image, rest = divmod(pixel, out_h * out_w)
+            out_row, out_col = divmod(rest, out_w)
+            k_row, rest = divmod(element, kw * channels)
+            k_col, channel = divmod(rest, channels)
+            y = out_row * sh + k_row * dh
+            x = out_col * sw + k_col * dw
+            addresses[position] = ((image * in_h + y) * in_w + x) * channels + channel
+            position += 1
+    space = images * in_h * in_w * channels
+    first_position = np.zeros(space + 1, dtype=np.int64)
+    for i in range(total):
+        first_position[addresses[i] + 1] += 1
+    for a in range(space):
+        first_position[a + 1] += first_position[a]
+    fill = first_position[:-1].copy()
+    positions = np.empty(total, dtype=np.int64)
+    for i in range(total):
+        positions[fill[addresses[i]]] = i
+        fill[addresses[i]] += 1
+    return addresses, first_position, positions
+
+
+# Write-buffer state: [size, drain words D, bus lines per drain, free words, drain end,
+# bandwidth (words per bus line), words in the open line, full lines since the last
+# flush, first and next flushed segment]. A segment is what one flush made visible to
+# the drains: some full lines and a partial one (memory/write_buffer.py,
+# append_to_trace_mat(force=True) at every drain start).
+_SEGMENTS = 64  # flushed segments outstanding at once; a drain takes about one
+
+
+@njit(cache=True)
+def _store(state, words):
+    fill = state[6] + words
+    state[7] += fill // state[5]
+    state[6] = fill % state[5]
+    state[3] -= words
+
+
+@njit(cache=True)
+def _start_drain(state, segments, current):
+    """empty_drain_buf: flush, then drain up to D/bw bus lines, partial ones included. The
+    words freed are lines x bw less the last line's empty slots (a partial line in the
+    middle counts as full: SCALE-Sim subtracts -1 entries of the last line only)."""
+    tail = state[9] % _SEGMENTS
+    segments[tail, 0] = state[7]
+    segments[tail, 1] = state[6]
+    state[9] += 1
+    state[6] = 0
+    state[7] = 0
+    lines = 0
+    last_partial = 0
+    while lines < state[2] and state[8] < state[9]:
+        head = state[8] % _SEGMENTS
+        if segments[head, 0] > 0:
+            take = min(segments[head, 0], state[2] - lines)
+            segments[head, 0] -= take
+            lines += take
+            last_partial = 0
+        else:
+            if segments[head, 1] > 0:
+                lines += 1
+                last_partial = segments[head, 1]
+            state[8] += 1
+    freed = lines * state[5]
+    if last_partial > 0:
+        freed -= state[5] - last_partial
+    state[3] += freed
+    state[4] = current + lines - 1  # write_port latency 0: done with its last line
+
+
+@njit(cache=True)
+def _write(state, segments, words, cycle):
+    """`words` ofmap writes at `cycle`: their lateness (write_buffer.service_writes)."""
+    threshold = state[0] - state[1]
     current = cycle
     left = words
     while left > 0:
         if current < state[4]:
             if state[3] > left:
-                state[3] -= left
+                _store(state, left)
                 left = 0
             else:
                 # The write that leaves no free word waits for the drain in flight.
-                left -= state[3]
-                state[3] = 0
+                left -= max(state[3], 1)
+                _store(state, max(state[3], 1))
                 current = state[4]
         else:
             until_drain = max(1, state[3] - threshold + 1)
             if until_drain > left:
-                state[3] -= left
+                _store(state, left)
                 left = 0
             else:
-                state[3] -= until_drain
+                _store(state, until_drain)
                 left -= until_drain
-                state[3] += drain
-                state[4] = current + state[2] - 1
+                _start_drain(state, segments, current)
     return current - cycle
 
 
@@ -145,10 +275,28 @@ def _reader(size, bandwidth, total):
 
 
 @njit(cache=True)
-def gemm_stalls(output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt, ofmap):
+def gemm_stalls(
+    output_stationary,
+    sr,
+    sc,
+    t,
+    rows,
+    cols,
+    bandwidth,
+    ifmap,
+    filt,
+    ofmap,
+    addresses,
+    first_position,
+    positions,
+):
     """(demand rows, stall cycles) of one Sr x Sc x T GEMM on a rows x cols array.
 
-    ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte)."""
+    ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte). The
+    last three arrays come from ifmap_prefetch_addresses for an im2col ifmap, whose
+    addresses repeat; empty arrays mean every ifmap address occurs once (a GEMM), so a
+    demand's own position decides."""
+    repeated = addresses.shape[0] > 0
     row_folds = -(-sr // rows)
     col_folds = -(-sc // cols)
     stacked = row_folds * t
@@ -162,11 +310,13 @@ def gemm_stalls(output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt
         filter_words = col_folds * sr * cols - sr * (cols - last_cols)
     filter_state = _reader(filt, bandwidth, filter_words)
     drain = ofmap - (-(-ofmap // 2))
-    write_state = np.zeros(5, dtype=np.int64)
+    write_state = np.zeros(10, dtype=np.int64)
     write_state[0] = ofmap
     write_state[1] = drain
     write_state[2] = -(-drain // bandwidth)
     write_state[3] = ofmap
+    write_state[5] = bandwidth
+    segments = np.zeros((_SEGMENTS, 2), dtype=np.int64)
     row = 0
     stalls = 0
     for fc in range(col_folds):
@@ -187,7 +337,19 @@ def gemm_stalls(output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt
                         first = _diagonal_position(
                             fr * t + x, lo, stacked, rows, stacked - t, last_rows
                         )
-                        late = max(late, _read(ifmap_state, first, first + hi - lo, cycle, 1))
+                        late = max(
+                            late,
+                            _ifmap(
+                                ifmap_state,
+                                first,
+                                first + hi - lo,
+                                cycle,
+                                repeated,
+                                addresses,
+                                first_position,
+                                positions,
+                            ),
+                        )
                     hi = min(valid_cols - 1, x)
                     if lo <= hi:
                         m = col_folds * t
@@ -213,13 +375,32 @@ def gemm_stalls(output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt
                         first = _diagonal_position(
                             fr * t + y, lo, stacked, rows, stacked - t, last_rows
                         )
-                        late = max(late, _read(ifmap_state, first, first + hi - lo, cycle, 1))
+                        late = max(
+                            late,
+                            _ifmap(
+                                ifmap_state,
+                                first,
+                                first + hi - lo,
+                                cycle,
+                                repeated,
+                                addresses,
+                                first_position,
+                                positions,
+                            ),
+                        )
                     y = x - 2 * rows + 1
                     lo = max(0, y - t + 1)
                     hi = min(valid_cols - 1, y)
                     written = hi - lo + 1 if y >= 0 and lo <= hi else 0
                 if written > 0:
-                    late = max(late, _write(write_state, written, cycle))
+                    late = max(late, _write(write_state, segments, written, cycle))
                 stalls += late
                 row += 1
     return row, stalls
+
+
+@njit(cache=True)
+def _ifmap(state, first, last, cycle, repeated, addresses, first_position, positions):
+    if repeated:
+        return _read_addresses(state, first, last, cycle, addresses, first_position, positions)
+    return _read(state, first, last, cycle, 1)

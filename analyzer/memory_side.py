@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from analyzer.memory_kernels import gemm_stalls
+import numpy as np
+
+from analyzer.memory_kernels import gemm_stalls, ifmap_prefetch_addresses
 from isa.systolic import MEMORY_SIDE
+from tracer.mapping import IM2COL_FIELDS
 
 _WORDS_PER_KIB = 1024  # SCALE-Sim's word is one byte (single_layer_sim.py, word_size=1)
+NO_ADDRESSES = np.zeros(0, dtype=np.int64)  # a GEMM's ifmap: every address occurs once
 
 
 def memory_stalls(
@@ -32,17 +36,27 @@ def memory_stalls(
     GEMM's."""
     if mapping.get("memory_side") != MEMORY_SIDE:
         return 0, 0
+    output_stationary = str(mapping["dataflow"]) == "os"
+    sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
+    if f"im2col_{IM2COL_FIELDS[0]}" in mapping:
+        geometry = np.array([int(mapping[f"im2col_{name}"]) for name in IM2COL_FIELDS])
+        addresses = ifmap_prefetch_addresses(
+            output_stationary, sr, t, int(parameters["rows"]), geometry
+        )
+    else:
+        addresses = (NO_ADDRESSES, NO_ADDRESSES, NO_ADDRESSES)
     rows, stalls = gemm_stalls(
-        str(mapping["dataflow"]) == "os",
-        int(mapping["spatial_rows"]),
-        int(mapping["spatial_cols"]),
-        int(mapping["temporal"]),
+        output_stationary,
+        sr,
+        sc,
+        t,
         int(parameters["rows"]),
         int(parameters["cols"]),
         int(parameters["bandwidth"]),
         int(parameters["ifmap_sram_kib"]) * _WORDS_PER_KIB,
         int(parameters["filter_sram_kib"]) * _WORDS_PER_KIB,
         int(parameters["ofmap_sram_kib"]) * _WORDS_PER_KIB,
+        *addresses,
     )
     repeats = int(mapping["repeats"])
     return int(rows) * repeats, int(stalls) * repeats

@@ -1,13 +1,15 @@
 """Every zoo model, full size, on every built-in accelerator: lower + fast analyze, in one run.
 
     .venv/bin/python benchmarks/bench_zoo.py [--size 32] [--dataflow ws] [--full-below 2e9]
+                                             [--bandwidth 0]
 
 Per model it prints, measured in this run: lowering time, instruction count, layers timed
 on the accelerator and layers it leaves to the host, the fast analysis time after JIT
 warm-up as `accperf-trace analyze` does it (layers with the same loop program share one
 evaluation) with the share of instructions evaluated, and total cycles. Models with fewer
 instructions than --full-below are also evaluated in full (one core), checked equal to
-the fast result, and the fast/full speedup printed.
+the fast result, and the fast/full speedup printed. With --bandwidth N > 0 the times
+include the memory side (analyzer/memory_side.py), which both modes add alike.
 """
 
 from __future__ import annotations
@@ -27,10 +29,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--dataflow", default="ws", choices=("ws", "os", "is"))
     parser.add_argument("--full-below", type=float, default=2e9, metavar="INSTRUCTIONS")
+    parser.add_argument("--bandwidth", type=int, default=0, help="DRAM words/cycle; 0 = unlimited")
     args = parser.parse_args()
     params = {"rows": str(args.size), "cols": str(args.size), "dataflow": args.dataflow}
+    params["bandwidth"] = str(args.bandwidth)
     print(f"machine: {machine()}")
-    print(f"config: systolic {args.size}x{args.size} {args.dataflow}, batch 1, zoo defaults")
+    print(
+        f"config: systolic {args.size}x{args.size} {args.dataflow}, bandwidth {args.bandwidth}, "
+        "batch 1, zoo defaults"
+    )
     header = (
         "model",
         "lower s",

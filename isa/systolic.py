@@ -32,7 +32,7 @@ from isa.program import (
 )
 from tracer.errors import DescriptionError
 from tracer.layers import Model, gemm_operands, operations
-from tracer.mapping import dram_words, gemm_shape, is_gemm
+from tracer.mapping import dram_words, gemm_shape, im2col_geometry, is_gemm
 
 # SCALE-Sim's array, which this description follows, has no vector unit: pooling and
 # element-wise layers run elsewhere and SCALE-Sim does not time them either.
@@ -105,6 +105,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         if bandwidth != 0:
             # analyzer/memory_side.py adds the SRAMs' stalls to the evaluated cycles.
             mapping["memory_side"] = MEMORY_SIDE
+            mapping.update(im2col_geometry(layer))
         root = Loop("layer", 1, (Loop("fold", folds, fold_body),))
         layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
     spaces = {

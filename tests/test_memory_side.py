@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one
-from analyzer.memory_kernels import gemm_stalls
+from analyzer.memory_kernels import gemm_stalls, ifmap_prefetch_addresses
+from analyzer.memory_side import NO_ADDRESSES
 from analyzer.packing import pack_blocks
 from isa.program import Program
 from tracer import scalesim_env
@@ -21,6 +23,7 @@ from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_workload
 
 KIB = 1024
+UNIQUE = (NO_ADDRESSES, NO_ADDRESSES, NO_ADDRESSES)  # no im2col: addresses occur once
 SMALL_SRAMS = {"ifmap_sram_kib": "1", "filter_sram_kib": "1", "ofmap_sram_kib": "1"}
 
 
@@ -55,7 +58,17 @@ def test_no_stalls_when_operands_fit_and_outputs_never_drain(
     operand_words = 4 * max(sr, t) * max(sc, t) * size
     ofmap = 4 * (sr * sc * (t + 1) * size + 1)
     rows, stalls = gemm_stalls(
-        output_stationary, sr, sc, t, size, size, bandwidth, operand_words, operand_words, ofmap
+        output_stationary,
+        sr,
+        sc,
+        t,
+        size,
+        size,
+        bandwidth,
+        operand_words,
+        operand_words,
+        ofmap,
+        *UNIQUE,
     )
     assert stalls == 0
     folds = -(-sr // size) * -(-sc // size)
@@ -67,7 +80,7 @@ def test_write_bound_layer_stalls_by_the_drain_rate() -> None:
     # A 1x1 conv whose operands fit (no read stalls) but whose outputs overflow a 1 KiB
     # output SRAM: every drain of 512 words takes ceil(512 / bw) - 1 cycles, so at 2 words
     # per cycle the layer cannot finish before its writes have drained at that rate.
-    rows, stalls = gemm_stalls(False, 8, 8, 4096, 8, 8, 2, 64 * KIB, 64 * KIB, KIB)
+    rows, stalls = gemm_stalls(False, 8, 8, 4096, 8, 8, 2, 64 * KIB, 64 * KIB, KIB, *UNIQUE)
     writes = 8 * 4096
     drains = (writes - KIB) // 512  # what is still buffered at the end is never waited for
     assert rows + stalls >= drains * (512 // 2 - 1)
@@ -118,43 +131,49 @@ def test_input_stationary_with_a_bandwidth_is_refused(capsys: pytest.CaptureFixt
     assert "dataflow=is" in err and "bandwidth=0" in err and "Traceback" not in err
 
 
-# 1x1 convolutions: every operand address occurs once, so positions in SCALE-Sim's
-# prefetch order are the whole story and accperf must match it to the cycle, stalls
-# included (window moves, wrap-arounds, drains, partial edge folds).
-POINTWISE = (
+def test_ifmap_prefetch_order_worked_by_hand() -> None:
+    # A 3x3 one-channel input under a 2x2 kernel, stride 1: 4 output pixels (T) x 4 kernel
+    # elements (Sr) on a 4-row array, one fold. Element (t, r) reads input
+    # (out_row + k_row) * 3 + out_col + k_col; the prefetch order walks anti-diagonals
+    # t + r = 0, 1, ..., columns ascending (systolic_compute_ws.create_ifmap_prefetch_mat).
+    geometry = np.array([3, 3, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1])
+    addresses, first_position, positions = ifmap_prefetch_addresses(False, 4, 4, 4, geometry)
+    assert addresses.tolist() == [0, 1, 1, 3, 2, 3, 4, 4, 4, 4, 5, 6, 5, 7, 7, 8]
+    # The centre pixel is read by all four windows: four positions, one address.
+    assert positions[first_position[4] : first_position[5]].tolist() == [6, 7, 8, 9]
+
+
+# Convolutions (3x3: im2col repeats addresses; strided; a pointwise one with edge folds)
+# with SRAMs small enough for every mechanism to matter: window moves and wrap-arounds,
+# hits on a repeated address, the DRAM timeline, drains. accperf must equal SCALE-Sim's
+# total cycles, stalls included, to the cycle.
+TOPOLOGY = (
     "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
     "Num Filter, Strides,\n"
-    "pw_a, 12, 12, 1, 1, 20, 13, 1,\n"
-    "pw_b, 9, 7, 1, 1, 36, 10, 1,\n"
+    "conv3x3, 10, 10, 3, 3, 8, 12, 1,\n"
+    "strided, 15, 15, 3, 3, 12, 30, 2,\n"
+    "pointwise, 12, 12, 1, 1, 20, 13, 1,\n"
 )
 
 
 @pytest.mark.scalesim
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
-@pytest.mark.parametrize("bandwidth", [2, 10])
-def test_pointwise_layers_match_scalesim_with_stalls(
+@pytest.mark.parametrize(("dataflow", "bandwidth"), [("ws", 2), ("ws", 10), ("os", 2), ("os", 10)])
+def test_layers_match_scalesim_with_stalls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], dataflow: str, bandwidth: int
 ) -> None:
     if scalesim_env.scalesim_python() is None:
         pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
-    topology = tmp_path / "pointwise.csv"
-    topology.write_text(POINTWISE)
+    topology = tmp_path / "layers.csv"
+    topology.write_text(TOPOLOGY)
     report = tmp_path / "validate.json"
     argv = ["validate", "--against", "scalesim", "--model", str(topology), "--json", str(report)]
-    for name, value in [
-        ("rows", 8),
-        ("cols", 8),
-        ("dataflow", dataflow),
-        ("bandwidth", bandwidth),
-        ("ifmap_sram_kib", 1),
-        ("filter_sram_kib", 1),
-        ("ofmap_sram_kib", 1),
-    ]:
+    for name, value in [("rows", 8), ("cols", 8), ("dataflow", dataflow), ("bandwidth", bandwidth)]:
+        argv += ["--param", f"{name}={value}"]
+    for name, value in SMALL_SRAMS.items():
         argv += ["--param", f"{name}={value}"]
     assert main(argv) == 0
     capsys.readouterr()
     result = json.loads(report.read_text())
-    # The SRAMs are small enough for the memory side to matter.
     assert any(layer["scalesim_stall_cycles"] > 0 for layer in result["layers"])
     for layer in result["layers"]:
-        assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]
+        assert layer["accperf_cycles"] == layer["scalesim_total_cycles"], layer["name"]

@@ -240,6 +240,48 @@ def scalesim_topology_row(layer: Layer) -> ScaleSimTopologyRow:
     raise TypeError(f"cannot map {type(layer).__name__}; expected one of {_GEMM_NAMES}")
 
 
+IM2COL_FIELDS = (
+    "in_height",
+    "in_width",
+    "channels",
+    "kernel_height",
+    "kernel_width",
+    "stride_height",
+    "stride_width",
+    "dilation_height",
+    "dilation_width",
+    "out_height",
+    "out_width",
+    "images",
+)
+
+
+def im2col_geometry(layer: Layer) -> dict[str, int]:
+    """Where a conv's im2col ifmap reads its input, per group: the input cropped to the rows
+    and columns the windows reach (as scalesim_topology_row sends it), kernel, stride,
+    dilation, output size and images. Empty for a dense layer or matmul, whose ifmap
+    addresses never repeat. The memory side (analyzer/memory_side.py) needs it because an
+    SRAM holding one copy of a repeated address serves every demand for it."""
+    if not isinstance(layer, Conv2d):
+        return {}
+    (stride_h, stride_w), (dilation_h, dilation_w) = layer.stride, layer.dilation
+    values = (
+        (layer.out_height - 1) * stride_h + (layer.kernel_height - 1) * dilation_h + 1,
+        (layer.out_width - 1) * stride_w + (layer.kernel_width - 1) * dilation_w + 1,
+        layer.in_channels // layer.groups,
+        layer.kernel_height,
+        layer.kernel_width,
+        stride_h,
+        stride_w,
+        dilation_h,
+        dilation_w,
+        layer.out_height,
+        layer.out_width,
+        layer.batch,
+    )
+    return {f"im2col_{name}": value for name, value in zip(IM2COL_FIELDS, values, strict=True)}
+
+
 def scalesim_rows(layer: Layer) -> list[ScaleSimTopologyRow]:
     """The SCALE-Sim topology rows whose cycles add up to `layer`'s: one per conv group or
     matmul product (SCALE-Sim has neither). Names are only labels here, so any 'DP' or comma
