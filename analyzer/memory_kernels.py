@@ -68,28 +68,28 @@ def _diagonal_position(d, c, m, n, pad_row, valid_cols):
 
 
 @njit(cache=True)
-def _read(state, first, last, cycle, quirk_offset):
-    """Demand of prefetch positions first..last (in that order) at `cycle`: its lateness.
+def _move_window(state, cycle, offset):
+    """One window move (read_buffer.new_prefetch) for a demand at cycle + offset; returns
+    the demand's new offset: a late move's lag counts twice, an early one pulls it back."""
+    state[4] = (state[4] + state[3]) % state[1]
+    state[6] += state[5]
+    late = state[6] - (cycle + offset)
+    offset += late
+    if late > 0:
+        offset += late
+    return offset
+
+
+@njit(cache=True)
+def _read(state, first, last, cycle):
+    """Demand of prefetch positions first..last (ascending) at `cycle`: its lateness.
 
     state: [line words, lines, active lines, move lines, window start, move cycles,
     last move's completion]."""
-    line_words = state[0]
-    lines = state[1]
-    active = state[2]
-    move = state[3]
-    offset = quirk_offset
-    step = 1 if last >= first else -1
-    line = first // line_words
-    end = last // line_words + step
-    while line != end:
-        while (line - state[4]) % lines >= active:
-            state[4] = (state[4] + move) % lines
-            state[6] += state[5]
-            late = state[6] - (cycle + offset)
-            offset += late
-            if late > 0:
-                offset += late
-        line += step
+    offset = 1  # the SRAM's hit latency
+    for line in range(first // state[0], last // state[0] + 1):
+        while (line - state[4]) % state[1] >= state[2]:
+            offset = _move_window(state, cycle, offset)
     return offset - 1
 
 
@@ -109,7 +109,7 @@ def _read_addresses(state, first, last, cycle, addresses, first_position, positi
     line is not resident are looked up by address, element by element, as SCALE-Sim's
     read buffer checks each demanded address against the window's line sets."""
     line_words = state[0]
-    offset = 1
+    offset = 1  # the SRAM's hit latency
     position = first
     while position <= last:
         line = position // line_words
@@ -118,12 +118,7 @@ def _read_addresses(state, first, last, cycle, addresses, first_position, positi
             continue
         address = addresses[position]
         while not _resident(state, address, first_position, positions):
-            state[4] = (state[4] + state[3]) % state[1]
-            state[6] += state[5]
-            late = state[6] - (cycle + offset)
-            offset += late
-            if late > 0:
-                offset += late
+            offset = _move_window(state, cycle, offset)
         position += 1
     return offset - 1
 
@@ -354,7 +349,7 @@ def gemm_stalls(
                     if lo <= hi:
                         m = col_folds * t
                         first = _diagonal_position(fc * t + x, lo, m, cols, m - t, last_cols)
-                        late = max(late, _read(filter_state, first, first + hi - lo, cycle, 1))
+                        late = max(late, _read(filter_state, first, first + hi - lo, cycle))
                     y = x - t + 1
                     lo = max(0, y - valid_cols + 1)
                     hi = min(valid_rows - 1, y)
@@ -366,7 +361,7 @@ def gemm_stalls(
                         first = m * cols - max(0, m - (col_folds - 1) * sr) * (cols - last_cols)
                         late = max(
                             late,
-                            _read(filter_state, first, first + valid_cols - 1, cycle, 1),
+                            _read(filter_state, first, first + valid_cols - 1, cycle),
                         )
                     y = x - rows
                     lo = max(0, y - t + 1)
@@ -403,4 +398,4 @@ def gemm_stalls(
 def _ifmap(state, first, last, cycle, repeated, addresses, first_position, positions):
     if repeated:
         return _read_addresses(state, first, last, cycle, addresses, first_position, positions)
-    return _read(state, first, last, cycle, 1)
+    return _read(state, first, last, cycle)
