@@ -49,6 +49,7 @@ def main() -> None:
         "full s",
         "full M instr/s",
         "fast/full",
+        *(["stalls", "fast s at bw 0"] if args.bandwidth else []),
     )
     print(" | ".join(header))
     warmed = False
@@ -82,6 +83,11 @@ def main() -> None:
             ]
         else:
             row += ["-", "-", "-"]
+        if args.bandwidth:
+            # The memory side's cost: the same model without it, measured in this run.
+            unlimited = lower_model("systolic", {**params, "bandwidth": "0"}, name)
+            _, unlimited_s = evaluate(unlimited, None, "fast", reuse=True)
+            row += [f"{sum(r.stall_cycles for r in fast):,}", f"{unlimited_s:.3f}"]
         print(" | ".join(row), flush=True)
 
 
