@@ -29,8 +29,8 @@ prose):
                    flipped in the demand; skews and inter-fold gaps as in
                    create_*_demand_mat.
 
-Positions, not addresses: a demand is located by its position in the prefetch order, so
-an address that occurs twice (im2col duplicates) is found only at its own position.
+A demand is located by its position in the prefetch order; an im2col input word, which
+occurs at several positions, is found at whichever of them is resident.
 """
 
 from __future__ import annotations
@@ -94,85 +94,92 @@ def _read(state, first, last, cycle):
 
 
 @njit(cache=True)
-def _resident(state, address, first_position, positions):
-    """Whether any prefetch position holding `address` lies in the window (an address that
-    im2col repeats is found at whichever of its positions is resident)."""
-    for i in range(first_position[address], first_position[address + 1]):
-        if (positions[i] // state[0] - state[4]) % state[1] < state[2]:
-            return True
+def _stacked_position(pixel, element, output_stationary, t, rows, stacked, last_rows):
+    """Prefetch position of ifmap element (pixel, kernel element) in the fold-stacked
+    matrix (T x rows per row fold): (t, fold row) = (pixel, element) for ws and
+    (element, pixel) for os (systolic_compute_ws/_os.create_ifmap_prefetch_mat)."""
+    if output_stationary:
+        m = (pixel // rows) * t + element
+        c = pixel % rows
+    else:
+        m = (element // rows) * t + pixel
+        c = element % rows
+    return _diagonal_position(m + c, c, stacked, rows, stacked - t, last_rows)
+
+
+@njit(cache=True)
+def _resident_copy(state, pixel, element, geometry, output_stationary, t, rows, stacked, last_rows):
+    """Whether any element reading the same input word as (pixel, element) has its
+    prefetch position in the window: SCALE-Sim looks a demanded address up in the line
+    sets of the window, so a word that im2col repeats is found at any resident copy.
+
+    geometry = [input height, input width, channels, kernel height, kernel width,
+    stride h, stride w, dilation h, dilation w, output height, output width, images] of
+    the cropped input, per conv group; addresses as operand_matrix.calc_ifmap_elem_addr
+    makes them (channels fastest, then kernel columns, then kernel rows)."""
+    channels, kh, kw = geometry[2], geometry[3], geometry[4]
+    sh, sw, dh, dw = geometry[5], geometry[6], geometry[7], geometry[8]
+    out_h, out_w = geometry[9], geometry[10]
+    image, rest = divmod(pixel, out_h * out_w)
+    out_row, out_col = divmod(rest, out_w)
+    k_row, rest = divmod(element, kw * channels)
+    k_col, channel = divmod(rest, channels)
+    y = out_row * sh + k_row * dh
+    x = out_col * sw + k_col * dw
+    for kr in range(kh):
+        yy = y - kr * dh
+        if yy < 0 or yy % sh:
+            continue
+        orow = yy // sh
+        if orow >= out_h:
+            continue
+        for kc in range(kw):
+            xx = x - kc * dw
+            if xx < 0 or xx % sw:
+                continue
+            ocol = xx // sw
+            if ocol >= out_w:
+                continue
+            position = _stacked_position(
+                (image * out_h + orow) * out_w + ocol,
+                (kr * kw + kc) * channels + channel,
+                output_stationary,
+                t,
+                rows,
+                stacked,
+                last_rows,
+            )
+            if (position // state[0] - state[4]) % state[1] < state[2]:
+                return True
     return False
 
 
 @njit(cache=True)
-def _read_addresses(state, first, last, cycle, addresses, first_position, positions):
-    """_read for an operand whose addresses repeat: positions first..last (ascending) whose
-    line is not resident are looked up by address, element by element, as SCALE-Sim's
-    read buffer checks each demanded address against the window's line sets."""
-    line_words = state[0]
+def _read_im2col(
+    state, first, last, cycle, d, lo, geometry, output_stationary, t, rows, stacked, last_rows
+):
+    """_read for the im2col ifmap: positions first..last are diagonal d's columns lo.. of the
+    stacked matrix; an element whose own line is not resident is looked up by address,
+    element by element, as SCALE-Sim's read buffer checks each demanded address."""
     offset = 1  # the SRAM's hit latency
     position = first
     while position <= last:
-        line = position // line_words
+        line = position // state[0]
         if (line - state[4]) % state[1] < state[2]:
-            position = min(last, (line + 1) * line_words - 1) + 1
+            position = min(last, (line + 1) * state[0] - 1) + 1
             continue
-        address = addresses[position]
-        while not _resident(state, address, first_position, positions):
+        c = lo + position - first
+        m = d - c
+        if output_stationary:
+            pixel, element = (m // t) * rows + c, m % t
+        else:
+            pixel, element = m % t, (m // t) * rows + c
+        while not _resident_copy(
+            state, pixel, element, geometry, output_stationary, t, rows, stacked, last_rows
+        ):
             offset = _move_window(state, cycle, offset)
         position += 1
     return offset - 1
-
-
-@njit(cache=True)
-def ifmap_prefetch_addresses(output_stationary, sr, t, rows, geometry):
-    """SCALE-Sim's ifmap addresses in prefetch order, and where each address occurs.
-
-    geometry = [input height, input width, channels, kernel height, kernel width,
-    stride h, stride w, dilation h, dilation w, output height, output width, images] of
-    the (padded) input, per conv group. The stacked matrix of row folds (T x rows each)
-    holds element (pixel, kernel element) = (t, fold row) for ws and (fold row, t) for os
-    (operand_matrix.calc_ifmap_elem_addr, channels fastest; systolic_compute_ws/_os
-    create_ifmap_prefetch_mat). Returns (addresses by position, first position of each
-    address in `positions` (CSR), positions grouped by address, ascending)."""
-    in_h, in_w, channels = geometry[0], geometry[1], geometry[2]
-    kw = geometry[4]
-    sh, sw, dh, dw = geometry[5], geometry[6], geometry[7], geometry[8]
-    out_h, out_w, images = geometry[9], geometry[10], geometry[11]
-    row_folds = -(-sr // rows)
-    stacked = row_folds * t
-    total = stacked * rows - t * (rows - (sr - (row_folds - 1) * rows))
-    addresses = np.empty(total, dtype=np.int64)
-    position = 0
-    for d in range(stacked + rows - 1):
-        for c in range(max(0, d - stacked + 1), min(d, rows - 1) + 1):
-            m = d - c
-            fold_row = (m // t) * rows + c
-            if fold_row >= sr:
-                continue  # the last fold's padding, which the read buffer skips
-            if output_stationary:
-                pixel, element = fold_row, m % t
-            else:
-                pixel, element = m % t, fold_row
-            image, rest = divmod(pixel, out_h * out_w)
-            out_row, out_col = divmod(rest, out_w)
-            k_row, rest = divmod(element, kw * channels)
-            k_col, channel = divmod(rest, channels)
-            y = out_row * sh + k_row * dh
-            x = out_col * sw + k_col * dw
-            addresses[position] = ((image * in_h + y) * in_w + x) * channels + channel
-            position += 1
-    space = images * in_h * in_w * channels
-    first_position = np.zeros(space + 1, dtype=np.int64)
-    for i in range(total):
-        first_position[addresses[i] + 1] += 1
-    for a in range(space):
-        first_position[a + 1] += first_position[a]
-    fill = first_position[:-1].copy()
-    positions = np.empty(total, dtype=np.int64)
-    for i in range(total):
-        positions[fill[addresses[i]]] = i
-        fill[addresses[i]] += 1
-    return addresses, first_position, positions
 
 
 # Write-buffer state: [size, drain words D, bus lines per drain, free words, drain end,
@@ -281,17 +288,13 @@ def gemm_stalls(
     ifmap,
     filt,
     ofmap,
-    addresses,
-    first_position,
-    positions,
+    geometry,
 ):
     """(demand rows, stall cycles) of one Sr x Sc x T GEMM on a rows x cols array.
 
-    ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte). The
-    last three arrays come from ifmap_prefetch_addresses for an im2col ifmap, whose
-    addresses repeat; empty arrays mean every ifmap address occurs once (a GEMM), so a
-    demand's own position decides."""
-    repeated = addresses.shape[0] > 0
+    ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte). geometry
+    describes an im2col ifmap, whose addresses repeat (see _resident_copy); an empty one
+    means every ifmap address occurs once (a GEMM), so a demand's own position decides."""
     row_folds = -(-sr // rows)
     col_folds = -(-sc // cols)
     stacked = row_folds * t
@@ -329,9 +332,8 @@ def gemm_stalls(
                     lo = max(0, x - t + 1)
                     hi = min(valid_rows - 1, x)
                     if lo <= hi:
-                        first = _diagonal_position(
-                            fr * t + x, lo, stacked, rows, stacked - t, last_rows
-                        )
+                        d = fr * t + x
+                        first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
                         late = max(
                             late,
                             _ifmap(
@@ -339,10 +341,14 @@ def gemm_stalls(
                                 first,
                                 first + hi - lo,
                                 cycle,
-                                repeated,
-                                addresses,
-                                first_position,
-                                positions,
+                                d,
+                                lo,
+                                geometry,
+                                output_stationary,
+                                t,
+                                rows,
+                                stacked,
+                                last_rows,
                             ),
                         )
                     hi = min(valid_cols - 1, x)
@@ -367,9 +373,8 @@ def gemm_stalls(
                     lo = max(0, y - t + 1)
                     hi = min(valid_rows - 1, y)
                     if y >= 0 and lo <= hi:
-                        first = _diagonal_position(
-                            fr * t + y, lo, stacked, rows, stacked - t, last_rows
-                        )
+                        d = fr * t + y
+                        first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
                         late = max(
                             late,
                             _ifmap(
@@ -377,10 +382,14 @@ def gemm_stalls(
                                 first,
                                 first + hi - lo,
                                 cycle,
-                                repeated,
-                                addresses,
-                                first_position,
-                                positions,
+                                d,
+                                lo,
+                                geometry,
+                                output_stationary,
+                                t,
+                                rows,
+                                stacked,
+                                last_rows,
                             ),
                         )
                     y = x - 2 * rows + 1
@@ -395,7 +404,22 @@ def gemm_stalls(
 
 
 @njit(cache=True)
-def _ifmap(state, first, last, cycle, repeated, addresses, first_position, positions):
-    if repeated:
-        return _read_addresses(state, first, last, cycle, addresses, first_position, positions)
+def _ifmap(
+    state, first, last, cycle, d, lo, geometry, output_stationary, t, rows, stacked, last_rows
+):
+    if geometry.shape[0] > 0:
+        return _read_im2col(
+            state,
+            first,
+            last,
+            cycle,
+            d,
+            lo,
+            geometry,
+            output_stationary,
+            t,
+            rows,
+            stacked,
+            last_rows,
+        )
     return _read(state, first, last, cycle)

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from analyzer.memory_kernels import gemm_stalls, ifmap_prefetch_addresses
+from analyzer.memory_kernels import gemm_stalls
 from isa.systolic import MEMORY_SIDE
 from tracer.mapping import IM2COL_FIELDS
 
 _WORDS_PER_KIB = 1024  # SCALE-Sim's word is one byte (single_layer_sim.py, word_size=1)
-NO_ADDRESSES = np.zeros(0, dtype=np.int64)  # a GEMM's ifmap: every address occurs once
+NO_IM2COL = np.zeros(0, dtype=np.int64)  # a GEMM's ifmap: every address occurs once
 
 
 def memory_stalls(
@@ -40,11 +40,8 @@ def memory_stalls(
     sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
     if f"im2col_{IM2COL_FIELDS[0]}" in mapping:
         geometry = np.array([int(mapping[f"im2col_{name}"]) for name in IM2COL_FIELDS])
-        addresses = ifmap_prefetch_addresses(
-            output_stationary, sr, t, int(parameters["rows"]), geometry
-        )
     else:
-        addresses = (NO_ADDRESSES, NO_ADDRESSES, NO_ADDRESSES)
+        geometry = NO_IM2COL
     rows, stalls = gemm_stalls(
         output_stationary,
         sr,
@@ -56,7 +53,7 @@ def memory_stalls(
         int(parameters["ifmap_sram_kib"]) * _WORDS_PER_KIB,
         int(parameters["filter_sram_kib"]) * _WORDS_PER_KIB,
         int(parameters["ofmap_sram_kib"]) * _WORDS_PER_KIB,
-        *addresses,
+        geometry,
     )
     repeats = int(mapping["repeats"])
     return int(rows) * repeats, int(stalls) * repeats

@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one
-from analyzer.memory_kernels import gemm_stalls, ifmap_prefetch_addresses
-from analyzer.memory_side import NO_ADDRESSES
+from analyzer.memory_kernels import _stacked_position, gemm_stalls
+from analyzer.memory_side import NO_IM2COL
 from analyzer.packing import pack_blocks
 from isa.program import Program
 from tracer import scalesim_env
@@ -23,7 +22,6 @@ from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_workload
 
 KIB = 1024
-UNIQUE = (NO_ADDRESSES, NO_ADDRESSES, NO_ADDRESSES)  # no im2col: addresses occur once
 SMALL_SRAMS = {"ifmap_sram_kib": "1", "filter_sram_kib": "1", "ofmap_sram_kib": "1"}
 
 
@@ -68,7 +66,7 @@ def test_no_stalls_when_operands_fit_and_outputs_never_drain(
         operand_words,
         operand_words,
         ofmap,
-        *UNIQUE,
+        NO_IM2COL,
     )
     assert stalls == 0
     folds = -(-sr // size) * -(-sc // size)
@@ -80,7 +78,7 @@ def test_write_bound_layer_stalls_by_the_drain_rate() -> None:
     # A 1x1 conv whose operands fit (no read stalls) but whose outputs overflow a 1 KiB
     # output SRAM: every drain of 512 words takes ceil(512 / bw) - 1 cycles, so at 2 words
     # per cycle the layer cannot finish before its writes have drained at that rate.
-    rows, stalls = gemm_stalls(False, 8, 8, 4096, 8, 8, 2, 64 * KIB, 64 * KIB, KIB, *UNIQUE)
+    rows, stalls = gemm_stalls(False, 8, 8, 4096, 8, 8, 2, 64 * KIB, 64 * KIB, KIB, NO_IM2COL)
     writes = 8 * 4096
     drains = (writes - KIB) // 512  # what is still buffered at the end is never waited for
     assert rows + stalls >= drains * (512 // 2 - 1)
@@ -133,14 +131,18 @@ def test_input_stationary_with_a_bandwidth_is_refused(capsys: pytest.CaptureFixt
 
 def test_ifmap_prefetch_order_worked_by_hand() -> None:
     # A 3x3 one-channel input under a 2x2 kernel, stride 1: 4 output pixels (T) x 4 kernel
-    # elements (Sr) on a 4-row array, one fold. Element (t, r) reads input
-    # (out_row + k_row) * 3 + out_col + k_col; the prefetch order walks anti-diagonals
-    # t + r = 0, 1, ..., columns ascending (systolic_compute_ws.create_ifmap_prefetch_mat).
-    geometry = np.array([3, 3, 1, 2, 2, 1, 1, 1, 1, 2, 2, 1])
-    addresses, first_position, positions = ifmap_prefetch_addresses(False, 4, 4, 4, geometry)
-    assert addresses.tolist() == [0, 1, 1, 3, 2, 3, 4, 4, 4, 4, 5, 6, 5, 7, 7, 8]
-    # The centre pixel is read by all four windows: four positions, one address.
-    assert positions[first_position[4] : first_position[5]].tolist() == [6, 7, 8, 9]
+    # elements (Sr) on a 4-row array, one fold. Element (pixel t, kernel element r) reads
+    # input word (out_row + k_row) * 3 + out_col + k_col; the prefetch order walks
+    # anti-diagonals t + r = 0, 1, ..., columns ascending
+    # (systolic_compute_ws.create_ifmap_prefetch_mat).
+    order = [0] * 16
+    for pixel in range(4):
+        for element in range(4):
+            position = _stacked_position(pixel, element, False, 4, 4, 4, 4)
+            out_row, out_col = divmod(pixel, 2)
+            k_row, k_col = divmod(element, 2)
+            order[position] = (out_row + k_row) * 3 + out_col + k_col
+    assert order == [0, 1, 1, 3, 2, 3, 4, 4, 4, 4, 5, 6, 5, 7, 7, 8]
 
 
 # Convolutions (3x3: im2col repeats addresses; strided; a pointwise one with edge folds)
