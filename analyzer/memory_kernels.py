@@ -56,7 +56,7 @@ def _diagonal_position(d, c, m, n, pad_row, valid_cols):
     columns ascending within one, when rows pad_row.. hold only valid_cols real columns
     (the last fold's -1 padding, which SCALE-Sim's read buffer skips)."""
     position = _diagonal_start(d, m, n) + c - max(0, d - m + 1)
-    if valid_cols < n and d - pad_row - valid_cols > 0:
+    if valid_cols < n and d - pad_row - valid_cols >= 0:
         rows = m - pad_row
         for col in range(valid_cols, n):  # padding in earlier diagonals
             position -= min(max(d - pad_row - col, 0), rows)
@@ -263,7 +263,9 @@ def _reader(size, bandwidth, total):
     line_words = -(-size // 100)
     active_words = -(-size // 2)
     prefetch_words = size - active_words
-    lines = max(1, -(-total // line_words))
+    # prepare_hashed_buffer closes a line at every line_words-th word and then adds the
+    # open one, even when empty: floor + 1 lines, one more than ceil on an exact multiple.
+    lines = total // line_words + 1
     active = min(-(-active_words // line_words), lines)
     move = min(-(-prefetch_words // line_words), lines - active)
     state = np.zeros(7, dtype=np.int64)
@@ -356,9 +358,11 @@ def gemm_stalls(
                         m = col_folds * t
                         first = _diagonal_position(fc * t + x, lo, m, cols, m - t, last_cols)
                         late = max(late, _read(filter_state, first, first + hi - lo, cycle))
+                    # The fold's output block leaves flipped upside down (its padding
+                    # rows first), skewed by column.
                     y = x - t + 1
-                    lo = max(0, y - valid_cols + 1)
-                    hi = min(valid_rows - 1, y)
+                    lo = max(rows - valid_rows, y - valid_cols + 1)
+                    hi = min(rows - 1, y)
                     written = hi - lo + 1 if y >= 0 and lo <= hi else 0
                 else:
                     k = rows - 1 - x  # the fold's filter rows arrive flipped

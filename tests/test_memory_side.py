@@ -4,6 +4,7 @@ SCALE-Sim's double-buffered SRAMs at a finite DRAM bandwidth."""
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one
-from analyzer.memory_kernels import _stacked_position, gemm_stalls
+from analyzer.memory_kernels import _diagonal_position, _stacked_position, gemm_stalls
 from analyzer.memory_side import NO_IM2COL
 from analyzer.packing import pack_blocks
 from isa.program import Program
@@ -145,6 +146,29 @@ def test_ifmap_prefetch_order_worked_by_hand() -> None:
     assert order == [0, 1, 1, 3, 2, 3, 4, 4, 4, 4, 5, 6, 5, 7, 7, 8]
 
 
+@given(
+    width=st.integers(1, 9),
+    t=st.integers(1, 12),
+    folds=st.integers(1, 6),
+    data=st.data(),
+)
+@settings(max_examples=80, deadline=None)
+def test_diagonal_positions_skip_the_last_folds_padding(
+    width: int, t: int, folds: int, data: st.DataObject
+) -> None:
+    # The read buffer numbers the stacked matrix's real elements diagonal by diagonal,
+    # columns ascending, skipping the last fold's padding columns: count them directly.
+    valid = data.draw(st.integers(1, width))
+    height, pad_row = folds * t, (folds - 1) * t
+    expected = {}
+    for d in range(height + width - 1):
+        for c in range(max(0, d - height + 1), min(d, width - 1) + 1):
+            if not (d - c >= pad_row and c >= valid):
+                expected[(d - c, c)] = len(expected)
+    for (m, c), position in expected.items():
+        assert _diagonal_position(m + c, c, height, width, pad_row, valid) == position
+
+
 # Convolutions (3x3: im2col repeats addresses; strided; a pointwise one with edge folds)
 # with SRAMs small enough for every mechanism to matter: window moves and wrap-arounds,
 # hits on a repeated address, the DRAM timeline, drains. accperf must equal SCALE-Sim's
@@ -179,3 +203,53 @@ def test_layers_match_scalesim_with_stalls(
     assert any(layer["scalesim_stall_cycles"] > 0 for layer in result["layers"])
     for layer in result["layers"]:
         assert layer["accperf_cycles"] == layer["scalesim_total_cycles"], layer["name"]
+
+
+def _random_cases(count: int, seed: int) -> list[dict[str, int | str]]:
+    """Seeded random convs and configurations, SCALE-Sim-expressible (every window inside
+    the input), with SRAMs small enough for window moves, wraps and drains."""
+    generator = random.Random(seed)
+    cases = []
+    for _ in range(count):
+        kernel, stride = generator.choice([1, 2, 3]), generator.choice([1, 2])
+        out = generator.randint(2, 9)
+        cases.append(
+            {
+                "rows": generator.choice([4, 8]),
+                "cols": generator.choice([4, 8]),
+                "dataflow": generator.choice(["ws", "os"]),
+                "bandwidth": generator.choice([1, 3, 5, 10]),
+                "sram": generator.randint(1, 2),
+                "size": (out - 1) * stride + kernel,
+                "kernel": kernel,
+                "stride": stride,
+                "channels": generator.randint(1, 16),
+                "filters": generator.randint(1, 30),
+            }
+        )
+    return cases
+
+
+@pytest.mark.scalesim
+@pytest.mark.parametrize("case", _random_cases(6, seed=2026), ids=lambda case: str(case))
+def test_random_convs_match_scalesim_with_stalls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, int | str]
+) -> None:
+    if scalesim_env.scalesim_python() is None:
+        pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
+    topology = tmp_path / "random.csv"
+    topology.write_text(
+        TOPOLOGY.splitlines()[0]
+        + f"\nrandom, {case['size']}, {case['size']}, {case['kernel']}, {case['kernel']}, "
+        f"{case['channels']}, {case['filters']}, {case['stride']},\n"
+    )
+    report = tmp_path / "validate.json"
+    argv = ["validate", "--against", "scalesim", "--model", str(topology), "--json", str(report)]
+    for name in ("rows", "cols", "dataflow", "bandwidth"):
+        argv += ["--param", f"{name}={case[name]}"]
+    for name in SMALL_SRAMS:
+        argv += ["--param", f"{name}={case['sram']}"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    (layer,) = json.loads(report.read_text())["layers"]
+    assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]
