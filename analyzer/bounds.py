@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from analyzer.recurrence import CriticalCycle, critical_cycle, dependency_graph
 from isa.program import Block, BlockRef, LayerProgram, Loop, Program
 
@@ -65,24 +67,39 @@ def block_executions(layer: LayerProgram) -> Counter[int]:
 
 @dataclass(frozen=True)
 class BlockUsage:
-    """What one execution of a block asks of the machine, aggregated once per block."""
+    """What one execution of a block asks of the machine, aggregated once per block, per
+    unit instance in the program's global order (unit kinds in Program.units order)."""
 
-    busy: dict[tuple[str, int], int]  # occupancy per unit instance
-    overhang: dict[tuple[str, int], int]  # largest occupancy - latency per instance
+    busy: np.ndarray  # occupancy per unit instance
+    overhang: np.ndarray  # largest occupancy - latency per instance (0 if none larger)
+    used: np.ndarray  # bool: the block runs something on the instance
     bundles: int
     min_latency: int
 
 
-def block_usage(block: Block) -> BlockUsage:
-    busy: Counter[tuple[str, int]] = Counter()
-    overhang: dict[tuple[str, int], int] = {}
+def _unit_offsets(program: Program) -> dict[str, int]:
+    offsets, total = {}, 0
+    for name, instances in program.units.items():
+        offsets[name] = total
+        total += instances
+    return offsets
+
+
+def block_usage(block: Block, program: Program) -> BlockUsage:
+    offsets = _unit_offsets(program)
+    size = sum(program.units.values())
+    busy = np.zeros(size, dtype=np.int64)
+    overhang = np.zeros(size, dtype=np.int64)
+    used = np.zeros(size, dtype=np.bool_)
     for t in block.templates:
-        key = (t.unit, t.instance)
-        busy[key] += t.occupancy
-        overhang[key] = max(overhang.get(key, 0), t.occupancy - t.latency)
+        index = offsets[t.unit] + t.instance
+        busy[index] += t.occupancy
+        overhang[index] = max(overhang[index], t.occupancy - t.latency)
+        used[index] = True
     return BlockUsage(
-        dict(busy),
+        busy,
         overhang,
+        used,
         sum(t.bundle_start for t in block.templates),
         min(t.latency for t in block.templates),
     )
@@ -97,28 +114,33 @@ def layer_bound(
 ) -> LayerBound:
     """Resource bound always; the recurrence bound when `critical` is given. `usage` and
     `critical` are per-program caches, filled on first use of each block."""
-    busy: Counter[tuple[str, int]] = Counter()
+    size = sum(program.units.values())
+    busy = np.zeros(size, dtype=np.int64)
     # The last instruction on an instance ends `latency` after it starts, which may be
     # before its occupancy runs out: subtract the largest such overhang.
-    overhang: dict[tuple[str, int], int] = {}
+    overhang = np.zeros(size, dtype=np.int64)
+    used = np.zeros(size, dtype=np.bool_)
     bundles = 0
     min_latency: int | None = None
     for block_id, executions in block_executions(layer).items():
         if executions == 0:
             continue
         if block_id not in usage:
-            usage[block_id] = block_usage(program.blocks[block_id])
+            usage[block_id] = block_usage(program.blocks[block_id], program)
         block = usage[block_id]
-        for key, occupancy in block.busy.items():
-            busy[key] += executions * occupancy
-            overhang[key] = max(overhang.get(key, 0), block.overhang[key])
+        busy += executions * block.busy
+        np.maximum(overhang, block.overhang, out=overhang)
+        used |= block.used
         bundles += executions * block.bundles
         if min_latency is None or block.min_latency < min_latency:
             min_latency = block.min_latency
-    if not busy:
+    if not used.any():
         return LayerBound("-", 0, cycles)
-    unit, busy_cycles = max(
-        ((key[0], total - overhang[key]) for key, total in busy.items()), key=lambda x: x[1]
+    net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
+    busiest = int(np.argmax(net))
+    busy_cycles = int(net[busiest])
+    unit = next(
+        name for name, first in reversed(_unit_offsets(program).items()) if busiest >= first
     )
     # The last bundle issues no earlier than ceil(bundles / width) - 1, and its
     # instructions end at least `delay + latency` later.

@@ -85,6 +85,12 @@ def run_kernel(
         record_first,
         record_start,
         record_end,
+        packed.op_memo,
+        blocks.memo_keys,
+        blocks.memo_vals,
+        blocks.memo_meta,
+        blocks.memo_hash,
+        blocks.memo_count,
     )
     if record_count == 0 and covered != packed.instructions:
         raise AssertionError(

@@ -106,6 +106,36 @@ def _restore(
 
 
 @njit(cache=True)
+def _remember(
+    memo_keys,
+    memo_vals,
+    memo_meta,
+    memo_hash,
+    memo_count,
+    entry,
+    entry_hash,
+    state,
+    state_hash,
+    identity,
+    iterations,
+    issue_gain,
+    covered_gain,
+):
+    """Store one loop evolution: from signature `entry`, `iterations` trips later the
+    state is `state`, issue has moved `issue_gain` and `covered_gain` instructions ran."""
+    slot = memo_count[0] % memo_keys.shape[0]
+    memo_keys[slot, :] = entry
+    memo_vals[slot, :] = state
+    memo_hash[slot] = entry_hash
+    memo_meta[slot, 0] = identity
+    memo_meta[slot, 1] = iterations
+    memo_meta[slot, 2] = issue_gain
+    memo_meta[slot, 3] = covered_gain
+    memo_meta[slot, 4] = np.int64(state_hash)
+    memo_count[0] += 1
+
+
+@njit(cache=True)
 def evaluate_layer(
     op_kind,
     op_arg,
@@ -130,6 +160,12 @@ def evaluate_layer(
     record_first,
     record_start,
     record_end,
+    op_memo,
+    memo_keys,
+    memo_vals,
+    memo_meta,
+    memo_hash,
+    memo_count,
 ):
     """Evaluate one layer. Returns (cycles, instructions covered, evaluated instructions,
     evaluated iterations).
@@ -137,6 +173,15 @@ def evaluate_layer(
     With a non-empty record_start, the start and end cycles of instructions
     record_first, record_first + 1, ... (index in program order; use full mode) are
     written to record_start/record_end and evaluation stops after the last of them.
+
+    Memo (fast mode, across calls for one program): a loop whose body is one block of
+    fixed-location instructions (op_memo != 0 names the block) evolves the same way from
+    the same entry signature, whatever layer it is in. The first time such a loop finds its
+    period, the entry signature, the signature at that boundary, the iterations done, the
+    issue time gained and the instructions covered are stored (memo_*, round robin over
+    memo_keys' rows); a later loop instance entering with an equal signature and more
+    trips restores the stored state at once. Exact for the same reason as a skip: equal
+    signatures, equal future up to a shift.
 
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
     k = max(1, signature length // (compare_budget * instructions per iteration)): loops
@@ -182,6 +227,12 @@ def evaluate_layer(
     hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_count = np.zeros(max(levels, 1), dtype=np.int64)
+    memo_capacity = memo_keys.shape[0] if memo_keys.shape[1] == sig_len else 0
+    entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
+    entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
+    entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
+    entry_covered = np.zeros(max(levels, 1), dtype=np.int64)
+    memo_pending = np.zeros(max(levels, 1), dtype=np.bool_)
 
     pc = 0
     n_ops = op_kind.shape[0]
@@ -306,6 +357,51 @@ def evaluate_layer(
                 hist_time[lv, 0] = issue
                 hist_iter[lv, 0] = 0
                 hist_count[lv] = 1
+                memo_pending[lv] = False
+                if memo_capacity > 0 and op_memo[pc] != 0:
+                    memo_pending[lv] = True
+                    for e in range(min(memo_count[0], memo_capacity)):
+                        if (
+                            memo_meta[e, 0] != op_memo[pc]
+                            or memo_hash[e] != h
+                            or memo_meta[e, 1] > op_arg[pc]
+                        ):
+                            continue
+                        same = True
+                        for k in range(sig_len):
+                            if memo_keys[e, k] != sig[k]:
+                                same = False
+                                break
+                        if not same:
+                            continue
+                        issue += memo_meta[e, 2]
+                        bundle_max_start, max_end = _restore(
+                            memo_vals[e],
+                            issue,
+                            unit_free,
+                            write_end,
+                            read_until,
+                            issue_ring,
+                            issue_head,
+                            window_ring,
+                            window_head,
+                        )
+                        index[d] = memo_meta[e, 1]
+                        covered += memo_meta[e, 3]
+                        hist_sig[lv, 0, :] = memo_vals[e]
+                        hist_hash[lv, 0] = np.uint64(memo_meta[e, 4])
+                        hist_time[lv, 0] = issue
+                        hist_iter[lv, 0] = index[d]
+                        memo_pending[lv] = False
+                        break
+                    if memo_pending[lv]:
+                        entry_sig[lv, :] = sig
+                        entry_hash[lv] = h
+                        entry_issue[lv] = issue
+                        entry_covered[lv] = covered
+                    elif index[d] >= op_arg[pc]:
+                        pc = op_jump[pc] + 1  # the memo covered every trip
+                        continue
             pc += 1
         else:
             begin = op_jump[pc]
@@ -313,6 +409,39 @@ def evaluate_layer(
             trips = op_arg[pc]
             index[d] += 1
             if index[d] >= trips:
+                if levels > 0 and op_skippable[begin] and memo_pending[level_of[d]]:
+                    # No period within the loop: remember its whole evolution instead.
+                    lv = level_of[d]
+                    h = _signature(
+                        sig,
+                        issue,
+                        unit_free,
+                        write_end,
+                        read_until,
+                        min_latency,
+                        issue_ring,
+                        issue_head,
+                        window_ring,
+                        window_head,
+                        bundle_max_start,
+                        max_end,
+                    )
+                    _remember(
+                        memo_keys,
+                        memo_vals,
+                        memo_meta,
+                        memo_hash,
+                        memo_count,
+                        entry_sig[lv],
+                        entry_hash[lv],
+                        sig,
+                        h,
+                        op_memo[begin],
+                        index[d],
+                        issue - entry_issue[lv],
+                        covered - entry_covered[lv],
+                    )
+                    memo_pending[lv] = False
                 pc += 1
                 continue
             if (
@@ -349,6 +478,23 @@ def evaluate_layer(
                         if same:
                             match = j
                 if match >= 0:
+                    if memo_pending[lv]:
+                        _remember(
+                            memo_keys,
+                            memo_vals,
+                            memo_meta,
+                            memo_hash,
+                            memo_count,
+                            entry_sig[lv],
+                            entry_hash[lv],
+                            sig,
+                            h,
+                            op_memo[begin],
+                            index[d],
+                            issue - entry_issue[lv],
+                            covered - entry_covered[lv],
+                        )
+                        memo_pending[lv] = False
                     period = index[d] - hist_iter[lv, match]
                     periods = (trips - index[d]) // period
                     if periods > 0:

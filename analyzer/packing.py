@@ -37,6 +37,11 @@ from isa.program import (
 )
 from isa.validation import check_program
 
+# The memo keeps a few loop evolutions (entry and exit states of a whole machine); cap it
+# by entries and by memory, which grows with the array (two signatures per entry).
+MEMO_ENTRIES = 8
+MEMO_BYTES = 64 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class PackedBlocks:
@@ -52,6 +57,17 @@ class PackedBlocks:
     n_units: int
     n_locations: int
     min_latency: int
+    # Fast mode's memo of loop evolutions (analyzer/kernels.py, evaluate_layer), shared by
+    # every layer evaluated with these blocks; filled by the kernel.
+    memo_keys: np.ndarray
+    memo_vals: np.ndarray
+    memo_meta: np.ndarray
+    memo_hash: np.ndarray
+    memo_count: np.ndarray
+
+    def clear_memo(self) -> None:
+        """Forget remembered loops, so the next layer is evaluated as if it were alone."""
+        self.memo_count[0] = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +78,9 @@ class PackedLayer:
     op_jump: np.ndarray  # matching LOOP_END / LOOP_BEGIN
     op_depth: np.ndarray
     op_skippable: np.ndarray  # bool: no operand below depends on this loop's index
+    # LOOP_BEGIN: 1 + first template of its only block when that block's operands are all
+    # fixed locations (its evolution depends on the entry state alone), else 0.
+    op_memo: np.ndarray
     instructions: int
     block_executions: int
 
@@ -102,6 +121,10 @@ def pack_blocks(program: Program) -> PackedBlocks:
                 count.append(operand.count)
                 coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
         block_first.append(len(rows))
+    signature_length = (
+        total + 2 * locations + program.bundles_per_cycle + program.window_bundles + 2
+    )
+    memo_capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * 8 * signature_length)))
     coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
     templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
     location = np.array(loc, dtype=np.int64)
@@ -116,6 +139,11 @@ def pack_blocks(program: Program) -> PackedBlocks:
         n_units=total,
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
+        memo_keys=np.zeros((memo_capacity, signature_length), dtype=np.int64),
+        memo_vals=np.zeros((memo_capacity, signature_length), dtype=np.int64),
+        memo_meta=np.zeros((memo_capacity, 5), dtype=np.int64),
+        memo_hash=np.zeros(memo_capacity, dtype=np.uint64),
+        memo_count=np.zeros(1, dtype=np.int64),
     )
 
 
@@ -126,6 +154,18 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     jump: list[int] = []
     depth: list[int] = []
     skippable: list[bool] = []
+    memo: list[int] = []
+
+    def memo_identity(node: Loop) -> int:
+        if len(node.body) != 1 or not isinstance(node.body[0], BlockRef):
+            return 0
+        lo, hi = blocks.block_first[node.body[0].block], blocks.block_first[node.body[0].block + 1]
+        if lo == hi:
+            return 0
+        first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_LAST]
+        if blocks.operand_affine[first:last].any():
+            return 0
+        return int(lo) + 1
 
     def uses_index(node: Loop | BlockRef, at_depth: int) -> bool:
         if isinstance(node, BlockRef):
@@ -144,6 +184,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             jump.append(-1)
             depth.append(level - 1)
             skippable.append(False)
+            memo.append(0)
             return
         if level >= MAX_DEPTH:
             raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
@@ -155,6 +196,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         depth.append(level)
         # A single trip has nothing to skip; index-dependent bodies never repeat exactly.
         skippable.append(node.trips > 1 and not uses_index(node, level))
+        memo.append(memo_identity(node) if skippable[-1] else 0)
         for child in node.body:
             emit(child, level + 1)
         end = len(kind)
@@ -164,6 +206,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         jump.append(begin)
         depth.append(level)
         skippable.append(False)
+        memo.append(0)
         jump[begin] = end
 
     emit(layer.root, 0)
@@ -175,6 +218,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         op_jump=np.array(jump, dtype=np.int64),
         op_depth=np.array(depth, dtype=np.int64),
         op_skippable=np.array(skippable, dtype=np.bool_),
+        op_memo=np.array(memo, dtype=np.int64),
         instructions=count_instructions(layer.root, program.blocks),
         block_executions=count_block_executions(layer.root),
     )

@@ -148,6 +148,7 @@ def compare_with_scalesim(
     for layer in program.layers:
         # No reuse of identical layers: each layer's time is what evaluating it takes, as
         # SCALE-Sim's is what simulating it takes.
+        blocks.clear_memo()  # nor remembered loops of earlier layers
         started = time.perf_counter()
         ours = evaluate_one(layer, program, blocks, "fast")
         ours_seconds = time.perf_counter() - started

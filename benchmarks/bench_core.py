@@ -1,6 +1,7 @@
 """Core engine benchmark: fast vs full evaluation, and accperf vs SCALE-Sim, in one run.
 
     .venv/bin/python benchmarks/bench_core.py [--size 32] [--dataflow ws] [--full-network]
+                                              [--scalesim-network]
 
 Prints, all measured in this run on this machine:
   - lowering time and compact trace size for ResNet-50;
@@ -8,7 +9,9 @@ Prints, all measured in this run on this machine:
   - full evaluation of a set of layers (every layer with --full-network), in
     instructions per second on one core, and the fast/full speedup on the same layers;
   - SCALE-Sim's own run time on one layer shared with accperf, the same cycles from both,
-    and the ratio.
+    and the ratio; with --scalesim-network, on the whole network instead: accperf as
+    `accperf-trace analyze` runs it (fast, identical layers once) against SCALE-Sim on
+    every layer (minutes to half an hour), the cycles checked equal layer by layer.
 Numba runs single-threaded here, so every figure is one core.
 """
 
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--dataflow", default="ws", choices=("ws", "os", "is"))
     parser.add_argument("--full-network", action="store_true")
+    parser.add_argument("--scalesim-network", action="store_true")
     args = parser.parse_args()
     params = {"rows": str(args.size), "cols": str(args.size), "dataflow": args.dataflow}
     print(f"machine: {machine()}")
@@ -102,7 +106,45 @@ def main() -> None:
         f"instructions/s; fast on the same layers {fast_s:.4f} s; "
         f"fast/full speedup {full_s / fast_s:,.0f}x; cycles identical"
     )
-    scalesim_comparison(params)
+    if args.scalesim_network:
+        scalesim_network_comparison(params, program)
+    else:
+        scalesim_comparison(params)
+
+
+def scalesim_network_comparison(params: dict[str, str], program: Program) -> None:
+    if scalesim_python() is None:
+        print("SCALE-Sim: not installed (see README); comparison skipped")
+        return
+    from analyzer.scalesim_bridge import run_scalesim
+    from tracer.mapping import scalesim_rows
+
+    evaluate(program, None, "fast", reuse=True)  # warm-up, as everywhere else
+    ours, ours_s = evaluate(program, None, "fast", reuse=True)
+    by_name = {layer.name: layer for layer in resnet50().layers}
+    rows = [scalesim_rows(by_name[layer.name]) for layer in program.layers]
+    request = {
+        "rows": int(params["rows"]),
+        "cols": int(params["cols"]),
+        "dataflow": params["dataflow"],
+        "ifmap_sram_kib": 256,
+        "filter_sram_kib": 256,
+        "ofmap_sram_kib": 128,
+        "bandwidth": 0,
+        "layers": [dict(row) for layer_rows in rows for row in layer_rows],
+    }
+    result = run_scalesim(request, timeout_s=4 * 3600)
+    theirs = iter(result["layers"])
+    for layer, layer_rows, mine in zip(program.layers, rows, ours, strict=True):
+        demand = sum(int(next(theirs)["demand_rows"]) for _ in layer_rows)
+        assert demand == mine.cycles, f"{layer.name}: accperf {mine.cycles}, SCALE-Sim {demand}"
+    seconds = sum(float(r["wall_seconds"] or 0.0) for r in result["layers"])
+    print(
+        f"SCALE-Sim {result['scalesim_version']} on the whole network: {seconds:.1f} s "
+        f"(its per-layer simulations; {result['wall_seconds']:.1f} s with set-up); accperf "
+        f"fast analyze {ours_s:.3f} s; accperf is {seconds / ours_s:,.0f}x faster; cycles "
+        f"identical on all {len(ours)} layers"
+    )
 
 
 def scalesim_comparison(params: dict[str, str]) -> None:

@@ -158,3 +158,38 @@ def test_random_programs_fast_equals_full(program):
     fast = evaluate_program(program, "fast")[0]
     assert fast.cycles == full.cycles
     assert fast.instructions == full.instructions
+
+
+@SETTINGS
+@given(
+    shapes=st.lists(
+        st.tuples(st.integers(1, 30), st.integers(1, 30), st.integers(1, 60)),
+        min_size=2,
+        max_size=4,
+    ),
+    rows=st.integers(1, 6),
+    cols=st.integers(1, 6),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+)
+def test_memo_across_layers_keeps_fast_equal_to_full(shapes, rows, cols, dataflow):
+    # Layers of one program share their blocks, so fast mode's memo carries loop
+    # evolutions from one layer into the next (analyzer/kernels.py, evaluate_layer).
+    layers = tuple(
+        Dense(f"fc{i}", in_features=k, out_features=n, rows=m) for i, (k, n, m) in enumerate(shapes)
+    )
+    program = lower(_systolic(rows, cols, dataflow), Model("net", layers))
+    fast = evaluate_program(program, "fast")
+    full = evaluate_program(program, "full")
+    assert [r.cycles for r in fast] == [r.cycles for r in full]
+
+
+def test_memo_spares_a_later_layer_the_warm_up():
+    # Two layers with long streams on one array: the second starts where the first did
+    # (idle machine) and meets the same preload and stream loops, so it evaluates far
+    # fewer iterations than the first, with cycles still equal to full evaluation.
+    layers = (Dense("a", 64, 64, rows=3000), Dense("b", 64, 64, rows=2000))
+    program = lower(_systolic(16, 16, "ws"), Model("net", layers))
+    fast = evaluate_program(program, "fast")
+    full = evaluate_program(program, "full")
+    assert [r.cycles for r in fast] == [r.cycles for r in full]
+    assert fast[1].evaluated_iterations * 4 < fast[0].evaluated_iterations
