@@ -120,9 +120,12 @@ def _remember(
     iterations,
     issue_gain,
     covered_gain,
+    opened_before,
+    opened_after,
 ):
-    """Store one loop evolution: from signature `entry`, `iterations` trips later the
-    state is `state`, issue has moved `issue_gain` and `covered_gain` instructions ran."""
+    """Store one loop evolution: from signature `entry` (with a bundle open or not,
+    `opened_before`), `iterations` trips later the state is `state`, issue has moved
+    `issue_gain`, `covered_gain` instructions ran and a bundle is open or not."""
     slot = memo_count[0] % memo_keys.shape[0]
     memo_keys[slot, :] = entry
     memo_vals[slot, :] = state
@@ -132,6 +135,8 @@ def _remember(
     memo_meta[slot, 2] = issue_gain
     memo_meta[slot, 3] = covered_gain
     memo_meta[slot, 4] = np.int64(state_hash)
+    memo_meta[slot, 5] = np.int64(opened_before)
+    memo_meta[slot, 6] = np.int64(opened_after)
     memo_count[0] += 1
 
 
@@ -233,6 +238,9 @@ def evaluate_layer(
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
     entry_covered = np.zeros(max(levels, 1), dtype=np.int64)
     memo_pending = np.zeros(max(levels, 1), dtype=np.bool_)
+    # Whether a bundle was open at the loop's entry: not in the signature, but it decides
+    # whether the next bundle start records one in the window ring, so it is keyed too.
+    entry_open = np.zeros(max(levels, 1), dtype=np.bool_)
 
     pc = 0
     n_ops = op_kind.shape[0]
@@ -365,6 +373,7 @@ def evaluate_layer(
                             memo_meta[e, 0] != op_memo[pc]
                             or memo_hash[e] != h
                             or memo_meta[e, 1] > op_arg[pc]
+                            or memo_meta[e, 5] != np.int64(bundle_open)
                         ):
                             continue
                         same = True
@@ -387,6 +396,7 @@ def evaluate_layer(
                             window_head,
                         )
                         index[d] = memo_meta[e, 1]
+                        bundle_open = memo_meta[e, 6] != 0
                         covered += memo_meta[e, 3]
                         hist_sig[lv, 0, :] = memo_vals[e]
                         hist_hash[lv, 0] = np.uint64(memo_meta[e, 4])
@@ -399,6 +409,7 @@ def evaluate_layer(
                         entry_hash[lv] = h
                         entry_issue[lv] = issue
                         entry_covered[lv] = covered
+                        entry_open[lv] = bundle_open
                     elif index[d] >= op_arg[pc]:
                         pc = op_jump[pc] + 1  # the memo covered every trip
                         continue
@@ -440,6 +451,8 @@ def evaluate_layer(
                         index[d],
                         issue - entry_issue[lv],
                         covered - entry_covered[lv],
+                        entry_open[lv],
+                        bundle_open,
                     )
                     memo_pending[lv] = False
                 pc += 1
@@ -493,6 +506,8 @@ def evaluate_layer(
                             index[d],
                             issue - entry_issue[lv],
                             covered - entry_covered[lv],
+                            entry_open[lv],
+                            bundle_open,
                         )
                         memo_pending[lv] = False
                     period = index[d] - hist_iter[lv, match]

@@ -141,7 +141,7 @@ def pack_blocks(program: Program) -> PackedBlocks:
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
         memo_keys=np.zeros((memo_capacity, signature_length), dtype=np.int64),
         memo_vals=np.zeros((memo_capacity, signature_length), dtype=np.int64),
-        memo_meta=np.zeros((memo_capacity, 5), dtype=np.int64),
+        memo_meta=np.zeros((memo_capacity, 7), dtype=np.int64),
         memo_hash=np.zeros(memo_capacity, dtype=np.uint64),
         memo_count=np.zeros(1, dtype=np.int64),
     )
