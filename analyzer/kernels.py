@@ -106,6 +106,15 @@ def _restore(
 
 
 @njit(cache=True)
+def _equal(a, b):
+    """Full comparison of two signatures (a hash match alone never decides)."""
+    for k in range(a.shape[0]):
+        if a[k] != b[k]:
+            return False
+    return True
+
+
+@njit(cache=True)
 def _remember(
     memo_keys,
     memo_vals,
@@ -376,12 +385,7 @@ def evaluate_layer(
                             or memo_meta[e, 5] != np.int64(bundle_open)
                         ):
                             continue
-                        same = True
-                        for k in range(sig_len):
-                            if memo_keys[e, k] != sig[k]:
-                                same = False
-                                break
-                        if not same:
+                        if not _equal(memo_keys[e], sig):
                             continue
                         issue += memo_meta[e, 2]
                         bundle_max_start, max_end = _restore(
@@ -483,12 +487,7 @@ def evaluate_layer(
                     if match >= 0 and hist_iter[lv, j] < hist_iter[lv, match]:
                         continue
                     if hist_hash[lv, j] == h:
-                        same = True
-                        for k in range(sig_len):
-                            if hist_sig[lv, j, k] != sig[k]:
-                                same = False
-                                break
-                        if same:
+                        if _equal(hist_sig[lv, j], sig):
                             match = j
                 if match >= 0:
                     if memo_pending[lv]:

@@ -259,6 +259,18 @@ def _write(state, segments, words, cycle):
 
 
 @njit(cache=True)
+def _writer(size, bandwidth):
+    drain = size - (-(-size // 2))
+    state = np.zeros(10, dtype=np.int64)
+    state[0] = size
+    state[1] = drain
+    state[2] = -(-drain // bandwidth)
+    state[3] = size  # all free
+    state[5] = bandwidth
+    return state
+
+
+@njit(cache=True)
 def _reader(size, bandwidth, total):
     line_words = -(-size // 100)
     active_words = -(-size // 2)
@@ -309,50 +321,44 @@ def gemm_stalls(
     else:
         filter_words = col_folds * sr * cols - sr * (cols - last_cols)
     filter_state = _reader(filt, bandwidth, filter_words)
-    drain = ofmap - (-(-ofmap // 2))
-    write_state = np.zeros(10, dtype=np.int64)
-    write_state[0] = ofmap
-    write_state[1] = drain
-    write_state[2] = -(-drain // bandwidth)
-    write_state[3] = ofmap
-    write_state[5] = bandwidth
+    write_state = _writer(ofmap, bandwidth)
     segments = np.zeros((_SEGMENTS, 2), dtype=np.int64)
+    if output_stationary:
+        fold_rows, ifmap_delay = t + rows + cols - 2, 0
+    else:
+        fold_rows, ifmap_delay = 2 * rows + cols + t - 2, rows
     row = 0
     stalls = 0
     for fc in range(col_folds):
         valid_cols = min(cols, sc - fc * cols)
         for fr in range(row_folds):
             valid_rows = min(rows, sr - fr * rows)
-            if output_stationary:
-                fold_rows = t + rows + cols - 2
-            else:
-                fold_rows = 2 * rows + cols + t - 2
             for x in range(fold_rows):
                 cycle = row + stalls
-                late = 0
+                late = 0  # an early window move can make a read's lateness negative
+                # The ifmap block streams in along anti-diagonals, after the preload for ws.
+                y = x - ifmap_delay
+                lo = max(0, y - t + 1)
+                hi = min(valid_rows - 1, y)
+                if y >= 0 and lo <= hi:
+                    late = max(
+                        late,
+                        _ifmap(
+                            ifmap_state,
+                            fr * t + y,
+                            lo,
+                            hi,
+                            cycle,
+                            geometry,
+                            output_stationary,
+                            t,
+                            rows,
+                            stacked,
+                            last_rows,
+                        ),
+                    )
                 if output_stationary:
                     lo = max(0, x - t + 1)
-                    hi = min(valid_rows - 1, x)
-                    if lo <= hi:
-                        d = fr * t + x
-                        first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
-                        late = max(
-                            late,
-                            _ifmap(
-                                ifmap_state,
-                                first,
-                                first + hi - lo,
-                                cycle,
-                                d,
-                                lo,
-                                geometry,
-                                output_stationary,
-                                t,
-                                rows,
-                                stacked,
-                                last_rows,
-                            ),
-                        )
                     hi = min(valid_cols - 1, x)
                     if lo <= hi:
                         m = col_folds * t
@@ -363,7 +369,6 @@ def gemm_stalls(
                     y = x - t + 1
                     lo = max(rows - valid_rows, y - valid_cols + 1)
                     hi = min(rows - 1, y)
-                    written = hi - lo + 1 if y >= 0 and lo <= hi else 0
                 else:
                     k = rows - 1 - x  # the fold's filter rows arrive flipped
                     if x < rows and k < valid_rows:
@@ -373,33 +378,10 @@ def gemm_stalls(
                             late,
                             _read(filter_state, first, first + valid_cols - 1, cycle),
                         )
-                    y = x - rows
-                    lo = max(0, y - t + 1)
-                    hi = min(valid_rows - 1, y)
-                    if y >= 0 and lo <= hi:
-                        d = fr * t + y
-                        first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
-                        late = max(
-                            late,
-                            _ifmap(
-                                ifmap_state,
-                                first,
-                                first + hi - lo,
-                                cycle,
-                                d,
-                                lo,
-                                geometry,
-                                output_stationary,
-                                t,
-                                rows,
-                                stacked,
-                                last_rows,
-                            ),
-                        )
                     y = x - 2 * rows + 1
                     lo = max(0, y - t + 1)
                     hi = min(valid_cols - 1, y)
-                    written = hi - lo + 1 if y >= 0 and lo <= hi else 0
+                written = hi - lo + 1 if y >= 0 and lo <= hi else 0
                 if written > 0:
                     late = max(late, _write(write_state, segments, written, cycle))
                 stalls += late
@@ -408,14 +390,14 @@ def gemm_stalls(
 
 
 @njit(cache=True)
-def _ifmap(
-    state, first, last, cycle, d, lo, geometry, output_stationary, t, rows, stacked, last_rows
-):
+def _ifmap(state, d, lo, hi, cycle, geometry, output_stationary, t, rows, stacked, last_rows):
+    """Demand of diagonal d's columns lo..hi of the fold-stacked ifmap: its lateness."""
+    first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
     if geometry.shape[0] > 0:
         return _read_im2col(
             state,
             first,
-            last,
+            first + hi - lo,
             cycle,
             d,
             lo,
@@ -426,4 +408,4 @@ def _ifmap(
             stacked,
             last_rows,
         )
-    return _read(state, first, last, cycle)
+    return _read(state, first, first + hi - lo, cycle)

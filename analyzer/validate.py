@@ -12,7 +12,7 @@ plus one, and its stall-free compute cycles are its demand-matrix rows
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,12 +111,12 @@ _SCALESIM_PARAMETERS = (
 )
 
 
-def _base_request(program: Program) -> dict[str, Any]:
-    p = program.parameters
+def base_request(p: Mapping[str, int | str], accelerator: str = "systolic") -> dict[str, Any]:
+    """A SCALE-Sim request for an accelerator's resolved parameters, without layers."""
     missing = [name for name in _SCALESIM_PARAMETERS if name not in p]
     if missing:
         raise MappingError(
-            f"accelerator {program.accelerator!r} lacks the parameter(s) {', '.join(missing)} "
+            f"accelerator {accelerator!r} lacks the parameter(s) {', '.join(missing)} "
             "that a SCALE-Sim configuration needs; declare them in its description"
         )
     return {
@@ -137,7 +137,7 @@ def compare_with_scalesim(
     timeout_s: float = 3600,
 ) -> Validation:
     """Evaluate each layer (fast mode, after a JIT warm-up) and run SCALE-Sim on it."""
-    base = _base_request(program)
+    base = base_request(program.parameters, program.accelerator)
     by_name = {layer.name: layer for layer in model.layers}
     rows = {layer.name: scalesim_rows(by_name[layer.name]) for layer in program.layers}
     validation = Validation(model.name, program.accelerator, dict(program.parameters))

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from analyzer.evaluate import evaluate_one
 from analyzer.packing import pack_blocks
+from analyzer.validate import base_request
 from isa.program import Program, count_instructions
 from tracer.lowering import lower_model
 from tracer.mapping import scalesim_topology_row
@@ -124,13 +125,7 @@ def scalesim_network_comparison(params: dict[str, str], program: Program) -> Non
     by_name = {layer.name: layer for layer in resnet50().layers}
     rows = [scalesim_rows(by_name[layer.name]) for layer in program.layers]
     request = {
-        "rows": int(params["rows"]),
-        "cols": int(params["cols"]),
-        "dataflow": params["dataflow"],
-        "ifmap_sram_kib": 256,
-        "filter_sram_kib": 256,
-        "ofmap_sram_kib": 128,
-        "bandwidth": 0,
+        **base_request(program.parameters),
         "layers": [dict(row) for layer_rows in rows for row in layer_rows],
     }
     result = run_scalesim(request, timeout_s=4 * 3600)
@@ -158,16 +153,7 @@ def scalesim_comparison(params: dict[str, str]) -> None:
     evaluate(program, None, "fast")
     best = min(evaluate(program, None, "fast")[1] for _ in range(5))
     ours = evaluate(program, None, "fast")[0][0].cycles
-    request = {
-        "rows": int(params["rows"]),
-        "cols": int(params["cols"]),
-        "dataflow": params["dataflow"],
-        "ifmap_sram_kib": 256,
-        "filter_sram_kib": 256,
-        "ofmap_sram_kib": 128,
-        "bandwidth": 0,
-        "layers": [dict(scalesim_topology_row(layer))],
-    }
+    request = {**base_request(program.parameters), "layers": [dict(scalesim_topology_row(layer))]}
     result = run_scalesim(request)
     theirs = result["layers"][0]
     seconds = theirs.get("wall_seconds") or result["wall_seconds"]

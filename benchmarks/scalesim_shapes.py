@@ -23,10 +23,9 @@ from pathlib import Path
 
 from accelerators.catalog import find_accelerator
 from analyzer.scalesim_bridge import run_scalesim
+from analyzer.validate import base_request
 from tracer.mapping import ScaleSimTopologyRow, is_gemm, scalesim_rows
 from tracer.workloads import load_model
-
-SRAM_PARAMETERS = ("ifmap_sram_kib", "filter_sram_kib", "ofmap_sram_kib")
 
 
 def shape_key(row: ScaleSimTopologyRow) -> str:
@@ -52,10 +51,10 @@ def main() -> int:
     out = args.out or Path(
         f"benchmarks/results/{args.model}_{args.size}_{args.dataflow}_bw{args.bandwidth}.jsonl"
     )
-    defaults = find_accelerator("systolic").resolve({}).parameters
-    base = {name: int(defaults[name]) for name in SRAM_PARAMETERS}
-    base.update(rows=args.size, cols=args.size, dataflow=args.dataflow)
-    base["bandwidth"] = args.bandwidth
+    params = {"rows": args.size, "cols": args.size, "dataflow": args.dataflow}
+    params["bandwidth"] = args.bandwidth
+    accelerator = find_accelerator("systolic").resolve({k: str(v) for k, v in params.items()})
+    base = base_request(accelerator.parameters)
     done = read_shapes(out)
     for layer in load_model(args.model).layers:
         if not is_gemm(layer):

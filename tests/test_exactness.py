@@ -138,6 +138,13 @@ def random_programs(draw):
     # Large enough for every affine address: base <= 5, count <= 2, each of up to 3
     # loop indices adds at most 39.
     space = 5 + 2 + 3 * 39 + 1
+    layer = LayerProgram("layer", "random", 0, {}, root)
+    return draw(_random_front_end(n_units, space, tuple(blocks), (layer,)))
+
+
+@st.composite
+def _random_front_end(draw, n_units, space, blocks, layers):
+    """A program around the given blocks and layers, with a random front end."""
     return Program(
         accelerator="random",
         parameters={},
@@ -146,8 +153,8 @@ def random_programs(draw):
         frontend_delay=draw(st.integers(0, 2)),
         units={"u": n_units},
         spaces={SPACE: space},
-        blocks=tuple(blocks),
-        layers=(LayerProgram("layer", "random", 0, {}, root),),
+        blocks=blocks,
+        layers=layers,
     )
 
 
@@ -216,17 +223,7 @@ def random_multilayer_programs(draw):
         LayerProgram(f"L{i}", "random", 0, {}, Loop("layer", 1, (node(1), node(1))))
         for i in range(draw(st.integers(2, 4)))
     )
-    return Program(
-        accelerator="random",
-        parameters={},
-        bundles_per_cycle=draw(st.integers(1, 3)),
-        window_bundles=draw(st.integers(1, 6)),
-        frontend_delay=draw(st.integers(0, 2)),
-        units={"u": n_units},
-        spaces={SPACE: 8},
-        blocks=tuple(shared),
-        layers=layers,
-    )
+    return draw(_random_front_end(n_units, 8, tuple(shared), layers))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

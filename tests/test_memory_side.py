@@ -187,22 +187,32 @@ TOPOLOGY = (
 def test_layers_match_scalesim_with_stalls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], dataflow: str, bandwidth: int
 ) -> None:
+    params = {"rows": 8, "cols": 8, "dataflow": dataflow, "bandwidth": bandwidth}
+    layers = _validate_with_scalesim(tmp_path, capsys, TOPOLOGY, {**params, **SMALL_SRAMS})
+    # The SRAMs are small enough for the memory side to matter.
+    assert any(layer["scalesim_stall_cycles"] > 0 for layer in layers)
+    for layer in layers:
+        assert layer["accperf_cycles"] == layer["scalesim_total_cycles"], layer["name"]
+
+
+def _validate_with_scalesim(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    topology: str,
+    params: dict[str, int | str],
+) -> list[dict]:
+    """`accperf-trace validate --against scalesim` on a topology CSV; its JSON layers."""
     if scalesim_env.scalesim_python() is None:
         pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
-    topology = tmp_path / "layers.csv"
-    topology.write_text(TOPOLOGY)
+    path = tmp_path / "topology.csv"
+    path.write_text(topology)
     report = tmp_path / "validate.json"
-    argv = ["validate", "--against", "scalesim", "--model", str(topology), "--json", str(report)]
-    for name, value in [("rows", 8), ("cols", 8), ("dataflow", dataflow), ("bandwidth", bandwidth)]:
-        argv += ["--param", f"{name}={value}"]
-    for name, value in SMALL_SRAMS.items():
+    argv = ["validate", "--against", "scalesim", "--model", str(path), "--json", str(report)]
+    for name, value in params.items():
         argv += ["--param", f"{name}={value}"]
     assert main(argv) == 0
     capsys.readouterr()
-    result = json.loads(report.read_text())
-    assert any(layer["scalesim_stall_cycles"] > 0 for layer in result["layers"])
-    for layer in result["layers"]:
-        assert layer["accperf_cycles"] == layer["scalesim_total_cycles"], layer["name"]
+    return list(json.loads(report.read_text())["layers"])
 
 
 def _random_cases(count: int, seed: int) -> list[dict[str, int | str]]:
@@ -235,21 +245,12 @@ def _random_cases(count: int, seed: int) -> list[dict[str, int | str]]:
 def test_random_convs_match_scalesim_with_stalls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], case: dict[str, int | str]
 ) -> None:
-    if scalesim_env.scalesim_python() is None:
-        pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
-    topology = tmp_path / "random.csv"
-    topology.write_text(
-        TOPOLOGY.splitlines()[0]
-        + f"\nrandom, {case['size']}, {case['size']}, {case['kernel']}, {case['kernel']}, "
+    row = (
+        f"random, {case['size']}, {case['size']}, {case['kernel']}, {case['kernel']}, "
         f"{case['channels']}, {case['filters']}, {case['stride']},\n"
     )
-    report = tmp_path / "validate.json"
-    argv = ["validate", "--against", "scalesim", "--model", str(topology), "--json", str(report)]
-    for name in ("rows", "cols", "dataflow", "bandwidth"):
-        argv += ["--param", f"{name}={case[name]}"]
-    for name in SMALL_SRAMS:
-        argv += ["--param", f"{name}={case['sram']}"]
-    assert main(argv) == 0
-    capsys.readouterr()
-    (layer,) = json.loads(report.read_text())["layers"]
+    params = {name: case[name] for name in ("rows", "cols", "dataflow", "bandwidth")}
+    params.update({name: case["sram"] for name in SMALL_SRAMS})
+    topology = TOPOLOGY.splitlines()[0] + "\n" + row
+    (layer,) = _validate_with_scalesim(tmp_path, capsys, topology, params)
     assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]
