@@ -1,7 +1,9 @@
 """What bounds a layer: lower bounds compared with the cycles measured.
 
-Resource bound: the total occupancy of the busiest unit instance, or the front end's
-bundles / bundles_per_cycle; no schedule finishes sooner. Recurrence bound (optional,
+Resource bound: the total occupancy of the busiest unit instance, the front end's
+bundles / bundles_per_cycle, or a queue's total latency over its entries (each instruction
+holds an entry from its start to its end, so entries x cycles >= the sum of latencies);
+no schedule finishes sooner. Recurrence bound (optional,
 analyzer/recurrence.py): the critical loop-carried dependency cycle of a repeated block,
 W cycles every K iterations, over each visit of its loop. When the measured cycles are
 well above both, the layer is latency bound (fill and drain), and the report says so.
@@ -23,7 +25,7 @@ RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is 
 
 @dataclass(frozen=True)
 class LayerBound:
-    unit: str  # kind of the busiest unit instance, or "frontend"
+    unit: str  # kind of the busiest unit instance, "frontend", or "<name> queue"
     busy_cycles: int  # its total occupancy
     cycles: int  # the layer's measured cycles
     recurrence_cycles: int | None = None  # None: not computed
@@ -75,6 +77,7 @@ class BlockUsage:
     used: np.ndarray  # bool: the block runs something on the instance
     bundles: int
     min_latency: int
+    queue_hold: np.ndarray  # sum of latencies per queue, in Program.queues order
 
 
 def _unit_offsets(program: Program) -> dict[str, int]:
@@ -91,7 +94,11 @@ def block_usage(block: Block, program: Program) -> BlockUsage:
     busy = np.zeros(size, dtype=np.int64)
     overhang = np.zeros(size, dtype=np.int64)
     used = np.zeros(size, dtype=np.bool_)
+    queues = list(program.queues)
+    hold = np.zeros(len(queues), dtype=np.int64)
     for t in block.templates:
+        if t.queue is not None:
+            hold[queues.index(t.queue)] += t.latency
         index = offsets[t.unit] + t.instance
         busy[index] += t.occupancy
         overhang[index] = max(overhang[index], t.occupancy - t.latency)
@@ -102,6 +109,7 @@ def block_usage(block: Block, program: Program) -> BlockUsage:
         used,
         sum(t.bundle_start for t in block.templates),
         min(t.latency for t in block.templates),
+        hold,
     )
 
 
@@ -121,6 +129,7 @@ def layer_bound(
     overhang = np.zeros(size, dtype=np.int64)
     used = np.zeros(size, dtype=np.bool_)
     bundles = 0
+    hold = np.zeros(len(program.queues), dtype=np.int64)
     min_latency: int | None = None
     for block_id, executions in block_executions(layer).items():
         if executions == 0:
@@ -132,6 +141,7 @@ def layer_bound(
         np.maximum(overhang, block.overhang, out=overhang)
         used |= block.used
         bundles += executions * block.bundles
+        hold += executions * block.queue_hold
         if min_latency is None or block.min_latency < min_latency:
             min_latency = block.min_latency
     if not used.any():
@@ -148,6 +158,9 @@ def layer_bound(
     frontend += min_latency or 0
     if bundles and frontend > busy_cycles:
         unit, busy_cycles = "frontend", frontend
+    for (name, entries), held in zip(program.queues.items(), hold.tolist(), strict=True):
+        if held // entries > busy_cycles:
+            unit, busy_cycles = f"{name} queue", held // entries
     if critical is None:
         return LayerBound(unit, busy_cycles, cycles)
     loop, recurrence, ratio = _recurrence(layer, program, critical)

@@ -91,6 +91,7 @@ def run_kernel(
         blocks.memo_meta,
         blocks.memo_hash,
         blocks.memo_count,
+        blocks.queue_first,
     )
     if record_count == 0 and covered != packed.instructions:
         raise AssertionError(

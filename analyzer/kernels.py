@@ -28,7 +28,10 @@ LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
 # Columns of the template table (one row per instruction template, for locality).
 T_UNIT, T_LATENCY, T_OCCUPANCY, T_READ_TIME, T_BUNDLE_START, T_SIMPLE = 0, 1, 2, 3, 4, 5
 T_FIRST, T_FIRST_WRITE, T_LAST = 6, 7, 8
-TEMPLATE_COLUMNS = 9
+# Marks follow the writes: [T_LAST, T_END_READ_MARKS) are set at start + read time,
+# [T_END_READ_MARKS, T_END_MARKS) at the end; T_QUEUE is the queue or -1.
+T_END_READ_MARKS, T_END_MARKS, T_QUEUE = 9, 10, 11
+TEMPLATE_COLUMNS = 12
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 _FNV_PRIME = np.uint64(1099511628211)
@@ -49,6 +52,9 @@ def _signature(
     window_head,
     bundle_max_start,
     max_end,
+    queue_ring,
+    queue_first,
+    queue_head,
 ):
     """Fill `sig` with the clamped state minus `base`; return its hash."""
     h = _FNV_OFFSET
@@ -76,6 +82,13 @@ def _signature(
         pos += 1
     sig[pos] = (bundle_max_start if bundle_max_start > base else base) - base
     sig[pos + 1] = (max_end if max_end > base else base) - base
+    pos += 2
+    for q in range(queue_head.shape[0]):
+        size = queue_first[q + 1] - queue_first[q]
+        for k in range(size):
+            v = queue_ring[queue_first[q] + (queue_head[q] + k) % size]
+            sig[pos] = (v if v > base else base) - base
+            pos += 1
     for k in range(sig.shape[0]):
         h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
     return h
@@ -83,7 +96,18 @@ def _signature(
 
 @njit(cache=True)
 def _restore(
-    sig, base, unit_free, write_end, read_until, issue_ring, issue_head, window_ring, window_head
+    sig,
+    base,
+    unit_free,
+    write_end,
+    read_until,
+    issue_ring,
+    issue_head,
+    window_ring,
+    window_head,
+    queue_ring,
+    queue_first,
+    queue_head,
 ):
     """Write the signature back as absolute times with origin `base`."""
     pos = 0
@@ -102,7 +126,14 @@ def _restore(
     for k in range(window):
         window_ring[(window_head + k) % window] = sig[pos] + base
         pos += 1
-    return sig[pos] + base, sig[pos + 1] + base
+    result = (sig[pos] + base, sig[pos + 1] + base)
+    pos += 2
+    for q in range(queue_head.shape[0]):
+        size = queue_first[q + 1] - queue_first[q]
+        for k in range(size):
+            queue_ring[queue_first[q] + (queue_head[q] + k) % size] = sig[pos] + base
+            pos += 1
+    return result
 
 
 @njit(cache=True)
@@ -180,6 +211,7 @@ def evaluate_layer(
     memo_meta,
     memo_hash,
     memo_count,
+    queue_first,
 ):
     """Evaluate one layer. Returns (cycles, instructions covered, evaluated instructions,
     evaluated iterations).
@@ -197,6 +229,11 @@ def evaluate_layer(
     trips restores the stored state at once. Exact for the same reason as a skip: equal
     signatures, equal future up to a shift.
 
+    Queues (queue_first: int64[n_queues + 1], ring offsets): an instruction of queue q
+    does not start before the end of the instruction of q `size` entries earlier, whose
+    entry it takes (a reservation station or controller with `size` entries, freed at
+    completion). Only that queue waits: instructions of other queues behind it go on.
+
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
     k = max(1, signature length // (compare_budget * instructions per iteration)): loops
     with small bodies compare states less often, so comparing never costs much more than
@@ -210,6 +247,8 @@ def evaluate_layer(
     window_ring = np.zeros(window, dtype=np.int64)
     issue_head = 0
     window_head = 0
+    queue_ring = np.zeros(queue_first[-1], dtype=np.int64)
+    queue_head = np.zeros(queue_first.shape[0] - 1, dtype=np.int64)
     issue = 0
     bundle_open = False
     bundle_max_start = 0
@@ -234,7 +273,9 @@ def evaluate_layer(
             if op_kind[pc] == LOOP_BEGIN and op_skippable[pc] and level_of[op_depth[pc]] < 0:
                 level_of[op_depth[pc]] = levels
                 levels += 1
-    sig_len = n_units + 2 * n_locations + width + window + 2 if levels > 0 else 0
+    sig_len = n_units + 2 * n_locations + width + window + 2 + queue_ring.shape[0]
+    if levels == 0:
+        sig_len = 0
     sig = np.zeros(sig_len, dtype=np.int64)
     hist_sig = np.zeros((levels, HISTORY, sig_len), dtype=np.int64)
     hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
@@ -279,6 +320,11 @@ def evaluate_layer(
                 u = np.uint64(templates[i, T_UNIT])
                 if unit_free[u] > start:
                     start = unit_free[u]
+                q = templates[i, T_QUEUE]
+                if q >= 0:
+                    v = queue_ring[queue_first[q] + queue_head[q]]
+                    if v > start:
+                        start = v
                 latency = templates[i, T_LATENCY]
                 first = templates[i, T_FIRST]
                 split = templates[i, T_FIRST_WRITE]
@@ -331,6 +377,25 @@ def evaluate_layer(
                             for x in range(loc, loc + o_count[a]):
                                 if read_until[x] < read_end:
                                     read_until[x] = read_end
+                if last < templates[i, T_END_MARKS]:
+                    # Marks: completion times later instructions wait for (as reads), taken
+                    # as the latest of all marks so far; they never delay this instruction.
+                    split = templates[i, T_END_READ_MARKS]
+                    for a in range(last, templates[i, T_END_MARKS]):
+                        loc = o_location[a]
+                        if o_affine[a]:
+                            for d in range(MAX_DEPTH):
+                                loc += o_coefs[a, d] * index[d]
+                        mark = read_end if a < split else end
+                        for x in range(loc, loc + o_count[a]):
+                            if write_end[x] < mark:
+                                write_end[x] = mark
+                q = templates[i, T_QUEUE]
+                if q >= 0:
+                    queue_ring[queue_first[q] + queue_head[q]] = end
+                    queue_head[q] += 1
+                    if queue_head[q] == queue_first[q + 1] - queue_first[q]:
+                        queue_head[q] = 0
                 unit_free[u] = start + templates[i, T_OCCUPANCY]
                 if start > bundle_max_start:
                     bundle_max_start = start
@@ -368,6 +433,9 @@ def evaluate_layer(
                     window_head,
                     bundle_max_start,
                     max_end,
+                    queue_ring,
+                    queue_first,
+                    queue_head,
                 )
                 hist_sig[lv, 0, :] = sig
                 hist_hash[lv, 0] = h
@@ -398,6 +466,9 @@ def evaluate_layer(
                             issue_head,
                             window_ring,
                             window_head,
+                            queue_ring,
+                            queue_first,
+                            queue_head,
                         )
                         index[d] = memo_meta[e, 1]
                         bundle_open = memo_meta[e, 6] != 0
@@ -440,6 +511,9 @@ def evaluate_layer(
                         window_head,
                         bundle_max_start,
                         max_end,
+                        queue_ring,
+                        queue_first,
+                        queue_head,
                     )
                     _remember(
                         memo_keys,
@@ -480,6 +554,9 @@ def evaluate_layer(
                     window_head,
                     bundle_max_start,
                     max_end,
+                    queue_ring,
+                    queue_first,
+                    queue_head,
                 )
                 match = -1
                 for j in range(min(hist_count[lv], HISTORY)):
@@ -524,6 +601,9 @@ def evaluate_layer(
                             issue_head,
                             window_ring,
                             window_head,
+                            queue_ring,
+                            queue_first,
+                            queue_head,
                         )
                         index[d] += periods * period
                         covered += periods * period * op_arg2[begin]

@@ -16,11 +16,14 @@ from analyzer.kernels import (
     LOOP_BEGIN,
     LOOP_END,
     T_BUNDLE_START,
+    T_END_MARKS,
+    T_END_READ_MARKS,
     T_FIRST,
     T_FIRST_WRITE,
     T_LAST,
     T_LATENCY,
     T_OCCUPANCY,
+    T_QUEUE,
     T_READ_TIME,
     T_SIMPLE,
     T_UNIT,
@@ -57,6 +60,7 @@ class PackedBlocks:
     n_units: int
     n_locations: int
     min_latency: int
+    queue_first: np.ndarray  # int64[n_queues + 1]: each queue's entries, as offsets
     # Fast mode's memo of loop evolutions (analyzer/kernels.py, evaluate_layer), shared by
     # every layer evaluated with these blocks; filled by the kernel.
     memo_keys: np.ndarray
@@ -99,12 +103,16 @@ def pack_blocks(program: Program) -> PackedBlocks:
         space_first[name] = locations
         locations += size
 
+    queue_index = {name: k for k, name in enumerate(program.queues)}
+    queue_first = [0]
+    for entries in program.queues.values():
+        queue_first.append(queue_first[-1] + entries)
     block_first = [0]
     rows: list[list[int]] = []
     loc, count, coefs = [], [], []
     for block in program.blocks:
         for t in block.templates:
-            operands = t.reads + t.writes  # reads first: the kernel relies on it
+            operands = t.operands()  # reads, writes, read marks, marks: the kernel's order
             row = [0] * TEMPLATE_COLUMNS
             row[T_UNIT] = unit_first[t.unit] + t.instance
             row[T_LATENCY] = t.latency
@@ -114,7 +122,10 @@ def pack_blocks(program: Program) -> PackedBlocks:
             row[T_SIMPLE] = int(all(o.count == 1 and not any(o.coefs) for o in operands))
             row[T_FIRST] = len(loc)
             row[T_FIRST_WRITE] = len(loc) + len(t.reads)
-            row[T_LAST] = len(loc) + len(operands)
+            row[T_LAST] = row[T_FIRST_WRITE] + len(t.writes)
+            row[T_END_READ_MARKS] = row[T_LAST] + len(t.read_marks)
+            row[T_END_MARKS] = row[T_END_READ_MARKS] + len(t.marks)
+            row[T_QUEUE] = -1 if t.queue is None else queue_index[t.queue]
             rows.append(row)
             for operand in operands:
                 loc.append(space_first[operand.space] + operand.base)
@@ -122,7 +133,12 @@ def pack_blocks(program: Program) -> PackedBlocks:
                 coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
         block_first.append(len(rows))
     signature_length = (
-        total + 2 * locations + program.bundles_per_cycle + program.window_bundles + 2
+        total
+        + 2 * locations
+        + program.bundles_per_cycle
+        + program.window_bundles
+        + 2
+        + queue_first[-1]
     )
     memo_capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * 8 * signature_length)))
     coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
@@ -139,6 +155,7 @@ def pack_blocks(program: Program) -> PackedBlocks:
         n_units=total,
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
+        queue_first=np.array(queue_first, dtype=np.int64),
         memo_keys=np.zeros((memo_capacity, signature_length), dtype=np.int64),
         memo_vals=np.zeros((memo_capacity, signature_length), dtype=np.int64),
         memo_meta=np.zeros((memo_capacity, 7), dtype=np.int64),
@@ -162,7 +179,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         lo, hi = blocks.block_first[node.body[0].block], blocks.block_first[node.body[0].block + 1]
         if lo == hi:
             return 0
-        first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_LAST]
+        first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_END_MARKS]
         if blocks.operand_affine[first:last].any():
             return 0
         return int(lo) + 1
@@ -172,7 +189,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             lo, hi = blocks.block_first[node.block], blocks.block_first[node.block + 1]
             if lo == hi:
                 return False
-            first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_LAST]
+            first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_END_MARKS]
             return bool(blocks.operand_coefs[first:last, at_depth].any())
         return any(uses_index(child, at_depth) for child in node.body)
 

@@ -18,11 +18,15 @@ from tracer.errors import UserInputError
 
 
 def utilization(result: LayerResult, program: Program) -> float | None:
-    """Useful MACs per cycle over the array's MAC units, where the description has PEs."""
-    pes = program.units.get("pe")
-    if not pes or not result.cycles:
+    """Useful MACs per cycle over the peak (the roofline's MACs per cycle, e.g. DIM^2 on
+    Gemmini; else one per PE), where the description says what the peak is."""
+    if program.roofline is not None:
+        peak = program.roofline.get("peak_macs_per_cycle", 0)
+    else:
+        peak = program.units.get("pe", 0)
+    if not peak or not result.cycles:
         return None
-    return result.macs / (result.cycles * pes)
+    return result.macs / (result.cycles * peak)
 
 
 def bound_text(result: LayerResult) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-MAX_DEPTH = 8  # loop nesting depth, root included; enough for any mapping we lower
+MAX_DEPTH = 12  # loop nesting depth, root included; enough for any mapping we lower
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,18 @@ class Template:
     reads: tuple[Operand, ...]
     writes: tuple[Operand, ...]
     bundle_start: bool
+    # Completion times for later instructions to wait on (by reading these locations),
+    # never a constraint on this one: `read_marks` are set to start + read_time, `marks`
+    # to the end, each location keeping the latest mark. This is how a reservation station
+    # that tracks only some hazards (e.g. Gemmini's: across its queues) is written down.
+    read_marks: tuple[Operand, ...] = ()
+    marks: tuple[Operand, ...] = ()
+    # A queue of Program.queues: the start waits for a free entry (one per instruction,
+    # freed at its end), as in a reservation station with that many entries. None: no queue.
+    queue: str | None = None
+
+    def operands(self) -> tuple[Operand, ...]:
+        return self.reads + self.writes + self.read_marks + self.marks
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,8 @@ class Program:
     host_layers: tuple[HostLayer, ...] = field(default=())
     # peak_macs_per_cycle and dram_words_per_cycle of the description, for the roofline.
     roofline: dict[str, int] | None = None
+    # Queues with their entries (a reservation station's per-kind capacity).
+    queues: dict[str, int] = field(default_factory=dict)
 
 
 def count_instructions(node: Loop | BlockRef, blocks: tuple[Block, ...]) -> int:

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from accelerators.description import Accelerator
-from isa import systolic
+from isa import gemmini, systolic
 from isa.program import Program
 from tracer.errors import DescriptionError
 from tracer.layers import Model
 
-LOWERINGS: dict[str, Callable[[Accelerator, Model], Program]] = {"systolic": systolic.lower}
+LOWERINGS: dict[str, Callable[[Accelerator, Model], Program]] = {
+    "gemmini": gemmini.lower,
+    "systolic": systolic.lower,
+}
 
 
 def lowering_for(accelerator: Accelerator) -> Callable[[Accelerator, Model], Program]:

@@ -32,6 +32,11 @@ def _require_counts(where: str, checks: tuple[tuple[str, object, int], ...], hig
 
 
 def check_program(program: Program) -> None:
+    if not isinstance(program.queues, dict):
+        raise ProgramError("queues must be a mapping of name to entries")
+    for name, entries in program.queues.items():
+        if not _is_count(entries, 1, MAX_FRONTEND):
+            raise ProgramError(f"queue {name!r} has {entries!r} entries; need 1..{MAX_FRONTEND}")
     for kind, sizes in (("unit", program.units), ("address space", program.spaces)):
         if not isinstance(sizes, dict) or not sizes:
             raise ProgramError(f"{kind} sizes must be a non-empty mapping")
@@ -74,12 +79,14 @@ def _check_template(t: Template, program: Program, where: str) -> None:
         raise ProgramError(f"{where}: unit {t.unit}[{t.instance}] does not exist")
     _require_counts(
         f"{where}: ",
-        (("latency", t.latency, 0), ("occupancy", t.occupancy, 1), ("read_time", t.read_time, 0)),
+        (("latency", t.latency, 0), ("occupancy", t.occupancy, 0), ("read_time", t.read_time, 0)),
         MAX_CYCLES_PER_INSTRUCTION,
     )
     if not isinstance(t.bundle_start, bool):
         raise ProgramError(f"{where}: bundle_start must be true or false")
-    for operand in t.reads + t.writes:
+    if t.queue is not None and t.queue not in program.queues:
+        raise ProgramError(f"{where}: queue {t.queue!r} does not exist")
+    for operand in t.operands():
         if operand.space not in program.spaces:
             raise ProgramError(f"{where}: address space {operand.space!r} does not exist")
         if not _is_count(operand.count, 1, MAX_SIZE) or len(operand.coefs) > MAX_DEPTH:
@@ -132,7 +139,7 @@ def _check_layer(layer: LayerProgram, program: Program) -> None:
 
 def _check_affine(block: Block, trips: tuple[int, ...], program: Program, where: str) -> None:
     for t in block.templates:
-        for operand in t.reads + t.writes:
+        for operand in t.operands():
             if not any(operand.coefs):
                 continue  # checked once per block in _check_template
             if any(operand.coefs[len(trips) :]):

@@ -107,6 +107,7 @@ def templates(draw, depth: int, n_units: int):
         coefs = tuple(draw(st.sampled_from([0, 0, 0, 1])) for _ in range(depth))
         return Operand(SPACE, base, count, coefs)
 
+    bundle_start = draw(st.booleans())
     return Template(
         opcode="op",
         unit="u",
@@ -116,7 +117,11 @@ def templates(draw, depth: int, n_units: int):
         read_time=draw(st.integers(0, 3)),
         reads=tuple(operand() for _ in range(draw(st.integers(0, 3)))),
         writes=tuple(operand() for _ in range(draw(st.integers(0, 2)))),
-        bundle_start=draw(st.booleans()),
+        bundle_start=bundle_start,
+        # Marks (reservation-station style completion times) and queues.
+        read_marks=tuple(operand() for _ in range(draw(st.integers(0, 1)))),
+        marks=tuple(operand() for _ in range(draw(st.integers(0, 1)))),
+        queue=draw(st.sampled_from([None, "q0", "q1"])),
     )
 
 
@@ -155,6 +160,7 @@ def _random_front_end(draw, n_units, space, blocks, layers):
         spaces={SPACE: space},
         blocks=blocks,
         layers=layers,
+        queues={"q0": draw(st.integers(1, 3)), "q1": draw(st.integers(1, 5))},
     )
 
 

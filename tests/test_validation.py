@@ -13,7 +13,7 @@ from tests.builders import instr, op, program
     ("template", "fragment"),
     [
         (instr(latency=-1), "latency is -1; need 0.."),
-        (instr(occupancy=0), "occupancy is 0; need 1.."),
+        (instr(occupancy=-1), "occupancy is -1; need 0.."),
         (instr(instance=4), r"unit alu\[4\] does not exist"),
         (instr(reads=(op("r", 15, count=2),)), "leaves space 'r'"),
         (instr(reads=(op("q", 0),)), "address space 'q' does not exist"),

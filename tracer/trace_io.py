@@ -1,6 +1,6 @@
 """The trace folder: an Arrow dataset per (model, accelerator), written atomically.
 
-Layout (schema version 2):
+Layout (schema version 3):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
                          layers (name, kind, MACs, mapping, instruction counts), host
                          layers (not run on the accelerator: name, kind, position, reason),
@@ -40,7 +40,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -68,6 +68,9 @@ TEMPLATE_SCHEMA = pa.schema(
         ("bundle_start", pa.bool_()),
         ("reads", pa.list_(OPERAND_TYPE)),
         ("writes", pa.list_(OPERAND_TYPE)),
+        ("read_marks", pa.list_(OPERAND_TYPE)),
+        ("marks", pa.list_(OPERAND_TYPE)),
+        ("queue", pa.string()),  # queue, null for none
     ]
 )
 LOOP_SCHEMA = pa.schema(
@@ -95,8 +98,14 @@ INSTRUCTION_SCHEMA = pa.schema(
         ("occupancy", pa.int64()),
         ("reads", pa.list_(pa.string())),
         ("writes", pa.list_(pa.string())),
+        ("read_marks", pa.list_(pa.string())),
+        ("marks", pa.list_(pa.string())),
     ]
 )
+
+
+# Template operand lists, in the order the analyzer packs them.
+OPERAND_LISTS = ("reads", "writes", "read_marks", "marks")
 
 
 def trace_folder_name(model: str, accelerator: str) -> str:
@@ -181,8 +190,9 @@ def _templates_table(program: Program) -> pa.Table:
             columns["occupancy"].append(t.occupancy)
             columns["read_time"].append(t.read_time)
             columns["bundle_start"].append(t.bundle_start)
-            columns["reads"].append([_operand_dict(o) for o in t.reads])
-            columns["writes"].append([_operand_dict(o) for o in t.writes])
+            for name in OPERAND_LISTS:
+                columns[name].append([_operand_dict(o) for o in getattr(t, name)])
+            columns["queue"].append(t.queue)
     return pa.table(columns, schema=TEMPLATE_SCHEMA)
 
 
@@ -237,7 +247,7 @@ def render_operand(operand: Operand, index: tuple[int, ...]) -> str:
 
 
 def _is_affine(block: Block) -> bool:
-    return any(any(o.coefs) for t in block.templates for o in t.reads + t.writes)
+    return any(any(o.coefs) for t in block.templates for o in t.operands())
 
 
 def _static_columns(block: Block) -> dict[str, list[Any]]:
@@ -253,8 +263,10 @@ def _static_columns(block: Block) -> dict[str, list[Any]]:
         "occupancy": [t.occupancy for t in block.templates],
     }
     if not _is_affine(block):
-        columns["reads"] = [[render_operand(o, ()) for o in t.reads] for t in block.templates]
-        columns["writes"] = [[render_operand(o, ()) for o in t.writes] for t in block.templates]
+        for name in OPERAND_LISTS:
+            columns[name] = [
+                [render_operand(o, ()) for o in getattr(t, name)] for t in block.templates
+            ]
     return columns
 
 
@@ -291,12 +303,11 @@ def _write_instructions(path: Path, program: Program, iterations: int | None) ->
                 for name, values in static[block_id].items():
                     columns[name].extend(values)
                 if _is_affine(block):
-                    columns["reads"].extend(
-                        [render_operand(o, index) for o in t.reads] for t in block.templates
-                    )
-                    columns["writes"].extend(
-                        [render_operand(o, index) for o in t.writes] for t in block.templates
-                    )
+                    for name in OPERAND_LISTS:
+                        columns[name].extend(
+                            [render_operand(o, index) for o in getattr(t, name)]
+                            for t in block.templates
+                        )
             rows += len(columns["layer"])
             writer.write_table(pa.table(columns, schema=INSTRUCTION_SCHEMA))
     return {"iterations_per_layer": iterations, "rows": rows}
@@ -329,6 +340,7 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
         },
         "units": program.units,
         "spaces": program.spaces,
+        "queues": program.queues,
         "notes": list(program.notes),
         "layers": layers,
         "roofline": program.roofline,
@@ -448,6 +460,9 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
             reads=tuple(_operand(o) for o in templates["reads"][row]),
             writes=tuple(_operand(o) for o in templates["writes"][row]),
             bundle_start=templates["bundle_start"][row],
+            read_marks=tuple(_operand(o) for o in templates["read_marks"][row]),
+            marks=tuple(_operand(o) for o in templates["marks"][row]),
+            queue=templates["queue"][row],
         )
         block = templates["block"][row]
         if templates["position"][row] != len(blocks_rows.get(block, [])):
@@ -485,6 +500,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         frontend_delay=frontend["delay"],
         units=units,
         spaces=spaces,
+        queues=dict(manifest["queues"]),
         blocks=blocks,
         layers=tuple(layers),
         model=str(manifest["model"]),

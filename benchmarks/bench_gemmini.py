@@ -1,0 +1,79 @@
+"""Gemmini (default config) on zoo models: lower + fast analyze vs full, in one run.
+
+    .venv/bin/python benchmarks/bench_gemmini.py [--models resnet50 mobilenet_v2]
+                                                 [--batches 1 4] [--param NAME=VALUE ...]
+
+Per (model, batch) it prints, measured in this run: lowering time, instruction count,
+layers on Gemmini / on the host, the fast analysis time after JIT warm-up as
+`accperf-trace analyze` does it (layers with the same loop program share one evaluation),
+the instructions and kernel iterations it evaluated, the full evaluation time (every
+instruction, one core), the fast/full speedup, and total cycles; fast == full is checked
+on every layer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench_core import evaluate, machine
+
+from isa.program import count_instructions
+from tracer.lowering import lower_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    args = parser.parse_args()
+    params = dict(p.split("=", 1) for p in args.param)
+    print(f"machine: {machine()}")
+    print(f"config: gemmini defaults {params or ''}")
+    header = (
+        "model",
+        "batch",
+        "lower s",
+        "instructions",
+        "gemmini/host",
+        "fast s",
+        "evaluated instr",
+        "evaluated iter",
+        "full s",
+        "full M instr/s",
+        "fast/full",
+        "cycles",
+    )
+    print(" | ".join(header))
+    warm = lower_model("gemmini", params, args.models[0], batch=1)
+    evaluate(warm, None, "fast")  # JIT warm-up (compiled code is cached on disk too)
+    evaluate(warm, None, "full")
+    for name in args.models:
+        for batch in args.batches:
+            started = time.perf_counter()
+            program = lower_model("gemmini", params, name, batch=batch)
+            lower_s = time.perf_counter() - started
+            fast, fast_s = evaluate(program, None, "fast", reuse=True)
+            full, full_s = evaluate(program, None, "full")
+            assert [r.cycles for r in fast] == [r.cycles for r in full], f"{name}: fast != full"
+            instructions = sum(count_instructions(x.root, program.blocks) for x in program.layers)
+            row = [
+                name,
+                str(batch),
+                f"{lower_s:.2f}",
+                f"{instructions:,}",
+                f"{len(program.layers)}/{len(program.host_layers)}",
+                f"{fast_s:.3f}",
+                f"{sum(r.evaluated_instructions for r in fast):,}",
+                f"{sum(r.evaluated_iterations for r in fast):,}",
+                f"{full_s:.3f}",
+                f"{instructions / full_s / 1e6:.1f}",
+                f"{full_s / fast_s:.1f}x",
+                f"{sum(r.cycles for r in fast):,}",
+            ]
+            print(" | ".join(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,727 @@
+"""Gemmini's ISA: mvin/mvout/preload/compute commands, lowered from its own tiling.
+
+Sources: G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/), T = gemmini-rocc-tests
+@180c468 include/gemmini.h; docs/gemmini/timing.md and tiling.md hold the reading notes
+with file and line for every rule used here.
+
+What a layer becomes. The library tiles a conv (tiled_conv_auto) or a matmul
+(tiled_matmul_auto, tracer/gemmini_tiling.py) and hands each tile to a hardware loop
+unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three command streams: loads
+(bias mvin3, weight mvin2, input mvin), execute (a preload then a compute per step) and
+stores (mvout). Two tiles are resident at once, in the two halves of the scratchpad and the
+accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912), so the program of a layer is:
+loads of tile 0, then per tile t: loads of tile t + 1, execute of t, stores of t.
+
+Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
+- three controllers, each in order: units `load`, `execute`, `store`;
+- the reservation station's cross-controller hazards by address-range overlap (G
+  ReservationStation.scala:327-379): each controller marks the rows it writes and the rows
+  it reads in its own shadow space (`*_loaded`, `spad_read`, `acc_computed`, `acc_stored`)
+  at its completion, and an instruction waits (reads) only on the other controllers'
+  marks. Within a controller there is no address check, as in the RS (ld and ex issue in
+  order, pipelined; st waits for every older st to complete: store occupancy = latency);
+- back-pressure: `execute` queue (RS ex entries, one per preload+compute pair), `mesh`
+  queue (matmuls in flight, G MeshWithDelays.scala:48-56) and `load` queue (mvins the load
+  controller runs at once, G LoadController.scala:84) delay an instruction's start until an
+  older one of its kind completes. The unroller counts its outstanding commands per kind
+  (G LoopConv.scala:1228-1270), so a full load queue does not stall the execute stream;
+- the mesh fires one row per cycle; a preload with weights costs DIM rows, one without
+  max(rows_A, rows_B, 4) (G ExecuteController.scala:285-302); rows land in the
+  accumulator `execute` latency later (derived, docs/gemmini/timing.md 4.4);
+- DMA: one request per row part of at most dma_maxbytes, one issued per cycle, at most
+  max_in_flight_reqs outstanding, data one bus beat per cycle, dram_latency to the first
+  beat (G DMA.scala:180-289).
+
+Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
+- a preload and its compute fire as one group; the RTL pairs a compute with the *next*
+  preload (mul_pre), which moves one group's rows between neighbouring steps;
+- the unrollers' priority arbiter is replaced by the stream order above; the execute
+  stream of a tile waits until every load of the tile has started (G LoopConv.scala:723);
+- padding pixels are loaded like the others (the RTL skips them); every tile uses the
+  next halves of the memories, also when tiles accumulate over input channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from accelerators.description import Accelerator
+from isa.program import (
+    Block,
+    BlockRef,
+    HostLayer,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+)
+from tracer.errors import MappingError
+from tracer.gemmini_tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
+from tracer.layers import Conv2d, Dense, MatMul, Model, Pool, operations
+
+BLOCKS_PER_MVIN = (
+    4  # max_block_len: an int8 mvin spans up to 4 DIM-column blocks (G LoopMatmul.scala:898)
+)
+MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
+ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run of tiles 1
+
+# Shadow spaces of the reservation station's hazard checks (see the module docstring).
+SPAD_SPACES = ("spad_loaded", "spad_read")
+ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
+TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One unroller loop: a conv tile (a matmul is a 1x1 conv over one row of pixels).
+
+    Sizes in elements; `first`/`last`: the tile starts/ends an accumulation over input
+    channels (loads bias / stores the output)."""
+
+    batches: int
+    orows: int
+    ocols: int
+    ochs: int
+    krows: int
+    kcols: int
+    kchs: int
+    stride: int
+    first: bool
+    last: bool
+    weights_outer: bool  # conv: och, krow, kcol, kch; matmul (LOOP_WS): k, then j
+
+
+@dataclass(frozen=True)
+class _Timing:
+    dim: int
+    dram_latency: int
+    bus_bytes: int
+    dma_maxbytes: int
+    inflight: int
+    load_latency: int
+    execute_latency: int
+    store_latency: int
+    store_row_cycles: int
+
+    def mvin(self, rows: int, row_bytes: int, one_row: bool) -> tuple[int, int]:
+        """(occupancy of the reader, latency) of an mvin: requests are issued one per cycle,
+        at most `inflight` outstanding, data one beat per cycle (G DMA.scala:180-289). A
+        zero DRAM stride reads one row and repeats it (G LoadController.scala:76,105)."""
+        fetched = 1 if one_row else rows
+        gets_per_row = -(-row_bytes // self.dma_maxbytes)
+        beats_per_get = -(-min(row_bytes, self.dma_maxbytes) // self.bus_bytes)
+        gets = fetched * gets_per_row
+        issue = max(
+            gets,
+            gets * beats_per_get,
+            -(-gets * (self.dram_latency + beats_per_get) // self.inflight),
+        )
+        return issue, issue + self.load_latency + beats_per_get + (rows - fetched)
+
+    def mvout(self, rows: int) -> int:
+        """Cycles of an mvout of `rows` accumulator rows (one DIM-column block each): the
+        scale pipeline's rate, or the writer's `inflight` outstanding writes when DRAM is
+        slower (G DMA.scala:383-407), plus the read and scale latency."""
+        beats = -(-self.dim // self.bus_bytes)
+        rate = max(
+            rows * self.store_row_cycles,
+            -(-rows * (self.dram_latency + beats) // self.inflight),
+        )
+        return rate + self.store_latency
+
+
+class _Affine:
+    """An address `base + sum(coef[v] * index[v])` over named loop variables."""
+
+    def __init__(self, base: int, **coefs: int) -> None:
+        self.base = base
+        self.coefs = coefs
+
+    def operand(self, space: str, count: int, loops: Loops) -> Operand:
+        """`loops` maps a variable to (depth of its loop or -1 when fixed, first value,
+        step per trip); a variable not in `loops` is 0."""
+        base = self.base
+        coefs: dict[int, int] = {}
+        for var, coef in self.coefs.items():
+            depth, first, step = loops.get(var, (-1, 0, 0))
+            base += coef * first
+            if depth >= 0 and coef:
+                coefs[depth] = coefs.get(depth, 0) + coef * step
+        width = max(coefs) + 1 if coefs else 0
+        return Operand(space, base, count, tuple(coefs.get(d, 0) for d in range(width)))
+
+
+Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
+Dims = list[tuple[str, int, int, int]]  # (variable, trips, first value, step per trip)
+Leaf = Callable[[Loops, int], list]
+
+
+def _nest(dims: Dims, depth: int, leaf: Leaf, fixed: Loops) -> list:
+    """Loops over `dims` (outermost first; one-trip loops are folded into the base
+    address), at `depth`, around the nodes `leaf` makes."""
+    loops = dict(fixed)
+    live = []
+    for var, trips, first, step in dims:
+        if trips <= 0:
+            return []
+        if trips == 1:
+            loops[var] = (-1, first, step)
+        else:
+            loops[var] = (depth + len(live), first, step)
+            live.append((var, trips))
+    nodes = leaf(loops, depth + len(live))
+    for var, trips in reversed(live):
+        nodes = [Loop(var, trips, tuple(nodes))]
+    return nodes
+
+
+def _segments(total: int, dim: int) -> list[tuple[int, int, int]]:
+    """`total` items in pieces of `dim` (pixels in column blocks, channel blocks in mvins):
+    (pieces, first piece, items per piece), the full pieces first."""
+    full, rest = divmod(total, dim)
+    parts = []
+    if full:
+        parts.append((full, 0, dim))
+    if rest:
+        parts.append((1, full, rest))
+    return parts
+
+
+class _Lowering:
+    def __init__(self, accelerator: Accelerator) -> None:
+        p = accelerator.parameters
+        units = accelerator.units
+        self.dim = int(p["dim"])
+        self.memory = GemminiMemory(
+            dim=self.dim,
+            scratchpad_rows=int(p["scratchpad_kib"]) * 1024 // self.dim,
+            accumulator_rows=int(p["accumulator_kib"]) * 1024 // (4 * self.dim),
+        )
+        self.timing = _Timing(
+            dim=self.dim,
+            dram_latency=int(p["dram_latency"]),
+            bus_bytes=int(p["bus_bytes"]),
+            dma_maxbytes=int(p["dma_maxbytes"]),
+            inflight=int(p["max_in_flight_reqs"]),
+            load_latency=units["load"].latency,
+            execute_latency=units["execute"].latency,
+            store_latency=units["store"].latency,
+            store_row_cycles=units["store"].occupancy,
+        )
+        self.spad_half = self.memory.scratchpad_rows // 2
+        self.acc_half = self.memory.accumulator_rows // 2
+        self.blocks: list[Block] = []
+        self._block_ids: dict[tuple[Template, ...], int] = {}
+
+    # ------------------------------------------------------------------ instructions
+
+    def block(self, name: str, templates: list[Template]) -> BlockRef:
+        key = tuple(templates)
+        if key not in self._block_ids:
+            self._block_ids[key] = len(self.blocks)
+            self.blocks.append(Block(name, key))
+        return BlockRef(self._block_ids[key])
+
+    def mvin(
+        self,
+        opcode: str,
+        rows: int,
+        row_bytes: int,
+        to_acc: bool,
+        dst: _Affine,
+        count: int,
+        loops: Loops,
+        half: int,
+    ) -> Template:
+        occupancy, latency = self.timing.mvin(rows, row_bytes, one_row=to_acc)
+        if to_acc:  # bias: waits for the execute and store controllers' use of its rows
+            waits = ("acc_computed", "acc_stored")
+            marks = ("acc_loaded",)
+        else:  # waits for computes that still read the rows it overwrites (WAR)
+            waits = ("spad_read",)
+            marks = ("spad_loaded",)
+        return Template(
+            opcode=opcode,
+            unit="load",
+            instance=0,
+            latency=latency,
+            occupancy=occupancy,
+            read_time=0,
+            reads=tuple(dst.operand(s, count, loops) for s in waits),
+            writes=(),
+            bundle_start=True,
+            read_marks=(Operand(TOKEN_SPACE, half),),  # marked at its start
+            marks=tuple(dst.operand(s, count, loops) for s in marks),
+            queue="load",
+        )
+
+    def preload(
+        self,
+        weights: _Affine | None,
+        weight_rows: int,
+        out: _Affine,
+        out_rows: int,
+        group_rows: int,
+        loops: Loops,
+        half: int,
+    ) -> Template:
+        reads = [out.operand(s, out_rows, loops) for s in ("acc_loaded", "acc_stored")]
+        read_marks: tuple[Operand, ...] = ()
+        if weights is not None:
+            reads.append(weights.operand("spad_loaded", weight_rows, loops))
+            reads.append(Operand(TOKEN_SPACE, half))
+            read_marks = (weights.operand("spad_read", weight_rows, loops),)
+        return Template(
+            opcode="preload",
+            unit="execute",
+            instance=0,
+            # Its RS entry is freed when the outputs of its compute leave the mesh.
+            latency=group_rows - 1 + self.timing.execute_latency,
+            occupancy=0,  # it fires with its compute, which carries the group's rows
+            read_time=self.dim,
+            reads=tuple(reads),
+            writes=(),
+            bundle_start=True,
+            read_marks=read_marks,
+            queue="execute",
+        )
+
+    def compute(
+        self,
+        opcode: str,
+        a: _Affine,
+        a_rows: int,
+        out: _Affine,
+        out_rows: int,
+        group_rows: int,
+        loops: Loops,
+    ) -> Template:
+        return Template(
+            opcode=opcode,
+            unit="execute",
+            instance=0,
+            latency=group_rows - 1 + self.timing.execute_latency,
+            occupancy=group_rows,
+            read_time=group_rows,  # its A rows are read as the rows fire
+            reads=(a.operand("spad_loaded", a_rows, loops),),
+            writes=(),
+            bundle_start=True,
+            read_marks=(a.operand("spad_read", a_rows, loops),),
+            marks=(out.operand("acc_computed", out_rows, loops),),
+            queue="mesh",
+        )
+
+    def mvout(self, src: _Affine, rows: int, loops: Loops) -> Template:
+        cycles = self.timing.mvout(rows)
+        return Template(
+            opcode="mvout",
+            unit="store",
+            instance=0,
+            latency=cycles,
+            occupancy=cycles,  # the RS releases an mvout's successor only at its completion
+            read_time=cycles,
+            reads=tuple(src.operand(s, rows, loops) for s in ("acc_loaded", "acc_computed")),
+            writes=(),
+            bundle_start=True,
+            marks=(src.operand("acc_stored", rows, loops),),
+        )
+
+    # ------------------------------------------------------------------ one tile
+
+    def tile_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
+        """(loads, execute, stores) of one tile in memory half `half`."""
+        dim = self.dim
+        s = tile.stride
+        irows = (tile.orows - 1) * s + tile.krows
+        icols = (tile.ocols - 1) * s + tile.kcols
+        ich_blocks = -(-tile.kchs // dim)
+        och_blocks = -(-tile.ochs // dim)
+        spad = half * self.spad_half
+        acc = half * self.acc_half
+        a_rows = ich_blocks * tile.batches * irows * icols
+        w_rows = och_blocks * tile.krows * tile.kcols * tile.kchs
+        o_rows = och_blocks * tile.batches * tile.orows * tile.ocols
+        if a_rows + w_rows > self.spad_half or o_rows > self.acc_half:
+            raise MappingError(
+                f"Gemmini tile {tile} needs {a_rows + w_rows} scratchpad and {o_rows} "
+                f"accumulator rows; half of each is {self.spad_half} / {self.acc_half}"
+            )
+        a_block = tile.batches * irows * icols  # rows between input-channel blocks
+        w_block = tile.krows * tile.kcols * tile.kchs  # rows between output-channel blocks
+        a_at = _Affine(spad, kch=a_block, b=irows * icols, row=icols, col=1)
+        w_at = _Affine(spad + a_rows, och=w_block, krow=tile.kcols * tile.kchs, kcol=tile.kchs)
+        w_at.coefs["kch"] = dim
+        o_rows_b = tile.orows * tile.ocols
+        out_at = _Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1)
+        weight_rows = min(dim, tile.kchs)
+        loads: list = []
+        # Bias: one accumulator row repeated per pixel (DRAM stride 0), b, orow, ocol, och
+        # (G LoopConv.scala:112-207).
+        if tile.first:
+            for blocks, first_block, pixels in _segments(tile.ocols, dim):
+
+                def bias(loops, depth, pixels=pixels):
+                    t = self.mvin(
+                        "mvin3", pixels, min(dim, tile.ochs) * 4, True, out_at, pixels, loops, half
+                    )
+                    return [self.block("mvin3 bias", [t])]
+
+                dims = [
+                    ("b", tile.batches, 0, 1),
+                    ("row", tile.orows, 0, 1),
+                    ("col", blocks, first_block * dim, dim),
+                    ("och", och_blocks, 0, 1),
+                ]
+                loads += _nest(dims, ROOT_DEPTH, bias, {})
+        # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
+        for groups, first_group, per_group in _segments(och_blocks, BLOCKS_PER_MVIN):
+
+            def weight(loops, depth, per_group=per_group):
+                count = (per_group - 1) * w_block + weight_rows
+                row_bytes = min(per_group * dim, tile.ochs)
+                t = self.mvin("mvin2", weight_rows, row_bytes, False, w_at, count, loops, half)
+                return [self.block("mvin2 weights", [t])]
+
+            dims = [
+                ("och", groups, first_group, BLOCKS_PER_MVIN),
+                ("krow", tile.krows, 0, 1),
+                ("kcol", tile.kcols, 0, 1),
+                ("kch", ich_blocks, 0, 1),
+            ]
+            loads += _nest(dims, ROOT_DEPTH, weight, {})
+        # Inputs: b, irow, icol (up to DIM pixels), ich (up to 4 blocks) (G LoopConv.scala:366-388).
+        for blocks, first_block, pixels in _segments(icols, dim):
+            for groups, first_group, per_group in _segments(ich_blocks, BLOCKS_PER_MVIN):
+
+                def inputs(loops, depth, pixels=pixels, per_group=per_group):
+                    count = (per_group - 1) * a_block + pixels
+                    row_bytes = min(per_group * dim, tile.kchs)
+                    t = self.mvin("mvin", pixels, row_bytes, False, a_at, count, loops, half)
+                    return [self.block("mvin inputs", [t])]
+
+                dims = [
+                    ("b", tile.batches, 0, 1),
+                    ("row", irows, 0, 1),
+                    ("col", blocks, first_block * dim, dim),
+                    ("kch", groups, first_group, BLOCKS_PER_MVIN),
+                ]
+                loads += _nest(dims, ROOT_DEPTH, inputs, {})
+
+        # Execute: per weight step, a preload with weights then one pair per pixel block
+        # (G LoopConv.scala:791-820; LoopMatmul.scala:393-492 for k, j, i).
+        if tile.weights_outer:
+            weight_dims = [
+                ("och", och_blocks, 0, 1),
+                ("krow", tile.krows, 0, 1),
+                ("kcol", tile.kcols, 0, 1),
+                ("kch", ich_blocks, 0, 1),
+            ]
+        else:
+            weight_dims = [("kch", ich_blocks, 0, 1), ("och", och_blocks, 0, 1)]
+        # The A operand of output pixel (row, col) at kernel offset (krow, kcol): input row
+        # row*s + krow, column col*s + kcol; it spans pixels*s rows (the RS's A_stride).
+        a_exec = _Affine(spad, kch=a_block, b=irows * icols, row=s * icols, col=s)
+        a_exec.coefs["krow"] = icols
+        a_exec.coefs["kcol"] = 1
+        segments = _segments(tile.ocols, dim)
+
+        def pair(loops, pixels, with_weights):
+            group = dim if with_weights else max(pixels, MIN_GROUP_ROWS)
+            pre = self.preload(
+                w_at if with_weights else None, weight_rows, out_at, pixels, group, loops, half
+            )
+            opcode = "compute_preloaded" if with_weights else "compute_accumulated"
+            a_span = (pixels - 1) * s + 1
+            com = self.compute(opcode, a_exec, a_span, out_at, pixels, group, loops)
+            return self.block("preload+compute" if with_weights else "pair", [pre, com])
+
+        def step(loops, depth):
+            # The first pixel block of a weight step is peeled: its preload brings weights.
+            first_pixels = segments[0][2]
+            fixed = dict(loops)
+            fixed.update({"b": (-1, 0, 1), "row": (-1, 0, 1), "col": (-1, 0, dim)})
+            nodes = [pair(fixed, first_pixels, True)]
+            # The rest of pixel row (b=0, row=0), then rows 1.. of b=0, then b = 1...
+            nodes += self._pixels(
+                [("b", 1, 0, 1), ("row", 1, 0, 1)], segments, depth, loops, pair, skip_first=True
+            )
+            nodes += self._pixels(
+                [("b", 1, 0, 1), ("row", tile.orows - 1, 1, 1)], segments, depth, loops, pair
+            )
+            nodes += self._pixels(
+                [("b", tile.batches - 1, 1, 1), ("row", tile.orows, 0, 1)],
+                segments,
+                depth,
+                loops,
+                pair,
+            )
+            return nodes
+
+        execute = _nest(weight_dims, ROOT_DEPTH, step, {})
+
+        stores: list = []
+        if tile.last:
+            for blocks, first_block, pixels in _segments(tile.ocols, dim):
+
+                def store(loops, depth, pixels=pixels):
+                    return [self.block("mvout", [self.mvout(out_at, pixels, loops)])]
+
+                dims = [
+                    ("b", tile.batches, 0, 1),
+                    ("row", tile.orows, 0, 1),
+                    ("col", blocks, first_block * dim, dim),
+                    ("och", och_blocks, 0, 1),
+                ]
+                stores += _nest(dims, ROOT_DEPTH, store, {})
+        return loads, execute, stores
+
+    def layer_root(self, tiles: list[Tile]) -> Loop:
+        """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t; runs
+        of repeating tile pairs become loops (their bodies do not depend on the index, so
+        fast evaluation can skip whole pairs)."""
+        cache: dict[tuple[Tile, int], tuple[list, list, list]] = {}
+
+        def streams(tile: Tile, half: int) -> tuple[list, list, list]:
+            if (tile, half) not in cache:
+                cache[(tile, half)] = self.tile_streams(tile, half)
+            return cache[(tile, half)]
+
+        def step(t: int) -> list:
+            loads = streams(tiles[t + 1], (t + 1) % 2)[0] if t + 1 < len(tiles) else []
+            _, execute, stores = streams(tiles[t], t % 2)
+            return loads + execute + stores
+
+        def key(t: int) -> tuple[Tile | None, Tile, int]:
+            return (tiles[t + 1] if t + 1 < len(tiles) else None, tiles[t], t % 2)
+
+        body: list = [Loop("first loads", 1, tuple(streams(tiles[0], 0)[0]))]
+        t = 0
+        while t < len(tiles):
+            pairs = 0
+            while (
+                t + 2 * pairs + 1 < len(tiles)
+                and key(t + 2 * pairs) == key(t)
+                and key(t + 2 * pairs + 1) == key(t + 1)
+            ):
+                pairs += 1
+            if pairs >= 2:
+                body.append(Loop("tile pairs", pairs, tuple(step(t) + step(t + 1))))
+                t += 2 * pairs
+            else:
+                body.append(Loop("tile", 1, tuple(step(t))))
+                t += 1
+        return Loop("layer", 1, tuple(body))
+
+    def _pixels(self, outer: Dims, segments, depth, loops, pair, skip_first=False) -> list:
+        """Pairs without weights over `outer` (b, row) x the column segments."""
+        nodes: list = []
+        for index, (blocks, first_block, pixels) in enumerate(segments):
+            start = first_block
+            count = blocks
+            if skip_first and index == 0:
+                start, count = first_block + 1, blocks - 1
+
+            def leaf(inner, d, pixels=pixels):
+                return [pair(inner, pixels, False)]
+
+            dims = outer + [("col", count, start * self.dim, self.dim)]
+            nodes += _nest(dims, depth, leaf, loops)
+        return nodes
+
+
+# Why a layer is not run on Gemmini by this model; reports list it in its place.
+POOL_REASON = (
+    "pooling: not modelled on Gemmini yet (gemmini.h fuses max pooling into a conv's "
+    "mvout); not timed"
+)
+ELEMENTWISE_REASON = "element-wise: gemmini.h's tiled_resadd is not modelled yet; not timed"
+SHAPE_REASON = (
+    "gemmini.h's tiled_conv takes square images, kernels, strides and padding, no "
+    "dilation, and groups of 1 or depthwise only; the library cannot run this layer "
+    "on Gemmini; not timed"
+)
+
+
+def conv_tile_grid(
+    layer: Conv2d, memory: GemminiMemory
+) -> tuple[list[Tile], tuple[int, ...]] | None:
+    """The tiles tiled_conv_auto (or tiled_conv_dw_auto) runs, in its loop order
+    b, porow, pocol, poch, krow, kcol, kch (T gemmini.h tiled_conv); None if the library
+    cannot run the layer."""
+    top, left, bottom, right = layer.padding
+    depthwise = layer.groups > 1 and layer.groups == layer.in_channels == layer.out_channels
+    if (
+        layer.in_height != layer.in_width
+        or layer.kernel_height != layer.kernel_width
+        or layer.stride[0] != layer.stride[1]
+        or layer.dilation != (1, 1)
+        or len({top, left, bottom, right}) != 1
+        or layer.out_height != layer.out_width
+        or (layer.groups != 1 and not depthwise)
+    ):
+        return None
+    problem = ConvProblem(
+        batch=layer.batch,
+        in_size=layer.in_height,
+        in_channels=layer.in_channels,
+        out_channels=layer.out_channels,
+        out_size=layer.out_height,
+        stride=layer.stride[0],
+        padding=top,
+        kernel=layer.kernel_height,
+        depthwise=depthwise,
+    )
+    sizes = conv_tiles(problem, memory).as_tuple()
+    # A 1x1 stride-2 conv without padding loads only the pixels it uses: the unroller
+    # steps input rows and columns by two (T gemmini.h tiled_conv "downsample"; G
+    # LoopConv.scala:366-388), so in the scratchpad it is a stride-1 conv.
+    downsample = layer.stride[0] == 2 and k_is_one(layer) and top == 0 and layer.in_height % 2 == 0
+    stride = 1 if downsample else layer.stride[0]
+    batches, porows, pocols, pochs, krows, kcols, kchs = sizes
+    channel_groups = layer.in_channels if depthwise else 1
+    out_ch = 1 if depthwise else layer.out_channels
+    in_ch = 1 if depthwise else layer.in_channels
+    k = layer.kernel_height
+    tiles = []
+    for _ in range(channel_groups):
+        for b in range(0, layer.batch, batches):
+            for row in range(0, layer.out_height, porows):
+                for col in range(0, layer.out_width, pocols):
+                    for och in range(0, out_ch, pochs):
+                        for krow in range(0, k, krows):
+                            for kcol in range(0, k, kcols):
+                                for kch in range(0, in_ch, kchs):
+                                    tiles.append(
+                                        Tile(
+                                            batches=min(batches, layer.batch - b),
+                                            orows=min(porows, layer.out_height - row),
+                                            ocols=min(pocols, layer.out_width - col),
+                                            ochs=min(pochs, out_ch - och),
+                                            krows=min(krows, k - krow),
+                                            kcols=min(kcols, k - kcol),
+                                            kchs=min(kchs, in_ch - kch),
+                                            stride=stride,
+                                            first=krow == 0 and kcol == 0 and kch == 0,
+                                            last=krow + krows >= k
+                                            and kcol + kcols >= k
+                                            and kch + kchs >= in_ch,
+                                            weights_outer=True,
+                                        )
+                                    )
+    return tiles, sizes
+
+
+def k_is_one(layer: Conv2d) -> bool:
+    return layer.kernel_height == 1 and layer.kernel_width == 1
+
+
+def matmul_tile_grid(
+    batch: int, dim_i: int, dim_j: int, dim_k: int, memory: GemminiMemory
+) -> tuple[list[Tile], tuple[int, ...]]:
+    """The LOOP_WS tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul),
+    each a 1x1 conv over a row of dim_i pixels; repeated for each of `batch` matmuls."""
+    tile_i, tile_j, tile_k = matmul_tiles(dim_i, dim_j, dim_k, memory)
+    step_i, step_j, step_k = (t * memory.dim for t in (tile_i, tile_j, tile_k))
+    tiles = [
+        Tile(
+            batches=1,
+            orows=1,
+            ocols=min(step_i, dim_i - i),
+            ochs=min(step_j, dim_j - j),
+            krows=1,
+            kcols=1,
+            kchs=min(step_k, dim_k - k),
+            stride=1,
+            first=k == 0,
+            last=k + step_k >= dim_k,
+            weights_outer=False,
+        )
+        for _ in range(batch)
+        for i in range(0, dim_i, step_i)
+        for j in range(0, dim_j, step_j)
+        for k in range(0, dim_k, step_k)
+    ]
+    return tiles, (tile_i, tile_j, tile_k)
+
+
+def lower(accelerator: Accelerator, model: Model) -> Program:
+    lowering = _Lowering(accelerator)
+    memory = lowering.memory
+    layers = []
+    host_layers = []
+    for position, layer in enumerate(model.layers):
+        mapping: dict[str, int | str]
+        if isinstance(layer, Conv2d):
+            grid = conv_tile_grid(layer, memory)
+            if grid is None:
+                host_layers.append(
+                    HostLayer(layer.name, layer.kind, operations(layer), position, SHAPE_REASON)
+                )
+                continue
+            tiles, sizes = grid
+            mapping = {
+                "library": "tiled_conv_dw_auto" if layer.groups > 1 else "tiled_conv_auto",
+                "tile": "x".join(str(v) for v in sizes),
+                "tile_fields": "batches x porows x pocols x pochs x krows x kcols x kchs",
+            }
+        elif isinstance(layer, (Dense, MatMul)):
+            if isinstance(layer, Dense):
+                batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
+            else:
+                batch, dims = layer.batch, (layer.m, layer.n, layer.k)
+            tiles, sizes = matmul_tile_grid(batch, *dims, memory)
+            mapping = {
+                "library": "tiled_matmul_auto",
+                "tile": "x".join(str(v) for v in sizes),
+                "tile_fields": "tile_I x tile_J x tile_K (DIM blocks)",
+            }
+        else:
+            reason = POOL_REASON if isinstance(layer, Pool) else ELEMENTWISE_REASON
+            host_layers.append(
+                HostLayer(layer.name, layer.kind, operations(layer), position, reason)
+            )
+            continue
+        mapping["tiles"] = len(tiles)
+        mapping["dim"] = lowering.dim
+        layers.append(
+            LayerProgram(layer.name, layer.kind, layer.macs, mapping, lowering.layer_root(tiles))
+        )
+    params = accelerator.parameters
+    pad = 2 * lowering.dim  # the last weight block's preload range may run past its region
+    spaces = {name: memory.scratchpad_rows + pad for name in SPAD_SPACES}
+    spaces.update({name: memory.accumulator_rows for name in ACC_SPACES})
+    spaces[TOKEN_SPACE] = 2
+    return Program(
+        accelerator=accelerator.name,
+        parameters=dict(params),
+        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
+        window_bundles=accelerator.frontend.window_bundles,
+        frontend_delay=accelerator.frontend.delay,
+        units={name: unit.instances for name, unit in accelerator.units.items()},
+        spaces=spaces,
+        blocks=tuple(lowering.blocks),
+        layers=tuple(layers),
+        host_layers=tuple(host_layers),
+        queues={
+            "load": int(params["load_inflight"]),
+            "execute": max(1, int(params["rs_ex_entries"]) // 2),
+            "mesh": int(params["mesh_tags"]),
+        },
+        roofline=None
+        if accelerator.roofline is None
+        else {
+            "peak_macs_per_cycle": accelerator.roofline.peak_macs_per_cycle,
+            "dram_words_per_cycle": accelerator.roofline.dram_words_per_cycle,
+        },
+        model=model.name,
+        notes=(
+            "tiles as gemmini.h's tiled_conv_auto / tiled_matmul_auto pick them, two tiles "
+            "resident (double-buffered halves of scratchpad and accumulator)",
+            "a preload fires with its own compute (the RTL pairs a compute with the next "
+            "preload); the unrollers' arbiter is replaced by a fixed stream order",
+            f"DRAM latency {params['dram_latency']} cycles (an assumption: set "
+            "--param dram_latency to your memory system's)",
+        ),
+    )

@@ -1,0 +1,266 @@
+"""Gemmini: each timing rule pinned to the RTL behaviour it models, the lowering of its own
+tiling, and fast == full over random shapes and parameters (and on ResNet-50, slow)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from accelerators.catalog import find_accelerator
+from analyzer.evaluate import evaluate_one, evaluate_program
+from analyzer.packing import pack_blocks
+from isa.gemmini import _Affine, _Lowering, conv_tile_grid, lower
+from isa.program import Block, BlockRef, LayerProgram, Loop, Program, Template
+from tests.builders import timeline
+from tracer.layers import Conv2d, Dense, Model
+from tracer.lowering import lower_model
+
+DIM = 16
+
+
+def _machine(**params: str) -> tuple[_Lowering, Program]:
+    """The default Gemmini (or with `params`), and an empty program around its machine."""
+    accelerator = find_accelerator("gemmini").resolve(params)
+    program = lower(accelerator, Model("empty", (Dense("fc", 16, 16),)))
+    return _Lowering(accelerator), program
+
+
+def _run(program: Program, templates: list[Template]) -> list[tuple[int, int]]:
+    """(start, end) of each instruction of a one-block program on `program`'s machine."""
+    layer = LayerProgram("t", "test", 0, {}, Loop("layer", 1, (BlockRef(0),)))
+    single = Program(
+        accelerator=program.accelerator,
+        parameters=program.parameters,
+        bundles_per_cycle=program.bundles_per_cycle,
+        window_bundles=program.window_bundles,
+        frontend_delay=program.frontend_delay,
+        units=program.units,
+        spaces=program.spaces,
+        blocks=(Block("test", tuple(templates)),),
+        layers=(layer,),
+        queues=program.queues,
+    )
+    return timeline(single)
+
+
+FIXED: dict[str, tuple[int, int, int]] = {}
+A_ROWS = _Affine(0)  # scratchpad rows 0..
+B_ROWS = _Affine(1024)
+C_ROWS = _Affine(0)  # accumulator rows 0..
+
+
+def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
+    # DMA.scala:180-289: a 16-byte row is one 16-byte request (one beat); one request per
+    # cycle, at most 16 outstanding, so 16 rows at 100 cycles to the first beat take
+    # ceil(16 * (100 + 1) / 16) = 101 cycles to issue; the last beat lands 100 + 4 (TLB,
+    # merger, bank write) + 1 later.
+    lowering, program = _machine()
+    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
+    [(start, end)] = _run(program, [mvin])
+    assert (start, end) == (0, 101 + 104 + 1)
+    # 64-column rows are one 64-byte request of 4 beats each: the bus, not the tracker, bounds.
+    lowering, program = _machine(dram_latency="10")
+    wide = lowering.mvin("mvin", DIM, 4 * DIM, False, A_ROWS, DIM, FIXED, 0)
+    assert _run(program, [wide]) == [(0, 16 * 4 + 14 + 4)]
+
+
+def test_load_controller_runs_two_mvins_at_once():
+    # LoadController.scala:84: nCmds = 2; the third mvin waits for the first to complete.
+    lowering, program = _machine()
+    loads = [
+        lowering.mvin("mvin", DIM, DIM, False, _Affine(k * DIM), DIM, FIXED, 0) for k in range(3)
+    ]
+    (s0, e0), (s1, _), (s2, _) = _run(program, loads)
+    assert s1 == s0 + 101  # the reader issues the second mvin's requests after the first's
+    assert s2 == e0
+
+
+def test_preload_and_compute_fire_one_row_per_cycle():
+    # ExecuteController.scala:285-302: a preload with weights costs DIM rows; a compute
+    # without new weights max(rows_A, 4) rows; the next group fires the cycle after. The
+    # first group fires at cycle 1: its compute enters the RS one cycle after its preload
+    # (one allocation per cycle, ReservationStation.scala:36).
+    lowering, program = _machine(dram_latency="1")
+    first = [
+        lowering.preload(B_ROWS, DIM, C_ROWS, DIM, DIM, FIXED, 0),
+        lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED),
+    ]
+    small = [
+        lowering.preload(None, DIM, _Affine(DIM), 2, 4, FIXED, 0),
+        lowering.compute("compute_accumulated", _Affine(DIM), 2, _Affine(DIM), 2, 4, FIXED),
+    ]
+    after = [
+        lowering.preload(None, DIM, _Affine(2 * DIM), DIM, DIM, FIXED, 0),
+        lowering.compute(
+            "compute_accumulated", _Affine(2 * DIM), DIM, _Affine(2 * DIM), DIM, DIM, FIXED
+        ),
+    ]
+    times = _run(program, first + small + after)
+    starts = [start for start, _ in times]
+    assert starts == [0, 1, 1 + DIM, 1 + DIM, 1 + DIM + 4, 1 + DIM + 4]
+    # The last row of a group lands in the accumulator the execute unit's latency later:
+    # SRAM read 2 + input buffer 1 + skew and mesh 2*DIM - 1 + output delay 1 + acc write 2.
+    assert times[1][1] == 1 + DIM - 1 + 3 + 2 * DIM - 1 + 1 + 2
+
+
+def test_compute_waits_for_the_mvin_of_its_rows_across_controllers():
+    # ReservationStation.scala:340-342: an ex command overlapping an older mvin's
+    # destination waits for that mvin to complete (RAW across queues).
+    lowering, program = _machine()
+    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
+    pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
+    com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
+    (_, mvin_end), (pre_start, _), (com_start, _) = _run(program, [mvin, pre, com])
+    assert pre_start == 1  # its allocation cycle: the preload touches no loaded row
+    assert com_start == mvin_end
+    # Rows the mvin did not write do not wait.
+    other = lowering.compute("compute_preloaded", _Affine(4 * DIM), DIM, C_ROWS, DIM, DIM, FIXED)
+    assert _run(program, [mvin, pre, other])[2][0] == 2
+
+
+def test_mvin_waits_for_computes_still_reading_its_rows():
+    # ReservationStation.scala:331-333: an mvin over rows an older compute reads waits
+    # until that compute completes, i.e. has fed its rows (WAR across queues).
+    lowering, program = _machine()
+    pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
+    com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
+    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
+    (_, _), (com_start, _), (mvin_start, _) = _run(program, [pre, com, mvin])
+    assert mvin_start == com_start + DIM
+
+
+def test_mvout_waits_for_outputs_and_mvouts_are_serialized():
+    # ReservationStation.scala:364-378: an mvout waits for the preload (and so the compute
+    # outputs) writing its accumulator rows, and for every older mvout to complete.
+    lowering, program = _machine()
+    pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
+    com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
+    out1 = lowering.mvout(C_ROWS, DIM, FIXED)
+    out2 = lowering.mvout(_Affine(4 * DIM), DIM, FIXED)
+    _, (_, com_end), (o1_start, o1_end), (o2_start, _) = _run(program, [pre, com, out1, out2])
+    assert o1_start == com_end
+    assert o2_start == o1_end
+
+
+def test_a_full_execute_queue_holds_back_the_next_pair():
+    # ReservationStation entries (Configs.scala:56-58): with 2 ex entries, one preload +
+    # compute pair fits; the next preload starts only when the first one completes.
+    lowering, program = _machine(rs_ex_entries="2", mesh_tags="8")
+    pairs = []
+    for k in range(2):
+        pairs += [
+            lowering.preload(None, DIM, _Affine(k * DIM), DIM, DIM, FIXED, 0),
+            lowering.compute(
+                "compute_preloaded", _Affine(k * DIM), DIM, _Affine(k * DIM), DIM, DIM, FIXED
+            ),
+        ]
+    times = _run(program, pairs)
+    assert times[2][0] == times[0][1]
+    # With the default 16 entries the second pair follows the first at once.
+    lowering, program = _machine()
+    assert _run(program, pairs)[2][0] == 1 + DIM
+
+
+def test_execute_has_no_address_check_within_its_own_queue():
+    # Two computes accumulating into the same rows are pipelined: the RS orders ex
+    # commands among themselves without comparing addresses (ReservationStation.scala:344).
+    lowering, program = _machine()
+    pair = [
+        lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0),
+        lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED),
+    ]
+    times = _run(program, pair + pair)
+    assert times[3][0] == times[1][0] + DIM
+
+
+def test_resnet50_conv_tiles_are_the_librarys():
+    # The tile tiled_conv_auto picks for layer1.0.conv2 (worked by hand in
+    # tests/test_gemmini_tiling.py) is the one the lowering runs, over 3 x 3 x 4 tiles.
+    program = lower_model("gemmini", {}, "resnet50")
+    layer = next(layer for layer in program.layers if layer.name == "layer1.0.conv2")
+    assert layer.mapping["tile"] == "1x22x23x16x3x3x64"
+    assert layer.mapping["tiles"] == 3 * 3 * 4
+
+
+def test_layers_the_library_cannot_run_are_host_layers():
+    accelerator = find_accelerator("gemmini").resolve()
+    model = Model(
+        "m",
+        (
+            Conv2d("wide", 8, 8, 10, 12, 3, 3, padding=1),  # not square: tiled_conv refuses
+            Conv2d("square", 8, 8, 12, 12, 3, 3, padding=1),
+        ),
+    )
+    program = lower(accelerator, model)
+    assert [layer.name for layer in program.layers] == ["square"]
+    [host] = program.host_layers
+    assert host.name == "wide" and "square" in host.reason and host.position == 0
+    assert conv_tile_grid(model.layers[0], _Lowering(accelerator).memory) is None
+
+
+def _check_fast_equals_full(program: Program) -> None:
+    fast = evaluate_program(program, "fast")
+    full = evaluate_program(program, "full")
+    assert [r.cycles for r in fast] == [r.cycles for r in full]
+    assert [r.instructions for r in fast] == [r.instructions for r in full]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    size=st.integers(3, 20),
+    channels=st.integers(1, 70),
+    out_channels=st.integers(1, 70),
+    kernel=st.sampled_from([1, 3]),
+    stride=st.integers(1, 2),
+    batch=st.integers(1, 3),
+    depthwise=st.booleans(),
+    params=st.fixed_dictionaries(
+        {
+            "dim": st.sampled_from(["4", "8", "16"]),
+            "scratchpad_kib": st.sampled_from(["16", "64", "256"]),
+            "accumulator_kib": st.sampled_from(["4", "16", "64"]),
+            "dram_latency": st.sampled_from(["1", "30", "100"]),
+            "rs_ex_entries": st.sampled_from(["2", "16"]),
+            "load_inflight": st.sampled_from(["1", "2", "4"]),
+            "mesh_tags": st.sampled_from(["1", "6"]),
+        }
+    ),
+)
+def test_random_convs_and_matmuls_fast_equals_full(
+    size, channels, out_channels, kernel, stride, batch, depthwise, params
+):
+    groups = channels if depthwise else 1
+    layers = (
+        Conv2d(
+            "conv",
+            channels,
+            channels if depthwise else out_channels,
+            size,
+            size,
+            kernel,
+            kernel,
+            stride=stride,
+            padding=kernel // 2,
+            groups=groups,
+            batch=batch,
+        ),
+        Dense("fc", channels, out_channels, rows=size * batch),
+    )
+    program = lower(find_accelerator("gemmini").resolve(params), Model("m", layers))
+    _check_fast_equals_full(program)
+
+
+@pytest.mark.slow
+def test_every_resnet50_layer_fast_equals_full():
+    # Reduced form (default, CI): batch 1; ACCPERF_FULL=1 adds batch 4.
+    batches = (1, 4) if os.environ.get("ACCPERF_FULL") == "1" else (1,)
+    for batch in batches:
+        program = lower_model("gemmini", {}, "resnet50", batch=batch)
+        blocks = pack_blocks(program)
+        for layer in program.layers:
+            fast = evaluate_one(layer, program, blocks, "fast")
+            full = evaluate_one(layer, program, blocks, "full")
+            assert fast.cycles == full.cycles, layer.name
