@@ -10,7 +10,9 @@ unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three command streams: 
 (bias mvin3, weight mvin2, input mvin), execute (a preload then a compute per step) and
 stores (mvout). Two tiles are resident at once, in the two halves of the scratchpad and the
 accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912), so the program of a layer is:
-loads of tile 0, then per tile t: loads of tile t + 1, execute of t, stores of t.
+loads of tile 0, then per tile t: loads of tile t + 1, execute of t, stores of t. Each
+stream starts with its config command (config_ld before each kind of load, config_ex,
+config_st); config_ex waits for the mesh to drain.
 
 Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
 - three controllers, each in order: units `load`, `execute`, `store`;
@@ -71,6 +73,7 @@ ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run
 SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
+MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
 
 
 @dataclass(frozen=True)
@@ -309,8 +312,26 @@ class _Lowering:
             writes=(),
             bundle_start=True,
             read_marks=(a.operand("spad_read", a_rows, loops),),
-            marks=(out.operand("acc_computed", out_rows, loops),),
+            marks=(out.operand("acc_computed", out_rows, loops), Operand(MESH_SPACE, 0)),
             queue="mesh",
+        )
+
+    def config(self, unit: str) -> Template:
+        """config_ld / config_ex / config_st, one per stream of a tile (G LoopConv.scala:1207).
+        config_ex runs only with no matmul in the mesh (G ExecuteController.scala:541,579):
+        it waits for every earlier compute's last row. The others take their controller
+        one cycle (they complete on issue, G ReservationStation.scala:383)."""
+        opcode = {"load": "config_ld", "execute": "config_ex", "store": "config_st"}[unit]
+        return Template(
+            opcode=opcode,
+            unit=unit,
+            instance=0,
+            latency=1,
+            occupancy=1,
+            read_time=1,
+            reads=(Operand(MESH_SPACE, 0),) if unit == "execute" else (),
+            writes=(),
+            bundle_start=True,
         )
 
     def mvout(self, src: _Affine, rows: int, loops: Loops) -> Template:
@@ -345,8 +366,10 @@ class _Lowering:
         o_rows = och_blocks * tile.batches * tile.orows * tile.ocols
         if a_rows + w_rows > self.spad_half or o_rows > self.acc_half:
             raise MappingError(
-                f"Gemmini tile {tile} needs {a_rows + w_rows} scratchpad and {o_rows} "
-                f"accumulator rows; half of each is {self.spad_half} / {self.acc_half}"
+                f"the tile gemmini.h picks needs {a_rows + w_rows} scratchpad and {o_rows} "
+                f"accumulator rows, but a tile gets half of each ({self.spad_half} / "
+                f"{self.acc_half} rows of DIM={dim}); use a larger --param scratchpad_kib / "
+                "accumulator_kib or a smaller dim"
             )
         a_block = tile.batches * irows * icols  # rows between input-channel blocks
         w_block = tile.krows * tile.kcols * tile.kchs  # rows between output-channel blocks
@@ -357,9 +380,11 @@ class _Lowering:
         out_at = _Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1)
         weight_rows = min(dim, tile.kchs)
         loads: list = []
+        config_ld = self.block("config_ld", [self.config("load")])
         # Bias: one accumulator row repeated per pixel (DRAM stride 0), b, orow, ocol, och
         # (G LoopConv.scala:112-207).
         if tile.first:
+            loads.append(config_ld)
             for blocks, first_block, pixels in _segments(tile.ocols, dim):
 
                 def bias(loops, depth, pixels=pixels):
@@ -376,6 +401,7 @@ class _Lowering:
                 ]
                 loads += _nest(dims, ROOT_DEPTH, bias, {})
         # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
+        loads.append(config_ld)
         for groups, first_group, per_group in _segments(och_blocks, BLOCKS_PER_MVIN):
 
             def weight(loops, depth, per_group=per_group):
@@ -392,6 +418,7 @@ class _Lowering:
             ]
             loads += _nest(dims, ROOT_DEPTH, weight, {})
         # Inputs: b, irow, icol (up to DIM pixels), ich (up to 4 blocks) (G LoopConv.scala:366-388).
+        loads.append(config_ld)
         for blocks, first_block, pixels in _segments(icols, dim):
             for groups, first_group, per_group in _segments(ich_blocks, BLOCKS_PER_MVIN):
 
@@ -459,10 +486,12 @@ class _Lowering:
             )
             return nodes
 
-        execute = _nest(weight_dims, ROOT_DEPTH, step, {})
+        execute = [self.block("config_ex", [self.config("execute")])]
+        execute += _nest(weight_dims, ROOT_DEPTH, step, {})
 
         stores: list = []
         if tile.last:
+            stores.append(self.block("config_st", [self.config("store")]))
             for blocks, first_block, pixels in _segments(tile.ocols, dim):
 
                 def store(loops, depth, pixels=pixels):
@@ -685,14 +714,17 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             continue
         mapping["tiles"] = len(tiles)
         mapping["dim"] = lowering.dim
-        layers.append(
-            LayerProgram(layer.name, layer.kind, layer.macs, mapping, lowering.layer_root(tiles))
-        )
+        try:
+            root = lowering.layer_root(tiles)
+        except MappingError as exc:
+            raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
+        layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
     params = accelerator.parameters
     pad = 2 * lowering.dim  # the last weight block's preload range may run past its region
     spaces = {name: memory.scratchpad_rows + pad for name in SPAD_SPACES}
     spaces.update({name: memory.accumulator_rows for name in ACC_SPACES})
     spaces[TOKEN_SPACE] = 2
+    spaces[MESH_SPACE] = 1
     return Program(
         accelerator=accelerator.name,
         parameters=dict(params),

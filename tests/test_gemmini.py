@@ -264,3 +264,38 @@ def test_every_resnet50_layer_fast_equals_full():
             fast = evaluate_one(layer, program, blocks, "fast")
             full = evaluate_one(layer, program, blocks, "full")
             assert fast.cycles == full.cycles, layer.name
+
+
+def test_lower_and_analyze_gemmini_from_the_command_line(tmp_path, capsys):
+    from tracer.cli import main
+
+    argv = ["lower", "--accelerator", "gemmini", "--model", "resnet18", "--batch", "2"]
+    assert main([*argv, "--param", "dim=32", "-o", str(tmp_path)]) == 0
+    trace = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["analyze", trace, "--json", str(tmp_path / "r.json")]) == 0
+    report = (tmp_path / "r.json").read_text()
+    assert '"busiest_unit"' in report and '"placement": "host"' in report
+
+
+def test_a_memory_too_small_for_the_librarys_tile_is_one_clear_error(tmp_path, capsys):
+    from tracer.cli import main
+
+    argv = ["lower", "--accelerator", "gemmini", "--model", "resnet18", "-o", str(tmp_path)]
+    small = ["--param", "dim=128", "--param", "scratchpad_kib=16", "--param", "accumulator_kib=4"]
+    assert main([*argv, *small]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'fc'" in err and "scratchpad_kib" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_config_ex_waits_for_the_mesh_to_drain():
+    # ExecuteController.scala:541,579: config_ex is taken only with no matmul in flight,
+    # so it starts when the last row of the previous compute has left the mesh.
+    lowering, program = _machine()
+    pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
+    com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
+    _, (_, com_end), (config_start, _) = _run(program, [pre, com, lowering.config("execute")])
+    assert config_start == com_end
+    # config_ld does not wait for the mesh.
+    _, _, (ld_start, _) = _run(program, [pre, com, lowering.config("load")])
+    assert ld_start == 2
