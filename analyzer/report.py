@@ -50,7 +50,7 @@ def _host_entry(host: HostLayer) -> dict[str, Any]:
     return {
         "name": host.name,
         "kind": host.kind,
-        "placement": "host",
+        "placement": host.placement,
         "cycles": None,
         "operations": host.operations,
         "reason": host.reason,
@@ -200,7 +200,7 @@ def print_table(
         if isinstance(r, HostLayer):
             table.add_row(
                 r.name,
-                "host",
+                r.placement,
                 *[""] * (6 if stalled else 5),
                 f"[dim]{r.reason}[/dim]",
                 *[""] * extra,
@@ -246,11 +246,11 @@ def print_table(
         *[""] * extra,
     )
     console.print(table)
+    on_host = sum(host.placement == "host" for host in program.host_layers)
+    fused = len(program.host_layers) - on_host
     hosted = (
-        f" ({len(program.host_layers)} more run on the host, not timed)"
-        if program.host_layers
-        else ""
-    )
+        f" ({on_host} more run on the host, not timed)" if on_host else ""
+    ) + (f" ({fused} fused into another layer)" if fused else "")
     console.print(
         f"{len(results)} layers{hosted}, {total:,} cycles; evaluated {evaluated:,} of "
         f"{instructions:,} instructions ({100 * evaluated / max(instructions, 1):.4f}%) "

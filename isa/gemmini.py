@@ -4,11 +4,14 @@ Sources: G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/), T = gemmini-roc
 @180c468 include/gemmini.h; docs/gemmini/timing.md and tiling.md hold the reading notes
 with file and line for every rule used here.
 
-What a layer becomes. The library tiles a conv (tiled_conv_auto) or a matmul
-(tiled_matmul_auto, tracer/gemmini_tiling.py) and hands each tile to a hardware loop
-unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three command streams: loads
-(bias mvin3, weight mvin2, input mvin), execute (a preload then a compute per step) and
-stores (mvout). Two tiles are resident at once, in the two halves of the scratchpad and the
+What a layer becomes: the library call the library's ImageNet networks make for it
+(T imagenet/resnet50.c; `_plan`): tiled_conv_auto (a following max pool fused into its
+mvouts), tiled_conv_dw_auto, tiled_matmul_nn_auto for 1x1 convs, tiled_conv_downsample
+for stride-2 1x1 convs, tiled_matmul_auto, tiled_resadd_auto, tiled_global_average_auto.
+Each picks tiles (tracer/gemmini_tiling.py, and the grids below) and hands each tile to a
+hardware loop unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three command
+streams: loads (bias mvin3, weight mvin2, input mvin), execute (a preload then a compute
+per step) and stores (mvout). Two tiles are resident at once, in the two halves of the scratchpad and the
 accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912), so the program of a layer is:
 loads of tile 0, then per tile t: loads of tile t + 1, execute of t, stores of t. Each
 stream starts with its config command (config_ld before each kind of load, config_ex,
@@ -45,8 +48,10 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import prod
 
 from accelerators.description import Accelerator
 from isa.program import (
@@ -61,7 +66,7 @@ from isa.program import (
 )
 from tracer.errors import MappingError
 from tracer.gemmini_tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
-from tracer.layers import Conv2d, Dense, MatMul, Model, Pool, operations
+from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool, operations
 
 BLOCKS_PER_MVIN = (
     4  # max_block_len: an int8 mvin spans up to 4 DIM-column blocks (G LoopMatmul.scala:898)
@@ -78,10 +83,13 @@ MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has lef
 
 @dataclass(frozen=True)
 class Tile:
-    """One unroller loop: a conv tile (a matmul is a 1x1 conv over one row of pixels).
+    """One unroller loop: a conv tile (a matmul is a 1x1 conv over one row of pixels), a
+    residual-add tile (`kind` "resadd": ocols rows of ochs channels) or a global-average
+    tile ("average": ocols pixels of ochs channels).
 
     Sizes in elements; `first`/`last`: the tile starts/ends an accumulation over input
-    channels (loads bias / stores the output)."""
+    channels (loads bias / stores the output). A conv with max pooling fused keeps
+    porows x pocols pooled outputs of its orows x ocols."""
 
     batches: int
     orows: int
@@ -94,6 +102,11 @@ class Tile:
     first: bool
     last: bool
     weights_outer: bool  # conv: och, krow, kcol, kch; matmul (LOOP_WS): k, then j
+    kind: str = "conv"
+    pool_size: int = 1
+    pool_stride: int = 1
+    porows: int = 0
+    pocols: int = 0
 
 
 @dataclass(frozen=True)
@@ -123,13 +136,15 @@ class _Timing:
         )
         return issue, issue + self.load_latency + beats_per_get + (rows - fetched)
 
-    def mvout(self, rows: int) -> int:
-        """Cycles of an mvout of `rows` accumulator rows (one DIM-column block each): the
-        scale pipeline's rate, or the writer's `inflight` outstanding writes when DRAM is
-        slower (G DMA.scala:383-407), plus the read and scale latency."""
-        beats = -(-self.dim // self.bus_bytes)
+    def mvout(self, rows: int, blocks: int = 1, reads: int = 0) -> int:
+        """Cycles of an mvout writing `rows` rows of `blocks` DIM-column blocks, reading
+        `reads` accumulator rows (default rows x blocks; a pooled mvout reads every window
+        element, G StoreController.scala:59-82): the scale pipeline's rate, or the writer's
+        `inflight` outstanding writes when DRAM is slower (G DMA.scala:383-407), plus the
+        read and scale latency."""
+        beats = -(-blocks * self.dim // self.bus_bytes)
         rate = max(
-            rows * self.store_row_cycles,
+            (reads or rows * blocks) * self.store_row_cycles,
             -(-rows * (self.dram_latency + beats) // self.inflight),
         )
         return rate + self.store_latency
@@ -237,8 +252,13 @@ class _Lowering:
         count: int,
         loops: Loops,
         half: int,
+        one_row: bool | None = None,
     ) -> Template:
-        occupancy, latency = self.timing.mvin(rows, row_bytes, one_row=to_acc)
+        """`one_row`: a zero DRAM stride (a bias row repeated); by default, for the
+        accumulator (bias) loads."""
+        occupancy, latency = self.timing.mvin(
+            rows, row_bytes, one_row=to_acc if one_row is None else one_row
+        )
         if to_acc:  # bias: waits for the execute and store controllers' use of its rows
             waits = ("acc_computed", "acc_stored")
             marks = ("acc_loaded",)
@@ -334,8 +354,17 @@ class _Lowering:
             bundle_start=True,
         )
 
-    def mvout(self, src: _Affine, rows: int, loops: Loops) -> Template:
-        cycles = self.timing.mvout(rows)
+    def mvout(
+        self,
+        src: _Affine,
+        count: int,
+        loops: Loops,
+        rows: int,
+        blocks: int = 1,
+        reads: int = 0,
+    ) -> Template:
+        """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count)."""
+        cycles = self.timing.mvout(rows, blocks, reads)
         return Template(
             opcode="mvout",
             unit="store",
@@ -343,16 +372,88 @@ class _Lowering:
             latency=cycles,
             occupancy=cycles,  # the RS releases an mvout's successor only at its completion
             read_time=cycles,
-            reads=tuple(src.operand(s, rows, loops) for s in ("acc_loaded", "acc_computed")),
+            reads=tuple(src.operand(s, count, loops) for s in ("acc_loaded", "acc_computed")),
             writes=(),
             bundle_start=True,
-            marks=(src.operand("acc_stored", rows, loops),),
+            marks=(src.operand("acc_stored", count, loops),),
         )
 
     # ------------------------------------------------------------------ one tile
 
     def tile_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
         """(loads, execute, stores) of one tile in memory half `half`."""
+        if tile.kind == "resadd":
+            return self._resadd_streams(tile, half)
+        if tile.kind == "average":
+            return self._average_streams(tile, half)
+        return self._conv_streams(tile, half)
+
+    def _resadd_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
+        """sp_tiled_resadd: one LOOP_WS with K = 0 (T gemmini.h L3135-3147): A moved into
+        the accumulator (mvin), B added to it (mvin2, accumulating), C stored (mvout, up to
+        4 blocks per row). Accumulator layout (i block, j block) -> (i * J + j) * DIM."""
+        dim = self.dim
+        j_blocks = -(-tile.ochs // dim)
+        acc = half * self.acc_half
+        at = _Affine(acc, row=j_blocks, col=1)  # row = i in elements, col = j in elements / DIM
+        at.coefs = {"row": j_blocks, "col": 1}
+        loads: list = [self.block("config_ld", [self.config("load")])]
+        for opcode in ("mvin", "mvin2"):
+            for blocks, first_block, rows in _segments(tile.ocols, dim):
+
+                def load(loops, depth, rows=rows, opcode=opcode):
+                    t = self.mvin(opcode, rows, dim, True, at, rows, loops, half, one_row=False)
+                    return [self.block(f"{opcode} resadd", [t])]
+
+                dims = [("row", blocks, first_block * dim, dim), ("col", j_blocks, 0, dim)]
+                loads += _nest(dims, ROOT_DEPTH, load, {})
+        stores: list = [self.block("config_st", [self.config("store")])]
+        for blocks, first_block, rows in _segments(tile.ocols, dim):
+            for groups, first_group, per_group in _segments(j_blocks, BLOCKS_PER_MVIN):
+
+                def store(loops, depth, rows=rows, per_group=per_group):
+                    count = (per_group - 1) * dim + rows
+                    t = self.mvout(at, count, loops, rows, blocks=per_group)
+                    return [self.block("mvout resadd", [t])]
+
+                dims = [
+                    ("row", blocks, first_block * dim, dim),
+                    ("col", groups, first_group * BLOCKS_PER_MVIN * dim, BLOCKS_PER_MVIN * dim),
+                ]
+                stores += _nest(dims, ROOT_DEPTH, store, {})
+        return loads, [], stores
+
+    def _average_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
+        """sp_tiled_global_average (T gemmini.h L3318-3368): every pixel's channels are
+        moved into the same accumulator rows, accumulating (one row, up to 4 blocks per
+        mvin), then one mvout per channel block, scaled by 1 / pixels."""
+        dim = self.dim
+        c_blocks = -(-tile.ochs // dim)
+        acc = half * self.acc_half
+        loads: list = [self.block("config_ld", [self.config("load")])]
+        for groups, first_group, per_group in _segments(c_blocks, BLOCKS_PER_MVIN):
+            at = _Affine(acc, col=1)
+
+            def load(loops, depth, per_group=per_group, at=at):
+                t = self.mvin(
+                    "mvin", 1, per_group * dim, True, at, per_group, loops, half, one_row=False
+                )
+                return [self.block("mvin average", [t])]
+
+            dims = [
+                ("pixel", tile.ocols, 0, 1),
+                ("col", groups, first_group * BLOCKS_PER_MVIN, BLOCKS_PER_MVIN),
+            ]
+            loads += _nest(dims, ROOT_DEPTH, load, {})
+        stores: list = [self.block("config_st", [self.config("store")])]
+
+        def store(loops, depth):
+            return [self.block("mvout average", [self.mvout(_Affine(acc, col=1), 1, loops, 1)])]
+
+        stores += _nest([("col", c_blocks, 0, 1)], ROOT_DEPTH, store, {})
+        return loads, [self.block("config_ex", [self.config("execute")])], stores
+
+    def _conv_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
         dim = self.dim
         s = tile.stride
         irows = (tile.orows - 1) * s + tile.krows
@@ -490,12 +591,29 @@ class _Lowering:
         execute += _nest(weight_dims, ROOT_DEPTH, step, {})
 
         stores: list = []
-        if tile.last:
+        if tile.last and (tile.pool_size > 1 or tile.pool_stride > 1):
+            # Max pooling on the way out: one mvout per (b, och block) walks every window
+            # element of its porows x pocols outputs, one accumulator read each; the RS
+            # takes its source to be the rest of the accumulator bank (G
+            # StoreController.scala:57-82,131-136; ReservationStation.scala:242-252),
+            # here the tile's whole output region.
+            stores.append(self.block("config_st", [self.config("store")]))
+            outputs = tile.porows * tile.pocols
+            reads = outputs * tile.pool_size * tile.pool_size
+            region = _Affine(acc)
+
+            def pooled(loops, depth):
+                t = self.mvout(region, o_rows, loops, outputs, reads=reads)
+                return [self.block("mvout pooled", [t])]
+
+            dims = [("b", tile.batches, 0, 1), ("och", och_blocks, 0, 1)]
+            stores += _nest(dims, ROOT_DEPTH, pooled, {})
+        elif tile.last:
             stores.append(self.block("config_st", [self.config("store")]))
             for blocks, first_block, pixels in _segments(tile.ocols, dim):
 
                 def store(loops, depth, pixels=pixels):
-                    return [self.block("mvout", [self.mvout(out_at, pixels, loops)])]
+                    return [self.block("mvout", [self.mvout(out_at, pixels, loops, pixels)])]
 
                 dims = [
                     ("b", tile.batches, 0, 1),
@@ -562,10 +680,12 @@ class _Lowering:
 
 # Why a layer is not run on Gemmini by this model; reports list it in its place.
 POOL_REASON = (
-    "pooling: not modelled on Gemmini yet (gemmini.h fuses max pooling into a conv's "
-    "mvout); not timed"
+    "pooling: gemmini.h runs max pooling fused into the conv before it and global average "
+    "pooling (tiled_global_average); this pool is neither; not timed"
 )
-ELEMENTWISE_REASON = "element-wise: gemmini.h's tiled_resadd is not modelled yet; not timed"
+ELEMENTWISE_REASON = (
+    "element-wise: only residual additions of two tensors run on Gemmini (tiled_resadd); not timed"
+)
 SHAPE_REASON = (
     "gemmini.h's tiled_conv takes square images, kernels, strides and padding, no "
     "dilation, and groups of 1 or depthwise only; the library cannot run this layer "
@@ -574,11 +694,11 @@ SHAPE_REASON = (
 
 
 def conv_tile_grid(
-    layer: Conv2d, memory: GemminiMemory
+    layer: Conv2d, memory: GemminiMemory, pool: Pool | None = None
 ) -> tuple[list[Tile], tuple[int, ...]] | None:
     """The tiles tiled_conv_auto (or tiled_conv_dw_auto) runs, in its loop order
-    b, porow, pocol, poch, krow, kcol, kch (T gemmini.h tiled_conv); None if the library
-    cannot run the layer."""
+    b, porow, pocol, poch, krow, kcol, kch (T gemmini.h tiled_conv), with max pooling
+    `pool` fused into the mvouts if given; None if the library cannot run the layer."""
     top, left, bottom, right = layer.padding
     depthwise = layer.groups > 1 and layer.groups == layer.in_channels == layer.out_channels
     if (
@@ -591,6 +711,9 @@ def conv_tile_grid(
         or (layer.groups != 1 and not depthwise)
     ):
         return None
+    pool_size, pool_stride, pool_padding = (
+        (pool.kernel_height, pool.stride[0], pool.padding[0]) if pool else (0, 0, 0)
+    )
     problem = ConvProblem(
         batch=layer.batch,
         in_size=layer.in_height,
@@ -600,15 +723,16 @@ def conv_tile_grid(
         stride=layer.stride[0],
         padding=top,
         kernel=layer.kernel_height,
+        pool_size=pool_size,
+        pool_stride=pool_stride,
+        pool_padding=pool_padding,
         depthwise=depthwise,
     )
     sizes = conv_tiles(problem, memory).as_tuple()
-    # A 1x1 stride-2 conv without padding loads only the pixels it uses: the unroller
-    # steps input rows and columns by two (T gemmini.h tiled_conv "downsample"; G
-    # LoopConv.scala:366-388), so in the scratchpad it is a stride-1 conv.
-    downsample = layer.stride[0] == 2 and k_is_one(layer) and top == 0 and layer.in_height % 2 == 0
-    stride = 1 if downsample else layer.stride[0]
     batches, porows, pocols, pochs, krows, kcols, kchs = sizes
+    size, step = (pool_size, pool_stride) if pool else (1, 1)
+    out = layer.out_height
+    pooled = (out + 2 * pool_padding - size) // step + 1
     channel_groups = layer.in_channels if depthwise else 1
     out_ch = 1 if depthwise else layer.out_channels
     in_ch = 1 if depthwise else layer.in_channels
@@ -616,34 +740,90 @@ def conv_tile_grid(
     tiles = []
     for _ in range(channel_groups):
         for b in range(0, layer.batch, batches):
-            for row in range(0, layer.out_height, porows):
-                for col in range(0, layer.out_width, pocols):
+            for row in range(0, pooled, porows):
+                for col in range(0, pooled, pocols):
                     for och in range(0, out_ch, pochs):
                         for krow in range(0, k, krows):
                             for kcol in range(0, k, kcols):
                                 for kch in range(0, in_ch, kchs):
+                                    rows = min(porows, pooled - row)
+                                    cols = min(pocols, pooled - col)
                                     tiles.append(
                                         Tile(
                                             batches=min(batches, layer.batch - b),
-                                            orows=min(porows, layer.out_height - row),
-                                            ocols=min(pocols, layer.out_width - col),
+                                            orows=min((rows - 1) * step + size, out),
+                                            ocols=min((cols - 1) * step + size, out),
                                             ochs=min(pochs, out_ch - och),
                                             krows=min(krows, k - krow),
                                             kcols=min(kcols, k - kcol),
                                             kchs=min(kchs, in_ch - kch),
-                                            stride=stride,
+                                            stride=layer.stride[0],
                                             first=krow == 0 and kcol == 0 and kch == 0,
                                             last=krow + krows >= k
                                             and kcol + kcols >= k
                                             and kch + kchs >= in_ch,
                                             weights_outer=True,
+                                            pool_size=size,
+                                            pool_stride=step,
+                                            porows=rows,
+                                            pocols=cols,
                                         )
                                     )
     return tiles, sizes
 
 
-def k_is_one(layer: Conv2d) -> bool:
-    return layer.kernel_height == 1 and layer.kernel_width == 1
+def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:
+    """tiled_resadd_stride_auto (T gemmini.h L3240-3283): start from the whole I x J and,
+    while a tile's accumulator rows exceed half the accumulator, halve I (when I >= J or
+    J <= DIM) or take DIM off J; then tiled_resadd's i, j loops (L3202-3238)."""
+    dim = memory.dim
+    tile_i, tile_j = rows, cols
+
+    def acc_rows(i: int, j: int) -> int:
+        return -(-i // dim) * dim * -(-j // dim)
+
+    while acc_rows(tile_i, tile_j) > memory.accumulator_rows // 2:
+        if tile_i >= tile_j or tile_j <= dim:
+            tile_i //= 2
+        else:
+            tile_j -= dim
+        if tile_i == 0:
+            raise MappingError(
+                "Gemmini residual add: not even one row fits half the accumulator; use a "
+                "larger --param accumulator_kib"
+            )
+    return [
+        Tile(
+            1,
+            1,
+            min(tile_i, rows - i),
+            min(tile_j, cols - j),
+            1,
+            1,
+            1,
+            1,
+            True,
+            True,
+            False,
+            kind="resadd",
+        )
+        for i in range(0, rows, tile_i)
+        for j in range(0, cols, tile_j)
+    ]
+
+
+def average_tile_grid(batch: int, pixels: int, channels: int, memory: GemminiMemory) -> list[Tile]:
+    """tiled_global_average_auto (T gemmini.h L3397-3414): the channel tile shrinks until
+    its DIM-blocks fit the accumulator; one tile per (batch, channel tile) (L3373-3394)."""
+    dim = memory.dim
+    tile = channels
+    while -(-tile // dim) > memory.accumulator_rows // 2:
+        tile -= 1
+    return [
+        Tile(1, 1, pixels, min(tile, channels - c), 1, 1, 1, 1, True, True, False, kind="average")
+        for _ in range(batch)
+        for c in range(0, channels, tile)
+    ]
 
 
 def matmul_tile_grid(
@@ -675,50 +855,141 @@ def matmul_tile_grid(
     return tiles, (tile_i, tile_j, tile_k)
 
 
+def _fusable_pool(layer: Layer, following: Layer | None, consumers: Counter[str]) -> bool:
+    """A max pool that only reads this conv's output, square and evenly padded, as
+    tiled_conv_auto's pool_size / pool_stride / pool_padding can express it."""
+    return (
+        isinstance(layer, Conv2d)
+        and isinstance(following, Pool)
+        and following.pool == "maxpool"
+        and following.inputs == (layer.name,)
+        and consumers[layer.name] == 1
+        and following.kernel_height == following.kernel_width
+        and following.stride[0] == following.stride[1]
+        and len(set(following.padding)) == 1
+    )
+
+
+Plan = tuple[list[Tile], dict[str, int | str]]
+
+
+def _plan(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan | str:
+    """The library call that runs `layer` on Gemmini and its tiles, or why none does."""
+    if isinstance(layer, Conv2d):
+        pointwise = (
+            layer.kernel_height == layer.kernel_width == 1
+            and layer.groups == 1
+            and layer.padding == (0, 0, 0, 0)
+            and layer.dilation == (1, 1)
+            and pool is None
+        )
+        if pointwise and layer.stride == (1, 1):
+            # imagenet/resnet50.c runs its 1x1 convs as matmuls (tiled_matmul_nn_auto, L152).
+            rows = layer.batch * layer.out_height * layer.out_width
+            tiles, sizes = matmul_tile_grid(1, rows, layer.out_channels, layer.in_channels, memory)
+            return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes)
+        if pointwise and layer.stride == (2, 2) and layer.in_height % 2 == 0:
+            # tiled_conv_downsample (T gemmini.h L2870-2920): one tiled_matmul_auto per
+            # output row, every other input pixel (resnet50.c L619).
+            tiles, sizes = matmul_tile_grid(
+                layer.batch * layer.out_height,
+                layer.out_width,
+                layer.out_channels,
+                layer.in_channels,
+                memory,
+            )
+            return tiles, _matmul_mapping("tiled_conv_downsample (a matmul per output row)", sizes)
+        grid = conv_tile_grid(layer, memory, pool)
+        if grid is None:
+            return SHAPE_REASON
+        tiles, sizes = grid
+        return tiles, {
+            "library": "tiled_conv_dw_auto" if layer.groups > 1 else "tiled_conv_auto",
+            "tile": "x".join(str(v) for v in sizes),
+            "tile_fields": "batches x porows x pocols x pochs x krows x kcols x kchs",
+        }
+    if isinstance(layer, (Dense, MatMul)):
+        if isinstance(layer, Dense):
+            batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
+        else:
+            batch, dims = layer.batch, (layer.m, layer.n, layer.k)
+        tiles, sizes = matmul_tile_grid(batch, *dims, memory)
+        return tiles, _matmul_mapping("tiled_matmul_auto", sizes)
+    if isinstance(layer, Pool):
+        is_global = (
+            layer.pool == "avgpool"
+            and layer.kernel_height == layer.in_height
+            and layer.kernel_width == layer.in_width
+            and layer.in_height == layer.in_width
+            and layer.padding == (0, 0, 0, 0)
+        )
+        if not is_global:
+            return POOL_REASON
+        pixels = layer.in_height * layer.in_width
+        tiles = average_tile_grid(layer.batch, pixels, layer.channels, memory)
+        return tiles, {"library": "tiled_global_average_auto", "tile": f"{tiles[0].ochs}"}
+    if isinstance(layer, Elementwise) and layer.op == "add" and len(layer.inputs) == 2:
+        shape = layer.shape
+        if len(shape) == 4:  # NCHW here; Gemmini keeps NHWC: rows of channels
+            rows, cols = shape[0] * shape[2] * shape[3], shape[1]
+        else:
+            rows, cols = prod(shape[:-1]), shape[-1]
+        tiles = resadd_tile_grid(rows, cols, memory)
+        return tiles, {"library": "tiled_resadd_auto", "tile": f"{tiles[0].ocols}x{tiles[0].ochs}"}
+    return ELEMENTWISE_REASON
+
+
+def _matmul_mapping(library: str, sizes: tuple[int, ...]) -> dict[str, int | str]:
+    return {
+        "library": library,
+        "tile": "x".join(str(v) for v in sizes),
+        "tile_fields": "tile_I x tile_J x tile_K (DIM blocks)",
+    }
+
+
 def lower(accelerator: Accelerator, model: Model) -> Program:
     lowering = _Lowering(accelerator)
     memory = lowering.memory
     layers = []
     host_layers = []
+    consumers = Counter(name for layer in model.layers for name in layer.inputs)
+    fused_into: dict[int, str] = {}
     for position, layer in enumerate(model.layers):
-        mapping: dict[str, int | str]
-        if isinstance(layer, Conv2d):
-            grid = conv_tile_grid(layer, memory)
-            if grid is None:
-                host_layers.append(
-                    HostLayer(layer.name, layer.kind, operations(layer), position, SHAPE_REASON)
-                )
-                continue
-            tiles, sizes = grid
-            mapping = {
-                "library": "tiled_conv_dw_auto" if layer.groups > 1 else "tiled_conv_auto",
-                "tile": "x".join(str(v) for v in sizes),
-                "tile_fields": "batches x porows x pocols x pochs x krows x kcols x kchs",
-            }
-        elif isinstance(layer, (Dense, MatMul)):
-            if isinstance(layer, Dense):
-                batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
-            else:
-                batch, dims = layer.batch, (layer.m, layer.n, layer.k)
-            tiles, sizes = matmul_tile_grid(batch, *dims, memory)
-            mapping = {
-                "library": "tiled_matmul_auto",
-                "tile": "x".join(str(v) for v in sizes),
-                "tile_fields": "tile_I x tile_J x tile_K (DIM blocks)",
-            }
-        else:
-            reason = POOL_REASON if isinstance(layer, Pool) else ELEMENTWISE_REASON
+        if position in fused_into:
             host_layers.append(
-                HostLayer(layer.name, layer.kind, operations(layer), position, reason)
+                HostLayer(
+                    layer.name,
+                    layer.kind,
+                    operations(layer),
+                    position,
+                    f"max pooling fused into {fused_into[position]}'s mvouts (tiled_conv_auto "
+                    "with pool_size/pool_stride, as imagenet/resnet50.c runs conv1); its "
+                    "cycles are that layer's",
+                    placement="fused",
+                )
             )
             continue
+        following = model.layers[position + 1] if position + 1 < len(model.layers) else None
+        pool = following if _fusable_pool(layer, following, consumers) else None
+        try:
+            plan = _plan(layer, pool, memory)
+        except MappingError as exc:
+            raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
+        if isinstance(plan, str):
+            host_layers.append(HostLayer(layer.name, layer.kind, operations(layer), position, plan))
+            continue
+        tiles, mapping = plan
+        if pool is not None:
+            fused_into[position + 1] = layer.name
+            mapping["fused_pool"] = pool.name
         mapping["tiles"] = len(tiles)
         mapping["dim"] = lowering.dim
         try:
             root = lowering.layer_root(tiles)
         except MappingError as exc:
             raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
-        layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
+        macs = getattr(layer, "macs", 0)
+        layers.append(LayerProgram(layer.name, layer.kind, macs, mapping, root))
     params = accelerator.parameters
     pad = 2 * lowering.dim  # the last weight block's preload range may run past its region
     spaces = {name: memory.scratchpad_rows + pad for name in SPAD_SPACES}

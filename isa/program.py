@@ -91,14 +91,18 @@ class LayerProgram:
 
 @dataclass(frozen=True)
 class HostLayer:
-    """A layer the accelerator does not execute (e.g. pooling on an array without a vector
-    unit). Reports list it in its place with the reason, never with made-up cycles."""
+    """A layer without instructions of its own: one the accelerator does not execute (e.g.
+    pooling on an array without a vector unit), or one fused into another layer. Reports
+    list it in its place with the reason, never with made-up cycles."""
 
     name: str
     kind: str
     operations: int  # element operations (comparisons, additions) it would need
     position: int  # index among all the model's layers, lowered or not
     reason: str
+    # "host": run elsewhere, not timed; "fused": done inside another layer's instructions
+    # (e.g. max pooling in a conv's mvout on Gemmini), whose cycles include it.
+    placement: str = "host"
 
 
 @dataclass(frozen=True)

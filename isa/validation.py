@@ -68,6 +68,8 @@ def _check_host_layers(program: Program) -> None:
         where = f"host layer {host.name!r}: "
         _require_counts(where, (("position", host.position, 0),), total - 1)
         _require_counts(where, (("operations", host.operations, 0),), MAX_INSTRUCTIONS)
+        if host.placement not in ("host", "fused"):
+            raise ProgramError(f"{where}placement {host.placement!r} is not host or fused")
         if host.position in positions or host.name in names:
             raise ProgramError(f"{where}its position or name is taken by another layer")
         positions.add(host.position)

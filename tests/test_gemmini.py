@@ -3,6 +3,7 @@ tiling, and fast == full over random shapes and parameters (and on ResNet-50, sl
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one, evaluate_program
 from analyzer.packing import pack_blocks
-from isa.gemmini import _Affine, _Lowering, conv_tile_grid, lower
+from isa.gemmini import _Affine, _Lowering, conv_tile_grid, lower, matmul_tile_grid
 from isa.program import Block, BlockRef, LayerProgram, Loop, Program, Template
 from tests.builders import timeline
 from tracer.layers import Conv2d, Dense, Model
@@ -138,8 +139,8 @@ def test_mvout_waits_for_outputs_and_mvouts_are_serialized():
     lowering, program = _machine()
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
-    out1 = lowering.mvout(C_ROWS, DIM, FIXED)
-    out2 = lowering.mvout(_Affine(4 * DIM), DIM, FIXED)
+    out1 = lowering.mvout(C_ROWS, DIM, FIXED, DIM)
+    out2 = lowering.mvout(_Affine(4 * DIM), DIM, FIXED, DIM)
     _, (_, com_end), (o1_start, o1_end), (o2_start, _) = _run(program, [pre, com, out1, out2])
     assert o1_start == com_end
     assert o2_start == o1_end
@@ -183,6 +184,38 @@ def test_resnet50_conv_tiles_are_the_librarys():
     layer = next(layer for layer in program.layers if layer.name == "layer1.0.conv2")
     assert layer.mapping["tile"] == "1x22x23x16x3x3x64"
     assert layer.mapping["tiles"] == 3 * 3 * 4
+
+
+def test_resnet50_runs_as_imagenet_resnet50_c_calls_the_library():
+    # imagenet/resnet50.c: conv1 with the max pool fused (L108-120), 1x1 convs as matmuls
+    # (L152), stride-2 1x1 convs by tiled_conv_downsample (L619), residual additions by
+    # tiled_resadd_auto and the final pool by tiled_global_average_auto (L2058).
+    program = lower_model("gemmini", {}, "resnet50")
+    mapping = {layer.name: layer.mapping for layer in program.layers}
+    assert mapping["conv1"]["tile"] == "1x6x17x16x7x7x3"  # worked in test_gemmini_tiling
+    assert mapping["conv1"]["fused_pool"] == "maxpool"
+    [fused] = program.host_layers
+    assert (fused.name, fused.placement) == ("maxpool", "fused")
+    assert mapping["layer1.0.conv1"]["library"].startswith("tiled_matmul_nn_auto")
+    assert mapping["layer2.0.downsample"]["library"].startswith("tiled_conv_downsample")
+    memory = _Lowering(find_accelerator("gemmini").resolve()).memory
+    per_row, _ = matmul_tile_grid(1, 28, 512, 256, memory)  # I = 28 pixels of a 28x28 row
+    assert mapping["layer2.0.downsample"]["tiles"] == 28 * len(per_row)
+    # tiled_resadd_stride_auto on 56*56 x 256: I halves to 49 (3136 -> ... -> 49) while J
+    # loses DIM at a time down to 96 (docs/gemmini/tiling.md section 3).
+    assert mapping["layer1.0.add"]["tile"] == "49x96"
+    assert mapping["avgpool"]["library"] == "tiled_global_average_auto"
+
+
+def test_a_pooled_mvout_reads_every_window_element():
+    # StoreController.scala:59-82: with pooling, the store walks porows x pocols x
+    # pool_size^2 accumulator rows (one per cycle at best) and writes porows x pocols.
+    lowering, program = _machine(dram_latency="1")
+    plain = lowering.mvout(C_ROWS, DIM, FIXED, DIM)
+    pooled = lowering.mvout(C_ROWS, DIM, FIXED, DIM, reads=9 * DIM)
+    [(_, plain_end)] = _run(program, [plain])
+    [(_, pooled_end)] = _run(program, [pooled])
+    assert pooled_end - plain_end == 8 * DIM * 2  # 2 cycles per accumulator row read
 
 
 def test_layers_the_library_cannot_run_are_host_layers():
@@ -273,8 +306,10 @@ def test_lower_and_analyze_gemmini_from_the_command_line(tmp_path, capsys):
     assert main([*argv, "--param", "dim=32", "-o", str(tmp_path)]) == 0
     trace = capsys.readouterr().out.strip().splitlines()[-1]
     assert main(["analyze", trace, "--json", str(tmp_path / "r.json")]) == 0
-    report = (tmp_path / "r.json").read_text()
-    assert '"busiest_unit"' in report and '"placement": "host"' in report
+    report = json.loads((tmp_path / "r.json").read_text())
+    placements = {entry["name"]: entry["placement"] for entry in report["layers"]}
+    assert placements["maxpool"] == "fused" and placements["conv1"] == "accelerator"
+    assert all("busiest_unit" in e for e in report["layers"] if e["placement"] == "accelerator")
 
 
 def test_a_memory_too_small_for_the_librarys_tile_is_one_clear_error(tmp_path, capsys):
@@ -284,7 +319,8 @@ def test_a_memory_too_small_for_the_librarys_tile_is_one_clear_error(tmp_path, c
     small = ["--param", "dim=128", "--param", "scratchpad_kib=16", "--param", "accumulator_kib=4"]
     assert main([*argv, *small]) == 2
     err = capsys.readouterr().err
-    assert "layer 'fc'" in err and "scratchpad_kib" in err and "Traceback" not in err
+    assert "layer 'conv1' on gemmini" in err and "scratchpad_kib" in err
+    assert "Traceback" not in err
     assert not any(tmp_path.iterdir())  # nothing written
 
 

@@ -351,6 +351,7 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
                 "operations": host.operations,
                 "position": host.position,
                 "reason": host.reason,
+                "placement": host.placement,
             }
             for host in program.host_layers
         ],
@@ -513,6 +514,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
                 operations=entry["operations"],
                 position=entry["position"],
                 reason=str(entry["reason"]),
+                placement=str(entry["placement"]),
             )
             for entry in manifest["host_layers"]
         ),
