@@ -248,9 +248,9 @@ def print_table(
     console.print(table)
     on_host = sum(host.placement == "host" for host in program.host_layers)
     fused = len(program.host_layers) - on_host
-    hosted = (
-        f" ({on_host} more run on the host, not timed)" if on_host else ""
-    ) + (f" ({fused} fused into another layer)" if fused else "")
+    hosted = (f" ({on_host} more run on the host, not timed)" if on_host else "") + (
+        f" ({fused} fused into another layer)" if fused else ""
+    )
     console.print(
         f"{len(results)} layers{hosted}, {total:,} cycles; evaluated {evaluated:,} of "
         f"{instructions:,} instructions ({100 * evaluated / max(instructions, 1):.4f}%) "

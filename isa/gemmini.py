@@ -11,8 +11,9 @@ for stride-2 1x1 convs, tiled_matmul_auto, tiled_resadd_auto, tiled_global_avera
 Each picks tiles (tracer/gemmini_tiling.py, and the grids below) and hands each tile to a
 hardware loop unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three command
 streams: loads (bias mvin3, weight mvin2, input mvin), execute (a preload then a compute
-per step) and stores (mvout). Two tiles are resident at once, in the two halves of the scratchpad and the
-accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912), so the program of a layer is:
+per step) and stores (mvout). Two tiles are resident at once, in the two halves of the
+scratchpad and the accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912), so the
+program of a layer is:
 loads of tile 0, then per tile t: loads of tile t + 1, execute of t, stores of t. Each
 stream starts with its config command (config_ld before each kind of load, config_ex,
 config_st); config_ex waits for the mesh to drain.
