@@ -356,9 +356,8 @@ def evaluate_layer(
                 else:
                     for a in range(first, last):
                         loc = o_location[a]
-                        if o_affine[a]:
-                            for d in range(MAX_DEPTH):
-                                loc += o_coefs[a, d] * index[d]
+                        for d in range(o_affine[a]):
+                            loc += o_coefs[a, d] * index[d]
                         address[a - first] = loc
                         for x in range(loc, loc + o_count[a]):
                             if write_end[x] > start:
@@ -383,9 +382,8 @@ def evaluate_layer(
                     split = templates[i, T_END_READ_MARKS]
                     for a in range(last, templates[i, T_END_MARKS]):
                         loc = o_location[a]
-                        if o_affine[a]:
-                            for d in range(MAX_DEPTH):
-                                loc += o_coefs[a, d] * index[d]
+                        for d in range(o_affine[a]):
+                            loc += o_coefs[a, d] * index[d]
                         mark = read_end if a < split else end
                         for x in range(loc, loc + o_count[a]):
                             if write_end[x] < mark:

@@ -56,7 +56,9 @@ class PackedBlocks:
     operand_slot: np.ndarray  # the same as uint64, for the kernel's unchecked hot path
     operand_count: np.ndarray
     operand_coefs: np.ndarray  # int64[n_operands, MAX_DEPTH]
-    operand_affine: np.ndarray  # bool: any nonzero coefficient
+    # Loop depths an operand's address depends on: 1 + its deepest nonzero coefficient
+    # (0: a fixed address), so the kernel adds only those terms.
+    operand_affine: np.ndarray
     n_units: int
     n_locations: int
     min_latency: int
@@ -151,7 +153,7 @@ def pack_blocks(program: Program) -> PackedBlocks:
         operand_slot=location.astype(np.uint64),
         operand_count=np.array(count, dtype=np.int64),
         operand_coefs=coef_array,
-        operand_affine=(coef_array != 0).any(axis=1),
+        operand_affine=_address_depths(coef_array),
         n_units=total,
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
@@ -162,6 +164,12 @@ def pack_blocks(program: Program) -> PackedBlocks:
         memo_hash=np.zeros(memo_capacity, dtype=np.uint64),
         memo_count=np.zeros(1, dtype=np.int64),
     )
+
+
+def _address_depths(coefs: np.ndarray) -> np.ndarray:
+    nonzero = coefs != 0
+    last = MAX_DEPTH - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
 
 
 def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> PackedLayer:

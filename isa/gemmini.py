@@ -44,7 +44,9 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
 - the unrollers' priority arbiter is replaced by the stream order above; the execute
   stream of a tile waits until every load of the tile has started (G LoopConv.scala:723);
 - padding pixels are loaded like the others (the RTL skips them); every tile uses the
-  next halves of the memories, also when tiles accumulate over input channels.
+  next halves of the memories, also when tiles accumulate over input channels;
+- first-layer packing changes the execute stream (kernel columns per weight step) but
+  the input mvins stay one pixel per row (the pixel repeater's writes are not modelled).
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class Tile:
     pool_stride: int = 1
     porows: int = 0
     pocols: int = 0
+    pixels_per_row: int = 1  # first-layer packing: kernel columns per scratchpad row
 
 
 @dataclass(frozen=True)
@@ -480,7 +483,9 @@ class _Lowering:
         w_at.coefs["kch"] = dim
         o_rows_b = tile.orows * tile.ocols
         out_at = _Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1)
-        weight_rows = min(dim, tile.kchs)
+        # With first-layer packing a weight step covers pixels_per_row kernel columns, so
+        # its B tile has pixels x kchs rows (G LoopConv.scala:649,659).
+        weight_rows = min(dim, tile.pixels_per_row * tile.kchs)
         loads: list = []
         config_ld = self.block("config_ld", [self.config("load")])
         # Bias: one accumulator row repeated per pixel (DRAM stride 0), b, orow, ocol, och
@@ -541,10 +546,11 @@ class _Lowering:
         # Execute: per weight step, a preload with weights then one pair per pixel block
         # (G LoopConv.scala:791-820; LoopMatmul.scala:393-492 for k, j, i).
         if tile.weights_outer:
+            packed = tile.pixels_per_row
             weight_dims = [
                 ("och", och_blocks, 0, 1),
                 ("krow", tile.krows, 0, 1),
-                ("kcol", tile.kcols, 0, 1),
+                ("kcol", -(-tile.kcols // packed), 0, packed),
                 ("kch", ich_blocks, 0, 1),
             ]
         else:
@@ -749,6 +755,8 @@ def conv_tile_grid(
                                 for kch in range(0, in_ch, kchs):
                                     rows = min(porows, pooled - row)
                                     cols = min(pocols, pooled - col)
+                                    tile_kchs = min(kchs, in_ch - kch)
+                                    tile_kcols = min(kcols, k - kcol)
                                     tiles.append(
                                         Tile(
                                             batches=min(batches, layer.batch - b),
@@ -756,8 +764,8 @@ def conv_tile_grid(
                                             ocols=min((cols - 1) * step + size, out),
                                             ochs=min(pochs, out_ch - och),
                                             krows=min(krows, k - krow),
-                                            kcols=min(kcols, k - kcol),
-                                            kchs=min(kchs, in_ch - kch),
+                                            kcols=tile_kcols,
+                                            kchs=tile_kchs,
                                             stride=layer.stride[0],
                                             first=krow == 0 and kcol == 0 and kch == 0,
                                             last=krow + krows >= k
@@ -768,9 +776,19 @@ def conv_tile_grid(
                                             pool_stride=step,
                                             porows=rows,
                                             pocols=cols,
+                                            pixels_per_row=_pixels_per_row(
+                                                tile_kchs, tile_kcols, memory.dim
+                                            ),
                                         )
                                     )
     return tiles, sizes
+
+
+def _pixels_per_row(kchs: int, kcols: int, dim: int) -> int:
+    """First-layer packing (gemmini_params.h defines HAS_FIRST_LAYER_OPTIMIZATIONS): with
+    few input channels, one scratchpad row holds DIM // kchs kernel columns' pixels, at
+    most kcols (T gemmini.h L1405-1411; G LoopConv.scala:1349-1353)."""
+    return 1 if kchs > dim else min(dim // kchs, kcols)
 
 
 def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:

@@ -13,11 +13,26 @@ from hypothesis import strategies as st
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one, evaluate_program
 from analyzer.packing import pack_blocks
-from isa.gemmini import _Affine, _Lowering, conv_tile_grid, lower, matmul_tile_grid
-from isa.program import Block, BlockRef, LayerProgram, Loop, Program, Template
+from isa.gemmini import (
+    _Affine,
+    _Lowering,
+    _pixels_per_row,
+    conv_tile_grid,
+    lower,
+    matmul_tile_grid,
+)
+from isa.program import (
+    Block,
+    BlockRef,
+    LayerProgram,
+    Loop,
+    Program,
+    Template,
+)
 from tests.builders import timeline
 from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_model
+from tracer.trace_io import iterate_blocks
 
 DIM = 16
 
@@ -205,6 +220,27 @@ def test_resnet50_runs_as_imagenet_resnet50_c_calls_the_library():
     # loses DIM at a time down to 96 (docs/gemmini/tiling.md section 3).
     assert mapping["layer1.0.add"]["tile"] == "49x96"
     assert mapping["avgpool"]["library"] == "tiled_global_average_auto"
+
+
+def test_first_layer_packing_puts_several_kernel_columns_in_a_row():
+    # gemmini.h L1405-1411 (HAS_FIRST_LAYER_OPTIMIZATIONS): max_pixels_per_row =
+    # DIM / ichs, at most kcols, 1 above DIM channels. ResNet-50's conv1 (3 channels, 7x7)
+    # packs 5 columns, so a kernel row takes 2 weight steps instead of 7.
+    assert _pixels_per_row(3, 7, DIM) == 5
+    assert _pixels_per_row(1, 3, DIM) == 3  # depthwise
+    assert _pixels_per_row(64, 3, DIM) == 1
+    accelerator = find_accelerator("gemmini").resolve()
+    conv = Conv2d("c", 3, 16, 16, 16, 7, 7, padding=3)
+    program = lower(accelerator, Model("m", (conv,)))
+    [tile] = conv_tile_grid(conv, _Lowering(accelerator).memory)[0]
+    assert tile.pixels_per_row == 5
+    # One compute with new weights per weight step: 7 kernel rows x 2 column groups.
+    with_weights = sum(
+        t.opcode == "compute_preloaded"
+        for block_id, _ in iterate_blocks(program.layers[0].root)
+        for t in program.blocks[block_id].templates
+    )
+    assert with_weights == 7 * 2
 
 
 def test_a_pooled_mvout_reads_every_window_element():
