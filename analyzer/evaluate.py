@@ -16,9 +16,9 @@ from isa.program import LayerProgram, Loop, Program
 
 MODES = ("fast", "full")
 # How often fast mode compares states (analyzer/kernels.py, evaluate_layer): a loop takes a
-# signature every k-th iteration boundary, k = signature length // (COMPARE_BUDGET x
-# instructions per iteration), so comparing costs at most about COMPARE_BUDGET times the
-# evaluation it checks; loops with large bodies (folds) compare at every boundary.
+# signature every k-th iteration boundary, k = signature length // (COMPARE_BUDGET x work
+# per iteration, analyzer/packing.py), so comparing costs at most about COMPARE_BUDGET
+# times the evaluation it checks; loops with large bodies (folds) compare at every boundary.
 COMPARE_BUDGET = 2
 
 
@@ -68,6 +68,7 @@ def run_kernel(
         packed.op_jump,
         packed.op_depth,
         packed.op_skippable,
+        packed.op_work,
         blocks.templates,
         blocks.operand_location,
         blocks.operand_slot,

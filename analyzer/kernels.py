@@ -188,6 +188,7 @@ def evaluate_layer(
     op_jump,
     op_depth,
     op_skippable,
+    op_work,
     templates,
     o_location,
     o_slot,
@@ -235,7 +236,9 @@ def evaluate_layer(
     completion). Only that queue waits: instructions of other queues behind it go on.
 
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
-    k = max(1, signature length // (compare_budget * instructions per iteration)): loops
+    k = max(1, signature length // (compare_budget * op_work)), op_work being the work of
+    one iteration (instructions, plus one per extra location of a multi-location operand,
+    analyzer/packing.py): loops
     with small bodies compare states less often, so comparing never costs much more than
     evaluating. Which boundaries are sampled only decides how early a repetition is found,
     never whether a skip is exact.
@@ -536,7 +539,7 @@ def evaluate_layer(
             if (
                 levels > 0
                 and op_skippable[begin]
-                and index[d] % max(1, sig_len // (compare_budget * max(1, op_arg2[begin]))) == 0
+                and index[d] % max(1, sig_len // (compare_budget * max(1, op_work[begin]))) == 0
             ):
                 lv = level_of[d]
                 h = _signature(

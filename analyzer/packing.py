@@ -84,6 +84,9 @@ class PackedLayer:
     op_jump: np.ndarray  # matching LOOP_END / LOOP_BEGIN
     op_depth: np.ndarray
     op_skippable: np.ndarray  # bool: no operand below depends on this loop's index
+    # LOOP_BEGIN: work of one iteration, what a state comparison is weighed against:
+    # instructions plus one per extra location of a multi-location operand.
+    op_work: np.ndarray
     # LOOP_BEGIN: 1 + first template of its only block when that block's operands are all
     # fixed locations (its evolution depends on the entry state alone), else 0.
     op_memo: np.ndarray
@@ -179,7 +182,23 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     jump: list[int] = []
     depth: list[int] = []
     skippable: list[bool] = []
+    work: list[int] = []
     memo: list[int] = []
+    extra = np.maximum(blocks.operand_count - 1, 0)
+    block_work: dict[int, int] = {}
+
+    def work_of(node: Loop | BlockRef) -> int:
+        if isinstance(node, BlockRef):
+            if node.block not in block_work:
+                lo, hi = blocks.block_first[node.block], blocks.block_first[node.block + 1]
+                if lo == hi:
+                    block_work[node.block] = 0
+                else:
+                    first = blocks.templates[lo, T_FIRST]
+                    last = blocks.templates[hi - 1, T_END_MARKS]
+                    block_work[node.block] = int(hi - lo) + int(extra[first:last].sum())
+            return block_work[node.block]
+        return node.trips * sum(work_of(child) for child in node.body)
 
     def memo_identity(node: Loop) -> int:
         if len(node.body) != 1 or not isinstance(node.body[0], BlockRef):
@@ -209,6 +228,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             jump.append(-1)
             depth.append(level - 1)
             skippable.append(False)
+            work.append(0)
             memo.append(0)
             return
         if level >= MAX_DEPTH:
@@ -221,6 +241,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         depth.append(level)
         # A single trip has nothing to skip; index-dependent bodies never repeat exactly.
         skippable.append(node.trips > 1 and not uses_index(node, level))
+        work.append(sum(work_of(child) for child in node.body))
         memo.append(memo_identity(node) if skippable[-1] else 0)
         for child in node.body:
             emit(child, level + 1)
@@ -231,6 +252,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         jump.append(begin)
         depth.append(level)
         skippable.append(False)
+        work.append(0)
         memo.append(0)
         jump[begin] = end
 
@@ -243,6 +265,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         op_jump=np.array(jump, dtype=np.int64),
         op_depth=np.array(depth, dtype=np.int64),
         op_skippable=np.array(skippable, dtype=np.bool_),
+        op_work=np.array(work, dtype=np.int64),
         op_memo=np.array(memo, dtype=np.int64),
         instructions=count_instructions(layer.root, program.blocks),
         block_executions=count_block_executions(layer.root),
