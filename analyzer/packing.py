@@ -36,7 +36,6 @@ from isa.program import (
     Loop,
     Program,
     count_block_executions,
-    count_instructions,
 )
 from isa.validation import check_program
 
@@ -185,20 +184,25 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     work: list[int] = []
     memo: list[int] = []
     extra = np.maximum(blocks.operand_count - 1, 0)
-    block_work: dict[int, int] = {}
+    block_facts: dict[int, tuple[int, int, int]] = {}
 
-    def work_of(node: Loop | BlockRef) -> int:
-        if isinstance(node, BlockRef):
-            if node.block not in block_work:
-                lo, hi = blocks.block_first[node.block], blocks.block_first[node.block + 1]
-                if lo == hi:
-                    block_work[node.block] = 0
-                else:
-                    first = blocks.templates[lo, T_FIRST]
-                    last = blocks.templates[hi - 1, T_END_MARKS]
-                    block_work[node.block] = int(hi - lo) + int(extra[first:last].sum())
-            return block_work[node.block]
-        return node.trips * sum(work_of(child) for child in node.body)
+    def facts_of_block(block: int) -> tuple[int, int, int]:
+        """(instructions, work, bit mask of the loop depths its addresses use)."""
+        if block not in block_facts:
+            lo, hi = blocks.block_first[block], blocks.block_first[block + 1]
+            if lo == hi:
+                block_facts[block] = (0, 0, 0)
+            else:
+                first = blocks.templates[lo, T_FIRST]
+                last = blocks.templates[hi - 1, T_END_MARKS]
+                used = blocks.operand_coefs[first:last].any(axis=0)
+                mask = sum(1 << d for d in range(MAX_DEPTH) if used[d])
+                block_facts[block] = (
+                    int(hi - lo),
+                    int(hi - lo) + int(extra[first:last].sum()),
+                    mask,
+                )
+        return block_facts[block]
 
     def memo_identity(node: Loop) -> int:
         if len(node.body) != 1 or not isinstance(node.body[0], BlockRef):
@@ -211,16 +215,9 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             return 0
         return int(lo) + 1
 
-    def uses_index(node: Loop | BlockRef, at_depth: int) -> bool:
-        if isinstance(node, BlockRef):
-            lo, hi = blocks.block_first[node.block], blocks.block_first[node.block + 1]
-            if lo == hi:
-                return False
-            first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_END_MARKS]
-            return bool(blocks.operand_coefs[first:last, at_depth].any())
-        return any(uses_index(child, at_depth) for child in node.body)
-
-    def emit(node: Loop | BlockRef, level: int) -> None:
+    def emit(node: Loop | BlockRef, level: int) -> tuple[int, int, int]:
+        """Append `node`'s ops; return its (instructions, work, depth mask), bottom-up so
+        every node is visited once."""
         if isinstance(node, BlockRef):
             kind.append(BLOCK)
             arg.append(int(blocks.block_first[node.block]))
@@ -230,21 +227,29 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             skippable.append(False)
             work.append(0)
             memo.append(0)
-            return
+            return facts_of_block(node.block)
         if level >= MAX_DEPTH:
             raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
         begin = len(kind)
         kind.append(LOOP_BEGIN)
         arg.append(node.trips)
-        arg2.append(sum(count_instructions(child, program.blocks) for child in node.body))
+        arg2.append(0)  # instructions per iteration, filled in below
         jump.append(-1)
         depth.append(level)
-        # A single trip has nothing to skip; index-dependent bodies never repeat exactly.
-        skippable.append(node.trips > 1 and not uses_index(node, level))
-        work.append(sum(work_of(child) for child in node.body))
-        memo.append(memo_identity(node) if skippable[-1] else 0)
+        skippable.append(False)
+        work.append(0)
+        memo.append(0)
+        instructions = body_work = mask = 0
         for child in node.body:
-            emit(child, level + 1)
+            child_instructions, child_work, child_mask = emit(child, level + 1)
+            instructions += child_instructions
+            body_work += child_work
+            mask |= child_mask
+        arg2[begin] = instructions
+        work[begin] = body_work
+        # A single trip has nothing to skip; index-dependent bodies never repeat exactly.
+        skippable[begin] = node.trips > 1 and not (mask >> level) & 1
+        memo[begin] = memo_identity(node) if skippable[begin] else 0
         end = len(kind)
         kind.append(LOOP_END)
         arg.append(node.trips)
@@ -255,8 +260,9 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         work.append(0)
         memo.append(0)
         jump[begin] = end
+        return node.trips * instructions, node.trips * body_work, mask
 
-    emit(layer.root, 0)
+    instructions, _, _ = emit(layer.root, 0)
 
     return PackedLayer(
         op_kind=np.array(kind, dtype=np.int64),
@@ -267,6 +273,6 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         op_skippable=np.array(skippable, dtype=np.bool_),
         op_work=np.array(work, dtype=np.int64),
         op_memo=np.array(memo, dtype=np.int64),
-        instructions=count_instructions(layer.root, program.blocks),
+        instructions=instructions,
         block_executions=count_block_executions(layer.root),
     )

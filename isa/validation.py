@@ -110,6 +110,10 @@ def _check_layer(layer: LayerProgram, program: Program) -> None:
     where = f"layer {layer.name!r}"
     blocks = program.blocks
 
+    # A block recurs under the same loops many times (e.g. in every Gemmini tile of a
+    # shape): check its addresses once per enclosing trips.
+    checked: set[tuple[int, tuple[int, ...]]] = set()
+
     def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> int:
         """Instructions one execution of `node` issues."""
         if isinstance(node, BlockRef):
@@ -118,7 +122,9 @@ def _check_layer(layer: LayerProgram, program: Program) -> None:
             block = blocks[node.block]
             if not block.templates:
                 raise ProgramError(f"{where}: block {block.name!r} has no instructions")
-            _check_affine(block, trips, program, where)
+            if (node.block, trips) not in checked:
+                _check_affine(block, trips, program, where)
+                checked.add((node.block, trips))
             return len(block.templates)
         if len(trips) >= MAX_DEPTH:
             raise ProgramError(f"{where}: loops nest deeper than {MAX_DEPTH}")

@@ -290,7 +290,11 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
             "give a folder you can write to"
         ) from None
     instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
-    hosted = f", {len(program.host_layers)} on the host" if program.host_layers else ""
+    on_host = sum(host.placement == "host" for host in program.host_layers)
+    fused = len(program.host_layers) - on_host
+    hosted = (f", {on_host} on the host" if on_host else "") + (
+        f", {fused} fused into another layer" if fused else ""
+    )
     stderr = _stderr()
     stderr.print(
         f"lowered {program.model} ({len(program.layers)} layers{hosted}, {instructions:,} "
