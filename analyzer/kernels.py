@@ -362,23 +362,27 @@ def evaluate_layer(
                         for d in range(o_affine[a]):
                             loc += o_coefs[a, d] * index[d]
                         address[a - first] = loc
-                        for x in range(loc, loc + o_count[a]):
-                            if write_end[x] > start:
-                                start = write_end[x]
-                            if a >= split and read_until[x] - latency > start:
-                                start = read_until[x] - latency
+                        # Branch-free max over the range (operands span many rows on
+                        # Gemmini); unsigned indices skip numba's wraparound checks.
+                        lo = np.uint64(loc)
+                        hi = np.uint64(loc + o_count[a])
+                        for x in range(lo, hi):
+                            start = max(start, write_end[x])
+                        if a >= split:
+                            for x in range(lo, hi):
+                                start = max(start, read_until[x] - latency)
                     end = start + latency
                     read_end = start + templates[i, T_READ_TIME]
                     for a in range(first, last):
-                        loc = address[a - first]
+                        lo = np.uint64(address[a - first])
+                        hi = np.uint64(address[a - first] + o_count[a])
                         if a >= split:
-                            for x in range(loc, loc + o_count[a]):
+                            for x in range(lo, hi):
                                 write_end[x] = end
                                 read_until[x] = NEVER
                         else:
-                            for x in range(loc, loc + o_count[a]):
-                                if read_until[x] < read_end:
-                                    read_until[x] = read_end
+                            for x in range(lo, hi):
+                                read_until[x] = max(read_until[x], read_end)
                 if last < templates[i, T_END_MARKS]:
                     # Marks: completion times later instructions wait for (as reads), taken
                     # as the latest of all marks so far; they never delay this instruction.
@@ -388,9 +392,8 @@ def evaluate_layer(
                         for d in range(o_affine[a]):
                             loc += o_coefs[a, d] * index[d]
                         mark = read_end if a < split else end
-                        for x in range(loc, loc + o_count[a]):
-                            if write_end[x] < mark:
-                                write_end[x] = mark
+                        for x in range(np.uint64(loc), np.uint64(loc + o_count[a])):
+                            write_end[x] = max(write_end[x], mark)
                 q = templates[i, T_QUEUE]
                 if q >= 0:
                     queue_ring[queue_first[q] + queue_head[q]] = end
