@@ -43,8 +43,9 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
   preload (mul_pre), which moves one group's rows between neighbouring steps;
 - the unrollers' priority arbiter is replaced by the stream order above; the execute
   stream of a tile waits until every load of the tile has started (G LoopConv.scala:723);
-- padding pixels are loaded like the others (the RTL skips them); every tile uses the
-  next halves of the memories, also when tiles accumulate over input channels;
+- padding pixels are loaded like the others (the RTL skips them); conv tiles that
+  accumulate over input channels each take the next accumulator half (partial sums are
+  not carried between them), as every LOOP_CONV_WS does;
 - first-layer packing changes the execute stream (kernel columns per weight step) but
   the input mvins stay one pixel per row (the pixel repeater's writes are not modelled).
 """
@@ -67,7 +68,8 @@ from isa.program import (
     Program,
     Template,
 )
-from tracer.errors import MappingError
+from isa.validation import MAX_CYCLES_PER_INSTRUCTION
+from tracer.errors import DescriptionError, MappingError
 from tracer.gemmini_tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
 from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool, operations
 
@@ -239,6 +241,15 @@ class _Lowering:
 
     # ------------------------------------------------------------------ instructions
 
+    def _check_cycles(self, cycles: int, opcode: str) -> None:
+        if cycles > MAX_CYCLES_PER_INSTRUCTION:
+            raise DescriptionError(
+                f"accelerator gemmini: with dram_latency={self.timing.dram_latency} and "
+                f"max_in_flight_reqs={self.timing.inflight} one {opcode} takes {cycles:,} "
+                f"cycles, more than the {MAX_CYCLES_PER_INSTRUCTION:,} an instruction may "
+                "take; lower --param dram_latency or raise --param max_in_flight_reqs"
+            )
+
     def block(self, name: str, templates: list[Template]) -> BlockRef:
         key = tuple(templates)
         if key not in self._block_ids:
@@ -263,6 +274,7 @@ class _Lowering:
         occupancy, latency = self.timing.mvin(
             rows, row_bytes, one_row=to_acc if one_row is None else one_row
         )
+        self._check_cycles(latency, opcode)
         if to_acc:  # bias: waits for the execute and store controllers' use of its rows
             waits = ("acc_computed", "acc_stored")
             marks = ("acc_loaded",)
@@ -369,6 +381,7 @@ class _Lowering:
     ) -> Template:
         """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count)."""
         cycles = self.timing.mvout(rows, blocks, reads)
+        self._check_cycles(cycles, "mvout")
         return Template(
             opcode="mvout",
             unit="store",
@@ -384,21 +397,22 @@ class _Lowering:
 
     # ------------------------------------------------------------------ one tile
 
-    def tile_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
-        """(loads, execute, stores) of one tile in memory half `half`."""
+    def tile_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+        """(loads, execute, stores) of one tile in scratchpad half `half` and accumulator
+        half `acc_half`."""
         if tile.kind == "resadd":
-            return self._resadd_streams(tile, half)
+            return self._resadd_streams(tile, half, acc_half)
         if tile.kind == "average":
-            return self._average_streams(tile, half)
-        return self._conv_streams(tile, half)
+            return self._average_streams(tile, half, acc_half)
+        return self._conv_streams(tile, half, acc_half)
 
-    def _resadd_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
+    def _resadd_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         """sp_tiled_resadd: one LOOP_WS with K = 0 (T gemmini.h L3135-3147): A moved into
         the accumulator (mvin), B added to it (mvin2, accumulating), C stored (mvout, up to
         4 blocks per row). Accumulator layout (i block, j block) -> (i * J + j) * DIM."""
         dim = self.dim
         j_blocks = -(-tile.ochs // dim)
-        acc = half * self.acc_half
+        acc = acc_half * self.acc_half
         at = _Affine(acc, row=j_blocks, col=1)  # row = i in elements, col = j in elements / DIM
         at.coefs = {"row": j_blocks, "col": 1}
         loads: list = [self.block("config_ld", [self.config("load")])]
@@ -427,13 +441,13 @@ class _Lowering:
                 stores += _nest(dims, ROOT_DEPTH, store, {})
         return loads, [], stores
 
-    def _average_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
+    def _average_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         """sp_tiled_global_average (T gemmini.h L3318-3368): every pixel's channels are
         moved into the same accumulator rows, accumulating (one row, up to 4 blocks per
         mvin), then one mvout per channel block, scaled by 1 / pixels."""
         dim = self.dim
         c_blocks = -(-tile.ochs // dim)
-        acc = half * self.acc_half
+        acc = acc_half * self.acc_half
         loads: list = [self.block("config_ld", [self.config("load")])]
         for groups, first_group, per_group in _segments(c_blocks, BLOCKS_PER_MVIN):
             at = _Affine(acc, col=1)
@@ -457,7 +471,10 @@ class _Lowering:
         stores += _nest([("col", c_blocks, 0, 1)], ROOT_DEPTH, store, {})
         return loads, [self.block("config_ex", [self.config("execute")])], stores
 
-    def _conv_streams(self, tile: Tile, half: int) -> tuple[list, list, list]:
+    def _conv_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+        """The LOOP_CONV_WS (or LOOP_WS) streams of one tile, in the RTL's loop orders and
+        scratchpad layout (G LoopConv.scala:440-460,640-700): inputs from the start of the
+        half, weights at its end, outputs in accumulator half `acc_half`."""
         dim = self.dim
         s = tile.stride
         irows = (tile.orows - 1) * s + tile.krows
@@ -465,7 +482,7 @@ class _Lowering:
         ich_blocks = -(-tile.kchs // dim)
         och_blocks = -(-tile.ochs // dim)
         spad = half * self.spad_half
-        acc = half * self.acc_half
+        acc = acc_half * self.acc_half
         a_rows = ich_blocks * tile.batches * irows * icols
         w_rows = och_blocks * tile.krows * tile.kcols * tile.kchs
         o_rows = och_blocks * tile.batches * tile.orows * tile.ocols
@@ -479,123 +496,159 @@ class _Lowering:
         a_block = tile.batches * irows * icols  # rows between input-channel blocks
         w_block = tile.krows * tile.kcols * tile.kchs  # rows between output-channel blocks
         a_at = _Affine(spad, kch=a_block, b=irows * icols, row=icols, col=1)
-        w_at = _Affine(spad + a_rows, och=w_block, krow=tile.kcols * tile.kchs, kcol=tile.kchs)
-        w_at.coefs["kch"] = dim
+        w_at = _Affine(spad + self.spad_half - w_rows, och=w_block, krow=tile.kcols * tile.kchs)
+        w_at.coefs.update({"kcol": tile.kchs, "kch": dim})
         o_rows_b = tile.orows * tile.ocols
         out_at = _Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1)
-        # With first-layer packing a weight step covers pixels_per_row kernel columns, so
-        # its B tile has pixels x kchs rows (G LoopConv.scala:649,659).
-        weight_rows = min(dim, tile.pixels_per_row * tile.kchs)
+        col_segments = _segments(tile.ocols, dim)
+        kch_segments = _segments(tile.kchs, dim)  # (blocks, first block, rows each)
         loads: list = []
         config_ld = self.block("config_ld", [self.config("load")])
-        # Bias: one accumulator row repeated per pixel (DRAM stride 0), b, orow, ocol, och
+        pixel_rows = [("b", tile.batches, 0, 1), ("row", tile.orows, 0, 1)]
+
+        def over_columns(segments, make, inner: Dims):
+            """A leaf that runs `make(loops, depth, pixels)` over the column segments, with
+            `inner` loops inside each (so columns stay inside rows, as in the RTL)."""
+
+            def leaf(loops, depth):
+                nodes: list = []
+                for blocks, first_block, pixels in segments:
+                    dims = [("col", blocks, first_block * dim, dim), *inner]
+                    nodes += _nest(dims, depth, lambda lp, d, p=pixels: make(lp, d, p), loops)
+                return nodes
+
+            return leaf
+
+        # Bias: one accumulator row repeated per pixel (DRAM stride 0); b, orow, ocol, och
         # (G LoopConv.scala:112-207).
         if tile.first:
             loads.append(config_ld)
-            for blocks, first_block, pixels in _segments(tile.ocols, dim):
 
-                def bias(loops, depth, pixels=pixels):
-                    t = self.mvin(
-                        "mvin3", pixels, min(dim, tile.ochs) * 4, True, out_at, pixels, loops, half
-                    )
-                    return [self.block("mvin3 bias", [t])]
+            def bias(loops, depth, pixels):
+                row_bytes = min(dim, tile.ochs) * 4
+                t = self.mvin("mvin3", pixels, row_bytes, True, out_at, pixels, loops, half)
+                return [self.block("mvin3 bias", [t])]
 
-                dims = [
-                    ("b", tile.batches, 0, 1),
-                    ("row", tile.orows, 0, 1),
-                    ("col", blocks, first_block * dim, dim),
-                    ("och", och_blocks, 0, 1),
-                ]
-                loads += _nest(dims, ROOT_DEPTH, bias, {})
+            leaf = over_columns(col_segments, bias, [("och", och_blocks, 0, 1)])
+            loads += _nest(pixel_rows, ROOT_DEPTH, leaf, {})
         # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
         loads.append(config_ld)
         for groups, first_group, per_group in _segments(och_blocks, BLOCKS_PER_MVIN):
+            row_bytes = min(per_group * dim, tile.ochs - first_group * BLOCKS_PER_MVIN * dim)
 
-            def weight(loops, depth, per_group=per_group):
-                count = (per_group - 1) * w_block + weight_rows
-                row_bytes = min(per_group * dim, tile.ochs)
-                t = self.mvin("mvin2", weight_rows, row_bytes, False, w_at, count, loops, half)
-                return [self.block("mvin2 weights", [t])]
+            def channel_blocks(loops, depth, per_group=per_group, row_bytes=row_bytes):
+                nodes: list = []
+                for blocks, first_block, rows in kch_segments:
+
+                    def weight(lp, d, rows=rows):
+                        count = (per_group - 1) * w_block + rows
+                        t = self.mvin("mvin2", rows, row_bytes, False, w_at, count, lp, half)
+                        return [self.block("mvin2 weights", [t])]
+
+                    nodes += _nest([("kch", blocks, first_block, 1)], depth, weight, loops)
+                return nodes
 
             dims = [
-                ("och", groups, first_group, BLOCKS_PER_MVIN),
+                ("och", groups, first_group * BLOCKS_PER_MVIN, BLOCKS_PER_MVIN),
                 ("krow", tile.krows, 0, 1),
                 ("kcol", tile.kcols, 0, 1),
-                ("kch", ich_blocks, 0, 1),
             ]
-            loads += _nest(dims, ROOT_DEPTH, weight, {})
-        # Inputs: b, irow, icol (up to DIM pixels), ich (up to 4 blocks) (G LoopConv.scala:366-388).
+            loads += _nest(dims, ROOT_DEPTH, channel_blocks, {})
+        # Inputs: b, irow, icol (up to DIM pixels), ich (up to 4 blocks) innermost
+        # (G LoopConv.scala:366-388).
         loads.append(config_ld)
-        for blocks, first_block, pixels in _segments(icols, dim):
-            for groups, first_group, per_group in _segments(ich_blocks, BLOCKS_PER_MVIN):
+        input_rows = [("b", tile.batches, 0, 1), ("row", irows, 0, 1)]
+        for groups, first_group, per_group in _segments(ich_blocks, BLOCKS_PER_MVIN):
+            row_bytes = min(per_group * dim, tile.kchs - first_group * BLOCKS_PER_MVIN * dim)
 
-                def inputs(loops, depth, pixels=pixels, per_group=per_group):
-                    count = (per_group - 1) * a_block + pixels
-                    row_bytes = min(per_group * dim, tile.kchs)
-                    t = self.mvin("mvin", pixels, row_bytes, False, a_at, count, loops, half)
-                    return [self.block("mvin inputs", [t])]
+            def inputs(loops, depth, pixels, per_group=per_group, row_bytes=row_bytes):
+                count = (per_group - 1) * a_block + pixels
+                t = self.mvin("mvin", pixels, row_bytes, False, a_at, count, loops, half)
+                return [self.block("mvin inputs", [t])]
 
-                dims = [
-                    ("b", tile.batches, 0, 1),
-                    ("row", irows, 0, 1),
-                    ("col", blocks, first_block * dim, dim),
-                    ("kch", groups, first_group, BLOCKS_PER_MVIN),
-                ]
-                loads += _nest(dims, ROOT_DEPTH, inputs, {})
+            group = [("kch", groups, first_group * BLOCKS_PER_MVIN, BLOCKS_PER_MVIN)]
+            loads += _nest(
+                input_rows, ROOT_DEPTH, over_columns(_segments(icols, dim), inputs, group), {}
+            )
 
         # Execute: per weight step, a preload with weights then one pair per pixel block
-        # (G LoopConv.scala:791-820; LoopMatmul.scala:393-492 for k, j, i).
-        if tile.weights_outer:
-            packed = tile.pixels_per_row
-            weight_dims = [
-                ("och", och_blocks, 0, 1),
-                ("krow", tile.krows, 0, 1),
-                ("kcol", -(-tile.kcols // packed), 0, packed),
-                ("kch", ich_blocks, 0, 1),
-            ]
-        else:
-            weight_dims = [("kch", ich_blocks, 0, 1), ("och", och_blocks, 0, 1)]
-        # The A operand of output pixel (row, col) at kernel offset (krow, kcol): input row
-        # row*s + krow, column col*s + kcol; it spans pixels*s rows (the RS's A_stride).
+        # (G LoopConv.scala:791-820; LoopMatmul.scala:393-492 for k, j, i). The A operand
+        # of output pixel (row, col) at kernel offset (krow, kcol) is input row
+        # row*s + krow, column col*s + kcol, spanning pixels*s rows (the RS's A_stride).
         a_exec = _Affine(spad, kch=a_block, b=irows * icols, row=s * icols, col=s)
-        a_exec.coefs["krow"] = icols
-        a_exec.coefs["kcol"] = 1
-        segments = _segments(tile.ocols, dim)
+        a_exec.coefs.update({"krow": icols, "kcol": 1})
 
-        def pair(loops, pixels, with_weights):
+        def pair(loops, pixels, weight_rows):
+            with_weights = weight_rows > 0
             group = dim if with_weights else max(pixels, MIN_GROUP_ROWS)
-            pre = self.preload(
-                w_at if with_weights else None, weight_rows, out_at, pixels, group, loops, half
-            )
+            weights = w_at if with_weights else None
+            pre = self.preload(weights, weight_rows, out_at, pixels, group, loops, half)
             opcode = "compute_preloaded" if with_weights else "compute_accumulated"
             a_span = (pixels - 1) * s + 1
             com = self.compute(opcode, a_exec, a_span, out_at, pixels, group, loops)
             return self.block("preload+compute" if with_weights else "pair", [pre, com])
 
-        def step(loops, depth):
-            # The first pixel block of a weight step is peeled: its preload brings weights.
-            first_pixels = segments[0][2]
+        def plain(loops, depth, pixels):
+            return [pair(loops, pixels, 0)]
+
+        def step(loops, depth, weight_rows):
+            """One weight step: its first pixel block (peeled: its preload brings the
+            weights), the rest of pixel row (b=0, row=0), rows 1.. of b=0, then b = 1.."""
+            first_blocks, _, first_pixels = col_segments[0]
             fixed = dict(loops)
             fixed.update({"b": (-1, 0, 1), "row": (-1, 0, 1), "col": (-1, 0, dim)})
-            nodes = [pair(fixed, first_pixels, True)]
-            # The rest of pixel row (b=0, row=0), then rows 1.. of b=0, then b = 1...
-            nodes += self._pixels(
-                [("b", 1, 0, 1), ("row", 1, 0, 1)], segments, depth, loops, pair, skip_first=True
+            nodes = [pair(fixed, first_pixels, weight_rows)]
+            rest = [(first_blocks - 1, 1, first_pixels), *col_segments[1:]]
+            rest = [segment for segment in rest if segment[0] > 0]
+            nodes += _nest(
+                [("b", 1, 0, 1), ("row", 1, 0, 1)], depth, over_columns(rest, plain, []), loops
             )
-            nodes += self._pixels(
-                [("b", 1, 0, 1), ("row", tile.orows - 1, 1, 1)], segments, depth, loops, pair
-            )
-            nodes += self._pixels(
-                [("b", tile.batches - 1, 1, 1), ("row", tile.orows, 0, 1)],
-                segments,
+            nodes += _nest(
+                [("b", 1, 0, 1), ("row", tile.orows - 1, 1, 1)],
                 depth,
+                over_columns(col_segments, plain, []),
                 loops,
-                pair,
+            )
+            nodes += _nest(
+                [("b", tile.batches - 1, 1, 1), ("row", tile.orows, 0, 1)],
+                depth,
+                over_columns(col_segments, plain, []),
+                loops,
             )
             return nodes
 
-        execute = [self.block("config_ex", [self.config("execute")])]
-        execute += _nest(weight_dims, ROOT_DEPTH, step, {})
+        def kernel_steps(loops, depth):
+            """kcol groups of pixels_per_row (first-layer packing), then kch blocks: a
+            weight step's B tile has pixels x channel rows (G LoopConv.scala:649,659)."""
+            nodes: list = []
+            packed = tile.pixels_per_row if tile.weights_outer else 1
+            kcols = tile.kcols if tile.weights_outer else 1
+            for groups, first_group, pixels in _segments(kcols, packed):
+                for blocks, first_block, rows in kch_segments:
+
+                    def weight_step(lp, d, rows=pixels * rows):
+                        return step(lp, d, rows)
+
+                    dims = [
+                        ("kcol", groups, first_group * packed, packed),
+                        ("kch", blocks, first_block, 1),
+                    ]
+                    nodes += _nest(dims, depth, weight_step, loops)
+            return nodes
+
+        if tile.weights_outer:
+            outer = [("och", och_blocks, 0, 1), ("krow", tile.krows, 0, 1)]
+            execute_nodes = _nest(outer, ROOT_DEPTH, kernel_steps, {})
+        else:  # LOOP_WS: k outermost, then j, then i (G LoopMatmul.scala:393-492)
+            execute_nodes = []
+            for blocks, first_block, rows in kch_segments:
+
+                def matmul_step(lp, d, rows=rows):
+                    return step(lp, d, rows)
+
+                dims = [("kch", blocks, first_block, 1), ("och", och_blocks, 0, 1)]
+                execute_nodes += _nest(dims, ROOT_DEPTH, matmul_step, {})
+        execute = [self.block("config_ex", [self.config("execute")]), *execute_nodes]
 
         stores: list = []
         if tile.last and (tile.pool_size > 1 or tile.pool_stride > 1):
@@ -617,40 +670,44 @@ class _Lowering:
             stores += _nest(dims, ROOT_DEPTH, pooled, {})
         elif tile.last:
             stores.append(self.block("config_st", [self.config("store")]))
-            for blocks, first_block, pixels in _segments(tile.ocols, dim):
 
-                def store(loops, depth, pixels=pixels):
-                    return [self.block("mvout", [self.mvout(out_at, pixels, loops, pixels)])]
+            def store(loops, depth, pixels):
+                return [self.block("mvout", [self.mvout(out_at, pixels, loops, pixels)])]
 
-                dims = [
-                    ("b", tile.batches, 0, 1),
-                    ("row", tile.orows, 0, 1),
-                    ("col", blocks, first_block * dim, dim),
-                    ("och", och_blocks, 0, 1),
-                ]
-                stores += _nest(dims, ROOT_DEPTH, store, {})
+            leaf = over_columns(col_segments, store, [("och", och_blocks, 0, 1)])
+            stores += _nest(pixel_rows, ROOT_DEPTH, leaf, {})
         return loads, execute, stores
 
     def layer_root(self, tiles: list[Tile]) -> Loop:
         """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t; runs
         of repeating tile pairs become loops (their bodies do not depend on the index, so
         fast evaluation can skip whole pairs)."""
-        cache: dict[tuple[Tile, int], tuple[list, list, list]] = {}
+        # Scratchpad halves alternate per loop. LoopConv moves to the other accumulator half
+        # on every loop too; LoopMatmul only after a loop that stores C, so tiles that
+        # accumulate over K share one (G LoopMatmul.scala:1185,1208,1249).
+        acc_halves = [0] * len(tiles)
+        for t in range(1, len(tiles)):
+            previous = tiles[t - 1]
+            flips = previous.weights_outer or previous.last
+            acc_halves[t] = acc_halves[t - 1] ^ int(flips)
+        cache: dict[tuple[Tile, int, int], tuple[list, list, list]] = {}
 
-        def streams(tile: Tile, half: int) -> tuple[list, list, list]:
-            if (tile, half) not in cache:
-                cache[(tile, half)] = self.tile_streams(tile, half)
-            return cache[(tile, half)]
+        def streams(t: int) -> tuple[list, list, list]:
+            key = (tiles[t], t % 2, acc_halves[t])
+            if key not in cache:
+                cache[key] = self.tile_streams(*key)
+            return cache[key]
 
         def step(t: int) -> list:
-            loads = streams(tiles[t + 1], (t + 1) % 2)[0] if t + 1 < len(tiles) else []
-            _, execute, stores = streams(tiles[t], t % 2)
+            loads = streams(t + 1)[0] if t + 1 < len(tiles) else []
+            _, execute, stores = streams(t)
             return loads + execute + stores
 
-        def key(t: int) -> tuple[Tile | None, Tile, int]:
-            return (tiles[t + 1] if t + 1 < len(tiles) else None, tiles[t], t % 2)
+        def key(t: int) -> tuple[object, ...]:
+            following = (tiles[t + 1], acc_halves[t + 1]) if t + 1 < len(tiles) else None
+            return (following, tiles[t], t % 2, acc_halves[t])
 
-        body: list = [Loop("first loads", 1, tuple(streams(tiles[0], 0)[0]))]
+        body: list = [Loop("first loads", 1, tuple(streams(0)[0]))]
         t = 0
         while t < len(tiles):
             pairs = 0
@@ -667,22 +724,6 @@ class _Lowering:
                 body.append(Loop("tile", 1, tuple(step(t))))
                 t += 1
         return Loop("layer", 1, tuple(body))
-
-    def _pixels(self, outer: Dims, segments, depth, loops, pair, skip_first=False) -> list:
-        """Pairs without weights over `outer` (b, row) x the column segments."""
-        nodes: list = []
-        for index, (blocks, first_block, pixels) in enumerate(segments):
-            start = first_block
-            count = blocks
-            if skip_first and index == 0:
-                start, count = first_block + 1, blocks - 1
-
-            def leaf(inner, d, pixels=pixels):
-                return [pair(inner, pixels, False)]
-
-            dims = outer + [("col", count, start * self.dim, self.dim)]
-            nodes += _nest(dims, depth, leaf, loops)
-        return nodes
 
 
 # Why a layer is not run on Gemmini by this model; reports list it in its place.

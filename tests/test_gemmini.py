@@ -30,9 +30,10 @@ from isa.program import (
     Template,
 )
 from tests.builders import timeline
+from tracer.errors import DescriptionError
 from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_model
-from tracer.trace_io import iterate_blocks
+from tracer.trace_io import iterate_blocks, resolve_address
 
 DIM = 16
 
@@ -371,3 +372,63 @@ def test_config_ex_waits_for_the_mesh_to_drain():
     # config_ld does not wait for the mesh.
     _, _, (ld_start, _) = _run(program, [pre, com, lowering.config("load")])
     assert ld_start == 2
+
+
+def _rows(operand, index) -> set[int]:
+    first = resolve_address(operand, index)
+    return set(range(first, first + operand.count))
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Conv2d("conv", 40, 80, 9, 9, 3, 3, padding=1),  # 3 + 5 channel blocks, partial ones
+        Conv2d("strided", 20, 36, 12, 12, 3, 3, stride=2, padding=1),
+        Conv2d("first", 3, 16, 20, 20, 7, 7, stride=2, padding=3),  # first-layer packing
+        Dense("fc", 70, 90, rows=40),
+    ],
+)
+def test_every_operand_reads_rows_its_tile_loaded(layer):
+    # Address check of the lowering (G LoopConv.scala:640-700 a_addr/b_addr/c_addr): every
+    # scratchpad row a preload or compute reads was loaded by its tile's mvins (a tile's
+    # loads all go to one scratchpad half, the next tile's to the other), and every
+    # accumulator row an mvout stores was written by computes; a wrong address would
+    # leave a read-after-write hazard unchecked.
+    accelerator = find_accelerator("gemmini").resolve({"dim": "8"})
+    halves = _Lowering(accelerator)
+    program = lower(accelerator, Model("m", (layer,)))
+    loaded: dict[int, set[int]] = {0: set(), 1: set()}
+    computed: dict[int, set[int]] = {0: set(), 1: set()}
+    last_load_half = last_compute_half = -1
+    checked = 0
+    for block_id, index in iterate_blocks(program.layers[0].root):
+        for t in program.blocks[block_id].templates:
+            for operand in t.marks:
+                rows = _rows(operand, index)
+                if operand.space == "spad_loaded":
+                    half = min(rows) // halves.spad_half
+                    if half != last_load_half:  # the next tile's loads begin
+                        loaded[half], last_load_half = set(), half
+                    loaded[half] |= rows
+                if operand.space == "acc_computed":
+                    half = min(rows) // halves.acc_half
+                    if half != last_compute_half:
+                        computed[half], last_compute_half = set(), half
+                    computed[half] |= rows
+            for operand in t.reads:
+                rows = _rows(operand, index)
+                if operand.space == "spad_loaded":
+                    assert rows <= loaded[min(rows) // halves.spad_half], (t.opcode, index)
+                    checked += 1
+                if t.opcode == "mvout" and operand.space == "acc_computed":
+                    assert rows <= computed[min(rows) // halves.acc_half], index
+                    checked += 1
+    assert checked > 0
+
+
+def test_an_instruction_longer_than_the_analyzer_takes_is_one_clear_error():
+    accelerator = find_accelerator("gemmini").resolve(
+        {"dram_latency": "70000", "max_in_flight_reqs": "1"}
+    )
+    with pytest.raises(DescriptionError, match="lower --param dram_latency"):
+        lower(accelerator, Model("m", (Dense("fc", 64, 64),)))
