@@ -39,8 +39,9 @@ Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
   beat (G DMA.scala:180-289).
 
 Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
-- a preload and its compute fire as one group; the RTL pairs a compute with the *next*
-  preload (mul_pre), which moves one group's rows between neighbouring steps;
+- a preload and its compute fire as one group, where the RTL pairs a compute with the
+  *next* preload (mul_pre); the group with new weights is sized so that every weight step
+  takes the RTL's rows, but rows may shift by a group within a step;
 - the unrollers' priority arbiter is replaced by the stream order above; the execute
   stream of a tile waits until every load of the tile has started (G LoopConv.scala:723);
 - padding pixels are loaded like the others (the RTL skips them); conv tiles that
@@ -578,9 +579,18 @@ class _Lowering:
         a_exec = _Affine(spad, kch=a_block, b=irows * icols, row=s * icols, col=s)
         a_exec.coefs.update({"krow": icols, "kcol": 1})
 
+        # The RTL fires a compute with the *next* preload (mul_pre): a weight step costs
+        # DIM rows for its last compute + the next step's weights, plus max(rows, 4) for
+        # every other compute. Pairing each preload with its own compute instead, the
+        # first group takes DIM + (its compute's rows - the step's last compute's rows),
+        # so every step costs what the RTL's does (G ExecuteController.scala:285-302,600).
+        first_rows = max(col_segments[0][2], MIN_GROUP_ROWS)
+        last_rows = max(col_segments[-1][2], MIN_GROUP_ROWS)
+        weights_group = dim + first_rows - last_rows
+
         def pair(loops, pixels, weight_rows):
             with_weights = weight_rows > 0
-            group = dim if with_weights else max(pixels, MIN_GROUP_ROWS)
+            group = weights_group if with_weights else max(pixels, MIN_GROUP_ROWS)
             weights = w_at if with_weights else None
             pre = self.preload(weights, weight_rows, out_at, pixels, group, loops, half)
             opcode = "compute_preloaded" if with_weights else "compute_accumulated"

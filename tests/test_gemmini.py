@@ -432,3 +432,21 @@ def test_an_instruction_longer_than_the_analyzer_takes_is_one_clear_error():
     )
     with pytest.raises(DescriptionError, match="lower --param dram_latency"):
         lower(accelerator, Model("m", (Dense("fc", 64, 64),)))
+
+
+def test_a_weight_step_costs_the_rtls_mesh_rows():
+    # ExecuteController.scala:285-302,600 (mul_pre): in a weight step the last compute
+    # fires with the next step's weights (DIM rows) and every other compute with the next
+    # preload, max(rows, 4) each. A 20x20 output in blocks of 16 and 4 columns: per step
+    # DIM + 20 rows x (16 + 4) - the last block's 4 = 412 rows; 9 steps (3x3 kernel), plus
+    # one cycle of config_ex.
+    accelerator = find_accelerator("gemmini").resolve()
+    program = lower(accelerator, Model("m", (Conv2d("c", 16, 16, 20, 20, 3, 3, padding=1),)))
+    assert program.layers[0].mapping["tiles"] == 1
+    busy = sum(
+        t.occupancy
+        for block_id, _ in iterate_blocks(program.layers[0].root)
+        for t in program.blocks[block_id].templates
+        if t.unit == "execute"
+    )
+    assert busy == 9 * (DIM + 20 * (16 + 4) - 4) + 1
