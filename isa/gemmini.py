@@ -414,8 +414,7 @@ class _Lowering:
         dim = self.dim
         j_blocks = -(-tile.ochs // dim)
         acc = acc_half * self.acc_half
-        at = _Affine(acc, row=j_blocks, col=1)  # row = i in elements, col = j in elements / DIM
-        at.coefs = {"row": j_blocks, "col": 1}
+        at = _Affine(acc, row=j_blocks, col=1)  # row: i in elements; col: j in elements
         loads: list = [self.block("config_ld", [self.config("load")])]
         for opcode in ("mvin", "mvin2"):
             for blocks, first_block, rows in _segments(tile.ocols, dim):
