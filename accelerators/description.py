@@ -132,6 +132,15 @@ class Accelerator:
     memory_kib: dict[str, int]
     roofline: Roofline | None = None
 
+    def roofline_table(self) -> dict[str, int] | None:
+        """The roofline as a Program stores it (analyzer/baselines.py reads it)."""
+        if self.roofline is None:
+            return None
+        return {
+            "peak_macs_per_cycle": self.roofline.peak_macs_per_cycle,
+            "dram_words_per_cycle": self.roofline.dram_words_per_cycle,
+        }
+
 
 @dataclass(frozen=True)
 class AcceleratorSpec:

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from analyzer.baselines import LayerBaselines
 from analyzer.evaluate import LayerResult
-from isa.program import HostLayer, Program
+from isa.program import HostLayer, Program, placement_counts
 from tracer.errors import UserInputError
 
 
@@ -246,8 +246,7 @@ def print_table(
         *[""] * extra,
     )
     console.print(table)
-    on_host = sum(host.placement == "host" for host in program.host_layers)
-    fused = len(program.host_layers) - on_host
+    on_host, fused = placement_counts(program.host_layers)
     hosted = (f" ({on_host} more run on the host, not timed)" if on_host else "") + (
         f" ({fused} fused into another layer)" if fused else ""
     )

@@ -127,6 +127,12 @@ class Program:
     queues: dict[str, int] = field(default_factory=dict)
 
 
+def placement_counts(host_layers: tuple[HostLayer, ...]) -> tuple[int, int]:
+    """(layers run on the host, layers fused into another layer)."""
+    on_host = sum(host.placement == "host" for host in host_layers)
+    return on_host, len(host_layers) - on_host
+
+
 def count_instructions(node: Loop | BlockRef, blocks: tuple[Block, ...]) -> int:
     """Instructions one execution of `node` issues (a loop counts all its trips)."""
     if isinstance(node, BlockRef):

@@ -128,12 +128,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         blocks=blocks,
         layers=tuple(layers),
         host_layers=tuple(host_layers),
-        roofline=None
-        if accelerator.roofline is None
-        else {
-            "peak_macs_per_cycle": accelerator.roofline.peak_macs_per_cycle,
-            "dram_words_per_cycle": accelerator.roofline.dram_words_per_cycle,
-        },
+        roofline=accelerator.roofline_table(),
         model=model.name,
         notes=(
             f"dataflow {dataflow}: west port carries {PORT_TENSORS[dataflow]['west']}, "

@@ -13,14 +13,8 @@ from hypothesis import strategies as st
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one, evaluate_program
 from analyzer.packing import pack_blocks
-from isa.gemmini import (
-    _Affine,
-    _Lowering,
-    _pixels_per_row,
-    conv_tile_grid,
-    lower,
-    matmul_tile_grid,
-)
+from isa.gemmini import lower
+from isa.gemmini_commands import Affine, GemminiCommands
 from isa.program import (
     Block,
     BlockRef,
@@ -31,6 +25,7 @@ from isa.program import (
 )
 from tests.builders import timeline
 from tracer.errors import DescriptionError
+from tracer.gemmini_library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_model
 from tracer.trace_io import iterate_blocks, resolve_address
@@ -38,11 +33,11 @@ from tracer.trace_io import iterate_blocks, resolve_address
 DIM = 16
 
 
-def _machine(**params: str) -> tuple[_Lowering, Program]:
+def _machine(**params: str) -> tuple[GemminiCommands, Program]:
     """The default Gemmini (or with `params`), and an empty program around its machine."""
     accelerator = find_accelerator("gemmini").resolve(params)
     program = lower(accelerator, Model("empty", (Dense("fc", 16, 16),)))
-    return _Lowering(accelerator), program
+    return GemminiCommands(accelerator), program
 
 
 def _run(program: Program, templates: list[Template]) -> list[tuple[int, int]]:
@@ -64,9 +59,9 @@ def _run(program: Program, templates: list[Template]) -> list[tuple[int, int]]:
 
 
 FIXED: dict[str, tuple[int, int, int]] = {}
-A_ROWS = _Affine(0)  # scratchpad rows 0..
-B_ROWS = _Affine(1024)
-C_ROWS = _Affine(0)  # accumulator rows 0..
+A_ROWS = Affine(0)  # scratchpad rows 0..
+B_ROWS = Affine(1024)
+C_ROWS = Affine(0)  # accumulator rows 0..
 
 
 def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
@@ -88,7 +83,7 @@ def test_load_controller_runs_two_mvins_at_once():
     # LoadController.scala:84: nCmds = 2; the third mvin waits for the first to complete.
     lowering, program = _machine()
     loads = [
-        lowering.mvin("mvin", DIM, DIM, False, _Affine(k * DIM), DIM, FIXED, 0) for k in range(3)
+        lowering.mvin("mvin", DIM, DIM, False, Affine(k * DIM), DIM, FIXED, 0) for k in range(3)
     ]
     (s0, e0), (s1, _), (s2, _) = _run(program, loads)
     assert s1 == s0 + 101  # the reader issues the second mvin's requests after the first's
@@ -106,13 +101,13 @@ def test_preload_and_compute_fire_one_row_per_cycle():
         lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED),
     ]
     small = [
-        lowering.preload(None, DIM, _Affine(DIM), 2, 4, FIXED, 0),
-        lowering.compute("compute_accumulated", _Affine(DIM), 2, _Affine(DIM), 2, 4, FIXED),
+        lowering.preload(None, DIM, Affine(DIM), 2, 4, FIXED, 0),
+        lowering.compute("compute_accumulated", Affine(DIM), 2, Affine(DIM), 2, 4, FIXED),
     ]
     after = [
-        lowering.preload(None, DIM, _Affine(2 * DIM), DIM, DIM, FIXED, 0),
+        lowering.preload(None, DIM, Affine(2 * DIM), DIM, DIM, FIXED, 0),
         lowering.compute(
-            "compute_accumulated", _Affine(2 * DIM), DIM, _Affine(2 * DIM), DIM, DIM, FIXED
+            "compute_accumulated", Affine(2 * DIM), DIM, Affine(2 * DIM), DIM, DIM, FIXED
         ),
     ]
     times = _run(program, first + small + after)
@@ -134,7 +129,7 @@ def test_compute_waits_for_the_mvin_of_its_rows_across_controllers():
     assert pre_start == 1  # its allocation cycle: the preload touches no loaded row
     assert com_start == mvin_end
     # Rows the mvin did not write do not wait.
-    other = lowering.compute("compute_preloaded", _Affine(4 * DIM), DIM, C_ROWS, DIM, DIM, FIXED)
+    other = lowering.compute("compute_preloaded", Affine(4 * DIM), DIM, C_ROWS, DIM, DIM, FIXED)
     assert _run(program, [mvin, pre, other])[2][0] == 2
 
 
@@ -156,7 +151,7 @@ def test_mvout_waits_for_outputs_and_mvouts_are_serialized():
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
     out1 = lowering.mvout(C_ROWS, DIM, FIXED, DIM)
-    out2 = lowering.mvout(_Affine(4 * DIM), DIM, FIXED, DIM)
+    out2 = lowering.mvout(Affine(4 * DIM), DIM, FIXED, DIM)
     _, (_, com_end), (o1_start, o1_end), (o2_start, _) = _run(program, [pre, com, out1, out2])
     assert o1_start == com_end
     assert o2_start == o1_end
@@ -169,9 +164,9 @@ def test_a_full_execute_queue_holds_back_the_next_pair():
     pairs = []
     for k in range(2):
         pairs += [
-            lowering.preload(None, DIM, _Affine(k * DIM), DIM, DIM, FIXED, 0),
+            lowering.preload(None, DIM, Affine(k * DIM), DIM, DIM, FIXED, 0),
             lowering.compute(
-                "compute_preloaded", _Affine(k * DIM), DIM, _Affine(k * DIM), DIM, DIM, FIXED
+                "compute_preloaded", Affine(k * DIM), DIM, Affine(k * DIM), DIM, DIM, FIXED
             ),
         ]
     times = _run(program, pairs)
@@ -214,7 +209,7 @@ def test_resnet50_runs_as_imagenet_resnet50_c_calls_the_library():
     assert (fused.name, fused.placement) == ("maxpool", "fused")
     assert mapping["layer1.0.conv1"]["library"].startswith("tiled_matmul_nn_auto")
     assert mapping["layer2.0.downsample"]["library"].startswith("tiled_conv_downsample")
-    memory = _Lowering(find_accelerator("gemmini").resolve()).memory
+    memory = GemminiCommands(find_accelerator("gemmini").resolve()).memory
     per_row, _ = matmul_tile_grid(1, 28, 512, 256, memory)  # I = 28 pixels of a 28x28 row
     assert mapping["layer2.0.downsample"]["tiles"] == 28 * len(per_row)
     # tiled_resadd_stride_auto on 56*56 x 256: I halves to 49 (3136 -> ... -> 49) while J
@@ -227,13 +222,13 @@ def test_first_layer_packing_puts_several_kernel_columns_in_a_row():
     # gemmini.h L1405-1411 (HAS_FIRST_LAYER_OPTIMIZATIONS): max_pixels_per_row =
     # DIM / ichs, at most kcols, 1 above DIM channels. ResNet-50's conv1 (3 channels, 7x7)
     # packs 5 columns, so a kernel row takes 2 weight steps instead of 7.
-    assert _pixels_per_row(3, 7, DIM) == 5
-    assert _pixels_per_row(1, 3, DIM) == 3  # depthwise
-    assert _pixels_per_row(64, 3, DIM) == 1
+    assert pixels_per_row(3, 7, DIM) == 5
+    assert pixels_per_row(1, 3, DIM) == 3  # depthwise
+    assert pixels_per_row(64, 3, DIM) == 1
     accelerator = find_accelerator("gemmini").resolve()
     conv = Conv2d("c", 3, 16, 16, 16, 7, 7, padding=3)
     program = lower(accelerator, Model("m", (conv,)))
-    [tile] = conv_tile_grid(conv, _Lowering(accelerator).memory)[0]
+    [tile] = conv_tile_grid(conv, GemminiCommands(accelerator).memory)[0]
     assert tile.pixels_per_row == 5
     # One compute with new weights per weight step: 7 kernel rows x 2 column groups.
     with_weights = sum(
@@ -268,7 +263,7 @@ def test_layers_the_library_cannot_run_are_host_layers():
     assert [layer.name for layer in program.layers] == ["square"]
     [host] = program.host_layers
     assert host.name == "wide" and "square" in host.reason and host.position == 0
-    assert conv_tile_grid(model.layers[0], _Lowering(accelerator).memory) is None
+    assert conv_tile_grid(model.layers[0], GemminiCommands(accelerator).memory) is None
 
 
 def _check_fast_equals_full(program: Program) -> None:
@@ -395,7 +390,7 @@ def test_every_operand_reads_rows_its_tile_loaded(layer):
     # accumulator row an mvout stores was written by computes; a wrong address would
     # leave a read-after-write hazard unchecked.
     accelerator = find_accelerator("gemmini").resolve({"dim": "8"})
-    halves = _Lowering(accelerator)
+    halves = GemminiCommands(accelerator)
     program = lower(accelerator, Model("m", (layer,)))
     loaded: dict[int, set[int]] = {0: set(), 1: set()}
     computed: dict[int, set[int]] = {0: set(), 1: set()}

@@ -254,7 +254,7 @@ def _parse_params(
 
 
 def _lower(args: argparse.Namespace, console: Console) -> int:
-    from isa.program import count_instructions
+    from isa.program import count_instructions, placement_counts
     from tracer.lowering import lower_model
     from tracer.onnx_import import SKIPPED_NOTE
     from tracer.trace_io import write_trace
@@ -290,8 +290,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
             "give a folder you can write to"
         ) from None
     instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
-    on_host = sum(host.placement == "host" for host in program.host_layers)
-    fused = len(program.host_layers) - on_host
+    on_host, fused = placement_counts(program.host_layers)
     hosted = (f", {on_host} on the host" if on_host else "") + (
         f", {fused} fused into another layer" if fused else ""
     )

@@ -1,0 +1,271 @@
+"""Gemmini's commands as instruction templates: what each waits on, marks, and costs.
+
+G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/); isa/gemmini.py's docstring has the
+timing rules these templates implement, docs/gemmini/timing.md the reading notes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accelerators.description import Accelerator
+from isa.program import Block, BlockRef, Operand, Template
+from isa.validation import MAX_CYCLES_PER_INSTRUCTION
+from tracer.errors import DescriptionError
+from tracer.gemmini_tiling import GemminiMemory
+
+# Shadow spaces of the reservation station's hazard checks (isa/gemmini.py's docstring).
+SPAD_SPACES = ("spad_loaded", "spad_read")
+ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
+TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
+MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
+
+Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
+
+
+@dataclass(frozen=True)
+class Timing:
+    dim: int
+    dram_latency: int
+    bus_bytes: int
+    dma_maxbytes: int
+    inflight: int
+    load_latency: int
+    execute_latency: int
+    store_latency: int
+    store_row_cycles: int
+
+    def mvin(self, rows: int, row_bytes: int, one_row: bool) -> tuple[int, int]:
+        """(occupancy of the reader, latency) of an mvin: requests are issued one per cycle,
+        at most `inflight` outstanding, data one beat per cycle (G DMA.scala:180-289). A
+        zero DRAM stride reads one row and repeats it (G LoadController.scala:76,105)."""
+        fetched = 1 if one_row else rows
+        gets_per_row = -(-row_bytes // self.dma_maxbytes)
+        beats_per_get = -(-min(row_bytes, self.dma_maxbytes) // self.bus_bytes)
+        gets = fetched * gets_per_row
+        issue = max(
+            gets,
+            gets * beats_per_get,
+            -(-gets * (self.dram_latency + beats_per_get) // self.inflight),
+        )
+        return issue, issue + self.load_latency + beats_per_get + (rows - fetched)
+
+    def mvout(self, rows: int, blocks: int = 1, reads: int = 0) -> int:
+        """Cycles of an mvout writing `rows` rows of `blocks` DIM-column blocks, reading
+        `reads` accumulator rows (default rows x blocks; a pooled mvout reads every window
+        element, G StoreController.scala:59-82): the scale pipeline's rate, or the writer's
+        `inflight` outstanding writes when DRAM is slower (G DMA.scala:383-407), plus the
+        read and scale latency."""
+        beats = -(-blocks * self.dim // self.bus_bytes)
+        rate = max(
+            (reads or rows * blocks) * self.store_row_cycles,
+            -(-rows * (self.dram_latency + beats) // self.inflight),
+        )
+        return rate + self.store_latency
+
+
+class Affine:
+    """An address `base + sum(coef[v] * index[v])` over named loop variables."""
+
+    def __init__(self, base: int, **coefs: int) -> None:
+        self.base = base
+        self.coefs = coefs
+
+    def operand(self, space: str, count: int, loops: Loops) -> Operand:
+        """`loops` maps a variable to (depth of its loop or -1 when fixed, first value,
+        step per trip); a variable not in `loops` is 0."""
+        base = self.base
+        coefs: dict[int, int] = {}
+        for var, coef in self.coefs.items():
+            depth, first, step = loops.get(var, (-1, 0, 0))
+            base += coef * first
+            if depth >= 0 and coef:
+                coefs[depth] = coefs.get(depth, 0) + coef * step
+        width = max(coefs) + 1 if coefs else 0
+        return Operand(space, base, count, tuple(coefs.get(d, 0) for d in range(width)))
+
+
+class GemminiCommands:
+    """The commands of one Gemmini configuration, as instruction templates with their
+    timing; shared blocks of templates are collected in `blocks`."""
+
+    def __init__(self, accelerator: Accelerator) -> None:
+        p = accelerator.parameters
+        units = accelerator.units
+        self.dim = int(p["dim"])
+        self.memory = GemminiMemory(
+            dim=self.dim,
+            scratchpad_rows=int(p["scratchpad_kib"]) * 1024 // self.dim,
+            accumulator_rows=int(p["accumulator_kib"]) * 1024 // (4 * self.dim),
+        )
+        self.timing = Timing(
+            dim=self.dim,
+            dram_latency=int(p["dram_latency"]),
+            bus_bytes=int(p["bus_bytes"]),
+            dma_maxbytes=int(p["dma_maxbytes"]),
+            inflight=int(p["max_in_flight_reqs"]),
+            load_latency=units["load"].latency,
+            execute_latency=units["execute"].latency,
+            store_latency=units["store"].latency,
+            store_row_cycles=units["store"].occupancy,
+        )
+        self.spad_half = self.memory.scratchpad_rows // 2
+        self.acc_half = self.memory.accumulator_rows // 2
+        self.blocks: list[Block] = []
+        self._block_ids: dict[tuple[Template, ...], int] = {}
+
+    # ------------------------------------------------------------------ instructions
+
+    def _check_cycles(self, cycles: int, opcode: str) -> None:
+        if cycles > MAX_CYCLES_PER_INSTRUCTION:
+            raise DescriptionError(
+                f"accelerator gemmini: with dram_latency={self.timing.dram_latency} and "
+                f"max_in_flight_reqs={self.timing.inflight} one {opcode} takes {cycles:,} "
+                f"cycles, more than the {MAX_CYCLES_PER_INSTRUCTION:,} an instruction may "
+                "take; lower --param dram_latency or raise --param max_in_flight_reqs"
+            )
+
+    def block(self, name: str, templates: list[Template]) -> BlockRef:
+        key = tuple(templates)
+        if key not in self._block_ids:
+            self._block_ids[key] = len(self.blocks)
+            self.blocks.append(Block(name, key))
+        return BlockRef(self._block_ids[key])
+
+    def mvin(
+        self,
+        opcode: str,
+        rows: int,
+        row_bytes: int,
+        to_acc: bool,
+        dst: Affine,
+        count: int,
+        loops: Loops,
+        half: int,
+        one_row: bool | None = None,
+    ) -> Template:
+        """`one_row`: a zero DRAM stride (a bias row repeated); by default, for the
+        accumulator (bias) loads."""
+        occupancy, latency = self.timing.mvin(
+            rows, row_bytes, one_row=to_acc if one_row is None else one_row
+        )
+        self._check_cycles(latency, opcode)
+        if to_acc:  # bias: waits for the execute and store controllers' use of its rows
+            waits = ("acc_computed", "acc_stored")
+            marks = ("acc_loaded",)
+        else:  # waits for computes that still read the rows it overwrites (WAR)
+            waits = ("spad_read",)
+            marks = ("spad_loaded",)
+        return Template(
+            opcode=opcode,
+            unit="load",
+            instance=0,
+            latency=latency,
+            occupancy=occupancy,
+            read_time=0,
+            reads=tuple(dst.operand(s, count, loops) for s in waits),
+            writes=(),
+            bundle_start=True,
+            read_marks=(Operand(TOKEN_SPACE, half),),  # marked at its start
+            marks=tuple(dst.operand(s, count, loops) for s in marks),
+            queue="load",
+        )
+
+    def preload(
+        self,
+        weights: Affine | None,
+        weight_rows: int,
+        out: Affine,
+        out_rows: int,
+        group_rows: int,
+        loops: Loops,
+        half: int,
+    ) -> Template:
+        reads = [out.operand(s, out_rows, loops) for s in ("acc_loaded", "acc_stored")]
+        read_marks: tuple[Operand, ...] = ()
+        if weights is not None:
+            reads.append(weights.operand("spad_loaded", weight_rows, loops))
+            reads.append(Operand(TOKEN_SPACE, half))
+            read_marks = (weights.operand("spad_read", weight_rows, loops),)
+        return Template(
+            opcode="preload",
+            unit="execute",
+            instance=0,
+            # Its RS entry is freed when the outputs of its compute leave the mesh.
+            latency=group_rows - 1 + self.timing.execute_latency,
+            occupancy=0,  # it fires with its compute, which carries the group's rows
+            read_time=self.dim,
+            reads=tuple(reads),
+            writes=(),
+            bundle_start=True,
+            read_marks=read_marks,
+            queue="execute",
+        )
+
+    def compute(
+        self,
+        opcode: str,
+        a: Affine,
+        a_rows: int,
+        out: Affine,
+        out_rows: int,
+        group_rows: int,
+        loops: Loops,
+    ) -> Template:
+        return Template(
+            opcode=opcode,
+            unit="execute",
+            instance=0,
+            latency=group_rows - 1 + self.timing.execute_latency,
+            occupancy=group_rows,
+            read_time=group_rows,  # its A rows are read as the rows fire
+            reads=(a.operand("spad_loaded", a_rows, loops),),
+            writes=(),
+            bundle_start=True,
+            read_marks=(a.operand("spad_read", a_rows, loops),),
+            marks=(out.operand("acc_computed", out_rows, loops), Operand(MESH_SPACE, 0)),
+            queue="mesh",
+        )
+
+    def config(self, unit: str) -> Template:
+        """config_ld / config_ex / config_st, one per stream of a tile (G LoopConv.scala:1207).
+        config_ex runs only with no matmul in the mesh (G ExecuteController.scala:541,579):
+        it waits for every earlier compute's last row. The others take their controller
+        one cycle (they complete on issue, G ReservationStation.scala:383)."""
+        opcode = {"load": "config_ld", "execute": "config_ex", "store": "config_st"}[unit]
+        return Template(
+            opcode=opcode,
+            unit=unit,
+            instance=0,
+            latency=1,
+            occupancy=1,
+            read_time=1,
+            reads=(Operand(MESH_SPACE, 0),) if unit == "execute" else (),
+            writes=(),
+            bundle_start=True,
+        )
+
+    def mvout(
+        self,
+        src: Affine,
+        count: int,
+        loops: Loops,
+        rows: int,
+        blocks: int = 1,
+        reads: int = 0,
+    ) -> Template:
+        """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count)."""
+        cycles = self.timing.mvout(rows, blocks, reads)
+        self._check_cycles(cycles, "mvout")
+        return Template(
+            opcode="mvout",
+            unit="store",
+            instance=0,
+            latency=cycles,
+            occupancy=cycles,  # the RS releases an mvout's successor only at its completion
+            read_time=cycles,
+            reads=tuple(src.operand(s, count, loops) for s in ("acc_loaded", "acc_computed")),
+            writes=(),
+            bundle_start=True,
+            marks=(src.operand("acc_stored", count, loops),),
+        )

@@ -1,0 +1,333 @@
+"""Which gemmini.h call runs a layer, and the tiles it hands to the hardware unrollers.
+
+Follows how the library's own ImageNet networks call it (T = ucb-bar/gemmini-rocc-tests
+@180c468: imagenet/resnet50.c, include/gemmini.h; G = ucb-bar/gemmini @8c3f992): a conv
+through tiled_conv_auto (a following max pool fused into its mvouts), a depthwise conv
+through tiled_conv_dw_auto, a 1x1 conv as a matmul (tiled_matmul_nn_auto), a stride-2 1x1
+conv through tiled_conv_downsample, fully connected layers and matmuls through
+tiled_matmul_auto, residual additions through tiled_resadd_auto and global average pooling
+through tiled_global_average_auto. Tile sizes come from tracer/gemmini_tiling.py; here are
+the loops over tiles. isa/gemmini_streams.py turns each Tile into commands.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from math import prod
+
+from tracer.errors import MappingError
+from tracer.gemmini_tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
+from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One unroller loop: a conv tile (a matmul is a 1x1 conv over one row of pixels), a
+    residual-add tile (`kind` "resadd": ocols rows of ochs channels) or a global-average
+    tile ("average": ocols pixels of ochs channels).
+
+    Sizes in elements; `first`/`last`: the tile starts/ends an accumulation over input
+    channels (loads bias / stores the output). A conv with max pooling fused keeps
+    porows x pocols pooled outputs of its orows x ocols."""
+
+    batches: int
+    orows: int
+    ocols: int
+    ochs: int
+    krows: int
+    kcols: int
+    kchs: int
+    stride: int
+    first: bool
+    last: bool
+    loop_conv_ws: (
+        bool  # True: LOOP_CONV_WS (ex order och, krow, kcol, kch); False: LOOP_WS (k, then j)
+    )
+    kind: str = "conv"
+    pool_size: int = 1
+    pool_stride: int = 1
+    porows: int = 0
+    pocols: int = 0
+    pixels_per_row: int = 1  # first-layer packing: kernel columns per scratchpad row
+
+
+# Why a layer is not run on Gemmini by this model; reports list it in its place.
+POOL_REASON = (
+    "pooling: gemmini.h runs max pooling fused into the conv before it and global average "
+    "pooling (tiled_global_average); this pool is neither; not timed"
+)
+ELEMENTWISE_REASON = (
+    "element-wise: only residual additions of two tensors run on Gemmini (tiled_resadd); not timed"
+)
+SHAPE_REASON = (
+    "gemmini.h's tiled_conv takes square images, kernels, strides and padding, no "
+    "dilation, and groups of 1 or depthwise only; the library cannot run this layer "
+    "on Gemmini; not timed"
+)
+
+
+def conv_tile_grid(
+    layer: Conv2d, memory: GemminiMemory, pool: Pool | None = None
+) -> tuple[list[Tile], tuple[int, ...]] | None:
+    """The tiles tiled_conv_auto (or tiled_conv_dw_auto) runs, in its loop order
+    b, porow, pocol, poch, krow, kcol, kch (T gemmini.h tiled_conv), with max pooling
+    `pool` fused into the mvouts if given; None if the library cannot run the layer."""
+    top, left, bottom, right = layer.padding
+    depthwise = layer.groups > 1 and layer.groups == layer.in_channels == layer.out_channels
+    if (
+        layer.in_height != layer.in_width
+        or layer.kernel_height != layer.kernel_width
+        or layer.stride[0] != layer.stride[1]
+        or layer.dilation != (1, 1)
+        or len({top, left, bottom, right}) != 1
+        or layer.out_height != layer.out_width
+        or (layer.groups != 1 and not depthwise)
+    ):
+        return None
+    pool_size, pool_stride, pool_padding = (
+        (pool.kernel_height, pool.stride[0], pool.padding[0]) if pool else (0, 0, 0)
+    )
+    problem = ConvProblem(
+        batch=layer.batch,
+        in_size=layer.in_height,
+        in_channels=layer.in_channels,
+        out_channels=layer.out_channels,
+        out_size=layer.out_height,
+        stride=layer.stride[0],
+        padding=top,
+        kernel=layer.kernel_height,
+        pool_size=pool_size,
+        pool_stride=pool_stride,
+        pool_padding=pool_padding,
+        depthwise=depthwise,
+    )
+    sizes = conv_tiles(problem, memory).as_tuple()
+    batches, porows, pocols, pochs, krows, kcols, kchs = sizes
+    size, step = (pool_size, pool_stride) if pool else (1, 1)
+    out = layer.out_height
+    pooled = (out + 2 * pool_padding - size) // step + 1
+    channel_groups = layer.in_channels if depthwise else 1
+    out_ch = 1 if depthwise else layer.out_channels
+    in_ch = 1 if depthwise else layer.in_channels
+    k = layer.kernel_height
+    tiles = []
+    for _ in range(channel_groups):
+        for b in range(0, layer.batch, batches):
+            for row in range(0, pooled, porows):
+                for col in range(0, pooled, pocols):
+                    for och in range(0, out_ch, pochs):
+                        for krow in range(0, k, krows):
+                            for kcol in range(0, k, kcols):
+                                for kch in range(0, in_ch, kchs):
+                                    rows = min(porows, pooled - row)
+                                    cols = min(pocols, pooled - col)
+                                    tile_kchs = min(kchs, in_ch - kch)
+                                    tile_kcols = min(kcols, k - kcol)
+                                    tiles.append(
+                                        Tile(
+                                            batches=min(batches, layer.batch - b),
+                                            orows=min((rows - 1) * step + size, out),
+                                            ocols=min((cols - 1) * step + size, out),
+                                            ochs=min(pochs, out_ch - och),
+                                            krows=min(krows, k - krow),
+                                            kcols=tile_kcols,
+                                            kchs=tile_kchs,
+                                            stride=layer.stride[0],
+                                            first=krow == 0 and kcol == 0 and kch == 0,
+                                            last=krow + krows >= k
+                                            and kcol + kcols >= k
+                                            and kch + kchs >= in_ch,
+                                            loop_conv_ws=True,
+                                            pool_size=size,
+                                            pool_stride=step,
+                                            porows=rows,
+                                            pocols=cols,
+                                            pixels_per_row=pixels_per_row(
+                                                tile_kchs, tile_kcols, memory.dim
+                                            ),
+                                        )
+                                    )
+    return tiles, sizes
+
+
+def pixels_per_row(kchs: int, kcols: int, dim: int) -> int:
+    """First-layer packing (gemmini_params.h defines HAS_FIRST_LAYER_OPTIMIZATIONS): with
+    few input channels, one scratchpad row holds DIM // kchs kernel columns' pixels, at
+    most kcols (T gemmini.h L1405-1411; G LoopConv.scala:1349-1353)."""
+    return 1 if kchs > dim else min(dim // kchs, kcols)
+
+
+def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:
+    """tiled_resadd_stride_auto (T gemmini.h L3240-3283): start from the whole I x J and,
+    while a tile's accumulator rows exceed half the accumulator, halve I (when I >= J or
+    J <= DIM) or take DIM off J; then tiled_resadd's i, j loops (L3202-3238)."""
+    dim = memory.dim
+    tile_i, tile_j = rows, cols
+
+    def acc_rows(i: int, j: int) -> int:
+        return -(-i // dim) * dim * -(-j // dim)
+
+    while acc_rows(tile_i, tile_j) > memory.accumulator_rows // 2:
+        if tile_i >= tile_j or tile_j <= dim:
+            tile_i //= 2
+        else:
+            tile_j -= dim
+        if tile_i == 0:
+            raise MappingError(
+                "Gemmini residual add: not even one row fits half the accumulator; use a "
+                "larger --param accumulator_kib"
+            )
+    return [
+        Tile(
+            1,
+            1,
+            min(tile_i, rows - i),
+            min(tile_j, cols - j),
+            1,
+            1,
+            1,
+            1,
+            True,
+            True,
+            False,
+            kind="resadd",
+        )
+        for i in range(0, rows, tile_i)
+        for j in range(0, cols, tile_j)
+    ]
+
+
+def average_tile_grid(batch: int, pixels: int, channels: int, memory: GemminiMemory) -> list[Tile]:
+    """tiled_global_average_auto (T gemmini.h L3397-3414): the channel tile shrinks until
+    its DIM-blocks fit the accumulator; one tile per (batch, channel tile) (L3373-3394)."""
+    dim = memory.dim
+    tile = channels
+    while -(-tile // dim) > memory.accumulator_rows // 2:
+        tile -= 1
+    return [
+        Tile(1, 1, pixels, min(tile, channels - c), 1, 1, 1, 1, True, True, False, kind="average")
+        for _ in range(batch)
+        for c in range(0, channels, tile)
+    ]
+
+
+def matmul_tile_grid(
+    batch: int, dim_i: int, dim_j: int, dim_k: int, memory: GemminiMemory
+) -> tuple[list[Tile], tuple[int, ...]]:
+    """The LOOP_WS tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul),
+    each a 1x1 conv over a row of dim_i pixels; repeated for each of `batch` matmuls."""
+    tile_i, tile_j, tile_k = matmul_tiles(dim_i, dim_j, dim_k, memory)
+    step_i, step_j, step_k = (t * memory.dim for t in (tile_i, tile_j, tile_k))
+    tiles = [
+        Tile(
+            batches=1,
+            orows=1,
+            ocols=min(step_i, dim_i - i),
+            ochs=min(step_j, dim_j - j),
+            krows=1,
+            kcols=1,
+            kchs=min(step_k, dim_k - k),
+            stride=1,
+            first=k == 0,
+            last=k + step_k >= dim_k,
+            loop_conv_ws=False,
+        )
+        for _ in range(batch)
+        for i in range(0, dim_i, step_i)
+        for j in range(0, dim_j, step_j)
+        for k in range(0, dim_k, step_k)
+    ]
+    return tiles, (tile_i, tile_j, tile_k)
+
+
+def fusable_pool(layer: Layer, following: Layer | None, consumers: Counter[str]) -> bool:
+    """A max pool that only reads this conv's output, square and evenly padded, as
+    tiled_conv_auto's pool_size / pool_stride / pool_padding can express it."""
+    return (
+        isinstance(layer, Conv2d)
+        and isinstance(following, Pool)
+        and following.pool == "maxpool"
+        and following.inputs == (layer.name,)
+        and consumers[layer.name] == 1
+        and following.kernel_height == following.kernel_width
+        and following.stride[0] == following.stride[1]
+        and len(set(following.padding)) == 1
+    )
+
+
+Plan = tuple[list[Tile], dict[str, int | str]]
+
+
+def plan_layer(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan | str:
+    """The library call that runs `layer` on Gemmini and its tiles, or why none does."""
+    if isinstance(layer, Conv2d):
+        pointwise = (
+            layer.kernel_height == layer.kernel_width == 1
+            and layer.groups == 1
+            and layer.padding == (0, 0, 0, 0)
+            and layer.dilation == (1, 1)
+            and pool is None
+        )
+        if pointwise and layer.stride == (1, 1):
+            # imagenet/resnet50.c runs its 1x1 convs as matmuls (tiled_matmul_nn_auto, L152).
+            rows = layer.batch * layer.out_height * layer.out_width
+            tiles, sizes = matmul_tile_grid(1, rows, layer.out_channels, layer.in_channels, memory)
+            return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes)
+        if pointwise and layer.stride == (2, 2) and layer.in_height % 2 == 0:
+            # tiled_conv_downsample (T gemmini.h L2870-2920): one tiled_matmul_auto per
+            # output row, every other input pixel (resnet50.c L619).
+            tiles, sizes = matmul_tile_grid(
+                layer.batch * layer.out_height,
+                layer.out_width,
+                layer.out_channels,
+                layer.in_channels,
+                memory,
+            )
+            return tiles, _matmul_mapping("tiled_conv_downsample (a matmul per output row)", sizes)
+        grid = conv_tile_grid(layer, memory, pool)
+        if grid is None:
+            return SHAPE_REASON
+        tiles, sizes = grid
+        return tiles, {
+            "library": "tiled_conv_dw_auto" if layer.groups > 1 else "tiled_conv_auto",
+            "tile": "x".join(str(v) for v in sizes),
+            "tile_fields": "batches x porows x pocols x pochs x krows x kcols x kchs",
+        }
+    if isinstance(layer, (Dense, MatMul)):
+        if isinstance(layer, Dense):
+            batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
+        else:
+            batch, dims = layer.batch, (layer.m, layer.n, layer.k)
+        tiles, sizes = matmul_tile_grid(batch, *dims, memory)
+        return tiles, _matmul_mapping("tiled_matmul_auto", sizes)
+    if isinstance(layer, Pool):
+        is_global = (
+            layer.pool == "avgpool"
+            and layer.kernel_height == layer.in_height
+            and layer.kernel_width == layer.in_width
+            and layer.in_height == layer.in_width
+            and layer.padding == (0, 0, 0, 0)
+        )
+        if not is_global:
+            return POOL_REASON
+        pixels = layer.in_height * layer.in_width
+        tiles = average_tile_grid(layer.batch, pixels, layer.channels, memory)
+        return tiles, {"library": "tiled_global_average_auto", "tile": f"{tiles[0].ochs}"}
+    if isinstance(layer, Elementwise) and layer.op == "add" and len(layer.inputs) == 2:
+        shape = layer.shape
+        if len(shape) == 4:  # NCHW here; Gemmini keeps NHWC: rows of channels
+            rows, cols = shape[0] * shape[2] * shape[3], shape[1]
+        else:
+            rows, cols = prod(shape[:-1]), shape[-1]
+        tiles = resadd_tile_grid(rows, cols, memory)
+        return tiles, {"library": "tiled_resadd_auto", "tile": f"{tiles[0].ocols}x{tiles[0].ochs}"}
+    return ELEMENTWISE_REASON
+
+
+def _matmul_mapping(library: str, sizes: tuple[int, ...]) -> dict[str, int | str]:
+    return {
+        "library": library,
+        "tile": "x".join(str(v) for v in sizes),
+        "tile_fields": "tile_I x tile_J x tile_K (DIM blocks)",
+    }
