@@ -271,6 +271,8 @@ def _check_fast_equals_full(program: Program) -> None:
     full = evaluate_program(program, "full")
     assert [r.cycles for r in fast] == [r.cycles for r in full]
     assert [r.instructions for r in fast] == [r.instructions for r in full]
+    # The resource and queue bounds are lower bounds (analyzer/bounds.py).
+    assert all(r.bound.busy_cycles <= r.cycles for r in full)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
