@@ -97,8 +97,9 @@ def block_usage(block: Block, program: Program) -> BlockUsage:
     queues = list(program.queues)
     hold = np.zeros(len(queues), dtype=np.int64)
     for t in block.templates:
-        if t.queue is not None:
-            hold[queues.index(t.queue)] += t.latency
+        for queue in (t.queue, t.issue_queue):
+            if queue is not None:
+                hold[queues.index(queue)] += t.latency
         index = offsets[t.unit] + t.instance
         busy[index] += t.occupancy
         overhang[index] = max(overhang[index], t.occupancy - t.latency)

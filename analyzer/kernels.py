@@ -11,7 +11,9 @@ hash alone, so a skip is always exact.
 
 Timing rules (DESIGN.md, "Instructions and timing semantics"):
   issue: bundles issue in order, at most `width` per cycle, and bundle b not before the
-         latest start in bundle b - window (the front end's bounded lookahead);
+         latest start in bundle b - window (the front end's bounded lookahead); a bundle
+         whose first instruction needs an entry of a full issue queue waits for it, and so
+         does everything behind it (an in-order front end stalled by a full queue);
   start >= issue + front-end delay, and >= the unit's free time (previous start + occupancy);
   RAW and WAW: start >= end of the last writer of a location read or written;
   WAR: end >= start + read_time of every reader of a written location since its last write.
@@ -29,9 +31,10 @@ LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
 T_UNIT, T_LATENCY, T_OCCUPANCY, T_READ_TIME, T_BUNDLE_START, T_SIMPLE = 0, 1, 2, 3, 4, 5
 T_FIRST, T_FIRST_WRITE, T_LAST = 6, 7, 8
 # Marks follow the writes: [T_LAST, T_END_READ_MARKS) are set at start + read time,
-# [T_END_READ_MARKS, T_END_MARKS) at the end; T_QUEUE is the queue or -1.
-T_END_READ_MARKS, T_END_MARKS, T_QUEUE = 9, 10, 11
-TEMPLATE_COLUMNS = 12
+# [T_END_READ_MARKS, T_END_MARKS) at the end; T_QUEUE is the queue or -1; T_ISSUE_QUEUE
+# the queue whose full state holds up issue (of this and every later bundle), or -1.
+T_END_READ_MARKS, T_END_MARKS, T_QUEUE, T_ISSUE_QUEUE = 9, 10, 11, 12
+TEMPLATE_COLUMNS = 13
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 _FNV_PRIME = np.uint64(1099511628211)
@@ -234,6 +237,7 @@ def evaluate_layer(
     does not start before the end of the instruction of q `size` entries earlier, whose
     entry it takes (a reservation station or controller with `size` entries, freed at
     completion). Only that queue waits: instructions of other queues behind it go on.
+    An issue queue (T_ISSUE_QUEUE) holds up issue instead, so everything behind waits too.
 
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
     k = max(1, signature length // (compare_budget * op_work)), op_work being the work of
@@ -313,6 +317,11 @@ def evaluate_layer(
                         issue = earliest
                     if window_ring[window_head] > issue:
                         issue = window_ring[window_head]
+                    q = templates[i, T_ISSUE_QUEUE]
+                    if q >= 0:
+                        v = queue_ring[queue_first[q] + queue_head[q]]
+                        if v > issue:
+                            issue = v
                     issue_ring[issue_head] = issue
                     issue_head += 1
                     if issue_head == width:
@@ -394,12 +403,13 @@ def evaluate_layer(
                         mark = read_end if a < split else end
                         for x in range(np.uint64(loc), np.uint64(loc + o_count[a])):
                             write_end[x] = max(write_end[x], mark)
-                q = templates[i, T_QUEUE]
-                if q >= 0:
-                    queue_ring[queue_first[q] + queue_head[q]] = end
-                    queue_head[q] += 1
-                    if queue_head[q] == queue_first[q + 1] - queue_first[q]:
-                        queue_head[q] = 0
+                for column in (T_QUEUE, T_ISSUE_QUEUE):
+                    q = templates[i, column]
+                    if q >= 0:
+                        queue_ring[queue_first[q] + queue_head[q]] = end
+                        queue_head[q] += 1
+                        if queue_head[q] == queue_first[q + 1] - queue_first[q]:
+                            queue_head[q] = 0
                 unit_free[u] = start + templates[i, T_OCCUPANCY]
                 if start > bundle_max_start:
                     bundle_max_start = start

@@ -20,6 +20,7 @@ from analyzer.kernels import (
     T_END_READ_MARKS,
     T_FIRST,
     T_FIRST_WRITE,
+    T_ISSUE_QUEUE,
     T_LAST,
     T_LATENCY,
     T_OCCUPANCY,
@@ -130,6 +131,7 @@ def pack_blocks(program: Program) -> PackedBlocks:
             row[T_END_READ_MARKS] = row[T_LAST] + len(t.read_marks)
             row[T_END_MARKS] = row[T_END_READ_MARKS] + len(t.marks)
             row[T_QUEUE] = -1 if t.queue is None else queue_index[t.queue]
+            row[T_ISSUE_QUEUE] = -1 if t.issue_queue is None else queue_index[t.issue_queue]
             rows.append(row)
             for operand in operands:
                 loc.append(space_first[operand.space] + operand.base)

@@ -55,6 +55,11 @@ class Template:
     # A queue of Program.queues: the start waits for a free entry (one per instruction,
     # freed at its end), as in a reservation station with that many entries. None: no queue.
     queue: str | None = None
+    # A queue of Program.queues whose entry this instruction must have to *issue*: while
+    # it is full, this and every later bundle wait (an in-order front end, e.g. a CPU
+    # issuing commands into a reservation station). Only on a bundle's first instruction,
+    # never the same queue as `queue`.
+    issue_queue: str | None = None
 
     def operands(self) -> tuple[Operand, ...]:
         return self.reads + self.writes + self.read_marks + self.marks

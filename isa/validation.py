@@ -88,6 +88,13 @@ def _check_template(t: Template, program: Program, where: str) -> None:
         raise ProgramError(f"{where}: bundle_start must be true or false")
     if t.queue is not None and t.queue not in program.queues:
         raise ProgramError(f"{where}: queue {t.queue!r} does not exist")
+    if t.issue_queue is not None:
+        if t.issue_queue not in program.queues:
+            raise ProgramError(f"{where}: issue queue {t.issue_queue!r} does not exist")
+        if t.issue_queue == t.queue:
+            raise ProgramError(f"{where}: queue {t.queue!r} cannot also be its issue queue")
+        if not t.bundle_start:
+            raise ProgramError(f"{where}: an issue queue needs the bundle's first instruction")
     for operand in t.operands():
         if operand.space not in program.spaces:
             raise ProgramError(f"{where}: address space {operand.space!r} does not exist")

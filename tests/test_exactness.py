@@ -108,6 +108,7 @@ def templates(draw, depth: int, n_units: int):
         return Operand(SPACE, base, count, coefs)
 
     bundle_start = draw(st.booleans())
+    queue = draw(st.sampled_from([None, "q0", "q1"]))
     return Template(
         opcode="op",
         unit="u",
@@ -121,7 +122,12 @@ def templates(draw, depth: int, n_units: int):
         # Marks (reservation-station style completion times) and queues.
         read_marks=tuple(operand() for _ in range(draw(st.integers(0, 1)))),
         marks=tuple(operand() for _ in range(draw(st.integers(0, 1)))),
-        queue=draw(st.sampled_from([None, "q0", "q1"])),
+        queue=queue,
+        # An issue queue (in-order front end stalled while it is full): a bundle's first
+        # instruction only, and another queue than `queue`.
+        issue_queue=draw(st.sampled_from([None, *(q for q in ("q0", "q1") if q != queue)]))
+        if bundle_start
+        else None,
     )
 
 

@@ -3,6 +3,9 @@ out by hand. The expected times are derived in the comments, not copied from a r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from isa.program import Program
 from tests.builders import instr, op, program, timeline
 
 
@@ -113,3 +116,19 @@ def test_affine_addresses_follow_the_loop_index():
         trips=3,
     )
     assert [s for s, _ in timeline(independent)] == [0, 1, 2]
+
+
+def test_a_full_queue_delays_its_own_kind_and_a_full_issue_queue_everything_behind():
+    # Queue q has one entry, freed at the end of the instruction holding it. A (latency 5)
+    # holds it from 0 to 5, so B, also of q, starts at 5.
+    def three(field: str) -> Program:
+        a = replace(instr(latency=5), **{field: "q"})
+        b = replace(instr(instance=1), **{field: "q"})
+        c = instr(instance=2)
+        return replace(program([a, b, c]), queues={"q": 1})
+
+    # A plain queue delays only B: C, behind it in program order, starts at 0.
+    assert timeline(three("queue")) == [(0, 5), (5, 6), (0, 1)]
+    # An issue queue stalls the in-order front end: B cannot issue before 5, and C, which
+    # issues after B, neither.
+    assert timeline(three("issue_queue")) == [(0, 5), (5, 6), (5, 6)]

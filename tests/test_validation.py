@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from analyzer.evaluate import evaluate_program
@@ -30,3 +32,18 @@ def test_frontend_and_sizes_are_checked():
         evaluate_program(program([instr()], window=0))
     with pytest.raises(ProgramError, match="unit 'alu' has size 0"):
         evaluate_program(program([instr()], units={"alu": 0}))
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"queue": "nope"}, "queue 'nope' does not exist"),
+        ({"issue_queue": "nope"}, "issue queue 'nope' does not exist"),
+        ({"queue": "q", "issue_queue": "q"}, "cannot also be its issue queue"),
+        ({"issue_queue": "q", "bundle_start": False}, "needs the bundle's first instruction"),
+    ],
+)
+def test_bad_queues_are_refused(fields, fragment):
+    prog = replace(program([instr(), replace(instr(), **fields)]), queues={"q": 2})
+    with pytest.raises(ProgramError, match=fragment):
+        evaluate_program(prog)

@@ -1,6 +1,6 @@
 """The trace folder: an Arrow dataset per (model, accelerator), written atomically.
 
-Layout (schema version 3):
+Layout (schema version 4):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
                          layers (name, kind, MACs, mapping, instruction counts), host
                          layers (not run on the accelerator: name, kind, position, reason),
@@ -40,7 +40,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -71,6 +71,7 @@ TEMPLATE_SCHEMA = pa.schema(
         ("read_marks", pa.list_(OPERAND_TYPE)),
         ("marks", pa.list_(OPERAND_TYPE)),
         ("queue", pa.string()),  # queue, null for none
+        ("issue_queue", pa.string()),  # queue that holds up issue, null for none
     ]
 )
 LOOP_SCHEMA = pa.schema(
@@ -193,6 +194,7 @@ def _templates_table(program: Program) -> pa.Table:
             for name in OPERAND_LISTS:
                 columns[name].append([_operand_dict(o) for o in getattr(t, name)])
             columns["queue"].append(t.queue)
+            columns["issue_queue"].append(t.issue_queue)
     return pa.table(columns, schema=TEMPLATE_SCHEMA)
 
 
@@ -464,6 +466,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
             read_marks=tuple(_operand(o) for o in templates["read_marks"][row]),
             marks=tuple(_operand(o) for o in templates["marks"][row]),
             queue=templates["queue"][row],
+            issue_queue=templates["issue_queue"][row],
         )
         block = templates["block"][row]
         if templates["position"][row] != len(blocks_rows.get(block, [])):
