@@ -17,8 +17,6 @@ from isa.program import Loop
 from tracer.errors import MappingError
 from tracer.gemmini_library import Tile
 
-# max_block_len: an int8 mvin spans up to 4 DIM-column blocks (G LoopMatmul.scala:898).
-BLOCKS_PER_MVIN = 4
 MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
 ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run of tiles 1
 
@@ -65,6 +63,9 @@ class TileStreams:
         self.dim = commands.dim
         self.spad_half = commands.spad_half
         self.acc_half = commands.acc_half
+        # max_block_len: an int8 mvin spans up to dma_maxbytes / DIM column blocks, 4 on
+        # the default config (G LoopMatmul.scala:898, LoopConv.scala:266).
+        self.blocks_per_mvin = max(1, commands.timing.dma_maxbytes // self.dim)
 
     def tile_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         """(loads, execute, stores) of one tile in scratchpad half `half` and accumulator
@@ -97,7 +98,8 @@ class TileStreams:
                 loads += nest(dims, ROOT_DEPTH, load, {})
         stores: list = [self.commands.block("config_st", [self.commands.config("store")])]
         for blocks, first_block, rows in segments(tile.ocols, dim):
-            for groups, first_group, per_group in segments(j_blocks, BLOCKS_PER_MVIN):
+            per_mvout = self.blocks_per_mvin
+            for groups, first_group, per_group in segments(j_blocks, per_mvout):
 
                 def store(loops, depth, rows=rows, per_group=per_group):
                     count = (per_group - 1) * dim + rows
@@ -106,7 +108,12 @@ class TileStreams:
 
                 dims = [
                     ("row", blocks, first_block * dim, dim),
-                    ("col", groups, first_group * BLOCKS_PER_MVIN * dim, BLOCKS_PER_MVIN * dim),
+                    (
+                        "col",
+                        groups,
+                        first_group * self.blocks_per_mvin * dim,
+                        self.blocks_per_mvin * dim,
+                    ),
                 ]
                 stores += nest(dims, ROOT_DEPTH, store, {})
         return loads, [], stores
@@ -119,7 +126,7 @@ class TileStreams:
         c_blocks = -(-tile.ochs // dim)
         acc = acc_half * self.acc_half
         loads: list = [self.commands.block("config_ld", [self.commands.config("load")])]
-        for groups, first_group, per_group in segments(c_blocks, BLOCKS_PER_MVIN):
+        for groups, first_group, per_group in segments(c_blocks, self.blocks_per_mvin):
             at = Affine(acc, col=1)
 
             def load(loops, depth, per_group=per_group, at=at):
@@ -130,7 +137,7 @@ class TileStreams:
 
             dims = [
                 ("pixel", tile.ocols, 0, 1),
-                ("col", groups, first_group * BLOCKS_PER_MVIN, BLOCKS_PER_MVIN),
+                ("col", groups, first_group * self.blocks_per_mvin, self.blocks_per_mvin),
             ]
             loads += nest(dims, ROOT_DEPTH, load, {})
         stores: list = [self.commands.block("config_st", [self.commands.config("store")])]
@@ -209,8 +216,8 @@ class TileStreams:
             loads += nest(pixel_rows, ROOT_DEPTH, leaf, {})
         # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
         loads.append(config_ld)
-        for groups, first_group, per_group in segments(och_blocks, BLOCKS_PER_MVIN):
-            row_bytes = min(per_group * dim, tile.ochs - first_group * BLOCKS_PER_MVIN * dim)
+        for groups, first_group, per_group in segments(och_blocks, self.blocks_per_mvin):
+            row_bytes = min(per_group * dim, tile.ochs - first_group * self.blocks_per_mvin * dim)
 
             def channel_blocks(loops, depth, per_group=per_group, row_bytes=row_bytes):
                 nodes: list = []
@@ -227,7 +234,7 @@ class TileStreams:
                 return nodes
 
             dims = [
-                ("och", groups, first_group * BLOCKS_PER_MVIN, BLOCKS_PER_MVIN),
+                ("och", groups, first_group * self.blocks_per_mvin, self.blocks_per_mvin),
                 ("krow", tile.krows, 0, 1),
                 ("kcol", tile.kcols, 0, 1),
             ]
@@ -236,15 +243,15 @@ class TileStreams:
         # (G LoopConv.scala:366-388).
         loads.append(config_ld)
         input_rows = [("b", tile.batches, 0, 1), ("row", irows, 0, 1)]
-        for groups, first_group, per_group in segments(ich_blocks, BLOCKS_PER_MVIN):
-            row_bytes = min(per_group * dim, tile.kchs - first_group * BLOCKS_PER_MVIN * dim)
+        for groups, first_group, per_group in segments(ich_blocks, self.blocks_per_mvin):
+            row_bytes = min(per_group * dim, tile.kchs - first_group * self.blocks_per_mvin * dim)
 
             def inputs(loops, depth, pixels, per_group=per_group, row_bytes=row_bytes):
                 count = (per_group - 1) * a_block + pixels
                 t = self.commands.mvin("mvin", pixels, row_bytes, False, a_at, count, loops, half)
                 return [self.commands.block("mvin inputs", [t])]
 
-            group = [("kch", groups, first_group * BLOCKS_PER_MVIN, BLOCKS_PER_MVIN)]
+            group = [("kch", groups, first_group * self.blocks_per_mvin, self.blocks_per_mvin)]
             loads += nest(
                 input_rows, ROOT_DEPTH, over_columns(segments(icols, dim), inputs, group), {}
             )

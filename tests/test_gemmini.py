@@ -447,3 +447,21 @@ def test_a_weight_step_costs_the_rtls_mesh_rows():
         if t.unit == "execute"
     )
     assert busy == 9 * (DIM + 20 * (16 + 4) - 4) + 1
+
+
+@pytest.mark.parametrize(("dim", "blocks"), [("8", 8), ("16", 4), ("32", 2)])
+def test_an_mvin_spans_dma_maxbytes_of_columns(dim, blocks):
+    # LoopMatmul.scala:898 / LoopConv.scala:266: max_block_len = dma_maxbytes / DIM int8
+    # columns blocks (64 bytes: 4 blocks of 16). A 1x1 conv with 256 input channels as a
+    # matmul over 8 pixels: each input mvin loads `blocks` channel blocks of DIM columns.
+    accelerator = find_accelerator("gemmini").resolve({"dim": dim})
+    program = lower(accelerator, Model("m", (Dense("fc", 256, 16, rows=8),)))
+    widths = {
+        t.marks[0].count
+        for block in program.blocks
+        for t in block.templates
+        if t.opcode == "mvin" and t.marks[0].space == "spad_loaded"
+    }
+    # An mvin of b blocks of 8 pixel rows covers (b - 1) * (rows between blocks) + 8 rows;
+    # the inputs' blocks are 8 rows apart (one row per pixel), so b * 8 rows.
+    assert widths == {blocks * 8}
