@@ -35,6 +35,17 @@ Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
   max_in_flight_reqs outstanding, data one bus beat per cycle, dram_latency to the first
   beat (G DMA.scala:180-289).
 
+Output stationary (--param dataflow=os; isa/gemmini_os.py): tiled_matmul_auto's OS path
+has no unroller. The CPU issues sp_tiled_matmul_os's commands one by one (T gemmini.h
+L380-504), every tile in the same rows (no double buffering), and waits in order whenever
+the RS queue of the next command is full (ld 8 / ex 16 / st 4, G Configs.scala:56-58): an
+issue queue per controller. Every OS group is DIM rows; a tile's first preload fires
+alone, and results leave the mesh during the next group (G ExecuteController.scala:285-302,
+585-610). Convolutions are refused as gemmini.h refuses them (tiled_conv exits for OS).
+Not modelled for OS: the mesh flush when the execute queue runs dry (the last results of a
+tile are taken to leave as if another group followed), the 6 mesh tags (with DIM-row
+groups they do not bind, docs/gemmini/timing.md 4.5), and the CPU's own cost per command.
+
 Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
 - a preload and its compute fire as one group, where the RTL pairs a compute with the
   *next* preload (mul_pre); the group with new weights is sized so that every weight step
@@ -53,7 +64,15 @@ from __future__ import annotations
 from collections import Counter
 
 from accelerators.description import Accelerator
-from isa.gemmini_commands import ACC_SPACES, MESH_SPACE, SPAD_SPACES, TOKEN_SPACE, GemminiCommands
+from isa.gemmini_commands import (
+    ACC_SPACES,
+    MESH_SPACE,
+    RS_QUEUES,
+    SPAD_SPACES,
+    TOKEN_SPACE,
+    GemminiCommands,
+)
+from isa.gemmini_os import OutputStationaryTiles
 from isa.gemmini_streams import TileStreams
 from isa.program import HostLayer, LayerProgram, Program
 from tracer.errors import MappingError
@@ -64,6 +83,8 @@ from tracer.layers import Model, operations
 def lower(accelerator: Accelerator, model: Model) -> Program:
     commands = GemminiCommands(accelerator)
     tiles_to_program = TileStreams(commands)
+    os_tiles = OutputStationaryTiles(commands)
+    output_stationary = accelerator.parameters["dataflow"] == "os"
     memory = commands.memory
     layers = []
     host_layers = []
@@ -87,7 +108,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         following = model.layers[position + 1] if position + 1 < len(model.layers) else None
         pool = following if fusable_pool(layer, following, consumers) else None
         try:
-            plan = plan_layer(layer, pool, memory)
+            plan = plan_layer(layer, pool, memory, output_stationary)
         except MappingError as exc:
             raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
         if isinstance(plan, str):
@@ -100,12 +121,37 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         mapping["tiles"] = len(tiles)
         mapping["dim"] = commands.dim
         try:
-            root = tiles_to_program.layer_root(tiles)
+            if tiles[0].kind == "matmul_os":
+                root = os_tiles.layer_root(tiles)
+            else:
+                root = tiles_to_program.layer_root(tiles)
         except MappingError as exc:
             raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
         macs = getattr(layer, "macs", 0)
         layers.append(LayerProgram(layer.name, layer.kind, macs, mapping, root))
     params = accelerator.parameters
+    queues = {
+        "load": int(params["load_inflight"]),
+        "execute": max(1, int(params["rs_ex_entries"]) // 2),
+        "mesh": int(params["mesh_tags"]),
+    }
+    notes = [
+        "tiles as gemmini.h's tiled_conv_auto / tiled_matmul_auto pick them, two tiles "
+        "resident (double-buffered halves of scratchpad and accumulator)",
+        "a preload fires with its own compute (the RTL pairs a compute with the next "
+        "preload); the unrollers' arbiter is replaced by a fixed stream order",
+    ]
+    if output_stationary:
+        entries = {"load": "rs_ld_entries", "execute": "rs_ex_entries", "store": "rs_st_entries"}
+        for unit, queue in RS_QUEUES.items():
+            queues[queue] = int(params[entries[unit]])
+        notes = [
+            "output stationary: matmuls as tiled_matmul_auto's sp_tiled_matmul_os calls, "
+            "issued by the CPU at one command per cycle (an assumption: a core spends a few "
+            "instructions per command); residual additions stay weight-stationary, as "
+            "imagenet/resnet50.c runs them",
+            *notes,
+        ]
     spaces = {name: memory.scratchpad_rows for name in SPAD_SPACES}
     spaces.update({name: memory.accumulator_rows for name in ACC_SPACES})
     spaces[TOKEN_SPACE] = 2
@@ -121,18 +167,11 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         blocks=tuple(commands.blocks),
         layers=tuple(layers),
         host_layers=tuple(host_layers),
-        queues={
-            "load": int(params["load_inflight"]),
-            "execute": max(1, int(params["rs_ex_entries"]) // 2),
-            "mesh": int(params["mesh_tags"]),
-        },
+        queues=queues,
         roofline=accelerator.roofline_table(),
         model=model.name,
         notes=(
-            "tiles as gemmini.h's tiled_conv_auto / tiled_matmul_auto pick them, two tiles "
-            "resident (double-buffered halves of scratchpad and accumulator)",
-            "a preload fires with its own compute (the RTL pairs a compute with the next "
-            "preload); the unrollers' arbiter is replaced by a fixed stream order",
+            *notes,
             f"DRAM latency {params['dram_latency']} cycles (an assumption: set "
             "--param dram_latency to your memory system's)",
         ),

@@ -6,7 +6,7 @@ timing rules these templates implement, docs/gemmini/timing.md the reading notes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from accelerators.description import Accelerator
 from isa.program import Block, BlockRef, Operand, Template
@@ -19,6 +19,9 @@ SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
 MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
+# The reservation station's queues, as the CPU sees them when it issues commands itself
+# (output stationary): a full one stalls the CPU (G ReservationStation.scala, alloc.ready).
+RS_QUEUES = {"load": "rs_load", "execute": "rs_execute", "store": "rs_store"}
 
 Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
 
@@ -141,11 +144,12 @@ class GemminiCommands:
         dst: Affine,
         count: int,
         loops: Loops,
-        half: int,
+        half: int | None,
         one_row: bool | None = None,
     ) -> Template:
         """`one_row`: a zero DRAM stride (a bias row repeated); by default, for the
-        accumulator (bias) loads."""
+        accumulator (bias) loads. `half`: the scratchpad half whose loads_started token
+        it marks (an unroller's tile), or None."""
         occupancy, latency = self.timing.mvin(
             rows, row_bytes, one_row=to_acc if one_row is None else one_row
         )
@@ -166,7 +170,7 @@ class GemminiCommands:
             reads=tuple(dst.operand(s, count, loops) for s in waits),
             writes=(),
             bundle_start=True,
-            read_marks=(Operand(TOKEN_SPACE, half),),  # marked at its start
+            read_marks=() if half is None else (Operand(TOKEN_SPACE, half),),  # at its start
             marks=tuple(dst.operand(s, count, loops) for s in marks),
             queue="load",
         )
@@ -227,6 +231,73 @@ class GemminiCommands:
             queue="mesh",
         )
 
+    def os_preload(
+        self,
+        out: Affine | None,
+        out_rows: int,
+        a: Affine,
+        a_rows: int,
+        b: Affine,
+        b_rows: int,
+        loops: Loops,
+        first: bool,
+    ) -> Template:
+        """Output stationary (sp_tiled_matmul_os, T gemmini.h L454-481): the preload names
+        where its pair's results go (`out`, or GARBAGE before the last k) and brings no
+        weights. Every OS group is DIM rows (G ExecuteController.scala:285-302). The RTL
+        fires a preload alone only when no compute precedes it (`first`, DIM rows,
+        ExecuteController.scala:585-597), otherwise with the previous compute (mul_pre,
+        :600-610). Here it fires with its own compute (it waits for the same rows), and
+        its results leave the mesh during the next group (the PEs shift them out as the
+        next matmul accumulates; docs/gemmini/timing.md 4.4-4.5): they land DIM rows plus
+        the execute latency after the compute's last row. The RS frees a preload with an
+        address when its last result row is out (ExecuteController.scala:970-978), one
+        with GARBAGE when it fires (:643,662)."""
+        fired = self.dim if first else 0
+        reads = [a.operand("spad_loaded", a_rows, loops), b.operand("spad_loaded", b_rows, loops)]
+        marks: tuple[Operand, ...] = ()
+        latency = fired
+        if out is not None:
+            reads += [out.operand(s, out_rows, loops) for s in ("acc_loaded", "acc_stored")]
+            marks = (out.operand("acc_computed", out_rows, loops), Operand(MESH_SPACE, 0))
+            latency = fired + 2 * self.dim - 1 + self.timing.execute_latency
+        return Template(
+            opcode="preload",
+            unit="execute",
+            instance=0,
+            latency=latency,
+            occupancy=fired,
+            read_time=0,
+            reads=tuple(reads),
+            writes=(),
+            bundle_start=True,
+            marks=marks,
+            issue_queue=RS_QUEUES["execute"],
+        )
+
+    def os_compute(
+        self, opcode: str, a: Affine, a_rows: int, b: Affine, b_rows: int, loops: Loops
+    ) -> Template:
+        """Output stationary: A and B both stream from the scratchpad, DIM rows; the RS
+        frees a compute when its last row fires (G ExecuteController.scala:661,678)."""
+        operands = (
+            a.operand("spad_loaded", a_rows, loops),
+            b.operand("spad_loaded", b_rows, loops),
+        )
+        return Template(
+            opcode=opcode,
+            unit="execute",
+            instance=0,
+            latency=self.dim,
+            occupancy=self.dim,
+            read_time=self.dim,
+            reads=operands,
+            writes=(),
+            bundle_start=True,
+            read_marks=tuple(replace(o, space="spad_read") for o in operands),
+            issue_queue=RS_QUEUES["execute"],
+        )
+
     def config(self, unit: str) -> Template:
         """config_ld / config_ex / config_st, one per stream of a tile (G LoopConv.scala:1207).
         config_ex runs only with no matmul in the mesh (G ExecuteController.scala:541,579):
@@ -269,3 +340,9 @@ class GemminiCommands:
             bundle_start=True,
             marks=(src.operand("acc_stored", count, loops),),
         )
+
+
+def issued_by_cpu(template: Template) -> Template:
+    """`template` as the CPU issues it (sp_tiled_matmul_os): it needs an entry of its
+    controller's RS queue to issue, and the CPU waits for one in order."""
+    return replace(template, issue_queue=RS_QUEUES[template.unit])

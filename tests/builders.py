@@ -1,10 +1,15 @@
-"""Hand-built programs for timing-rule tests: one block repeated `trips` times."""
+"""Hand-built programs for timing-rule tests (one block repeated `trips` times), and the
+Gemmini machine the Gemmini tests build commands on."""
 
 from __future__ import annotations
 
-from analyzer.evaluate import evaluate_one, run_kernel
+from accelerators.catalog import find_accelerator
+from analyzer.evaluate import evaluate_one, evaluate_program, run_kernel
 from analyzer.packing import pack_blocks, pack_layer
+from isa.gemmini import lower
+from isa.gemmini_commands import GemminiCommands
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from tracer.layers import Dense, Model
 
 
 def op(space: str, base: int = 0, count: int = 1, coefs: tuple[int, ...] = ()) -> Operand:
@@ -65,3 +70,37 @@ def timeline(prog: Program) -> list[tuple[int, int]]:
         packed, blocks, prog, fast=False, record_first=0, record_count=packed.instructions
     )
     return list(zip(line.start.tolist(), line.end.tolist(), strict=True))
+
+
+def gemmini_machine(**params: str) -> tuple[GemminiCommands, Program]:
+    """The default Gemmini (or with `params`), and an empty program around its machine."""
+    accelerator = find_accelerator("gemmini").resolve(params)
+    program = lower(accelerator, Model("empty", (Dense("fc", 16, 16),)))
+    return GemminiCommands(accelerator), program
+
+
+def run_block(program: Program, templates: list[Template]) -> list[tuple[int, int]]:
+    """(start, end) of each instruction of a one-block program on `program`'s machine."""
+    layer = LayerProgram("t", "test", 0, {}, Loop("layer", 1, (BlockRef(0),)))
+    single = Program(
+        accelerator=program.accelerator,
+        parameters=program.parameters,
+        bundles_per_cycle=program.bundles_per_cycle,
+        window_bundles=program.window_bundles,
+        frontend_delay=program.frontend_delay,
+        units=program.units,
+        spaces=program.spaces,
+        blocks=(Block("test", tuple(templates)),),
+        layers=(layer,),
+        queues=program.queues,
+    )
+    return timeline(single)
+
+
+def check_fast_equals_full(program: Program) -> None:
+    fast = evaluate_program(program, "fast")
+    full = evaluate_program(program, "full")
+    assert [r.cycles for r in fast] == [r.cycles for r in full]
+    assert [r.instructions for r in fast] == [r.instructions for r in full]
+    # The resource and queue bounds are lower bounds (analyzer/bounds.py).
+    assert all(r.bound.busy_cycles <= r.cycles for r in full)

@@ -11,19 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_one, evaluate_program
+from analyzer.evaluate import evaluate_one
 from analyzer.packing import pack_blocks
 from isa.gemmini import lower
 from isa.gemmini_commands import Affine, GemminiCommands
-from isa.program import (
-    Block,
-    BlockRef,
-    LayerProgram,
-    Loop,
-    Program,
-    Template,
-)
-from tests.builders import timeline
+from tests.builders import check_fast_equals_full, gemmini_machine, run_block
 from tracer.errors import DescriptionError
 from tracer.gemmini_library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from tracer.layers import Conv2d, Dense, Model
@@ -31,31 +23,6 @@ from tracer.lowering import lower_model
 from tracer.trace_io import iterate_blocks, resolve_address
 
 DIM = 16
-
-
-def _machine(**params: str) -> tuple[GemminiCommands, Program]:
-    """The default Gemmini (or with `params`), and an empty program around its machine."""
-    accelerator = find_accelerator("gemmini").resolve(params)
-    program = lower(accelerator, Model("empty", (Dense("fc", 16, 16),)))
-    return GemminiCommands(accelerator), program
-
-
-def _run(program: Program, templates: list[Template]) -> list[tuple[int, int]]:
-    """(start, end) of each instruction of a one-block program on `program`'s machine."""
-    layer = LayerProgram("t", "test", 0, {}, Loop("layer", 1, (BlockRef(0),)))
-    single = Program(
-        accelerator=program.accelerator,
-        parameters=program.parameters,
-        bundles_per_cycle=program.bundles_per_cycle,
-        window_bundles=program.window_bundles,
-        frontend_delay=program.frontend_delay,
-        units=program.units,
-        spaces=program.spaces,
-        blocks=(Block("test", tuple(templates)),),
-        layers=(layer,),
-        queues=program.queues,
-    )
-    return timeline(single)
 
 
 FIXED: dict[str, tuple[int, int, int]] = {}
@@ -69,23 +36,23 @@ def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
     # cycle, at most 16 outstanding, so 16 rows at 100 cycles to the first beat take
     # ceil(16 * (100 + 1) / 16) = 101 cycles to issue; the last beat lands 100 + 4 (TLB,
     # merger, bank write) + 1 later.
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
-    [(start, end)] = _run(program, [mvin])
+    [(start, end)] = run_block(program, [mvin])
     assert (start, end) == (0, 101 + 104 + 1)
     # 64-column rows are one 64-byte request of 4 beats each: the bus, not the tracker, bounds.
-    lowering, program = _machine(dram_latency="10")
+    lowering, program = gemmini_machine(dram_latency="10")
     wide = lowering.mvin("mvin", DIM, 4 * DIM, False, A_ROWS, DIM, FIXED, 0)
-    assert _run(program, [wide]) == [(0, 16 * 4 + 14 + 4)]
+    assert run_block(program, [wide]) == [(0, 16 * 4 + 14 + 4)]
 
 
 def test_load_controller_runs_two_mvins_at_once():
     # LoadController.scala:84: nCmds = 2; the third mvin waits for the first to complete.
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     loads = [
         lowering.mvin("mvin", DIM, DIM, False, Affine(k * DIM), DIM, FIXED, 0) for k in range(3)
     ]
-    (s0, e0), (s1, _), (s2, _) = _run(program, loads)
+    (s0, e0), (s1, _), (s2, _) = run_block(program, loads)
     assert s1 == s0 + 101  # the reader issues the second mvin's requests after the first's
     assert s2 == e0
 
@@ -95,7 +62,7 @@ def test_preload_and_compute_fire_one_row_per_cycle():
     # without new weights max(rows_A, 4) rows; the next group fires the cycle after. The
     # first group fires at cycle 1: its compute enters the RS one cycle after its preload
     # (one allocation per cycle, ReservationStation.scala:36).
-    lowering, program = _machine(dram_latency="1")
+    lowering, program = gemmini_machine(dram_latency="1")
     first = [
         lowering.preload(B_ROWS, DIM, C_ROWS, DIM, DIM, FIXED, 0),
         lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED),
@@ -110,7 +77,7 @@ def test_preload_and_compute_fire_one_row_per_cycle():
             "compute_accumulated", Affine(2 * DIM), DIM, Affine(2 * DIM), DIM, DIM, FIXED
         ),
     ]
-    times = _run(program, first + small + after)
+    times = run_block(program, first + small + after)
     starts = [start for start, _ in times]
     assert starts == [0, 1, 1 + DIM, 1 + DIM, 1 + DIM + 4, 1 + DIM + 4]
     # The last row of a group lands in the accumulator the execute unit's latency later:
@@ -121,38 +88,38 @@ def test_preload_and_compute_fire_one_row_per_cycle():
 def test_compute_waits_for_the_mvin_of_its_rows_across_controllers():
     # ReservationStation.scala:340-342: an ex command overlapping an older mvin's
     # destination waits for that mvin to complete (RAW across queues).
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
-    (_, mvin_end), (pre_start, _), (com_start, _) = _run(program, [mvin, pre, com])
+    (_, mvin_end), (pre_start, _), (com_start, _) = run_block(program, [mvin, pre, com])
     assert pre_start == 1  # its allocation cycle: the preload touches no loaded row
     assert com_start == mvin_end
     # Rows the mvin did not write do not wait.
     other = lowering.compute("compute_preloaded", Affine(4 * DIM), DIM, C_ROWS, DIM, DIM, FIXED)
-    assert _run(program, [mvin, pre, other])[2][0] == 2
+    assert run_block(program, [mvin, pre, other])[2][0] == 2
 
 
 def test_mvin_waits_for_computes_still_reading_its_rows():
     # ReservationStation.scala:331-333: an mvin over rows an older compute reads waits
     # until that compute completes, i.e. has fed its rows (WAR across queues).
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
     mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
-    (_, _), (com_start, _), (mvin_start, _) = _run(program, [pre, com, mvin])
+    (_, _), (com_start, _), (mvin_start, _) = run_block(program, [pre, com, mvin])
     assert mvin_start == com_start + DIM
 
 
 def test_mvout_waits_for_outputs_and_mvouts_are_serialized():
     # ReservationStation.scala:364-378: an mvout waits for the preload (and so the compute
     # outputs) writing its accumulator rows, and for every older mvout to complete.
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
     out1 = lowering.mvout(C_ROWS, DIM, FIXED, DIM)
     out2 = lowering.mvout(Affine(4 * DIM), DIM, FIXED, DIM)
-    _, (_, com_end), (o1_start, o1_end), (o2_start, _) = _run(program, [pre, com, out1, out2])
+    _, (_, com_end), (o1_start, o1_end), (o2_start, _) = run_block(program, [pre, com, out1, out2])
     assert o1_start == com_end
     assert o2_start == o1_end
 
@@ -160,7 +127,7 @@ def test_mvout_waits_for_outputs_and_mvouts_are_serialized():
 def test_a_full_execute_queue_holds_back_the_next_pair():
     # ReservationStation entries (Configs.scala:56-58): with 2 ex entries, one preload +
     # compute pair fits; the next preload starts only when the first one completes.
-    lowering, program = _machine(rs_ex_entries="2", mesh_tags="8")
+    lowering, program = gemmini_machine(rs_ex_entries="2", mesh_tags="8")
     pairs = []
     for k in range(2):
         pairs += [
@@ -169,22 +136,22 @@ def test_a_full_execute_queue_holds_back_the_next_pair():
                 "compute_preloaded", Affine(k * DIM), DIM, Affine(k * DIM), DIM, DIM, FIXED
             ),
         ]
-    times = _run(program, pairs)
+    times = run_block(program, pairs)
     assert times[2][0] == times[0][1]
     # With the default 16 entries the second pair follows the first at once.
-    lowering, program = _machine()
-    assert _run(program, pairs)[2][0] == 1 + DIM
+    lowering, program = gemmini_machine()
+    assert run_block(program, pairs)[2][0] == 1 + DIM
 
 
 def test_execute_has_no_address_check_within_its_own_queue():
     # Two computes accumulating into the same rows are pipelined: the RS orders ex
     # commands among themselves without comparing addresses (ReservationStation.scala:344).
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     pair = [
         lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0),
         lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED),
     ]
-    times = _run(program, pair + pair)
+    times = run_block(program, pair + pair)
     assert times[3][0] == times[1][0] + DIM
 
 
@@ -242,11 +209,11 @@ def test_first_layer_packing_puts_several_kernel_columns_in_a_row():
 def test_a_pooled_mvout_reads_every_window_element():
     # StoreController.scala:59-82: with pooling, the store walks porows x pocols x
     # pool_size^2 accumulator rows (one per cycle at best) and writes porows x pocols.
-    lowering, program = _machine(dram_latency="1")
+    lowering, program = gemmini_machine(dram_latency="1")
     plain = lowering.mvout(C_ROWS, DIM, FIXED, DIM)
     pooled = lowering.mvout(C_ROWS, DIM, FIXED, DIM, reads=9 * DIM)
-    [(_, plain_end)] = _run(program, [plain])
-    [(_, pooled_end)] = _run(program, [pooled])
+    [(_, plain_end)] = run_block(program, [plain])
+    [(_, pooled_end)] = run_block(program, [pooled])
     assert pooled_end - plain_end == 8 * DIM * 2  # 2 cycles per accumulator row read
 
 
@@ -264,15 +231,6 @@ def test_layers_the_library_cannot_run_are_host_layers():
     [host] = program.host_layers
     assert host.name == "wide" and "square" in host.reason and host.position == 0
     assert conv_tile_grid(model.layers[0], GemminiCommands(accelerator).memory) is None
-
-
-def _check_fast_equals_full(program: Program) -> None:
-    fast = evaluate_program(program, "fast")
-    full = evaluate_program(program, "full")
-    assert [r.cycles for r in fast] == [r.cycles for r in full]
-    assert [r.instructions for r in fast] == [r.instructions for r in full]
-    # The resource and queue bounds are lower bounds (analyzer/bounds.py).
-    assert all(r.bound.busy_cycles <= r.cycles for r in full)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -317,7 +275,7 @@ def test_random_convs_and_matmuls_fast_equals_full(
         Dense("fc", channels, out_channels, rows=size * batch),
     )
     program = lower(find_accelerator("gemmini").resolve(params), Model("m", layers))
-    _check_fast_equals_full(program)
+    check_fast_equals_full(program)
 
 
 @pytest.mark.slow
@@ -361,13 +319,13 @@ def test_a_memory_too_small_for_the_librarys_tile_is_one_clear_error(tmp_path, c
 def test_config_ex_waits_for_the_mesh_to_drain():
     # ExecuteController.scala:541,579: config_ex is taken only with no matmul in flight,
     # so it starts when the last row of the previous compute has left the mesh.
-    lowering, program = _machine()
+    lowering, program = gemmini_machine()
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
-    _, (_, com_end), (config_start, _) = _run(program, [pre, com, lowering.config("execute")])
+    _, (_, com_end), (config_start, _) = run_block(program, [pre, com, lowering.config("execute")])
     assert config_start == com_end
     # config_ld does not wait for the mesh.
-    _, _, (ld_start, _) = _run(program, [pre, com, lowering.config("load")])
+    _, _, (ld_start, _) = run_block(program, [pre, com, lowering.config("load")])
     assert ld_start == 2
 
 

@@ -25,7 +25,8 @@ from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
 class Tile:
     """One unroller loop: a conv tile (a matmul is a 1x1 conv over one row of pixels), a
     residual-add tile (`kind` "resadd": ocols rows of ochs channels) or a global-average
-    tile ("average": ocols pixels of ochs channels).
+    tile ("average": ocols pixels of ochs channels); or, with `kind` "matmul_os", one
+    sp_tiled_matmul_os call (I = ocols, J = ochs, K = kchs), which the CPU issues itself.
 
     Sizes in elements; `first`/`last`: the tile starts/ends an accumulation over input
     channels (loads bias / stores the output). A conv with max pooling fused keeps
@@ -50,6 +51,7 @@ class Tile:
     porows: int = 0
     pocols: int = 0
     pixels_per_row: int = 1  # first-layer packing: kernel columns per scratchpad row
+    call_start: bool = False  # the first tile of a library call (its config commands first)
 
 
 # Why a layer is not run on Gemmini by this model; reports list it in its place.
@@ -213,11 +215,19 @@ def average_tile_grid(batch: int, pixels: int, channels: int, memory: GemminiMem
 
 
 def matmul_tile_grid(
-    batch: int, dim_i: int, dim_j: int, dim_k: int, memory: GemminiMemory
+    batch: int,
+    dim_i: int,
+    dim_j: int,
+    dim_k: int,
+    memory: GemminiMemory,
+    output_stationary: bool = False,
 ) -> tuple[list[Tile], tuple[int, ...]]:
-    """The LOOP_WS tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul),
-    each a 1x1 conv over a row of dim_i pixels; repeated for each of `batch` matmuls."""
-    tile_i, tile_j, tile_k = matmul_tiles(dim_i, dim_j, dim_k, memory)
+    """The tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul_outer
+    L790-826), one call for each of `batch` matmuls: LOOP_WS tiles (each a 1x1 conv over a
+    row of dim_i pixels) or, output-stationary, sp_tiled_matmul_os calls."""
+    tile_i, tile_j, tile_k = matmul_tiles(
+        dim_i, dim_j, dim_k, memory, weight_stationary=not output_stationary
+    )
     step_i, step_j, step_k = (t * memory.dim for t in (tile_i, tile_j, tile_k))
     tiles = [
         Tile(
@@ -232,6 +242,8 @@ def matmul_tile_grid(
             first=k == 0,
             last=k + step_k >= dim_k,
             loop_conv_ws=False,
+            kind="matmul_os" if output_stationary else "conv",
+            call_start=i == j == k == 0,
         )
         for _ in range(batch)
         for i in range(0, dim_i, step_i)
@@ -259,8 +271,22 @@ def fusable_pool(layer: Layer, following: Layer | None, consumers: Counter[str])
 Plan = tuple[list[Tile], dict[str, int | str]]
 
 
-def plan_layer(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan | str:
-    """The library call that runs `layer` on Gemmini and its tiles, or why none does."""
+OS_CONV_ERROR = (
+    'gemmini.h runs convolutions weight-stationary only: tiled_conv exits with "Gemmini '
+    'convs do not currently support OS" (gemmini-rocc-tests include/gemmini.h L2216-2218), '
+    "so a program like imagenet/resnet50.c run with os stops here; use --param "
+    "dataflow=ws, or a model whose layers are matmuls (1x1 convs, fully connected, "
+    "attention; e.g. --model bert_base)"
+)
+
+
+def plan_layer(
+    layer: Layer, pool: Pool | None, memory: GemminiMemory, output_stationary: bool = False
+) -> Plan | str:
+    """The library call that runs `layer` on Gemmini and its tiles, or why none does.
+    Output stationary applies to matmuls (tiled_matmul_auto); residual additions stay
+    weight-stationary, as imagenet/resnet50.c passes WS to tiled_resadd_auto (L277)."""
+    os_ = output_stationary
     if isinstance(layer, Conv2d):
         pointwise = (
             layer.kernel_height == layer.kernel_width == 1
@@ -272,8 +298,10 @@ def plan_layer(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan |
         if pointwise and layer.stride == (1, 1):
             # imagenet/resnet50.c runs its 1x1 convs as matmuls (tiled_matmul_nn_auto, L152).
             rows = layer.batch * layer.out_height * layer.out_width
-            tiles, sizes = matmul_tile_grid(1, rows, layer.out_channels, layer.in_channels, memory)
-            return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes)
+            tiles, sizes = matmul_tile_grid(
+                1, rows, layer.out_channels, layer.in_channels, memory, os_
+            )
+            return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes, os_)
         if pointwise and layer.stride == (2, 2) and layer.in_height % 2 == 0:
             # tiled_conv_downsample (T gemmini.h L2870-2920): one tiled_matmul_auto per
             # output row, every other input pixel (resnet50.c L619).
@@ -283,8 +311,13 @@ def plan_layer(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan |
                 layer.out_channels,
                 layer.in_channels,
                 memory,
+                os_,
             )
-            return tiles, _matmul_mapping("tiled_conv_downsample (a matmul per output row)", sizes)
+            return tiles, _matmul_mapping(
+                "tiled_conv_downsample (a matmul per output row)", sizes, os_
+            )
+        if os_:
+            raise MappingError(OS_CONV_ERROR)
         grid = conv_tile_grid(layer, memory, pool)
         if grid is None:
             return SHAPE_REASON
@@ -299,8 +332,8 @@ def plan_layer(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan |
             batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
         else:
             batch, dims = layer.batch, (layer.m, layer.n, layer.k)
-        tiles, sizes = matmul_tile_grid(batch, *dims, memory)
-        return tiles, _matmul_mapping("tiled_matmul_auto", sizes)
+        tiles, sizes = matmul_tile_grid(batch, *dims, memory, os_)
+        return tiles, _matmul_mapping("tiled_matmul_auto", sizes, os_)
     if isinstance(layer, Pool):
         is_global = (
             layer.pool == "avgpool"
@@ -325,9 +358,11 @@ def plan_layer(layer: Layer, pool: Pool | None, memory: GemminiMemory) -> Plan |
     return ELEMENTWISE_REASON
 
 
-def _matmul_mapping(library: str, sizes: tuple[int, ...]) -> dict[str, int | str]:
+def _matmul_mapping(
+    library: str, sizes: tuple[int, ...], output_stationary: bool
+) -> dict[str, int | str]:
     return {
-        "library": library,
+        "library": library + (", OS: sp_tiled_matmul_os" if output_stationary else ""),
         "tile": "x".join(str(v) for v in sizes),
         "tile_fields": "tile_I x tile_J x tile_K (DIM blocks)",
     }

@@ -1,0 +1,264 @@
+"""Output stationary: the commands the CPU issues for tiled_matmul_auto's OS path.
+
+T = ucb-bar/gemmini-rocc-tests @180c468 include/gemmini.h. tiled_matmul_outer (L692-826)
+configures once per call (config_ex with the dataflow, config_st, three config_ld) and
+calls sp_tiled_matmul_os (L380-504) per (i0, j0, k0) tile. There is no loop unroller and
+no double buffering: every tile uses the same rows (A from scratchpad row 0, B ending at
+the scratchpad's end, C/D from accumulator row 0), so a tile's loads wait for the previous
+tile's computes to read those rows (the RS's hazards), and the CPU issues the commands in
+program order, stalling while the RS queue of the next one is full
+(isa/gemmini_commands.py: issued_by_cpu).
+
+A tile, in blocks of DIM (I x J outputs, K deep; the last block of each may be short by
+pad_I / pad_J / pad_K elements):
+    k0 == 0 only: config_ld, D (bias) mvins: i, j in groups of MAX_BLOCK_LEN_ACC (L399-420)
+    config_ld, B mvins: j in groups of MAX_BLOCK_LEN, k (L422-434)
+    config_ld, A mvins: i, k in groups of MAX_BLOCK_LEN (L436-447)
+    i, j, k: preload (C address at k == K-1, GARBAGE before), compute (L449-481)
+    last k0 only: mvout per (i, j) (L483-503)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from isa.gemmini_commands import Affine, GemminiCommands, Loops, issued_by_cpu
+from isa.gemmini_streams import ROOT_DEPTH, nest
+from isa.program import BlockRef, Loop
+from tracer.errors import MappingError
+from tracer.gemmini_library import Tile
+
+# gemmini_params.h's MAX_BYTES: the software's largest mvin is 64 bytes whatever the
+# DMA's dma_maxbytes (G GemminiConfigs.scala:350-362 writes the header).
+HEADER_MAX_BYTES = 64
+
+# A dimension in pieces of equal mvins: (trips, first block, blocks per trip, rows or blocks
+# per mvin, columns per mvin).
+Pieces = list[tuple[int, int, int, int, int]]
+
+
+def block_rows(blocks: int, pad: int, dim: int) -> Pieces:
+    """A dimension of `blocks` DIM-blocks, one per mvin, whose last is short by `pad`
+    rows: pieces of (trips, first block, 1, rows, 0), the full blocks first."""
+    if pad == 0:
+        return [(blocks, 0, 1, dim, 0)]
+    pieces = [(blocks - 1, 0, 1, dim, 0)] if blocks > 1 else []
+    return [*pieces, (1, blocks - 1, 1, dim - pad, 0)]
+
+
+def block_groups(blocks: int, per_mvin: int, pad: int, dim: int) -> Pieces:
+    """`blocks` DIM-blocks moved in groups of up to `per_mvin` (one mvin each): pieces of
+    (trips, first block, blocks per trip, blocks per mvin, columns per mvin), the last
+    group on its own when it is shorter or carries the pad (its bytes differ)."""
+    full, rest = divmod(blocks, per_mvin)
+    pieces = []
+    if full:
+        pieces.append((full, 0, per_mvin, per_mvin, per_mvin * dim))
+    if rest:
+        pieces.append((1, full * per_mvin, rest, rest, rest * dim))
+    if pad:
+        trips, first, step, each, cols = pieces.pop()
+        if trips > 1:
+            pieces.append((trips - 1, first, step, each, cols))
+        pieces.append((1, first + (trips - 1) * step, step, each, cols - pad))
+    return pieces
+
+
+def runs(n: int, properties: Callable[[int], tuple]) -> list[tuple[int, int, tuple]]:
+    """0 .. n-1 as runs of consecutive indices with equal `properties`: (first, count,
+    properties)."""
+    out: list[tuple[int, int, tuple]] = []
+    for index in range(n):
+        value = properties(index)
+        if out and out[-1][2] == value:
+            first, count, _ = out[-1]
+            out[-1] = (first, count + 1, value)
+        else:
+            out.append((index, 1, value))
+    return out
+
+
+class OutputStationaryTiles:
+    """Builds the commands of sp_tiled_matmul_os calls from `commands`."""
+
+    def __init__(self, commands: GemminiCommands) -> None:
+        self.commands = commands
+        self.dim = commands.dim
+        self.per_mvin = max(1, HEADER_MAX_BYTES // self.dim)  # MAX_BLOCK_LEN
+        self.per_mvin_acc = max(1, HEADER_MAX_BYTES // (4 * self.dim))  # MAX_BLOCK_LEN_ACC
+
+    def _block(self, name: str, template) -> BlockRef:
+        return self.commands.block(name, [issued_by_cpu(template)])
+
+    def call_configs(self) -> list:
+        """tiled_matmul_outer's configs (T gemmini.h L734-738), once per call."""
+        c = self.commands
+        return [
+            self._block("config_ex", c.config("execute")),
+            self._block("config_st", c.config("store")),
+            *(self._block("config_ld", c.config("load")) for _ in range(3)),
+        ]
+
+    def _blocks(self, tile: Tile) -> tuple[int, int, int]:
+        """(I, J, K) of the tile in DIM-blocks."""
+        return (-(-tile.ocols // self.dim), -(-tile.ochs // self.dim), -(-tile.kchs // self.dim))
+
+    def tile_commands(self, tile: Tile) -> list:
+        c = self.commands
+        dim = self.dim
+        blocks_i, blocks_j, blocks_k = self._blocks(tile)
+        pad_i, pad_j, pad_k = (
+            b * dim - n
+            for b, n in ((blocks_i, tile.ocols), (blocks_j, tile.ochs), (blocks_k, tile.kchs))
+        )
+        a_rows = blocks_i * blocks_k * dim
+        b_first = c.memory.scratchpad_rows - blocks_k * blocks_j * dim
+        c_rows = blocks_i * blocks_j * dim
+        if a_rows > b_first or c_rows > c.memory.accumulator_rows:
+            raise MappingError(
+                f"the OS tile gemmini.h picks needs {a_rows + blocks_k * blocks_j * dim} "
+                f"scratchpad and {c_rows} accumulator rows, more than there are "
+                f"({c.memory.scratchpad_rows} / {c.memory.accumulator_rows} rows of "
+                f"DIM={dim}); use a larger --param scratchpad_kib / accumulator_kib"
+            )
+        a_at = Affine(0, i=blocks_k * dim, k=dim)
+        b_at = Affine(b_first, k=blocks_j * dim, j=dim)
+        c_at = Affine(0, i=blocks_j * dim, j=dim)
+        rows_i = block_rows(blocks_i, pad_i, dim)
+        rows_k = block_rows(blocks_k, pad_k, dim)
+        config_ld = self._block("config_ld", c.config("load"))
+        nodes: list = self.call_configs() if tile.call_start else []
+
+        if tile.first:  # bias D: a repeated row (repeating_bias, DRAM stride 0)
+            d_groups = block_groups(blocks_j, self.per_mvin_acc, pad_j, dim)
+            bias = self._mvins("mvin bias", c_at, ("i", rows_i), ("j", d_groups), to_acc=True)
+            nodes += [config_ld, *bias]
+        b_groups = block_groups(blocks_j, self.per_mvin, pad_j, dim)
+        nodes += [config_ld, *self._mvins("mvin B", b_at, ("j", b_groups), ("k", rows_k))]
+        a_groups = block_groups(blocks_k, self.per_mvin, pad_k, dim)
+        nodes += [config_ld, *self._mvins("mvin A", a_at, ("i", rows_i), ("k", a_groups))]
+        nodes += self._execute(tile, a_at, b_at, c_at)
+        if tile.last:
+            for trips, first, _, rows, _ in rows_i:
+
+                def mvout(loops, depth, rows=rows):
+                    return [self._block("mvout", c.mvout(c_at, rows, loops, rows))]
+
+                dims = [("i", trips, first, 1), ("j", blocks_j, 0, 1)]
+                nodes += nest(dims, ROOT_DEPTH, mvout, {})
+        return nodes
+
+    def _mvins(
+        self,
+        name: str,
+        at: Affine,
+        outer: tuple[str, Pieces],
+        inner: tuple[str, Pieces],
+        to_acc: bool = False,
+    ) -> list:
+        """mvins over `outer`, then `inner` (variable, pieces); the piece with columns
+        (block_groups) gives each mvin's blocks and bytes, the other (block_rows) its rows."""
+        c = self.commands
+        outer_var, outer_pieces = outer
+        inner_var, inner_pieces = inner
+
+        def inner_nodes(loops: Loops, depth: int, outer_piece) -> list:
+            nodes: list = []
+            for piece in inner_pieces:
+                rows_piece, group_piece = (outer_piece, piece) if piece[4] else (piece, outer_piece)
+                rows, (blocks, cols) = rows_piece[3], group_piece[3:]
+
+                def leaf(lp, d, rows=rows, blocks=blocks, cols=cols):
+                    count = (blocks - 1) * self.dim + rows
+                    row_bytes = cols * (4 if to_acc else 1)
+                    t = c.mvin("mvin", rows, row_bytes, to_acc, at, count, lp, None)
+                    return [self._block(name, t)]
+
+                trips, first, step = piece[:3]
+                nodes += nest([(inner_var, trips, first, step)], depth, leaf, loops)
+            return nodes
+
+        nodes: list = []
+        for piece in outer_pieces:
+            trips, first, step = piece[:3]
+
+            def leaf(loops, depth, piece=piece):
+                return inner_nodes(loops, depth, piece)
+
+            nodes += nest([(outer_var, trips, first, step)], ROOT_DEPTH, leaf, {})
+        return nodes
+
+    def _execute(self, tile: Tile, a_at: Affine, b_at: Affine, c_at: Affine) -> list:
+        """i, j, k pairs. Rows: A's last i block and B's last k block may be short; the
+        preload at k == K-1 sends results to C; the tile's first preload fires alone."""
+        c = self.commands
+        dim = self.dim
+        blocks_i, blocks_j, blocks_k = self._blocks(tile)
+
+        def rows(index: int, blocks: int, elements: int) -> int:
+            return elements - index * dim if index == blocks - 1 else dim
+
+        def k_nodes(loops: Loops, depth: int, a_rows: int, first: bool) -> list:
+            nodes: list = []
+            for k0, count, (b_rows, k_first, k_last) in runs(
+                blocks_k, lambda k: (rows(k, blocks_k, tile.kchs), k == 0, k == blocks_k - 1)
+            ):
+                out = c_at if k_last else None
+                fires_alone = first and k_first
+
+                def leaf(lp, d, b_rows=b_rows, k_first=k_first, out=out, alone=fires_alone):
+                    pre = c.os_preload(out, a_rows, a_at, a_rows, b_at, b_rows, lp, alone)
+                    opcode = "compute_preloaded" if k_first else "compute_accumulated"
+                    com = c.os_compute(opcode, a_at, a_rows, b_at, b_rows, lp)
+                    return [c.block("preload+compute" if k_first else "pair", [pre, com])]
+
+                nodes += nest([("k", count, k0, 1)], depth, leaf, loops)
+            return nodes
+
+        nodes: list = []
+        for i0, i_count, (a_rows, i_first) in runs(
+            blocks_i, lambda i: (rows(i, blocks_i, tile.ocols), i == 0)
+        ):
+
+            def j_nodes(loops, depth, a_rows=a_rows, i_first=i_first):
+                out: list = []
+                for j0, j_count, (first,) in runs(blocks_j, lambda j: (i_first and j == 0,)):
+
+                    def leaf(lp, d, first=first):
+                        return k_nodes(lp, d, a_rows, first)
+
+                    out += nest([("j", j_count, j0, 1)], depth, leaf, loops)
+                return out
+
+            nodes += nest([("i", i_count, i0, 1)], ROOT_DEPTH, j_nodes, {})
+        return nodes
+
+    def layer_root(self, tiles: list[Tile]) -> Loop:
+        """The tiles in call order; a run of repeating tiles (equal tiles, or repeating
+        groups of up to `MAX_PERIOD`, e.g. the k0 tiles of each (i0, j0)) becomes a loop:
+        its body does not depend on the index, so fast evaluation can skip whole runs."""
+        cache: dict[Tile, list] = {}
+
+        def commands(tile: Tile) -> list:
+            if tile not in cache:
+                cache[tile] = self.tile_commands(tile)
+            return cache[tile]
+
+        body: list = []
+        t = 0
+        while t < len(tiles):
+            best_period, best_runs = 1, 1
+            for period in range(1, MAX_PERIOD + 1):
+                group = tiles[t : t + period]
+                runs = 1
+                while tiles[t + runs * period : t + (runs + 1) * period] == group:
+                    runs += 1
+                if runs >= 2 and runs * period > best_runs * best_period:
+                    best_period, best_runs = period, runs
+            group_nodes = [node for tile in tiles[t : t + best_period] for node in commands(tile)]
+            body.append(Loop("tiles" if best_runs > 1 else "tile", best_runs, tuple(group_nodes)))
+            t += best_period * best_runs
+        return Loop("layer", 1, tuple(body))
+
+
+MAX_PERIOD = 8  # longest repeating group of tiles looked for
