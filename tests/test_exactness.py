@@ -15,6 +15,7 @@ from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_program
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
 from isa.systolic import lower
+from tests.reference import reference_cycles
 from tracer.layers import Conv2d, Dense, Model
 from tracer.mapping import gemm_shape
 
@@ -132,7 +133,7 @@ def templates(draw, depth: int, n_units: int):
 
 
 @st.composite
-def random_programs(draw):
+def random_programs(draw, max_trips: int = 40):
     n_units = draw(st.integers(1, 3))
     blocks: list[Block] = []
 
@@ -142,7 +143,7 @@ def random_programs(draw):
             blocks.append(Block(f"b{len(blocks)}", body))
             return BlockRef(len(blocks) - 1)
         children = tuple(node(depth + 1) for _ in range(draw(st.integers(1, 2))))
-        return Loop(f"l{depth}", draw(st.integers(0, 40)), children)
+        return Loop(f"l{depth}", draw(st.integers(0, max_trips)), children)
 
     body = tuple(node(1) for _ in range(draw(st.integers(1, 2))))
     root = Loop("layer", 1, body)
@@ -177,6 +178,16 @@ def test_random_programs_fast_equals_full(program):
     fast = evaluate_program(program, "fast")[0]
     assert fast.cycles == full.cycles
     assert fast.instructions == full.instructions
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=random_programs(max_trips=6))
+def test_random_programs_full_equals_an_independent_reference(program):
+    # tests/reference.py reads DESIGN.md's rules afresh, in plain Python: the kernel's full
+    # mode must agree with it cycle for cycle (and fast mode with full, above).
+    assert evaluate_program(program, "full")[0].cycles == reference_cycles(
+        program, program.layers[0]
+    )
 
 
 @SETTINGS

@@ -11,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_one
+from analyzer.evaluate import evaluate_one, evaluate_program
 from analyzer.packing import pack_blocks
 from isa.gemmini import lower
 from isa.gemmini_commands import Affine, GemminiCommands
 from tests.builders import check_fast_equals_full, gemmini_machine, run_block
+from tests.reference import reference_cycles
 from tracer.errors import DescriptionError
 from tracer.gemmini_library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from tracer.layers import Conv2d, Dense, Model
@@ -423,3 +424,20 @@ def test_an_mvin_spans_dma_maxbytes_of_columns(dim, blocks):
     # An mvin of b blocks of 8 pixel rows covers (b - 1) * (rows between blocks) + 8 rows;
     # the inputs' blocks are 8 rows apart (one row per pixel), so b * 8 rows.
     assert widths == {blocks * 8}
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Conv2d("conv", 12, 20, 6, 6, 3, 3, padding=1),
+        Conv2d("first", 3, 8, 9, 9, 3, 3, stride=2, padding=1),
+        Dense("fc", 40, 40, rows=24),
+    ],
+)
+def test_small_layers_agree_with_the_reference_evaluator(layer):
+    # tests/reference.py applies the timing rules one instruction at a time in plain
+    # Python; the kernel must give the same cycles on real Gemmini programs too.
+    accelerator = find_accelerator("gemmini").resolve({"dim": "8", "dram_latency": "20"})
+    program = lower(accelerator, Model("m", (layer,)))
+    full = evaluate_program(program, "full")[0]
+    assert full.cycles == reference_cycles(program, program.layers[0])

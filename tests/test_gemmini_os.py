@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
+from analyzer.evaluate import evaluate_program
 from isa.gemmini import lower
 from isa.gemmini_commands import Affine, issued_by_cpu
 from isa.gemmini_os import block_groups, block_rows
 from tests.builders import check_fast_equals_full, gemmini_machine, run_block, timeline
+from tests.reference import reference_cycles
 from tracer.errors import MappingError
 from tracer.layers import Conv2d, Dense, Elementwise, Model
 from tracer.trace_io import iterate_blocks, resolve_address
@@ -231,3 +233,12 @@ def test_random_os_matmuls_fast_equals_full(rows, in_features, out_features, poi
         layer = Dense("fc", in_features, out_features, rows=rows)
     accelerator = find_accelerator("gemmini").resolve({**params, "dataflow": "os"})
     check_fast_equals_full(lower(accelerator, Model("m", (layer,))))
+
+
+@pytest.mark.parametrize("layer", [Dense("fc", 40, 40, rows=24), Dense("deep", 300, 20, rows=9)])
+def test_small_os_layers_agree_with_the_reference_evaluator(layer):
+    # tests/reference.py: the timing rules in plain Python, issue queues included.
+    params = {"dataflow": "os", "dim": "8", "dram_latency": "20", "scratchpad_kib": "16"}
+    program = lower(find_accelerator("gemmini").resolve(params), Model("m", (layer,)))
+    full = evaluate_program(program, "full")[0]
+    assert full.cycles == reference_cycles(program, program.layers[0])

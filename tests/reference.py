@@ -1,0 +1,81 @@
+"""A reference evaluator: DESIGN.md's timing rules, one instruction at a time, in plain
+Python with dictionaries. It shares no code with analyzer/kernels.py, so the property
+tests can check the kernel's full mode (and through it, fast mode) against an
+independent reading of the rules. Slow: for small programs only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from isa.program import LayerProgram, Program
+from tracer.trace_io import iterate_blocks, resolve_address
+
+NEVER = float("-inf")
+
+
+def reference_cycles(program: Program, layer: LayerProgram) -> int:
+    """The layer's latency: the last end, every layer starting from an idle machine at 0."""
+    unit_free: dict[tuple[str, int], int] = defaultdict(int)
+    write_end: dict[tuple[str, int], int] = defaultdict(int)
+    read_until: dict[tuple[str, int], float] = defaultdict(lambda: NEVER)
+    queue_ends: dict[str, list[int]] = {name: [] for name in program.queues}
+    bundle_issues: list[int] = []  # issue time of every bundle so far
+    bundle_starts: list[int] = []  # latest start in every bundle so far
+    issue = 0
+    bundle_open = False
+    latest_start = 0  # in the open bundle
+    max_end = 0
+
+    def entry_free(queue: str) -> int:
+        """When an entry of `queue` is free: the end of the instruction `entries` back."""
+        ends, entries = queue_ends[queue], program.queues[queue]
+        return ends[-entries] if len(ends) >= entries else 0
+
+    def rows(operand, index) -> list[tuple[str, int]]:
+        first = resolve_address(operand, index)
+        return [(operand.space, x) for x in range(first, first + operand.count)]
+
+    for block_id, index in iterate_blocks(layer.root):
+        for t in program.blocks[block_id].templates:
+            if t.bundle_start:
+                if bundle_open:  # the previous bundle is complete: its latest start is final
+                    bundle_starts.append(latest_start)
+                b = len(bundle_issues)
+                width, window = program.bundles_per_cycle, program.window_bundles
+                if b >= width:  # at most `width` bundles per cycle
+                    issue = max(issue, bundle_issues[b - width] + 1)
+                if b >= window:  # not before the latest start of bundle b - window
+                    issue = max(issue, bundle_starts[b - window])
+                if t.issue_queue is not None:  # an in-order front end waits for an entry
+                    issue = max(issue, entry_free(t.issue_queue))
+                bundle_issues.append(issue)
+                bundle_open = True
+                latest_start = issue
+            start = max(issue + program.frontend_delay, unit_free[(t.unit, t.instance)])
+            if t.queue is not None:
+                start = max(start, entry_free(t.queue))
+            for operand in t.reads:  # RAW
+                start = max([start, *(write_end[x] for x in rows(operand, index))])
+            for operand in t.writes:  # WAW, and WAR: end >= every read since the last write
+                for x in rows(operand, index):
+                    start = max(start, write_end[x], read_until[x] - t.latency)
+            start = int(start)
+            end, read_end = start + t.latency, start + t.read_time
+            for operand in t.reads:
+                for x in rows(operand, index):
+                    read_until[x] = max(read_until[x], read_end)
+            for operand in t.writes:
+                for x in rows(operand, index):
+                    write_end[x] = end
+                    read_until[x] = NEVER
+            for operands, mark in ((t.read_marks, read_end), (t.marks, end)):
+                for operand in operands:
+                    for x in rows(operand, index):
+                        write_end[x] = max(write_end[x], mark)
+            for queue in (t.queue, t.issue_queue):
+                if queue is not None:
+                    queue_ends[queue].append(end)
+            unit_free[(t.unit, t.instance)] = start + t.occupancy
+            latest_start = max(latest_start, start)
+            max_end = max(max_end, end)
+    return max_end
