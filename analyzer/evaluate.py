@@ -93,6 +93,8 @@ def run_kernel(
         blocks.memo_hash,
         blocks.memo_count,
         blocks.queue_first,
+        blocks.chunk_shift,
+        blocks.operand_track,
     )
     if record_count == 0 and covered != packed.instructions:
         raise AssertionError(

@@ -9,6 +9,11 @@ p iterations advance every time by the same d: the kernel adds m*d and skips m*p
 iterations, then evaluates the rest. Equal signatures are compared in full, never by
 hash alone, so a skip is always exact.
 
+Wide operands (Gemmini's mvins span thousands of rows): when they dominate a program,
+locations are grouped in chunks with a floor (every location of the chunk was written no
+earlier) and a maximum, so a range costs its chunks plus its ragged ends; the signature
+folds floors into locations, so fast mode sees the same state either way.
+
 Timing rules (DESIGN.md, "Instructions and timing semantics"):
   issue: bundles issue in order, at most `width` per cycle, and bundle b not before the
          latest start in bundle b - window (the front end's bounded lookahead); a bundle
@@ -34,7 +39,7 @@ T_FIRST, T_FIRST_WRITE, T_LAST = 6, 7, 8
 # [T_END_READ_MARKS, T_END_MARKS) at the end; T_QUEUE is the queue or -1; T_ISSUE_QUEUE
 # the queue whose full state holds up issue (of this and every later bundle), or -1.
 T_END_READ_MARKS, T_END_MARKS, T_QUEUE, T_ISSUE_QUEUE = 9, 10, 11, 12
-TEMPLATE_COLUMNS = 13
+TEMPLATE_COLUMNS = 16  # 13 used; a power of two makes the row offset a shift (measured faster)
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 _FNV_PRIME = np.uint64(1099511628211)
@@ -45,21 +50,20 @@ _FNV_OFFSET = np.uint64(14695981039346656037)
 def _signature(
     sig,
     base,
-    unit_free,
-    write_end,
-    read_until,
+    state,
     min_latency,
-    issue_ring,
     issue_head,
-    window_ring,
     window_head,
     bundle_max_start,
     max_end,
-    queue_ring,
     queue_first,
     queue_head,
+    chunk_shift,
 ):
-    """Fill `sig` with the clamped state minus `base`; return its hash."""
+    """Fill `sig` with the clamped state (`state`: see evaluate_layer) minus `base`;
+    return its hash. A location's write time is its own or its chunk's floor, whichever
+    is later."""
+    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, chunk_floor, _ = state
     h = _FNV_OFFSET
     pos = 0
     for u in range(unit_free.shape[0]):
@@ -69,6 +73,8 @@ def _signature(
     floor_read = base + min_latency
     for x in range(write_end.shape[0]):
         v = write_end[x]
+        if chunk_shift > 0 and chunk_floor[x >> chunk_shift] > v:
+            v = chunk_floor[x >> chunk_shift]
         sig[pos] = (v if v > base else base) - base
         v = read_until[x]
         sig[pos + 1] = (v if v > floor_read else floor_read) - base
@@ -98,21 +104,10 @@ def _signature(
 
 
 @njit(cache=True)
-def _restore(
-    sig,
-    base,
-    unit_free,
-    write_end,
-    read_until,
-    issue_ring,
-    issue_head,
-    window_ring,
-    window_head,
-    queue_ring,
-    queue_first,
-    queue_head,
-):
-    """Write the signature back as absolute times with origin `base`."""
+def _restore(sig, base, state, issue_head, window_head, queue_first, queue_head, chunk_shift):
+    """Write the signature back as absolute times with origin `base` (chunk floors
+    folded into the locations, so they start over)."""
+    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, floor, top = state
     pos = 0
     for u in range(unit_free.shape[0]):
         unit_free[u] = sig[pos] + base
@@ -121,6 +116,12 @@ def _restore(
         write_end[x] = sig[pos] + base
         read_until[x] = sig[pos + 1] + base
         pos += 2
+    if chunk_shift > 0:
+        floor[:] = NEVER
+        top[:] = NEVER
+        for x in range(write_end.shape[0]):
+            if write_end[x] > top[x >> chunk_shift]:
+                top[x >> chunk_shift] = write_end[x]
     width = issue_ring.shape[0]
     for k in range(width):
         issue_ring[(issue_head + k) % width] = sig[pos] + base
@@ -137,6 +138,69 @@ def _restore(
             queue_ring[queue_first[q] + (queue_head[q] + k) % size] = sig[pos] + base
             pos += 1
     return result
+
+
+@njit(cache=True, inline="always")
+def _latest_write(write_end, chunk_floor, chunk_max, chunk_shift, lo, hi, latest):
+    """max(latest, write time of every location in [lo, hi)). With chunks, a whole chunk
+    answers from its maximum, a partial one from its locations and its floor."""
+    if chunk_shift == 0 or hi - lo <= 1 << chunk_shift:
+        # A short range (within two chunks, every location read): the common case.
+        if chunk_shift > 0:
+            latest = max(
+                latest, chunk_floor[lo >> chunk_shift], chunk_floor[(hi - 1) >> chunk_shift]
+            )
+        for x in range(np.uint64(lo), np.uint64(hi)):
+            latest = max(latest, write_end[x])
+        return latest
+    c = lo >> chunk_shift
+    while lo < hi:
+        chunk_end = (c + 1) << chunk_shift
+        stop = min(hi, chunk_end)
+        if lo == c << chunk_shift and stop == chunk_end:
+            latest = max(latest, chunk_max[c])
+        else:
+            latest = max(latest, chunk_floor[c])
+            for x in range(np.uint64(lo), np.uint64(stop)):
+                latest = max(latest, write_end[x])
+        lo = stop
+        c += 1
+    return latest
+
+
+@njit(cache=True, inline="always")
+def _raise_writes(write_end, chunk_floor, chunk_max, chunk_shift, lo, hi, time):
+    """Every location in [lo, hi) written no earlier than `time`: a whole chunk raises its
+    floor, a partial one its locations; each chunk's maximum follows."""
+    if chunk_shift == 0 or hi - lo <= 1 << chunk_shift:
+        for x in range(np.uint64(lo), np.uint64(hi)):
+            write_end[x] = max(write_end[x], time)
+        if chunk_shift > 0:
+            first, last = lo >> chunk_shift, (hi - 1) >> chunk_shift
+            chunk_max[first] = max(chunk_max[first], time)
+            chunk_max[last] = max(chunk_max[last], time)
+        return
+    c = lo >> chunk_shift
+    while lo < hi:
+        chunk_end = (c + 1) << chunk_shift
+        stop = min(hi, chunk_end)
+        if lo == c << chunk_shift and stop == chunk_end:
+            chunk_floor[c] = max(chunk_floor[c], time)
+        else:
+            for x in range(np.uint64(lo), np.uint64(stop)):
+                write_end[x] = max(write_end[x], time)
+        chunk_max[c] = max(chunk_max[c], time)
+        lo = stop
+        c += 1
+
+
+@njit(cache=True, inline="always")
+def _take_entry(queue_ring, queue_first, queue_head, q, end):
+    """The next entry of queue q is held until `end`."""
+    queue_ring[queue_first[q] + queue_head[q]] = end
+    queue_head[q] += 1
+    if queue_head[q] == queue_first[q + 1] - queue_first[q]:
+        queue_head[q] = 0
 
 
 @njit(cache=True)
@@ -216,6 +280,8 @@ def evaluate_layer(
     memo_hash,
     memo_count,
     queue_first,
+    chunk_shift,
+    o_track,
 ):
     """Evaluate one layer. Returns (cycles, instructions covered, evaluated instructions,
     evaluated iterations).
@@ -256,6 +322,12 @@ def evaluate_layer(
     window_head = 0
     queue_ring = np.zeros(queue_first[-1], dtype=np.int64)
     queue_head = np.zeros(queue_first.shape[0] - 1, dtype=np.int64)
+    n_chunks = (n_locations >> chunk_shift) + 1 if chunk_shift > 0 else 1
+    chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
+    chunk_max = np.zeros(n_chunks, dtype=np.int64)
+    # The arrays fast mode saves and restores, as one tuple (they are mutated in place).
+    state = (unit_free, write_end, read_until, issue_ring, window_ring, queue_ring)
+    state = (*state, chunk_floor, chunk_max)
     issue = 0
     bundle_open = False
     bundle_max_start = 0
@@ -306,6 +378,7 @@ def evaluate_layer(
         if kind == BLOCK:
             for i_signed in range(op_arg[pc], op_arg2[pc]):
                 i = np.uint64(i_signed)  # unsigned indices skip numba's wraparound checks
+                issue_q = -1
                 if templates[i, T_BUNDLE_START]:
                     if bundle_open:
                         window_ring[window_head] = bundle_max_start
@@ -317,9 +390,9 @@ def evaluate_layer(
                         issue = earliest
                     if window_ring[window_head] > issue:
                         issue = window_ring[window_head]
-                    q = templates[i, T_ISSUE_QUEUE]
-                    if q >= 0:
-                        v = queue_ring[queue_first[q] + queue_head[q]]
+                    issue_q = templates[i, T_ISSUE_QUEUE]  # only ever on a bundle start
+                    if issue_q >= 0:
+                        v = queue_ring[queue_first[issue_q] + queue_head[issue_q]]
                         if v > issue:
                             issue = v
                     issue_ring[issue_head] = issue
@@ -342,7 +415,8 @@ def evaluate_layer(
                 split = templates[i, T_FIRST_WRITE]
                 last = templates[i, T_LAST]
                 if templates[i, T_SIMPLE]:
-                    # Hot path: single fixed locations (every systolic PE instruction).
+                    # Hot path: single fixed locations (every systolic PE instruction); never
+                    # with chunked locations (analyzer/packing.py).
                     for a in range(np.uint64(first), np.uint64(split)):
                         v = write_end[o_slot[a]]
                         if v > start:
@@ -371,26 +445,28 @@ def evaluate_layer(
                         for d in range(o_affine[a]):
                             loc += o_coefs[a, d] * index[d]
                         address[a - first] = loc
-                        # Branch-free max over the range (operands span many rows on
-                        # Gemmini); unsigned indices skip numba's wraparound checks.
-                        lo = np.uint64(loc)
-                        hi = np.uint64(loc + o_count[a])
-                        for x in range(lo, hi):
-                            start = max(start, write_end[x])
+                        hi = loc + o_count[a]
+                        start = _latest_write(
+                            write_end, chunk_floor, chunk_max, chunk_shift, loc, hi, start
+                        )
                         if a >= split:
-                            for x in range(lo, hi):
+                            for x in range(np.uint64(loc), np.uint64(hi)):
                                 start = max(start, read_until[x] - latency)
                     end = start + latency
                     read_end = start + templates[i, T_READ_TIME]
                     for a in range(first, last):
-                        lo = np.uint64(address[a - first])
-                        hi = np.uint64(address[a - first] + o_count[a])
+                        lo = address[a - first]
+                        hi = lo + o_count[a]
                         if a >= split:
-                            for x in range(lo, hi):
-                                write_end[x] = end
+                            # end >= every write time checked above (WAW), so raising to
+                            # end is setting to end.
+                            _raise_writes(
+                                write_end, chunk_floor, chunk_max, chunk_shift, lo, hi, end
+                            )
+                            for x in range(np.uint64(lo), np.uint64(hi)):
                                 read_until[x] = NEVER
-                        else:
-                            for x in range(lo, hi):
+                        elif o_track[a]:  # only where some instruction writes (WAR)
+                            for x in range(np.uint64(lo), np.uint64(hi)):
                                 read_until[x] = max(read_until[x], read_end)
                 if last < templates[i, T_END_MARKS]:
                     # Marks: completion times later instructions wait for (as reads), taken
@@ -401,15 +477,19 @@ def evaluate_layer(
                         for d in range(o_affine[a]):
                             loc += o_coefs[a, d] * index[d]
                         mark = read_end if a < split else end
-                        for x in range(np.uint64(loc), np.uint64(loc + o_count[a])):
-                            write_end[x] = max(write_end[x], mark)
-                for column in (T_QUEUE, T_ISSUE_QUEUE):
-                    q = templates[i, column]
-                    if q >= 0:
-                        queue_ring[queue_first[q] + queue_head[q]] = end
-                        queue_head[q] += 1
-                        if queue_head[q] == queue_first[q + 1] - queue_first[q]:
-                            queue_head[q] = 0
+                        _raise_writes(
+                            write_end,
+                            chunk_floor,
+                            chunk_max,
+                            chunk_shift,
+                            loc,
+                            loc + o_count[a],
+                            mark,
+                        )
+                if q >= 0:  # q: this instruction's queue, read above
+                    _take_entry(queue_ring, queue_first, queue_head, q, end)
+                if issue_q >= 0:
+                    _take_entry(queue_ring, queue_first, queue_head, issue_q, end)
                 unit_free[u] = start + templates[i, T_OCCUPANCY]
                 if start > bundle_max_start:
                     bundle_max_start = start
@@ -437,19 +517,15 @@ def evaluate_layer(
                 h = _signature(
                     sig,
                     issue,
-                    unit_free,
-                    write_end,
-                    read_until,
+                    state,
                     min_latency,
-                    issue_ring,
                     issue_head,
-                    window_ring,
                     window_head,
                     bundle_max_start,
                     max_end,
-                    queue_ring,
                     queue_first,
                     queue_head,
+                    chunk_shift,
                 )
                 hist_sig[lv, 0, :] = sig
                 hist_hash[lv, 0] = h
@@ -473,16 +549,12 @@ def evaluate_layer(
                         bundle_max_start, max_end = _restore(
                             memo_vals[e],
                             issue,
-                            unit_free,
-                            write_end,
-                            read_until,
-                            issue_ring,
+                            state,
                             issue_head,
-                            window_ring,
                             window_head,
-                            queue_ring,
                             queue_first,
                             queue_head,
+                            chunk_shift,
                         )
                         index[d] = memo_meta[e, 1]
                         bundle_open = memo_meta[e, 6] != 0
@@ -515,19 +587,15 @@ def evaluate_layer(
                     h = _signature(
                         sig,
                         issue,
-                        unit_free,
-                        write_end,
-                        read_until,
+                        state,
                         min_latency,
-                        issue_ring,
                         issue_head,
-                        window_ring,
                         window_head,
                         bundle_max_start,
                         max_end,
-                        queue_ring,
                         queue_first,
                         queue_head,
+                        chunk_shift,
                     )
                     _remember(
                         memo_keys,
@@ -558,19 +626,15 @@ def evaluate_layer(
                 h = _signature(
                     sig,
                     issue,
-                    unit_free,
-                    write_end,
-                    read_until,
+                    state,
                     min_latency,
-                    issue_ring,
                     issue_head,
-                    window_ring,
                     window_head,
                     bundle_max_start,
                     max_end,
-                    queue_ring,
                     queue_first,
                     queue_head,
+                    chunk_shift,
                 )
                 match = -1
                 for j in range(min(hist_count[lv], HISTORY)):
@@ -608,16 +672,12 @@ def evaluate_layer(
                         bundle_max_start, max_end = _restore(
                             sig,
                             issue,
-                            unit_free,
-                            write_end,
-                            read_until,
-                            issue_ring,
+                            state,
                             issue_head,
-                            window_ring,
                             window_head,
-                            queue_ring,
                             queue_first,
                             queue_head,
+                            chunk_shift,
                         )
                         index[d] += periods * period
                         covered += periods * period * op_arg2[begin]

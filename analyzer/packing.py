@@ -44,6 +44,11 @@ from isa.validation import check_program
 # by entries and by memory, which grows with the array (two signatures per entry).
 MEMO_ENTRIES = 8
 MEMO_BYTES = 64 * 1024 * 1024
+# Locations come in chunks of 2**CHUNK_SHIFT when operands spanning at least CHUNKED_SPAN
+# of them dominate (Gemmini's multi-block mvins span thousands of rows): a range then costs
+# a few chunks plus its ragged ends instead of one step per location (analyzer/kernels.py).
+CHUNK_SHIFT = 6
+CHUNKED_SPAN = 4 << CHUNK_SHIFT
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,10 @@ class PackedBlocks:
     n_locations: int
     min_latency: int
     queue_first: np.ndarray  # int64[n_queues + 1]: each queue's entries, as offsets
+    chunk_shift: int  # 0: locations one by one; else log2 of the chunk size
+    # bool[n_operands]: a read whose space some instruction writes, so its read times
+    # matter (WAR); reads of spaces nobody writes (marks only) skip them.
+    operand_track: np.ndarray
     # Fast mode's memo of loop evolutions (analyzer/kernels.py, evaluate_layer), shared by
     # every layer evaluated with these blocks; filled by the kernel.
     memo_keys: np.ndarray
@@ -112,8 +121,15 @@ def pack_blocks(program: Program) -> PackedBlocks:
     queue_first = [0]
     for entries in program.queues.values():
         queue_first.append(queue_first[-1] + entries)
+    written = {o.space for block in program.blocks for t in block.templates for o in t.writes}
+    counts = [o.count for block in program.blocks for t in block.templates for o in t.operands()]
+    wide = sum(count for count in counts if count >= CHUNKED_SPAN)
+    # Chunks cost the one-location hot path a little: only where wide operands carry most
+    # of the locations the templates name (Gemmini, not a systolic array's one drain).
+    chunk_shift = CHUNK_SHIFT if 2 * wide >= sum(counts) > 0 else 0
     block_first = [0]
     rows: list[list[int]] = []
+    track: list[bool] = []
     loc, count, coefs = [], [], []
     for block in program.blocks:
         for t in block.templates:
@@ -124,7 +140,9 @@ def pack_blocks(program: Program) -> PackedBlocks:
             row[T_OCCUPANCY] = t.occupancy
             row[T_READ_TIME] = t.read_time
             row[T_BUNDLE_START] = int(t.bundle_start)
-            row[T_SIMPLE] = int(all(o.count == 1 and not any(o.coefs) for o in operands))
+            # The hot path reads locations alone, not their chunks.
+            fixed = all(o.count == 1 and not any(o.coefs) for o in operands)
+            row[T_SIMPLE] = int(fixed and chunk_shift == 0)
             row[T_FIRST] = len(loc)
             row[T_FIRST_WRITE] = len(loc) + len(t.reads)
             row[T_LAST] = row[T_FIRST_WRITE] + len(t.writes)
@@ -134,6 +152,7 @@ def pack_blocks(program: Program) -> PackedBlocks:
             row[T_ISSUE_QUEUE] = -1 if t.issue_queue is None else queue_index[t.issue_queue]
             rows.append(row)
             for operand in operands:
+                track.append(operand.space in written)
                 loc.append(space_first[operand.space] + operand.base)
                 count.append(operand.count)
                 coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
@@ -162,6 +181,8 @@ def pack_blocks(program: Program) -> PackedBlocks:
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
         queue_first=np.array(queue_first, dtype=np.int64),
+        chunk_shift=chunk_shift,
+        operand_track=np.array(track, dtype=np.bool_),
         memo_keys=np.zeros((memo_capacity, signature_length), dtype=np.int64),
         memo_vals=np.zeros((memo_capacity, signature_length), dtype=np.int64),
         memo_meta=np.zeros((memo_capacity, 7), dtype=np.int64),

@@ -100,12 +100,21 @@ def test_systolic_cycles_follow_scalesim_fold_formula(layer, rows, cols, dataflo
 SPACE = "m"
 
 
+# Wide operands: ranges around and across the kernel's location chunks (64 locations,
+# analyzer/packing.py), which it uses once some operand spans 256 or more.
+WIDE_BASE = 150
+WIDE_COUNTS = [1, 2, 63, 64, 65, 127, 128, 129, 300]
+WIDE_COEFS = [0, 0, 1, 64]
+
+
 @st.composite
-def templates(draw, depth: int, n_units: int):
+def templates(draw, depth: int, n_units: int, wide: bool = False):
     def operand():
-        base = draw(st.integers(0, 5))
-        count = draw(st.integers(1, 2))
-        coefs = tuple(draw(st.sampled_from([0, 0, 0, 1])) for _ in range(depth))
+        base = draw(st.integers(0, WIDE_BASE if wide else 5))
+        count = draw(st.sampled_from(WIDE_COUNTS) if wide else st.integers(1, 2))
+        coefs = tuple(
+            draw(st.sampled_from(WIDE_COEFS if wide else [0, 0, 0, 1])) for _ in range(depth)
+        )
         return Operand(SPACE, base, count, coefs)
 
     bundle_start = draw(st.booleans())
@@ -133,13 +142,17 @@ def templates(draw, depth: int, n_units: int):
 
 
 @st.composite
-def random_programs(draw, max_trips: int = 40):
+def random_programs(draw, max_trips: int = 40, wide: bool | None = False):
+    """`wide`: operands over ranges (see WIDE_COUNTS); None draws it."""
+    if wide is None:
+        wide = draw(st.booleans())
     n_units = draw(st.integers(1, 3))
     blocks: list[Block] = []
 
     def node(depth: int):
         if depth >= 3 or draw(st.booleans()):
-            body = tuple(draw(templates(depth, n_units)) for _ in range(draw(st.integers(1, 4))))
+            count = draw(st.integers(1, 4))
+            body = tuple(draw(templates(depth, n_units, wide)) for _ in range(count))
             blocks.append(Block(f"b{len(blocks)}", body))
             return BlockRef(len(blocks) - 1)
         children = tuple(node(depth + 1) for _ in range(draw(st.integers(1, 2))))
@@ -148,8 +161,11 @@ def random_programs(draw, max_trips: int = 40):
     body = tuple(node(1) for _ in range(draw(st.integers(1, 2))))
     root = Loop("layer", 1, body)
     # Large enough for every affine address: base <= 5, count <= 2, each of up to 3
-    # loop indices adds at most 39.
-    space = 5 + 2 + 3 * 39 + 1
+    # loop indices adds at most max_trips - 1 (times 64 for wide operands).
+    if wide:
+        space = WIDE_BASE + max(WIDE_COUNTS) + 3 * (max_trips - 1) * max(WIDE_COEFS) + 1
+    else:
+        space = 5 + 2 + 3 * (max_trips - 1) + 1
     layer = LayerProgram("layer", "random", 0, {}, root)
     return draw(_random_front_end(n_units, space, tuple(blocks), (layer,)))
 
@@ -180,8 +196,17 @@ def test_random_programs_fast_equals_full(program):
     assert fast.instructions == full.instructions
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=random_programs(wide=True))
+def test_random_wide_programs_fast_equals_full(program):
+    full = evaluate_program(program, "full")[0]
+    fast = evaluate_program(program, "fast")[0]
+    assert fast.cycles == full.cycles
+    assert fast.instructions == full.instructions
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(program=random_programs(max_trips=6))
+@given(program=random_programs(max_trips=6, wide=None))
 def test_random_programs_full_equals_an_independent_reference(program):
     # tests/reference.py reads DESIGN.md's rules afresh, in plain Python: the kernel's full
     # mode must agree with it cycle for cycle (and fast mode with full, above).
