@@ -103,9 +103,12 @@ class PackedLayer:
     block_executions: int
 
 
-def pack_blocks(program: Program) -> PackedBlocks:
-    """Raises isa.validation.ProgramError for a program the kernels must not see."""
-    check_program(program)
+def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
+    """Raises isa.validation.ProgramError for a program the kernels must not see.
+    `checked`: the caller has just run isa.validation.check_program on `program` (as
+    tracer.trace_io.read_trace does), so it is not walked a second time."""
+    if not checked:
+        check_program(program)
     unit_first: dict[str, int] = {}
     total = 0
     for name, instances in program.units.items():

@@ -318,7 +318,7 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     if args.json is not None:
         check_json_destination(args.json)  # fail before the work, not after
     started = time.perf_counter()
-    blocks = pack_blocks(program)
+    blocks = pack_blocks(program, checked=True)  # read_trace validated it
     critical: dict[int, CriticalCycle | None] | None = {} if args.recurrence else None
     usage: dict[int, BlockUsage] = {}
     # Full mode is the reference that walks every instruction, so only fast mode reuses.
@@ -525,7 +525,7 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     record_first = selected[0][3]
     # Record (and evaluate) no further than the last row printed.
     record_count = min(offset - record_first, args.max_rows)
-    blocks = pack_blocks(program)
+    blocks = pack_blocks(program, checked=True)  # read_trace validated it
     packed = pack_layer(layer, program, blocks)
     _, _, _, _, timeline = run_kernel(
         packed, blocks, program, fast=False, record_first=record_first, record_count=record_count
