@@ -13,6 +13,8 @@ once, in the two halves of the scratchpad and the accumulator (G LoopConv.scala:
 LoopMatmul.scala:912), so a layer is: loads of tile 0, then per tile t: loads of tile
 t + 1, execute of t, stores of t. Each stream starts with its config command (config_ld
 before each kind of load, config_ex, config_st); config_ex waits for the mesh to drain.
+The first layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the
+RoCC front end in one cycle, G Controller.scala:488-494).
 The commands' templates and timing are in isa/gemmini_commands.py.
 
 Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
@@ -74,7 +76,7 @@ from isa.gemmini_commands import (
 )
 from isa.gemmini_os import OutputStationaryTiles
 from isa.gemmini_streams import TileStreams
-from isa.program import HostLayer, LayerProgram, Program
+from isa.program import HostLayer, LayerProgram, Loop, Program
 from tracer.errors import MappingError
 from tracer.gemmini_library import fusable_pool, plan_layer
 from tracer.layers import Model, operations
@@ -127,6 +129,9 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
                 root = tiles_to_program.layer_root(tiles)
         except MappingError as exc:
             raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
+        if not layers:  # the program's gemmini_flush(0) comes before its first layer
+            flush = commands.block("flush", [commands.flush()])
+            root = Loop(root.name, root.trips, (flush, *root.body))
         macs = getattr(layer, "macs", 0)
         layers.append(LayerProgram(layer.name, layer.kind, macs, mapping, root))
     params = accelerator.parameters

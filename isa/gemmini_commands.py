@@ -298,6 +298,22 @@ class GemminiCommands:
             issue_queue=RS_QUEUES["execute"],
         )
 
+    def flush(self) -> Template:
+        """gemmini_flush: the TLB flush a program issues before its first layer
+        (T imagenet/resnet50.c L22); the front end takes it in one cycle, without an RS
+        entry (G Controller.scala:488-494)."""
+        return Template(
+            opcode="flush",
+            unit="rocc",
+            instance=0,
+            latency=1,
+            occupancy=1,
+            read_time=0,
+            reads=(),
+            writes=(),
+            bundle_start=True,
+        )
+
     def config(self, unit: str) -> Template:
         """config_ld / config_ex / config_st, one per stream of a tile (G LoopConv.scala:1207).
         config_ex runs only with no matmul in the mesh (G ExecuteController.scala:541,579):

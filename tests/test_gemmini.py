@@ -441,3 +441,19 @@ def test_small_layers_agree_with_the_reference_evaluator(layer):
     program = lower(accelerator, Model("m", (layer,)))
     full = evaluate_program(program, "full")[0]
     assert full.cycles == reference_cycles(program, program.layers[0])
+
+
+def test_the_program_flushes_the_tlb_before_its_first_layer():
+    # imagenet/resnet50.c L22 issues gemmini_flush(0) first; the RoCC front end takes it
+    # in one cycle without an RS entry (Controller.scala:488-494). Two equal layers: the
+    # first carries the flush, so it takes exactly one cycle more (every later command
+    # issues a cycle later, and the rules are invariant under a shift in time).
+    program = lower(
+        find_accelerator("gemmini").resolve(),
+        Model("m", (Dense("a", 64, 64, rows=32), Dense("b", 64, 64, rows=32))),
+    )
+    first, second = program.layers
+    opcodes = [program.blocks[block].templates[0].opcode for block, _ in iterate_blocks(first.root)]
+    assert opcodes[0] == "flush" and "flush" not in opcodes[1:]
+    cycles = [r.cycles for r in evaluate_program(program, "full")]
+    assert cycles[0] == cycles[1] + 1
