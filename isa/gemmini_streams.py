@@ -11,6 +11,7 @@ program does not grow with its trip counts.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from isa.gemmini_commands import Affine, GemminiCommands, Loops
 from isa.program import Loop
@@ -53,6 +54,43 @@ def segments(total: int, dim: int) -> list[tuple[int, int, int]]:
     if rest:
         parts.append((1, full, rest))
     return parts
+
+
+def over_columns(dim: int, column_segments, make, inner: Dims) -> Leaf:
+    """A leaf that runs `make(loops, depth, pixels)` over the column segments, with
+    `inner` loops inside each (so columns stay inside rows, as in the RTL)."""
+
+    def leaf(loops, depth):
+        nodes: list = []
+        for blocks, first_block, pixels in column_segments:
+            dims = [("col", blocks, first_block * dim, dim), *inner]
+            nodes += nest(dims, depth, lambda lp, d, p=pixels: make(lp, d, p), loops)
+        return nodes
+
+    return leaf
+
+
+@dataclass(frozen=True)
+class ConvLayout:
+    """Where one conv (or LOOP_WS matmul) tile lives, and the pieces its loops run over."""
+
+    tile: Tile
+    half: int  # scratchpad half
+    spad: int  # first row of the half
+    acc: int  # first row of the accumulator half
+    irows: int  # input rows and columns the tile reads
+    icols: int
+    ich_blocks: int
+    och_blocks: int
+    a_block: int  # rows between input-channel blocks
+    w_block: int  # rows between output-channel blocks
+    o_rows: int  # accumulator rows of the outputs
+    a_at: Affine  # inputs as loaded
+    w_at: Affine  # weights, at the end of the half
+    out_at: Affine  # outputs
+    col_segments: list  # output columns in blocks of DIM: (blocks, first block, pixels)
+    kch_segments: list  # input channels in blocks of DIM: (blocks, first block, rows)
+    pixel_rows: Dims  # the batch and output-row loops
 
 
 class TileStreams:
@@ -156,6 +194,10 @@ class TileStreams:
         """The LOOP_CONV_WS (or LOOP_WS) streams of one tile, in the RTL's loop orders and
         scratchpad layout (G LoopConv.scala:440-460,640-700): inputs from the start of the
         half, weights at its end, outputs in accumulator half `acc_half`."""
+        layout = self._conv_layout(tile, half, acc_half)
+        return self._conv_loads(layout), self._conv_execute(layout), self._conv_stores(layout)
+
+    def _conv_layout(self, tile: Tile, half: int, acc_half: int) -> ConvLayout:
         dim = self.dim
         s = tile.stride
         irows = (tile.orows - 1) * s + tile.krows
@@ -176,30 +218,36 @@ class TileStreams:
             )
         a_block = tile.batches * irows * icols  # rows between input-channel blocks
         w_block = tile.krows * tile.kcols * tile.kchs  # rows between output-channel blocks
-        a_at = Affine(spad, kch=a_block, b=irows * icols, row=icols, col=1)
         w_at = Affine(spad + self.spad_half - w_rows, och=w_block, krow=tile.kcols * tile.kchs)
         w_at.coefs.update({"kcol": tile.kchs, "kch": dim})
         o_rows_b = tile.orows * tile.ocols
-        out_at = Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1)
-        col_segments = segments(tile.ocols, dim)
-        kch_segments = segments(tile.kchs, dim)  # (blocks, first block, rows each)
+        return ConvLayout(
+            tile=tile,
+            half=half,
+            spad=spad,
+            acc=acc,
+            irows=irows,
+            icols=icols,
+            ich_blocks=ich_blocks,
+            och_blocks=och_blocks,
+            a_block=a_block,
+            w_block=w_block,
+            o_rows=o_rows,
+            a_at=Affine(spad, kch=a_block, b=irows * icols, row=icols, col=1),
+            w_at=w_at,
+            out_at=Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1),
+            col_segments=segments(tile.ocols, dim),
+            kch_segments=segments(tile.kchs, dim),
+            pixel_rows=[("b", tile.batches, 0, 1), ("row", tile.orows, 0, 1)],
+        )
+
+    def _conv_loads(self, layout: ConvLayout) -> list:
+        """Bias (when the tile starts an accumulation), weights, inputs."""
+        dim, tile, half = self.dim, layout.tile, layout.half
+        out_at, w_at, a_at = layout.out_at, layout.w_at, layout.a_at
+        och_blocks, ich_blocks = layout.och_blocks, layout.ich_blocks
         loads: list = []
         config_ld = self.commands.block("config_ld", [self.commands.config("load")])
-        pixel_rows = [("b", tile.batches, 0, 1), ("row", tile.orows, 0, 1)]
-
-        def over_columns(segments, make, inner: Dims):
-            """A leaf that runs `make(loops, depth, pixels)` over the column segments, with
-            `inner` loops inside each (so columns stay inside rows, as in the RTL)."""
-
-            def leaf(loops, depth):
-                nodes: list = []
-                for blocks, first_block, pixels in segments:
-                    dims = [("col", blocks, first_block * dim, dim), *inner]
-                    nodes += nest(dims, depth, lambda lp, d, p=pixels: make(lp, d, p), loops)
-                return nodes
-
-            return leaf
-
         # Bias: one accumulator row repeated per pixel (DRAM stride 0); b, orow, ocol, och
         # (G LoopConv.scala:112-207).
         if tile.first:
@@ -212,8 +260,8 @@ class TileStreams:
                 )
                 return [self.commands.block("mvin3 bias", [t])]
 
-            leaf = over_columns(col_segments, bias, [("och", och_blocks, 0, 1)])
-            loads += nest(pixel_rows, ROOT_DEPTH, leaf, {})
+            leaf = over_columns(dim, layout.col_segments, bias, [("och", och_blocks, 0, 1)])
+            loads += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
         # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
         loads.append(config_ld)
         for groups, first_group, per_group in segments(och_blocks, self.blocks_per_mvin):
@@ -221,10 +269,10 @@ class TileStreams:
 
             def channel_blocks(loops, depth, per_group=per_group, row_bytes=row_bytes):
                 nodes: list = []
-                for blocks, first_block, rows in kch_segments:
+                for blocks, first_block, rows in layout.kch_segments:
 
                     def weight(lp, d, rows=rows):
-                        count = (per_group - 1) * w_block + rows
+                        count = (per_group - 1) * layout.w_block + rows
                         t = self.commands.mvin(
                             "mvin2", rows, row_bytes, False, w_at, count, lp, half
                         )
@@ -242,25 +290,35 @@ class TileStreams:
         # Inputs: b, irow, icol (up to DIM pixels), ich (up to 4 blocks) innermost
         # (G LoopConv.scala:366-388).
         loads.append(config_ld)
-        input_rows = [("b", tile.batches, 0, 1), ("row", irows, 0, 1)]
+        input_rows = [("b", tile.batches, 0, 1), ("row", layout.irows, 0, 1)]
         for groups, first_group, per_group in segments(ich_blocks, self.blocks_per_mvin):
             row_bytes = min(per_group * dim, tile.kchs - first_group * self.blocks_per_mvin * dim)
 
             def inputs(loops, depth, pixels, per_group=per_group, row_bytes=row_bytes):
-                count = (per_group - 1) * a_block + pixels
+                count = (per_group - 1) * layout.a_block + pixels
                 t = self.commands.mvin("mvin", pixels, row_bytes, False, a_at, count, loops, half)
                 return [self.commands.block("mvin inputs", [t])]
 
             group = [("kch", groups, first_group * self.blocks_per_mvin, self.blocks_per_mvin)]
             loads += nest(
-                input_rows, ROOT_DEPTH, over_columns(segments(icols, dim), inputs, group), {}
+                input_rows,
+                ROOT_DEPTH,
+                over_columns(dim, segments(layout.icols, dim), inputs, group),
+                {},
             )
+        return loads
 
+    def _conv_execute(self, layout: ConvLayout) -> list:
+        """config_ex, then per weight step a preload with weights and a pair per pixel block."""
+        dim, tile, half, s = self.dim, layout.tile, layout.half, layout.tile.stride
+        w_at, out_at = layout.w_at, layout.out_at
+        col_segments, kch_segments = layout.col_segments, layout.kch_segments
+        irows, icols = layout.irows, layout.icols
         # Execute: per weight step, a preload with weights then one pair per pixel block
         # (G LoopConv.scala:791-820; LoopMatmul.scala:393-492 for k, j, i). The A operand
         # of output pixel (row, col) at kernel offset (krow, kcol) is input row
         # row*s + krow, column col*s + kcol, spanning pixels*s rows (the RS's A_stride).
-        a_exec = Affine(spad, kch=a_block, b=irows * icols, row=s * icols, col=s)
+        a_exec = Affine(layout.spad, kch=layout.a_block, b=irows * icols, row=s * icols, col=s)
         a_exec.coefs.update({"krow": icols, "kcol": 1})
 
         # The RTL fires a compute with the *next* preload (mul_pre): a weight step costs
@@ -295,18 +353,18 @@ class TileStreams:
             rest = [(first_blocks - 1, 1, first_pixels), *col_segments[1:]]
             rest = [segment for segment in rest if segment[0] > 0]
             nodes += nest(
-                [("b", 1, 0, 1), ("row", 1, 0, 1)], depth, over_columns(rest, plain, []), loops
+                [("b", 1, 0, 1), ("row", 1, 0, 1)], depth, over_columns(dim, rest, plain, []), loops
             )
             nodes += nest(
                 [("b", 1, 0, 1), ("row", tile.orows - 1, 1, 1)],
                 depth,
-                over_columns(col_segments, plain, []),
+                over_columns(dim, col_segments, plain, []),
                 loops,
             )
             nodes += nest(
                 [("b", tile.batches - 1, 1, 1), ("row", tile.orows, 0, 1)],
                 depth,
-                over_columns(col_segments, plain, []),
+                over_columns(dim, col_segments, plain, []),
                 loops,
             )
             return nodes
@@ -330,7 +388,7 @@ class TileStreams:
             return nodes
 
         if tile.loop_conv_ws:
-            outer = [("och", och_blocks, 0, 1), ("krow", tile.krows, 0, 1)]
+            outer = [("och", layout.och_blocks, 0, 1), ("krow", tile.krows, 0, 1)]
             execute_nodes = nest(outer, ROOT_DEPTH, kernel_steps, {})
         else:  # LOOP_WS: k outermost, then j, then i (G LoopMatmul.scala:393-492)
             execute_nodes = []
@@ -339,13 +397,17 @@ class TileStreams:
                 def matmul_step(lp, d, rows=rows):
                     return step(lp, d, rows)
 
-                dims = [("kch", blocks, first_block, 1), ("och", och_blocks, 0, 1)]
+                dims = [("kch", blocks, first_block, 1), ("och", layout.och_blocks, 0, 1)]
                 execute_nodes += nest(dims, ROOT_DEPTH, matmul_step, {})
-        execute = [
+        return [
             self.commands.block("config_ex", [self.commands.config("execute")]),
             *execute_nodes,
         ]
 
+    def _conv_stores(self, layout: ConvLayout) -> list:
+        """The tile that ends an accumulation stores its outputs (max-pooled if fused)."""
+        dim, tile, acc = self.dim, layout.tile, layout.acc
+        out_at, och_blocks, o_rows = layout.out_at, layout.och_blocks, layout.o_rows
         stores: list = []
         if tile.last and (tile.pool_size > 1 or tile.pool_stride > 1):
             # Max pooling on the way out: one mvout per (b, och block) walks every window
@@ -374,9 +436,9 @@ class TileStreams:
                     )
                 ]
 
-            leaf = over_columns(col_segments, store, [("och", och_blocks, 0, 1)])
-            stores += nest(pixel_rows, ROOT_DEPTH, leaf, {})
-        return loads, execute, stores
+            leaf = over_columns(dim, layout.col_segments, store, [("och", och_blocks, 0, 1)])
+            stores += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
+        return stores
 
     def layer_root(self, tiles: list[Tile]) -> Loop:
         """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t; runs
