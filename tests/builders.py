@@ -3,6 +3,8 @@ Gemmini machine the Gemmini tests build commands on."""
 
 from __future__ import annotations
 
+from hypothesis import strategies as st
+
 from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_one, evaluate_program, run_kernel
 from analyzer.packing import pack_blocks, pack_layer
@@ -104,3 +106,13 @@ def check_fast_equals_full(program: Program) -> None:
     assert [r.instructions for r in fast] == [r.instructions for r in full]
     # The resource and queue bounds are lower bounds (analyzer/bounds.py).
     assert all(r.bound.busy_cycles <= r.cycles for r in full)
+
+
+# Gemmini parameters the property tests draw (as --param strings): memories small enough
+# that tiles split, DRAM from fast to the default.
+GEMMINI_MEMORY_PARAMS = {
+    "dim": st.sampled_from(["4", "8", "16"]),
+    "scratchpad_kib": st.sampled_from(["16", "64", "256"]),
+    "accumulator_kib": st.sampled_from(["4", "16", "64"]),
+    "dram_latency": st.sampled_from(["1", "30", "100"]),
+}

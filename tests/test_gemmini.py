@@ -15,7 +15,7 @@ from analyzer.evaluate import evaluate_one, evaluate_program
 from analyzer.packing import pack_blocks
 from isa.gemmini import lower
 from isa.gemmini_commands import Affine, GemminiCommands
-from tests.builders import check_fast_equals_full, gemmini_machine, run_block
+from tests.builders import GEMMINI_MEMORY_PARAMS, check_fast_equals_full, gemmini_machine, run_block
 from tests.reference import reference_cycles
 from tracer.errors import DescriptionError
 from tracer.gemmini_library import conv_tile_grid, matmul_tile_grid, pixels_per_row
@@ -245,10 +245,7 @@ def test_layers_the_library_cannot_run_are_host_layers():
     depthwise=st.booleans(),
     params=st.fixed_dictionaries(
         {
-            "dim": st.sampled_from(["4", "8", "16"]),
-            "scratchpad_kib": st.sampled_from(["16", "64", "256"]),
-            "accumulator_kib": st.sampled_from(["4", "16", "64"]),
-            "dram_latency": st.sampled_from(["1", "30", "100"]),
+            **GEMMINI_MEMORY_PARAMS,
             "rs_ex_entries": st.sampled_from(["2", "16"]),
             "load_inflight": st.sampled_from(["1", "2", "4"]),
             "mesh_tags": st.sampled_from(["1", "6"]),

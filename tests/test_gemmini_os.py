@@ -15,7 +15,13 @@ from analyzer.evaluate import evaluate_program
 from isa.gemmini import lower
 from isa.gemmini_commands import Affine, issued_by_cpu
 from isa.gemmini_os import block_groups, block_rows
-from tests.builders import check_fast_equals_full, gemmini_machine, run_block, timeline
+from tests.builders import (
+    GEMMINI_MEMORY_PARAMS,
+    check_fast_equals_full,
+    gemmini_machine,
+    run_block,
+    timeline,
+)
 from tests.reference import reference_cycles
 from tracer.errors import MappingError
 from tracer.layers import Conv2d, Dense, Elementwise, Model
@@ -214,10 +220,7 @@ def test_resnet50_with_os_is_one_clear_error_and_writes_nothing(tmp_path, capsys
     pointwise=st.booleans(),
     params=st.fixed_dictionaries(
         {
-            "dim": st.sampled_from(["4", "8", "16"]),
-            "scratchpad_kib": st.sampled_from(["16", "64", "256"]),
-            "accumulator_kib": st.sampled_from(["4", "16", "64"]),
-            "dram_latency": st.sampled_from(["1", "30", "100"]),
+            **GEMMINI_MEMORY_PARAMS,
             "rs_ld_entries": st.sampled_from(["1", "8"]),
             "rs_ex_entries": st.sampled_from(["2", "16"]),
             "rs_st_entries": st.sampled_from(["1", "4"]),
