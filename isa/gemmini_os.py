@@ -247,17 +247,18 @@ class OutputStationaryTiles:
         body: list = []
         t = 0
         while t < len(tiles):
-            best_period, best_runs = 1, 1
+            best_period, best_repeats = 1, 1
             for period in range(1, MAX_PERIOD + 1):
                 group = tiles[t : t + period]
-                runs = 1
-                while tiles[t + runs * period : t + (runs + 1) * period] == group:
-                    runs += 1
-                if runs >= 2 and runs * period > best_runs * best_period:
-                    best_period, best_runs = period, runs
+                repeats = 1
+                while tiles[t + repeats * period : t + (repeats + 1) * period] == group:
+                    repeats += 1
+                if repeats >= 2 and repeats * period > best_repeats * best_period:
+                    best_period, best_repeats = period, repeats
             group_nodes = [node for tile in tiles[t : t + best_period] for node in commands(tile)]
-            body.append(Loop("tiles" if best_runs > 1 else "tile", best_runs, tuple(group_nodes)))
-            t += best_period * best_runs
+            name = "tiles" if best_repeats > 1 else "tile"
+            body.append(Loop(name, best_repeats, tuple(group_nodes)))
+            t += best_period * best_repeats
         return Loop("layer", 1, tuple(body))
 
 
