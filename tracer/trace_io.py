@@ -3,7 +3,8 @@
 Layout (schema version 4):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
                          layers (name, kind, MACs, mapping, instruction counts), host
-                         layers (not run on the accelerator: name, kind, position, reason),
+                         layers (not run on the accelerator, or fused into another layer:
+                         name, kind, position, reason, placement),
                          totals
     templates.arrow      one row per instruction template of every shared block
     loops.arrow          one row per loop-tree node of every layer (pre-order)
