@@ -326,8 +326,16 @@ def evaluate_layer(
     chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
     chunk_max = np.zeros(n_chunks, dtype=np.int64)
     # The arrays fast mode saves and restores, as one tuple (they are mutated in place).
-    state = (unit_free, write_end, read_until, issue_ring, window_ring, queue_ring)
-    state = (*state, chunk_floor, chunk_max)
+    state = (
+        unit_free,
+        write_end,
+        read_until,
+        issue_ring,
+        window_ring,
+        queue_ring,
+        chunk_floor,
+        chunk_max,
+    )
     issue = 0
     bundle_open = False
     bundle_max_start = 0

@@ -69,7 +69,7 @@ from accelerators.description import Accelerator
 from isa.gemmini_commands import (
     ACC_SPACES,
     MESH_SPACE,
-    RS_QUEUES,
+    RS_ENTRIES,
     SPAD_SPACES,
     TOKEN_SPACE,
     GemminiCommands,
@@ -141,15 +141,13 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "mesh": int(params["mesh_tags"]),
     }
     notes = [
-        "tiles as gemmini.h's tiled_conv_auto / tiled_matmul_auto pick them, two tiles "
-        "resident (double-buffered halves of scratchpad and accumulator)",
+        "weight-stationary tiles as gemmini.h's tiled_conv_auto / tiled_matmul_auto pick "
+        "them, two resident (double-buffered halves of scratchpad and accumulator)",
         "a preload fires with its own compute (the RTL pairs a compute with the next "
         "preload); the unrollers' arbiter is replaced by a fixed stream order",
     ]
     if output_stationary:
-        entries = {"load": "rs_ld_entries", "execute": "rs_ex_entries", "store": "rs_st_entries"}
-        for unit, queue in RS_QUEUES.items():
-            queues[queue] = int(params[entries[unit]])
+        queues.update({queue: int(params[entries]) for queue, entries in RS_ENTRIES.items()})
         notes = [
             "output stationary: matmuls as tiled_matmul_auto's sp_tiled_matmul_os calls, "
             "issued by the CPU at one command per cycle (an assumption: a core spends a few "

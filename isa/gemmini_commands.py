@@ -22,6 +22,12 @@ MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has lef
 # The reservation station's queues, as the CPU sees them when it issues commands itself
 # (output stationary): a full one stalls the CPU (G ReservationStation.scala, alloc.ready).
 RS_QUEUES = {"load": "rs_load", "execute": "rs_execute", "store": "rs_store"}
+# Each queue's size: the --param giving its entries.
+RS_ENTRIES = {
+    "rs_load": "rs_ld_entries",
+    "rs_execute": "rs_ex_entries",
+    "rs_store": "rs_st_entries",
+}
 
 Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
 

@@ -21,9 +21,10 @@ pad_I / pad_J / pad_K elements):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from isa.gemmini_commands import Affine, GemminiCommands, Loops, issued_by_cpu
-from isa.gemmini_streams import ROOT_DEPTH, nest
+from isa.gemmini_streams import ROOT_DEPTH, nest, segments
 from isa.program import BlockRef, Loop
 from tracer.errors import MappingError
 from tracer.gemmini_library import Tile
@@ -32,35 +33,41 @@ from tracer.gemmini_library import Tile
 # DMA's dma_maxbytes (G GemminiConfigs.scala:350-362 writes the header).
 HEADER_MAX_BYTES = 64
 
-# A dimension in pieces of equal mvins: (trips, first block, blocks per trip, rows or blocks
-# per mvin, columns per mvin).
-Pieces = list[tuple[int, int, int, int, int]]
+
+class Piece(NamedTuple):
+    """A run of equal mvins along one dimension: `trips` of them from block `first`,
+    `step` blocks apart. A row piece (block_rows) sets `rows`; a column piece
+    (block_groups) sets the `blocks` and `cols` of each mvin."""
+
+    trips: int
+    first: int
+    step: int
+    rows: int = 0
+    blocks: int = 0
+    cols: int = 0
 
 
-def block_rows(blocks: int, pad: int, dim: int) -> Pieces:
-    """A dimension of `blocks` DIM-blocks, one per mvin, whose last is short by `pad`
-    rows: pieces of (trips, first block, 1, rows, 0), the full blocks first."""
-    if pad == 0:
-        return [(blocks, 0, 1, dim, 0)]
-    pieces = [(blocks - 1, 0, 1, dim, 0)] if blocks > 1 else []
-    return [*pieces, (1, blocks - 1, 1, dim - pad, 0)]
+def block_rows(elements: int, dim: int) -> list[Piece]:
+    """`elements` rows in DIM-blocks, one mvin each, the full blocks first."""
+    return [Piece(trips, first, 1, rows=rows) for trips, first, rows in segments(elements, dim)]
 
 
-def block_groups(blocks: int, per_mvin: int, pad: int, dim: int) -> Pieces:
-    """`blocks` DIM-blocks moved in groups of up to `per_mvin` (one mvin each): pieces of
-    (trips, first block, blocks per trip, blocks per mvin, columns per mvin), the last
-    group on its own when it is shorter or carries the pad (its bytes differ)."""
-    full, rest = divmod(blocks, per_mvin)
-    pieces = []
-    if full:
-        pieces.append((full, 0, per_mvin, per_mvin, per_mvin * dim))
-    if rest:
-        pieces.append((1, full * per_mvin, rest, rest, rest * dim))
+def block_groups(elements: int, per_mvin: int, dim: int) -> list[Piece]:
+    """`elements` columns in DIM-blocks, moved in groups of up to `per_mvin` blocks (one
+    mvin each); the last group on its own when it is shorter or ends short of its last
+    block (its bytes differ)."""
+    blocks = -(-elements // dim)
+    pad = blocks * dim - elements
+    pieces = [
+        Piece(trips, first * per_mvin, per_mvin, blocks=each, cols=each * dim)
+        for trips, first, each in segments(blocks, per_mvin)
+    ]
     if pad:
-        trips, first, step, each, cols = pieces.pop()
-        if trips > 1:
-            pieces.append((trips - 1, first, step, each, cols))
-        pieces.append((1, first + (trips - 1) * step, step, each, cols - pad))
+        last = pieces.pop()
+        if last.trips > 1:
+            pieces.append(last._replace(trips=last.trips - 1))
+        first = last.first + (last.trips - 1) * last.step
+        pieces.append(last._replace(trips=1, first=first, cols=last.cols - pad))
     return pieces
 
 
@@ -107,10 +114,6 @@ class OutputStationaryTiles:
         c = self.commands
         dim = self.dim
         blocks_i, blocks_j, blocks_k = self._blocks(tile)
-        pad_i, pad_j, pad_k = (
-            b * dim - n
-            for b, n in ((blocks_i, tile.ocols), (blocks_j, tile.ochs), (blocks_k, tile.kchs))
-        )
         a_rows = blocks_i * blocks_k * dim
         b_first = c.memory.scratchpad_rows - blocks_k * blocks_j * dim
         c_rows = blocks_i * blocks_j * dim
@@ -124,27 +127,27 @@ class OutputStationaryTiles:
         a_at = Affine(0, i=blocks_k * dim, k=dim)
         b_at = Affine(b_first, k=blocks_j * dim, j=dim)
         c_at = Affine(0, i=blocks_j * dim, j=dim)
-        rows_i = block_rows(blocks_i, pad_i, dim)
-        rows_k = block_rows(blocks_k, pad_k, dim)
+        rows_i = block_rows(tile.ocols, dim)  # I: A and C rows
+        rows_k = block_rows(tile.kchs, dim)  # K: B rows
         config_ld = self._block("config_ld", c.config("load"))
         nodes: list = self.call_configs() if tile.call_start else []
 
         if tile.first:  # bias D: a repeated row (repeating_bias, DRAM stride 0)
-            d_groups = block_groups(blocks_j, self.per_mvin_acc, pad_j, dim)
+            d_groups = block_groups(tile.ochs, self.per_mvin_acc, dim)
             bias = self._mvins("mvin bias", c_at, ("i", rows_i), ("j", d_groups), to_acc=True)
             nodes += [config_ld, *bias]
-        b_groups = block_groups(blocks_j, self.per_mvin, pad_j, dim)
+        b_groups = block_groups(tile.ochs, self.per_mvin, dim)
         nodes += [config_ld, *self._mvins("mvin B", b_at, ("j", b_groups), ("k", rows_k))]
-        a_groups = block_groups(blocks_k, self.per_mvin, pad_k, dim)
+        a_groups = block_groups(tile.kchs, self.per_mvin, dim)
         nodes += [config_ld, *self._mvins("mvin A", a_at, ("i", rows_i), ("k", a_groups))]
         nodes += self._execute(tile, a_at, b_at, c_at)
         if tile.last:
-            for trips, first, _, rows, _ in rows_i:
+            for piece in rows_i:
 
-                def mvout(loops, depth, rows=rows):
+                def mvout(loops, depth, rows=piece.rows):
                     return [self._block("mvout", c.mvout(c_at, rows, loops, rows))]
 
-                dims = [("i", trips, first, 1), ("j", blocks_j, 0, 1)]
+                dims = [("i", piece.trips, piece.first, 1), ("j", blocks_j, 0, 1)]
                 nodes += nest(dims, ROOT_DEPTH, mvout, {})
         return nodes
 
@@ -152,21 +155,20 @@ class OutputStationaryTiles:
         self,
         name: str,
         at: Affine,
-        outer: tuple[str, Pieces],
-        inner: tuple[str, Pieces],
+        outer: tuple[str, list[Piece]],
+        inner: tuple[str, list[Piece]],
         to_acc: bool = False,
     ) -> list:
-        """mvins over `outer`, then `inner` (variable, pieces); the piece with columns
-        (block_groups) gives each mvin's blocks and bytes, the other (block_rows) its rows."""
+        """mvins over `outer`, then `inner` (variable, pieces): one of them gives each
+        mvin's rows, the other its blocks and columns."""
         c = self.commands
         outer_var, outer_pieces = outer
         inner_var, inner_pieces = inner
 
-        def inner_nodes(loops: Loops, depth: int, outer_piece) -> list:
+        def inner_nodes(loops: Loops, depth: int, o: Piece) -> list:
             nodes: list = []
-            for piece in inner_pieces:
-                rows_piece, group_piece = (outer_piece, piece) if piece[4] else (piece, outer_piece)
-                rows, (blocks, cols) = rows_piece[3], group_piece[3:]
+            for i in inner_pieces:
+                rows, blocks, cols = o.rows or i.rows, o.blocks or i.blocks, o.cols or i.cols
 
                 def leaf(lp, d, rows=rows, blocks=blocks, cols=cols):
                     count = (blocks - 1) * self.dim + rows
@@ -174,18 +176,16 @@ class OutputStationaryTiles:
                     t = c.mvin("mvin", rows, row_bytes, to_acc, at, count, lp, None)
                     return [self._block(name, t)]
 
-                trips, first, step = piece[:3]
-                nodes += nest([(inner_var, trips, first, step)], depth, leaf, loops)
+                nodes += nest([(inner_var, i.trips, i.first, i.step)], depth, leaf, loops)
             return nodes
 
         nodes: list = []
-        for piece in outer_pieces:
-            trips, first, step = piece[:3]
+        for o in outer_pieces:
 
-            def leaf(loops, depth, piece=piece):
-                return inner_nodes(loops, depth, piece)
+            def leaf(loops, depth, o=o):
+                return inner_nodes(loops, depth, o)
 
-            nodes += nest([(outer_var, trips, first, step)], ROOT_DEPTH, leaf, {})
+            nodes += nest([(outer_var, o.trips, o.first, o.step)], ROOT_DEPTH, leaf, {})
         return nodes
 
     def _execute(self, tile: Tile, a_at: Affine, b_at: Affine, c_at: Affine) -> list:

@@ -14,7 +14,7 @@ from accelerators.catalog import find_accelerator
 from analyzer.evaluate import evaluate_program
 from isa.gemmini import lower
 from isa.gemmini_commands import Affine, issued_by_cpu
-from isa.gemmini_os import block_groups, block_rows
+from isa.gemmini_os import Piece, block_groups, block_rows
 from tests.builders import (
     GEMMINI_MEMORY_PARAMS,
     check_fast_equals_full,
@@ -124,11 +124,17 @@ def test_a_tiles_loads_wait_for_the_previous_tiles_computes():
 
 
 def test_block_pieces_cover_every_block_once():
-    # 7 blocks of 16, the last short by 5, in mvins of up to 4 blocks.
-    assert block_rows(7, 5, 16) == [(6, 0, 1, 16, 0), (1, 6, 1, 11, 0)]
-    assert block_groups(7, 4, 5, 16) == [(1, 0, 4, 4, 64), (1, 4, 3, 3, 43)]
-    assert block_groups(8, 4, 0, 16) == [(2, 0, 4, 4, 64)]
-    assert block_groups(8, 4, 2, 16) == [(1, 0, 4, 4, 64), (1, 4, 4, 4, 62)]
+    # 107 elements = 7 blocks of 16, the last short by 5; columns in mvins of up to 4 blocks.
+    assert block_rows(107, 16) == [Piece(6, 0, 1, rows=16), Piece(1, 6, 1, rows=11)]
+    assert block_groups(107, 4, 16) == [
+        Piece(1, 0, 4, blocks=4, cols=64),
+        Piece(1, 4, 4, blocks=3, cols=43),
+    ]
+    assert block_groups(128, 4, 16) == [Piece(2, 0, 4, blocks=4, cols=64)]
+    assert block_groups(126, 4, 16) == [
+        Piece(1, 0, 4, blocks=4, cols=64),
+        Piece(1, 4, 4, blocks=4, cols=62),
+    ]
 
 
 def _rows(operand, index) -> set[int]:
