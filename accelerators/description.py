@@ -133,7 +133,7 @@ class Accelerator:
     roofline: Roofline | None = None
 
     def roofline_table(self) -> dict[str, int] | None:
-        """The roofline as a Program stores it (analyzer/baselines.py reads it)."""
+        """The roofline as a Program stores it (analyzer/crosscheck/baselines.py reads it)."""
         if self.roofline is None:
             return None
         return {

@@ -11,8 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from analyzer.baselines import LayerBaselines
-from analyzer.evaluate import LayerResult
+from analyzer.crosscheck.baselines import LayerBaselines
+from analyzer.engine.evaluate import LayerResult
 from isa.program import HostLayer, Program, placement_counts
 from tracer.errors import UserInputError
 
@@ -172,7 +172,7 @@ def print_table(
     baselines: list[LayerBaselines] | None = None,
 ) -> None:
     total = sum(r.cycles for r in results)
-    # A memory side (analyzer/memory_side.py) shows how much of each layer is waiting on DRAM.
+    # A memory side (isa/systolic/memory_side.py) shows how much of each layer is waiting on DRAM.
     stalled = any(r.stall_cycles for r in results)
     params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
     table = Table(

@@ -29,15 +29,15 @@ import numpy as np
 from scalesim_shapes import read_shapes, shape_key
 
 from accelerators.catalog import find_accelerator
-from analyzer.baselines import feature_row, leave_one_out, roofline
-from analyzer.evaluate import evaluate_one
-from analyzer.packing import pack_blocks
-from analyzer.validate import compare_with_scalesim
+from analyzer.crosscheck.baselines import feature_row, leave_one_out, roofline
+from analyzer.crosscheck.validate import compare_with_scalesim
+from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.packing import pack_blocks
+from isa.systolic.mapping import is_gemm, scalesim_rows
 from tracer.errors import UserInputError
-from tracer.layers import Model
 from tracer.lowering import lower_workload
-from tracer.mapping import is_gemm, scalesim_rows
-from tracer.workloads import load_model
+from tracer.workloads.layers import Model
+from tracer.workloads.loading import load_model
 
 DEFAULT_CONFIGS = [
     f"{model}:{size}:{dataflow}:{bandwidth}"

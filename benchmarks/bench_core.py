@@ -24,15 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from analyzer.evaluate import evaluate_one
-from analyzer.packing import pack_blocks
-from analyzer.validate import base_request
+from analyzer.crosscheck.scalesim_env import scalesim_python
+from analyzer.crosscheck.validate import base_request
+from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.packing import pack_blocks
 from isa.program import Program, count_instructions
+from isa.systolic.mapping import scalesim_topology_row
 from tracer.lowering import lower_model
-from tracer.mapping import scalesim_topology_row
-from tracer.scalesim_env import scalesim_python
 from tracer.trace_io import write_trace
-from tracer.zoo import resnet50
+from tracer.workloads.zoo import resnet50
 
 # Layers evaluated in full unless --full-network: one of each stage's shapes.
 FULL_SET = ["conv1", "layer1.0.conv2", "layer2.0.conv2", "layer3.1.conv2", "layer4.2.conv3", "fc"]
@@ -117,8 +117,8 @@ def scalesim_network_comparison(params: dict[str, str], program: Program) -> Non
     if scalesim_python() is None:
         print("SCALE-Sim: not installed (see README); comparison skipped")
         return
-    from analyzer.scalesim_bridge import run_scalesim
-    from tracer.mapping import scalesim_rows
+    from analyzer.crosscheck.scalesim_bridge import run_scalesim
+    from isa.systolic.mapping import scalesim_rows
 
     evaluate(program, None, "fast", reuse=True)  # warm-up, as everywhere else
     ours, ours_s = evaluate(program, None, "fast", reuse=True)
@@ -146,7 +146,7 @@ def scalesim_comparison(params: dict[str, str]) -> None:
     if scalesim_python() is None:
         print("SCALE-Sim: not installed (see README); comparison skipped")
         return
-    from analyzer.scalesim_bridge import run_scalesim
+    from analyzer.crosscheck.scalesim_bridge import run_scalesim
 
     layer = next(lay for lay in resnet50().layers if lay.name == SHARED_LAYER)
     program = lower_model("systolic", params, "resnet50", layers=[SHARED_LAYER])

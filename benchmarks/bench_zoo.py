@@ -9,7 +9,7 @@ warm-up as `accperf-trace analyze` does it (layers with the same loop program sh
 evaluation) with the share of instructions evaluated, and total cycles. Models with fewer
 instructions than --full-below are also evaluated in full (one core), checked equal to
 the fast result, and the fast/full speedup printed. With --bandwidth N > 0 the times
-include the memory side (analyzer/memory_side.py), which both modes add alike.
+include the memory side (isa/systolic/memory_side.py), which both modes add alike.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from bench_core import evaluate, machine
 
 from isa.program import count_instructions
 from tracer.lowering import lower_model
-from tracer.zoo import MODELS
+from tracer.workloads.zoo import MODELS
 
 
 def main() -> None:

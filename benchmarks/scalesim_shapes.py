@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/scalesim_shapes.py MODEL SIZE DATAFLOW BANDWIDTH [--out FILE]
 
-Runs the installed SCALE-Sim (analyzer/scalesim_bridge.py) on each distinct SCALE-Sim
+Runs the installed SCALE-Sim (analyzer/crosscheck/scalesim_bridge.py) on each distinct SCALE-Sim
 topology row of MODEL on a SIZE x SIZE array with the systolic description's default
 SRAM sizes. SCALE-Sim starts every layer with empty SRAMs, so layers of one shape have
 one result, and a conv with g groups is g identical rows: one simulation stands for all.
@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 
 from accelerators.catalog import find_accelerator
-from analyzer.scalesim_bridge import run_scalesim
-from analyzer.validate import base_request
-from tracer.mapping import ScaleSimTopologyRow, is_gemm, scalesim_rows
-from tracer.workloads import load_model
+from analyzer.crosscheck.scalesim_bridge import run_scalesim
+from analyzer.crosscheck.validate import base_request
+from isa.systolic.mapping import ScaleSimTopologyRow, is_gemm, scalesim_rows
+from tracer.workloads.loading import load_model
 
 
 def shape_key(row: ScaleSimTopologyRow) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from accelerators.description import Accelerator
-from isa import gemmini, systolic
+from isa.gemmini import lowering as gemmini
 from isa.program import Program
+from isa.systolic import lowering as systolic
 from tracer.errors import DescriptionError
-from tracer.layers import Model
+from tracer.workloads.layers import Model
 
 LOWERINGS: dict[str, Callable[[Accelerator, Model], Program]] = {
     "gemmini": gemmini.lower,

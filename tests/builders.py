@@ -6,12 +6,12 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_one, evaluate_program, run_kernel
-from analyzer.packing import pack_blocks, pack_layer
-from isa.gemmini import lower
-from isa.gemmini_commands import GemminiCommands
+from analyzer.engine.evaluate import evaluate_one, evaluate_program, run_kernel
+from analyzer.engine.packing import pack_blocks, pack_layer
+from isa.gemmini.commands import GemminiCommands
+from isa.gemmini.lowering import lower
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
-from tracer.layers import Dense, Model
+from tracer.workloads.layers import Dense, Model
 
 
 def op(space: str, base: int = 0, count: int = 1, coefs: tuple[int, ...] = ()) -> Operand:
@@ -104,7 +104,7 @@ def check_fast_equals_full(program: Program) -> None:
     full = evaluate_program(program, "full")
     assert [r.cycles for r in fast] == [r.cycles for r in full]
     assert [r.instructions for r in fast] == [r.instructions for r in full]
-    # The resource and queue bounds are lower bounds (analyzer/bounds.py).
+    # The resource and queue bounds are lower bounds (analyzer/engine/bounds.py).
     assert all(r.bound.busy_cycles <= r.cycles for r in full)
 
 

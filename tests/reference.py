@@ -1,5 +1,5 @@
 """A reference evaluator: DESIGN.md's timing rules, one instruction at a time, in plain
-Python with dictionaries. It shares no code with analyzer/kernels.py, so the property
+Python with dictionaries. It shares no code with analyzer/engine/kernels.py, so the property
 tests can check the kernel's full mode (and through it, fast mode) against an
 independent reading of the rules. Slow: for small programs only."""
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analyzer.baselines import (
+from analyzer.crosscheck.baselines import (
     FEATURES,
     feature_row,
     leave_one_out,
     program_baselines,
     roofline,
 )
+from isa.systolic.mapping import dram_words, gemm_shape
 from tracer.cli import main
-from tracer.layers import Conv2d, Dense
-from tracer.mapping import dram_words, gemm_shape
+from tracer.workloads.layers import Conv2d, Dense
 
 
 def test_roofline_takes_the_higher_roof() -> None:

@@ -287,7 +287,7 @@ def test_an_onnx_model_lowers_like_the_zoo_model(tmp_path, capsys):
 
 
 def test_fast_analyze_reuses_identical_layer_programs(tmp_path, capsys):
-    from analyzer.evaluate import evaluate_program
+    from analyzer.engine.evaluate import evaluate_program
     from tracer.lowering import lower_model
 
     layers = "layer1.0.conv3,layer1.0.downsample,layer1.1.conv1,layer1.1.conv2"

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tracer.scalesim_env import scalesim_python
+from analyzer.crosscheck.scalesim_env import scalesim_python
 
 
 @pytest.mark.skipif(

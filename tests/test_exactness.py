@@ -12,12 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_program
+from analyzer.engine.evaluate import evaluate_program
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
-from isa.systolic import lower
+from isa.systolic.lowering import lower
+from isa.systolic.mapping import gemm_shape
 from tests.reference import reference_cycles
-from tracer.layers import Conv2d, Dense, Model
-from tracer.mapping import gemm_shape
+from tracer.workloads.layers import Conv2d, Dense, Model
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -101,7 +101,7 @@ SPACE = "m"
 
 
 # Wide operands: ranges around and across the kernel's location chunks (64 locations,
-# analyzer/packing.py), which it uses once some operand spans 256 or more.
+# analyzer/engine/packing.py), which it uses once some operand spans 256 or more.
 WIDE_BASE = 150
 WIDE_COUNTS = [1, 2, 63, 64, 65, 127, 128, 129, 300]
 WIDE_COEFS = [0, 0, 1, 64]
@@ -220,7 +220,7 @@ def test_random_programs_full_equals_an_independent_reference(program):
 )
 def test_memo_across_layers_keeps_fast_equal_to_full(shapes, rows, cols, dataflow):
     # Layers of one program share their blocks, so fast mode's memo carries loop
-    # evolutions from one layer into the next (analyzer/kernels.py, evaluate_layer).
+    # evolutions from one layer into the next (analyzer/engine/kernels.py, evaluate_layer).
     layers = tuple(
         Dense(f"fc{i}", in_features=k, out_features=n, rows=m) for i, (k, n, m) in enumerate(shapes)
     )

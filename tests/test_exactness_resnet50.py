@@ -13,8 +13,8 @@ import os
 
 import pytest
 
-from analyzer.evaluate import evaluate_one
-from analyzer.packing import pack_blocks
+from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.packing import pack_blocks
 from tracer.lowering import lower_model
 
 FULL = os.environ.get("ACCPERF_FULL") == "1"

@@ -7,7 +7,7 @@ Our cycles must equal SCALE-Sim's demand_rows (its demand matrices have one row 
 and its reported "Total Cycles" + 1: that field is the 0-based index of the last cycle
 (scalesim/memory/double_buffered_scratchpad_mem.py, service_memory_requests, line 307 in
 scalesim 3.0.0: `self.total_cycles = int(max(ofmap_serviced_cycles))`), see
-analyzer/scalesim_runner.py.
+analyzer/crosscheck/scalesim_runner.py.
 
 Skipped only when no SCALE-Sim interpreter is configured; a configured but broken one fails.
 """
@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_program
-from analyzer.scalesim_bridge import run_scalesim
-from isa.systolic import lower
-from tracer.layers import Conv2d, Dense, Layer, Model
-from tracer.mapping import scalesim_topology_row
-from tracer.scalesim_env import scalesim_python
+from analyzer.crosscheck.scalesim_bridge import run_scalesim
+from analyzer.crosscheck.scalesim_env import scalesim_python
+from analyzer.engine.evaluate import evaluate_program
+from isa.systolic.lowering import lower
+from isa.systolic.mapping import scalesim_topology_row
+from tracer.workloads.layers import Conv2d, Dense, Layer, Model
 
 pytestmark = [
     pytest.mark.scalesim,

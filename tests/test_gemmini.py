@@ -11,17 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_one, evaluate_program
-from analyzer.packing import pack_blocks
-from isa.gemmini import lower
-from isa.gemmini_commands import Affine, GemminiCommands
+from analyzer.engine.evaluate import evaluate_one, evaluate_program
+from analyzer.engine.packing import pack_blocks
+from isa.gemmini.commands import Affine, GemminiCommands
+from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
+from isa.gemmini.lowering import lower
 from tests.builders import GEMMINI_MEMORY_PARAMS, check_fast_equals_full, gemmini_machine, run_block
 from tests.reference import reference_cycles
 from tracer.errors import DescriptionError
-from tracer.gemmini_library import conv_tile_grid, matmul_tile_grid, pixels_per_row
-from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_model
 from tracer.trace_io import iterate_blocks, resolve_address
+from tracer.workloads.layers import Conv2d, Dense, Model
 
 DIM = 16
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_program
-from isa.gemmini import lower
-from isa.gemmini_commands import Affine, issued_by_cpu
-from isa.gemmini_os import Piece, block_groups, block_rows
+from analyzer.engine.evaluate import evaluate_program
+from isa.gemmini.commands import Affine, issued_by_cpu
+from isa.gemmini.lowering import lower
+from isa.gemmini.output_stationary import Piece, block_groups, block_rows
 from tests.builders import (
     GEMMINI_MEMORY_PARAMS,
     check_fast_equals_full,
@@ -24,8 +24,8 @@ from tests.builders import (
 )
 from tests.reference import reference_cycles
 from tracer.errors import MappingError
-from tracer.layers import Conv2d, Dense, Elementwise, Model
 from tracer.trace_io import iterate_blocks, resolve_address
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model
 
 DIM = 16
 FIXED: dict[str, tuple[int, int, int]] = {}

@@ -1,12 +1,12 @@
-"""Gemmini's software tiling (tracer/gemmini_tiling.py) on cases worked by hand from
+"""Gemmini's software tiling (isa/gemmini/tiling.py) on cases worked by hand from
 gemmini.h's rules (docs/gemmini/tiling.md shows each step)."""
 
 from __future__ import annotations
 
 import pytest
 
+from isa.gemmini.tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
 from tracer.errors import MappingError
-from tracer.gemmini_tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
 
 # The default config: DIM 16, 4 banks x 4096 scratchpad rows, 1024 accumulator rows
 # (gemmini Configs.scala defaultConfig; gemmini_params.h BANK_NUM, BANK_ROWS, ACC_ROWS).

@@ -13,10 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tracer import scalesim_env
-from tracer.errors import MappingError
-from tracer.layers import Conv2d, Dense, Layer
-from tracer.mapping import (
+from analyzer.crosscheck import scalesim_env
+from isa.systolic.mapping import (
     DATAFLOWS,
     GemmShape,
     ScaleSimTopologyRow,
@@ -24,7 +22,9 @@ from tracer.mapping import (
     is_gemm,
     scalesim_topology_row,
 )
-from tracer.zoo import resnet50, tc_resnet8
+from tracer.errors import MappingError
+from tracer.workloads.layers import Conv2d, Dense, Layer
+from tracer.workloads.zoo import resnet50, tc_resnet8
 
 
 def _scalesim_ofmap(ifmap: int, filt: int, stride: int) -> int:
@@ -301,7 +301,7 @@ def test_scalesim_python_lookup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_scalesim_repo_venv_path() -> None:
-    repo_root = Path(__file__).resolve().parent.parent
+    repo_root = Path(__file__).resolve().parents[1]
     expected = repo_root / ".venv-scalesim" / "bin" / "python"
     assert expected == scalesim_env._REPO_VENV_PYTHON
 

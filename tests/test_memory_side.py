@@ -1,4 +1,4 @@
-"""The systolic array's memory side (analyzer/memory_side.py, analyzer/memory_kernels.py):
+"""The systolic array's memory side (isa/systolic/memory_side.py, isa/systolic/memory_kernels.py):
 SCALE-Sim's double-buffered SRAMs at a finite DRAM bandwidth."""
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_one
-from analyzer.memory_kernels import _diagonal_position, _stacked_position, gemm_stalls
-from analyzer.memory_side import NO_IM2COL
-from analyzer.packing import pack_blocks
+from analyzer.crosscheck import scalesim_env
+from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.packing import pack_blocks
 from isa.program import Program
-from tracer import scalesim_env
+from isa.systolic.memory_kernels import _diagonal_position, _stacked_position, gemm_stalls
+from isa.systolic.memory_side import NO_IM2COL
 from tracer.cli import main
-from tracer.layers import Conv2d, Dense, Model
 from tracer.lowering import lower_workload
+from tracer.workloads.layers import Conv2d, Dense, Model
 
 KIB = 1024
 SMALL_SRAMS = {"ifmap_sram_kib": "1", "filter_sram_kib": "1", "ofmap_sram_kib": "1"}

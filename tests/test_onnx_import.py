@@ -15,8 +15,17 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tracer.cli import main
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, ModelInput, Pool
-from tracer.onnx_import import import_onnx
+from tracer.workloads.layers import (
+    Conv2d,
+    Dense,
+    Elementwise,
+    Layer,
+    MatMul,
+    Model,
+    ModelInput,
+    Pool,
+)
+from tracer.workloads.onnx_import import import_onnx
 
 OPSET = 17
 

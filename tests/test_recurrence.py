@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.evaluate import evaluate_program
-from analyzer.recurrence import critical_cycle, dependency_graph
+from analyzer.engine.evaluate import evaluate_program
+from analyzer.engine.recurrence import critical_cycle, dependency_graph
 from isa.program import Block
-from isa.systolic import lower
+from isa.systolic.lowering import lower
 from tests.builders import instr, op
 from tests.test_exactness import random_programs
-from tracer.layers import Dense, Model
+from tracer.workloads.layers import Dense, Model
 
 
 def brute_force(graph: nx.MultiDiGraph) -> Fraction | None:

@@ -1,8 +1,8 @@
 """Cross-check: SCALE-Sim's compute cycles against the closed-form fold formula.
 
-SCALE-Sim runs in its own interpreter (see analyzer/scalesim_bridge.py); the cross-checks are
-skipped only when no such interpreter is configured. The missing-interpreter test needs no
-SCALE-Sim and always runs.
+SCALE-Sim runs in its own interpreter (see analyzer/crosscheck/scalesim_bridge.py); the
+cross-checks are skipped only when no such interpreter is configured. The
+missing-interpreter test needs no SCALE-Sim and always runs.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from analyzer import scalesim_bridge
-from analyzer.scalesim_bridge import ScaleSimError, ScaleSimUnavailable, run_scalesim
+from analyzer.crosscheck import scalesim_bridge
+from analyzer.crosscheck.scalesim_bridge import ScaleSimError, ScaleSimUnavailable, run_scalesim
+from analyzer.crosscheck.scalesim_env import scalesim_python
+from isa.systolic.mapping import scalesim_topology_row
 from tracer.errors import UserInputError
-from tracer.layers import Conv2d
-from tracer.mapping import scalesim_topology_row
-from tracer.scalesim_env import scalesim_python
+from tracer.workloads.layers import Conv2d
 
 ROWS = 8
 COLS = 8

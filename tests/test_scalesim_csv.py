@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tracer import scalesim_env
+from analyzer.crosscheck import scalesim_env
+from isa.systolic.mapping import DATAFLOWS, gemm_shape
 from tracer.cli import main
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense
-from tracer.mapping import DATAFLOWS, gemm_shape
-from tracer.scalesim_csv import import_topology
+from tracer.workloads.layers import Conv2d, Dense
+from tracer.workloads.scalesim_csv import import_topology
 
 CONV_HEADER = (
     "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analyzer.evaluate import evaluate_program
+from analyzer.engine.evaluate import evaluate_program
 from tests.builders import instr, op
 from tests.builders import program as program_of
 from tracer import trace_io

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracer import scalesim_env
+from analyzer.crosscheck import scalesim_env
 from tracer.cli import main
 
 # A depthwise row (SCALE-Sim's 'DP' convention: one single-channel layer per channel, which

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer.evaluate import evaluate_program
+from analyzer.engine.evaluate import evaluate_program
 from isa.validation import ProgramError
 from tests.builders import instr, op, program
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Layer
-from tracer.zoo import MODELS, ModelEntry, build_model, resnet50
+from tracer.workloads.layers import Conv2d, Dense, Layer
+from tracer.workloads.zoo import MODELS, ModelEntry, build_model, resnet50
 
 STAGE_BLOCKS = {1: 3, 2: 4, 3: 6, 4: 3}
 STAGE_WIDTHS = {1: 64, 2: 128, 3: 256, 4: 512}
@@ -207,7 +207,7 @@ def test_bad_batch(batch: object) -> None:
 
 def test_impossible_layer_shapes_are_refused():
     from tracer.errors import WorkloadError
-    from tracer.layers import Conv2d, Dense
+    from tracer.workloads.layers import Conv2d, Dense
 
     for bad in (
         dict(padding=True),

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from accelerators.catalog import builtin_names
-from analyzer.evaluate import evaluate_program
+from analyzer.engine.evaluate import evaluate_program
+from isa.systolic.mapping import DATAFLOWS
 from tracer.cli import main
 from tracer.lowering import lower_model
-from tracer.mapping import DATAFLOWS
-from tracer.zoo import MODELS, build_model
+from tracer.workloads.zoo import MODELS, build_model
 
 # Per accelerator, parameters that keep every model small enough for the unit-test budget.
 REDUCED_PARAMETERS = {"gemmini": ["dim=32"], "systolic": ["rows=8", "cols=8"]}

@@ -9,10 +9,18 @@ from pathlib import Path
 import pytest
 
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool
-from tracer.onnx_export import to_onnx, write_onnx
-from tracer.onnx_import import import_onnx
-from tracer.zoo import MODELS, bert_base, build_model, mobilenet_v2, resnet18, tc_resnet8, vgg16
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool
+from tracer.workloads.onnx_export import to_onnx, write_onnx
+from tracer.workloads.onnx_import import import_onnx
+from tracer.workloads.zoo import (
+    MODELS,
+    bert_base,
+    build_model,
+    mobilenet_v2,
+    resnet18,
+    tc_resnet8,
+    vgg16,
+)
 
 # Published figures are rounded (e.g. "300M", "3.0M FLOPs"); 2% covers their rounding and
 # nothing else: a missing layer of any of these models moves the count by more.

@@ -20,8 +20,8 @@ from rich.table import Table
 from tracer.errors import UserInputError
 
 if TYPE_CHECKING:
-    from analyzer.validate import Validation
-    from tracer.layers import Model
+    from analyzer.crosscheck.validate import Validation
+    from tracer.workloads.layers import Model
 
 DEFAULT_MATERIALIZE = 4
 
@@ -192,7 +192,7 @@ def _layer_names(text: str | None) -> list[str] | None:
 
 
 def _load(args: argparse.Namespace) -> Model:
-    from tracer.workloads import load_model
+    from tracer.workloads.loading import load_model
 
     return load_model(
         args.model,
@@ -217,7 +217,7 @@ def _progress(console: Console) -> Progress:
 
 def _list(args: argparse.Namespace, console: Console) -> int:
     from accelerators.catalog import builtin_names, find_accelerator
-    from tracer.zoo import MODELS
+    from tracer.workloads.zoo import MODELS
 
     for name in builtin_names():
         spec = find_accelerator(name)
@@ -256,8 +256,8 @@ def _parse_params(
 def _lower(args: argparse.Namespace, console: Console) -> int:
     from isa.program import count_instructions, placement_counts
     from tracer.lowering import lower_model
-    from tracer.onnx_import import SKIPPED_NOTE
     from tracer.trace_io import write_trace
+    from tracer.workloads.onnx_import import SKIPPED_NOTE
 
     if args.materialize == "all":
         materialize = None
@@ -307,10 +307,10 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
 
 
 def _analyze(args: argparse.Namespace, console: Console) -> int:
-    from analyzer.bounds import BlockUsage
-    from analyzer.evaluate import evaluate_one
-    from analyzer.packing import pack_blocks
-    from analyzer.recurrence import CriticalCycle
+    from analyzer.engine.bounds import BlockUsage
+    from analyzer.engine.evaluate import evaluate_one
+    from analyzer.engine.packing import pack_blocks
+    from analyzer.engine.recurrence import CriticalCycle
     from analyzer.report import check_json_destination, print_table, report_dict, write_json
     from tracer.trace_io import read_trace
 
@@ -332,7 +332,7 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     seconds = time.perf_counter() - started
     baselines = None
     if args.baselines:
-        from analyzer.baselines import program_baselines
+        from analyzer.crosscheck.baselines import program_baselines
 
         baselines = program_baselines(
             program.roofline,
@@ -348,7 +348,7 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
 
 def _layers(args: argparse.Namespace, console: Console) -> int:
     from analyzer.report import check_json_destination, write_json
-    from tracer.layer_table import model_record, print_layers
+    from tracer.workloads.layer_table import model_record, print_layers
 
     if args.json is not None:
         check_json_destination(args.json)
@@ -360,7 +360,7 @@ def _layers(args: argparse.Namespace, console: Console) -> int:
 
 
 def _export_onnx(args: argparse.Namespace, console: Console) -> int:
-    from tracer.onnx_export import write_onnx
+    from tracer.workloads.onnx_export import write_onnx
 
     if args.out.suffix.lower() != ".onnx":
         raise UserInputError(f"-o {args.out}: give a file name ending in .onnx")
@@ -375,11 +375,11 @@ def _export_onnx(args: argparse.Namespace, console: Console) -> int:
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
     from accelerators.catalog import find_accelerator
+    from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
+    from analyzer.crosscheck.scalesim_env import scalesim_python
+    from analyzer.crosscheck.validate import check_comparable, compare_with_scalesim
     from analyzer.report import check_json_destination, write_json
-    from analyzer.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
-    from analyzer.validate import check_comparable, compare_with_scalesim
     from tracer.lowering import lower_workload, select_layers
-    from tracer.scalesim_env import scalesim_python
 
     if args.json is not None:
         check_json_destination(args.json)
@@ -483,8 +483,8 @@ SHOW_ITERATION_LIMIT = 1_000_000
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
-    from analyzer.evaluate import run_kernel
-    from analyzer.packing import pack_blocks, pack_layer
+    from analyzer.engine.evaluate import run_kernel
+    from analyzer.engine.packing import pack_blocks, pack_layer
     from tracer.trace_io import iterate_blocks, read_trace, render_operand
 
     program = read_trace(args.trace)

@@ -10,8 +10,8 @@ from isa.program import Program
 from isa.registry import lowering_for
 from isa.validation import ProgramError, check_program
 from tracer.errors import MappingError, WorkloadError
-from tracer.layers import Model
-from tracer.workloads import load_model
+from tracer.workloads.layers import Model
+from tracer.workloads.loading import load_model
 
 
 def select_layers(model: Model, names: list[str] | None) -> Model:
@@ -48,7 +48,7 @@ def lower_model(
 ) -> Program:
     """Validate everything the user gave, then lower. Raises UserInputError subclasses.
 
-    `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads).
+    `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads.loading).
     """
     resolved = find_accelerator(accelerator).resolve(params)
     workload = select_layers(load_model(model, batch, options, skip_unsupported, dims), layers)

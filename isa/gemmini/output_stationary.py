@@ -7,7 +7,7 @@ no double buffering: every tile uses the same rows (A from scratchpad row 0, B e
 the scratchpad's end, C/D from accumulator row 0), so a tile's loads wait for the previous
 tile's computes to read those rows (the RS's hazards), and the CPU issues the commands in
 program order, stalling while the RS queue of the next one is full
-(isa/gemmini_commands.py: issued_by_cpu).
+(isa/gemmini/commands.py: issued_by_cpu).
 
 A tile, in blocks of DIM (I x J outputs, K deep; the last block of each may be short by
 pad_I / pad_J / pad_K elements):
@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from isa.gemmini_commands import Affine, GemminiCommands, Loops, issued_by_cpu
-from isa.gemmini_streams import ROOT_DEPTH, nest, segments
+from isa.gemmini.commands import Affine, GemminiCommands, Loops, issued_by_cpu
+from isa.gemmini.library import Tile
+from isa.gemmini.streams import ROOT_DEPTH, nest, segments
 from isa.program import BlockRef, Loop
 from tracer.errors import MappingError
-from tracer.gemmini_library import Tile
 
 # gemmini_params.h's MAX_BYTES: the software's largest mvin is 64 bytes whatever the
 # DMA's dma_maxbytes (G GemminiConfigs.scala:350-362 writes the header).

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from isa.gemmini_commands import Affine, GemminiCommands, Loops
+from isa.gemmini.commands import Affine, GemminiCommands, Loops
+from isa.gemmini.library import Tile
 from isa.program import Loop
 from tracer.errors import MappingError
-from tracer.gemmini_library import Tile
 
 MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
 ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run of tiles 1

@@ -6,8 +6,8 @@ through tiled_conv_auto (a following max pool fused into its mvouts), a depthwis
 through tiled_conv_dw_auto, a 1x1 conv as a matmul (tiled_matmul_nn_auto), a stride-2 1x1
 conv through tiled_conv_downsample, fully connected layers and matmuls through
 tiled_matmul_auto, residual additions through tiled_resadd_auto and global average pooling
-through tiled_global_average_auto. Tile sizes come from tracer/gemmini_tiling.py; here are
-the loops over tiles. isa/gemmini_streams.py turns each Tile into commands.
+through tiled_global_average_auto. Tile sizes come from isa/gemmini/tiling.py; here are
+the loops over tiles. isa/gemmini/streams.py turns each Tile into commands.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass
 from math import prod
 
+from isa.gemmini.tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
 from tracer.errors import MappingError
-from tracer.gemmini_tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
 
 
 @dataclass(frozen=True)

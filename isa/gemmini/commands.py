@@ -1,6 +1,6 @@
 """Gemmini's commands as instruction templates: what each waits on, marks, and costs.
 
-G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/); isa/gemmini.py's docstring has the
+G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/); isa/gemmini/lowering.py's docstring has the
 timing rules these templates implement, docs/gemmini/timing.md the reading notes.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from accelerators.description import Accelerator
+from isa.gemmini.tiling import GemminiMemory
 from isa.program import Block, BlockRef, Operand, Template
 from isa.validation import MAX_CYCLES_PER_INSTRUCTION
 from tracer.errors import DescriptionError
-from tracer.gemmini_tiling import GemminiMemory
 
-# Shadow spaces of the reservation station's hazard checks (isa/gemmini.py's docstring).
+# Shadow spaces of the reservation station's hazard checks (isa/gemmini/lowering.py's docstring).
 SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load

@@ -30,15 +30,15 @@ from isa.program import (
     Program,
     Template,
 )
+from isa.systolic.mapping import dram_words, gemm_shape, im2col_geometry, is_gemm
 from tracer.errors import DescriptionError
-from tracer.layers import Model, gemm_operands, operations
-from tracer.mapping import dram_words, gemm_shape, im2col_geometry, is_gemm
+from tracer.workloads.layers import Model, gemm_operands, operations
 
 # SCALE-Sim's array, which this description follows, has no vector unit: pooling and
 # element-wise layers run elsewhere and SCALE-Sim does not time them either.
 HOST_REASON = "on the host: the array has no vector unit; not timed"
 
-# With a DRAM bandwidth, the double-buffered SRAMs' stalls come from analyzer/memory_side.py,
+# With a DRAM bandwidth, the double-buffered SRAMs' stalls come from isa/systolic/memory_side.py,
 # which follows SCALE-Sim's ws and os demand orders (its is order is not followed yet).
 MEMORY_SIDE = "scalesim-double-buffered"
 MEMORY_SIDE_DATAFLOWS = ("ws", "os")
@@ -103,7 +103,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             "dram_words": dram_words(shape, rows, cols, dataflow),
         }
         if bandwidth != 0:
-            # analyzer/memory_side.py adds the SRAMs' stalls to the evaluated cycles.
+            # isa/systolic/memory_side.py adds the SRAMs' stalls to the evaluated cycles.
             mapping["memory_side"] = MEMORY_SIDE
             mapping.update(im2col_geometry(layer))
         root = Loop("layer", 1, (Loop("fold", folds, fold_body),))
@@ -140,7 +140,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         + (
             (
                 f"DRAM at {bandwidth} words/cycle: stalls of the double-buffered SRAMs "
-                "added as SCALE-Sim 3.0.0 models them (analyzer/memory_side.py)",
+                "added as SCALE-Sim 3.0.0 models them (isa/systolic/memory_side.py)",
             )
             if bandwidth
             else ()

@@ -4,7 +4,7 @@ Resource bound: the total occupancy of the busiest unit instance, the front end'
 bundles / bundles_per_cycle, or a queue's total latency over its entries (each instruction
 holds an entry from its start to its end, so entries x cycles >= the sum of latencies);
 no schedule finishes sooner. Recurrence bound (optional,
-analyzer/recurrence.py): the critical loop-carried dependency cycle of a repeated block,
+analyzer/engine/recurrence.py): the critical loop-carried dependency cycle of a repeated block,
 W cycles every K iterations, over each visit of its loop. When the measured cycles are
 well above both, the layer is latency bound (fill and drain), and the report says so.
 """
@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from analyzer.recurrence import CriticalCycle, critical_cycle, dependency_graph
+from analyzer.engine.recurrence import CriticalCycle, critical_cycle, dependency_graph
 from isa.program import Block, BlockRef, LayerProgram, Loop, Program
 
 RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is the bound

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ENV_VAR = "ACCPERF_SCALESIM_PYTHON"
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 _REPO_VENV_PYTHON = _REPO_ROOT / ".venv-scalesim" / "bin" / "python"
 
 

@@ -5,7 +5,7 @@ Add/Mul, Relu/Clip) with every tensor's shape declared. Weights are graph inputs
 only their shapes, not initializers: a ResNet-50 file is kilobytes, not 100 MB, and still
 a valid ONNX model for any tool that feeds its inputs. Where a layer reads a tensor of a
 different shape than its producer makes (an fc after global pooling, attention heads split
-from a projection), a Reshape stands in for the free layout change. `tracer.onnx_import`
+from a projection), a Reshape stands in for the free layout change. `tracer.workloads.onnx_import`
 reads such a file back into the same layers.
 """
 
@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tracer.errors import UserInputError
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool
 
 OPSET = 17
 # ReLU6, the only Clip the zoo uses; the bounds do not change timing.

@@ -5,7 +5,7 @@ addresses per cycle, stall-free) and a memory system that delays rows whose oper
 not in SRAM yet or whose outputs find the output SRAM full. accperf's compute side is the
 instruction-level evaluation (its cycles equal SCALE-Sim's row count, tests/
 test_fidelity_scalesim.py); this module is the memory side, the same rules replayed by
-analyzer/memory_kernels.py over the same demand order. A layer's cycles are compute
+isa/systolic/memory_kernels.py over the same demand order. A layer's cycles are compute
 cycles + stall cycles, as SCALE-Sim's "Total Cycles" are.
 
 Only layers the lowering marks (mapping["memory_side"]) have a memory side: a bandwidth of
@@ -18,9 +18,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from analyzer.memory_kernels import gemm_stalls
-from isa.systolic import MEMORY_SIDE
-from tracer.mapping import IM2COL_FIELDS
+from isa.systolic.lowering import MEMORY_SIDE
+from isa.systolic.mapping import IM2COL_FIELDS
+from isa.systolic.memory_kernels import gemm_stalls
 
 _WORDS_PER_KIB = 1024  # SCALE-Sim's word is one byte (single_layer_sim.py, word_size=1)
 NO_IM2COL = np.zeros(0, dtype=np.int64)  # a GEMM's ifmap: every address occurs once

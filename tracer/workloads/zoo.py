@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from tracer.errors import WorkloadError
-from tracer.layers import (
+from tracer.workloads.layers import (
     Conv2d,
     Dense,
     Elementwise,

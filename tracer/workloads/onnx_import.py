@@ -33,7 +33,7 @@ from google.protobuf.message import DecodeError
 from onnx import helper
 
 from tracer.errors import WorkloadError
-from tracer.layers import (
+from tracer.workloads.layers import (
     Conv2d,
     Dense,
     Elementwise,

@@ -308,7 +308,7 @@ def evaluate_layer(
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
     k = max(1, signature length // (compare_budget * op_work)), op_work being the work of
     one iteration (instructions, plus one per extra location of a multi-location operand,
-    analyzer/packing.py): loops
+    analyzer/engine/packing.py): loops
     with small bodies compare states less often, so comparing never costs much more than
     evaluating. Which boundaries are sampled only decides how early a repetition is found,
     never whether a skip is exact.
@@ -424,7 +424,7 @@ def evaluate_layer(
                 last = templates[i, T_LAST]
                 if templates[i, T_SIMPLE]:
                     # Hot path: single fixed locations (every systolic PE instruction); never
-                    # with chunked locations (analyzer/packing.py).
+                    # with chunked locations (analyzer/engine/packing.py).
                     for a in range(np.uint64(first), np.uint64(split)):
                         v = write_end[o_slot[a]]
                         if v > start:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import TypedDict
 
 from tracer.errors import MappingError
-from tracer.layers import GEMM_LAYERS, Conv2d, Dense, Layer, MatMul
+from tracer.workloads.layers import GEMM_LAYERS, Conv2d, Dense, Layer, MatMul
 
 DATAFLOWS = ("ws", "os", "is")
 
@@ -260,7 +260,7 @@ def im2col_geometry(layer: Layer) -> dict[str, int]:
     """Where a conv's im2col ifmap reads its input, per group: the input cropped to the rows
     and columns the windows reach (as scalesim_topology_row sends it), kernel, stride,
     dilation, output size and images. Empty for a dense layer or matmul, whose ifmap
-    addresses never repeat. The memory side (analyzer/memory_side.py) needs it because an
+    addresses never repeat. The memory side (isa/systolic/memory_side.py) needs it because an
     SRAM holding one copy of a repeated address serves every demand for it."""
     if not isinstance(layer, Conv2d):
         return {}

@@ -7,7 +7,16 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tracer.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool, operations
+from tracer.workloads.layers import (
+    Conv2d,
+    Dense,
+    Elementwise,
+    Layer,
+    MatMul,
+    Model,
+    Pool,
+    operations,
+)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

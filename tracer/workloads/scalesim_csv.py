@@ -19,7 +19,7 @@ import csv
 from pathlib import Path
 
 from tracer.errors import WorkloadError
-from tracer.layers import Conv2d, Dense, Layer, Model
+from tracer.workloads.layers import Conv2d, Dense, Layer, Model
 
 CONV_COLUMNS = (
     "Layer name",

@@ -2,7 +2,7 @@
 
 Unit instances and storage locations get global integer ids (kind offset + instance,
 space offset + address). A layer's loop tree becomes a small op list: LOOP_BEGIN /
-BLOCK / LOOP_END with jump targets, interpreted by analyzer/kernels.py.
+BLOCK / LOOP_END with jump targets, interpreted by analyzer/engine/kernels.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.kernels import (
+from analyzer.engine.kernels import (
     BLOCK,
     LOOP_BEGIN,
     LOOP_END,
@@ -46,7 +46,7 @@ MEMO_ENTRIES = 8
 MEMO_BYTES = 64 * 1024 * 1024
 # Locations come in chunks of 2**CHUNK_SHIFT when operands spanning at least CHUNKED_SPAN
 # of them dominate (Gemmini's multi-block mvins span thousands of rows): a range then costs
-# a few chunks plus its ragged ends instead of one step per location (analyzer/kernels.py).
+# a few chunks plus its ragged ends instead of one step per location (analyzer/engine/kernels.py).
 CHUNK_SHIFT = 6
 CHUNKED_SPAN = 4 << CHUNK_SHIFT
 
@@ -72,7 +72,7 @@ class PackedBlocks:
     # bool[n_operands]: a read whose space some instruction writes, so its read times
     # matter (WAR); reads of spaces nobody writes (marks only) skip them.
     operand_track: np.ndarray
-    # Fast mode's memo of loop evolutions (analyzer/kernels.py, evaluate_layer), shared by
+    # Fast mode's memo of loop evolutions (analyzer/engine/kernels.py, evaluate_layer), shared by
     # every layer evaluated with these blocks; filled by the kernel.
     memo_keys: np.ndarray
     memo_vals: np.ndarray

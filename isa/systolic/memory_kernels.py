@@ -1,6 +1,6 @@
 """Numba kernel: SCALE-Sim 3.0.0's double-buffered SRAMs, replayed over one GEMM's demand.
 
-The systolic array's compute side is the instruction-level evaluation (analyzer/kernels.py).
+The systolic array's compute side is the instruction-level evaluation (analyzer/engine/kernels.py).
 This kernel is its memory side for a DRAM bandwidth other than "unlimited": it walks the
 array's demand rows (one row = one cycle of the stall-free schedule) fold by fold and
 returns the stall cycles the operand SRAMs add, with SCALE-Sim's rules. Paths are in the

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tracer.errors import WorkloadError
-from tracer.layers import Model
-from tracer.zoo import MODELS, build_model
+from tracer.workloads.layers import Model
+from tracer.workloads.zoo import MODELS, build_model
 
 FILE_KINDS = {".onnx": "ONNX model", ".csv": "SCALE-Sim topology"}
 
@@ -36,9 +36,9 @@ def load_model(
     if not path.is_file():
         raise WorkloadError(f"{spec}: no such {FILE_KINDS[suffix]} file")
     if suffix == ".onnx":
-        from tracer.onnx_import import import_onnx  # onnx loads slowly; only when needed
+        from tracer.workloads.onnx_import import import_onnx  # onnx loads slowly; only when needed
 
         return import_onnx(path, batch=batch, skip_unsupported=skip_unsupported, dims=dims)
-    from tracer.scalesim_csv import import_topology
+    from tracer.workloads.scalesim_csv import import_topology
 
     return import_topology(path, batch=1 if batch is None else batch)

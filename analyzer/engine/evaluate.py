@@ -7,17 +7,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from analyzer.bounds import BlockUsage, LayerBound, layer_bound
-from analyzer.kernels import evaluate_layer
-from analyzer.memory_side import memory_stalls
-from analyzer.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
-from analyzer.recurrence import CriticalCycle
+from analyzer.engine.bounds import BlockUsage, LayerBound, layer_bound
+from analyzer.engine.kernels import evaluate_layer
+from analyzer.engine.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
+from analyzer.engine.recurrence import CriticalCycle
 from isa.program import LayerProgram, Loop, Program
+from isa.systolic.memory_side import memory_stalls
 
 MODES = ("fast", "full")
-# How often fast mode compares states (analyzer/kernels.py, evaluate_layer): a loop takes a
+# How often fast mode compares states (analyzer/engine/kernels.py, evaluate_layer): a loop takes a
 # signature every k-th iteration boundary, k = signature length // (COMPARE_BUDGET x work
-# per iteration, analyzer/packing.py), so comparing costs at most about COMPARE_BUDGET
+# per iteration, analyzer/engine/packing.py), so comparing costs at most about COMPARE_BUDGET
 # times the evaluation it checks; loops with large bodies (folds) compare at every boundary.
 COMPARE_BUDGET = 2
 
@@ -36,7 +36,7 @@ class LayerResult:
     bound: LayerBound
     # The earlier layer with the same loop program whose result this one reuses, if any.
     reused_from: str | None = None
-    # Cycles the DRAM side adds (analyzer/memory_side.py); already included in `cycles`.
+    # Cycles the DRAM side adds (isa/systolic/memory_side.py); already included in `cycles`.
     stall_cycles: int = 0
 
 

@@ -2,11 +2,11 @@
 
 Each accperf layer becomes the SCALE-Sim topology rows whose cycles add up to it
 (tracer.mapping.scalesim_rows: one per conv group or matmul product, since SCALE-Sim has
-neither) and runs in the installed scalesim (analyzer.scalesim_bridge, its own venv, a
+neither) and runs in the installed scalesim (analyzer.crosscheck.scalesim_bridge, its own venv, a
 temporary folder deleted afterwards). Cycle counts are compared as counts: SCALE-Sim's
 "Total Cycles" is the index of the last cycle, so a row's cycle count with stalls is that
 plus one, and its stall-free compute cycles are its demand-matrix rows
-(analyzer/scalesim_runner.py says where each comes from).
+(analyzer/crosscheck/scalesim_runner.py says where each comes from).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.evaluate import evaluate_one
-from analyzer.packing import pack_blocks
-from analyzer.scalesim_bridge import run_scalesim
+from analyzer.crosscheck.scalesim_bridge import run_scalesim
+from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.packing import pack_blocks
 from isa.program import Program
+from isa.systolic.mapping import scalesim_rows
 from tracer.errors import MappingError
-from tracer.layers import Model
-from tracer.mapping import scalesim_rows
+from tracer.workloads.layers import Model
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from analyzer.crosscheck.scalesim_env import ENV_VAR, scalesim_python
 from tracer.errors import UserInputError
-from tracer.scalesim_env import ENV_VAR, scalesim_python
 
 RUNNER = Path(__file__).resolve().with_name("scalesim_runner.py")
 

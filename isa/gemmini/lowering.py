@@ -5,17 +5,17 @@ Sources: G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/), T = gemmini-roc
 with file and line for every rule used here.
 
 What a layer becomes: the library call the library's ImageNet networks make for it and
-its tiles (tracer/gemmini_library.py, tile sizes from tracer/gemmini_tiling.py); each tile
+its tiles (isa/gemmini/library.py, tile sizes from isa/gemmini/tiling.py); each tile
 goes to a hardware loop unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three
 command streams: loads (bias mvin3, weight mvin2, input mvin), execute (a preload then a
-compute per step) and stores (mvout) (isa/gemmini_streams.py). Two tiles are resident at
+compute per step) and stores (mvout) (isa/gemmini/streams.py). Two tiles are resident at
 once, in the two halves of the scratchpad and the accumulator (G LoopConv.scala:1194,
 LoopMatmul.scala:912), so a layer is: loads of tile 0, then per tile t: loads of tile
 t + 1, execute of t, stores of t. Each stream starts with its config command (config_ld
 before each kind of load, config_ex, config_st); config_ex waits for the mesh to drain.
 The first layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the
 RoCC front end in one cycle, G Controller.scala:488-494).
-The commands' templates and timing are in isa/gemmini_commands.py.
+The commands' templates and timing are in isa/gemmini/commands.py.
 
 Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
 - three controllers, each in order: units `load`, `execute`, `store`;
@@ -37,8 +37,9 @@ Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
   max_in_flight_reqs outstanding, data one bus beat per cycle, dram_latency to the first
   beat (G DMA.scala:180-289).
 
-Output stationary (--param dataflow=os; isa/gemmini_os.py): tiled_matmul_auto's OS path
-has no unroller. The CPU issues sp_tiled_matmul_os's commands one by one (T gemmini.h
+Output stationary (--param dataflow=os; isa/gemmini/output_stationary.py):
+tiled_matmul_auto's OS path has no unroller. The CPU issues sp_tiled_matmul_os's commands
+one by one (T gemmini.h
 L380-504), every tile in the same rows (no double buffering), and waits in order whenever
 the RS queue of the next command is full (ld 8 / ex 16 / st 4, G Configs.scala:56-58): an
 issue queue per controller. Every OS group is DIM rows; a tile's first preload fires
@@ -66,7 +67,7 @@ from __future__ import annotations
 from collections import Counter
 
 from accelerators.description import Accelerator
-from isa.gemmini_commands import (
+from isa.gemmini.commands import (
     ACC_SPACES,
     MESH_SPACE,
     RS_ENTRIES,
@@ -74,12 +75,12 @@ from isa.gemmini_commands import (
     TOKEN_SPACE,
     GemminiCommands,
 )
-from isa.gemmini_os import OutputStationaryTiles
-from isa.gemmini_streams import TileStreams
+from isa.gemmini.library import fusable_pool, plan_layer
+from isa.gemmini.output_stationary import OutputStationaryTiles
+from isa.gemmini.streams import TileStreams
 from isa.program import HostLayer, LayerProgram, Loop, Program
 from tracer.errors import MappingError
-from tracer.gemmini_library import fusable_pool, plan_layer
-from tracer.layers import Model, operations
+from tracer.workloads.layers import Model, operations
 
 
 def lower(accelerator: Accelerator, model: Model) -> Program:
