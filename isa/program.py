@@ -130,6 +130,9 @@ class Program:
     roofline: dict[str, int] | None = None
     # Queues with their entries (a reservation station's per-kind capacity).
     queues: dict[str, int] = field(default_factory=dict)
+    # The family that lowered it (isa/registry.py); "" for a hand-built program, which
+    # has no memory side.
+    isa: str = ""
 
 
 def placement_counts(host_layers: tuple[HostLayer, ...]) -> tuple[int, int]:

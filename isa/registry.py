@@ -1,27 +1,30 @@
-"""Which lowering serves which `isa` named in a description."""
+"""Which family serves which `isa` named in a description: one line per family."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from accelerators.description import Accelerator
-from isa.gemmini import lowering as gemmini
-from isa.program import Program
-from isa.systolic import lowering as systolic
+from isa import gemmini, systolic
+from isa.family import Family
 from tracer.errors import DescriptionError
-from tracer.workloads.layers import Model
 
-LOWERINGS: dict[str, Callable[[Accelerator, Model], Program]] = {
-    "gemmini": gemmini.lower,
-    "systolic": systolic.lower,
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        gemmini.FAMILY,
+        systolic.FAMILY,
+    )
 }
 
 
-def lowering_for(accelerator: Accelerator) -> Callable[[Accelerator, Model], Program]:
+def family_named(isa: str, accelerator: str) -> Family:
     try:
-        return LOWERINGS[accelerator.isa]
+        return FAMILIES[isa]
     except KeyError:
         raise DescriptionError(
-            f"accelerator {accelerator.name!r} names isa {accelerator.isa!r}; "
-            f"known ISAs: {', '.join(sorted(LOWERINGS))}"
+            f"accelerator {accelerator!r} names isa {isa!r}; "
+            f"known ISAs: {', '.join(sorted(FAMILIES))}"
         ) from None
+
+
+def family_of(accelerator: Accelerator) -> Family:
+    return family_named(accelerator.isa, accelerator.name)

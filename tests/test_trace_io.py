@@ -141,7 +141,7 @@ def _damage(folder: Path, how: str) -> None:
         ("no_manifest", "not a complete accperf trace"),
         ("bad_json", "not valid JSON"),
         ("foreign", "not an accperf trace"),
-        ("schema_version", "schema version 99.*reads version 4"),
+        ("schema_version", "schema version 99.*reads version 5"),
         ("truncated", "truncated or not an Arrow IPC file"),
         ("missing_file", "loops.arrow: missing"),
         ("count_mismatch", "instruction count"),

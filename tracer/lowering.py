@@ -7,7 +7,7 @@ from dataclasses import replace
 from accelerators.catalog import find_accelerator
 from accelerators.description import Accelerator
 from isa.program import Program
-from isa.registry import lowering_for
+from isa.registry import family_of
 from isa.validation import ProgramError, check_program
 from tracer.errors import MappingError, WorkloadError
 from tracer.workloads.layers import Model
@@ -57,7 +57,7 @@ def lower_model(
 
 def lower_workload(accelerator: Accelerator, workload: Model) -> Program:
     """Lower an already loaded model onto a resolved accelerator, and check the result."""
-    program = lowering_for(accelerator)(accelerator, workload)
+    program = family_of(accelerator).lower(accelerator, workload)
     program = replace(program, notes=program.notes + workload.notes)
     try:
         check_program(program)

@@ -1,6 +1,6 @@
 """The trace folder: an Arrow dataset per (model, accelerator), written atomically.
 
-Layout (schema version 4):
+Layout (schema version 5):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
                          layers (name, kind, MACs, mapping, instruction counts), host
                          layers (not run on the accelerator, or fused into another layer:
@@ -37,11 +37,12 @@ from isa.program import (
     count_block_executions,
     count_instructions,
 )
+from isa.registry import FAMILIES
 from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -335,6 +336,7 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
         "schema_version": SCHEMA_VERSION,
         "model": program.model,
         "accelerator": program.accelerator,
+        "isa": program.isa,
         "parameters": program.parameters,
         "frontend": {
             "bundles_per_cycle": program.bundles_per_cycle,
@@ -423,6 +425,14 @@ def read_trace(folder: Path) -> Program:
     return program
 
 
+def _known_isa(isa: object) -> str:
+    # The family decides the memory side the engine adds; an unknown one would silently
+    # drop it.
+    if isa not in FAMILIES:
+        raise ValueError(f"isa {isa!r} is none of this accperf's ({', '.join(sorted(FAMILIES))})")
+    return str(isa)
+
+
 def _read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
     if not path.exists():
         raise TraceError(
@@ -499,6 +509,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     frontend = manifest["frontend"]
     program = Program(
         accelerator=str(manifest["accelerator"]),
+        isa=_known_isa(manifest["isa"]),
         parameters=dict(manifest["parameters"]),
         bundles_per_cycle=frontend["bundles_per_cycle"],
         window_bundles=frontend["window_bundles"],

@@ -12,7 +12,7 @@ from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
 from analyzer.engine.recurrence import CriticalCycle
 from isa.program import LayerProgram, Loop, Program
-from isa.systolic.memory_side import memory_stalls
+from isa.registry import FAMILIES
 
 MODES = ("fast", "full")
 # How often fast mode compares states (analyzer/engine/kernels.py, evaluate_layer): a loop takes a
@@ -169,7 +169,7 @@ def evaluate_one(
     compute_cycles, covered, evaluated, iterations, _ = run_kernel(
         packed, blocks, program, fast=(mode == "fast")
     )
-    _, stalls = memory_stalls(layer.mapping, program.parameters)
+    stalls = _memory_stalls(layer, program)
     cycles = compute_cycles + stalls
     result = LayerResult(
         name=layer.name,
@@ -187,6 +187,13 @@ def evaluate_one(
     if reuse is not None:
         reuse[key] = result
     return result
+
+
+def _memory_stalls(layer: LayerProgram, program: Program) -> int:
+    family = FAMILIES.get(program.isa)
+    if family is None or family.memory_stalls is None:
+        return 0
+    return family.memory_stalls(layer.mapping, program.parameters)
 
 
 def _reuse_key(layer: LayerProgram) -> tuple[Loop, tuple[object, ...]]:

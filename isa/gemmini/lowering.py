@@ -162,6 +162,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     spaces[MESH_SPACE] = 1
     return Program(
         accelerator=accelerator.name,
+        isa=accelerator.isa,
         parameters=dict(params),
         bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
         window_bundles=accelerator.frontend.window_bundles,

@@ -57,3 +57,8 @@ def memory_stalls(
     )
     repeats = int(mapping["repeats"])
     return int(rows) * repeats, int(stalls) * repeats
+
+
+def stall_cycles(mapping: Mapping[str, int | str], parameters: Mapping[str, int | str]) -> int:
+    """The family's memory-side hook (isa/family.py): a layer's stall cycles."""
+    return memory_stalls(mapping, parameters)[1]
