@@ -31,8 +31,7 @@ from scalesim_shapes import read_shapes, shape_key
 from accelerators.catalog import find_accelerator
 from analyzer.crosscheck.baselines import feature_row, leave_one_out, roofline
 from analyzer.crosscheck.validate import compare_with_scalesim
-from analyzer.engine.evaluate import evaluate_one
-from analyzer.engine.packing import pack_blocks
+from analyzer.engine.evaluate import evaluate_program
 from isa.systolic.mapping import is_gemm, scalesim_rows
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload
@@ -117,12 +116,7 @@ def main() -> int:
         layers = {layer.name: layer for layer in program.layers}
         reference = np.array([e["scalesim_total_cycles"] for e in result["layers"]], float)
         # accperf's cycles come from the code as it is now, not from the cached run.
-        blocks = pack_blocks(program)
-        reuse: dict = {}
-        cycles = {
-            layer.name: evaluate_one(layer, program, blocks, "fast", reuse=reuse).cycles
-            for layer in program.layers
-        }
+        cycles = {result.name: result.cycles for result in evaluate_program(program, "fast")}
         ours = np.array([cycles[e["name"]] for e in result["layers"]], float)
         mappings = [layers[e["name"]].mapping for e in result["layers"]]
         macs = [layers[e["name"]].macs for e in result["layers"]]

@@ -26,8 +26,7 @@ from pathlib import Path
 
 from analyzer.crosscheck.scalesim_env import scalesim_python
 from analyzer.crosscheck.validate import base_request
-from analyzer.engine.evaluate import evaluate_one
-from analyzer.engine.packing import pack_blocks
+from analyzer.engine.evaluate import Evaluation
 from isa.program import Program, count_instructions
 from isa.systolic.mapping import scalesim_topology_row
 from tracer.lowering import lower_model
@@ -55,12 +54,10 @@ def machine() -> str:
 def evaluate(program: Program, names: list[str] | None, mode: str, reuse: bool = False):
     """Evaluate (a subset of) the layers; `reuse` shares results between layers with the
     same loop program, as `accperf-trace analyze` does in fast mode."""
-    blocks = pack_blocks(program)
     layers = [layer for layer in program.layers if names is None or layer.name in names]
-    usage: dict = {}
-    shared: dict | None = {} if reuse else None
+    evaluation = Evaluation(program, mode, reuse_layers=reuse)  # packing is not timed
     started = time.perf_counter()
-    results = [evaluate_one(layer, program, blocks, mode, usage, reuse=shared) for layer in layers]
+    results = [evaluation.layer(layer) for layer in layers]
     return results, time.perf_counter() - started
 
 

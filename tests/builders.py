@@ -6,11 +6,19 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.engine.evaluate import evaluate_one, evaluate_program, run_kernel
-from analyzer.engine.packing import pack_blocks, pack_layer
+from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.gemmini.commands import GemminiCommands
 from isa.gemmini.lowering import lower
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.program import (
+    Block,
+    BlockRef,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+    count_instructions,
+)
 from tracer.workloads.layers import Dense, Model
 
 
@@ -60,17 +68,13 @@ def program(
 
 
 def cycles(prog: Program, mode: str = "full") -> int:
-    blocks = pack_blocks(prog)
-    return evaluate_one(prog.layers[0], prog, blocks, mode).cycles
+    return Evaluation(prog, mode).layer(prog.layers[0]).cycles
 
 
 def timeline(prog: Program) -> list[tuple[int, int]]:
     """(start, end) of every instruction, in program order (full mode)."""
-    blocks = pack_blocks(prog)
-    packed = pack_layer(prog.layers[0], prog, blocks)
-    *_, line = run_kernel(
-        packed, blocks, prog, fast=False, record_first=0, record_count=packed.instructions
-    )
+    layer = prog.layers[0]
+    line = Evaluation(prog, "full").timeline(layer, 0, count_instructions(layer.root, prog.blocks))
     return list(zip(line.start.tolist(), line.end.tolist(), strict=True))
 
 

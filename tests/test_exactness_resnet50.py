@@ -13,8 +13,7 @@ import os
 
 import pytest
 
-from analyzer.engine.evaluate import evaluate_one
-from analyzer.engine.packing import pack_blocks
+from analyzer.engine.evaluate import Evaluation
 from tracer.lowering import lower_model
 
 FULL = os.environ.get("ACCPERF_FULL") == "1"
@@ -31,14 +30,16 @@ def test_every_resnet50_layer_fast_equals_full(size, dataflow):
     program = lower_model(
         "systolic", {"rows": str(size), "cols": str(size), "dataflow": dataflow}, "resnet50"
     )
-    blocks = pack_blocks(program)
+    # Every layer evaluated (no reuse of equal layers), loops remembered across layers.
+    fast_mode = Evaluation(program, "fast", reuse_layers=False)
+    full_mode = Evaluation(program, "full")
     checked: dict[object, int] = {}
     for layer in program.layers:
-        fast = evaluate_one(layer, program, blocks, "fast")
+        fast = fast_mode.layer(layer)
         if not FULL and layer.root in checked:
             assert fast.cycles == checked[layer.root]
             continue
-        full = evaluate_one(layer, program, blocks, "full")
+        full = full_mode.layer(layer)
         assert fast.cycles == full.cycles, layer.name
         assert fast.evaluated_instructions < 0.05 * full.instructions, layer.name
         checked[layer.root] = full.cycles

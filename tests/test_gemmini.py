@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.engine.evaluate import evaluate_one, evaluate_program
-from analyzer.engine.packing import pack_blocks
+from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.gemmini.commands import Affine, GemminiCommands
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
@@ -282,10 +281,10 @@ def test_every_resnet50_layer_fast_equals_full():
     batches = (1, 4) if os.environ.get("ACCPERF_FULL") == "1" else (1,)
     for batch in batches:
         program = lower_model("gemmini", {}, "resnet50", batch=batch)
-        blocks = pack_blocks(program)
+        fast_mode = Evaluation(program, "fast", reuse_layers=False)
+        full_mode = Evaluation(program, "full")
         for layer in program.layers:
-            fast = evaluate_one(layer, program, blocks, "fast")
-            full = evaluate_one(layer, program, blocks, "full")
+            fast, full = fast_mode.layer(layer), full_mode.layer(layer)
             assert fast.cycles == full.cycles, layer.name
 
 

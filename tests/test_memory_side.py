@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.crosscheck import scalesim_env
-from analyzer.engine.evaluate import evaluate_one
-from analyzer.engine.packing import pack_blocks
+from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.program import Program
 from isa.systolic.memory_kernels import _diagonal_position, _stacked_position, gemm_stalls
 from isa.systolic.memory_side import NO_IM2COL
@@ -35,7 +34,7 @@ def test_unlimited_bandwidth_has_no_memory_side() -> None:
     dense = Dense("fc", 40, 24, rows=9)
     program = _program([dense], rows="8", cols="8")
     assert "memory_side" not in program.layers[0].mapping
-    result = evaluate_one(program.layers[0], program, pack_blocks(program), "fast")
+    result = evaluate_program(program, "fast")[0]
     assert result.stall_cycles == 0
 
 
@@ -99,10 +98,9 @@ def test_transposed_shapes_with_one_loop_program_are_not_shared() -> None:
         **SMALL_SRAMS,
     )
     assert program.layers[0].root == program.layers[1].root
-    blocks = pack_blocks(program)
-    alone = [evaluate_one(layer, program, blocks, "fast") for layer in program.layers]
-    reuse: dict = {}
-    shared = [evaluate_one(layer, program, blocks, "fast", reuse=reuse) for layer in program.layers]
+    alone = Evaluation(program, "fast", reuse_layers=False).run()
+    shared = Evaluation(program, "fast").run()
+    assert shared[1].reused_from is None  # same loop program, other SRAM traffic
     assert [r.cycles for r in shared] == [r.cycles for r in alone]
     assert alone[0].stall_cycles != alone[1].stall_cycles
 
@@ -116,9 +114,7 @@ def test_memory_side_is_the_same_in_fast_and_full_mode() -> None:
         bandwidth="3",
         **SMALL_SRAMS,
     )
-    blocks = pack_blocks(program)
-    fast = evaluate_one(program.layers[0], program, blocks, "fast")
-    full = evaluate_one(program.layers[0], program, blocks, "full")
+    fast, full = (evaluate_program(program, mode)[0] for mode in ("fast", "full"))
     assert fast.cycles == full.cycles and fast.stall_cycles == full.stall_cycles > 0
 
 

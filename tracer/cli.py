@@ -1,7 +1,8 @@
 """accperf-trace: lower a DNN onto an accelerator, analyze the trace, inspect it.
 
-Bad input raises a UserInputError somewhere below; this module turns it into one line on
-stderr and exit code 2. Anything else is a bug and keeps its traceback.
+The commands parse their arguments, call the Python API (tracer/api.py, `import accperf`)
+and print. Bad input raises a UserInputError somewhere below; this module turns it into
+one line on stderr and exit code 2. Anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from analyzer.crosscheck.validate import Validation
     from tracer.workloads.layers import Model
 
+# The API's default, without importing the API (and numba) for `--help`.
 DEFAULT_MATERIALIZE = 4
 
 
@@ -192,14 +194,14 @@ def _layer_names(text: str | None) -> list[str] | None:
 
 
 def _load(args: argparse.Namespace) -> Model:
-    from tracer.workloads.loading import load_model
+    from tracer.api import load_model
 
     return load_model(
         args.model,
         args.batch,
-        _model_params(args.model_param),
-        args.skip_unsupported,
-        _int_params(args.dim, "--dim"),
+        model_params=_model_params(args.model_param),
+        dims=_int_params(args.dim, "--dim"),
+        skip_unsupported=args.skip_unsupported,
     )
 
 
@@ -216,12 +218,10 @@ def _progress(console: Console) -> Progress:
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
-    from accelerators.catalog import builtin_names, find_accelerator
-    from tracer.workloads.zoo import MODELS
+    from tracer.api import accelerator_specs, zoo_models
 
-    for name in builtin_names():
-        spec = find_accelerator(name)
-        table = Table(title=f"accelerator {name}: {spec.summary}", title_justify="left")
+    for spec in accelerator_specs():
+        table = Table(title=f"accelerator {spec.name}: {spec.summary}", title_justify="left")
         for column in ("parameter", "default", "allowed", "meaning"):
             table.add_column(column)
         for p in spec.parameters:
@@ -233,10 +233,9 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     )
     for column in ("model", "layers", "MACs (batch 1)", "options (default)", "description"):
         models.add_column(column)
-    for name, entry in MODELS.items():
-        model = entry.builder()
-        options = ", ".join(f"{key}={value}" for key, value in entry.options.items())
-        models.add_row(name, str(len(model.layers)), f"{model.macs:,}", options, entry.description)
+    for name, description, options, model in zoo_models():
+        shown = ", ".join(f"{key}={value}" for key, value in options.items())
+        models.add_row(name, str(len(model.layers)), f"{model.macs:,}", shown, description)
     console.print(models)
     return 0
 
@@ -254,9 +253,7 @@ def _parse_params(
 
 
 def _lower(args: argparse.Namespace, console: Console) -> int:
-    from isa.program import count_instructions, placement_counts
-    from tracer.lowering import lower_model
-    from tracer.trace_io import write_trace
+    from tracer.api import host_and_fused, lower
     from tracer.workloads.onnx_import import SKIPPED_NOTE
 
     if args.materialize == "all":
@@ -271,35 +268,28 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
                 f"--materialize {args.materialize!r}: give a number of iterations (>= 0) or 'all'"
             ) from None
     started = time.perf_counter()
-    layers = _layer_names(args.layers)
-    program = lower_model(
+    trace = lower(
+        args.model,
         args.accelerator,
         _parse_params(args.param),
-        args.model,
         args.batch,
-        layers,
-        _model_params(args.model_param),
-        args.skip_unsupported,
-        _int_params(args.dim, "--dim"),
+        layers=_layer_names(args.layers),
+        model_params=_model_params(args.model_param),
+        dims=_int_params(args.dim, "--dim"),
+        skip_unsupported=args.skip_unsupported,
     )
-    try:
-        folder = write_trace(program, args.out, materialize)
-    except OSError as exc:
-        raise UserInputError(
-            f"-o {args.out}: cannot write a trace there ({exc.strerror or exc}); "
-            "give a folder you can write to"
-        ) from None
-    instructions = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
-    on_host, fused = placement_counts(program.host_layers)
+    folder = trace.save(args.out, materialize)
+    on_host, fused = host_and_fused(trace)
     hosted = (f", {on_host} on the host" if on_host else "") + (
         f", {fused} fused into another layer" if fused else ""
     )
     stderr = _stderr()
     stderr.print(
-        f"lowered {program.model} ({len(program.layers)} layers{hosted}, {instructions:,} "
-        f"instructions) onto {program.accelerator} in {time.perf_counter() - started:.2f} s"
+        f"lowered {trace.model} ({len(trace.program.layers)} layers{hosted}, "
+        f"{trace.instructions:,} instructions) onto {trace.accelerator} in "
+        f"{time.perf_counter() - started:.2f} s"
     )
-    for note in program.notes:
+    for note in trace.program.notes:
         if note.startswith(SKIPPED_NOTE):
             stderr.print(f"warning: {note}")
     print(folder)
@@ -307,42 +297,25 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
 
 
 def _analyze(args: argparse.Namespace, console: Console) -> int:
-    from analyzer.engine.bounds import BlockUsage
-    from analyzer.engine.evaluate import evaluate_one
-    from analyzer.engine.packing import pack_blocks
-    from analyzer.engine.recurrence import CriticalCycle
-    from analyzer.report import check_json_destination, print_table, report_dict, write_json
-    from tracer.trace_io import read_trace
+    from analyzer.report import check_json_destination, print_table
+    from tracer.api import analyze, load_trace
 
-    program = read_trace(args.trace)
+    trace = load_trace(args.trace)
     if args.json is not None:
         check_json_destination(args.json)  # fail before the work, not after
-    started = time.perf_counter()
-    blocks = pack_blocks(program, checked=True)  # read_trace validated it
-    critical: dict[int, CriticalCycle | None] | None = {} if args.recurrence else None
-    usage: dict[int, BlockUsage] = {}
-    # Full mode is the reference that walks every instruction, so only fast mode reuses.
-    reuse: dict | None = {} if args.mode == "fast" else None
-    results = []
     with _progress(console) as progress:
-        task = progress.add_task(f"{args.mode} evaluation", total=len(program.layers))
-        for layer in program.layers:
-            results.append(evaluate_one(layer, program, blocks, args.mode, usage, critical, reuse))
-            progress.advance(task)
-    seconds = time.perf_counter() - started
-    baselines = None
-    if args.baselines:
-        from analyzer.crosscheck.baselines import program_baselines
-
-        baselines = program_baselines(
-            program.roofline,
-            [r.mapping for r in results],
-            [r.macs for r in results],
-            [r.cycles for r in results],
+        task = progress.add_task(f"{args.mode} evaluation", total=len(trace.program.layers))
+        result = analyze(
+            trace,
+            args.mode,
+            recurrence=args.recurrence,
+            baselines=args.baselines,
+            on_layer=lambda _: progress.advance(task),
         )
-    print_table(console, program, results, args.mode, seconds, baselines)
+    baselines = None if result.baselines is None else list(result.baselines)
+    print_table(console, trace.program, list(result.results), args.mode, result.seconds, baselines)
     if args.json is not None:
-        write_json(args.json, report_dict(program, results, args.mode, seconds, baselines))
+        result.to_json(args.json)
     return 0
 
 
@@ -374,31 +347,23 @@ def _export_onnx(args: argparse.Namespace, console: Console) -> int:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
-    from accelerators.catalog import find_accelerator
-    from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
-    from analyzer.crosscheck.scalesim_env import scalesim_python
-    from analyzer.crosscheck.validate import check_comparable, compare_with_scalesim
     from analyzer.report import check_json_destination, write_json
-    from tracer.lowering import lower_workload, select_layers
+    from tracer.api import validate_against_scalesim
 
     if args.json is not None:
         check_json_destination(args.json)
-    accelerator = find_accelerator(args.accelerator).resolve(_parse_params(args.param))
-    workload = select_layers(_load(args), _layer_names(args.layers))
-    program = lower_workload(accelerator, workload)
-    check_comparable(program, accelerator.isa)
-    if not program.layers:
-        raise UserInputError(
-            f"--model {args.model}: none of the chosen layers runs on the array "
-            f"({', '.join(h.name for h in program.host_layers)} run on the host), so there "
-            "is nothing to compare with SCALE-Sim"
-        )
-    if scalesim_python() is None:
-        raise ScaleSimUnavailable(f"validate --against scalesim needs SCALE-Sim.\n{INSTALL_HINT}")
     with _progress(console) as progress:
-        task = progress.add_task("SCALE-Sim, layer by layer", total=len(program.layers))
-        validation = compare_with_scalesim(
-            program, workload, on_layer=lambda _: progress.advance(task)
+        task = progress.add_task("SCALE-Sim, layer by layer", total=None)
+        validation = validate_against_scalesim(
+            args.model,
+            args.accelerator,
+            _parse_params(args.param),
+            args.batch,
+            layers=_layer_names(args.layers),
+            model_params=_model_params(args.model_param),
+            dims=_int_params(args.dim, "--dim"),
+            skip_unsupported=args.skip_unsupported,
+            on_layer=lambda _: progress.advance(task),
         )
     _print_validation(console, validation)
     if args.json is not None:
@@ -479,87 +444,33 @@ def _parse_range(text: str) -> tuple[int, int]:
     return first, last
 
 
-SHOW_ITERATION_LIMIT = 1_000_000
-
-
 def _show(args: argparse.Namespace, console: Console) -> int:
-    from analyzer.engine.evaluate import run_kernel
-    from analyzer.engine.packing import pack_blocks, pack_layer
-    from tracer.trace_io import iterate_blocks, read_trace, render_operand
+    from tracer.api import instruction_timeline, load_trace
 
-    program = read_trace(args.trace)
-    names = [layer.name for layer in program.layers]
-    hosted = {host.name: host for host in program.host_layers}
-    if args.layer in hosted:
-        raise UserInputError(
-            f"--layer {args.layer!r}: {hosted[args.layer].reason}, so it has no instructions"
-        )
-    if args.layer not in names:
-        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-        raise UserInputError(
-            f"--layer {args.layer!r}: no such layer in {args.trace}; layers: {shown}"
-        )
-    layer = program.layers[names.index(args.layer)]
     first, last = _parse_range(args.iterations)
-    if args.max_rows < 1:
-        raise UserInputError(f"--max-rows {args.max_rows}: give at least 1")
-    if last > SHOW_ITERATION_LIMIT:
-        raise UserInputError(
-            f"--iterations {args.iterations}: show walks iterations one by one; stay below "
-            f"{SHOW_ITERATION_LIMIT:,}"
-        )
-    offset = 0
-    selected = []
-    for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
-        if iteration >= last:
-            break
-        size = len(program.blocks[block_id].templates)
-        if iteration >= first:
-            selected.append((iteration, block_id, index, offset))
-        offset += size
-    if not selected:
-        raise UserInputError(
-            f"--iterations {args.iterations}: layer {layer.name!r} has fewer than "
-            f"{first + 1} iterations"
-        )
-    record_first = selected[0][3]
-    # Record (and evaluate) no further than the last row printed.
-    record_count = min(offset - record_first, args.max_rows)
-    blocks = pack_blocks(program, checked=True)  # read_trace validated it
-    packed = pack_layer(layer, program, blocks)
-    _, _, _, _, timeline = run_kernel(
-        packed, blocks, program, fast=False, record_first=record_first, record_count=record_count
-    )
+    trace = load_trace(args.trace)
+    rows, more = instruction_timeline(trace, args.layer, first, last, args.max_rows)
     table = Table(
-        title=f"{layer.name}: iterations {first}..{last - 1} (full evaluation timing)",
+        title=f"{args.layer}: iterations {first}..{last - 1} (full evaluation timing)",
         title_justify="left",
     )
     for column in ("iter", "block", "pos", "opcode", "unit", "reads", "writes", "start", "end"):
         table.add_column(column)
-    rows = 0
-    for iteration, block_id, index, start_offset in selected:
-        block = program.blocks[block_id]
-        for position, t in enumerate(block.templates):
-            if rows >= args.max_rows:
-                break
-            k = start_offset + position - record_first
-            table.add_row(
-                str(iteration),
-                block.name,
-                str(position),
-                t.opcode,
-                f"{t.unit}[{t.instance}]",
-                ", ".join(render_operand(o, index) for o in t.reads),
-                ", ".join(render_operand(o, index) for o in t.writes),
-                str(int(timeline.start[k])),
-                str(int(timeline.end[k])),
-            )
-            rows += 1
-    console.print(table)
-    if offset - record_first > rows:
-        console.print(
-            f"{offset - record_first - rows} more instructions; raise --max-rows to see them"
+    for row in rows:
+        table.add_row(
+            str(row.iteration),
+            row.block,
+            str(row.position),
+            row.opcode,
+            row.unit,
+            row.reads,
+            row.writes,
+            str(row.start),
+            str(row.end),
         )
+    console.print(table)
+    if more:
+        console.print(f"{more} more instructions; raise --max-rows to see them")
     return 0
 
 

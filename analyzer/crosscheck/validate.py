@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.crosscheck.scalesim_bridge import run_scalesim
-from analyzer.engine.evaluate import evaluate_one
-from analyzer.engine.packing import pack_blocks
+from analyzer.engine.evaluate import Evaluation
 from isa.program import Program
 from isa.systolic.mapping import scalesim_rows
 from tracer.errors import MappingError
@@ -142,15 +141,14 @@ def compare_with_scalesim(
     rows = {layer.name: scalesim_rows(by_name[layer.name]) for layer in program.layers}
     validation = Validation(model.name, program.accelerator, dict(program.parameters))
     validation.not_compared = [host.name for host in program.host_layers]
-    blocks = pack_blocks(program)
+    # No reuse of identical layers nor remembered loops of earlier layers: each layer's
+    # time is what evaluating it takes, as SCALE-Sim's is what simulating it takes.
+    evaluation = Evaluation(program, "fast", reuse_layers=False, remember_loops=False)
     if program.layers:
-        evaluate_one(program.layers[0], program, blocks, "fast")  # JIT warm-up, not timed
+        evaluation.layer(program.layers[0])  # JIT warm-up, not timed
     for layer in program.layers:
-        # No reuse of identical layers: each layer's time is what evaluating it takes, as
-        # SCALE-Sim's is what simulating it takes.
-        blocks.clear_memo()  # nor remembered loops of earlier layers
         started = time.perf_counter()
-        ours = evaluate_one(layer, program, blocks, "fast")
+        ours = evaluation.layer(layer)
         ours_seconds = time.perf_counter() - started
         result = run_scalesim({**base, "layers": rows[layer.name]}, timeout_s=timeout_s)
         validation.scalesim_version = str(result["scalesim_version"])

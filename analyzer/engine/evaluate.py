@@ -109,84 +109,116 @@ def run_kernel(
     )
 
 
+class Evaluation:
+    """One evaluation of a program, layer by layer: the one loop the CLI, the API, the
+    cross-checks, the benchmarks and the tests all use.
+
+    It owns everything whose lifetime is one program's evaluation: the packed blocks, the
+    per-block caches of the bounds, and in fast mode the layer reuse (a layer whose loop
+    program equals an earlier one's takes its result) and the loop memo (a loop entered in
+    a state an earlier loop of the same block entered evolves the same way), both exact
+    because every layer starts from an idle machine (docs/design.md). A new Evaluation
+    starts with none of them; nothing outlives it.
+
+    `reuse_layers=False` evaluates every layer, also one equal to an earlier layer (the
+    exactness tests check each); `remember_loops=False` gives each layer a fresh memo, so
+    with both off every layer is evaluated as if it were the first and per-layer times
+    compare like for like (validate). Full mode is the reference that walks every
+    instruction: it never reuses a layer, and the memo is a fast-mode device."""
+
+    def __init__(
+        self,
+        program: Program,
+        mode: str = "fast",
+        *,
+        recurrence: bool = False,
+        reuse_layers: bool = True,
+        remember_loops: bool = True,
+        checked: bool = False,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.program = program
+        self.mode = mode
+        self.reuse_layers = reuse_layers and mode == "fast"
+        self.remember_loops = remember_loops
+        # `checked`: the caller validated the program already (read_trace does).
+        self.blocks = pack_blocks(program, checked=checked)
+        self._usage: dict[int, BlockUsage] = {}
+        self._critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
+        self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
+
+    def layer(self, layer: LayerProgram) -> LayerResult:
+        """The result of one layer of the program."""
+        if not self.remember_loops:
+            self.blocks.clear_memo()
+        key = _reuse_key(layer)
+        earlier = self._reuse.get(key) if self.reuse_layers else None
+        if earlier is not None:
+            return replace(
+                earlier,
+                name=layer.name,
+                kind=layer.kind,
+                macs=layer.macs,
+                evaluated_instructions=0,
+                evaluated_iterations=0,
+                mapping=layer.mapping,
+                bound=self._bound(layer, earlier.cycles),
+                reused_from=earlier.reused_from or earlier.name,
+            )
+        packed = pack_layer(layer, self.program, self.blocks)
+        compute_cycles, covered, evaluated, iterations, _ = run_kernel(
+            packed, self.blocks, self.program, fast=(self.mode == "fast")
+        )
+        stalls = _memory_stalls(layer, self.program)
+        cycles = compute_cycles + stalls
+        result = LayerResult(
+            name=layer.name,
+            kind=layer.kind,
+            cycles=cycles,
+            stall_cycles=stalls,
+            macs=layer.macs,
+            instructions=covered,
+            evaluated_instructions=evaluated,
+            evaluated_iterations=iterations,
+            iterations=packed.block_executions,
+            mapping=layer.mapping,
+            bound=self._bound(layer, cycles),
+        )
+        if self.reuse_layers:
+            self._reuse[key] = result
+        return result
+
+    def run(self, on_layer: Callable[[LayerResult], None] | None = None) -> list[LayerResult]:
+        """Every layer, in program order; `on_layer` is called after each (progress)."""
+        results = []
+        for layer in self.program.layers:
+            results.append(self.layer(layer))
+            if on_layer is not None:
+                on_layer(results[-1])
+        return results
+
+    def timeline(self, layer: LayerProgram, first: int, count: int) -> Timeline:
+        """Start and end cycles of `count` instructions of `layer` from index `first` in
+        program order, by full evaluation (fast mode skips instructions)."""
+        packed = pack_layer(layer, self.program, self.blocks)
+        *_, timeline = run_kernel(
+            packed, self.blocks, self.program, fast=False, record_first=first, record_count=count
+        )
+        return timeline
+
+    def _bound(self, layer: LayerProgram, cycles: int) -> LayerBound:
+        return layer_bound(layer, self.program, cycles, self._usage, self._critical)
+
+
 def evaluate_program(
     program: Program,
     mode: str = "fast",
     on_layer: Callable[[LayerResult], None] | None = None,
     recurrence: bool = False,
 ) -> list[LayerResult]:
-    """Cycles of every layer. Layers are independent: each starts from an idle machine."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    blocks = pack_blocks(program)
-    critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
-    usage: dict[int, BlockUsage] = {}
-    results = []
-    for layer in program.layers:
-        result = evaluate_one(layer, program, blocks, mode, usage, critical)
-        results.append(result)
-        if on_layer is not None:
-            on_layer(result)
-    return results
-
-
-def evaluate_one(
-    layer: LayerProgram,
-    program: Program,
-    blocks: PackedBlocks,
-    mode: str,
-    usage: dict[int, BlockUsage] | None = None,
-    critical: dict[int, CriticalCycle | None] | None = None,
-    reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] | None = None,
-) -> LayerResult:
-    """`usage` and `critical` are per-program caches (pass the same dicts for every layer
-    of a program); give `critical` to compute the recurrence bound too.
-
-    `reuse`, a per-program dict, lets a layer whose loop program equals an earlier one's
-    take that layer's cycles without evaluating anything: every layer starts from an idle
-    machine and its timing depends only on its loop program and the program's blocks, so
-    this is exact (ResNet-50's 54 GEMM layers have 15 distinct programs at 32x32, ws).
-    Fast mode only: full mode is the reference that evaluates every instruction."""
-    if reuse is not None and mode != "fast":
-        raise ValueError("reuse is for fast mode; full mode evaluates every layer")
-    key = _reuse_key(layer)
-    if reuse is not None and key in reuse:
-        earlier = reuse[key]
-        return replace(
-            earlier,
-            name=layer.name,
-            kind=layer.kind,
-            macs=layer.macs,
-            evaluated_instructions=0,
-            evaluated_iterations=0,
-            mapping=layer.mapping,
-            bound=layer_bound(
-                layer, program, earlier.cycles, {} if usage is None else usage, critical
-            ),
-            reused_from=earlier.reused_from or earlier.name,
-        )
-    packed = pack_layer(layer, program, blocks)
-    compute_cycles, covered, evaluated, iterations, _ = run_kernel(
-        packed, blocks, program, fast=(mode == "fast")
-    )
-    stalls = _memory_stalls(layer, program)
-    cycles = compute_cycles + stalls
-    result = LayerResult(
-        name=layer.name,
-        kind=layer.kind,
-        cycles=cycles,
-        stall_cycles=stalls,
-        macs=layer.macs,
-        instructions=covered,
-        evaluated_instructions=evaluated,
-        evaluated_iterations=iterations,
-        iterations=packed.block_executions,
-        mapping=layer.mapping,
-        bound=layer_bound(layer, program, cycles, {} if usage is None else usage, critical),
-    )
-    if reuse is not None:
-        reuse[key] = result
-    return result
+    """Cycles of every layer (an Evaluation run once)."""
+    return Evaluation(program, mode, recurrence=recurrence).run(on_layer)
 
 
 def _memory_stalls(layer: LayerProgram, program: Program) -> int:

@@ -1,0 +1,362 @@
+"""accperf's public Python API, imported as `accperf` (accperf.py); the CLI is built on it.
+
+    import accperf
+    trace = accperf.lower("resnet50", accelerator="systolic",
+                          params={"rows": 32, "cols": 32}, batch=1)
+    trace.save("traces/")                      # the folder `accperf-trace lower -o` writes
+    result = accperf.analyze(trace)            # mode="fast" (default) or "full"
+    result.total_cycles                        # int, the CLI's total
+    result.layers                              # polars.DataFrame, `analyze --json`'s layers
+    result.to_json("out.json")                 # the file `analyze --json` writes
+    accperf.load_trace("traces/resnet50__systolic")
+
+Every failure caused by what a caller gave raises `AccperfError` (tracer/errors.py's
+UserInputError) with the message the CLI prints. The flow behind these calls is in
+docs/design.md §1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from accelerators.catalog import builtin_names, find_accelerator
+from accelerators.description import AcceleratorSpec
+from analyzer.crosscheck.baselines import LayerBaselines, program_baselines
+from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
+from analyzer.crosscheck.scalesim_env import scalesim_python
+from analyzer.crosscheck.validate import (
+    LayerComparison,
+    Validation,
+    check_comparable,
+    compare_with_scalesim,
+)
+from analyzer.engine.evaluate import Evaluation, LayerResult
+from analyzer.report import check_json_destination, report_dict, write_json
+from isa.program import Program, count_instructions, placement_counts
+from tracer.errors import UserInputError
+from tracer.lowering import lower_workload, select_layers
+from tracer.trace_io import iterate_blocks, read_trace, render_operand, write_trace
+from tracer.workloads.layers import Model
+from tracer.workloads.loading import load_model as _load_workload
+from tracer.workloads.zoo import MODELS
+
+AccperfError = UserInputError
+DEFAULT_MATERIALIZE = 4  # iterations per layer expanded into instructions.arrow
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A lowered model: the loop program the analyzer evaluates and a trace folder holds.
+    `folder` is where it was read from (None for a trace not read from disk)."""
+
+    program: Program
+    folder: Path | None = None
+
+    @property
+    def model(self) -> str:
+        return self.program.model
+
+    @property
+    def accelerator(self) -> str:
+        return self.program.accelerator
+
+    @property
+    def parameters(self) -> dict[str, int | str]:
+        return dict(self.program.parameters)
+
+    @property
+    def instructions(self) -> int:
+        """Instructions of every layer the accelerator runs."""
+        program = self.program
+        return sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
+
+    def save(
+        self, out_dir: str | Path = "traces", materialize: int | None = DEFAULT_MATERIALIZE
+    ) -> Path:
+        """Write the trace folder into `out_dir` (atomically) and return its path.
+        `materialize`: iterations per layer expanded into instructions.arrow; None: all."""
+        if materialize is not None and materialize < 0:
+            raise AccperfError(
+                f"materialize={materialize}: give a number of iterations (>= 0) or None for all"
+            )
+        try:
+            return write_trace(self.program, Path(out_dir), materialize)
+        except OSError as exc:
+            raise AccperfError(
+                f"-o {out_dir}: cannot write a trace there ({exc.strerror or exc}); "
+                "give a folder you can write to"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Result:
+    """Per-layer cycles of a trace, as `accperf-trace analyze` reports them."""
+
+    trace: Trace
+    results: tuple[LayerResult, ...]
+    mode: str
+    seconds: float  # packing, evaluation and bounds, as the CLI's last line says
+    baselines: tuple[LayerBaselines, ...] | None = None
+
+    @property
+    def total_cycles(self) -> int:
+        return sum(result.cycles for result in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as `analyze --json` writes it (docs/report-json.md)."""
+        baselines = None if self.baselines is None else list(self.baselines)
+        return report_dict(
+            self.trace.program, list(self.results), self.mode, self.seconds, baselines
+        )
+
+    @property
+    def layers(self) -> pl.DataFrame:
+        """One row per layer in model order (host layers included), the JSON's columns."""
+        return pl.DataFrame(self.to_dict()["layers"], infer_schema_length=None, strict=False)
+
+    def to_json(self, path: str | Path) -> Path:
+        path = Path(path)
+        check_json_destination(path)
+        write_json(path, self.to_dict())
+        return path
+
+
+def lower(
+    model: str | Path | Model,
+    accelerator: str | Path = "systolic",
+    params: Mapping[str, int | str] | None = None,
+    batch: int | None = None,
+    *,
+    layers: Sequence[str] | None = None,
+    model_params: Mapping[str, int] | None = None,
+    dims: Mapping[str, int] | None = None,
+    skip_unsupported: bool = False,
+) -> Trace:
+    """Lower a model onto an accelerator.
+
+    `model`: a zoo name (`accperf-trace list`), an .onnx or SCALE-Sim topology .csv path, or
+    a Model already loaded (load_model). `accelerator`: a built-in name or a .toml
+    description path; `params` override its parameters. `layers` keeps only those layers.
+    """
+    resolved = accelerator_spec(accelerator).resolve(
+        {name: str(value) for name, value in (params or {}).items()}
+    )
+    if isinstance(model, Model):
+        if batch is not None or model_params or dims or skip_unsupported:
+            raise AccperfError(
+                "batch, model_params, dims and skip_unsupported apply when lower() loads the "
+                "model; give them to load_model() instead"
+            )
+        workload = model
+    else:
+        workload = load_model(
+            model,
+            batch,
+            model_params=model_params,
+            dims=dims,
+            skip_unsupported=skip_unsupported,
+        )
+    program = lower_workload(resolved, select_layers(workload, list(layers) if layers else None))
+    return Trace(program)
+
+
+def load_trace(folder: str | Path) -> Trace:
+    """A trace folder written by `lower` (validated; a bad folder raises AccperfError)."""
+    return Trace(read_trace(Path(folder)), Path(folder))
+
+
+def analyze(
+    trace: Trace | str | Path,
+    mode: str = "fast",
+    *,
+    recurrence: bool = False,
+    baselines: bool = False,
+    on_layer: Callable[[LayerResult], None] | None = None,
+) -> Result:
+    """Cycles of every layer. `mode`: "fast" (skips repetitions exactly) or "full" (every
+    instruction). `recurrence` adds the critical-cycle bound, `baselines` the roofline and
+    regression predictions; `on_layer` is called after each layer (progress)."""
+    if not isinstance(trace, Trace):
+        trace = load_trace(trace)
+    if mode not in ("fast", "full"):
+        raise AccperfError(f"mode={mode!r}: choose 'fast' or 'full'")
+    started = time.perf_counter()
+    # Lowering and read_trace both validate the program; packing need not again.
+    evaluation = Evaluation(trace.program, mode, recurrence=recurrence, checked=True)
+    results = tuple(evaluation.run(on_layer))
+    seconds = time.perf_counter() - started
+    predictions = None
+    if baselines:
+        predictions = tuple(
+            program_baselines(
+                trace.program.roofline,
+                [r.mapping for r in results],
+                [r.macs for r in results],
+                [r.cycles for r in results],
+            )
+        )
+    return Result(trace, results, mode, seconds, predictions)
+
+
+def load_model(
+    model: str | Path,
+    batch: int | None = None,
+    *,
+    model_params: Mapping[str, int] | None = None,
+    dims: Mapping[str, int] | None = None,
+    skip_unsupported: bool = False,
+) -> Model:
+    """A zoo model, an ONNX file or a SCALE-Sim topology CSV as accperf's layer graph.
+    `batch` None keeps a file's own batch (1 for the zoo)."""
+    return _load_workload(
+        str(model),
+        batch,
+        dict(model_params) if model_params else None,
+        skip_unsupported,
+        dict(dims) if dims else None,
+    )
+
+
+def accelerator_spec(name_or_path: str | Path) -> AcceleratorSpec:
+    """A built-in accelerator by name, or a .toml description (validated)."""
+    return find_accelerator(str(name_or_path))
+
+
+def accelerator_specs() -> list[AcceleratorSpec]:
+    """The built-in accelerators, by name."""
+    return [find_accelerator(name) for name in builtin_names()]
+
+
+def zoo_models() -> Iterator[tuple[str, str, dict[str, int], Model]]:
+    """(name, description, options with defaults, the model at batch 1) of each zoo model."""
+    for name, entry in MODELS.items():
+        yield name, entry.description, dict(entry.options), entry.builder()
+
+
+@dataclass(frozen=True)
+class TimedInstruction:
+    iteration: int
+    block: str
+    position: int
+    opcode: str
+    unit: str
+    reads: str
+    writes: str
+    start: int
+    end: int
+
+
+SHOW_ITERATION_LIMIT = 1_000_000
+
+
+def instruction_timeline(
+    trace: Trace, layer_name: str, first: int, last: int, max_rows: int
+) -> tuple[list[TimedInstruction], int]:
+    """Instructions of iterations first..last-1 of a layer with their start and end
+    cycles (full evaluation), at most `max_rows`; also how many more there were."""
+    program = trace.program
+    where = trace.folder if trace.folder is not None else "the trace"
+    names = [layer.name for layer in program.layers]
+    hosted = {host.name: host for host in program.host_layers}
+    if layer_name in hosted:
+        raise AccperfError(
+            f"--layer {layer_name!r}: {hosted[layer_name].reason}, so it has no instructions"
+        )
+    if layer_name not in names:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        raise AccperfError(f"--layer {layer_name!r}: no such layer in {where}; layers: {shown}")
+    if first < 0 or last <= first:
+        raise AccperfError(f"--iterations {first}:{last}: need 0 <= A < B")
+    if max_rows < 1:
+        raise AccperfError(f"--max-rows {max_rows}: give at least 1")
+    if last > SHOW_ITERATION_LIMIT:
+        raise AccperfError(
+            f"--iterations {first}:{last}: show walks iterations one by one; stay below "
+            f"{SHOW_ITERATION_LIMIT:,}"
+        )
+    layer = program.layers[names.index(layer_name)]
+    offset = 0
+    selected = []
+    for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
+        if iteration >= last:
+            break
+        if iteration >= first:
+            selected.append((iteration, block_id, index, offset))
+        offset += len(program.blocks[block_id].templates)
+    if not selected:
+        raise AccperfError(
+            f"--iterations {first}:{last}: layer {layer.name!r} has fewer than "
+            f"{first + 1} iterations"
+        )
+    record_first = selected[0][3]
+    # Evaluate no further than the last row returned.
+    count = min(offset - record_first, max_rows)
+    timeline = Evaluation(program, "full", checked=True).timeline(layer, record_first, count)
+    rows: list[TimedInstruction] = []
+    for iteration, block_id, index, start_offset in selected:
+        block = program.blocks[block_id]
+        for position, t in enumerate(block.templates):
+            if len(rows) >= max_rows:
+                break
+            k = start_offset + position - record_first
+            rows.append(
+                TimedInstruction(
+                    iteration,
+                    block.name,
+                    position,
+                    t.opcode,
+                    f"{t.unit}[{t.instance}]",
+                    ", ".join(render_operand(o, index) for o in t.reads),
+                    ", ".join(render_operand(o, index) for o in t.writes),
+                    int(timeline.start[k]),
+                    int(timeline.end[k]),
+                )
+            )
+    return rows, offset - record_first - len(rows)
+
+
+def host_and_fused(trace: Trace) -> tuple[int, int]:
+    """(layers run on the host, layers fused into another layer) of a trace."""
+    return placement_counts(trace.program.host_layers)
+
+
+def validate_against_scalesim(
+    model: str | Path,
+    accelerator: str | Path = "systolic",
+    params: Mapping[str, int | str] | None = None,
+    batch: int | None = None,
+    *,
+    layers: Sequence[str] | None = None,
+    model_params: Mapping[str, int] | None = None,
+    dims: Mapping[str, int] | None = None,
+    skip_unsupported: bool = False,
+    on_layer: Callable[[LayerComparison], None] | None = None,
+) -> Validation:
+    """Each layer's cycles next to SCALE-Sim 3.0.0's, run in its own environment
+    (analyzer/crosscheck/scalesim_bridge.py); the systolic family only."""
+    resolved = accelerator_spec(accelerator).resolve(
+        {name: str(value) for name, value in (params or {}).items()}
+    )
+    workload = select_layers(
+        load_model(
+            model, batch, model_params=model_params, dims=dims, skip_unsupported=skip_unsupported
+        ),
+        list(layers) if layers else None,
+    )
+    program = lower_workload(resolved, workload)
+    check_comparable(program, resolved.isa)
+    if not program.layers:
+        raise AccperfError(
+            f"--model {model}: none of the chosen layers runs on the array "
+            f"({', '.join(h.name for h in program.host_layers)} run on the host), so there "
+            "is nothing to compare with SCALE-Sim"
+        )
+    if scalesim_python() is None:
+        raise ScaleSimUnavailable(f"validate --against scalesim needs SCALE-Sim.\n{INSTALL_HINT}")
+    return compare_with_scalesim(program, workload, on_layer=on_layer)
