@@ -216,11 +216,12 @@ def _progress(console: Console) -> Progress:
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
-    from accelerators.catalog import builtin_names, find_accelerator
+    from accelerators.catalog import builtin_names
+    from isa.registry import load_accelerator
     from tracer.workloads.zoo import MODELS
 
     for name in builtin_names():
-        spec = find_accelerator(name)
+        spec = load_accelerator(name)
         table = Table(title=f"accelerator {name}: {spec.summary}", title_justify="left")
         for column in ("parameter", "default", "allowed", "meaning"):
             table.add_column(column)
@@ -374,16 +375,16 @@ def _export_onnx(args: argparse.Namespace, console: Console) -> int:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
-    from accelerators.catalog import find_accelerator
     from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
     from analyzer.crosscheck.scalesim_env import scalesim_python
     from analyzer.crosscheck.validate import check_comparable, compare_with_scalesim
     from analyzer.report import check_json_destination, write_json
+    from isa.registry import load_accelerator
     from tracer.lowering import lower_workload, select_layers
 
     if args.json is not None:
         check_json_destination(args.json)
-    accelerator = find_accelerator(args.accelerator).resolve(_parse_params(args.param))
+    accelerator = load_accelerator(args.accelerator).resolve(_parse_params(args.param))
     workload = select_layers(_load(args), _layer_names(args.layers))
     program = lower_workload(accelerator, workload)
     check_comparable(program, accelerator.isa)
