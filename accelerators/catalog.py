@@ -13,7 +13,8 @@ def builtin_names() -> list[str]:
 
 
 def find_accelerator(name_or_path: str) -> AcceleratorSpec:
-    """A built-in name (e.g. 'systolic') or a path to a .toml description."""
+    """A built-in name (e.g. 'systolic') or a path to a .toml description, its structure
+    checked; isa.registry.load_accelerator also checks it against its family."""
     if name_or_path.endswith(".toml"):
         return load_description(Path(name_or_path))
     if name_or_path not in builtin_names():

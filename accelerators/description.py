@@ -1,14 +1,18 @@
 """Accelerator descriptions: validate a TOML file, then resolve it with user parameters.
 
 Two steps, kept apart: `load_description` checks the file's structure and every
-expression once (a bad field is reported with file and field); `AcceleratorSpec.resolve`
-applies the user's --param overrides and produces plain integers for the ISA lowering.
+expression once (a bad or unknown field is reported with file and field);
+`AcceleratorSpec.resolve` applies the user's --param overrides and produces plain integers
+for the ISA lowering. Whether the family named by `isa` can run the description (the
+parameters and units its code reads) is checked one layer up, by isa.registry.load_accelerator.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,23 @@ from tracer.errors import DescriptionError
 
 SCHEMA_VERSION = 1
 BUILTIN_DIR = Path(__file__).resolve().parent
+
+# The keys each table accepts; anything else is refused, so a misspelt key cannot be
+# silently ignored (and its table's default used instead).
+TOP_LEVEL_KEYS = ("schema", "name", "isa", "summary", "parameters", "frontend", "units", "roofline")
+PARAMETER_KEYS = {
+    "int": ("type", "default", "min", "max", "doc"),
+    "choice": ("type", "default", "choices", "doc"),
+}
+FRONTEND_KEYS = ("bundles_per_cycle", "window_bundles", "delay")
+UNIT_KEYS = ("instances", "latency", "occupancy", "opcodes", "doc")
+ROOFLINE_KEYS = ("peak_macs_per_cycle", "dram_words_per_cycle")
+# Tables earlier descriptions held that nothing reads; refused with where their content goes.
+RETIRED_TABLES = {
+    "memories": "a memory's size is a parameter its family's code reads (e.g. "
+    "[parameters.ifmap_sram_kib], [parameters.scratchpad_kib]); describe the memory in that "
+    "parameter's doc",
+}
 
 
 @dataclass(frozen=True)
@@ -81,13 +102,6 @@ class FrontEndSpec:
 
 
 @dataclass(frozen=True)
-class MemorySpec:
-    name: str
-    kib: str | int
-    doc: str
-
-
-@dataclass(frozen=True)
 class RooflineSpec:
     peak_macs_per_cycle: str | int
     dram_words_per_cycle: str | int
@@ -129,7 +143,6 @@ class Accelerator:
     parameters: dict[str, int | str]
     frontend: FrontEnd
     units: dict[str, Unit]
-    memory_kib: dict[str, int]
     roofline: Roofline | None = None
 
     def roofline_table(self) -> dict[str, int] | None:
@@ -151,7 +164,6 @@ class AcceleratorSpec:
     parameters: tuple[ParameterSpec, ...]
     frontend: FrontEndSpec
     units: tuple[UnitSpec, ...]
-    memories: tuple[MemorySpec, ...] = field(default=())
     roofline: RooflineSpec | None = None
 
     def parameter(self, name: str) -> ParameterSpec:
@@ -170,6 +182,10 @@ class AcceleratorSpec:
             values[name] = self.parameter(name).parse(text, f"--param {name}")
         return _build(self, values, source=f"accelerator {self.name!r} with {values}")
 
+    def parameters_in_expressions(self) -> frozenset[str]:
+        """The parameters some size of the description is computed from."""
+        return frozenset(name for _, text in _expressions(self) for name in referenced_names(text))
+
 
 def load_description(path: Path) -> AcceleratorSpec:
     """Read and validate one description file; errors name the file and the field."""
@@ -180,7 +196,11 @@ def load_description(path: Path) -> AcceleratorSpec:
         raise DescriptionError(f"{source}: no such accelerator description") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DescriptionError(f"{source}: not valid TOML ({exc})") from None
+    for table, where_instead in RETIRED_TABLES.items():
+        if table in raw:
+            raise DescriptionError(f"{source}: table '{table}' is not accepted: {where_instead}")
     reader = _Fields(raw, source)
+    reader.accept_only(TOP_LEVEL_KEYS)
     if reader.integer("schema") != SCHEMA_VERSION:
         raise DescriptionError(
             f"{source}: field 'schema' must be {SCHEMA_VERSION} (this accperf's format)"
@@ -189,6 +209,7 @@ def load_description(path: Path) -> AcceleratorSpec:
         _parameter(name, reader.sub("parameters", name)) for name in reader.table("parameters")
     )
     frontend_fields = reader.sub_table("frontend")
+    frontend_fields.accept_only(FRONTEND_KEYS)
     frontend = FrontEndSpec(
         bundles_per_cycle=frontend_fields.expression("bundles_per_cycle"),
         window_bundles=frontend_fields.expression("window_bundles"),
@@ -197,14 +218,10 @@ def load_description(path: Path) -> AcceleratorSpec:
     units = tuple(_unit(name, reader.sub("units", name)) for name in reader.table("units"))
     if not units:
         raise DescriptionError(f"{source}: field 'units' must describe at least one unit")
-    memories = tuple(
-        MemorySpec(name, fields.expression("kib"), fields.text("doc", ""))
-        for name in reader.table("memories", required=False)
-        for fields in [reader.sub("memories", name)]
-    )
     roofline = None
     if "roofline" in raw:
         roofline_fields = reader.sub_table("roofline")
+        roofline_fields.accept_only(ROOFLINE_KEYS)
         roofline = RooflineSpec(
             peak_macs_per_cycle=roofline_fields.expression("peak_macs_per_cycle"),
             dram_words_per_cycle=roofline_fields.expression("dram_words_per_cycle"),
@@ -217,7 +234,6 @@ def load_description(path: Path) -> AcceleratorSpec:
         parameters=parameters,
         frontend=frontend,
         units=units,
-        memories=memories,
         roofline=roofline,
     )
     _check_expressions(spec)
@@ -228,6 +244,9 @@ def load_description(path: Path) -> AcceleratorSpec:
 
 def _parameter(name: str, fields: _Fields) -> ParameterSpec:
     kind = fields.text("type")
+    if kind not in PARAMETER_KEYS:
+        raise DescriptionError(f"{fields.where('type')}: must be 'int' or 'choice', got {kind!r}")
+    fields.accept_only(PARAMETER_KEYS[kind])
     doc = fields.text("doc", "")
     if kind == "int":
         minimum = fields.integer("min")
@@ -236,18 +255,17 @@ def _parameter(name: str, fields: _Fields) -> ParameterSpec:
         spec = ParameterSpec(name, kind, default, doc, minimum=minimum, maximum=maximum)
         spec.check_range(default, fields.where("default"))
         return spec
-    if kind == "choice":
-        choices = fields.strings("choices")
-        default = fields.text("default")
-        if default not in choices:
-            raise DescriptionError(
-                f"{fields.where('default')}: {default!r} is not one of {', '.join(choices)}"
-            )
-        return ParameterSpec(name, kind, default, doc, choices=choices)
-    raise DescriptionError(f"{fields.where('type')}: must be 'int' or 'choice', got {kind!r}")
+    choices = fields.strings("choices")
+    default = fields.text("default")
+    if default not in choices:
+        raise DescriptionError(
+            f"{fields.where('default')}: {default!r} is not one of {', '.join(choices)}"
+        )
+    return ParameterSpec(name, kind, default, doc, choices=choices)
 
 
 def _unit(name: str, fields: _Fields) -> UnitSpec:
+    fields.accept_only(UNIT_KEYS)
     return UnitSpec(
         name=name,
         instances=fields.expression("instances"),
@@ -258,9 +276,8 @@ def _unit(name: str, fields: _Fields) -> UnitSpec:
     )
 
 
-def _check_expressions(spec: AcceleratorSpec) -> None:
-    known = {p.name for p in spec.parameters}
-    int_names = {p.name for p in spec.parameters if p.kind == "int"}
+def _expressions(spec: AcceleratorSpec) -> list[tuple[str, str | int]]:
+    """Every size of the description that may be an expression, with its dotted field."""
     places: list[tuple[str, str | int]] = [
         ("frontend.bundles_per_cycle", spec.frontend.bundles_per_cycle),
         ("frontend.window_bundles", spec.frontend.window_bundles),
@@ -269,12 +286,16 @@ def _check_expressions(spec: AcceleratorSpec) -> None:
     for unit in spec.units:
         for attr in ("instances", "latency", "occupancy"):
             places.append((f"units.{unit.name}.{attr}", getattr(unit, attr)))
-    for memory in spec.memories:
-        places.append((f"memories.{memory.name}.kib", memory.kib))
     if spec.roofline is not None:
         places.append(("roofline.peak_macs_per_cycle", spec.roofline.peak_macs_per_cycle))
         places.append(("roofline.dram_words_per_cycle", spec.roofline.dram_words_per_cycle))
-    for where, text in places:
+    return places
+
+
+def _check_expressions(spec: AcceleratorSpec) -> None:
+    known = {p.name for p in spec.parameters}
+    int_names = {p.name for p in spec.parameters if p.kind == "int"}
+    for where, text in _expressions(spec):
         try:
             names = referenced_names(text)
         except ExpressionError as exc:
@@ -322,7 +343,6 @@ def _build(spec: AcceleratorSpec, values: dict[str, int | str], source: str) -> 
         )
         for unit in spec.units
     }
-    memory_kib = {m.name: value(f"memories.{m.name}.kib", m.kib, 1) for m in spec.memories}
     roofline = None
     if spec.roofline is not None:
         roofline = Roofline(
@@ -339,7 +359,6 @@ def _build(spec: AcceleratorSpec, values: dict[str, int | str], source: str) -> 
         parameters=dict(values),
         frontend=frontend,
         units=units,
-        memory_kib=memory_kib,
         roofline=roofline,
     )
 
@@ -354,6 +373,16 @@ class _Fields:
 
     def where(self, key: str) -> str:
         return f"{self.source}: field '{self.prefix}{key}'"
+
+    def accept_only(self, keys: Sequence[str]) -> None:
+        """Refuse any key of this table not in `keys`, naming the nearest accepted one."""
+        for key in self.raw:
+            if key not in keys:
+                table = f"[{self.prefix[:-1]}]" if self.prefix else "the top level"
+                raise DescriptionError(
+                    f"{self.source}: key '{self.prefix}{key}' is not accepted"
+                    f"{did_you_mean(key, keys)}; {table} accepts {', '.join(keys)}"
+                )
 
     def _get(self, key: str, default: Any = ...) -> Any:
         if key in self.raw:
@@ -407,3 +436,9 @@ class _Fields:
                 f"{self.source}: field '{self.prefix}{key}.{name}' must be a table"
             )
         return _Fields(value, self.source, f"{self.prefix}{key}.{name}.")
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """' (did you mean 'x'?)' for a near miss among `known`, else ''."""
+    close = difflib.get_close_matches(name, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

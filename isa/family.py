@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from accelerators.description import Accelerator
+from accelerators.description import Accelerator, AcceleratorSpec, did_you_mean
 from isa.program import Program
+from tracer.errors import DescriptionError
 from tracer.workloads.layers import Model
 
 Lowering = Callable[[Accelerator, Model], Program]
@@ -22,14 +23,80 @@ MemoryStalls = Callable[[Mapping[str, int | str], Mapping[str, int | str]], int]
 
 
 @dataclass(frozen=True)
+class ParameterRead:
+    """A parameter a family's code reads: an integer, or a choice among the values the code
+    handles (a description may offer fewer of them, not others)."""
+
+    name: str
+    handled: tuple[str, ...] = ()  # empty: an integer
+
+    def describe(self) -> str:
+        if not self.handled:
+            return 'type = "int"'
+        return f'type = "choice" with choices among {", ".join(self.handled)}'
+
+
+def integer(name: str) -> ParameterRead:
+    return ParameterRead(name)
+
+
+def choice(name: str, handled: tuple[str, ...]) -> ParameterRead:
+    return ParameterRead(name, handled)
+
+
+@dataclass(frozen=True)
 class Family:
     name: str  # the `isa` a description names
     lower: Lowering
-    # Parameters and unit kinds the lowering reads: a description of this family must
-    # declare every one (checked when it is loaded, isa/registry.py).
-    parameters: tuple[str, ...]
+    # Parameters the family's code reads (lowering, memory side) and the unit kinds its
+    # instructions run on: a description of this family declares exactly these units, and
+    # these parameters plus any its expressions use (checked at load: `check`).
+    parameters: tuple[ParameterRead, ...]
     units: tuple[str, ...]
     # Cycles a layer waits on a memory side that is evaluated apart from the instructions
     # (the systolic array's SCALE-Sim SRAMs); None when every cycle comes from the
     # instructions. Fast and full evaluation add the same stalls.
     memory_stalls: MemoryStalls | None = None
+
+    def check(self, spec: AcceleratorSpec) -> None:
+        """Refuse a description this family cannot run, in one line naming file and key;
+        otherwise the lowering would fail later with a KeyError, or ignore a value."""
+        source, family = spec.source, f"the {self.name} family"
+        declared = {p.name: p for p in spec.parameters}
+        missing = [read.name for read in self.parameters if read.name not in declared]
+        if missing:
+            raise DescriptionError(
+                f"{source}: {family} reads parameter(s) {', '.join(missing)}, which the "
+                f"description does not declare; add [parameters.{missing[0]}]"
+                + (" and the others" if len(missing) > 1 else "")
+            )
+        for read in self.parameters:
+            parameter = declared[read.name]
+            unhandled = [value for value in parameter.choices if value not in read.handled]
+            if (parameter.kind == "choice") != bool(read.handled) or unhandled:
+                raise DescriptionError(
+                    f"{source}: field 'parameters.{read.name}': {family} reads it as "
+                    f"{read.describe()}"
+                    + (f"; it does not handle {', '.join(unhandled)}" if read.handled else "")
+                )
+        unit_names = [unit.name for unit in spec.units]
+        for name in unit_names:
+            if name not in self.units:
+                raise DescriptionError(
+                    f"{source}: key 'units.{name}' is not a unit kind of {family}"
+                    f"{did_you_mean(name, self.units)}; its units: {', '.join(self.units)}"
+                )
+        missing = [name for name in self.units if name not in unit_names]
+        if missing:
+            raise DescriptionError(
+                f"{source}: {family} runs instructions on unit kind(s) {', '.join(missing)}, "
+                f"which the description does not declare; add [units.{missing[0]}]"
+                + (" and the others" if len(missing) > 1 else "")
+            )
+        used = {read.name for read in self.parameters} | spec.parameters_in_expressions()
+        unused = [name for name in declared if name not in used]
+        if unused:
+            raise DescriptionError(
+                f"{source}: parameter(s) {', '.join(unused)}: read by neither {family} nor "
+                "any expression of the description; remove, or use in a size"
+            )

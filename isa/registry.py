@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from accelerators.description import Accelerator
+from accelerators.catalog import find_accelerator
+from accelerators.description import Accelerator, AcceleratorSpec
 from isa import gemmini, systolic
 from isa.family import Family
 from tracer.errors import DescriptionError
@@ -16,15 +17,23 @@ FAMILIES: dict[str, Family] = {
 }
 
 
-def family_named(isa: str, accelerator: str) -> Family:
+def family_named(isa: str, where: str) -> Family:
+    """`where` names what gave the isa, e.g. "acc.toml: field 'isa'"."""
     try:
         return FAMILIES[isa]
     except KeyError:
         raise DescriptionError(
-            f"accelerator {accelerator!r} names isa {isa!r}; "
-            f"known ISAs: {', '.join(sorted(FAMILIES))}"
+            f"{where} names isa {isa!r}; known ISAs: {', '.join(sorted(FAMILIES))}"
         ) from None
 
 
 def family_of(accelerator: Accelerator) -> Family:
-    return family_named(accelerator.isa, accelerator.name)
+    return family_named(accelerator.isa, f"accelerator {accelerator.name!r}")
+
+
+def load_accelerator(name_or_path: str) -> AcceleratorSpec:
+    """A built-in name or a .toml path, loaded (accelerators.catalog) and checked against
+    the family it names: what the CLI and the API look an accelerator up with."""
+    spec = find_accelerator(name_or_path)
+    family_named(spec.isa, f"{spec.source}: field 'isa'").check(spec)
+    return spec

@@ -67,7 +67,8 @@ def test_layers_frame_has_the_json_columns_one_row_per_layer():
 
 
 def test_full_and_fast_agree_and_a_loaded_trace_is_the_same(tmp_path):
-    trace = accperf.lower("mobilenet_v2", "gemmini", layers=["features.1.depthwise", "features.1.project", "classifier"])
+    chosen = ["features.1.depthwise", "features.1.project", "classifier"]
+    trace = accperf.lower("mobilenet_v2", "gemmini", layers=chosen)
     folder = trace.save(tmp_path)
     loaded = accperf.load_trace(folder)
     assert loaded.program == trace.program and loaded.folder == folder

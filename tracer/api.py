@@ -25,7 +25,7 @@ from typing import Any
 
 import polars as pl
 
-from accelerators.catalog import builtin_names, find_accelerator
+from accelerators.catalog import builtin_names
 from accelerators.description import AcceleratorSpec
 from analyzer.crosscheck.baselines import LayerBaselines, program_baselines
 from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
@@ -39,6 +39,7 @@ from analyzer.crosscheck.validate import (
 from analyzer.engine.evaluate import Evaluation, LayerResult
 from analyzer.report import check_json_destination, report_dict, write_json
 from isa.program import Program, count_instructions, placement_counts
+from isa.registry import load_accelerator
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload, select_layers
 from tracer.trace_io import iterate_blocks, read_trace, render_operand, write_trace
@@ -224,13 +225,14 @@ def load_model(
 
 
 def accelerator_spec(name_or_path: str | Path) -> AcceleratorSpec:
-    """A built-in accelerator by name, or a .toml description (validated)."""
-    return find_accelerator(str(name_or_path))
+    """A built-in accelerator by name, or a .toml description, validated against its
+    family (isa/registry.py)."""
+    return load_accelerator(str(name_or_path))
 
 
 def accelerator_specs() -> list[AcceleratorSpec]:
     """The built-in accelerators, by name."""
-    return [find_accelerator(name) for name in builtin_names()]
+    return [load_accelerator(name) for name in builtin_names()]
 
 
 def zoo_models() -> Iterator[tuple[str, str, dict[str, int], Model]]:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from accelerators.catalog import find_accelerator
 from accelerators.description import Accelerator
 from isa.program import Program
-from isa.registry import family_of
+from isa.registry import family_of, load_accelerator
 from isa.validation import ProgramError, check_program
 from tracer.errors import MappingError, WorkloadError
 from tracer.workloads.layers import Model
@@ -50,7 +49,7 @@ def lower_model(
 
     `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads.loading).
     """
-    resolved = find_accelerator(accelerator).resolve(params)
+    resolved = load_accelerator(accelerator).resolve(params)
     workload = select_layers(load_model(model, batch, options, skip_unsupported, dims), layers)
     return lower_workload(resolved, workload)
 

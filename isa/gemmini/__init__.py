@@ -1,28 +1,27 @@
 """The Gemmini family (accelerators/gemmini.toml): commands as gemmini.h's library and the
 RTL's loop unrollers issue them, on the library's own tiling."""
 
-from isa.family import Family
+from isa.family import Family, choice, integer
+from isa.gemmini.commands import RS_ENTRIES
 from isa.gemmini.lowering import lower
 
 FAMILY = Family(
     name="gemmini",
     lower=lower,
+    # What commands.py (memories, DMA timing) and lowering.py (queues, dataflow) read; the
+    # mesh and accumulator pipeline depths enter only through the units' latencies.
     parameters=(
-        "dim",
-        "dataflow",
-        "scratchpad_kib",
-        "accumulator_kib",
-        "rs_ld_entries",
-        "rs_ex_entries",
-        "rs_st_entries",
-        "load_inflight",
-        "mesh_tags",
-        "acc_latency",
-        "mesh_output_delay",
-        "dma_maxbytes",
-        "bus_bytes",
-        "max_in_flight_reqs",
-        "dram_latency",
+        integer("dim"),
+        choice("dataflow", ("ws", "os")),  # lowering.py: "os", otherwise weight-stationary
+        integer("scratchpad_kib"),
+        integer("accumulator_kib"),
+        *(integer(entries) for entries in RS_ENTRIES.values()),
+        integer("load_inflight"),
+        integer("mesh_tags"),
+        integer("dma_maxbytes"),
+        integer("bus_bytes"),
+        integer("max_in_flight_reqs"),
+        integer("dram_latency"),
     ),
     units=("load", "execute", "store", "rocc"),
 )
