@@ -8,6 +8,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install --quiet -e '.[test]'
 python3 -m venv .venv-scalesim
 .venv-scalesim/bin/python -m pip install --quiet 'numpy<2.4' 'scalesim==3.0.0'
-# The layers contract in pyproject.toml: imports go one way (docs/design.md, "Layout").
+# The layers contract in pyproject.toml: imports go one way (docs/design.md §1.3).
 .venv/bin/lint-imports --no-cache
 ACCPERF_REQUIRE_SCALESIM=1 .venv/bin/python -m pytest --durations=15 "$@"

@@ -1,4 +1,4 @@
-"""A reference evaluator: DESIGN.md's timing rules, one instruction at a time, in plain
+"""A reference evaluator: docs/design.md §3's timing rules, one instruction at a time, in plain
 Python with dictionaries. It shares no code with analyzer/engine/kernels.py, so the property
 tests can check the kernel's full mode (and through it, fast mode) against an
 independent reading of the rules. Slow: for small programs only."""

@@ -200,7 +200,7 @@ def test_random_programs_fast_equals_full(program):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=random_programs(max_trips=6, wide=None))
 def test_random_programs_full_equals_an_independent_reference(program):
-    # tests/reference.py reads DESIGN.md's rules afresh, in plain Python: the kernel's full
+    # tests/reference.py reads docs/design.md §3's rules afresh, in plain Python: the kernel's full
     # mode must agree with it cycle for cycle (and fast mode with full, above).
     assert evaluate_program(program, "full")[0].cycles == reference_cycles(
         program, program.layers[0]

@@ -1,4 +1,4 @@
-"""Each timing rule of DESIGN.md, pinned on a hand-built program small enough to work
+"""Each timing rule of docs/design.md §3, pinned on a hand-built program small enough to work
 out by hand. The expected times are derived in the comments, not copied from a run."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ locations are grouped in chunks with a floor (every location of the chunk was wr
 earlier) and a maximum, so a range costs its chunks plus its ragged ends; the signature
 folds floors into locations, so fast mode sees the same state either way.
 
-Timing rules (DESIGN.md, "Instructions and timing semantics"):
+Timing rules (docs/design.md §3):
   issue: bundles issue in order, at most `width` per cycle, and bundle b not before the
          latest start in bundle b - window (the front end's bounded lookahead); a bundle
          whose first instruction needs an entry of a full issue queue waits for it, and so

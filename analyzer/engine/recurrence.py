@@ -3,7 +3,7 @@
 For a block repeated by a loop, we build the dependency graph of one iteration (a
 networkx MultiDiGraph over its instructions): an edge u -> v of weight w and distance d
 says start(v in iteration k + d) >= start(u in iteration k) + w. The rules are those of
-DESIGN.md: RAW and WAW (w = latency of the earlier writer), WAR (w = read time of the
+docs/design.md §3: RAW and WAW (w = latency of the earlier writer), WAR (w = read time of the
 reader - latency of the writer), and in-order unit instances (w = occupancy). Operands
 whose address depends on a loop index are left out, which can only lower the bound.
 

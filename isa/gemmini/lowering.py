@@ -17,7 +17,7 @@ The first layer opens with the program's flush (gemmini_flush: the TLB flush, ta
 RoCC front end in one cycle, G Controller.scala:488-494).
 The commands' templates and timing are in isa/gemmini/commands.py.
 
-Timing, as the RTL does it (every rule below is a dependency rule of DESIGN.md):
+Timing, as the RTL does it (every rule below is a dependency rule of docs/design.md §3):
 - three controllers, each in order: units `load`, `execute`, `store`;
 - the reservation station's cross-controller hazards by address-range overlap (G
   ReservationStation.scala:327-379): each controller marks the rows it writes and the rows
