@@ -1,7 +1,7 @@
 """The baselines the paper compares instruction-level models against: roofline, regression.
 
 Roofline: a layer takes at least its useful MACs over the description's peak MACs per
-cycle, and at least its DRAM words (under its mapping, see tracer.mapping.dram_words) over
+cycle, and at least its DRAM words (under its mapping, see isa.systolic.mapping.dram_words) over
 the DRAM words per cycle; the prediction is the larger (no memory roof when the bandwidth
 is unlimited).
 

@@ -1,7 +1,7 @@
 """Validate accperf against SCALE-Sim layer by layer: same topology, same configuration.
 
 Each accperf layer becomes the SCALE-Sim topology rows whose cycles add up to it
-(tracer.mapping.scalesim_rows: one per conv group or matmul product, since SCALE-Sim has
+(isa.systolic.mapping.scalesim_rows: one per conv group or matmul product, since SCALE-Sim has
 neither) and runs in the installed scalesim (analyzer.crosscheck.scalesim_bridge, its own venv, a
 temporary folder deleted afterwards). Cycle counts are compared as counts: SCALE-Sim's
 "Total Cycles" is the index of the last cycle, so a row's cycle count with stalls is that
