@@ -4,6 +4,7 @@ utilisation, and the JSON report's fields and types against docs/report-json.md.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -230,6 +231,12 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
     parameters = {p.name for p in find_accelerator(accelerator).parameters}
     assert set(report["parameters"]) == parameters
     assert {JSON_TYPES[type(v)] for v in report["parameters"].values()} <= {"integer", "string"}
+    # A fused layer's reason names the layer it is fused into ("... fused into conv1's ...").
+    fused_into = {
+        re.search(r"fused into (\S+)'s", entry["reason"]).group(1)  # type: ignore[union-attr]
+        for entry in report["layers"]
+        if entry["placement"] == "fused"
+    }
     for entry in report["layers"]:
         if entry["placement"] != "accelerator":
             _check(entry, HOST, {"always"})
@@ -245,7 +252,7 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
         if accelerator == "gemmini":
             if not entry["mapping"]["library"].startswith(("tiled_resadd", "tiled_global")):
                 conditions.add("tiled")
-            if entry["name"] == "conv1":
+            if entry["name"] in fused_into:
                 conditions.add("fused")
         _check(entry["mapping"], mapping_heading, conditions)
 
@@ -276,3 +283,4 @@ def test_gemmini_reports_have_exactly_the_documented_fields(tmp_path, capsys):
     _check_report(report, "gemmini", True, GEMMINI_MAPPING)
     placements = {entry["name"]: entry["placement"] for entry in report["layers"]}
     assert placements["maxpool"] == "fused" and placements["layer1.0.add"] == "accelerator"
+    assert report["layers"][0]["mapping"]["fused_pool"] == "maxpool"
