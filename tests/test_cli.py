@@ -11,8 +11,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from accelerators.catalog import find_accelerator
+from analyzer.engine.evaluate import evaluate_program
+from tests.doc_tables import printed_rows
 from tracer.cli import main
-from tracer.trace_io import SCHEMA_VERSION
+from tracer.lowering import lower_workload
+from tracer.trace_io import SCHEMA_VERSION, write_trace
+from tracer.workloads.layers import Dense, Model
 
 SMALL = [
     "--accelerator",
@@ -321,3 +326,56 @@ def test_a_model_of_host_layers_only(tmp_path, capsys):
     assert data["total_cycles"] == 0 and data["layers"][0]["placement"] == "host"
     code, _, err = run(["show", trace, "--layer", "maxpool"], capsys)
     assert code == 2 and "on the host" in err
+
+
+def test_show_prints_each_instructions_start_and_end(tmp_path, capsys):
+    # A 2 x 1 array, ws, a dense layer of 2 inputs, 1 output, 2 rows: one fold of
+    # fold_sync, 2 preload steps and 2 stream steps, 5 bundles. The front end issues 4
+    # bundles per cycle (0, 0, 0, 0, then 1), never later than the array needs them. PE
+    # latency 1, occupancy 1; the sequencer and drain capture have latency 0.
+    # it 0  fold_sync reads the (idle) outputs: 0-0, writes fold_token.
+    # it 1  preload, bottom row first: pe[1] reads s[0] (unwritten): 0-1; pe[0] takes the
+    #       north port after the fold token (0) and overwrites s[0], which pe[1] reads at 0:
+    #       it may end at 0 + 1 (edge-triggered), 0-1.
+    # it 2  pe[1] reads s[0] (ready at 1): 1-2; pe[0] rewrites s[0], read by pe[1] at 1: 1-2.
+    # it 3  mac pe[0] waits for its weight s[0] (2): 2-3; pe[1] for v[0] (3): 3-4; the drain
+    #       reads v[1] (4): 4-4.
+    # it 4  mac pe[0]: pe[0] free at 3, and its v[0] write may end no earlier than pe[1]'s
+    #       read at 3 + 1: 3-4; pe[1] waits for v[0] (4): 4-5; the drain for v[1] (5): 5-5.
+    # The layer: 5 cycles, 2R + C + T - 2.
+    program = lower_workload(
+        find_accelerator("systolic").resolve({"rows": "2", "cols": "1"}),
+        Model("m", (Dense("fc", 2, 1, rows=2),)),
+    )
+    folder = write_trace(program, tmp_path, materialize_iterations=1)
+    code, out, _ = run(["show", str(folder), "--layer", "fc", "--iterations", "0:5"], capsys)
+    assert code == 0
+    rows = [(cells[0], cells[3], cells[4], cells[7], cells[8]) for cells in printed_rows(out)]
+    assert rows == [
+        ("0", "fold_sync", "sequencer[0]", "0", "0"),
+        ("1", "preload", "pe[1]", "0", "1"),
+        ("1", "preload", "pe[0]", "0", "1"),
+        ("2", "preload", "pe[1]", "1", "2"),
+        ("2", "preload", "pe[0]", "1", "2"),
+        ("3", "mac", "pe[0]", "2", "3"),
+        ("3", "mac", "pe[1]", "3", "4"),
+        ("3", "drain", "drain[0]", "4", "4"),
+        ("4", "mac", "pe[0]", "3", "4"),
+        ("4", "mac", "pe[1]", "4", "5"),
+        ("4", "drain", "drain[0]", "5", "5"),
+    ]
+    # The operands as the trace renders them, e.g. pe[1]'s MAC and the drain.
+    mac = printed_rows(out)[6]
+    assert (mac[5], mac[6]) == ("west[1], s[1], v[0]", "h[1], v[1]")
+    assert evaluate_program(program, "full")[0].cycles == 5
+    # --max-rows cuts the table and says how many are left.
+    code, out, _ = run(
+        ["show", str(folder), "--layer", "fc", "--iterations", "3:5", "--max-rows", "4"], capsys
+    )
+    assert [cells[7:] for cells in printed_rows(out)] == [
+        ["2", "3"],
+        ["3", "4"],
+        ["4", "4"],
+        ["3", "4"],
+    ]
+    assert "2 more instructions; raise --max-rows to see them" in out

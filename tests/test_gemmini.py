@@ -143,6 +143,50 @@ def test_a_full_execute_queue_holds_back_the_next_pair():
     assert run_block(program, pairs)[2][0] == 1 + DIM
 
 
+def _small_pairs(count: int) -> list:
+    """`count` pairs of a preload without weights and a 4-row compute, each pair on rows of
+    its own (no hazard between pairs), on the default Gemmini."""
+    lowering, _ = gemmini_machine()
+    pairs = []
+    for k in range(count):
+        rows = Affine(k * DIM)
+        pairs += [
+            lowering.preload(None, DIM, rows, 4, 4, FIXED, 0),
+            lowering.compute("compute_accumulated", rows, 4, rows, 4, 4, FIXED),
+        ]
+    return pairs
+
+
+def test_the_mesh_holds_six_matmuls_at_once():
+    # MeshWithDelays.scala:48-56: mesh_tags = 6 by default; a compute holds a tag from its
+    # first row to its last output row, i.e. for its latency: 4 rows - 1 + the execute
+    # latency 3 + 2*16 - 1 + 1 + 2 = 37, so 40 cycles. The front end issues one command
+    # per cycle; a preload without weights has occupancy 0 (it fires with its compute),
+    # so unhindered the execute unit starts pair 0's compute at 1 (its issue cycle) and
+    # pair k's preload and compute at 1 + 4k, one 4-row group after the other. Compute 6
+    # would start at 25 but needs compute 0's tag, free at 1 + 40 = 41; its preload holds
+    # an execute entry (8 of them), not a tag, and starts at 25. Pair 7 then waits for
+    # the unit, busy with compute 6's rows until 45, when compute 1's tag (5 + 40) is free.
+    # fast == full and the reference evaluator both read the queue sizes the lowering
+    # writes into the program, so only a worked case like this one sees a wrong size.
+    _, program = gemmini_machine()
+    pairs = _small_pairs(8)
+    starts = [0, 1] + [1 + 4 * k for k in range(1, 6) for _ in range(2)] + [25, 41, 45, 45]
+    assert run_block(program, pairs) == [(start, start + 40) for start in starts]
+
+
+def test_the_execute_queue_holds_half_the_rs_execute_entries():
+    # Configs.scala:56-58: 16 ex entries, and a preload and its compute take one each, so 8
+    # pairs are in flight; a preload holds its entry until its compute's outputs leave the
+    # mesh (latency 40 for a 4-row group, as above). With tags enough for the mesh not to
+    # bind, preload k starts at 1 + 4k (k >= 1) until preload 8, which would start at 33
+    # but needs preload 0's entry, free at 0 + 40; its compute fires with it.
+    _, program = gemmini_machine(mesh_tags="64")
+    pairs = _small_pairs(9)
+    starts = [0, 1] + [1 + 4 * k for k in range(1, 8) for _ in range(2)] + [40, 40]
+    assert run_block(program, pairs) == [(start, start + 40) for start in starts]
+
+
 def test_execute_has_no_address_check_within_its_own_queue():
     # Two computes accumulating into the same rows are pipelined: the RS orders ex
     # commands among themselves without comparing addresses (ReservationStation.scala:344).

@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,8 +16,14 @@ from accelerators.catalog import find_accelerator
 from analyzer.crosscheck import scalesim_env
 from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.program import Program
-from isa.systolic.memory_kernels import _diagonal_position, _stacked_position, gemm_stalls
-from isa.systolic.memory_side import NO_IM2COL
+from isa.systolic.mapping import IM2COL_FIELDS
+from isa.systolic.memory_kernels import (
+    _diagonal_position,
+    _resident_copy,
+    _stacked_position,
+    gemm_stalls,
+)
+from isa.systolic.memory_side import NO_IM2COL, memory_stalls
 from tracer.cli import main
 from tracer.lowering import lower_workload
 from tracer.workloads.layers import Conv2d, Dense, Model
@@ -83,6 +90,157 @@ def test_write_bound_layer_stalls_by_the_drain_rate() -> None:
     drains = (writes - KIB) // 512  # what is still buffered at the end is never waited for
     assert rows + stalls >= drains * (512 // 2 - 1)
     assert stalls > 0
+
+
+# Stall cycles worked by hand from SCALE-Sim's rules (docs/scalesim_memory_model.md, the
+# line references in isa/systolic/memory_kernels.py), without SCALE-Sim: they pin the
+# memory side where the SCALE-Sim cross-checks below are skipped. Input stationary has no
+# memory side: a bandwidth with dataflow=is is refused
+# (test_input_stationary_with_a_bandwidth_is_refused).
+#
+# Both layers run on an 11 x 1 array with 1 KiB SRAMs, so every SRAM has lines of
+# ceil(1024 / 100) = 11 words, an active half of 512 words = ceil(512 / 11) = 47 resident
+# lines, and a window move of 47 lines that takes ceil(512 / bw) + 1 cycles of a DRAM
+# timeline running back to back from the free first fill: move k completes at
+# k * (ceil(512 / bw) + 1) - 1. A demand of a line outside the window moves it; if the
+# move completes p > 0 cycles after the demand's cycle + 1 (the hit latency), the row is
+# late by 2p (the read buffer counts the lag twice). Each layer's ifmap is 100 x 11 =
+# 1,100 words, 1100 // 11 + 1 = 101 lines, read along the anti-diagonals of the 100 x 11
+# operand block: diagonals 0..9 hold 1..10 words (positions 0..54, lines 0..4, resident
+# from the start), and diagonal d of 10..99 holds 11 words from position 11(d - 5) on:
+# exactly line d - 5. So line 47 is first needed with diagonal 52 and line 94 with
+# diagonal 99; after that second move the window holds lines 94..100 and 0..39, every line
+# still to come. Nothing else stalls: the filter fits its window (ws: 11 words, os: 100
+# words, 10 lines), and at most 100 outputs are written, never the half of the 1,024-word
+# output SRAM that starts a drain.
+HAND_WORKED = [
+    # ws: Sr = 11 (the window), Sc = 1, T = 100 rows: one fold of 2*11 + 1 + 100 - 2 = 121
+    # demand rows; row x reads diagonal x - 11 (after the preload). 4 words/cycle: moves
+    # of 129 cycles. Line 47 at row 63, cycle 63: move 1 completes at 128, late by
+    # 128 - 64 = 64, twice: 128. Line 94 at row 110, cycle 110 + 128 = 238: move 2
+    # completes at 257, late 257 - 239 = 18, twice: 36. Stalls 164, cycles 285.
+    ("ws", Dense("fc", 11, 1, rows=100), "4", 121, 164),
+    # os: Sr = 11 rows (pixels), Sc = 1, T = 100 (the window): 100 + 11 + 1 - 2 = 110 rows;
+    # row x reads diagonal x. 8 words/cycle: moves of 65 cycles. Line 47 at row 52, cycle
+    # 52: move 1 completes at 64, late 64 - 53 = 11, twice: 22. Line 94 at row 99, cycle
+    # 99 + 22 = 121: move 2 completes at 129, late 129 - 122 = 7, twice: 14. Stalls 36.
+    ("os", Dense("fc", 100, 1, rows=11), "8", 110, 36),
+]
+
+
+@pytest.mark.parametrize(
+    ("dataflow", "layer", "bandwidth", "rows", "stalls"),
+    HAND_WORKED,
+    ids=[case[0] for case in HAND_WORKED],
+)
+def test_stall_cycles_worked_by_hand(dataflow, layer, bandwidth, rows, stalls) -> None:
+    program = _program(
+        [layer], rows="11", cols="1", dataflow=dataflow, bandwidth=bandwidth, **SMALL_SRAMS
+    )
+    mapping = program.layers[0].mapping
+    assert memory_stalls(mapping, program.parameters) == (rows, stalls)
+    for mode in ("fast", "full"):
+        result = evaluate_program(program, mode)[0]
+        # The demand rows are the array's compute cycles, which the instructions give.
+        assert (result.cycles, result.stall_cycles) == (rows + stalls, stalls)
+
+
+def test_a_full_output_sram_waits_for_its_drain() -> None:
+    # ws on a 1 x 4 array, Sr = 1, Sc = 4, T = 4: 2 + 4 + 4 - 2 = 8 demand rows; row x
+    # writes the outputs of diagonal x - 1: 1, 2, 3, 4, 3, 2, 1 words in rows 1..7. The
+    # operands (4 words each) fit 1,000-word SRAMs. The output SRAM holds 8 words at 1 word
+    # per cycle: a drain takes D = 8 - ceil(8 / 2) = 4 words (4 bus lines); it starts when
+    # the free space falls below half (4) with no drain in flight, frees its words at once
+    # and is in flight until 4 - 1 = 3 cycles later (write port latency 0); a write that
+    # finds no free word while a drain is in flight waits for its end (write_buffer.py).
+    # row 1: 1 word, free 7. row 2: 2 words, free 5.
+    # row 3 (cycle 3): after 2 words free is 3 < 4: drain 1 starts at 3 (free 7, in flight
+    #   until 6); the 3rd word: free 6.
+    # row 4 (cycle 4): 4 words, free 2.
+    # row 5 (cycle 5): 2 words fill the buffer (free 0); the 3rd waits for drain 1's end, 6,
+    #   then starts drain 2 (free -1 + 4 = 3, in flight until 9). Late 1.
+    # row 6 (cycle 6 + 1): 2 words, free 1.
+    # row 7 (cycle 8): 1 word finds free 1, which it would fill: it waits until 9. Late 1.
+    assert gemm_stalls(False, 1, 4, 4, 1, 4, 1, 1000, 1000, 8, NO_IM2COL) == (8, 2)
+
+
+def test_dilated_conv_im2col_geometry() -> None:
+    # 2 channels, 3 x 2 kernel, stride (2, 1), dilation (2, 3) on a 10 x 11 input: the
+    # kernel reaches (3 - 1) * 2 + 1 = 5 rows and (2 - 1) * 3 + 1 = 4 columns, so
+    # (10 - 5) // 2 + 1 = 3 output rows and (11 - 4) // 1 + 1 = 8 columns. The windows read
+    # input rows up to (3 - 1) * 2 + 4 = 8: the input SCALE-Sim is given is cropped to
+    # 9 rows; all 11 columns are read ((8 - 1) * 1 + 3 + 1 = 11).
+    conv = Conv2d("dilated", 2, 4, 10, 11, 3, 2, stride=(2, 1), dilation=(2, 3))
+    assert (conv.out_height, conv.out_width) == (3, 8)
+    program = _program([conv], rows="8", cols="8", bandwidth="2", **SMALL_SRAMS)
+    mapping = program.layers[0].mapping
+    geometry = {name: mapping[f"im2col_{name}"] for name in IM2COL_FIELDS}
+    assert geometry == {
+        "in_height": 9,
+        "in_width": 11,
+        "channels": 2,
+        "kernel_height": 3,
+        "kernel_width": 2,
+        "stride_height": 2,
+        "stride_width": 1,
+        "dilation_height": 2,
+        "dilation_width": 3,
+        "out_height": 3,
+        "out_width": 8,
+        "images": 1,
+    }
+    # The GEMM does not see the dilation: a window of 3 * 2 * 2 = 12 elements (Sr under
+    # ws), 4 filters, 3 * 8 = 24 output pixels.
+    assert (mapping["spatial_rows"], mapping["spatial_cols"], mapping["temporal"]) == (12, 4, 24)
+
+
+@pytest.mark.parametrize(("output_stationary", "rows"), [(False, 12), (False, 5), (True, 7)])
+def test_a_dilated_inputs_copies_are_found_wherever_resident(output_stationary, rows) -> None:
+    # The conv above (one group): element (pixel, kernel element) reads input word (y, x,
+    # channel), y = out_row * 2 + k_row * 2, x = out_col + k_col * 3. With a window of one
+    # position p resident, a demand is served without a move exactly when it reads the
+    # same word as the element at p (SCALE-Sim looks addresses up in its line sets).
+    # Checked for every demand against every position, ws with one and with three row
+    # folds (12 window elements over 12 or 5 rows), os with 24 pixels over 7 rows.
+    kernel_w, channels, out_w = 2, 2, 8
+    geometry = np.array([9, 11, channels, 3, kernel_w, 2, 1, 2, 3, 3, out_w, 1])
+    pixels, elements = 24, 12
+    spread, t = (pixels, elements) if output_stationary else (elements, pixels)
+    folds = -(-spread // rows)
+    stacked, last_rows = folds * t, spread - (folds - 1) * rows
+
+    def word(pixel: int, element: int) -> tuple[int, int, int]:
+        out_row, out_col = divmod(pixel, out_w)
+        k_row, rest = divmod(element, kernel_w * channels)
+        k_col, channel = divmod(rest, channels)
+        return out_row * 2 + k_row * 2, out_col + k_col * 3, channel
+
+    at = {
+        _stacked_position(pixel, element, output_stationary, t, rows, stacked, last_rows): (
+            pixel,
+            element,
+        )
+        for pixel in range(pixels)
+        for element in range(elements)
+    }
+    assert sorted(at) == list(range(pixels * elements))  # every position once
+    state = np.zeros(7, dtype=np.int64)
+    state[:3] = (1, len(at) + 1, 1)  # one-word lines, one resident line
+    for position, resident in at.items():
+        state[4] = position
+        found = [
+            _resident_copy(
+                state, pixel, element, geometry, output_stationary, t, rows, stacked, last_rows
+            )
+            for pixel in range(pixels)
+            for element in range(elements)
+        ]
+        expected = [
+            word(pixel, element) == word(*resident)
+            for pixel in range(pixels)
+            for element in range(elements)
+        ]
+        assert found == expected, position
 
 
 def test_transposed_shapes_with_one_loop_program_are_not_shared() -> None:

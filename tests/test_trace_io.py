@@ -6,9 +6,12 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as ipc
 import pytest
 
 from analyzer.engine.evaluate import evaluate_program
+from isa.program import MAX_DEPTH
 from tests.builders import instr, op
 from tests.builders import program as program_of
 from tracer import trace_io
@@ -167,3 +170,152 @@ def test_a_file_is_not_a_trace_folder(tmp_path):
     path.write_text("")
     with pytest.raises(TraceError, match="is a file"):
         read_trace(path)
+
+
+# Damage inside the Arrow files: each structural check of tracer/trace_io.py's reader, on
+# the fixture's trace (blocks 0 fold_sync, 1 preload with 16 rows, 2 stream with 20 rows;
+# per layer a loop tree of 7 nodes, pre-order: layer, fold, fold_sync, preload loop,
+# preload block, stream loop, stream block).
+def _rewrite(path: Path, edit, schema: pa.Schema | None = None) -> None:
+    """Apply `edit` to the columns of an Arrow file (a dict of lists) and write it back."""
+    with pa.memory_map(str(path), "r") as source:
+        table = ipc.open_file(source).read_all()
+    columns = table.to_pydict()
+    edit(columns)
+    rewritten = pa.table(columns, schema=schema or table.schema)
+    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, rewritten.schema) as writer:
+        writer.write_table(rewritten)
+
+
+def _set(row: int, **values):
+    def edit(columns):
+        for column, value in values.items():
+            columns[column][row] = value
+
+    return edit
+
+
+def _add_loop_row(**fields):
+    def edit(columns):
+        row = {"layer": 0, "node": 99, "parent": 0, "kind": "loop", "name": "x", "trips": 1}
+        row.update(block=-1, **fields)
+        for name, values in columns.items():
+            values.append(row[name])
+
+    return edit
+
+
+def _relabel_block(old: int, new: int):
+    def edit(columns):
+        columns["block"] = [new if b == old else b for b in columns["block"]]
+
+    return edit
+
+
+def _relabel_layer(old: int, new: int):
+    def edit(columns):
+        columns["layer"] = [new if layer == old else layer for layer in columns["layer"]]
+
+    return edit
+
+
+def _renamed(schema: pa.Schema, old: str, new: str) -> pa.Schema:
+    return pa.schema([field.with_name(new) if field.name == old else field for field in schema])
+
+
+def _retyped(schema: pa.Schema, name: str, kind: pa.DataType) -> pa.Schema:
+    return pa.schema([field.with_type(kind) if field.name == name else field for field in schema])
+
+
+def _rename_column(old: str, new: str):
+    def edit(columns):
+        columns[new] = columns.pop(old)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "schema", "fragment"),
+    [
+        # schema: a renamed column, a column of another type
+        (
+            "templates.arrow",
+            _rename_column("latency", "delay"),
+            _renamed(trace_io.TEMPLATE_SCHEMA, "latency", "delay"),
+            "templates.arrow: columns do not match schema version 5",
+        ),
+        (
+            "loops.arrow",
+            lambda columns: None,
+            _retyped(trace_io.LOOP_SCHEMA, "trips", pa.int32()),
+            "loops.arrow: columns do not match schema version 5",
+        ),
+        # block ids and positions: row 2 is the preload block's second template
+        ("templates.arrow", _set(2, position=0), None, "row 2: block 1 positions are out"),
+        ("templates.arrow", _relabel_block(2, 3), None, "block ids are not 0..n-1"),
+        # loop tree: layers, one root, unique ids, kinds, trips, blocks
+        ("loops.arrow", _relabel_layer(1, 2), None, r"has layers \[0, 2\]"),
+        ("loops.arrow", _add_loop_row(parent=-1), None, "exactly one root"),
+        ("loops.arrow", _set(1, node=0), None, "unique node ids"),
+        ("loops.arrow", _set(0, kind="block", block=0), None, "a layer's root must be a loop"),
+        ("loops.arrow", _set(3, kind="repeat"), None, "row 3: kind must be loop or block"),
+        ("loops.arrow", _set(5, trips=-1), None, "row 5: kind must be loop or block, trips"),
+        ("loops.arrow", _set(6, block=3), None, "row 6: block 3 does not exist"),
+    ],
+    ids=[
+        "renamed_column",
+        "retyped_column",
+        "positions",
+        "block_ids",
+        "layers",
+        "two_roots",
+        "duplicate_node",
+        "root_is_a_block",
+        "kind",
+        "negative_trips",
+        "missing_block",
+    ],
+)
+def test_damaged_arrow_files_raise_one_clear_error(tmp_path, program, file, edit, schema, fragment):
+    folder = write_trace(program, tmp_path, materialize_iterations=1)
+    _rewrite(folder / file, edit, schema)
+    with pytest.raises(TraceError, match=fragment):
+        read_trace(folder)
+
+
+def _chain_of_loops(depth: int):
+    """Layer 0's tree as `depth` nested one-trip loops around the fold_sync block."""
+
+    def edit(columns):
+        others = [row for row, layer in enumerate(columns["layer"]) if layer != 0]
+        chain = {
+            "layer": [0] * (depth + 1),
+            "node": list(range(depth + 1)),
+            "parent": list(range(-1, depth)),
+            "kind": ["loop"] * depth + ["block"],
+            "name": [f"l{d}" for d in range(depth)] + ["fold_sync"],
+            "trips": [1] * depth + [1],
+            "block": [-1] * depth + [0],
+        }
+        for name, values in columns.items():
+            columns[name] = chain[name] + [values[row] for row in others]
+
+    return edit
+
+
+def test_loops_nest_up_to_the_limit_and_no_deeper(tmp_path, program):
+    # MAX_DEPTH = 12 loops, root included: 12 one-trip loops around one fold_sync (one
+    # instruction, which the manifest must then count) load and evaluate; 13 are refused.
+    assert MAX_DEPTH == 12
+    for depth, accepted in ((12, True), (13, False)):
+        folder = write_trace(program, tmp_path, materialize_iterations=1)
+        _rewrite(folder / "loops.arrow", _chain_of_loops(depth))
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["layers"][0]["instructions"] = 1
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        if accepted:
+            loaded = read_trace(folder)
+            assert evaluate_program(loaded)[0].instructions == 1
+        else:
+            with pytest.raises(TraceError, match="loops nest deeper than 12"):
+                read_trace(folder)

@@ -1,0 +1,87 @@
+"""Address bounds at the edge: the kernels index their arrays without bounds checks, so
+isa/validation.py is all that keeps them inside. The last location of a space is
+accepted, one past it (or one before location 0) refused, for fixed and affine operands."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.engine.evaluate import evaluate_program
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program
+from isa.validation import ProgramError, check_program
+from tests.builders import instr, op, program, timeline
+
+SPACE = 16  # program() gives space r 16 locations, r[0] .. r[15]
+
+
+@pytest.mark.parametrize(
+    ("operand", "trips", "fits"),
+    [
+        # Fixed: r[13:+3] covers r[13], r[14], r[15]; r[14:+3] would touch r[16].
+        (op("r", 13, count=3), 1, True),
+        (op("r", 14, count=3), 1, False),
+        (op("r", 15), 1, True),
+        (op("r", 16), 1, False),
+        (op("r", 0), 1, True),
+        (op("r", -1), 1, False),
+        # Affine over 7 trips of the loop at depth 1 (indices 0..6): base + 2 * 6 is the
+        # last first address, so r[1 + 2i:+3] ends at r[13 + 2] = r[15]; base 2 ends at r[16].
+        (op("r", 1, count=3, coefs=(0, 2)), 7, True),
+        (op("r", 2, count=3, coefs=(0, 2)), 7, False),
+        # A negative step: r[12 - 2i] reaches r[0] at i = 6; from r[11] it reaches r[-1].
+        (op("r", 12, coefs=(0, -2)), 7, True),
+        (op("r", 11, coefs=(0, -2)), 7, False),
+        # A coefficient on the root loop (depth 0, one trip) never moves the address.
+        (op("r", 15, coefs=(5, 0)), 1, True),
+    ],
+    ids=lambda value: value.render() if isinstance(value, Operand) else str(value),
+)
+@pytest.mark.parametrize("role", ["reads", "writes"])
+def test_the_last_location_is_accepted_and_one_past_refused(operand, trips, fits, role):
+    prog = program([instr(**{role: (operand,)})], trips=trips)
+    if fits:
+        check_program(prog)
+        assert evaluate_program(prog, "full")[0].cycles == trips
+    else:
+        with pytest.raises(ProgramError, match=f"leaves space 'r' of {SPACE} locations"):
+            check_program(prog)
+
+
+def _nested(operand: Operand) -> Program:
+    """One instruction under two loops: 3 outer trips (depth 1), 4 inner ones (depth 2)."""
+    inner = Loop("inner", 4, (BlockRef(0),))
+    layer = LayerProgram("layer", "test", 0, {}, Loop("layer", 1, (Loop("outer", 3, (inner,)),)))
+    base = program([instr()])
+    block = Block("body", (instr(writes=(operand,)),))
+    return Program(**{**base.__dict__, "blocks": (block,), "layers": (layer,)})
+
+
+def test_affine_bounds_add_up_every_enclosing_loop():
+    # r[base + 4 * outer + inner]: the largest address is base + 4 * 2 + 3 = base + 11, so
+    # base 4 reaches r[15] and base 5 r[16].
+    check_program(_nested(op("r", 4, coefs=(0, 4, 1))))
+    with pytest.raises(ProgramError, match="leaves space 'r'"):
+        check_program(_nested(op("r", 5, coefs=(0, 4, 1))))
+    # Steps of opposite signs: r[8 + 4 * outer - inner] spans r[5] .. r[16].
+    with pytest.raises(ProgramError, match="leaves space 'r'"):
+        check_program(_nested(op("r", 8, coefs=(0, 4, -1))))
+    check_program(_nested(op("r", 7, coefs=(0, 4, -1))))  # r[4] .. r[15]
+
+
+def test_a_coefficient_for_a_loop_the_operand_is_not_in_is_refused():
+    # Depth 2 exists only inside "loop" of program(); this block sits at depth 1.
+    with pytest.raises(ProgramError, match="uses a loop it is not in"):
+        check_program(program([instr(reads=(op("r", 0, coefs=(0, 0, 1)),))], trips=2))
+
+
+def test_the_last_location_is_really_used():
+    # Accepted means evaluated there: iteration 6 of r[1 + 2i:+3] (latency 5) writes r[15],
+    # which a reader in the same block waits for. Everything issues at cycle 0. Writer i
+    # overwrites r[2i + 1], which writer i - 1 wrote (WAW), so writer i starts at 5i; the
+    # reader runs on alu[1], one per cycle, and in iterations 0..5 nothing has written
+    # r[15] yet: it starts at i. In iteration 6 it waits for writer 6's end, 30 + 5.
+    writer = instr(latency=5, writes=(op("r", 1, count=3, coefs=(0, 2)),))
+    reader = instr(instance=1, reads=(op("r", 15),), bundle_start=False)
+    times = timeline(program([writer, reader], trips=7))
+    assert [start for start, _ in times[0::2]] == [5 * i for i in range(7)]
+    assert [start for start, _ in times[1::2]] == [0, 1, 2, 3, 4, 5, 35]

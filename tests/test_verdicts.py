@@ -1,0 +1,286 @@
+"""The report's verdicts checked exactly: each bound label on a program worked by hand,
+utilisation, and the JSON report's fields and types against docs/report-json.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from accelerators.catalog import find_accelerator
+from analyzer.engine.evaluate import evaluate_program
+from analyzer.report import bound_text, print_table, utilization
+from isa.program import Program
+from tests.builders import instr, op, program
+from tests.doc_tables import markdown_tables, printed_rows, read_doc, unquote
+from tracer.cli import main
+from tracer.lowering import lower_workload
+from tracer.workloads.layers import Dense, Model
+
+
+def _verdict(prog: Program, recurrence: bool = False) -> tuple[str, str, int, int]:
+    """(bound label, busiest unit, its bound in cycles, the layer's cycles)."""
+    [result] = evaluate_program(prog, "full", recurrence=recurrence)
+    return bound_text(result), result.bound.unit, result.bound.busy_cycles, result.cycles
+
+
+def _queued(field: str, entries: int, count: int, latency: int) -> Program:
+    """`count` one-instruction bundles on alu[0..], each holding queue q for `latency`."""
+    templates = [replace(instr(instance=i, latency=latency), **{field: "q"}) for i in range(count)]
+    return replace(program(templates), queues={"q": entries})
+
+
+# Each case: the program, its bound label, the busiest resource and its bound in cycles,
+# and the layer's cycles, all worked by hand. program() issues up to 64 bundles per cycle
+# into a window of 1,024, on 4 alu instances, so only what each case sets binds.
+LABELS = {
+    # Ten independent instructions on alu[0] (occupancy 1, latency 1) start at 0..9 and
+    # end at 10: alu[0] is busy for all 10 cycles.
+    "unit": (program([instr()], trips=10), "alu-bound (busiest alu 100%)", "alu", 10, 10),
+    # Nine on alu[0], the last with latency 2: it starts at 8 and ends at 10; alu[0] is busy
+    # 9 of 10 cycles, just the 90% that makes a unit the bound ...
+    "unit at 90%": (
+        program([instr(latency=2 if i == 8 else 1) for i in range(9)]),
+        "alu-bound (busiest alu 90%)",
+        "alu",
+        9,
+        10,
+    ),
+    # ... and with latency 3 the layer takes 11 cycles: 9 / 11 = 82%, latency bound.
+    "unit below 90%": (
+        program([instr(latency=3 if i == 8 else 1) for i in range(9)]),
+        "latency-bound (busiest alu 82%)",
+        "alu",
+        9,
+        11,
+    ),
+    # One bundle per cycle, 12 one-instruction bundles spread over alu[0..3]: they issue
+    # and start at 0..11, the last ends at 12. The front end needs ceil(12 / 1) - 1 cycles
+    # to issue the last one, which then takes its latency 1: 12, while no alu is busy for
+    # more than 3.
+    "frontend": (
+        program([instr(instance=i) for i in range(4)], trips=3, width=1),
+        "frontend-bound (busiest frontend 100%)",
+        "frontend",
+        12,
+        12,
+    ),
+    # Four instructions of latency 5 on alu[0..3] share queue q of one entry: they run
+    # one after another, 0-5, 5-10, 10-15, 15-20. The queue's bound: 4 x 5 / 1 entry = 20.
+    "queue": (
+        _queued("queue", 1, 4, 5),
+        "q queue-bound (busiest q queue 100%)",
+        "q queue",
+        20,
+        20,
+    ),
+    # The same with an issue queue: the front end waits to issue each instruction until the
+    # previous one ends; the same times, the same bound.
+    "issue queue": (
+        _queued("issue_queue", 1, 4, 5),
+        "q queue-bound (busiest q queue 100%)",
+        "q queue",
+        20,
+        20,
+    ),
+    # A chain: A (alu[0], latency 10) writes r0, B (alu[1]) reads it: 0-10, then 10-11.
+    # Each alu is busy 1 cycle of 11 (9%), the front end's bound is 0 + latency 1.
+    "latency": (
+        program(
+            [
+                instr(latency=10, writes=(op("r", 0),)),
+                instr(instance=1, reads=(op("r", 0),), bundle_start=False),
+            ]
+        ),
+        "latency-bound (busiest alu 9%)",
+        "alu",
+        1,
+        11,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LABELS, ids=list(LABELS))
+def test_bound_labels_worked_by_hand(case):
+    prog, label, unit, busy, cycles = LABELS[case]
+    assert _verdict(prog) == (label, unit, busy, cycles)
+
+
+def test_recurrence_labels_worked_by_hand():
+    # r0 += ... with latency 3: each iteration waits for the previous one's write, so
+    # iteration k runs 3k..3k+3. The loop-carried cycle is 3 cycles per iteration; over n
+    # iterations it forces (n - 1) x 3 cycles (analyzer/engine/bounds.py: a visit of n
+    # iterations holds n - 1 turns of a one-iteration cycle), against alu[0]'s n.
+    block = [instr(latency=3, reads=(op("r", 0),), writes=(op("r", 0),))]
+    # 20 iterations: 60 cycles, recurrence 57 = 95%.
+    assert _verdict(program(block, trips=20), recurrence=True) == (
+        "recurrence-bound (loop recurrence 3 cycles/iteration 95%)",
+        "alu",
+        20,
+        60,
+    )
+    # 3 iterations: 9 cycles, recurrence 6 = 67%: latency bound, the recurrence named.
+    assert _verdict(program(block, trips=3), recurrence=True)[0] == (
+        "latency-bound (loop recurrence 3 cycles/iteration 67%)"
+    )
+    # Without --recurrence the resource bound speaks: alu[0] is busy 20 of 60 cycles.
+    assert _verdict(program(block, trips=20))[0] == "latency-bound (busiest alu 33%)"
+
+
+def _systolic(layer: Dense, **params: str) -> Program:
+    accelerator = find_accelerator("systolic").resolve(params)
+    return lower_workload(accelerator, Model("m", (layer,)))
+
+
+def test_a_layer_waiting_on_dram_for_half_its_cycles_is_dram_bound():
+    # tests/test_memory_side.py works this layer by hand: 121 compute cycles and 164 stall
+    # cycles, 164 / 285 = 58%.
+    srams = {f"{name}_sram_kib": "1" for name in ("ifmap", "filter", "ofmap")}
+    prog = _systolic(Dense("fc", 11, 1, rows=100), rows="11", cols="1", bandwidth="4", **srams)
+    assert _verdict(prog)[0] == "DRAM-bound (stalls 58%)"
+
+
+def _rendered(prog: Program, mode: str = "full") -> dict[str, list[str]]:
+    """The report's table as printed, one list of cells per row, by layer name."""
+    results = evaluate_program(prog, mode)
+    console = Console(record=True, width=300)
+    print_table(console, prog, results, mode, 0.0)
+    return {row[0]: row for row in printed_rows(console.export_text())}
+
+
+def test_utilization_is_macs_over_cycles_times_the_peak():
+    # A 2 x 1 array (2 PEs) running a dense layer of 2 inputs, 1 output and 2 rows, ws:
+    # 2 x 1 x 2 = 4 MACs in 2*2 + 1 + 2 - 2 = 5 cycles (one fold): 4 / (5 x 2) = 40%.
+    prog = _systolic(Dense("fc", 2, 1, rows=2), rows="2", cols="1")
+    [result] = evaluate_program(prog, "full")
+    assert (result.macs, result.cycles) == (4, 5)
+    assert utilization(result, prog) == 0.4
+    assert _rendered(prog)["fc"][6] == "40%"
+    # Gemmini's peak is DIM x DIM MACs per cycle (its roofline), not a unit count.
+    gemmini = lower_workload(
+        find_accelerator("gemmini").resolve(), Model("m", (Dense("fc", 64, 64),))
+    )
+    [result] = evaluate_program(gemmini, "full")
+    assert utilization(result, gemmini) == 64 * 64 / (result.cycles * 16 * 16)
+    # A program whose description names no peak (no roofline, no pe unit): no utilisation.
+    hand = program([instr()], trips=4)
+    [result] = evaluate_program(hand, "full")
+    assert utilization(result, hand) is None
+    assert _rendered(hand)["layer"][6] == "-"
+
+
+# --------------------------------------------------------------------- the JSON schema
+
+JSON_TYPES = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
+REPORT = "The report"
+TIMED = 'A layer the accelerator runs (`"placement": "accelerator"`)'
+HOST = 'A host or fused layer (`"placement": "host"` or `"fused"`)'
+BASELINES = "`baselines` of a layer"
+SYSTOLIC_MAPPING = "`mapping` on the systolic array"
+GEMMINI_MAPPING = "`mapping` on Gemmini"
+
+
+def _schema() -> dict[str, dict[str, tuple[set[str], str]]]:
+    """docs/report-json.md: per object, field -> (allowed JSON types, when present)."""
+    return {
+        heading: {
+            unquote(row["field"]): (set(row["type"].split(" or ")), row["present"]) for row in rows
+        }
+        for heading, rows in markdown_tables(read_doc("docs/report-json.md"))
+        if rows and "field" in rows[0]
+    }
+
+
+def _check(entry: dict, heading: str, present: set[str]) -> None:
+    """`entry` has exactly the documented fields present under `present`, of their types."""
+    fields = _schema()[heading]
+    expected = {name for name, (_, when) in fields.items() if when in present}
+    assert set(entry) == expected, heading
+    for name, value in entry.items():
+        assert JSON_TYPES[type(value)] in fields[name][0], (heading, name, value)
+
+
+def test_the_schema_doc_has_a_table_per_object():
+    assert set(_schema()) == {REPORT, TIMED, HOST, BASELINES, SYSTOLIC_MAPPING, GEMMINI_MAPPING}
+
+
+def _report(tmp_path: Path, capsys, lower: list[str], analyze: list[str]) -> dict:
+    assert main(["lower", *lower, "-o", str(tmp_path)]) == 0
+    trace = capsys.readouterr().out.strip().splitlines()[-1]
+    out = tmp_path / "report.json"
+    assert main(["analyze", trace, *analyze, "--json", str(out)]) == 0
+    capsys.readouterr()
+    return json.loads(out.read_text())
+
+
+def _check_report(report: dict, accelerator: str, baselines: bool, mapping_heading: str) -> None:
+    always = {"always", "baselines"} if baselines else {"always"}
+    _check(report, REPORT, always)
+    parameters = {p.name for p in find_accelerator(accelerator).parameters}
+    assert set(report["parameters"]) == parameters
+    assert {JSON_TYPES[type(v)] for v in report["parameters"].values()} <= {"integer", "string"}
+    # A fused layer's reason names the layer it is fused into ("... fused into conv1's ...").
+    fused_into = {
+        re.search(r"fused into (\S+)'s", entry["reason"]).group(1)  # type: ignore[union-attr]
+        for entry in report["layers"]
+        if entry["placement"] == "fused"
+    }
+    for entry in report["layers"]:
+        if entry["placement"] != "accelerator":
+            _check(entry, HOST, {"always"})
+            continue
+        _check(entry, TIMED, always)
+        if baselines:
+            _check(entry["baselines"], BASELINES, {"always"})
+        conditions = {"always"}
+        if accelerator == "systolic" and report["parameters"]["bandwidth"] > 0:
+            conditions |= (
+                {"bandwidth", "conv+bandwidth"} if entry["kind"] == "conv2d" else {"bandwidth"}
+            )
+        if accelerator == "gemmini":
+            if not entry["mapping"]["library"].startswith(("tiled_resadd", "tiled_global")):
+                conditions.add("tiled")
+            if entry["name"] in fused_into:
+                conditions.add("fused")
+        _check(entry["mapping"], mapping_heading, conditions)
+
+
+def test_systolic_reports_have_exactly_the_documented_fields(tmp_path, capsys):
+    # tc_resnet8 at 8 x 8 with a DRAM bandwidth: convolutions (with their im2col geometry),
+    # a dense layer, host layers (additions, the pool), recurrence and baselines.
+    lower = ["--accelerator", "systolic", "--model", "tc_resnet8"]
+    lower += ["--param", "rows=8", "--param", "cols=8", "--param", "bandwidth=10"]
+    report = _report(tmp_path, capsys, lower, ["--baselines", "--recurrence"])
+    _check_report(report, "systolic", True, SYSTOLIC_MAPPING)
+    kinds = {(entry["placement"], entry["kind"]) for entry in report["layers"]}
+    assert {("accelerator", "conv2d"), ("accelerator", "dense"), ("host", "add")} <= kinds
+    assert all(e["recurrence_cycles"] > 0 for e in report["layers"] if e["cycles"])
+    # Without the options: no baselines, and the recurrence fields are null.
+    plain = _report(tmp_path / "plain", capsys, lower, [])
+    _check_report(plain, "systolic", False, SYSTOLIC_MAPPING)
+    timed = [e for e in plain["layers"] if e["placement"] == "accelerator"]
+    assert all(e["recurrence_cycles"] is None for e in timed)
+
+
+def test_gemmini_reports_have_exactly_the_documented_fields(tmp_path, capsys):
+    # ResNet-18's conv1 with its max pool fused, the residual addition (tiled_resadd_auto,
+    # no tile_fields) of the first block and fc (a tiled matmul).
+    layers = "conv1,maxpool,layer1.0.conv1,layer1.0.conv2,layer1.0.add,fc"
+    lower = ["--accelerator", "gemmini", "--model", "resnet18", "--layers", layers]
+    report = _report(tmp_path, capsys, lower, ["--baselines"])
+    _check_report(report, "gemmini", True, GEMMINI_MAPPING)
+    placements = {entry["name"]: entry["placement"] for entry in report["layers"]}
+    assert placements["maxpool"] == "fused" and placements["layer1.0.add"] == "accelerator"
+    assert report["layers"][0]["mapping"]["fused_pool"] == "maxpool"
