@@ -247,6 +247,10 @@ def test_accuracy_tables():
         _config(row): row for heading in ACCURACY_TABLES for row in table_under(text, heading)
     }
     assert len(stated) == 16
+    # The prose's count of layers equal to SCALE-Sim's: the bandwidth-limited table's.
+    limited = table_under(text, ACCURACY_TABLES[1])
+    (equal,) = figure(text, r"SCALE-Sim's on every one of these ([\d,]+) layers")
+    assert number(equal) == sum(int(row["layers"].split(" of ")[0]) for row in limited)
     configs = list(stated) if FULL else ["resnet50:32:ws:0", "mobilenet_v2:32:os:10"]
     script = subprocess.run(
         [sys.executable, "benchmarks/accuracy.py", *configs],
