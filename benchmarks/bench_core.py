@@ -27,6 +27,7 @@ from pathlib import Path
 from analyzer.crosscheck.scalesim_env import scalesim_python
 from analyzer.crosscheck.validate import base_request
 from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.memo import LoopMemo
 from analyzer.engine.packing import pack_blocks
 from isa.program import Program, count_instructions
 from isa.systolic.mapping import scalesim_topology_row
@@ -56,11 +57,15 @@ def evaluate(program: Program, names: list[str] | None, mode: str, reuse: bool =
     """Evaluate (a subset of) the layers; `reuse` shares results between layers with the
     same loop program, as `accperf-trace analyze` does in fast mode."""
     blocks = pack_blocks(program)
+    memo = LoopMemo(blocks)  # loops remembered across layers, as analyze does
     layers = [layer for layer in program.layers if names is None or layer.name in names]
     usage: dict = {}
     shared: dict | None = {} if reuse else None
     started = time.perf_counter()
-    results = [evaluate_one(layer, program, blocks, mode, usage, reuse=shared) for layer in layers]
+    results = [
+        evaluate_one(layer, program, blocks, mode, usage, reuse=shared, memo=memo)
+        for layer in layers
+    ]
     return results, time.perf_counter() - started
 
 

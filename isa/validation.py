@@ -7,7 +7,17 @@ reaches them (lowered here, read from a trace, or built by hand) passes through
 
 from __future__ import annotations
 
-from isa.program import MAX_DEPTH, Block, BlockRef, LayerProgram, Loop, Program, Template
+from isa.program import (
+    MAX_DEPTH,
+    TEMPLATE_FIELDS,
+    Block,
+    BlockRef,
+    FieldKind,
+    LayerProgram,
+    Loop,
+    Program,
+    Template,
+)
 
 # Limits that keep every time, count and allocation well inside int64 and memory.
 MAX_INSTRUCTIONS = 1 << 56  # per layer
@@ -77,20 +87,22 @@ def _check_host_layers(program: Program) -> None:
 
 
 def _check_template(t: Template, program: Program, where: str) -> None:
-    if t.unit not in program.units or not _is_count(t.instance, 0, program.units[t.unit] - 1):
-        raise ProgramError(f"{where}: unit {t.unit}[{t.instance}] does not exist")
-    _require_counts(
-        f"{where}: ",
-        (("latency", t.latency, 0), ("occupancy", t.occupancy, 0), ("read_time", t.read_time, 0)),
-        MAX_CYCLES_PER_INSTRUCTION,
-    )
-    if not isinstance(t.bundle_start, bool):
-        raise ProgramError(f"{where}: bundle_start must be true or false")
-    if t.queue is not None and t.queue not in program.queues:
-        raise ProgramError(f"{where}: queue {t.queue!r} does not exist")
+    """Every field by its kind (isa.program.FieldKind), then the rules between fields."""
+    for spec in TEMPLATE_FIELDS:
+        value = getattr(t, spec.name)
+        if spec.kind is FieldKind.UNIT:
+            if value not in program.units or not _is_count(t.instance, 0, program.units[value] - 1):
+                raise ProgramError(f"{where}: unit {value}[{t.instance}] does not exist")
+        elif spec.kind is FieldKind.CYCLES:
+            _require_counts(f"{where}: ", ((spec.name, value, 0),), MAX_CYCLES_PER_INSTRUCTION)
+        elif spec.kind is FieldKind.FLAG:
+            if not isinstance(value, bool):
+                raise ProgramError(f"{where}: {spec.name} must be true or false")
+        elif spec.kind is FieldKind.QUEUE:
+            if value is not None and value not in program.queues:
+                what = spec.name.replace("_", " ")
+                raise ProgramError(f"{where}: {what} {value!r} does not exist")
     if t.issue_queue is not None:
-        if t.issue_queue not in program.queues:
-            raise ProgramError(f"{where}: issue queue {t.issue_queue!r} does not exist")
         if t.issue_queue == t.queue:
             raise ProgramError(f"{where}: queue {t.queue!r} cannot also be its issue queue")
         if not t.bundle_start:

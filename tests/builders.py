@@ -69,7 +69,7 @@ def timeline(prog: Program) -> list[tuple[int, int]]:
     blocks = pack_blocks(prog)
     packed = pack_layer(prog.layers[0], prog, blocks)
     *_, line = run_kernel(
-        packed, blocks, prog, fast=False, record_first=0, record_count=packed.instructions
+        packed, blocks, fast=False, record_first=0, record_count=packed.instructions
     )
     return list(zip(line.start.tolist(), line.end.tolist(), strict=True))
 

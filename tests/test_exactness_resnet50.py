@@ -14,6 +14,7 @@ import os
 import pytest
 
 from analyzer.engine.evaluate import evaluate_one
+from analyzer.engine.memo import LoopMemo
 from analyzer.engine.packing import pack_blocks
 from tracer.lowering import lower_model
 
@@ -32,9 +33,10 @@ def test_every_resnet50_layer_fast_equals_full(size, dataflow):
         "systolic", {"rows": str(size), "cols": str(size), "dataflow": dataflow}, "resnet50"
     )
     blocks = pack_blocks(program)
+    memo = LoopMemo(blocks)  # as analyze does: loops remembered across layers
     checked: dict[object, int] = {}
     for layer in program.layers:
-        fast = evaluate_one(layer, program, blocks, "fast")
+        fast = evaluate_one(layer, program, blocks, "fast", memo=memo)
         if not FULL and layer.root in checked:
             assert fast.cycles == checked[layer.root]
             continue

@@ -309,6 +309,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
 def _analyze(args: argparse.Namespace, console: Console) -> int:
     from analyzer.engine.bounds import BlockUsage
     from analyzer.engine.evaluate import evaluate_one
+    from analyzer.engine.memo import LoopMemo
     from analyzer.engine.packing import pack_blocks
     from analyzer.engine.recurrence import CriticalCycle
     from analyzer.report import check_json_destination, print_table, report_dict, write_json
@@ -319,6 +320,7 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
         check_json_destination(args.json)  # fail before the work, not after
     started = time.perf_counter()
     blocks = pack_blocks(program, checked=True)  # read_trace validated it
+    memo = LoopMemo(blocks)  # later layers meet the loops of earlier ones
     critical: dict[int, CriticalCycle | None] | None = {} if args.recurrence else None
     usage: dict[int, BlockUsage] = {}
     # Full mode is the reference that walks every instruction, so only fast mode reuses.
@@ -327,7 +329,9 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
     with _progress(console) as progress:
         task = progress.add_task(f"{args.mode} evaluation", total=len(program.layers))
         for layer in program.layers:
-            results.append(evaluate_one(layer, program, blocks, args.mode, usage, critical, reuse))
+            results.append(
+                evaluate_one(layer, program, blocks, args.mode, usage, critical, reuse, memo)
+            )
             progress.advance(task)
     seconds = time.perf_counter() - started
     baselines = None
@@ -528,7 +532,7 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     blocks = pack_blocks(program, checked=True)  # read_trace validated it
     packed = pack_layer(layer, program, blocks)
     _, _, _, _, timeline = run_kernel(
-        packed, blocks, program, fast=False, record_first=record_first, record_count=record_count
+        packed, blocks, fast=False, record_first=record_first, record_count=record_count
     )
     table = Table(
         title=f"{layer.name}: iterations {first}..{last - 1} (full evaluation timing)",

@@ -146,9 +146,9 @@ def compare_with_scalesim(
     if program.layers:
         evaluate_one(program.layers[0], program, blocks, "fast")  # JIT warm-up, not timed
     for layer in program.layers:
-        # No reuse of identical layers: each layer's time is what evaluating it takes, as
+        # No reuse of identical layers, nor a memo of earlier layers' loops (evaluate_one
+        # without one makes a new one): each layer's time is what evaluating it takes, as
         # SCALE-Sim's is what simulating it takes.
-        blocks.clear_memo()  # nor remembered loops of earlier layers
         started = time.perf_counter()
         ours = evaluate_one(layer, program, blocks, "fast")
         ours_seconds = time.perf_counter() - started

@@ -9,6 +9,7 @@ import numpy as np
 
 from analyzer.engine.bounds import BlockUsage, LayerBound, layer_bound
 from analyzer.engine.kernels import evaluate_layer
+from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
 from analyzer.engine.recurrence import CriticalCycle
 from isa.program import LayerProgram, Loop, Program
@@ -52,49 +53,32 @@ class Timeline:
 def run_kernel(
     packed: PackedLayer,
     blocks: PackedBlocks,
-    program: Program,
     fast: bool,
     record_first: int = 0,
     record_count: int = 0,
+    memo: LoopMemo | None = None,
 ) -> tuple[int, int, int, int, Timeline]:
+    """Evaluate one packed layer. Fast mode remembers loops in `memo` (one of `blocks`;
+    a new one when None, so nothing from an earlier evaluation is seen)."""
     if record_count and fast:
         raise ValueError("a timeline needs full mode: fast mode skips instructions")
+    if memo is not None and memo.blocks is not blocks:
+        raise ValueError("the loop memo belongs to another packed program; make a new one")
+    if not fast:
+        memo_arrays = NO_MEMO
+    else:
+        memo_arrays = (LoopMemo(blocks) if memo is None else memo).arrays
     record_start = np.zeros(record_count, dtype=np.int64)
     record_end = np.zeros(record_count, dtype=np.int64)
     cycles, covered, evaluated, iterations = evaluate_layer(
-        packed.op_kind,
-        packed.op_arg,
-        packed.op_arg2,
-        packed.op_jump,
-        packed.op_depth,
-        packed.op_skippable,
-        packed.op_work,
-        blocks.templates,
-        blocks.operand_location,
-        blocks.operand_slot,
-        blocks.operand_count,
-        blocks.operand_coefs,
-        blocks.operand_affine,
-        blocks.n_units,
-        blocks.n_locations,
-        program.bundles_per_cycle,
-        program.window_bundles,
-        program.frontend_delay,
-        blocks.min_latency,
+        packed.arrays,
+        blocks.arrays,
+        memo_arrays,
         fast,
         COMPARE_BUDGET,
         record_first,
         record_start,
         record_end,
-        packed.op_memo,
-        blocks.memo_keys,
-        blocks.memo_vals,
-        blocks.memo_meta,
-        blocks.memo_hash,
-        blocks.memo_count,
-        blocks.queue_first,
-        blocks.chunk_shift,
-        blocks.operand_track,
     )
     if record_count == 0 and covered != packed.instructions:
         raise AssertionError(
@@ -119,11 +103,12 @@ def evaluate_program(
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     blocks = pack_blocks(program)
+    memo = LoopMemo(blocks)  # later layers meet the loops of earlier ones
     critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
     usage: dict[int, BlockUsage] = {}
     results = []
     for layer in program.layers:
-        result = evaluate_one(layer, program, blocks, mode, usage, critical)
+        result = evaluate_one(layer, program, blocks, mode, usage, critical, memo=memo)
         results.append(result)
         if on_layer is not None:
             on_layer(result)
@@ -138,9 +123,14 @@ def evaluate_one(
     usage: dict[int, BlockUsage] | None = None,
     critical: dict[int, CriticalCycle | None] | None = None,
     reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] | None = None,
+    memo: LoopMemo | None = None,
 ) -> LayerResult:
     """`usage` and `critical` are per-program caches (pass the same dicts for every layer
     of a program); give `critical` to compute the recurrence bound too.
+
+    `memo`, a LoopMemo of `blocks`, lets fast mode take loops an earlier evaluation with
+    the same memo remembered (pass one for every layer of a program, as evaluate_program
+    does); without it the layer is evaluated as if it were alone.
 
     `reuse`, a per-program dict, lets a layer whose loop program equals an earlier one's
     take that layer's cycles without evaluating anything: every layer starts from an idle
@@ -167,7 +157,7 @@ def evaluate_one(
         )
     packed = pack_layer(layer, program, blocks)
     compute_cycles, covered, evaluated, iterations, _ = run_kernel(
-        packed, blocks, program, fast=(mode == "fast")
+        packed, blocks, fast=(mode == "fast"), memo=memo
     )
     stalls = _memory_stalls(layer, program)
     cycles = compute_cycles + stalls
