@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 MAX_DEPTH = 12  # loop nesting depth, root included; enough for any mapping we lower
@@ -117,7 +118,7 @@ class Template:
 
     def operands(self) -> tuple[Operand, ...]:
         """Every operand list, in field order (the kernel's order)."""
-        return tuple(o for name in OPERAND_LISTS for o in getattr(self, name))
+        return sum(_operand_lists(self), ())
 
 
 TEMPLATE_FIELDS: tuple[TemplateField, ...] = tuple(
@@ -125,6 +126,7 @@ TEMPLATE_FIELDS: tuple[TemplateField, ...] = tuple(
     for f in fields(Template)
 )
 OPERAND_LISTS = tuple(f.name for f in TEMPLATE_FIELDS if f.kind is FieldKind.OPERANDS)
+_operand_lists = attrgetter(*OPERAND_LISTS)  # validation calls operands() per loop nest
 
 
 @dataclass(frozen=True)

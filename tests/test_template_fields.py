@@ -80,3 +80,16 @@ def test_the_trace_stores_every_template_field_and_reads_them_in_any_order(tmp_p
     with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, shuffled.schema) as writer:
         writer.write_table(shuffled)
     assert read_trace(folder) == program
+
+
+def test_the_compiled_kernel_is_cached_per_template_row(monkeypatch):
+    # Numba keys its disk cache by the contents of kernels.py, while the row's columns
+    # come from the template table in another file: the key must carry them, or a new
+    # field would run machine code compiled for the old columns.
+    from analyzer.engine import kernels
+
+    cache = kernels.evaluate_layer._cache
+    codegen = kernels.evaluate_layer.targetctx.codegen()
+    before = cache._index_key((), codegen)
+    monkeypatch.setattr(kernels, "COLUMN_NAMES", (*COLUMN_NAMES, "new_field"))
+    assert cache._index_key((), codegen) != before

@@ -30,8 +30,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.core.caching import FunctionCache
 
-from analyzer.engine.template_row import COLUMN
+from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
 from isa.program import MAX_DEPTH
 
 LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
@@ -739,3 +740,16 @@ def evaluate_layer(
                     hist_count[lv] += 1
             pc = begin + 1
     return max_end, covered, evaluated, iterations
+
+
+class _ImportedConstantsCache(FunctionCache):
+    """Numba's disk cache, keyed also by the constants evaluate_layer takes from other
+    modules: Numba compiles globals in as constants but notices changes to this file
+    only, so a field added to the template table (shifting the T_* columns) would
+    otherwise load machine code built for the old row."""
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), COLUMN_NAMES, MAX_DEPTH)
+
+
+evaluate_layer._cache = _ImportedConstantsCache(evaluate_layer.py_func)
