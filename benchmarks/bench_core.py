@@ -1,7 +1,8 @@
 """Core engine benchmark: fast vs full evaluation, and accperf vs SCALE-Sim, in one run.
 
     .venv/bin/python benchmarks/bench_core.py [--size 32] [--dataflow ws] [--full-network]
-                                              [--scalesim-network]
+                                              [--scalesim-network] [--no-scalesim]
+                                              [--json FILE]
 
 Prints, all measured in this run on this machine:
   - lowering time and compact trace size for ResNet-50;
@@ -12,12 +13,15 @@ Prints, all measured in this run on this machine:
     and the ratio; with --scalesim-network, on the whole network instead: accperf as
     `accperf-trace analyze` runs it (fast, identical layers once) against SCALE-Sim on
     every layer (minutes to half an hour), the cycles checked equal layer by layer.
-Numba runs single-threaded here, so every figure is one core.
+Numba runs single-threaded here, so every figure is one core. --json FILE also writes the
+engine's figures (not SCALE-Sim's; benchmarks/compare_revisions.py reads them): "metrics",
+times in s and rates in /s, and "exact", counts no change of speed may change.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import tempfile
@@ -67,10 +71,15 @@ def main() -> None:
     parser.add_argument("--dataflow", default="ws", choices=("ws", "os", "is"))
     parser.add_argument("--full-network", action="store_true")
     parser.add_argument("--scalesim-network", action="store_true")
+    parser.add_argument("--no-scalesim", action="store_true", help="skip SCALE-Sim")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
     params = {"rows": str(args.size), "cols": str(args.size), "dataflow": args.dataflow}
+    config = f"systolic {args.size}x{args.size} {args.dataflow}, ResNet-50 batch 1"
     print(f"machine: {machine()}")
-    print(f"config: systolic {args.size}x{args.size} {args.dataflow}, ResNet-50 batch 1")
+    print(f"config: {config}")
+    metrics: dict[str, float] = {}
+    exact: dict[str, int] = {}
 
     started = time.perf_counter()
     program = lower_model("systolic", params, "resnet50")
@@ -83,6 +92,8 @@ def main() -> None:
         f"lower: {lower_seconds:.2f} s, {instructions:,} instructions, "
         f"compact trace {compact / 1e6:.2f} MB"
     )
+    metrics["lower s"] = lower_seconds
+    exact["instructions"] = instructions
 
     evaluate(program, None, "fast")  # JIT warm-up (compiled code is cached on disk too)
     fast_all, fast_all_s = evaluate(program, None, "fast")
@@ -92,6 +103,10 @@ def main() -> None:
         f"{sum(r.evaluated_iterations for r in fast_all):,} iterations evaluated "
         f"({evaluated:,} of {instructions:,} instructions, {100 * evaluated / instructions:.3f}%)"
     )
+    metrics["fast network s"] = fast_all_s
+    exact["cycles"] = sum(r.cycles for r in fast_all)
+    exact["fast network evaluated iterations"] = sum(r.evaluated_iterations for r in fast_all)
+    exact["fast network evaluated instructions"] = evaluated
 
     names = None if args.full_network else FULL_SET
     full, full_s = evaluate(program, names, "full")
@@ -104,6 +119,16 @@ def main() -> None:
         f"instructions/s; fast on the same layers {fast_s:.4f} s; "
         f"fast/full speedup {full_s / fast_s:,.0f}x; cycles identical"
     )
+    scope = "network" if names is None else "set"
+    metrics[f"full {scope} s"] = full_s
+    metrics[f"full {scope} M instr/s"] = n / full_s / 1e6
+    metrics[f"fast {scope} s"] = fast_s
+    exact[f"full {scope} instructions"] = n
+    if args.json is not None:
+        figures = {"machine": machine(), "config": config, "metrics": metrics, "exact": exact}
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    if args.no_scalesim:
+        return
     if args.scalesim_network:
         scalesim_network_comparison(params, program)
     else:

@@ -2,19 +2,22 @@
 
     .venv/bin/python benchmarks/bench_gemmini.py [--models resnet50 mobilenet_v2]
                                                  [--batches 1 4] [--param NAME=VALUE ...]
+                                                 [--json FILE]
 
 Per (model, batch) it prints, measured in this run: lowering time, instruction count,
 layers on Gemmini / on the host, the fast analysis time after JIT warm-up as
 `accperf-trace analyze` does it (layers with the same loop program share one evaluation),
 the instructions and kernel iterations it evaluated, the full evaluation time (every
 instruction, one core), the fast/full speedup, and total cycles; fast == full is checked
-on every layer.
+on every layer. --json FILE also writes the figures, as bench_core.py does.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 from bench_core import evaluate, machine
 
@@ -27,10 +30,14 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
+    config = f"gemmini defaults {params or ''}"
     print(f"machine: {machine()}")
-    print(f"config: gemmini defaults {params or ''}")
+    print(f"config: {config}")
+    metrics: dict[str, float] = {}
+    exact: dict[str, int] = {}
     header = (
         "model",
         "batch",
@@ -73,6 +80,16 @@ def main() -> None:
                 f"{sum(r.cycles for r in fast):,}",
             ]
             print(" | ".join(row), flush=True)
+            case = f"{name} batch {batch}"
+            metrics[f"{case} lower s"] = lower_s
+            metrics[f"{case} fast s"] = fast_s
+            metrics[f"{case} full s"] = full_s
+            metrics[f"{case} full M instr/s"] = instructions / full_s / 1e6
+            exact[f"{case} cycles"] = sum(r.cycles for r in fast)
+            exact[f"{case} evaluated iterations"] = sum(r.evaluated_iterations for r in fast)
+    if args.json is not None:
+        figures = {"machine": machine(), "config": config, "metrics": metrics, "exact": exact}
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":

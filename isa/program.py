@@ -9,7 +9,10 @@ per-step block, only the trip counts differ.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from operator import attrgetter
+from typing import Any
 
 MAX_DEPTH = 12  # loop nesting depth, root included; enough for any mapping we lower
 
@@ -33,36 +36,97 @@ class Operand:
         return text + "]"
 
 
+class FieldKind(Enum):
+    """What a template field holds. The kind alone decides how a trace stores the field
+    (tracer/trace_io.py), how isa/validation.py checks it and how the kernel's template
+    row holds it (analyzer/engine/template_row.py)."""
+
+    TEXT = "text"  # a name for people (reports, traces); the kernel never sees it
+    UNIT = "unit"  # a unit kind of Program.units; packed with the instance as one id
+    INSTANCE = "instance"  # which instance of the template's unit kind
+    CYCLES = "cycles"  # a duration in cycles, an integer >= 0
+    FLAG = "flag"  # true or false
+    OPERANDS = "operands"  # a list of operands; the kernel keeps the lists in field order
+    QUEUE = "queue"  # a queue of Program.queues, or None for none
+
+
+@dataclass(frozen=True)
+class TemplateField:
+    name: str
+    kind: FieldKind
+    doc: str
+    # Also a column of the trace's instructions.arrow (the materialized instructions).
+    materialized: bool
+
+
+def _field(kind: FieldKind, doc: str, materialized: bool = True, **default: Any) -> Any:
+    return field(metadata={"kind": kind, "doc": doc, "materialized": materialized}, **default)
+
+
 @dataclass(frozen=True)
 class Template:
-    """One instruction of a block. `bundle_start` marks the first of a front-end bundle."""
+    """One instruction of a block. Its fields are the template table (TEMPLATE_FIELDS):
+    each field's kind and doc, given here once, decide the trace's columns, the checks
+    and the kernel's template row; a new timing primitive is a new field here plus its
+    rule in the kernel (analyzer/engine/kernels.py)."""
 
-    opcode: str
-    unit: str
-    instance: int
-    latency: int
-    occupancy: int
-    read_time: int
-    reads: tuple[Operand, ...]
-    writes: tuple[Operand, ...]
-    bundle_start: bool
+    opcode: str = _field(FieldKind.TEXT, "the instruction's name in reports and traces")
+    unit: str = _field(FieldKind.UNIT, "the unit kind that executes it")
+    instance: int = _field(FieldKind.INSTANCE, "which instance of that unit kind")
+    latency: int = _field(FieldKind.CYCLES, "cycles from its start to its end")
+    occupancy: int = _field(FieldKind.CYCLES, "cycles its unit instance is busy from its start")
+    read_time: int = _field(
+        FieldKind.CYCLES,
+        "cycles from its start until its reads are done; a later write ends no earlier (WAR)",
+        materialized=False,
+    )
+    reads: tuple[Operand, ...] = _field(
+        FieldKind.OPERANDS, "locations it reads: it starts after their last write ends (RAW)"
+    )
+    writes: tuple[Operand, ...] = _field(
+        FieldKind.OPERANDS,
+        "locations it writes at its end: after their last write (WAW) and reads (WAR)",
+    )
+    bundle_start: bool = _field(
+        FieldKind.FLAG, "the first instruction of a front-end bundle", materialized=False
+    )
     # Completion times for later instructions to wait on (by reading these locations),
     # never a constraint on this one: `read_marks` are set to start + read_time, `marks`
     # to the end, each location keeping the latest mark. This is how a reservation station
     # that tracks only some hazards (e.g. Gemmini's: across its queues) is written down.
-    read_marks: tuple[Operand, ...] = ()
-    marks: tuple[Operand, ...] = ()
-    # A queue of Program.queues: the start waits for a free entry (one per instruction,
-    # freed at its end), as in a reservation station with that many entries. None: no queue.
-    queue: str | None = None
-    # A queue of Program.queues whose entry this instruction must have to *issue*: while
-    # it is full, this and every later bundle wait (an in-order front end, e.g. a CPU
-    # issuing commands into a reservation station). Only on a bundle's first instruction,
-    # never the same queue as `queue`.
-    issue_queue: str | None = None
+    read_marks: tuple[Operand, ...] = _field(
+        FieldKind.OPERANDS, "locations marked at start + read_time", default=()
+    )
+    marks: tuple[Operand, ...] = _field(
+        FieldKind.OPERANDS, "locations marked at its end", default=()
+    )
+    queue: str | None = _field(
+        FieldKind.QUEUE,
+        "the queue whose entry it takes from its start to its end (a reservation station "
+        "with that many entries): it waits for a free one",
+        materialized=False,
+        default=None,
+    )
+    issue_queue: str | None = _field(
+        FieldKind.QUEUE,
+        "a queue whose entry it needs to issue: while the queue is full, this and every "
+        "later bundle wait (an in-order front end, e.g. a CPU issuing commands into a "
+        "reservation station); a bundle's first instruction only, never its `queue`",
+        materialized=False,
+        default=None,
+    )
 
     def operands(self) -> tuple[Operand, ...]:
-        return self.reads + self.writes + self.read_marks + self.marks
+        """Every operand list, in field order (the kernel's order)."""
+        return sum(_operand_lists(self), ())
+
+
+TEMPLATE_FIELDS: tuple[TemplateField, ...] = tuple(
+    TemplateField(f.name, f.metadata["kind"], f.metadata["doc"], f.metadata["materialized"])
+    for f in fields(Template)
+)
+OPERAND_LISTS = tuple(f.name for f in TEMPLATE_FIELDS if f.kind is FieldKind.OPERANDS)
+_operand_lists = attrgetter(*OPERAND_LISTS)  # validation calls operands() per loop nest
 
 
 @dataclass(frozen=True)

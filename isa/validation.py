@@ -7,7 +7,17 @@ reaches them (lowered here, read from a trace, or built by hand) passes through
 
 from __future__ import annotations
 
-from isa.program import MAX_DEPTH, Block, BlockRef, LayerProgram, Loop, Program, Template
+from isa.program import (
+    MAX_DEPTH,
+    TEMPLATE_FIELDS,
+    BlockRef,
+    FieldKind,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+)
 
 # Limits that keep every time, count and allocation well inside int64 and memory.
 MAX_INSTRUCTIONS = 1 << 56  # per layer
@@ -55,8 +65,13 @@ def check_program(program: Program) -> None:
     for block_id, block in enumerate(program.blocks):
         for position, template in enumerate(block.templates):
             _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
+    # A block's operands whose address moves with the loops, checked per enclosing trips.
+    affine = [
+        tuple(o for t in block.templates for o in t.operands() if any(o.coefs))
+        for block in program.blocks
+    ]
     for layer in program.layers:
-        _check_layer(layer, program)
+        _check_layer(layer, program, affine)
     _check_host_layers(program)
 
 
@@ -76,21 +91,35 @@ def _check_host_layers(program: Program) -> None:
         names.add(host.name)
 
 
+def _fields_of(kind: FieldKind) -> tuple[str, ...]:
+    return tuple(spec.name for spec in TEMPLATE_FIELDS if spec.kind is kind)
+
+
+# Template fields by kind, which decides their check (operands: below, per operand).
+_UNITS, _CYCLES, _FLAGS, _QUEUES = (
+    _fields_of(kind) for kind in (FieldKind.UNIT, FieldKind.CYCLES, FieldKind.FLAG, FieldKind.QUEUE)
+)
+
+
 def _check_template(t: Template, program: Program, where: str) -> None:
-    if t.unit not in program.units or not _is_count(t.instance, 0, program.units[t.unit] - 1):
-        raise ProgramError(f"{where}: unit {t.unit}[{t.instance}] does not exist")
+    """Every field by its kind (isa.program.FieldKind), then the rules between fields."""
+    for name in _UNITS:
+        unit = getattr(t, name)
+        if unit not in program.units or not _is_count(t.instance, 0, program.units[unit] - 1):
+            raise ProgramError(f"{where}: unit {unit}[{t.instance}] does not exist")
     _require_counts(
         f"{where}: ",
-        (("latency", t.latency, 0), ("occupancy", t.occupancy, 0), ("read_time", t.read_time, 0)),
+        tuple((name, getattr(t, name), 0) for name in _CYCLES),
         MAX_CYCLES_PER_INSTRUCTION,
     )
-    if not isinstance(t.bundle_start, bool):
-        raise ProgramError(f"{where}: bundle_start must be true or false")
-    if t.queue is not None and t.queue not in program.queues:
-        raise ProgramError(f"{where}: queue {t.queue!r} does not exist")
+    for name in _FLAGS:
+        if not isinstance(getattr(t, name), bool):
+            raise ProgramError(f"{where}: {name} must be true or false")
+    for name in _QUEUES:
+        queue = getattr(t, name)
+        if queue is not None and queue not in program.queues:
+            raise ProgramError(f"{where}: {name.replace('_', ' ')} {queue!r} does not exist")
     if t.issue_queue is not None:
-        if t.issue_queue not in program.queues:
-            raise ProgramError(f"{where}: issue queue {t.issue_queue!r} does not exist")
         if t.issue_queue == t.queue:
             raise ProgramError(f"{where}: queue {t.queue!r} cannot also be its issue queue")
         if not t.bundle_start:
@@ -112,7 +141,7 @@ def _check_template(t: Template, program: Program, where: str) -> None:
             )
 
 
-def _check_layer(layer: LayerProgram, program: Program) -> None:
+def _check_layer(layer: LayerProgram, program: Program, affine: list[tuple[Operand, ...]]) -> None:
     """Loop structure, instruction count, and every address an affine operand can form."""
     where = f"layer {layer.name!r}"
     blocks = program.blocks
@@ -130,7 +159,7 @@ def _check_layer(layer: LayerProgram, program: Program) -> None:
             if not block.templates:
                 raise ProgramError(f"{where}: block {block.name!r} has no instructions")
             if (node.block, trips) not in checked:
-                _check_affine(block, trips, program, where)
+                _check_affine(affine[node.block], trips, program, where)
                 checked.add((node.block, trips))
             return len(block.templates)
         if len(trips) >= MAX_DEPTH:
@@ -152,20 +181,21 @@ def _check_layer(layer: LayerProgram, program: Program) -> None:
     walk(layer.root, ())
 
 
-def _check_affine(block: Block, trips: tuple[int, ...], program: Program, where: str) -> None:
-    for t in block.templates:
-        for operand in t.operands():
-            if not any(operand.coefs):
-                continue  # checked once per block in _check_template
-            if any(operand.coefs[len(trips) :]):
-                raise ProgramError(f"{where}: operand {operand.render()} uses a loop it is not in")
-            low = high = operand.base
-            for coef, n in zip(operand.coefs, trips, strict=False):
-                span = coef * max(n - 1, 0)
-                low += min(0, span)
-                high += max(0, span)
-            if low < 0 or high + operand.count > program.spaces[operand.space]:
-                raise ProgramError(
-                    f"{where}: operand {operand.render()} leaves space {operand.space!r} of "
-                    f"{program.spaces[operand.space]} locations"
-                )
+def _check_affine(
+    operands: tuple[Operand, ...], trips: tuple[int, ...], program: Program, where: str
+) -> None:
+    """Every address the affine `operands` form under loops of `trips` (the fixed ones are
+    checked once per block in _check_template)."""
+    for operand in operands:
+        if any(operand.coefs[len(trips) :]):
+            raise ProgramError(f"{where}: operand {operand.render()} uses a loop it is not in")
+        low = high = operand.base
+        for coef, n in zip(operand.coefs, trips, strict=False):
+            span = coef * max(n - 1, 0)
+            low += min(0, span)
+            high += max(0, span)
+        if low < 0 or high + operand.count > program.spaces[operand.space]:
+            raise ProgramError(
+                f"{where}: operand {operand.render()} leaves space {operand.space!r} of "
+                f"{program.spaces[operand.space]} locations"
+            )

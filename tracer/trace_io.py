@@ -26,8 +26,11 @@ import pyarrow.ipc as ipc
 
 from isa.program import (
     MAX_DEPTH,
+    OPERAND_LISTS,
+    TEMPLATE_FIELDS,
     Block,
     BlockRef,
+    FieldKind,
     HostLayer,
     LayerProgram,
     Loop,
@@ -56,25 +59,21 @@ OPERAND_TYPE = pa.struct(
         ("coefs", pa.list_(pa.int64())),
     ]
 )
+# How a trace stores a template field of each kind (isa.program.FieldKind); a QUEUE is
+# null for none.
+FIELD_TYPE = {
+    FieldKind.TEXT: pa.string(),
+    FieldKind.UNIT: pa.string(),
+    FieldKind.INSTANCE: pa.int64(),
+    FieldKind.CYCLES: pa.int64(),
+    FieldKind.FLAG: pa.bool_(),
+    FieldKind.OPERANDS: pa.list_(OPERAND_TYPE),
+    FieldKind.QUEUE: pa.string(),
+}
+# One row per template: its block and place in it, then every field of the template table.
 TEMPLATE_SCHEMA = pa.schema(
-    [
-        ("block", pa.int32()),
-        ("block_name", pa.string()),
-        ("position", pa.int32()),
-        ("opcode", pa.string()),
-        ("unit", pa.string()),
-        ("instance", pa.int64()),
-        ("latency", pa.int64()),
-        ("occupancy", pa.int64()),
-        ("read_time", pa.int64()),
-        ("bundle_start", pa.bool_()),
-        ("reads", pa.list_(OPERAND_TYPE)),
-        ("writes", pa.list_(OPERAND_TYPE)),
-        ("read_marks", pa.list_(OPERAND_TYPE)),
-        ("marks", pa.list_(OPERAND_TYPE)),
-        ("queue", pa.string()),  # queue, null for none
-        ("issue_queue", pa.string()),  # queue that holds up issue, null for none
-    ]
+    [("block", pa.int32()), ("block_name", pa.string()), ("position", pa.int32())]
+    + [(spec.name, FIELD_TYPE[spec.kind]) for spec in TEMPLATE_FIELDS]
 )
 LOOP_SCHEMA = pa.schema(
     [
@@ -94,21 +93,17 @@ INSTRUCTION_SCHEMA = pa.schema(
         ("iteration", pa.int64()),  # block execution within the layer
         ("block", pa.string()),
         ("position", pa.int32()),
-        ("opcode", pa.string()),
-        ("unit", pa.string()),
-        ("instance", pa.int64()),
-        ("latency", pa.int64()),
-        ("occupancy", pa.int64()),
-        ("reads", pa.list_(pa.string())),
-        ("writes", pa.list_(pa.string())),
-        ("read_marks", pa.list_(pa.string())),
-        ("marks", pa.list_(pa.string())),
+    ]
+    # The template fields marked materialized; operands rendered with their addresses.
+    + [
+        (
+            spec.name,
+            pa.list_(pa.string()) if spec.kind is FieldKind.OPERANDS else FIELD_TYPE[spec.kind],
+        )
+        for spec in TEMPLATE_FIELDS
+        if spec.materialized
     ]
 )
-
-
-# Template operand lists, in the order the analyzer packs them.
-OPERAND_LISTS = ("reads", "writes", "read_marks", "marks")
 
 
 def trace_folder_name(model: str, accelerator: str) -> str:
@@ -186,17 +181,11 @@ def _templates_table(program: Program) -> pa.Table:
             columns["block"].append(block_id)
             columns["block_name"].append(block.name)
             columns["position"].append(position)
-            columns["opcode"].append(t.opcode)
-            columns["unit"].append(t.unit)
-            columns["instance"].append(t.instance)
-            columns["latency"].append(t.latency)
-            columns["occupancy"].append(t.occupancy)
-            columns["read_time"].append(t.read_time)
-            columns["bundle_start"].append(t.bundle_start)
-            for name in OPERAND_LISTS:
-                columns[name].append([_operand_dict(o) for o in getattr(t, name)])
-            columns["queue"].append(t.queue)
-            columns["issue_queue"].append(t.issue_queue)
+            for spec in TEMPLATE_FIELDS:
+                value = getattr(t, spec.name)
+                if spec.kind is FieldKind.OPERANDS:
+                    value = [_operand_dict(o) for o in value]
+                columns[spec.name].append(value)
     return pa.table(columns, schema=TEMPLATE_SCHEMA)
 
 
@@ -260,12 +249,10 @@ def _static_columns(block: Block) -> dict[str, list[Any]]:
     columns: dict[str, list[Any]] = {
         "block": [block.name] * len(block.templates),
         "position": list(range(len(block.templates))),
-        "opcode": [t.opcode for t in block.templates],
-        "unit": [t.unit for t in block.templates],
-        "instance": [t.instance for t in block.templates],
-        "latency": [t.latency for t in block.templates],
-        "occupancy": [t.occupancy for t in block.templates],
     }
+    for spec in TEMPLATE_FIELDS:
+        if spec.materialized and spec.kind is not FieldKind.OPERANDS:
+            columns[spec.name] = [getattr(t, spec.name) for t in block.templates]
     if not _is_affine(block):
         for name in OPERAND_LISTS:
             columns[name] = [
@@ -446,12 +433,15 @@ def _read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
             f"{path}: truncated or not an Arrow IPC file ({exc}); "
             "re-create the trace with `accperf-trace lower`"
         ) from None
-    if not table.schema.equals(schema):
+    # Columns are matched by name and type; their order is free (files written before
+    # the template table ordered them had the flag before the operands).
+    found = {field.name: field for field in table.schema}
+    if len(found) != len(table.schema) or found != {field.name: field for field in schema}:
         raise TraceError(
             f"{path}: columns do not match schema version {SCHEMA_VERSION}; "
             "re-create the trace with `accperf-trace lower`"
         )
-    return table
+    return table.select(schema.names)
 
 
 def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
@@ -465,19 +455,14 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     names: dict[int, str] = {}
     for row in range(len(templates["block"])):
         template = Template(
-            opcode=templates["opcode"][row],
-            unit=templates["unit"][row],
-            instance=templates["instance"][row],
-            latency=templates["latency"][row],
-            occupancy=templates["occupancy"][row],
-            read_time=templates["read_time"][row],
-            reads=tuple(_operand(o) for o in templates["reads"][row]),
-            writes=tuple(_operand(o) for o in templates["writes"][row]),
-            bundle_start=templates["bundle_start"][row],
-            read_marks=tuple(_operand(o) for o in templates["read_marks"][row]),
-            marks=tuple(_operand(o) for o in templates["marks"][row]),
-            queue=templates["queue"][row],
-            issue_queue=templates["issue_queue"][row],
+            **{
+                spec.name: (
+                    tuple(_operand(o) for o in templates[spec.name][row])
+                    if spec.kind is FieldKind.OPERANDS
+                    else templates[spec.name][row]
+                )
+                for spec in TEMPLATE_FIELDS
+            }
         )
         block = templates["block"][row]
         if templates["position"][row] != len(blocks_rows.get(block, [])):

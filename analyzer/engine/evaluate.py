@@ -9,6 +9,7 @@ import numpy as np
 
 from analyzer.engine.bounds import BlockUsage, LayerBound, layer_bound
 from analyzer.engine.kernels import evaluate_layer
+from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
 from analyzer.engine.recurrence import CriticalCycle
 from isa.program import LayerProgram, Loop, Program
@@ -52,49 +53,32 @@ class Timeline:
 def run_kernel(
     packed: PackedLayer,
     blocks: PackedBlocks,
-    program: Program,
     fast: bool,
     record_first: int = 0,
     record_count: int = 0,
+    memo: LoopMemo | None = None,
 ) -> tuple[int, int, int, int, Timeline]:
+    """Evaluate one packed layer. Fast mode remembers loops in `memo` (one of `blocks`;
+    a new one when None, so nothing from an earlier evaluation is seen)."""
     if record_count and fast:
         raise ValueError("a timeline needs full mode: fast mode skips instructions")
+    if memo is not None and memo.blocks is not blocks:
+        raise ValueError("the loop memo belongs to another packed program; make a new one")
+    if not fast:
+        memo_arrays = NO_MEMO
+    else:
+        memo_arrays = (LoopMemo(blocks) if memo is None else memo).arrays
     record_start = np.zeros(record_count, dtype=np.int64)
     record_end = np.zeros(record_count, dtype=np.int64)
     cycles, covered, evaluated, iterations = evaluate_layer(
-        packed.op_kind,
-        packed.op_arg,
-        packed.op_arg2,
-        packed.op_jump,
-        packed.op_depth,
-        packed.op_skippable,
-        packed.op_work,
-        blocks.templates,
-        blocks.operand_location,
-        blocks.operand_slot,
-        blocks.operand_count,
-        blocks.operand_coefs,
-        blocks.operand_affine,
-        blocks.n_units,
-        blocks.n_locations,
-        program.bundles_per_cycle,
-        program.window_bundles,
-        program.frontend_delay,
-        blocks.min_latency,
+        packed.arrays,
+        blocks.arrays,
+        memo_arrays,
         fast,
         COMPARE_BUDGET,
         record_first,
         record_start,
         record_end,
-        packed.op_memo,
-        blocks.memo_keys,
-        blocks.memo_vals,
-        blocks.memo_meta,
-        blocks.memo_hash,
-        blocks.memo_count,
-        blocks.queue_first,
-        blocks.chunk_shift,
-        blocks.operand_track,
     )
     if record_count == 0 and covered != packed.instructions:
         raise AssertionError(
@@ -147,11 +131,10 @@ class Evaluation:
         self._usage: dict[int, BlockUsage] = {}
         self._critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
         self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
+        self._memo = LoopMemo(self.blocks)
 
     def layer(self, layer: LayerProgram) -> LayerResult:
         """The result of one layer of the program."""
-        if not self.remember_loops:
-            self.blocks.clear_memo()
         key = _reuse_key(layer)
         earlier = self._reuse.get(key) if self.reuse_layers else None
         if earlier is not None:
@@ -168,7 +151,11 @@ class Evaluation:
             )
         packed = pack_layer(layer, self.program, self.blocks)
         compute_cycles, covered, evaluated, iterations, _ = run_kernel(
-            packed, self.blocks, self.program, fast=(self.mode == "fast")
+            packed,
+            self.blocks,
+            fast=(self.mode == "fast"),
+            # None: a fresh memo, as if this layer were the first.
+            memo=self._memo if self.remember_loops else None,
         )
         stalls = _memory_stalls(layer, self.program)
         cycles = compute_cycles + stalls
@@ -203,7 +190,7 @@ class Evaluation:
         program order, by full evaluation (fast mode skips instructions)."""
         packed = pack_layer(layer, self.program, self.blocks)
         *_, timeline = run_kernel(
-            packed, self.blocks, self.program, fast=False, record_first=first, record_count=count
+            packed, self.blocks, fast=False, record_first=first, record_count=count
         )
         return timeline
 

@@ -26,24 +26,95 @@ Timing rules (docs/design.md §3):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
+from numba.core.caching import FunctionCache
 
+from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
 from isa.program import MAX_DEPTH
 
 LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
-# Columns of the template table (one row per instruction template, for locality).
-T_UNIT, T_LATENCY, T_OCCUPANCY, T_READ_TIME, T_BUNDLE_START, T_SIMPLE = 0, 1, 2, 3, 4, 5
-T_FIRST, T_FIRST_WRITE, T_LAST = 6, 7, 8
-# Marks follow the writes: [T_LAST, T_END_READ_MARKS) are set at start + read time,
-# [T_END_READ_MARKS, T_END_MARKS) at the end; T_QUEUE is the queue or -1; T_ISSUE_QUEUE
-# the queue whose full state holds up issue (of this and every later bundle), or -1.
-T_END_READ_MARKS, T_END_MARKS, T_QUEUE, T_ISSUE_QUEUE = 9, 10, 11, 12
-TEMPLATE_COLUMNS = 16  # 13 used; a power of two makes the row offset a shift (measured faster)
+# Columns of the template row (analyzer/engine/template_row.py, from the template table),
+# as plain ints so Numba compiles them in as constants. Operands of a template: reads
+# [T_OPERANDS_FIRST, T_READS_END), writes up to T_WRITES_END, then marks set at start +
+# read time up to T_READ_MARKS_END and marks set at the end up to T_MARKS_END. T_QUEUE is
+# the queue or -1; T_ISSUE_QUEUE the queue whose full state holds up issue (of this and
+# every later bundle), or -1.
+T_UNIT = COLUMN["unit"]
+T_LATENCY = COLUMN["latency"]
+T_OCCUPANCY = COLUMN["occupancy"]
+T_READ_TIME = COLUMN["read_time"]
+T_BUNDLE_START = COLUMN["bundle_start"]
+T_QUEUE = COLUMN["queue"]
+T_ISSUE_QUEUE = COLUMN["issue_queue"]
+T_OPERANDS_FIRST = COLUMN["operands_first"]
+T_READS_END = COLUMN["reads_end"]
+T_WRITES_END = COLUMN["writes_end"]
+T_READ_MARKS_END = COLUMN["read_marks_end"]
+T_MARKS_END = COLUMN["marks_end"]
+T_SIMPLE = COLUMN["simple"]
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
+MEMO_META_COLUMNS = 7  # of MemoArrays.meta: what _remember stores besides the signatures
 _FNV_PRIME = np.uint64(1099511628211)
 _FNV_OFFSET = np.uint64(14695981039346656037)
+
+
+class LayerArrays(NamedTuple):
+    """One layer's loop tree as an op list (analyzer/engine/packing.py, pack_layer)."""
+
+    kind: np.ndarray  # int64: LOOP_BEGIN, BLOCK or LOOP_END
+    arg: np.ndarray  # LOOP_BEGIN, LOOP_END: trips; BLOCK: first template
+    arg2: np.ndarray  # LOOP_BEGIN: instructions per iteration; BLOCK: end template
+    jump: np.ndarray  # the matching LOOP_END / LOOP_BEGIN
+    depth: np.ndarray
+    skippable: np.ndarray  # bool: no operand below depends on this loop's index
+    # LOOP_BEGIN: work of one iteration, what a state comparison is weighed against:
+    # instructions plus one per extra location of a multi-location operand.
+    work: np.ndarray
+    # LOOP_BEGIN: 1 + first template of its only block when that block's operands are all
+    # fixed locations (its evolution depends on the entry state alone), else 0.
+    memo: np.ndarray
+
+
+class ProgramArrays(NamedTuple):
+    """A program's templates, operands and machine (analyzer/engine/packing.py,
+    pack_blocks), shared by all its layers."""
+
+    templates: np.ndarray  # int64[n_templates, TEMPLATE_COLUMNS], columns T_*
+    # Operands of every template, in template order: the global id of the base address,
+    # the same as uint64 (for the hot path, unchecked), locations, coefficients per loop
+    # depth, and the loop depths the address depends on (1 + the deepest nonzero
+    # coefficient; 0: a fixed address, so only those terms are added).
+    operand_location: np.ndarray
+    operand_slot: np.ndarray
+    operand_count: np.ndarray
+    operand_coefs: np.ndarray  # int64[n_operands, MAX_DEPTH]
+    operand_affine: np.ndarray
+    # bool: a read of a space some instruction writes, so its read times matter (WAR);
+    # reads of spaces nobody writes (marks only) skip them.
+    operand_track: np.ndarray
+    queue_first: np.ndarray  # int64[n_queues + 1]: each queue's entries, as offsets
+    n_units: int
+    n_locations: int
+    min_latency: int  # of all templates: reads older than start + this are never seen
+    chunk_shift: int  # 0: locations one by one; else log2 of the chunk size
+    bundles_per_cycle: int
+    window_bundles: int
+    frontend_delay: int
+
+
+class MemoArrays(NamedTuple):
+    """Fast mode's memo of loop evolutions (see evaluate_layer), one row per entry,
+    filled round robin; owned by analyzer/engine/memo.py's LoopMemo."""
+
+    keys: np.ndarray  # int64[capacity, signature length]: entry signatures
+    vals: np.ndarray  # int64[capacity, signature length]: signatures after the loop
+    meta: np.ndarray  # int64[capacity, MEMO_META_COLUMNS]: see _remember
+    hashes: np.ndarray  # uint64[capacity]: of the keys
+    count: np.ndarray  # int64[1]: entries ever stored
 
 
 @njit(cache=True)
@@ -214,11 +285,7 @@ def _equal(a, b):
 
 @njit(cache=True)
 def _remember(
-    memo_keys,
-    memo_vals,
-    memo_meta,
-    memo_hash,
-    memo_count,
+    memo,
     entry,
     entry_hash,
     state,
@@ -230,89 +297,68 @@ def _remember(
     opened_before,
     opened_after,
 ):
-    """Store one loop evolution: from signature `entry` (with a bundle open or not,
-    `opened_before`), `iterations` trips later the state is `state`, issue has moved
-    `issue_gain`, `covered_gain` instructions ran and a bundle is open or not."""
-    slot = memo_count[0] % memo_keys.shape[0]
-    memo_keys[slot, :] = entry
-    memo_vals[slot, :] = state
-    memo_hash[slot] = entry_hash
-    memo_meta[slot, 0] = identity
-    memo_meta[slot, 1] = iterations
-    memo_meta[slot, 2] = issue_gain
-    memo_meta[slot, 3] = covered_gain
-    memo_meta[slot, 4] = np.int64(state_hash)
-    memo_meta[slot, 5] = np.int64(opened_before)
-    memo_meta[slot, 6] = np.int64(opened_after)
-    memo_count[0] += 1
+    """Store one loop evolution in `memo` (MemoArrays): from signature `entry` (with a
+    bundle open or not, `opened_before`), `iterations` trips later the state is `state`,
+    issue has moved `issue_gain`, `covered_gain` instructions ran and a bundle is open or
+    not."""
+    slot = memo.count[0] % memo.keys.shape[0]
+    memo.keys[slot, :] = entry
+    memo.vals[slot, :] = state
+    memo.hashes[slot] = entry_hash
+    memo.meta[slot, 0] = identity
+    memo.meta[slot, 1] = iterations
+    memo.meta[slot, 2] = issue_gain
+    memo.meta[slot, 3] = covered_gain
+    memo.meta[slot, 4] = np.int64(state_hash)
+    memo.meta[slot, 5] = np.int64(opened_before)
+    memo.meta[slot, 6] = np.int64(opened_after)
+    memo.count[0] += 1
 
 
 @njit(cache=True)
 def evaluate_layer(
-    op_kind,
-    op_arg,
-    op_arg2,
-    op_jump,
-    op_depth,
-    op_skippable,
-    op_work,
-    templates,
-    o_location,
-    o_slot,
-    o_count,
-    o_coefs,
-    o_affine,
-    n_units,
-    n_locations,
-    width,
-    window,
-    frontend_delay,
-    min_latency,
-    fast,
-    compare_budget,
-    record_first,
-    record_start,
-    record_end,
-    op_memo,
-    memo_keys,
-    memo_vals,
-    memo_meta,
-    memo_hash,
-    memo_count,
-    queue_first,
-    chunk_shift,
-    o_track,
+    layer, program, memo, fast, compare_budget, record_first, record_start, record_end
 ):
-    """Evaluate one layer. Returns (cycles, instructions covered, evaluated instructions,
-    evaluated iterations).
+    """Evaluate one layer (`layer`: LayerArrays) of a program (`program`: ProgramArrays).
+    Returns (cycles, instructions covered, evaluated instructions, evaluated iterations).
 
     With a non-empty record_start, the start and end cycles of instructions
     record_first, record_first + 1, ... (index in program order; use full mode) are
     written to record_start/record_end and evaluation stops after the last of them.
 
-    Memo (fast mode, across calls for one program): a loop whose body is one block of
-    fixed-location instructions (op_memo != 0 names the block) evolves the same way from
-    the same entry signature, whatever layer it is in. The first time such a loop finds its
-    period, the entry signature, the signature at that boundary, the iterations done, the
-    issue time gained and the instructions covered are stored (memo_*, round robin over
-    memo_keys' rows); a later loop instance entering with an equal signature and more
-    trips restores the stored state at once. Exact for the same reason as a skip: equal
-    signatures, equal future up to a shift.
+    Memo (`memo`: MemoArrays; fast mode, across calls for one program): a loop whose body
+    is one block of fixed-location instructions (layer.memo != 0 names the block) evolves
+    the same way from the same entry signature, whatever layer it is in. The first time
+    such a loop finds its period, the entry signature, the signature at that boundary, the
+    iterations done, the issue time gained and the instructions covered are stored (round
+    robin over memo.keys' rows); a later loop instance entering with an equal signature and
+    more trips restores the stored state at once. Exact for the same reason as a skip:
+    equal signatures, equal future up to a shift. A memo only means something for the
+    program it was filled with (analyzer/engine/memo.py).
 
-    Queues (queue_first: int64[n_queues + 1], ring offsets): an instruction of queue q
+    Queues (program.queue_first: int64[n_queues + 1], ring offsets): an instruction of queue q
     does not start before the end of the instruction of q `size` entries earlier, whose
     entry it takes (a reservation station or controller with `size` entries, freed at
     completion). Only that queue waits: instructions of other queues behind it go on.
     An issue queue (T_ISSUE_QUEUE) holds up issue instead, so everything behind waits too.
 
     Fast mode takes a signature at every k-th iteration boundary of each loop instance,
-    k = max(1, signature length // (compare_budget * op_work)), op_work being the work of
-    one iteration (instructions, plus one per extra location of a multi-location operand,
-    analyzer/engine/packing.py): loops
-    with small bodies compare states less often, so comparing never costs much more than
-    evaluating. Which boundaries are sampled only decides how early a repetition is found,
-    never whether a skip is exact.
+    k = max(1, signature length // (compare_budget * layer.work)), layer.work being the
+    work of one iteration (LayerArrays): loops with small bodies compare states less
+    often, so comparing never costs much more than evaluating. Which boundaries are
+    sampled only decides how early a repetition is found, never whether a skip is exact.
     """
+    op_kind, op_arg, op_arg2, op_jump = layer.kind, layer.arg, layer.arg2, layer.jump
+    op_depth, op_skippable, op_work, op_memo = layer.depth, layer.skippable, layer.work, layer.memo
+    templates = program.templates
+    o_location, o_slot = program.operand_location, program.operand_slot
+    o_count, o_coefs = program.operand_count, program.operand_coefs
+    o_affine, o_track = program.operand_affine, program.operand_track
+    queue_first, chunk_shift = program.queue_first, program.chunk_shift
+    n_units, n_locations, min_latency = program.n_units, program.n_locations, program.min_latency
+    width, window = program.bundles_per_cycle, program.window_bundles
+    frontend_delay = program.frontend_delay
+
     unit_free = np.zeros(n_units, dtype=np.int64)
     write_end = np.zeros(n_locations, dtype=np.int64)
     read_until = np.full(n_locations, NEVER, dtype=np.int64)
@@ -348,8 +394,8 @@ def evaluate_layer(
     index = np.zeros(MAX_DEPTH, dtype=np.int64)
     max_operands = 1
     for i in range(templates.shape[0]):
-        if templates[i, T_LAST] - templates[i, T_FIRST] > max_operands:
-            max_operands = templates[i, T_LAST] - templates[i, T_FIRST]
+        if templates[i, T_WRITES_END] - templates[i, T_OPERANDS_FIRST] > max_operands:
+            max_operands = templates[i, T_WRITES_END] - templates[i, T_OPERANDS_FIRST]
     address = np.zeros(max_operands, dtype=np.int64)
 
     # History is kept only for the loop depths where a skip can happen.
@@ -369,7 +415,7 @@ def evaluate_layer(
     hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_count = np.zeros(max(levels, 1), dtype=np.int64)
-    memo_capacity = memo_keys.shape[0] if memo_keys.shape[1] == sig_len else 0
+    memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_len else 0
     entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
     entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
@@ -419,9 +465,9 @@ def evaluate_layer(
                     if v > start:
                         start = v
                 latency = templates[i, T_LATENCY]
-                first = templates[i, T_FIRST]
-                split = templates[i, T_FIRST_WRITE]
-                last = templates[i, T_LAST]
+                first = templates[i, T_OPERANDS_FIRST]
+                split = templates[i, T_READS_END]
+                last = templates[i, T_WRITES_END]
                 if templates[i, T_SIMPLE]:
                     # Hot path: single fixed locations (every systolic PE instruction); never
                     # with chunked locations (analyzer/engine/packing.py).
@@ -476,11 +522,11 @@ def evaluate_layer(
                         elif o_track[a]:  # only where some instruction writes (WAR)
                             for x in range(np.uint64(lo), np.uint64(hi)):
                                 read_until[x] = max(read_until[x], read_end)
-                if last < templates[i, T_END_MARKS]:
+                if last < templates[i, T_MARKS_END]:
                     # Marks: completion times later instructions wait for (as reads), taken
                     # as the latest of all marks so far; they never delay this instruction.
-                    split = templates[i, T_END_READ_MARKS]
-                    for a in range(last, templates[i, T_END_MARKS]):
+                    split = templates[i, T_READ_MARKS_END]
+                    for a in range(last, templates[i, T_MARKS_END]):
                         loc = o_location[a]
                         for d in range(o_affine[a]):
                             loc += o_coefs[a, d] * index[d]
@@ -543,19 +589,19 @@ def evaluate_layer(
                 memo_pending[lv] = False
                 if memo_capacity > 0 and op_memo[pc] != 0:
                     memo_pending[lv] = True
-                    for e in range(min(memo_count[0], memo_capacity)):
+                    for e in range(min(memo.count[0], memo_capacity)):
                         if (
-                            memo_meta[e, 0] != op_memo[pc]
-                            or memo_hash[e] != h
-                            or memo_meta[e, 1] > op_arg[pc]
-                            or memo_meta[e, 5] != np.int64(bundle_open)
+                            memo.meta[e, 0] != op_memo[pc]
+                            or memo.hashes[e] != h
+                            or memo.meta[e, 1] > op_arg[pc]
+                            or memo.meta[e, 5] != np.int64(bundle_open)
                         ):
                             continue
-                        if not _equal(memo_keys[e], sig):
+                        if not _equal(memo.keys[e], sig):
                             continue
-                        issue += memo_meta[e, 2]
+                        issue += memo.meta[e, 2]
                         bundle_max_start, max_end = _restore(
-                            memo_vals[e],
+                            memo.vals[e],
                             issue,
                             state,
                             issue_head,
@@ -564,11 +610,11 @@ def evaluate_layer(
                             queue_head,
                             chunk_shift,
                         )
-                        index[d] = memo_meta[e, 1]
-                        bundle_open = memo_meta[e, 6] != 0
-                        covered += memo_meta[e, 3]
-                        hist_sig[lv, 0, :] = memo_vals[e]
-                        hist_hash[lv, 0] = np.uint64(memo_meta[e, 4])
+                        index[d] = memo.meta[e, 1]
+                        bundle_open = memo.meta[e, 6] != 0
+                        covered += memo.meta[e, 3]
+                        hist_sig[lv, 0, :] = memo.vals[e]
+                        hist_hash[lv, 0] = np.uint64(memo.meta[e, 4])
                         hist_time[lv, 0] = issue
                         hist_iter[lv, 0] = index[d]
                         memo_pending[lv] = False
@@ -606,11 +652,7 @@ def evaluate_layer(
                         chunk_shift,
                     )
                     _remember(
-                        memo_keys,
-                        memo_vals,
-                        memo_meta,
-                        memo_hash,
-                        memo_count,
+                        memo,
                         entry_sig[lv],
                         entry_hash[lv],
                         sig,
@@ -655,11 +697,7 @@ def evaluate_layer(
                 if match >= 0:
                     if memo_pending[lv]:
                         _remember(
-                            memo_keys,
-                            memo_vals,
-                            memo_meta,
-                            memo_hash,
-                            memo_count,
+                            memo,
                             entry_sig[lv],
                             entry_hash[lv],
                             sig,
@@ -702,3 +740,16 @@ def evaluate_layer(
                     hist_count[lv] += 1
             pc = begin + 1
     return max_end, covered, evaluated, iterations
+
+
+class _ImportedConstantsCache(FunctionCache):
+    """Numba's disk cache, keyed also by the constants evaluate_layer takes from other
+    modules: Numba compiles globals in as constants but notices changes to this file
+    only, so a field added to the template table (shifting the T_* columns) would
+    otherwise load machine code built for the old row."""
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), COLUMN_NAMES, MAX_DEPTH)
+
+
+evaluate_layer._cache = _ImportedConstantsCache(evaluate_layer.py_func)

@@ -15,21 +15,13 @@ from analyzer.engine.kernels import (
     BLOCK,
     LOOP_BEGIN,
     LOOP_END,
-    T_BUNDLE_START,
-    T_END_MARKS,
-    T_END_READ_MARKS,
-    T_FIRST,
-    T_FIRST_WRITE,
-    T_ISSUE_QUEUE,
-    T_LAST,
     T_LATENCY,
-    T_OCCUPANCY,
-    T_QUEUE,
-    T_READ_TIME,
-    T_SIMPLE,
-    T_UNIT,
-    TEMPLATE_COLUMNS,
+    T_MARKS_END,
+    T_OPERANDS_FIRST,
+    LayerArrays,
+    ProgramArrays,
 )
+from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
 from isa.program import (
     MAX_DEPTH,
     BlockRef,
@@ -40,10 +32,6 @@ from isa.program import (
 )
 from isa.validation import check_program
 
-# The memo keeps a few loop evolutions (entry and exit states of a whole machine); cap it
-# by entries and by memory, which grows with the array (two signatures per entry).
-MEMO_ENTRIES = 8
-MEMO_BYTES = 64 * 1024 * 1024
 # Locations come in chunks of 2**CHUNK_SHIFT when operands spanning at least CHUNKED_SPAN
 # of them dominate (Gemmini's multi-block mvins span thousands of rows): a range then costs
 # a few chunks plus its ragged ends instead of one step per location (analyzer/engine/kernels.py).
@@ -53,52 +41,20 @@ CHUNKED_SPAN = 4 << CHUNK_SHIFT
 
 @dataclass(frozen=True)
 class PackedBlocks:
-    """All templates of a program, blocks concatenated; operands in one CSR table."""
+    """All templates of a program, blocks concatenated, operands in one CSR table: what
+    the kernel takes (`arrays`), never changed by it. Fast mode's memory of loops is apart
+    from it (analyzer/engine/memo.py)."""
 
-    block_first: np.ndarray  # int64[n_blocks + 1]
-    templates: np.ndarray  # int64[n_templates, TEMPLATE_COLUMNS], columns T_* of kernels.py
-    operand_location: np.ndarray  # int64[n_operands], global id of base address
-    operand_slot: np.ndarray  # the same as uint64, for the kernel's unchecked hot path
-    operand_count: np.ndarray
-    operand_coefs: np.ndarray  # int64[n_operands, MAX_DEPTH]
-    # Loop depths an operand's address depends on: 1 + its deepest nonzero coefficient
-    # (0: a fixed address), so the kernel adds only those terms.
-    operand_affine: np.ndarray
-    n_units: int
-    n_locations: int
-    min_latency: int
-    queue_first: np.ndarray  # int64[n_queues + 1]: each queue's entries, as offsets
-    chunk_shift: int  # 0: locations one by one; else log2 of the chunk size
-    # bool[n_operands]: a read whose space some instruction writes, so its read times
-    # matter (WAR); reads of spaces nobody writes (marks only) skip them.
-    operand_track: np.ndarray
-    # Fast mode's memo of loop evolutions (analyzer/engine/kernels.py, evaluate_layer), shared by
-    # every layer evaluated with these blocks; filled by the kernel.
-    memo_keys: np.ndarray
-    memo_vals: np.ndarray
-    memo_meta: np.ndarray
-    memo_hash: np.ndarray
-    memo_count: np.ndarray
-
-    def clear_memo(self) -> None:
-        """Forget remembered loops, so the next layer is evaluated as if it were alone."""
-        self.memo_count[0] = 0
+    block_first: np.ndarray  # int64[n_blocks + 1]: each block's first template
+    arrays: ProgramArrays
+    # Length of a state signature (analyzer/engine/kernels.py, _signature): units, two
+    # times per location, the front end's rings, two times, the queues' entries.
+    signature_length: int
 
 
 @dataclass(frozen=True)
 class PackedLayer:
-    op_kind: np.ndarray
-    op_arg: np.ndarray  # LOOP_BEGIN: trips; BLOCK: first template
-    op_arg2: np.ndarray  # BLOCK: end template; LOOP_BEGIN: instructions per iteration
-    op_jump: np.ndarray  # matching LOOP_END / LOOP_BEGIN
-    op_depth: np.ndarray
-    op_skippable: np.ndarray  # bool: no operand below depends on this loop's index
-    # LOOP_BEGIN: work of one iteration, what a state comparison is weighed against:
-    # instructions plus one per extra location of a multi-location operand.
-    op_work: np.ndarray
-    # LOOP_BEGIN: 1 + first template of its only block when that block's operands are all
-    # fixed locations (its evolution depends on the entry state alone), else 0.
-    op_memo: np.ndarray
+    arrays: LayerArrays
     instructions: int
     block_executions: int
 
@@ -136,30 +92,38 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     loc, count, coefs = [], [], []
     for block in program.blocks:
         for t in block.templates:
-            operands = t.operands()  # reads, writes, read marks, marks: the kernel's order
-            row = [0] * TEMPLATE_COLUMNS
-            row[T_UNIT] = unit_first[t.unit] + t.instance
-            row[T_LATENCY] = t.latency
-            row[T_OCCUPANCY] = t.occupancy
-            row[T_READ_TIME] = t.read_time
-            row[T_BUNDLE_START] = int(t.bundle_start)
+            operands = t.operands()  # every list in field order: the kernel's order
             # The hot path reads locations alone, not their chunks.
             fixed = all(o.count == 1 and not any(o.coefs) for o in operands)
-            row[T_SIMPLE] = int(fixed and chunk_shift == 0)
-            row[T_FIRST] = len(loc)
-            row[T_FIRST_WRITE] = len(loc) + len(t.reads)
-            row[T_LAST] = row[T_FIRST_WRITE] + len(t.writes)
-            row[T_END_READ_MARKS] = row[T_LAST] + len(t.read_marks)
-            row[T_END_MARKS] = row[T_END_READ_MARKS] + len(t.marks)
-            row[T_QUEUE] = -1 if t.queue is None else queue_index[t.queue]
-            row[T_ISSUE_QUEUE] = -1 if t.issue_queue is None else queue_index[t.issue_queue]
-            rows.append(row)
+            rows.append(
+                template_row(t, unit_first, queue_index, len(loc), fixed and chunk_shift == 0)
+            )
             for operand in operands:
                 track.append(operand.space in written)
                 loc.append(space_first[operand.space] + operand.base)
                 count.append(operand.count)
                 coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
         block_first.append(len(rows))
+    coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
+    templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
+    location = np.array(loc, dtype=np.int64)
+    arrays = ProgramArrays(
+        templates=templates,
+        operand_location=location,
+        operand_slot=location.astype(np.uint64),
+        operand_count=np.array(count, dtype=np.int64),
+        operand_coefs=coef_array,
+        operand_affine=_address_depths(coef_array),
+        operand_track=np.array(track, dtype=np.bool_),
+        queue_first=np.array(queue_first, dtype=np.int64),
+        n_units=total,
+        n_locations=locations,
+        min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
+        chunk_shift=chunk_shift,
+        bundles_per_cycle=program.bundles_per_cycle,
+        window_bundles=program.window_bundles,
+        frontend_delay=program.frontend_delay,
+    )
     signature_length = (
         total
         + 2 * locations
@@ -168,30 +132,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         + 2
         + queue_first[-1]
     )
-    memo_capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * 8 * signature_length)))
-    coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
-    templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
-    location = np.array(loc, dtype=np.int64)
-    return PackedBlocks(
-        block_first=np.array(block_first, dtype=np.int64),
-        templates=templates,
-        operand_location=location,
-        operand_slot=location.astype(np.uint64),
-        operand_count=np.array(count, dtype=np.int64),
-        operand_coefs=coef_array,
-        operand_affine=_address_depths(coef_array),
-        n_units=total,
-        n_locations=locations,
-        min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
-        queue_first=np.array(queue_first, dtype=np.int64),
-        chunk_shift=chunk_shift,
-        operand_track=np.array(track, dtype=np.bool_),
-        memo_keys=np.zeros((memo_capacity, signature_length), dtype=np.int64),
-        memo_vals=np.zeros((memo_capacity, signature_length), dtype=np.int64),
-        memo_meta=np.zeros((memo_capacity, 7), dtype=np.int64),
-        memo_hash=np.zeros(memo_capacity, dtype=np.uint64),
-        memo_count=np.zeros(1, dtype=np.int64),
-    )
+    return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
 
 
 def _address_depths(coefs: np.ndarray) -> np.ndarray:
@@ -209,7 +150,8 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     skippable: list[bool] = []
     work: list[int] = []
     memo: list[int] = []
-    extra = np.maximum(blocks.operand_count - 1, 0)
+    arrays = blocks.arrays
+    extra = np.maximum(arrays.operand_count - 1, 0)
     block_facts: dict[int, tuple[int, int, int]] = {}
 
     def facts_of_block(block: int) -> tuple[int, int, int]:
@@ -219,9 +161,9 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             if lo == hi:
                 block_facts[block] = (0, 0, 0)
             else:
-                first = blocks.templates[lo, T_FIRST]
-                last = blocks.templates[hi - 1, T_END_MARKS]
-                used = blocks.operand_coefs[first:last].any(axis=0)
+                first = arrays.templates[lo, T_OPERANDS_FIRST]
+                last = arrays.templates[hi - 1, T_MARKS_END]
+                used = arrays.operand_coefs[first:last].any(axis=0)
                 mask = sum(1 << d for d in range(MAX_DEPTH) if used[d])
                 block_facts[block] = (
                     int(hi - lo),
@@ -236,8 +178,9 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         lo, hi = blocks.block_first[node.body[0].block], blocks.block_first[node.body[0].block + 1]
         if lo == hi:
             return 0
-        first, last = blocks.templates[lo, T_FIRST], blocks.templates[hi - 1, T_END_MARKS]
-        if blocks.operand_affine[first:last].any():
+        first = arrays.templates[lo, T_OPERANDS_FIRST]
+        last = arrays.templates[hi - 1, T_MARKS_END]
+        if arrays.operand_affine[first:last].any():
             return 0
         return int(lo) + 1
 
@@ -291,14 +234,16 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     instructions, _, _ = emit(layer.root, 0)
 
     return PackedLayer(
-        op_kind=np.array(kind, dtype=np.int64),
-        op_arg=np.array(arg, dtype=np.int64),
-        op_arg2=np.array(arg2, dtype=np.int64),
-        op_jump=np.array(jump, dtype=np.int64),
-        op_depth=np.array(depth, dtype=np.int64),
-        op_skippable=np.array(skippable, dtype=np.bool_),
-        op_work=np.array(work, dtype=np.int64),
-        op_memo=np.array(memo, dtype=np.int64),
+        arrays=LayerArrays(
+            kind=np.array(kind, dtype=np.int64),
+            arg=np.array(arg, dtype=np.int64),
+            arg2=np.array(arg2, dtype=np.int64),
+            jump=np.array(jump, dtype=np.int64),
+            depth=np.array(depth, dtype=np.int64),
+            skippable=np.array(skippable, dtype=np.bool_),
+            work=np.array(work, dtype=np.int64),
+            memo=np.array(memo, dtype=np.int64),
+        ),
         instructions=instructions,
         block_executions=count_block_executions(layer.root),
     )

@@ -1,0 +1,59 @@
+"""Fast mode's memo of loop evolutions, and who owns it.
+
+The kernel (analyzer/engine/kernels.py, evaluate_layer) remembers how a loop of
+fixed-location instructions evolved from an entry state, so a later loop instance entering
+in the same state, in the same layer or a later one, takes the stored result instead of
+evaluating it again. Entries name a loop by its block's first template, so they mean
+something only for the program they were filled with: a LoopMemo belongs to one
+PackedBlocks, and run_kernel refuses it for another.
+
+Whoever evaluates creates one and decides its lifetime by holding it: `accperf-trace
+analyze` keeps one for all the layers of a trace (a later layer meets the loops an earlier
+one did), a SCALE-Sim validation gives each layer its own (each layer's time is what
+evaluating it alone takes). A new evaluation never sees an earlier one's entries unless it
+is handed that memo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analyzer.engine.kernels import MEMO_META_COLUMNS, MemoArrays
+from analyzer.engine.packing import PackedBlocks
+
+# The memo keeps a few loop evolutions (entry and exit states of a whole machine); cap it
+# by entries and by memory, which grows with the array (two signatures per entry).
+MEMO_ENTRIES = 8
+MEMO_BYTES = 64 * 1024 * 1024
+
+
+class LoopMemo:
+    """The remembered loop evolutions of evaluations of one packed program."""
+
+    def __init__(self, blocks: PackedBlocks) -> None:
+        self.blocks = blocks
+        length = blocks.signature_length
+        capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * 8 * length)))
+        self.arrays = MemoArrays(
+            keys=np.zeros((capacity, length), dtype=np.int64),
+            vals=np.zeros((capacity, length), dtype=np.int64),
+            meta=np.zeros((capacity, MEMO_META_COLUMNS), dtype=np.int64),
+            hashes=np.zeros(capacity, dtype=np.uint64),
+            count=np.zeros(1, dtype=np.int64),
+        )
+
+    @property
+    def entries(self) -> int:
+        """Loop evolutions it holds now (at most its capacity; the oldest go first)."""
+        return min(int(self.arrays.count[0]), self.arrays.keys.shape[0])
+
+
+# What full mode passes: it never reads or fills a memo (the kernel finds no signature
+# of this length), so no program's memo needs allocating for it.
+NO_MEMO = MemoArrays(
+    keys=np.zeros((0, 0), dtype=np.int64),
+    vals=np.zeros((0, 0), dtype=np.int64),
+    meta=np.zeros((0, MEMO_META_COLUMNS), dtype=np.int64),
+    hashes=np.zeros(0, dtype=np.uint64),
+    count=np.zeros(1, dtype=np.int64),
+)

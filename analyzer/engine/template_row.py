@@ -1,0 +1,71 @@
+"""The kernel's template row: one int64 row per instruction template, its columns derived
+from the template table (isa.program.TEMPLATE_FIELDS) by each field's kind.
+
+    UNIT       column <name>: the unit instance's global id (unit kind's offset + instance)
+    INSTANCE   none: folded into the unit's column
+    TEXT       none: the kernel never reads names
+    CYCLES     column <name>: the value
+    FLAG       column <name>: 0 or 1
+    OPERANDS   column <name>_end: where the list ends in the operand table; the lists are
+               consecutive in field order, so the first one also opens column
+               operands_first
+    QUEUE      column <name>: the queue's index, -1 for none
+and, last, column `simple`: 1 when every operand is one fixed location and locations are
+not chunked (the kernel's hot path, analyzer/engine/kernels.py).
+
+analyzer/engine/kernels.py reads the indices as plain int globals (T_<COLUMN>), which
+Numba compiles in as constants.
+"""
+
+from __future__ import annotations
+
+from isa.program import TEMPLATE_FIELDS, FieldKind, Template
+
+_VALUE_KINDS = (FieldKind.UNIT, FieldKind.CYCLES, FieldKind.FLAG, FieldKind.QUEUE)
+
+
+def _column_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for spec in TEMPLATE_FIELDS:
+        if spec.kind in _VALUE_KINDS:
+            names.append(spec.name)
+        elif spec.kind is FieldKind.OPERANDS:
+            if "operands_first" not in names:
+                names.append("operands_first")
+            names.append(f"{spec.name}_end")
+    names.append("simple")
+    return tuple(names)
+
+
+COLUMN_NAMES = _column_names()
+COLUMN = {name: index for index, name in enumerate(COLUMN_NAMES)}
+# Row width: a power of two makes the row offset a shift (measured faster), so the row is
+# padded past the columns it uses.
+TEMPLATE_COLUMNS = 1 << (len(COLUMN_NAMES) - 1).bit_length()
+
+
+def template_row(
+    template: Template,
+    unit_first: dict[str, int],
+    queue_index: dict[str, int],
+    operands_first: int,
+    simple: bool,
+) -> list[int]:
+    """The kernel's row for `template`, whose operands start at `operands_first` of the
+    operand table (every list of it, in field order)."""
+    row = [0] * TEMPLATE_COLUMNS
+    end = operands_first
+    row[COLUMN["operands_first"]] = operands_first
+    for spec in TEMPLATE_FIELDS:
+        value = getattr(template, spec.name)
+        if spec.kind is FieldKind.UNIT:
+            row[COLUMN[spec.name]] = unit_first[value] + template.instance
+        elif spec.kind in (FieldKind.CYCLES, FieldKind.FLAG):
+            row[COLUMN[spec.name]] = int(value)
+        elif spec.kind is FieldKind.QUEUE:
+            row[COLUMN[spec.name]] = -1 if value is None else queue_index[value]
+        elif spec.kind is FieldKind.OPERANDS:
+            end += len(value)
+            row[COLUMN[f"{spec.name}_end"]] = end
+    row[COLUMN["simple"]] = int(simple)
+    return row

@@ -1,0 +1,54 @@
+"""The loop memo's owner (analyzer/engine/memo.py): whoever holds a LoopMemo decides which
+evaluations share remembered loops; without one, a layer is evaluated as if alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from accelerators.catalog import find_accelerator
+from analyzer.engine.evaluate import Evaluation, run_kernel
+from analyzer.engine.memo import LoopMemo
+from analyzer.engine.packing import pack_blocks, pack_layer
+from isa.systolic.lowering import lower
+from tracer.workloads.layers import Dense, Model
+
+
+@pytest.fixture(scope="module")
+def program():
+    # Two layers with long streams that meet the same preload and stream loops.
+    accelerator = find_accelerator("systolic").resolve({"rows": "16", "cols": "16"})
+    layers = (Dense("a", 64, 64, rows=3000), Dense("b", 64, 64, rows=2000))
+    return lower(accelerator, Model("net", layers))
+
+
+def test_one_memo_carries_loops_from_layer_to_layer(program):
+    # An Evaluation holds one memo for all its layers (equal layers not reused here, so
+    # the second layer is evaluated and can only be faster through the memo).
+    shared = Evaluation(program, "fast", reuse_layers=False)
+    first, second = shared.run()
+    # remember_loops=False: each layer gets a fresh memo, as if it were the first.
+    alone = Evaluation(program, "fast", reuse_layers=False, remember_loops=False).run()
+    full = Evaluation(program, "full").run()
+    assert second.cycles == alone[1].cycles == full[1].cycles
+    assert second.evaluated_iterations * 4 < alone[1].evaluated_iterations
+    assert first.evaluated_iterations == alone[0].evaluated_iterations
+    assert first.evaluated_iterations > second.evaluated_iterations
+    # A new Evaluation starts with an empty memo: nothing outlives the one that filled it.
+    again = Evaluation(program, "fast", reuse_layers=False)
+    assert again.layer(program.layers[1]).evaluated_iterations == alone[1].evaluated_iterations
+
+
+def test_a_memo_fills_as_loops_are_remembered(program):
+    blocks = pack_blocks(program)
+    memo = LoopMemo(blocks)
+    assert memo.entries == 0
+    run_kernel(pack_layer(program.layers[0], program, blocks), blocks, fast=True, memo=memo)
+    assert memo.entries > 0
+
+
+def test_a_memo_is_refused_for_another_program(program):
+    blocks = pack_blocks(program)
+    other = pack_blocks(program)  # equal contents, but a memo belongs to one packing
+    packed = pack_layer(program.layers[0], program, blocks)
+    with pytest.raises(ValueError, match="belongs to another packed program"):
+        run_kernel(packed, blocks, fast=True, memo=LoopMemo(other))
