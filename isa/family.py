@@ -20,6 +20,8 @@ from tracer.workloads.layers import Model
 Lowering = Callable[[Accelerator, Model], Program]
 # (layer mapping, resolved parameters) -> stall cycles the memory side adds to the layer.
 MemoryStalls = Callable[[Mapping[str, int | str], Mapping[str, int | str]], int]
+# accelerator -> (bytes its lowering and analysis need at least, what they grow with)
+Footprint = Callable[[Accelerator], tuple[int, str]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class Family:
     # (the systolic array's SCALE-Sim SRAMs); None when every cycle comes from the
     # instructions. Fast and full evaluation add the same stalls.
     memory_stalls: MemoryStalls | None = None
+    # The memory a configuration needs before anything is built, where it can outgrow a
+    # machine (the systolic array's per-PE templates and state): checked by the lowering
+    # driver, so an impossible size is refused at once instead of being killed later.
+    footprint: Footprint | None = None
 
     def check(self, spec: AcceleratorSpec) -> None:
         """Refuse a description this family cannot run, in one line naming file and key;

@@ -314,18 +314,13 @@ def test_fast_analyze_reuses_identical_layer_programs(tmp_path, capsys):
     assert [e["cycles"] for e in entries] == [r.cycles for r in evaluate_program(program, "full")]
 
 
-def test_a_model_of_host_layers_only(tmp_path, capsys):
+def test_a_model_of_host_layers_only_is_refused(tmp_path, capsys):
+    # Nothing to time is an error, not an empty trace (which used to replace a full one).
     argv = ["lower", "--accelerator", "systolic", "--model", "resnet18", "--layers", "maxpool"]
-    code, out, _ = run([*argv, "-o", str(tmp_path)], capsys)
-    assert code == 0
-    trace = out.strip()
-    report = tmp_path / "r.json"
-    code, out, _ = run(["analyze", trace, "--json", str(report)], capsys)
-    assert code == 0 and "0 layers (1 more run on the host, not timed), 0 cycles" in out
-    data = json.loads(report.read_text())
-    assert data["total_cycles"] == 0 and data["layers"][0]["placement"] == "host"
-    code, _, err = run(["show", trace, "--layer", "maxpool"], capsys)
-    assert code == 2 and "on the host" in err
+    code, out, err = run([*argv, "-o", str(tmp_path)], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "none of the chosen layers runs on systolic (maxpool runs elsewhere)" in err
+    assert not any(tmp_path.iterdir())
 
 
 def test_show_prints_each_instructions_start_and_end(tmp_path, capsys):

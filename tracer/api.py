@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -42,7 +42,13 @@ from isa.program import Program, count_instructions, placement_counts
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload, select_layers
-from tracer.trace_io import iterate_blocks, read_trace, render_operand, write_trace
+from tracer.trace_io import (
+    default_materialize,
+    iterate_blocks,
+    read_trace,
+    render_operand,
+    write_trace,
+)
 from tracer.workloads.layers import Model
 from tracer.workloads.loading import load_model as _load_workload
 from tracer.workloads.zoo import MODELS
@@ -78,16 +84,25 @@ class Trace:
         return sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
 
     def save(
-        self, out_dir: str | Path = "traces", materialize: int | None = DEFAULT_MATERIALIZE
+        self,
+        out_dir: str | Path = "traces",
+        materialize: int | None | Literal["auto"] = "auto",
+        force: bool = False,
     ) -> Path:
         """Write the trace folder into `out_dir` (atomically) and return its path.
-        `materialize`: iterations per layer expanded into instructions.arrow; None: all."""
-        if materialize is not None and materialize < 0:
+
+        `materialize`: iterations per layer expanded into instructions.arrow; None: all;
+        "auto": DEFAULT_MATERIALIZE, or fewer where that many would pass the row limit.
+        A trace of another configuration already there is replaced only with `force`."""
+        if materialize == "auto":
+            materialize = default_materialize(self.program, DEFAULT_MATERIALIZE)
+        elif materialize is not None and (not isinstance(materialize, int) or materialize < 0):
             raise AccperfError(
-                f"materialize={materialize}: give a number of iterations (>= 0) or None for all"
+                f"materialize={materialize!r}: give a number of iterations (>= 0), None for "
+                "all, or 'auto'"
             )
         try:
-            return write_trace(self.program, Path(out_dir), materialize)
+            return write_trace(self.program, Path(out_dir), materialize, force)
         except OSError as exc:
             raise AccperfError(
                 f"-o {out_dir}: cannot write a trace there ({exc.strerror or exc}); "
@@ -164,6 +179,13 @@ def lower(
             skip_unsupported=skip_unsupported,
         )
     program = lower_workload(resolved, select_layers(workload, list(layers) if layers else None))
+    if not program.layers:
+        hosted = ", ".join(host.name for host in program.host_layers)
+        raise AccperfError(
+            f"--model {program.model}: none of the chosen layers runs on {program.accelerator} "
+            f"({hosted} {'runs' if len(program.host_layers) == 1 else 'run'} elsewhere), so "
+            "there is nothing to time; choose layers the accelerator runs"
+        )
     return Trace(program)
 
 

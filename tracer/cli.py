@@ -71,10 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     lower.add_argument("-o", "--out", type=Path, default=Path("traces"), help="output folder")
     lower.add_argument(
         "--materialize",
-        default=str(DEFAULT_MATERIALIZE),
+        default="auto",
         metavar="N|all",
         help=f"iterations per layer expanded into instructions.arrow "
-        f"(default {DEFAULT_MATERIALIZE}; 'all' for every instruction)",
+        f"(default {DEFAULT_MATERIALIZE}, fewer on arrays so large that those would pass "
+        "the row limit; 'all' for every instruction)",
+    )
+    lower.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a trace of another configuration in the output folder",
     )
     lower.set_defaults(handler=_lower)
 
@@ -256,8 +262,11 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
     from tracer.api import host_and_fused, lower
     from tracer.workloads.onnx_import import SKIPPED_NOTE
 
+    materialize: int | None | str
     if args.materialize == "all":
         materialize = None
+    elif args.materialize == "auto":
+        materialize = "auto"
     else:
         try:
             materialize = int(args.materialize)
@@ -278,7 +287,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
         dims=_int_params(args.dim, "--dim"),
         skip_unsupported=args.skip_unsupported,
     )
-    folder = trace.save(args.out, materialize)
+    folder = trace.save(args.out, materialize, force=args.force)
     on_host, fused = host_and_fused(trace)
     hosted = (f", {on_host} on the host" if on_host else "") + (
         f", {fused} fused into another layer" if fused else ""

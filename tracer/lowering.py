@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from pathlib import Path
 
 from accelerators.description import Accelerator
 from isa.program import Program
@@ -54,9 +56,34 @@ def lower_model(
     return lower_workload(resolved, workload)
 
 
+def available_memory() -> int:
+    """Bytes this machine can still give a process (MemAvailable, else physical memory)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_footprint(accelerator: Accelerator, needed: int, why: str) -> None:
+    available = available_memory()
+    if needed > available:
+        shown = ", ".join(f"{k}={v}" for k, v in accelerator.parameters.items())
+        raise MappingError(
+            f"{accelerator.name} ({shown}): lowering and analyzing it needs about "
+            f"{needed / 2**30:.1f} GiB ({why}), and this machine has "
+            f"{available / 2**30:.1f} GiB available; choose a smaller configuration"
+        )
+
+
 def lower_workload(accelerator: Accelerator, workload: Model) -> Program:
     """Lower an already loaded model onto a resolved accelerator, and check the result."""
-    program = family_of(accelerator).lower(accelerator, workload)
+    family = family_of(accelerator)
+    if family.footprint is not None:
+        _check_footprint(accelerator, *family.footprint(accelerator))
+    program = family.lower(accelerator, workload)
     program = replace(program, notes=program.notes + workload.notes)
     try:
         check_program(program)

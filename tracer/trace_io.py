@@ -15,9 +15,12 @@ Every file is an Arrow IPC file: `polars.scan_ipc(path)` reads it without accper
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -113,18 +116,24 @@ def trace_folder_name(model: str, accelerator: str) -> str:
 # ---------------------------------------------------------------------------- writing
 
 
-def write_trace(program: Program, out_dir: Path, materialize_iterations: int | None) -> Path:
+def write_trace(
+    program: Program, out_dir: Path, materialize_iterations: int | None, force: bool = False
+) -> Path:
     """Write `program` to out_dir/<model>__<accelerator>; returns that folder.
 
     `materialize_iterations` = how many block executions per layer to expand into
-    instructions.arrow (None = all). The folder appears whole or not at all: we write a
+    instructions.arrow (None = all); refused before anything is written when that would
+    exceed MATERIALIZE_LIMIT rows. The folder appears whole or not at all: we write a
     temporary sibling and rename it into place, so an interrupted run never leaves a
-    trace that looks complete, and an older trace survives a failed run.
+    trace that looks complete, and an older trace survives a failed run. A trace of
+    another configuration (model, accelerator, parameters, layers) already in the
+    folder is replaced only with `force`; writers of one folder take turns (a lock), so
+    concurrent runs neither fail nor silently overwrite each other.
     """
     target = out_dir / trace_folder_name(program.model, program.accelerator)
-    if materialize_iterations is None:
-        _check_materialize_all(program)
+    _check_materialize(program, materialize_iterations)
     out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_siblings(out_dir, target.name)
     staging = out_dir / f".{target.name}.tmp-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -135,11 +144,79 @@ def write_trace(program: Program, out_dir: Path, materialize_iterations: int | N
         materialized = _write_instructions(staging / INSTRUCTIONS, program, materialize_iterations)
         manifest = build_manifest(program, materialized)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-        _swap_into_place(staging, target)
+        with _folder_lock(out_dir):
+            if not force:
+                _refuse_other_configuration(target, manifest)
+            _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+# What tells two traces' configurations apart: everything in the manifest but how many
+# instruction rows were materialized and what the files are called.
+_NOT_CONFIGURATION = ("materialized", "files")
+
+
+def _configuration(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k not in _NOT_CONFIGURATION}
+
+
+def _refuse_other_configuration(target: Path, manifest: dict[str, Any]) -> None:
+    try:
+        existing = json.loads((target / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return  # no trace there, or a damaged one: nothing a user would want kept
+    if not isinstance(existing, dict) or existing.get("format") != FORMAT:
+        return
+    ours, theirs = _configuration(json.loads(json.dumps(manifest))), _configuration(existing)
+    if ours == theirs:
+        return
+    differences = [
+        key for key in sorted(set(ours) | set(theirs)) if ours.get(key) != theirs.get(key)
+    ]
+    if "parameters" in differences:
+        old, new = theirs.get("parameters") or {}, ours.get("parameters") or {}
+        changed = [f"{k}={old.get(k)} -> {new.get(k)}" for k in new if old.get(k) != new.get(k)]
+        what = "parameters " + ", ".join(changed)
+    else:
+        what = ", ".join(differences)
+    raise TraceError(
+        f"{target} holds a trace of another configuration ({what}); give --force "
+        "(API: save(force=True)) to replace it, or another -o folder to keep both"
+    )
+
+
+@contextmanager
+def _folder_lock(out_dir: Path) -> Iterator[None]:
+    """One writer at a time swaps a trace into `out_dir`: an exclusive lock on the folder
+    itself, so nothing is left behind."""
+    descriptor = os.open(out_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock
+
+
+def _remove_stale_siblings(out_dir: Path, name: str) -> None:
+    """Temporary folders of runs that were killed: their process is gone."""
+    for path in out_dir.glob(f".{name}.*-*"):
+        kind, _, pid = path.name.rpartition("-")
+        if not kind.endswith((".tmp", ".old")) or not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
@@ -262,15 +339,60 @@ def _static_columns(block: Block) -> dict[str, list[Any]]:
 
 
 MATERIALIZE_LIMIT = 20_000_000  # rows; beyond this a trace stops being a convenience
+ROWS_PER_BATCH = 1 << 18  # instruction rows held in memory before they are written
 
 
-def _check_materialize_all(program: Program) -> None:
-    total = sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
-    if total > MATERIALIZE_LIMIT:
+def materialized_rows(program: Program, iterations: int | None) -> int:
+    """Instruction rows `iterations` block executions per layer (None: all) expand to."""
+    total = 0
+    for layer in program.layers:
+        if iterations is None:
+            total += count_instructions(layer.root, program.blocks)
+        else:
+            total += _first_instructions(layer.root, program.blocks, iterations)[0]
+    return total
+
+
+def _first_instructions(
+    node: Loop | BlockRef, blocks: tuple[Block, ...], budget: int
+) -> tuple[int, int]:
+    """(instructions, block executions) of the first `budget` block executions of `node`,
+    counted without walking the trips one by one."""
+    if budget <= 0:
+        return 0, 0
+    if isinstance(node, BlockRef):
+        return len(blocks[node.block].templates), 1
+    per_trip = count_block_executions(Loop(node.name, 1, node.body))
+    whole = min(node.trips, budget // per_trip) if per_trip else node.trips
+    instructions = whole * count_instructions(Loop(node.name, 1, node.body), blocks)
+    executions = whole * per_trip
+    if whole < node.trips:
+        for child in node.body:
+            more, done = _first_instructions(child, blocks, budget - executions)
+            instructions, executions = instructions + more, executions + done
+            if executions >= budget:
+                break
+    return instructions, executions
+
+
+def default_materialize(program: Program, wanted: int) -> int:
+    """`wanted` iterations per layer, or fewer if that many rows would pass the limit (a
+    large array's first iterations alone can be tens of millions of instructions)."""
+    iterations = wanted
+    while iterations > 0 and materialized_rows(program, iterations) > MATERIALIZE_LIMIT:
+        iterations -= 1
+    return iterations
+
+
+def _check_materialize(program: Program, iterations: int | None) -> None:
+    rows = materialized_rows(program, iterations)
+    if rows > MATERIALIZE_LIMIT:
+        asked = "all" if iterations is None else str(iterations)
         raise TraceError(
-            f"--materialize all would write {total:,} instruction rows (limit "
-            f"{MATERIALIZE_LIMIT:,}); give a number of iterations per layer instead, "
-            f"e.g. --materialize 64"
+            f"--materialize {asked} would write {rows:,} instruction rows (limit "
+            f"{MATERIALIZE_LIMIT:,}, about {MATERIALIZE_LIMIT // 1_000_000} M rows or "
+            "1 GB on disk); give fewer iterations per layer, e.g. --materialize 4 (the "
+            "analyzer never needs them: the compact program is the trace)"
         )
 
 
@@ -284,6 +406,10 @@ def _write_instructions(path: Path, program: Program, iterations: int | None) ->
         for layer_index, layer in enumerate(program.layers):
             columns: dict[str, list[Any]] = {name: [] for name in INSTRUCTION_SCHEMA.names}
             for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
+                if len(columns["layer"]) >= ROWS_PER_BATCH:  # bounded memory
+                    rows += len(columns["layer"])
+                    writer.write_table(pa.table(columns, schema=INSTRUCTION_SCHEMA))
+                    columns = {name: [] for name in INSTRUCTION_SCHEMA.names}
                 if iterations is not None and iteration >= iterations:
                     break
                 block = program.blocks[block_id]

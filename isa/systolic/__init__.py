@@ -2,7 +2,7 @@
 dataflows, and SCALE-Sim's double-buffered SRAMs as a memory side."""
 
 from isa.family import Family, choice, integer
-from isa.systolic.lowering import lower
+from isa.systolic.lowering import footprint, lower
 from isa.systolic.mapping import DATAFLOWS
 from isa.systolic.memory_side import stall_cycles
 
@@ -21,4 +21,5 @@ FAMILY = Family(
     ),
     units=("pe", "drain", "sequencer"),
     memory_stalls=stall_cycles,
+    footprint=footprint,
 )
