@@ -254,7 +254,6 @@ def _parse_params(
 
 def _lower(args: argparse.Namespace, console: Console) -> int:
     from tracer.api import host_and_fused, lower
-    from tracer.workloads.onnx_import import SKIPPED_NOTE
 
     if args.materialize == "all":
         materialize = None
@@ -283,17 +282,23 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
     hosted = (f", {on_host} on the host" if on_host else "") + (
         f", {fused} fused into another layer" if fused else ""
     )
-    stderr = _stderr()
-    stderr.print(
+    _stderr().print(
         f"lowered {trace.model} ({len(trace.program.layers)} layers{hosted}, "
         f"{trace.instructions:,} instructions) onto {trace.accelerator} in "
         f"{time.perf_counter() - started:.2f} s"
     )
-    for note in trace.program.notes:
-        if note.startswith(SKIPPED_NOTE):
-            stderr.print(f"warning: {note}")
+    _warn(trace.program.notes)
     print(folder)
     return 0
+
+
+def _warn(notes: tuple[str, ...]) -> None:
+    """The model's notes a user must not miss (what an import skipped or read unusually),
+    on stderr, wherever the model's trace is used."""
+    from tracer.workloads.layers import warnings_in
+
+    for note in warnings_in(notes):
+        sys.stderr.write(f"warning: {note}\n")  # plain, as errors: one line each, never wrapped
 
 
 def _analyze(args: argparse.Namespace, console: Console) -> int:
@@ -314,6 +319,7 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
         )
     baselines = None if result.baselines is None else list(result.baselines)
     print_table(console, trace.program, list(result.results), args.mode, result.seconds, baselines)
+    _warn(trace.program.notes)
     if args.json is not None:
         result.to_json(args.json)
     return 0

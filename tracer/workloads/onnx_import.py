@@ -34,6 +34,7 @@ from onnx import helper
 
 from tracer.errors import WorkloadError
 from tracer.workloads.layers import (
+    SKIPPED_NOTE,
     Conv2d,
     Dense,
     Elementwise,
@@ -75,7 +76,6 @@ SUPPORTED = (
     | set(POOL_OPS)
 )
 _SHOWN_NODES = 4
-SKIPPED_NOTE = "skipped operators (--skip-unsupported), taking no time"
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
