@@ -64,6 +64,28 @@ def test_list_shows_parameters_and_models(capsys):
         assert word in out
 
 
+def test_lower_and_analyze_count_layers_alike(tmp_path, capsys):
+    # resnet18's first three layers: conv1, maxpool (on the host), layer1.0.conv1.
+    argv = ["lower", *SMALL[:6], "--model", "resnet18", "--layers", "conv1,maxpool,layer1.0.conv1"]
+    code, out, err = run([*argv, "-o", str(tmp_path)], capsys)
+    assert code == 0
+    counts = "3 layers: 2 on the accelerator, 1 on the host (not timed)"
+    assert f"; {counts}; " in err
+    code, out, _ = run(["analyze", out.strip()], capsys)
+    assert code == 0 and f"\n{counts}; " in out
+
+
+def test_piped_report_lines_are_never_wrapped(trace, capsys):
+    # capsys is not a terminal: the title, each row and the summary stay one line each.
+    code, out, _ = run(["analyze", str(trace)], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("resnet50 on systolic (rows=8, cols=8, dataflow=ws, ")
+    assert lines[0].endswith(", pe_latency=1) - fast evaluation")
+    assert sum(line.startswith("│") for line in lines) == 4  # 3 layers and the total
+    assert lines[-1].startswith("3 layers: 3 on the accelerator; ")
+
+
 def test_lower_then_analyze_fast_and_full_agree(trace, tmp_path, capsys):
     code, out, _ = run(["analyze", str(trace), "--json", str(tmp_path / "fast.json")], capsys)
     assert code == 0
@@ -321,7 +343,7 @@ def test_a_model_of_host_layers_only(tmp_path, capsys):
     trace = out.strip()
     report = tmp_path / "r.json"
     code, out, _ = run(["analyze", trace, "--json", str(report)], capsys)
-    assert code == 0 and "0 layers (1 more run on the host, not timed), 0 cycles" in out
+    assert code == 0 and "1 layer: 0 on the accelerator, 1 on the host (not timed); 0 cycles" in out
     data = json.loads(report.read_text())
     assert data["total_cycles"] == 0 and data["layers"][0]["placement"] == "host"
     code, _, err = run(["show", trace, "--layer", "maxpool"], capsys)

@@ -38,7 +38,7 @@ from analyzer.crosscheck.validate import (
 )
 from analyzer.engine.evaluate import Evaluation, LayerResult
 from analyzer.report import check_json_destination, report_dict, write_json
-from isa.program import Program, count_instructions, placement_counts
+from isa.program import Program, count_instructions
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload, select_layers
@@ -321,11 +321,6 @@ def instruction_timeline(
                 )
             )
     return rows, offset - record_first - len(rows)
-
-
-def host_and_fused(trace: Trace) -> tuple[int, int]:
-    """(layers run on the host, layers fused into another layer) of a trace."""
-    return placement_counts(trace.program.host_layers)
 
 
 def validate_against_scalesim(
