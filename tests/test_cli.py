@@ -156,7 +156,21 @@ def test_trace_rows_load_in_polars(trace):
             ["lower", "--accelerator", "systolic", "--param", "dataflow=rs", "--model", "resnet50"],
             "choose one of ws, os, is",
         ),
-        (["lower", "--accelerator", "systolic", "--model", "resnet50", "--batch", "0"], "batch"),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "resnet50", "--batch", "0"],
+            "--batch must be a positive integer, got 0",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--param", "rows=8", "--param", "cols=8"]
+            + ["--param", "rows=16", "--model", "resnet50"],
+            "--param rows given twice (rows=8 and rows=16); give it once",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "bert_base"]
+            + ["--model-param", "seq_len=8", "--model-param", "seq_len=8"],
+            "--model-param seq_len given twice",
+        ),
+        (["layers", "m.onnx", "--dim", "s=4", "--dim", "s=8"], "--dim s given twice (s=4 and s=8)"),
         (
             ["lower", "--accelerator", "systolic", "--model", "resnet50", "--layers", "conv9"],
             "conv9 not in model",
@@ -203,6 +217,29 @@ def test_bad_input_is_one_clear_error(args, fragment, capsys, tmp_path):
     assert fragment in " ".join(err.split())
     assert "Traceback" not in err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_batch_zero_names_the_flag_for_every_kind_of_model(tmp_path, capsys):
+    # Not a layer of the model: the option. A topology CSV used to blame its first row.
+    topology = tmp_path / "t.csv"
+    topology.write_text("Layer, M, N, K,\nQK, 8, 8, 8,\n")
+    for model in ("resnet50", str(topology), str(tmp_path / "absent.onnx")):
+        code, _, err = run(["layers", model, "--batch", "0"], capsys)
+        assert (code, err) == (2, "error: --batch must be a positive integer, got 0\n"), model
+
+
+def test_analyze_of_a_folder_of_traces_lists_them(trace, capsys):
+    # `lower -o traces/` prints traces/<model>__<accelerator>; `analyze traces/` is the
+    # natural slip. Hidden folders (a run's staging) are not offered.
+    parent = trace.parent
+    (parent / ".resnet50__systolic.tmp-1").mkdir()
+    (parent / "notes").mkdir()
+    for command in (["analyze", str(parent)], ["show", str(parent), "--layer", "fc"]):
+        code, _, err = run(command, capsys)
+        assert code == 2 and err.count("\n") == 1
+        assert err == (
+            f"error: {parent}: a folder of trace folders, not a trace; give one of them: {trace}\n"
+        )
 
 
 def test_damaged_and_foreign_traces_from_the_command_line(trace, capsys):

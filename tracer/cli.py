@@ -254,7 +254,14 @@ def _parse_params(
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
             raise UserInputError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {flag} {example}")
-        params[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        if name in params:
+            # Keeping the last value silently would run a configuration the user may not mean.
+            raise UserInputError(
+                f"{flag} {name} given twice ({name}={params[name]} and {name}={value}); "
+                "give it once"
+            )
+        params[name] = value
     return params
 
 
