@@ -226,8 +226,15 @@ def load_description(path: Path) -> AcceleratorSpec:
             peak_macs_per_cycle=roofline_fields.expression("peak_macs_per_cycle"),
             dram_words_per_cycle=roofline_fields.expression("dram_words_per_cycle"),
         )
+    name = reader.text("name")
+    if not name or name in (".", "..") or not name.isprintable() or "/" in name or "\\" in name:
+        # The name is part of every trace folder's name.
+        raise DescriptionError(
+            f"{reader.where('name')} is {name!r}; give a name without / or \\ or control "
+            "characters (it names trace folders)"
+        )
     spec = AcceleratorSpec(
-        name=reader.text("name"),
+        name=name,
         isa=reader.text("isa"),
         summary=reader.text("summary", ""),
         source=source,

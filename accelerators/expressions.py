@@ -21,6 +21,23 @@ class ExpressionError(ValueError):
     """The text is not a valid integer expression over the known parameter names."""
 
 
+# A size formula is short. Longer text could nest deeper than Python's parser and this
+# module's recursive walk can go (a RecursionError, not an answer).
+MAX_LENGTH = 200
+
+
+def _parse(text: str) -> ast.Expression:
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(
+            f"{text[:20]!r}... is {len(text):,} characters long; a size expression has at "
+            f"most {MAX_LENGTH}"
+        )
+    try:
+        return ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError) as exc:  # ValueError: a null byte
+        raise ExpressionError(f"{text!r} is not a valid expression") from exc
+
+
 def evaluate(text: str | int, names: dict[str, int]) -> int:
     """Evaluate `text` with `names` bound; an int is returned unchanged."""
     if isinstance(text, bool):
@@ -29,21 +46,14 @@ def evaluate(text: str | int, names: dict[str, int]) -> int:
         return text
     if not isinstance(text, str):
         raise ExpressionError(f"expected an integer or an expression, got {text!r}")
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"{text!r} is not a valid expression") from exc
-    return _walk(tree.body, names, text)
+    return _walk(_parse(text).body, names, text)
 
 
 def referenced_names(text: str | int) -> set[str]:
     """Names an expression uses (empty for a literal)."""
     if not isinstance(text, str):
         return set()
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError as exc:
-        raise ExpressionError(f"{text!r} is not a valid expression") from exc
+    tree = _parse(text)
     allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.USub, ast.Name, ast.Load, *_BINARY)
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and type(node.value) is int:

@@ -29,11 +29,52 @@ def utilization(result: LayerResult, program: Program) -> float | None:
     return result.macs / (result.cycles * peak)
 
 
-def bound_text(result: LayerResult) -> str:
+def idle_instances(result: LayerResult, program: Program) -> int:
+    """Instances of the busiest unit's kind that do no useful work in the layer.
+
+    A mapping that spreads the GEMM's `spatial_rows` over the array's `rows` and its
+    `spatial_cols` over its `cols` (the systolic family's, docs/report-json.md) says more
+    than the instructions: every PE steps in every fold (padded, as SCALE-Sim pads edge
+    folds), but only the min(Sr, rows) x min(Sc, cols) corner ever holds data; a depthwise
+    3x3 conv (Sr 9, Sc 1) keeps 9 PEs of a 32x32 array working. Elsewhere: the instances
+    that run no instruction."""
+    bound = result.bound
+    sizes = (
+        result.mapping.get("spatial_rows"),
+        result.mapping.get("spatial_cols"),
+        program.parameters.get("rows"),
+        program.parameters.get("cols"),
+    )
+    if bound.unit != "pe" or not all(isinstance(size, int) for size in sizes):
+        return bound.unused
+    spatial_rows, spatial_cols, rows, cols = (int(size) for size in sizes)  # type: ignore[arg-type]
+    return bound.instances - min(spatial_rows, rows) * min(spatial_cols, cols)
+
+
+def bound_text(result: LayerResult, program: Program) -> str:
     """What bounds a layer; waiting on DRAM for most of its cycles outranks the array."""
     if result.cycles and 2 * result.stall_cycles >= result.cycles:
         return f"DRAM-bound (stalls {100 * result.stall_cycles / result.cycles:.0f}%)"
-    return result.bound.describe()
+    return result.bound.describe(idle_instances(result, program))
+
+
+def layer_counts(program: Program) -> str:
+    """How many layers a model has and where they run, as `lower` and `analyze` say it."""
+    on_host, fused = placement_counts(program.host_layers)
+    total = len(program.layers) + len(program.host_layers)
+    where = [f"{len(program.layers):,} on the accelerator"]
+    if on_host:
+        where.append(f"{on_host:,} on the host (not timed)")
+    if fused:
+        where.append(f"{fused:,} fused into another layer")
+    return f"{total:,} {'layer' if total == 1 else 'layers'}: {', '.join(where)}"
+
+
+def print_titled(console: Console, title: str, table: Table) -> None:
+    """A table under its title, printed as a line of its own: a rich Table's title wraps
+    at the table's width, mid-phrase."""
+    console.print(title, markup=False, highlight=False, soft_wrap=True)
+    console.print(table)
 
 
 def in_model_order(
@@ -109,9 +150,11 @@ def report_dict(
                 "iterations": r.iterations,
                 "macs": r.macs,
                 "utilization": utilization(r, program),
-                "bound": bound_text(r),
+                "bound": bound_text(r, program),
                 "busiest_unit": r.bound.unit,
+                "busiest_unit_instance": r.bound.instance,
                 "busiest_unit_cycles": r.bound.busy_cycles,
+                "idle_instances": idle_instances(r, program),
                 "recurrence_cycles": r.bound.recurrence_cycles,
                 "recurrence_loop": r.bound.recurrence_loop or None,
                 "recurrence_cycles_per_iteration": (
@@ -175,10 +218,8 @@ def print_table(
     # A memory side (isa/systolic/memory_side.py) shows how much of each layer is waiting on DRAM.
     stalled = any(r.stall_cycles for r in results)
     params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
-    table = Table(
-        title=f"{program.model} on {program.accelerator} ({params}) - {mode} evaluation",
-        title_justify="left",
-    )
+    title = f"{program.model} on {program.accelerator} ({params}) - {mode} evaluation"
+    table = Table()
     for name, justify in [
         ("layer", "left"),
         ("cycles", "right"),
@@ -218,7 +259,7 @@ def print_table(
             if r.reused_from
             else f"{r.evaluated_iterations:,} / {_count(r.iterations)}",
             "-" if util is None else f"{100 * util:.0f}%",
-            bound_text(r),
+            bound_text(r, program),
             *(
                 [
                     _predicted(by_name[r.name].roofline_cycles, r.cycles),
@@ -245,13 +286,9 @@ def print_table(
         "",
         *[""] * extra,
     )
-    console.print(table)
-    on_host, fused = placement_counts(program.host_layers)
-    hosted = (f" ({on_host} more run on the host, not timed)" if on_host else "") + (
-        f" ({fused} fused into another layer)" if fused else ""
-    )
+    print_titled(console, title, table)
     console.print(
-        f"{len(results)} layers{hosted}, {total:,} cycles; evaluated {evaluated:,} of "
+        f"{layer_counts(program)}; {total:,} cycles; evaluated {evaluated:,} of "
         f"{instructions:,} instructions ({100 * evaluated / max(instructions, 1):.4f}%) "
         f"in {seconds:.3f} s"
     )

@@ -64,6 +64,28 @@ def test_list_shows_parameters_and_models(capsys):
         assert word in out
 
 
+def test_lower_and_analyze_count_layers_alike(tmp_path, capsys):
+    # resnet18's first three layers: conv1, maxpool (on the host), layer1.0.conv1.
+    argv = ["lower", *SMALL[:6], "--model", "resnet18", "--layers", "conv1,maxpool,layer1.0.conv1"]
+    code, out, err = run([*argv, "-o", str(tmp_path)], capsys)
+    assert code == 0
+    counts = "3 layers: 2 on the accelerator, 1 on the host (not timed)"
+    assert f"; {counts}; " in err
+    code, out, _ = run(["analyze", out.strip()], capsys)
+    assert code == 0 and f"\n{counts}; " in out
+
+
+def test_piped_report_lines_are_never_wrapped(trace, capsys):
+    # capsys is not a terminal: the title, each row and the summary stay one line each.
+    code, out, _ = run(["analyze", str(trace)], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("resnet50 on systolic (rows=8, cols=8, dataflow=ws, ")
+    assert lines[0].endswith(", pe_latency=1) - fast evaluation")
+    assert sum(line.startswith("│") for line in lines) == 4  # 3 layers and the total
+    assert lines[-1].startswith("3 layers: 3 on the accelerator; ")
+
+
 def test_lower_then_analyze_fast_and_full_agree(trace, tmp_path, capsys):
     code, out, _ = run(["analyze", str(trace), "--json", str(tmp_path / "fast.json")], capsys)
     assert code == 0
@@ -134,7 +156,21 @@ def test_trace_rows_load_in_polars(trace):
             ["lower", "--accelerator", "systolic", "--param", "dataflow=rs", "--model", "resnet50"],
             "choose one of ws, os, is",
         ),
-        (["lower", "--accelerator", "systolic", "--model", "resnet50", "--batch", "0"], "batch"),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "resnet50", "--batch", "0"],
+            "--batch must be a positive integer, got 0",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--param", "rows=8", "--param", "cols=8"]
+            + ["--param", "rows=16", "--model", "resnet50"],
+            "--param rows given twice (rows=8 and rows=16); give it once",
+        ),
+        (
+            ["lower", "--accelerator", "systolic", "--model", "bert_base"]
+            + ["--model-param", "seq_len=8", "--model-param", "seq_len=8"],
+            "--model-param seq_len given twice",
+        ),
+        (["layers", "m.onnx", "--dim", "s=4", "--dim", "s=8"], "--dim s given twice (s=4 and s=8)"),
         (
             ["lower", "--accelerator", "systolic", "--model", "resnet50", "--layers", "conv9"],
             "conv9 not in model",
@@ -181,6 +217,29 @@ def test_bad_input_is_one_clear_error(args, fragment, capsys, tmp_path):
     assert fragment in " ".join(err.split())
     assert "Traceback" not in err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_batch_zero_names_the_flag_for_every_kind_of_model(tmp_path, capsys):
+    # Not a layer of the model: the option. A topology CSV used to blame its first row.
+    topology = tmp_path / "t.csv"
+    topology.write_text("Layer, M, N, K,\nQK, 8, 8, 8,\n")
+    for model in ("resnet50", str(topology), str(tmp_path / "absent.onnx")):
+        code, _, err = run(["layers", model, "--batch", "0"], capsys)
+        assert (code, err) == (2, "error: --batch must be a positive integer, got 0\n"), model
+
+
+def test_analyze_of_a_folder_of_traces_lists_them(trace, capsys):
+    # `lower -o traces/` prints traces/<model>__<accelerator>; `analyze traces/` is the
+    # natural slip. Hidden folders (a run's staging) are not offered.
+    parent = trace.parent
+    (parent / ".resnet50__systolic.tmp-1").mkdir()
+    (parent / "notes").mkdir()
+    for command in (["analyze", str(parent)], ["show", str(parent), "--layer", "fc"]):
+        code, _, err = run(command, capsys)
+        assert code == 2 and err.count("\n") == 1
+        assert err == (
+            f"error: {parent}: a folder of trace folders, not a trace; give one of them: {trace}\n"
+        )
 
 
 def test_damaged_and_foreign_traces_from_the_command_line(trace, capsys):

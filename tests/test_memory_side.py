@@ -342,11 +342,16 @@ def test_layers_match_scalesim_with_stalls(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], dataflow: str, bandwidth: int
 ) -> None:
     params = {"rows": 8, "cols": 8, "dataflow": dataflow, "bandwidth": bandwidth}
-    layers = _validate_with_scalesim(tmp_path, capsys, TOPOLOGY, {**params, **SMALL_SRAMS})
+    report = _validate_with_scalesim(tmp_path, capsys, TOPOLOGY, {**params, **SMALL_SRAMS})
+    layers = report["layers"]
     # The SRAMs are small enough for the memory side to matter.
     assert any(layer["scalesim_stall_cycles"] > 0 for layer in layers)
     for layer in layers:
         assert layer["accperf_cycles"] == layer["scalesim_total_cycles"], layer["name"]
+        # Like with like: the stalls, and so the compute cycles without them, agree too.
+        assert layer["accperf_stall_cycles"] == layer["scalesim_stall_cycles"], layer["name"]
+    assert report["mape_percent"] == report["mape_compute_percent"] == 0.0
+    assert "of the compute cycles (stalls left out on both sides): 0.00%" in report["printed"]
 
 
 def _validate_with_scalesim(
@@ -354,8 +359,9 @@ def _validate_with_scalesim(
     capsys: pytest.CaptureFixture[str],
     topology: str,
     params: dict[str, int | str],
-) -> list[dict]:
-    """`accperf-trace validate --against scalesim` on a topology CSV; its JSON layers."""
+) -> dict:
+    """`accperf-trace validate --against scalesim` on a topology CSV: its JSON report and,
+    under "printed", what it printed."""
     if scalesim_env.scalesim_python() is None:
         pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
     path = tmp_path / "topology.csv"
@@ -365,8 +371,7 @@ def _validate_with_scalesim(
     for name, value in params.items():
         argv += ["--param", f"{name}={value}"]
     assert main(argv) == 0
-    capsys.readouterr()
-    return list(json.loads(report.read_text())["layers"])
+    return {**json.loads(report.read_text()), "printed": capsys.readouterr().out}
 
 
 def _random_cases(count: int, seed: int) -> list[dict[str, int | str]]:
@@ -406,5 +411,5 @@ def test_random_convs_match_scalesim_with_stalls(
     params = {name: case[name] for name in ("rows", "cols", "dataflow", "bandwidth")}
     params.update({name: case["sram"] for name in SMALL_SRAMS})
     topology = TOPOLOGY.splitlines()[0] + "\n" + row
-    (layer,) = _validate_with_scalesim(tmp_path, capsys, topology, params)
+    (layer,) = _validate_with_scalesim(tmp_path, capsys, topology, params)["layers"]
     assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]

@@ -25,7 +25,7 @@ from tracer.workloads.layers import (
     ModelInput,
     Pool,
 )
-from tracer.workloads.onnx_import import import_onnx
+from tracer.workloads.onnx_import import SKIPPED_NOTE, import_onnx
 
 OPSET = 17
 
@@ -613,6 +613,21 @@ def test_layers_command_writes_json(tmp_path, capsys):
         ("gap", "avgpool", 0),
         ("fc", "dense", 80),
     ]
+
+
+def test_lower_and_analyze_both_warn_of_skipped_operators(tmp_path, capsys):
+    # The trace's notes keep what --skip-unsupported left out; whoever analyzes the trace
+    # later is told as well as whoever lowered it.
+    model = unsupported_graph(tmp_path)
+    argv = ["lower", "--accelerator", "systolic", "--model", str(model), "--skip-unsupported"]
+    assert main([*argv, "-o", str(tmp_path / "traces")]) == 0
+    lowered = capsys.readouterr()
+    assert main(["analyze", lowered.out.strip()]) == 0
+    analyzed = capsys.readouterr()
+    for err in (lowered.err, analyzed.err):
+        [warning] = [line for line in err.splitlines() if line.startswith("warning: ")]
+        assert warning.startswith(f"warning: {SKIPPED_NOTE}: ")
+        assert "Softmax x2 (sm1, sm2)" in warning and "Tanh x1 (tanh)" in warning
 
 
 def test_selecting_layers_keeps_the_skipped_operator_note(tmp_path):

@@ -12,7 +12,7 @@ from analyzer.crosscheck import scalesim_env
 from isa.systolic.mapping import DATAFLOWS, gemm_shape
 from tracer.cli import main
 from tracer.errors import WorkloadError
-from tracer.workloads.layers import Conv2d, Dense
+from tracer.workloads.layers import DEPTHWISE_NOTE, Conv2d, Dense
 from tracer.workloads.scalesim_csv import import_topology
 
 CONV_HEADER = (
@@ -26,6 +26,7 @@ CONV_ROWS = [
     "CB2a_1, 56, 56, 1, 1, 64, 64, 1,",
     "rect, 17, 11, 3, 5, 5, 7, 3,",
     "DP_conv, 14, 14, 3, 3, 32, 1, 1,",  # 'DP': SCALE-Sim runs one 1-channel layer per channel
+    "xDPx, 10, 10, 3, 3, 4, 3, 2,",  # ... each with Num Filter filters: 4 x 3 outputs
 ]
 GEMM_TEXT = "Layer, M, N, K,\nQK, 128, 128, 64,\nFFN, 512, 3072, 768,\n"
 
@@ -43,7 +44,7 @@ def _conv_topology(tmp_path: Path) -> Path:
 def test_conv_rows_become_convolutions(tmp_path: Path) -> None:
     model = import_topology(_conv_topology(tmp_path))
     assert model.name == "topo"
-    conv1, pointwise, rect, depthwise = model.layers
+    conv1, pointwise, rect, depthwise, multiplied = model.layers
     # ceil((224 - 7 + 2) / 2) = 110 outputs; the last window reaches row 225, one past the
     # ifmap, which becomes one row of end padding.
     assert conv1 == Conv2d("Conv1", 3, 64, 224, 224, 7, 7, stride=2, padding=(0, 0, 1, 1))
@@ -53,6 +54,16 @@ def test_conv_rows_become_convolutions(tmp_path: Path) -> None:
     assert rect.output_shape == (1, 7, 6, 3)
     assert rect.padding == (0, 0, 1, 0)
     assert depthwise == Conv2d("DP_conv", 32, 32, 14, 14, 3, 3, groups=32)
+    # 'DP' anywhere in the name; Num Filter 3 is per channel: 4 groups of 1 input and 3
+    # outputs. ceil((10 - 3 + 2) / 2) = 5 outputs per axis, the last window one past.
+    assert multiplied == Conv2d(
+        "xDPx", 4, 12, 10, 10, 3, 3, stride=2, padding=(0, 0, 1, 1), groups=4
+    )
+    assert multiplied.macs == 4 * 3 * 5 * 5 * 3 * 3
+    # Only that row gets a note, since Num Filter 1 is what a depthwise conv usually has.
+    [note] = model.notes
+    assert note.startswith(DEPTHWISE_NOTE) and "xDPx 4 x 3 = 12" in note
+    assert "DP_conv" not in note
 
 
 def test_trailing_comma_is_optional(tmp_path: Path) -> None:
@@ -112,6 +123,32 @@ def test_bad_files(tmp_path: Path) -> None:
         import_topology(binary)
 
 
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        ("\n".join(CONV_ROWS[:2]) + "\n", "Conv1"),
+        ("\n\nQK, 128, 128, 64,\nFFN, 512, 3072, 768,\n", "QK"),  # blank lines first
+        ("QK, 128, 128, 64\n", "QK"),
+    ],
+)
+def test_a_file_without_its_header_is_refused(tmp_path: Path, text: str, first: str) -> None:
+    # SCALE-Sim skips the first line unread (test_scalesim_loses_a_headerless_first_layer),
+    # so reading the row would disagree with it and skipping it would lose a layer.
+    path = _write(tmp_path, "nohead.csv", text)
+    with pytest.raises(WorkloadError) as excinfo:
+        import_topology(path)
+    message = str(excinfo.value)
+    assert f"layer {first!r}, not the header" in message
+    assert "Add the header line (Layer name, IFMAP Height" in message
+    assert message.startswith(f"{path}:{text.count(chr(10), 0, text.index(first)) + 1}:")
+
+
+def test_a_header_with_other_column_names_is_still_a_header(tmp_path: Path) -> None:
+    # SCALE-Sim never reads the header's names; neither do we, beyond telling formats apart.
+    text = "name,h,w,fh,fw,c,n,s,\n" + "\n".join(CONV_ROWS[:2]) + "\n"
+    assert len(import_topology(_write(tmp_path, "named.csv", text)).layers) == 2
+
+
 def test_cli_errors_are_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = _write(tmp_path, "neg.csv", f"{CONV_HEADER}\nc, 8, 8, 3, 3, -4, 8, 1,\n")
     short = _write(tmp_path, "short.csv", f"{CONV_HEADER}\nc, 8, 8, 3, 3, 4, 8\n")
@@ -151,11 +188,16 @@ def test_cli_lowers_and_analyzes_a_topology(
         )
         == 0
     )
-    trace = Path(capsys.readouterr().out.strip())
+    lowered = capsys.readouterr()
+    trace = Path(lowered.out.strip())
+    # Lowering warns how the DP row with 3 filters per channel was read.
+    assert lowered.err.count(f"warning: {DEPTHWISE_NOTE}") == 1
     report = tmp_path / "report.json"
     assert main(["analyze", str(trace), "--json", str(report)]) == 0
+    # Analysis warns as lowering did.
+    assert capsys.readouterr().err.count(f"warning: {DEPTHWISE_NOTE}") == 1
     layers = json.loads(report.read_text())["layers"]
-    assert [entry["name"] for entry in layers] == ["Conv1", "CB2a_1", "rect", "DP_conv"]
+    assert [entry["name"] for entry in layers] == ["Conv1", "CB2a_1", "rect", "DP_conv", "xDPx"]
     assert all(entry["cycles"] > 0 for entry in layers)
 
 
@@ -182,15 +224,8 @@ json.dump(rows, open(out, "w"))
 @pytest.mark.scalesim
 @pytest.mark.parametrize("kind", ["conv", "gemm"])
 def test_scalesim_reads_the_same_layers(tmp_path: Path, kind: str) -> None:
-    python = scalesim_env.scalesim_python()
-    if python is None:
-        pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
     path = _conv_topology(tmp_path) if kind == "conv" else _write(tmp_path, "g.csv", GEMM_TEXT)
-    out = tmp_path / "scalesim.json"
-    subprocess.run(
-        [python, "-c", _SCALESIM_SCRIPT, str(path), kind, str(out)], check=True, timeout=120
-    )
-    theirs = json.loads(out.read_text())
+    theirs = _scalesim_layers(tmp_path, path, kind)
     ours = import_topology(path).layers
     # SCALE-Sim expands a DP layer into one layer per channel; group its rows back.
     for layer in ours:
@@ -207,6 +242,27 @@ def test_scalesim_reads_the_same_layers(tmp_path: Path, kind: str) -> None:
                     shape.spatial_cols,
                     shape.temporal,
                 ], (layer.name, dataflow)
+
+
+def _scalesim_layers(tmp_path: Path, path: Path, kind: str) -> list[dict]:
+    python = scalesim_env.scalesim_python()
+    if python is None:
+        pytest.skip("no SCALE-Sim interpreter (scripts/test.sh creates .venv-scalesim)")
+    out = tmp_path / "scalesim.json"
+    subprocess.run(
+        [python, "-c", _SCALESIM_SCRIPT, str(path), kind, str(out)], check=True, timeout=120
+    )
+    return json.loads(out.read_text())
+
+
+@pytest.mark.scalesim
+def test_scalesim_loses_a_headerless_first_layer(tmp_path: Path) -> None:
+    # Why import_topology refuses a file without a header: SCALE-Sim reads it without
+    # complaint and drops its first layer.
+    conv = _write(tmp_path, "conv.csv", "\n".join(CONV_ROWS[:2]) + "\n")
+    assert [row["name"] for row in _scalesim_layers(tmp_path, conv, "conv")] == ["CB2a_1"]
+    gemm = _write(tmp_path, "gemm.csv", GEMM_TEXT.split("\n", 1)[1])
+    assert [row["name"] for row in _scalesim_layers(tmp_path, gemm, "gemm")] == ["FFN"]
 
 
 def test_a_field_too_long_for_csv_is_one_error(tmp_path: Path) -> None:

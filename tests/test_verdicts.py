@@ -13,19 +13,19 @@ from rich.console import Console
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
-from analyzer.report import bound_text, print_table, utilization
+from analyzer.report import bound_text, idle_instances, print_table, utilization
 from isa.program import Program
 from tests.builders import instr, op, program
 from tests.doc_tables import markdown_tables, printed_rows, read_doc, unquote
 from tracer.cli import main
 from tracer.lowering import lower_workload
-from tracer.workloads.layers import Dense, Model
+from tracer.workloads.layers import Conv2d, Dense, Model
 
 
 def _verdict(prog: Program, recurrence: bool = False) -> tuple[str, str, int, int]:
     """(bound label, busiest unit, its bound in cycles, the layer's cycles)."""
     [result] = evaluate_program(prog, "full", recurrence=recurrence)
-    return bound_text(result), result.bound.unit, result.bound.busy_cycles, result.cycles
+    return bound_text(result, prog), result.bound.unit, result.bound.busy_cycles, result.cycles
 
 
 def _queued(field: str, entries: int, count: int, latency: int) -> Program:
@@ -39,13 +39,19 @@ def _queued(field: str, entries: int, count: int, latency: int) -> Program:
 # into a window of 1,024, on 4 alu instances, so only what each case sets binds.
 LABELS = {
     # Ten independent instructions on alu[0] (occupancy 1, latency 1) start at 0..9 and
-    # end at 10: alu[0] is busy for all 10 cycles.
-    "unit": (program([instr()], trips=10), "alu-bound (busiest alu 100%)", "alu", 10, 10),
+    # end at 10: alu[0] is busy for all 10 cycles; alu[1..3] run nothing.
+    "unit": (
+        program([instr()], trips=10),
+        "alu-bound (busiest alu[0] 100%; 3 of 4 alu idle)",
+        "alu",
+        10,
+        10,
+    ),
     # Nine on alu[0], the last with latency 2: it starts at 8 and ends at 10; alu[0] is busy
     # 9 of 10 cycles, just the 90% that makes a unit the bound ...
     "unit at 90%": (
         program([instr(latency=2 if i == 8 else 1) for i in range(9)]),
-        "alu-bound (busiest alu 90%)",
+        "alu-bound (busiest alu[0] 90%; 3 of 4 alu idle)",
         "alu",
         9,
         10,
@@ -53,7 +59,7 @@ LABELS = {
     # ... and with latency 3 the layer takes 11 cycles: 9 / 11 = 82%, latency bound.
     "unit below 90%": (
         program([instr(latency=3 if i == 8 else 1) for i in range(9)]),
-        "latency-bound (busiest alu 82%)",
+        "latency-bound (busiest alu[0] 82%; 3 of 4 alu idle)",
         "alu",
         9,
         11,
@@ -88,7 +94,8 @@ LABELS = {
         20,
     ),
     # A chain: A (alu[0], latency 10) writes r0, B (alu[1]) reads it: 0-10, then 10-11.
-    # Each alu is busy 1 cycle of 11 (9%), the front end's bound is 0 + latency 1.
+    # Each alu is busy 1 cycle of 11 (9%; the first of equals is named), the front end's
+    # bound is 0 + latency 1.
     "latency": (
         program(
             [
@@ -96,7 +103,7 @@ LABELS = {
                 instr(instance=1, reads=(op("r", 0),), bundle_start=False),
             ]
         ),
-        "latency-bound (busiest alu 9%)",
+        "latency-bound (busiest alu[0] 9%; 2 of 4 alu idle)",
         "alu",
         1,
         11,
@@ -128,12 +135,34 @@ def test_recurrence_labels_worked_by_hand():
         "latency-bound (loop recurrence 3 cycles/iteration 67%)"
     )
     # Without --recurrence the resource bound speaks: alu[0] is busy 20 of 60 cycles.
-    assert _verdict(program(block, trips=20))[0] == "latency-bound (busiest alu 33%)"
+    assert _verdict(program(block, trips=20))[0] == (
+        "latency-bound (busiest alu[0] 33%; 3 of 4 alu idle)"
+    )
 
 
 def _systolic(layer: Dense, **params: str) -> Program:
     accelerator = find_accelerator("systolic").resolve(params)
     return lower_workload(accelerator, Model("m", (layer,)))
+
+
+def test_pes_outside_the_mapped_tile_are_named_idle():
+    # A depthwise 3x3 conv of 8 channels on a 6x6 input, on a 4 x 4 array, ws: each group
+    # is a GEMM of Sr = 9 (the window) over the rows, Sc = 1 (one filter) over the columns
+    # and T = 16 outputs. Every PE steps in every fold, but only the 4 x 1 corner ever
+    # holds data: 12 of 16 PEs are idle. 8 groups x ceil(9 / 4) = 24 folds of
+    # 2R + C + T - 2 = 26 cycles: 624; each PE is busy R + T = 20 cycles a fold: 480 = 77%.
+    # pe[0] (row 0, column 0) is the first of the equally busy PEs.
+    layer = Conv2d("dw", 8, 8, 6, 6, 3, 3, groups=8)
+    prog = _systolic(layer, rows="4", cols="4")
+    assert _verdict(prog) == ("latency-bound (busiest pe[0] 77%; 12 of 16 pe idle)", "pe", 480, 624)
+    # A dense layer of 2 inputs and 1 output (Sr 2, Sc 1) on a 2 x 3 array: 2 of 6 PEs
+    # hold data. On a 2 x 1 array none is idle, and the label says nothing of idle PEs: one
+    # fold of 2R + C + T - 2 = 5 cycles, each PE busy R + T = 4 of them.
+    dense = Dense("fc", 2, 1, rows=2)
+    wide = _systolic(dense, rows="2", cols="3")
+    [result] = evaluate_program(wide, "full")
+    assert idle_instances(result, wide) == 4
+    assert _verdict(_systolic(dense, rows="2", cols="1"))[0] == "latency-bound (busiest pe[0] 80%)"
 
 
 def test_a_layer_waiting_on_dram_for_half_its_cycles_is_dram_bound():

@@ -38,11 +38,12 @@ from analyzer.crosscheck.validate import (
 )
 from analyzer.engine.evaluate import Evaluation, LayerResult
 from analyzer.report import check_json_destination, report_dict, write_json
-from isa.program import Program, count_instructions, placement_counts
+from isa.program import Program, count_instructions
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload, select_layers
 from tracer.trace_io import (
+    MANIFEST,
     default_materialize,
     iterate_blocks,
     read_trace,
@@ -191,7 +192,29 @@ def lower(
 
 def load_trace(folder: str | Path) -> Trace:
     """A trace folder written by `lower` (validated; a bad folder raises AccperfError)."""
-    return Trace(read_trace(Path(folder)), Path(folder))
+    folder = Path(folder)
+    _refuse_a_folder_of_traces(folder)
+    return Trace(read_trace(folder), folder)
+
+
+def _refuse_a_folder_of_traces(folder: Path) -> None:
+    """`analyze traces/` (the folder `lower -o` wrote into) gets the traces in it listed."""
+    try:
+        if not folder.is_dir() or (folder / MANIFEST).exists():
+            return
+        inside = sorted(
+            child
+            for child in folder.iterdir()
+            if not child.name.startswith(".") and (child / MANIFEST).is_file()
+        )
+    except OSError:
+        return  # read_trace names what is wrong with the folder
+    if inside:
+        shown = ", ".join(str(child) for child in inside[:8])
+        more = f" and {len(inside) - 8} more" if len(inside) > 8 else ""
+        raise AccperfError(
+            f"{folder}: a folder of trace folders, not a trace; give one of them: {shown}{more}"
+        )
 
 
 def analyze(
@@ -343,11 +366,6 @@ def instruction_timeline(
                 )
             )
     return rows, offset - record_first - len(rows)
-
-
-def host_and_fused(trace: Trace) -> tuple[int, int]:
-    """(layers run on the host, layers fused into another layer) of a trace."""
-    return placement_counts(trace.program.host_layers)
 
 
 def validate_against_scalesim(

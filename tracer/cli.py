@@ -26,18 +26,24 @@ if TYPE_CHECKING:
 
 # The API's default, without importing the API (and numba) for `--help`.
 DEFAULT_MATERIALIZE = 4
+# Piped or captured output is read by programs and pagers, not a terminal: rich's 80-column
+# default would wrap table cells and lines mid-phrase. Wide enough for any report line.
+PIPED_WIDTH = 1000
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else PIPED_WIDTH)
 
 
 def _stderr() -> Console:
-    # Piped or captured stderr gets long lines rather than rich's 80-column wrapping.
-    return Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=160)
+    return _console(stderr=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    # Piped output gets a wide table rather than rich's 80-column default.
-    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console = _console()
     try:
         return int(args.handler(args, console) or 0)
     except UserInputError as exc:
@@ -224,25 +230,25 @@ def _progress(console: Console) -> Progress:
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.report import print_titled
     from tracer.api import accelerator_specs, zoo_models
 
     for spec in accelerator_specs():
-        table = Table(title=f"accelerator {spec.name}: {spec.summary}", title_justify="left")
+        table = Table()
         for column in ("parameter", "default", "allowed", "meaning"):
             table.add_column(column)
         for p in spec.parameters:
             table.add_row(p.name, str(p.default), p.describe_allowed(), p.doc)
-        console.print(table)
-    models = Table(
-        title="models (--model also takes an .onnx file or a SCALE-Sim topology .csv)",
-        title_justify="left",
-    )
+        print_titled(console, f"accelerator {spec.name}: {spec.summary}", table)
+    models = Table()
     for column in ("model", "layers", "MACs (batch 1)", "options (default)", "description"):
         models.add_column(column)
     for name, description, options, model in zoo_models():
         shown = ", ".join(f"{key}={value}" for key, value in options.items())
         models.add_row(name, str(len(model.layers)), f"{model.macs:,}", shown, description)
-    console.print(models)
+    print_titled(
+        console, "models (--model also takes an .onnx file or a SCALE-Sim topology .csv)", models
+    )
     return 0
 
 
@@ -254,13 +260,20 @@ def _parse_params(
         name, sep, value = item.partition("=")
         if not sep or not name or not value:
             raise UserInputError(f"{flag} {item!r}: expected NAME=VALUE, e.g. {flag} {example}")
-        params[name.strip()] = value.strip()
+        name, value = name.strip(), value.strip()
+        if name in params:
+            # Keeping the last value silently would run a configuration the user may not mean.
+            raise UserInputError(
+                f"{flag} {name} given twice ({name}={params[name]} and {name}={value}); "
+                "give it once"
+            )
+        params[name] = value
     return params
 
 
 def _lower(args: argparse.Namespace, console: Console) -> int:
-    from tracer.api import host_and_fused, lower
-    from tracer.workloads.onnx_import import SKIPPED_NOTE
+    from analyzer.report import layer_counts
+    from tracer.api import lower
 
     materialize: int | None | str
     if args.materialize == "all":
@@ -288,21 +301,24 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
         skip_unsupported=args.skip_unsupported,
     )
     folder = trace.save(args.out, materialize, force=args.force)
-    on_host, fused = host_and_fused(trace)
-    hosted = (f", {on_host} on the host" if on_host else "") + (
-        f", {fused} fused into another layer" if fused else ""
+    _stderr().print(
+        f"lowered {trace.model} onto {trace.accelerator} in "
+        f"{time.perf_counter() - started:.2f} s; {layer_counts(trace.program)}; "
+        f"{trace.instructions:,} instructions",
+        markup=False,
     )
-    stderr = _stderr()
-    stderr.print(
-        f"lowered {trace.model} ({len(trace.program.layers)} layers{hosted}, "
-        f"{trace.instructions:,} instructions) onto {trace.accelerator} in "
-        f"{time.perf_counter() - started:.2f} s"
-    )
-    for note in trace.program.notes:
-        if note.startswith(SKIPPED_NOTE):
-            stderr.print(f"warning: {note}")
+    _warn(trace.program.notes)
     print(folder)
     return 0
+
+
+def _warn(notes: tuple[str, ...]) -> None:
+    """The model's notes a user must not miss (what an import skipped or read unusually),
+    on stderr, wherever the model's trace is used."""
+    from tracer.workloads.layers import warnings_in
+
+    for note in warnings_in(notes):
+        sys.stderr.write(f"warning: {note}\n")  # plain, as errors: one line each, never wrapped
 
 
 def _analyze(args: argparse.Namespace, console: Console) -> int:
@@ -323,6 +339,7 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
         )
     baselines = None if result.baselines is None else list(result.baselines)
     print_table(console, trace.program, list(result.results), args.mode, result.seconds, baselines)
+    _warn(trace.program.notes)
     if args.json is not None:
         result.to_json(args.json)
     return 0
@@ -381,31 +398,33 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_validation(console: Console, validation: Validation) -> None:
+    from analyzer.report import print_titled
+
     params = ", ".join(f"{k}={v}" for k, v in validation.parameters.items())
-    table = Table(
-        title=f"{validation.model} on {validation.accelerator} ({params}) against "
-        f"SCALE-Sim {validation.scalesim_version}",
-        title_justify="left",
-    )
-    for column in (
-        "layer",
-        "accperf",
-        "SCALE-Sim compute",
-        "SCALE-Sim total",
-        "stalls",
-        "error",
-        "accperf time",
-        "SCALE-Sim time",
-    ):
+    # Like with like: cycles with stalls against cycles with stalls, and, where either
+    # side stalls, the stall cycles of each and the compute cycles' error as well.
+    stalled = any(c.accperf_stall_cycles or c.scalesim_stall_cycles for c in validation.layers)
+    table = Table()
+    columns = ["layer", "accperf", "SCALE-Sim", "error"]
+    if stalled:
+        columns += ["accperf stalls", "SCALE-Sim stalls", "compute error"]
+    for column in (*columns, "accperf time", "SCALE-Sim time"):
         table.add_column(column, justify="left" if column == "layer" else "right")
     for c in validation.layers:
         table.add_row(
             c.name,
             f"{c.accperf_cycles:,}",
-            f"{c.scalesim_compute_cycles:,}",
             f"{c.scalesim_total_cycles:,}",
-            f"{c.scalesim_stall_cycles:,}",
             f"{100 * c.error:+.2f}%",
+            *(
+                [
+                    f"{c.accperf_stall_cycles:,}",
+                    f"{c.scalesim_stall_cycles:,}",
+                    f"{100 * c.compute_error:+.2f}%",
+                ]
+                if stalled
+                else []
+            ),
             f"{1e3 * c.accperf_seconds:.1f} ms",
             f"{c.scalesim_seconds:.2f} s",
         )
@@ -417,23 +436,41 @@ def _print_validation(console: Console, validation: Validation) -> None:
     table.add_row(
         "total",
         f"{validation.total('accperf_cycles'):,.0f}",
-        f"{validation.total('scalesim_compute_cycles'):,.0f}",
         f"{validation.total('scalesim_total_cycles'):,.0f}",
-        f"{validation.total('scalesim_stall_cycles'):,.0f}",
         "",
+        *(
+            [
+                f"{validation.total('accperf_stall_cycles'):,.0f}",
+                f"{validation.total('scalesim_stall_cycles'):,.0f}",
+                "",
+            ]
+            if stalled
+            else []
+        ),
         f"{1e3 * accperf_s:.1f} ms",
         f"{scalesim_s:.2f} s",
     )
-    console.print(table)
+    print_titled(
+        console,
+        f"{validation.model} on {validation.accelerator} ({params}) against SCALE-Sim "
+        f"{validation.scalesim_version}: cycles with DRAM stalls (SCALE-Sim's Total Cycles + 1)",
+        table,
+    )
     if validation.not_compared:
         console.print(
             f"not compared (SCALE-Sim does not run them either): "
             f"{len(validation.not_compared)} pooling/element-wise layers"
         )
+    compute = (
+        f"; of the compute cycles (stalls left out on both sides): "
+        f"{validation.mape(compute=True):.2f}%"
+        if stalled
+        else ""
+    )
     console.print(
-        f"MAPE against SCALE-Sim total cycles (with stalls): {validation.mape():.2f}%; "
-        f"against its compute cycles: {validation.mape(compute=True):.2f}%; "
-        f"{len(validation.layers)} layers; SCALE-Sim took "
+        f"MAPE against SCALE-Sim's cycles with stalls: {validation.mape():.2f}%{compute}; "
+        f"{len(validation.layers)} {'layer' if len(validation.layers) == 1 else 'layers'}; "
+        "SCALE-Sim took "
         f"{scalesim_s / max(accperf_s, 1e-9):,.0f}x as long"
     )
 
@@ -454,15 +491,13 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.report import print_titled
     from tracer.api import instruction_timeline, load_trace
 
     first, last = _parse_range(args.iterations)
     trace = load_trace(args.trace)
     rows, more = instruction_timeline(trace, args.layer, first, last, args.max_rows)
-    table = Table(
-        title=f"{args.layer}: iterations {first}..{last - 1} (full evaluation timing)",
-        title_justify="left",
-    )
+    table = Table()
     for column in ("iter", "block", "pos", "opcode", "unit", "reads", "writes", "start", "end"):
         table.add_column(column)
     for row in rows:
@@ -477,7 +512,9 @@ def _show(args: argparse.Namespace, console: Console) -> int:
             str(row.start),
             str(row.end),
         )
-    console.print(table)
+    print_titled(
+        console, f"{args.layer}: iterations {first}..{last - 1} (full evaluation timing)", table
+    )
     if more:
         console.print(f"{more} more instructions; raise --max-rows to see them")
     return 0

@@ -554,6 +554,9 @@ def _read_arrow(path: Path, schema: pa.Schema) -> pa.Table:
     try:
         with pa.memory_map(str(path), "r") as source:
             table = ipc.open_file(source).read_all()
+            # A damaged file can decode into arrays whose offsets run backwards or past
+            # their data, which converting to Python turns into a SystemError.
+            table.validate(full=True)
     except (pa.ArrowException, OSError) as exc:
         raise TraceError(
             f"{path}: truncated or not an Arrow IPC file ({exc}); "
@@ -631,7 +634,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         blocks=blocks,
         layers=tuple(layers),
         model=str(manifest["model"]),
-        notes=tuple(manifest.get("notes", ())),
+        notes=_notes(manifest.get("notes", [])),
         roofline=_roofline(manifest.get("roofline")),
         host_layers=tuple(
             HostLayer(
@@ -651,6 +654,12 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         if count_instructions(layer.root, program.blocks) != entry["instructions"]:
             loop_problem(f"layer {layer.name!r}: instruction count differs from the manifest")
     return program
+
+
+def _notes(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(note, str) for note in raw):
+        raise ValueError("notes must be a list of strings")
+    return tuple(raw)
 
 
 def _roofline(raw: Any) -> dict[str, int] | None:

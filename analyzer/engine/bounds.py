@@ -31,13 +31,30 @@ class LayerBound:
     recurrence_cycles: int | None = None  # None: not computed
     recurrence_loop: str = ""
     recurrence_ratio: Fraction | None = None  # cycles per iteration of that loop
+    instance: int | None = None  # the busiest instance of `unit` (the first of equals)
+    instances: int = 1  # how many instances of `unit` the machine has
+    unused: int = 0  # of those, how many run no instruction in the layer
 
     @property
     def busy_share(self) -> float:
         return self.busy_cycles / self.cycles if self.cycles else 0.0
 
-    def describe(self) -> str:
-        busy = f"busiest {self.unit} {100 * self.busy_share:.0f}%"
+    @property
+    def busiest(self) -> str:
+        """The busiest resource as the report names it: `pe[3]` where a kind has several
+        instances, else the kind (`store`, `frontend`, `load queue`)."""
+        if self.instance is None or self.instances == 1:
+            return self.unit
+        return f"{self.unit}[{self.instance}]"
+
+    def describe(self, idle: int | None = None) -> str:
+        """The verdict. `idle`: instances of the busiest kind that do no useful work in the
+        layer, which explains a busy unit beside a low utilisation; None: those that run
+        no instruction (a mapping may know more: a systolic array steps every PE)."""
+        idle = self.unused if idle is None else idle
+        busy = f"busiest {self.busiest} {100 * self.busy_share:.0f}%"
+        if idle:
+            busy += f"; {idle:,} of {self.instances:,} {self.unit} idle"
         recurrence = self.recurrence_cycles or 0
         if recurrence > self.busy_cycles:
             share = recurrence / self.cycles if self.cycles else 0.0
@@ -150,22 +167,31 @@ def layer_bound(
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
     busiest = int(np.argmax(net))
     busy_cycles = int(net[busiest])
-    unit = next(
-        name for name, first in reversed(_unit_offsets(program).items()) if busiest >= first
+    unit, first = next(
+        (name, first)
+        for name, first in reversed(_unit_offsets(program).items())
+        if busiest >= first
     )
+    instance: int | None = busiest - first
     # The last bundle issues no earlier than ceil(bundles / width) - 1, and its
     # instructions end at least `delay + latency` later.
     frontend = -(-bundles // program.bundles_per_cycle) - 1 + program.frontend_delay
     frontend += min_latency or 0
     if bundles and frontend > busy_cycles:
-        unit, busy_cycles = "frontend", frontend
+        unit, busy_cycles, instance = "frontend", frontend, None
     for (name, entries), held in zip(program.queues.items(), hold.tolist(), strict=True):
         if held // entries > busy_cycles:
-            unit, busy_cycles = f"{name} queue", held // entries
+            unit, busy_cycles, instance = f"{name} queue", held // entries, None
+    instances = program.units.get(unit, 1)
+    which = {
+        "instance": instance,
+        "instances": instances,
+        "unused": 0 if instance is None else int(instances - used[first : first + instances].sum()),
+    }
     if critical is None:
-        return LayerBound(unit, busy_cycles, cycles)
+        return LayerBound(unit, busy_cycles, cycles, **which)
     loop, recurrence, ratio = _recurrence(layer, program, critical)
-    return LayerBound(unit, busy_cycles, cycles, recurrence, loop, ratio)
+    return LayerBound(unit, busy_cycles, cycles, recurrence, loop, ratio, **which)
 
 
 def _recurrence(

@@ -444,6 +444,19 @@ class ModelInput:
                 )
 
 
+# Model notes the user must see wherever the model is used (`lower`, `analyze`, `layers`
+# print them as warnings), as against the families' notes on how they lower. Each such
+# note starts with one of these.
+SKIPPED_NOTE = "skipped operators (--skip-unsupported), taking no time"
+DEPTHWISE_NOTE = "DP rows read as SCALE-Sim runs them"
+WARNING_NOTES = (SKIPPED_NOTE, DEPTHWISE_NOTE)
+
+
+def warnings_in(notes: tuple[str, ...]) -> list[str]:
+    """The notes (of a model or a trace) a user must be warned of."""
+    return [note for note in notes if note.startswith(WARNING_NOTES)]
+
+
 @dataclass(frozen=True)
 class Model:
     """A named graph of layers in execution order, the tensors it reads, and notes on how

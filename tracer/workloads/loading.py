@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tracer.errors import WorkloadError
-from tracer.workloads.layers import Model
+from tracer.workloads.layers import Model, check_positive
 from tracer.workloads.zoo import MODELS, build_model
 
 FILE_KINDS = {".onnx": "ONNX model", ".csv": "SCALE-Sim topology"}
@@ -19,6 +19,10 @@ def load_model(
     dims: dict[str, int] | None = None,
 ) -> Model:
     """The model `spec` names. `batch` None keeps a file's own batch (1 for the zoo)."""
+    if batch is not None:
+        # Checked here, once for every kind of model, so the error names the option rather
+        # than the first layer that would have taken it.
+        check_positive("--batch", batch)
     suffix = Path(spec).suffix.lower()
     onnx_only = [
         flag for flag, given in (("--skip-unsupported", skip_unsupported), ("--dim", dims)) if given

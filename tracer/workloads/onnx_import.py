@@ -34,6 +34,7 @@ from onnx import helper
 
 from tracer.errors import WorkloadError
 from tracer.workloads.layers import (
+    SKIPPED_NOTE,
     Conv2d,
     Dense,
     Elementwise,
@@ -74,8 +75,17 @@ SUPPORTED = (
     | set(ACTIVATION_OPS)
     | set(POOL_OPS)
 )
+# The inputs each handled operator must have (ONNX's required ones): shape inference lets
+# a node without them through, and the handlers read them by position.
+REQUIRED_INPUTS = {
+    "Conv": 2,
+    "Gemm": 2,
+    "MatMul": 2,
+    **dict.fromkeys(POOL_OPS, 1),
+    **dict.fromkeys(ACTIVATION_OPS, 1),
+    **dict.fromkeys(FOLDABLE_WITH_CONSTANT, 2),
+}
 _SHOWN_NODES = 4
-SKIPPED_NOTE = "skipped operators (--skip-unsupported), taking no time"
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -244,6 +254,15 @@ class _Importer:
 
     def handle(self, node: onnx.NodeProto, position: int) -> None:
         op = node.op_type
+        required = REQUIRED_INPUTS.get(op, 0)
+        given = sum(1 for name in node.input[:required] if name)
+        if given < required or not node.output:
+            what = f"{given} of the {required} inputs {op} requires" if given < required else ""
+            raise self.fail(
+                node,
+                f"has {what or 'no output'}; the file is not a valid ONNX model (check it with "
+                "onnx.checker.check_model)",
+            )
         if op == "Conv":
             self._conv(node, position)
         elif op == "Gemm":
@@ -501,7 +520,7 @@ def _data_inputs(graph: onnx.GraphProto) -> set[str]:
     data: set[str] = set()
     for node in graph.node:
         parameters = PARAMETER_POSITIONS.get(node.op_type, set())
-        if node.op_type in ("MatMul", "Gemm") and node.input[0] in initializers:
+        if node.op_type in ("MatMul", "Gemm") and node.input[:1] and node.input[0] in initializers:
             parameters = parameters - {1}  # W @ x: the right operand is the data
         data.update(name for i, name in enumerate(node.input) if i not in parameters)
     return data
@@ -554,6 +573,35 @@ def _set_dimensions(
         )
 
 
+def _undecodable_text(message: Any, where: str = "graph") -> str:
+    """Where a text field holds bytes that are not UTF-8 (protobuf then hands them over as
+    bytes, not str), e.g. "graph.node[3].name"; "" if nowhere. Weights' raw bytes are not
+    text and are not looked at."""
+    for field, value in message.ListFields():
+        if field.type not in (field.TYPE_STRING, field.TYPE_MESSAGE):
+            continue
+        items = value if field.is_repeated else [value]
+        for index, item in enumerate(items):
+            place = f"{where}.{field.name}" + (f"[{index}]" if field.is_repeated else "")
+            if field.type == field.TYPE_MESSAGE:
+                found = _undecodable_text(item, place)
+                if found:
+                    return found
+            elif not isinstance(item, str):
+                return place
+    return ""
+
+
+def _is_plain_name(name: str) -> bool:
+    """A graph name that can be a model's name, hence part of a trace folder's name."""
+    return (
+        bool(name)
+        and name not in (".", "..")
+        and name.isprintable()
+        and not any(separator in name for separator in ("/", "\\"))
+    )
+
+
 def import_onnx(
     path: Path,
     batch: int | None = None,
@@ -577,6 +625,12 @@ def import_onnx(
         ) from None
     if not proto.graph.node:
         raise WorkloadError(f"{path}: the ONNX graph has no nodes (truncated or not a model)")
+    undecodable = _undecodable_text(proto.graph)
+    if undecodable:
+        raise WorkloadError(
+            f"{path}: {undecodable} is not valid UTF-8 text; the file is damaged or not an "
+            "ONNX model"
+        )
     for name, size in (dims or {}).items():
         check_positive(f"--dim {name}: the size", size)
     _set_dimensions(path, proto.graph, batch, dict(dims or {}))
@@ -614,7 +668,7 @@ def import_onnx(
     inputs = tuple(
         ModelInput(name, importer.shape(proto.graph.node[0], name)) for name in importer.used_inputs
     )
-    name = proto.graph.name or path.stem
+    name = proto.graph.name if _is_plain_name(proto.graph.name) else path.stem
     try:
         return Model(name, tuple(layers), inputs, notes)
     except WorkloadError as exc:

@@ -4,13 +4,23 @@ Followed: scalesim/topology_utils.py, `topologies.load_arrays_conv` and `load_ar
   conv:  Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels,
          Num Filter, Strides[, sparsity N:M]
   gemm:  Layer, M, N, K[, sparsity N:M]   (an M x K input times a K x N weight)
-The first line is a header and is skipped. SCALE-Sim drops each row's last field (its
-files end rows with a comma); we accept rows with or without that trailing comma. A conv
-row whose name contains 'DP' is depthwise: SCALE-Sim runs it as one single-channel layer
-per channel, which is a conv with groups = channels. The ifmap is taken as given (SCALE-Sim
-has no padding) and the output size is SCALE-Sim's ceil((ifmap - filter + stride) / stride):
-where that rounds up, its last window reaches past the ifmap, which we express as padding
-at the bottom/right, so the layer keeps SCALE-Sim's output size and MAC count.
+The first line is a header. SCALE-Sim skips the first line whatever it holds, so a file
+without a header loses its first layer there; we refuse such a file instead (a first line
+whose size columns are all integers is a layer row, not a header). SCALE-Sim drops each
+row's last field (its files end rows with a comma); we accept rows with or without that
+trailing comma.
+
+A conv row whose name contains 'DP' (case-sensitive, anywhere in the name) is depthwise:
+`load_arrays_conv` replaces it by one layer per channel, each with Channels = 1 and the
+row's Num Filter filters. So Num Filter counts filters per channel (a depth multiplier)
+and the row is a conv with groups = Channels and Channels x Num Filter output channels.
+A DP row with Num Filter > 1 is read that way too, and the model's notes say so, since
+"Num Filter 128" on a 128-channel DP row means 16,384 output channels there.
+
+The ifmap is taken as given (SCALE-Sim has no padding) and the output size is SCALE-Sim's
+ceil((ifmap - filter + stride) / stride): where that rounds up, its last window reaches
+past the ifmap, which we express as padding at the bottom/right, so the layer keeps
+SCALE-Sim's output size and MAC count.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ import csv
 from pathlib import Path
 
 from tracer.errors import WorkloadError
-from tracer.workloads.layers import Conv2d, Dense, Layer, Model
+from tracer.workloads.layers import DEPTHWISE_NOTE, Conv2d, Dense, Layer, Model
 
 CONV_COLUMNS = (
     "Layer name",
@@ -45,6 +55,25 @@ def _is_gemm_header(header: list[str]) -> bool:
     return [cell.upper() for cell in header[1:4]] == ["M", "N", "K"]
 
 
+def _is_integer(cell: str) -> bool:
+    try:
+        int(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_layer_row(fields: list[str]) -> bool:
+    """A row whose size columns (at least GEMM's M, N, K) are all integers is a layer row;
+    a header names its columns."""
+    sizes = fields[1:8]
+    return len(sizes) >= len(GEMM_COLUMNS) - 1 and all(_is_integer(cell) for cell in sizes)
+
+
+def _is_depthwise(name: str) -> bool:
+    return "DP" in name  # topologies.load_arrays_conv: `if 'DP' in elems[0].strip()`
+
+
 def import_topology(path: Path, batch: int = 1) -> Model:
     """Read a SCALE-Sim topology; every defect is one WorkloadError naming file and line."""
     try:
@@ -64,6 +93,13 @@ def import_topology(path: Path, batch: int = 1) -> Model:
             f"{path}: empty; a SCALE-Sim topology has a header and one row per layer"
         )
     header = rows[0][1]
+    if _is_layer_row(header):
+        raise WorkloadError(
+            f"{path}:{rows[0][0]}: the first line is layer {header[0]!r}, not the header; "
+            "SCALE-Sim skips a topology's first line whatever it holds, so it would lose "
+            f"this layer. Add the header line ({', '.join(CONV_COLUMNS)} for convolutions; "
+            f"{', '.join(GEMM_COLUMNS)} for GEMMs)"
+        )
     gemm = _is_gemm_header(header)
     columns = GEMM_COLUMNS if gemm else CONV_COLUMNS
     if not gemm and len(header) < len(CONV_COLUMNS):
@@ -76,6 +112,7 @@ def import_topology(path: Path, batch: int = 1) -> Model:
             f"{path}: --batch {batch}, but a GEMM topology has no batch dimension; fold it into M"
         )
     layers: list[Layer] = []
+    multiplied: list[str] = []  # DP rows with more than one filter per channel
     names: set[str] = set()
     for number, fields in rows[1:]:
         where = f"{path}:{number}"
@@ -108,9 +145,20 @@ def import_topology(path: Path, batch: int = 1) -> Model:
             layers.append(_layer(name, values, gemm, batch))
         except WorkloadError as exc:
             raise WorkloadError(f"{where}: {exc}") from None
+        if not gemm and _is_depthwise(name) and values[5] > 1:
+            channels, filters = values[4], values[5]
+            multiplied.append(f"{name} {channels} x {filters} = {channels * filters:,}")
     if not layers:
         raise WorkloadError(f"{path}: a header but no layers")
-    return Model(path.stem, tuple(layers))
+    notes = ()
+    if multiplied:
+        notes = (
+            f"{DEPTHWISE_NOTE}: Num Filter counts filters per channel (SCALE-Sim runs "
+            "one single-channel layer per channel), so output channels are Channels x "
+            f"Num Filter: {'; '.join(multiplied)}. A depthwise conv with one filter per "
+            "channel has Num Filter 1",
+        )
+    return Model(path.stem, tuple(layers), notes=notes)
 
 
 def _layer(name: str, values: list[int], gemm: bool, batch: int) -> Layer:
@@ -124,7 +172,7 @@ def _layer(name: str, values: list[int], gemm: bool, batch: int) -> Layer:
     # topologies.topo_calc_hyperparams: ofmap = ceil((ifmap - filter + stride) / stride).
     out_h = -(-(height - filter_h + stride) // stride)
     out_w = -(-(width - filter_w + stride) // stride)
-    depthwise = "DP" in name
+    depthwise = _is_depthwise(name)
     return Conv2d(
         name,
         in_channels=channels,
