@@ -386,7 +386,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     accelerator = find_accelerator(args.accelerator).resolve(_parse_params(args.param))
     workload = select_layers(_load(args), _layer_names(args.layers))
     program = lower_workload(accelerator, workload)
-    check_comparable(program, accelerator.isa)
+    check_comparable(program, accelerator.isa, workload)
     if not program.layers:
         raise UserInputError(
             f"--model {args.model}: none of the chosen layers runs on the array "
