@@ -3,6 +3,7 @@ Gemmini machine the Gemmini tests build commands on."""
 
 from __future__ import annotations
 
+from hypothesis import settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
@@ -106,6 +107,16 @@ def check_fast_equals_full(program: Program) -> None:
     assert [r.instructions for r in fast] == [r.instructions for r in full]
     # The resource and queue bounds are lower bounds (analyzer/engine/bounds.py).
     assert all(r.bound.busy_cycles <= r.cycles for r in full)
+
+
+# The hypothesis profiles (tests/conftest.py) keep hypothesis's default of 100 examples,
+# except the larger one for ACCPERF_FULL=1: a test states its example count for the
+# default run and `examples` scales it by the profile.
+DEFAULT_EXAMPLES = 100
+
+
+def examples(count: int) -> int:
+    return max(1, count * settings.default.max_examples // DEFAULT_EXAMPLES)
 
 
 # Gemmini parameters the property tests draw (as --param strings): memories small enough

@@ -8,7 +8,7 @@ detection on structures no ISA lowering produces today.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
@@ -16,10 +16,11 @@ from analyzer.engine.evaluate import evaluate_program
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
 from isa.systolic.lowering import lower
 from isa.systolic.mapping import gemm_shape
+from tests.builders import examples
 from tests.reference import reference_cycles
 from tracer.workloads.layers import Conv2d, Dense, Model
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(60))
 
 
 @st.composite
@@ -187,7 +188,7 @@ def _random_front_end(draw, n_units, space, blocks, layers):
     )
 
 
-@settings(max_examples=450, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(450))
 @given(program=random_programs(wide=None))
 def test_random_programs_fast_equals_full(program):
     # Narrow operands, and wide ones (ranges across the kernel's location chunks).
@@ -197,7 +198,7 @@ def test_random_programs_fast_equals_full(program):
     assert fast.instructions == full.instructions
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(program=random_programs(max_trips=6, wide=None))
 def test_random_programs_full_equals_an_independent_reference(program):
     # tests/reference.py reads DESIGN.md's rules afresh, in plain Python: the kernel's full
@@ -266,7 +267,7 @@ def random_multilayer_programs(draw):
     return draw(_random_front_end(n_units, 8, tuple(shared), layers))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300))
 @given(program=random_multilayer_programs())
 def test_random_multilayer_programs_fast_equals_full(program):
     fast = evaluate_program(program, "fast")

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
@@ -16,7 +16,13 @@ from analyzer.engine.packing import pack_blocks
 from isa.gemmini.commands import Affine, GemminiCommands
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
-from tests.builders import GEMMINI_MEMORY_PARAMS, check_fast_equals_full, gemmini_machine, run_block
+from tests.builders import (
+    GEMMINI_MEMORY_PARAMS,
+    check_fast_equals_full,
+    examples,
+    gemmini_machine,
+    run_block,
+)
 from tests.reference import reference_cycles
 from tracer.errors import DescriptionError
 from tracer.lowering import lower_model
@@ -234,7 +240,7 @@ def test_layers_the_library_cannot_run_are_host_layers():
     assert conv_tile_grid(model.layers[0], GemminiCommands(accelerator).memory) is None
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40))
 @given(
     size=st.integers(3, 20),
     channels=st.integers(1, 70),
