@@ -1,14 +1,21 @@
-"""Hand-built programs for timing-rule tests (one block repeated `trips` times), and the
-Gemmini machine the Gemmini tests build commands on."""
+"""Hand-built programs for timing-rule tests (one block repeated `trips` times), the
+Gemmini machine the Gemmini tests build commands on, and the fast == full check the
+property tests share, which also counts how often fast mode skips a period."""
 
 from __future__ import annotations
 
-from hypothesis import settings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import pytest
+from hypothesis import event, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
+from analyzer.engine import evaluate
 from analyzer.engine.evaluate import evaluate_one, evaluate_program, run_kernel
-from analyzer.engine.packing import pack_blocks, pack_layer
+from analyzer.engine.packing import PackedBlocks, pack_blocks, pack_layer
 from isa.gemmini.commands import GemminiCommands
 from isa.gemmini.lowering import lower
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
@@ -100,13 +107,76 @@ def run_block(program: Program, templates: list[Template]) -> list[tuple[int, in
     return timeline(single)
 
 
-def check_fast_equals_full(program: Program) -> None:
+def without_memo(blocks: PackedBlocks) -> PackedBlocks:
+    """`blocks` with a memo of no entries (the kernel keeps as many loop evolutions as
+    memo_keys has rows, analyzer/engine/kernels.py): fast mode then skips iterations only
+    where it finds a period."""
+    return replace(blocks, memo_keys=blocks.memo_keys[:0])
+
+
+def check_fast_equals_full(program: Program) -> bool:
+    """Fast mode equals full mode on every layer, with its memo of loop evolutions and
+    without it. Returns whether fast mode without the memo skipped at least one period:
+    evaluated fewer iterations than some layer has (nothing else skips there, as
+    evaluate_program reuses no layer's result)."""
     fast = evaluate_program(program, "fast")
     full = evaluate_program(program, "full")
     assert [r.cycles for r in fast] == [r.cycles for r in full]
     assert [r.instructions for r in fast] == [r.instructions for r in full]
     # The resource and queue bounds are lower bounds (analyzer/engine/bounds.py).
     assert all(r.bound.busy_cycles <= r.cycles for r in full)
+    blocks = without_memo(pack_blocks(program))
+    periods = [evaluate_one(layer, program, blocks, "fast") for layer in program.layers]
+    assert [r.cycles for r in periods] == [r.cycles for r in full]
+    return any(r.evaluated_iterations < r.iterations for r in periods)
+
+
+# A property over random programs must reach what it checks: each fast == full property
+# counts its examples whose fast evaluation skipped a period, and asserts at least this
+# share did (a strategy whose programs never repeat would test full mode twice).
+FAST_PATH_SHARE = Fraction(1, 3)
+
+
+@dataclass
+class FastPathTally:
+    """Examples a property ran, and how many skipped at least one period in fast mode."""
+
+    examples: int = 0
+    skipped: int = 0
+
+    def record(self, skipped: bool) -> None:
+        self.examples += 1
+        self.skipped += skipped
+        # Shown by pytest --hypothesis-show-statistics.
+        event("fast mode skipped a period" if skipped else "fast mode skipped no period")
+
+    def check_share(self) -> None:
+        assert self.examples > 0
+        assert self.skipped >= FAST_PATH_SHARE * self.examples, (
+            f"only {self.skipped} of {self.examples} examples skipped a period in fast "
+            f"mode; the strategy must reach the fast path in at least {FAST_PATH_SHARE}"
+        )
+
+
+# Fast mode takes a signature every k-th iteration boundary of a loop, k = signature
+# length // (COMPARE_BUDGET x work per iteration) (analyzer/engine/evaluate.py): as shipped,
+# and with a budget so large that k = 1 for any program a test builds, so the detection
+# also meets every period where it is shortest.
+SAMPLINGS = {"as-shipped": evaluate.COMPARE_BUDGET, "every-boundary": 1 << 30}
+
+
+def check_reaches_fast_path(
+    fast_equals_full: Callable[[FastPathTally], None],
+    sampling: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run a hypothesis property that records each example in a FastPathTally, with fast
+    mode comparing states at the iteration boundaries `sampling` names; then check the
+    share of examples that skipped a period."""
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    tally = FastPathTally()
+    fast_equals_full(tally)
+    tally.check_share()
 
 
 # The hypothesis profiles (tests/conftest.py) keep hypothesis's default of 100 examples,
