@@ -1,12 +1,22 @@
-"""Hand-built programs for timing-rule tests (one block repeated `trips` times), and the
-Gemmini machine the Gemmini tests build commands on."""
+"""Hand-built programs for timing-rule tests (one block repeated `trips` times), the
+Gemmini machine the Gemmini tests build commands on, and the fast == full check the
+property tests share, which also counts how often fast mode skips a period."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+
+import pytest
+from hypothesis import event, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.engine.evaluate import Evaluation, evaluate_program
+from analyzer.engine import evaluate
+from analyzer.engine.evaluate import Evaluation, evaluate_program, run_kernel
+from analyzer.engine.memo import LoopMemo
+from analyzer.engine.packing import PackedBlocks, pack_blocks, pack_layer
 from isa.gemmini.commands import GemminiCommands
 from isa.gemmini.lowering import lower
 from isa.program import (
@@ -103,13 +113,94 @@ def run_block(program: Program, templates: list[Template]) -> list[tuple[int, in
     return timeline(single)
 
 
-def check_fast_equals_full(program: Program) -> None:
-    fast = evaluate_program(program, "fast")
+def without_memo(blocks: PackedBlocks) -> LoopMemo:
+    """A memo of no entries for `blocks` (the kernel keeps as many loop evolutions as the
+    memo has rows, analyzer/engine/kernels.py): fast mode then skips iterations only where
+    it finds a period."""
+    memo = LoopMemo(blocks)
+    arrays = memo.arrays
+    memo.arrays = arrays._replace(keys=arrays.keys[:0], vals=arrays.vals[:0])
+    return memo
+
+
+def check_fast_equals_full(program: Program) -> bool:
+    """Fast mode equals full mode on every layer, with its memo of loop evolutions and
+    without it. Returns whether fast mode without the memo skipped at least one period:
+    evaluated fewer iterations than some layer has (nothing else skips there: no memo,
+    no layer reuse)."""
+    fast = Evaluation(program, "fast", reuse_layers=False).run()  # every layer evaluated
     full = evaluate_program(program, "full")
     assert [r.cycles for r in fast] == [r.cycles for r in full]
     assert [r.instructions for r in fast] == [r.instructions for r in full]
     # The resource and queue bounds are lower bounds (analyzer/engine/bounds.py).
     assert all(r.bound.busy_cycles <= r.cycles for r in full)
+    blocks = pack_blocks(program)
+    memo = without_memo(blocks)
+    skipped = False
+    for layer, reference in zip(program.layers, full, strict=True):
+        packed = pack_layer(layer, program, blocks)
+        cycles, _, _, evaluated_iterations, _ = run_kernel(packed, blocks, fast=True, memo=memo)
+        assert cycles == reference.cycles - reference.stall_cycles
+        skipped |= evaluated_iterations < packed.block_executions
+    return skipped
+
+
+# A property over random programs must reach what it checks: each fast == full property
+# counts its examples whose fast evaluation skipped a period, and asserts at least this
+# share did (a strategy whose programs never repeat would test full mode twice).
+FAST_PATH_SHARE = Fraction(1, 3)
+
+
+@dataclass
+class FastPathTally:
+    """Examples a property ran, and how many skipped at least one period in fast mode."""
+
+    examples: int = 0
+    skipped: int = 0
+
+    def record(self, skipped: bool) -> None:
+        self.examples += 1
+        self.skipped += skipped
+        # Shown by pytest --hypothesis-show-statistics.
+        event("fast mode skipped a period" if skipped else "fast mode skipped no period")
+
+    def check_share(self) -> None:
+        assert self.examples > 0
+        assert self.skipped >= FAST_PATH_SHARE * self.examples, (
+            f"only {self.skipped} of {self.examples} examples skipped a period in fast "
+            f"mode; the strategy must reach the fast path in at least {FAST_PATH_SHARE}"
+        )
+
+
+# Fast mode takes a signature every k-th iteration boundary of a loop, k = signature
+# length // (COMPARE_BUDGET x work per iteration) (analyzer/engine/evaluate.py): as shipped,
+# and with a budget so large that k = 1 for any program a test builds, so the detection
+# also meets every period where it is shortest.
+SAMPLINGS = {"as-shipped": evaluate.COMPARE_BUDGET, "every-boundary": 1 << 30}
+
+
+def check_reaches_fast_path(
+    fast_equals_full: Callable[[FastPathTally], None],
+    sampling: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Run a hypothesis property that records each example in a FastPathTally, with fast
+    mode comparing states at the iteration boundaries `sampling` names; then check the
+    share of examples that skipped a period."""
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    tally = FastPathTally()
+    fast_equals_full(tally)
+    tally.check_share()
+
+
+# The hypothesis profiles (tests/conftest.py) keep hypothesis's default of 100 examples,
+# except the larger one for ACCPERF_FULL=1: a test states its example count for the
+# default run and `examples` scales it by the profile.
+DEFAULT_EXAMPLES = 100
+
+
+def examples(count: int) -> int:
+    return max(1, count * settings.default.max_examples // DEFAULT_EXAMPLES)
 
 
 # Gemmini parameters the property tests draw (as --param strings): memories small enough

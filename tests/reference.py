@@ -1,16 +1,49 @@
 """A reference evaluator: docs/design.md §3's timing rules, one instruction at a time, in plain
-Python with dictionaries. It shares no code with analyzer/engine/kernels.py, so the property
-tests can check the kernel's full mode (and through it, fast mode) against an
-independent reading of the rules. Slow: for small programs only."""
+Python with dictionaries. It shares no code with the analyzer (analyzer/engine/kernels.py
+and packing.py) nor with tracer/trace_io.py's walk of a loop tree and its address
+arithmetic: it walks the loops and computes every address itself, so the property tests
+check the kernel's full mode (and through it, fast mode) against an independent reading
+of the program and the rules, and a slip in either reading cannot hide in both. Slow: for
+small programs only."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 
-from isa.program import LayerProgram, Program
-from tracer.trace_io import iterate_blocks, resolve_address
+from isa.program import LayerProgram, Loop, Operand, Program
 
 NEVER = float("-inf")
+
+
+def block_executions(root: Loop) -> Iterator[tuple[int, list[int]]]:
+    """(block id, the trip of every enclosing loop, outermost first) of each block
+    execution in program order, walked with an explicit stack of loop frames."""
+    frames = [[root, 0, 0]]  # loop, its current trip, its next child
+    while frames:
+        frame = frames[-1]
+        loop, trip, child = frame
+        if trip == loop.trips:
+            frames.pop()
+        elif child == len(loop.body):
+            frame[1], frame[2] = trip + 1, 0
+        else:
+            frame[2] = child + 1
+            node = loop.body[child]
+            if isinstance(node, Loop):
+                frames.append([node, 0, 0])
+            else:
+                yield node.block, [f[1] for f in frames]
+
+
+def first_location(operand: Operand, trips: list[int]) -> int:
+    """The operand's first location: its base plus each coefficient times the trip of the
+    loop at that depth (an operand never names a loop it is not in)."""
+    location = operand.base
+    for depth, coef in enumerate(operand.coefs):
+        if coef:
+            location += coef * trips[depth]
+    return location
 
 
 def reference_cycles(program: Program, layer: LayerProgram) -> int:
@@ -32,10 +65,10 @@ def reference_cycles(program: Program, layer: LayerProgram) -> int:
         return ends[-entries] if len(ends) >= entries else 0
 
     def rows(operand, index) -> list[tuple[str, int]]:
-        first = resolve_address(operand, index)
+        first = first_location(operand, index)
         return [(operand.space, x) for x in range(first, first + operand.count)]
 
-    for block_id, index in iterate_blocks(layer.root):
+    for block_id, index in block_executions(layer.root):
         for t in program.blocks[block_id].templates:
             if t.bundle_start:
                 if bundle_open:  # the previous bundle is complete: its latest start is final

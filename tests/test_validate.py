@@ -59,23 +59,38 @@ def test_validate_two_small_layers_against_scalesim(
     )
 
 
-def test_validate_without_scalesim_says_how_to_install(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def without_scalesim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SCALE-Sim interpreter anywhere accperf looks, whatever this machine has."""
     monkeypatch.setenv(scalesim_env.ENV_VAR, str(tmp_path / "no-python"))
     monkeypatch.setattr(scalesim_env, "_REPO_VENV_PYTHON", tmp_path / "absent")
+    assert scalesim_env.scalesim_python() is None
+
+
+def test_validate_without_scalesim_says_how_to_install(
+    without_scalesim: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["validate", "--against", "scalesim", "--model", "tc_resnet8"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "needs SCALE-Sim" in err and "pip install" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "refusal"),
+    [
+        (["--model", "resnet50", "--batch", "2"], "batch=2, but SCALE-Sim's topology"),
+        (["--model", "tc_resnet8", "--accelerator", "gemmini"], "no SCALE-Sim counterpart"),
+    ],
+)
 def test_validate_refuses_what_scalesim_cannot_express(
-    capsys: pytest.CaptureFixture[str],
+    without_scalesim: None, capsys: pytest.CaptureFixture[str], argv: list[str], refusal: str
 ) -> None:
-    code = main(["validate", "--against", "scalesim", "--model", "resnet50", "--batch", "2"])
+    # Refused before SCALE-Sim is looked for: the same answer whether it is installed or not.
+    code = main(["validate", "--against", "scalesim", *argv])
     err = capsys.readouterr().err
-    assert code == 2 and "batch" in err and "Traceback" not in err
+    assert code == 2 and refusal in err and "Traceback" not in err
+    assert "needs SCALE-Sim" not in err
 
 
 def test_validate_with_nothing_on_the_array_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:

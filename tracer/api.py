@@ -392,7 +392,7 @@ def validate_against_scalesim(
         list(layers) if layers else None,
     )
     program = lower_workload(resolved, workload)
-    check_comparable(program, resolved.isa)
+    check_comparable(program, resolved.isa, workload)
     if not program.layers:
         raise AccperfError(
             f"--model {model}: none of the chosen layers runs on the array "

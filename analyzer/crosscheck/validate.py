@@ -183,9 +183,15 @@ def compare_with_scalesim(
     return validation
 
 
-def check_comparable(program: Program, isa: str) -> None:
+def check_comparable(program: Program, isa: str, model: Model) -> None:
+    """Refuse what SCALE-Sim cannot run (another accelerator family, a layer its topology
+    cannot express) before anyone looks for SCALE-Sim, so the error does not depend on
+    whether it is installed."""
     if isa not in SCALESIM_ISAS:
         raise MappingError(
             f"accelerator {program.accelerator!r} (isa {isa}) has no SCALE-Sim counterpart; "
             f"SCALE-Sim models the systolic array (isa {', '.join(SCALESIM_ISAS)})"
         )
+    by_name = {layer.name: layer for layer in model.layers}
+    for layer in program.layers:
+        scalesim_rows(by_name[layer.name])
