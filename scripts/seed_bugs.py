@@ -53,7 +53,8 @@ from scripts.bug_catalogue import BUGS, Bug  # noqa: E402
 # under -x), 5 no tests collected.
 CAUGHT_CODES = (1, 2)
 PYTEST_FLAGS = ["-x", "-q", "-p", "no:cacheprovider", "-rfE", "--no-header"]
-FIRST_FAILURE = re.compile(r"^(FAILED|ERROR) (\S+)", re.MULTILINE)
+# A short-summary line: "FAILED <node id, which may hold spaces> - <message>".
+FIRST_FAILURE = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
 # ----------------------------------------------------------------------- the catalogue
@@ -201,7 +202,7 @@ def run_pytest(
 
 def first_failure(output: str) -> str:
     match = FIRST_FAILURE.search(output)
-    return match.group(2) if match else "(no FAILED line; see the output)"
+    return match.group(1) if match else "(no FAILED line; see the output)"
 
 
 def tail(output: str, lines: int = 15) -> str:
