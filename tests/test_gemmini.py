@@ -285,7 +285,7 @@ def test_layers_the_library_cannot_run_are_host_layers():
     assert conv_tile_grid(model.layers[0], GemminiCommands(accelerator).memory) is None
 
 
-@settings(max_examples=examples(30))
+@settings(max_examples=examples(60))
 @given(
     size=st.integers(3, 20),
     channels=st.integers(1, 70),
