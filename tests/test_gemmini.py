@@ -295,11 +295,11 @@ def test_layers_the_library_cannot_run_are_host_layers():
     batch=st.integers(1, 3),
     depthwise=st.booleans(),
     # Fast mode skips whole pairs of tiles that repeat (isa/gemmini/streams.py, layer_root),
-    # once the pipeline has settled, some tens of pairs in: layers with many equal tiles,
-    # many channels of a depthwise conv and a matmul of many rows, reach it.
-    long_channels=st.integers(32, 256),
+    # once the pipeline has settled, some tens of pairs in: layers of many equal tiles, a
+    # depthwise conv of many channels and a matmul of many rows, reach it.
+    long_channels=st.integers(64, 256),
     long_size=st.integers(6, 32),
-    long_rows=st.integers(1, 4096),
+    long_rows=st.integers(1024, 4096),
     params=st.fixed_dictionaries(
         {
             **GEMMINI_MEMORY_PARAMS,
@@ -350,7 +350,8 @@ def _random_layers_fast_equals_full(
             padding=kernel // 2,
             groups=long_channels,
         ),
-        Dense("fc", channels, out_channels, rows=long_rows),
+        Dense("fc", channels, out_channels, rows=size * batch),
+        Dense("long fc", channels, out_channels, rows=long_rows),
     )
     program = lower(find_accelerator("gemmini").resolve(params), Model("m", layers))
     tally.record(check_fast_equals_full(program))
