@@ -452,3 +452,30 @@ def test_memo_restores_whether_a_bundle_is_open():
     full = [r.cycles for r in evaluate_program(program, "full")]
     assert full == [5, 6]
     assert [r.cycles for r in evaluate_program(program, "fast")] == full
+
+
+def test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves():
+    # Outer loop o (3 trips): a sync block (reads m[0..3) and waits for every write; a
+    # barrier bundle behind it, issued when the sync starts: window of one bundle), then
+    # loop l of 60 writes to m[o] (latency 5, each waiting for the previous: WAW).
+    # Width 1, window 1: o=0 syncs at 0, the barrier issues at 1, the writes start at
+    # 2, 7, ..., the last ends at 7 + 5 * 59 = 302; o=1 syncs at 302 and writes m[1] from
+    # 303 to 603; o=2 syncs at 603 and writes m[2] from 604 to 904; C reads m[2] at 904
+    # and ends at 905. Loop l is entered at o=1 and o=2 from equal signatures, but its
+    # writes go to other locations: restoring o=1's evolution at o=2 would leave m[2]
+    # unwritten and C early, so such a loop is never remembered.
+    def template(opcode, instance, latency, reads=(), writes=()):
+        return Template(opcode, "u", instance, latency, 1, 0, reads, writes, True)
+
+    sync = Block(
+        "sync", (template("sync", 1, 0, reads=(Operand("m", 0, 3),)), template("barrier", 2, 0))
+    )
+    write = Block("write", (template("w", 0, 5, writes=(Operand("m", 0, 1, (0, 1, 0)),)),))
+    last = Block("last", (template("c", 3, 1, reads=(Operand("m", 2, 1),)),))
+    outer = Loop("o", 3, (BlockRef(0), Loop("l", 60, (BlockRef(1),))))
+    layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, (outer, BlockRef(2))))
+    program = Program("t", {}, 1, 1, 0, {"u": 4}, {"m": 3}, (sync, write, last), (layer,))
+    full = evaluate_program(program, "full")[0]
+    fast = evaluate_program(program, "fast")[0]
+    assert full.cycles == fast.cycles == 905
+    assert fast.evaluated_iterations < full.evaluated_iterations  # loop l skipped periods
