@@ -389,7 +389,10 @@ _SIGNATURE_BUGS = (
         "v = chunk_floor[x >> chunk_shift]\n"
         "        sig[pos] = (v if v > base + 1 else base + 1) - base",
         "write times are clamped at the last issue time, the earliest a read can start",
-        FAST,
+        (
+            _EXACT + "test_a_skip_restores_write_times_no_later_than_the_last_issue",
+            *FAST,
+        ),
     ),
     Bug(
         "signature.chunk-floors-not-folded",
@@ -462,7 +465,7 @@ _SIGNATURE_BUGS = (
         "for k in range(a.shape[0]):",
         "for k in range(a.shape[0] - 1):",
         "equal signatures are compared in full",
-        FAST,
+        (_EXACT + "test_signatures_are_compared_in_full", *FAST),
     ),
     Bug(
         "signature.hash-constant",
@@ -656,7 +659,7 @@ _PACKING_BUGS = (
         "template_row(t, unit_first, queue_index, len(loc), fixed and chunk_shift == 0)",
         "template_row(t, unit_first, queue_index, len(loc), fixed)",
         "the one-location hot path never runs with chunked locations (it ignores floors)",
-        CHUNKS + FAST,
+        ("tests/test_timing_rules.py", *CHUNKS, *FAST),
     ),
     Bug(
         "packing.chunks-when-wide-is-most",

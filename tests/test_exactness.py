@@ -15,12 +15,14 @@ as shipped and with a signature at every iteration boundary.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
-from analyzer.engine.evaluate import evaluate_program, run_kernel
+from analyzer.engine import evaluate, kernels
+from analyzer.engine.evaluate import Evaluation, evaluate_program, run_kernel
 from analyzer.engine.packing import pack_blocks, pack_layer
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
 from isa.systolic.lowering import lower
@@ -30,6 +32,7 @@ from tests.builders import (
     check_fast_equals_full,
     check_reaches_fast_path,
     examples,
+    timeline,
     without_memo,
 )
 from tests.reference import reference_cycles
@@ -479,3 +482,49 @@ def test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves():
     fast = evaluate_program(program, "fast")[0]
     assert full.cycles == fast.cycles == 905
     assert fast.evaluated_iterations < full.evaluated_iterations  # loop l skipped periods
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_skip_restores_write_times_no_later_than_the_last_issue(sampling, monkeypatch):
+    # Width 2, window 8, no front-end delay. W0 writes m[0] at 0 (latency 0). Loop l: 40
+    # instructions B on u[0] (latency 2), each taking an entry of issue queue q0 (2
+    # entries) until its end: B0 issues at 0, B1 at 1 (two bundles a cycle, W0 and B0 at
+    # 0), then B_k waits for B_(k-2)'s end and issues and starts at k, ending at k + 2.
+    # W1 on u[1] (latency 5) overwrites m[0]: it issues at 39 beside B39 (width 2), its unit
+    # is idle and m[0] was written at 0, so it starts at 39 and the layer ends at 44.
+    # Fast mode skips l's periods; the state it restores must keep m[0]'s write at or
+    # before the last issue time (39), since W1 starts there: clamping it at 40 would end
+    # the layer at 45.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    w0 = Block("w0", (Template("w0", "u", 1, 0, 1, 0, (), (Operand("m", 0, 1),), True),))
+    b = Block("b", (Template("b", "u", 0, 2, 1, 0, (), (), True, issue_queue="q0"),))
+    w1 = Block("w1", (Template("w1", "u", 1, 5, 1, 0, (), (Operand("m", 0, 1),), True),))
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
+    program = Program(
+        "t",
+        {},
+        2,
+        8,
+        0,
+        {"u": 2},
+        {"m": 1},
+        (w0, b, w1),
+        (LayerProgram("L", "t", 0, {}, root),),
+        queues={"q0": 2},
+    )
+    expected = [(0, 0), (0, 2), *((k, k + 2) for k in range(1, 40)), (39, 44)]
+    assert timeline(program) == expected
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    assert fast.cycles == 44
+    assert fast.evaluated_iterations < 40  # loop l skipped periods
+
+
+def test_signatures_are_compared_in_full():
+    # A hash match alone never decides a period (analyzer/engine/kernels.py): the full
+    # comparison must see a difference in any element, the first and the last included.
+    same = np.arange(6, dtype=np.int64)
+    assert kernels._equal(same, same.copy())
+    for k in range(6):
+        other = same.copy()
+        other[k] += 1
+        assert not kernels._equal(same, other)

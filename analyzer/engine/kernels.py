@@ -421,8 +421,10 @@ def evaluate_layer(
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
     entry_covered = np.zeros(max(levels, 1), dtype=np.int64)
     memo_pending = np.zeros(max(levels, 1), dtype=np.bool_)
-    # Whether a bundle was open at the loop's entry: not in the signature, but it decides
-    # whether the next bundle start records one in the window ring, so it is keyed too.
+    # Whether a bundle was open at the loop's entry decides whether the next bundle start
+    # records one in the window ring. The signature implies it (once a bundle has issued,
+    # the issue ring holds the base; before, every entry is -1), so keying it is a guard
+    # (docs/testing.md, equivalent mutants).
     entry_open = np.zeros(max(levels, 1), dtype=np.bool_)
 
     pc = 0
