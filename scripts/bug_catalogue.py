@@ -790,6 +790,11 @@ _BOUND_BUGS = (
     ),
 )
 
+_VALID = "tests/test_validation.py::"
+_ADDRESS = "tests/test_address_bounds.py::"
+# The last location of a space accepted, one past it (or before 0) refused.
+_EDGE = _ADDRESS + "test_the_last_location_is_accepted_and_one_past_refused"
+
 _VALIDATION_BUGS = (
     Bug(
         "validation.affine-one-past-the-end",
@@ -797,8 +802,7 @@ _VALIDATION_BUGS = (
         "if low < 0 or high + operand.count > program.spaces[operand.space]:",
         "if low < 0 or high + operand.count - 1 > program.spaces[operand.space]:",
         "an affine operand's last address stays inside its space",
-        CHECKS,
-        awaiting="issue 21 item 3: address bounds at the edge for fixed and affine operands",
+        (_EDGE, *CHECKS),
     ),
     Bug(
         "validation.fixed-one-past-the-end",
@@ -814,7 +818,7 @@ _VALIDATION_BUGS = (
         "span = coef * max(n - 1, 0)",
         "span = coef * max(n - 2, 0)",
         "an affine operand reaches base + coef x (trips - 1)",
-        CHECKS,
+        (_EDGE, *CHECKS),
     ),
     Bug(
         "validation.negative-addresses-accepted",
@@ -822,7 +826,7 @@ _VALIDATION_BUGS = (
         "if low < 0 or high + operand.count",
         "if high + operand.count",
         "a negative coefficient must not take an address below 0",
-        CHECKS,
+        (_EDGE, *CHECKS),
     ),
     Bug(
         "validation.loop-outside-accepted",
@@ -830,7 +834,7 @@ _VALIDATION_BUGS = (
         "if any(operand.coefs[len(trips) :]):",
         "if any(operand.coefs[len(trips) + 1 :]):",
         "an operand uses only the loops it is inside",
-        CHECKS,
+        (_ADDRESS + "test_a_coefficient_for_a_loop_the_operand_is_not_in_is_refused", *CHECKS),
     ),
     Bug(
         "validation.empty-queue-accepted",
@@ -838,7 +842,7 @@ _VALIDATION_BUGS = (
         "if not _is_count(entries, 1, MAX_FRONTEND):",
         "if not _is_count(entries, 0, MAX_FRONTEND):",
         "a queue has at least one entry",
-        CHECKS,
+        (_VALID + "test_a_queue_needs_at_least_one_entry", *CHECKS),
     ),
     Bug(
         "validation.negative-cycles-accepted",
@@ -870,7 +874,7 @@ _VALIDATION_BUGS = (
         "if not _is_count(node.block, 0, len(blocks) - 1):",
         "if not _is_count(node.block, 0, len(blocks)):",
         "a loop refers to an existing block",
-        CHECKS,
+        (_VALID + "test_a_loop_refers_to_an_existing_block", *CHECKS),
     ),
     Bug(
         "validation.host-layer-name-clash",
@@ -878,7 +882,7 @@ _VALIDATION_BUGS = (
         "if host.position in positions or host.name in names:",
         "if host.position in positions:",
         "a host layer's name is not another layer's",
-        CHECKS,
+        (_VALID + "test_a_host_layer_takes_a_free_position_and_a_name_no_other_layer_has", *CHECKS),
     ),
 )
 

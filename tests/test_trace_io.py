@@ -97,9 +97,11 @@ def _damage(folder: Path, how: str) -> None:
         (folder / "manifest.json").write_text("{not json")
     elif how == "foreign":
         (folder / "manifest.json").write_text(json.dumps({"format": "something-else"}))
-    elif how == "schema_version":
+    elif how in ("schema_version", "older_schema_version"):
+        # A newer version, or the previous one: version 4 did not record the family, which
+        # decides the memory side, so even a v4 folder whose files decode is refused.
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["schema_version"] = 99
+        manifest["schema_version"] = 99 if how == "schema_version" else 4
         (folder / "manifest.json").write_text(json.dumps(manifest))
     elif how == "truncated":
         data = (folder / "templates.arrow").read_bytes()
@@ -145,6 +147,7 @@ def _damage(folder: Path, how: str) -> None:
         ("bad_json", "not valid JSON"),
         ("foreign", "not an accperf trace"),
         ("schema_version", "schema version 99.*reads version 5"),
+        ("older_schema_version", "schema version 4.*reads version 5"),
         ("truncated", "truncated or not an Arrow IPC file"),
         ("missing_file", "loops.arrow: missing"),
         ("count_mismatch", "instruction count"),
