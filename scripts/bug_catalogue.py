@@ -68,7 +68,10 @@ CHUNKS = (
     "tests/test_gemmini.py::test_small_layers_agree_with_the_reference_evaluator",
     "tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full",
 )
+# Every bound label worked by hand first, then the bounds as lower bounds and the reports.
 BOUND_TESTS = (
+    "tests/test_verdicts.py::test_bound_labels_worked_by_hand",
+    "tests/test_verdicts.py::test_recurrence_labels_worked_by_hand",
     "tests/test_recurrence.py",
     "tests/test_cli.py",
     "tests/test_api.py",
@@ -716,7 +719,6 @@ _BOUND_BUGS = (
         "busy_cycles = int(net[busiest]) // 2",
         "the resource bound is the busiest instance's whole occupancy",
         BOUND_TESTS,
-        awaiting="issue 21 item 4: bound labels and shares checked exactly",
     ),
     Bug(
         "bounds.overhang-not-subtracted",
