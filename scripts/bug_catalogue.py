@@ -962,8 +962,7 @@ _GEMMINI_BUGS = (
         '"mesh": int(params["mesh_tags"]),',
         '"mesh": int(params["mesh_tags"]) + 1,',
         "the mesh holds `mesh_tags` matmuls in flight",
-        GEMMINI,
-        awaiting="issue 21 item 3: each Gemmini queue made to bind",
+        ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
     ),
     # The OS queue sizes are seeded where they are read, not in RS_ENTRIES: the family
     # declares its parameters from RS_ENTRIES, so a bug there is refused by the
@@ -976,8 +975,7 @@ _GEMMINI_BUGS = (
             "params[entries]", 'params["rs_ex_entries" if queue == "rs_store" else entries]'
         ),
         "the OS store queue has rs_st_entries entries",
-        GEMMINI,
-        awaiting="issue 21 item 3: rs_load, rs_execute and rs_store made to bind",
+        ("tests/test_gemmini_os.py::test_the_cpu_stalls_on_a_full_store_queue", *GEMMINI),
     ),
     Bug(
         "gemmini.os-execute-queue-sized-by-load",
@@ -987,7 +985,7 @@ _GEMMINI_BUGS = (
             "params[entries]", 'params["rs_ld_entries" if queue == "rs_execute" else entries]'
         ),
         "the OS execute queue has rs_ex_entries entries",
-        GEMMINI,
+        ("tests/test_gemmini_os.py::test_the_cpu_stalls_on_a_full_execute_queue", *GEMMINI),
     ),
     Bug(
         "gemmini.os-load-queue-sized-by-execute",
@@ -1021,7 +1019,7 @@ _GEMMINI_BUGS = (
         'queue="mesh",',
         "queue=None,",
         "every WS compute holds a mesh tag",
-        GEMMINI,
+        ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
     ),
 )
 
