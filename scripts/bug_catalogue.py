@@ -68,7 +68,10 @@ CHUNKS = (
     "tests/test_gemmini.py::test_small_layers_agree_with_the_reference_evaluator",
     "tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full",
 )
+# Every bound label worked by hand first, then the bounds as lower bounds and the reports.
 BOUND_TESTS = (
+    "tests/test_verdicts.py::test_bound_labels_worked_by_hand",
+    "tests/test_verdicts.py::test_recurrence_labels_worked_by_hand",
     "tests/test_recurrence.py",
     "tests/test_cli.py",
     "tests/test_api.py",
@@ -91,6 +94,8 @@ MEMORY = (
     "tests/test_api.py",
     "tests/test_cli.py",
 )
+# Stall cycles worked by hand (no SCALE-Sim needed) first.
+MEMORY_BY_HAND = ("tests/test_memory_side.py::test_stall_cycles_worked_by_hand", *MEMORY)
 
 _KERNEL_BUGS = (
     Bug(
@@ -722,7 +727,6 @@ _BOUND_BUGS = (
         "busy_cycles = int(net[busiest]) // 2",
         "the resource bound is the busiest instance's whole occupancy",
         BOUND_TESTS,
-        awaiting="issue 21 item 4: bound labels and shares checked exactly",
     ),
     Bug(
         "bounds.overhang-not-subtracted",
@@ -968,8 +972,7 @@ _GEMMINI_BUGS = (
         '"mesh": int(params["mesh_tags"]),',
         '"mesh": int(params["mesh_tags"]) + 1,',
         "the mesh holds `mesh_tags` matmuls in flight",
-        GEMMINI,
-        awaiting="issue 21 item 3: each Gemmini queue made to bind",
+        ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
     ),
     # The OS queue sizes are seeded where they are read, not in RS_ENTRIES: the family
     # declares its parameters from RS_ENTRIES, so a bug there is refused by the
@@ -982,8 +985,7 @@ _GEMMINI_BUGS = (
             "params[entries]", 'params["rs_ex_entries" if queue == "rs_store" else entries]'
         ),
         "the OS store queue has rs_st_entries entries",
-        GEMMINI,
-        awaiting="issue 21 item 3: rs_load, rs_execute and rs_store made to bind",
+        ("tests/test_gemmini_os.py::test_the_cpu_stalls_on_a_full_store_queue", *GEMMINI),
     ),
     Bug(
         "gemmini.os-execute-queue-sized-by-load",
@@ -993,7 +995,7 @@ _GEMMINI_BUGS = (
             "params[entries]", 'params["rs_ld_entries" if queue == "rs_execute" else entries]'
         ),
         "the OS execute queue has rs_ex_entries entries",
-        GEMMINI,
+        ("tests/test_gemmini_os.py::test_the_cpu_stalls_on_a_full_execute_queue", *GEMMINI),
     ),
     Bug(
         "gemmini.os-load-queue-sized-by-execute",
@@ -1027,7 +1029,7 @@ _GEMMINI_BUGS = (
         'queue="mesh",',
         "queue=None,",
         "every WS compute holds a mesh tag",
-        GEMMINI,
+        ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
     ),
 )
 
@@ -1046,7 +1048,7 @@ _MEMORY_BUGS = (
         "lines = total // line_words + 1",
         "lines = -(-total // line_words)",
         "SCALE-Sim's hashed buffer has floor + 1 lines, one more than ceil on a multiple",
-        MEMORY,
+        MEMORY_BY_HAND,
     ),
     Bug(
         "memory.move-without-port-cycle",
@@ -1103,7 +1105,7 @@ _MEMORY_BUGS = (
         "return int(rows) * repeats, int(stalls) * repeats",
         "return int(rows) * repeats, int(stalls)",
         "each of a layer's `repeats` GEMMs starts with empty SRAMs and stalls alike",
-        MEMORY,
+        MEMORY_BY_HAND,
     ),
     Bug(
         "memory.kib-is-1000-words",

@@ -98,40 +98,71 @@ def test_write_bound_layer_stalls_by_the_drain_rate() -> None:
 # memory side: a bandwidth with dataflow=is is refused
 # (test_input_stationary_with_a_bandwidth_is_refused).
 #
-# Both layers run on an 11 x 1 array with 1 KiB SRAMs, so every SRAM has lines of
+# Every layer runs on an 11 x 1 array with 1 KiB SRAMs, so every SRAM has lines of
 # ceil(1024 / 100) = 11 words, an active half of 512 words = ceil(512 / 11) = 47 resident
 # lines, and a window move of 47 lines that takes ceil(512 / bw) + 1 cycles of a DRAM
 # timeline running back to back from the free first fill: move k completes at
 # k * (ceil(512 / bw) + 1) - 1. A demand of a line outside the window moves it; if the
 # move completes p > 0 cycles after the demand's cycle + 1 (the hit latency), the row is
-# late by 2p (the read buffer counts the lag twice). Each layer's ifmap is 100 x 11 =
-# 1,100 words, 1100 // 11 + 1 = 101 lines, read along the anti-diagonals of the 100 x 11
-# operand block: diagonals 0..9 hold 1..10 words (positions 0..54, lines 0..4, resident
-# from the start), and diagonal d of 10..99 holds 11 words from position 11(d - 5) on:
-# exactly line d - 5. So line 47 is first needed with diagonal 52 and line 94 with
-# diagonal 99; after that second move the window holds lines 94..100 and 0..39, every line
-# still to come. Nothing else stalls: the filter fits its window (ws: 11 words, os: 100
-# words, 10 lines), and at most 100 outputs are written, never the half of the 1,024-word
-# output SRAM that starts a drain.
-HAND_WORKED = [
+# late by 2p (the read buffer counts the lag twice). The ws and os layers' ifmap is
+# 100 x 11 = 1,100 words, 1100 // 11 + 1 = 101 lines, read once along the anti-diagonals
+# of the 100 x 11 operand block: diagonals 0..9 hold 1..10 words (positions 0..54, lines
+# 0..4, resident from the start), and diagonal d of 10..99 holds 11 words from position
+# 11(d - 5) on: exactly line d - 5. So line 47 is first needed with diagonal 52 and line
+# 94 with diagonal 99; after that second move the window holds lines 94..100 and 0..39,
+# every line still to come. Nothing else stalls: the filter fits its window (ws: 11 or 22
+# words, os: 100 words, 10 lines), and at most 188 outputs are written, never the half of
+# the 1,024-word output SRAM that starts a drain.
+HAND_WORKED = {
     # ws: Sr = 11 (the window), Sc = 1, T = 100 rows: one fold of 2*11 + 1 + 100 - 2 = 121
     # demand rows; row x reads diagonal x - 11 (after the preload). 4 words/cycle: moves
     # of 129 cycles. Line 47 at row 63, cycle 63: move 1 completes at 128, late by
     # 128 - 64 = 64, twice: 128. Line 94 at row 110, cycle 110 + 128 = 238: move 2
     # completes at 257, late 257 - 239 = 18, twice: 36. Stalls 164, cycles 285.
-    ("ws", Dense("fc", 11, 1, rows=100), "4", 121, 164),
+    "ws": ("ws", Dense("fc", 11, 1, rows=100), "4", 121, 164),
     # os: Sr = 11 rows (pixels), Sc = 1, T = 100 (the window): 100 + 11 + 1 - 2 = 110 rows;
     # row x reads diagonal x. 8 words/cycle: moves of 65 cycles. Line 47 at row 52, cycle
     # 52: move 1 completes at 64, late 64 - 53 = 11, twice: 22. Line 94 at row 99, cycle
     # 99 + 22 = 121: move 2 completes at 129, late 129 - 122 = 7, twice: 14. Stalls 36.
-    ("os", Dense("fc", 100, 1, rows=11), "8", 110, 36),
-]
+    "os": ("os", Dense("fc", 100, 1, rows=11), "8", 110, 36),
+    # A conv of 2 groups, each the ws layer above (1x1 kernel over 11 of the 22 channels,
+    # 1 filter, 10 x 10 = 100 output pixels: Sr = 11, Sc = 1, T = 100; the 1x1 window
+    # repeats no input word, so im2col finds each word at its own position only). Each
+    # group is a SCALE-Sim layer of its own starting with empty SRAMs: 2 x 121 rows and
+    # 2 x 164 stalls, 570 cycles.
+    "ws, 2 groups": ("ws", Conv2d("g", 22, 2, 10, 10, 1, 1, groups=2), "4", 242, 328),
+    # ws, Sr = 11, Sc = 2 on the one column: two column folds of 2*11 + 1 + 94 - 2 = 115
+    # rows, each reading the whole 94 x 11 ifmap again. 94 x 11 = 1,034 words, exactly 94
+    # lines: the buffer has 94 + 1 = 95 (the empty open line counts), so the window wraps
+    # modulo 95; moves of 47 lines (95 - 47 = 48 lines outside the window, more than 47).
+    # Diagonal d of 10..93 is line d - 5; diagonals 94..103 hold 10, 9, ..., 1 words from
+    # position 979, so line 93 (positions 1023..1033) first comes with diagonal 99.
+    # Moves of 129 cycles (4 words/cycle) complete at 129k - 1.
+    # Fold 1 as the ws case: line 47 at row 63 (diagonal 52), late 64, twice: stalls 128;
+    #   the window 47..93 then holds every line still to come.
+    # Fold 2 (rows 115..229), row 115 + d + 11 reads diagonal d:
+    #   line 0 at row 126, cycle 254: (0 - 47) % 95 = 48 is outside the window; move 2 to
+    #   94, 0..45 completes at 257, late 257 - 255 = 2, twice: stalls 132.
+    #   line 46 (diagonal 51) at row 177, cycle 309: move 3 to 46..92 completes at 386,
+    #   late 386 - 310 = 76, twice: stalls 284.
+    #   line 93 (diagonal 99) at row 225, cycle 509: move 4 to 93, 94, 0..44 completes at
+    #   515, late 515 - 510 = 5, twice: stalls 294; lines 89..93 to the end are resident.
+    # With 94 lines (ceil instead of floor + 1) move 2 would bring 0..46 back, move 3 at
+    # line 47 (row 178) would cover the rest, and the stalls would be 282.
+    "ws, the ifmap a whole number of lines, read twice": (
+        "ws",
+        Dense("fc", 11, 2, rows=94),
+        "4",
+        230,
+        294,
+    ),
+}
 
 
 @pytest.mark.parametrize(
     ("dataflow", "layer", "bandwidth", "rows", "stalls"),
-    HAND_WORKED,
-    ids=[case[0] for case in HAND_WORKED],
+    HAND_WORKED.values(),
+    ids=list(HAND_WORKED),
 )
 def test_stall_cycles_worked_by_hand(dataflow, layer, bandwidth, rows, stalls) -> None:
     program = _program(

@@ -75,6 +75,17 @@ LABELS = {
         12,
         12,
     ),
+    # Two bundles per cycle, 9 one-instruction bundles over alu[0..2]: bundles 2c and 2c + 1
+    # issue and start at cycle c, the 9th alone at 4 and ends at 5; each alu runs 3 of
+    # them (busy 3). The front end's bound counts the part-filled last cycle:
+    # ceil(9 / 2) - 1 + latency 1 = 5, all of the layer's cycles (9 // 2 would say 4 = 80%).
+    "frontend, last cycle part-filled": (
+        program([instr(instance=i) for i in range(3)], trips=3, width=2),
+        "frontend-bound (busiest frontend 100%)",
+        "frontend",
+        5,
+        5,
+    ),
     # Four instructions of latency 5 on alu[0..3] share queue q of one entry: they run
     # one after another, 0-5, 5-10, 10-15, 15-20. The queue's bound: 4 x 5 / 1 entry = 20.
     "queue": (
