@@ -406,7 +406,6 @@ _SIGNATURE_BUGS = (
         "if chunk_shift < 0 and chunk_floor[x >> chunk_shift] > v:",
         "a location's write time in the signature is its own or its chunk's floor",
         FAST,
-        awaiting="issue 21 item 1: random programs with wide fixed-location operands",
     ),
     Bug(
         "signature.read-times-left-out",
@@ -636,9 +635,7 @@ _PACKING_BUGS = (
         "skippable[begin] = node.trips > 1 and not (mask >> level) & 1",
         "skippable[begin] = node.trips > 1",
         "a loop whose body's addresses depend on its index is never skipped",
-        FAST,
-        awaiting="issue 21 item 1: index-independent strided loops and a stated skip share, "
-        "derandomized (caught in 6 of 10 seeds before)",
+        (_EXACT + "test_a_loop_whose_addresses_follow_its_index_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.skippable-checks-inner-depth",
@@ -646,7 +643,7 @@ _PACKING_BUGS = (
         "skippable[begin] = node.trips > 1 and not (mask >> level) & 1",
         "skippable[begin] = node.trips > 1 and not (mask >> (level + 1)) & 1",
         "skippability checks the loop's own depth among the addresses' depths",
-        FAST,
+        (_EXACT + "test_a_loop_whose_addresses_follow_its_index_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.op-work-ignores-wide-operands",

@@ -528,3 +528,24 @@ def test_signatures_are_compared_in_full():
         other = same.copy()
         other[k] += 1
         assert not kernels._equal(same, other)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_loop_whose_addresses_follow_its_index_is_never_skipped(sampling, monkeypatch):
+    # Width 1, window 1, no front-end delay; loop l, 8 trips: F on u[0] reads m[3] for 10
+    # cycles (latency 0), then W on u[1] writes m[k] (latency 0). F_k and W_k issue at 2k
+    # and 2k + 1 and start there, for k < 3. W_3 overwrites m[3] while F_3 (start 6) reads
+    # it until 16: WAR, W_3 starts at 16. F_4 issues once W_3 started (window) and waits
+    # for its write (RAW): 16; W_4 17, ..., F_7 22, W_7 23: the layer ends at 23.
+    # The state at each boundary before k = 3 repeats (m[k-1]'s write is already past),
+    # but the iterations differ where W reaches m[3]: skipping there would end at 15.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    f = Template("f", "u", 0, 0, 1, 10, (Operand("m", 3, 1),), (), True)
+    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, 1, (0, 1)),), True)
+    root = Loop("layer", 1, (Loop("l", 8, (BlockRef(0),)),))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    program = Program("t", {}, 1, 1, 0, {"u": 2}, {"m": 8}, (Block("b", (f, w)),), (layer,))
+    before = [(t, t) for t in range(7)]
+    after = [(16, 16), *((t, t) for t in range(16, 24))]
+    assert timeline(program) == before + after
+    assert Evaluation(program, "fast", reuse_layers=False).run()[0].cycles == 23
