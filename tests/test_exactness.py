@@ -549,3 +549,25 @@ def test_a_loop_whose_addresses_follow_its_index_is_never_skipped(sampling, monk
     after = [(16, 16), *((t, t) for t in range(16, 24))]
     assert timeline(program) == before + after
     assert Evaluation(program, "fast", reuse_layers=False).run()[0].cycles == 23
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_skip_keeps_a_read_still_pending(sampling, monkeypatch):
+    # Width 1, window 1, no front-end delay. P on u[2] reads m[0] for 60 cycles from 0.
+    # Loop l, 40 trips: A on u[0] (latency 1), one a cycle from 1 to 40 (ending at 41).
+    # Then W on u[1] overwrites m[0] (latency 0): WAR, it ends no earlier than P's read,
+    # so at 60, and the layer ends at 60. Loop l's iterations repeat in everything but
+    # how far off P's read still is: a signature without pending reads would skip them
+    # and let W start at 41.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "u", 2, 0, 1, 60, (Operand("m", 0, 1),), (), True)
+    a = Template("a", "u", 0, 1, 1, 0, (), (), True)
+    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, 1),), True)
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    blocks = (Block("p", (p,)), Block("a", (a,)), Block("w", (w,)))
+    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": 1}, blocks, (layer,))
+    assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (60, 60)]
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    # The read is pending until after the loop, so no two boundaries of l are equal states.
+    assert fast.cycles == 60
