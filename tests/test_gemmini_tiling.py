@@ -67,6 +67,22 @@ def test_depthwise_tiles_keep_one_channel() -> None:
     assert tiles.porows * tiles.pocols <= 512  # one accumulator row per output pixel
 
 
+def test_a_strided_depthwise_1x1_conv_counts_its_whole_input() -> None:
+    # tiled_conv_dw_auto never downsamples (gemmini.h L2962-2967 pass downsample = false),
+    # unlike tiled_conv_auto. 24x24 input, 12x12 output, 1x1 kernel, stride 2, on a 16 KiB
+    # scratchpad (1024 rows of DIM 16, 512 per half): the whole layer needs input rows
+    # (12 * 2 + 1 - 1)^2 = 576, plus 1 weight row, too many; the largest size is porows
+    # (pocols stays at 12 <= DIM): 11 rows need 22 * 24 + 1 = 529, 10 rows 20 * 24 + 1 =
+    # 481, which fits; nothing grows back. Halving the input would keep all 12 rows, a
+    # tile the lowering then cannot place.
+    small = GemminiMemory(dim=16, scratchpad_rows=1024, accumulator_rows=1024)
+    problem = ConvProblem(
+        batch=1, in_size=24, in_channels=64, out_channels=64, out_size=12,
+        stride=2, padding=0, kernel=1, depthwise=True,
+    )  # fmt: skip
+    assert conv_tiles(problem, small).as_tuple() == (1, 10, 12, 1, 1, 1, 1)
+
+
 def test_impossible_budget_is_a_clear_error() -> None:
     tiny = GemminiMemory(dim=16, scratchpad_rows=2, accumulator_rows=2)
     problem = ConvProblem(

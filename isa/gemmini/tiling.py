@@ -147,8 +147,11 @@ def _conv_rows(problem: ConvProblem, tiles: tuple[int, ...], dim: int) -> tuple[
     ocols = pocols * pool_stride + pool_size - 1
     irows = orows * problem.stride + krows - 1
     icols = ocols * problem.stride + kcols - 1
+    # tiled_conv_auto halves a strided 1x1 conv's input (L2666); tiled_conv_dw_auto passes
+    # downsample = false (L2962-2967).
     downsample = (
-        problem.stride == 2
+        not problem.depthwise
+        and problem.stride == 2
         and problem.kernel == 1
         and problem.padding == 0
         and not problem.pool_stride
