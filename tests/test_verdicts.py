@@ -75,6 +75,32 @@ LABELS = {
         12,
         12,
     ),
+    # The same with a front-end delay of 2: the bundles issue at 0..11 and start 2 later,
+    # the last ends at 14 = ceil(12 / 1) - 1 + delay 2 + latency 1.
+    "frontend with a delay": (
+        program([instr(instance=i) for i in range(4)], trips=3, width=1, delay=2),
+        "frontend-bound (busiest frontend 100%)",
+        "frontend",
+        14,
+        14,
+    ),
+    # With latency 0 the last bundle ends as it starts, at 11 = ceil(12 / 1) - 1 + 0.
+    "frontend with latency 0": (
+        program([instr(instance=i, latency=0) for i in range(4)], trips=3, width=1),
+        "frontend-bound (busiest frontend 100%)",
+        "frontend",
+        11,
+        11,
+    ),
+    # Five instructions on mul[1], the second kind's second instance: they start at 0..4
+    # and end at 5. Its index counts within its kind (after alu's 4 instances).
+    "second unit kind": (
+        program([instr(unit="mul", instance=1)], trips=5, units={"alu": 4, "mul": 2}),
+        "mul-bound (busiest mul[1] 100%; 1 of 2 mul idle)",
+        "mul",
+        5,
+        5,
+    ),
     # Four instructions of latency 5 on alu[0..3] share queue q of one entry: they run
     # one after another, 0-5, 5-10, 10-15, 15-20. The queue's bound: 4 x 5 / 1 entry = 20.
     "queue": (
