@@ -714,6 +714,8 @@ _PACKING_BUGS = (
     ),
 )
 
+_VERDICTS = "tests/test_verdicts.py::"
+_LABELS = _VERDICTS + "test_bound_labels_worked_by_hand"
 _BOUND_BUGS = (
     Bug(
         "bounds.resource-halved",
@@ -787,6 +789,81 @@ _BOUND_BUGS = (
         "if recurrence > self.cycles:",
         "the recurrence names the bound when it exceeds the resource bound",
         BOUND_TESTS,
+    ),
+    Bug(
+        "bounds.one-instance-kind-indexed",
+        BOUNDS,
+        "if self.instance is None or self.instances == 1:",
+        "if self.instance is None and self.instances == 1:",
+        "a kind of one instance is named without an index",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.instance-numbered-across-kinds",
+        BOUNDS,
+        "instance: int | None = busiest - first",
+        "instance: int | None = busiest + first",
+        "the busiest instance is numbered within its kind",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.queue-wins-ties",
+        BOUNDS,
+        "if held // entries > busy_cycles:",
+        "if held // entries >= busy_cycles:",
+        "a queue bound names the bound only when it exceeds the unit's",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.frontend-delay-subtracted",
+        BOUNDS,
+        "- 1 + program.frontend_delay",
+        "- 1 - program.frontend_delay",
+        "the front-end bound adds the front-end delay",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.frontend-latency-zero-as-one",
+        BOUNDS,
+        "frontend += min_latency or 0",
+        "frontend += min_latency or 1",
+        "the front-end bound ends with the shortest latency, which may be 0",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.frontend-longest-latency",
+        BOUNDS,
+        "block.min_latency < min_latency",
+        "block.min_latency > min_latency",
+        "the front-end bound ends with the shortest latency of every block in the layer",
+        (_VERDICTS + "test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer",),
+    ),
+    Bug(
+        "bounds.empty-layer-has-an-idle-instance",
+        BOUNDS,
+        "unused: int = 0  #",
+        "unused: int = 1  #",
+        "a layer that runs nothing names no idle instance",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.recurrence-share-strict",
+        BOUNDS,
+        'kind = "recurrence-bound" if share >= RESOURCE_BOUND_SHARE',
+        'kind = "recurrence-bound" if share > RESOURCE_BOUND_SHARE',
+        "a recurrence of 90% of the cycles or more names the layer recurrence-bound",
+        (_VERDICTS + "test_recurrence_labels_worked_by_hand", *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.recurrence-loop-without-turns-named",
+        BOUNDS,
+        "if bound > best[1]:",
+        "if bound >= best[1]:",
+        "a loop whose visits hold no turn of its cycle is not named the recurrence",
+        (
+            _VERDICTS + "test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound",
+            *BOUND_TESTS,
+        ),
     ),
 )
 
