@@ -855,6 +855,25 @@ _BOUND_BUGS = (
         (_VERDICTS + "test_recurrence_labels_worked_by_hand", *BOUND_TESTS),
     ),
     Bug(
+        "bounds.recurrence-wins-ties",
+        BOUNDS,
+        "if recurrence > self.busy_cycles:",
+        "if recurrence >= self.busy_cycles:",
+        "a recurrence that only ties the resource bound leaves the resource named",
+        (
+            _VERDICTS + "test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound",
+            _LABELS,
+        ),
+    ),
+    Bug(
+        "bounds.no-recurrence-counts-one",
+        BOUNDS,
+        "recurrence = self.recurrence_cycles or 0",
+        "recurrence = self.recurrence_cycles or 1",
+        "a layer without a recurrence bound (not computed) is labelled by its resources",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
         "bounds.recurrence-loop-without-turns-named",
         BOUNDS,
         "if bound > best[1]:",
