@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from analyzer.engine.evaluate import evaluate_program
-from isa.program import BlockRef, HostLayer, LayerProgram, Loop
+from isa.program import MAX_DEPTH, Block, BlockRef, HostLayer, LayerProgram, Loop, Operand
 from isa.validation import ProgramError, check_program
 from tests.builders import instr, op, program
 
@@ -94,3 +94,120 @@ def test_a_host_layer_takes_a_free_position_and_a_name_no_other_layer_has():
         check_program(hosts(("pool2", 1), ("pool", 0), ("pool", 2)))
     with pytest.raises(ProgramError, match=f"host layer 'pool2': {taken}"):
         check_program(hosts(("pool", 1), ("pool2", 1)))
+
+
+# The limits docs/design.md §2.5 states, written out so that a changed limit fails here.
+SIZE_LIMIT = 2**26  # unit instances, space locations, operand counts and coefficients
+CYCLE_LIMIT = 2**20  # latency, occupancy, read time
+FRONTEND_LIMIT = 2**20  # bundles per cycle, window, front-end delay, queue entries
+INSTRUCTION_LIMIT = 2**56  # per layer; also a loop's trips and a host layer's operations
+
+
+def _nested_loops(depth: int) -> LayerProgram:
+    """`depth` loops, the root included, around block 0."""
+    node: Loop | BlockRef = BlockRef(0)
+    for level in reversed(range(depth)):
+        node = Loop(f"l{level}", 1, (node,))
+    return LayerProgram("layer", "test", 0, {}, node)
+
+
+def _limit_cases():
+    """(what, the program at a limit, the program one past it, the refusal). The limits
+    keep times, counts and allocations inside int64 and memory, and the kernels trust
+    them, so the edge itself is pinned: the largest value passes, one more fails."""
+    base = program([instr()])
+    one = instr()
+
+    def template(**fields):
+        return program([replace(one, **fields)])
+
+    def operand(**fields):
+        return replace(base, blocks=(Block("b", (instr(reads=(Operand(**fields),)),)),))
+
+    def host(position=1, operations=8):
+        return replace(base, host_layers=(HostLayer("pool", "pool", operations, position, ""),))
+
+    def instructions(extra: int):
+        # A loop of INSTRUCTION_LIMIT trips of one instruction, then `extra` more.
+        body = (Loop("many", INSTRUCTION_LIMIT, (BlockRef(0),)),) + (BlockRef(0),) * extra
+        return replace(base, layers=(_layer_of(*body),))
+
+    space = {"r": SIZE_LIMIT}
+    yield (
+        "queue entries",
+        *(
+            replace(template(queue="q"), queues={"q": n})
+            for n in (FRONTEND_LIMIT, FRONTEND_LIMIT + 1)
+        ),
+        "queue 'q' has",
+    )
+    yield (
+        "unit size",
+        *(replace(base, units={"alu": n}) for n in (SIZE_LIMIT, SIZE_LIMIT + 1)),
+        ("unit 'alu' has size"),
+    )
+    yield (
+        "space size",
+        *(replace(base, spaces={"r": n}) for n in (SIZE_LIMIT, SIZE_LIMIT + 1)),
+        ("address space 'r' has size"),
+    )
+    for name in ("bundles_per_cycle", "window_bundles", "frontend_delay"):
+        yield (
+            name,
+            *(replace(base, **{name: n}) for n in (FRONTEND_LIMIT, FRONTEND_LIMIT + 1)),
+            name.replace("_delay", " delay") + " is",
+        )
+    for name in ("latency", "occupancy", "read_time"):
+        limit = CYCLE_LIMIT
+        yield name, template(**{name: limit}), template(**{name: limit + 1}), f"{name} is"
+    yield (
+        "operand count",
+        *(
+            replace(operand(space="r", base=0, count=n, coefs=()), spaces=space)
+            for n in (SIZE_LIMIT, SIZE_LIMIT + 1)
+        ),
+        "is malformed",
+    )
+    # The loop at depth 1 has one trip: a coefficient there never moves the address.
+    yield (
+        "coefficient",
+        *(operand(space="r", base=0, count=1, coefs=(0, c)) for c in (SIZE_LIMIT, SIZE_LIMIT + 1)),
+        "has a bad coefficient",
+    )
+    yield (
+        "coefficients",
+        *(operand(space="r", base=0, count=1, coefs=(0,) * n) for n in (MAX_DEPTH, MAX_DEPTH + 1)),
+        "is malformed",
+    )
+    yield (
+        "loop depth",
+        *(replace(base, layers=(_nested_loops(n),)) for n in (MAX_DEPTH, MAX_DEPTH + 1)),
+        f"loops nest deeper than {MAX_DEPTH}",
+    )
+    yield (
+        "trips",
+        *(
+            replace(base, layers=(_layer_of(Loop("many", n, (BlockRef(0),))),))
+            for n in (INSTRUCTION_LIMIT, INSTRUCTION_LIMIT + 1)
+        ),
+        "loop 'many' has",
+    )
+    yield "instructions", instructions(0), instructions(1), "more than"
+    # One lowered layer and one host layer: positions 0 and 1.
+    yield "host position", host(position=1), host(position=2), "position is 2; need 0..1"
+    yield (
+        "host operations",
+        *(host(operations=n) for n in (INSTRUCTION_LIMIT, INSTRUCTION_LIMIT + 1)),
+        "operations is",
+    )
+
+
+LIMITS = {what: case for what, *case in _limit_cases()}
+
+
+@pytest.mark.parametrize("what", LIMITS)
+def test_every_limit_accepts_its_edge_and_refuses_one_more(what):
+    at_limit, past_limit, fragment = LIMITS[what]
+    check_program(at_limit)
+    with pytest.raises(ProgramError, match=fragment):
+        check_program(past_limit)
