@@ -887,6 +887,7 @@ _BOUND_BUGS = (
 )
 
 _VALID = "tests/test_validation.py::"
+_LIMITS = _VALID + "test_every_limit_accepts_its_edge_and_refuses_one_more"
 _ADDRESS = "tests/test_address_bounds.py::"
 # The last location of a space accepted, one past it (or before 0) refused.
 _EDGE = _ADDRESS + "test_the_last_location_is_accepted_and_one_past_refused"
@@ -979,6 +980,78 @@ _VALIDATION_BUGS = (
         "if host.position in positions:",
         "a host layer's name is not another layer's",
         (_VALID + "test_a_host_layer_takes_a_free_position_and_a_name_no_other_layer_has", *CHECKS),
+    ),
+    Bug(
+        "validation.counts-exclude-the-limit",
+        VALIDATION,
+        "low <= value <= high",
+        "low <= value < high",
+        "every limit's largest value is accepted",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.size-limit-doubled",
+        VALIDATION,
+        "MAX_SIZE = 1 << 26",
+        "MAX_SIZE = 1 << 27",
+        "sizes, operand counts and coefficients are at most 2^26 (docs/design.md 2.5)",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.cycle-limit-doubled",
+        VALIDATION,
+        "MAX_CYCLES_PER_INSTRUCTION = 1 << 20",
+        "MAX_CYCLES_PER_INSTRUCTION = 1 << 21",
+        "latency, occupancy and read time are at most 2^20",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.frontend-limit-doubled",
+        VALIDATION,
+        "MAX_FRONTEND = 1 << 20",
+        "MAX_FRONTEND = 1 << 21",
+        "front-end sizes and queue entries are at most 2^20",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.instruction-limit-doubled",
+        VALIDATION,
+        "MAX_INSTRUCTIONS = 1 << 56",
+        "MAX_INSTRUCTIONS = 1 << 57",
+        "a layer has at most 2^56 instructions",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.instruction-limit-exclusive",
+        VALIDATION,
+        "if total > MAX_INSTRUCTIONS:",
+        "if total >= MAX_INSTRUCTIONS:",
+        "a layer of exactly 2^56 instructions is accepted",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.loops-one-deeper",
+        VALIDATION,
+        "if len(trips) >= MAX_DEPTH:",
+        "if len(trips) > MAX_DEPTH:",
+        "loops nest at most MAX_DEPTH deep, the root included",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.coefficients-one-short",
+        VALIDATION,
+        "len(operand.coefs) > MAX_DEPTH",
+        "len(operand.coefs) >= MAX_DEPTH",
+        "an operand has a coefficient for each of up to MAX_DEPTH loops",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.host-position-past-the-end",
+        VALIDATION,
+        '(("position", host.position, 0),), total - 1)',
+        '(("position", host.position, 0),), total)',
+        "a host layer sits among the model's layers",
+        (_LIMITS, *CHECKS),
     ),
 )
 
