@@ -30,6 +30,7 @@ KERNELS = "analyzer/engine/kernels.py"
 PACKING = "analyzer/engine/packing.py"
 TEMPLATE_ROW = "analyzer/engine/template_row.py"
 BOUNDS = "analyzer/engine/bounds.py"
+RECURRENCE = "analyzer/engine/recurrence.py"
 EVALUATE = "analyzer/engine/evaluate.py"
 VALIDATION = "isa/validation.py"
 TRACE_IO = "tracer/trace_io.py"
@@ -855,6 +856,26 @@ _BOUND_BUGS = (
         (_VERDICTS + "test_recurrence_labels_worked_by_hand", *BOUND_TESTS),
     ),
     Bug(
+        "bounds.carried-reader-skipped",
+        RECURRENCE,
+        "sequence.index((last_write, True)) + 1 :]",
+        "sequence.index((last_write, True)) + 2 :]",
+        "a read right after a block's last write waits for it in the next iteration (WAR)",
+        ("tests/test_recurrence.py::test_dependency_graph_edges_worked_by_hand", *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.howard-ratio-switch-not-reevaluated",
+        RECURRENCE,
+        "policy[node] = best\n                changed = True\n        if not changed:",
+        "policy[node] = best\n                changed = False\n        if not changed:",
+        "a policy that switches to a better ratio is evaluated again (Howard)",
+        (
+            "tests/test_recurrence.py::"
+            "test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses",
+            *BOUND_TESTS,
+        ),
+    ),
+    Bug(
         "bounds.recurrence-wins-ties",
         BOUNDS,
         "if recurrence > self.busy_cycles:",
@@ -887,7 +908,7 @@ _BOUND_BUGS = (
 )
 
 _VALID = "tests/test_validation.py::"
-_LIMITS = _VALID + "test_every_limit_accepts_its_edge_and_refuses_one_more"
+_LIMITS = _VALID + "test_every_limit_accepts_its_edge_and_refuses_one_past"
 _ADDRESS = "tests/test_address_bounds.py::"
 # The last location of a space accepted, one past it (or before 0) refused.
 _EDGE = _ADDRESS + "test_the_last_location_is_accepted_and_one_past_refused"

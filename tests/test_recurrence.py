@@ -53,6 +53,18 @@ def test_howard_equals_brute_force(graph):
     assert (cycle.ratio if cycle else None) == expected
 
 
+def test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses():
+    # Node 0 loops on itself (5 per iteration) or goes to node 1 (4, same iteration);
+    # node 1 loops on itself (3) or returns to node 0 (2, next iteration). The first policy
+    # takes each node's heaviest edge, the two self-loops (5 and 3); node 1 then improves
+    # its ratio by switching to node 0, and only re-evaluating that policy finds the cycle
+    # 0 -> 1 -> 0: (4 + 2) / (0 + 1) = 6 per iteration, above both self-loops.
+    graph = nx.MultiDiGraph()
+    for u, v, weight, distance in ((0, 0, 5, 1), (0, 1, 4, 0), (1, 1, 3, 1), (1, 0, 2, 1)):
+        graph.add_edge(u, v, weight=weight, distance=distance)
+    assert critical_cycle(graph) == CriticalCycle(6, 1)
+
+
 def test_accumulator_chain():
     # acc[0] += x with latency 3: each iteration waits for the previous one -> 3 / iteration.
     block = Block("b", (instr(latency=3, reads=(op("r", 0), op("r", 1)), writes=(op("r", 0),)),))

@@ -102,7 +102,6 @@ def test_range_operands_touch_every_location():
     assert timeline(prog)[1][0] == 9
 
 
-
 def test_a_one_location_read_sees_a_write_of_whole_chunks():
     # A writes r[0:256] (latency 10); B reads r[5] alone. A 256-location operand carries
     # most of the locations named, so the kernel keeps locations in chunks of 64 and A's
@@ -116,6 +115,7 @@ def test_a_one_location_read_sees_a_write_of_whole_chunks():
         spaces={"r": 256},
     )
     assert timeline(prog) == [(0, 10), (10, 11)]
+
 
 def test_affine_addresses_follow_the_loop_index():
     # Iteration k reads r[2k] and writes r[2k+2] (latency 4): each iteration waits for
