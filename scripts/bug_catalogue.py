@@ -1003,6 +1003,22 @@ _VALIDATION_BUGS = (
         (_VALID + "test_a_host_layer_takes_a_free_position_and_a_name_no_other_layer_has", *CHECKS),
     ),
     Bug(
+        "validation.affine-low-end-raised",
+        VALIDATION,
+        "low += min(0, span)",
+        "low += min(1, span)",
+        "an affine operand's lowest address adds only the loops that step it down",
+        (_ADDRESS + "test_affine_bounds_add_up_every_enclosing_loop", *CHECKS),
+    ),
+    Bug(
+        "validation.coefficients-must-match-depth",
+        VALIDATION,
+        "for coef, n in zip(operand.coefs, trips, strict=False):",
+        "for coef, n in zip(operand.coefs, trips, strict=True):",
+        "an operand may give fewer coefficients than its loops, or zeros beyond them",
+        (_ADDRESS + "test_affine_bounds_add_up_every_enclosing_loop", *CHECKS),
+    ),
+    Bug(
         "validation.counts-exclude-the-limit",
         VALIDATION,
         "low <= value <= high",
