@@ -22,8 +22,8 @@ from isa.program import (
 # Limits that keep every time, count and allocation well inside int64 and memory.
 MAX_INSTRUCTIONS = 1 << 56  # per layer
 MAX_SIZE = 1 << 26  # instances of a unit kind, locations of a space
-MAX_CYCLES_PER_INSTRUCTION = 1 << 20  # latency, occupancy, read time, front-end delay
-MAX_FRONTEND = 1 << 20  # bundles per cycle, window
+MAX_CYCLES_PER_INSTRUCTION = 1 << 20  # latency, occupancy, read time
+MAX_FRONTEND = 1 << 20  # bundles per cycle, window, front-end delay, queue entries
 
 
 class ProgramError(ValueError):

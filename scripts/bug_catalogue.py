@@ -30,6 +30,7 @@ KERNELS = "analyzer/engine/kernels.py"
 PACKING = "analyzer/engine/packing.py"
 TEMPLATE_ROW = "analyzer/engine/template_row.py"
 BOUNDS = "analyzer/engine/bounds.py"
+RECURRENCE = "analyzer/engine/recurrence.py"
 EVALUATE = "analyzer/engine/evaluate.py"
 VALIDATION = "isa/validation.py"
 TRACE_IO = "tracer/trace_io.py"
@@ -716,6 +717,8 @@ _PACKING_BUGS = (
     ),
 )
 
+_VERDICTS = "tests/test_verdicts.py::"
+_LABELS = _VERDICTS + "test_bound_labels_worked_by_hand"
 _BOUND_BUGS = (
     Bug(
         "bounds.resource-halved",
@@ -789,9 +792,124 @@ _BOUND_BUGS = (
         "the recurrence names the bound when it exceeds the resource bound",
         BOUND_TESTS,
     ),
+    Bug(
+        "bounds.one-instance-kind-indexed",
+        BOUNDS,
+        "if self.instance is None or self.instances == 1:",
+        "if self.instance is None and self.instances == 1:",
+        "a kind of one instance is named without an index",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.instance-numbered-across-kinds",
+        BOUNDS,
+        "instance: int | None = busiest - first",
+        "instance: int | None = busiest + first",
+        "the busiest instance is numbered within its kind",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.queue-wins-ties",
+        BOUNDS,
+        "if held // entries > busy_cycles:",
+        "if held // entries >= busy_cycles:",
+        "a queue bound names the bound only when it exceeds the unit's",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.frontend-delay-subtracted",
+        BOUNDS,
+        "- 1 + program.frontend_delay",
+        "- 1 - program.frontend_delay",
+        "the front-end bound adds the front-end delay",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.frontend-latency-zero-as-one",
+        BOUNDS,
+        "frontend += min_latency or 0",
+        "frontend += min_latency or 1",
+        "the front-end bound ends with the shortest latency, which may be 0",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.frontend-longest-latency",
+        BOUNDS,
+        "block.min_latency < min_latency",
+        "block.min_latency > min_latency",
+        "the front-end bound ends with the shortest latency of every block in the layer",
+        (_VERDICTS + "test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer",),
+    ),
+    Bug(
+        "bounds.empty-layer-has-an-idle-instance",
+        BOUNDS,
+        "unused: int = 0  #",
+        "unused: int = 1  #",
+        "a layer that runs nothing names no idle instance",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.recurrence-share-strict",
+        BOUNDS,
+        'kind = "recurrence-bound" if share >= RESOURCE_BOUND_SHARE',
+        'kind = "recurrence-bound" if share > RESOURCE_BOUND_SHARE',
+        "a recurrence of 90% of the cycles or more names the layer recurrence-bound",
+        (_VERDICTS + "test_recurrence_labels_worked_by_hand", *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.carried-reader-skipped",
+        RECURRENCE,
+        "sequence.index((last_write, True)) + 1 :]",
+        "sequence.index((last_write, True)) + 2 :]",
+        "a read right after a block's last write waits for it in the next iteration (WAR)",
+        ("tests/test_recurrence.py::test_dependency_graph_edges_worked_by_hand", *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.howard-ratio-switch-not-reevaluated",
+        RECURRENCE,
+        "policy[node] = best\n                changed = True\n        if not changed:",
+        "policy[node] = best\n                changed = False\n        if not changed:",
+        "a policy that switches to a better ratio is evaluated again (Howard)",
+        (
+            "tests/test_recurrence.py::"
+            "test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses",
+            *BOUND_TESTS,
+        ),
+    ),
+    Bug(
+        "bounds.recurrence-wins-ties",
+        BOUNDS,
+        "if recurrence > self.busy_cycles:",
+        "if recurrence >= self.busy_cycles:",
+        "a recurrence that only ties the resource bound leaves the resource named",
+        (
+            _VERDICTS + "test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound",
+            _LABELS,
+        ),
+    ),
+    Bug(
+        "bounds.no-recurrence-counts-one",
+        BOUNDS,
+        "recurrence = self.recurrence_cycles or 0",
+        "recurrence = self.recurrence_cycles or 1",
+        "a layer without a recurrence bound (not computed) is labelled by its resources",
+        (_LABELS, *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.recurrence-loop-without-turns-named",
+        BOUNDS,
+        "if bound > best[1]:",
+        "if bound >= best[1]:",
+        "a loop whose visits hold no turn of its cycle is not named the recurrence",
+        (
+            _VERDICTS + "test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound",
+            *BOUND_TESTS,
+        ),
+    ),
 )
 
 _VALID = "tests/test_validation.py::"
+_LIMITS = _VALID + "test_every_limit_accepts_its_edge_and_refuses_one_past"
 _ADDRESS = "tests/test_address_bounds.py::"
 # The last location of a space accepted, one past it (or before 0) refused.
 _EDGE = _ADDRESS + "test_the_last_location_is_accepted_and_one_past_refused"
@@ -884,6 +1002,94 @@ _VALIDATION_BUGS = (
         "if host.position in positions:",
         "a host layer's name is not another layer's",
         (_VALID + "test_a_host_layer_takes_a_free_position_and_a_name_no_other_layer_has", *CHECKS),
+    ),
+    Bug(
+        "validation.affine-low-end-raised",
+        VALIDATION,
+        "low += min(0, span)",
+        "low += min(1, span)",
+        "an affine operand's lowest address adds only the loops that step it down",
+        (_ADDRESS + "test_affine_bounds_add_up_every_enclosing_loop", *CHECKS),
+    ),
+    Bug(
+        "validation.coefficients-must-match-depth",
+        VALIDATION,
+        "for coef, n in zip(operand.coefs, trips, strict=False):",
+        "for coef, n in zip(operand.coefs, trips, strict=True):",
+        "an operand may give fewer coefficients than its loops, or zeros beyond them",
+        (_ADDRESS + "test_affine_bounds_add_up_every_enclosing_loop", *CHECKS),
+    ),
+    Bug(
+        "validation.counts-exclude-the-limit",
+        VALIDATION,
+        "low <= value <= high",
+        "low <= value < high",
+        "every limit's largest value is accepted",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.size-limit-doubled",
+        VALIDATION,
+        "MAX_SIZE = 1 << 26",
+        "MAX_SIZE = 1 << 27",
+        "sizes, operand counts and coefficients are at most 2^26 (docs/design.md 2.5)",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.cycle-limit-doubled",
+        VALIDATION,
+        "MAX_CYCLES_PER_INSTRUCTION = 1 << 20",
+        "MAX_CYCLES_PER_INSTRUCTION = 1 << 21",
+        "latency, occupancy and read time are at most 2^20",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.frontend-limit-doubled",
+        VALIDATION,
+        "MAX_FRONTEND = 1 << 20",
+        "MAX_FRONTEND = 1 << 21",
+        "front-end sizes and queue entries are at most 2^20",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.instruction-limit-doubled",
+        VALIDATION,
+        "MAX_INSTRUCTIONS = 1 << 56",
+        "MAX_INSTRUCTIONS = 1 << 57",
+        "a layer has at most 2^56 instructions",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.instruction-limit-exclusive",
+        VALIDATION,
+        "if total > MAX_INSTRUCTIONS:",
+        "if total >= MAX_INSTRUCTIONS:",
+        "a layer of exactly 2^56 instructions is accepted",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.loops-one-deeper",
+        VALIDATION,
+        "if len(trips) >= MAX_DEPTH:",
+        "if len(trips) > MAX_DEPTH:",
+        "loops nest at most MAX_DEPTH deep, the root included",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.coefficients-one-short",
+        VALIDATION,
+        "len(operand.coefs) > MAX_DEPTH",
+        "len(operand.coefs) >= MAX_DEPTH",
+        "an operand has a coefficient for each of up to MAX_DEPTH loops",
+        (_LIMITS, *CHECKS),
+    ),
+    Bug(
+        "validation.host-position-past-the-end",
+        VALIDATION,
+        '(("position", host.position, 0),), total - 1)',
+        '(("position", host.position, 0),), total)',
+        "a host layer sits among the model's layers",
+        (_LIMITS, *CHECKS),
     ),
 )
 

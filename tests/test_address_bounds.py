@@ -66,6 +66,15 @@ def test_affine_bounds_add_up_every_enclosing_loop():
     with pytest.raises(ProgramError, match="leaves space 'r'"):
         check_program(_nested(op("r", 8, coefs=(0, 4, -1))))
     check_program(_nested(op("r", 7, coefs=(0, 4, -1))))  # r[4] .. r[15]
+    # ... and the low end: r[3 + 4 * outer - inner] starts at r[0], r[2 + ...] at r[-1],
+    # however far the outer step carries it up.
+    check_program(_nested(op("r", 3, coefs=(0, 4, -1))))
+    with pytest.raises(ProgramError, match="leaves space 'r'"):
+        check_program(_nested(op("r", 2, coefs=(0, 4, -1))))
+    # Fewer coefficients than loops (the inner loop does not move it): r[4 + 4 * outer]
+    # ends at r[12]; more, zero for loops it is not in: r[4 + 4 * outer + inner] at r[15].
+    check_program(_nested(op("r", 4, coefs=(0, 4))))
+    check_program(_nested(op("r", 4, coefs=(0, 4, 1, 0))))
 
 
 def test_a_coefficient_for_a_loop_the_operand_is_not_in_is_refused():

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
-from analyzer.engine.recurrence import critical_cycle, dependency_graph
+from analyzer.engine.recurrence import CriticalCycle, critical_cycle, dependency_graph
 from isa.program import Block
 from isa.systolic.lowering import lower
 from tests.builders import instr, op
@@ -53,6 +53,18 @@ def test_howard_equals_brute_force(graph):
     assert (cycle.ratio if cycle else None) == expected
 
 
+def test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses():
+    # Node 0 loops on itself (5 per iteration) or goes to node 1 (4, same iteration);
+    # node 1 loops on itself (3) or returns to node 0 (2, next iteration). The first policy
+    # takes each node's heaviest edge, the two self-loops (5 and 3); node 1 then improves
+    # its ratio by switching to node 0, and only re-evaluating that policy finds the cycle
+    # 0 -> 1 -> 0: (4 + 2) / (0 + 1) = 6 per iteration, above both self-loops.
+    graph = nx.MultiDiGraph()
+    for u, v, weight, distance in ((0, 0, 5, 1), (0, 1, 4, 0), (1, 1, 3, 1), (1, 0, 2, 1)):
+        graph.add_edge(u, v, weight=weight, distance=distance)
+    assert critical_cycle(graph) == CriticalCycle(6, 1)
+
+
 def test_accumulator_chain():
     # acc[0] += x with latency 3: each iteration waits for the previous one -> 3 / iteration.
     block = Block("b", (instr(latency=3, reads=(op("r", 0), op("r", 1)), writes=(op("r", 0),)),))
@@ -62,6 +74,66 @@ def test_accumulator_chain():
 def test_occupancy_bounds_an_independent_unit():
     block = Block("b", (instr(occupancy=4, latency=1, reads=(op("r", 1),)),))
     assert critical_cycle(dependency_graph(block)).ratio == 4
+
+
+def test_dependency_graph_edges_worked_by_hand():
+    # Program order, then each location's accesses (reads before writes in an instruction):
+    #   0 A alu[0] lat 3 occ 1 rt 1: reads r1, writes r0
+    #   1 B alu[1] lat 2 occ 2 rt 2: reads r0, writes r1
+    #   2 C alu[0] lat 4 occ 1 rt 1: writes r0
+    #   3 D alu[1] lat 1 occ 1 rt 3: reads r0 r2, writes r2 and an affine r8 (left out)
+    block = Block(
+        "b",
+        (
+            instr(latency=3, reads=(op("r", 1),), writes=(op("r", 0),)),
+            instr(
+                instance=1,
+                latency=2,
+                occupancy=2,
+                read_time=2,
+                reads=(op("r", 0),),
+                writes=(op("r", 1),),
+            ),
+            instr(latency=4, writes=(op("r", 0),)),
+            instr(
+                instance=1,
+                read_time=3,
+                reads=(op("r", 0), op("r", 2)),
+                writes=(op("r", 2), op("r", 8, 1, (1,))),
+            ),
+        ),
+    )
+    expected = [
+        # r0: W0 R1 W2 R3. The first write follows the last (C, next iteration: WAW lat 4)
+        # and D, which reads after it (WAR rt 3 - lat 3 = 0); B reads A's value (RAW 3);
+        # C follows A (WAW 3) and B's read (WAR 2 - 4 = -2); D reads C's value (RAW 4).
+        (2, 0, 4, 1, "waw"),
+        (3, 0, 0, 1, "war"),
+        (0, 1, 3, 0, "raw"),
+        (0, 2, 3, 0, "waw"),
+        (1, 2, -2, 0, "war"),
+        (2, 3, 4, 0, "raw"),
+        # r1: R0 W1. A reads B's value of the previous iteration (RAW 2, distance 1); B
+        # follows itself (WAW 2) and A's read (WAR 1 - 2 = -1). No reader follows B.
+        (1, 0, 2, 1, "raw"),
+        (1, 1, 2, 1, "waw"),
+        (0, 1, -1, 0, "war"),
+        # r2: R3 W3. D reads its own previous value and rewrites it; its read before its
+        # write in one iteration constrains nothing.
+        (3, 3, 1, 1, "raw"),
+        (3, 3, 1, 1, "waw"),
+        # Units in order: alu[0] runs A then C (occupancy 1), C then the next A; alu[1]
+        # runs B then D (occupancy 2), D then the next B (1).
+        (0, 2, 1, 0, "unit"),
+        (2, 0, 1, 1, "unit"),
+        (1, 3, 2, 0, "unit"),
+        (3, 1, 1, 1, "unit"),
+    ]
+    graph = dependency_graph(block)
+    edges = [(u, v, e["weight"], e["distance"], e["kind"]) for u, v, e in graph.edges(data=True)]
+    assert sorted(edges) == sorted(expected)
+    # The heaviest cycle per iteration: A -> C (WAW 3) -> next A (WAW 4), 7 in 1 iteration.
+    assert critical_cycle(graph) == CriticalCycle(7, 1)
 
 
 def test_systolic_stream_step_has_one_cycle_per_iteration():

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from analyzer.engine.evaluate import evaluate_program
-from isa.program import BlockRef, HostLayer, LayerProgram, Loop
+from isa.program import MAX_DEPTH, Block, BlockRef, HostLayer, LayerProgram, Loop, Operand
 from isa.validation import ProgramError, check_program
 from tests.builders import instr, op, program
 
@@ -34,6 +34,11 @@ def test_frontend_and_sizes_are_checked():
         evaluate_program(program([instr()], window=0))
     with pytest.raises(ProgramError, match="unit 'alu' has size 0"):
         evaluate_program(program([instr()], units={"alu": 0}))
+    # An empty mapping is refused as such, before any template names a unit or space in it.
+    for sizes in ("units", "spaces"):
+        kind = "unit" if sizes == "units" else "address space"
+        with pytest.raises(ProgramError, match=f"{kind} sizes must be a non-empty mapping"):
+            check_program(replace(program([instr()]), **{sizes: {}}))
 
 
 @pytest.mark.parametrize(
@@ -94,3 +99,107 @@ def test_a_host_layer_takes_a_free_position_and_a_name_no_other_layer_has():
         check_program(hosts(("pool2", 1), ("pool", 0), ("pool", 2)))
     with pytest.raises(ProgramError, match=f"host layer 'pool2': {taken}"):
         check_program(hosts(("pool", 1), ("pool2", 1)))
+
+
+# The limits docs/design.md §2.5 states, written out so that a changed limit fails here.
+SIZE_LIMIT = 2**26  # unit instances, space locations, operand counts and coefficients
+CYCLE_LIMIT = 2**20  # latency, occupancy, read time
+FRONTEND_LIMIT = 2**20  # bundles per cycle, window, front-end delay, queue entries
+INSTRUCTION_LIMIT = 2**56  # per layer; also a loop's trips and a host layer's operations
+
+
+def _nested_loops(depth: int) -> LayerProgram:
+    """`depth` loops, the root included, around block 0."""
+    node: Loop | BlockRef = BlockRef(0)
+    for level in reversed(range(depth)):
+        node = Loop(f"l{level}", 1, (node,))
+    return LayerProgram("layer", "test", 0, {}, node)
+
+
+def _limit_cases():
+    """(what, the program at a limit, the program one past it, the refusal). The limits
+    keep times, counts and allocations inside int64 and memory, and the kernels trust
+    them, so the edges themselves are pinned: the extreme value passes, one past fails."""
+    base = program([instr()])
+
+    def edges(what, make, low, high, fragment):
+        yield f"{what} {low}", make(low), make(low - 1), fragment
+        if high is not None:
+            yield f"{what} {high}", make(high), make(high + 1), fragment
+
+    def template(name):
+        return lambda n: program([replace(instr(), **{name: n})])
+
+    def operand(count=1, coef=0):
+        block = Block("b", (instr(reads=(Operand("r", 0, count, (0, coef)),)),))
+        return replace(base, blocks=(block,), spaces={"r": SIZE_LIMIT})
+
+    def host(position=1, operations=8):
+        return replace(base, host_layers=(HostLayer("pool", "pool", operations, position, ""),))
+
+    def trips(n):
+        return replace(base, layers=(_layer_of(Loop("many", n, (BlockRef(0),))),))
+
+    def instructions(extra: int):
+        # A loop of INSTRUCTION_LIMIT trips of one instruction, then `extra` more.
+        body = (Loop("many", INSTRUCTION_LIMIT, (BlockRef(0),)),) + (BlockRef(0),) * extra
+        return replace(base, layers=(_layer_of(*body),))
+
+    def queue(n):
+        return replace(program([replace(instr(), queue="q")]), queues={"q": n})
+
+    yield from edges("queue entries", queue, 1, FRONTEND_LIMIT, "queue 'q' has")
+    yield from edges(
+        "unit size", lambda n: replace(base, units={"alu": n}), 1, SIZE_LIMIT, "unit 'alu' has"
+    )
+    yield from edges(
+        "space size", lambda n: replace(base, spaces={"r": n}), 1, SIZE_LIMIT, "space 'r' has"
+    )
+    for name, low in (("bundles_per_cycle", 1), ("window_bundles", 1), ("frontend_delay", 0)):
+        yield from edges(
+            name,
+            lambda n, name=name: replace(base, **{name: n}),
+            low,
+            FRONTEND_LIMIT,
+            name.replace("_delay", " delay") + " is",
+        )
+    for name in ("latency", "occupancy", "read_time"):
+        yield from edges(name, template(name), 0, CYCLE_LIMIT, f"{name} is")
+    # The instance: program() has alu[0..3].
+    yield from edges("instance", template("instance"), 0, 3, "unit alu")
+    yield from edges("operand count", lambda n: operand(count=n), 1, SIZE_LIMIT, "is malformed")
+    # The loop at depth 1 has one trip: a coefficient there never moves the address.
+    yield from edges(
+        "coefficient", lambda c: operand(coef=c), -SIZE_LIMIT, SIZE_LIMIT, "has a bad coefficient"
+    )
+    yield (
+        "coefficients",
+        *(
+            replace(base, blocks=(Block("b", (instr(reads=(op("r", 0, coefs=(0,) * n),)),)),))
+            for n in (MAX_DEPTH, MAX_DEPTH + 1)
+        ),
+        "is malformed",
+    )
+    yield (
+        "loop depth",
+        *(replace(base, layers=(_nested_loops(n),)) for n in (MAX_DEPTH, MAX_DEPTH + 1)),
+        f"loops nest deeper than {MAX_DEPTH}",
+    )
+    yield from edges("trips", trips, 0, INSTRUCTION_LIMIT, "loop 'many' has")
+    yield "instructions", instructions(0), instructions(1), "more than"
+    # One lowered layer and one host layer: positions 0 and 1.
+    yield from edges("host position", lambda n: host(position=n), 0, 1, "position is")
+    yield from edges(
+        "host operations", lambda n: host(operations=n), 0, INSTRUCTION_LIMIT, "operations is"
+    )
+
+
+LIMITS = {what: case for what, *case in _limit_cases()}
+
+
+@pytest.mark.parametrize("what", LIMITS)
+def test_every_limit_accepts_its_edge_and_refuses_one_past(what):
+    at_limit, past_limit, fragment = LIMITS[what]
+    check_program(at_limit)
+    with pytest.raises(ProgramError, match=fragment):
+        check_program(past_limit)

@@ -14,7 +14,7 @@ from rich.console import Console
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
 from analyzer.report import bound_text, idle_instances, print_table, utilization
-from isa.program import Program
+from isa.program import Block, BlockRef, Loop, Program
 from tests.builders import instr, op, program
 from tests.doc_tables import markdown_tables, printed_rows, read_doc, unquote
 from tracer.cli import main
@@ -86,6 +86,32 @@ LABELS = {
         5,
         5,
     ),
+    # The same with a front-end delay of 2: the bundles issue at 0..11 and start 2 later,
+    # the last ends at 14 = ceil(12 / 1) - 1 + delay 2 + latency 1.
+    "frontend with a delay": (
+        program([instr(instance=i) for i in range(4)], trips=3, width=1, delay=2),
+        "frontend-bound (busiest frontend 100%)",
+        "frontend",
+        14,
+        14,
+    ),
+    # With latency 0 the last bundle ends as it starts, at 11 = ceil(12 / 1) - 1 + 0.
+    "frontend with latency 0": (
+        program([instr(instance=i, latency=0) for i in range(4)], trips=3, width=1),
+        "frontend-bound (busiest frontend 100%)",
+        "frontend",
+        11,
+        11,
+    ),
+    # Five instructions on mul[1], the second kind's second instance: they start at 0..4
+    # and end at 5. Its index counts within its kind (after alu's 4 instances).
+    "second unit kind": (
+        program([instr(unit="mul", instance=1)], trips=5, units={"alu": 4, "mul": 2}),
+        "mul-bound (busiest mul[1] 100%; 1 of 2 mul idle)",
+        "mul",
+        5,
+        5,
+    ),
     # Four instructions of latency 5 on alu[0..3] share queue q of one entry: they run
     # one after another, 0-5, 5-10, 10-15, 15-20. The queue's bound: 4 x 5 / 1 entry = 20.
     "queue": (
@@ -119,6 +145,44 @@ LABELS = {
         1,
         11,
     ),
+    # A kind of one instance is named without an index: "alu", not "alu[0]".
+    "one instance": (
+        program([instr()], trips=10, units={"alu": 1}),
+        "alu-bound (busiest alu 100%)",
+        "alu",
+        10,
+        10,
+    ),
+    # Ties go to the unit. Twelve instructions on alu[0], one bundle per cycle: they issue
+    # and start at 0..11 and end at 12; alu[0] is busy 12 cycles and the front end's bound
+    # is ceil(12 / 1) - 1 + latency 1 = 12 too.
+    "unit ties the front end": (
+        program([instr()], trips=12, width=1),
+        "alu-bound (busiest alu[0] 100%; 3 of 4 alu idle)",
+        "alu",
+        12,
+        12,
+    ),
+    # Four instructions on alu[0] of latency and occupancy 5 holding queue q of one entry:
+    # 0-5, 5-10, 10-15, 15-20. alu[0] is busy 20 cycles, the queue's bound 4 x 5 / 1 = 20.
+    "unit ties a queue": (
+        replace(
+            program([replace(instr(latency=5, occupancy=5), queue="q")], trips=4),
+            queues={"q": 1},
+        ),
+        "alu-bound (busiest alu[0] 100%; 3 of 4 alu idle)",
+        "alu",
+        20,
+        20,
+    ),
+    # A loop of no trips runs nothing: no unit is busiest, and none is idle.
+    "nothing runs": (
+        program([instr()], trips=0),
+        "latency-bound (busiest - 0%)",
+        "-",
+        0,
+        0,
+    ),
 }
 
 
@@ -145,10 +209,46 @@ def test_recurrence_labels_worked_by_hand():
     assert _verdict(program(block, trips=3), recurrence=True)[0] == (
         "latency-bound (loop recurrence 3 cycles/iteration 67%)"
     )
+    # 10 iterations: 30 cycles, recurrence 27 = exactly 90%, the share that names it.
+    assert _verdict(program(block, trips=10), recurrence=True)[0] == (
+        "recurrence-bound (loop recurrence 3 cycles/iteration 90%)"
+    )
     # Without --recurrence the resource bound speaks: alu[0] is busy 20 of 60 cycles.
     assert _verdict(program(block, trips=20))[0] == (
         "latency-bound (busiest alu[0] 33%; 3 of 4 alu idle)"
     )
+
+
+def test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound():
+    # r0 += ... with latency 2 over 2 iterations: 0-2, 2-4. The recurrence bound,
+    # (2 - 1) x 2 = 2 cycles, ties alu[0]'s 2 busy cycles: the resource bound is named.
+    block = [instr(latency=2, reads=(op("r", 0),), writes=(op("r", 0),))]
+    assert _verdict(program(block, trips=2), recurrence=True) == (
+        "latency-bound (busiest alu[0] 50%; 3 of 4 alu idle)",
+        "alu",
+        2,
+        4,
+    )
+    # One iteration holds no turn of the cycle: its bound is 0 and no loop is named (the
+    # JSON report's recurrence_loop and recurrence_cycles_per_iteration stay null).
+    [result] = evaluate_program(program(block, trips=1), "full", recurrence=True)
+    bound = result.bound
+    assert (bound.recurrence_cycles, bound.recurrence_loop, bound.recurrence_ratio) == (0, "", None)
+
+
+def test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer():
+    # Block 1 (one instruction of latency 5 on alu[0]) runs once, then block 0 (four
+    # one-instruction bundles on alu[0..3], latency 1) three times, one bundle per cycle:
+    # the 13 bundles issue at 0..12, the last ends at 13. The front end's bound is
+    # ceil(13 / 1) - 1 + the shortest latency of any block, 1: 13 = the cycles.
+    base = program([instr(instance=i) for i in range(4)], width=1)
+    root = Loop("layer", 1, (Loop("once", 1, (BlockRef(1),)), Loop("loop", 3, (BlockRef(0),))))
+    prog = replace(
+        base,
+        blocks=(*base.blocks, Block("slow", (instr(latency=5),))),
+        layers=(replace(base.layers[0], root=root),),
+    )
+    assert _verdict(prog) == ("frontend-bound (busiest frontend 100%)", "frontend", 13, 13)
 
 
 def _systolic(layer: Dense, **params: str) -> Program:
