@@ -30,6 +30,7 @@ KERNELS = "analyzer/engine/kernels.py"
 PACKING = "analyzer/engine/packing.py"
 TEMPLATE_ROW = "analyzer/engine/template_row.py"
 BOUNDS = "analyzer/engine/bounds.py"
+RECURRENCE_KERNELS = "analyzer/engine/recurrence_kernels.py"
 EVALUATE = "analyzer/engine/evaluate.py"
 VALIDATION = "isa/validation.py"
 TRACE_IO = "tracer/trace_io.py"
@@ -779,6 +780,30 @@ _BOUND_BUGS = (
         "RESOURCE_BOUND_SHARE = 0.9",
         "RESOURCE_BOUND_SHARE = 0.5",
         "a layer is unit-bound at 90% of its cycles or more, else latency-bound",
+        BOUND_TESTS,
+    ),
+    Bug(
+        "bounds.carried-war-one-late",
+        RECURRENCE_KERNELS,
+        "                            weight[count] = read_time[reader] - latency[position]\n",
+        "                            weight[count] = read_time[reader] - latency[position] + 1\n",
+        "a carried WAR edge weighs the reader's read time minus the writer's latency",
+        BOUND_TESTS,
+    ),
+    Bug(
+        "bounds.unit-wraps-from-first",
+        RECURRENCE_KERNELS,
+        "weight[count], distance[count] = occupancy[last], 1",
+        "weight[count], distance[count] = occupancy[by_unit[first]], 1",
+        "a unit's carried edge runs from its last instruction, weighing that one's occupancy",
+        BOUND_TESTS,
+    ),
+    Bug(
+        "bounds.howard-stops-at-equal-ratios",
+        RECURRENCE_KERNELS,
+        "        if changed:\n            continue\n",
+        "        if changed or True:\n            return cycle_weight, cycle_distance\n",
+        "policy iteration improves values among successors of equal ratio before it stops",
         BOUND_TESTS,
     ),
     Bug(
