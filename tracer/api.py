@@ -227,8 +227,8 @@ def analyze(
 ) -> Result:
     """Cycles of every layer. `mode`: "fast" (skips repetitions exactly) or "full" (every
     instruction). `recurrence` adds the critical-cycle bound (on by default; False leaves
-    it out), `baselines` the roofline and
-    regression predictions; `on_layer` is called after each layer (progress)."""
+    it out), `baselines` the roofline and regression predictions; `on_layer` is called
+    after each layer (progress)."""
     if not isinstance(trace, Trace):
         trace = load_trace(trace)
     if mode not in ("fast", "full"):

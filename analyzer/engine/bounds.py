@@ -3,9 +3,9 @@
 Resource bound: the total occupancy of the busiest unit instance, the front end's
 bundles / bundles_per_cycle, or a queue's total latency over its entries (each instruction
 holds an entry from its start to its end, so entries x cycles >= the sum of latencies);
-no schedule finishes sooner. Recurrence bound (optional,
-analyzer/engine/recurrence.py): the critical loop-carried dependency cycle of a repeated block,
-W cycles every K iterations, over each visit of its loop. When the measured cycles are
+no schedule finishes sooner. Recurrence bound (when a CriticalCycles is given,
+analyzer/engine/recurrence.py): the critical loop-carried dependency cycle of a repeated
+block, W cycles every K iterations, over each visit of its loop. When the measured cycles are
 well above both, the layer is latency bound (fill and drain), and the report says so.
 """
 
