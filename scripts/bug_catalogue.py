@@ -30,7 +30,7 @@ KERNELS = "analyzer/engine/kernels.py"
 PACKING = "analyzer/engine/packing.py"
 TEMPLATE_ROW = "analyzer/engine/template_row.py"
 BOUNDS = "analyzer/engine/bounds.py"
-RECURRENCE = "analyzer/engine/recurrence.py"
+RECURRENCE_KERNELS = "analyzer/engine/recurrence_kernels.py"
 EVALUATE = "analyzer/engine/evaluate.py"
 VALIDATION = "isa/validation.py"
 TRACE_IO = "tracer/trace_io.py"
@@ -784,6 +784,42 @@ _BOUND_BUGS = (
         BOUND_TESTS,
     ),
     Bug(
+        "bounds.carried-war-one-late",
+        RECURRENCE_KERNELS,
+        "                            weight[count] = read_time[reader] - latency[position]\n",
+        "                            weight[count] = read_time[reader] - latency[position] + 1\n",
+        "a carried WAR edge weighs the reader's read time minus the writer's latency",
+        BOUND_TESTS,
+    ),
+    Bug(
+        "bounds.unit-wraps-from-first",
+        RECURRENCE_KERNELS,
+        "weight[count], distance[count] = occupancy[last], 1",
+        "weight[count], distance[count] = occupancy[by_unit[first]], 1",
+        "a unit's carried edge runs from its last instruction, weighing that one's occupancy",
+        BOUND_TESTS,
+    ),
+    Bug(
+        "bounds.howard-ratio-switch-not-reevaluated",
+        RECURRENCE_KERNELS,
+        "                policy[v] = best\n                changed = True\n        if changed:",
+        "                policy[v] = best\n                changed = False\n        if changed:",
+        "a policy that switches to a better ratio is evaluated again (Howard)",
+        (
+            "tests/test_recurrence.py::"
+            "test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses",
+            *BOUND_TESTS,
+        ),
+    ),
+    Bug(
+        "bounds.howard-stops-at-equal-ratios",
+        RECURRENCE_KERNELS,
+        "        if changed:\n            continue\n",
+        "        if changed or True:\n            return cycle_weight, cycle_distance\n",
+        "policy iteration improves values among successors of equal ratio before it stops",
+        BOUND_TESTS,
+    ),
+    Bug(
         "bounds.recurrence-never-named",
         BOUNDS,
         "if recurrence > self.busy_cycles:",
@@ -854,26 +890,6 @@ _BOUND_BUGS = (
         'kind = "recurrence-bound" if share > RESOURCE_BOUND_SHARE',
         "a recurrence of 90% of the cycles or more names the layer recurrence-bound",
         (_VERDICTS + "test_recurrence_labels_worked_by_hand", *BOUND_TESTS),
-    ),
-    Bug(
-        "bounds.carried-reader-skipped",
-        RECURRENCE,
-        "sequence.index((last_write, True)) + 1 :]",
-        "sequence.index((last_write, True)) + 2 :]",
-        "a read right after a block's last write waits for it in the next iteration (WAR)",
-        ("tests/test_recurrence.py::test_dependency_graph_edges_worked_by_hand", *BOUND_TESTS),
-    ),
-    Bug(
-        "bounds.howard-ratio-switch-not-reevaluated",
-        RECURRENCE,
-        "policy[node] = best\n                changed = True\n        if not changed:",
-        "policy[node] = best\n                changed = False\n        if not changed:",
-        "a policy that switches to a better ratio is evaluated again (Howard)",
-        (
-            "tests/test_recurrence.py::"
-            "test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses",
-            *BOUND_TESTS,
-        ),
     ),
     Bug(
         "bounds.recurrence-wins-ties",

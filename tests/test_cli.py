@@ -90,8 +90,9 @@ def test_lower_then_analyze_fast_and_full_agree(trace, tmp_path, capsys):
     code, out, _ = run(["analyze", str(trace), "--json", str(tmp_path / "fast.json")], capsys)
     assert code == 0
     assert "layer4.0.conv2" in out and "total" in out
+    full_json = str(tmp_path / "full.json")
     code, _, _ = run(
-        ["analyze", str(trace), "--mode", "full", "--json", str(tmp_path / "full.json")], capsys
+        ["analyze", str(trace), "--mode", "full", "--no-recurrence", "--json", full_json], capsys
     )
     assert code == 0
     fast = json.loads((tmp_path / "fast.json").read_text())
@@ -115,13 +116,8 @@ def test_lower_then_analyze_fast_and_full_agree(trace, tmp_path, capsys):
         assert layer["evaluated_instructions"] < layer["instructions"]
     for layer in full["layers"]:
         assert layer["evaluated_instructions"] == layer["instructions"]
-        assert layer["recurrence_cycles"] is None  # only with --recurrence
-    code, out, _ = run(
-        ["analyze", str(trace), "--recurrence", "--json", str(tmp_path / "rec.json")], capsys
-    )
-    assert code == 0
-    rec = json.loads((tmp_path / "rec.json").read_text())
-    for layer in rec["layers"]:
+        assert layer["recurrence_cycles"] is None  # not with --no-recurrence
+    for layer in fast["layers"]:  # the recurrence bound is on by default
         # The stream step of a 1-cycle PE array repeats once per cycle.
         assert layer["recurrence_cycles_per_iteration"] == "1"
         assert 0 < layer["recurrence_cycles"] <= layer["cycles"]

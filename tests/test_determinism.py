@@ -51,7 +51,7 @@ commands = [
 ]
 for trace in ("tc_resnet8__systolic", "topology__systolic", "resnet18__gemmini"):
     folder = str(out / "traces" / trace)
-    commands.append(["analyze", folder, "--baselines", "--recurrence",
+    commands.append(["analyze", folder, "--baselines",
                      "--json", str(out / f"{trace}.fast.json")])
     commands.append(["analyze", folder, "--mode", "full",
                      "--json", str(out / f"{trace}.full.json")])

@@ -41,8 +41,9 @@ def number(text: str) -> int:
 
 
 def analyze(program: Program) -> list[LayerResult]:
-    """Fast evaluation as `accperf-trace analyze` runs it (equal loop programs reused)."""
-    return evaluate_program(program, "fast")
+    """Fast evaluation as `accperf-trace analyze` runs it (equal loop programs reused, the
+    recurrence bound on)."""
+    return evaluate_program(program, "fast", recurrence=True)
 
 
 def rendered(program: Program, results: list[LayerResult]) -> str:

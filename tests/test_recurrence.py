@@ -1,153 +1,219 @@
-"""The recurrence bound: Howard's policy iteration against brute force over all simple
-cycles, and the dependency graph of the systolic stream step worked by hand."""
+"""The recurrence bound: the compiled kernels (analyzer/engine/recurrence_kernels.py)
+against the networkx/Fraction oracle (tests/recurrence_oracle.py) and brute force over
+all simple cycles, on random graphs, random blocks and the lowerings' blocks; and the
+dependency graph of the systolic stream step worked by hand."""
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from fractions import Fraction
 
 import networkx as nx
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
-from analyzer.engine.recurrence import CriticalCycle, critical_cycle, dependency_graph
-from isa.program import Block
+from analyzer.engine.packing import pack_blocks
+from analyzer.engine.recurrence import (
+    CriticalCycle,
+    DependencyEdges,
+    block_dependency_edges,
+    critical_cycle,
+)
+from isa.program import Block, BlockRef, LayerProgram, Loop, Program
 from isa.systolic.lowering import lower
-from tests.builders import instr, op
-from tests.test_exactness import random_programs
-from tracer.workloads.layers import Dense, Model
+from tests import recurrence_oracle as oracle
+from tests.builders import examples, instr, op, program
+from tests.test_exactness import SPACE, random_programs, space_needed, templates
+from tracer.lowering import lower_workload
+from tracer.workloads.layers import Conv2d, Dense, Model
 
 
-def brute_force(graph: nx.MultiDiGraph) -> Fraction | None:
-    best = None
+def simple_cycles(graph: nx.MultiDiGraph) -> set[tuple[int, int]]:
+    """(W, K) of every simple cycle, each choice of parallel edges apart."""
+    found = set()
     for cycle in nx.simple_cycles(nx.DiGraph(graph)):
         pairs = list(zip(cycle, cycle[1:] + cycle[:1], strict=True))
         choices = [list(graph.get_edge_data(u, v).values()) for u, v in pairs]
         for combo in itertools.product(*choices):
-            distance = sum(e["distance"] for e in combo)
-            ratio = Fraction(sum(e["weight"] for e in combo), distance)
-            best = ratio if best is None or ratio > best else best
-    return best
+            found.add((sum(e["weight"] for e in combo), sum(e["distance"] for e in combo)))
+    return found
+
+
+def brute_force(graph: nx.MultiDiGraph) -> Fraction | None:
+    return max((Fraction(w, k) for w, k in simple_cycles(graph)), default=None)
+
+
+def as_edges(graph: nx.MultiDiGraph) -> DependencyEdges:
+    rows = [(u, v, d["weight"], d["distance"]) for u, v, d in graph.edges(data=True)]
+    columns = np.array(rows, dtype=np.int64).reshape(-1, 4).T.copy()
+    return DependencyEdges(graph.number_of_nodes(), *columns)
+
+
+def edge_multiset(edges: DependencyEdges) -> Counter:
+    return Counter(
+        zip(
+            edges.source.tolist(),
+            edges.target.tolist(),
+            edges.weight.tolist(),
+            edges.distance.tolist(),
+            strict=True,
+        )
+    )
+
+
+def oracle_multiset(graph: nx.MultiDiGraph) -> Counter:
+    return Counter((u, v, d["weight"], d["distance"]) for u, v, d in graph.edges(data=True))
+
+
+def ratio(cycle: CriticalCycle | None) -> Fraction | None:
+    return None if cycle is None else cycle.ratio
 
 
 @st.composite
 def graphs(draw):
-    n = draw(st.integers(1, 6))
+    """Up to 7 nodes and 14 edges: weights from -3 to 9 (zero among them), distances up to
+    3, parallel edges, self-loops (distance >= 1), or no cycle at all."""
+    n = draw(st.integers(1, 7))
     graph = nx.MultiDiGraph()
     graph.add_nodes_from(range(n))
-    for _ in range(draw(st.integers(0, 12))):
+    for _ in range(draw(st.integers(0, 14))):
         u, v = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
-        # distance-0 edges only go forward, as program order guarantees
-        distance = 1 if u >= v else draw(st.integers(0, 1))
+        # Distance-0 edges only go forward, as program order guarantees.
+        distance = draw(st.integers(1 if u >= v else 0, 3))
         graph.add_edge(u, v, weight=draw(st.integers(-3, 9)), distance=distance)
     return graph
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(graph=graphs())
-def test_howard_equals_brute_force(graph):
-    cycle = critical_cycle(graph)
-    expected = brute_force(graph)
-    assert (cycle.ratio if cycle else None) == expected
+def test_compiled_ratio_equals_brute_force_and_the_oracle(graph):
+    cycle = critical_cycle(as_edges(graph))
+    assert ratio(cycle) == brute_force(graph) == ratio(oracle.critical_cycle(graph))
+    if cycle is not None:
+        # W and K (which the bound uses, not only their ratio) are those of a real cycle.
+        assert (cycle.weight, cycle.iterations) in simple_cycles(graph)
 
 
-def test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses():
-    # Node 0 loops on itself (5 per iteration) or goes to node 1 (4, same iteration);
-    # node 1 loops on itself (3) or returns to node 0 (2, next iteration). The first policy
-    # takes each node's heaviest edge, the two self-loops (5 and 3); node 1 then improves
-    # its ratio by switching to node 0, and only re-evaluating that policy finds the cycle
-    # 0 -> 1 -> 0: (4 + 2) / (0 + 1) = 6 per iteration, above both self-loops.
-    graph = nx.MultiDiGraph()
-    for u, v, weight, distance in ((0, 0, 5, 1), (0, 1, 4, 0), (1, 1, 3, 1), (1, 0, 2, 1)):
-        graph.add_edge(u, v, weight=weight, distance=distance)
-    assert critical_cycle(graph) == CriticalCycle(6, 1)
+def one_block_program(block: Block, units: int = 1) -> Program:
+    layer = LayerProgram("layer", "test", 0, {}, Loop("layer", 1, (Loop("l", 3, (BlockRef(0),)),)))
+    return Program(
+        accelerator="random",
+        parameters={},
+        bundles_per_cycle=1,
+        window_bundles=1,
+        frontend_delay=0,
+        units={"u": units},
+        spaces={SPACE: space_needed([block], [layer.root])},
+        blocks=(block,),
+        layers=(layer,),
+        queues={"q0": 1, "q1": 1},
+    )
+
+
+@st.composite
+def random_blocks(draw):
+    """A block of up to 12 random templates on a few locations: reads and writes of one or
+    two locations, or of ranges (wide), some moving with the loop index (left out of the
+    graph), with marks and queues (never in it)."""
+    units = draw(st.integers(1, 3))
+    wide = draw(st.booleans())
+    strided = frozenset({1}) if draw(st.booleans()) else frozenset()
+    bases = draw(st.sampled_from([2, 6] if not wide else [150]))
+    body = tuple(
+        draw(templates(2, units, wide, strided, bases)) for _ in range(draw(st.integers(1, 12)))
+    )
+    return one_block_program(Block("b", body), units)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(prog=random_blocks())
+def test_compiled_edges_and_ratio_equal_the_oracle_on_random_blocks(prog):
+    edges = block_dependency_edges(pack_blocks(prog), 0)
+    graph = oracle.dependency_graph(prog.blocks[0])
+    assert edge_multiset(edges) == oracle_multiset(graph)
+    cycle = critical_cycle(edges)
+    assert ratio(cycle) == ratio(oracle.critical_cycle(graph))
+    if cycle is not None and graph.number_of_edges() <= 40:
+        assert ratio(cycle) == brute_force(graph)
+        assert (cycle.weight, cycle.iterations) in simple_cycles(graph)
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(prog=random_programs(wide=None))
+def test_compiled_equals_the_oracle_on_every_block_of_random_programs(prog):
+    blocks = pack_blocks(prog)
+    for index, block in enumerate(prog.blocks):
+        edges = block_dependency_edges(blocks, index)
+        graph = oracle.dependency_graph(block)
+        assert edge_multiset(edges) == oracle_multiset(graph)
+        assert ratio(critical_cycle(edges)) == ratio(oracle.critical_cycle(graph))
+
+
+def lowered_programs() -> list[Program]:
+    model = Model("m", (Conv2d("conv", 3, 8, 6, 6, 3, 3), Dense("fc", 7, 9, 5)))
+    programs = [
+        lower_workload(
+            find_accelerator("systolic").resolve(
+                {"rows": "4", "cols": "3", "dataflow": dataflow, "pe_latency": latency}
+            ),
+            model,
+        )
+        for dataflow in ("ws", "os", "is")
+        for latency in ("1", "2")
+    ]
+    programs.append(lower_workload(find_accelerator("gemmini").resolve({"dim": "4"}), model))
+    return programs
+
+
+def test_compiled_equals_the_oracle_on_the_lowerings_blocks():
+    for prog in lowered_programs():
+        blocks = pack_blocks(prog)
+        for index, block in enumerate(prog.blocks):
+            edges = block_dependency_edges(blocks, index)
+            graph = oracle.dependency_graph(block)
+            assert edge_multiset(edges) == oracle_multiset(graph)
+            cycle, expected = critical_cycle(edges), oracle.critical_cycle(graph)
+            assert ratio(cycle) == ratio(expected)
+
+
+def critical_of(templates: list) -> CriticalCycle | None:
+    return critical_cycle(block_dependency_edges(pack_blocks(program(templates)), 0))
 
 
 def test_accumulator_chain():
     # acc[0] += x with latency 3: each iteration waits for the previous one -> 3 / iteration.
-    block = Block("b", (instr(latency=3, reads=(op("r", 0), op("r", 1)), writes=(op("r", 0),)),))
-    assert critical_cycle(dependency_graph(block)).ratio == 3
+    block = [instr(latency=3, reads=(op("r", 0), op("r", 1)), writes=(op("r", 0),))]
+    assert critical_of(block) == CriticalCycle(3, 1)
 
 
 def test_occupancy_bounds_an_independent_unit():
-    block = Block("b", (instr(occupancy=4, latency=1, reads=(op("r", 1),)),))
-    assert critical_cycle(dependency_graph(block)).ratio == 4
+    assert critical_of([instr(occupancy=4, latency=1, reads=(op("r", 1),))]) == CriticalCycle(4, 1)
 
 
-def test_dependency_graph_edges_worked_by_hand():
-    # Program order, then each location's accesses (reads before writes in an instruction):
-    #   0 A alu[0] lat 3 occ 1 rt 1: reads r1, writes r0
-    #   1 B alu[1] lat 2 occ 2 rt 2: reads r0, writes r1
-    #   2 C alu[0] lat 4 occ 1 rt 1: writes r0
-    #   3 D alu[1] lat 1 occ 1 rt 3: reads r0 r2, writes r2 and an affine r8 (left out)
-    block = Block(
-        "b",
-        (
-            instr(latency=3, reads=(op("r", 1),), writes=(op("r", 0),)),
-            instr(
-                instance=1,
-                latency=2,
-                occupancy=2,
-                read_time=2,
-                reads=(op("r", 0),),
-                writes=(op("r", 1),),
-            ),
-            instr(latency=4, writes=(op("r", 0),)),
-            instr(
-                instance=1,
-                read_time=3,
-                reads=(op("r", 0), op("r", 2)),
-                writes=(op("r", 2), op("r", 8, 1, (1,))),
-            ),
-        ),
-    )
-    expected = [
-        # r0: W0 R1 W2 R3. The first write follows the last (C, next iteration: WAW lat 4)
-        # and D, which reads after it (WAR rt 3 - lat 3 = 0); B reads A's value (RAW 3);
-        # C follows A (WAW 3) and B's read (WAR 2 - 4 = -2); D reads C's value (RAW 4).
-        (2, 0, 4, 1, "waw"),
-        (3, 0, 0, 1, "war"),
-        (0, 1, 3, 0, "raw"),
-        (0, 2, 3, 0, "waw"),
-        (1, 2, -2, 0, "war"),
-        (2, 3, 4, 0, "raw"),
-        # r1: R0 W1. A reads B's value of the previous iteration (RAW 2, distance 1); B
-        # follows itself (WAW 2) and A's read (WAR 1 - 2 = -1). No reader follows B.
-        (1, 0, 2, 1, "raw"),
-        (1, 1, 2, 1, "waw"),
-        (0, 1, -1, 0, "war"),
-        # r2: R3 W3. D reads its own previous value and rewrites it; its read before its
-        # write in one iteration constrains nothing.
-        (3, 3, 1, 1, "raw"),
-        (3, 3, 1, 1, "waw"),
-        # Units in order: alu[0] runs A then C (occupancy 1), C then the next A; alu[1]
-        # runs B then D (occupancy 2), D then the next B (1).
-        (0, 2, 1, 0, "unit"),
-        (2, 0, 1, 1, "unit"),
-        (1, 3, 2, 0, "unit"),
-        (3, 1, 1, 1, "unit"),
+def test_affine_operands_are_left_out():
+    # The chain through r[0 + i] moves with the loop index: only the unit's occupancy binds.
+    block = [
+        instr(latency=5, reads=(op("r", 0, coefs=(0, 1)),), writes=(op("r", 0, coefs=(0, 1)),))
     ]
-    graph = dependency_graph(block)
-    edges = [(u, v, e["weight"], e["distance"], e["kind"]) for u, v, e in graph.edges(data=True)]
-    assert sorted(edges) == sorted(expected)
-    # The heaviest cycle per iteration: A -> C (WAW 3) -> next A (WAW 4), 7 in 1 iteration.
-    assert critical_cycle(graph) == CriticalCycle(7, 1)
+    assert critical_of(block) == CriticalCycle(1, 1)
+
+
+def stream_cycle(**params: str) -> CriticalCycle | None:
+    accelerator = find_accelerator("systolic").resolve({"rows": "3", "cols": "4", **params})
+    prog = lower(accelerator, Model("m", (Dense("fc", 5, 5, 9),)))
+    index = next(i for i, b in enumerate(prog.blocks) if b.name == "stream")
+    return critical_cycle(block_dependency_edges(pack_blocks(prog), index))
 
 
 def test_systolic_stream_step_has_one_cycle_per_iteration():
     # Each PE starts one MAC per cycle (occupancy 1) and rewrites its own registers
     # (latency 1): one step per cycle in steady state, with pe_latency 1.
-    acc = find_accelerator("systolic").resolve({"rows": "3", "cols": "4"})
-    program = lower(acc, Model("m", (Dense("fc", 5, 5, 9),)))
-    stream = next(b for b in program.blocks if b.name == "stream")
-    assert critical_cycle(dependency_graph(stream)).ratio == 1
-    slow = find_accelerator("systolic").resolve({"rows": "3", "cols": "4", "pe_latency": "2"})
-    stream = next(
-        b for b in lower(slow, Model("m", (Dense("fc", 5, 5, 9),))).blocks if b.name == "stream"
-    )
-    assert critical_cycle(dependency_graph(stream)).ratio == 2
+    assert stream_cycle().ratio == 1
+    assert stream_cycle(pe_latency="2").ratio == 2
 
 
 @settings(max_examples=200, deadline=None)
@@ -177,3 +243,78 @@ def test_systolic_bounds_never_exceed_the_measured_cycles(
     result = evaluate_program(program, "fast", recurrence=True)[0]
     assert 0 < result.bound.busy_cycles <= result.cycles
     assert 0 <= result.bound.recurrence_cycles <= result.cycles
+
+
+def test_dependency_graph_edges_worked_by_hand():
+    # Program order, then each location's accesses (reads before writes in an instruction):
+    #   0 A alu[0] lat 3 occ 1 rt 1: reads r1, writes r0
+    #   1 B alu[1] lat 2 occ 2 rt 2: reads r0, writes r1
+    #   2 C alu[0] lat 4 occ 1 rt 1: writes r0
+    #   3 D alu[1] lat 1 occ 1 rt 3: reads r0 r2, writes r2 and an affine r8 (left out)
+    block = Block(
+        "b",
+        (
+            instr(latency=3, reads=(op("r", 1),), writes=(op("r", 0),)),
+            instr(
+                instance=1,
+                latency=2,
+                occupancy=2,
+                read_time=2,
+                reads=(op("r", 0),),
+                writes=(op("r", 1),),
+            ),
+            instr(latency=4, writes=(op("r", 0),)),
+            instr(
+                instance=1,
+                read_time=3,
+                reads=(op("r", 0), op("r", 2)),
+                writes=(op("r", 2), op("r", 8, 1, (1,))),
+            ),
+        ),
+    )
+    expected = [  # (from, to, weight, distance)
+        # r0: W0 R1 W2 R3. The first write follows the last (C, next iteration: WAW lat 4)
+        # and D, which reads after it (WAR rt 3 - lat 3 = 0); B reads A's value (RAW 3);
+        # C follows A (WAW 3) and B's read (WAR 2 - 4 = -2); D reads C's value (RAW 4).
+        (2, 0, 4, 1),
+        (3, 0, 0, 1),
+        (0, 1, 3, 0),
+        (0, 2, 3, 0),
+        (1, 2, -2, 0),
+        (2, 3, 4, 0),
+        # r1: R0 W1. A reads B's value of the previous iteration (RAW 2, distance 1); B
+        # follows itself (WAW 2) and A's read (WAR 1 - 2 = -1). No reader follows B.
+        (1, 0, 2, 1),
+        (1, 1, 2, 1),
+        (0, 1, -1, 0),
+        # r2: R3 W3. D reads its own previous value and rewrites it (RAW and WAW 1); its
+        # read before its write in one iteration constrains nothing.
+        (3, 3, 1, 1),
+        (3, 3, 1, 1),
+        # Units in order: alu[0] runs A then C (occupancy 1), C then the next A; alu[1]
+        # runs B then D (occupancy 2), D then the next B (1).
+        (0, 2, 1, 0),
+        (2, 0, 1, 1),
+        (1, 3, 2, 0),
+        (3, 1, 1, 1),
+    ]
+    layer = LayerProgram("layer", "test", 0, {}, Loop("layer", 1, (Loop("l", 3, (BlockRef(0),)),)))
+    prog = Program("t", {}, 1, 1, 0, {"alu": 2}, {"r": 9}, (block,), (layer,))
+    edges = block_dependency_edges(pack_blocks(prog), 0)
+    assert edge_multiset(edges) == Counter(expected)
+    assert oracle_multiset(oracle.dependency_graph(block)) == Counter(expected)
+    # The heaviest cycle per iteration: A -> C (WAW 3) -> next A (WAW 4), 7 in 1 iteration.
+    assert critical_cycle(edges) == CriticalCycle(7, 1)
+
+
+def test_howard_follows_a_better_ratio_to_a_cycle_its_first_policy_misses():
+    # Node 0 loops on itself (5 per iteration) or goes to node 1 (4, same iteration);
+    # node 1 loops on itself (3) or returns to node 0 (2, next iteration). A first policy
+    # of each node's heaviest edge takes the two self-loops (5 and 3); node 1 then improves
+    # its ratio by switching to node 0, and only re-evaluating that policy finds the cycle
+    # 0 -> 1 -> 0: (4 + 2) / (0 + 1) = 6 per iteration, above both self-loops.
+    graph = nx.MultiDiGraph()
+    for u, v, weight, distance in ((0, 0, 5, 1), (0, 1, 4, 0), (1, 1, 3, 1), (1, 0, 2, 1)):
+        graph.add_edge(u, v, weight=weight, distance=distance)
+    assert critical_cycle(as_edges(graph)) == CriticalCycle(6, 1)
+    assert oracle.critical_cycle(graph) == CriticalCycle(6, 1)

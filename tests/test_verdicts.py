@@ -402,13 +402,13 @@ def test_systolic_reports_have_exactly_the_documented_fields(tmp_path, capsys):
     # a dense layer, host layers (additions, the pool), recurrence and baselines.
     lower = ["--accelerator", "systolic", "--model", "tc_resnet8"]
     lower += ["--param", "rows=8", "--param", "cols=8", "--param", "bandwidth=10"]
-    report = _report(tmp_path, capsys, lower, ["--baselines", "--recurrence"])
+    report = _report(tmp_path, capsys, lower, ["--baselines"])
     _check_report(report, "systolic", True, SYSTOLIC_MAPPING)
     kinds = {(entry["placement"], entry["kind"]) for entry in report["layers"]}
     assert {("accelerator", "conv2d"), ("accelerator", "dense"), ("host", "add")} <= kinds
     assert all(e["recurrence_cycles"] > 0 for e in report["layers"] if e["cycles"])
-    # Without the options: no baselines, and the recurrence fields are null.
-    plain = _report(tmp_path / "plain", capsys, lower, [])
+    # Without baselines and with --no-recurrence: the recurrence fields are null.
+    plain = _report(tmp_path / "plain", capsys, lower, ["--no-recurrence"])
     _check_report(plain, "systolic", False, SYSTOLIC_MAPPING)
     timed = [e for e in plain["layers"] if e["placement"] == "accelerator"]
     assert all(e["recurrence_cycles"] is None for e in timed)

@@ -221,13 +221,14 @@ def analyze(
     trace: Trace | str | Path,
     mode: str = "fast",
     *,
-    recurrence: bool = False,
+    recurrence: bool = True,
     baselines: bool = False,
     on_layer: Callable[[LayerResult], None] | None = None,
 ) -> Result:
     """Cycles of every layer. `mode`: "fast" (skips repetitions exactly) or "full" (every
-    instruction). `recurrence` adds the critical-cycle bound, `baselines` the roofline and
-    regression predictions; `on_layer` is called after each layer (progress)."""
+    instruction). `recurrence` adds the critical-cycle bound (on by default; False leaves
+    it out), `baselines` the roofline and regression predictions; `on_layer` is called
+    after each layer (progress)."""
     if not isinstance(trace, Trace):
         trace = load_trace(trace)
     if mode not in ("fast", "full"):

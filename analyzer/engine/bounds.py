@@ -3,9 +3,9 @@
 Resource bound: the total occupancy of the busiest unit instance, the front end's
 bundles / bundles_per_cycle, or a queue's total latency over its entries (each instruction
 holds an entry from its start to its end, so entries x cycles >= the sum of latencies);
-no schedule finishes sooner. Recurrence bound (optional,
-analyzer/engine/recurrence.py): the critical loop-carried dependency cycle of a repeated block,
-W cycles every K iterations, over each visit of its loop. When the measured cycles are
+no schedule finishes sooner. Recurrence bound (when a CriticalCycles is given,
+analyzer/engine/recurrence.py): the critical loop-carried dependency cycle of a repeated
+block, W cycles every K iterations, over each visit of its loop. When the measured cycles are
 well above both, the layer is latency bound (fill and drain), and the report says so.
 """
 
@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from analyzer.engine.recurrence import CriticalCycle, critical_cycle, dependency_graph
+from analyzer.engine.recurrence import CriticalCycles
 from isa.program import Block, BlockRef, LayerProgram, Loop, Program
 
 RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is the bound
@@ -136,7 +136,7 @@ def layer_bound(
     program: Program,
     cycles: int,
     usage: dict[int, BlockUsage],
-    critical: dict[int, CriticalCycle | None] | None = None,
+    critical: CriticalCycles | None = None,
 ) -> LayerBound:
     """Resource bound always; the recurrence bound when `critical` is given. `usage` and
     `critical` are per-program caches, filled on first use of each block."""
@@ -190,13 +190,11 @@ def layer_bound(
     }
     if critical is None:
         return LayerBound(unit, busy_cycles, cycles, **which)
-    loop, recurrence, ratio = _recurrence(layer, program, critical)
+    loop, recurrence, ratio = _recurrence(layer, critical)
     return LayerBound(unit, busy_cycles, cycles, recurrence, loop, ratio, **which)
 
 
-def _recurrence(
-    layer: LayerProgram, program: Program, critical: dict[int, CriticalCycle | None]
-) -> tuple[str, int, Fraction | None]:
+def _recurrence(layer: LayerProgram, critical: CriticalCycles) -> tuple[str, int, Fraction | None]:
     """Largest recurrence bound over loops whose body is one block. Each visit of n
     iterations contains floor((n-1)/K) turns of the critical cycle, W cycles each; visits
     follow each other on the cycle's unit instances, which run in order."""
@@ -207,10 +205,7 @@ def _recurrence(
         if isinstance(node, BlockRef):
             return
         if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
-            block = node.body[0].block
-            if block not in critical:
-                critical[block] = critical_cycle(dependency_graph(program.blocks[block]))
-            cycle = critical[block]
+            cycle = critical.of(node.body[0].block)
             if cycle is not None and cycle.weight > 0:
                 bound = visits * ((node.trips - 1) // cycle.iterations) * cycle.weight
                 if bound > best[1]:

@@ -11,7 +11,7 @@ from analyzer.engine.bounds import BlockUsage, LayerBound, layer_bound
 from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
-from analyzer.engine.recurrence import CriticalCycle
+from analyzer.engine.recurrence import CriticalCycles
 from isa.program import LayerProgram, Loop, Program
 from isa.registry import FAMILIES
 
@@ -129,7 +129,7 @@ class Evaluation:
         # `checked`: the caller validated the program already (read_trace does).
         self.blocks = pack_blocks(program, checked=checked)
         self._usage: dict[int, BlockUsage] = {}
-        self._critical: dict[int, CriticalCycle | None] | None = {} if recurrence else None
+        self._critical = CriticalCycles(self.blocks) if recurrence else None
         self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
         self._memo = LoopMemo(self.blocks)
 

@@ -1,17 +1,16 @@
 """Recurrence bound: the loop-carried dependency cycles of a kernel iteration.
 
-For a block repeated by a loop, we build the dependency graph of one iteration (a
-networkx MultiDiGraph over its instructions): an edge u -> v of weight w and distance d
-says start(v in iteration k + d) >= start(u in iteration k) + w. The rules are those of
-docs/design.md §3: RAW and WAW (w = latency of the earlier writer), WAR (w = read time of the
-reader - latency of the writer), and in-order unit instances (w = occupancy). Operands
-whose address depends on a loop index are left out, which can only lower the bound.
+For a block repeated by a loop, the dependency graph of one iteration has an edge u -> v
+of weight w and distance d when start(v in iteration k + d) >= start(u in iteration k) + w.
+The rules are those of docs/design.md §3: RAW and WAW (w = latency of the earlier writer),
+WAR (w = read time of the reader - latency of the writer), and in-order unit instances
+(w = occupancy). Operands whose address depends on a loop index are left out, which can
+only lower the bound; so are marks, queues and the front end.
 
-Every cycle needs a loop-carried edge (distance-0 edges follow program order), so a
-cycle of total weight W over K iterations forces W cycles per K iterations. The maximum
-ratio W/K over all cycles is found with Howard's policy iteration in exact rational
-arithmetic (Cochet-Terrasson, Cohen, Gaubert, McGettrick, Quadrat, "Numerical
-computation of spectral elements in max-plus algebra", IFAC 1998).
+Every cycle needs a loop-carried edge (distance-0 edges follow program order), so a cycle
+of total weight W over K iterations forces W cycles per K iterations. The edges are built
+from the packed templates (analyzer/engine/packing.py) and the maximum ratio W/K found by
+the compiled kernels of analyzer/engine/recurrence_kernels.py, exactly, in integers.
 """
 
 from __future__ import annotations
@@ -19,9 +18,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-import networkx as nx
+import numpy as np
 
-from isa.program import Block
+from analyzer.engine.kernels import (
+    T_LATENCY,
+    T_MARKS_END,
+    T_OCCUPANCY,
+    T_OPERANDS_FIRST,
+    T_READ_TIME,
+    T_READS_END,
+    T_UNIT,
+    T_WRITES_END,
+)
+from analyzer.engine.packing import PackedBlocks
+from analyzer.engine.recurrence_kernels import dependency_edges, maximum_cycle_ratio
 
 
 @dataclass(frozen=True)
@@ -34,139 +44,67 @@ class CriticalCycle:
         return Fraction(self.weight, self.iterations)
 
 
-def dependency_graph(block: Block) -> nx.MultiDiGraph:
-    graph = nx.MultiDiGraph()
-    templates = block.templates
-    graph.add_nodes_from(range(len(templates)))
+@dataclass(frozen=True)
+class DependencyEdges:
+    """The dependency graph of one iteration of a block: nodes are its templates in
+    program order, edge k goes source[k] -> target[k] (int64 arrays)."""
 
-    def add(u: int, v: int, weight: int, distance: int, kind: str) -> None:
-        if u == v and distance == 0:
-            return  # an instruction reading and writing one location: no constraint on itself
-        graph.add_edge(u, v, weight=weight, distance=distance, kind=kind)
-
-    # Accesses to each constant location, in program order.
-    accesses: dict[tuple[str, int], list[tuple[int, bool]]] = {}
-    for position, t in enumerate(templates):
-        for operands, is_write in ((t.reads, False), (t.writes, True)):
-            for operand in operands:
-                if any(operand.coefs):
-                    continue
-                for address in range(operand.base, operand.base + operand.count):
-                    accesses.setdefault((operand.space, address), []).append((position, is_write))
-    for sequence in accesses.values():
-        writes = [p for p, is_write in sequence if is_write]
-        if not writes:
-            continue
-        last_write = writes[-1]
-        # Readers after the block's last write are pending when the next iteration starts.
-        after_last = sequence[sequence.index((last_write, True)) + 1 :]
-        carried_readers = [p for p, is_write in after_last if not is_write]
-        previous_write: int | None = None
-        readers: list[int] = []
-        for position, is_write in sequence:
-            if not is_write:
-                writer, distance = (
-                    (previous_write, 0) if previous_write is not None else (last_write, 1)
-                )
-                add(writer, position, templates[writer].latency, distance, "raw")
-                readers.append(position)
-                continue
-            latency = templates[position].latency
-            if previous_write is None:
-                add(last_write, position, templates[last_write].latency, 1, "waw")
-                for reader in carried_readers:
-                    add(reader, position, templates[reader].read_time - latency, 1, "war")
-            else:
-                add(previous_write, position, templates[previous_write].latency, 0, "waw")
-            for reader in readers:
-                add(reader, position, templates[reader].read_time - latency, 0, "war")
-            previous_write = position
-            readers = []
-    by_unit: dict[tuple[str, int], list[int]] = {}
-    for position, t in enumerate(templates):
-        by_unit.setdefault((t.unit, t.instance), []).append(position)
-    for positions in by_unit.values():
-        for u, v in zip(positions, positions[1:], strict=False):
-            add(u, v, templates[u].occupancy, 0, "unit")
-        add(positions[-1], positions[0], templates[positions[-1]].occupancy, 1, "unit")
-    return graph
+    nodes: int
+    source: np.ndarray
+    target: np.ndarray
+    weight: np.ndarray
+    distance: np.ndarray
 
 
-def critical_cycle(graph: nx.MultiDiGraph) -> CriticalCycle | None:
-    """The cycle of maximum weight/iterations ratio, or None if the graph has no cycle."""
-    best: CriticalCycle | None = None
-    for component in nx.strongly_connected_components(graph):
-        edges = [
-            (u, v, data["weight"], data["distance"])
-            for u, v, data in graph.subgraph(component).edges(data=True)
-        ]
-        if not edges:
-            continue
-        cycle = _howard(component, edges)
-        if best is None or cycle.ratio > best.ratio:
-            best = cycle
-    return best
+def block_dependency_edges(blocks: PackedBlocks, block: int) -> DependencyEdges:
+    """The edges of block `block` of a packed program, from its templates' fixed-address
+    reads and writes (each operand's locations one by one) and unit instances."""
+    lo, hi = int(blocks.block_first[block]), int(blocks.block_first[block + 1])
+    arrays = blocks.arrays
+    rows = arrays.templates[lo:hi]
+    if hi == lo:
+        empty = np.zeros(0, np.int64)
+        return DependencyEdges(0, empty, empty, empty, empty)
+    # The block's operands are consecutive in the operand table, template by template:
+    # reads, writes, then marks (analyzer/engine/template_row.py).
+    first_operand, end_operand = int(rows[0, T_OPERANDS_FIRST]), int(rows[-1, T_MARKS_END])
+    operand = np.arange(first_operand, end_operand)
+    template = np.repeat(np.arange(hi - lo), rows[:, T_MARKS_END] - rows[:, T_OPERANDS_FIRST])
+    is_read = operand < rows[template, T_READS_END]
+    is_write = ~is_read & (operand < rows[template, T_WRITES_END])
+    kept = np.nonzero((is_read | is_write) & (arrays.operand_affine[operand] == 0))[0]
+    counts = arrays.operand_count[operand[kept]]
+    # One access per location of each kept operand, in operand order.
+    access = np.repeat(kept, counts)
+    within = np.arange(access.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    source, target, weight, distance = dependency_edges(
+        rows[:, T_UNIT].copy(),
+        rows[:, T_LATENCY].copy(),
+        rows[:, T_OCCUPANCY].copy(),
+        rows[:, T_READ_TIME].copy(),
+        template[access],
+        arrays.operand_location[operand[access]] + within,
+        is_write[access],
+    )
+    return DependencyEdges(hi - lo, source, target, weight, distance)
 
 
-Edge = tuple[int, int, int, int]  # (from, to, weight, distance)
+def critical_cycle(edges: DependencyEdges) -> CriticalCycle | None:
+    """A cycle of maximum weight/iterations ratio, or None if the graph has no cycle."""
+    weight, iterations = maximum_cycle_ratio(
+        edges.nodes, edges.source, edges.target, edges.weight, edges.distance
+    )
+    return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
 
 
-def _howard(nodes: set[int], edges: list[Edge]) -> CriticalCycle:
-    out: dict[int, list[Edge]] = {node: [] for node in nodes}
-    for edge in edges:
-        out[edge[0]].append(edge)
-    policy = {node: max(out[node], key=lambda e: e[2]) for node in nodes}
-    while True:
-        ratio, value, cycles = _evaluate_policy(nodes, policy)
-        changed = False
-        for node in nodes:  # first improve the cycle ratio a node can reach
-            best = max(out[node], key=lambda e: ratio[e[1]])
-            if ratio[best[1]] > ratio[node]:
-                policy[node] = best
-                changed = True
-        if not changed:  # then the potential, among edges keeping the same ratio
-            for node in nodes:
-                r = ratio[node]
-                candidates = [e for e in out[node] if ratio[e[1]] == r]
-                best = max(candidates, key=lambda e: e[2] - r * e[3] + value[e[1]])
-                if best[2] - r * best[3] + value[best[1]] > value[node]:
-                    policy[node] = best
-                    changed = True
-        if not changed:
-            return max(cycles, key=lambda c: c.ratio)
+class CriticalCycles:
+    """The critical cycle of each block of one packed program, found on first use."""
 
+    def __init__(self, blocks: PackedBlocks) -> None:
+        self.blocks = blocks
+        self._found: dict[int, CriticalCycle | None] = {}
 
-def _evaluate_policy(
-    nodes: set[int], policy: dict[int, Edge]
-) -> tuple[dict[int, Fraction], dict[int, Fraction], list[CriticalCycle]]:
-    ratio: dict[int, Fraction] = {}
-    value: dict[int, Fraction] = {}
-    cycles: list[CriticalCycle] = []
-    for start in nodes:
-        if start in ratio:
-            continue
-        path: list[int] = []
-        on_path: dict[int, int] = {}
-        node = start
-        while node not in ratio and node not in on_path:
-            on_path[node] = len(path)
-            path.append(node)
-            node = policy[node][1]
-        if node in on_path:  # a new cycle of the policy graph
-            loop = path[on_path[node] :]
-            weight = sum(policy[n][2] for n in loop)
-            iterations = sum(policy[n][3] for n in loop)
-            cycles.append(CriticalCycle(weight, iterations))
-            r = Fraction(weight, iterations)
-            ratio[loop[0]] = r
-            value[loop[0]] = Fraction(0)
-            for n in reversed(loop[1:]):
-                _, successor, w, d = policy[n]
-                ratio[n] = r
-                value[n] = w - r * d + value[successor]
-            path = path[: on_path[node]]
-        for n in reversed(path):
-            _, successor, w, d = policy[n]
-            ratio[n] = ratio[successor]
-            value[n] = w - ratio[n] * d + value[successor]
-    return ratio, value, cycles
+    def of(self, block: int) -> CriticalCycle | None:
+        if block not in self._found:
+            self._found[block] = critical_cycle(block_dependency_edges(self.blocks, block))
+        return self._found[block]

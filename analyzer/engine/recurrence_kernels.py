@@ -1,0 +1,321 @@
+"""Numba kernels of the recurrence bound: a block's loop-carried dependency edges, and the
+maximum cycle ratio of the graph they make, in integer arithmetic.
+
+An edge u -> v of weight w and distance d says start(v in iteration k + d) >=
+start(u in iteration k) + w (docs/design.md §6.2). Edges come as four int64 arrays
+(source, target, weight, distance) over the block's templates 0..n-1.
+
+The maximum cycle ratio, max over cycles of (total weight W) / (total distance K), is
+found by Howard's policy iteration for the cycle ratio problem: Cochet-Terrasson, Cohen,
+Gaubert, McGettrick, Quadrat, "Numerical computation of spectral elements in max-plus
+algebra", IFAC Conference on System Structure and Control, 1998; in the form Dasdan
+gives for cycle ratios ("Experimental analysis of the fastest optimum cycle ratio and
+mean algorithms", ACM TODAES 9(4), 2004, §3.4). Every cycle has K >= 1, as distance-0
+edges follow program order. A policy picks one out-edge per node; its graph's cycles give
+each node a ratio, and a value relative to its cycle. Ratios are reduced integer pairs
+p/q (q > 0), and a node's value is kept multiplied by its ratio's q, so the value of
+u -> v is q*w - p*d + value(v): every comparison is exact, in int64 (weights and
+distances are cycles and iterations of one block, far from overflow).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def dependency_edges(
+    unit, latency, occupancy, read_time, access_template, access_location, access_write
+):
+    """The dependency edges of one iteration of a block of templates 0..n-1 (`unit`, the
+    global unit instance id, and the three times are indexed by template), from its
+    accesses to fixed locations in program order: template order, each template's reads
+    before its writes. Per location: RAW and WAW from the previous write in the block,
+    or from the block's last write with distance 1; WAR from each read since the previous
+    write, or, for the block's first write, from the reads after its last write with
+    distance 1. Per unit instance: program order with weight occupancy, and the last to
+    the first with distance 1. An edge from a template to itself with distance 0 says
+    nothing and is left out. Returns (source, target, weight, distance)."""
+    accesses = access_template.shape[0]
+    templates = unit.shape[0]
+    # A read adds one edge; a write one, plus one per read it follows: at most two edges
+    # per access (the carried WAR edges are the block's last reads, at most once each).
+    capacity = 2 * accesses + templates + 1
+    source = np.empty(capacity, np.int64)
+    target = np.empty(capacity, np.int64)
+    weight = np.empty(capacity, np.int64)
+    distance = np.empty(capacity, np.int64)
+    count = 0
+    # Stable: each location's accesses stay in program order.
+    order = np.argsort(access_location, kind="mergesort")
+    readers = np.empty(accesses, np.int64)
+    first = 0
+    while first < accesses:
+        location = access_location[order[first]]
+        end = first + 1
+        while end < accesses and access_location[order[end]] == location:
+            end += 1
+        last_write_at = -1
+        for k in range(end - 1, first - 1, -1):
+            if access_write[order[k]]:
+                last_write_at = k
+                break
+        if last_write_at >= 0:
+            last_write = access_template[order[last_write_at]]
+            previous_write = -1
+            n_readers = 0
+            for k in range(first, end):
+                position = access_template[order[k]]
+                if not access_write[order[k]]:
+                    if previous_write >= 0:
+                        writer, carried = previous_write, 0
+                    else:
+                        writer, carried = last_write, 1
+                    if writer != position or carried:
+                        source[count], target[count] = writer, position
+                        weight[count], distance[count] = latency[writer], carried
+                        count += 1
+                    readers[n_readers] = position
+                    n_readers += 1
+                    continue
+                if previous_write < 0:
+                    source[count], target[count] = last_write, position
+                    weight[count], distance[count] = latency[last_write], 1
+                    count += 1
+                    # Reads after the block's last write are pending at the next iteration.
+                    for j in range(last_write_at + 1, end):
+                        if not access_write[order[j]]:
+                            reader = access_template[order[j]]
+                            source[count], target[count] = reader, position
+                            weight[count] = read_time[reader] - latency[position]
+                            distance[count] = 1
+                            count += 1
+                elif previous_write != position:
+                    source[count], target[count] = previous_write, position
+                    weight[count], distance[count] = latency[previous_write], 0
+                    count += 1
+                for j in range(n_readers):
+                    reader = readers[j]
+                    if reader != position:
+                        source[count], target[count] = reader, position
+                        weight[count] = read_time[reader] - latency[position]
+                        distance[count] = 0
+                        count += 1
+                previous_write = position
+                n_readers = 0
+        first = end
+    by_unit = np.argsort(unit, kind="mergesort")
+    first = 0
+    while first < templates:
+        end = first + 1
+        while end < templates and unit[by_unit[end]] == unit[by_unit[first]]:
+            end += 1
+        for k in range(first, end - 1):
+            source[count], target[count] = by_unit[k], by_unit[k + 1]
+            weight[count], distance[count] = occupancy[by_unit[k]], 0
+            count += 1
+        last = by_unit[end - 1]
+        source[count], target[count] = last, by_unit[first]
+        weight[count], distance[count] = occupancy[last], 1
+        count += 1
+        first = end
+    return source[:count], target[:count], weight[:count], distance[:count]
+
+
+@njit(cache=True)
+def maximum_cycle_ratio(nodes, source, target, weight, distance):
+    """(W, K) of a cycle of maximum ratio W/K, of the smallest K among the final policy's
+    cycles of that ratio; (0, 0) when the graph has no cycle. Every cycle must have a
+    total distance of at least 1."""
+    component = _strong_components(nodes, source, target)
+    inside = component[source] == component[target]
+    kept = np.nonzero(inside)[0]
+    order = kept[np.argsort(source[kept], kind="mergesort")]
+    out_first = np.zeros(nodes + 1, np.int64)
+    for e in order:
+        out_first[source[e] + 1] += 1
+    for v in range(nodes):
+        out_first[v + 1] += out_first[v]
+    active = np.nonzero(out_first[1:] > out_first[:-1])[0]
+    if active.shape[0] == 0:
+        return 0, 0
+    policy = np.full(nodes, -1, np.int64)
+    for v in active:
+        best = order[out_first[v]]
+        for k in range(out_first[v] + 1, out_first[v + 1]):
+            if weight[order[k]] > weight[best]:
+                best = order[k]
+        policy[v] = best
+    ratio_p = np.zeros(nodes, np.int64)
+    ratio_q = np.ones(nodes, np.int64)
+    value = np.zeros(nodes, np.int64)
+    state = np.zeros(nodes, np.int64)
+    position = np.zeros(nodes, np.int64)
+    path = np.empty(nodes, np.int64)
+    while True:
+        cycle_weight, cycle_distance = _evaluate_policy(
+            active, policy, target, weight, distance, ratio_p, ratio_q, value, state, position, path
+        )
+        changed = False
+        # First move to a successor whose cycle has a larger ratio ...
+        for v in active:
+            best, best_p, best_q = -1, 0, 1
+            for k in range(out_first[v], out_first[v + 1]):
+                e = order[k]
+                if best < 0 or _greater(ratio_p[target[e]], ratio_q[target[e]], best_p, best_q):
+                    best, best_p, best_q = e, ratio_p[target[e]], ratio_q[target[e]]
+            if _greater(best_p, best_q, ratio_p[v], ratio_q[v]):
+                policy[v] = best
+                changed = True
+        if changed:
+            continue
+        # ... then, among successors of the same ratio, to a larger value.
+        for v in active:
+            p, q = ratio_p[v], ratio_q[v]
+            best = -1
+            best_value = 0
+            for k in range(out_first[v], out_first[v + 1]):
+                e = order[k]
+                u = target[e]
+                if ratio_p[u] != p or ratio_q[u] != q:
+                    continue
+                candidate = q * weight[e] - p * distance[e] + value[u]
+                if best < 0 or candidate > best_value:
+                    best, best_value = e, candidate
+            if best >= 0 and best_value > value[v]:
+                policy[v] = best
+                changed = True
+        if not changed:
+            return cycle_weight, cycle_distance
+
+
+@njit(cache=True, inline="always")
+def _greater(p1, q1, p2, q2):
+    """p1/q1 > p2/q2 for q1, q2 > 0."""
+    return p1 * q2 > p2 * q1
+
+
+@njit(cache=True)
+def _gcd(a, b):
+    a, b = abs(a), abs(b)
+    while b:
+        a, b = b, a % b
+    return a
+
+
+@njit(cache=True)
+def _evaluate_policy(
+    active, policy, target, weight, distance, ratio_p, ratio_q, value, state, position, path
+):
+    """Ratio and value of every active node under `policy`; returns (W, K) of the best
+    cycle of the policy graph (largest ratio, then smallest K)."""
+    for v in active:
+        state[v] = 0  # 0: not reached, 1: on the current path, 2: done
+    best_weight, best_distance = 0, 0
+    for start in active:
+        if state[start] == 2:
+            continue
+        length = 0
+        v = start
+        while state[v] == 0:
+            state[v] = 1
+            position[v] = length
+            path[length] = v
+            length += 1
+            v = target[policy[v]]
+        if state[v] == 1:  # a new cycle of the policy graph, from v back to v
+            cycle_weight = 0
+            cycle_distance = 0
+            for k in range(position[v], length):
+                cycle_weight += weight[policy[path[k]]]
+                cycle_distance += distance[policy[path[k]]]
+            divisor = _gcd(cycle_weight, cycle_distance)
+            p, q = cycle_weight // divisor, cycle_distance // divisor
+            if (
+                best_distance == 0
+                or _greater(p, q, best_weight, best_distance)
+                or (p * best_distance == q * best_weight and cycle_distance < best_distance)
+            ):
+                best_weight, best_distance = cycle_weight, cycle_distance
+            ratio_p[v], ratio_q[v], value[v] = p, q, 0
+            state[v] = 2
+            length_before = position[v]
+            for k in range(length - 1, length_before, -1):
+                _settle(path[k], policy, target, weight, distance, ratio_p, ratio_q, value, state)
+            length = length_before
+        for k in range(length - 1, -1, -1):
+            _settle(path[k], policy, target, weight, distance, ratio_p, ratio_q, value, state)
+    return best_weight, best_distance
+
+
+@njit(cache=True, inline="always")
+def _settle(v, policy, target, weight, distance, ratio_p, ratio_q, value, state):
+    """v takes its policy successor's ratio, and value w - ratio * d + the successor's."""
+    e = policy[v]
+    u = target[e]
+    p, q = ratio_p[u], ratio_q[u]
+    ratio_p[v], ratio_q[v] = p, q
+    value[v] = q * weight[e] - p * distance[e] + value[u]
+    state[v] = 2
+
+
+@njit(cache=True)
+def _strong_components(nodes, source, target):
+    """Component number of every node (Tarjan's algorithm, iteratively)."""
+    order = np.argsort(source, kind="mergesort")
+    out_first = np.zeros(nodes + 1, np.int64)
+    for e in range(source.shape[0]):
+        out_first[source[e] + 1] += 1
+    for v in range(nodes):
+        out_first[v + 1] += out_first[v]
+    index = np.full(nodes, -1, np.int64)
+    low = np.zeros(nodes, np.int64)
+    on_stack = np.zeros(nodes, np.bool_)
+    stack = np.empty(nodes, np.int64)
+    call_node = np.empty(nodes, np.int64)
+    call_edge = np.empty(nodes, np.int64)
+    component = np.full(nodes, -1, np.int64)
+    components = 0
+    counter = 0
+    depth = 0
+    for root in range(nodes):
+        if index[root] >= 0:
+            continue
+        index[root] = low[root] = counter
+        counter += 1
+        stack[depth] = root
+        depth += 1
+        on_stack[root] = True
+        top = 0
+        call_node[0], call_edge[0] = root, out_first[root]
+        while top >= 0:
+            v = call_node[top]
+            k = call_edge[top]
+            if k < out_first[v + 1]:
+                call_edge[top] = k + 1
+                u = target[order[k]]
+                if index[u] < 0:
+                    index[u] = low[u] = counter
+                    counter += 1
+                    stack[depth] = u
+                    depth += 1
+                    on_stack[u] = True
+                    top += 1
+                    call_node[top], call_edge[top] = u, out_first[u]
+                elif on_stack[u] and index[u] < low[v]:
+                    low[v] = index[u]
+                continue
+            if low[v] == index[v]:
+                while True:
+                    depth -= 1
+                    u = stack[depth]
+                    on_stack[u] = False
+                    component[u] = components
+                    if u == v:
+                        break
+                components += 1
+            top -= 1
+            if top >= 0 and low[v] < low[call_node[top]]:
+                low[call_node[top]] = low[v]
+    return component
