@@ -56,6 +56,18 @@ def test_war_with_a_streamed_read_and_a_long_latency_writer():
     assert timeline(prog) == [(0, 1), (2, 6)]
 
 
+def test_war_on_a_range_operand():
+    # As above through the general path (a range operand, not one location): B reads
+    # r[0:2] for 6 cycles from 0; C writes r[1] with latency 4: end(C) >= 6, start(C) = 2.
+    prog = program(
+        [
+            instr(instance=1, read_time=6, reads=(op("r", 0, count=2),)),
+            instr(instance=2, latency=4, writes=(op("r", 1),), bundle_start=False),
+        ]
+    )
+    assert timeline(prog) == [(0, 1), (2, 6)]
+
+
 def test_structural_occupancy_on_one_instance():
     # Three independent instructions on alu[0] with occupancy 2 start 2 cycles apart;
     # on different instances they would all start at 0.
