@@ -4,7 +4,7 @@
 Mutation testing as a habit, shaped by this project's costs: the hot code is Numba
 (`@njit(cache=True)`), so every mutant of a kernel recompiles it (tens of seconds), and the
 default suite takes minutes. A generic tool that mutates every operator and runs the whole
-suite per mutant would take days here. Instead, scripts/bug_catalogue.py lists named,
+suite per mutant would take days here. Instead, scripts/bug_catalogue/ lists named,
 hand-written bugs (file, exact source text, replacement, the rule it breaks, the tests
 that should notice), each a plausible mistake in a timing rule, the state signature, the
 skip arithmetic, the memo, packing, the bounds, the validation, trace reading, Gemmini's

@@ -1,4 +1,4 @@
-"""The seeded-bug catalogue (scripts/bug_catalogue.py) still matches the code.
+"""The seeded-bug catalogue (scripts/bug_catalogue/) still matches the code.
 
 No mutant runs here (scripts/seed_bugs.py does that, docs/testing.md says how): these tests
 only make a refactor that moves a catalogued source text fail the default suite, naming

@@ -1,0 +1,36 @@
+"""The bugs scripts/seed_bugs.py seeds, one plausible mistake each, by area:
+timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), bounds, checks
+(validation, trace files) and machines (Gemmini's queues, the systolic memory side).
+
+Every entry names a file, a source text that must occur in it exactly once (so a refactor
+that moves the code makes the entry stale, and `seed_bugs.py --check` and
+tests/test_seed_bugs.py say which), its replacement, the rule the replacement breaks, and
+the tests expected to notice, fastest and most targeted first (pytest runs them with -x;
+a bug that survives them is run on the whole default suite before it counts as a
+survivor). `equivalent` says why a mutant cannot change any result (docs/testing.md);
+`awaiting` names the test work that is to catch a bug the suite misses today.
+"""
+
+from __future__ import annotations
+
+from scripts.bug_catalogue.bounds import BOUND_BUGS
+from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
+from scripts.bug_catalogue.common import KERNELS, Bug
+from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_BUGS, SKIP_BUGS
+from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
+from scripts.bug_catalogue.timing import KERNEL_BUGS
+
+__all__ = ["BUGS", "KERNELS", "Bug"]
+
+BUGS: tuple[Bug, ...] = (
+    *KERNEL_BUGS,
+    *SIGNATURE_BUGS,
+    *SKIP_BUGS,
+    *MEMO_BUGS,
+    *PACKING_BUGS,
+    *BOUND_BUGS,
+    *VALIDATION_BUGS,
+    *TRACE_BUGS,
+    *GEMMINI_BUGS,
+    *MEMORY_BUGS,
+)

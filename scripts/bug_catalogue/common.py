@@ -1,0 +1,91 @@
+"""What every catalogue module shares: the Bug record, the files bugs are seeded into and
+the test selections that catch them, fastest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Bug:
+    name: str  # area.what, e.g. kernel.war-not-edge-triggered
+    path: str  # relative to the repository root
+    find: str  # exact source text, present exactly once
+    replace: str
+    breaks: str  # the rule or check it breaks
+    tests: tuple[str, ...]  # pytest ids: files or file::function
+    equivalent: str = ""  # why no test can catch it: the program's results cannot change
+    awaiting: str = ""  # the planned tests expected to catch it (issue 21)
+
+
+KERNELS = "analyzer/engine/kernels.py"
+PACKING = "analyzer/engine/packing.py"
+TEMPLATE_ROW = "analyzer/engine/template_row.py"
+BOUNDS = "analyzer/engine/bounds.py"
+RECURRENCE_KERNELS = "analyzer/engine/recurrence_kernels.py"
+EVALUATE = "analyzer/engine/evaluate.py"
+VALIDATION = "isa/validation.py"
+TRACE_IO = "tracer/trace_io.py"
+GEMMINI_LOWERING = "isa/gemmini/lowering.py"
+GEMMINI_COMMANDS = "isa/gemmini/commands.py"
+MEMORY_KERNELS = "isa/systolic/memory_kernels.py"
+MEMORY_SIDE = "isa/systolic/memory_side.py"
+OS_QUEUES = "int(params[entries]) for queue, entries in RS_ENTRIES.items()"
+
+EXACT = "tests/test_exactness.py::"
+# Hand-worked timing rules, then the independent reference and fast == full on random programs.
+RULES = (
+    "tests/test_timing_rules.py",
+    EXACT + "test_random_programs_full_equals_an_independent_reference",
+    "tests/test_gemmini.py::test_small_layers_agree_with_the_reference_evaluator",
+    "tests/test_gemmini_os.py::test_small_os_layers_agree_with_the_reference_evaluator",
+    EXACT + "test_random_programs_fast_equals_full",
+)
+# Fast == full wherever fast mode skips: random programs, the memo, systolic and Gemmini.
+FAST = (
+    EXACT + "test_memo_restores_whether_a_bundle_is_open",
+    EXACT + "test_memo_spares_a_later_layer_the_warm_up",
+    EXACT + "test_random_programs_fast_equals_full",
+    EXACT + "test_random_multilayer_programs_fast_equals_full",
+    EXACT + "test_memo_across_layers_keeps_fast_equal_to_full",
+    EXACT + "test_systolic_fast_equals_full",
+    "tests/test_zoo_end_to_end.py::test_fast_equals_full_on_depthwise_and_pointwise",
+    "tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full",
+    "tests/test_gemmini_os.py::test_random_os_matmuls_fast_equals_full",
+    "tests/test_exactness_resnet50.py",
+)
+# Wide operands (the kernel's location chunks) appear in the random programs and in Gemmini.
+CHUNKS = (
+    EXACT + "test_random_programs_full_equals_an_independent_reference",
+    EXACT + "test_random_programs_fast_equals_full",
+    "tests/test_gemmini.py::test_small_layers_agree_with_the_reference_evaluator",
+    "tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full",
+)
+# Every bound label worked by hand first, then the bounds as lower bounds and the reports.
+BOUND_TESTS = (
+    "tests/test_verdicts.py::test_bound_labels_worked_by_hand",
+    "tests/test_verdicts.py::test_recurrence_labels_worked_by_hand",
+    "tests/test_recurrence.py",
+    "tests/test_cli.py",
+    "tests/test_api.py",
+    "tests/test_adding_an_accelerator.py",
+    "tests/test_gemmini.py::test_lower_and_analyze_gemmini_from_the_command_line",
+    "tests/test_baselines.py",
+)
+CHECKS = (
+    "tests/test_validation.py",
+    "tests/test_trace_io.py",
+    "tests/test_cli.py",
+    "tests/test_api.py",
+    EXACT + "test_random_programs_full_equals_an_independent_reference",
+)
+TRACE_TESTS = ("tests/test_trace_io.py", "tests/test_cli.py", "tests/test_api.py")
+GEMMINI = ("tests/test_gemmini.py", "tests/test_gemmini_os.py")
+MEMORY = (
+    "tests/test_memory_side.py",
+    "tests/test_validate.py",
+    "tests/test_api.py",
+    "tests/test_cli.py",
+)
+# Stall cycles worked by hand (no SCALE-Sim needed) first.
+MEMORY_BY_HAND = ("tests/test_memory_side.py::test_stall_cycles_worked_by_hand", *MEMORY)

@@ -1,0 +1,179 @@
+"""Bugs in an accelerator family's own rules: Gemmini's queues and the systolic memory side."""
+
+from __future__ import annotations
+
+from scripts.bug_catalogue.common import (
+    GEMMINI,
+    GEMMINI_COMMANDS,
+    GEMMINI_LOWERING,
+    MEMORY,
+    MEMORY_BY_HAND,
+    MEMORY_KERNELS,
+    MEMORY_SIDE,
+    OS_QUEUES,
+    Bug,
+)
+
+GEMMINI_BUGS = (
+    Bug(
+        "gemmini.mesh-queue-one-tag-larger",
+        GEMMINI_LOWERING,
+        '"mesh": int(params["mesh_tags"]),',
+        '"mesh": int(params["mesh_tags"]) + 1,',
+        "the mesh holds `mesh_tags` matmuls in flight",
+        ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
+    ),
+    # The OS queue sizes are seeded where they are read, not in RS_ENTRIES: the family
+    # declares its parameters from RS_ENTRIES, so a bug there is refused by the
+    # description check, not by a timing test.
+    Bug(
+        "gemmini.os-store-queue-sized-by-execute",
+        GEMMINI_LOWERING,
+        OS_QUEUES,
+        OS_QUEUES.replace(
+            "params[entries]", 'params["rs_ex_entries" if queue == "rs_store" else entries]'
+        ),
+        "the OS store queue has rs_st_entries entries",
+        ("tests/test_gemmini_os.py::test_the_cpu_stalls_on_a_full_store_queue", *GEMMINI),
+    ),
+    Bug(
+        "gemmini.os-execute-queue-sized-by-load",
+        GEMMINI_LOWERING,
+        OS_QUEUES,
+        OS_QUEUES.replace(
+            "params[entries]", 'params["rs_ld_entries" if queue == "rs_execute" else entries]'
+        ),
+        "the OS execute queue has rs_ex_entries entries",
+        ("tests/test_gemmini_os.py::test_the_cpu_stalls_on_a_full_execute_queue", *GEMMINI),
+    ),
+    Bug(
+        "gemmini.os-load-queue-sized-by-execute",
+        GEMMINI_LOWERING,
+        OS_QUEUES,
+        OS_QUEUES.replace(
+            "params[entries]", 'params["rs_ex_entries" if queue == "rs_load" else entries]'
+        ),
+        "the OS load queue has rs_ld_entries entries",
+        GEMMINI,
+    ),
+    Bug(
+        "gemmini.execute-queue-not-halved",
+        GEMMINI_LOWERING,
+        '"execute": max(1, int(params["rs_ex_entries"]) // 2),',
+        '"execute": int(params["rs_ex_entries"]),',
+        "a preload + compute pair takes two RS execute entries",
+        GEMMINI,
+    ),
+    Bug(
+        "gemmini.load-queue-one-larger",
+        GEMMINI_LOWERING,
+        '"load": int(params["load_inflight"]),',
+        '"load": int(params["load_inflight"]) + 1,',
+        "the load controller has `load_inflight` mvins in flight",
+        GEMMINI,
+    ),
+    Bug(
+        "gemmini.compute-outside-mesh-queue",
+        GEMMINI_COMMANDS,
+        'queue="mesh",',
+        "queue=None,",
+        "every WS compute holds a mesh tag",
+        ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
+    ),
+    Bug(
+        "gemmini.depthwise-downsampled",
+        "isa/gemmini/tiling.py",
+        "        not problem.depthwise\n        and problem.stride == 2",
+        "        problem.stride == 2",
+        "tiled_conv_dw_auto never halves a strided 1x1 conv's input (gemmini.h L2962-2967)",
+        (
+            "tests/test_gemmini_tiling.py::"
+            "test_a_strided_depthwise_1x1_conv_counts_its_whole_input",
+            *GEMMINI,
+        ),
+    ),
+)
+
+MEMORY_BUGS = (
+    Bug(
+        "memory.line-words-floor",
+        MEMORY_KERNELS,
+        "line_words = -(-size // 100)",
+        "line_words = max(1, size // 100)",
+        "the prefetch order is cut into lines of ceil(S / 100) words",
+        MEMORY,
+    ),
+    Bug(
+        "memory.lines-ceil",
+        MEMORY_KERNELS,
+        "lines = total // line_words + 1",
+        "lines = -(-total // line_words)",
+        "SCALE-Sim's hashed buffer has floor + 1 lines, one more than ceil on a multiple",
+        MEMORY_BY_HAND,
+    ),
+    Bug(
+        "memory.move-without-port-cycle",
+        MEMORY_KERNELS,
+        "state[5] = -(-prefetch_words // bandwidth) + 1",
+        "state[5] = -(-prefetch_words // bandwidth)",
+        "a window move takes its bus lines plus the read port's cycle",
+        MEMORY,
+    ),
+    Bug(
+        "memory.lateness-counted-once",
+        MEMORY_KERNELS,
+        "    if late > 0:\n        offset += late\n",
+        "",
+        "a late demand's lateness counts twice (SCALE-Sim's read buffer)",
+        MEMORY,
+    ),
+    Bug(
+        "memory.drain-one-cycle-longer",
+        MEMORY_KERNELS,
+        "state[4] = current + lines - 1",
+        "state[4] = current + lines",
+        "a drain ends ceil(D / bw) - 1 cycles after it starts",
+        MEMORY,
+    ),
+    Bug(
+        "memory.ws-ifmap-without-preload",
+        MEMORY_KERNELS,
+        "fold_rows, ifmap_delay = 2 * rows + cols + t - 2, rows",
+        "fold_rows, ifmap_delay = 2 * rows + cols + t - 2, 0",
+        "under ws the ifmap streams in after the weight preload",
+        MEMORY,
+    ),
+    Bug(
+        "memory.im2col-window-one-line-larger",
+        MEMORY_KERNELS,
+        "if (position // state[0] - state[4]) % state[1] < state[2]:",
+        "if (position // state[0] - state[4]) % state[1] <= state[2]:",
+        "a repeated im2col word is found only at a resident copy",
+        MEMORY,
+    ),
+    Bug(
+        "memory.drain-half-rounded-down",
+        MEMORY_KERNELS,
+        "drain = size - (-(-size // 2))",
+        "drain = size // 2",
+        "none within the parameters: a drain frees S - ceil(S / 2) words",
+        MEMORY,
+        equivalent="SRAM sizes are KiB x 1024 words, always even, where S - ceil(S/2) = S // 2",
+    ),
+    Bug(
+        "memory.groups-stall-once",
+        MEMORY_SIDE,
+        "return int(rows) * repeats, int(stalls) * repeats",
+        "return int(rows) * repeats, int(stalls)",
+        "each of a layer's `repeats` GEMMs starts with empty SRAMs and stalls alike",
+        MEMORY_BY_HAND,
+    ),
+    Bug(
+        "memory.kib-is-1000-words",
+        MEMORY_SIDE,
+        "_WORDS_PER_KIB = 1024",
+        "_WORDS_PER_KIB = 1000",
+        "SCALE-Sim's SRAM sizes are KiB of one-byte words",
+        MEMORY,
+    ),
+)
