@@ -581,11 +581,13 @@ def test_a_skip_keeps_a_read_still_pending(sampling, monkeypatch):
 
 
 def _streaming_program(
-    before: tuple[Template, ...], after: tuple[Template, ...], latency: int
+    before: tuple[Template, ...], after: tuple[Template, ...], latency: int, span: int = 1
 ) -> Program:
-    """Width 1, window 1, no front-end delay. Loop l, 50 trips: W on u writes m[k] (stride
-    1) with `latency`, one bundle each; `before` and `after` run around it on unit v."""
-    w = Template("w", "u", 0, latency, 1, 0, (), (Operand("m", 0, 1, (0, 1)),), True)
+    """Width 1, window 1, no front-end delay. Loop l, 50 trips: W on u writes `span`
+    locations from m[span x k] with `latency`, one bundle each; `before` and `after` run
+    around it on unit v."""
+    written = Operand("m", 0, span, (0, span))
+    w = Template("w", "u", 0, latency, 1, 0, (), (written,), True)
     body: list = []
     blocks = [Block("w", (w,))]
     if before:
@@ -596,7 +598,8 @@ def _streaming_program(
         blocks.append(Block("after", after))
         body.append(BlockRef(len(blocks) - 1))
     layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, tuple(body)))
-    return Program("t", {}, 1, 1, 0, {"u": 1, "v": 1}, {"m": 50}, tuple(blocks), (layer,))
+    units = {"u": 1, "v": 1}
+    return Program("t", {}, 1, 1, 0, units, {"m": 50 * span}, tuple(blocks), (layer,))
 
 
 def _fast(program: Program) -> tuple[int, int]:
@@ -622,6 +625,23 @@ def test_a_streaming_loop_skips_translated_periods_and_restores_its_trail(sampli
     # Of 51 iterations: the loop was skipped, translated; as shipped, comparisons of its
     # small state against its one-instruction body come every 35th boundary.
     assert evaluated < (10 if sampling == "every-boundary" else 50)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_skip_restores_a_trail_written_through_chunk_floors(sampling, monkeypatch):
+    # As above, but W_k writes 256 locations from m[256 k]: whole chunks of 64, so the
+    # kernel keeps their times in the chunks' floors (docs/design.md §3.7), and the trail
+    # must be copied with the floors folded in. X reads m[5125], in W_20's range: 160.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    x = Template("x", "v", 0, 100, 1, 0, (Operand("m", 256 * 20 + 5, 1),), (), True)
+    program = _streaming_program((), (x,), latency=40, span=256)
+    assert pack_blocks(program).arrays.chunk_shift > 0
+    assert timeline(program) == [*((k, k + 40) for k in range(50)), (60, 160)]
+    cycles, evaluated = _fast(program)
+    assert cycles == 160
+    # As shipped, comparing 256 locations a boundary costs more than the 50 iterations of
+    # 4 chunk steps each, so the loop is evaluated in full.
+    assert evaluated < 10 if sampling == "every-boundary" else evaluated == 51
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
@@ -660,6 +680,58 @@ def test_a_translated_skip_stops_at_a_read_pending_ahead(sampling, monkeypatch):
     cycles, evaluated = _fast(program)
     assert cycles == 219
     assert evaluated < (12 if sampling == "every-boundary" else 50)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_match_compares_the_machine(sampling, monkeypatch):
+    # Width 1, window 1. P on u holds it for 50 cycles (occupancy 50, latency 0); then W_k
+    # on u (occupancy 2, latency 0) writes m[k]: W_k starts at 50 + 2k, W_19 at 88, and
+    # the layer ends at 88. At boundaries 0 and 1 every location the loop meets is unwritten
+    # alike, but the machine differs (the window's latest start: P's at 0, W_0's at 50, 1
+    # cycle after its issue): a match there would repeat a 1-cycle period and end at 69.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "u", 0, 0, 50, 0, (), (), True)
+    w = Template("w", "u", 0, 0, 2, 0, (), (Operand("m", 0, 1, (0, 1)),), True)
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 20, (BlockRef(1),))))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    blocks = (Block("p", (p,)), Block("w", (w,)))
+    program = Program("t", {}, 1, 1, 0, {"u": 1}, {"m": 20}, blocks, (layer,))
+    assert timeline(program) == [(0, 0), *((50 + 2 * k, 50 + 2 * k) for k in range(20))]
+    cycles, evaluated = _fast(program)
+    assert cycles == 88
+    assert evaluated < (8 if sampling == "every-boundary" else 21)
+
+
+def test_a_translated_match_is_decided_in_full():
+    # The hash of the machine and of a few locations only filters (analyzer/engine/
+    # signatures.py): _translated_match itself must see a difference in any machine item and
+    # in any location of the window. One region: iteration k covers m[2k], m[2k + 1].
+    n_machine = 3
+    machine = np.array([5, 0, 7], dtype=np.int64)
+    write_end = np.zeros(6, dtype=np.int64)
+    read_until = np.full(6, signatures.NEVER, dtype=np.int64)
+    read_until[2] = 4  # m[2] read until 4
+    unused = np.zeros(1, dtype=np.int64)
+    state = (unused, write_end, read_until, unused, unused, unused, unused, unused)
+    regions = np.array([[0, 2, 2, 0, 6]], dtype=np.int64)
+    offsets = np.zeros(1, dtype=np.int64)
+    # Kept at boundary 1 (issue time 3): iteration 1's m[2], m[3]; now, at boundary 2 (issue
+    # time 3 as well), iteration 2's m[4], m[5] must hold the same, and the machine too.
+    record = np.zeros(n_machine + 4, dtype=np.int64)
+    signatures._translated_record(
+        record, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 1
+    )
+    assert list(record[n_machine:]) == [0, 1, 0, 0]  # m[2]: unwritten, read until 3 + 1
+    read_until[4] = 4
+    assert signatures._translated_match(
+        record, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
+    )
+    for k in range(n_machine + 4):
+        other = record.copy()
+        other[k] += 1
+        assert not signatures._translated_match(
+            other, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
+        )
 
 
 @st.composite

@@ -35,6 +35,9 @@ from numba.core.caching import FunctionCache
 
 from analyzer.engine import signatures
 from analyzer.engine.signatures import (
+    BLOCK,
+    LOOP_BEGIN,
+    MAX_REGIONS,
     NEVER,
     _equal,
     _machine_signature,
@@ -42,7 +45,6 @@ from analyzer.engine.signatures import (
     _restore,
     _restore_machine,
     _signature,
-    _span,
     _translated_hash,
     _translated_match,
     _translated_periods,
@@ -52,7 +54,6 @@ from analyzer.engine.signatures import (
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
 from isa.program import MAX_DEPTH
 
-LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
 # Columns of the template row (analyzer/engine/template_row.py, from the template table),
 # as plain ints so Numba compiles them in as constants. Operands of a template: reads
 # [T_OPERANDS_FIRST, T_READS_END), writes up to T_WRITES_END, then marks set at start +
@@ -92,23 +93,8 @@ class LayerArrays(NamedTuple):
     # fixed locations (its evolution depends on the entry state alone), else 0.
     memo: np.ndarray
     # LOOP_BEGIN of a loop of several trips whose body depends on its index: it may skip
-    # translated periods (docs/design.md §4.6). Its regions are region_count[op] from
-    # region_first[op] on (copies of one loop share them): operands of one address space
-    # (region_space_lo/hi, global bounds) that its index moves by the same step
-    # (region_stride). A region's entries
-    # (entry_first CSR) are its operands with the span each covers below the loop
-    # (entry_lo, entry_hi: relative to the operand's address with the loop's own and inner
-    # indices at 0).
+    # translated periods (docs/design.md §4.6).
     translate: np.ndarray
-    region_first: np.ndarray
-    region_count: np.ndarray
-    region_stride: np.ndarray
-    region_space_lo: np.ndarray
-    region_space_hi: np.ndarray
-    entry_first: np.ndarray
-    entry_operand: np.ndarray
-    entry_lo: np.ndarray
-    entry_hi: np.ndarray
 
 
 class ProgramArrays(NamedTuple):
@@ -136,6 +122,10 @@ class ProgramArrays(NamedTuple):
     bundles_per_cycle: int
     window_bundles: int
     frontend_delay: int
+    # Each operand's address space, as global bounds [lo, hi): a translated period's
+    # windows never leave their space (docs/design.md §4.6).
+    operand_space_lo: np.ndarray
+    operand_space_hi: np.ndarray
 
 
 class MemoArrays(NamedTuple):
@@ -352,14 +342,13 @@ def evaluate_layer(
     hist_count = np.zeros(max(levels, 1), dtype=np.int64)
     memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_len else 0
     # Translating loops (docs/design.md §4.6), per level: their regions in this execution
-    # (n_regions -1: none may translate), how often boundaries are compared, and for each
-    # kept boundary (hist_* rows; hist_iter -1: none) where its regions' locations are kept.
+    # (n_regions -1: none may translate), how often boundaries are compared, and for the
+    # kept boundary (hist_*[lv, 0]; hist_iter -1: none) where its regions' locations are.
     n_machine = sig_len - 2 * n_locations
-    most_regions = max(1, layer.region_count.max()) if layer.region_count.shape[0] else 1
-    regions = np.zeros((max(levels, 1), most_regions, 5), dtype=np.int64)
+    regions = np.zeros((max(levels, 1), MAX_REGIONS, 5), dtype=np.int64)
     n_regions = np.full(max(levels, 1), -1, dtype=np.int64)
     compare_every = np.ones(max(levels, 1), dtype=np.int64)
-    kept_at = np.zeros((max(levels, 1), HISTORY, most_regions, 2), dtype=np.int64)
+    kept_at = np.zeros((max(levels, 1), MAX_REGIONS), dtype=np.int64)
     scratch = np.empty(2 * n_locations if levels > 0 else 0, dtype=np.int64)
     entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
     entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
@@ -515,64 +504,22 @@ def evaluate_layer(
             index[d] = 0
             if levels > 0 and op_translate[pc]:
                 lv = level_of[d]
-                hist_iter[lv, :] = -1
+                hist_iter[lv, 0] = -1
                 # An iteration's cost: its instructions, and its operands' extra locations,
                 # which cost a chunk step per chunk when chunked.
                 cost = op_arg2[pc] + ((op_work[pc] - op_arg2[pc]) >> chunk_shift)
                 n = -1
-                if (HISTORY + 1) * n_machine // (compare_budget * max(1, cost)) < op_arg[pc] - 1:
-                    # Comparisons (below) can come before the last iteration.
-                    n = _region_bounds(layer, program, pc, d, index, op_arg[pc], regions[lv])
+                if 2 * n_machine // (compare_budget * max(1, cost)) < op_arg[pc] - 1:
+                    # A comparison (below) can come before the last iteration.
+                    n = _region_bounds(layer, program, pc, index, regions[lv])
                 n_regions[lv] = n
                 if n >= 0:
-                    # Kept boundaries and a comparison cost about (HISTORY + 1) signatures
-                    # of the machine and windows every compare_every iterations.
+                    # A kept boundary and a comparison, each the machine and one iteration's
+                    # windows, every compare_every iterations.
                     items = n_machine
                     for r in range(n):
-                        start, end = _span(regions[lv, r], 0, HISTORY - 1)
-                        items += 2 * (end - start)
-                    compare_every[lv] = max(
-                        1, (HISTORY + 1) * items // (compare_budget * max(1, cost))
-                    )
-                    if compare_every[lv] <= HISTORY:
-                        _machine_signature(
-                            sig,
-                            issue,
-                            state,
-                            issue_head,
-                            window_head,
-                            bundle_max_start,
-                            max_end,
-                            queue_first,
-                            queue_head,
-                        )
-                        _translated_record(
-                            hist_sig[lv, 0],
-                            kept_at[lv, 0],
-                            sig,
-                            n_machine,
-                            state,
-                            issue,
-                            min_latency,
-                            chunk_shift,
-                            regions[lv],
-                            n,
-                            0,
-                            HISTORY - 1,
-                        )
-                        hist_hash[lv, 0] = _translated_hash(
-                            sig,
-                            n_machine,
-                            state,
-                            issue,
-                            min_latency,
-                            chunk_shift,
-                            regions[lv],
-                            n,
-                            0,
-                        )
-                        hist_time[lv, 0] = issue
-                        hist_iter[lv, 0] = 0
+                        items += 2 * (regions[lv, r, 1] - regions[lv, r, 0])
+                    compare_every[lv] = max(1, 2 * items // (compare_budget * max(1, cost)))
             if levels > 0 and op_skippable[pc]:
                 lv = level_of[d]
                 h = _signature(
@@ -642,15 +589,14 @@ def evaluate_layer(
             trips = op_arg[pc]
             index[d] += 1
             if levels > 0 and op_translate[begin] and index[d] < trips:
+                # Translated periods of one iteration (docs/design.md §4.6): the boundary
+                # before every compare_every-th is kept, and that one compared with it.
                 lv = level_of[d]
                 n = n_regions[lv]
                 i = index[d]
                 every = compare_every[lv]
-                compare_now = every <= HISTORY or i % every == 0
-                # Keep a boundary only if a comparison follows within the loop.
-                keep_now = every <= HISTORY or (
-                    i % every >= every - HISTORY and (i // every + 1) * every < trips
-                )
+                compare_now = i % every == 0 and hist_iter[lv, 0] == i - 1
+                keep_now = (i + 1) % every == 0 and i + 1 < trips
                 if n >= 0 and (compare_now or keep_now):
                     _machine_signature(
                         sig,
@@ -666,64 +612,12 @@ def evaluate_layer(
                     h = _translated_hash(
                         sig, n_machine, state, issue, min_latency, chunk_shift, regions[lv], n, i
                     )
-                    match = -1
-                    if compare_now:
-                        for j in range(HISTORY):
-                            b = hist_iter[lv, j]
-                            if b < 0 or i - b > HISTORY or hist_hash[lv, j] != h:
-                                continue
-                            if match >= 0 and b < hist_iter[lv, match]:
-                                continue  # the latest match gives the shortest period
-                            if (trips - i) // (i - b) < 1:
-                                continue
-                            if _translated_match(
-                                hist_sig[lv, j],
-                                kept_at[lv, j],
-                                sig,
-                                n_machine,
-                                state,
-                                issue,
-                                min_latency,
-                                chunk_shift,
-                                regions[lv],
-                                n,
-                                b,
-                                i,
-                            ):
-                                match = j
-                    if match >= 0:
-                        period = i - hist_iter[lv, match]
-                        shift = issue - hist_time[lv, match]
-                        periods = _translated_periods(
-                            state,
-                            issue,
-                            shift,
-                            (trips - i) // period,
-                            period,
-                            min_latency,
-                            chunk_shift,
-                            regions[lv],
-                            n,
-                            i,
-                        )
-                        _translated_restore(
-                            state, scratch, shift, periods, period, chunk_shift, regions[lv], n, i
-                        )
-                        issue += periods * shift
-                        bundle_max_start, max_end = _restore_machine(
-                            sig, issue, state, issue_head, window_head, queue_first, queue_head
-                        )
-                        index[d] += periods * period
-                        covered += op_arg2[begin] * period * periods
-                        hist_iter[lv, :] = -1
-                        if index[d] >= trips:
-                            pc += 1
-                            continue
-                    elif keep_now:
-                        slot = i % HISTORY
-                        _translated_record(
-                            hist_sig[lv, slot],
-                            kept_at[lv, slot],
+                    if (
+                        compare_now
+                        and hist_hash[lv, 0] == h
+                        and _translated_match(
+                            hist_sig[lv, 0],
+                            kept_at[lv],
                             sig,
                             n_machine,
                             state,
@@ -733,11 +627,51 @@ def evaluate_layer(
                             regions[lv],
                             n,
                             i,
-                            HISTORY - 1,
                         )
-                        hist_hash[lv, slot] = h
-                        hist_time[lv, slot] = issue
-                        hist_iter[lv, slot] = i
+                    ):
+                        shift = issue - hist_time[lv, 0]
+                        periods = _translated_periods(
+                            state,
+                            issue,
+                            shift,
+                            trips - i,
+                            1,
+                            min_latency,
+                            chunk_shift,
+                            regions[lv],
+                            n,
+                            i,
+                        )
+                        _translated_restore(
+                            state, scratch, shift, periods, 1, chunk_shift, regions[lv], n, i
+                        )
+                        issue += periods * shift
+                        bundle_max_start, max_end = _restore_machine(
+                            sig, issue, state, issue_head, window_head, queue_first, queue_head
+                        )
+                        index[d] += periods
+                        covered += op_arg2[begin] * periods
+                        hist_iter[lv, 0] = -1
+                        if index[d] >= trips:
+                            pc += 1
+                            continue
+                    elif keep_now:
+                        _translated_record(
+                            hist_sig[lv, 0],
+                            kept_at[lv],
+                            sig,
+                            n_machine,
+                            state,
+                            issue,
+                            min_latency,
+                            chunk_shift,
+                            regions[lv],
+                            n,
+                            i,
+                        )
+                        hist_hash[lv, 0] = h
+                        hist_time[lv, 0] = issue
+                        hist_iter[lv, 0] = i
             if index[d] >= trips:
                 if levels > 0 and op_skippable[begin] and memo_pending[level_of[d]]:
                     # No period within the loop: remember its whole evolution instead.

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.engine.kernels import (
-    BLOCK,
-    LOOP_BEGIN,
-    LOOP_END,
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
     LayerArrays,
     ProgramArrays,
 )
+from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
 from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
 from isa.program import (
     MAX_DEPTH,
@@ -50,18 +48,6 @@ class PackedBlocks:
     # Length of a state signature (analyzer/engine/kernels.py, _signature): units, two
     # times per location, the front end's rings, two times, the queues' entries.
     signature_length: int
-    # Per operand: its address space as global location bounds (lo, hi), its locations
-    # and its coefficients per loop depth, as plain lists for pack_layer's footprints of
-    # loops that may translate (docs/design.md §4.6).
-    operand_space: list[tuple[int, int]]
-    operand_count: list[int]
-    operand_coefs: list[list[int]]
-
-
-# The operands below a loop and the span each address covers: operand -> (first location,
-# end location), relative to the address with the loop indices at and below the loop at 0
-# (an operand reached along several paths: the union of their spans).
-Footprint = dict[int, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -101,7 +87,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     block_first = [0]
     rows: list[list[int]] = []
     track: list[bool] = []
-    loc, count, coefs, spaces = [], [], [], []
+    loc, count, coefs, space_lo, space_hi = [], [], [], [], []
     for block in program.blocks:
         for t in block.templates:
             operands = t.operands()  # every list in field order: the kernel's order
@@ -113,8 +99,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
             for operand in operands:
                 track.append(operand.space in written)
                 loc.append(space_first[operand.space] + operand.base)
-                first = space_first[operand.space]
-                spaces.append((first, first + program.spaces[operand.space]))
+                space_lo.append(space_first[operand.space])
+                space_hi.append(space_first[operand.space] + program.spaces[operand.space])
                 count.append(operand.count)
                 coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
         block_first.append(len(rows))
@@ -137,6 +123,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         bundles_per_cycle=program.bundles_per_cycle,
         window_bundles=program.window_bundles,
         frontend_delay=program.frontend_delay,
+        operand_space_lo=np.array(space_lo, dtype=np.int64),
+        operand_space_hi=np.array(space_hi, dtype=np.int64),
     )
     signature_length = (
         total
@@ -146,14 +134,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         + 2
         + queue_first[-1]
     )
-    return PackedBlocks(
-        np.array(block_first, dtype=np.int64),
-        arrays,
-        signature_length,
-        spaces,
-        count,
-        coefs,
-    )
+    return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
 
 
 def _address_depths(coefs: np.ndarray) -> np.ndarray:
@@ -171,19 +152,8 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     skippable: list[bool] = []
     work: list[int] = []
     memo: list[int] = []
-    # Regions of the loops whose bodies depend on their index (region_first and
-    # region_count per op, entry_first per region, CSR): see LayerArrays.
     translate: list[bool] = []
-    region_first: list[int] = []
-    region_count: list[int] = []
-    spans_known: dict[tuple[int, int], tuple[int, int, Footprint]] = {}
-    region_stride: list[int] = []
-    region_space: list[tuple[int, int]] = []
-    entry_first: list[int] = []
-    entry_operand: list[int] = []
-    entry_span: list[tuple[int, int]] = []
     arrays = blocks.arrays
-    operand_coefs, operand_count = blocks.operand_coefs, blocks.operand_count
     extra = np.maximum(arrays.operand_count - 1, 0)
     block_facts: dict[int, tuple[int, int, int]] = {}
 
@@ -217,34 +187,9 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             return 0
         return int(lo) + 1
 
-    def block_footprint(block: int) -> Footprint:
-        """Each operand of the block with the locations it spans from its address."""
-        lo, hi = blocks.block_first[block], blocks.block_first[block + 1]
-        if lo == hi:
-            return {}
-        first = int(arrays.templates[lo, T_OPERANDS_FIRST])
-        last = int(arrays.templates[hi - 1, T_MARKS_END])
-        return {a: (0, operand_count[a]) for a in range(first, last)}
-
-    masks: dict[int, int] = {}
-
-    def depth_mask(node: Loop | BlockRef) -> int:
-        """Bit mask of the loop depths the addresses below `node` use."""
-        if isinstance(node, BlockRef):
-            return facts_of_block(node.block)[2]
-        if id(node) not in masks:
-            masks[id(node)] = 0
-            for child in node.body:
-                masks[id(node)] |= depth_mask(child)
-        return masks[id(node)]
-
-    def emit(node: Loop | BlockRef, level: int, enclosed: bool) -> tuple[int, int, int, Footprint]:
-        """Append `node`'s ops; return its (instructions, work, depth mask, footprint),
-        bottom-up so every node is visited once. The footprint lists the operands below
-        with the span their addresses cover over the loop depths >= `level`; it is
-        collected only where a loop that may translate (`enclosed`: an enclosing one)
-        needs it, and once per loop object and depth (lowerings share loop objects
-        between tiles; the copies share regions)."""
+    def emit(node: Loop | BlockRef, level: int) -> tuple[int, int, int]:
+        """Append `node`'s ops; return its (instructions, work, depth mask), bottom-up so
+        every node is visited once."""
         if isinstance(node, BlockRef):
             kind.append(BLOCK)
             arg.append(int(blocks.block_first[node.block]))
@@ -255,10 +200,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             work.append(0)
             memo.append(0)
             translate.append(False)
-            region_first.append(0)
-            region_count.append(0)
-            footprint = block_footprint(node.block) if enclosed else {}
-            return (*facts_of_block(node.block), footprint)
+            return facts_of_block(node.block)
         if level >= MAX_DEPTH:
             raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
         begin = len(kind)
@@ -271,30 +213,19 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         work.append(0)
         memo.append(0)
         translate.append(False)
-        region_first.append(0)
-        region_count.append(0)
-        translates = node.trips > 1 and bool((depth_mask(node) >> level) & 1)
-        known = spans_known.get((id(node), level))
-        collect = (enclosed or translates) and known is None
         instructions = body_work = mask = 0
-        footprint: Footprint = {}
         for child in node.body:
-            child_instructions, child_work, child_mask, child_footprint = emit(
-                child, level + 1, collect
-            )
+            child_instructions, child_work, child_mask = emit(child, level + 1)
             instructions += child_instructions
             body_work += child_work
             mask |= child_mask
-            for a, (lo, hi) in child_footprint.items():
-                if a in footprint:
-                    lo, hi = min(lo, footprint[a][0]), max(hi, footprint[a][1])
-                footprint[a] = (lo, hi)
         arg2[begin] = instructions
         work[begin] = body_work
         # A single trip has nothing to skip; a body that depends on the index repeats only
-        # translated, by the address step of each region (docs/design.md §4.6).
+        # translated, moved along its locations (docs/design.md §4.6).
         index_dependent = bool((mask >> level) & 1)
         skippable[begin] = node.trips > 1 and not index_dependent
+        translate[begin] = node.trips > 1 and index_dependent
         memo[begin] = memo_identity(node) if skippable[begin] else 0
         end = len(kind)
         kind.append(LOOP_END)
@@ -306,47 +237,10 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         work.append(0)
         memo.append(0)
         translate.append(False)
-        region_first.append(0)
-        region_count.append(0)
         jump[begin] = end
-        totals = (node.trips * instructions, node.trips * body_work, mask)
-        if known is None and collect:
-            first_region = len(region_stride)
-            if translates:
-                add_regions(footprint, level)
-            steps = node.trips - 1
-            spanned = {}
-            for a, (lo, hi) in footprint.items():
-                step = operand_coefs[a][level] * steps
-                spanned[a] = (lo + min(0, step), hi + max(0, step))
-            known = spans_known[(id(node), level)] = (
-                first_region,
-                len(region_stride) - first_region,
-                spanned,
-            )
-        if translates:
-            translate[begin] = True
-            region_first[begin], region_count[begin], _ = known
-        return *totals, (known[2] if enclosed else {})
+        return node.trips * instructions, node.trips * body_work, mask
 
-    def add_regions(footprint: Footprint, level: int) -> None:
-        """The loop's regions: its body's operands grouped by address space and by the
-        step the loop's index moves them."""
-        groups: dict[tuple[tuple[int, int], int], list[int]] = {}
-        for a in footprint:
-            key = (blocks.operand_space[a], operand_coefs[a][level])
-            groups.setdefault(key, []).append(a)
-        for (space, stride), operands in groups.items():
-            region_stride.append(stride)
-            region_space.append(space)
-            entry_first.append(len(entry_operand))
-            entry_operand.extend(operands)
-            entry_span.extend(footprint[a] for a in operands)
-
-    instructions, _, _, _ = emit(layer.root, 0, False)
-    entry_first.append(len(entry_operand))
-    spaces = np.array(region_space, dtype=np.int64).reshape(-1, 2)
-    spans = np.array(entry_span, dtype=np.int64).reshape(-1, 2)
+    instructions, _, _ = emit(layer.root, 0)
 
     return PackedLayer(
         arrays=LayerArrays(
@@ -359,15 +253,6 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             work=np.array(work, dtype=np.int64),
             memo=np.array(memo, dtype=np.int64),
             translate=np.array(translate, dtype=np.bool_),
-            region_first=np.array(region_first, dtype=np.int64),
-            region_count=np.array(region_count, dtype=np.int64),
-            region_stride=np.array(region_stride, dtype=np.int64),
-            region_space_lo=spaces[:, 0].copy(),
-            region_space_hi=spaces[:, 1].copy(),
-            entry_first=np.array(entry_first, dtype=np.int64),
-            entry_operand=np.array(entry_operand, dtype=np.int64),
-            entry_lo=spans[:, 0].copy(),
-            entry_hi=spans[:, 1].copy(),
         ),
         instructions=instructions,
         block_executions=count_block_executions(layer.root),

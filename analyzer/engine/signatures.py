@@ -17,6 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.template_row import COLUMN
+
+# The op list's kinds (analyzer/engine/packing.py, pack_layer; the kernels' interpreter).
+LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
+T_OPERANDS_FIRST = COLUMN["operands_first"]
+T_MARKS_END = COLUMN["marks_end"]
+
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 _FNV_PRIME = np.uint64(1099511628211)
 _FNV_OFFSET = np.uint64(14695981039346656037)
@@ -160,13 +167,14 @@ def _equal(a, b):
 
 
 # ------------------------------------------------------------- translated periods
-# A loop whose addresses are affine in its index: its regions (operands of one address
-# space that the index moves by one step, LayerArrays) are described per loop execution by
-# `regions`, int64[n, 5]: the first and end location iteration 0 covers, the step per
-# iteration, and the space's bounds. Iterations first..last of region r cover
+# A loop whose addresses are affine in its index: its regions are the operands below it of
+# one address space that its index moves by one step. Per loop execution `regions`,
+# int64[n, 5], holds each region's first and end location over iteration 0, the step per
+# iteration and the space's bounds. Iterations first..last of region r cover
 # _span(regions[r], first, last).
 
 REGION_LO, REGION_HI, REGION_STEP, REGION_SPACE_LO, REGION_SPACE_HI = 0, 1, 2, 3, 4
+MAX_REGIONS = 16  # a loop with more (space, step) pairs below it does not translate
 
 
 @njit(cache=True, inline="always")
@@ -177,28 +185,68 @@ def _span(region, first, last):
     return region[REGION_LO] + min(a, b), region[REGION_HI] + max(a, b)
 
 
-@njit(cache=True)
-def _region_bounds(layer, program, pc, depth, index, trips, regions):
-    """Fill `regions` for the loop at op `pc` (depth `depth`) as the enclosing indices
-    place it; return how many, or -1 when two regions of one space can meet while it
-    runs (their locations would move by different steps: no translation describes both)."""
-    n = layer.region_count[pc]
-    for r in range(n):
-        g = layer.region_first[pc] + r
-        lo = np.int64(1) << 62
-        hi = -lo
-        for e in range(layer.entry_first[g], layer.entry_first[g + 1]):
-            a = layer.entry_operand[e]
-            address = program.operand_location[a]
-            for d in range(min(depth, program.operand_affine[a])):
-                address += program.operand_coefs[a, d] * index[d]
-            lo = min(lo, address + layer.entry_lo[e])
-            hi = max(hi, address + layer.entry_hi[e])
-        regions[r, REGION_LO] = lo
-        regions[r, REGION_HI] = hi
-        regions[r, REGION_STEP] = layer.region_stride[g]
-        regions[r, REGION_SPACE_LO] = layer.region_space_lo[g]
-        regions[r, REGION_SPACE_HI] = layer.region_space_hi[g]
+# Not cached on its own: it compiles in the template table's column numbers, which only
+# evaluate_layer's cache key follows (analyzer/engine/kernels.py); it is compiled into
+# evaluate_layer and cached there.
+@njit
+def _region_bounds(layer, program, begin, index, regions):
+    """Fill `regions` for the loop whose LOOP_BEGIN is op `begin`, as the enclosing indices
+    place it, from the operands of every block below it (an inner loop's index spans its
+    trips); return how many, or -1 when there are more than MAX_REGIONS or two regions of
+    one space can meet while it runs (their locations would move by different steps: no
+    translation describes both)."""
+    depth = layer.depth[begin]
+    inner_trips = np.ones(index.shape[0], dtype=np.int64)
+    n = 0
+    pc = begin + 1
+    while pc < layer.jump[begin]:
+        kind = layer.kind[pc]
+        if kind == LOOP_BEGIN:
+            if layer.arg[pc] == 0:  # never runs: its operands are never met
+                pc = layer.jump[pc] + 1
+                continue
+            inner_trips[layer.depth[pc]] = layer.arg[pc]
+        elif kind == BLOCK:
+            block_depth = layer.depth[pc]
+            first = program.templates[layer.arg[pc], T_OPERANDS_FIRST]
+            last = program.templates[layer.arg2[pc] - 1, T_MARKS_END]
+            for a in range(first, last):
+                address = program.operand_location[a]
+                low = 0
+                high = program.operand_count[a]
+                step = 0
+                for d in range(program.operand_affine[a]):
+                    c = program.operand_coefs[a, d]
+                    if d < depth:
+                        address += c * index[d]
+                    elif d == depth:
+                        step = c
+                    elif d <= block_depth:
+                        span = c * (inner_trips[d] - 1)
+                        if span < 0:
+                            low += span
+                        else:
+                            high += span
+                r = 0
+                while r < n and (
+                    regions[r, REGION_SPACE_LO] != program.operand_space_lo[a]
+                    or regions[r, REGION_STEP] != step
+                ):
+                    r += 1
+                if r == n:
+                    if n == regions.shape[0]:
+                        return -1
+                    regions[r, REGION_LO] = address + low
+                    regions[r, REGION_HI] = address + high
+                    regions[r, REGION_STEP] = step
+                    regions[r, REGION_SPACE_LO] = program.operand_space_lo[a]
+                    regions[r, REGION_SPACE_HI] = program.operand_space_hi[a]
+                    n += 1
+                else:
+                    regions[r, REGION_LO] = min(regions[r, REGION_LO], address + low)
+                    regions[r, REGION_HI] = max(regions[r, REGION_HI], address + high)
+        pc += 1
+    trips = layer.arg[begin]
     for r in range(n):
         start, end = _span(regions[r], 0, trips - 1)
         for s in range(r + 1, n):
@@ -238,22 +286,18 @@ def _translated_hash(sig, n_machine, state, base, min_latency, chunk_shift, regi
 
 @njit(cache=True)
 def _translated_record(
-    record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i, ahead
+    record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i
 ):
     """Keep the state at boundary i of a translating loop in `record`: the machine's items
-    (already in sig[:n_machine]), then per region the locations iterations i..i + ahead
-    cover (within its space), clamped and minus `base`; offsets[r, 0] is where region r's
-    first location is kept in `record`, offsets[r, 1] that location."""
+    (already in sig[:n_machine]), then per region the locations iteration i covers, clamped
+    and minus `base`; offsets[r] is where region r's first location is kept."""
     _, write_end, read_until, _, _, _, chunk_floor, _ = state
     record[:n_machine] = sig[:n_machine]
     pos = n_machine
     read_floor = base + min_latency
     for r in range(n):
-        start, end = _span(regions[r], i, i + ahead)
-        start = max(start, regions[r, REGION_SPACE_LO])
-        end = min(end, regions[r, REGION_SPACE_HI])
-        offsets[r, 0] = pos
-        offsets[r, 1] = start
+        start, end = _span(regions[r], i, i)
+        offsets[r] = pos
         for y in range(start, end):
             v = _write_time(write_end, chunk_floor, chunk_shift, y)
             record[pos] = (v if v > base else base) - base
@@ -264,26 +308,25 @@ def _translated_record(
 
 @njit(cache=True)
 def _translated_match(
-    record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, b, i
+    record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i
 ):
     """Whether the state now (boundary i, issue time `base`, machine items in sig) equals
-    the one kept at boundary b < i moved by i - b iterations: the machine's items, and
-    every location iterations b..i-1 cover against the location the same distance
-    further on."""
+    the one kept at boundary i - 1 moved by one iteration: the machine's items, and every
+    location iteration i - 1 covers against the location one step further on."""
     for k in range(n_machine):
         if record[k] != sig[k]:
             return False
     _, write_end, read_until, _, _, _, chunk_floor, _ = state
     read_floor = base + min_latency
     for r in range(n):
-        start, end = _span(regions[r], b, i - 1)
-        shift = regions[r, REGION_STEP] * (i - b)
-        pos = offsets[r, 0] + 2 * (start - offsets[r, 1])
+        start, end = _span(regions[r], i - 1, i - 1)
+        step = regions[r, REGION_STEP]
+        pos = offsets[r]
         for y in range(start, end):
-            v = _write_time(write_end, chunk_floor, chunk_shift, y + shift)
+            v = _write_time(write_end, chunk_floor, chunk_shift, y + step)
             if record[pos] != (v if v > base else base) - base:
                 return False
-            v = read_until[y + shift]
+            v = read_until[y + step]
             if record[pos + 1] != (v if v > read_floor else read_floor) - base:
                 return False
             pos += 2

@@ -60,8 +60,11 @@ FAST = (
 # every loop moves its addresses, then fast == full at large.
 TRANSLATED = (
     EXACT + "test_a_streaming_loop_skips_translated_periods_and_restores_its_trail",
+    EXACT + "test_a_translated_skip_restores_a_trail_written_through_chunk_floors",
     EXACT + "test_a_translated_skip_stops_where_the_locations_ahead_differ",
     EXACT + "test_a_translated_skip_stops_at_a_read_pending_ahead",
+    EXACT + "test_a_translated_match_compares_the_machine",
+    EXACT + "test_a_translated_match_is_decided_in_full",
     EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped",
     EXACT + "test_translating_programs_fast_equals_full",
     *FAST,

@@ -4,7 +4,7 @@ analyzer/engine/signatures.py, the kernel's LOOP_END branch, packing's regions).
 
 from __future__ import annotations
 
-from scripts.bug_catalogue.common import KERNELS, PACKING, SIGNATURES, TRANSLATED, Bug
+from scripts.bug_catalogue.common import KERNELS, SIGNATURES, TRANSLATED, Bug
 
 TRANSLATION_BUGS = (
     Bug(
@@ -65,11 +65,12 @@ TRANSLATION_BUGS = (
         TRANSLATED,
     ),
     Bug(
-        "translation.match-checks-one-iteration",
+        "translation.match-unmoved",
         SIGNATURES,
-        "start, end = _span(regions[r], b, i - 1)",
-        "start, end = _span(regions[r], i - 1, i - 1)",
-        "two boundaries p iterations apart match over everything those p iterations cover",
+        "v = _write_time(write_end, chunk_floor, chunk_shift, y + step)",
+        "v = _write_time(write_end, chunk_floor, chunk_shift, y)",
+        "a boundary matches the one before moved by one step: each location against the "
+        "one a step further on",
         TRANSLATED,
     ),
     Bug(
@@ -90,10 +91,18 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.regions-ignore-the-step",
-        PACKING,
-        "key = (blocks.operand_space[a], operand_coefs[a][level])",
-        "key = (blocks.operand_space[a], 0)",
+        SIGNATURES,
+        "                    elif d == depth:\n                        step = c",
+        "                    elif d == depth:\n                        step = 0",
         "a region's locations move by the loop's step for its operands",
+        TRANSLATED,
+    ),
+    Bug(
+        "translation.regions-ignore-inner-loops",
+        SIGNATURES,
+        "span = c * (inner_trips[d] - 1)",
+        "span = 0",
+        "a region covers every location its inner loops' indices reach",
         TRANSLATED,
     ),
 )
