@@ -196,14 +196,26 @@ def test_benchmarks_stall_cycles_at_10_words_per_cycle():
 def test_benchmarks_gemmini_table(resnet50_gemmini):
     # "Gemmini (default config) ...": instructions, layers on Gemmini / on the host (or
     # fused), cycles. Reduced: batch 1.
-    rows = [
+    section = [
         row
         for title, rows in markdown_tables(read_doc(BENCHMARKS))
         if title == "4. Gemmini (default config)"
         for row in rows
         if "dataflow" in row
     ]
+    rows = [row for row in section if "instructions" in row]
     assert len(rows) == 8
+    # The before/after table's "after" shares are the main table's, to the tenth.
+    shares = [row for row in section if "evaluated after" in row]
+    assert len(shares) == 8
+    for row, share in zip(rows, shares, strict=True):
+        assert (row["model"], row["dataflow"], row["batch"]) == (
+            share["model"],
+            share["dataflow"],
+            share["batch"],
+        )
+        evaluated = number(row["evaluated instr"]) / number(row["instructions"])
+        assert share["evaluated after"] == f"{100 * evaluated:.1f}%"
     for row in rows:
         batch = int(row["batch"])
         if batch != 1 and not FULL:
