@@ -12,15 +12,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from tracer.errors import UserInputError
 
+# rich, like the API (and through it Numba and pyarrow), is imported where it is used:
+# `--help` and a usage error need none of it (docs/benchmarks.md, start-up).
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from analyzer.crosscheck.validate import Validation
     from tracer.workloads.layers import Model
 
@@ -32,6 +32,8 @@ PIPED_WIDTH = 1000
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, width=None if stream.isatty() else PIPED_WIDTH)
 
@@ -51,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted")
+        _stderr().print("interrupted")
         return 130
 
 
@@ -219,7 +221,19 @@ def _load(args: argparse.Namespace) -> Model:
     )
 
 
-def _progress(console: Console) -> Progress:
+def _progress(console: Console) -> Any:
+    """A progress bar on stderr, on a terminal only; elsewhere one that shows nothing,
+    without importing rich.progress for it."""
+    if not sys.stderr.isatty():
+        return _NoProgress()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -227,11 +241,28 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=_stderr(),
         transient=True,
-        disable=not sys.stderr.isatty(),
     )
 
 
+class _NoProgress:
+    """The part of rich.progress.Progress the commands use, showing nothing."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        return 0
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        return None
+
+
 def _list(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
     from analyzer.report import print_titled
     from tracer.api import accelerator_specs, zoo_models
 
@@ -400,6 +431,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_validation(console: Console, validation: Validation) -> None:
+    from rich.table import Table
+
     from analyzer.report import print_titled
 
     params = ", ".join(f"{k}={v}" for k, v in validation.parameters.items())
@@ -493,6 +526,8 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
     from analyzer.report import print_titled
     from tracer.api import instruction_timeline, load_trace
 
