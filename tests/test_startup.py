@@ -2,8 +2,9 @@
 
 Not timed (a speed is a benchmark, benchmarks/bench_startup.py): these pin the means.
 Each command runs in a new interpreter, which reports the heavy modules it imported: the
-help imports none of them, `lower` not Numba nor polars, `analyze` not polars, with
-the cycles of an in-process analysis.
+help imports none of them, `lower` not Numba nor polars, `analyze` not polars; and
+`analyze` loads its compiled kernels from Numba's disk cache without Numba's compiler
+(analyzer/engine/jit_cache.py), with the cycles of an in-process analysis.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from tracer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numba", "polars", "pyarrow", "rich", "rich.progress", "numpy", "onnx")
+# Imported by Numba only to compile (its target context's refresh, numba/core/base.py).
+COMPILER_ONLY = "numba.np.linalg"
 SMALL = ["--accelerator", "systolic", "--model", "resnet50", "--layers", "conv1,layer1.0.conv2"]
 SMALL += ["--param", "rows=8", "--param", "cols=8"]
 
 # Runs the CLI with argv[2:], then prints which of the modules named in argv[1] it
-# imported.
+# imported and how the kernels it used were loaded (disk-cache hits, misses).
 PROBE = """
 import json, sys
 watched, argv = json.loads(sys.argv[1]), sys.argv[2:]
@@ -34,13 +37,23 @@ try:
     code = main(argv)
 except SystemExit as exit:
     code = exit.code
-print(json.dumps({"code": code, "modules": sorted(m for m in watched if m in sys.modules)}))
+kernels = {}
+if "analyzer.engine.evaluate" in sys.modules:
+    from analyzer.engine.kernels import evaluate_layer
+    from analyzer.engine.recurrence_kernels import dependency_edges, maximum_cycle_ratio
+    for kernel in (evaluate_layer, dependency_edges, maximum_cycle_ratio):
+        stats = kernel.stats
+        kernels[kernel.py_func.__name__] = [
+            sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
+        ]
+modules = sorted(m for m in watched if m in sys.modules)
+print(json.dumps({"code": code, "modules": modules, "kernels": kernels}))
 """
 
 
 def _fresh_process(*argv: str) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(HEAVY), *argv],
+        [sys.executable, "-c", PROBE, json.dumps([*HEAVY, COMPILER_ONLY]), *argv],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
@@ -69,11 +82,16 @@ def test_lower_imports_neither_numba_nor_polars(tmp_path):
     assert "pyarrow" in modules  # it does write a trace
 
 
-def test_analyze_imports_neither_polars_nor_a_progress_bar(small_trace, tmp_path):
+def test_analyze_loads_its_kernels_without_numbas_compiler(small_trace, tmp_path):
+    _fresh_process("analyze", str(small_trace))  # compiles the kernels if the cache is cold
     out = tmp_path / "report.json"
     report = _fresh_process("analyze", str(small_trace), "--json", str(out))
     assert "numba" in report["modules"]
     assert "polars" not in report["modules"]
     assert "rich.progress" not in report["modules"]  # output piped: no progress bar
+    assert COMPILER_ONLY not in report["modules"]
+    assert report["kernels"] == {
+        name: [1, 0] for name in ("evaluate_layer", "dependency_edges", "maximum_cycle_ratio")
+    }
     in_process = accperf.analyze(accperf.load_trace(small_trace))
     assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0

@@ -30,8 +30,8 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from numba.core.caching import FunctionCache
 
+from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
 from isa.program import MAX_DEPTH
 
@@ -744,7 +744,7 @@ def evaluate_layer(
     return max_end, covered, evaluated, iterations
 
 
-class _ImportedConstantsCache(FunctionCache):
+class _ImportedConstantsCache(CompiledCodeCache):
     """Numba's disk cache, keyed also by the constants evaluate_layer takes from other
     modules: Numba compiles globals in as constants but notices changes to this file
     only, so a field added to the template table (shifting the T_* columns) would
@@ -754,4 +754,4 @@ class _ImportedConstantsCache(FunctionCache):
         return (*super()._index_key(sig, codegen), COLUMN_NAMES, MAX_DEPTH)
 
 
-evaluate_layer._cache = _ImportedConstantsCache(evaluate_layer.py_func)
+load_compiled_code_directly(evaluate_layer, _ImportedConstantsCache)
