@@ -4,11 +4,13 @@ Not timed (a speed is a benchmark, benchmarks/bench_startup.py): these pin the m
 Each command runs in a new interpreter, which reports the heavy modules it imported: the
 help imports none of them, `lower` not Numba nor polars, `analyze` not polars; and
 `analyze` loads its compiled kernels from Numba's disk cache without Numba's compiler
-(analyzer/engine/jit_cache.py), with the cycles of an in-process analysis.
+(analyzer/engine/jit_cache.py), with the cycles of an in-process analysis. A command
+runs with the garbage collector's raised threshold (tracer/cli.py), restored after it.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import accperf
+from tracer import cli
 from tracer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,3 +98,19 @@ def test_analyze_loads_its_kernels_without_numbas_compiler(small_trace, tmp_path
     }
     in_process = accperf.analyze(accperf.load_trace(small_trace))
     assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0
+
+
+def test_a_command_runs_with_the_raised_collector_threshold(small_trace, monkeypatch, capsys):
+    seen = []
+    analyze = cli._analyze
+
+    def watched(args, console):
+        seen.append(gc.get_threshold()[0])
+        return analyze(args, console)
+
+    monkeypatch.setattr(cli, "_analyze", watched)
+    before = gc.get_threshold()
+    assert main(["analyze", str(small_trace)]) == 0
+    assert seen == [cli.GC_THRESHOLD] != [before[0]]
+    assert gc.get_threshold() == before  # main() also runs in-process, as here
+    assert "cycles" in capsys.readouterr().out
