@@ -5,7 +5,8 @@ Each command runs in a new interpreter, which reports the heavy modules it impor
 help imports none of them, `lower` not Numba nor polars, `analyze` not polars; and
 `analyze` loads its compiled kernels from Numba's disk cache without Numba's compiler
 (analyzer/engine/jit_cache.py), with the cycles of an in-process analysis. A command
-runs with the garbage collector's raised threshold (tracer/cli.py), restored after it.
+runs with the garbage collector's raised threshold (tracer/cli.py), restored after it, and
+the console script's process exits with the collector left out.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -114,3 +116,24 @@ def test_a_command_runs_with_the_raised_collector_threshold(small_trace, monkeyp
     assert seen == [cli.GC_THRESHOLD] != [before[0]]
     assert gc.get_threshold() == before  # main() also runs in-process, as here
     assert "cycles" in capsys.readouterr().out
+
+
+def test_the_console_script_exits_with_the_collector_left_out(small_trace):
+    # What the process's last exit handler sees: every object frozen, the collector off.
+    probe = (
+        "import atexit, gc, runpy\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, gc.isenabled()))\n"
+        "runpy.run_module('tracer.cli', run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "analyze", str(small_trace)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cycles" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "frozen True False"
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["accperf-trace"] == "tracer.cli:console_main"
