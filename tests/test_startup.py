@@ -1,4 +1,4 @@
-"""What a fresh `accperf-trace` process loads (docs/benchmarks.md, start-up).
+"""What a fresh `accperf-trace` process loads (docs/benchmarks.md §1.4).
 
 Not timed (a speed is a benchmark, benchmarks/bench_startup.py): these pin the means.
 Each command runs in a new interpreter, which reports the heavy modules it imported: the

@@ -44,7 +44,7 @@ from tracer.workloads.zoo import MODELS
 
 # Imported where they are used: the engine brings in Numba and loads compiled kernels,
 # polars is only for Result.layers, and the cross-checks only for validate; `lower`,
-# `list` and `layers` need none of them (docs/benchmarks.md, start-up).
+# `list` and `layers` need none of them (docs/benchmarks.md §1.4).
 if TYPE_CHECKING:
     import polars as pl
 

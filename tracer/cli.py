@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tracer.errors import UserInputError
 
 # rich, like the API (and through it Numba and pyarrow), is imported where it is used:
-# `--help` and a usage error need none of it (docs/benchmarks.md, start-up).
+# `--help` and a usage error need none of it (docs/benchmarks.md §1.4).
 if TYPE_CHECKING:
     from rich.console import Console
 
