@@ -137,3 +137,15 @@ def test_the_console_script_exits_with_the_collector_left_out(small_trace):
     assert done.stdout.strip().splitlines()[-1] == "frozen True False"
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["accperf-trace"] == "tracer.cli:console_main"
+
+
+def test_the_kernels_import_without_numbas_compiler_too():
+    # NUMBA_DISABLE_JIT runs the kernels as Python (for profiling): nothing to cache.
+    done = subprocess.run(
+        [sys.executable, "-c", "import analyzer.engine.evaluate"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_DISABLE_JIT": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr

@@ -38,5 +38,7 @@ def load_compiled_code_directly(
 ) -> None:
     """Give an @njit(cache=True) function called from Python a CompiledCodeCache (or a
     subclass, for a cache keyed by more than Numba knows). Functions only called from
-    other compiled functions need none: their code is linked into their callers'."""
-    dispatcher._cache = cache_class(dispatcher.py_func)
+    other compiled functions need none: their code is linked into their callers'. Under
+    NUMBA_DISABLE_JIT (profiling the kernels as Python) there is no dispatcher to give it."""
+    if hasattr(dispatcher, "py_func"):
+        dispatcher._cache = cache_class(dispatcher.py_func)
