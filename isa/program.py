@@ -217,3 +217,28 @@ def count_block_executions(node: Loop | BlockRef) -> int:
     if isinstance(node, BlockRef):
         return 1
     return node.trips * sum(count_block_executions(child) for child in node.body)
+
+
+def periodic_runs(keys: list, max_period: int) -> list[tuple[int, int, int]]:
+    """Cover `keys` left to right with runs (start, period, repeats): keys[start :
+    start + period] repeated `repeats` times. At each start the run covering the most keys
+    is taken (the shortest period on a tie); a key that starts no repetition of any period
+    up to `max_period` is a run of its own (period 1, one repeat). A lowering makes each
+    run one loop whose body is the group, so a body that does not depend on the index can
+    be skipped whole by fast evaluation (docs/design.md §4.2)."""
+    ids: dict = {}
+    seq = [ids.setdefault(key, len(ids)) for key in keys]
+    runs = []
+    start = 0
+    while start < len(seq):
+        best_period, best_repeats = 1, 1
+        for period in range(1, min(max_period, (len(seq) - start) // 2) + 1):
+            group = seq[start : start + period]
+            repeats = 1
+            while seq[start + repeats * period : start + (repeats + 1) * period] == group:
+                repeats += 1
+            if repeats >= 2 and repeats * period > best_repeats * best_period:
+                best_period, best_repeats = period, repeats
+        runs.append((start, best_period, best_repeats))
+        start += best_period * best_repeats
+    return runs

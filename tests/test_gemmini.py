@@ -15,6 +15,7 @@ from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.gemmini.commands import Affine, GemminiCommands
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
+from isa.program import Loop, periodic_runs
 from tests.builders import (
     GEMMINI_MEMORY_PARAMS,
     SAMPLINGS,
@@ -294,8 +295,8 @@ def test_layers_the_library_cannot_run_are_host_layers():
     stride=st.integers(1, 2),
     batch=st.integers(1, 3),
     depthwise=st.booleans(),
-    # Fast mode skips whole pairs of tiles that repeat (isa/gemmini/streams.py, layer_root),
-    # once the pipeline has settled, some tens of pairs in: layers of many equal tiles, a
+    # Fast mode skips whole groups of tiles that repeat (isa/gemmini/streams.py, layer_root),
+    # once the pipeline has settled, some tens of groups in: layers of many equal tiles, a
     # depthwise conv of many channels and a matmul of many rows, reach it.
     long_channels=st.integers(64, 256),
     long_size=st.integers(6, 32),
@@ -540,3 +541,24 @@ def test_the_program_flushes_the_tlb_before_its_first_layer():
     assert opcodes[0] == "flush" and "flush" not in opcodes[1:]
     cycles = [r.cycles for r in evaluate_program(program, "full")]
     assert cycles[0] == cycles[1] + 1
+
+
+def test_periodic_runs_take_the_run_that_covers_most():
+    # 0 1 0 1 | 2 3 4 2 3 4 2 3 4 | 5: at 0, period 2 covers 4 keys; at 4, period 3
+    # covers 9 (period 1 covers nothing: 2 does not repeat at once); 5 stands alone.
+    keys = [0, 1, 0, 1, 2, 3, 4, 2, 3, 4, 2, 3, 4, 5]
+    assert periodic_runs(keys, 8) == [(0, 2, 2), (4, 3, 3), (13, 1, 1)]
+    # A period above the limit is not looked for; equal neighbours are a period-1 run.
+    assert periodic_runs(keys, 2) == [(0, 2, 2), *[(t, 1, 1) for t in range(4, 14)]]
+    assert periodic_runs(["a", "a", "a", "b", "a"], 4) == [(0, 1, 3), (3, 1, 1), (4, 1, 1)]
+
+
+def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():
+    # layer2.0.conv2 of ResNet-50: 96 tiles in 4 rows of 24, each 6 tiles (3 input-channel
+    # blocks, the halves alternating) repeated 4 times, the 4th differing in its last tile
+    # (the tile after it starts the next row): 3 repeats of a 6-tile group, then 6 tiles.
+    program = lower_model("gemmini", {}, "resnet50", layers=["layer2.0.conv2"])
+    [layer] = program.layers
+    loops = [node for node in layer.root.body if isinstance(node, Loop)]
+    assert [(node.name, node.trips) for node in loops if node.trips > 1] == [("tiles", 3)] * 4
+    assert sum(node.trips for node in loops if node.trips == 1) == 1 + 4 * 6  # + first loads

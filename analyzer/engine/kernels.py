@@ -26,16 +26,34 @@ Timing rules (docs/design.md §3):
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from analyzer.engine import signatures
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
+from analyzer.engine.signatures import (
+    BLOCK,
+    LOOP_BEGIN,
+    MAX_REGIONS,
+    NEVER,
+    _equal,
+    _machine_signature,
+    _region_bounds,
+    _restore,
+    _restore_machine,
+    _signature,
+    _translated_hash,
+    _translated_match,
+    _translated_periods,
+    _translated_record,
+    _translated_restore,
+)
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
 from isa.program import MAX_DEPTH
 
-LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
 # Columns of the template row (analyzer/engine/template_row.py, from the template table),
 # as plain ints so Numba compiles them in as constants. Operands of a template: reads
 # [T_OPERANDS_FIRST, T_READS_END), writes up to T_WRITES_END, then marks set at start +
@@ -55,11 +73,8 @@ T_WRITES_END = COLUMN["writes_end"]
 T_READ_MARKS_END = COLUMN["read_marks_end"]
 T_MARKS_END = COLUMN["marks_end"]
 T_SIMPLE = COLUMN["simple"]
-NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 MEMO_META_COLUMNS = 7  # of MemoArrays.meta: what _remember stores besides the signatures
-_FNV_PRIME = np.uint64(1099511628211)
-_FNV_OFFSET = np.uint64(14695981039346656037)
 
 
 class LayerArrays(NamedTuple):
@@ -77,6 +92,9 @@ class LayerArrays(NamedTuple):
     # LOOP_BEGIN: 1 + first template of its only block when that block's operands are all
     # fixed locations (its evolution depends on the entry state alone), else 0.
     memo: np.ndarray
+    # LOOP_BEGIN of a loop of several trips whose body depends on its index: it may skip
+    # translated periods (docs/design.md §4.6).
+    translate: np.ndarray
 
 
 class ProgramArrays(NamedTuple):
@@ -104,6 +122,10 @@ class ProgramArrays(NamedTuple):
     bundles_per_cycle: int
     window_bundles: int
     frontend_delay: int
+    # Each operand's address space, as global bounds [lo, hi): a translated period's
+    # windows never leave their space (docs/design.md §4.6).
+    operand_space_lo: np.ndarray
+    operand_space_hi: np.ndarray
 
 
 class MemoArrays(NamedTuple):
@@ -115,100 +137,6 @@ class MemoArrays(NamedTuple):
     meta: np.ndarray  # int64[capacity, MEMO_META_COLUMNS]: see _remember
     hashes: np.ndarray  # uint64[capacity]: of the keys
     count: np.ndarray  # int64[1]: entries ever stored
-
-
-@njit(cache=True)
-def _signature(
-    sig,
-    base,
-    state,
-    min_latency,
-    issue_head,
-    window_head,
-    bundle_max_start,
-    max_end,
-    queue_first,
-    queue_head,
-    chunk_shift,
-):
-    """Fill `sig` with the clamped state (`state`: see evaluate_layer) minus `base`;
-    return its hash. A location's write time is its own or its chunk's floor, whichever
-    is later."""
-    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, chunk_floor, _ = state
-    h = _FNV_OFFSET
-    pos = 0
-    for u in range(unit_free.shape[0]):
-        v = unit_free[u]
-        sig[pos] = (v if v > base else base) - base
-        pos += 1
-    floor_read = base + min_latency
-    for x in range(write_end.shape[0]):
-        v = write_end[x]
-        if chunk_shift > 0 and chunk_floor[x >> chunk_shift] > v:
-            v = chunk_floor[x >> chunk_shift]
-        sig[pos] = (v if v > base else base) - base
-        v = read_until[x]
-        sig[pos + 1] = (v if v > floor_read else floor_read) - base
-        pos += 2
-    width = issue_ring.shape[0]
-    for k in range(width):
-        v = issue_ring[(issue_head + k) % width]
-        sig[pos] = (v if v > base - 1 else base - 1) - base
-        pos += 1
-    window = window_ring.shape[0]
-    for k in range(window):
-        v = window_ring[(window_head + k) % window]
-        sig[pos] = (v if v > base else base) - base
-        pos += 1
-    sig[pos] = (bundle_max_start if bundle_max_start > base else base) - base
-    sig[pos + 1] = (max_end if max_end > base else base) - base
-    pos += 2
-    for q in range(queue_head.shape[0]):
-        size = queue_first[q + 1] - queue_first[q]
-        for k in range(size):
-            v = queue_ring[queue_first[q] + (queue_head[q] + k) % size]
-            sig[pos] = (v if v > base else base) - base
-            pos += 1
-    for k in range(sig.shape[0]):
-        h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
-    return h
-
-
-@njit(cache=True)
-def _restore(sig, base, state, issue_head, window_head, queue_first, queue_head, chunk_shift):
-    """Write the signature back as absolute times with origin `base` (chunk floors
-    folded into the locations, so they start over)."""
-    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, floor, top = state
-    pos = 0
-    for u in range(unit_free.shape[0]):
-        unit_free[u] = sig[pos] + base
-        pos += 1
-    for x in range(write_end.shape[0]):
-        write_end[x] = sig[pos] + base
-        read_until[x] = sig[pos + 1] + base
-        pos += 2
-    if chunk_shift > 0:
-        floor[:] = NEVER
-        top[:] = NEVER
-        for x in range(write_end.shape[0]):
-            if write_end[x] > top[x >> chunk_shift]:
-                top[x >> chunk_shift] = write_end[x]
-    width = issue_ring.shape[0]
-    for k in range(width):
-        issue_ring[(issue_head + k) % width] = sig[pos] + base
-        pos += 1
-    window = window_ring.shape[0]
-    for k in range(window):
-        window_ring[(window_head + k) % window] = sig[pos] + base
-        pos += 1
-    result = (sig[pos] + base, sig[pos + 1] + base)
-    pos += 2
-    for q in range(queue_head.shape[0]):
-        size = queue_first[q + 1] - queue_first[q]
-        for k in range(size):
-            queue_ring[queue_first[q] + (queue_head[q] + k) % size] = sig[pos] + base
-            pos += 1
-    return result
 
 
 @njit(cache=True, inline="always")
@@ -272,15 +200,6 @@ def _take_entry(queue_ring, queue_first, queue_head, q, end):
     queue_head[q] += 1
     if queue_head[q] == queue_first[q + 1] - queue_first[q]:
         queue_head[q] = 0
-
-
-@njit(cache=True)
-def _equal(a, b):
-    """Full comparison of two signatures (a hash match alone never decides)."""
-    for k in range(a.shape[0]):
-        if a[k] != b[k]:
-            return False
-    return True
 
 
 @njit(cache=True)
@@ -350,6 +269,7 @@ def evaluate_layer(
     """
     op_kind, op_arg, op_arg2, op_jump = layer.kind, layer.arg, layer.arg2, layer.jump
     op_depth, op_skippable, op_work, op_memo = layer.depth, layer.skippable, layer.work, layer.memo
+    op_translate = layer.translate
     templates = program.templates
     o_location, o_slot = program.operand_location, program.operand_slot
     o_count, o_coefs = program.operand_count, program.operand_coefs
@@ -403,19 +323,33 @@ def evaluate_layer(
     levels = 0
     if fast:
         for pc in range(op_kind.shape[0]):
-            if op_kind[pc] == LOOP_BEGIN and op_skippable[pc] and level_of[op_depth[pc]] < 0:
+            if (
+                op_kind[pc] == LOOP_BEGIN
+                and (op_skippable[pc] or op_translate[pc])
+                and level_of[op_depth[pc]] < 0
+            ):
                 level_of[op_depth[pc]] = levels
                 levels += 1
     sig_len = n_units + 2 * n_locations + width + window + 2 + queue_ring.shape[0]
     if levels == 0:
         sig_len = 0
     sig = np.zeros(sig_len, dtype=np.int64)
-    hist_sig = np.zeros((levels, HISTORY, sig_len), dtype=np.int64)
+    # Written before read (hist_count, hist_iter): np.empty leaves unused rows untouched.
+    hist_sig = np.empty((levels, HISTORY, sig_len), dtype=np.int64)
     hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
     hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_count = np.zeros(max(levels, 1), dtype=np.int64)
     memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_len else 0
+    # Translating loops (docs/design.md §4.6), per level: their regions in this execution
+    # (n_regions -1: none may translate), how often boundaries are compared, and for the
+    # kept boundary (hist_*[lv, 0]; hist_iter -1: none) where its regions' locations are.
+    n_machine = sig_len - 2 * n_locations
+    regions = np.zeros((max(levels, 1), MAX_REGIONS, 5), dtype=np.int64)
+    n_regions = np.full(max(levels, 1), -1, dtype=np.int64)
+    compare_every = np.ones(max(levels, 1), dtype=np.int64)
+    kept_at = np.zeros((max(levels, 1), MAX_REGIONS), dtype=np.int64)
+    scratch = np.empty(2 * n_locations if levels > 0 else 0, dtype=np.int64)
     entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
     entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
@@ -568,6 +502,24 @@ def evaluate_layer(
                 continue
             d = op_depth[pc]
             index[d] = 0
+            if levels > 0 and op_translate[pc]:
+                lv = level_of[d]
+                hist_iter[lv, 0] = -1
+                # An iteration's cost: its instructions, and its operands' extra locations,
+                # which cost a chunk step per chunk when chunked.
+                cost = op_arg2[pc] + ((op_work[pc] - op_arg2[pc]) >> chunk_shift)
+                n = -1
+                if 2 * n_machine // (compare_budget * max(1, cost)) < op_arg[pc] - 1:
+                    # A comparison (below) can come before the last iteration.
+                    n = _region_bounds(layer, program, pc, index, regions[lv])
+                n_regions[lv] = n
+                if n >= 0:
+                    # A kept boundary and a comparison, each the machine and one iteration's
+                    # windows, every compare_every iterations.
+                    items = n_machine
+                    for r in range(n):
+                        items += 2 * (regions[lv, r, 1] - regions[lv, r, 0])
+                    compare_every[lv] = max(1, 2 * items // (compare_budget * max(1, cost)))
             if levels > 0 and op_skippable[pc]:
                 lv = level_of[d]
                 h = _signature(
@@ -636,6 +588,90 @@ def evaluate_layer(
             d = op_depth[pc]
             trips = op_arg[pc]
             index[d] += 1
+            if levels > 0 and op_translate[begin] and index[d] < trips:
+                # Translated periods of one iteration (docs/design.md §4.6): the boundary
+                # before every compare_every-th is kept, and that one compared with it.
+                lv = level_of[d]
+                n = n_regions[lv]
+                i = index[d]
+                every = compare_every[lv]
+                compare_now = i % every == 0 and hist_iter[lv, 0] == i - 1
+                keep_now = (i + 1) % every == 0 and i + 1 < trips
+                if n >= 0 and (compare_now or keep_now):
+                    _machine_signature(
+                        sig,
+                        issue,
+                        state,
+                        issue_head,
+                        window_head,
+                        bundle_max_start,
+                        max_end,
+                        queue_first,
+                        queue_head,
+                    )
+                    h = _translated_hash(
+                        sig, n_machine, state, issue, min_latency, chunk_shift, regions[lv], n, i
+                    )
+                    if (
+                        compare_now
+                        and hist_hash[lv, 0] == h
+                        and _translated_match(
+                            hist_sig[lv, 0],
+                            kept_at[lv],
+                            sig,
+                            n_machine,
+                            state,
+                            issue,
+                            min_latency,
+                            chunk_shift,
+                            regions[lv],
+                            n,
+                            i,
+                        )
+                    ):
+                        shift = issue - hist_time[lv, 0]
+                        periods = _translated_periods(
+                            state,
+                            issue,
+                            shift,
+                            trips - i,
+                            1,
+                            min_latency,
+                            chunk_shift,
+                            regions[lv],
+                            n,
+                            i,
+                        )
+                        _translated_restore(
+                            state, scratch, shift, periods, 1, chunk_shift, regions[lv], n, i
+                        )
+                        issue += periods * shift
+                        bundle_max_start, max_end = _restore_machine(
+                            sig, issue, state, issue_head, window_head, queue_first, queue_head
+                        )
+                        index[d] += periods
+                        covered += op_arg2[begin] * periods
+                        hist_iter[lv, 0] = -1
+                        if index[d] >= trips:
+                            pc += 1
+                            continue
+                    elif keep_now:
+                        _translated_record(
+                            hist_sig[lv, 0],
+                            kept_at[lv],
+                            sig,
+                            n_machine,
+                            state,
+                            issue,
+                            min_latency,
+                            chunk_shift,
+                            regions[lv],
+                            n,
+                            i,
+                        )
+                        hist_hash[lv, 0] = h
+                        hist_time[lv, 0] = issue
+                        hist_iter[lv, 0] = i
             if index[d] >= trips:
                 if levels > 0 and op_skippable[begin] and memo_pending[level_of[d]]:
                     # No period within the loop: remember its whole evolution instead.
@@ -744,6 +780,11 @@ def evaluate_layer(
     return max_end, covered, evaluated, iterations
 
 
+# evaluate_layer compiles the kernels of signatures.py into itself, but Numba keys its
+# cache by this file alone: their source goes into the key too.
+_SIGNATURES_SOURCE = Path(signatures.__file__).read_text()
+
+
 class _ImportedConstantsCache(CompiledCodeCache):
     """Numba's disk cache, keyed also by the constants evaluate_layer takes from other
     modules: Numba compiles globals in as constants but notices changes to this file
@@ -751,7 +792,7 @@ class _ImportedConstantsCache(CompiledCodeCache):
     otherwise load machine code built for the old row."""
 
     def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), COLUMN_NAMES, MAX_DEPTH)
+        return (*super()._index_key(sig, codegen), COLUMN_NAMES, MAX_DEPTH, _SIGNATURES_SOURCE)
 
 
 load_compiled_code_directly(evaluate_layer, _ImportedConstantsCache)

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.engine.kernels import (
-    BLOCK,
-    LOOP_BEGIN,
-    LOOP_END,
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
     LayerArrays,
     ProgramArrays,
 )
+from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
 from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
 from isa.program import (
     MAX_DEPTH,
@@ -89,7 +87,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     block_first = [0]
     rows: list[list[int]] = []
     track: list[bool] = []
-    loc, count, coefs = [], [], []
+    loc, count, coefs, space_lo, space_hi = [], [], [], [], []
     for block in program.blocks:
         for t in block.templates:
             operands = t.operands()  # every list in field order: the kernel's order
@@ -101,6 +99,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
             for operand in operands:
                 track.append(operand.space in written)
                 loc.append(space_first[operand.space] + operand.base)
+                space_lo.append(space_first[operand.space])
+                space_hi.append(space_first[operand.space] + program.spaces[operand.space])
                 count.append(operand.count)
                 coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
         block_first.append(len(rows))
@@ -123,6 +123,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         bundles_per_cycle=program.bundles_per_cycle,
         window_bundles=program.window_bundles,
         frontend_delay=program.frontend_delay,
+        operand_space_lo=np.array(space_lo, dtype=np.int64),
+        operand_space_hi=np.array(space_hi, dtype=np.int64),
     )
     signature_length = (
         total
@@ -150,6 +152,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
     skippable: list[bool] = []
     work: list[int] = []
     memo: list[int] = []
+    translate: list[bool] = []
     arrays = blocks.arrays
     extra = np.maximum(arrays.operand_count - 1, 0)
     block_facts: dict[int, tuple[int, int, int]] = {}
@@ -196,6 +199,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             skippable.append(False)
             work.append(0)
             memo.append(0)
+            translate.append(False)
             return facts_of_block(node.block)
         if level >= MAX_DEPTH:
             raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
@@ -208,6 +212,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         skippable.append(False)
         work.append(0)
         memo.append(0)
+        translate.append(False)
         instructions = body_work = mask = 0
         for child in node.body:
             child_instructions, child_work, child_mask = emit(child, level + 1)
@@ -216,8 +221,11 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             mask |= child_mask
         arg2[begin] = instructions
         work[begin] = body_work
-        # A single trip has nothing to skip; index-dependent bodies never repeat exactly.
-        skippable[begin] = node.trips > 1 and not (mask >> level) & 1
+        # A single trip has nothing to skip; a body that depends on the index repeats only
+        # translated, moved along its locations (docs/design.md §4.6).
+        index_dependent = bool((mask >> level) & 1)
+        skippable[begin] = node.trips > 1 and not index_dependent
+        translate[begin] = node.trips > 1 and index_dependent
         memo[begin] = memo_identity(node) if skippable[begin] else 0
         end = len(kind)
         kind.append(LOOP_END)
@@ -228,6 +236,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         skippable.append(False)
         work.append(0)
         memo.append(0)
+        translate.append(False)
         jump[begin] = end
         return node.trips * instructions, node.trips * body_work, mask
 
@@ -243,6 +252,7 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             skippable=np.array(skippable, dtype=np.bool_),
             work=np.array(work, dtype=np.int64),
             memo=np.array(memo, dtype=np.int64),
+            translate=np.array(translate, dtype=np.bool_),
         ),
         instructions=instructions,
         block_executions=count_block_executions(layer.root),

@@ -26,7 +26,7 @@ from typing import NamedTuple
 from isa.gemmini.commands import Affine, GemminiCommands, Loops, issued_by_cpu
 from isa.gemmini.library import Tile
 from isa.gemmini.streams import ROOT_DEPTH, nest, segments
-from isa.program import BlockRef, Loop
+from isa.program import BlockRef, Loop, periodic_runs
 from tracer.errors import MappingError
 
 # gemmini_params.h's MAX_BYTES: the software's largest mvin is 64 bytes whatever the
@@ -245,20 +245,9 @@ class OutputStationaryTiles:
             return cache[tile]
 
         body: list = []
-        t = 0
-        while t < len(tiles):
-            best_period, best_repeats = 1, 1
-            for period in range(1, MAX_PERIOD + 1):
-                group = tiles[t : t + period]
-                repeats = 1
-                while tiles[t + repeats * period : t + (repeats + 1) * period] == group:
-                    repeats += 1
-                if repeats >= 2 and repeats * period > best_repeats * best_period:
-                    best_period, best_repeats = period, repeats
-            group_nodes = [node for tile in tiles[t : t + best_period] for node in commands(tile)]
-            name = "tiles" if best_repeats > 1 else "tile"
-            body.append(Loop(name, best_repeats, tuple(group_nodes)))
-            t += best_period * best_repeats
+        for start, period, repeats in periodic_runs(tiles, MAX_PERIOD):
+            group = [node for tile in tiles[start : start + period] for node in commands(tile)]
+            body.append(Loop("tiles" if repeats > 1 else "tile", repeats, tuple(group)))
         return Loop("layer", 1, tuple(body))
 
 

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 
 from isa.gemmini.commands import Affine, GemminiCommands, Loops
 from isa.gemmini.library import Tile
-from isa.program import Loop
+from isa.program import Loop, periodic_runs
 from tracer.errors import MappingError
 
 MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
+# Longest repeating group of tiles looked for: ResNet-50's tile sequences repeat every 2
+# to 16 tiles (input-channel blocks times the halves' alternation).
+MAX_TILE_PERIOD = 32
 ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run of tiles 1
 
 Dims = list[tuple[str, int, int, int]]  # (variable, trips, first value, step per trip)
@@ -442,8 +445,9 @@ class TileStreams:
 
     def layer_root(self, tiles: list[Tile]) -> Loop:
         """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t; runs
-        of repeating tile pairs become loops (their bodies do not depend on the index, so
-        fast evaluation can skip whole pairs)."""
+        of repeating groups of tiles (a tile's key includes its scratchpad half and the
+        tile after it, so a group keeps the halves' alternation) become loops: their
+        bodies do not depend on the index, so fast evaluation can skip whole groups."""
         # Scratchpad halves alternate per loop. LoopConv moves to the other accumulator half
         # on every loop too; LoopMatmul only after a loop that stores C, so tiles that
         # accumulate over K share one (G LoopMatmul.scala:1185,1208,1249).
@@ -470,19 +474,9 @@ class TileStreams:
             return (following, tiles[t], t % 2, acc_halves[t])
 
         body: list = [Loop("first loads", 1, tuple(streams(0)[0]))]
-        t = 0
-        while t < len(tiles):
-            pairs = 0
-            while (
-                t + 2 * pairs + 1 < len(tiles)
-                and key(t + 2 * pairs) == key(t)
-                and key(t + 2 * pairs + 1) == key(t + 1)
-            ):
-                pairs += 1
-            if pairs >= 2:
-                body.append(Loop("tile pairs", pairs, tuple(step(t) + step(t + 1))))
-                t += 2 * pairs
-            else:
-                body.append(Loop("tile", 1, tuple(step(t))))
-                t += 1
+        for start, period, repeats in periodic_runs(
+            [key(t) for t in range(len(tiles))], MAX_TILE_PERIOD
+        ):
+            group = [node for t in range(start, start + period) for node in step(t)]
+            body.append(Loop("tiles" if repeats > 1 else "tile", repeats, tuple(group)))
         return Loop("layer", 1, tuple(body))

@@ -19,6 +19,7 @@ from scripts.bug_catalogue.common import KERNELS, Bug
 from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_BUGS, SKIP_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
+from scripts.bug_catalogue.translation import TRANSLATION_BUGS
 
 __all__ = ["BUGS", "KERNELS", "Bug"]
 
@@ -28,6 +29,7 @@ BUGS: tuple[Bug, ...] = (
     *SKIP_BUGS,
     *MEMO_BUGS,
     *PACKING_BUGS,
+    *TRANSLATION_BUGS,
     *BOUND_BUGS,
     *VALIDATION_BUGS,
     *TRACE_BUGS,

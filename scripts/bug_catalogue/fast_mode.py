@@ -12,6 +12,7 @@ from scripts.bug_catalogue.common import (
     KERNELS,
     PACKING,
     RULES,
+    SIGNATURES,
     TEMPLATE_ROW,
     Bug,
 )
@@ -19,7 +20,7 @@ from scripts.bug_catalogue.common import (
 SIGNATURE_BUGS = (
     Bug(
         "signature.unit-free-times-left-out",
-        KERNELS,
+        SIGNATURES,
         "v = unit_free[u]",
         "v = base",
         "the signature folds in every unit's free time",
@@ -27,7 +28,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.unit-free-clamped-late",
-        KERNELS,
+        SIGNATURES,
         "v = unit_free[u]\n        sig[pos] = (v if v > base else base) - base",
         "v = unit_free[u]\n        sig[pos] = (v if v > base + 1 else base + 1) - base",
         "a unit free time is clamped at the last issue time, the earliest a start can be",
@@ -35,7 +36,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.write-times-clamped-late",
-        KERNELS,
+        SIGNATURES,
         "v = chunk_floor[x >> chunk_shift]\n        sig[pos] = (v if v > base else base) - base",
         "v = chunk_floor[x >> chunk_shift]\n"
         "        sig[pos] = (v if v > base + 1 else base + 1) - base",
@@ -47,7 +48,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.chunk-floors-not-folded",
-        KERNELS,
+        SIGNATURES,
         "if chunk_shift > 0 and chunk_floor[x >> chunk_shift] > v:",
         "if chunk_shift < 0 and chunk_floor[x >> chunk_shift] > v:",
         "a location's write time in the signature is its own or its chunk's floor",
@@ -55,7 +56,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.read-times-left-out",
-        KERNELS,
+        SIGNATURES,
         "v = read_until[x]",
         "v = NEVER",
         "the signature folds in every location's pending reads (WAR)",
@@ -63,7 +64,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.read-floor-too-late",
-        KERNELS,
+        SIGNATURES,
         "floor_read = base + min_latency",
         "floor_read = base + min_latency + 1",
         "read times are clamped where no writer (start >= base, latency >= min) can see them",
@@ -71,7 +72,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.issue-ring-clamped-late",
-        KERNELS,
+        SIGNATURES,
         "sig[pos] = (v if v > base - 1 else base - 1) - base",
         "sig[pos] = (v if v > base else base) - base",
         "issue times are clamped at base - 1: a bundle issued at base still limits the width",
@@ -79,7 +80,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.window-left-out",
-        KERNELS,
+        SIGNATURES,
         "v = window_ring[(window_head + k) % window]",
         "v = base",
         "the signature folds in the window's latest starts",
@@ -87,7 +88,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.bundle-start-left-out",
-        KERNELS,
+        SIGNATURES,
         "sig[pos] = (bundle_max_start if bundle_max_start > base else base) - base",
         "sig[pos] = 0",
         "the signature folds in the open bundle's latest start",
@@ -95,7 +96,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.max-end-left-out",
-        KERNELS,
+        SIGNATURES,
         "sig[pos + 1] = (max_end if max_end > base else base) - base",
         "sig[pos + 1] = 0",
         "the signature folds in the latest end so far",
@@ -103,7 +104,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.queues-left-out",
-        KERNELS,
+        SIGNATURES,
         "v = queue_ring[queue_first[q] + (queue_head[q] + k) % size]",
         "v = base",
         "the signature folds in every queue entry's release time",
@@ -111,7 +112,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.compare-skips-last",
-        KERNELS,
+        SIGNATURES,
         "for k in range(a.shape[0]):",
         "for k in range(a.shape[0] - 1):",
         "equal signatures are compared in full",
@@ -119,7 +120,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.hash-constant",
-        KERNELS,
+        SIGNATURES,
         "h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME",
         "h = h",
         "none: every signature hashes alike, and the full comparison decides",
@@ -128,7 +129,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.restore-chunk-maxima",
-        KERNELS,
+        SIGNATURES,
         "if write_end[x] > top[x >> chunk_shift]:",
         "if False:",
         "a restore recomputes each chunk's maximum from the restored locations",
@@ -136,7 +137,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.restore-keeps-floors",
-        KERNELS,
+        SIGNATURES,
         "        floor[:] = NEVER\n",
         "",
         "none: floors left from before a skip stay below every restored time of their chunk",
@@ -278,18 +279,18 @@ PACKING_BUGS = (
     Bug(
         "packing.index-dependent-loops-skippable",
         PACKING,
-        "skippable[begin] = node.trips > 1 and not (mask >> level) & 1",
+        "skippable[begin] = node.trips > 1 and not index_dependent",
         "skippable[begin] = node.trips > 1",
         "a loop whose body's addresses depend on its index is never skipped",
-        (EXACT + "test_a_loop_whose_addresses_follow_its_index_is_never_skipped", *FAST),
+        (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.skippable-checks-inner-depth",
         PACKING,
-        "skippable[begin] = node.trips > 1 and not (mask >> level) & 1",
-        "skippable[begin] = node.trips > 1 and not (mask >> (level + 1)) & 1",
+        "index_dependent = bool((mask >> level) & 1)",
+        "index_dependent = bool((mask >> (level + 1)) & 1)",
         "skippability checks the loop's own depth among the addresses' depths",
-        (EXACT + "test_a_loop_whose_addresses_follow_its_index_is_never_skipped", *FAST),
+        (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.op-work-ignores-wide-operands",

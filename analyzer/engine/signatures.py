@@ -1,0 +1,415 @@
+"""Numba kernels for fast mode's state signatures (docs/design.md §4.3-§4.6).
+
+A signature is the evaluation state relative to the last issue time T, every time clamped
+at the earliest value a future instruction can still observe. `_signature` and `_restore`
+take the whole state (loops whose bodies do not depend on their index, and the loop memo);
+the `_translated_*` kernels take the machine (units, front end, queues) and windows of
+locations that move with a loop's index, for loops whose addresses are affine in it
+(docs/design.md §4.6 gives the condition under which their skips are exact and why).
+
+The state is the tuple evaluate_layer keeps (analyzer/engine/kernels.py): unit free times,
+write times, read-until times, the issue ring, the window ring, the queues' entries, and
+the chunks' floors and maxima.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from analyzer.engine.template_row import COLUMN
+
+# The op list's kinds (analyzer/engine/packing.py, pack_layer; the kernels' interpreter).
+LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
+T_OPERANDS_FIRST = COLUMN["operands_first"]
+T_MARKS_END = COLUMN["marks_end"]
+
+NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
+_FNV_PRIME = np.uint64(1099511628211)
+_FNV_OFFSET = np.uint64(14695981039346656037)
+
+
+@njit(cache=True)
+def _machine_signature(
+    sig, base, state, issue_head, window_head, bundle_max_start, max_end, queue_first, queue_head
+):
+    """Write the machine's items (units, front end, queues), clamped and minus `base`, at
+    the start of `sig`; return how many."""
+    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _ = state
+    pos = 0
+    for u in range(unit_free.shape[0]):
+        v = unit_free[u]
+        sig[pos] = (v if v > base else base) - base
+        pos += 1
+    width = issue_ring.shape[0]
+    for k in range(width):
+        v = issue_ring[(issue_head + k) % width]
+        sig[pos] = (v if v > base - 1 else base - 1) - base
+        pos += 1
+    window = window_ring.shape[0]
+    for k in range(window):
+        v = window_ring[(window_head + k) % window]
+        sig[pos] = (v if v > base else base) - base
+        pos += 1
+    sig[pos] = (bundle_max_start if bundle_max_start > base else base) - base
+    sig[pos + 1] = (max_end if max_end > base else base) - base
+    pos += 2
+    for q in range(queue_head.shape[0]):
+        size = queue_first[q + 1] - queue_first[q]
+        for k in range(size):
+            v = queue_ring[queue_first[q] + (queue_head[q] + k) % size]
+            sig[pos] = (v if v > base else base) - base
+            pos += 1
+    return pos
+
+
+@njit(cache=True)
+def _restore_machine(sig, base, state, issue_head, window_head, queue_first, queue_head):
+    """Write the machine's items of a signature back as absolute times with origin `base`;
+    return (latest start of the open bundle, latest end)."""
+    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _ = state
+    pos = 0
+    for u in range(unit_free.shape[0]):
+        unit_free[u] = sig[pos] + base
+        pos += 1
+    width = issue_ring.shape[0]
+    for k in range(width):
+        issue_ring[(issue_head + k) % width] = sig[pos] + base
+        pos += 1
+    window = window_ring.shape[0]
+    for k in range(window):
+        window_ring[(window_head + k) % window] = sig[pos] + base
+        pos += 1
+    result = (sig[pos] + base, sig[pos + 1] + base)
+    pos += 2
+    for q in range(queue_head.shape[0]):
+        size = queue_first[q + 1] - queue_first[q]
+        for k in range(size):
+            queue_ring[queue_first[q] + (queue_head[q] + k) % size] = sig[pos] + base
+            pos += 1
+    return result
+
+
+@njit(cache=True, inline="always")
+def _hash_items(h, sig, first, last):
+    for item in range(first, last):
+        h = (h ^ np.uint64(sig[item] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True, inline="always")
+def _write_time(write_end, chunk_floor, chunk_shift, location):
+    """A location's write time: its own or its chunk's floor, whichever is later."""
+    return max(write_end[location], chunk_floor[location >> chunk_shift] if chunk_shift else NEVER)
+
+
+@njit(cache=True)
+def _signature(
+    sig,
+    base,
+    state,
+    min_latency,
+    issue_head,
+    window_head,
+    bundle_max_start,
+    max_end,
+    queue_first,
+    queue_head,
+    chunk_shift,
+):
+    """Fill `sig` with the clamped state minus `base`: the machine, then every location's
+    write time (its chunk's floor folded in) and read-until time; return its hash."""
+    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    machine = (issue_head, window_head, bundle_max_start, max_end, queue_first, queue_head)
+    pos = _machine_signature(sig, base, state, *machine)
+    floor_read = base + min_latency
+    for x in range(write_end.shape[0]):
+        v = write_end[x]
+        if chunk_shift > 0 and chunk_floor[x >> chunk_shift] > v:
+            v = chunk_floor[x >> chunk_shift]
+        sig[pos] = (v if v > base else base) - base
+        v = read_until[x]
+        sig[pos + 1] = (v if v > floor_read else floor_read) - base
+        pos += 2
+    h = _FNV_OFFSET
+    for k in range(sig.shape[0]):
+        h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True)
+def _restore(sig, base, state, issue_head, window_head, queue_first, queue_head, chunk_shift):
+    """Write a `_signature` back as absolute times with origin `base` (chunk floors
+    folded into the locations, so they start over)."""
+    _, write_end, read_until, _, _, _, floor, top = state
+    result = _restore_machine(sig, base, state, issue_head, window_head, queue_first, queue_head)
+    pos = sig.shape[0] - 2 * write_end.shape[0]
+    for x in range(write_end.shape[0]):
+        write_end[x] = sig[pos] + base
+        read_until[x] = sig[pos + 1] + base
+        pos += 2
+    if chunk_shift > 0:
+        floor[:] = NEVER
+        top[:] = NEVER
+        for x in range(write_end.shape[0]):
+            if write_end[x] > top[x >> chunk_shift]:
+                top[x >> chunk_shift] = write_end[x]
+    return result
+
+
+@njit(cache=True)
+def _equal(a, b):
+    """Full comparison of two signatures (a hash match alone never decides)."""
+    for k in range(a.shape[0]):
+        if a[k] != b[k]:
+            return False
+    return True
+
+
+# ------------------------------------------------------------- translated periods
+# A loop whose addresses are affine in its index: its regions are the operands below it of
+# one address space that its index moves by one step. Per loop execution `regions`,
+# int64[n, 5], holds each region's first and end location over iteration 0, the step per
+# iteration and the space's bounds. Iterations first..last of region r cover
+# _span(regions[r], first, last).
+
+REGION_LO, REGION_HI, REGION_STEP, REGION_SPACE_LO, REGION_SPACE_HI = 0, 1, 2, 3, 4
+MAX_REGIONS = 16  # a loop with more (space, step) pairs below it does not translate
+
+
+@njit(cache=True, inline="always")
+def _span(region, first, last):
+    """[start, end) of the locations iterations first..last of `region` cover."""
+    a = region[REGION_STEP] * first
+    b = region[REGION_STEP] * last
+    return region[REGION_LO] + min(a, b), region[REGION_HI] + max(a, b)
+
+
+# Not cached on its own: it compiles in the template table's column numbers, which only
+# evaluate_layer's cache key follows (analyzer/engine/kernels.py); it is compiled into
+# evaluate_layer and cached there.
+@njit
+def _region_bounds(layer, program, begin, index, regions):
+    """Fill `regions` for the loop whose LOOP_BEGIN is op `begin`, as the enclosing indices
+    place it, from the operands of every block below it (an inner loop's index spans its
+    trips); return how many, or -1 when there are more than MAX_REGIONS or two regions of
+    one space can meet while it runs (their locations would move by different steps: no
+    translation describes both)."""
+    depth = layer.depth[begin]
+    inner_trips = np.ones(index.shape[0], dtype=np.int64)
+    n = 0
+    pc = begin + 1
+    while pc < layer.jump[begin]:
+        kind = layer.kind[pc]
+        if kind == LOOP_BEGIN:
+            if layer.arg[pc] == 0:  # never runs: its operands are never met
+                pc = layer.jump[pc] + 1
+                continue
+            inner_trips[layer.depth[pc]] = layer.arg[pc]
+        elif kind == BLOCK:
+            block_depth = layer.depth[pc]
+            first = program.templates[layer.arg[pc], T_OPERANDS_FIRST]
+            last = program.templates[layer.arg2[pc] - 1, T_MARKS_END]
+            for a in range(first, last):
+                address = program.operand_location[a]
+                low = 0
+                high = program.operand_count[a]
+                step = 0
+                for d in range(program.operand_affine[a]):
+                    c = program.operand_coefs[a, d]
+                    if d < depth:
+                        address += c * index[d]
+                    elif d == depth:
+                        step = c
+                    elif d <= block_depth:
+                        span = c * (inner_trips[d] - 1)
+                        if span < 0:
+                            low += span
+                        else:
+                            high += span
+                r = 0
+                while r < n and (
+                    regions[r, REGION_SPACE_LO] != program.operand_space_lo[a]
+                    or regions[r, REGION_STEP] != step
+                ):
+                    r += 1
+                if r == n:
+                    if n == regions.shape[0]:
+                        return -1
+                    regions[r, REGION_LO] = address + low
+                    regions[r, REGION_HI] = address + high
+                    regions[r, REGION_STEP] = step
+                    regions[r, REGION_SPACE_LO] = program.operand_space_lo[a]
+                    regions[r, REGION_SPACE_HI] = program.operand_space_hi[a]
+                    n += 1
+                else:
+                    regions[r, REGION_LO] = min(regions[r, REGION_LO], address + low)
+                    regions[r, REGION_HI] = max(regions[r, REGION_HI], address + high)
+        pc += 1
+    trips = layer.arg[begin]
+    for r in range(n):
+        start, end = _span(regions[r], 0, trips - 1)
+        for s in range(r + 1, n):
+            if regions[s, REGION_SPACE_LO] != regions[r, REGION_SPACE_LO]:
+                continue
+            other_start, other_end = _span(regions[s], 0, trips - 1)
+            if start < other_end and other_start < end:
+                return -1
+    return n
+
+
+# Locations at each end of a region's window that _translated_hash reads: a hash only
+# filters (_translated_match decides), so a few suffice and it costs little.
+HASHED_ENDS = 4
+
+
+@njit(cache=True)
+def _translated_hash(sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i):
+    """Hash of the machine's items (sig[:n_machine]) and of up to HASHED_ENDS locations at
+    each end of what iteration i covers, clamped and minus `base`: equal at two
+    boundaries whenever their states match (`_translated_match`)."""
+    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    h = _hash_items(_FNV_OFFSET, sig, 0, n_machine)
+    read_floor = base + min_latency
+    for r in range(n):
+        start, end = _span(regions[r], i, i)
+        for y in range(start, end):
+            if y - start >= HASHED_ENDS and end - y > HASHED_ENDS:
+                continue
+            v = _write_time(write_end, chunk_floor, chunk_shift, y)
+            h = (h ^ np.uint64(((v if v > base else base) - base) & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+            v = read_until[y]
+            v = (v if v > read_floor else read_floor) - base
+            h = (h ^ np.uint64(v & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+    return h
+
+
+@njit(cache=True)
+def _translated_record(
+    record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i
+):
+    """Keep the state at boundary i of a translating loop in `record`: the machine's items
+    (already in sig[:n_machine]), then per region the locations iteration i covers, clamped
+    and minus `base`; offsets[r] is where region r's first location is kept."""
+    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    record[:n_machine] = sig[:n_machine]
+    pos = n_machine
+    read_floor = base + min_latency
+    for r in range(n):
+        start, end = _span(regions[r], i, i)
+        offsets[r] = pos
+        for y in range(start, end):
+            v = _write_time(write_end, chunk_floor, chunk_shift, y)
+            record[pos] = (v if v > base else base) - base
+            v = read_until[y]
+            record[pos + 1] = (v if v > read_floor else read_floor) - base
+            pos += 2
+
+
+@njit(cache=True)
+def _translated_match(
+    record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i
+):
+    """Whether the state now (boundary i, issue time `base`, machine items in sig) equals
+    the one kept at boundary i - 1 moved by one iteration: the machine's items, and every
+    location iteration i - 1 covers against the location one step further on."""
+    for k in range(n_machine):
+        if record[k] != sig[k]:
+            return False
+    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    read_floor = base + min_latency
+    for r in range(n):
+        start, end = _span(regions[r], i - 1, i - 1)
+        step = regions[r, REGION_STEP]
+        pos = offsets[r]
+        for y in range(start, end):
+            v = _write_time(write_end, chunk_floor, chunk_shift, y + step)
+            if record[pos] != (v if v > base else base) - base:
+                return False
+            v = read_until[y + step]
+            if record[pos + 1] != (v if v > read_floor else read_floor) - base:
+                return False
+            pos += 2
+    return True
+
+
+@njit(cache=True)
+def _translated_periods(state, base, shift, periods, p, min_latency, chunk_shift, regions, n, i):
+    """How many of `periods` periods of p iterations from boundary i repeat the one before
+    (at most `periods`, at least 1): period q + 1 does if every location it covers first
+    (none before it did) holds, at its start, what the location one period back held at
+    period q's start; both untouched until then, so both are read now, clamped at the
+    issue times they will be met with (base + (q + 1) x shift, base + q x shift)."""
+    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    for q in range(periods - 1):
+        now = base + q * shift
+        later = now + shift
+        for r in range(n):
+            step = regions[r, REGION_STEP] * p
+            if step == 0:
+                continue
+            start, end = _span(regions[r], i + q * p, i + q * p + p - 1)
+            before_start, before_end = _span(regions[r], i + (q - 1) * p, i + q * p - 1)
+            if step > 0:
+                start = max(start, before_end)
+            else:
+                end = min(end, before_start)
+            for y in range(start, end):
+                v = _write_time(write_end, chunk_floor, chunk_shift, y)
+                w = _write_time(write_end, chunk_floor, chunk_shift, y + step)
+                if (w if w > later else later) - later != (v if v > now else now) - now:
+                    return q + 1
+                v = read_until[y]
+                w = read_until[y + step]
+                floor_now = now + min_latency
+                floor_later = later + min_latency
+                if (w if w > floor_later else floor_later) - later != (
+                    v if v > floor_now else floor_now
+                ) - now:
+                    return q + 1
+    return periods
+
+
+@njit(cache=True)
+def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions, n, i):
+    """The locations after `periods` periods of p iterations from boundary i: a location
+    the last of them to cover is period q holds what the location (q + 1) periods back
+    holds now, plus (q + 1) x shift; every other location keeps its time."""
+    _, write_end, read_until, _, _, _, floor, top = state
+    for r in range(n):
+        step = regions[r, REGION_STEP] * p
+        known_start, known_end = _span(regions[r], i - p, i - 1)
+        union_start, union_end = _span(regions[r], i - p, i + periods * p - 1)
+        if chunk_shift > 0:  # fold the floors of the chunks written below into locations
+            for c in range(union_start >> chunk_shift, ((union_end - 1) >> chunk_shift) + 1):
+                if floor[c] > NEVER:
+                    for x in range(c << chunk_shift, (c + 1) << chunk_shift):
+                        if x < write_end.shape[0] and write_end[x] < floor[c]:
+                            write_end[x] = floor[c]
+                    floor[c] = NEVER
+        length = known_end - known_start
+        for x in range(length):
+            scratch[2 * x] = write_end[known_start + x]
+            scratch[2 * x + 1] = read_until[known_start + x]
+        for q in range(periods):
+            start, end = _span(regions[r], i + q * p, i + q * p + p - 1)
+            if q < periods - 1:
+                if step == 0:
+                    continue
+                next_start, next_end = _span(regions[r], i + (q + 1) * p, i + (q + 2) * p - 1)
+                if step > 0:
+                    end = min(end, next_start)
+                else:
+                    start = max(start, next_end)
+            back = (q + 1) * step
+            add = (q + 1) * shift
+            for z in range(start, end):
+                k = z - back - known_start
+                write_end[z] = scratch[2 * k] + add
+                read_until[z] = scratch[2 * k + 1] + add
+        if chunk_shift > 0:
+            for c in range(union_start >> chunk_shift, ((union_end - 1) >> chunk_shift) + 1):
+                top[c] = NEVER
+                for x in range(c << chunk_shift, min((c + 1) << chunk_shift, write_end.shape[0])):
+                    if write_end[x] > top[c]:
+                        top[c] = write_end[x]
