@@ -6,15 +6,17 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from analyzer.crosscheck.baselines import LayerBaselines
-from analyzer.engine.evaluate import LayerResult
 from isa.program import HostLayer, Program, placement_counts
 from tracer.errors import UserInputError
+
+if TYPE_CHECKING:  # not at run time: `lower` reports layer counts without the engine
+    from analyzer.crosscheck.baselines import LayerBaselines
+    from analyzer.engine.evaluate import LayerResult
 
 
 def utilization(result: LayerResult, program: Program) -> float | None:

@@ -21,22 +21,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal
 
 from accelerators.catalog import builtin_names
 from accelerators.description import AcceleratorSpec
-from analyzer.crosscheck.baselines import LayerBaselines, program_baselines
-from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
-from analyzer.crosscheck.scalesim_env import scalesim_python
-from analyzer.crosscheck.validate import (
-    LayerComparison,
-    Validation,
-    check_comparable,
-    compare_with_scalesim,
-)
-from analyzer.engine.evaluate import Evaluation, LayerResult
 from analyzer.report import check_json_destination, report_dict, write_json
 from isa.program import Program, count_instructions
 from isa.registry import load_accelerator
@@ -53,6 +41,16 @@ from tracer.trace_io import (
 from tracer.workloads.layers import Model
 from tracer.workloads.loading import load_model as _load_workload
 from tracer.workloads.zoo import MODELS
+
+# Imported where they are used: the engine brings in Numba and loads compiled kernels,
+# polars is only for Result.layers, and the cross-checks only for validate; `lower`,
+# `list` and `layers` need none of them (docs/benchmarks.md §1.4).
+if TYPE_CHECKING:
+    import polars as pl
+
+    from analyzer.crosscheck.baselines import LayerBaselines
+    from analyzer.crosscheck.validate import LayerComparison, Validation
+    from analyzer.engine.evaluate import LayerResult
 
 AccperfError = UserInputError
 DEFAULT_MATERIALIZE = 4  # iterations per layer expanded into instructions.arrow
@@ -135,6 +133,8 @@ class Result:
     @property
     def layers(self) -> pl.DataFrame:
         """One row per layer in model order (host layers included), the JSON's columns."""
+        import polars as pl
+
         return pl.DataFrame(self.to_dict()["layers"], infer_schema_length=None, strict=False)
 
     def to_json(self, path: str | Path) -> Path:
@@ -229,6 +229,9 @@ def analyze(
     instruction). `recurrence` adds the critical-cycle bound (on by default; False leaves
     it out), `baselines` the roofline and regression predictions; `on_layer` is called
     after each layer (progress)."""
+    from analyzer.crosscheck.baselines import program_baselines
+    from analyzer.engine.evaluate import Evaluation
+
     if not isinstance(trace, Trace):
         trace = load_trace(trace)
     if mode not in ("fast", "full"):
@@ -308,6 +311,8 @@ def instruction_timeline(
 ) -> tuple[list[TimedInstruction], int]:
     """Instructions of iterations first..last-1 of a layer with their start and end
     cycles (full evaluation), at most `max_rows`; also how many more there were."""
+    from analyzer.engine.evaluate import Evaluation
+
     program = trace.program
     where = trace.folder if trace.folder is not None else "the trace"
     names = [layer.name for layer in program.layers]
@@ -383,6 +388,10 @@ def validate_against_scalesim(
 ) -> Validation:
     """Each layer's cycles next to SCALE-Sim 3.0.0's, run in its own environment
     (analyzer/crosscheck/scalesim_bridge.py); the systolic family only."""
+    from analyzer.crosscheck.scalesim_bridge import INSTALL_HINT, ScaleSimUnavailable
+    from analyzer.crosscheck.scalesim_env import scalesim_python
+    from analyzer.crosscheck.validate import check_comparable, compare_with_scalesim
+
     resolved = accelerator_spec(accelerator).resolve(
         {name: str(value) for name, value in (params or {}).items()}
     )

@@ -8,19 +8,20 @@ one line on stderr and exit code 2. Anything else is a bug and keeps its traceba
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tracer.errors import UserInputError
 
+# rich, like the API (and through it Numba and pyarrow), is imported where it is used:
+# `--help` and a usage error need none of it (docs/benchmarks.md §1.4).
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from analyzer.crosscheck.validate import Validation
     from tracer.workloads.layers import Model
 
@@ -29,9 +30,18 @@ DEFAULT_MATERIALIZE = 4
 # Piped or captured output is read by programs and pagers, not a terminal: rich's 80-column
 # default would wrap table cells and lines mid-phrase. Wide enough for any report line.
 PIPED_WIDTH = 1000
+# The cyclic garbage collector's first-generation threshold while a command runs. A command
+# makes some 100,000 objects that live to its end (the modules of Numba, rich and pyarrow,
+# a trace's templates); at Python's default, 700, the collector walks them again and again:
+# 60-120 ms of a ResNet-50 `analyze`, a fifth of a Gemmini batch-4 one. At this threshold
+# it still frees cycles, after every 200,000 new objects (mypy tunes its collector the same
+# way, mypy/build.py).
+GC_THRESHOLD = 200_000
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     return Console(stderr=stderr, width=None if stream.isatty() else PIPED_WIDTH)
 
@@ -40,7 +50,31 @@ def _stderr() -> Console:
     return _console(stderr=True)
 
 
+def console_main() -> NoReturn:
+    """The `accperf-trace` process (also `python -m tracer.cli`): main(), then the exit.
+
+    Every object dies with the process, but Python's finalization would first walk them
+    all in several full collections (0.1-0.2 s after a ResNet-50 `analyze`, whose modules
+    and compiled kernels are most of them) to free memory the system takes back anyway. Frozen
+    (gc.freeze), they are left out of those collections; objects outside reference cycles
+    are still freed, and stdout and stderr still flushed, as at any exit. Only the process
+    does this: main() is also called by code that goes on running."""
+    code = main()
+    gc.disable()
+    gc.freeze()
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    thresholds = gc.get_threshold()
+    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
+    try:
+        return _run(argv)
+    finally:
+        gc.set_threshold(*thresholds)  # main() is also called in-process (tests, scripts)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     console = _console()
@@ -51,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted")
+        _stderr().print("interrupted")
         return 130
 
 
@@ -219,7 +253,19 @@ def _load(args: argparse.Namespace) -> Model:
     )
 
 
-def _progress(console: Console) -> Progress:
+def _progress(console: Console) -> Any:
+    """A progress bar on stderr, on a terminal only; elsewhere one that shows nothing,
+    without importing rich.progress for it."""
+    if not sys.stderr.isatty():
+        return _NoProgress()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -227,11 +273,28 @@ def _progress(console: Console) -> Progress:
         TimeElapsedColumn(),
         console=_stderr(),
         transient=True,
-        disable=not sys.stderr.isatty(),
     )
 
 
+class _NoProgress:
+    """The part of rich.progress.Progress the commands use, showing nothing."""
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None) -> int:
+        return 0
+
+    def advance(self, task: int, advance: float = 1) -> None:
+        return None
+
+
 def _list(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
     from analyzer.report import print_titled
     from tracer.api import accelerator_specs, zoo_models
 
@@ -400,6 +463,8 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _print_validation(console: Console, validation: Validation) -> None:
+    from rich.table import Table
+
     from analyzer.report import print_titled
 
     params = ", ".join(f"{k}={v}" for k, v in validation.parameters.items())
@@ -493,6 +558,8 @@ def _parse_range(text: str) -> tuple[int, int]:
 
 
 def _show(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
     from analyzer.report import print_titled
     from tracer.api import instruction_timeline, load_trace
 
@@ -523,4 +590,4 @@ def _show(args: argparse.Namespace, console: Console) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -582,17 +582,15 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
 
     blocks_rows: dict[int, list[Template]] = {}
     names: dict[int, str] = {}
-    for row in range(len(templates["block"])):
-        template = Template(
-            **{
-                spec.name: (
-                    tuple(_operand(o) for o in templates[spec.name][row])
-                    if spec.kind is FieldKind.OPERANDS
-                    else templates[spec.name][row]
-                )
-                for spec in TEMPLATE_FIELDS
-            }
-        )
+    # Column by column, then a Template per row from its values in field order (the order
+    # of TEMPLATE_FIELDS, Template's own): a trace holds thousands of templates.
+    values = [
+        [tuple(map(_operand, operands)) for operands in templates[spec.name]]
+        if spec.kind is FieldKind.OPERANDS
+        else templates[spec.name]
+        for spec in TEMPLATE_FIELDS
+    ]
+    for row, template in enumerate(map(Template, *values)):
         block = templates["block"][row]
         if templates["position"][row] != len(blocks_rows.get(block, [])):
             problem(f"row {row}: block {block} positions are out of order")

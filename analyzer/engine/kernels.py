@@ -31,9 +31,9 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit
-from numba.core.caching import FunctionCache
 
 from analyzer.engine import signatures
+from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
 from analyzer.engine.signatures import (
     BLOCK,
     LOOP_BEGIN,
@@ -785,7 +785,7 @@ def evaluate_layer(
 _SIGNATURES_SOURCE = Path(signatures.__file__).read_text()
 
 
-class _ImportedConstantsCache(FunctionCache):
+class _ImportedConstantsCache(CompiledCodeCache):
     """Numba's disk cache, keyed also by the constants evaluate_layer takes from other
     modules: Numba compiles globals in as constants but notices changes to this file
     only, so a field added to the template table (shifting the T_* columns) would
@@ -795,5 +795,4 @@ class _ImportedConstantsCache(FunctionCache):
         return (*super()._index_key(sig, codegen), COLUMN_NAMES, MAX_DEPTH, _SIGNATURES_SOURCE)
 
 
-if hasattr(evaluate_layer, "py_func"):  # not under NUMBA_DISABLE_JIT (profiling)
-    evaluate_layer._cache = _ImportedConstantsCache(evaluate_layer.py_func)
+load_compiled_code_directly(evaluate_layer, _ImportedConstantsCache)

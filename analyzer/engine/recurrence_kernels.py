@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.jit_cache import load_compiled_code_directly
+
 
 @njit(cache=True)
 def dependency_edges(
@@ -319,3 +321,8 @@ def _strong_components(nodes, source, target):
             if top >= 0 and low[v] < low[call_node[top]]:
                 low[call_node[top]] = low[v]
     return component
+
+
+# The two called from Python (analyzer/engine/recurrence.py).
+load_compiled_code_directly(dependency_edges)
+load_compiled_code_directly(maximum_cycle_ratio)

@@ -44,6 +44,16 @@ COLUMN = {name: index for index, name in enumerate(COLUMN_NAMES)}
 TEMPLATE_COLUMNS = 1 << (len(COLUMN_NAMES) - 1).bit_length()
 
 
+# Per field template_row fills: (name, kind, column), worked out once, not per template.
+_ROW_FIELDS = tuple(
+    (spec.name, spec.kind, COLUMN[spec.name if spec.kind in _VALUE_KINDS else f"{spec.name}_end"])
+    for spec in TEMPLATE_FIELDS
+    if spec.kind in _VALUE_KINDS or spec.kind is FieldKind.OPERANDS
+)
+_OPERANDS_FIRST = COLUMN["operands_first"]
+_SIMPLE = COLUMN["simple"]
+
+
 def template_row(
     template: Template,
     unit_first: dict[str, int],
@@ -55,17 +65,17 @@ def template_row(
     operand table (every list of it, in field order)."""
     row = [0] * TEMPLATE_COLUMNS
     end = operands_first
-    row[COLUMN["operands_first"]] = operands_first
-    for spec in TEMPLATE_FIELDS:
-        value = getattr(template, spec.name)
-        if spec.kind is FieldKind.UNIT:
-            row[COLUMN[spec.name]] = unit_first[value] + template.instance
-        elif spec.kind in (FieldKind.CYCLES, FieldKind.FLAG):
-            row[COLUMN[spec.name]] = int(value)
-        elif spec.kind is FieldKind.QUEUE:
-            row[COLUMN[spec.name]] = -1 if value is None else queue_index[value]
-        elif spec.kind is FieldKind.OPERANDS:
+    row[_OPERANDS_FIRST] = operands_first
+    for name, kind, column in _ROW_FIELDS:
+        value = getattr(template, name)
+        if kind is FieldKind.UNIT:
+            row[column] = unit_first[value] + template.instance
+        elif kind is FieldKind.OPERANDS:
             end += len(value)
-            row[COLUMN[f"{spec.name}_end"]] = end
-    row[COLUMN["simple"]] = int(simple)
+            row[column] = end
+        elif kind is FieldKind.QUEUE:
+            row[column] = -1 if value is None else queue_index[value]
+        else:  # CYCLES, FLAG
+            row[column] = int(value)
+    row[_SIMPLE] = int(simple)
     return row

@@ -20,7 +20,6 @@ import numpy as np
 
 from isa.systolic.lowering import MEMORY_SIDE
 from isa.systolic.mapping import IM2COL_FIELDS
-from isa.systolic.memory_kernels import gemm_stalls
 
 _WORDS_PER_KIB = 1024  # SCALE-Sim's word is one byte (single_layer_sim.py, word_size=1)
 NO_IM2COL = np.zeros(0, dtype=np.int64)  # a GEMM's ifmap: every address occurs once
@@ -36,6 +35,10 @@ def memory_stalls(
     GEMM's."""
     if mapping.get("memory_side") != MEMORY_SIDE:
         return 0, 0
+    # Here, not at the top: the kernels bring in Numba, which lowering (and every layer
+    # without a memory side) does not need.
+    from isa.systolic.memory_kernels import gemm_stalls
+
     output_stationary = str(mapping["dataflow"]) == "os"
     sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
     if f"im2col_{IM2COL_FIELDS[0]}" in mapping:

@@ -339,8 +339,8 @@ PACKING_BUGS = (
     Bug(
         "packing.instances-share-a-unit",
         TEMPLATE_ROW,
-        "row[COLUMN[spec.name]] = unit_first[value] + template.instance",
-        "row[COLUMN[spec.name]] = unit_first[value]",
+        "row[column] = unit_first[value] + template.instance",
+        "row[column] = unit_first[value]",
         "each unit instance has its own free time",
         RULES,
     ),

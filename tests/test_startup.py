@@ -1,0 +1,151 @@
+"""What a fresh `accperf-trace` process loads (docs/benchmarks.md §1.4).
+
+Not timed (a speed is a benchmark, benchmarks/bench_startup.py): these pin the means.
+Each command runs in a new interpreter, which reports the heavy modules it imported: the
+help imports none of them, `lower` not Numba nor polars, `analyze` not polars; and
+`analyze` loads its compiled kernels from Numba's disk cache without Numba's compiler
+(analyzer/engine/jit_cache.py), with the cycles of an in-process analysis. A command
+runs with the garbage collector's raised threshold (tracer/cli.py), restored after it, and
+the console script's process exits with the collector left out.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import accperf
+from tracer import cli
+from tracer.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("numba", "polars", "pyarrow", "rich", "rich.progress", "numpy", "onnx")
+# Imported by Numba only to compile (its target context's refresh, numba/core/base.py).
+COMPILER_ONLY = "numba.np.linalg"
+SMALL = ["--accelerator", "systolic", "--model", "resnet50", "--layers", "conv1,layer1.0.conv2"]
+SMALL += ["--param", "rows=8", "--param", "cols=8"]
+
+# Runs the CLI with argv[2:], then prints which of the modules named in argv[1] it
+# imported and how the kernels it used were loaded (disk-cache hits, misses).
+PROBE = """
+import json, sys
+watched, argv = json.loads(sys.argv[1]), sys.argv[2:]
+from tracer.cli import main
+try:
+    code = main(argv)
+except SystemExit as exit:
+    code = exit.code
+kernels = {}
+if "analyzer.engine.evaluate" in sys.modules:
+    from analyzer.engine.kernels import evaluate_layer
+    from analyzer.engine.recurrence_kernels import dependency_edges, maximum_cycle_ratio
+    for kernel in (evaluate_layer, dependency_edges, maximum_cycle_ratio):
+        stats = kernel.stats
+        kernels[kernel.py_func.__name__] = [
+            sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
+        ]
+modules = sorted(m for m in watched if m in sys.modules)
+print(json.dumps({"code": code, "modules": modules, "kernels": kernels}))
+"""
+
+
+def _fresh_process(*argv: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps([*HEAVY, COMPILER_ONLY]), *argv],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    return report
+
+
+@pytest.fixture(scope="module")
+def small_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("startup")
+    assert main(["lower", *SMALL, "-o", str(out)]) == 0
+    return out / "resnet50__systolic"
+
+
+def test_help_imports_none_of_the_heavy_modules():
+    assert _fresh_process("--help")["modules"] == []
+
+
+def test_lower_imports_neither_numba_nor_polars(tmp_path):
+    modules = _fresh_process("lower", *SMALL, "-o", str(tmp_path))["modules"]
+    assert "numba" not in modules and "polars" not in modules
+    assert "pyarrow" in modules  # it does write a trace
+
+
+def test_analyze_loads_its_kernels_without_numbas_compiler(small_trace, tmp_path):
+    _fresh_process("analyze", str(small_trace))  # compiles the kernels if the cache is cold
+    out = tmp_path / "report.json"
+    report = _fresh_process("analyze", str(small_trace), "--json", str(out))
+    assert "numba" in report["modules"]
+    assert "polars" not in report["modules"]
+    assert "rich.progress" not in report["modules"]  # output piped: no progress bar
+    assert COMPILER_ONLY not in report["modules"]
+    assert report["kernels"] == {
+        name: [1, 0] for name in ("evaluate_layer", "dependency_edges", "maximum_cycle_ratio")
+    }
+    in_process = accperf.analyze(accperf.load_trace(small_trace))
+    assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0
+
+
+def test_a_command_runs_with_the_raised_collector_threshold(small_trace, monkeypatch, capsys):
+    seen = []
+    analyze = cli._analyze
+
+    def watched(args, console):
+        seen.append(gc.get_threshold()[0])
+        return analyze(args, console)
+
+    monkeypatch.setattr(cli, "_analyze", watched)
+    before = gc.get_threshold()
+    assert main(["analyze", str(small_trace)]) == 0
+    assert seen == [cli.GC_THRESHOLD] != [before[0]]
+    assert gc.get_threshold() == before  # main() also runs in-process, as here
+    assert "cycles" in capsys.readouterr().out
+
+
+def test_the_console_script_exits_with_the_collector_left_out(small_trace):
+    # What the process's last exit handler sees: every object frozen, the collector off.
+    probe = (
+        "import atexit, gc, runpy\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, gc.isenabled()))\n"
+        "runpy.run_module('tracer.cli', run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "analyze", str(small_trace)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "cycles" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "frozen True False"
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["accperf-trace"] == "tracer.cli:console_main"
+
+
+def test_the_kernels_import_without_numbas_compiler_too():
+    # NUMBA_DISABLE_JIT runs the kernels as Python (for profiling): nothing to cache.
+    done = subprocess.run(
+        [sys.executable, "-c", "import analyzer.engine.evaluate"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NUMBA_DISABLE_JIT": "1"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
