@@ -57,6 +57,10 @@ T_MARKS_END = COLUMN["marks_end"]
 T_SIMPLE = COLUMN["simple"]
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
+# Validation keeps every address of a program within its space, so an address outside the
+# locations means the kernel's affine offsets no longer match the loop indices: stop
+# rather than read or write outside the state arrays (their indexing is unchecked).
+_ADDRESS_DRIFT = "an operand's address left the locations: the affine offsets drifted"
 MEMO_META_COLUMNS = 7  # of MemoArrays.meta: what _remember stores besides the signatures
 _FNV_PRIME = np.uint64(1099511628211)
 _FNV_OFFSET = np.uint64(14695981039346656037)
@@ -504,6 +508,8 @@ def evaluate_layer(
                         lo = o_location[a] + offset[o_offset[a]]
                         address[a - first] = lo
                         hi = lo + o_count[a]
+                        if lo < 0 or hi > n_locations:
+                            raise IndexError(_ADDRESS_DRIFT)
                         if chunk_shift > 0 and hi - lo <= chunk_size:
                             c = lo >> chunk_shift
                             c_last = (hi - 1) >> chunk_shift
@@ -560,6 +566,8 @@ def evaluate_layer(
                             lo = o_location[a] + offset[o_offset[a]]
                             time = read_end if a < marks_split else end
                         hi = lo + o_count[a]
+                        if lo < 0 or hi > n_locations:
+                            raise IndexError(_ADDRESS_DRIFT)
                         if chunk_shift > 0 and hi - lo <= chunk_size:
                             c = lo >> chunk_shift
                             c_last = (hi - 1) >> chunk_shift
