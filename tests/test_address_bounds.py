@@ -1,12 +1,16 @@
 """Address bounds at the edge: the kernels index their arrays without bounds checks, so
 isa/validation.py is all that keeps them inside. The last location of a space is
-accepted, one past it (or one before location 0) refused, for fixed and affine operands."""
+accepted, one past it (or one before location 0) refused, for fixed and affine operands;
+the kernel stops on an address its own offsets would carry outside."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from analyzer.engine.evaluate import evaluate_program
+from analyzer.engine.evaluate import Evaluation, evaluate_program, run_kernel
+from analyzer.engine.packing import pack_layer
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program
 from isa.validation import ProgramError, check_program
 from tests.builders import instr, op, program, timeline
@@ -94,3 +98,20 @@ def test_the_last_location_is_really_used():
     times = timeline(program([writer, reader], trips=7))
     assert [start for start, _ in times[0::2]] == [5 * i for i in range(7)]
     assert [start for start, _ in times[1::2]] == [0, 1, 2, 3, 4, 5, 35]
+
+
+def test_an_address_drifting_outside_the_locations_stops_the_kernel():
+    # Validation is the kernels' only bound, so the general path checks its own affine
+    # offsets (kept up to date loop by loop, analyzer/engine/kernels.py): given offsets that
+    # no longer match the program (a step of 7 where the program says 2), r[2 + 7i:+3]
+    # reaches r[16:19] at i = 2, and the kernel refuses instead of writing past r[15].
+    prog = program([instr(writes=(op("r", 2, count=3, coefs=(0, 2)),))], trips=3)
+    evaluation = Evaluation(prog, "full")
+    arrays = evaluation.blocks.arrays
+    assert evaluate_program(prog, "full")[0].cycles == 3
+    drifted = replace(
+        evaluation.blocks, arrays=arrays._replace(offset_coefs=arrays.offset_coefs * 7 // 2)
+    )
+    packed = pack_layer(prog.layers[0], prog, drifted)
+    with pytest.raises(IndexError, match="address left the locations"):
+        run_kernel(packed, drifted, fast=False)

@@ -129,6 +129,61 @@ def test_a_one_location_read_sees_a_write_of_whole_chunks():
     assert timeline(prog) == [(0, 10), (10, 11)]
 
 
+def test_a_write_across_two_chunks_is_seen_in_both():
+    # W's 256-location read turns chunks of 64 on, as above. A writes r[10] (chunk 0,
+    # latency 20); B writes r[60:70] across chunks 0 and 1 (start 0, end 5), earlier than
+    # A's write in chunk 0 but the latest in chunk 1; C reads r[65] in chunk 1: RAW on B,
+    # start 5. (The kernel skips a short read when neither chunk holds a write later than
+    # the start so far, so B must leave chunk 1's maximum at 5 too.)
+    prog = program(
+        [
+            instr(instance=3, reads=(op("r", 256, count=256),)),
+            instr(latency=20, writes=(op("r", 10),), bundle_start=False),
+            instr(instance=1, latency=5, writes=(op("r", 60, count=10),), bundle_start=False),
+            instr(instance=2, reads=(op("r", 65),), bundle_start=False),
+        ],
+        spaces={"r": 512},
+    )
+    assert timeline(prog) == [(0, 1), (0, 20), (0, 5), (5, 6)]
+
+
+def test_a_read_across_two_chunks_sees_a_write_in_the_second():
+    # A writes r[70] (chunk 1, latency 20); C reads r[60:72] across chunks 0 and 1: RAW
+    # through r[70], start 20, though chunk 0 holds no write at all.
+    prog = program(
+        [
+            instr(instance=3, reads=(op("r", 256, count=256),)),
+            instr(latency=20, writes=(op("r", 70),), bundle_start=False),
+            instr(instance=1, reads=(op("r", 60, count=12),), bundle_start=False),
+        ],
+        spaces={"r": 512},
+    )
+    assert timeline(prog) == [(0, 1), (0, 20), (20, 21)]
+
+
+def test_a_write_across_two_chunks_keeps_a_later_write_of_the_second():
+    # As above, but A's later write is r[100], in chunk 1 outside B's range. B (alu[1],
+    # occupancy 5) writes r[60:70], end 5; C, next on alu[1], starts no earlier than 5 and
+    # reads r[100]: RAW on A, start 20. B's write must leave chunk 1's maximum at 20, or C,
+    # whose start so far (5) is no earlier than that maximum, would skip its read.
+    prog = program(
+        [
+            instr(instance=3, reads=(op("r", 256, count=256),)),
+            instr(latency=20, writes=(op("r", 100),), bundle_start=False),
+            instr(
+                instance=1,
+                latency=5,
+                occupancy=5,
+                writes=(op("r", 60, count=10),),
+                bundle_start=False,
+            ),
+            instr(instance=1, reads=(op("r", 100),), bundle_start=False),
+        ],
+        spaces={"r": 512},
+    )
+    assert timeline(prog) == [(0, 1), (0, 20), (0, 5), (20, 21)]
+
+
 def test_affine_addresses_follow_the_loop_index():
     # Iteration k reads r[2k] and writes r[2k+2] (latency 4): each iteration waits for
     # the previous one's result, so starts are 0, 4, 8.

@@ -74,6 +74,10 @@ T_READ_MARKS_END = COLUMN["read_marks_end"]
 T_MARKS_END = COLUMN["marks_end"]
 T_SIMPLE = COLUMN["simple"]
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
+# Validation keeps every address of a program within its space, so an address outside the
+# locations means the kernel's affine offsets no longer match the loop indices: stop
+# rather than read or write outside the state arrays (their indexing is unchecked).
+_ADDRESS_DRIFT = "an operand's address left the locations: the affine offsets drifted"
 MEMO_META_COLUMNS = 7  # of MemoArrays.meta: what _remember stores besides the signatures
 
 
@@ -105,7 +109,7 @@ class ProgramArrays(NamedTuple):
     # Operands of every template, in template order: the global id of the base address,
     # the same as uint64 (for the hot path, unchecked), locations, coefficients per loop
     # depth, and the loop depths the address depends on (1 + the deepest nonzero
-    # coefficient; 0: a fixed address, so only those terms are added).
+    # coefficient; 0: a fixed address).
     operand_location: np.ndarray
     operand_slot: np.ndarray
     operand_count: np.ndarray
@@ -126,6 +130,11 @@ class ProgramArrays(NamedTuple):
     # windows never leave their space (docs/design.md §4.6).
     operand_space_lo: np.ndarray
     operand_space_hi: np.ndarray
+    # The general path's affine offsets (coefficients . loop indices), one per distinct
+    # coefficient vector, which the kernel keeps up to date as the loops advance: each
+    # operand's offset and each offset's coefficients per loop depth.
+    operand_offset: np.ndarray
+    offset_coefs: np.ndarray  # int64[n_offsets, MAX_DEPTH]
 
 
 class MemoArrays(NamedTuple):
@@ -137,69 +146,6 @@ class MemoArrays(NamedTuple):
     meta: np.ndarray  # int64[capacity, MEMO_META_COLUMNS]: see _remember
     hashes: np.ndarray  # uint64[capacity]: of the keys
     count: np.ndarray  # int64[1]: entries ever stored
-
-
-@njit(cache=True, inline="always")
-def _latest_write(write_end, chunk_floor, chunk_max, chunk_shift, lo, hi, latest):
-    """max(latest, write time of every location in [lo, hi)). With chunks, a whole chunk
-    answers from its maximum, a partial one from its locations and its floor."""
-    if chunk_shift == 0 or hi - lo <= 1 << chunk_shift:
-        # A short range (within two chunks, every location read): the common case.
-        if chunk_shift > 0:
-            latest = max(
-                latest, chunk_floor[lo >> chunk_shift], chunk_floor[(hi - 1) >> chunk_shift]
-            )
-        for x in range(np.uint64(lo), np.uint64(hi)):
-            latest = max(latest, write_end[x])
-        return latest
-    c = lo >> chunk_shift
-    while lo < hi:
-        chunk_end = (c + 1) << chunk_shift
-        stop = min(hi, chunk_end)
-        if lo == c << chunk_shift and stop == chunk_end:
-            latest = max(latest, chunk_max[c])
-        else:
-            latest = max(latest, chunk_floor[c])
-            for x in range(np.uint64(lo), np.uint64(stop)):
-                latest = max(latest, write_end[x])
-        lo = stop
-        c += 1
-    return latest
-
-
-@njit(cache=True, inline="always")
-def _raise_writes(write_end, chunk_floor, chunk_max, chunk_shift, lo, hi, time):
-    """Every location in [lo, hi) written no earlier than `time`: a whole chunk raises its
-    floor, a partial one its locations; each chunk's maximum follows."""
-    if chunk_shift == 0 or hi - lo <= 1 << chunk_shift:
-        for x in range(np.uint64(lo), np.uint64(hi)):
-            write_end[x] = max(write_end[x], time)
-        if chunk_shift > 0:
-            first, last = lo >> chunk_shift, (hi - 1) >> chunk_shift
-            chunk_max[first] = max(chunk_max[first], time)
-            chunk_max[last] = max(chunk_max[last], time)
-        return
-    c = lo >> chunk_shift
-    while lo < hi:
-        chunk_end = (c + 1) << chunk_shift
-        stop = min(hi, chunk_end)
-        if lo == c << chunk_shift and stop == chunk_end:
-            chunk_floor[c] = max(chunk_floor[c], time)
-        else:
-            for x in range(np.uint64(lo), np.uint64(stop)):
-                write_end[x] = max(write_end[x], time)
-        chunk_max[c] = max(chunk_max[c], time)
-        lo = stop
-        c += 1
-
-
-@njit(cache=True, inline="always")
-def _take_entry(queue_ring, queue_first, queue_head, q, end):
-    """The next entry of queue q is held until `end`."""
-    queue_ring[queue_first[q] + queue_head[q]] = end
-    queue_head[q] += 1
-    if queue_head[q] == queue_first[q + 1] - queue_first[q]:
-        queue_head[q] = 0
 
 
 @njit(cache=True)
@@ -232,6 +178,49 @@ def _remember(
     memo.meta[slot, 5] = np.int64(opened_before)
     memo.meta[slot, 6] = np.int64(opened_after)
     memo.count[0] += 1
+
+
+@njit(cache=True)
+def _offset_steps(layer, templates, program):
+    """How a layer's loops move the affine offsets (ProgramArrays.offset_coefs): a trip of
+    the loop opened at op pc adds step_size[u] to offset step_offset[u], for u in
+    [step_first[pc], step_first[pc + 1]): the offsets of the operands inside the loop with a
+    nonzero coefficient at its depth. Returns (step_first, step_offset, step_size).
+
+    A loop with steps is one whose body depends on its index, so fast mode never skips its
+    trips or restores it from the memo (LayerArrays.skippable): its index only ever moves
+    one trip at a time, at its LOOP_END, where the offsets follow it."""
+    kind, first_template, end_template = layer.kind, layer.arg, layer.arg2
+    operand_offset, offset_coefs = program.operand_offset, program.offset_coefs
+    n_ops = kind.shape[0]
+    step_first = np.zeros(n_ops + 1, dtype=np.int64)
+    seen = np.full(offset_coefs.shape[0], -1, dtype=np.int64)  # the last loop that took it
+    total = 0
+    for fill in range(2):  # count, then fill
+        step_offset = np.zeros(total, dtype=np.int64)
+        step_size = np.zeros(total, dtype=np.int64)
+        seen[:] = -1
+        n = 0
+        for pc in range(n_ops):
+            step_first[pc] = n
+            if kind[pc] != LOOP_BEGIN:
+                continue
+            d = layer.depth[pc]
+            for inner in range(pc + 1, layer.jump[pc]):
+                if kind[inner] != BLOCK:
+                    continue
+                for i in range(first_template[inner], end_template[inner]):
+                    for a in range(templates[i, T_OPERANDS_FIRST], templates[i, T_MARKS_END]):
+                        k = operand_offset[a]
+                        if offset_coefs[k, d] != 0 and seen[k] != pc:
+                            seen[k] = pc
+                            if fill:
+                                step_offset[n] = k
+                                step_size[n] = offset_coefs[k, d]
+                            n += 1
+        step_first[n_ops] = n
+        total = n
+    return step_first, step_offset, step_size
 
 
 @njit(cache=True)
@@ -272,8 +261,8 @@ def evaluate_layer(
     op_translate = layer.translate
     templates = program.templates
     o_location, o_slot = program.operand_location, program.operand_slot
-    o_count, o_coefs = program.operand_count, program.operand_coefs
-    o_affine, o_track = program.operand_affine, program.operand_track
+    o_count, o_track = program.operand_count, program.operand_track
+    o_offset = program.operand_offset
     queue_first, chunk_shift = program.queue_first, program.chunk_shift
     n_units, n_locations, min_latency = program.n_units, program.n_locations, program.min_latency
     width, window = program.bundles_per_cycle, program.window_bundles
@@ -317,6 +306,11 @@ def evaluate_layer(
         if templates[i, T_WRITES_END] - templates[i, T_OPERANDS_FIRST] > max_operands:
             max_operands = templates[i, T_WRITES_END] - templates[i, T_OPERANDS_FIRST]
     address = np.zeros(max_operands, dtype=np.int64)
+    chunk_size = 1 << chunk_shift
+    # The general path's affine offsets (program.offset_coefs . index), kept up to date at
+    # LOOP_END rather than summed per operand (see _offset_steps).
+    offset = np.zeros(program.offset_coefs.shape[0], dtype=np.int64)
+    step_first, step_offset, step_size = _offset_steps(layer, templates, program)
 
     # History is kept only for the loop depths where a skip can happen.
     level_of = np.full(MAX_DEPTH, -1, dtype=np.int64)
@@ -429,57 +423,134 @@ def evaluate_layer(
                         loc = o_slot[a]
                         write_end[loc] = end
                         read_until[loc] = NEVER
+                    if last < templates[i, T_MARKS_END]:
+                        # Marks of a simple template: one fixed location each.
+                        marks_split = templates[i, T_READ_MARKS_END]
+                        for a in range(np.uint64(last), np.uint64(templates[i, T_MARKS_END])):
+                            loc = o_slot[a]
+                            mark = read_end if a < marks_split else end
+                            if write_end[loc] < mark:
+                                write_end[loc] = mark
                 else:
+                    # The general path. The chunk bookkeeping is written out here rather
+                    # than in helpers: an inlined helper taking the arrays costs reference
+                    # counting on every operand (measured: a third of the time).
+                    # `need`: the latest time the operands impose, kept apart from `start`
+                    # so the loads of different operands do not wait on one another.
+                    need = start
                     for a in range(first, last):
-                        loc = o_location[a]
-                        for d in range(o_affine[a]):
-                            loc += o_coefs[a, d] * index[d]
-                        address[a - first] = loc
-                        hi = loc + o_count[a]
-                        start = _latest_write(
-                            write_end, chunk_floor, chunk_max, chunk_shift, loc, hi, start
-                        )
+                        lo = o_location[a] + offset[o_offset[a]]
+                        address[a - first] = lo
+                        hi = lo + o_count[a]
+                        if lo < 0 or hi > n_locations:
+                            raise IndexError(_ADDRESS_DRIFT)
+                        if chunk_shift > 0 and hi - lo <= chunk_size:
+                            c = lo >> chunk_shift
+                            c_last = (hi - 1) >> chunk_shift
+                            # A chunk's maximum bounds its floor and every location: when
+                            # both are no later than the start so far, the range is too.
+                            if chunk_max[c] > start or chunk_max[c_last] > start:
+                                v = max(chunk_floor[c], chunk_floor[c_last])
+                                for x in range(np.uint64(lo), np.uint64(hi)):
+                                    v = max(v, write_end[x])
+                                need = max(need, v)
+                        elif chunk_shift == 0:
+                            v = NEVER
+                            for x in range(np.uint64(lo), np.uint64(hi)):
+                                v = max(v, write_end[x])
+                            need = max(need, v)
+                        else:
+                            c = lo >> chunk_shift
+                            x0 = lo
+                            while x0 < hi:
+                                chunk_end = (c + 1) << chunk_shift
+                                stop = min(hi, chunk_end)
+                                if x0 == c << chunk_shift and stop == chunk_end:
+                                    v = chunk_max[c]
+                                else:
+                                    v = chunk_floor[c]
+                                    for x in range(np.uint64(x0), np.uint64(stop)):
+                                        v = max(v, write_end[x])
+                                need = max(need, v)
+                                x0 = stop
+                                c += 1
                         if a >= split:
-                            for x in range(np.uint64(loc), np.uint64(hi)):
-                                start = max(start, read_until[x] - latency)
+                            v = NEVER
+                            for x in range(np.uint64(lo), np.uint64(hi)):
+                                v = max(v, read_until[x])
+                            need = max(need, v - latency)
+                    start = need
                     end = start + latency
                     read_end = start + templates[i, T_READ_TIME]
-                    for a in range(first, last):
-                        lo = address[a - first]
+                    for a in range(first, split):
+                        if o_track[a]:  # only where some instruction writes (WAR)
+                            lo = address[a - first]
+                            for x in range(np.uint64(lo), np.uint64(lo + o_count[a])):
+                                if read_until[x] < read_end:
+                                    read_until[x] = read_end
+                    # Writes (raised to their end, which is every write time checked above:
+                    # WAW), then marks (completion times later instructions wait for, as
+                    # reads; the latest of all marks so far; they never delay this one).
+                    marks_split = templates[i, T_READ_MARKS_END]
+                    for a in range(split, templates[i, T_MARKS_END]):
+                        if a < last:
+                            lo = address[a - first]
+                            time = end
+                        else:
+                            lo = o_location[a] + offset[o_offset[a]]
+                            time = read_end if a < marks_split else end
                         hi = lo + o_count[a]
-                        if a >= split:
-                            # end >= every write time checked above (WAW), so raising to
-                            # end is setting to end.
-                            _raise_writes(
-                                write_end, chunk_floor, chunk_max, chunk_shift, lo, hi, end
-                            )
+                        if lo < 0 or hi > n_locations:
+                            raise IndexError(_ADDRESS_DRIFT)
+                        if chunk_shift > 0 and hi - lo <= chunk_size:
+                            c = lo >> chunk_shift
+                            c_last = (hi - 1) >> chunk_shift
+                            if chunk_max[c] <= time and chunk_max[c_last] <= time:
+                                # Every location of the range is written no later.
+                                for x in range(np.uint64(lo), np.uint64(hi)):
+                                    write_end[x] = time
+                                chunk_max[c] = time
+                                chunk_max[c_last] = time
+                            else:
+                                for x in range(np.uint64(lo), np.uint64(hi)):
+                                    write_end[x] = max(write_end[x], time)
+                                chunk_max[c] = max(chunk_max[c], time)
+                                chunk_max[c_last] = max(chunk_max[c_last], time)
+                        elif chunk_shift == 0:
+                            for x in range(np.uint64(lo), np.uint64(hi)):
+                                write_end[x] = max(write_end[x], time)
+                        else:
+                            c = lo >> chunk_shift
+                            x0 = lo
+                            while x0 < hi:
+                                chunk_end = (c + 1) << chunk_shift
+                                stop = min(hi, chunk_end)
+                                if x0 == c << chunk_shift and stop == chunk_end:
+                                    if chunk_floor[c] < time:
+                                        chunk_floor[c] = time
+                                else:
+                                    for x in range(np.uint64(x0), np.uint64(stop)):
+                                        if write_end[x] < time:
+                                            write_end[x] = time
+                                if chunk_max[c] < time:
+                                    chunk_max[c] = time
+                                x0 = stop
+                                c += 1
+                        if a < last:
                             for x in range(np.uint64(lo), np.uint64(hi)):
                                 read_until[x] = NEVER
-                        elif o_track[a]:  # only where some instruction writes (WAR)
-                            for x in range(np.uint64(lo), np.uint64(hi)):
-                                read_until[x] = max(read_until[x], read_end)
-                if last < templates[i, T_MARKS_END]:
-                    # Marks: completion times later instructions wait for (as reads), taken
-                    # as the latest of all marks so far; they never delay this instruction.
-                    split = templates[i, T_READ_MARKS_END]
-                    for a in range(last, templates[i, T_MARKS_END]):
-                        loc = o_location[a]
-                        for d in range(o_affine[a]):
-                            loc += o_coefs[a, d] * index[d]
-                        mark = read_end if a < split else end
-                        _raise_writes(
-                            write_end,
-                            chunk_floor,
-                            chunk_max,
-                            chunk_shift,
-                            loc,
-                            loc + o_count[a],
-                            mark,
-                        )
-                if q >= 0:  # q: this instruction's queue, read above
-                    _take_entry(queue_ring, queue_first, queue_head, q, end)
+                if q >= 0:  # q: this instruction's queue, read above; it takes its entry
+                    slot = queue_first[q] + queue_head[q]
+                    queue_ring[slot] = end
+                    queue_head[q] += 1
+                    if queue_head[q] == queue_first[q + 1] - queue_first[q]:
+                        queue_head[q] = 0
                 if issue_q >= 0:
-                    _take_entry(queue_ring, queue_first, queue_head, issue_q, end)
+                    slot = queue_first[issue_q] + queue_head[issue_q]
+                    queue_ring[slot] = end
+                    queue_head[issue_q] += 1
+                    if queue_head[issue_q] == queue_first[issue_q + 1] - queue_first[issue_q]:
+                        queue_head[issue_q] = 0
                 unit_free[u] = start + templates[i, T_OCCUPANCY]
                 if start > bundle_max_start:
                     bundle_max_start = start
@@ -588,6 +659,12 @@ def evaluate_layer(
             d = op_depth[pc]
             trips = op_arg[pc]
             index[d] += 1
+            # The affine offsets follow the index (_offset_steps): a step per trip, and
+            # back to their value outside the loop when it ends.
+            if step_first[begin] < step_first[begin + 1]:
+                moved = 1 if index[d] < trips else 1 - index[d]
+                for u in range(step_first[begin], step_first[begin + 1]):
+                    offset[step_offset[u]] += step_size[u] * moved
             if levels > 0 and op_translate[begin] and index[d] < trips:
                 # Translated periods of one iteration (docs/design.md §4.6): the boundary
                 # before every compare_every-th is kept, and that one compared with it.
@@ -650,6 +727,11 @@ def evaluate_layer(
                             sig, issue, state, issue_head, window_head, queue_first, queue_head
                         )
                         index[d] += periods
+                        # The affine offsets follow the index: moved with it, and back to
+                        # their value outside the loop if the skip ends it.
+                        moved = periods - (index[d] if index[d] >= trips else 0)
+                        for u in range(step_first[begin], step_first[begin + 1]):
+                            offset[step_offset[u]] += step_size[u] * moved
                         covered += op_arg2[begin] * periods
                         hist_iter[lv, 0] = -1
                         if index[d] >= trips:

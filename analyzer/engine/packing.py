@@ -107,6 +107,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
     templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
     location = np.array(loc, dtype=np.int64)
+    # Operands with equal coefficients share one offset (Gemmini's shadow spaces of a row).
+    offset_coefs, operand_offset = np.unique(coef_array, axis=0, return_inverse=True)
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,
@@ -125,6 +127,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         frontend_delay=program.frontend_delay,
         operand_space_lo=np.array(space_lo, dtype=np.int64),
         operand_space_hi=np.array(space_hi, dtype=np.int64),
+        operand_offset=operand_offset.reshape(-1).astype(np.int64),
+        offset_coefs=offset_coefs,
     )
     signature_length = (
         total

@@ -69,8 +69,9 @@ TRANSLATED = (
     EXACT + "test_translating_programs_fast_equals_full",
     *FAST,
 )
-# Wide operands (the kernel's location chunks) appear in the random programs and in Gemmini.
+# Wide operands (the kernel's location chunks): hand-worked cases, the random programs, Gemmini.
 CHUNKS = (
+    "tests/test_timing_rules.py",
     EXACT + "test_random_programs_full_equals_an_independent_reference",
     EXACT + "test_random_programs_fast_equals_full",
     "tests/test_gemmini.py::test_small_layers_agree_with_the_reference_evaluator",

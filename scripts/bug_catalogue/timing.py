@@ -81,8 +81,8 @@ KERNEL_BUGS = (
     Bug(
         "kernel.range-first-location-only",
         KERNELS,
-        "hi = loc + o_count[a]",
-        "hi = loc + 1",
+        "address[a - first] = lo\n                        hi = lo + o_count[a]",
+        "address[a - first] = lo\n                        hi = lo + 1",
         "a range operand depends on every location it covers (general path)",
         RULES,
     ),
@@ -108,8 +108,8 @@ KERNEL_BUGS = (
     Bug(
         "kernel.war-waits-for-start",
         KERNELS,
-        "start = max(start, read_until[x] - latency)",
-        "start = max(start, read_until[x])",
+        "need = max(need, v - latency)",
+        "need = max(need, v)",
         "WAR bounds a writer's end, not its start (general path)",
         RULES,
     ),
@@ -127,9 +127,9 @@ KERNEL_BUGS = (
         "kernel.read-time-ignored",
         KERNELS,
         "read_end = start + templates[i, T_READ_TIME]\n"
-        "                    for a in range(first, last):",
-        "read_end = start\n                    for a in range(first, last):",
-        "a read lasts `read_time` cycles (general path, and the read marks)",
+        "                    for a in range(first, split):",
+        "read_end = start\n                    for a in range(first, split):",
+        "a read lasts `read_time` cycles (general path, and its read marks)",
         RULES,
     ),
     Bug(
@@ -152,48 +152,67 @@ KERNEL_BUGS = (
         "so at most how many iterations fast mode evaluates",
     ),
     Bug(
-        "kernel.affine-deepest-loop-ignored",
+        "kernel.affine-offset-one-loop-only",
         KERNELS,
-        "for d in range(o_affine[a]):\n"
-        "                            loc += o_coefs[a, d] * index[d]\n"
-        "                        address[a - first] = loc",
-        "for d in range(o_affine[a] - 1):\n"
-        "                            loc += o_coefs[a, d] * index[d]\n"
-        "                        address[a - first] = loc",
-        "an affine address adds every loop index it depends on",
+        "if offset_coefs[k, d] != 0 and seen[k] != pc:",
+        "if offset_coefs[k, d] != 0 and seen[k] < 0:",
+        "an affine address adds every loop index it depends on, not only the outermost's",
+        RULES,
+    ),
+    Bug(
+        "kernel.affine-offset-kept-after-loop",
+        KERNELS,
+        "moved = 1 if index[d] < trips else 1 - index[d]",
+        "moved = 1 if index[d] < trips else 0",
+        "a loop's index adds nothing to an address once the loop has ended (its next "
+        "instance starts again from index 0)",
+        RULES,
+    ),
+    Bug(
+        "kernel.affine-offset-reset-one-short",
+        KERNELS,
+        "moved = 1 if index[d] < trips else 1 - index[d]",
+        "moved = 1 if index[d] < trips else -index[d]",
+        "leaving a loop takes back exactly the steps its trips added",
         RULES,
     ),
     Bug(
         "kernel.marks-at-base-address",
         KERNELS,
-        "                        for d in range(o_affine[a]):\n"
-        "                            loc += o_coefs[a, d] * index[d]\n"
-        "                        mark = read_end if a < split else end",
-        "                        mark = read_end if a < split else end",
+        "lo = o_location[a] + offset[o_offset[a]]\n                            time",
+        "lo = o_location[a]\n                            time",
         "a mark's address follows the loop indices like any operand's",
         RULES,
     ),
     Bug(
         "kernel.read-marks-at-end",
         KERNELS,
-        "mark = read_end if a < split else end",
+        "time = read_end if a < marks_split else end",
+        "time = end",
+        "read marks are set at start + read time, marks at the end (general path)",
+        RULES,
+    ),
+    Bug(
+        "kernel.read-marks-at-end-one-location",
+        KERNELS,
+        "mark = read_end if a < marks_split else end",
         "mark = end",
-        "read marks are set at start + read time, marks at the end",
+        "read marks are set at start + read time, marks at the end (hot path)",
         RULES,
     ),
     Bug(
         "kernel.mark-first-location-only",
         KERNELS,
-        "loc + o_count[a],",
-        "loc + 1,",
+        "time = read_end if a < marks_split else end\n                        hi = lo + o_count[a]",
+        "time = read_end if a < marks_split else end\n                        hi = lo + 1",
         "a mark raises every location of its range",
         RULES,
     ),
     Bug(
         "kernel.queue-entry-freed-at-start",
         KERNELS,
-        "    _take_entry(queue_ring, queue_first, queue_head, q, end)",
-        "    _take_entry(queue_ring, queue_first, queue_head, q, start)",
+        "slot = queue_first[q] + queue_head[q]\n                    queue_ring[slot] = end",
+        "slot = queue_first[q] + queue_head[q]\n                    queue_ring[slot] = start",
         "a queue entry is held until the instruction's end",
         RULES,
     ),
@@ -214,6 +233,14 @@ KERNEL_BUGS = (
         RULES,
     ),
     Bug(
+        "kernel.issue-queue-ring-one-short",
+        KERNELS,
+        "if queue_head[issue_q] == queue_first[issue_q + 1] - queue_first[issue_q]:",
+        "if queue_head[issue_q] >= queue_first[issue_q + 1] - queue_first[issue_q] - 1:",
+        "an issue queue of n entries lets n instructions hold one at once",
+        RULES,
+    ),
+    Bug(
         "kernel.issue-queue-one-cycle-early",
         KERNELS,
         "v = queue_ring[queue_first[issue_q] + queue_head[issue_q]]",
@@ -224,8 +251,10 @@ KERNEL_BUGS = (
     Bug(
         "kernel.issue-queue-freed-at-start",
         KERNELS,
-        "_take_entry(queue_ring, queue_first, queue_head, issue_q, end)",
-        "_take_entry(queue_ring, queue_first, queue_head, issue_q, start)",
+        "slot = queue_first[issue_q] + queue_head[issue_q]\n"
+        "                    queue_ring[slot] = end",
+        "slot = queue_first[issue_q] + queue_head[issue_q]\n"
+        "                    queue_ring[slot] = start",
         "an issue queue's entry is held until the instruction's end",
         RULES,
     ),
@@ -240,45 +269,76 @@ KERNEL_BUGS = (
     Bug(
         "kernel.chunk-answers-from-floor",
         KERNELS,
-        "latest = max(latest, chunk_max[c])",
-        "latest = max(latest, chunk_floor[c])",
+        "v = chunk_max[c]",
+        "v = chunk_floor[c]",
         "a whole chunk's latest write is its maximum, not its floor",
         CHUNKS,
     ),
     Bug(
         "kernel.chunk-floor-not-raised",
         KERNELS,
-        "chunk_floor[c] = max(chunk_floor[c], time)",
-        "chunk_max[c] = max(chunk_max[c], time)",
+        "if chunk_floor[c] < time:\n                                        chunk_floor[c] = time",
+        "if chunk_max[c] < time:\n                                        chunk_max[c] = time",
         "a write covering a whole chunk raises its floor",
         CHUNKS,
     ),
     Bug(
         "kernel.chunk-last-floor-ignored",
         KERNELS,
-        "latest, chunk_floor[lo >> chunk_shift], chunk_floor[(hi - 1) >> chunk_shift]",
-        "latest, chunk_floor[lo >> chunk_shift], chunk_floor[lo >> chunk_shift]",
+        "v = max(chunk_floor[c], chunk_floor[c_last])",
+        "v = max(chunk_floor[c], chunk_floor[c])",
         "a short range across two chunks reads both chunks' floors",
         CHUNKS,
     ),
     Bug(
         "kernel.chunk-last-max-not-raised",
         KERNELS,
-        "chunk_max[last] = max(chunk_max[last], time)",
-        "chunk_max[first] = max(chunk_max[first], time)",
+        "chunk_max[c_last] = max(chunk_max[c_last], time)",
+        "chunk_max[c] = max(chunk_max[c], time)",
         "a short write across two chunks raises both chunks' maxima",
+        CHUNKS,
+    ),
+    Bug(
+        "kernel.chunk-last-max-not-set",
+        KERNELS,
+        "chunk_max[c] = time\n                                chunk_max[c_last] = time",
+        "chunk_max[c] = time",
+        "a short write across two chunks, later than both, sets both chunks' maxima",
+        CHUNKS,
+    ),
+    Bug(
+        "kernel.chunk-read-skipped-on-first-max",
+        KERNELS,
+        "if chunk_max[c] > start or chunk_max[c_last] > start:",
+        "if chunk_max[c] > start:",
+        "a short range across two chunks is skipped only when neither chunk's maximum is "
+        "later than the start",
+        CHUNKS,
+    ),
+    Bug(
+        "kernel.chunk-write-overwrites-later",
+        KERNELS,
+        "if chunk_max[c] <= time and chunk_max[c_last] <= time:",
+        "if chunk_max[c] <= time:",
+        "a short write sets its locations outright only when no location of either chunk "
+        "was written later",
         CHUNKS,
     ),
     Bug(
         "kernel.chunk-short-range-path",
         KERNELS,
-        'answers from its maximum, a partial one from its locations and its floor."""\n'
-        "    if chunk_shift == 0 or hi - lo <= 1 << chunk_shift:",
-        'answers from its maximum, a partial one from its locations and its floor."""\n'
-        "    if chunk_shift == 0 or hi - lo < 1 << chunk_shift:",
+        "if chunk_shift > 0 and hi - lo <= chunk_size:\n"
+        "                            c = lo >> chunk_shift\n"
+        "                            c_last = (hi - 1) >> chunk_shift\n"
+        "                            # A chunk's",
+        "if chunk_shift > 0 and hi - lo < chunk_size:\n"
+        "                            c = lo >> chunk_shift\n"
+        "                            c_last = (hi - 1) >> chunk_shift\n"
+        "                            # A chunk's",
         "none: a range of exactly one chunk takes the chunked path instead of the short one",
         CHUNKS,
-        equivalent="both paths return the latest write of the range: the short one reads "
-        "every location and both floors, the long one whole chunks' maxima",
+        equivalent="both paths give the same start: the short one reads every location and "
+        "both floors (none when both chunks' maxima are no later than the start so far), the "
+        "long one whole chunks' maxima",
     ),
 )
