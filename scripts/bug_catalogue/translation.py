@@ -105,4 +105,12 @@ TRANSLATION_BUGS = (
         "a region covers every location its inner loops' indices reach",
         TRANSLATED,
     ),
+    Bug(
+        "translation.skip-leaves-offsets",
+        KERNELS,
+        "moved = periods - (index[d] if index[d] >= trips else 0)",
+        "moved = 0",
+        "a translated skip moves the affine offsets with the index",
+        TRANSLATED,
+    ),
 )
