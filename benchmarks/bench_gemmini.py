@@ -2,14 +2,16 @@
 
     .venv/bin/python benchmarks/bench_gemmini.py [--models resnet50 mobilenet_v2]
                                                  [--batches 1 4] [--param NAME=VALUE ...]
-                                                 [--json FILE]
+                                                 [--split] [--json FILE]
 
 Per (model, batch) it prints, measured in this run: lowering time, instruction count,
 layers on Gemmini / on the host, the fast analysis time after JIT warm-up as
 `accperf-trace analyze` does it (layers with the same loop program share one evaluation),
 the instructions and kernel iterations it evaluated, the full evaluation time (every
 instruction, one core), the fast/full speedup, and total cycles; fast == full is checked
-on every layer. --json FILE also writes the figures, as bench_core.py does.
+on every layer. --split also times the full evaluation's parts once more, layer by layer
+as the evaluation spends it: packing each layer's loop tree, the kernel, and the bound.
+--json FILE also writes the figures, as bench_core.py does.
 """
 
 from __future__ import annotations
@@ -21,8 +23,31 @@ from pathlib import Path
 
 from bench_core import evaluate, machine
 
-from isa.program import count_instructions
+from analyzer.engine.bounds import BlockUsage, layer_bound
+from analyzer.engine.evaluate import Evaluation, run_kernel
+from analyzer.engine.packing import pack_layer
+from isa.program import Program, count_instructions
 from tracer.lowering import lower_model
+
+
+def full_split(program: Program) -> tuple[float, float, float]:
+    """Seconds the full evaluation of every layer spends packing the loop trees, in the
+    kernel, and on the bounds (the parts of Evaluation.layer; packing the blocks, once per
+    program, is not timed, as in evaluate)."""
+    evaluation = Evaluation(program, "full")
+    usage: dict[int, BlockUsage] = {}
+    packing = kernel = bounds = 0.0
+    for layer in program.layers:
+        started = time.perf_counter()
+        packed = pack_layer(layer, program, evaluation.blocks)
+        packed_at = time.perf_counter()
+        cycles, *_ = run_kernel(packed, evaluation.blocks, fast=False)
+        ran_at = time.perf_counter()
+        layer_bound(layer, program, cycles, usage)
+        packing += packed_at - started
+        kernel += ran_at - packed_at
+        bounds += time.perf_counter() - ran_at
+    return packing, kernel, bounds
 
 
 def main() -> None:
@@ -30,6 +55,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["resnet50", "mobilenet_v2"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    parser.add_argument("--split", action="store_true", help="also time the full run's parts")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the figures here")
     args = parser.parse_args()
     params = dict(p.split("=", 1) for p in args.param)
@@ -80,6 +106,13 @@ def main() -> None:
                 f"{sum(r.cycles for r in fast):,}",
             ]
             print(" | ".join(row), flush=True)
+            if args.split:
+                packing, kernel, bounds = full_split(program)
+                print(
+                    f"  full, split: packing {packing:.3f} s, kernel {kernel:.3f} s "
+                    f"({instructions / kernel / 1e6:.1f} M instr/s), bounds {bounds:.3f} s",
+                    flush=True,
+                )
             case = f"{name} batch {batch}"
             metrics[f"{case} lower s"] = lower_s
             metrics[f"{case} fast s"] = fast_s
