@@ -27,7 +27,6 @@ Timing rules (docs/design.md §3):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -78,74 +77,6 @@ HISTORY = 4  # signatures kept per loop level: periods up to this many iteration
 # locations means the kernel's affine offsets no longer match the loop indices: stop
 # rather than read or write outside the state arrays (their indexing is unchecked).
 _ADDRESS_DRIFT = "an operand's address left the locations: the affine offsets drifted"
-MEMO_META_COLUMNS = 7  # of MemoArrays.meta: what _remember stores besides the signatures
-
-
-class LayerArrays(NamedTuple):
-    """One layer's loop tree as an op list (analyzer/engine/packing.py, pack_layer)."""
-
-    kind: np.ndarray  # int64: LOOP_BEGIN, BLOCK or LOOP_END
-    arg: np.ndarray  # LOOP_BEGIN, LOOP_END: trips; BLOCK: first template
-    arg2: np.ndarray  # LOOP_BEGIN: instructions per iteration; BLOCK: end template
-    jump: np.ndarray  # the matching LOOP_END / LOOP_BEGIN
-    depth: np.ndarray
-    skippable: np.ndarray  # bool: no operand below depends on this loop's index
-    # LOOP_BEGIN: work of one iteration, what a state comparison is weighed against:
-    # instructions plus one per extra location of a multi-location operand.
-    work: np.ndarray
-    # LOOP_BEGIN: 1 + first template of its only block when that block's operands are all
-    # fixed locations (its evolution depends on the entry state alone), else 0.
-    memo: np.ndarray
-    # LOOP_BEGIN of a loop of several trips whose body depends on its index: it may skip
-    # translated periods (docs/design.md §4.6).
-    translate: np.ndarray
-
-
-class ProgramArrays(NamedTuple):
-    """A program's templates, operands and machine (analyzer/engine/packing.py,
-    pack_blocks), shared by all its layers."""
-
-    templates: np.ndarray  # int64[n_templates, TEMPLATE_COLUMNS], columns T_*
-    # Operands of every template, in template order: the global id of the base address,
-    # the same as uint64 (for the hot path, unchecked), locations, coefficients per loop
-    # depth, and the loop depths the address depends on (1 + the deepest nonzero
-    # coefficient; 0: a fixed address).
-    operand_location: np.ndarray
-    operand_slot: np.ndarray
-    operand_count: np.ndarray
-    operand_coefs: np.ndarray  # int64[n_operands, MAX_DEPTH]
-    operand_affine: np.ndarray
-    # bool: a read of a space some instruction writes, so its read times matter (WAR);
-    # reads of spaces nobody writes (marks only) skip them.
-    operand_track: np.ndarray
-    queue_first: np.ndarray  # int64[n_queues + 1]: each queue's entries, as offsets
-    n_units: int
-    n_locations: int
-    min_latency: int  # of all templates: reads older than start + this are never seen
-    chunk_shift: int  # 0: locations one by one; else log2 of the chunk size
-    bundles_per_cycle: int
-    window_bundles: int
-    frontend_delay: int
-    # Each operand's address space, as global bounds [lo, hi): a translated period's
-    # windows never leave their space (docs/design.md §4.6).
-    operand_space_lo: np.ndarray
-    operand_space_hi: np.ndarray
-    # The general path's affine offsets (coefficients . loop indices), one per distinct
-    # coefficient vector, which the kernel keeps up to date as the loops advance: each
-    # operand's offset and each offset's coefficients per loop depth.
-    operand_offset: np.ndarray
-    offset_coefs: np.ndarray  # int64[n_offsets, MAX_DEPTH]
-
-
-class MemoArrays(NamedTuple):
-    """Fast mode's memo of loop evolutions (see evaluate_layer), one row per entry,
-    filled round robin; owned by analyzer/engine/memo.py's LoopMemo."""
-
-    keys: np.ndarray  # int64[capacity, signature length]: entry signatures
-    vals: np.ndarray  # int64[capacity, signature length]: signatures after the loop
-    meta: np.ndarray  # int64[capacity, MEMO_META_COLUMNS]: see _remember
-    hashes: np.ndarray  # uint64[capacity]: of the keys
-    count: np.ndarray  # int64[1]: entries ever stored
 
 
 @njit(cache=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.engine.kernels import MEMO_META_COLUMNS, MemoArrays
+from analyzer.engine.arrays import MEMO_META_COLUMNS, MemoArrays
 from analyzer.engine.packing import PackedBlocks
 
 # The memo keeps a few loop evolutions (entry and exit states of a whole machine); cap it

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.engine.arrays import LayerArrays, ProgramArrays
 from analyzer.engine.kernels import (
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
-    LayerArrays,
-    ProgramArrays,
 )
 from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
 from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
