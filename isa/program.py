@@ -44,6 +44,9 @@ class FieldKind(Enum):
     TEXT = "text"  # a name for people (reports, traces); the kernel never sees it
     UNIT = "unit"  # a unit kind of Program.units; packed with the instance as one id
     INSTANCE = "instance"  # which instance of the template's unit kind
+    # coefficients per loop depth (outermost first) moving the instance with the loop
+    # indices, as an operand's coefs move its address
+    INSTANCE_COEFS = "instance_coefs"
     CYCLES = "cycles"  # a duration in cycles, an integer >= 0
     FLAG = "flag"  # true or false
     OPERANDS = "operands"  # a list of operands; the kernel keeps the lists in field order
@@ -115,6 +118,18 @@ class Template:
         materialized=False,
         default=None,
     )
+
+    instance_coefs: tuple[int, ...] = _field(
+        FieldKind.INSTANCE_COEFS,
+        "coefficients per loop depth, outermost first, added times the loop indices to "
+        "`instance`: one template for a row of processing elements",
+        materialized=False,
+        default=(),
+    )
+
+    def instance_at(self, index: tuple[int, ...]) -> int:
+        """The unit instance at loop indices `index` (outermost first)."""
+        return self.instance + sum(c * i for c, i in zip(self.instance_coefs, index, strict=False))
 
     def operands(self) -> tuple[Operand, ...]:
         """Every operand list, in field order (the kernel's order)."""

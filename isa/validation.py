@@ -65,9 +65,13 @@ def check_program(program: Program) -> None:
     for block_id, block in enumerate(program.blocks):
         for position, template in enumerate(block.templates):
             _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
-    # A block's operands whose address moves with the loops, checked per enclosing trips.
+    # A block's operands whose address moves with the loops, and its templates whose unit
+    # instance does, checked per enclosing trips.
     affine = [
-        tuple(o for t in block.templates for o in t.operands() if any(o.coefs))
+        (
+            tuple(o for t in block.templates for o in t.operands() if any(o.coefs)),
+            tuple(t for t in block.templates if any(t.instance_coefs)),
+        )
         for block in program.blocks
     ]
     for layer in program.layers:
@@ -105,7 +109,15 @@ def _check_template(t: Template, program: Program, where: str) -> None:
     """Every field by its kind (isa.program.FieldKind), then the rules between fields."""
     for name in _UNITS:
         unit = getattr(t, name)
-        if unit not in program.units or not _is_count(t.instance, 0, program.units[unit] - 1):
+        if unit not in program.units:
+            raise ProgramError(f"{where}: unit {unit!r} does not exist")
+        if not isinstance(t.instance_coefs, tuple) or len(t.instance_coefs) > MAX_DEPTH:
+            raise ProgramError(f"{where}: instance_coefs must be a tuple of at most {MAX_DEPTH}")
+        if not all(_is_count(c, -MAX_SIZE, MAX_SIZE) for c in t.instance_coefs):
+            raise ProgramError(f"{where}: instance_coefs {t.instance_coefs!r} has a bad one")
+        # A moving instance is checked under its loops' trips (_check_affine).
+        high = program.units[unit] - 1 if not any(t.instance_coefs) else MAX_SIZE
+        if not _is_count(t.instance, 0, high):
             raise ProgramError(f"{where}: unit {unit}[{t.instance}] does not exist")
     _require_counts(
         f"{where}: ",
@@ -141,7 +153,11 @@ def _check_template(t: Template, program: Program, where: str) -> None:
             )
 
 
-def _check_layer(layer: LayerProgram, program: Program, affine: list[tuple[Operand, ...]]) -> None:
+def _check_layer(
+    layer: LayerProgram,
+    program: Program,
+    affine: list[tuple[tuple[Operand, ...], tuple[Template, ...]]],
+) -> None:
     """Loop structure, instruction count, and every address an affine operand can form."""
     where = f"layer {layer.name!r}"
     blocks = program.blocks
@@ -159,7 +175,7 @@ def _check_layer(layer: LayerProgram, program: Program, affine: list[tuple[Opera
             if not block.templates:
                 raise ProgramError(f"{where}: block {block.name!r} has no instructions")
             if (node.block, trips) not in checked:
-                _check_affine(affine[node.block], trips, program, where)
+                _check_affine(*affine[node.block], trips, program, where)
                 checked.add((node.block, trips))
             return len(block.templates)
         if len(trips) >= MAX_DEPTH:
@@ -181,19 +197,39 @@ def _check_layer(layer: LayerProgram, program: Program, affine: list[tuple[Opera
     walk(layer.root, ())
 
 
+def _affine_range(base: int, coefs: tuple[int, ...], trips: tuple[int, ...]) -> tuple[int, int]:
+    """The lowest and highest of base + coefs . index over the loops of `trips`."""
+    low = high = base
+    for coef, n in zip(coefs, trips, strict=False):
+        span = coef * max(n - 1, 0)
+        low += min(0, span)
+        high += max(0, span)
+    return low, high
+
+
 def _check_affine(
-    operands: tuple[Operand, ...], trips: tuple[int, ...], program: Program, where: str
+    operands: tuple[Operand, ...],
+    moving: tuple[Template, ...],
+    trips: tuple[int, ...],
+    program: Program,
+    where: str,
 ) -> None:
-    """Every address the affine `operands` form under loops of `trips` (the fixed ones are
-    checked once per block in _check_template)."""
+    """Every address the affine `operands` and every unit instance the `moving` templates
+    form under loops of `trips` (the fixed ones are checked once per block in
+    _check_template)."""
+    for t in moving:
+        if any(t.instance_coefs[len(trips) :]):
+            raise ProgramError(f"{where}: unit {t.unit}'s instance uses a loop it is not in")
+        low, high = _affine_range(t.instance, t.instance_coefs, trips)
+        if low < 0 or high >= program.units[t.unit]:
+            raise ProgramError(
+                f"{where}: unit {t.unit}'s instance runs over {low}..{high}; the unit has "
+                f"{program.units[t.unit]} instances"
+            )
     for operand in operands:
         if any(operand.coefs[len(trips) :]):
             raise ProgramError(f"{where}: operand {operand.render()} uses a loop it is not in")
-        low = high = operand.base
-        for coef, n in zip(operand.coefs, trips, strict=False):
-            span = coef * max(n - 1, 0)
-            low += min(0, span)
-            high += max(0, span)
+        low, high = _affine_range(operand.base, operand.coefs, trips)
         if low < 0 or high + operand.count > program.spaces[operand.space]:
             raise ProgramError(
                 f"{where}: operand {operand.render()} leaves space {operand.space!r} of "

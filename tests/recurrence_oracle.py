@@ -74,7 +74,8 @@ def dependency_graph(block: Block) -> nx.MultiDiGraph:
             readers = []
     by_unit: dict[tuple[str, int], list[int]] = {}
     for position, t in enumerate(templates):
-        by_unit.setdefault((t.unit, t.instance), []).append(position)
+        if not any(t.instance_coefs):  # a moving instance is left out, as an operand is
+            by_unit.setdefault((t.unit, t.instance), []).append(position)
     for positions in by_unit.values():
         for u, v in zip(positions, positions[1:], strict=False):
             add(u, v, templates[u].occupancy, 0, "unit")

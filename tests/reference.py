@@ -70,6 +70,8 @@ def reference_cycles(program: Program, layer: LayerProgram) -> int:
 
     for block_id, index in block_executions(layer.root):
         for t in program.blocks[block_id].templates:
+            # The unit instance moves with the loops as an address does.
+            unit = (t.unit, t.instance + sum(c * index[d] for d, c in enumerate(t.instance_coefs)))
             if t.bundle_start:
                 if bundle_open:  # the previous bundle is complete: its latest start is final
                     bundle_starts.append(latest_start)
@@ -84,7 +86,7 @@ def reference_cycles(program: Program, layer: LayerProgram) -> int:
                 bundle_issues.append(issue)
                 bundle_open = True
                 latest_start = issue
-            start = max(issue + program.frontend_delay, unit_free[(t.unit, t.instance)])
+            start = max(issue + program.frontend_delay, unit_free[unit])
             if t.queue is not None:
                 start = max(start, entry_free(t.queue))
             for operand in t.reads:  # RAW
@@ -108,7 +110,7 @@ def reference_cycles(program: Program, layer: LayerProgram) -> int:
             for queue in (t.queue, t.issue_queue):
                 if queue is not None:
                     queue_ends[queue].append(end)
-            unit_free[(t.unit, t.instance)] = start + t.occupancy
+            unit_free[unit] = start + t.occupancy
             latest_start = max(latest_start, start)
             max_end = max(max_end, end)
     return max_end

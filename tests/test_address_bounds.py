@@ -113,5 +113,5 @@ def test_an_address_drifting_outside_the_locations_stops_the_kernel():
         evaluation.blocks, arrays=arrays._replace(offset_coefs=arrays.offset_coefs * 7 // 2)
     )
     packed = pack_layer(prog.layers[0], prog, drifted)
-    with pytest.raises(IndexError, match="address left the locations"):
+    with pytest.raises(IndexError, match="address or unit instance left the machine"):
         run_kernel(packed, drifted, fast=False)

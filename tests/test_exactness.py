@@ -169,10 +169,16 @@ def templates(
     # the front end, and its state drifts instead of repeating.
     bundle_start = draw(st.integers(0, 2)) != 1
     queue = draw(st.sampled_from([None, "q0", "q1"]))
+    # A third of the templates run on an instance the strided loops move, as a row of
+    # processing elements does (random_programs adds the instances they reach).
+    moves = bool(strided) and draw(st.integers(0, 2)) == 0
     return Template(
         opcode="op",
         unit="u",
         instance=draw(st.integers(0, n_units - 1)),
+        instance_coefs=tuple(
+            draw(st.sampled_from((0, 1, 2))) if moves and d in strided else 0 for d in range(depth)
+        ),
         # Latencies beyond the occupancies, so results are still pending at loop
         # boundaries where fast mode takes signatures.
         latency=draw(st.integers(0, 12)),
@@ -216,6 +222,22 @@ def space_needed(program_blocks: list[Block], roots: list[Loop]) -> int:
     return max(unplaced, *(reach(root, ()) for root in roots))
 
 
+def units_needed(program_blocks: list[Block], roots: list[Loop], n_units: int) -> int:
+    """Instances the templates reach (coefficients are >= 0), at least `n_units`."""
+
+    def reach(node: Loop | BlockRef, trips: tuple[int, ...]) -> int:
+        if isinstance(node, Loop):
+            return max(reach(child, (*trips, node.trips)) for child in node.body)
+        return max(
+            1
+            + t.instance
+            + sum(c * max(n - 1, 0) for c, n in zip(t.instance_coefs, trips, strict=False))
+            for t in program_blocks[node.block].templates
+        )
+
+    return max(n_units, *(reach(root, ()) for root in roots))
+
+
 @st.composite
 def random_programs(draw, max_trips: int = 40, wide: bool | None = False):
     """One layer: loops up to three deep over blocks of random templates. Each loop is
@@ -242,7 +264,8 @@ def random_programs(draw, max_trips: int = 40, wide: bool | None = False):
     root = Loop("layer", 1, tuple(node(1, frozenset()) for _ in range(draw(st.integers(1, 2)))))
     layer = LayerProgram("layer", "random", 0, {}, root)
     space = space_needed(blocks, [root])
-    return draw(_random_front_end(n_units, space, tuple(blocks), (layer,)))
+    units = units_needed(blocks, [root], n_units)
+    return draw(_random_front_end(units, space, tuple(blocks), (layer,)))
 
 
 @st.composite

@@ -27,7 +27,7 @@ from isa.program import Block, BlockRef, LayerProgram, Loop, Program
 from isa.systolic.lowering import lower
 from tests import recurrence_oracle as oracle
 from tests.builders import examples, instr, op, program
-from tests.test_exactness import SPACE, random_programs, space_needed, templates
+from tests.test_exactness import SPACE, random_programs, space_needed, templates, units_needed
 from tracer.lowering import lower_workload
 from tracer.workloads.layers import Conv2d, Dense, Model
 
@@ -106,7 +106,8 @@ def one_block_program(block: Block, units: int = 1) -> Program:
         bundles_per_cycle=1,
         window_bundles=1,
         frontend_delay=0,
-        units={"u": units},
+        # With the instances the moving templates reach (random_blocks moves some).
+        units={"u": units_needed([block], [layer.root], units)},
         spaces={SPACE: space_needed([block], [layer.root])},
         blocks=(block,),
         layers=(layer,),

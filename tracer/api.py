@@ -364,7 +364,7 @@ def instruction_timeline(
                     block.name,
                     position,
                     t.opcode,
-                    f"{t.unit}[{t.instance}]",
+                    f"{t.unit}[{t.instance_at(index)}]",
                     ", ".join(render_operand(o, index) for o in t.reads),
                     ", ".join(render_operand(o, index) for o in t.writes),
                     int(timeline.start[k]),

@@ -48,7 +48,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -68,6 +68,7 @@ FIELD_TYPE = {
     FieldKind.TEXT: pa.string(),
     FieldKind.UNIT: pa.string(),
     FieldKind.INSTANCE: pa.int64(),
+    FieldKind.INSTANCE_COEFS: pa.list_(pa.int64()),
     FieldKind.CYCLES: pa.int64(),
     FieldKind.FLAG: pa.bool_(),
     FieldKind.OPERANDS: pa.list_(OPERAND_TYPE),
@@ -262,6 +263,8 @@ def _templates_table(program: Program) -> pa.Table:
                 value = getattr(t, spec.name)
                 if spec.kind is FieldKind.OPERANDS:
                     value = [_operand_dict(o) for o in value]
+                elif spec.kind is FieldKind.INSTANCE_COEFS:
+                    value = list(value)
                 columns[spec.name].append(value)
     return pa.table(columns, schema=TEMPLATE_SCHEMA)
 
@@ -320,9 +323,13 @@ def _is_affine(block: Block) -> bool:
     return any(any(o.coefs) for t in block.templates for o in t.operands())
 
 
+def _moves_instances(block: Block) -> bool:
+    return any(any(t.instance_coefs) for t in block.templates)
+
+
 def _static_columns(block: Block) -> dict[str, list[Any]]:
-    """Columns that are the same at every execution of `block` (addresses too, unless
-    they depend on loop indices)."""
+    """Columns that are the same at every execution of `block` (addresses and instances
+    too, unless they depend on loop indices)."""
     columns: dict[str, list[Any]] = {
         "block": [block.name] * len(block.templates),
         "position": list(range(len(block.templates))),
@@ -330,6 +337,8 @@ def _static_columns(block: Block) -> dict[str, list[Any]]:
     for spec in TEMPLATE_FIELDS:
         if spec.materialized and spec.kind is not FieldKind.OPERANDS:
             columns[spec.name] = [getattr(t, spec.name) for t in block.templates]
+    if _moves_instances(block):
+        del columns["instance"]
     if not _is_affine(block):
         for name in OPERAND_LISTS:
             columns[name] = [
@@ -419,6 +428,8 @@ def _write_instructions(path: Path, program: Program, iterations: int | None) ->
                 columns["iteration"].extend([iteration] * n)
                 for name, values in static[block_id].items():
                     columns[name].extend(values)
+                if _moves_instances(block):
+                    columns["instance"].extend(t.instance_at(index) for t in block.templates)
                 if _is_affine(block):
                     for name in OPERAND_LISTS:
                         columns[name].extend(
@@ -587,6 +598,8 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     values = [
         [tuple(map(_operand, operands)) for operands in templates[spec.name]]
         if spec.kind is FieldKind.OPERANDS
+        else [tuple(coefs) for coefs in templates[spec.name]]
+        if spec.kind is FieldKind.INSTANCE_COEFS
         else templates[spec.name]
         for spec in TEMPLATE_FIELDS
     ]

@@ -87,7 +87,9 @@ def block_executions(layer: LayerProgram) -> Counter[int]:
 @dataclass(frozen=True)
 class BlockUsage:
     """What one execution of a block asks of the machine, aggregated once per block, per
-    unit instance in the program's global order (unit kinds in Program.units order)."""
+    unit instance in the program's global order (unit kinds in Program.units order).
+    Templates whose instance moves with the loops are counted per placement instead
+    (_moving_usage)."""
 
     busy: np.ndarray  # occupancy per unit instance
     overhang: np.ndarray  # largest occupancy - latency per instance (0 if none larger)
@@ -117,6 +119,8 @@ def block_usage(block: Block, program: Program) -> BlockUsage:
         for queue in (t.queue, t.issue_queue):
             if queue is not None:
                 hold[queues.index(queue)] += t.latency
+        if any(t.instance_coefs):
+            continue
         index = offsets[t.unit] + t.instance
         busy[index] += t.occupancy
         overhang[index] = max(overhang[index], t.occupancy - t.latency)
@@ -162,6 +166,7 @@ def layer_bound(
         hold += executions * block.queue_hold
         if min_latency is None or block.min_latency < min_latency:
             min_latency = block.min_latency
+    _add_moving_usage(layer, program, busy, overhang, used)
     if not used.any():
         return LayerBound("-", 0, cycles)
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
@@ -192,6 +197,65 @@ def layer_bound(
         return LayerBound(unit, busy_cycles, cycles, **which)
     loop, recurrence, ratio = _recurrence(layer, critical)
     return LayerBound(unit, busy_cycles, cycles, recurrence, loop, ratio, **which)
+
+
+def _add_moving_usage(
+    layer: LayerProgram,
+    program: Program,
+    busy: np.ndarray,
+    overhang: np.ndarray,
+    used: np.ndarray,
+) -> None:
+    """Add the templates whose unit instance moves with the loops, placement by placement:
+    each instance it reaches, as often as the indices reach it."""
+    moving = [
+        tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks
+    ]
+    if not any(moving):
+        return
+    offsets = _unit_offsets(program)
+    placements: Counter[tuple[int, tuple[int, ...]]] = Counter()
+
+    def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> None:
+        if isinstance(node, BlockRef):
+            if moving[node.block]:
+                placements[(node.block, trips)] += 1
+            return
+        for child in node.body:
+            walk(child, (*trips, node.trips))
+
+    walk(layer.root, ())
+    for (block, trips), times in placements.items():
+        for t in moving[block]:
+            instances, counts = _instance_counts(t.instance, t.instance_coefs, trips)
+            if counts.size == 0:
+                continue
+            index = offsets[t.unit] + instances
+            busy[index] += times * counts * t.occupancy
+            overhang[index] = np.maximum(overhang[index], t.occupancy - t.latency)
+            used[index] = True
+
+
+def _instance_counts(
+    base: int, coefs: tuple[int, ...], trips: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The instances base + coefs . index reaches under loops of `trips`, and how many
+    times each (distinct instances, ascending)."""
+    instances = np.array([base], dtype=np.int64)
+    counts = np.ones(1, dtype=np.int64)
+    for depth, n in enumerate(trips):
+        coef = coefs[depth] if depth < len(coefs) else 0
+        if n == 0:
+            return instances[:0], counts[:0]
+        if coef == 0:
+            counts = counts * n
+            continue
+        reached = (instances[:, None] + coef * np.arange(n, dtype=np.int64)[None, :]).ravel()
+        instances, where = np.unique(reached, return_inverse=True)
+        summed = np.zeros(instances.shape[0], dtype=np.int64)
+        np.add.at(summed, where.reshape(-1), np.repeat(counts, n))  # exact, in integers
+        counts = summed
+    return instances, counts
 
 
 def _recurrence(layer: LayerProgram, critical: CriticalCycles) -> tuple[str, int, Fraction | None]:

@@ -71,12 +71,14 @@ T_READS_END = COLUMN["reads_end"]
 T_WRITES_END = COLUMN["writes_end"]
 T_READ_MARKS_END = COLUMN["read_marks_end"]
 T_MARKS_END = COLUMN["marks_end"]
+T_INSTANCE_OFFSET = COLUMN["instance_offset"]
 T_SIMPLE = COLUMN["simple"]
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
-# Validation keeps every address of a program within its space, so an address outside the
-# locations means the kernel's affine offsets no longer match the loop indices: stop
-# rather than read or write outside the state arrays (their indexing is unchecked).
-_ADDRESS_DRIFT = "an operand's address left the locations: the affine offsets drifted"
+# Validation keeps every address of a program within its space (and every unit instance
+# within its kind), so one outside the state arrays means the kernel's affine offsets no
+# longer match the loop indices: stop rather than read or write outside them (their
+# indexing is unchecked).
+_ADDRESS_DRIFT = "an address or unit instance left the machine: the affine offsets drifted"
 
 
 @njit(cache=True)
@@ -115,8 +117,9 @@ def _remember(
 def _offset_steps(layer, templates, program):
     """How a layer's loops move the affine offsets (ProgramArrays.offset_coefs): a trip of
     the loop opened at op pc adds step_size[u] to offset step_offset[u], for u in
-    [step_first[pc], step_first[pc + 1]): the offsets of the operands inside the loop with a
-    nonzero coefficient at its depth. Returns (step_first, step_offset, step_size).
+    [step_first[pc], step_first[pc + 1]): the offsets of the operands and unit instances
+    inside the loop with a nonzero coefficient at its depth. Returns (step_first,
+    step_offset, step_size).
 
     A loop with steps is one whose body depends on its index, so fast mode never skips its
     trips or restores it from the memo (LayerArrays.skippable): its index only ever moves
@@ -141,8 +144,12 @@ def _offset_steps(layer, templates, program):
                 if kind[inner] != BLOCK:
                     continue
                 for i in range(first_template[inner], end_template[inner]):
-                    for a in range(templates[i, T_OPERANDS_FIRST], templates[i, T_MARKS_END]):
-                        k = operand_offset[a]
+                    # Its operands' offsets, then its instance's (-1 stands for it).
+                    for a in range(templates[i, T_OPERANDS_FIRST] - 1, templates[i, T_MARKS_END]):
+                        if a < templates[i, T_OPERANDS_FIRST]:
+                            k = templates[i, T_INSTANCE_OFFSET]
+                        else:
+                            k = operand_offset[a]
                         if offset_coefs[k, d] != 0 and seen[k] != pc:
                             seen[k] = pc
                             if fill:
@@ -317,7 +324,12 @@ def evaluate_layer(
                     bundle_open = True
                     bundle_max_start = issue
                 start = issue + frontend_delay
-                u = np.uint64(templates[i, T_UNIT])
+                unit = templates[i, T_UNIT]
+                if not templates[i, T_SIMPLE]:
+                    unit += offset[templates[i, T_INSTANCE_OFFSET]]
+                    if unit < 0 or unit >= n_units:
+                        raise IndexError(_ADDRESS_DRIFT)
+                u = np.uint64(unit)
                 if unit_free[u] > start:
                     start = unit_free[u]
                 q = templates[i, T_QUEUE]

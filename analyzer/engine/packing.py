@@ -13,6 +13,7 @@ import numpy as np
 
 from analyzer.engine.arrays import LayerArrays, ProgramArrays
 from analyzer.engine.kernels import (
+    T_INSTANCE_OFFSET,
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
@@ -87,27 +88,46 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     rows: list[list[int]] = []
     track: list[bool] = []
     loc, count, coefs, space_lo, space_hi = [], [], [], [], []
+    instance_coefs = []
     for block in program.blocks:
         for t in block.templates:
             operands = t.operands()  # every list in field order: the kernel's order
-            # The hot path reads locations alone, not their chunks.
-            fixed = all(o.count == 1 and not any(o.coefs) for o in operands)
-            rows.append(
-                template_row(t, unit_first, queue_index, len(loc), fixed and chunk_shift == 0)
+            # The hot path reads locations and the unit alone: no chunks, no offsets.
+            fixed = not any(t.instance_coefs) and all(
+                o.count == 1 and not any(o.coefs) for o in operands
             )
+            # The instance's offset is filled in once the offsets are known (below).
+            rows.append(
+                template_row(t, unit_first, queue_index, len(loc), 0, fixed and chunk_shift == 0)
+            )
+            instance_coefs.append(_padded(t.instance_coefs))
             for operand in operands:
                 track.append(operand.space in written)
                 loc.append(space_first[operand.space] + operand.base)
                 space_lo.append(space_first[operand.space])
                 space_hi.append(space_first[operand.space] + program.spaces[operand.space])
                 count.append(operand.count)
-                coefs.append(list(operand.coefs) + [0] * (MAX_DEPTH - len(operand.coefs)))
+                coefs.append(_padded(operand.coefs))
         block_first.append(len(rows))
     coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
     templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
     location = np.array(loc, dtype=np.int64)
-    # Operands with equal coefficients share one offset (Gemmini's shadow spaces of a row).
-    offset_coefs, operand_offset = np.unique(coef_array, axis=0, return_inverse=True)
+    # Operands and instances with equal coefficients share one offset (Gemmini's shadow
+    # spaces of a row); a fixed instance takes the zero one, always present.
+    offset_coefs, inverse = np.unique(
+        np.concatenate(
+            [
+                coef_array,
+                np.array(instance_coefs, dtype=np.int64).reshape(-1, MAX_DEPTH),
+                np.zeros((1, MAX_DEPTH), dtype=np.int64),
+            ]
+        ),
+        axis=0,
+        return_inverse=True,
+    )
+    inverse = inverse.reshape(-1).astype(np.int64)
+    operand_offset = inverse[: len(coefs)]
+    templates[:, T_INSTANCE_OFFSET] = inverse[len(coefs) : len(coefs) + len(rows)]
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,
@@ -126,7 +146,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         frontend_delay=program.frontend_delay,
         operand_space_lo=np.array(space_lo, dtype=np.int64),
         operand_space_hi=np.array(space_hi, dtype=np.int64),
-        operand_offset=operand_offset.reshape(-1).astype(np.int64),
+        operand_offset=operand_offset,
         offset_coefs=offset_coefs,
     )
     signature_length = (
@@ -138,6 +158,10 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         + queue_first[-1]
     )
     return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
+
+
+def _padded(coefs: tuple[int, ...]) -> list[int]:
+    return list(coefs) + [0] * (MAX_DEPTH - len(coefs))
 
 
 def _address_depths(coefs: np.ndarray) -> np.ndarray:
@@ -169,7 +193,9 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
             else:
                 first = arrays.templates[lo, T_OPERANDS_FIRST]
                 last = arrays.templates[hi - 1, T_MARKS_END]
+                # The loop depths its addresses move with, and its unit instances.
                 used = arrays.operand_coefs[first:last].any(axis=0)
+                used |= arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any(axis=0)
                 mask = sum(1 << d for d in range(MAX_DEPTH) if used[d])
                 block_facts[block] = (
                     int(hi - lo),
@@ -187,6 +213,8 @@ def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> P
         first = arrays.templates[lo, T_OPERANDS_FIRST]
         last = arrays.templates[hi - 1, T_MARKS_END]
         if arrays.operand_affine[first:last].any():
+            return 0
+        if arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any():
             return 0
         return int(lo) + 1
 

@@ -4,8 +4,9 @@ For a block repeated by a loop, the dependency graph of one iteration has an edg
 of weight w and distance d when start(v in iteration k + d) >= start(u in iteration k) + w.
 The rules are those of docs/design.md §3: RAW and WAW (w = latency of the earlier writer),
 WAR (w = read time of the reader - latency of the writer), and in-order unit instances
-(w = occupancy). Operands whose address depends on a loop index are left out, which can
-only lower the bound; so are marks, queues and the front end.
+(w = occupancy). Operands whose address depends on a loop index, and the unit edges of
+templates whose unit instance does, are left out, which can only lower the bound; so are
+marks, queues and the front end.
 
 Every cycle needs a loop-carried edge (distance-0 edges follow program order), so a cycle
 of total weight W over K iterations forces W cycles per K iterations. The edges are built
@@ -21,6 +22,7 @@ from fractions import Fraction
 import numpy as np
 
 from analyzer.engine.kernels import (
+    T_INSTANCE_OFFSET,
     T_LATENCY,
     T_MARKS_END,
     T_OCCUPANCY,
@@ -77,8 +79,9 @@ def block_dependency_edges(blocks: PackedBlocks, block: int) -> DependencyEdges:
     # One access per location of each kept operand, in operand order.
     access = np.repeat(kept, counts)
     within = np.arange(access.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+    moving = arrays.offset_coefs[rows[:, T_INSTANCE_OFFSET]].any(axis=1)
     source, target, weight, distance = dependency_edges(
-        rows[:, T_UNIT].copy(),
+        np.where(moving, -1, rows[:, T_UNIT]),
         rows[:, T_LATENCY].copy(),
         rows[:, T_OCCUPANCY].copy(),
         rows[:, T_READ_TIME].copy(),

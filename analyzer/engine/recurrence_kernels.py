@@ -37,8 +37,9 @@ def dependency_edges(
     or from the block's last write with distance 1; WAR from each read since the previous
     write, or, for the block's first write, from the reads after its last write with
     distance 1. Per unit instance: program order with weight occupancy, and the last to
-    the first with distance 1. An edge from a template to itself with distance 0 says
-    nothing and is left out. Returns (source, target, weight, distance)."""
+    the first with distance 1; a template of unit -1 has no unit edges. An edge from a
+    template to itself with distance 0 says nothing and is left out. Returns (source,
+    target, weight, distance)."""
     accesses = access_template.shape[0]
     templates = unit.shape[0]
     # A read adds one edge; a write one, plus one per read it follows: at most two edges
@@ -109,6 +110,8 @@ def dependency_edges(
         first = end
     by_unit = np.argsort(unit, kind="mergesort")
     first = 0
+    while first < templates and unit[by_unit[first]] < 0:
+        first += 1
     while first < templates:
         end = first + 1
         while end < templates and unit[by_unit[end]] == unit[by_unit[first]]:

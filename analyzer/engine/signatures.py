@@ -22,6 +22,7 @@ from analyzer.engine.template_row import COLUMN
 # The op list's kinds (analyzer/engine/packing.py, pack_layer; the kernels' interpreter).
 LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
 T_OPERANDS_FIRST = COLUMN["operands_first"]
+T_INSTANCE_OFFSET = COLUMN["instance_offset"]
 T_MARKS_END = COLUMN["marks_end"]
 
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
@@ -194,7 +195,8 @@ def _region_bounds(layer, program, begin, index, regions):
     place it, from the operands of every block below it (an inner loop's index spans its
     trips); return how many, or -1 when there are more than MAX_REGIONS or two regions of
     one space can meet while it runs (their locations would move by different steps: no
-    translation describes both)."""
+    translation describes both), or when a unit instance below moves with the loop's index
+    (the machine's items are compared in place, unit by unit)."""
     depth = layer.depth[begin]
     inner_trips = np.ones(index.shape[0], dtype=np.int64)
     n = 0
@@ -208,6 +210,9 @@ def _region_bounds(layer, program, begin, index, regions):
             inner_trips[layer.depth[pc]] = layer.arg[pc]
         elif kind == BLOCK:
             block_depth = layer.depth[pc]
+            for i in range(layer.arg[pc], layer.arg2[pc]):
+                if program.offset_coefs[program.templates[i, T_INSTANCE_OFFSET], depth] != 0:
+                    return -1
             first = program.templates[layer.arg[pc], T_OPERANDS_FIRST]
             last = program.templates[layer.arg2[pc] - 1, T_MARKS_END]
             for a in range(first, last):

@@ -3,6 +3,8 @@ from the template table (isa.program.TEMPLATE_FIELDS) by each field's kind.
 
     UNIT       column <name>: the unit instance's global id (unit kind's offset + instance)
     INSTANCE   none: folded into the unit's column
+    INSTANCE_COEFS  column instance_offset: the affine offset (ProgramArrays.offset_coefs)
+               the kernel adds to the unit's column, a zero one for a fixed instance
     TEXT       none: the kernel never reads names
     CYCLES     column <name>: the value
     FLAG       column <name>: 0 or 1
@@ -10,8 +12,8 @@ from the template table (isa.program.TEMPLATE_FIELDS) by each field's kind.
                consecutive in field order, so the first one also opens column
                operands_first
     QUEUE      column <name>: the queue's index, -1 for none
-and, last, column `simple`: 1 when every operand is one fixed location and locations are
-not chunked (the kernel's hot path, analyzer/engine/kernels.py).
+and, last, column `simple`: 1 when every operand is one fixed location, the instance is
+fixed and locations are not chunked (the kernel's hot path, analyzer/engine/kernels.py).
 
 analyzer/engine/kernels.py reads the indices as plain int globals (T_<COLUMN>), which
 Numba compiles in as constants.
@@ -33,6 +35,8 @@ def _column_names() -> tuple[str, ...]:
             if "operands_first" not in names:
                 names.append("operands_first")
             names.append(f"{spec.name}_end")
+        elif spec.kind is FieldKind.INSTANCE_COEFS:
+            names.append("instance_offset")
     names.append("simple")
     return tuple(names)
 
@@ -51,6 +55,7 @@ _ROW_FIELDS = tuple(
     if spec.kind in _VALUE_KINDS or spec.kind is FieldKind.OPERANDS
 )
 _OPERANDS_FIRST = COLUMN["operands_first"]
+_INSTANCE_OFFSET = COLUMN["instance_offset"]
 _SIMPLE = COLUMN["simple"]
 
 
@@ -59,13 +64,16 @@ def template_row(
     unit_first: dict[str, int],
     queue_index: dict[str, int],
     operands_first: int,
+    instance_offset: int,
     simple: bool,
 ) -> list[int]:
     """The kernel's row for `template`, whose operands start at `operands_first` of the
-    operand table (every list of it, in field order)."""
+    operand table (every list of it, in field order) and whose instance moves with offset
+    `instance_offset` of ProgramArrays.offset_coefs."""
     row = [0] * TEMPLATE_COLUMNS
     end = operands_first
     row[_OPERANDS_FIRST] = operands_first
+    row[_INSTANCE_OFFSET] = instance_offset
     for name, kind, column in _ROW_FIELDS:
         value = getattr(template, name)
         if kind is FieldKind.UNIT:

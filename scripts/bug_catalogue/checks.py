@@ -76,8 +76,8 @@ VALIDATION_BUGS = (
     Bug(
         "validation.instance-one-past-the-end",
         VALIDATION,
-        "not _is_count(t.instance, 0, program.units[unit] - 1)",
-        "not _is_count(t.instance, 0, program.units[unit])",
+        "high = program.units[unit] - 1 if not any(t.instance_coefs) else MAX_SIZE",
+        "high = program.units[unit] if not any(t.instance_coefs) else MAX_SIZE",
         "a template's unit instance exists",
         CHECKS,
     ),
@@ -116,8 +116,8 @@ VALIDATION_BUGS = (
     Bug(
         "validation.coefficients-must-match-depth",
         VALIDATION,
-        "for coef, n in zip(operand.coefs, trips, strict=False):",
-        "for coef, n in zip(operand.coefs, trips, strict=True):",
+        "for coef, n in zip(coefs, trips, strict=False):",
+        "for coef, n in zip(coefs, trips, strict=True):",
         "an operand may give fewer coefficients than its loops, or zeros beyond them",
         (_ADDRESS + "test_affine_bounds_add_up_every_enclosing_loop", *CHECKS),
     ),

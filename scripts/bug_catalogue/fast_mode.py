@@ -304,8 +304,8 @@ PACKING_BUGS = (
     Bug(
         "packing.hot-path-with-chunks",
         PACKING,
-        "template_row(t, unit_first, queue_index, len(loc), fixed and chunk_shift == 0)",
-        "template_row(t, unit_first, queue_index, len(loc), fixed)",
+        "template_row(t, unit_first, queue_index, len(loc), 0, fixed and chunk_shift == 0)",
+        "template_row(t, unit_first, queue_index, len(loc), 0, fixed)",
         "the one-location hot path never runs with chunked locations (it ignores floors)",
         ("tests/test_timing_rules.py", *CHUNKS, *FAST),
     ),

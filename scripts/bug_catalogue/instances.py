@@ -1,0 +1,117 @@
+"""Seeded bugs in moving unit instances (Template.instance_coefs, docs/design.md §2.2):
+the kernel's unit id, the offsets that move it, the packing decisions that keep fast mode
+away from a loop moving its instances, the checks, the bounds and the trace."""
+
+from __future__ import annotations
+
+from scripts.bug_catalogue.common import (
+    BOUNDS,
+    EXACT,
+    KERNELS,
+    PACKING,
+    RECURRENCE_KERNELS,
+    SIGNATURES,
+    TRACE_IO,
+    VALIDATION,
+    Bug,
+)
+
+MOVING = "tests/test_moving_instances.py"
+# Hand-worked first, then the random programs (which move instances with strided loops).
+MOVING_RULES = (
+    MOVING,
+    EXACT + "test_random_programs_full_equals_an_independent_reference",
+    EXACT + "test_random_programs_fast_equals_full",
+)
+
+INSTANCE_BUGS = (
+    Bug(
+        "instances.kernel-ignores-the-offset",
+        KERNELS,
+        "unit += offset[templates[i, T_INSTANCE_OFFSET]]",
+        "unit += 0",
+        "a moving template runs on its base instance plus its coefficients times the indices",
+        MOVING_RULES,
+    ),
+    Bug(
+        "instances.offsets-not-stepped",
+        KERNELS,
+        "k = templates[i, T_INSTANCE_OFFSET]",
+        "k = 0",
+        "the loops step the offsets of the instances below them, as of the operands",
+        MOVING_RULES,
+    ),
+    Bug(
+        "instances.hot-path-for-a-moving-template",
+        PACKING,
+        "fixed = not any(t.instance_coefs) and all(",
+        "fixed = all(",
+        "the hot path reads the unit column alone: only for fixed instances",
+        MOVING_RULES,
+    ),
+    Bug(
+        "instances.loop-moving-its-instances-skippable",
+        PACKING,
+        "used |= arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any(axis=0)",
+        "pass",
+        "a loop whose index moves an instance below it is index-dependent: never skipped whole",
+        MOVING_RULES,
+    ),
+    Bug(
+        "instances.memo-restores-a-moved-instance",
+        PACKING,
+        "        if arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any():\n"
+        "            return 0",
+        "        pass",
+        "the memo never restores a loop whose instances an outer index moves",
+        (MOVING, EXACT + "test_random_programs_fast_equals_full"),
+    ),
+    Bug(
+        "instances.translated-despite-moving-instances",
+        SIGNATURES,
+        "if program.offset_coefs[program.templates[i, T_INSTANCE_OFFSET], depth] != 0:",
+        "if False:",
+        "a loop moving its instances compares its machine in place: it must not translate",
+        (MOVING, EXACT + "test_random_programs_fast_equals_full"),
+    ),
+    Bug(
+        "instances.range-one-past-the-end",
+        VALIDATION,
+        "if low < 0 or high >= program.units[t.unit]:",
+        "if low < 0 or high > program.units[t.unit]:",
+        "every instance a moving template reaches exists",
+        (MOVING,),
+    ),
+    Bug(
+        "instances.range-ignores-a-loop-not-around-it",
+        VALIDATION,
+        "if any(t.instance_coefs[len(trips) :]):",
+        "if False:",
+        "a moving instance names only loops it is in",
+        (MOVING,),
+    ),
+    Bug(
+        "instances.bound-counts-the-base-instance",
+        BOUNDS,
+        "        if any(t.instance_coefs):\n            continue\n",
+        "",
+        "a moving template's occupancy is spread over the instances it reaches",
+        (MOVING, EXACT + "test_random_programs_fast_equals_full"),
+    ),
+    Bug(
+        "instances.recurrence-keeps-moving-unit-edges",
+        RECURRENCE_KERNELS,
+        "while first < templates and unit[by_unit[first]] < 0:",
+        "while False:",
+        "a moving instance has no unit cycle in the recurrence",
+        (MOVING, "tests/test_recurrence.py"),
+    ),
+    Bug(
+        "instances.trace-lists-the-base-instance",
+        TRACE_IO,
+        'columns["instance"].extend(t.instance_at(index) for t in block.templates)',
+        'columns["instance"].extend(t.instance for t in block.templates)',
+        "instructions.arrow lists the instance each execution runs on",
+        (MOVING,),
+    ),
+)

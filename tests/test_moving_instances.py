@@ -1,0 +1,185 @@
+"""Unit instances that move with the loop indices (Template.instance_coefs): one template
+for a row of processing elements, as an operand's coefficients move its address
+(docs/design.md §2.2). Hand-worked timings, the checks, the trace, the bounds, and the
+fast-mode guards (a skip, a translated period or the memo must never carry one
+instance's state over to another)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analyzer.engine.bounds import _instance_counts
+from analyzer.engine.evaluate import Evaluation, evaluate_program
+from analyzer.engine.packing import pack_blocks
+from analyzer.engine.recurrence import block_dependency_edges, critical_cycle
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.validation import ProgramError, check_program
+from tests.builders import SAMPLINGS, cycles, instr, op, program, timeline
+from tests.reference import reference_cycles
+from tracer.trace_io import read_trace, write_trace
+
+
+def moving(instance: int = 0, coefs: tuple[int, ...] = (0, 1), **fields) -> Template:
+    t = instr(instance=instance, **fields)
+    return Template(**{**t.__dict__, "instance_coefs": coefs})
+
+
+def test_a_moving_instance_runs_each_trip_on_its_own_unit():
+    # Four trips of one instruction (occupancy 5, latency 1), all issued at 0 (64 bundles
+    # a cycle): on one instance they queue behind each other (starts 0, 5, 10, 15; the
+    # last ends at 16); on instances 0..3 they all start at 0 and the layer takes 1 cycle.
+    fixed = program([instr(occupancy=5)], trips=4)
+    spread = program([moving(occupancy=5)], trips=4)
+    assert [s for s, _ in timeline(fixed)] == [0, 5, 10, 15]
+    assert [s for s, _ in timeline(spread)] == [0, 0, 0, 0]
+    assert cycles(fixed) == 16 and cycles(spread) == 1
+    assert reference_cycles(spread, spread.layers[0]) == 1
+    # A coefficient of 2 from instance 1: instances 1, 3, 1, 3 for trips 0..3 would need
+    # 7 instances; on 8 of them, trip k runs on 1 + 2k, still side by side.
+    strided = program([moving(instance=1, coefs=(0, 2), occupancy=5)], trips=4, units={"alu": 8})
+    assert [s for s, _ in timeline(strided)] == [0, 0, 0, 0]
+
+
+def test_a_moving_instance_shares_its_unit_with_a_fixed_one():
+    # Trip k's first instruction runs on instance k (occupancy 4), its second always on
+    # instance 2 (occupancy 1). Trip 2's first instruction meets the fixed one's earlier
+    # uses of instance 2: the fixed one of trips 0 and 1 started at 0 and 1, so instance
+    # 2 is free at 2, and trip 2's moving instruction starts there; trip 2's fixed one
+    # follows it on instance 2 at 2 + 4 = 6, and trip 3's fixed one at 7.
+    prog = program(
+        [moving(occupancy=4), instr(instance=2, bundle_start=False)], trips=4, units={"alu": 4}
+    )
+    starts = [s for s, _ in timeline(prog)]
+    assert starts == [0, 0, 0, 1, 2, 6, 0, 7]
+    assert cycles(prog) == 8 == reference_cycles(prog, prog.layers[0])
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+@pytest.mark.parametrize("writes", [False, True], ids=["instances-only", "with-addresses"])
+def test_a_loop_moving_its_instances_never_skips(writes, sampling, monkeypatch):
+    # P occupies instance 10 until 100. Loop i (20 trips, one bundle: the issue time
+    # stays 0) runs on instance i with occupancy 0 and latency 1 (and writes m[i]), so
+    # every trip starts at 0 and ends at 1, except trip 10, which waits for instance 10:
+    # 100..101. Between boundaries the machine, compared in place, is the same (instance
+    # i's free time 0 is at the floor; m[i] holds what m[i-1] held): only the moving
+    # instance tells trip 10 apart, so the loop must neither skip periods nor translate.
+    from analyzer.engine import evaluate
+
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    prelude = Block("p", (instr(instance=10, occupancy=100),))
+    moved = (op("m", 0, coefs=(0, 1)),) if writes else ()
+    body = Block("w", (moving(occupancy=0, writes=moved, bundle_start=False),))
+    root = Loop("layer", 1, (BlockRef(0), Loop("i", 20, (BlockRef(1),))))
+    prog = Program(
+        "t", {}, 64, 1024, 0, {"alu": 20}, {"m": 20}, (prelude, body),
+        (LayerProgram("L", "t", 0, {}, root),),
+    )  # fmt: skip
+    full = evaluate_program(prog, "full")[0]
+    fast = evaluate_program(prog, "fast")[0]
+    assert full.cycles == fast.cycles == reference_cycles(prog, prog.layers[0]) == 101
+    assert fast.evaluated_iterations == full.evaluated_iterations
+
+
+def test_the_memo_never_restores_a_loop_whose_instance_an_outer_index_moves():
+    # Outer loop o (2 trips): sync S (reads m[0] and z[0]: waits for the last write and
+    # the last mark) and a barrier B behind it (width 1, window 1: B issues when S
+    # starts), then loop l of 50 writes to m[0] (latency 5, occupancy 7, marking z[0]
+    # when the instance is free again) on instance o. o=0: B issues at 1, the writes start
+    # at 2, 9, ..., 345 (each waits for the instance); o=1: S starts at 352 (the mark),
+    # B issues there, and the writes start at 353, ..., 696 on instance 1, free at 703.
+    # C (instance 1, latency 10) issues at 696 and starts at 703: the layer ends at 713.
+    # Loop l is entered at o=1 from the state it was entered at o=0 (everything at the
+    # floor) but runs on another instance: restoring o=0's first iterations would leave
+    # instance 1 free, start the next write 2 cycles early, and end at 711.
+    def template(opcode, instance, latency, occupancy=0, read_time=0, coefs=(), **operands):
+        return Template(
+            opcode, "u", instance, latency, occupancy, read_time,
+            operands.get("reads", ()), operands.get("writes", ()), True,
+            read_marks=operands.get("read_marks", ()), instance_coefs=coefs,
+        )  # fmt: skip
+
+    sync = Block(
+        "sync",
+        (
+            template("sync", 3, 0, reads=(Operand("m", 0), Operand("z", 0))),
+            template("barrier", 2, 0),
+        ),
+    )
+    write = Block(
+        "write",
+        (
+            template(
+                "w", 0, 5, 7, 7, coefs=(0, 1),
+                writes=(Operand("m", 0),), read_marks=(Operand("z", 0),),
+            ),
+        ),
+    )  # fmt: skip
+    last = Block("last", (template("c", 1, 10, 1),))
+    outer = Loop("o", 2, (BlockRef(0), Loop("l", 50, (BlockRef(1),))))
+    layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, (outer, BlockRef(2))))
+    prog = Program("t", {}, 1, 1, 0, {"u": 4}, {"m": 1, "z": 1}, (sync, write, last), (layer,))
+    full = evaluate_program(prog, "full")[0]
+    fast = evaluate_program(prog, "fast")[0]
+    assert full.cycles == fast.cycles == reference_cycles(prog, layer) == 713
+    assert fast.evaluated_iterations < full.evaluated_iterations  # loop l skipped periods
+
+
+@pytest.mark.parametrize(
+    ("base", "coefs", "trips", "fragment"),
+    [
+        (0, (0, 1), 5, r"instance runs over 0\.\.4; the unit has 4 instances"),
+        (3, (0, -1), 5, r"instance runs over -1\.\.3"),
+        (0, (0, 0, 1), 2, "instance uses a loop it is not in"),
+        (4, (0, 0), 2, r"unit alu\[4\] does not exist"),
+        (0, (0, True), 2, "instance_coefs .* has a bad one"),
+        (0, [0, 1], 2, "instance_coefs must be a tuple"),
+    ],
+)
+def test_moving_instances_are_checked_over_every_trip(base, coefs, trips, fragment):
+    prog = program([moving(instance=base, coefs=coefs)], trips=trips)
+    with pytest.raises(ProgramError, match=fragment):
+        check_program(prog)
+    check_program(program([moving(instance=0, coefs=(0, 1))], trips=4))  # 0..3 of 4: fine
+
+
+def test_a_trace_keeps_moving_instances_and_lists_each_trips_instance(tmp_path):
+    prog = program([moving(instance=1, coefs=(0, 1)), instr(instance=0)], trips=3)
+    prog = Program(**{**prog.__dict__, "model": "m"})
+    folder = write_trace(prog, tmp_path, materialize_iterations=None)
+    assert read_trace(folder).blocks == prog.blocks
+    instances = pl.read_ipc(folder / "instructions.arrow")["instance"].to_list()
+    assert instances == [1, 0, 2, 0, 3, 0]
+
+
+def test_the_resource_bound_counts_each_instance_a_moving_template_reaches():
+    # Instances base + 2a + b over a < 2, b < 3: 1, 2, 3, 3, 4, 5.
+    instances, counts = _instance_counts(1, (2, 1), (2, 3))
+    assert instances.tolist() == [1, 2, 3, 4, 5] and counts.tolist() == [1, 1, 2, 1, 1]
+    instances, counts = _instance_counts(0, (0, 1), (3, 4))  # depth 0 repeats 3 times
+    assert instances.tolist() == [0, 1, 2, 3] and counts.tolist() == [3, 3, 3, 3]
+    assert _instance_counts(0, (1,), (0,))[0].size == 0
+    # Four trips of occupancy 5, latency 1: on one instance it is busy 20 cycles less the
+    # last one's overhang of 4 (= the 16 cycles); spread over four, 5 - 4 each.
+    fixed, spread = (
+        Evaluation(p, "full").layer(p.layers[0]).bound
+        for p in (
+            program([instr(occupancy=5)], trips=4),
+            program([moving(occupancy=5)], trips=4),
+        )
+    )
+    assert (fixed.busy_cycles, fixed.instance, fixed.unused) == (16, 0, 3)
+    assert (spread.busy_cycles, spread.unused) == (1, 0)
+
+
+def test_the_recurrence_leaves_out_a_moving_instance():
+    # One instruction of occupancy 5 repeated: on a fixed instance, 5 cycles an iteration
+    # (the unit's own cycle); moving, each iteration has its own instance and no cycle.
+    fixed = pack_blocks(program([instr(occupancy=5)], trips=4))
+    spread = pack_blocks(program([moving(occupancy=5)], trips=4))
+    found = critical_cycle(block_dependency_edges(fixed, 0))
+    assert found is not None and (found.weight, found.iterations) == (5, 1)
+    edges = block_dependency_edges(spread, 0)
+    assert critical_cycle(edges) is None and edges.source.size == 0
+    assert np.array_equal(spread.arrays.offset_coefs.any(axis=1), [False, True])
