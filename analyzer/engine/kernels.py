@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from analyzer.engine import signatures
+from analyzer.engine import signatures, wavefront
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
 from analyzer.engine.signatures import (
     BLOCK,
@@ -51,6 +51,15 @@ from analyzer.engine.signatures import (
     _translated_restore,
 )
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
+from analyzer.engine.wavefront import (
+    MAX_WAVE_REGIONS,
+    REGION_COLUMNS,
+    _wavefront_match,
+    _wavefront_periods,
+    _wavefront_record,
+    _wavefront_regions,
+    _wavefront_restore,
+)
 from isa.program import MAX_DEPTH
 
 # Columns of the template row (analyzer/engine/template_row.py, from the template table),
@@ -79,6 +88,7 @@ HISTORY = 4  # signatures kept per loop level: periods up to this many iteration
 # longer match the loop indices: stop rather than read or write outside them (their
 # indexing is unchecked).
 _ADDRESS_DRIFT = "an address or unit instance left the machine: the affine offsets drifted"
+_NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earliest start)
 
 
 @njit(cache=True)
@@ -281,7 +291,18 @@ def evaluate_layer(
     n_regions = np.full(max(levels, 1), -1, dtype=np.int64)
     compare_every = np.ones(max(levels, 1), dtype=np.int64)
     kept_at = np.zeros((max(levels, 1), MAX_REGIONS), dtype=np.int64)
-    scratch = np.empty(2 * n_locations if levels > 0 else 0, dtype=np.int64)
+    scratch = np.empty(2 * (n_locations + n_units) if levels > 0 else 0, dtype=np.int64)
+    # Loops that open no bundle take wavefront periods instead (docs/design.md §4.7), per
+    # level: whether, their regions and per-offset flags, and the earliest start of the
+    # iteration running (track_min, for the levels in `tracked`) and of the two before.
+    wave = np.zeros(max(levels, 1), dtype=np.bool_)
+    wave_regions = np.zeros((max(levels, 1), MAX_WAVE_REGIONS, REGION_COLUMNS), dtype=np.int64)
+    wave_flags = np.zeros((levels, n_locations + n_units), dtype=np.uint8)
+    track_min = np.zeros(max(levels, 1), dtype=np.int64)
+    min_before = np.full(max(levels, 1), _NO_START, dtype=np.int64)
+    min_before2 = np.full(max(levels, 1), _NO_START, dtype=np.int64)
+    tracked = np.zeros(max(levels, 1), dtype=np.int64)
+    n_tracked = 0
     entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
     entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
@@ -497,6 +518,9 @@ def evaluate_layer(
                     if queue_head[issue_q] == queue_first[issue_q + 1] - queue_first[issue_q]:
                         queue_head[issue_q] = 0
                 unit_free[u] = start + templates[i, T_OCCUPANCY]
+                for t in range(n_tracked):
+                    if start < track_min[tracked[t]]:
+                        track_min[tracked[t]] = start
                 if start > bundle_max_start:
                     bundle_max_start = start
                 if end > max_end:
@@ -521,6 +545,21 @@ def evaluate_layer(
             if levels > 0 and op_translate[pc]:
                 lv = level_of[d]
                 hist_iter[lv, 0] = -1
+                wave[lv] = False
+                if chunk_shift == 0 and op_arg[pc] > 2:
+                    n = _wavefront_regions(
+                        layer, program, pc, index, wave_regions[lv], wave_flags[lv]
+                    )
+                    if n >= 0:
+                        wave[lv] = True
+                        n_regions[lv] = n
+                        track_min[lv] = _NO_START
+                        min_before[lv] = _NO_START
+                        min_before2[lv] = _NO_START
+                        tracked[n_tracked] = lv
+                        n_tracked += 1
+            if levels > 0 and op_translate[pc] and not wave[level_of[d]]:
+                lv = level_of[d]
                 # An iteration's cost: its instructions, and its operands' extra locations,
                 # which cost a chunk step per chunk when chunked.
                 cost = op_arg2[pc] + ((op_work[pc] - op_arg2[pc]) >> chunk_shift)
@@ -582,6 +621,10 @@ def evaluate_layer(
                         )
                         index[d] = memo.meta[e, 1]
                         bundle_open = memo.meta[e, 6] != 0
+                        # Instructions restored, not run: the iterations around them no
+                        # longer know their earliest start (no shifted wavefront match).
+                        for t in range(n_tracked):
+                            track_min[tracked[t]] = NEVER
                         covered += memo.meta[e, 3]
                         hist_sig[lv, 0, :] = memo.vals[e]
                         hist_hash[lv, 0] = np.uint64(memo.meta[e, 4])
@@ -610,7 +653,63 @@ def evaluate_layer(
                 moved = 1 if index[d] < trips else 1 - index[d]
                 for u in range(step_first[begin], step_first[begin + 1]):
                     offset[step_offset[u]] += step_size[u] * moved
-            if levels > 0 and op_translate[begin] and index[d] < trips:
+            if levels > 0 and op_translate[begin] and wave[level_of[d]] and index[d] < trips:
+                # Wavefront periods (docs/design.md §4.7): every boundary is kept and
+                # compared with the one before, at the issue time (a shift of 0) or, when
+                # iteration i - 1 started nothing at its issue, at floors below the earliest
+                # starts of the last two iterations, that many cycles apart.
+                lv = level_of[d]
+                i = index[d]
+                min_before2[lv] = min_before[lv]
+                min_before[lv] = track_min[lv]
+                track_min[lv] = _NO_START
+                skipped = 0
+                if hist_iter[lv, 0] == i - 1:
+                    then = issue
+                    shift = 0
+                    matched = _wavefront_match(
+                        hist_sig[lv, 0], kept_at[lv], state, wave_regions[lv], n_regions[lv],
+                        i, then, then, min_latency,
+                    )  # fmt: skip
+                    if (
+                        not matched
+                        and min_before2[lv] != _NO_START
+                        and min_before[lv] != _NO_START
+                        and min_before[lv] > issue + frontend_delay
+                        and min_before[lv] >= min_before2[lv]
+                    ):
+                        then = min_before[lv] - 1
+                        shift = min_before[lv] - min_before2[lv]
+                        matched = _wavefront_match(
+                            hist_sig[lv, 0], kept_at[lv], state, wave_regions[lv],
+                            n_regions[lv], i, then, then + shift, min_latency,
+                        )  # fmt: skip
+                    if matched:
+                        periods = _wavefront_periods(
+                            state, wave_regions[lv], n_regions[lv], i, then + shift, shift,
+                            trips - i, min_latency,
+                        )  # fmt: skip
+                        # The last period is evaluated: it leaves the latest start and end,
+                        # which the skipped ones (no later) never pass.
+                        skipped = periods - 1
+                if skipped > 0:
+                    _wavefront_restore(
+                        state, scratch, wave_regions[lv], n_regions[lv], wave_flags[lv], i,
+                        shift, skipped,
+                    )  # fmt: skip
+                    index[d] += skipped
+                    for u in range(step_first[begin], step_first[begin + 1]):
+                        offset[step_offset[u]] += step_size[u] * skipped
+                    covered += op_arg2[begin] * skipped
+                    hist_iter[lv, 0] = -1
+                    min_before[lv] = _NO_START
+                else:
+                    _wavefront_record(
+                        hist_sig[lv, 0], kept_at[lv], state, wave_regions[lv], n_regions[lv],
+                        wave_flags[lv], i,
+                    )  # fmt: skip
+                    hist_iter[lv, 0] = i
+            elif levels > 0 and op_translate[begin] and index[d] < trips:
                 # Translated periods of one iteration (docs/design.md §4.6): the boundary
                 # before every compare_every-th is kept, and that one compared with it.
                 lv = level_of[d]
@@ -700,6 +799,8 @@ def evaluate_layer(
                         hist_time[lv, 0] = issue
                         hist_iter[lv, 0] = i
             if index[d] >= trips:
+                if levels > 0 and op_translate[begin] and wave[level_of[d]]:
+                    n_tracked -= 1  # loops nest: it is the latest tracked
                 if levels > 0 and op_skippable[begin] and memo_pending[level_of[d]]:
                     # No period within the loop: remember its whole evolution instead.
                     lv = level_of[d]
@@ -809,7 +910,7 @@ def evaluate_layer(
 
 # evaluate_layer compiles the kernels of signatures.py into itself, but Numba keys its
 # cache by this file alone: their source goes into the key too.
-_SIGNATURES_SOURCE = Path(signatures.__file__).read_text()
+_SIGNATURES_SOURCE = Path(signatures.__file__).read_text() + Path(wavefront.__file__).read_text()
 
 
 class _ImportedConstantsCache(CompiledCodeCache):

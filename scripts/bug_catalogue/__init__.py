@@ -1,6 +1,6 @@
 """The bugs scripts/seed_bugs.py seeds, one plausible mistake each, by area:
 timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), translation,
-instances (moving unit instances), bounds, checks
+instances (moving unit instances), wavefront (loops that open no bundle), bounds, checks
 (validation, trace files) and machines (Gemmini's queues, the systolic memory side).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
@@ -22,6 +22,7 @@ from scripts.bug_catalogue.instances import INSTANCE_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
 from scripts.bug_catalogue.translation import TRANSLATION_BUGS
+from scripts.bug_catalogue.wavefront import WAVEFRONT_BUGS
 
 __all__ = ["BUGS", "KERNELS", "Bug"]
 
@@ -33,6 +34,7 @@ BUGS: tuple[Bug, ...] = (
     *PACKING_BUGS,
     *TRANSLATION_BUGS,
     *INSTANCE_BUGS,
+    *WAVEFRONT_BUGS,
     *BOUND_BUGS,
     *VALIDATION_BUGS,
     *TRACE_BUGS,

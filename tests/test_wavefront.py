@@ -1,0 +1,201 @@
+"""Wavefront periods (docs/design.md §4.7): loops that open no bundle, such as a row of
+processing elements in one step, skip iterations that repeat moved along their locations
+and unit instances and shifted in time, while the issue time stands still. Worked by
+hand (a row of PEs, a skip stopping at a busy instance and at a late operand, a location
+the loop only reads keeping its own time after the skip), then fast == full == the
+reference on random programs of such loops, counting the examples that skip."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.engine.evaluate import evaluate_program
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from tests.builders import (
+    SAMPLINGS,
+    check_fast_equals_full,
+    check_reaches_fast_path,
+    examples,
+    timeline,
+)
+from tests.reference import reference_cycles
+from tests.test_exactness import SPACE, space_needed, units_needed
+
+
+def pe(instance, coefs, latency=1, occupancy=1, reads=(), writes=(), bundle_start=False):
+    return Template(
+        "mac", "pe", instance, latency, occupancy, 1, reads, writes, bundle_start,
+        instance_coefs=coefs,
+    )  # fmt: skip
+
+
+def row_program(prelude: tuple[Template, ...], trips: int = 12, after=()) -> Program:
+    """A prelude bundle, then one bundle: a loop of `trips` PEs, PE c on instance c
+    reading h[c] and s[c], writing h[c + 1] (latency 1: the wavefront), then `after`."""
+    mac = pe(
+        0, (0, 1),
+        reads=(Operand("h", 0, 1, (0, 1)), Operand("s", 0, 1, (0, 1))),
+        writes=(Operand("h", 1, 1, (0, 1)),),
+    )  # fmt: skip
+    blocks = [Block("prelude", prelude), Block("row", (mac,))]
+    body: list = [BlockRef(0), Loop("c", trips, (BlockRef(1),))]
+    if after:
+        blocks.append(Block("after", tuple(after)))
+        body.append(BlockRef(2))
+    layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, tuple(body)))
+    return Program(
+        "t", {}, 4, 8, 0, {"pe": trips, "x": 2}, {"h": trips + 1, "s": trips, "o": 1},
+        tuple(blocks), (layer,),
+    )  # fmt: skip
+
+
+def start(unit="x", instance=0, latency=0, reads=(), writes=()):
+    return Template("start", unit, instance, latency, 1, 1, reads, writes, True)
+
+
+def check(prog: Program, cycles: int) -> None:
+    full = evaluate_program(prog, "full")[0]
+    fast = evaluate_program(prog, "fast")[0]
+    assert full.cycles == fast.cycles == reference_cycles(prog, prog.layers[0]) == cycles
+    assert fast.evaluated_iterations < full.evaluated_iterations  # it skipped
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_row_of_pes_skips_its_wavefront(sampling, monkeypatch):
+    # One bundle issued at 0: PE c waits for h[c], which PE c - 1 writes at its end, so
+    # PE c runs c..c+1 and the row ends at 12. Every iteration is the one before moved by
+    # one location and one instance and shifted by one cycle.
+    from analyzer.engine import evaluate
+
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    prog = row_program((start(),))
+    assert [s for s, _ in timeline(prog)][1:] == list(range(12))
+    check(prog, 12)
+
+
+def test_a_wavefront_skip_stops_at_a_busy_instance():
+    # The prelude keeps PE 7 busy until 30 (occupancy 30): PEs 0..6 run at 0..6, PE 7 at
+    # 30, and PEs 8..11 follow at 31..34: the row ends at 35.
+    prog = row_program((Template("hold", "pe", 7, 0, 30, 0, (), (), True),))
+    assert [s for s, _ in timeline(prog)][1:] == [*range(7), 30, 31, 32, 33, 34]
+    check(prog, 35)
+
+
+def test_a_wavefront_skip_stops_at_a_late_operand_ahead():
+    # s[5] is written at 20 (latency 20): PE 5 starts at 20, the rest follow: 26.
+    prog = row_program((start(latency=20, writes=(Operand("s", 5),)),))
+    assert [s for s, _ in timeline(prog)][1:] == [0, 1, 2, 3, 4, 20, 21, 22, 23, 24, 25, 26]
+    check(prog, 27)
+
+
+def test_a_location_the_loop_only_reads_keeps_its_time_after_a_skip():
+    # s[8] is written at 3 (below the floors the skip compares at: PE 8 starts at 8), so
+    # the skip passes over it; Z, after the loop, reads s[8] and starts at 3, and Y waits
+    # 100 cycles on Z's result: 104. Restoring s[8] from its neighbour moved by the skip
+    # (0 + 8 periods) would start Z at 8 and end at 109.
+    z = Template("z", "x", 1, 1, 1, 1, (Operand("s", 8),), (Operand("o", 0),), True)
+    y = Template("y", "x", 0, 100, 1, 1, (Operand("o", 0),), (), True)
+    prog = row_program((start(latency=3, writes=(Operand("s", 8),)),), after=(z, y))
+    check(prog, 104)
+
+
+def test_an_issue_bound_row_skips_with_no_shift():
+    # Every PE waits only for its issue (no dependence along the row): each starts at 0,
+    # the iterations repeat without a shift, moved along the instances.
+    mac = pe(0, (0, 1), occupancy=2, writes=(Operand("h", 0, 1, (0, 1)),))
+    layer = LayerProgram(
+        "L", "t", 0, {}, Loop("layer", 1, (BlockRef(0), Loop("c", 10, (BlockRef(1),))))
+    )
+    blocks = (Block("p", (start(),)), Block("r", (mac,)))
+    prog = Program("t", {}, 4, 8, 0, {"pe": 10, "x": 1}, {"h": 10}, blocks, (layer,))
+    check(prog, 1)
+
+
+@st.composite
+def wavefront_programs(draw):
+    """Steps of one bundle each (an outer loop that repeats), each a loop of rows and in
+    each row a loop of elements, opening no bundle below the step: random latencies,
+    occupancies and read times, marks, and operands and unit instances that the element
+    index moves by one step (or not at all), the row index by one or none, so that an
+    element reads what the ones before it wrote, as along a row of PEs; a random front
+    end and prelude."""
+    n_units = draw(st.integers(1, 3))
+    elements = draw(st.integers(3, 16))
+    # One step per loop for every operand and instance below it (a row of PEs: element c
+    # at c, row r at r x the row's length), so that all of them move together.
+    element_step = draw(st.sampled_from((1, 2)))
+    row_step = draw(st.sampled_from((0, 1, elements * element_step)))
+
+    def template(depth: int, first: bool, fixed: bool = False) -> Template:
+        def coefs() -> tuple[int, ...]:
+            return () if fixed else (0, 0, row_step, element_step)[:depth]
+
+        def operands(most: int) -> tuple[Operand, ...]:
+            return tuple(
+                Operand(SPACE, draw(st.integers(0, 4)), draw(st.sampled_from((1, 1, 2))), coefs())
+                for _ in range(draw(st.integers(0, most)))
+            )
+
+        return Template(
+            "op", "u", draw(st.integers(0, n_units - 1)),
+            draw(st.integers(0, 4)), draw(st.integers(0, 2)), draw(st.integers(0, 2)),
+            operands(3), operands(2), first,
+            read_marks=operands(1), marks=operands(1), instance_coefs=coefs(),
+        )  # fmt: skip
+
+    def block(depth: int, first: bool = False, fixed: bool = False) -> Block:
+        count = draw(st.integers(1, 2))
+        return Block("b", tuple(template(depth, first and k == 0, fixed) for k in range(count)))
+
+    blocks = [
+        block(1, first=True),  # the prelude, a bundle of its own
+        block(2, first=True),  # a step's first instructions: its bundle
+        block(3),  # a row's own instructions
+        block(4),  # the elements
+        block(5, fixed=True),  # an inner loop of fixed locations (the memo's kind)
+    ]
+    # Sometimes an element runs an inner loop that repeats, which fast mode may skip or
+    # restore from its memo of loop evolutions inside the wavefront.
+    inner = (
+        (Loop("inner", draw(st.integers(2, 12)), (BlockRef(4),)),) if draw(st.booleans()) else ()
+    )
+    steps = Loop("steps", draw(st.integers(1, 4)), (
+        BlockRef(1),
+        Loop("rows", draw(st.integers(1, 6)), (
+            BlockRef(2), Loop("elements", elements, (BlockRef(3), *inner)),
+        )),
+    ))  # fmt: skip
+    root = Loop("layer", 1, (BlockRef(0), steps))
+    layer = LayerProgram("layer", "wavefront", 0, {}, root)
+    return Program(
+        accelerator="random",
+        parameters={},
+        bundles_per_cycle=draw(st.integers(1, 3)),
+        window_bundles=draw(st.integers(1, 6)),
+        frontend_delay=draw(st.integers(0, 2)),
+        units={"u": units_needed(blocks, [root], n_units)},
+        spaces={SPACE: space_needed(blocks, [root])},
+        blocks=tuple(blocks),
+        layers=(layer,),
+    )
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(program=wavefront_programs())
+def _wavefront_programs_fast_equals_full(tally, program):
+    tally.record(check_fast_equals_full(program))
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_wavefront_programs_fast_equals_full(sampling, monkeypatch):
+    check_reaches_fast_path(_wavefront_programs_fast_equals_full, sampling, monkeypatch)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(program=wavefront_programs())
+def test_wavefront_programs_full_equals_the_reference(program):
+    assert evaluate_program(program, "full")[0].cycles == reference_cycles(
+        program, program.layers[0]
+    )
