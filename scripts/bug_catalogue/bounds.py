@@ -5,12 +5,14 @@ from __future__ import annotations
 from scripts.bug_catalogue.common import (
     BOUND_TESTS,
     BOUNDS,
+    PACKING,
     RECURRENCE_KERNELS,
     Bug,
 )
 
 _VERDICTS = "tests/test_verdicts.py::"
 _LABELS = _VERDICTS + "test_bound_labels_worked_by_hand"
+_SHARED = "tests/test_subtree_sharing.py"
 BOUND_BUGS = (
     Bug(
         "bounds.resource-halved",
@@ -30,9 +32,9 @@ BOUND_BUGS = (
     ),
     Bug(
         "bounds.executions-not-multiplied",
-        BOUNDS,
-        "walk(child, multiplier * node.trips)",
-        "walk(child, multiplier)",
+        PACKING,
+        "ops[_RUNS, 1:-1] *= node.trips",
+        "ops[_RUNS, 1:-1] *= 1",
         "a block's usage counts once per execution",
         BOUND_TESTS,
     ),
@@ -47,8 +49,8 @@ BOUND_BUGS = (
     Bug(
         "bounds.issue-queues-not-counted",
         BOUNDS,
-        "for queue in (t.queue, t.issue_queue):",
-        "for queue in (t.queue,):",
+        "for column in (_QUEUE, _ISSUE_QUEUE):",
+        "for column in (_QUEUE,):",
         "the queue bound counts issue queues (Gemmini OS's rs_* queues) too",
         BOUND_TESTS + ("tests/test_gemmini_os.py",),
     ),
@@ -155,16 +157,16 @@ BOUND_BUGS = (
     Bug(
         "bounds.frontend-latency-zero-as-one",
         BOUNDS,
-        "frontend += min_latency or 0",
-        "frontend += min_latency or 1",
+        "frontend += min_latency\n",
+        "frontend += min_latency or 1\n",
         "the front-end bound ends with the shortest latency, which may be 0",
         (_LABELS, *BOUND_TESTS),
     ),
     Bug(
         "bounds.frontend-longest-latency",
         BOUNDS,
-        "block.min_latency < min_latency",
-        "block.min_latency > min_latency",
+        "min_latency = int(latency[ran].min())",
+        "min_latency = int(latency[ran].max())",
         "the front-end bound ends with the shortest latency of every block in the layer",
         (_VERDICTS + "test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer",),
     ),
@@ -213,5 +215,21 @@ BOUND_BUGS = (
             _VERDICTS + "test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound",
             *BOUND_TESTS,
         ),
+    ),
+    Bug(
+        "bounds.overhang-of-templates-not-run",
+        BOUNDS,
+        "np.maximum.at(overhang, unit[ran], (occupancy - latency)[ran])",
+        "np.maximum.at(overhang, unit, occupancy - latency)",
+        "only instructions the layer runs end before their occupancy runs out",
+        (_SHARED + "::test_bounds_count_only_what_the_layer_runs", *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.instances-used-by-templates-not-run",
+        BOUNDS,
+        "used[unit[ran]] = True",
+        "used[unit] = True",
+        "an instance only the layer's unrun blocks name is idle",
+        (_SHARED + "::test_bounds_count_only_what_the_layer_runs", *BOUND_TESTS),
     ),
 )
