@@ -8,6 +8,7 @@ BLOCK / LOOP_END with jump targets, interpreted by analyzer/engine/kernels.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -164,25 +165,26 @@ def pack_layer(
         root = subtrees.of(layer.root, 0)
     except _TooDeep:
         raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}") from None
-    ops = root.ops
+    ops = np.ascontiguousarray(root.ops.T)  # a row per field, the layer's own copy
     # Jumps are kept relative to their op, so a fragment reads the same wherever it lands.
-    jump = ops[_JUMP] + np.arange(ops.shape[1], dtype=np.int64)
+    jump = ops[_JUMP]
+    jump += np.arange(ops.shape[1], dtype=np.int64)
     jump[ops[_KIND] == BLOCK] = -1
     return PackedLayer(
         arrays=LayerArrays(
-            kind=ops[_KIND].copy(),
-            arg=ops[_ARG].copy(),
-            arg2=ops[_ARG2].copy(),
+            kind=ops[_KIND],
+            arg=ops[_ARG],
+            arg2=ops[_ARG2],
             jump=jump,
-            depth=ops[_DEPTH].copy(),
+            depth=ops[_DEPTH],
             skippable=ops[_SKIPPABLE].astype(np.bool_),
-            work=ops[_WORK].copy(),
-            memo=ops[_MEMO].copy(),
+            work=ops[_WORK],
+            memo=ops[_MEMO],
             translate=ops[_TRANSLATE].astype(np.bool_),
         ),
         instructions=root.instructions,
         block_executions=root.block_executions,
-        op_runs=ops[_RUNS].copy(),
+        op_runs=ops[_RUNS],
     )
 
 
@@ -199,12 +201,11 @@ class _TooDeep(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class _Fragment:
+class _Fragment(NamedTuple):
     """The ops of one subtree at one loop depth, and what one execution of it does."""
 
     node: Loop | BlockRef  # held, so no other node can take its id() while this lives
-    ops: np.ndarray  # int64[_ROWS, n]
+    ops: np.ndarray  # int64[n, _ROWS]: a row per op
     instructions: int
     work: int  # instructions plus one per extra location of a wide operand
     mask: int  # bit d: some address below uses the index of loop depth d
@@ -241,9 +242,7 @@ class SubtreeOps:
         ops = [0] * _ROWS
         ops[_KIND], ops[_DEPTH], ops[_RUNS] = BLOCK, level - 1, 1
         ops[_ARG], ops[_ARG2], instructions, work, mask, _ = self._block_facts[node.block]
-        return _Fragment(
-            node, np.array(ops, dtype=np.int64).reshape(_ROWS, 1), instructions, work, mask, 1
-        )
+        return _Fragment(node, np.array([ops], dtype=np.int64), instructions, work, mask, 1)
 
     def _loop_fragment(self, node: Loop, level: int) -> _Fragment:
         if level >= MAX_DEPTH:
@@ -254,12 +253,8 @@ class SubtreeOps:
             instructions += child.instructions
             body_work += child.work
             mask |= child.mask
-            size += child.ops.shape[1]
+            size += len(child.ops)
             executions += child.block_executions
-        ops = np.empty((_ROWS, size + 2), dtype=np.int64)
-        if children:
-            np.concatenate([child.ops for child in children], axis=1, out=ops[:, 1:-1])
-        ops[_RUNS, 1:-1] *= node.trips
         # A single trip has nothing to skip; a body that depends on the index repeats only
         # translated, moved along its locations (docs/design.md §4.6).
         index_dependent = bool((mask >> level) & 1)
@@ -278,8 +273,10 @@ class SubtreeOps:
             level,
             1,
         )
-        ops[:, 0] = begin
-        ops[:, -1] = end
+        ends = np.array((begin, end), dtype=np.int64)
+        ops = np.concatenate([ends[:1], *(child.ops for child in children), ends[1:]])
+        if node.trips != 1:
+            ops[1:-1, _RUNS] *= node.trips
         return _Fragment(
             node,
             ops,

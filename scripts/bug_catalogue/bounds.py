@@ -33,8 +33,8 @@ BOUND_BUGS = (
     Bug(
         "bounds.executions-not-multiplied",
         PACKING,
-        "ops[_RUNS, 1:-1] *= node.trips",
-        "ops[_RUNS, 1:-1] *= 1",
+        "ops[1:-1, _RUNS] *= node.trips",
+        "ops[1:-1, _RUNS] *= 1",
         "a block's usage counts once per execution",
         BOUND_TESTS,
     ),
