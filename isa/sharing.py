@@ -9,6 +9,7 @@ equals the one it was given (dataclass equality: names, trips, blocks, order).
 
 from __future__ import annotations
 
+from operator import is_
 from typing import overload
 
 from isa.program import BlockRef, Loop
@@ -39,11 +40,11 @@ class SubtreeSharing:
         if isinstance(node, BlockRef):
             shared: Loop | BlockRef = self._refs.setdefault(node.block, node)
         else:
-            body = tuple(self.share(child) for child in node.body)
-            key = (node.name, node.trips, tuple(id(child) for child in body))
+            body = tuple([self.share(child) for child in node.body])
+            key = (node.name, node.trips, tuple(map(id, body)))
             shared = self._loops.get(key)  # type: ignore[assignment]
             if shared is None:
-                same = all(a is b for a, b in zip(body, node.body, strict=True))
+                same = all(map(is_, body, node.body))
                 shared = self._loops[key] = node if same else Loop(node.name, node.trips, body)
         self._seen[id(node)] = (node, shared)
         return shared
