@@ -104,29 +104,31 @@ def layer_bound(
     """Resource bound always; the recurrence bound when `critical` is given (a
     per-program cache, filled on first use of each block). `packed`: the layer packed
     with `blocks`, whose op runs say what each template costs the layer."""
-    templates = blocks.arrays.templates
     runs = template_runs(packed, blocks)
-    ran = runs > 0
-    unit = templates[:, _UNIT]
-    latency, occupancy = templates[:, _LATENCY], templates[:, _OCCUPANCY]
+    ran = np.flatnonzero(runs)
+    if len(ran) == 0:
+        return LayerBound("-", 0, cycles)
+    # The rows of the templates the layer runs, and how often it runs each.
+    rows, times = blocks.arrays.templates[ran], runs[ran]
+    unit = rows[:, _UNIT]
+    latency, occupancy = rows[:, _LATENCY], rows[:, _OCCUPANCY]
     size = sum(program.units.values())
     busy = np.zeros(size, dtype=np.int64)
-    np.add.at(busy, unit, runs * occupancy)
+    np.add.at(busy, unit, times * occupancy)
     # The last instruction on an instance ends `latency` after it starts, which may be
     # before its occupancy runs out: subtract the largest such overhang.
     overhang = np.zeros(size, dtype=np.int64)
-    np.maximum.at(overhang, unit[ran], (occupancy - latency)[ran])
+    np.maximum.at(overhang, unit, occupancy - latency)
     used = np.zeros(size, dtype=np.bool_)
-    used[unit[ran]] = True
-    if not used.any():
-        return LayerBound("-", 0, cycles)
-    bundles = int(runs @ templates[:, _BUNDLE_START])
+    used[unit] = True
+    bundles = int(times @ rows[:, _BUNDLE_START])
     hold = np.zeros(len(program.queues), dtype=np.int64)
+    entry_cycles = times * latency  # each run holds a queue entry for its latency
     for column in (_QUEUE, _ISSUE_QUEUE):
-        queue = templates[:, column]
-        held = queue >= 0
-        np.add.at(hold, queue[held], (runs * latency)[held])
-    min_latency = int(latency[ran].min())
+        queue = rows[:, column]
+        has = queue >= 0
+        np.add.at(hold, queue[has], entry_cycles[has])
+    min_latency = int(latency.min())
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
     busiest = int(np.argmax(net))
     busy_cycles = int(net[busiest])
