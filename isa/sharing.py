@@ -22,11 +22,13 @@ class SubtreeSharing:
     def __init__(self) -> None:
         # Children are keyed by identity: each is already the one shared object of its
         # value, held by the loop that is the value here, so its id() stays its own.
-        self._loops: dict[tuple[str, int, tuple[int, ...]], Loop] = {}
+        self._loops: dict[tuple[object, ...], Loop] = {}
         self._refs: dict[int, BlockRef] = {}
-        # Nodes seen, by identity (held, so their ids stay theirs): a subtree the lowering
-        # already shares is walked once.
-        self._seen: dict[int, tuple[Loop | BlockRef, Loop | BlockRef]] = {}
+        # Nodes seen, by identity, and the shared object of each: a subtree the lowering
+        # already shares is walked once. `_held` keeps the nodes seen alive, so their ids
+        # stay theirs (a list, not a pair per node: fewer objects for the collector).
+        self._seen: dict[int, Loop | BlockRef] = {}
+        self._held: list[Loop | BlockRef] = []
 
     @overload
     def share(self, node: Loop) -> Loop: ...
@@ -34,17 +36,18 @@ class SubtreeSharing:
     def share(self, node: BlockRef) -> BlockRef: ...
     def share(self, node: Loop | BlockRef) -> Loop | BlockRef:
         """The one object of `node`'s value."""
-        seen = self._seen.get(id(node))
-        if seen is not None:
-            return seen[1]
+        shared = self._seen.get(id(node))
+        if shared is not None:
+            return shared
         if isinstance(node, BlockRef):
-            shared: Loop | BlockRef = self._refs.setdefault(node.block, node)
+            shared = self._refs.setdefault(node.block, node)
         else:
             body = tuple([self.share(child) for child in node.body])
-            key = (node.name, node.trips, tuple(map(id, body)))
-            shared = self._loops.get(key)  # type: ignore[assignment]
+            key = (node.name, node.trips, *map(id, body))
+            shared = self._loops.get(key)
             if shared is None:
                 same = all(map(is_, body, node.body))
                 shared = self._loops[key] = node if same else Loop(node.name, node.trips, body)
-        self._seen[id(node)] = (node, shared)
+        self._seen[id(node)] = shared
+        self._held.append(node)
         return shared

@@ -402,8 +402,8 @@ PACKING_BUGS = (
     Bug(
         "sharing.key-ignores-trips",
         SHARING,
-        "key = (node.name, node.trips, tuple(map(id, body)))",
-        "key = (node.name, tuple(map(id, body)))",
+        "key = (node.name, node.trips, *map(id, body))",
+        "key = (node.name, *map(id, body))",
         "subtrees are one object only when equal: trips included",
         (_SHARING_TESTS, *GEMMINI),
     ),
