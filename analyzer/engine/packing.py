@@ -198,7 +198,7 @@ _ROWS = _RUNS + 1
 
 
 class _TooDeep(Exception):
-    pass
+    """A loop at depth MAX_DEPTH; pack_layer names the layer in its error."""
 
 
 class _Fragment(NamedTuple):
