@@ -23,9 +23,7 @@ from pathlib import Path
 
 from bench_core import evaluate, machine
 
-from analyzer.engine.bounds import BlockUsage, layer_bound
 from analyzer.engine.evaluate import Evaluation, run_kernel
-from analyzer.engine.packing import pack_layer
 from isa.program import Program, count_instructions
 from tracer.lowering import lower_model
 
@@ -35,15 +33,14 @@ def full_split(program: Program) -> tuple[float, float, float]:
     kernel, and on the bounds (the parts of Evaluation.layer; packing the blocks, once per
     program, is not timed, as in evaluate)."""
     evaluation = Evaluation(program, "full")
-    usage: dict[int, BlockUsage] = {}
     packing = kernel = bounds = 0.0
     for layer in program.layers:
         started = time.perf_counter()
-        packed = pack_layer(layer, program, evaluation.blocks)
+        packed = evaluation.pack(layer)
         packed_at = time.perf_counter()
         cycles, *_ = run_kernel(packed, evaluation.blocks, fast=False)
         ran_at = time.perf_counter()
-        layer_bound(layer, program, cycles, usage)
+        evaluation.bound(layer, packed, cycles)
         packing += packed_at - started
         kernel += ran_at - packed_at
         bounds += time.perf_counter() - ran_at

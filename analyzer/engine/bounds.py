@@ -17,10 +17,16 @@ from fractions import Fraction
 
 import numpy as np
 
+from analyzer.engine.packing import PackedBlocks, PackedLayer
 from analyzer.engine.recurrence import CriticalCycles
-from isa.program import Block, BlockRef, LayerProgram, Loop, Program
+from analyzer.engine.signatures import BLOCK
+from analyzer.engine.template_row import COLUMN
+from isa.program import BlockRef, LayerProgram, Loop, Program
 
 RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is the bound
+_UNIT, _LATENCY, _OCCUPANCY = COLUMN["unit"], COLUMN["latency"], COLUMN["occupancy"]
+_INSTANCE_OFFSET = COLUMN["instance_offset"]
+_BUNDLE_START, _QUEUE, _ISSUE_QUEUE = COLUMN["bundle_start"], COLUMN["queue"], COLUMN["issue_queue"]
 
 
 @dataclass(frozen=True)
@@ -69,36 +75,6 @@ class LayerBound:
         return f"latency-bound ({busy})"
 
 
-def block_executions(layer: LayerProgram) -> Counter[int]:
-    """How many times each block runs in one execution of the layer."""
-    counts: Counter[int] = Counter()
-
-    def walk(node: Loop | BlockRef, multiplier: int) -> None:
-        if isinstance(node, BlockRef):
-            counts[node.block] += multiplier
-            return
-        for child in node.body:
-            walk(child, multiplier * node.trips)
-
-    walk(layer.root, 1)
-    return counts
-
-
-@dataclass(frozen=True)
-class BlockUsage:
-    """What one execution of a block asks of the machine, aggregated once per block, per
-    unit instance in the program's global order (unit kinds in Program.units order).
-    Templates whose instance moves with the loops are counted per placement instead
-    (_moving_usage)."""
-
-    busy: np.ndarray  # occupancy per unit instance
-    overhang: np.ndarray  # largest occupancy - latency per instance (0 if none larger)
-    used: np.ndarray  # bool: the block runs something on the instance
-    bundles: int
-    min_latency: int
-    queue_hold: np.ndarray  # sum of latencies per queue, in Program.queues order
-
-
 def _unit_offsets(program: Program) -> dict[str, int]:
     offsets, total = {}, 0
     for name, instances in program.units.items():
@@ -107,72 +83,62 @@ def _unit_offsets(program: Program) -> dict[str, int]:
     return offsets
 
 
-def block_usage(block: Block, program: Program) -> BlockUsage:
-    offsets = _unit_offsets(program)
-    size = sum(program.units.values())
-    busy = np.zeros(size, dtype=np.int64)
-    overhang = np.zeros(size, dtype=np.int64)
-    used = np.zeros(size, dtype=np.bool_)
-    queues = list(program.queues)
-    hold = np.zeros(len(queues), dtype=np.int64)
-    for t in block.templates:
-        for queue in (t.queue, t.issue_queue):
-            if queue is not None:
-                hold[queues.index(queue)] += t.latency
-        if any(t.instance_coefs):
-            continue
-        index = offsets[t.unit] + t.instance
-        busy[index] += t.occupancy
-        overhang[index] = max(overhang[index], t.occupancy - t.latency)
-        used[index] = True
-    return BlockUsage(
-        busy,
-        overhang,
-        used,
-        sum(t.bundle_start for t in block.templates),
-        min(t.latency for t in block.templates),
-        hold,
-    )
+def template_runs(packed: PackedLayer, blocks: PackedBlocks) -> np.ndarray:
+    """How many times one execution of the layer runs each template of the program."""
+    ops = packed.arrays
+    is_block = ops.kind == BLOCK
+    runs = packed.op_runs[is_block]
+    # Each BLOCK op adds its runs to its templates [arg, arg2): a difference array.
+    steps = np.zeros(blocks.arrays.templates.shape[0] + 1, dtype=np.int64)
+    np.add.at(steps, ops.arg[is_block], runs)
+    np.add.at(steps, ops.arg2[is_block], -runs)
+    return np.cumsum(steps[:-1])
 
 
 def layer_bound(
     layer: LayerProgram,
     program: Program,
     cycles: int,
-    usage: dict[int, BlockUsage],
+    packed: PackedLayer,
+    blocks: PackedBlocks,
     critical: CriticalCycles | None = None,
 ) -> LayerBound:
-    """Resource bound always; the recurrence bound when `critical` is given. `usage` and
-    `critical` are per-program caches, filled on first use of each block."""
+    """Resource bound always; the recurrence bound when `critical` is given (a
+    per-program cache, filled on first use of each block). `packed`: the layer packed
+    with `blocks`, whose op runs say what each template costs the layer."""
+    runs = template_runs(packed, blocks)
+    ran = np.flatnonzero(runs)
+    if len(ran) == 0:
+        return LayerBound("-", 0, cycles)
+    # The rows of the templates the layer runs, and how often it runs each.
+    rows, times = blocks.arrays.templates[ran], runs[ran]
+    latency, occupancy = rows[:, _LATENCY], rows[:, _OCCUPANCY]
+    # Templates whose instance moves with the loops are placed instance by instance below.
+    fixed = ~blocks.arrays.offset_coefs[rows[:, _INSTANCE_OFFSET]].any(axis=1)
+    unit = rows[fixed, _UNIT]
     size = sum(program.units.values())
     busy = np.zeros(size, dtype=np.int64)
+    np.add.at(busy, unit, times[fixed] * occupancy[fixed])
     # The last instruction on an instance ends `latency` after it starts, which may be
     # before its occupancy runs out: subtract the largest such overhang.
     overhang = np.zeros(size, dtype=np.int64)
+    np.maximum.at(overhang, unit, occupancy[fixed] - latency[fixed])
     used = np.zeros(size, dtype=np.bool_)
-    bundles = 0
+    used[unit] = True
+    if not fixed.all():
+        _add_moving_usage(layer, program, busy, overhang, used)
+    bundles = int(times @ rows[:, _BUNDLE_START])
     hold = np.zeros(len(program.queues), dtype=np.int64)
-    min_latency: int | None = None
-    for block_id, executions in block_executions(layer).items():
-        if executions == 0:
-            continue
-        if block_id not in usage:
-            usage[block_id] = block_usage(program.blocks[block_id], program)
-        block = usage[block_id]
-        busy += executions * block.busy
-        np.maximum(overhang, block.overhang, out=overhang)
-        used |= block.used
-        bundles += executions * block.bundles
-        hold += executions * block.queue_hold
-        if min_latency is None or block.min_latency < min_latency:
-            min_latency = block.min_latency
-    _add_moving_usage(layer, program, busy, overhang, used)
-    if not used.any():
-        return LayerBound("-", 0, cycles)
+    entry_cycles = times * latency  # each run holds a queue entry for its latency
+    for column in (_QUEUE, _ISSUE_QUEUE):
+        queue = rows[:, column]
+        has = queue >= 0
+        np.add.at(hold, queue[has], entry_cycles[has])
+    min_latency = int(latency.min())
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
     busiest = int(np.argmax(net))
     busy_cycles = int(net[busiest])
-    unit, first = next(
+    unit_name, first = next(
         (name, first)
         for name, first in reversed(_unit_offsets(program).items())
         if busiest >= first
@@ -181,22 +147,22 @@ def layer_bound(
     # The last bundle issues no earlier than ceil(bundles / width) - 1, and its
     # instructions end at least `delay + latency` later.
     frontend = -(-bundles // program.bundles_per_cycle) - 1 + program.frontend_delay
-    frontend += min_latency or 0
+    frontend += min_latency
     if bundles and frontend > busy_cycles:
-        unit, busy_cycles, instance = "frontend", frontend, None
+        unit_name, busy_cycles, instance = "frontend", frontend, None
     for (name, entries), held in zip(program.queues.items(), hold.tolist(), strict=True):
         if held // entries > busy_cycles:
-            unit, busy_cycles, instance = f"{name} queue", held // entries, None
-    instances = program.units.get(unit, 1)
+            unit_name, busy_cycles, instance = f"{name} queue", held // entries, None
+    instances = program.units.get(unit_name, 1)
     which = {
         "instance": instance,
         "instances": instances,
         "unused": 0 if instance is None else int(instances - used[first : first + instances].sum()),
     }
     if critical is None:
-        return LayerBound(unit, busy_cycles, cycles, **which)
+        return LayerBound(unit_name, busy_cycles, cycles, **which)
     loop, recurrence, ratio = _recurrence(layer, critical)
-    return LayerBound(unit, busy_cycles, cycles, recurrence, loop, ratio, **which)
+    return LayerBound(unit_name, busy_cycles, cycles, recurrence, loop, ratio, **which)
 
 
 def _add_moving_usage(
@@ -211,8 +177,6 @@ def _add_moving_usage(
     moving = [
         tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks
     ]
-    if not any(moving):
-        return
     offsets = _unit_offsets(program)
     placements: Counter[tuple[int, tuple[int, ...]]] = Counter()
 

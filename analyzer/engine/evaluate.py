@@ -7,10 +7,16 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from analyzer.engine.bounds import BlockUsage, LayerBound, layer_bound
+from analyzer.engine.bounds import LayerBound, layer_bound
 from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
-from analyzer.engine.packing import PackedBlocks, PackedLayer, pack_blocks, pack_layer
+from analyzer.engine.packing import (
+    PackedBlocks,
+    PackedLayer,
+    SubtreeOps,
+    pack_blocks,
+    pack_layer,
+)
 from analyzer.engine.recurrence import CriticalCycles
 from isa.program import LayerProgram, Loop, Program
 from isa.registry import FAMILIES
@@ -128,7 +134,7 @@ class Evaluation:
         self.remember_loops = remember_loops
         # `checked`: the caller validated the program already (read_trace does).
         self.blocks = pack_blocks(program, checked=checked)
-        self._usage: dict[int, BlockUsage] = {}
+        self._subtrees = SubtreeOps(self.blocks)
         self._critical = CriticalCycles(self.blocks) if recurrence else None
         self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
         self._memo = LoopMemo(self.blocks)
@@ -146,10 +152,11 @@ class Evaluation:
                 evaluated_instructions=0,
                 evaluated_iterations=0,
                 mapping=layer.mapping,
-                bound=self._bound(layer, earlier.cycles),
+                # The bound depends on the loop program and the cycles alone: both equal.
+                bound=earlier.bound,
                 reused_from=earlier.reused_from or earlier.name,
             )
-        packed = pack_layer(layer, self.program, self.blocks)
+        packed = self.pack(layer)
         compute_cycles, covered, evaluated, iterations, _ = run_kernel(
             packed,
             self.blocks,
@@ -170,7 +177,7 @@ class Evaluation:
             evaluated_iterations=iterations,
             iterations=packed.block_executions,
             mapping=layer.mapping,
-            bound=self._bound(layer, cycles),
+            bound=self.bound(layer, packed, cycles),
         )
         if self.reuse_layers:
             self._reuse[key] = result
@@ -188,14 +195,19 @@ class Evaluation:
     def timeline(self, layer: LayerProgram, first: int, count: int) -> Timeline:
         """Start and end cycles of `count` instructions of `layer` from index `first` in
         program order, by full evaluation (fast mode skips instructions)."""
-        packed = pack_layer(layer, self.program, self.blocks)
+        packed = self.pack(layer)
         *_, timeline = run_kernel(
             packed, self.blocks, fast=False, record_first=first, record_count=count
         )
         return timeline
 
-    def _bound(self, layer: LayerProgram, cycles: int) -> LayerBound:
-        return layer_bound(layer, self.program, cycles, self._usage, self._critical)
+    def pack(self, layer: LayerProgram) -> PackedLayer:
+        """`layer`'s op list, sharing the subtrees earlier layers packed."""
+        return pack_layer(layer, self.program, self.blocks, self._subtrees)
+
+    def bound(self, layer: LayerProgram, packed: PackedLayer, cycles: int) -> LayerBound:
+        """What bounds `layer` (`packed` by pack), which took `cycles`."""
+        return layer_bound(layer, self.program, cycles, packed, self.blocks, self._critical)
 
 
 def evaluate_program(

@@ -8,6 +8,7 @@ BLOCK / LOOP_END with jump targets, interpreted by analyzer/engine/kernels.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,7 +27,6 @@ from isa.program import (
     LayerProgram,
     Loop,
     Program,
-    count_block_executions,
 )
 from isa.validation import check_program
 
@@ -55,6 +55,9 @@ class PackedLayer:
     arrays: LayerArrays
     instructions: int
     block_executions: int
+    # int64 per op: how many times one execution of the layer runs it (a BLOCK: its
+    # block's executions there; a LOOP_BEGIN: how often the loop is entered).
+    op_runs: np.ndarray
 
 
 def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
@@ -170,121 +173,187 @@ def _address_depths(coefs: np.ndarray) -> np.ndarray:
     return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
 
 
-def pack_layer(layer: LayerProgram, program: Program, blocks: PackedBlocks) -> PackedLayer:
-    kind: list[int] = []
-    arg: list[int] = []
-    arg2: list[int] = []
-    jump: list[int] = []
-    depth: list[int] = []
-    skippable: list[bool] = []
-    work: list[int] = []
-    memo: list[int] = []
-    translate: list[bool] = []
-    arrays = blocks.arrays
-    extra = np.maximum(arrays.operand_count - 1, 0)
-    block_facts: dict[int, tuple[int, int, int]] = {}
+def pack_layer(
+    layer: LayerProgram,
+    program: Program,
+    blocks: PackedBlocks,
+    subtrees: SubtreeOps | None = None,
+) -> PackedLayer:
+    """`layer`'s op list. `subtrees`: the op lists of subtrees packed before, for this
+    `blocks` (an Evaluation keeps one for all its layers); None: a new one."""
+    if subtrees is None:
+        subtrees = SubtreeOps(blocks)
+    elif subtrees.blocks is not blocks:
+        raise ValueError("the subtree ops belong to another packed program; make a new one")
+    try:
+        root = subtrees.of(layer.root, 0)
+    except _TooDeep:
+        raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}") from None
+    ops = np.ascontiguousarray(root.ops.T)  # a row per field, the layer's own copy
+    # Jumps are kept relative to their op, so a fragment reads the same wherever it lands.
+    jump = ops[_JUMP]
+    jump += np.arange(ops.shape[1], dtype=np.int64)
+    jump[ops[_KIND] == BLOCK] = -1
+    return PackedLayer(
+        arrays=LayerArrays(
+            kind=ops[_KIND],
+            arg=ops[_ARG],
+            arg2=ops[_ARG2],
+            jump=jump,
+            depth=ops[_DEPTH],
+            skippable=ops[_SKIPPABLE].astype(np.bool_),
+            work=ops[_WORK],
+            memo=ops[_MEMO],
+            translate=ops[_TRANSLATE].astype(np.bool_),
+        ),
+        instructions=root.instructions,
+        block_executions=root.block_executions,
+        op_runs=ops[_RUNS],
+    )
 
-    def facts_of_block(block: int) -> tuple[int, int, int]:
-        """(instructions, work, bit mask of the loop depths its addresses use)."""
-        if block not in block_facts:
-            lo, hi = blocks.block_first[block], blocks.block_first[block + 1]
-            if lo == hi:
-                block_facts[block] = (0, 0, 0)
+
+# Rows of a fragment's ops: LayerArrays' fields (the jump relative to its op), then how
+# often one execution of the fragment runs each op.
+_ROW = {name: row for row, name in enumerate(LayerArrays._fields)}
+_KIND, _ARG, _ARG2, _JUMP, _DEPTH = (_ROW[n] for n in ("kind", "arg", "arg2", "jump", "depth"))
+_SKIPPABLE, _WORK, _MEMO, _TRANSLATE = (_ROW[n] for n in ("skippable", "work", "memo", "translate"))
+_RUNS = len(_ROW)
+_ROWS = _RUNS + 1
+
+
+class _TooDeep(Exception):
+    """A loop at depth MAX_DEPTH; pack_layer names the layer in its error."""
+
+
+class _Fragment(NamedTuple):
+    """The ops of one subtree at one loop depth, and what one execution of it does."""
+
+    node: Loop | BlockRef  # held, so no other node can take its id() while this lives
+    ops: np.ndarray  # int64[n, _ROWS]: a row per op
+    instructions: int
+    work: int  # instructions plus one per extra location of a wide operand
+    mask: int  # bit d: some address below uses the index of loop depth d
+    block_executions: int
+
+
+class SubtreeOps:
+    """The op lists of loop subtrees of one packed program, each built once per subtree
+    object and loop depth. Lowerings share equal subtrees as one object (Gemmini's tiles
+    repeat the same row loops hundreds of times: isa/sharing.py), so a layer costs its
+    distinct subtrees, not its nodes, and a later layer takes the subtrees an earlier
+    one packed. Keyed by identity, never by value or name: two subtrees that differ in a
+    trip count or a block (an operand's coefficient) never share ops; an entry holds its
+    node, so a key cannot be taken by another object while the entry lives."""
+
+    def __init__(self, blocks: PackedBlocks) -> None:
+        self.blocks = blocks
+        self._fragments: dict[tuple[int, int], _Fragment] = {}
+        self._block_facts = _block_facts(blocks)
+
+    def of(self, node: Loop | BlockRef, level: int) -> _Fragment:
+        """The fragment of `node` whose parent loop is at depth `level` - 1."""
+        key = (id(node), level)
+        fragment = self._fragments.get(key)
+        if fragment is None:
+            if isinstance(node, BlockRef):
+                fragment = self._block_fragment(node, level)
             else:
-                first = arrays.templates[lo, T_OPERANDS_FIRST]
-                last = arrays.templates[hi - 1, T_MARKS_END]
-                # The loop depths its addresses move with, and its unit instances.
-                used = arrays.operand_coefs[first:last].any(axis=0)
-                used |= arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any(axis=0)
-                mask = sum(1 << d for d in range(MAX_DEPTH) if used[d])
-                block_facts[block] = (
-                    int(hi - lo),
-                    int(hi - lo) + int(extra[first:last].sum()),
-                    mask,
-                )
-        return block_facts[block]
+                fragment = self._loop_fragment(node, level)
+            self._fragments[key] = fragment
+        return fragment
 
-    def memo_identity(node: Loop) -> int:
-        if len(node.body) != 1 or not isinstance(node.body[0], BlockRef):
-            return 0
-        lo, hi = blocks.block_first[node.body[0].block], blocks.block_first[node.body[0].block + 1]
-        if lo == hi:
-            return 0
-        first = arrays.templates[lo, T_OPERANDS_FIRST]
-        last = arrays.templates[hi - 1, T_MARKS_END]
-        if arrays.operand_affine[first:last].any():
-            return 0
-        if arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any():
-            return 0
-        return int(lo) + 1
+    def _block_fragment(self, node: BlockRef, level: int) -> _Fragment:
+        ops = [0] * _ROWS
+        ops[_KIND], ops[_DEPTH], ops[_RUNS] = BLOCK, level - 1, 1
+        ops[_ARG], ops[_ARG2], instructions, work, mask, _ = self._block_facts[node.block]
+        return _Fragment(node, np.array([ops], dtype=np.int64), instructions, work, mask, 1)
 
-    def emit(node: Loop | BlockRef, level: int) -> tuple[int, int, int]:
-        """Append `node`'s ops; return its (instructions, work, depth mask), bottom-up so
-        every node is visited once."""
-        if isinstance(node, BlockRef):
-            kind.append(BLOCK)
-            arg.append(int(blocks.block_first[node.block]))
-            arg2.append(int(blocks.block_first[node.block + 1]))
-            jump.append(-1)
-            depth.append(level - 1)
-            skippable.append(False)
-            work.append(0)
-            memo.append(0)
-            translate.append(False)
-            return facts_of_block(node.block)
+    def _loop_fragment(self, node: Loop, level: int) -> _Fragment:
         if level >= MAX_DEPTH:
-            raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
-        begin = len(kind)
-        kind.append(LOOP_BEGIN)
-        arg.append(node.trips)
-        arg2.append(0)  # instructions per iteration, filled in below
-        jump.append(-1)
-        depth.append(level)
-        skippable.append(False)
-        work.append(0)
-        memo.append(0)
-        translate.append(False)
-        instructions = body_work = mask = 0
-        for child in node.body:
-            child_instructions, child_work, child_mask = emit(child, level + 1)
-            instructions += child_instructions
-            body_work += child_work
-            mask |= child_mask
-        arg2[begin] = instructions
-        work[begin] = body_work
+            raise _TooDeep
+        children = [self.of(child, level + 1) for child in node.body]
+        instructions = body_work = mask = size = executions = 0
+        for child in children:
+            instructions += child.instructions
+            body_work += child.work
+            mask |= child.mask
+            size += len(child.ops)
+            executions += child.block_executions
         # A single trip has nothing to skip; a body that depends on the index repeats only
         # translated, moved along its locations (docs/design.md §4.6).
         index_dependent = bool((mask >> level) & 1)
-        skippable[begin] = node.trips > 1 and not index_dependent
-        translate[begin] = node.trips > 1 and index_dependent
-        memo[begin] = memo_identity(node) if skippable[begin] else 0
-        end = len(kind)
-        kind.append(LOOP_END)
-        arg.append(node.trips)
-        arg2.append(0)
-        jump.append(begin)
-        depth.append(level)
-        skippable.append(False)
-        work.append(0)
-        memo.append(0)
-        translate.append(False)
-        jump[begin] = end
-        return node.trips * instructions, node.trips * body_work, mask
+        skippable = node.trips > 1 and not index_dependent
+        translate = node.trips > 1 and index_dependent
+        begin = [0] * _ROWS
+        begin[_KIND], begin[_ARG], begin[_ARG2] = LOOP_BEGIN, node.trips, instructions
+        begin[_JUMP], begin[_DEPTH], begin[_RUNS] = size + 1, level, 1
+        begin[_SKIPPABLE], begin[_WORK], begin[_TRANSLATE] = skippable, body_work, translate
+        begin[_MEMO] = self._memo_identity(node) if skippable else 0
+        end = [0] * _ROWS
+        end[_KIND], end[_ARG], end[_JUMP], end[_DEPTH], end[_RUNS] = (
+            LOOP_END,
+            node.trips,
+            -(size + 1),
+            level,
+            1,
+        )
+        ends = np.array((begin, end), dtype=np.int64)
+        ops = np.concatenate([ends[:1], *(child.ops for child in children), ends[1:]])
+        if node.trips != 1:
+            ops[1:-1, _RUNS] *= node.trips
+        return _Fragment(
+            node,
+            ops,
+            node.trips * instructions,
+            node.trips * body_work,
+            mask,
+            node.trips * executions,
+        )
 
-    instructions, _, _ = emit(layer.root, 0)
+    def _memo_identity(self, node: Loop) -> int:
+        if len(node.body) != 1 or not isinstance(node.body[0], BlockRef):
+            return 0
+        first, end, _, _, _, affine = self._block_facts[node.body[0].block]
+        if first == end or affine:
+            return 0
+        return first + 1
 
-    return PackedLayer(
-        arrays=LayerArrays(
-            kind=np.array(kind, dtype=np.int64),
-            arg=np.array(arg, dtype=np.int64),
-            arg2=np.array(arg2, dtype=np.int64),
-            jump=np.array(jump, dtype=np.int64),
-            depth=np.array(depth, dtype=np.int64),
-            skippable=np.array(skippable, dtype=np.bool_),
-            work=np.array(work, dtype=np.int64),
-            memo=np.array(memo, dtype=np.int64),
-            translate=np.array(translate, dtype=np.bool_),
-        ),
-        instructions=instructions,
-        block_executions=count_block_executions(layer.root),
+
+def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bool]]:
+    """Per block: (first template, end template, instructions, work, bit mask of the
+    loop depths its addresses or unit instances use, whether some address or instance
+    moves)."""
+    arrays = blocks.arrays
+    first, end = blocks.block_first[:-1], blocks.block_first[1:]
+    # Operands of block b: from its first template's first to its last template's end.
+    operands_first = np.zeros(len(first), dtype=np.int64)
+    operands_end = np.zeros(len(first), dtype=np.int64)
+    nonempty = end > first
+    operands_first[nonempty] = arrays.templates[first[nonempty], T_OPERANDS_FIRST]
+    operands_end[nonempty] = arrays.templates[end[nonempty] - 1, T_MARKS_END]
+    block_of = np.repeat(np.arange(len(first)), operands_end - operands_first)
+    extra = np.zeros(len(first), dtype=np.int64)
+    np.add.at(extra, block_of, np.maximum(arrays.operand_count - 1, 0))
+    bits = 1 << np.arange(MAX_DEPTH, dtype=np.int64)
+    depth_bits = (arrays.operand_coefs != 0) @ bits
+    mask = np.zeros(len(first), dtype=np.int64)
+    np.bitwise_or.at(mask, block_of, depth_bits)
+    affine = np.zeros(len(first), dtype=np.bool_)
+    np.logical_or.at(affine, block_of, arrays.operand_affine > 0)
+    # The depths the templates' unit instances move with count as the addresses' do.
+    template_block = np.repeat(np.arange(len(first)), end - first)
+    instance_bits = (arrays.offset_coefs[arrays.templates[:, T_INSTANCE_OFFSET]] != 0) @ bits
+    np.bitwise_or.at(mask, template_block, instance_bits)
+    np.logical_or.at(affine, template_block, instance_bits != 0)
+    instructions = end - first
+    return list(
+        zip(
+            first.tolist(),
+            end.tolist(),
+            instructions.tolist(),
+            (instructions + extra).tolist(),
+            mask.tolist(),
+            affine.tolist(),
+            strict=True,
+        )
     )

@@ -79,6 +79,7 @@ from isa.gemmini.library import fusable_pool, plan_layer
 from isa.gemmini.output_stationary import OutputStationaryTiles
 from isa.gemmini.streams import TileStreams
 from isa.program import HostLayer, LayerProgram, Loop, Program
+from isa.sharing import SubtreeSharing
 from tracer.errors import MappingError
 from tracer.workloads.layers import Model, operations
 
@@ -87,6 +88,8 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     commands = GemminiCommands(accelerator)
     tiles_to_program = TileStreams(commands)
     os_tiles = OutputStationaryTiles(commands)
+    # Tiles repeat the same row loops: one object each, so analysis packs each once.
+    sharing = SubtreeSharing()
     output_stationary = accelerator.parameters["dataflow"] == "os"
     memory = commands.memory
     layers = []
@@ -133,6 +136,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         if not layers:  # the program's gemmini_flush(0) comes before its first layer
             flush = commands.block("flush", [commands.flush()])
             root = Loop(root.name, root.trips, (flush, *root.body))
+        root = sharing.share(root)
         macs = getattr(layer, "macs", 0)
         layers.append(LayerProgram(layer.name, layer.kind, macs, mapping, root))
     params = accelerator.parameters

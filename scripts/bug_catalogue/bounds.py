@@ -5,12 +5,14 @@ from __future__ import annotations
 from scripts.bug_catalogue.common import (
     BOUND_TESTS,
     BOUNDS,
+    PACKING,
     RECURRENCE_KERNELS,
     Bug,
 )
 
 _VERDICTS = "tests/test_verdicts.py::"
 _LABELS = _VERDICTS + "test_bound_labels_worked_by_hand"
+_SHARED = "tests/test_subtree_sharing.py"
 BOUND_BUGS = (
     Bug(
         "bounds.resource-halved",
@@ -30,9 +32,9 @@ BOUND_BUGS = (
     ),
     Bug(
         "bounds.executions-not-multiplied",
-        BOUNDS,
-        "walk(child, multiplier * node.trips)",
-        "walk(child, multiplier)",
+        PACKING,
+        "ops[1:-1, _RUNS] *= node.trips",
+        "ops[1:-1, _RUNS] *= 1",
         "a block's usage counts once per execution",
         BOUND_TESTS,
     ),
@@ -47,8 +49,8 @@ BOUND_BUGS = (
     Bug(
         "bounds.issue-queues-not-counted",
         BOUNDS,
-        "for queue in (t.queue, t.issue_queue):",
-        "for queue in (t.queue,):",
+        "for column in (_QUEUE, _ISSUE_QUEUE):",
+        "for column in (_QUEUE,):",
         "the queue bound counts issue queues (Gemmini OS's rs_* queues) too",
         BOUND_TESTS + ("tests/test_gemmini_os.py",),
     ),
@@ -155,16 +157,16 @@ BOUND_BUGS = (
     Bug(
         "bounds.frontend-latency-zero-as-one",
         BOUNDS,
-        "frontend += min_latency or 0",
-        "frontend += min_latency or 1",
+        "frontend += min_latency\n",
+        "frontend += min_latency or 1\n",
         "the front-end bound ends with the shortest latency, which may be 0",
         (_LABELS, *BOUND_TESTS),
     ),
     Bug(
         "bounds.frontend-longest-latency",
         BOUNDS,
-        "block.min_latency < min_latency",
-        "block.min_latency > min_latency",
+        "min_latency = int(latency.min())",
+        "min_latency = int(latency.max())",
         "the front-end bound ends with the shortest latency of every block in the layer",
         (_VERDICTS + "test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer",),
     ),
@@ -213,5 +215,21 @@ BOUND_BUGS = (
             _VERDICTS + "test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound",
             *BOUND_TESTS,
         ),
+    ),
+    Bug(
+        "bounds.templates-not-run-counted",
+        BOUNDS,
+        "ran = np.flatnonzero(runs)",
+        "ran = np.arange(len(runs))",
+        "only the instructions a layer runs add an overhang or use an instance",
+        (_SHARED + "::test_bounds_count_only_what_the_layer_runs", *BOUND_TESTS),
+    ),
+    Bug(
+        "bounds.template-runs-never-end",
+        BOUNDS,
+        "np.add.at(steps, ops.arg2[is_block], -runs)",
+        "pass",
+        "a BLOCK op runs its own templates, not every template after them",
+        (_SHARED + "::test_bounds_count_only_what_the_layer_runs", *BOUND_TESTS),
     ),
 )

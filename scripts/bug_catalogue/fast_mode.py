@@ -12,6 +12,7 @@ from scripts.bug_catalogue.common import (
     KERNELS,
     PACKING,
     RULES,
+    SHARING,
     SIGNATURES,
     TEMPLATE_ROW,
     Bug,
@@ -244,15 +245,15 @@ MEMO_BUGS = (
     Bug(
         "memo.affine-blocks-remembered",
         PACKING,
-        "        if arrays.operand_affine[first:last].any():\n            return 0\n",
-        "",
+        "if first == end or affine:",
+        "if first == end:",
         "only loops of fixed-location blocks are remembered (outer indices move affine ones)",
         (EXACT + "test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves", *FAST),
     ),
     Bug(
         "memo.identity-shared-by-blocks",
         PACKING,
-        "return int(lo) + 1",
+        "return first + 1",
         "return 1",
         "a memo identity names one block",
         FAST,
@@ -275,12 +276,14 @@ MEMO_BUGS = (
     ),
 )
 
+_SHARING_TESTS = "tests/test_subtree_sharing.py"
+_SHARED = _SHARING_TESTS + "::"
 PACKING_BUGS = (
     Bug(
         "packing.index-dependent-loops-skippable",
         PACKING,
-        "skippable[begin] = node.trips > 1 and not index_dependent",
-        "skippable[begin] = node.trips > 1",
+        "skippable = node.trips > 1 and not index_dependent",
+        "skippable = node.trips > 1",
         "a loop whose body's addresses depend on its index is never skipped",
         (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
@@ -295,8 +298,8 @@ PACKING_BUGS = (
     Bug(
         "packing.op-work-ignores-wide-operands",
         PACKING,
-        "int(hi - lo) + int(extra[first:last].sum()),",
-        "int(hi - lo),",
+        "(instructions + extra).tolist(),",
+        "instructions.tolist(),",
         "an iteration's work counts one per extra location of a wide operand (no cycle "
         "changes, but Gemmini's sampling then finds too few periods: its skip share fails)",
         ("tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full", *FAST),
@@ -359,5 +362,57 @@ PACKING_BUGS = (
         "queue_first.append(queue_first[-1] + entries + 1)",
         "a queue has the entries the program gives it",
         RULES + GEMMINI,
+    ),
+    Bug(
+        "packing.subtree-ops-keyed-without-depth",
+        PACKING,
+        "key = (id(node), level)",
+        "key = (id(node), 0)",
+        "a subtree's ops hold its depth and what may skip there: one per depth",
+        (
+            _SHARED
+            + "test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops",
+            *FAST,
+        ),
+    ),
+    Bug(
+        "packing.subtree-ops-keyed-by-name",
+        PACKING,
+        "key = (id(node), level)",
+        'key = (getattr(node, "name", id(node)), level)',
+        "subtrees share ops only when they are one object (equal names are not equal loops)",
+        (
+            _SHARED
+            + "test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops",
+            *FAST,
+        ),
+    ),
+    Bug(
+        "packing.loop-end-jumps-short",
+        PACKING,
+        "-(size + 1),",
+        "-size,",
+        "a LOOP_END jumps back to its own LOOP_BEGIN, past the subtree's ops",
+        (
+            _SHARED
+            + "test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops",
+            *RULES,
+        ),
+    ),
+    Bug(
+        "sharing.key-ignores-trips",
+        SHARING,
+        "key = (node.name, node.trips, *map(id, body))",
+        "key = (node.name, *map(id, body))",
+        "subtrees are one object only when equal: trips included",
+        (_SHARING_TESTS, *GEMMINI),
+    ),
+    Bug(
+        "sharing.copies-keep-unshared-children",
+        SHARING,
+        "node if same else Loop(node.name, node.trips, body)",
+        "node",
+        "a shared loop's children are the shared ones (else equal subtrees stay apart)",
+        (_SHARING_TESTS,),
     ),
 )

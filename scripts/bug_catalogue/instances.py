@@ -52,7 +52,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.loop-moving-its-instances-skippable",
         PACKING,
-        "used |= arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any(axis=0)",
+        "np.bitwise_or.at(mask, template_block, instance_bits)",
         "pass",
         "a loop whose index moves an instance below it is index-dependent: never skipped whole",
         MOVING_RULES,
@@ -60,9 +60,8 @@ INSTANCE_BUGS = (
     Bug(
         "instances.memo-restores-a-moved-instance",
         PACKING,
-        "        if arrays.offset_coefs[arrays.templates[lo:hi, T_INSTANCE_OFFSET]].any():\n"
-        "            return 0",
-        "        pass",
+        "np.logical_or.at(affine, template_block, instance_bits != 0)",
+        "pass",
         "the memo never restores a loop whose instances an outer index moves",
         (MOVING, EXACT + "test_random_programs_fast_equals_full"),
     ),
@@ -93,8 +92,8 @@ INSTANCE_BUGS = (
     Bug(
         "instances.bound-counts-the-base-instance",
         BOUNDS,
-        "        if any(t.instance_coefs):\n            continue\n",
-        "",
+        "fixed = ~blocks.arrays.offset_coefs[rows[:, _INSTANCE_OFFSET]].any(axis=1)",
+        "fixed = np.ones(len(rows), dtype=np.bool_)",
         "a moving template's occupancy is spread over the instances it reaches",
         (MOVING, EXACT + "test_random_programs_fast_equals_full"),
     ),

@@ -1,0 +1,230 @@
+"""Shared loop subtrees: the lowering makes equal subtrees one object (isa/sharing.py) and
+packing builds each subtree object's ops once per loop depth (analyzer/engine/packing.py,
+SubtreeOps). Neither may ever hand one subtree's ops or value to another: subtrees equal
+but for one trip count, one operand coefficient (their blocks differ) or one name, and
+one subtree at two depths, are checked against an independent walk of the tree and the
+reference evaluator."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.engine.evaluate import Evaluation, evaluate_program
+from analyzer.engine.packing import SubtreeOps, pack_blocks, pack_layer
+from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
+from isa.program import Block, BlockRef, LayerProgram, Loop, Program, count_instructions
+from isa.sharing import SubtreeSharing
+from tests.builders import instr, op
+from tests.reference import reference_cycles
+from tracer.lowering import lower_model
+
+# Blocks 0 and 1 differ in one coefficient only: the index of loop depth 1 moves block 0's
+# write by one location, block 1's by two.
+BLOCKS = (
+    Block("step", (instr(latency=3, occupancy=2, writes=(op("r", 0, 1, (0, 1)),)),)),
+    Block("step", (instr(latency=3, occupancy=2, writes=(op("r", 0, 1, (0, 2)),)),)),
+    Block("fixed", (instr(latency=2, reads=(op("r", 1),), writes=(op("r", 0),)),)),
+)
+ROW = Loop("row", 3, (BlockRef(0),))
+ROW_MORE_TRIPS = Loop("row", 4, (BlockRef(0),))
+ROW_OTHER_COEF = Loop("row", 3, (BlockRef(1),))
+
+
+def program_of(*roots: Loop) -> Program:
+    return Program(
+        accelerator="test",
+        parameters={},
+        bundles_per_cycle=1,
+        window_bundles=4,
+        frontend_delay=0,
+        units={"alu": 1},
+        spaces={"r": 16},
+        blocks=BLOCKS,
+        layers=tuple(
+            LayerProgram(f"layer{k}", "test", 0, {}, root) for k, root in enumerate(roots)
+        ),
+    )
+
+
+# ROW sits at depth 2 in `tile` (there its block moves with tile's index, so ROW repeats
+# as is) and at depth 1 right under the root (there it moves with its own index), next to
+# subtrees equal to it but for one trip count or one coefficient.
+NEAR_TWINS = Loop(
+    "layer",
+    1,
+    (
+        Loop("tile", 2, (ROW, ROW_MORE_TRIPS, ROW_OTHER_COEF, BlockRef(2))),
+        ROW,
+        ROW_OTHER_COEF,
+        Loop("tile", 2, (Loop("row", 3, (BlockRef(2),)), ROW)),
+    ),
+)
+
+
+def expected_ops(program: Program, root: Loop) -> dict[str, list[int]]:
+    """The op list's columns by a plain pre-order walk: each op's kind, trips or first
+    template, instructions per iteration or end template, jump, depth, whether a loop may
+    skip as is or translated, and how often one execution of the layer runs the op."""
+    firsts = np.cumsum([0] + [len(b.templates) for b in program.blocks]).tolist()
+    rows: list[list[int]] = []
+
+    def depths_used(node: Loop | BlockRef) -> set[int]:
+        if isinstance(node, BlockRef):
+            operands = [o for t in program.blocks[node.block].templates for o in t.operands()]
+            return {d for o in operands for d, coef in enumerate(o.coefs) if coef}
+        return set().union(*(depths_used(child) for child in node.body))
+
+    def walk(node: Loop | BlockRef, level: int, runs: int) -> None:
+        if isinstance(node, BlockRef):
+            rows.append([BLOCK, firsts[node.block], firsts[node.block + 1], -1, level - 1])
+            rows[-1] += [0, 0, runs]
+            return
+        begin = len(rows)
+        rows.append([])
+        for child in node.body:
+            walk(child, level + 1, runs * node.trips)
+        moves = level in depths_used(node)
+        per_trip = count_instructions(Loop(node.name, 1, node.body), program.blocks)
+        rows[begin] = [LOOP_BEGIN, node.trips, per_trip, len(rows), level]
+        rows[begin] += [node.trips > 1 and not moves, node.trips > 1 and moves, runs]
+        rows.append([LOOP_END, node.trips, 0, begin, level, 0, 0, runs])
+
+    walk(root, 0, 1)
+    names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate", "op_runs")
+    return {name: [int(row[k]) for row in rows] for k, name in enumerate(names)}
+
+
+def packed_ops(packed) -> dict[str, list[int]]:
+    columns = packed.arrays._asdict()
+    names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate")
+    return {
+        **{n: columns[n].astype(int).tolist() for n in names},
+        "op_runs": packed.op_runs.tolist(),
+    }
+
+
+def test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops():
+    # Each layer is packed after the others, with one SubtreeOps, in both orders: a
+    # layer's ops never depend on what was packed before.
+    roots = [NEAR_TWINS, Loop("layer", 1, (ROW_OTHER_COEF, ROW_MORE_TRIPS, ROW))]
+    for order in (roots, roots[::-1]):
+        program = program_of(*order)
+        blocks = pack_blocks(program)
+        subtrees = SubtreeOps(blocks)
+        for layer in program.layers:
+            assert packed_ops(pack_layer(layer, program, blocks, subtrees)) == expected_ops(
+                program, layer.root
+            )
+
+
+def test_shared_subtrees_evaluate_as_the_reference_does():
+    program = program_of(NEAR_TWINS, Loop("layer", 1, (ROW_OTHER_COEF, ROW_MORE_TRIPS, ROW)))
+    full = evaluate_program(program, "full")
+    fast = Evaluation(program, "fast", reuse_layers=False).run()
+    expected = [reference_cycles(program, layer) for layer in program.layers]
+    assert [r.cycles for r in full] == expected
+    assert [r.cycles for r in fast] == expected
+    assert [r.instructions for r in full] == [
+        count_instructions(layer.root, program.blocks) for layer in program.layers
+    ]
+
+
+def test_subtree_ops_belong_to_one_packed_program():
+    program = program_of(NEAR_TWINS)
+    with pytest.raises(ValueError, match="another packed program"):
+        pack_layer(
+            program.layers[0], program, pack_blocks(program), SubtreeOps(pack_blocks(program))
+        )
+
+
+def test_sharing_makes_equal_subtrees_one_object_and_keeps_the_tree():
+    twin = Loop("row", 3, (BlockRef(0),))  # equal to ROW, another object
+    root = Loop(
+        "layer", 1, (ROW, twin, ROW_MORE_TRIPS, ROW_OTHER_COEF, Loop("col", 3, (BlockRef(0),)))
+    )
+    shared = SubtreeSharing().share(root)
+    assert shared == root
+    assert shared.body[0] is shared.body[1]
+    # Equal but for the trips, the block or the name: kept apart.
+    assert len({id(node) for node in shared.body}) == 4
+    assert shared.body[4].name == "col"
+
+
+def loop_trees(max_leaves: int = 12) -> st.SearchStrategy[Loop]:
+    """Small loop trees over blocks 0..2, names a/b, trips 1..3: near twins abound."""
+    leaves = st.builds(BlockRef, st.integers(0, 2))
+    nodes = st.recursive(
+        leaves,
+        lambda children: st.builds(
+            Loop,
+            st.sampled_from("ab"),
+            st.integers(1, 3),
+            st.lists(children, min_size=1, max_size=3).map(tuple),
+        ),
+        max_leaves=max_leaves,
+    )
+    return st.lists(nodes, min_size=1, max_size=3).map(lambda body: Loop("layer", 1, tuple(body)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(loop_trees())
+def test_sharing_keeps_every_tree_and_leaves_one_object_per_value(root):
+    sharing = SubtreeSharing()
+    shared = sharing.share(root)
+    assert shared == root
+    assert sharing.share(root) is shared  # a tree seen before: the same objects
+
+    objects: dict[int, Loop | BlockRef] = {}
+
+    def walk(node):
+        objects[id(node)] = node
+        for child in getattr(node, "body", ()):
+            walk(child)
+
+    walk(shared)
+    assert len(objects) == len(set(objects.values()))
+
+
+def test_the_gemmini_lowering_shares_its_equal_subtrees():
+    program = lower_model("gemmini", {}, "resnet18", layers=["layer1.0.conv1", "layer2.0.conv1"])
+    objects: dict[int, Loop | BlockRef] = {}
+    nodes = 0
+
+    def walk(node):
+        nonlocal nodes
+        nodes += 1
+        objects[id(node)] = node
+        for child in getattr(node, "body", ()):
+            walk(child)
+
+    for layer in program.layers:
+        walk(layer.root)
+    assert len(objects) == len(set(objects.values()))
+    assert len(objects) < nodes / 2  # tiles repeat their row loops
+
+
+def test_bounds_count_only_what_the_layer_runs():
+    # The layer runs block 0 (alu 0: occupancy 2, latency 3) 2 x 3 times. Block 2 (alu 0
+    # busy 9 cycles of a latency of 1, and alu 1) sits in a loop of no trips and block 1
+    # in another layer: neither adds occupancy, an overhang or a used instance.
+    unrun = Block(
+        "unrun",
+        (
+            instr(latency=1, occupancy=9, writes=(op("r", 5),)),
+            instr(instance=1, writes=(op("r", 6),)),
+        ),
+    )
+    blocks = (*BLOCKS[:2], unrun)
+    layers = (
+        Loop("layer", 1, (Loop("tile", 2, (ROW,)), Loop("never", 0, (BlockRef(2),)))),
+        Loop("layer", 1, (ROW_OTHER_COEF,)),
+    )
+    program = replace(program_of(*layers), blocks=blocks, units={"alu": 2})
+    bound = evaluate_program(program, "full")[0].bound
+    assert (bound.unit, bound.busy_cycles, bound.instance) == ("alu", 12, 0)
+    assert (bound.instances, bound.unused) == (2, 1)
