@@ -22,6 +22,7 @@ from isa.sharing import SubtreeSharing
 from tests.builders import instr, op
 from tests.reference import reference_cycles
 from tracer.lowering import lower_model
+from tracer.trace_io import read_trace, write_trace
 
 # Blocks 0 and 1 differ in one coefficient only: the index of loop depth 1 moves block 0's
 # write by one location, block 1's by two.
@@ -206,6 +207,28 @@ def test_the_gemmini_lowering_shares_its_equal_subtrees():
         walk(layer.root)
     assert len(objects) == len(set(objects.values()))
     assert len(objects) < nodes / 2  # tiles repeat their row loops
+
+
+def test_a_trace_read_back_shares_its_equal_subtrees(tmp_path):
+    # A trace stores every node; reading it makes equal subtrees one object again, so an
+    # analysis from the files packs as few subtrees as one in the lowering's process.
+    program = lower_model("gemmini", {}, "resnet18", layers=["layer1.0.conv1", "layer2.0.conv1"])
+    read = read_trace(write_trace(program, tmp_path, materialize_iterations=0))
+    assert read.layers == program.layers
+
+    def objects(prog) -> int:
+        seen: dict[int, Loop | BlockRef] = {}
+
+        def walk(node):
+            seen[id(node)] = node
+            for child in getattr(node, "body", ()):
+                walk(child)
+
+        for layer in prog.layers:
+            walk(layer.root)
+        return len(seen)
+
+    assert objects(read) == objects(program)
 
 
 def test_bounds_count_only_what_the_layer_runs():

@@ -44,6 +44,7 @@ from isa.program import (
     count_instructions,
 )
 from isa.registry import FAMILIES
+from isa.sharing import SubtreeSharing
 from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
@@ -621,8 +622,11 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     loop_problem = _Problems(folder / LOOPS)
     if sorted(by_layer) != list(range(len(entries))):
         loop_problem(f"has layers {sorted(by_layer)[:5]}..., the manifest lists {len(entries)}")
+    sharing = SubtreeSharing()
     for index, entry in enumerate(entries):
-        root = _loop_tree(loops, by_layer[index], len(blocks), loop_problem)
+        # Equal subtrees as one object, as a lowering leaves them: packing and bounds then
+        # cost the distinct subtrees, not the nodes (isa/sharing.py).
+        root = sharing.share(_loop_tree(loops, by_layer[index], len(blocks), loop_problem))
         layer = LayerProgram(
             name=str(entry["name"]),
             kind=str(entry["kind"]),

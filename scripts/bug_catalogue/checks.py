@@ -197,6 +197,14 @@ VALIDATION_BUGS = (
 
 TRACE_BUGS = (
     Bug(
+        "trace_io.read-unshared",
+        TRACE_IO,
+        "root = sharing.share(_loop_tree(",
+        "root = (_loop_tree(",
+        "a trace read back makes equal subtrees one object, as the lowering did (speed only)",
+        ("tests/test_subtree_sharing.py::test_a_trace_read_back_shares_its_equal_subtrees",),
+    ),
+    Bug(
         "trace_io.positions-unchecked",
         TRACE_IO,
         'if templates["position"][row] != len(blocks_rows.get(block, [])):',
