@@ -22,7 +22,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, NEVER
+from analyzer.engine.signatures import (
+    BLOCK,
+    LOOP_BEGIN,
+    NEVER,
+    REGION_HI,
+    REGION_LO,
+    REGION_STEP,
+    _span,
+)
 from analyzer.engine.template_row import COLUMN
 
 T_UNIT = COLUMN["unit"]
@@ -34,20 +42,14 @@ T_OPERANDS_FIRST = COLUMN["operands_first"]
 T_READS_END = COLUMN["reads_end"]
 T_MARKS_END = COLUMN["marks_end"]
 
-LO, HI, STEP, SPACE_LO, SPACE_HI, KIND, FLAGS_AT = 0, 1, 2, 3, 4, 5, 6
+# The first three columns are §4.6's (signatures._span reads them).
+LO, HI, STEP = REGION_LO, REGION_HI, REGION_STEP
+SPACE_LO, SPACE_HI, KIND, FLAGS_AT = 3, 4, 5, 6
 REGION_COLUMNS = 7
 LOCATIONS, UNITS = 0, 1
 TOUCHED, WRITTEN = 1, 2
 MAX_WAVE_REGIONS = 16
 _FOOTPRINT_COLUMNS = 7  # kind, space lo, space hi, step, lo, hi, written
-
-
-@njit(cache=True, inline="always")
-def _span(region, first, last):
-    """[start, end) of what iterations first..last of `region` cover."""
-    a = region[STEP] * first
-    b = region[STEP] * last
-    return region[LO] + min(a, b), region[HI] + max(a, b)
 
 
 @njit

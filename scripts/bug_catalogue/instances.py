@@ -8,6 +8,7 @@ from scripts.bug_catalogue.common import (
     BOUNDS,
     EXACT,
     KERNELS,
+    LOOP_KERNELS,
     PACKING,
     RECURRENCE_KERNELS,
     SIGNATURES,
@@ -35,7 +36,7 @@ INSTANCE_BUGS = (
     ),
     Bug(
         "instances.offsets-not-stepped",
-        KERNELS,
+        LOOP_KERNELS,
         "k = templates[i, T_INSTANCE_OFFSET]",
         "k = 0",
         "the loops step the offsets of the instances below them, as of the operands",

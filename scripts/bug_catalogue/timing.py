@@ -6,6 +6,7 @@ from __future__ import annotations
 from scripts.bug_catalogue.common import (
     CHUNKS,
     KERNELS,
+    LOOP_KERNELS,
     RULES,
     Bug,
 )
@@ -153,7 +154,7 @@ KERNEL_BUGS = (
     ),
     Bug(
         "kernel.affine-offset-one-loop-only",
-        KERNELS,
+        LOOP_KERNELS,
         "if offset_coefs[k, d] != 0 and seen[k] != pc:",
         "if offset_coefs[k, d] != 0 and seen[k] < 0:",
         "an affine address adds every loop index it depends on, not only the outermost's",
