@@ -320,7 +320,7 @@ PACKING_BUGS = (
         "chunks where wide operands carry at least half the locations (cycles are the same "
         "either way; the translated-trail test asserts its program is chunked)",
         (
-            "tests/test_exactness.py::"
+            "tests/test_translated_periods.py::"
             "test_a_translated_skip_restores_a_trail_written_through_chunk_floors",
             *CHUNKS,
             *FAST,

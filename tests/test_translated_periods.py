@@ -1,0 +1,232 @@
+"""Translated periods (docs/design.md §4.6): loops whose addresses move with their index
+skip iterations that repeat moved along their locations. Worked by hand (a streaming
+loop's trail, chunk floors, a skip stopping at locations or reads ahead that differ, the
+machine compared, the match decided in full), then fast == full on random programs whose
+every loop moves its addresses, counting the examples that skip."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.engine import evaluate, signatures
+from analyzer.engine.evaluate import Evaluation
+from analyzer.engine.packing import pack_blocks
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from tests.builders import (
+    SAMPLINGS,
+    check_fast_equals_full,
+    check_reaches_fast_path,
+    examples,
+    timeline,
+)
+from tests.test_exactness import _random_front_end, space_needed, templates
+
+
+def _streaming_program(
+    before: tuple[Template, ...], after: tuple[Template, ...], latency: int, span: int = 1
+) -> Program:
+    """Width 1, window 1, no front-end delay. Loop l, 50 trips: W on u writes `span`
+    locations from m[span x k] with `latency`, one bundle each; `before` and `after` run
+    around it on unit v."""
+    written = Operand("m", 0, span, (0, span))
+    w = Template("w", "u", 0, latency, 1, 0, (), (written,), True)
+    body: list = []
+    blocks = [Block("w", (w,))]
+    if before:
+        blocks.append(Block("before", before))
+        body.append(BlockRef(len(blocks) - 1))
+    body.append(Loop("l", 50, (BlockRef(0),)))
+    if after:
+        blocks.append(Block("after", after))
+        body.append(BlockRef(len(blocks) - 1))
+    layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, tuple(body)))
+    units = {"u": 1, "v": 1}
+    return Program("t", {}, 1, 1, 0, units, {"m": 50 * span}, tuple(blocks), (layer,))
+
+
+def _fast(program: Program) -> tuple[int, int]:
+    """(cycles, evaluated iterations) of fast mode on the program's one layer."""
+    result = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    return result.cycles, result.evaluated_iterations
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_streaming_loop_skips_translated_periods_and_restores_its_trail(sampling, monkeypatch):
+    # W_k issues and starts at k and writes m[k] at k + 40. Relative to the issue time,
+    # every boundary from k = 1 on looks the same once each location is moved back by k:
+    # a period of one iteration, 1 cycle, along one location. After the loop, X (latency
+    # 100) reads m[20]: written at 60, so X starts at 60 although it issues at 50, and the
+    # layer ends at 160. A skip must leave every location it passed with the time its
+    # iteration wrote there (a trail left at 0 would end at 150).
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    x = Template("x", "v", 0, 100, 1, 0, (Operand("m", 20, 1),), (), True)
+    program = _streaming_program((), (x,), latency=40)
+    assert timeline(program) == [*((k, k + 40) for k in range(50)), (60, 160)]
+    cycles, evaluated = _fast(program)
+    assert cycles == 160
+    # Of 51 iterations: the loop was skipped, translated; as shipped, comparisons of its
+    # small state against its one-instruction body come every 35th boundary.
+    assert evaluated < (10 if sampling == "every-boundary" else 50)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_skip_restores_a_trail_written_through_chunk_floors(sampling, monkeypatch):
+    # As above, but W_k writes 256 locations from m[256 k]: whole chunks of 64, so the
+    # kernel keeps their times in the chunks' floors (docs/design.md §3.7), and the trail
+    # must be copied with the floors folded in. X reads m[5125], in W_20's range: 160.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    x = Template("x", "v", 0, 100, 1, 0, (Operand("m", 256 * 20 + 5, 1),), (), True)
+    program = _streaming_program((), (x,), latency=40, span=256)
+    assert pack_blocks(program).arrays.chunk_shift > 0
+    assert timeline(program) == [*((k, k + 40) for k in range(50)), (60, 160)]
+    cycles, evaluated = _fast(program)
+    assert cycles == 160
+    # As shipped, comparing 256 locations a boundary costs more than the 50 iterations of
+    # 4 chunk steps each, so the loop is evaluated in full.
+    assert evaluated < 10 if sampling == "every-boundary" else evaluated == 51
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_skip_stops_where_the_locations_ahead_differ(sampling, monkeypatch):
+    # P on v writes m[30] from 0 to 200 (latency 200). W_k (bundle k + 1, latency 300)
+    # starts at k + 1 for k < 30; W_30 waits for P's write (WAW) until 200, and the window
+    # holds every later bundle behind it: W_k starts at 200 + (k - 30), W_49 ends at 519.
+    # From k = 1 (W's ends are the latest) every boundary up to 30 looks like the one
+    # before, moved by one location, except ahead at m[30]: a skip over all 49 remaining
+    # iterations would end at 350.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "v", 0, 200, 1, 0, (), (Operand("m", 30, 1),), True)
+    program = _streaming_program((p,), (), latency=300)
+    starts = [0, *(k + 1 for k in range(30)), *(200 + k for k in range(20))]
+    assert [start for start, _ in timeline(program)] == starts
+    cycles, evaluated = _fast(program)
+    assert cycles == 519
+    # Skips up to m[30] and from a little after it (as shipped, the first comparison is at
+    # the 35th boundary, past m[30], and from there the state repeats to the end).
+    assert evaluated < (12 if sampling == "every-boundary" else 50)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_skip_stops_at_a_read_pending_ahead(sampling, monkeypatch):
+    # P on v reads m[30] from 0 for 200 cycles (latency 0). W_k (bundle k + 1, latency 40)
+    # starts at k + 1 for k < 30; W_30 overwrites m[30] and may end no earlier than P's read
+    # (WAR): it starts at 160, and the window holds every later bundle behind it: W_k
+    # starts at 160 + (k - 30), W_49 ends at 219. The boundaries before 30 repeat, moved by
+    # one location, except for the read pending ahead at m[30]: a skip over all remaining
+    # iterations would end at 90.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "v", 0, 0, 1, 200, (Operand("m", 30, 1),), (), True)
+    program = _streaming_program((p,), (), latency=40)
+    starts = [0, *(k + 1 for k in range(30)), *(160 + k for k in range(20))]
+    assert [start for start, _ in timeline(program)] == starts
+    cycles, evaluated = _fast(program)
+    assert cycles == 219
+    assert evaluated < (12 if sampling == "every-boundary" else 50)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_match_compares_the_machine(sampling, monkeypatch):
+    # Width 1, window 1. P on u holds it for 50 cycles (occupancy 50, latency 0); then W_k
+    # on u (occupancy 2, latency 0) writes m[k]: W_k starts at 50 + 2k, W_19 at 88, and
+    # the layer ends at 88. At boundaries 0 and 1 every location the loop meets is unwritten
+    # alike, but the machine differs (the window's latest start: P's at 0, W_0's at 50, 1
+    # cycle after its issue): a match there would repeat a 1-cycle period and end at 69.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "u", 0, 0, 50, 0, (), (), True)
+    w = Template("w", "u", 0, 0, 2, 0, (), (Operand("m", 0, 1, (0, 1)),), True)
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 20, (BlockRef(1),))))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    blocks = (Block("p", (p,)), Block("w", (w,)))
+    program = Program("t", {}, 1, 1, 0, {"u": 1}, {"m": 20}, blocks, (layer,))
+    assert timeline(program) == [(0, 0), *((50 + 2 * k, 50 + 2 * k) for k in range(20))]
+    cycles, evaluated = _fast(program)
+    assert cycles == 88
+    assert evaluated < (8 if sampling == "every-boundary" else 21)
+
+
+def test_a_translated_match_is_decided_in_full():
+    # The hash of the machine and of a few locations only filters (analyzer/engine/
+    # signatures.py): _translated_match itself must see a difference in any machine item and
+    # in any location of the window. One region: iteration k covers m[2k], m[2k + 1].
+    n_machine = 3
+    machine = np.array([5, 0, 7], dtype=np.int64)
+    write_end = np.zeros(6, dtype=np.int64)
+    read_until = np.full(6, signatures.NEVER, dtype=np.int64)
+    read_until[2] = 4  # m[2] read until 4
+    unused = np.zeros(1, dtype=np.int64)
+    state = (unused, write_end, read_until, unused, unused, unused, unused, unused)
+    regions = np.array([[0, 2, 2, 0, 6]], dtype=np.int64)
+    offsets = np.zeros(1, dtype=np.int64)
+    # Kept at boundary 1 (issue time 3): iteration 1's m[2], m[3]; now, at boundary 2 (issue
+    # time 3 as well), iteration 2's m[4], m[5] must hold the same, and the machine too.
+    record = np.zeros(n_machine + 4, dtype=np.int64)
+    signatures._translated_record(
+        record, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 1
+    )
+    assert list(record[n_machine:]) == [0, 1, 0, 0]  # m[2]: unwritten, read until 3 + 1
+    read_until[4] = 4
+    assert signatures._translated_match(
+        record, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
+    )
+    for k in range(n_machine + 4):
+        other = record.copy()
+        other[k] += 1
+        assert not signatures._translated_match(
+            other, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
+        )
+
+
+@st.composite
+def translating_programs(draw, wide: bool):
+    """One layer whose every loop moves its body's addresses: a loop draws one step and
+    every operand below it moves by that step per iteration, so its iterations repeat
+    only translated (docs/design.md §4.6). Operands at different offsets read what earlier
+    iterations wrote (a pipeline along the locations); marks, queues and wide operands
+    (ranges across chunks) as in random_programs."""
+    n_units = draw(st.integers(1, 3))
+    blocks: list[Block] = []
+
+    def node(depth: int, steps: tuple[int, ...]):
+        if depth >= 3 or (depth > 1 and draw(st.booleans())):
+            body = []
+            for _ in range(draw(st.integers(1, 3))):
+                t = draw(templates(depth, n_units, wide, frozenset()))
+                moved = {
+                    kind: tuple(Operand(o.space, o.base, o.count, steps) for o in operands)
+                    for kind, operands in (
+                        ("reads", t.reads),
+                        ("writes", t.writes),
+                        ("read_marks", t.read_marks),
+                        ("marks", t.marks),
+                    )
+                }
+                body.append(replace(t, **moved))
+            blocks.append(Block(f"b{len(blocks)}", tuple(body)))
+            return BlockRef(len(blocks) - 1)
+        trips = draw(st.integers(2, 30))
+        step = draw(st.sampled_from([1, 2, 3, 64] if wide else [1, 2, 3]))
+        inner = (*steps, step)
+        children = tuple(node(depth + 1, inner) for _ in range(draw(st.integers(1, 2))))
+        return Loop(f"l{depth}", trips, children)
+
+    root = Loop("layer", 1, (node(1, (0,)),))
+    layer = LayerProgram("layer", "translating", 0, {}, root)
+    space = space_needed(blocks, [root])
+    return draw(_random_front_end(n_units, space, tuple(blocks), (layer,)))
+
+
+@settings(max_examples=examples(300))
+@given(program=st.booleans().flatmap(lambda wide: translating_programs(wide)))
+def _translating_programs_fast_equals_full(tally, program):
+    # No loop here repeats untranslated: every skip counted is a translated one.
+    tally.record(check_fast_equals_full(program))
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_translating_programs_fast_equals_full(sampling, monkeypatch):
+    check_reaches_fast_path(_translating_programs_fast_equals_full, sampling, monkeypatch)
