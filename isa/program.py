@@ -51,6 +51,7 @@ class FieldKind(Enum):
     FLAG = "flag"  # true or false
     OPERANDS = "operands"  # a list of operands; the kernel keeps the lists in field order
     QUEUE = "queue"  # a queue of Program.queues, or None for none
+    FRONTEND = "frontend"  # a front end of Program.frontends, or None for the default one
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,14 @@ class Template:
         materialized=False,
         default=(),
     )
+    frontend: str | None = _field(
+        FieldKind.FRONTEND,
+        "the front end that issues its bundle, in its own order and at its own rate (e.g. "
+        "one of Gemmini's load, execute and store streams); None: the program's default "
+        "one; a bundle's first instruction only (the rest of the bundle shares it)",
+        materialized=False,
+        default=None,
+    )
 
     def instance_at(self, index: tuple[int, ...]) -> int:
         """The unit instance at loop indices `index` (outermost first)."""
@@ -190,6 +199,18 @@ class HostLayer:
 
 
 @dataclass(frozen=True)
+class Frontend:
+    """A front end: issues its bundles in program order, at most `bundles_per_cycle` a
+    cycle, bundle b not before the latest start of its bundle b - `window_bundles`, and
+    each instruction starts at least `delay` cycles after its bundle issues
+    (docs/design.md §3.2)."""
+
+    bundles_per_cycle: int
+    window_bundles: int
+    delay: int
+
+
+@dataclass(frozen=True)
 class Program:
     """Everything the analyzer needs; the trace folder stores exactly this."""
 
@@ -212,6 +233,15 @@ class Program:
     # The family that lowered it (isa/registry.py); "" for a hand-built program, which
     # has no memory side.
     isa: str = ""
+    # Front ends besides the default one (the three fields above), each issuing the
+    # bundles whose first template names it, independently of the others.
+    frontends: dict[str, Frontend] = field(default_factory=dict)
+
+    def frontend_list(self) -> tuple[Frontend, ...]:
+        """Every front end, the default one first, then `frontends` in their order (the
+        kernel's front-end indices)."""
+        default = Frontend(self.bundles_per_cycle, self.window_bundles, self.frontend_delay)
+        return (default, *self.frontends.values())
 
 
 def placement_counts(host_layers: tuple[HostLayer, ...]) -> tuple[int, int]:

@@ -12,6 +12,7 @@ from isa.program import (
     TEMPLATE_FIELDS,
     BlockRef,
     FieldKind,
+    Frontend,
     LayerProgram,
     Loop,
     Operand,
@@ -53,15 +54,22 @@ def check_program(program: Program) -> None:
         for name, size in sizes.items():
             if not _is_count(size, 1, MAX_SIZE):
                 raise ProgramError(f"{kind} {name!r} has size {size!r}; need 1..{MAX_SIZE}")
-    _require_counts(
-        "",
-        (
-            ("bundles_per_cycle", program.bundles_per_cycle, 1),
-            ("window_bundles", program.window_bundles, 1),
-            ("frontend delay", program.frontend_delay, 0),
-        ),
-        MAX_FRONTEND,
-    )
+    if not isinstance(program.frontends, dict):
+        raise ProgramError("frontends must be a mapping of name to front end")
+    for name, frontend in (("", None), *program.frontends.items()):
+        if frontend is None:  # the default front end, the program's own fields
+            frontend = program.frontend_list()[0]
+        elif not isinstance(frontend, Frontend):
+            raise ProgramError(f"front end {name!r} is {frontend!r}, not a Frontend")
+        _require_counts(
+            f"front end {name!r}: " if name else "",
+            (
+                ("bundles_per_cycle", frontend.bundles_per_cycle, 1),
+                ("window_bundles", frontend.window_bundles, 1),
+                ("frontend delay", frontend.delay, 0),
+            ),
+            MAX_FRONTEND,
+        )
     for block_id, block in enumerate(program.blocks):
         for position, template in enumerate(block.templates):
             _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
@@ -100,8 +108,15 @@ def _fields_of(kind: FieldKind) -> tuple[str, ...]:
 
 
 # Template fields by kind, which decides their check (operands: below, per operand).
-_UNITS, _CYCLES, _FLAGS, _QUEUES = (
-    _fields_of(kind) for kind in (FieldKind.UNIT, FieldKind.CYCLES, FieldKind.FLAG, FieldKind.QUEUE)
+_UNITS, _CYCLES, _FLAGS, _QUEUES, _FRONTENDS = (
+    _fields_of(kind)
+    for kind in (
+        FieldKind.UNIT,
+        FieldKind.CYCLES,
+        FieldKind.FLAG,
+        FieldKind.QUEUE,
+        FieldKind.FRONTEND,
+    )
 )
 
 
@@ -127,10 +142,16 @@ def _check_template(t: Template, program: Program, where: str) -> None:
     for name in _FLAGS:
         if not isinstance(getattr(t, name), bool):
             raise ProgramError(f"{where}: {name} must be true or false")
+    for name in _FRONTENDS:
+        frontend = getattr(t, name)
+        if frontend is not None and frontend not in program.frontends:
+            raise ProgramError(f"{where}: front end {frontend!r} does not exist")
     for name in _QUEUES:
         queue = getattr(t, name)
         if queue is not None and queue not in program.queues:
             raise ProgramError(f"{where}: {name.replace('_', ' ')} {queue!r} does not exist")
+    if t.frontend is not None and not t.bundle_start:
+        raise ProgramError(f"{where}: a front end is named by the bundle's first instruction")
     if t.issue_queue is not None:
         if t.issue_queue == t.queue:
             raise ProgramError(f"{where}: queue {t.queue!r} cannot also be its issue queue")

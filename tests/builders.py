@@ -109,6 +109,7 @@ def run_block(program: Program, templates: list[Template]) -> list[tuple[int, in
         blocks=(Block("test", tuple(templates)),),
         layers=(layer,),
         queues=program.queues,
+        frontends=program.frontends,
     )
     return timeline(single)
 

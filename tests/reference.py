@@ -52,9 +52,14 @@ def reference_cycles(program: Program, layer: LayerProgram) -> int:
     write_end: dict[tuple[str, int], int] = defaultdict(int)
     read_until: dict[tuple[str, int], float] = defaultdict(lambda: NEVER)
     queue_ends: dict[str, list[int]] = {name: [] for name in program.queues}
-    bundle_issues: list[int] = []  # issue time of every bundle so far
-    bundle_starts: list[int] = []  # latest start in every bundle so far
-    issue = 0
+    # Per front end (None: the program's default one), its bundles' issue times and latest
+    # starts, and its issue time; then the front end of the open bundle and its latest
+    # start so far.
+    frontends = {None: program.frontend_list()[0], **program.frontends}
+    bundle_issues: dict[str | None, list[int]] = {name: [] for name in frontends}
+    bundle_starts: dict[str | None, list[int]] = {name: [] for name in frontends}
+    issue_time = dict.fromkeys(frontends, 0)
+    open_frontend: str | None = None
     bundle_open = False
     latest_start = 0  # in the open bundle
     max_end = 0
@@ -74,19 +79,23 @@ def reference_cycles(program: Program, layer: LayerProgram) -> int:
             unit = (t.unit, t.instance + sum(c * index[d] for d, c in enumerate(t.instance_coefs)))
             if t.bundle_start:
                 if bundle_open:  # the previous bundle is complete: its latest start is final
-                    bundle_starts.append(latest_start)
-                b = len(bundle_issues)
-                width, window = program.bundles_per_cycle, program.window_bundles
-                if b >= width:  # at most `width` bundles per cycle
-                    issue = max(issue, bundle_issues[b - width] + 1)
-                if b >= window:  # not before the latest start of bundle b - window
-                    issue = max(issue, bundle_starts[b - window])
+                    bundle_starts[open_frontend].append(latest_start)
+                name = t.frontend  # its own bundles only: front ends do not wait on others
+                issues, starts, spec = bundle_issues[name], bundle_starts[name], frontends[name]
+                b = len(issues)
+                issue = issue_time[name]
+                if b >= spec.bundles_per_cycle:  # at most `width` bundles per cycle
+                    issue = max(issue, issues[b - spec.bundles_per_cycle] + 1)
+                if b >= spec.window_bundles:  # not before the latest start of bundle b - window
+                    issue = max(issue, starts[b - spec.window_bundles])
                 if t.issue_queue is not None:  # an in-order front end waits for an entry
                     issue = max(issue, entry_free(t.issue_queue))
-                bundle_issues.append(issue)
-                bundle_open = True
+                issues.append(issue)
+                issue_time[name] = issue
+                open_frontend, bundle_open = name, True
                 latest_start = issue
-            start = max(issue + program.frontend_delay, unit_free[unit])
+            issue = issue_time[open_frontend]
+            start = max(issue + frontends[open_frontend].delay, unit_free[unit])
             if t.queue is not None:
                 start = max(start, entry_free(t.queue))
             for operand in t.reads:  # RAW

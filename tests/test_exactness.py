@@ -24,7 +24,16 @@ from accelerators.catalog import find_accelerator
 from analyzer.engine import evaluate, signatures
 from analyzer.engine.evaluate import Evaluation, evaluate_program, run_kernel
 from analyzer.engine.packing import pack_blocks, pack_layer
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.program import (
+    Block,
+    BlockRef,
+    Frontend,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+)
 from isa.systolic.lowering import lower
 from isa.systolic.mapping import gemm_shape
 from tests.builders import (
@@ -156,8 +165,16 @@ def operands(draw, depth: int, strided: frozenset[int], wide: bool, bases: int |
 
 @st.composite
 def templates(
-    draw, depth: int, n_units: int, wide: bool, strided: frozenset[int], bases: int | None = None
+    draw,
+    depth: int,
+    n_units: int,
+    wide: bool,
+    strided: frozenset[int],
+    bases: int | None = None,
+    frontends: tuple[str, ...] = (),
 ):
+    """A random template; a bundle start names one of `frontends` or the default one."""
+
     def operand_list(most: int):
         return tuple(
             draw(operands(depth, strided, wide, bases)) for _ in range(draw(st.integers(0, most)))
@@ -194,6 +211,7 @@ def templates(
         issue_queue=draw(st.sampled_from([None, *(q for q in ("q0", "q1") if q != queue)]))
         if bundle_start
         else None,
+        frontend=draw(st.sampled_from([None, *frontends])) if bundle_start else None,
     )
 
 
@@ -237,10 +255,13 @@ def units_needed(program_blocks: list[Block], roots: list[Loop], n_units: int) -
 
 
 @st.composite
-def random_programs(draw, max_trips: int = 40, wide: bool | None = False):
+def random_programs(
+    draw, max_trips: int = 40, wide: bool | None = False, frontends: tuple[str, ...] = ()
+):
     """One layer: loops up to three deep over blocks of random templates. Each loop is
     strided (its index moves addresses below it) or not (its body repeats: fast mode's
-    periods); `wide`: operands over ranges (see WIDE_COUNTS), None draws it."""
+    periods); `wide`: operands over ranges (see WIDE_COUNTS), None draws it; `frontends`:
+    names of front ends besides the default one, which bundles issue from at random."""
     if wide is None:
         wide = draw(st.booleans())
     n_units = draw(st.integers(1, 3))
@@ -250,7 +271,10 @@ def random_programs(draw, max_trips: int = 40, wide: bool | None = False):
         # Mostly a loop at the top: a block right under the root has nothing to repeat.
         if depth >= 3 or draw(st.integers(0, 7 if depth == 1 else 1)) == 1:
             count = draw(st.integers(1, 4))
-            body = tuple(draw(templates(depth, n_units, wide, strided)) for _ in range(count))
+            body = tuple(
+                draw(templates(depth, n_units, wide, strided, frontends=frontends))
+                for _ in range(count)
+            )
             blocks.append(Block(f"b{len(blocks)}", body))
             return BlockRef(len(blocks) - 1)
         trips = draw(st.integers(0, max_trips))
@@ -263,13 +287,14 @@ def random_programs(draw, max_trips: int = 40, wide: bool | None = False):
     layer = LayerProgram("layer", "random", 0, {}, root)
     space = space_needed(blocks, [root])
     units = units_needed(blocks, [root], n_units)
-    return draw(_random_front_end(units, space, tuple(blocks), (layer,)))
+    return draw(_random_front_end(units, space, tuple(blocks), (layer,), frontends=frontends))
 
 
 @st.composite
-def _random_front_end(draw, n_units, space, blocks, layers, width=3, window=6):
-    """A program around the given blocks and layers, with a random front end of at most
-    `width` bundles per cycle and a window of at most `window` bundles."""
+def _random_front_end(draw, n_units, space, blocks, layers, width=3, window=6, frontends=()):
+    """A program around the given blocks and layers, with random front ends (the default
+    one and `frontends`) of at most `width` bundles per cycle and a window of at most
+    `window` bundles."""
     return Program(
         accelerator="random",
         parameters={},
@@ -281,6 +306,12 @@ def _random_front_end(draw, n_units, space, blocks, layers, width=3, window=6):
         blocks=blocks,
         layers=layers,
         queues={"q0": draw(st.integers(1, 3)), "q1": draw(st.integers(1, 5))},
+        frontends={
+            name: Frontend(
+                draw(st.integers(1, width)), draw(st.integers(1, window)), draw(st.integers(0, 2))
+            )
+            for name in frontends
+        },
     )
 
 

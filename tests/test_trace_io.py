@@ -98,10 +98,10 @@ def _damage(folder: Path, how: str) -> None:
     elif how == "foreign":
         (folder / "manifest.json").write_text(json.dumps({"format": "something-else"}))
     elif how in ("schema_version", "older_schema_version"):
-        # A newer version, or the previous one: version 5 had no moving unit instances
-        # (templates' instance_coefs), so even a v5 folder whose manifest decodes is refused.
+        # A newer version, or the previous one: version 6 had one front end (no templates'
+        # `frontend`), so even a v6 folder whose manifest decodes is refused.
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["schema_version"] = 99 if how == "schema_version" else 5
+        manifest["schema_version"] = 99 if how == "schema_version" else 6
         (folder / "manifest.json").write_text(json.dumps(manifest))
     elif how == "truncated":
         data = (folder / "templates.arrow").read_bytes()
@@ -146,8 +146,8 @@ def _damage(folder: Path, how: str) -> None:
         ("no_manifest", "not a complete accperf trace"),
         ("bad_json", "not valid JSON"),
         ("foreign", "not an accperf trace"),
-        ("schema_version", "schema version 99.*reads version 6"),
-        ("older_schema_version", "schema version 5.*reads version 6"),
+        ("schema_version", "schema version 99.*reads version 7"),
+        ("older_schema_version", "schema version 6.*reads version 7"),
         ("truncated", "truncated or not an Arrow IPC file"),
         ("missing_file", "loops.arrow: missing"),
         ("count_mismatch", "instruction count"),
@@ -245,13 +245,13 @@ def _rename_column(old: str, new: str):
             "templates.arrow",
             _rename_column("latency", "delay"),
             _renamed(trace_io.TEMPLATE_SCHEMA, "latency", "delay"),
-            "templates.arrow: columns do not match schema version 6",
+            "templates.arrow: columns do not match schema version 7",
         ),
         (
             "loops.arrow",
             lambda columns: None,
             _retyped(trace_io.LOOP_SCHEMA, "trips", pa.int32()),
-            "loops.arrow: columns do not match schema version 6",
+            "loops.arrow: columns do not match schema version 7",
         ),
         # block ids and positions: row 2 is the preload block's second template
         ("templates.arrow", _set(2, position=0), None, "row 2: block 1 positions are out"),

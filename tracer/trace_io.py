@@ -34,6 +34,7 @@ from isa.program import (
     Block,
     BlockRef,
     FieldKind,
+    Frontend,
     HostLayer,
     LayerProgram,
     Loop,
@@ -49,7 +50,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -64,7 +65,7 @@ OPERAND_TYPE = pa.struct(
     ]
 )
 # How a trace stores a template field of each kind (isa.program.FieldKind); a QUEUE is
-# null for none.
+# null for none, a FRONTEND null for the default one.
 FIELD_TYPE = {
     FieldKind.TEXT: pa.string(),
     FieldKind.UNIT: pa.string(),
@@ -74,6 +75,7 @@ FIELD_TYPE = {
     FieldKind.FLAG: pa.bool_(),
     FieldKind.OPERANDS: pa.list_(OPERAND_TYPE),
     FieldKind.QUEUE: pa.string(),
+    FieldKind.FRONTEND: pa.string(),
 }
 # One row per template: its block and place in it, then every field of the template table.
 TEMPLATE_SCHEMA = pa.schema(
@@ -468,6 +470,14 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
             "window_bundles": program.window_bundles,
             "delay": program.frontend_delay,
         },
+        "frontends": {
+            name: {
+                "bundles_per_cycle": spec.bundles_per_cycle,
+                "window_bundles": spec.window_bundles,
+                "delay": spec.delay,
+            }
+            for name, spec in program.frontends.items()
+        },
         "units": program.units,
         "spaces": program.spaces,
         "queues": program.queues,
@@ -646,6 +656,10 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         units=units,
         spaces=spaces,
         queues=dict(manifest["queues"]),
+        frontends={
+            str(name): Frontend(spec["bundles_per_cycle"], spec["window_bundles"], spec["delay"])
+            for name, spec in manifest["frontends"].items()
+        },
         blocks=blocks,
         layers=tuple(layers),
         model=str(manifest["model"]),

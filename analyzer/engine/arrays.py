@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-MEMO_META_COLUMNS = 7  # of MemoArrays.meta: what _remember stores besides the signatures
+MEMO_META_COLUMNS = 6  # of MemoArrays.meta: what _remember stores besides the signatures
 
 
 class LayerArrays(NamedTuple):
@@ -29,6 +29,9 @@ class LayerArrays(NamedTuple):
     # LOOP_BEGIN of a loop of several trips whose body depends on its index: it may skip
     # translated periods (docs/design.md §4.6).
     translate: np.ndarray
+    # LOOP_BEGIN: bit f set when front end f may open a bundle after one of the loop's
+    # iteration boundaries (docs/design.md §4.3); every bit with one front end.
+    live: np.ndarray
 
 
 class ProgramArrays(NamedTuple):
@@ -53,9 +56,9 @@ class ProgramArrays(NamedTuple):
     n_locations: int
     min_latency: int  # of all templates: reads older than start + this are never seen
     chunk_shift: int  # 0: locations one by one; else log2 of the chunk size
-    bundles_per_cycle: int
-    window_bundles: int
-    frontend_delay: int
+    # int64[n_frontends, 3]: each front end's bundles per cycle, window and delay, the
+    # default one first (isa.program.Program.frontend_list).
+    frontends: np.ndarray
     # Each operand's address space, as global bounds [lo, hi): a translated period's
     # windows never leave their space (docs/design.md §4.6).
     operand_space_lo: np.ndarray

@@ -27,11 +27,14 @@ RESOURCE_BOUND_SHARE = 0.9  # at or above this share of the cycles, the unit is 
 _UNIT, _LATENCY, _OCCUPANCY = COLUMN["unit"], COLUMN["latency"], COLUMN["occupancy"]
 _INSTANCE_OFFSET = COLUMN["instance_offset"]
 _BUNDLE_START, _QUEUE, _ISSUE_QUEUE = COLUMN["bundle_start"], COLUMN["queue"], COLUMN["issue_queue"]
+_FRONTEND = COLUMN["frontend"]
 
 
 @dataclass(frozen=True)
 class LayerBound:
-    unit: str  # kind of the busiest unit instance, "frontend", or "<name> queue"
+    # kind of the busiest unit instance, "frontend" (the default one), "<name> frontend"
+    # or "<name> queue"
+    unit: str
     busy_cycles: int  # its total occupancy
     cycles: int  # the layer's measured cycles
     recurrence_cycles: int | None = None  # None: not computed
@@ -127,7 +130,9 @@ def layer_bound(
     used[unit] = True
     if not fixed.all():
         _add_moving_usage(layer, program, busy, overhang, used)
-    bundles = int(times @ rows[:, _BUNDLE_START])
+    # Bundles per front end (Program.frontend_list's order).
+    bundles = np.zeros(len(program.frontends) + 1, dtype=np.int64)
+    np.add.at(bundles, rows[:, _FRONTEND], times * rows[:, _BUNDLE_START])
     hold = np.zeros(len(program.queues), dtype=np.int64)
     entry_cycles = times * latency  # each run holds a queue entry for its latency
     for column in (_QUEUE, _ISSUE_QUEUE):
@@ -144,12 +149,13 @@ def layer_bound(
         if busiest >= first
     )
     instance: int | None = busiest - first
-    # The last bundle issues no earlier than ceil(bundles / width) - 1, and its
+    # A front end's last bundle issues no earlier than ceil(bundles / width) - 1, and its
     # instructions end at least `delay + latency` later.
-    frontend = -(-bundles // program.bundles_per_cycle) - 1 + program.frontend_delay
-    frontend += min_latency
-    if bundles and frontend > busy_cycles:
-        unit_name, busy_cycles, instance = "frontend", frontend, None
+    names = ("frontend", *(f"{name} frontend" for name in program.frontends))
+    for name, count, spec in zip(names, bundles.tolist(), program.frontend_list(), strict=True):
+        frontend = -(-count // spec.bundles_per_cycle) - 1 + spec.delay + min_latency
+        if count and frontend > busy_cycles:
+            unit_name, busy_cycles, instance = name, frontend, None
     for (name, entries), held in zip(program.queues.items(), hold.tolist(), strict=True):
         if held // entries > busy_cycles:
             unit_name, busy_cycles, instance = f"{name} queue", held // entries, None

@@ -36,14 +36,23 @@ from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_dire
 from analyzer.engine.loop_kernels import _offset_steps, _remember
 from analyzer.engine.signatures import (
     BLOCK,
+    FE_RING_FIRST,
+    FE_WIDTH,
+    FE_WINDOW,
+    FE_WINDOW_FIRST,
+    FRONTEND_ITEMS,
     LOOP_BEGIN,
     MAX_REGIONS,
     NEVER,
     _equal,
+    _frontend_table,
+    _issue_floor,
+    _load_frontend,
     _machine_signature,
     _region_bounds,
     _restore,
     _restore_machine,
+    _save_frontend,
     _signature,
     _translated_hash,
     _translated_match,
@@ -76,6 +85,7 @@ T_READ_TIME = COLUMN["read_time"]
 T_BUNDLE_START = COLUMN["bundle_start"]
 T_QUEUE = COLUMN["queue"]
 T_ISSUE_QUEUE = COLUMN["issue_queue"]
+T_FRONTEND = COLUMN["frontend"]
 T_OPERANDS_FIRST = COLUMN["operands_first"]
 T_READS_END = COLUMN["reads_end"]
 T_WRITES_END = COLUMN["writes_end"]
@@ -134,16 +144,30 @@ def evaluate_layer(
     o_offset = program.operand_offset
     queue_first, chunk_shift = program.queue_first, program.chunk_shift
     n_units, n_locations, min_latency = program.n_units, program.n_locations, program.min_latency
-    width, window = program.bundles_per_cycle, program.window_bundles
-    frontend_delay = program.frontend_delay
+    # Front ends (docs/design.md §3.2): their state in `frontend`; the one issuing now
+    # (`active`) in the locals below, written back (_save_frontend) before fast mode reads
+    # or restores the state, and read again after.
+    frontend = _frontend_table(program.frontends)
+    active = 0
+    (
+        issue,
+        issue_head,
+        window_head,
+        bundle_open,
+        bundle_max_start,
+        width,
+        window,
+        frontend_delay,
+        ring_first,
+        window_first,
+    ) = _load_frontend(frontend, active)
 
     unit_free = np.zeros(n_units, dtype=np.int64)
     write_end = np.zeros(n_locations, dtype=np.int64)
     read_until = np.full(n_locations, NEVER, dtype=np.int64)
-    issue_ring = np.full(width, -1, dtype=np.int64)
-    window_ring = np.zeros(window, dtype=np.int64)
-    issue_head = 0
-    window_head = 0
+    last = frontend.shape[0] - 1  # the rings lie back to back, in front-end order
+    issue_ring = np.full(frontend[last, FE_RING_FIRST] + frontend[last, FE_WIDTH], -1, np.int64)
+    window_ring = np.zeros(frontend[last, FE_WINDOW_FIRST] + frontend[last, FE_WINDOW], np.int64)
     queue_ring = np.zeros(queue_first[-1], dtype=np.int64)
     queue_head = np.zeros(queue_first.shape[0] - 1, dtype=np.int64)
     n_chunks = (n_locations >> chunk_shift) + 1 if chunk_shift > 0 else 1
@@ -160,9 +184,6 @@ def evaluate_layer(
         chunk_floor,
         chunk_max,
     )
-    issue = 0
-    bundle_open = False
-    bundle_max_start = 0
     max_end = 0
     covered = 0
     evaluated = 0
@@ -193,7 +214,15 @@ def evaluate_layer(
             ):
                 level_of[op_depth[pc]] = levels
                 levels += 1
-    sig_len = n_units + 2 * n_locations + width + window + 2 + queue_ring.shape[0]
+    sig_len = (
+        n_units
+        + 2 * n_locations
+        + issue_ring.shape[0]
+        + window_ring.shape[0]
+        + FRONTEND_ITEMS * frontend.shape[0]
+        + 3
+        + queue_ring.shape[0]
+    )
     if levels == 0:
         sig_len = 0
     sig = np.zeros(sig_len, dtype=np.int64)
@@ -244,22 +273,33 @@ def evaluate_layer(
                 i = np.uint64(i_signed)  # unsigned indices skip numba's wraparound checks
                 issue_q = -1
                 if templates[i, T_BUNDLE_START]:
+                    f = templates[i, T_FRONTEND]
+                    if f != active:
+                        _save_frontend(
+                            frontend, active, issue, issue_head, window_head, bundle_open,
+                            bundle_max_start,
+                        )  # fmt: skip
+                        active = f
+                        (
+                            issue, issue_head, window_head, bundle_open, bundle_max_start,
+                            width, window, frontend_delay, ring_first, window_first,
+                        ) = _load_frontend(frontend, active)  # fmt: skip
                     if bundle_open:
-                        window_ring[window_head] = bundle_max_start
+                        window_ring[window_first + window_head] = bundle_max_start
                         window_head += 1
                         if window_head == window:
                             window_head = 0
-                    earliest = issue_ring[issue_head] + 1
+                    earliest = issue_ring[ring_first + issue_head] + 1
                     if earliest > issue:
                         issue = earliest
-                    if window_ring[window_head] > issue:
-                        issue = window_ring[window_head]
+                    if window_ring[window_first + window_head] > issue:
+                        issue = window_ring[window_first + window_head]
                     issue_q = templates[i, T_ISSUE_QUEUE]  # only ever on a bundle start
                     if issue_q >= 0:
                         v = queue_ring[queue_first[issue_q] + queue_head[issue_q]]
                         if v > issue:
                             issue = v
-                    issue_ring[issue_head] = issue
+                    issue_ring[ring_first + issue_head] = issue
                     issue_head += 1
                     if issue_head == width:
                         issue_head = 0
@@ -498,14 +538,18 @@ def evaluate_layer(
                     compare_every[lv] = max(1, 2 * items // (compare_budget * max(1, cost)))
             if levels > 0 and op_skippable[pc]:
                 lv = level_of[d]
+                _save_frontend(
+                    frontend, active, issue, issue_head, window_head, bundle_open, bundle_max_start
+                )
+                base = _issue_floor(frontend, active, layer.live[pc])
                 h = _signature(
                     sig,
-                    issue,
+                    base,
                     state,
                     min_latency,
-                    issue_head,
-                    window_head,
-                    bundle_max_start,
+                    frontend,
+                    active,
+                    layer.live[pc],
                     max_end,
                     queue_first,
                     queue_head,
@@ -513,7 +557,7 @@ def evaluate_layer(
                 )
                 hist_sig[lv, 0, :] = sig
                 hist_hash[lv, 0] = h
-                hist_time[lv, 0] = issue
+                hist_time[lv, 0] = base
                 hist_iter[lv, 0] = 0
                 hist_count[lv] = 1
                 memo_pending[lv] = False
@@ -529,19 +573,16 @@ def evaluate_layer(
                             continue
                         if not _equal(memo.keys[e], sig):
                             continue
-                        issue += memo.meta[e, 2]
-                        bundle_max_start, max_end = _restore(
-                            memo.vals[e],
-                            issue,
-                            state,
-                            issue_head,
-                            window_head,
-                            queue_first,
-                            queue_head,
+                        base += memo.meta[e, 2]
+                        active, max_end = _restore(
+                            memo.vals[e], base, state, frontend, queue_first, queue_head,
                             chunk_shift,
-                        )
+                        )  # fmt: skip
+                        (
+                            issue, issue_head, window_head, bundle_open, bundle_max_start,
+                            width, window, frontend_delay, ring_first, window_first,
+                        ) = _load_frontend(frontend, active)  # fmt: skip
                         index[d] = memo.meta[e, 1]
-                        bundle_open = memo.meta[e, 6] != 0
                         # Instructions restored, not run: the iterations around them no
                         # longer know their earliest start (no shifted wavefront match).
                         for t in range(n_tracked):
@@ -549,14 +590,14 @@ def evaluate_layer(
                         covered += memo.meta[e, 3]
                         hist_sig[lv, 0, :] = memo.vals[e]
                         hist_hash[lv, 0] = np.uint64(memo.meta[e, 4])
-                        hist_time[lv, 0] = issue
+                        hist_time[lv, 0] = base
                         hist_iter[lv, 0] = index[d]
                         memo_pending[lv] = False
                         break
                     if memo_pending[lv]:
                         entry_sig[lv, :] = sig
                         entry_hash[lv] = h
-                        entry_issue[lv] = issue
+                        entry_issue[lv] = base
                         entry_covered[lv] = covered
                         entry_open[lv] = bundle_open
                     elif index[d] >= op_arg[pc]:
@@ -640,19 +681,24 @@ def evaluate_layer(
                 compare_now = i % every == 0 and hist_iter[lv, 0] == i - 1
                 keep_now = (i + 1) % every == 0 and i + 1 < trips
                 if n >= 0 and (compare_now or keep_now):
+                    _save_frontend(
+                        frontend, active, issue, issue_head, window_head, bundle_open,
+                        bundle_max_start,
+                    )  # fmt: skip
+                    base = _issue_floor(frontend, active, layer.live[begin])
                     _machine_signature(
                         sig,
-                        issue,
+                        base,
                         state,
-                        issue_head,
-                        window_head,
-                        bundle_max_start,
+                        frontend,
+                        active,
+                        layer.live[begin],
                         max_end,
                         queue_first,
                         queue_head,
                     )
                     h = _translated_hash(
-                        sig, n_machine, state, issue, min_latency, chunk_shift, regions[lv], n, i
+                        sig, n_machine, state, base, min_latency, chunk_shift, regions[lv], n, i
                     )
                     if (
                         compare_now
@@ -663,7 +709,7 @@ def evaluate_layer(
                             sig,
                             n_machine,
                             state,
-                            issue,
+                            base,
                             min_latency,
                             chunk_shift,
                             regions[lv],
@@ -671,10 +717,10 @@ def evaluate_layer(
                             i,
                         )
                     ):
-                        shift = issue - hist_time[lv, 0]
+                        shift = base - hist_time[lv, 0]
                         periods = _translated_periods(
                             state,
-                            issue,
+                            base,
                             shift,
                             trips - i,
                             1,
@@ -687,10 +733,14 @@ def evaluate_layer(
                         _translated_restore(
                             state, scratch, shift, periods, 1, chunk_shift, regions[lv], n, i
                         )
-                        issue += periods * shift
-                        bundle_max_start, max_end = _restore_machine(
-                            sig, issue, state, issue_head, window_head, queue_first, queue_head
+                        base += periods * shift
+                        active, max_end = _restore_machine(
+                            sig, base, state, frontend, queue_first, queue_head
                         )
+                        (
+                            issue, issue_head, window_head, bundle_open, bundle_max_start,
+                            width, window, frontend_delay, ring_first, window_first,
+                        ) = _load_frontend(frontend, active)  # fmt: skip
                         index[d] += periods
                         # The affine offsets follow the index: moved with it, and back to
                         # their value outside the loop if the skip ends it.
@@ -709,7 +759,7 @@ def evaluate_layer(
                             sig,
                             n_machine,
                             state,
-                            issue,
+                            base,
                             min_latency,
                             chunk_shift,
                             regions[lv],
@@ -717,7 +767,7 @@ def evaluate_layer(
                             i,
                         )
                         hist_hash[lv, 0] = h
-                        hist_time[lv, 0] = issue
+                        hist_time[lv, 0] = base
                         hist_iter[lv, 0] = i
             if index[d] >= trips:
                 if levels > 0 and op_translate[begin] and wave[level_of[d]]:
@@ -725,14 +775,19 @@ def evaluate_layer(
                 if levels > 0 and op_skippable[begin] and memo_pending[level_of[d]]:
                     # No period within the loop: remember its whole evolution instead.
                     lv = level_of[d]
+                    _save_frontend(
+                        frontend, active, issue, issue_head, window_head, bundle_open,
+                        bundle_max_start,
+                    )  # fmt: skip
+                    base = _issue_floor(frontend, active, layer.live[begin])
                     h = _signature(
                         sig,
-                        issue,
+                        base,
                         state,
                         min_latency,
-                        issue_head,
-                        window_head,
-                        bundle_max_start,
+                        frontend,
+                        active,
+                        layer.live[begin],
                         max_end,
                         queue_first,
                         queue_head,
@@ -746,10 +801,9 @@ def evaluate_layer(
                         h,
                         op_memo[begin],
                         index[d],
-                        issue - entry_issue[lv],
+                        base - entry_issue[lv],
                         covered - entry_covered[lv],
                         entry_open[lv],
-                        bundle_open,
                     )
                     memo_pending[lv] = False
                 pc += 1
@@ -760,14 +814,18 @@ def evaluate_layer(
                 and index[d] % max(1, sig_len // (compare_budget * max(1, op_work[begin]))) == 0
             ):
                 lv = level_of[d]
+                _save_frontend(
+                    frontend, active, issue, issue_head, window_head, bundle_open, bundle_max_start
+                )
+                base = _issue_floor(frontend, active, layer.live[begin])
                 h = _signature(
                     sig,
-                    issue,
+                    base,
                     state,
                     min_latency,
-                    issue_head,
-                    window_head,
-                    bundle_max_start,
+                    frontend,
+                    active,
+                    layer.live[begin],
                     max_end,
                     queue_first,
                     queue_head,
@@ -791,27 +849,22 @@ def evaluate_layer(
                             h,
                             op_memo[begin],
                             index[d],
-                            issue - entry_issue[lv],
+                            base - entry_issue[lv],
                             covered - entry_covered[lv],
                             entry_open[lv],
-                            bundle_open,
                         )
                         memo_pending[lv] = False
                     period = index[d] - hist_iter[lv, match]
                     periods = (trips - index[d]) // period
                     if periods > 0:
-                        shift = periods * (issue - hist_time[lv, match])
-                        issue += shift
-                        bundle_max_start, max_end = _restore(
-                            sig,
-                            issue,
-                            state,
-                            issue_head,
-                            window_head,
-                            queue_first,
-                            queue_head,
-                            chunk_shift,
+                        base += periods * (base - hist_time[lv, match])
+                        active, max_end = _restore(
+                            sig, base, state, frontend, queue_first, queue_head, chunk_shift
                         )
+                        (
+                            issue, issue_head, window_head, bundle_open, bundle_max_start,
+                            width, window, frontend_delay, ring_first, window_first,
+                        ) = _load_frontend(frontend, active)  # fmt: skip
                         index[d] += periods * period
                         covered += periods * period * op_arg2[begin]
                     hist_count[lv] = 0
@@ -822,7 +875,7 @@ def evaluate_layer(
                     slot = hist_count[lv] % HISTORY
                     hist_sig[lv, slot, :] = sig
                     hist_hash[lv, slot] = h
-                    hist_time[lv, slot] = issue
+                    hist_time[lv, slot] = base
                     hist_iter[lv, slot] = index[d]
                     hist_count[lv] += 1
             pc = begin + 1

@@ -27,12 +27,11 @@ def _remember(
     issue_gain,
     covered_gain,
     opened_before,
-    opened_after,
 ):
     """Store one loop evolution in `memo` (MemoArrays): from signature `entry` (with a
-    bundle open or not, `opened_before`), `iterations` trips later the state is `state`,
-    issue has moved `issue_gain`, `covered_gain` instructions ran and a bundle is open or
-    not."""
+    bundle open or not, `opened_before`), `iterations` trips later the state is `state`
+    (each front end's open bundle in it), the issue floor has moved `issue_gain` and
+    `covered_gain` instructions ran."""
     slot = memo.count[0] % memo.keys.shape[0]
     memo.keys[slot, :] = entry
     memo.vals[slot, :] = state
@@ -43,7 +42,6 @@ def _remember(
     memo.meta[slot, 3] = covered_gain
     memo.meta[slot, 4] = np.int64(state_hash)
     memo.meta[slot, 5] = np.int64(opened_before)
-    memo.meta[slot, 6] = np.int64(opened_after)
     memo.count[0] += 1
 
 

@@ -14,12 +14,14 @@ import numpy as np
 
 from analyzer.engine.arrays import LayerArrays, ProgramArrays
 from analyzer.engine.kernels import (
+    T_BUNDLE_START,
+    T_FRONTEND,
     T_INSTANCE_OFFSET,
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
 )
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
+from analyzer.engine.signatures import BLOCK, FRONTEND_ITEMS, LOOP_BEGIN, LOOP_END
 from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
 from isa.program import (
     MAX_DEPTH,
@@ -78,6 +80,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         locations += size
 
     queue_index = {name: k for k, name in enumerate(program.queues)}
+    frontends = program.frontend_list()
+    frontend_index = {name: k + 1 for k, name in enumerate(program.frontends)}
     queue_first = [0]
     for entries in program.queues.values():
         queue_first.append(queue_first[-1] + entries)
@@ -101,7 +105,15 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
             )
             # The instance's offset is filled in once the offsets are known (below).
             rows.append(
-                template_row(t, unit_first, queue_index, len(loc), 0, fixed and chunk_shift == 0)
+                template_row(
+                    t,
+                    unit_first,
+                    queue_index,
+                    frontend_index,
+                    len(loc),
+                    0,
+                    fixed and chunk_shift == 0,
+                )
             )
             instance_coefs.append(_padded(t.instance_coefs))
             for operand in operands:
@@ -144,9 +156,9 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
         chunk_shift=chunk_shift,
-        bundles_per_cycle=program.bundles_per_cycle,
-        window_bundles=program.window_bundles,
-        frontend_delay=program.frontend_delay,
+        frontends=np.array(
+            [(f.bundles_per_cycle, f.window_bundles, f.delay) for f in frontends], dtype=np.int64
+        ),
         operand_space_lo=np.array(space_lo, dtype=np.int64),
         operand_space_hi=np.array(space_hi, dtype=np.int64),
         operand_offset=operand_offset,
@@ -155,9 +167,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     signature_length = (
         total
         + 2 * locations
-        + program.bundles_per_cycle
-        + program.window_bundles
-        + 2
+        + sum(f.bundles_per_cycle + f.window_bundles + FRONTEND_ITEMS for f in frontends)
+        + 3
         + queue_first[-1]
     )
     return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
@@ -194,6 +205,11 @@ def pack_layer(
     jump = ops[_JUMP]
     jump += np.arange(ops.shape[1], dtype=np.int64)
     jump[ops[_KIND] == BLOCK] = -1
+    n_frontends = blocks.arrays.frontends.shape[0]
+    if n_frontends > 1:
+        ops[_LIVE] = _live_frontends(ops, blocks.arrays.templates)
+    else:
+        ops[_LIVE] = 1
     return PackedLayer(
         arrays=LayerArrays(
             kind=ops[_KIND],
@@ -204,7 +220,10 @@ def pack_layer(
             skippable=ops[_SKIPPABLE].astype(np.bool_),
             work=ops[_WORK],
             memo=ops[_MEMO],
-            translate=ops[_TRANSLATE].astype(np.bool_),
+            # Translated and wavefront periods compare one issue time; with several front
+            # ends only whole-state signatures skip (docs/design.md §4.6).
+            translate=ops[_TRANSLATE].astype(np.bool_) & (n_frontends == 1),
+            live=ops[_LIVE],
         ),
         instructions=root.instructions,
         block_executions=root.block_executions,
@@ -217,8 +236,34 @@ def pack_layer(
 _ROW = {name: row for row, name in enumerate(LayerArrays._fields)}
 _KIND, _ARG, _ARG2, _JUMP, _DEPTH = (_ROW[n] for n in ("kind", "arg", "arg2", "jump", "depth"))
 _SKIPPABLE, _WORK, _MEMO, _TRANSLATE = (_ROW[n] for n in ("skippable", "work", "memo", "translate"))
+_LIVE = _ROW["live"]
 _RUNS = len(_ROW)
 _ROWS = _RUNS + 1
+
+
+def _live_frontends(ops: np.ndarray, templates: np.ndarray) -> np.ndarray:
+    """LayerArrays.live for a program with several front ends: per LOOP_BEGIN, the front
+    ends whose bundles start anywhere from the outermost enclosing loop of several trips
+    (the loop itself if none: what runs after its boundaries, again or for the first
+    time) to the layer's end."""
+    opens = np.where(
+        templates[:, T_BUNDLE_START] != 0, np.left_shift(1, templates[:, T_FRONTEND]), 0
+    )
+    kind, n_ops = ops[_KIND], ops.shape[1]
+    bits = np.zeros(n_ops, dtype=np.int64)
+    for pc in np.flatnonzero(kind == BLOCK).tolist():
+        bits[pc] = np.bitwise_or.reduce(opens[ops[_ARG, pc] : ops[_ARG2, pc]])
+    after = np.bitwise_or.accumulate(bits[::-1])[::-1]
+    live = np.zeros(n_ops, dtype=np.int64)
+    enclosing: list[int] = []  # LOOP_BEGINs of the loops around pc, outermost first
+    for pc in range(n_ops):
+        if kind[pc] == LOOP_BEGIN:
+            enclosing.append(pc)
+            outer = next((b for b in enclosing if ops[_ARG, b] > 1), pc)
+            live[pc] = after[outer]
+        elif kind[pc] == LOOP_END:
+            enclosing.pop()
+    return live
 
 
 class _TooDeep(Exception):

@@ -30,31 +30,72 @@ _FNV_PRIME = np.uint64(1099511628211)
 _FNV_OFFSET = np.uint64(14695981039346656037)
 
 
+# The front ends' state (evaluate_layer keeps it in `frontend`, int64[n_frontends,
+# FRONTEND_COLUMNS], the one issuing now also in locals, written back before a signature):
+# the issue time of its last bundle, where its issue ring and window ring start, whether a
+# bundle of it has opened and the latest start in its open one; then its constants:
+# bundles per cycle, window, delay, and where its rings lie in the shared ring arrays.
+(FE_ISSUE, FE_ISSUE_HEAD, FE_WINDOW_HEAD, FE_OPEN, FE_MAX_START) = range(5)
+(FE_WIDTH, FE_WINDOW, FE_DELAY, FE_RING_FIRST, FE_WINDOW_FIRST) = range(5, 10)
+FRONTEND_COLUMNS = 10
+# A signature's items per front end besides its rings: issue time, open flag, latest start.
+FRONTEND_ITEMS = 3
+
+
 @njit(cache=True)
-def _machine_signature(
-    sig, base, state, issue_head, window_head, bundle_max_start, max_end, queue_first, queue_head
-):
-    """Write the machine's items (units, front end, queues), clamped and minus `base`, at
-    the start of `sig`; return how many."""
+def _issue_floor(frontend, active, live):
+    """T: the earliest issue time of the front ends that may still issue (bit f of
+    `live`: f may open a bundle; `active`: its open bundle may take more instructions),
+    below which no future instruction issues (each at or after its own front end's)."""
+    floor = frontend[active, FE_ISSUE]
+    for f in range(frontend.shape[0]):
+        if (live >> f) & 1:
+            floor = min(floor, frontend[f, FE_ISSUE])
+    return floor
+
+
+@njit(cache=True)
+def _machine_signature(sig, base, state, frontend, active, live, max_end, queue_first, queue_head):
+    """Write the machine's items (units, front ends, queues), clamped and minus `base`, at
+    the start of `sig`; return how many. A front end's ring entries are clamped at its own
+    issue time (minus one for the issue ring): it issues no earlier, so lower ones are
+    never seen. A front end that issues no more (neither `active` nor in `live`) has
+    zeros: nothing will read it."""
     unit_free, _, _, issue_ring, window_ring, queue_ring, _, _ = state
     pos = 0
     for u in range(unit_free.shape[0]):
         v = unit_free[u]
         sig[pos] = (v if v > base else base) - base
         pos += 1
-    width = issue_ring.shape[0]
-    for k in range(width):
-        v = issue_ring[(issue_head + k) % width]
-        sig[pos] = (v if v > base - 1 else base - 1) - base
-        pos += 1
-    window = window_ring.shape[0]
-    for k in range(window):
-        v = window_ring[(window_head + k) % window]
-        sig[pos] = (v if v > base else base) - base
-        pos += 1
-    sig[pos] = (bundle_max_start if bundle_max_start > base else base) - base
-    sig[pos + 1] = (max_end if max_end > base else base) - base
+    sig[pos] = active
+    sig[pos + 1] = live
     pos += 2
+    for f in range(frontend.shape[0]):
+        if f != active and not (live >> f) & 1:
+            size = FRONTEND_ITEMS + frontend[f, FE_WIDTH] + frontend[f, FE_WINDOW]
+            sig[pos : pos + size] = 0
+            pos += size
+            continue
+        own = frontend[f, FE_ISSUE]
+        sig[pos] = own - base
+        sig[pos + 1] = frontend[f, FE_OPEN]
+        v = frontend[f, FE_MAX_START]
+        sig[pos + 2] = (v if v > own else own) - base
+        pos += FRONTEND_ITEMS
+        width, first = frontend[f, FE_WIDTH], frontend[f, FE_RING_FIRST]
+        head = frontend[f, FE_ISSUE_HEAD]
+        for k in range(width):
+            v = issue_ring[first + (head + k) % width]
+            sig[pos] = (v if v > own - 1 else own - 1) - base
+            pos += 1
+        window, first = frontend[f, FE_WINDOW], frontend[f, FE_WINDOW_FIRST]
+        head = frontend[f, FE_WINDOW_HEAD]
+        for k in range(window):
+            v = window_ring[first + (head + k) % window]
+            sig[pos] = (v if v > own else own) - base
+            pos += 1
+    sig[pos] = (max_end if max_end > base else base) - base
+    pos += 1
     for q in range(queue_head.shape[0]):
         size = queue_first[q + 1] - queue_first[q]
         for k in range(size):
@@ -65,24 +106,37 @@ def _machine_signature(
 
 
 @njit(cache=True)
-def _restore_machine(sig, base, state, issue_head, window_head, queue_first, queue_head):
-    """Write the machine's items of a signature back as absolute times with origin `base`;
-    return (latest start of the open bundle, latest end)."""
+def _restore_machine(sig, base, state, frontend, queue_first, queue_head):
+    """Write the machine's items of a signature back as absolute times with origin `base`
+    (the state of the front ends that may issue included); return (the front end
+    issuing, the latest end)."""
     unit_free, _, _, issue_ring, window_ring, queue_ring, _, _ = state
     pos = 0
     for u in range(unit_free.shape[0]):
         unit_free[u] = sig[pos] + base
         pos += 1
-    width = issue_ring.shape[0]
-    for k in range(width):
-        issue_ring[(issue_head + k) % width] = sig[pos] + base
-        pos += 1
-    window = window_ring.shape[0]
-    for k in range(window):
-        window_ring[(window_head + k) % window] = sig[pos] + base
-        pos += 1
-    result = (sig[pos] + base, sig[pos + 1] + base)
+    active, live = sig[pos], sig[pos + 1]
     pos += 2
+    for f in range(frontend.shape[0]):
+        if f != active and not (live >> f) & 1:
+            pos += FRONTEND_ITEMS + frontend[f, FE_WIDTH] + frontend[f, FE_WINDOW]
+            continue
+        frontend[f, FE_ISSUE] = sig[pos] + base
+        frontend[f, FE_OPEN] = sig[pos + 1]
+        frontend[f, FE_MAX_START] = sig[pos + 2] + base
+        pos += FRONTEND_ITEMS
+        width, first = frontend[f, FE_WIDTH], frontend[f, FE_RING_FIRST]
+        head = frontend[f, FE_ISSUE_HEAD]
+        for k in range(width):
+            issue_ring[first + (head + k) % width] = sig[pos] + base
+            pos += 1
+        window, first = frontend[f, FE_WINDOW], frontend[f, FE_WINDOW_FIRST]
+        head = frontend[f, FE_WINDOW_HEAD]
+        for k in range(window):
+            window_ring[first + (head + k) % window] = sig[pos] + base
+            pos += 1
+    result = (active, sig[pos] + base)
+    pos += 1
     for q in range(queue_head.shape[0]):
         size = queue_first[q + 1] - queue_first[q]
         for k in range(size):
@@ -110,9 +164,9 @@ def _signature(
     base,
     state,
     min_latency,
-    issue_head,
-    window_head,
-    bundle_max_start,
+    frontend,
+    active,
+    live,
     max_end,
     queue_first,
     queue_head,
@@ -121,7 +175,7 @@ def _signature(
     """Fill `sig` with the clamped state minus `base`: the machine, then every location's
     write time (its chunk's floor folded in) and read-until time; return its hash."""
     _, write_end, read_until, _, _, _, chunk_floor, _ = state
-    machine = (issue_head, window_head, bundle_max_start, max_end, queue_first, queue_head)
+    machine = (frontend, active, live, max_end, queue_first, queue_head)
     pos = _machine_signature(sig, base, state, *machine)
     floor_read = base + min_latency
     for x in range(write_end.shape[0]):
@@ -139,11 +193,12 @@ def _signature(
 
 
 @njit(cache=True)
-def _restore(sig, base, state, issue_head, window_head, queue_first, queue_head, chunk_shift):
+def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift):
     """Write a `_signature` back as absolute times with origin `base` (chunk floors
-    folded into the locations, so they start over)."""
+    folded into the locations, so they start over); return (the front end issuing, the
+    latest end)."""
     _, write_end, read_until, _, _, _, floor, top = state
-    result = _restore_machine(sig, base, state, issue_head, window_head, queue_first, queue_head)
+    result = _restore_machine(sig, base, state, frontend, queue_first, queue_head)
     pos = sig.shape[0] - 2 * write_end.shape[0]
     for x in range(write_end.shape[0]):
         write_end[x] = sig[pos] + base
@@ -418,3 +473,49 @@ def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions,
                 for x in range(c << chunk_shift, min((c + 1) << chunk_shift, write_end.shape[0])):
                     if write_end[x] > top[c]:
                         top[c] = write_end[x]
+
+
+@njit(cache=True, inline="always")
+def _save_frontend(frontend, f, issue, issue_head, window_head, bundle_open, bundle_max_start):
+    """Write front end f's state, kept in evaluate_layer's locals while it issues, back."""
+    frontend[f, FE_ISSUE] = issue
+    frontend[f, FE_ISSUE_HEAD] = issue_head
+    frontend[f, FE_WINDOW_HEAD] = window_head
+    frontend[f, FE_OPEN] = 1 if bundle_open else 0
+    frontend[f, FE_MAX_START] = bundle_max_start
+
+
+@njit(cache=True, inline="always")
+def _load_frontend(frontend, f):
+    """Front end f's state and constants for evaluate_layer's locals: (issue, issue head,
+    window head, open, latest start, width, window, delay, issue ring's first entry,
+    window ring's first entry)."""
+    return (
+        frontend[f, FE_ISSUE],
+        frontend[f, FE_ISSUE_HEAD],
+        frontend[f, FE_WINDOW_HEAD],
+        frontend[f, FE_OPEN] != 0,
+        frontend[f, FE_MAX_START],
+        frontend[f, FE_WIDTH],
+        frontend[f, FE_WINDOW],
+        frontend[f, FE_DELAY],
+        frontend[f, FE_RING_FIRST],
+        frontend[f, FE_WINDOW_FIRST],
+    )
+
+
+@njit(cache=True)
+def _frontend_table(frontends):
+    """evaluate_layer's `frontend` array for an idle machine, from ProgramArrays.frontends
+    (bundles per cycle, window, delay per front end): rings back to back."""
+    table = np.zeros((frontends.shape[0], FRONTEND_COLUMNS), dtype=np.int64)
+    ring, window = 0, 0
+    for f in range(frontends.shape[0]):
+        table[f, FE_WIDTH] = frontends[f, 0]
+        table[f, FE_WINDOW] = frontends[f, 1]
+        table[f, FE_DELAY] = frontends[f, 2]
+        table[f, FE_RING_FIRST] = ring
+        table[f, FE_WINDOW_FIRST] = window
+        ring += frontends[f, 0]
+        window += frontends[f, 1]
+    return table

@@ -12,6 +12,7 @@ from the template table (isa.program.TEMPLATE_FIELDS) by each field's kind.
                consecutive in field order, so the first one also opens column
                operands_first
     QUEUE      column <name>: the queue's index, -1 for none
+    FRONTEND   column <name>: the front end's index (Program.frontend_list), 0 the default
 and, last, column `simple`: 1 when every operand is one fixed location, the instance is
 fixed and locations are not chunked (the kernel's hot path, analyzer/engine/kernels.py).
 
@@ -23,7 +24,13 @@ from __future__ import annotations
 
 from isa.program import TEMPLATE_FIELDS, FieldKind, Template
 
-_VALUE_KINDS = (FieldKind.UNIT, FieldKind.CYCLES, FieldKind.FLAG, FieldKind.QUEUE)
+_VALUE_KINDS = (
+    FieldKind.UNIT,
+    FieldKind.CYCLES,
+    FieldKind.FLAG,
+    FieldKind.QUEUE,
+    FieldKind.FRONTEND,
+)
 
 
 def _column_names() -> tuple[str, ...]:
@@ -63,6 +70,7 @@ def template_row(
     template: Template,
     unit_first: dict[str, int],
     queue_index: dict[str, int],
+    frontend_index: dict[str, int],
     operands_first: int,
     instance_offset: int,
     simple: bool,
@@ -83,6 +91,8 @@ def template_row(
             row[column] = end
         elif kind is FieldKind.QUEUE:
             row[column] = -1 if value is None else queue_index[value]
+        elif kind is FieldKind.FRONTEND:
+            row[column] = 0 if value is None else frontend_index[value]
         else:  # CYCLES, FLAG
             row[column] = int(value)
     row[_SIMPLE] = int(simple)

@@ -1,6 +1,7 @@
 """The bugs scripts/seed_bugs.py seeds, one plausible mistake each, by area:
 timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), translation,
-instances (moving unit instances), wavefront (loops that open no bundle), bounds, checks
+instances (moving unit instances), wavefront (loops that open no bundle), frontends
+(several front ends), bounds, checks
 (validation, trace files) and machines (Gemmini's queues, the systolic memory side).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
@@ -18,6 +19,7 @@ from scripts.bug_catalogue.bounds import BOUND_BUGS
 from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
 from scripts.bug_catalogue.common import KERNELS, Bug
 from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_BUGS, SKIP_BUGS
+from scripts.bug_catalogue.frontends import FRONTEND_BUGS
 from scripts.bug_catalogue.instances import INSTANCE_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
@@ -35,6 +37,7 @@ BUGS: tuple[Bug, ...] = (
     *TRANSLATION_BUGS,
     *INSTANCE_BUGS,
     *WAVEFRONT_BUGS,
+    *FRONTEND_BUGS,
     *BOUND_BUGS,
     *VALIDATION_BUGS,
     *TRACE_BUGS,

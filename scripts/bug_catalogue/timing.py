@@ -15,26 +15,26 @@ KERNEL_BUGS = (
     Bug(
         "kernel.issue-width",
         KERNELS,
-        "earliest = issue_ring[issue_head] + 1",
-        "earliest = issue_ring[issue_head]",
+        "earliest = issue_ring[ring_first + issue_head] + 1",
+        "earliest = issue_ring[ring_first + issue_head]",
         "at most `width` bundles per cycle: the next one may issue in the same cycle",
         RULES,
     ),
     Bug(
         "kernel.window-records-issue",
         KERNELS,
-        "window_ring[window_head] = bundle_max_start",
-        "window_ring[window_head] = issue",
+        "window_ring[window_first + window_head] = bundle_max_start",
+        "window_ring[window_first + window_head] = issue",
         "the window waits for a bundle's latest start, not its issue",
         RULES,
     ),
     Bug(
         "kernel.window-one-cycle-early",
         KERNELS,
-        "if window_ring[window_head] > issue:\n"
-        "                        issue = window_ring[window_head]",
-        "if window_ring[window_head] - 1 > issue:\n"
-        "                        issue = window_ring[window_head] - 1",
+        "if window_ring[window_first + window_head] > issue:\n"
+        "                        issue = window_ring[window_first + window_head]",
+        "if window_ring[window_first + window_head] - 1 > issue:\n"
+        "                        issue = window_ring[window_first + window_head] - 1",
         "bundle b issues no earlier than the latest start in bundle b - window",
         RULES,
     ),

@@ -84,8 +84,8 @@ TRANSLATION_BUGS = (
     Bug(
         "translation.issue-moves-one-shift",
         KERNELS,
-        "issue += periods * shift",
-        "issue += shift",
+        "base += periods * shift",
+        "base += shift",
         "skipping m periods moves issue by m shifts",
         TRANSLATED,
     ),

@@ -1,0 +1,194 @@
+"""Several front ends (docs/design.md §3.2): each issues only its own bundles, in its own
+order and at its own rate, so independent command streams (Gemmini's load, execute and
+store unrollers) do not wait behind one another's bundles."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+
+from analyzer.engine.evaluate import evaluate_program
+from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Program, Template
+from isa.validation import ProgramError, check_program
+from tests.builders import (
+    SAMPLINGS,
+    check_fast_equals_full,
+    check_reaches_fast_path,
+    examples,
+    op,
+    timeline,
+)
+from tests.reference import reference_cycles
+from tests.test_exactness import random_programs
+from tracer.trace_io import read_trace, write_trace
+
+STREAMS = ("ld", "ex", "st")
+
+
+def _two_tiles(streams: bool) -> Program:
+    """docs/research/gemmini-streams.md §3.4: two tiles of two loads (latency = occupancy
+    = 10, each writing a scratchpad row), four computes reading the tile's rows (latency
+    7, occupancy 6; the last marks the tile's accumulator) and a store reading it
+    (latency = occupancy = 3), in the program order the Gemmini lowering uses: loads(0),
+    then per tile loads(t + 1), execute(t), stores(t). `streams`: loads, computes and
+    stores issue from front ends of their own, else all from the default one. Every
+    front end issues one bundle a cycle with a window of 2 bundles."""
+    stream = dict.fromkeys(STREAMS) if not streams else {s: s for s in STREAMS}
+
+    def load(tile: int, row: int) -> Template:
+        return Template(
+            "mvin", "load", 0, 10, 10, 0, (), (op("spad", 2 * tile + row),), True,
+            frontend=stream["ld"],
+        )  # fmt: skip
+
+    def compute(tile: int, last: bool) -> Template:
+        return Template(
+            "compute", "execute", 0, 7, 6, 0, (op("spad", 2 * tile, 2),), (), True,
+            marks=(op("acc", tile),) if last else (), frontend=stream["ex"],
+        )  # fmt: skip
+
+    def store(tile: int) -> Template:
+        return Template(
+            "mvout", "store", 0, 3, 3, 0, (op("acc", tile),), (), True, frontend=stream["st"]
+        )
+
+    order = [load(0, 0), load(0, 1)]
+    for tile in (0, 1):
+        if tile == 0:
+            order += [load(1, 0), load(1, 1)]
+        order += [compute(tile, last=k == 3) for k in range(4)]
+        order.append(store(tile))
+    layer = LayerProgram("tiles", "test", 0, {}, Loop("layer", 1, (BlockRef(0),)))
+    return Program(
+        accelerator="test",
+        parameters={},
+        bundles_per_cycle=1,
+        window_bundles=2,
+        frontend_delay=0,
+        units={"load": 1, "execute": 1, "store": 1},
+        spaces={"spad": 4, "acc": 2},
+        blocks=(Block("tiles", tuple(order)),),
+        layers=(layer,),
+        frontends={s: Frontend(1, 2, 0) for s in STREAMS} if streams else {},
+    )
+
+
+# Order: L0a L0b L1a L1b E0a E0b E0c E0d S0 E1a E1b E1c E1d S1 (the note's tables).
+ONE_FRONT_END_STARTS = [0, 10, 20, 30, 20, 30, 36, 42, 49, 48, 54, 60, 66, 73]
+STREAM_STARTS = [0, 10, 20, 30, 20, 26, 32, 38, 45, 44, 50, 56, 62, 69]
+
+
+def test_one_front_end_holds_a_tiles_computes_behind_the_next_tiles_loads():
+    # E0b is ready at 26 (E0a frees the execute unit), but issues only when L1b, two
+    # bundles back, starts at 30: everything after it is 4 cycles late, 76 in all.
+    program = _two_tiles(streams=False)
+    assert [start for start, _ in timeline(program)] == ONE_FRONT_END_STARTS
+    assert (
+        evaluate_program(program, "full")[0].cycles
+        == 76
+        == reference_cycles(program, program.layers[0])
+    )
+
+
+def test_separate_front_ends_let_the_computes_run_back_to_back():
+    # The execute stream's window holds only computes: E0b starts when the unit frees
+    # at 26, each compute 6 after the one before, E1a after L1b's end (40) and E0d's
+    # occupancy (44); the stores follow their tile's last compute. 72 in all.
+    program = _two_tiles(streams=True)
+    assert [start for start, _ in timeline(program)] == STREAM_STARTS
+    assert (
+        evaluate_program(program, "full")[0].cycles
+        == 72
+        == reference_cycles(program, program.layers[0])
+    )
+
+
+def test_a_front_end_waits_only_for_its_own_window():
+    # The loads' window of one bundle: each load issues after the previous load starts,
+    # while the computes, from their own front end, issue as before.
+    program = _two_tiles(streams=True)
+    narrow = dataclasses.replace(program, frontends={**program.frontends, "ld": Frontend(1, 1, 0)})
+    starts = [start for start, _ in timeline(narrow)]
+    assert starts[:4] == [0, 10, 20, 30] and starts == STREAM_STARTS
+    delayed = dataclasses.replace(program, frontends={**program.frontends, "st": Frontend(1, 2, 5)})
+    starts = [start for start, _ in timeline(delayed)]
+    # The first store issues at 0 and starts no earlier than its delay; its tile's
+    # accumulator is written at 45 anyway: the stores' starts are unchanged, the others too.
+    assert starts == STREAM_STARTS
+
+
+def test_the_bound_names_the_front_end_that_limits_a_layer():
+    # Sixty one-cycle instructions, a bundle each, on a front end issuing one a cycle with
+    # a delay of 5: bundle b issues at b and ends at b + 6, 65 in all; the unit is busy 60.
+    # The bound is that front end's: ceil(60 / 1) - 1 + delay 5 + latency 1 = 65; the
+    # default front end, 4 bundles a cycle, issues none.
+    block = Block("b", (Template("x", "u", 0, 1, 1, 0, (), (), True, frontend="slow"),))
+    layer = LayerProgram("l", "test", 0, {}, Loop("layer", 1, (Loop("i", 60, (BlockRef(0),)),)))
+    program = Program(
+        accelerator="test",
+        parameters={},
+        bundles_per_cycle=4,
+        window_bundles=8,
+        frontend_delay=0,
+        units={"u": 1},
+        spaces={"r": 1},
+        blocks=(block,),
+        layers=(layer,),
+        frontends={"slow": Frontend(1, 8, 5)},
+    )
+    result = evaluate_program(program, "full")[0]
+    assert result.cycles == 65 == reference_cycles(program, layer)
+    assert (result.bound.unit, result.bound.busy_cycles) == ("slow frontend", 65)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda p: dataclasses.replace(p, frontends={"ld": Frontend(0, 2, 0)}), "need 1"),
+        (lambda p: dataclasses.replace(p, frontends={"ld": (1, 2, 0)}), "not a Frontend"),
+        (lambda p: dataclasses.replace(p, frontends={}), "front end 'ld' does not exist"),
+    ],
+)
+def test_malformed_front_ends_are_refused(change, message):
+    with pytest.raises(ProgramError, match=message):
+        check_program(change(_two_tiles(streams=True)))
+
+
+def test_only_a_bundles_first_instruction_names_a_front_end():
+    program = _two_tiles(streams=True)
+    block = program.blocks[0]
+    inside = dataclasses.replace(block.templates[1], bundle_start=False)
+    broken = dataclasses.replace(
+        program, blocks=(Block(block.name, (block.templates[0], inside, *block.templates[2:])),)
+    )
+    with pytest.raises(ProgramError, match="named by the bundle's first instruction"):
+        check_program(broken)
+
+
+def test_a_trace_keeps_the_front_ends(tmp_path):
+    program = dataclasses.replace(_two_tiles(streams=True), isa="gemmini")
+    assert read_trace(write_trace(program, tmp_path, materialize_iterations=1)) == program
+
+
+SEVERAL = ("f1", "f2")
+
+
+@settings(max_examples=examples(200))
+@given(program=random_programs(wide=None, frontends=SEVERAL))
+def _several_front_ends_fast_equals_full(tally, program):
+    tally.record(check_fast_equals_full(program))
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_several_front_ends_fast_equals_full(sampling, monkeypatch):
+    check_reaches_fast_path(_several_front_ends_fast_equals_full, sampling, monkeypatch)
+
+
+@settings(max_examples=examples(200))
+@given(program=random_programs(max_trips=6, wide=None, frontends=SEVERAL))
+def test_several_front_ends_full_equals_an_independent_reference(program):
+    assert evaluate_program(program, "full")[0].cycles == reference_cycles(
+        program, program.layers[0]
+    )
