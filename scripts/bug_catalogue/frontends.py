@@ -49,8 +49,7 @@ FRONTEND_BUGS = (
         SIGNATURES,
         "    floor = frontend[active, FE_ISSUE]\n",
         "    floor = 1 << 62\n",
-        "the issue floor includes the front end whose open bundle may take more "
-        "instructions",
+        "the issue floor includes the front end whose open bundle may take more instructions",
         FRONTEND_RULES,
     ),
     Bug(
