@@ -17,11 +17,11 @@ authors' analytical model), Hd = ekut-es/hannah @a9a94b5a (hannah/nas/hardware_d
 devices/ultratrail.py); accelerators/ultratrail.toml cites each parameter.
 
 Timing comes from the dependency rules alone (docs/design.md §3): the accumulator `acc`
-chains a position's steps; a position's first step starts a fresh sum (it writes `acc`
-without reading it), so the next position never waits for the previous one's output
-path unless the OPU is busy (occupancy) or its register is still being read (WAR); each
-memory and the OPU is one unit instance, so two users of one FMEM port in a cycle
-serialise.
+chains a position's steps; a position's first step starts a fresh sum, and may overwrite
+`acc` in the cycle the output path reads the previous position's (WAR, edge-triggered
+registers), so positions follow one another without a gap unless the OPU is busy
+(occupancy) or slower than the steps; each memory and the OPU is one unit instance, so
+two users of one FMEM or LMEM port in a cycle serialise.
 
 Assumptions (no public source states them; docs/research/ultratrail.md §1-2):
 - the loop order output block > input block > position > tap (the one LMEM, a row of

@@ -94,13 +94,17 @@ class _Sizes:
         self.lanes = min(self.rows, self.cols)  # features per FMEM word
         self.fmem_count = int(p["fmem_count"])
         self.fmem_bits = self.lanes * int(p["bw_f"])
-        self.fmem_words = int(p["fmem_kib"]) * KIB_BITS // self.fmem_bits
+        self.fmem_kib = int(p["fmem_kib"])
+        self.fmem_words = self.fmem_kib * KIB_BITS // self.fmem_bits
         self.weight_bits = self.rows * self.cols * int(p["bw_w"])
-        self.wmem_words = int(p["wmem_kib"]) * KIB_BITS // self.weight_bits
+        self.wmem_kib = int(p["wmem_kib"])
+        self.wmem_words = self.wmem_kib * KIB_BITS // self.weight_bits
         self.bias_bits = self.cols * int(p["bw_b"])
-        self.bmem_words = int(p["bmem_kib"]) * KIB_BITS // self.bias_bits
+        self.bmem_kib = int(p["bmem_kib"])
+        self.bmem_words = self.bmem_kib * KIB_BITS // self.bias_bits
         self.psum_bits = self.cols * int(p["bw_acc"])
-        self.lmem_words = int(p["lmem_kib"]) * KIB_BITS // self.psum_bits
+        self.lmem_kib = int(p["lmem_kib"])
+        self.lmem_words = self.lmem_kib * KIB_BITS // self.psum_bits
         self.config_entries = int(p["config_entries"])
 
     def tensor_words(self, channels: int, length: int) -> int:
@@ -175,8 +179,7 @@ class _Fusion:
                         layer.kind,
                         operations(layer),
                         position,
-                        f"fused into {fused_into.conv.name}'s output path (UltraTrail's OPU); "
-                        "its cycles are that layer's",
+                        f"fused into {fused_into.conv.name}'s output path (the OPU)",
                         placement="fused",
                     )
                 )
@@ -249,14 +252,14 @@ def _place_parameters(plans: list[LayerPlan], sizes: _Sizes) -> None:
                 conv.name,
                 f"the weights of the layers up to it take {_kib(weights, sizes.weight_bits)} "
                 f"as {sizes.rows}x{sizes.cols} blocks of bw_w bits, beyond WMEM's "
-                f"{_kib(sizes.wmem_words, sizes.weight_bits)} (wmem_kib)",
+                f"{sizes.wmem_kib} KiB (wmem_kib)",
                 "raise --param wmem_kib",
             )
         if biases > sizes.bmem_words:
             raise refuse(
                 conv.name,
                 f"the biases of the layers up to it take {_kib(biases, sizes.bias_bits)}, "
-                f"beyond BMEM's {_kib(sizes.bmem_words, sizes.bias_bits)} (bmem_kib)",
+                f"beyond BMEM's {sizes.bmem_kib} KiB (bmem_kib)",
                 "raise --param bmem_kib",
             )
         if ceil_div(conv.in_channels, sizes.rows) > 1 and conv.out_length > sizes.lmem_words:
@@ -264,7 +267,7 @@ def _place_parameters(plans: list[LayerPlan], sizes: _Sizes) -> None:
                 conv.name,
                 f"its {conv.out_length} output positions of partial sums take "
                 f"{_kib(conv.out_length, sizes.psum_bits)} ({sizes.cols} x bw_acc bits each), "
-                f"beyond LMEM's {_kib(sizes.lmem_words, sizes.psum_bits)} (lmem_kib)",
+                f"beyond LMEM's {sizes.lmem_kib} KiB (lmem_kib)",
                 "raise --param lmem_kib",
             )
 
@@ -356,16 +359,14 @@ class _Allocation:
         held = {
             index for index, live in enumerate(self.live) if any(name in live for name in reads)
         }
-        # Emptiest FMEM that holds nothing the layer reads; else any, its input's last.
-        order = sorted(
-            range(self.sizes.fmem_count),
-            key=lambda i: (
-                i in held,
-                bool(reads) and reads[0] in self.live[i],
-                len(self.live[i]),
-                i,
-            ),
-        )
+
+        def preference(index: int) -> tuple[bool, bool, int, int]:
+            """The emptiest FMEM holding nothing the layer reads first; else one holding
+            its residual before one holding its input (read at every step)."""
+            holds_input = bool(reads) and reads[0] in self.live[index]
+            return index in held, holds_input, len(self.live[index]), index
+
+        order = sorted(range(self.sizes.fmem_count), key=preference)
         for index in order:
             base = self._gap(self.live[index], words)
             if base is not None:
@@ -373,14 +374,16 @@ class _Allocation:
                 self.placed[tensor] = Placement(index, base)
                 self.high[index] = max(self.high[index], base + words)
                 return
-        name = self.model.layers[position].name if position >= 0 else tensor
-        what = "its output" if position >= 0 else "the model input"
+        what = (
+            f"layer {self.model.layers[position].name!r} on ultratrail: its output takes"
+            if position >= 0
+            else f"model input {tensor!r} on ultratrail: it takes"
+        )
         raise UltraTrailLimitError(
-            f"layer {name!r} on ultratrail: {what} takes "
-            f"{_kib(words, self.sizes.fmem_bits)} ({words} words of {self.sizes.lanes} "
+            f"{what} {_kib(words, self.sizes.fmem_bits)} ({words} words of {self.sizes.lanes} "
             f"features), more than any of the {self.sizes.fmem_count} FMEMs of "
-            f"{_kib(self.sizes.fmem_words, self.sizes.fmem_bits)} (fmem_kib) has free beside "
-            "the tensors still to be read; raise --param fmem_kib or fmem_count"
+            f"{self.sizes.fmem_kib} KiB (fmem_kib) has free beside the tensors still to be "
+            "read; raise --param fmem_kib or fmem_count"
         )
 
     def _gap(self, live: dict[str, tuple[int, int]], words: int) -> int | None:
