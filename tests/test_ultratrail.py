@@ -537,3 +537,17 @@ def test_every_parameter_names_its_source_or_says_assumed():
         assert "Assumed" in parameter.doc or any(s in parameter.doc for s in sources), (
             parameter.name
         )
+
+
+def test_the_python_api_gives_milliseconds_and_the_analytical_column():
+    import accperf
+
+    trace = accperf.lower("tc_resnet8_ut", "ultratrail", {"rows": 16, "cols": 16})
+    result = accperf.analyze(trace, baselines=True)
+    assert result.total_cycles == 7_001
+    report = result.to_dict()
+    assert report["total_milliseconds"] == 7_001 / 250
+    timed = [entry for entry in report["layers"] if entry["placement"] == "accelerator"]
+    assert sum(entry["baselines"]["analytical_cycles"] for entry in timed) == 6_962
+    frame = result.layers
+    assert frame.filter(frame["placement"] == "fused").height == 4

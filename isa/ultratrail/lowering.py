@@ -177,14 +177,14 @@ class _LayerLowering:
     def _positions(self, role: str, cblock: int) -> list[Loop]:
         loops = []
         for start, count, tap, taps in position_runs(self.conv):
-            body: list[Loop | BlockRef] = [self._step(role, cblock, start, tap, first=True)]
+            body: list[Loop | BlockRef] = [self._step(cblock, start, tap, first=True)]
             if taps > 1:
-                body.append(Loop("tap", taps - 1, (self._step(role, cblock, start, tap + 1),)))
+                body.append(Loop("tap", taps - 1, (self._step(cblock, start, tap + 1),)))
             body.append(self._position_end(role, start))
             loops.append(Loop("position", count, tuple(body)))
         return loops
 
-    def _step(self, role: str, cblock: int, position: int, tap: int, first: bool = False):
+    def _step(self, cblock: int, position: int, tap: int, first: bool = False) -> BlockRef:
         conv, plan = self.conv, self.plan
         inner = () if first else (1,)
         source = Operand(
