@@ -32,6 +32,9 @@ PARAMETER_KEYS = {
 FRONTEND_KEYS = ("bundles_per_cycle", "window_bundles", "delay")
 UNIT_KEYS = ("instances", "latency", "occupancy", "opcodes", "doc")
 ROOFLINE_KEYS = ("peak_macs_per_cycle", "dram_words_per_cycle")
+# A parameter any description may declare (type "int", in kHz) without its family reading
+# it: reports then give each latency in milliseconds at that clock (analyzer/report.py).
+CLOCK_PARAMETER = "clock_khz"
 # Tables earlier descriptions held that nothing reads; refused with where their content goes.
 RETIRED_TABLES = {
     "memories": "a memory's size is a parameter its family's code reads (e.g. "

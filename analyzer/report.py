@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from accelerators.description import CLOCK_PARAMETER
 from isa.program import HostLayer, Program, placement_counts
 from tracer.errors import UserInputError
 
@@ -58,6 +59,17 @@ def bound_text(result: LayerResult, program: Program) -> str:
     if result.cycles and 2 * result.stall_cycles >= result.cycles:
         return f"DRAM-bound (stalls {100 * result.stall_cycles / result.cycles:.0f}%)"
     return result.bound.describe(idle_instances(result, program))
+
+
+def clock_khz(program: Program) -> int | None:
+    """The clock a description declares (accelerators/description.py CLOCK_PARAMETER), for
+    latencies in milliseconds; None when it declares none."""
+    value = program.parameters.get(CLOCK_PARAMETER)
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def milliseconds(cycles: int, clock: int) -> float:
+    return cycles / clock  # kHz: cycles per millisecond
 
 
 def layer_counts(program: Program) -> str:
@@ -110,6 +122,8 @@ def _baseline_entry(baseline: LayerBaselines, cycles: int) -> dict[str, Any]:
         "roofline_error": error(baseline.roofline_cycles),
         "regression_cycles": baseline.regression_cycles,
         "regression_error": error(baseline.regression_cycles),
+        "analytical_cycles": baseline.analytical_cycles,
+        "analytical_error": error(baseline.analytical_cycles),
     }
 
 
@@ -125,12 +139,15 @@ def report_dict(
     by_name = (
         {} if baselines is None else dict(zip([r.name for r in results], baselines, strict=True))
     )
+    clock = clock_khz(program)
+    total = sum(r.cycles for r in results)
     return {
         "model": program.model,
         "accelerator": program.accelerator,
         "parameters": program.parameters,
         "mode": mode,
-        "total_cycles": sum(r.cycles for r in results),
+        "total_cycles": total,
+        **({} if clock is None else {"total_milliseconds": milliseconds(total, clock)}),
         "total_macs": sum(r.macs for r in results),
         "total_instructions": sum(r.instructions for r in results),
         "evaluated_instructions": sum(r.evaluated_instructions for r in results),
@@ -144,6 +161,7 @@ def report_dict(
                 "kind": r.kind,
                 "placement": "accelerator",
                 "cycles": r.cycles,
+                **({} if clock is None else {"milliseconds": milliseconds(r.cycles, clock)}),
                 "dram_stall_cycles": r.stall_cycles,
                 "instructions": r.instructions,
                 "evaluated_instructions": r.evaluated_instructions,
@@ -208,6 +226,14 @@ def _predicted(cycles: float | None, actual: int) -> str:
     return f"{cycles:,.0f} ({100 * (cycles - actual) / actual:+.0f}%)"
 
 
+def _cycles_apart(cycles: float | None, actual: int) -> str:
+    """A prediction near accperf's, with the difference in cycles (the analytical model's
+    differences are a few cycles of fill and drain, docs/accuracy.md)."""
+    if cycles is None:
+        return "-"
+    return f"{cycles:,.0f} ({cycles - actual:+,.0f})"
+
+
 def print_table(
     console: Console,
     program: Program,
@@ -217,6 +243,8 @@ def print_table(
     baselines: list[LayerBaselines] | None = None,
 ) -> None:
     total = sum(r.cycles for r in results)
+    clock = clock_khz(program)
+    analytical = bool(baselines) and any(b.analytical_cycles is not None for b in baselines or [])
     # A memory side (isa/systolic/memory_side.py) shows how much of each layer is waiting on DRAM.
     stalled = any(r.stall_cycles for r in results)
     params = ", ".join(f"{k}={v}" for k, v in program.parameters.items())
@@ -225,6 +253,7 @@ def print_table(
     for name, justify in [
         ("layer", "left"),
         ("cycles", "right"),
+        *([("ms", "right")] if clock else []),
         ("share", "right"),
         *([("DRAM stalls", "right")] if stalled else []),
         ("MACs", "right"),
@@ -233,18 +262,19 @@ def print_table(
         ("util", "right"),
         ("bound", "left"),
         *([("roofline", "right"), ("regression", "right")] if baselines else []),
+        *([("analytical", "right")] if analytical else []),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     by_name = (
         {} if baselines is None else dict(zip([r.name for r in results], baselines, strict=True))
     )
-    extra = 2 if baselines else 0
+    extra = (2 if baselines else 0) + analytical
     for r in in_model_order(program, results):
         if isinstance(r, HostLayer):
             table.add_row(
                 r.name,
                 r.placement,
-                *[""] * (6 if stalled else 5),
+                *[""] * (5 + stalled + bool(clock)),
                 f"[dim]{r.reason}[/dim]",
                 *[""] * extra,
             )
@@ -253,6 +283,7 @@ def print_table(
         table.add_row(
             r.name,
             f"{r.cycles:,}",
+            *([f"{milliseconds(r.cycles, clock):.3f}"] if clock else []),
             f"{100 * r.cycles / max(total, 1):.1f}%",
             *([f"{r.stall_cycles:,}"] if stalled else []),
             _count(r.macs),
@@ -270,6 +301,7 @@ def print_table(
                 if baselines
                 else []
             ),
+            *([_cycles_apart(by_name[r.name].analytical_cycles, r.cycles)] if analytical else []),
         )
     macs = sum(r.macs for r in results)
     instructions = sum(r.instructions for r in results)
@@ -278,6 +310,7 @@ def print_table(
     table.add_row(
         "total",
         f"{total:,}",
+        *([f"{milliseconds(total, clock):.3f}"] if clock else []),
         "100%",
         *([f"{sum(r.stall_cycles for r in results):,}"] if stalled else []),
         _count(macs),
@@ -289,8 +322,9 @@ def print_table(
         *[""] * extra,
     )
     print_titled(console, title, table)
+    at_clock = f" ({milliseconds(total, clock):,.3f} ms at {clock:,} kHz)" if clock else ""
     console.print(
-        f"{layer_counts(program)}; {total:,} cycles; evaluated {evaluated:,} of "
+        f"{layer_counts(program)}; {total:,} cycles{at_clock}; evaluated {evaluated:,} of "
         f"{instructions:,} instructions ({100 * evaluated / max(instructions, 1):.4f}%) "
         f"in {seconds:.3f} s"
     )

@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from accelerators.description import Accelerator, AcceleratorSpec, did_you_mean
+from accelerators.description import (
+    CLOCK_PARAMETER,
+    Accelerator,
+    AcceleratorSpec,
+    did_you_mean,
+)
 from isa.program import Program
 from tracer.errors import DescriptionError
 from tracer.workloads.layers import Model
@@ -99,7 +104,17 @@ class Family:
                 f"which the description does not declare; add [units.{missing[0]}]"
                 + (" and the others" if len(missing) > 1 else "")
             )
-        used = {read.name for read in self.parameters} | spec.parameters_in_expressions()
+        clock = declared.get(CLOCK_PARAMETER)
+        if clock is not None and clock.kind != "int":
+            raise DescriptionError(
+                f"{source}: field 'parameters.{CLOCK_PARAMETER}': the clock in kHz that "
+                'reports give milliseconds at must be type = "int"'
+            )
+        used = (
+            {read.name for read in self.parameters}
+            | {CLOCK_PARAMETER}
+            | spec.parameters_in_expressions()
+        )
         unused = [name for name in declared if name not in used]
         if unused:
             raise DescriptionError(

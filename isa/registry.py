@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accelerators.catalog import find_accelerator
 from accelerators.description import Accelerator, AcceleratorSpec
-from isa import gemmini, systolic
+from isa import gemmini, systolic, ultratrail
 from isa.family import Family
 from tracer.errors import DescriptionError
 
@@ -13,6 +13,7 @@ FAMILIES: dict[str, Family] = {
     for family in (
         gemmini.FAMILY,
         systolic.FAMILY,
+        ultratrail.FAMILY,
     )
 }
 

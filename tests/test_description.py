@@ -308,3 +308,31 @@ def test_the_command_line_refuses_a_bad_description_with_exit_2(tmp_path, capsys
     _, err = capsys.readouterr()
     assert err.startswith("error: ") and str(missing) in err
     assert not list(out_dir.iterdir())
+
+
+CLOCK = """
+[parameters.clock_khz]
+type = "int"
+default = 500000
+min = 1
+max = 10000000
+doc = "The clock, for latencies in milliseconds."
+"""
+
+
+def test_any_description_may_declare_a_clock_and_gets_milliseconds(tmp_path, capsys):
+    # No family reads clock_khz (accelerators/description.py CLOCK_PARAMETER); the report
+    # does: 500 MHz here, so milliseconds are cycles / 500,000.
+    path = edited(tmp_path, SYSTOLIC, "[parameters.cols]", CLOCK + "\n[parameters.cols]")
+    argv = ["lower", "--accelerator", str(path), "--model", "tc_resnet8", "-o", str(tmp_path)]
+    assert main([*argv, "--param", "rows=8", "--param", "cols=8"]) == 0
+    trace = capsys.readouterr().out.strip().splitlines()[-1]
+    assert main(["analyze", trace]) == 0
+    out = capsys.readouterr().out
+    cycles = int(out.split(" cycles (")[0].split("; ")[-1].replace(",", ""))
+    assert f"cycles ({cycles / 500_000:,.3f} ms at 500,000 kHz)" in out
+    as_choice = CLOCK.replace('type = "int"', 'type = "choice"\nchoices = ["1"]').replace(
+        "default = 500000\nmin = 1\nmax = 10000000", 'default = "1"'
+    )
+    path = edited(tmp_path, SYSTOLIC, "[parameters.cols]", as_choice + "\n[parameters.cols]")
+    refused(path, "parameters.clock_khz", 'must be type = "int"')

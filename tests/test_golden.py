@@ -17,6 +17,7 @@ from collections import Counter
 import pytest
 from rich.console import Console
 
+from analyzer.crosscheck.baselines import ultratrail_analytical
 from analyzer.engine.evaluate import LayerResult, evaluate_program
 from analyzer.report import print_table
 from isa.program import Program
@@ -76,8 +77,12 @@ def check_printed_rows(readme_block: str, printed: str) -> int:
 
 def summary(text: str) -> tuple[str, ...]:
     """The last line of a report without its fast-mode and timing parts: the layer counts,
-    the cycles and the instruction count."""
-    return figure(text, r"(\d+ layers.*?[\d,]+ cycles); evaluated [\d,]+ of ([\d,]+) instr")
+    the cycles (and milliseconds, at a declared clock) and the instruction count."""
+    return figure(
+        text,
+        r"(\d+ layers.*?[\d,]+ cycles(?: \([\d.,]+ ms at [\d,]+ kHz\))?); evaluated "
+        r"[\d,]+ of ([\d,]+) instr",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +132,50 @@ def test_readme_bert_base_on_gemmini_os_and_ws():
     for dataflow, stated in (("os", os_cycles), ("ws", ws_cycles)):
         program = lower_model("gemmini", {"dataflow": dataflow}, "bert_base")
         assert sum(r.cycles for r in analyze(program)) == number(stated), dataflow
+
+
+def test_readme_tc_resnet8_on_ultratrail():
+    # README "UltraTrail": `analyze traces/tc_resnet8_ut__ultratrail`, every row, and the
+    # analytical model's totals it states.
+    program = lower_model("ultratrail", {}, "tc_resnet8_ut")
+    block = _readme_block("tc_resnet8_ut on ultratrail (")
+    printed = rendered(program, analyze(program))
+    assert " ".join(block.split("┏")[0].split()) == " ".join(printed.split("┏")[0].split())
+    assert check_printed_rows(block, printed) == 16
+    assert summary(block) == summary(printed)
+    stated = figure(
+        read_doc("README.md"),
+        r"([\d,]+) cycles at 8x8 \(([\d,]+) here\), ([\d,]+) at 4x4 \(([\d,]+)\) and ([\d,]+) at "
+        r"16x16 \(([\d,]+)\)",
+    )
+    pairs = zip(stated[::2], stated[1::2], strict=True)
+    for dim, (formula, cycles) in zip((8, 4, 16), pairs, strict=True):
+        program = lower_model("ultratrail", {"rows": str(dim), "cols": str(dim)}, "tc_resnet8_ut")
+        results = analyze(program)
+        assert sum(r.cycles for r in results) == number(cycles), dim
+        analytical = [ultratrail_analytical(layer.mapping, dim, dim) for layer in program.layers]
+        assert sum(analytical) == number(formula), dim
+
+
+def test_accuracy_doc_ultratrail_table():
+    # docs/accuracy.md "UltraTrail": accperf / formula (difference) per layer and size.
+    rows = table_under(read_doc("docs/accuracy.md"), "UltraTrail")
+    for dim in (4, 8, 16):
+        program = lower_model("ultratrail", {"rows": str(dim), "cols": str(dim)}, "tc_resnet8_ut")
+        results = analyze(program)
+        computed = {
+            layer.name: (result.cycles, ultratrail_analytical(layer.mapping, dim, dim))
+            for layer, result in zip(program.layers, results, strict=True)
+        }
+        computed["**total**"] = tuple(sum(pair) for pair in zip(*computed.values(), strict=True))
+        assert [row["layer"] for row in rows] == list(computed)
+        for row in rows:
+            cycles, formula = computed[row["layer"]]
+            cell = row[f"{dim}x{dim}"].replace("*", "")
+            expected = f"{cycles:,} / {formula:,}"
+            assert cell.startswith(expected), (row["layer"], dim, cell, expected)
+            if row["layer"] != "**total**":
+                assert cell == f"{expected} ({cycles - formula:+d})"
 
 
 def test_models_doc_zoo_table():

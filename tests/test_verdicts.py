@@ -330,6 +330,7 @@ HOST = 'A host or fused layer (`"placement": "host"` or `"fused"`)'
 BASELINES = "`baselines` of a layer"
 SYSTOLIC_MAPPING = "`mapping` on the systolic array"
 GEMMINI_MAPPING = "`mapping` on Gemmini"
+ULTRATRAIL_MAPPING = "`mapping` on UltraTrail"
 
 
 def _schema() -> dict[str, dict[str, tuple[set[str], str]]]:
@@ -353,7 +354,15 @@ def _check(entry: dict, heading: str, present: set[str]) -> None:
 
 
 def test_the_schema_doc_has_a_table_per_object():
-    assert set(_schema()) == {REPORT, TIMED, HOST, BASELINES, SYSTOLIC_MAPPING, GEMMINI_MAPPING}
+    assert set(_schema()) == {
+        REPORT,
+        TIMED,
+        HOST,
+        BASELINES,
+        SYSTOLIC_MAPPING,
+        GEMMINI_MAPPING,
+        ULTRATRAIL_MAPPING,
+    }
 
 
 def _report(tmp_path: Path, capsys, lower: list[str], analyze: list[str]) -> dict:
@@ -367,6 +376,8 @@ def _report(tmp_path: Path, capsys, lower: list[str], analyze: list[str]) -> dic
 
 def _check_report(report: dict, accelerator: str, baselines: bool, mapping_heading: str) -> None:
     always = {"always", "baselines"} if baselines else {"always"}
+    if "clock_khz" in report["parameters"]:
+        always.add("clock")
     _check(report, REPORT, always)
     parameters = {p.name for p in find_accelerator(accelerator).parameters}
     assert set(report["parameters"]) == parameters
@@ -377,6 +388,11 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
         for entry in report["layers"]
         if entry["placement"] == "fused"
     }
+    fused_kinds: dict[str, set[str]] = {}
+    for entry in report["layers"]:
+        if entry["placement"] == "fused":
+            into = re.search(r"fused into (\S+)'s", entry["reason"]).group(1)  # type: ignore[union-attr]
+            fused_kinds.setdefault(into, set()).add(entry["kind"])
     for entry in report["layers"]:
         if entry["placement"] != "accelerator":
             _check(entry, HOST, {"always"})
@@ -394,6 +410,11 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
                 conditions.add("tiled")
             if entry["name"] in fused_into:
                 conditions.add("fused")
+        if accelerator == "ultratrail":
+            kinds = fused_kinds.get(entry["name"], set())
+            conditions |= {"fused"} if kinds else set()
+            conditions |= {"residual"} if "add" in kinds else set()
+            conditions |= {"pooled"} if "avgpool" in kinds else set()
         _check(entry["mapping"], mapping_heading, conditions)
 
 
@@ -424,3 +445,21 @@ def test_gemmini_reports_have_exactly_the_documented_fields(tmp_path, capsys):
     placements = {entry["name"]: entry["placement"] for entry in report["layers"]}
     assert placements["maxpool"] == "fused" and placements["layer1.0.add"] == "accelerator"
     assert report["layers"][0]["mapping"]["fused_pool"] == "maxpool"
+
+
+def test_ultratrail_reports_have_exactly_the_documented_fields(tmp_path, capsys):
+    # The last block of tc_resnet8_ut: a conv, the shortcut, conv2 with the residual add
+    # and the average pool fused into its output path, and the fully connected layer;
+    # UltraTrail declares a clock, so every latency is also given in milliseconds.
+    layers = "block3.conv1,block3.shortcut,block3.conv2,block3.add,avgpool,fc"
+    lower = ["--accelerator", "ultratrail", "--model", "tc_resnet8_ut", "--layers", layers]
+    report = _report(tmp_path, capsys, lower, ["--baselines"])
+    _check_report(report, "ultratrail", True, ULTRATRAIL_MAPPING)
+    by_name = {entry["name"]: entry for entry in report["layers"]}
+    assert by_name["block3.conv2"]["mapping"]["fused"] == "block3.add, avgpool"
+    assert report["total_milliseconds"] == report["total_cycles"] / 250
+    assert all(
+        e["baselines"]["analytical_cycles"] is not None
+        for e in report["layers"]
+        if e["placement"] == "accelerator"
+    )

@@ -194,7 +194,10 @@ def test_unknown_model() -> None:
         build_model("resnet5")
     message = str(excinfo.value)
     assert "'resnet5'" in message
-    assert "available: bert_base, mobilenet_v2, resnet18, resnet50, tc_resnet8, vgg16" in message
+    assert (
+        "available: bert_base, mobilenet_v2, resnet18, resnet50, tc_resnet8, tc_resnet8_ut, "
+        "vgg16" in message
+    )
 
 
 @pytest.mark.parametrize("batch", [0, -1, 1.5, True, "2"])

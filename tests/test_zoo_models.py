@@ -19,6 +19,7 @@ from tracer.workloads.zoo import (
     mobilenet_v2,
     resnet18,
     tc_resnet8,
+    tc_resnet8_ut,
     vgg16,
 )
 
@@ -185,3 +186,29 @@ def test_model_graph_errors_name_the_layer() -> None:
     pool = Pool("p", "maxpool", 8, 5, 5, 2, 2, inputs=("c",))
     with pytest.raises(WorkloadError, match=f"expects {prod((1, 8, 5, 5))} elements"):
         Model("m", (Conv2d("c", 3, 8, 8, 8, 3, 3), pool))
+
+
+def test_tc_resnet8_ut_structure() -> None:
+    # hannah's conv-net-trax.yaml: 101 frames, conv0 kernel 3 unpadded without ReLU, blocks
+    # of kernel-9 convs padded by 4 (the first at stride 2) and a 1x1 stride-2 shortcut run
+    # before the second conv, so the add reads conv2 last.
+    model = tc_resnet8_ut()
+    layers = _by_name(model)
+    conv0 = layers["conv0"]
+    assert isinstance(conv0, Conv2d) and conv0.input_shapes[0] == (1, 40, 101, 1)
+    assert conv0.padding == (0, 0, 0, 0) and conv0.activation is None
+    lengths = [layers[f"block{b}.conv2"].output_shape[2] for b in (1, 2, 3)]
+    assert lengths == [50, 25, 13]  # 99 -> 50 -> 25 -> 13 at stride 2, padding 4
+    order = [layer.name for layer in model.layers]
+    assert order.index("block1.shortcut") < order.index("block1.conv2") < order.index("block1.add")
+    assert layers["block1.conv2"].activation is None and layers["block1.add"].activation == "relu"
+    # MACs by hand: conv0 99 x 16 x 3 x 40; block1 50 x 24 x (9 x 16 + 1 x 16 + 9 x 24);
+    # block2 25 x 32 x (9 x 24 + 24 + 9 x 32); block3 13 x 48 x (9 x 32 + 32 + 9 x 48); fc.
+    by_hand = (
+        99 * 16 * 3 * 40
+        + 50 * 24 * (9 * 16 + 16 + 9 * 24)
+        + 25 * 32 * (9 * 24 + 24 + 9 * 32)
+        + 13 * 48 * (9 * 32 + 32 + 9 * 48)
+        + 48 * 12
+    )
+    assert model.macs == by_hand == 1_533_504

@@ -227,8 +227,8 @@ def analyze(
 ) -> Result:
     """Cycles of every layer. `mode`: "fast" (skips repetitions exactly) or "full" (every
     instruction). `recurrence` adds the critical-cycle bound (on by default; False leaves
-    it out), `baselines` the roofline and regression predictions; `on_layer` is called
-    after each layer (progress)."""
+    it out), `baselines` the roofline and regression predictions (and on UltraTrail its
+    authors' analytical model); `on_layer` is called after each layer (progress)."""
     from analyzer.crosscheck.baselines import program_baselines
     from analyzer.engine.evaluate import Evaluation
 
@@ -249,6 +249,8 @@ def analyze(
                 [r.mapping for r in results],
                 [r.macs for r in results],
                 [r.cycles for r in results],
+                trace.program.isa,
+                trace.program.parameters,
             )
         )
     return Result(trace, results, mode, seconds, predictions)

@@ -131,7 +131,8 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--baselines",
         action="store_true",
-        help="add the roofline and regression baselines' predictions (see docs/accuracy.md)",
+        help="add the roofline and regression baselines' predictions, and on UltraTrail its "
+        "authors' analytical model (see docs/accuracy.md)",
     )
     analyze.add_argument(
         "--recurrence",

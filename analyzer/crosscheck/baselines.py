@@ -11,6 +11,13 @@ the mapping. It is fitted to reference cycles of training layers and scored only
 layers it was not fitted to: `leave_one_out` predicts each layer from a fit to all the
 others. With no more training layers than features it keeps only log(MACs), and with
 two or fewer only the intercept (the geometric mean of the training cycles).
+
+Analytical (UltraTrail only): the cycle formula UltraTrail's authors published with their
+training framework, "formula from the UltraTrail paper" (ekut-es/hannah @066ba2b7,
+speech_recognition/callbacks/backends.py:266-310, get_analytical_clock_cycles; not
+copied, re-derived): per layer one cycle, plus one per (input-channel block, output-
+channel block, output position, kernel tap not on padding). It has no fill or drain and no
+stall; docs/accuracy.md explains where accperf's instruction evaluation differs.
 """
 
 from __future__ import annotations
@@ -69,11 +76,36 @@ def leave_one_out(features: np.ndarray, cycles: np.ndarray) -> np.ndarray:
     return predictions
 
 
+def ultratrail_analytical(mapping: dict[str, int | str], rows: int, cols: int) -> int:
+    """The authors' cycles for one layer from its mapping (isa/ultratrail/lowering.py):
+    Ha:276-283 takes a fully connected layer as one position of kernel 1, and a padded
+    conv as padded by kernel // 2 on each side (`pad` is a flag, Ha:291)."""
+    channels, filters = int(mapping["in_channels"]), int(mapping["out_channels"])
+    if mapping["op"] == "fully_connected":
+        kernel, length, stride, pad = 1, 1, 1, 0
+    else:
+        kernel, length = int(mapping["kernel"]), int(mapping["in_length"])
+        stride, pad = int(mapping["stride"]), int(int(mapping["padding"]) > 0)
+    half = kernel // 2
+    positions = (length + 2 * pad * half - kernel) // stride + 1
+    # Taps on the left padding: positions whose window starts before the input, each
+    # missing half - stride*i taps (Ha:296-300).
+    left = pad * math.floor((half - 1) / stride + 1)
+    skipped = sum(half - stride * i for i in range(left))
+    # On the right, the same with the window's overhang past the input (Ha:302-306).
+    overhang = positions * stride + kernel - stride - length - half
+    right = pad * math.floor((overhang - 1) / stride + 1)
+    skipped += sum(half - stride * i - (half - overhang) for i in range(right))
+    blocks = math.ceil(channels / rows) * math.ceil(filters / cols)
+    return 1 + blocks * (positions * kernel - skipped)
+
+
 @dataclass(frozen=True)
 class LayerBaselines:
     roofline_cycles: float | None
     roofline_bound: str | None
     regression_cycles: float | None
+    analytical_cycles: float | None = None
 
 
 def program_baselines(
@@ -81,9 +113,12 @@ def program_baselines(
     mappings: list[dict[str, int | str]],
     macs: list[int],
     reference_cycles: list[int],
+    isa: str = "",
+    parameters: dict[str, int | str] | None = None,
 ) -> list[LayerBaselines]:
-    """Both baselines for each layer of a program. The regression's reference is
-    `reference_cycles` of the other layers (leave one out)."""
+    """The baselines for each layer of a program. The regression's reference is
+    `reference_cycles` of the other layers (leave one out); the analytical model is
+    UltraTrail's (`isa` "ultratrail", its `parameters` giving rows and cols)."""
     regression = np.full(len(mappings), np.nan)
     if mappings and all(all(name in m for name in FEATURES[1:]) for m in mappings):
         features = np.array(
@@ -101,11 +136,16 @@ def program_baselines(
                 roofline_spec["dram_words_per_cycle"],
             )
         value = regression[index]
+        analytical = None
+        if isa == "ultratrail" and parameters is not None:
+            rows, cols = int(parameters["rows"]), int(parameters["cols"])
+            analytical = float(ultratrail_analytical(mapping, rows, cols))
         results.append(
             LayerBaselines(
                 roofline_cycles=None if prediction is None else prediction.cycles,
                 roofline_bound=None if prediction is None else prediction.bound,
                 regression_cycles=None if math.isnan(value) else float(value),
+                analytical_cycles=analytical,
             )
         )
     return results

@@ -1,8 +1,8 @@
 """The bugs scripts/seed_bugs.py seeds, one plausible mistake each, by area:
 timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), translation,
 instances (moving unit instances), wavefront (loops that open no bundle), frontends
-(several front ends), bounds, checks
-(validation, trace files) and machines (Gemmini's queues, the systolic memory side).
+(several front ends), bounds, checks (validation, trace files), machines (Gemmini's
+queues, the systolic memory side) and ultratrail (its lowering and analytical baseline).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
 that moves the code makes the entry stale, and `seed_bugs.py --check` and
@@ -24,6 +24,7 @@ from scripts.bug_catalogue.instances import INSTANCE_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
 from scripts.bug_catalogue.translation import TRANSLATION_BUGS
+from scripts.bug_catalogue.ultratrail import ULTRATRAIL_BUGS
 from scripts.bug_catalogue.wavefront import WAVEFRONT_BUGS
 
 __all__ = ["BUGS", "KERNELS", "Bug"]
@@ -43,4 +44,5 @@ BUGS: tuple[Bug, ...] = (
     *TRACE_BUGS,
     *GEMMINI_BUGS,
     *MEMORY_BUGS,
+    *ULTRATRAIL_BUGS,
 )

@@ -344,6 +344,38 @@ def tc_resnet8(batch: int = 1) -> Model:
     return graph.model("tc_resnet8")
 
 
+# --- TC-ResNet8 as UltraTrail's authors train and deploy it ------------------------------------
+# ekut-es/hannah @af3320e7 (H): conf/model/conv-net-trax.yaml, the model of the UltraTrail
+# back end (conf/backend/trax_ut.yaml). 40 MFCCs (conf/features/mfcc.yaml:25) of 16,000
+# samples at hop 160 (mfcc.yaml:29, conf/dataset/kws.yaml:40-41), frames centred as
+# torchaudio does: 1 + 16000/160 = 101 frames, laid out as channels x time x 1 like
+# `tc_resnet8`. conv0: kernel 3, 16 channels, no padding and no activation (yaml:39-42);
+# three residual blocks of 24, 32, 48 channels, two kernel-9 convs padded by 4 (hannah's
+# default padding ((k-1)*d+1)//2, hannah/models/factory/factory.py:101,1238) and a 1x1
+# shortcut with ReLU (yaml:53-57), the first conv and the shortcut at stride 2, the second
+# conv without activation and the add followed by ReLU (factory.py:929-995, reduction.py:
+# 31,47); global average pooling and a bias-free fully connected layer to 12 classes
+# (factory.py:1097-1104, 1160, 1178). Shortcuts run before each block's second conv, so
+# the add is done in the second conv's output path.
+_TC_RESNET8_UT_FRAMES = 101
+
+
+def tc_resnet8_ut(batch: int = 1) -> Model:
+    graph = _Graph("mfcc", (batch, _TC_RESNET8_MFCC, _TC_RESNET8_UT_FRAMES, 1))
+    x: Source = graph.conv("conv0", graph.input, 16, (3, 1))
+    for block, channels in enumerate((24, 32, 48), start=1):
+        prefix = f"block{block}"
+        y = graph.conv(
+            f"{prefix}.conv1", x, channels, (9, 1), (2, 1), (4, 0, 4, 0), activation="relu"
+        )
+        shortcut = graph.conv(f"{prefix}.shortcut", x, channels, 1, (2, 1), activation="relu")
+        y = graph.conv(f"{prefix}.conv2", y, channels, (9, 1), padding=(4, 0, 4, 0))
+        x = graph.add(f"{prefix}.add", y, shortcut, activation="relu")
+    x = graph.pool("avgpool", x, "avgpool")
+    graph.dense("fc", x, _TC_RESNET8_CLASSES, rows=batch)
+    return graph.model("tc_resnet8_ut")
+
+
 # --- BERT-base, one encoder layer -----------------------------------------------------------
 # Devlin et al. 2019: hidden 768, 12 heads of 64, feed-forward 3072. The layer's GEMMs in the
 # order HuggingFace's BertLayer runs them (modeling_bert.py: BertSelfAttention query/key/value,
@@ -428,6 +460,17 @@ MODELS: dict[str, ModelEntry] = {
             "TC-ResNet8 keyword spotting, 40 MFCCs x 98 frames, 1-D convs over time",
             tc_resnet8,
             PublishedMacs(1.5e6, "Choi et al. 2019, Table 1: 3.0M FLOPs = 1.5M multiply-adds"),
+        ),
+        ModelEntry(
+            "tc_resnet8_ut",
+            "TC-ResNet8 as UltraTrail's authors deploy it (hannah conv-net-trax), 40 MFCCs x "
+            "101 frames",
+            tc_resnet8_ut,
+            PublishedMacs(
+                1.53e6,
+                "derived from ekut-es/hannah conf/model/conv-net-trax.yaml (no published "
+                "figure): 1,533,504 MACs, within 2% of TC-ResNet8's 1.5M (Choi et al. 2019)",
+            ),
         ),
         ModelEntry(
             "bert_base",
