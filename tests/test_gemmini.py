@@ -102,11 +102,14 @@ def test_compute_waits_for_the_mvin_of_its_rows_across_controllers():
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
     (_, mvin_end), (pre_start, _), (com_start, _) = run_block(program, [mvin, pre, com])
-    assert pre_start == 1  # its allocation cycle: the preload touches no loaded row
+    # The execute stream issues its first command at 0, beside the load stream's mvin
+    # (each unroller stream has its own front end), and the preload touches no loaded row.
+    assert pre_start == 0
     assert com_start == mvin_end
-    # Rows the mvin did not write do not wait.
+    # Rows the mvin did not write do not wait: the compute starts at its issue, the
+    # execute stream's second cycle.
     other = lowering.compute("compute_preloaded", Affine(4 * DIM), DIM, C_ROWS, DIM, DIM, FIXED)
-    assert run_block(program, [mvin, pre, other])[2][0] == 2
+    assert run_block(program, [mvin, pre, other])[2][0] == 1
 
 
 def test_mvin_waits_for_computes_still_reading_its_rows():
@@ -409,9 +412,10 @@ def test_config_ex_waits_for_the_mesh_to_drain():
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
     _, (_, com_end), (config_start, _) = run_block(program, [pre, com, lowering.config("execute")])
     assert config_start == com_end
-    # config_ld does not wait for the mesh.
+    # config_ld, the load stream's first command, neither waits for the mesh nor for the
+    # execute stream's commands before it in program order: it starts at 0.
     _, _, (ld_start, _) = run_block(program, [pre, com, lowering.config("load")])
-    assert ld_start == 2
+    assert ld_start == 0
 
 
 def _rows(operand, index) -> set[int]:

@@ -121,7 +121,7 @@ def test_readme_resnet50_on_gemmini(resnet50_gemmini):
     program, results = resnet50_gemmini
     block = _readme_block("analyze traces/resnet50__gemmini` (batch 1) prints")
     printed = rendered(program, results)
-    assert check_printed_rows(block, printed) == 7
+    assert check_printed_rows(block, printed) == 9
     assert summary(block) == summary(printed)
 
 

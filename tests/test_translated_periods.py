@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from analyzer.engine import evaluate, signatures
 from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Operand, Program, Template
 from tests.builders import (
     SAMPLINGS,
     check_fast_equals_full,
@@ -230,3 +230,33 @@ def _translating_programs_fast_equals_full(tally, program):
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_translating_programs_fast_equals_full(sampling, monkeypatch):
     check_reaches_fast_path(_translating_programs_fast_equals_full, sampling, monkeypatch)
+
+
+@st.composite
+def one_of_several_front_ends(draw, wide: bool):
+    """A translating program whose every bundle comes from one front end (the default one
+    or "f1") of a program that declares two more: as Gemmini's output-stationary layers,
+    all issued by the CPU in a program that also declares the unrollers' streams. Such a
+    layer has one issue time, so it translates (analyzer/engine/packing.pack_layer)."""
+    program = draw(translating_programs(wide))
+    issuing = draw(st.sampled_from([None, "f1"]))
+    blocks = tuple(
+        Block(
+            b.name,
+            tuple(replace(t, frontend=issuing) if t.bundle_start else t for t in b.templates),
+        )
+        for b in program.blocks
+    )
+    frontends = {name: Frontend(1, draw(st.integers(1, 4)), 0) for name in ("f1", "f2")}
+    return replace(program, blocks=blocks, frontends=frontends)
+
+
+@settings(max_examples=examples(150))
+@given(program=st.booleans().flatmap(lambda wide: one_of_several_front_ends(wide)))
+def _one_of_several_front_ends_fast_equals_full(tally, program):
+    tally.record(check_fast_equals_full(program))
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_layer_issued_by_one_of_several_front_ends_translates(sampling, monkeypatch):
+    check_reaches_fast_path(_one_of_several_front_ends_fast_equals_full, sampling, monkeypatch)

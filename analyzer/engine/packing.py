@@ -205,9 +205,10 @@ def pack_layer(
     jump = ops[_JUMP]
     jump += np.arange(ops.shape[1], dtype=np.int64)
     jump[ops[_KIND] == BLOCK] = -1
-    n_frontends = blocks.arrays.frontends.shape[0]
-    if n_frontends > 1:
-        ops[_LIVE] = _live_frontends(ops, blocks.arrays.templates)
+    one_frontend = True
+    if blocks.arrays.frontends.shape[0] > 1:
+        ops[_LIVE], issuing = _live_frontends(ops, blocks.arrays.templates)
+        one_frontend = issuing & (issuing - 1) == 0
     else:
         ops[_LIVE] = 1
     return PackedLayer(
@@ -220,9 +221,9 @@ def pack_layer(
             skippable=ops[_SKIPPABLE].astype(np.bool_),
             work=ops[_WORK],
             memo=ops[_MEMO],
-            # Translated and wavefront periods compare one issue time; with several front
-            # ends only whole-state signatures skip (docs/design.md §4.6).
-            translate=ops[_TRANSLATE].astype(np.bool_) & (n_frontends == 1),
+            # Translated and wavefront periods compare one issue time; where several front
+            # ends issue in a layer only whole-state signatures skip (docs/design.md §4.6).
+            translate=ops[_TRANSLATE].astype(np.bool_) & one_frontend,
             live=ops[_LIVE],
         ),
         instructions=root.instructions,
@@ -241,11 +242,11 @@ _RUNS = len(_ROW)
 _ROWS = _RUNS + 1
 
 
-def _live_frontends(ops: np.ndarray, templates: np.ndarray) -> np.ndarray:
+def _live_frontends(ops: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, int]:
     """LayerArrays.live for a program with several front ends: per LOOP_BEGIN, the front
     ends whose bundles start anywhere from the outermost enclosing loop of several trips
     (the loop itself if none: what runs after its boundaries, again or for the first
-    time) to the layer's end."""
+    time) to the layer's end. And the bitmask of the front ends that issue in the layer."""
     opens = np.where(
         templates[:, T_BUNDLE_START] != 0, np.left_shift(1, templates[:, T_FRONTEND]), 0
     )
@@ -263,7 +264,7 @@ def _live_frontends(ops: np.ndarray, templates: np.ndarray) -> np.ndarray:
             live[pc] = after[outer]
         elif kind[pc] == LOOP_END:
             enclosing.pop()
-    return live
+    return live, int(after[0]) if n_ops else 0
 
 
 class _TooDeep(Exception):

@@ -19,6 +19,9 @@ SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
 MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
+# The RoCC command queue's order: an unroller's streams start only after the commands the
+# CPU issued before the loop (the program's flush) have been taken.
+ROCC_SPACE = "rocc_taken"
 # The reservation station's queues, as the CPU sees them when it issues commands itself
 # (output stationary): a full one stalls the CPU (G ReservationStation.scala, alloc.ready).
 RS_QUEUES = {"load": "rs_load", "execute": "rs_execute", "store": "rs_store"}
@@ -28,6 +31,11 @@ RS_ENTRIES = {
     "rs_execute": "rs_ex_entries",
     "rs_store": "rs_st_entries",
 }
+
+# The loop unrollers' command streams, each issued by its own state machine behind the
+# arbiter, stalled only by its own class of RS entries (G LoopConv.scala:1220-1270,
+# LoopMatmul.scala:959-1003): a front end each (docs/design.md §3.2), named by controller.
+STREAMS = {"load": "ld", "execute": "ex", "store": "st"}
 
 Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
 
@@ -179,6 +187,7 @@ class GemminiCommands:
             read_marks=() if half is None else (Operand(TOKEN_SPACE, half),),  # at its start
             marks=tuple(dst.operand(s, count, loops) for s in marks),
             queue="load",
+            frontend=STREAMS["load"],
         )
 
     def preload(
@@ -210,6 +219,7 @@ class GemminiCommands:
             bundle_start=True,
             read_marks=read_marks,
             queue="execute",
+            frontend=STREAMS["execute"],
         )
 
     def compute(
@@ -235,6 +245,7 @@ class GemminiCommands:
             read_marks=(a.operand("spad_read", a_rows, loops),),
             marks=(out.operand("acc_computed", out_rows, loops), Operand(MESH_SPACE, 0)),
             queue="mesh",
+            frontend=STREAMS["execute"],
         )
 
     def os_preload(
@@ -318,13 +329,15 @@ class GemminiCommands:
             reads=(),
             writes=(),
             bundle_start=True,
+            marks=(Operand(ROCC_SPACE, 0),),
         )
 
     def config(self, unit: str) -> Template:
         """config_ld / config_ex / config_st, one per stream of a tile (G LoopConv.scala:1207).
         config_ex runs only with no matmul in the mesh (G ExecuteController.scala:541,579):
         it waits for every earlier compute's last row. The others take their controller
-        one cycle (they complete on issue, G ReservationStation.scala:383)."""
+        one cycle (they complete on issue, G ReservationStation.scala:383). Each opens its
+        stream, so it waits for the CPU's earlier commands to be taken (ROCC_SPACE)."""
         opcode = {"load": "config_ld", "execute": "config_ex", "store": "config_st"}[unit]
         return Template(
             opcode=opcode,
@@ -333,9 +346,13 @@ class GemminiCommands:
             latency=1,
             occupancy=1,
             read_time=1,
-            reads=(Operand(MESH_SPACE, 0),) if unit == "execute" else (),
+            reads=(
+                Operand(ROCC_SPACE, 0),
+                *((Operand(MESH_SPACE, 0),) if unit == "execute" else ()),
+            ),
             writes=(),
             bundle_start=True,
+            frontend=STREAMS[unit],
         )
 
     def mvout(
@@ -361,10 +378,12 @@ class GemminiCommands:
             writes=(),
             bundle_start=True,
             marks=(src.operand("acc_stored", count, loops),),
+            frontend=STREAMS["store"],
         )
 
 
 def issued_by_cpu(template: Template) -> Template:
-    """`template` as the CPU issues it (sp_tiled_matmul_os): it needs an entry of its
-    controller's RS queue to issue, and the CPU waits for one in order."""
-    return replace(template, issue_queue=RS_QUEUES[template.unit])
+    """`template` as the CPU issues it (sp_tiled_matmul_os), from the program's default
+    front end, one command at a time: it needs an entry of its controller's RS queue to
+    issue, and the CPU waits for one in order."""
+    return replace(template, issue_queue=RS_QUEUES[template.unit], frontend=None)

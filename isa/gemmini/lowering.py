@@ -8,13 +8,20 @@ What a layer becomes: the library call the library's ImageNet networks make for 
 its tiles (isa/gemmini/library.py, tile sizes from isa/gemmini/tiling.py); each tile
 goes to a hardware loop unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three
 command streams: loads (bias mvin3, weight mvin2, input mvin), execute (a preload then a
-compute per step) and stores (mvout) (isa/gemmini/streams.py). Two tiles are resident at
-once, in the two halves of the scratchpad and the accumulator (G LoopConv.scala:1194,
-LoopMatmul.scala:912), so a layer is: loads of tile 0, then per tile t: loads of tile
-t + 1, execute of t, stores of t. Each stream starts with its config command (config_ld
+compute per step) and stores (mvout) (isa/gemmini/streams.py). Each stream is issued by
+its own state machine and stalls only on its own class of RS entries (G
+LoopConv.scala:1220-1270, LoopMatmul.scala:959-1003): a front end each (`ld`, `ex`, `st`,
+docs/design.md §3.2), one command a cycle, at most the class's RS entries ahead, so a
+tile's executes never wait behind the next tile's loads in issue order
+(docs/research/gemmini-streams.md). Two tiles are resident at once, in the two halves of
+the scratchpad and the accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912); the
+program order is loads of tile 0, then per tile t: loads of tile t + 1, execute of t,
+stores of t, which orders each stream and leaves the streams' order between one another
+to their data (the marks below). Each stream starts with its config command (config_ld
 before each kind of load, config_ex, config_st); config_ex waits for the mesh to drain.
 The first layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the
-RoCC front end in one cycle, G Controller.scala:488-494).
+RoCC front end in one cycle, G Controller.scala:488-494), issued by the CPU (the default
+front end); the streams' configs wait for it to be taken (the RoCC queue's order).
 The commands' templates and timing are in isa/gemmini/commands.py.
 
 Timing, as the RTL does it (every rule below is a dependency rule of docs/design.md §3):
@@ -53,8 +60,13 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
 - a preload and its compute fire as one group, where the RTL pairs a compute with the
   *next* preload (mul_pre); the group with new weights is sized so that every weight step
   takes the RTL's rows, but rows may shift by a group within a step;
-- the unrollers' priority arbiter is replaced by the stream order above; the execute
-  stream of a tile waits until every load of the tile has started (G LoopConv.scala:723);
+- the unrollers' arbiter passes one command a cycle from the streams by fixed priority (G
+  LoopConv.scala:1220-1226); here each stream issues one a cycle of its own, so the
+  streams together may issue up to three (an execute stream of 4-row groups alone uses
+  half the port); the execute stream of a tile waits until every load of the tile has
+  started (G LoopConv.scala:723), where the RTL waits until they are issued;
+- a third tile's loads do not wait for the first tile's loop to retire (two resident
+  loops, G LoopConv.scala:1194): only the scratchpad rows' WAR marks hold them back;
 - padding pixels are loaded like the others (the RTL skips them); conv tiles that
   accumulate over input channels each take the next accumulator half (partial sums are
   not carried between them), as every LOOP_CONV_WS does;
@@ -70,15 +82,17 @@ from accelerators.description import Accelerator
 from isa.gemmini.commands import (
     ACC_SPACES,
     MESH_SPACE,
+    ROCC_SPACE,
     RS_ENTRIES,
     SPAD_SPACES,
+    STREAMS,
     TOKEN_SPACE,
     GemminiCommands,
 )
 from isa.gemmini.library import fusable_pool, plan_layer
 from isa.gemmini.output_stationary import OutputStationaryTiles
 from isa.gemmini.streams import TileStreams
-from isa.program import HostLayer, LayerProgram, Loop, Program
+from isa.program import Frontend, HostLayer, LayerProgram, Loop, Program
 from isa.sharing import SubtreeSharing
 from tracer.errors import MappingError
 from tracer.workloads.layers import Model, operations
@@ -149,7 +163,8 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "weight-stationary tiles as gemmini.h's tiled_conv_auto / tiled_matmul_auto pick "
         "them, two resident (double-buffered halves of scratchpad and accumulator)",
         "a preload fires with its own compute (the RTL pairs a compute with the next "
-        "preload); the unrollers' arbiter is replaced by a fixed stream order",
+        "preload); the unrollers' load, execute and store streams issue independently, "
+        "each at one command a cycle (their shared arbiter port is not modelled)",
     ]
     if output_stationary:
         queues.update({queue: int(params[entries]) for queue, entries in RS_ENTRIES.items()})
@@ -160,10 +175,17 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             "imagenet/resnet50.c runs them",
             *notes,
         ]
+    # The unrollers' streams: one command a cycle each (the arbiter's rate, which they
+    # share in the RTL: not modelled), at most their class's RS entries ahead.
+    entries = {"ld": "rs_ld_entries", "ex": "rs_ex_entries", "st": "rs_st_entries"}
+    frontends = {
+        stream: Frontend(1, int(params[entries[stream]]), 0) for stream in STREAMS.values()
+    }
     spaces = {name: memory.scratchpad_rows for name in SPAD_SPACES}
     spaces.update({name: memory.accumulator_rows for name in ACC_SPACES})
     spaces[TOKEN_SPACE] = 2
     spaces[MESH_SPACE] = 1
+    spaces[ROCC_SPACE] = 1
     return Program(
         accelerator=accelerator.name,
         isa=accelerator.isa,
@@ -177,6 +199,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         layers=tuple(layers),
         host_layers=tuple(host_layers),
         queues=queues,
+        frontends=frontends,
         roofline=accelerator.roofline_table(),
         model=model.name,
         notes=(

@@ -102,4 +102,15 @@ FRONTEND_BUGS = (
         "a trace keeps the program's front ends",
         FRONTEND_RULES,
     ),
+    Bug(
+        "frontends.one-issuing-does-not-translate",
+        PACKING,
+        "        one_frontend = issuing & (issuing - 1) == 0\n",
+        "        one_frontend = False\n",
+        "a layer whose bundles all come from one of several front ends skips translated periods",
+        (
+            "tests/test_translated_periods.py::"
+            "test_a_layer_issued_by_one_of_several_front_ends_translates",
+        ),
+    ),
 )
