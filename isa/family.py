@@ -121,3 +121,22 @@ class Family:
                 f"{source}: parameter(s) {', '.join(unused)}: read by neither {family} nor "
                 "any expression of the description; remove, or use in a size"
             )
+
+
+def program_of(accelerator: Accelerator, model: Model, **fields: object) -> Program:
+    """The Program a family's lowering returns: what every family takes from its
+    description (name, ISA, resolved parameters, the default front end, the units, the
+    roofline) and the model's name, with the family's own `fields` (spaces, blocks,
+    layers, host layers, queues, other front ends, notes)."""
+    return Program(
+        accelerator=accelerator.name,
+        isa=accelerator.isa,
+        parameters=dict(accelerator.parameters),
+        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
+        window_bundles=accelerator.frontend.window_bundles,
+        frontend_delay=accelerator.frontend.delay,
+        units={name: unit.instances for name, unit in accelerator.units.items()},
+        roofline=accelerator.roofline_table(),
+        model=model.name,
+        **fields,  # type: ignore[arg-type]
+    )

@@ -79,6 +79,7 @@ from __future__ import annotations
 from collections import Counter
 
 from accelerators.description import Accelerator
+from isa.family import program_of
 from isa.gemmini.commands import (
     ACC_SPACES,
     MESH_SPACE,
@@ -186,22 +187,15 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     spaces[TOKEN_SPACE] = 2
     spaces[MESH_SPACE] = 1
     spaces[ROCC_SPACE] = 1
-    return Program(
-        accelerator=accelerator.name,
-        isa=accelerator.isa,
-        parameters=dict(params),
-        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
-        window_bundles=accelerator.frontend.window_bundles,
-        frontend_delay=accelerator.frontend.delay,
-        units={name: unit.instances for name, unit in accelerator.units.items()},
+    return program_of(
+        accelerator,
+        model,
         spaces=spaces,
         blocks=tuple(commands.blocks),
         layers=tuple(layers),
         host_layers=tuple(host_layers),
         queues=queues,
         frontends=frontends,
-        roofline=accelerator.roofline_table(),
-        model=model.name,
         notes=(
             *notes,
             f"DRAM latency {params['dram_latency']} cycles (an assumption: set "

@@ -20,6 +20,7 @@ from the dependency rules in the analyzer.
 from __future__ import annotations
 
 from accelerators.description import Accelerator
+from isa.family import program_of
 from isa.program import (
     Block,
     BlockRef,
@@ -129,20 +130,13 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "out": rows * cols,
         "fold_token": 1,
     }
-    return Program(
-        accelerator=accelerator.name,
-        isa=accelerator.isa,
-        parameters=dict(params),
-        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
-        window_bundles=accelerator.frontend.window_bundles,
-        frontend_delay=accelerator.frontend.delay,
-        units={name: unit.instances for name, unit in accelerator.units.items()},
+    return program_of(
+        accelerator,
+        model,
         spaces=spaces,
         blocks=blocks,
         layers=tuple(layers),
         host_layers=tuple(host_layers),
-        roofline=accelerator.roofline_table(),
-        model=model.name,
         notes=(
             f"dataflow {dataflow}: west port carries {PORT_TENSORS[dataflow]['west']}, "
             f"north port {PORT_TENSORS[dataflow]['north']}, "

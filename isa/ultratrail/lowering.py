@@ -37,6 +37,7 @@ Assumptions (no public source states them; docs/research/ultratrail.md §1-2):
 from __future__ import annotations
 
 from accelerators.description import Accelerator, Unit
+from isa.family import program_of
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
 from isa.ultratrail.geometry import TemporalConv, ceil_div
 from isa.ultratrail.plan import LayerPlan, MemoryPlan, plan_model
@@ -346,20 +347,13 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         }
     )
     spaces.update({name: 1 for name in REGISTERS})
-    return Program(
-        accelerator=accelerator.name,
-        isa=accelerator.isa,
-        parameters=dict(params),
-        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
-        window_bundles=accelerator.frontend.window_bundles,
-        frontend_delay=accelerator.frontend.delay,
-        units={name: unit.instances for name, unit in accelerator.units.items()},
+    return program_of(
+        accelerator,
+        model,
         spaces=spaces,
         blocks=tuple(blocks.blocks),
         layers=tuple(layers),
         host_layers=memory.host_layers,
-        roofline=accelerator.roofline_table(),
-        model=model.name,
         notes=(
             "loop order output block > input block > position > tap, padding taps not "
             "issued, one array step per cycle (assumed: the paper's dataflow is not public)",
