@@ -569,3 +569,26 @@ def test_time_runs_along_either_trivial_axis_and_nowhere_else(along_width):
     dilated = Conv2d("c", 8, 4, *shape, *kernel, dilation=(2, 2))
     with pytest.raises(UltraTrailLimitError, match="dilation 2: the configuration register"):
         temporal_conv(dilated, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "param, total, shortcuts, fc",
+    [
+        # The accumulator chains a position's steps mac_latency apart.
+        ("mac_latency=2", 44_572, (604, 604, 628), 28),
+        # One input and one weight register: a read waits for the previous one to land.
+        ("memory_latency=2", 44_589, (606, 606, 630), 32),
+        # The OPU paces the shortcuts' last input block (one tap per position); the fully
+        # connected layer's single position per output block leaves it idle enough.
+        ("opu_occupancy=2", 22_638, (454, 404, 394), 18),
+    ],
+)
+def test_the_documented_latency_variants_of_tc_resnet8(param, total, shortcuts, fc):
+    """docs/accuracy.md ("With other latencies") and accelerators/ultratrail.toml state
+    these figures."""
+    name, value = param.split("=")
+    program = lower_model("ultratrail", {name: value}, "tc_resnet8_ut")
+    cycles = {r.name: r.cycles for r in Evaluation(program, "fast").run()}
+    assert sum(cycles.values()) == total
+    assert tuple(cycles[f"block{b}.shortcut"] for b in (1, 2, 3)) == shortcuts
+    assert cycles["fc"] == fc
