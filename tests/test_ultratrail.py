@@ -551,3 +551,44 @@ def test_the_python_api_gives_milliseconds_and_the_analytical_column():
     assert sum(entry["baselines"]["analytical_cycles"] for entry in timed) == 6_962
     frame = result.layers
     assert frame.filter(frame["placement"] == "fused").height == 4
+
+
+@pytest.mark.parametrize("along_width", [False, True], ids=["k x 1", "1 x k"])
+def test_time_runs_along_either_trivial_axis_and_nowhere_else(along_width):
+    from isa.ultratrail.geometry import UltraTrailLimitError, temporal_conv
+
+    conv = temporal_conv(_temporal("c", 8, 4, 21, 5, 2, 2, along_width), 4, 4)
+    assert conv == TemporalConv("c", 8, 4, 21, 5, 2, 2, relu=False)
+    # Padding on the other axis makes it a 2-D convolution, even with a trivial kernel there.
+    padding = (0, 2, 1, 2) if along_width else (2, 0, 2, 1)
+    shape = (21, 1) if not along_width else (1, 21)
+    kernel = (5, 1) if not along_width else (1, 5)
+    padded = Conv2d("c", 8, 4, *shape, *kernel, padding=padding)
+    with pytest.raises(UltraTrailLimitError, match="'c' on ultratrail: a 2-D convolution"):
+        temporal_conv(padded, 4, 4)
+    dilated = Conv2d("c", 8, 4, *shape, *kernel, dilation=(2, 2))
+    with pytest.raises(UltraTrailLimitError, match="dilation 2: the configuration register"):
+        temporal_conv(dilated, 4, 4)
+
+
+@pytest.mark.parametrize(
+    "param, total, shortcuts, fc",
+    [
+        # The accumulator chains a position's steps mac_latency apart.
+        ("mac_latency=2", 44_572, (604, 604, 628), 28),
+        # One input and one weight register: a read waits for the previous one to land.
+        ("memory_latency=2", 44_589, (606, 606, 630), 32),
+        # The OPU paces the shortcuts' last input block (one tap per position); the fully
+        # connected layer's single position per output block leaves it idle enough.
+        ("opu_occupancy=2", 22_638, (454, 404, 394), 18),
+    ],
+)
+def test_the_documented_latency_variants_of_tc_resnet8(param, total, shortcuts, fc):
+    """docs/accuracy.md ("With other latencies") and accelerators/ultratrail.toml state
+    these figures."""
+    name, value = param.split("=")
+    program = lower_model("ultratrail", {name: value}, "tc_resnet8_ut")
+    cycles = {r.name: r.cycles for r in Evaluation(program, "fast").run()}
+    assert sum(cycles.values()) == total
+    assert tuple(cycles[f"block{b}.shortcut"] for b in (1, 2, 3)) == shortcuts
+    assert cycles["fc"] == fc

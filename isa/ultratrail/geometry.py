@@ -122,32 +122,19 @@ def _conv1d(layer: Conv2d) -> TemporalConv:
             f"batch {layer.batch}: UltraTrail runs one input at a time",
             "lower with --batch 1",
         )
-    top, left, bottom, right = layer.padding
-    # Time runs along the width (an ONNX Conv1d, height 1) or along the height (a k x 1
-    # kernel over [N, C, time, 1], as the zoo's TC-ResNets); the other axis must be trivial.
-    if layer.in_height == 1 and layer.kernel_height == 1 and top == bottom == 0:
-        length, kernel, stride, dilation = (
-            layer.in_width,
-            layer.kernel_width,
-            layer.stride[1],
-            layer.dilation[1],
-        )
-        before, after = left, right
-    elif layer.in_width == 1 and layer.kernel_width == 1 and left == right == 0:
-        length, kernel, stride, dilation = (
-            layer.in_height,
-            layer.kernel_height,
-            layer.stride[0],
-            layer.dilation[0],
-        )
-        before, after = top, bottom
-    else:
+    time = _time_axis(layer)
+    if time is None:
         raise refuse(
             name,
             f"a 2-D convolution ({layer.kernel_height}x{layer.kernel_width} kernel over "
             f"{layer.in_height}x{layer.in_width}): UltraTrail runs 1-D convolutions over time",
             "give a k x 1 (or 1 x k) kernel over an input of width (or height) 1",
         )
+    length = (layer.in_height, layer.in_width)[time]
+    kernel = (layer.kernel_height, layer.kernel_width)[time]
+    stride, dilation = layer.stride[time], layer.dilation[time]
+    # padding is (top, left, bottom, right): before and after along the time axis
+    before, after = layer.padding[time], layer.padding[time + 2]
     if dilation != 1:
         raise refuse(
             name,
@@ -173,6 +160,24 @@ def _conv1d(layer: Conv2d) -> TemporalConv:
         before,
         relu=layer.activation == "relu",
     )
+
+
+def _time_axis(layer: Conv2d) -> int | None:
+    """0 when time runs along the height (a k x 1 kernel over [N, C, time, 1], as the zoo's
+    TC-ResNets), 1 along the width (an ONNX Conv1d, height 1); None when the other axis is
+    not trivial (no kernel, no padding, size 1): a 2-D convolution."""
+    # Width first: only a length-1 input has both axes trivial, and an ONNX Conv1d gives
+    # its input height 1.
+    for time in (1, 0):
+        other = 1 - time
+        trivial = (
+            (layer.in_height, layer.in_width)[other] == 1
+            and (layer.kernel_height, layer.kernel_width)[other] == 1
+            and layer.padding[other] == layer.padding[other + 2] == 0
+        )
+        if trivial:
+            return time
+    return None
 
 
 def _check_fields(conv: TemporalConv, rows: int, cols: int) -> None:

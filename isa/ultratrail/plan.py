@@ -42,6 +42,10 @@ from isa.ultratrail.geometry import (
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, Model, Pool, operations
 
 KIB_BITS = 1024 * 8
+ON_HOST = (
+    "on the host: UltraTrail runs 1-D convolutions and fully connected layers, "
+    "with adds and global average pools fused into them; not timed"
+)
 
 
 @dataclass(frozen=True)
@@ -146,6 +150,7 @@ class _Fusion:
         self.model = model
         self.sizes = sizes
         self.consumers = Counter(name for layer in model.layers for name in layer.inputs)
+        self.position = {layer.name: index for index, layer in enumerate(model.layers)}
         # tensor name -> the layer plan whose output path writes it (through fused layers)
         self.writer: dict[str, LayerPlan] = {}
         # tensor name -> the name of the tensor it is in memory (a fused layer's output is
@@ -172,28 +177,14 @@ class _Fusion:
                 self.physical[layer.name] = layer.name
                 continue
             fused_into = self._fuse(layer)
-            if fused_into is not None:
-                hosts.append(
-                    HostLayer(
-                        layer.name,
-                        layer.kind,
-                        operations(layer),
-                        position,
-                        f"fused into {fused_into.conv.name}'s output path (the OPU)",
-                        placement="fused",
-                    )
-                )
-                continue
-            self.physical[layer.name] = layer.name
+            if fused_into is None:
+                self.physical[layer.name] = layer.name
+                reason, placement = ON_HOST, "host"
+            else:
+                reason = f"fused into {fused_into.conv.name}'s output path (the OPU)"
+                placement = "fused"
             hosts.append(
-                HostLayer(
-                    layer.name,
-                    layer.kind,
-                    operations(layer),
-                    position,
-                    "on the host: UltraTrail runs 1-D convolutions and fully connected layers, "
-                    "with adds and global average pools fused into them; not timed",
-                )
+                HostLayer(layer.name, layer.kind, operations(layer), position, reason, placement)
             )
         return plans, hosts
 
@@ -205,8 +196,8 @@ class _Fusion:
 
     def _fuse(self, layer: Layer) -> LayerPlan | None:
         if isinstance(layer, Elementwise) and layer.op == "add" and len(layer.inputs) == 2:
-            positions = {layer.name: index for index, layer in enumerate(self.model.layers)}
-            first, second = sorted(layer.inputs, key=lambda name: positions.get(name, -1))
+            # The producer that runs later adds; a model input (no producer) runs first.
+            first, second = sorted(layer.inputs, key=lambda name: self.position.get(name, -1))
             plan = self._sole_writer(second)
             # The output path adds before its ReLU and pooling (Hd:40-67): a layer that
             # already applies either cannot add after it.

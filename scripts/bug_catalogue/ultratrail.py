@@ -15,6 +15,7 @@ BY_HAND = ULTRATRAIL + "::test_a_tiny_conv_worked_by_hand"
 TWO_CYCLE_MAC = ULTRATRAIL + "::test_a_two_cycle_mac_worked_by_hand"
 PSUMS_BY_HAND = ULTRATRAIL + "::test_partial_sums_across_input_blocks_worked_by_hand"
 STEPS = ULTRATRAIL + "::test_array_steps_are_the_in_bounds_block_position_tap_steps"
+TIME_AXIS = ULTRATRAIL + "::test_time_runs_along_either_trivial_axis_and_nowhere_else"
 TC_RESNET8 = (
     ULTRATRAIL + "::test_tc_resnet8_fast_equals_full_and_differs_from_the_formula_as_explained"
 )
@@ -35,6 +36,14 @@ ULTRATRAIL_BUGS = (
         "return 0, self.kernel",
         "taps that fall on the zero padding are not issued",
         (STEPS, TC_RESNET8, ULTRATRAIL),
+    ),
+    Bug(
+        "ultratrail.padding-across-time-ignored",
+        ULTRATRAIL_GEOMETRY,
+        "and layer.padding[other] == layer.padding[other + 2] == 0",
+        "",
+        "a conv padded across the time axis is a 2-D convolution",
+        (TIME_AXIS, ULTRATRAIL),
     ),
     Bug(
         "ultratrail.weights-ignore-the-input-block",
