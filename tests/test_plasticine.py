@@ -147,18 +147,19 @@ def test_grouped_convolutions_run_one_gemm_per_group():
 
 
 def _random_layer(draw_kind, sizes):
+    """Layers large enough that a step's elements repeat (the fast path's periods)."""
     a, b, c, d = sizes
     if draw_kind == "dense":
-        return Dense("l", a * 7, b * 5, rows=c * 3)
+        return Dense("l", a * 7, b * 5, rows=c * 9)
     if draw_kind == "conv":
-        return Conv2d("l", a * 2, b * 2, c + 4, d + 4, 3, 3, stride=1 + a % 2, padding=1)
+        return Conv2d("l", a * 2, b * 2, c + 8, d + 8, 3, 3, stride=1 + a % 2, padding=1)
     if draw_kind == "depthwise":
-        return Conv2d("l", a * 2, a * 2, c + 3, d + 3, 3, 3, padding=1, groups=a * 2)
+        return Conv2d("l", a * 2, a * 2, c + 8, d + 8, 3, 3, padding=1, groups=a * 2)
     if draw_kind == "matmul":
-        return MatMul("l", a, b * 4, c * 8, d * 4)
+        return MatMul("l", a, b * 4, c * 8, d * 8)
     if draw_kind == "pool":
-        return Pool("l", "maxpool", a * 5, c + 4, d + 4, 3, 3, stride=2)
-    return Elementwise("l", "add", (1, a * 3, c + 2, d + 2))
+        return Pool("l", "maxpool", a * 5, c + 8, d + 8, 3, 3, stride=2)
+    return Elementwise("l", "add", (1, a * 3, c + 8, d + 8))
 
 
 @settings(max_examples=examples(40), deadline=None)
@@ -272,3 +273,78 @@ def test_every_parameter_names_its_source_or_says_assumed():
         assert "Assumed" in parameter.doc or any(s in parameter.doc for s in sources), (
             parameter.name
         )
+
+
+def _instructions(program: Program):
+    """(template, loop indices, start, end) of every instruction of the first layer."""
+    from tests.builders import timeline
+    from tracer.trace_io import iterate_blocks
+
+    times = iter(timeline(program))
+    for block, index in iterate_blocks(program.layers[0].root):
+        for template in program.blocks[block].templates:
+            start, end = next(times)
+            yield template, index, start, end
+
+
+# What refills a slot, and what reads or fills it: each slot's writer must wait until the
+# slot's previous readers are through (the credit), not only end after them.
+_REFILLS = {"load_private": "private", "load_shared": "shared", "dot": "out", "map": "out"}
+
+
+def test_no_slot_is_refilled_before_its_previous_tile_is_read():
+    """Private, shared and output tiles over several rounds and steps (N = 40 > M = 12, so
+    the weights are private; a 1 KiB PMU holds one weight column and two rows of K = 64,
+    so with a parallelisation factor of 2 each pair runs 20 rounds of 6 steps): a load into a
+    slot starts after every read of the tile it replaces has read its last vector, and a
+    dot product writing an output slot after the store of its previous tile has read it.
+    Without the credits the loads would start while the old tile is still streaming."""
+    from tracer.trace_io import resolve_address
+
+    layer = Dense("d", 64, 40, rows=12)
+    program = _lower([layer], pmu_kib=1, par=2)
+    mapping = program.layers[0].mapping
+    assert (mapping["rounds"], mapping["y_steps"], mapping["x_tile"]) == (20, 6, 1)
+    read_until: dict[tuple[str, int], int] = {}
+    checked = 0
+    for template, index, start, _ in _instructions(program):
+        space = _REFILLS.get(template.opcode)
+        if space is not None:
+            operand = next(o for o in (*template.writes, *template.marks) if o.space == space)
+            slot = (space, resolve_address(operand, index))
+            assert start >= read_until.get(slot, 0), (template.opcode, slot)
+            checked += 1
+        for operand in template.reads:
+            if operand.space in ("private", "shared", "out"):
+                slot = (operand.space, resolve_address(operand, index))
+                read_until[slot] = max(read_until.get(slot, 0), start + template.read_time)
+        if template.opcode in ("load_private", "load_shared"):
+            read_until.pop(slot, None)  # a fresh tile: its readers are new
+    assert checked > 500
+
+
+@pytest.mark.parametrize("model", ["resnet50", "bert_base", "mobilenet_v2"])
+def test_every_tile_fits_its_pmu_and_every_pair_has_work(model):
+    machine = Machine.of(_plasticine())
+    program = lower(_plasticine(), load_model(model))
+    for layer in program.layers:
+        m = layer.mapping
+        assert 2 * (m["private_tile_words"] + m["output_tile_words"]) <= machine.pmu_words
+        assert 2 * m["shared_tile_words"] <= machine.pmu_words
+        covered = m["pairs"] * m["rounds"] * m["x_tile"]
+        assert covered >= m["x"] > covered - m["rounds"] * m["x_tile"], layer.name
+        assert m["y_steps"] * m["y_tile"] >= m["y"]
+        # The larger GEMM dimension is the one spread over the pairs.
+        if m["pattern"] == "dot":
+            assert m["x"] >= m["y"], layer.name
+    if model == "resnet50":
+        fc = program.layers[-1].mapping
+        assert (fc["parallel"], fc["x"], fc["pairs"]) == ("N", 1000, 63)
+
+
+def test_dram_transfers_move_whole_bursts():
+    """5 words are 20 bytes, one 64-byte burst: 2 cycles at 51 bytes a cycle, not 1."""
+    machine = Machine.of(_plasticine())
+    assert machine.dram_cycles(5) == 2
+    assert machine.dram_cycles(16) == 2  # 64 bytes, one burst
+    assert machine.dram_cycles(17) == 3  # two bursts, 128 bytes

@@ -31,7 +31,9 @@ read-marks the slot's credit, which the elements two steps later read. The next 
 shared tile and the next round's private tiles are loaded in program order before the
 current step's elements, so they overlap them; the DRAM interface serves its transfers in
 program order, each busy for its bursts at dram_bytes_per_cycle and done dram_latency
-later.
+later. (With one in-order DRAM interface the stores of the step that last read a slot
+come before its refill and already keep the refill after the reads; the credits state the
+rule itself, for a DRAM that would not.)
 
 The loop tree: root > a period loop of 2 x y_steps steps (the slot pattern repeats) >
 steps > an element loop > a pair loop whose unit instances and slots move with the pair
