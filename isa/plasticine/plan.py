@@ -23,8 +23,9 @@ Sources: accelerators/plasticine.toml cites each parameter (stanford-ppl/pir @11
 Assumptions (no public source gives Plasticine's DNN mapping; docs/models.md):
 - rows of X are padded so that every pair runs the same number of equal tiles (the last
   tiles compute padding rows: lane utilisation shows it); Y likewise;
-- a convolution's private or shared activation tile is loaded as whole input rows (halo
-  rows again for each tile), a pooling layer's as its share of the input (no halo);
+- a convolution's private or shared activation tile is loaded as the fewer of the whole
+  input rows its positions read (halo rows again for each tile) and its im2col rows; a
+  pooling layer's as its share of the input (no halo);
 - a shared tile holds at most Y_CAP columns (so the output tile leaves the private tile room).
 """
 
