@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from accelerators.catalog import find_accelerator
 from accelerators.description import Accelerator, AcceleratorSpec
-from isa import gemmini, systolic, ultratrail
+from isa import gemmini, plasticine, systolic, ultratrail
 from isa.family import Family
 from tracer.errors import DescriptionError
 
@@ -12,6 +12,7 @@ FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
         gemmini.FAMILY,
+        plasticine.FAMILY,
         systolic.FAMILY,
         ultratrail.FAMILY,
     )

@@ -157,6 +157,16 @@ def test_readme_tc_resnet8_on_ultratrail():
         assert sum(analytical) == number(formula), dim
 
 
+def test_readme_bert_base_on_plasticine():
+    # README "Plasticine": `analyze traces/bert_base__plasticine`, every row.
+    program = lower_model("plasticine", {}, "bert_base")
+    block = _readme_block("bert_base on plasticine (")
+    printed = rendered(program, analyze(program))
+    assert " ".join(block.split("┏")[0].split()) == " ".join(printed.split("┏")[0].split())
+    assert check_printed_rows(block, printed) == 9
+    assert summary(block) == summary(printed)
+
+
 def test_accuracy_doc_ultratrail_table():
     # docs/accuracy.md "UltraTrail": accperf / formula (difference) per layer and size.
     rows = table_under(read_doc("docs/accuracy.md"), "UltraTrail")

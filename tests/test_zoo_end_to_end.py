@@ -17,7 +17,12 @@ from tracer.lowering import lower_model
 from tracer.workloads.zoo import MODELS, build_model
 
 # Per accelerator, parameters that keep every model small enough for the unit-test budget.
-REDUCED_PARAMETERS = {"gemmini": ["dim=32"], "systolic": ["rows=8", "cols=8"], "ultratrail": []}
+REDUCED_PARAMETERS = {
+    "gemmini": ["dim=32"],
+    "plasticine": [],
+    "systolic": ["rows=8", "cols=8"],
+    "ultratrail": [],
+}
 # Accelerators that run only some of the zoo, and those models; the others they refuse.
 RUNS_ONLY = {"ultratrail": {"tc_resnet8_ut"}}
 # Accelerators whose useful MACs leave out the taps on zero padding (they skip them).

@@ -2,7 +2,8 @@
 timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), translation,
 instances (moving unit instances), wavefront (loops that open no bundle), frontends
 (several front ends), bounds, checks (validation, trace files), machines (Gemmini's
-queues, the systolic memory side) and ultratrail (its lowering and analytical baseline).
+queues, the systolic memory side), ultratrail (its lowering and analytical baseline) and
+plasticine (its lowering and mapping).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
 that moves the code makes the entry stale, and `seed_bugs.py --check` and
@@ -22,6 +23,7 @@ from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_B
 from scripts.bug_catalogue.frontends import FRONTEND_BUGS
 from scripts.bug_catalogue.instances import INSTANCE_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
+from scripts.bug_catalogue.plasticine import PLASTICINE_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
 from scripts.bug_catalogue.translation import TRANSLATION_BUGS
 from scripts.bug_catalogue.ultratrail import ULTRATRAIL_BUGS
@@ -45,4 +47,5 @@ BUGS: tuple[Bug, ...] = (
     *GEMMINI_BUGS,
     *MEMORY_BUGS,
     *ULTRATRAIL_BUGS,
+    *PLASTICINE_BUGS,
 )
