@@ -47,6 +47,7 @@ from __future__ import annotations
 from math import prod
 
 from accelerators.description import Accelerator
+from isa.family import program_of
 from isa.plasticine.plan import Machine, StepPlan, log2_ceil, plan_layer
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
 from tracer.workloads.layers import GEMM_LAYERS, Model, gemm_operands
@@ -320,19 +321,12 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "svec": 1,
         "bvec": 1,
     }
-    return Program(
-        accelerator=accelerator.name,
-        isa=accelerator.isa,
-        parameters=dict(accelerator.parameters),
-        bundles_per_cycle=accelerator.frontend.bundles_per_cycle,
-        window_bundles=accelerator.frontend.window_bundles,
-        frontend_delay=accelerator.frontend.delay,
-        units={name: unit.instances for name, unit in accelerator.units.items()},
+    return program_of(
+        accelerator,
+        model,
         spaces=spaces,
         blocks=tuple(blocks.blocks),
         layers=tuple(layers),
-        roofline=accelerator.roofline_table(),
-        model=model.name,
         notes=(
             "mapping and stream timing are assumptions from Plasticine's published "
             "parameters (accelerators/plasticine.toml, docs/models.md)",
