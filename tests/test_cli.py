@@ -400,19 +400,20 @@ def test_show_prints_each_instructions_start_and_end(tmp_path, capsys):
     folder = write_trace(program, tmp_path, materialize_iterations=1)
     code, out, _ = run(["show", str(folder), "--layer", "fc", "--iterations", "0:5"], capsys)
     assert code == 0
-    rows = [(cells[0], cells[3], cells[4], cells[7], cells[8]) for cells in printed_rows(out)]
+    # Issue: four bundles (iterations) a cycle, so iterations 0-3 issue at 0 and 4 at 1.
+    rows = [(c[0], c[3], c[4], c[7], c[8], c[9]) for c in printed_rows(out)]
     assert rows == [
-        ("0", "fold_sync", "sequencer[0]", "0", "0"),
-        ("1", "preload", "pe[1]", "0", "1"),
-        ("1", "preload", "pe[0]", "0", "1"),
-        ("2", "preload", "pe[1]", "1", "2"),
-        ("2", "preload", "pe[0]", "1", "2"),
-        ("3", "mac", "pe[0]", "2", "3"),
-        ("3", "mac", "pe[1]", "3", "4"),
-        ("3", "drain", "drain[0]", "4", "4"),
-        ("4", "mac", "pe[0]", "3", "4"),
-        ("4", "mac", "pe[1]", "4", "5"),
-        ("4", "drain", "drain[0]", "5", "5"),
+        ("0", "fold_sync", "sequencer[0]", "0", "0", "0"),
+        ("1", "preload", "pe[1]", "0", "0", "1"),
+        ("1", "preload", "pe[0]", "0", "0", "1"),
+        ("2", "preload", "pe[1]", "0", "1", "2"),
+        ("2", "preload", "pe[0]", "0", "1", "2"),
+        ("3", "mac", "pe[0]", "0", "2", "3"),
+        ("3", "mac", "pe[1]", "0", "3", "4"),
+        ("3", "drain", "drain[0]", "0", "4", "4"),
+        ("4", "mac", "pe[0]", "1", "3", "4"),
+        ("4", "mac", "pe[1]", "1", "4", "5"),
+        ("4", "drain", "drain[0]", "1", "5", "5"),
     ]
     # The operands as the trace renders them, e.g. pe[1]'s MAC and the drain.
     mac = printed_rows(out)[6]
@@ -422,10 +423,25 @@ def test_show_prints_each_instructions_start_and_end(tmp_path, capsys):
     code, out, _ = run(
         ["show", str(folder), "--layer", "fc", "--iterations", "3:5", "--max-rows", "4"], capsys
     )
-    assert [cells[7:] for cells in printed_rows(out)] == [
+    assert [cells[8:] for cells in printed_rows(out)] == [
         ["2", "3"],
         ["3", "4"],
         ["4", "4"],
         ["3", "4"],
     ]
     assert "2 more instructions; raise --max-rows to see them" in out
+
+
+def test_lower_timing_fills_the_materialized_rows_as_show_times_them(tmp_path, capsys):
+    # `lower --timing` writes each materialized instruction's issue, start and end: the
+    # first rows of a layer equal what `show` prints for its first iterations.
+    args = ["lower", "--accelerator", "systolic", "--model", "resnet50", "--layers", "fc"]
+    args += ["--param", "rows=4", "--param", "cols=4", "--materialize", "2"]
+    code, out, _ = run([*args, "--timing", "-o", str(tmp_path)], capsys)
+    assert code == 0
+    folder = tmp_path / "resnet50__systolic"
+    rows = pl.read_ipc(folder / "instructions.arrow")
+    code, out, _ = run(["show", str(folder), "--layer", "fc", "--iterations", "0:2"], capsys)
+    shown = [tuple(int(v) for v in cells[7:10]) for cells in printed_rows(out)]
+    assert shown == list(zip(rows["issue"], rows["start"], rows["end"], strict=True))
+    assert len(shown) == rows.height > 1

@@ -52,6 +52,30 @@ def test_manifest_and_materialized_rows_are_readable_without_accperf(tmp_path, p
     assert rows.filter(pl.col("opcode") == "fold_sync")["reads"][0].to_list() == ["out[0:4]"]
 
 
+def test_materialized_rows_carry_the_timing_show_computes(tmp_path):
+    # Trace.save(timing=True) fills the rows' issue, start and end cycles: per layer
+    # they equal what `show` prints for the same instructions, including layers with
+    # several front ends (Gemmini's streams), and a later layer's rows start at its own 0.
+    import tracer.api as accperf
+
+    trace = accperf.lower("resnet50", "gemmini", layers=["layer1.0.conv1", "fc"])
+    folder = trace.save(tmp_path, materialize=3, timing=True)
+    rows = pl.read_ipc(folder / "instructions.arrow")
+    assert rows["issue"].null_count() == 0
+    for name in ("layer1.0.conv1", "fc"):
+        layer = rows.filter(pl.col("layer") == name)
+        shown, _ = accperf.instruction_timeline(trace, name, 0, 3, max_rows=layer.height)
+        assert [(r.issue, r.start, r.end) for r in shown] == list(
+            zip(layer["issue"], layer["start"], layer["end"], strict=True)
+        )
+        assert all(
+            i <= s <= e for i, s, e in zip(*layer.select(["issue", "start", "end"]), strict=True)
+        )
+    # Without timing (lower's default: it stays free of Numba), the columns are null.
+    plain = trace.save(tmp_path / "plain", materialize=1)
+    assert pl.read_ipc(plain / "instructions.arrow")["start"].null_count() > 0
+
+
 def test_materialize_all_writes_every_instruction(tmp_path):
     # Affine operands are rendered per iteration: iteration k writes r[2k + 1].
     prog = program_of([instr(reads=(op("r", 0),), writes=(op("r", 1, coefs=(0, 2)),))], trips=5)
@@ -98,10 +122,10 @@ def _damage(folder: Path, how: str) -> None:
     elif how == "foreign":
         (folder / "manifest.json").write_text(json.dumps({"format": "something-else"}))
     elif how in ("schema_version", "older_schema_version"):
-        # A newer version, or the previous one: version 6 had one front end (no templates'
-        # `frontend`), so even a v6 folder whose manifest decodes is refused.
+        # A newer version, or the previous one: version 7 had no timing columns in
+        # instructions.arrow, so even a v7 folder whose manifest decodes is refused.
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["schema_version"] = 99 if how == "schema_version" else 6
+        manifest["schema_version"] = 99 if how == "schema_version" else 7
         (folder / "manifest.json").write_text(json.dumps(manifest))
     elif how == "truncated":
         data = (folder / "templates.arrow").read_bytes()
@@ -146,8 +170,8 @@ def _damage(folder: Path, how: str) -> None:
         ("no_manifest", "not a complete accperf trace"),
         ("bad_json", "not valid JSON"),
         ("foreign", "not an accperf trace"),
-        ("schema_version", "schema version 99.*reads version 7"),
-        ("older_schema_version", "schema version 6.*reads version 7"),
+        ("schema_version", "schema version 99.*reads version 8"),
+        ("older_schema_version", "schema version 7.*reads version 8"),
         ("truncated", "truncated or not an Arrow IPC file"),
         ("missing_file", "loops.arrow: missing"),
         ("count_mismatch", "instruction count"),
@@ -245,13 +269,13 @@ def _rename_column(old: str, new: str):
             "templates.arrow",
             _rename_column("latency", "delay"),
             _renamed(trace_io.TEMPLATE_SCHEMA, "latency", "delay"),
-            "templates.arrow: columns do not match schema version 7",
+            "templates.arrow: columns do not match schema version 8",
         ),
         (
             "loops.arrow",
             lambda columns: None,
             _retyped(trace_io.LOOP_SCHEMA, "trips", pa.int32()),
-            "loops.arrow: columns do not match schema version 7",
+            "loops.arrow: columns do not match schema version 8",
         ),
         # block ids and positions: row 2 is the preload block's second template
         ("templates.arrow", _set(2, position=0), None, "row 2: block 1 positions are out"),

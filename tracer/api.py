@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from accelerators.catalog import builtin_names
 from accelerators.description import AcceleratorSpec
 from analyzer.report import check_json_destination, report_dict, write_json
-from isa.program import Program, count_instructions
+from isa.program import LayerProgram, Program, count_instructions
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload, select_layers
@@ -87,12 +87,16 @@ class Trace:
         out_dir: str | Path = "traces",
         materialize: int | None | Literal["auto"] = "auto",
         force: bool = False,
+        timing: bool = False,
     ) -> Path:
         """Write the trace folder into `out_dir` (atomically) and return its path.
 
         `materialize`: iterations per layer expanded into instructions.arrow; None: all;
         "auto": DEFAULT_MATERIALIZE, or fewer where that many would pass the row limit.
-        A trace of another configuration already there is replaced only with `force`."""
+        A trace of another configuration already there is replaced only with `force`.
+        `timing`: fill the materialized rows' issue, start and end cycles by a full
+        evaluation of those rows (it loads the analyzer; without it the columns are
+        null and saving stays free of Numba)."""
         if materialize == "auto":
             materialize = default_materialize(self.program, DEFAULT_MATERIALIZE)
         elif materialize is not None and (not isinstance(materialize, int) or materialize < 0):
@@ -101,7 +105,13 @@ class Trace:
                 "all, or 'auto'"
             )
         try:
-            return write_trace(self.program, Path(out_dir), materialize, force)
+            return write_trace(
+                self.program,
+                Path(out_dir),
+                materialize,
+                force,
+                _timing(self.program) if timing else None,
+            )
         except OSError as exc:
             raise AccperfError(
                 f"-o {out_dir}: cannot write a trace there ({exc.strerror or exc}); "
@@ -301,6 +311,7 @@ class TimedInstruction:
     unit: str
     reads: str
     writes: str
+    issue: int
     start: int
     end: int
 
@@ -308,10 +319,28 @@ class TimedInstruction:
 SHOW_ITERATION_LIMIT = 1_000_000
 
 
+def _timing(program: Program) -> Callable[[LayerProgram, int], tuple[Any, Any, Any]]:
+    """The timing columns of instructions.arrow (tracer/trace_io.py): issue, start and
+    end cycles of a layer's first instructions, by the full evaluation `show` runs (its
+    blocks packed once, on the first layer that asks)."""
+    evaluation = None
+
+    def first_instructions(layer: LayerProgram, count: int) -> tuple[Any, Any, Any]:
+        nonlocal evaluation
+        from analyzer.engine.evaluate import Evaluation
+
+        if evaluation is None:
+            evaluation = Evaluation(program, "full", checked=True)
+        timeline = evaluation.timeline(layer, 0, count)
+        return timeline.issue, timeline.start, timeline.end
+
+    return first_instructions
+
+
 def instruction_timeline(
     trace: Trace, layer_name: str, first: int, last: int, max_rows: int
 ) -> tuple[list[TimedInstruction], int]:
-    """Instructions of iterations first..last-1 of a layer with their start and end
+    """Instructions of iterations first..last-1 of a layer with their issue, start and end
     cycles (full evaluation), at most `max_rows`; also how many more there were."""
     from analyzer.engine.evaluate import Evaluation
 
@@ -369,6 +398,7 @@ def instruction_timeline(
                     f"{t.unit}[{t.instance_at(index)}]",
                     ", ".join(render_operand(o, index) for o in t.reads),
                     ", ".join(render_operand(o, index) for o in t.writes),
+                    int(timeline.issue[k]),
                     int(timeline.start[k]),
                     int(timeline.end[k]),
                 )

@@ -118,6 +118,12 @@ def _parser() -> argparse.ArgumentParser:
         "the row limit; 'all' for every instruction)",
     )
     lower.add_argument(
+        "--timing",
+        action="store_true",
+        help="fill the materialized rows' issue, start and end cycles (a full evaluation "
+        "of those rows; it loads the analyzer, which lower otherwise does not)",
+    )
+    lower.add_argument(
         "--force",
         action="store_true",
         help="replace a trace of another configuration in the output folder",
@@ -366,7 +372,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
         dims=_int_params(args.dim, "--dim"),
         skip_unsupported=args.skip_unsupported,
     )
-    folder = trace.save(args.out, materialize, force=args.force)
+    folder = trace.save(args.out, materialize, force=args.force, timing=args.timing)
     _stderr().print(
         f"lowered {trace.model} onto {trace.accelerator} in "
         f"{time.perf_counter() - started:.2f} s; {layer_counts(trace.program)}; "
@@ -568,7 +574,8 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     trace = load_trace(args.trace)
     rows, more = instruction_timeline(trace, args.layer, first, last, args.max_rows)
     table = Table()
-    for column in ("iter", "block", "pos", "opcode", "unit", "reads", "writes", "start", "end"):
+    columns = ("iter", "block", "pos", "opcode", "unit", "reads", "writes", "issue", "start", "end")
+    for column in columns:
         table.add_column(column)
     for row in rows:
         table.add_row(
@@ -579,6 +586,7 @@ def _show(args: argparse.Namespace, console: Console) -> int:
             row.unit,
             row.reads,
             row.writes,
+            str(row.issue),
             str(row.start),
             str(row.end),
         )

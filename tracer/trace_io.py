@@ -1,6 +1,6 @@
 """The trace folder: an Arrow dataset per (model, accelerator), written atomically.
 
-Layout (schema version 5):
+Layout (schema version 8):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
                          layers (name, kind, MACs, mapping, instruction counts), host
                          layers (not run on the accelerator, or fused into another layer:
@@ -9,7 +9,8 @@ Layout (schema version 5):
     templates.arrow      one row per instruction template of every shared block
     loops.arrow          one row per loop-tree node of every layer (pre-order)
     instructions.arrow   materialized instructions: one row each, for the first
-                         iterations of each layer (or all of them on request)
+                         iterations of each layer (or all of them on request), with
+                         their issue, start and end cycles
 Every file is an Arrow IPC file: `polars.scan_ipc(path)` reads it without accperf.
 """
 
@@ -19,7 +20,7 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -110,7 +111,13 @@ INSTRUCTION_SCHEMA = pa.schema(
         for spec in TEMPLATE_FIELDS
         if spec.materialized
     ]
+    # When each instruction issued, started and ended, from the full evaluation of the rows
+    # written (null where the writer was given no timing: write_trace's `timing`).
+    + [("issue", pa.int64()), ("start", pa.int64()), ("end", pa.int64())]
 )
+TIMING_COLUMNS = ("issue", "start", "end")
+# (layer, how many of its first instructions) -> their issue, start and end cycles.
+Timing = Callable[[LayerProgram, int], tuple[Any, Any, Any]]
 
 
 def trace_folder_name(model: str, accelerator: str) -> str:
@@ -121,7 +128,11 @@ def trace_folder_name(model: str, accelerator: str) -> str:
 
 
 def write_trace(
-    program: Program, out_dir: Path, materialize_iterations: int | None, force: bool = False
+    program: Program,
+    out_dir: Path,
+    materialize_iterations: int | None,
+    force: bool = False,
+    timing: Timing | None = None,
 ) -> Path:
     """Write `program` to out_dir/<model>__<accelerator>; returns that folder.
 
@@ -132,7 +143,9 @@ def write_trace(
     trace that looks complete, and an older trace survives a failed run. A trace of
     another configuration (model, accelerator, parameters, layers) already in the
     folder is replaced only with `force`; writers of one folder take turns (a lock), so
-    concurrent runs neither fail nor silently overwrite each other.
+    concurrent runs neither fail nor silently overwrite each other. `timing` gives the
+    materialized rows' issue, start and end cycles (tracer/api.py evaluates them); without
+    it those columns are null.
     """
     target = out_dir / trace_folder_name(program.model, program.accelerator)
     _check_materialize(program, materialize_iterations)
@@ -145,7 +158,9 @@ def write_trace(
     try:
         _write_arrow(staging / TEMPLATES, _templates_table(program))
         _write_arrow(staging / LOOPS, _loops_table(program))
-        materialized = _write_instructions(staging / INSTRUCTIONS, program, materialize_iterations)
+        materialized = _write_instructions(
+            staging / INSTRUCTIONS, program, materialize_iterations, timing
+        )
         manifest = build_manifest(program, materialized)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         with _folder_lock(out_dir):
@@ -408,7 +423,9 @@ def _check_materialize(program: Program, iterations: int | None) -> None:
         )
 
 
-def _write_instructions(path: Path, program: Program, iterations: int | None) -> dict[str, Any]:
+def _write_instructions(
+    path: Path, program: Program, iterations: int | None, timing: Timing | None
+) -> dict[str, Any]:
     static = [_static_columns(block) for block in program.blocks]
     with (
         pa.OSFile(str(path), "wb") as sink,
@@ -417,6 +434,14 @@ def _write_instructions(path: Path, program: Program, iterations: int | None) ->
         rows = 0
         for layer_index, layer in enumerate(program.layers):
             columns: dict[str, list[Any]] = {name: [] for name in INSTRUCTION_SCHEMA.names}
+            times = None
+            if timing is not None:
+                if iterations is None:
+                    count = count_instructions(layer.root, program.blocks)
+                else:
+                    count = _first_instructions(layer.root, program.blocks, iterations)[0]
+                times = timing(layer, count) if count else None
+            written = 0  # rows of this layer so far
             for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
                 if len(columns["layer"]) >= ROWS_PER_BATCH:  # bounded memory
                     rows += len(columns["layer"])
@@ -429,6 +454,11 @@ def _write_instructions(path: Path, program: Program, iterations: int | None) ->
                 columns["layer"].extend([layer.name] * n)
                 columns["layer_index"].extend([layer_index] * n)
                 columns["iteration"].extend([iteration] * n)
+                for name, values in zip(TIMING_COLUMNS, times or (None,) * 3, strict=True):
+                    columns[name].extend(
+                        [None] * n if values is None else values[written : written + n].tolist()
+                    )
+                written += n
                 for name, values in static[block_id].items():
                     columns[name].extend(values)
                 if _moves_instances(block):

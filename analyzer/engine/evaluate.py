@@ -49,9 +49,11 @@ class LayerResult:
 
 @dataclass(frozen=True)
 class Timeline:
-    """Start and end cycle of a run of consecutive instructions of one layer."""
+    """Issue, start and end cycle of a run of consecutive instructions of one layer (its
+    first at index `first` in program order)."""
 
     first: int
+    issue: np.ndarray
     start: np.ndarray
     end: np.ndarray
 
@@ -74,8 +76,7 @@ def run_kernel(
         memo_arrays = NO_MEMO
     else:
         memo_arrays = (LoopMemo(blocks) if memo is None else memo).arrays
-    record_start = np.zeros(record_count, dtype=np.int64)
-    record_end = np.zeros(record_count, dtype=np.int64)
+    record = np.zeros((record_count, 3), dtype=np.int64)
     cycles, covered, evaluated, iterations = evaluate_layer(
         packed.arrays,
         blocks.arrays,
@@ -83,8 +84,7 @@ def run_kernel(
         fast,
         COMPARE_BUDGET,
         record_first,
-        record_start,
-        record_end,
+        record,
     )
     if record_count == 0 and covered != packed.instructions:
         raise AssertionError(
@@ -95,7 +95,7 @@ def run_kernel(
         int(covered),
         int(evaluated),
         int(iterations),
-        Timeline(record_first, record_start, record_end),
+        Timeline(record_first, record[:, 0], record[:, 1], record[:, 2]),
     )
 
 

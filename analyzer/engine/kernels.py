@@ -103,15 +103,13 @@ _NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earl
 
 
 @njit(cache=True)
-def evaluate_layer(
-    layer, program, memo, fast, compare_budget, record_first, record_start, record_end
-):
+def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, record):
     """Evaluate one layer (`layer`: LayerArrays) of a program (`program`: ProgramArrays).
     Returns (cycles, instructions covered, evaluated instructions, evaluated iterations).
 
-    With a non-empty record_start, the start and end cycles of instructions
-    record_first, record_first + 1, ... (index in program order; use full mode) are
-    written to record_start/record_end and evaluation stops after the last of them.
+    With a non-empty `record` (int64[n, 3]), the issue, start and end cycles of
+    instructions record_first, record_first + 1, ... (index in program order; use full
+    mode) are written to its rows and evaluation stops after the last of them.
 
     Memo (`memo`: MemoArrays; fast mode, across calls for one program): a loop whose body
     is one block of fixed-location instructions (layer.memo != 0 names the block) evolves
@@ -188,7 +186,7 @@ def evaluate_layer(
     covered = 0
     evaluated = 0
     iterations = 0
-    n_record = record_start.shape[0]
+    n_record = record.shape[0]
 
     index = np.zeros(MAX_DEPTH, dtype=np.int64)
     max_operands = 1
@@ -489,8 +487,9 @@ def evaluate_layer(
                 if n_record > 0:
                     slot = covered - record_first
                     if slot >= 0 and slot < n_record:
-                        record_start[slot] = start
-                        record_end[slot] = end
+                        record[slot, 0] = issue
+                        record[slot, 1] = start
+                        record[slot, 2] = end
                 covered += 1
             evaluated += op_arg2[pc] - op_arg[pc]
             iterations += 1

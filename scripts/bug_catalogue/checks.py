@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scripts.bug_catalogue.common import (
     CHECKS,
+    KERNELS,
     TRACE_IO,
     TRACE_TESTS,
     VALIDATION,
@@ -275,5 +276,21 @@ TRACE_BUGS = (
         "if False:",
         "each layer's instruction count equals the manifest's",
         TRACE_TESTS,
+    ),
+    Bug(
+        "trace_io.timing-not-advanced",
+        TRACE_IO,
+        "                written += n\n",
+        "                written += 0\n",
+        "a materialized row carries its own instruction's timing, not its block's first",
+        ("tests/test_trace_io.py::test_materialized_rows_carry_the_timing_show_computes",),
+    ),
+    Bug(
+        "kernels.timeline-issue-is-start",
+        KERNELS,
+        "                        record[slot, 0] = issue\n",
+        "                        record[slot, 0] = start\n",
+        "show and the materialized rows give each instruction's issue time (its bundle's)",
+        ("tests/test_cli.py::test_show_prints_each_instructions_start_and_end",),
     ),
 )
