@@ -177,6 +177,18 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--layer", required=True, help="layer name (see `analyze`)")
     show.add_argument("--iterations", default="0:1", metavar="A:B", help="iterations A..B-1")
     show.add_argument("--max-rows", type=int, default=200, help="print at most this many rows")
+    show.add_argument(
+        "--timeline",
+        action="store_true",
+        help="draw when each unit ran and what waited for it, cycle by cycle, instead of the table",
+    )
+    show.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        metavar="FILE.svg",
+        help="with --timeline: also write the drawing as an SVG picture",
+    )
     show.set_defaults(handler=_show)
     return parser
 
@@ -564,6 +576,44 @@ def _parse_range(text: str) -> tuple[int, int]:
     return first, last
 
 
+def _print_timeline(
+    console: Console, args: argparse.Namespace, rows: list, more: int, first: int, last: int
+) -> None:
+    """show --timeline: the chart of analyzer/timeline_chart.py, on the terminal and, with
+    -o, as an SVG that rich records (written to a temporary file, then renamed, so a
+    failed write leaves an older picture whole)."""
+    import io
+
+    from rich.console import Console
+
+    from analyzer.timeline_chart import chart
+
+    drawing = chart(rows)
+    title = f"{args.layer}: iterations {first}..{last - 1}, timeline (full evaluation)"
+    lines = drawing.rendered()
+    width = max(len(title), len(drawing.legend()), *(len(line) for line in lines))
+    out = Console(record=True, width=width, file=io.StringIO())
+    for target in (console, out) if args.out else (console,):
+        target.print(title, markup=False, highlight=False, soft_wrap=True)
+        for line in lines:
+            target.print(line, soft_wrap=True, overflow="ignore", crop=False)
+        target.print(drawing.legend(), markup=False, highlight=False, soft_wrap=True)
+    if more:
+        console.print(f"{more} more instructions not drawn; raise --max-rows to see them")
+    if args.out is not None:
+        partial = args.out.with_name(f".{args.out.name}.partial")
+        try:
+            out.save_svg(str(partial), title=title)
+            partial.replace(args.out)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise UserInputError(
+                f"-o {args.out}: cannot write the picture ({exc.strerror or exc}); "
+                "give a file in a folder you can write to"
+            ) from None
+        console.print(f"wrote {args.out}", markup=False, highlight=False)
+
+
 def _show(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
@@ -571,8 +621,15 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     from tracer.api import instruction_timeline, load_trace
 
     first, last = _parse_range(args.iterations)
+    if args.out is not None and not args.timeline:
+        raise UserInputError(f"-o {args.out}: the picture is of --timeline; add it")
+    if args.out is not None and args.out.suffix.lower() != ".svg":
+        raise UserInputError(f"-o {args.out}: the timeline is written as SVG; name a .svg file")
     trace = load_trace(args.trace)
     rows, more = instruction_timeline(trace, args.layer, first, last, args.max_rows)
+    if args.timeline:
+        _print_timeline(console, args, rows, more, first, last)
+        return 0
     table = Table()
     columns = ("iter", "block", "pos", "opcode", "unit", "reads", "writes", "issue", "start", "end")
     for column in columns:

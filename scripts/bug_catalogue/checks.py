@@ -293,4 +293,20 @@ TRACE_BUGS = (
         "show and the materialized rows give each instruction's issue time (its bundle's)",
         ("tests/test_cli.py::test_show_prints_each_instructions_start_and_end",),
     ),
+    Bug(
+        "timeline.waiting-hides-running",
+        "analyzer/timeline_chart.py",
+        "                if line[step] == IDLE:\n",
+        "                if True:\n",
+        "a cycle in which a unit runs shows running, whatever waits for it",
+        ("tests/test_timeline_chart.py",),
+    ),
+    Bug(
+        "timeline.zero-length-hidden",
+        "analyzer/timeline_chart.py",
+        "        run_end = max(row.end, row.start + 1)\n",
+        "        run_end = row.end\n",
+        "a zero-length instruction (a capture) still shows where it ran",
+        ("tests/test_timeline_chart.py",),
+    ),
 )
