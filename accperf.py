@@ -4,6 +4,7 @@
     trace = accperf.lower("resnet50", accelerator="systolic", params={"rows": 32})
     result = accperf.analyze(trace)
     result.total_cycles, result.layers   # int; polars.DataFrame, one row per layer
+    accperf.sweep("gemmini", ["resnet50"], {"dim": [8, 16]}, "sweep.parquet")
 
 The implementation is tracer/api.py; this module only gives it the name users import.
 """
@@ -22,6 +23,7 @@ from tracer.api import (
     validate_against_scalesim,
     zoo_models,
 )
+from tracer.sweep import sweep
 
 __all__ = [
     "AccperfError",
@@ -34,6 +36,7 @@ __all__ = [
     "load_model",
     "load_trace",
     "lower",
+    "sweep",
     "validate_against_scalesim",
     "zoo_models",
 ]

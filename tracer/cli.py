@@ -172,6 +172,27 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", type=Path, metavar="FILE", help="also write the comparison")
     validate.set_defaults(handler=_validate)
 
+    sweep = sub.add_parser(
+        "sweep", help="every combination of parameter values and models, into one Parquet file"
+    )
+    sweep.add_argument("--accelerator", required=True, help="built-in name or a .toml path")
+    sweep.add_argument("--model", action="append", required=True, help=f"{MODEL_HELP} (repeatable)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="values of a parameter to sweep (repeatable; the product of all grids is run)",
+    )
+    sweep.add_argument(
+        "--batch", action="append", type=int, metavar="N", help="batch sizes (repeatable)"
+    )
+    sweep.add_argument("-o", "--out", type=Path, required=True, metavar="FILE.parquet")
+    sweep.add_argument(
+        "--workers", type=int, default=None, help="worker processes (default: one per core)"
+    )
+    sweep.set_defaults(handler=_sweep)
+
     show = sub.add_parser("show", help="instructions of a few iterations, with their timing")
     show.add_argument("trace", type=Path)
     show.add_argument("--layer", required=True, help="layer name (see `analyze`)")
@@ -283,6 +304,7 @@ def _progress(console: Console) -> Any:
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     return Progress(
@@ -290,6 +312,7 @@ def _progress(console: Console) -> Any:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=_stderr(),
         transient=True,
     )
@@ -309,6 +332,59 @@ class _NoProgress:
 
     def advance(self, task: int, advance: float = 1) -> None:
         return None
+
+    def update(self, task: int, **fields: object) -> None:
+        return None
+
+
+def _grid(items: list[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        if not sep or not name or not values:
+            raise UserInputError(f"--grid {item!r}: expected NAME=V1,V2,..., e.g. dim=8,16,32")
+        if name in grid:
+            raise UserInputError(f"--grid {name}: given twice; list all its values in one")
+        grid[name] = [value.strip() for value in values.split(",") if value.strip()]
+    return grid
+
+
+def _sweep(args: argparse.Namespace, console: Console) -> int:
+    from tracer.sweep import sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise UserInputError(f"--workers {args.workers}: give at least 1")
+    if any(batch < 1 for batch in args.batch or ()):
+        raise UserInputError("--batch: give batch sizes of at least 1")
+    with _progress(console) as progress:
+        task = progress.add_task("sweep", total=None)
+
+        def on_progress(state: Any) -> None:
+            progress.update(
+                task,
+                total=state.total,
+                completed=state.done,
+                description=f"sweep: {state.failed} failed, {state.skipped} already done",
+            )
+
+        frame = sweep(
+            args.accelerator,
+            args.model,
+            _grid(args.grid),
+            args.out,
+            batches=args.batch or (None,),
+            workers=args.workers,
+            on_progress=on_progress,
+        )
+    totals = frame.filter(frame["row"] == "total")
+    failed = totals.filter(totals["error"].is_not_null()).height
+    console.print(
+        f"{args.out}: {totals.height} configurations ({failed} failed), "
+        f"{frame.height - totals.height} layer rows",
+        markup=False,
+        highlight=False,
+    )
+    return 0
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:

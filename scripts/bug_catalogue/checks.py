@@ -309,4 +309,20 @@ TRACE_BUGS = (
         "a zero-length instruction (a capture) still shows where it ran",
         ("tests/test_timeline_chart.py",),
     ),
+    Bug(
+        "sweep.no-resume",
+        "tracer/sweep.py",
+        "    pending = [c for c in todo if c.key not in done_keys]\n",
+        "    pending = list(todo)\n",
+        "a sweep run again evaluates only the configurations its file does not hold",
+        ("tests/test_sweep.py::test_a_second_run_resumes_and_a_larger_grid_adds_only_the_new",),
+    ),
+    Bug(
+        "sweep.error-stops-it",
+        "tracer/sweep.py",
+        "    except (AccperfError, UserInputError) as exc:\n",
+        "    except ArithmeticError as exc:\n",
+        "a configuration that cannot run is recorded with its error and the sweep goes on",
+        ("tests/test_sweep.py::test_a_sweep_equals_direct_analyses_and_records_what_cannot_run",),
+    ),
 )

@@ -1,0 +1,251 @@
+"""Design-space sweeps: every combination of parameter values, models and batch sizes,
+lowered and analysed (fast mode) in worker processes, one Parquet file of results.
+
+One row per (configuration, layer) plus one per configuration with `row` = "total"; a
+configuration that cannot run (a parameter out of range, a tile that fits no buffer) is
+one row with its `error` and the sweep goes on. The file is rewritten (atomically) as
+configurations finish, so a second run of the same sweep reads it and evaluates only the
+configurations it does not hold yet. polars reads it alone:
+`pl.read_parquet("sweep.parquet")`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tracer.api import AccperfError, accelerator_spec, analyze, lower
+from tracer.errors import UserInputError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# Columns every row has, before the accelerator's parameters.
+KEY_COLUMNS = ("model", "accelerator", "batch", "configuration")
+LAYER_COLUMNS = (
+    "row",  # "layer" or "total"
+    "layer",
+    "kind",
+    "placement",
+    "cycles",
+    "macs",
+    "instructions",
+    "utilization",
+    "bound",
+    "error",
+)
+SAVE_EVERY_SECONDS = 5.0  # how often finished configurations reach the file
+
+
+class SweepError(UserInputError):
+    """A sweep that cannot start (a bad grid, an unreadable results file)."""
+
+
+@dataclass(frozen=True)
+class Configuration:
+    model: str
+    batch: int | None
+    params: dict[str, str]  # the grid's values for this configuration
+
+    @property
+    def key(self) -> str:
+        """What identifies it in the results file (resume compares these)."""
+        return json.dumps(
+            {"model": self.model, "batch": self.batch, "params": self.params}, sort_keys=True
+        )
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    failed: int
+    total: int
+    skipped: int  # already in the file
+
+
+def configurations(
+    models: Sequence[str], grid: Mapping[str, Sequence[str]], batches: Sequence[int | None]
+) -> list[Configuration]:
+    """The product of the grids, times the models, times the batch sizes, in that order."""
+    names = list(grid)
+    return [
+        Configuration(model, batch, dict(zip(names, values, strict=True)))
+        for model in models
+        for batch in batches
+        for values in itertools.product(*(grid[name] for name in names))
+    ]
+
+
+def sweep(
+    accelerator: str,
+    models: Sequence[str],
+    grid: Mapping[str, Sequence[int | str]],
+    out: str | Path,
+    batches: Sequence[int | None] = (None,),
+    workers: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> pl.DataFrame:
+    """Run every configuration not already in `out` (a Parquet file), `workers` at a time
+    in worker processes (default: one per core; 1: in this process), and return the
+    whole file's rows. `grid`: parameter -> values; `batches`: None for the model's own."""
+    out = Path(out)
+    if out.suffix != ".parquet":
+        raise SweepError(f"-o {out}: the results are a Parquet file; name a .parquet file")
+    if not out.parent.is_dir():
+        raise SweepError(f"-o {out}: folder {out.parent} does not exist")
+    if not models:
+        raise SweepError("--model: give at least one model to sweep")
+    spec = accelerator_spec(accelerator)
+    for name, values in grid.items():
+        spec.parameter(name)  # an unknown parameter: one clear error before any work
+        if not values:
+            raise SweepError(f"--grid {name}=: give at least one value")
+    grid_text = {name: [str(v) for v in values] for name, values in grid.items()}
+    todo = configurations(models, grid_text, batches)
+    earlier = _read_results(out)
+    done_keys = set(earlier["configuration"].unique()) if earlier.height else set()
+    pending = [c for c in todo if c.key not in done_keys]
+    rows: list[dict[str, Any]] = []
+    counts = {"done": 0, "failed": 0}
+
+    def report(result: list[dict[str, Any]]) -> None:
+        rows.extend(result)
+        counts["done"] += 1
+        counts["failed"] += result[0]["error"] is not None
+        if on_progress is not None:
+            on_progress(
+                Progress(counts["done"], counts["failed"], len(pending), len(todo) - len(pending))
+            )
+
+    last_save = time.monotonic()
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(pending) <= 1:
+        for configuration in pending:
+            report(run_configuration(accelerator, configuration))
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                _write_results(out, earlier, rows)
+                last_save = time.monotonic()
+    else:
+        # Spawned, not forked: a fork of a process whose polars or Numba threads run can
+        # deadlock; each worker loads the kernels from the shared JIT cache.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(run_configuration, accelerator, c) for c in pending]
+            for future in as_completed(futures):
+                report(future.result())
+                if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                    _write_results(out, earlier, rows)
+                    last_save = time.monotonic()
+    return _write_results(out, earlier, rows)
+
+
+def run_configuration(accelerator: str, configuration: Configuration) -> list[dict[str, Any]]:
+    """The rows of one configuration: its layers and its total, or one row with the error
+    that kept it from running (bad input only: a bug in accperf still raises)."""
+    base = {
+        "model": configuration.model,
+        "accelerator": accelerator,
+        "batch": configuration.batch,
+        "configuration": configuration.key,
+    }
+    try:
+        parameters = accelerator_spec(accelerator).resolve(configuration.params).parameters
+        result = analyze(
+            lower(configuration.model, accelerator, configuration.params, configuration.batch)
+        )
+    except (AccperfError, UserInputError) as exc:
+        return [{**base, **_parameter_columns(configuration.params), **_failed(str(exc))}]
+    rows = []
+    for layer in result.to_dict()["layers"]:
+        rows.append(
+            {
+                **base,
+                **_parameter_columns(parameters),
+                "row": "layer",
+                "layer": layer["name"],
+                "kind": layer["kind"],
+                "placement": layer["placement"],
+                "cycles": layer["cycles"],
+                "macs": layer.get("macs"),
+                "instructions": layer.get("instructions"),
+                "utilization": layer.get("utilization"),
+                "bound": layer.get("bound") or layer.get("reason"),
+                "error": None,
+            }
+        )
+    totals = {
+        **base,
+        **_parameter_columns(parameters),
+        "row": "total",
+        "layer": None,
+        "kind": None,
+        "placement": None,
+        "cycles": result.total_cycles,
+        "macs": sum(r.macs for r in result.results),
+        "instructions": sum(r.instructions for r in result.results),
+        "utilization": None,
+        "bound": None,
+        "error": None,
+    }
+    return [totals, *rows]
+
+
+def _parameter_columns(parameters: Mapping[str, int | str]) -> dict[str, str]:
+    """Parameters as `param.<name>` columns, as text until the file is written
+    (`_write_results` makes integer ones integers)."""
+    return {f"param.{name}": str(value) for name, value in parameters.items()}
+
+
+def _failed(message: str) -> dict[str, Any]:
+    return {name: None for name in LAYER_COLUMNS} | {"row": "total", "error": message}
+
+
+def _read_results(path: Path) -> pl.DataFrame:
+    import polars as pl
+
+    if not path.exists():
+        return pl.DataFrame()
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as exc:  # polars raises several kinds for a damaged file
+        raise SweepError(
+            f"{path}: not a readable sweep results file ({type(exc).__name__}); move it away "
+            "or give another -o"
+        ) from None
+    missing = [c for c in (*KEY_COLUMNS, *LAYER_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise SweepError(
+            f"{path}: not a sweep results file (no column {missing[0]!r}); move it away or "
+            "give another -o"
+        )
+    return frame
+
+
+def _write_results(path: Path, earlier: pl.DataFrame, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """The earlier rows and the new ones, written to a temporary file and renamed over
+    `path`, so an interrupted sweep leaves the last complete file."""
+    import polars as pl
+
+    new = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    frame = pl.concat([earlier, new], how="diagonal_relaxed") if earlier.height else new
+    ordered = [c for c in (*KEY_COLUMNS, *LAYER_COLUMNS) if c in frame.columns]
+    params = sorted(c for c in frame.columns if c.startswith("param."))
+    frame = frame.select([*ordered[:4], *params, *ordered[4:]])
+    # Integer parameters as integers (they are kept as text until every row is in, since
+    # a configuration that failed keeps the text it was given).
+    integral = [
+        c for c in params if frame[c].cast(pl.String).drop_nulls().str.contains(r"^-?\d+$").all()
+    ]
+    frame = frame.with_columns(pl.col(c).cast(pl.String).cast(pl.Int64) for c in integral)
+    partial = path.with_name(f".{path.name}.partial")
+    frame.write_parquet(partial)
+    partial.replace(path)
+    return frame
