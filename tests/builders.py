@@ -212,3 +212,7 @@ GEMMINI_MEMORY_PARAMS = {
     "accumulator_kib": st.sampled_from(["4", "16", "64"]),
     "dram_latency": st.sampled_from(["1", "30", "100"]),
 }
+# How the program calls gemmini.h (isa/gemmini/library.py LibraryCalls), drawn alike.
+GEMMINI_CALL_PARAMS = {
+    "bias": st.sampled_from(["true", "false"]),
+}

@@ -13,6 +13,8 @@ FAMILY = Family(
     parameters=(
         integer("dim"),
         choice("dataflow", ("ws", "os")),  # lowering.py: "os", otherwise weight-stationary
+        # library.py's LibraryCalls: how the program calls gemmini.h
+        choice("bias", ("true", "false")),
         integer("scratchpad_kib"),
         integer("accumulator_kib"),
         *(integer(entries) for entries in RS_ENTRIES.values()),

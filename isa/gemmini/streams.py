@@ -245,7 +245,11 @@ class TileStreams:
         )
 
     def _conv_loads(self, layout: ConvLayout) -> list:
-        """Bias (when the tile starts an accumulation), weights, inputs."""
+        """Bias (when the tile starts an accumulation), weights, inputs. Without a bias
+        (NO_BIAS), LOOP_CONV_WS still issues its mvin3s, from DRAM address 0: zero rows
+        written into the accumulator (G LoopConv.scala:124; LoadController.scala:72-76),
+        where LOOP_WS issues none (G LoopMatmul.scala:311-312) and its first compute
+        overwrites the accumulator (LoopMatmul.scala:427)."""
         dim, tile, half = self.dim, layout.tile, layout.half
         out_at, w_at, a_at = layout.out_at, layout.w_at, layout.a_at
         och_blocks, ich_blocks = layout.och_blocks, layout.ich_blocks
@@ -253,15 +257,16 @@ class TileStreams:
         config_ld = self.commands.block("config_ld", [self.commands.config("load")])
         # Bias: one accumulator row repeated per pixel (DRAM stride 0); b, orow, ocol, och
         # (G LoopConv.scala:112-207).
-        if tile.first:
+        zeros = not tile.bias
+        if tile.first and (tile.bias or tile.loop_conv_ws):
             loads.append(config_ld)
 
             def bias(loops, depth, pixels):
                 row_bytes = min(dim, tile.ochs) * 4
                 t = self.commands.mvin(
-                    "mvin3", pixels, row_bytes, True, out_at, pixels, loops, half
+                    "mvin3", pixels, row_bytes, True, out_at, pixels, loops, half, zeros=zeros
                 )
-                return [self.commands.block("mvin3 bias", [t])]
+                return [self.commands.block("mvin3 zeros" if zeros else "mvin3 bias", [t])]
 
             leaf = over_columns(dim, layout.col_segments, bias, [("och", och_blocks, 0, 1)])
             loads += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from scripts.bug_catalogue.common import (
     GEMMINI,
+    GEMMINI_CALLS,
     GEMMINI_COMMANDS,
     GEMMINI_LOWERING,
+    GEMMINI_OS,
+    GEMMINI_STREAMS,
     MEMORY,
     MEMORY_BY_HAND,
     MEMORY_KERNELS,
@@ -91,6 +94,39 @@ GEMMINI_BUGS = (
             "test_a_strided_depthwise_1x1_conv_counts_its_whole_input",
             *GEMMINI,
         ),
+    ),
+    # How the program calls gemmini.h (accelerators/gemmini.toml: bias).
+    Bug(
+        "gemmini.no-bias-reads-dram",
+        GEMMINI_STREAMS,
+        "pixels, loops, half, zeros=zeros",
+        "pixels, loops, half, zeros=False",
+        "NO_BIAS: LOOP_CONV_WS's mvin3s come from address 0, zero rows without DRAM traffic",
+        GEMMINI_CALLS,
+    ),
+    Bug(
+        "gemmini.no-bias-matmul-zero-fills",
+        GEMMINI_STREAMS,
+        "if tile.first and (tile.bias or tile.loop_conv_ws):",
+        "if tile.first:",
+        "NO_BIAS: LOOP_WS loads no D; its first compute overwrites the accumulator",
+        GEMMINI_CALLS,
+    ),
+    Bug(
+        "gemmini.no-bias-os-loads-bias",
+        GEMMINI_OS,
+        "if tile.first and tile.bias:",
+        "if tile.first:",
+        "NO_BIAS: sp_tiled_matmul_os moves no D in",
+        GEMMINI_CALLS,
+    ),
+    Bug(
+        "gemmini.zero-fill-one-cycle-per-row",
+        GEMMINI_COMMANDS,
+        "cycles = rows * -(-row_bytes // (element_bytes * self.dim))",
+        "cycles = rows",
+        "the ZeroWriter writes DIM columns a cycle",
+        GEMMINI_CALLS,
     ),
 )
 
