@@ -214,5 +214,6 @@ GEMMINI_MEMORY_PARAMS = {
 }
 # How the program calls gemmini.h (isa/gemmini/library.py LibraryCalls), drawn alike.
 GEMMINI_CALL_PARAMS = {
+    "first_layer_optimizations": st.sampled_from(["true", "false"]),
     "bias": st.sampled_from(["true", "false"]),
 }

@@ -524,6 +524,10 @@ def test_an_mvin_spans_dma_maxbytes_of_columns(dim, blocks):
         (Conv2d("conv", 12, 20, 6, 6, 3, 3, padding=1), {}),
         (Conv2d("conv", 12, 20, 6, 6, 3, 3, padding=1), {"bias": "false"}),
         (Conv2d("first", 3, 8, 9, 9, 3, 3, stride=2, padding=1), {}),
+        (
+            Conv2d("first", 3, 8, 9, 9, 3, 3, stride=2, padding=1),
+            {"first_layer_optimizations": "false"},
+        ),
         (Dense("fc", 40, 40, rows=24), {}),
         (Dense("fc", 40, 40, rows=24), {"bias": "false"}),
     ],

@@ -1,8 +1,8 @@
-"""Gemmini: how the program calls gemmini.h (accelerators/gemmini.toml's bias;
-isa/gemmini/library.py LibraryCalls), each pinned to the library code and RTL it follows
-(G = ucb-bar/gemmini src/main/scala/gemmini/, T = gemmini-rocc-tests include/gemmini.h).
-fast == full and the reference evaluator over these parameters are in
-tests/test_gemmini.py and tests/test_gemmini_os.py.
+"""Gemmini: how the program calls gemmini.h (accelerators/gemmini.toml's
+first_layer_optimizations and bias; isa/gemmini/library.py LibraryCalls), each pinned to
+the library code and RTL it follows (G = ucb-bar/gemmini src/main/scala/gemmini/, T =
+gemmini-rocc-tests include/gemmini.h). fast == full and the reference evaluator over
+these parameters are in tests/test_gemmini.py and tests/test_gemmini_os.py.
 """
 
 from __future__ import annotations
@@ -14,13 +14,16 @@ import pytest
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
 from isa.gemmini.commands import ZERO_FILL_LATENCY, Affine
+from isa.gemmini.library import LibraryCalls, conv_tile_grid
 from isa.gemmini.lowering import lower
+from isa.gemmini.tiling import GemminiMemory
 from tests.builders import gemmini_machine, run_block
 from tracer.trace_io import iterate_blocks
 from tracer.workloads.layers import Conv2d, Dense, Model
 
 DIM = 16
 FIXED: dict[str, tuple[int, int, int]] = {}
+MEMORY = GemminiMemory(dim=16, scratchpad_rows=16384, accumulator_rows=1024)
 
 
 def _program(params: dict[str, str], *layers):
@@ -110,9 +113,34 @@ def test_without_bias_an_os_tile_loads_no_bias():
     assert _cycles(without)[0] < _cycles(with_bias)[0]
 
 
+# ---------------------------------------------------------------- first_layer_optimizations
+
+
+def test_without_first_layer_optimizations_every_kernel_column_is_a_weight_step():
+    # T gemmini.h L1405-1413: with HAS_FIRST_LAYER_OPTIMIZATIONS a 3-channel 7x7 conv packs
+    # 16 // 3 = 5 kernel columns per weight step (2 steps a kernel row); without it one
+    # (7 steps a kernel row; G LoopConv.scala:1351-1353 forces 1 in such a build).
+    conv = Conv2d("first", 3, 16, 16, 16, 7, 7, padding=3)
+    [packed] = conv_tile_grid(conv, MEMORY)[0]
+    off = LibraryCalls(first_layer_optimizations=False)
+    [unpacked] = conv_tile_grid(conv, MEMORY, calls=off)[0]
+    assert (packed.pixels_per_row, unpacked.pixels_per_row) == (5, 1)
+    with_packing = _program({}, conv)
+    without = _program({"first_layer_optimizations": "false"}, conv)
+    assert len(_templates(with_packing, "compute_preloaded")) == 7 * 2
+    assert len(_templates(without, "compute_preloaded")) == 7 * 7
+    # Each weight step brings DIM rows of weights into the mesh: more steps, more cycles.
+    assert _cycles(without)[0] > _cycles(with_packing)[0]
+    # Convs of more than DIM channels never pack: the parameter changes nothing there.
+    wide = Conv2d("wide", 32, 16, 10, 10, 3, 3, padding=1)
+    assert _cycles(_program({"first_layer_optimizations": "false"}, wide)) == _cycles(
+        _program({}, wide)
+    )
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("bias", "0"), ("bias", "no")],
+    [("first_layer_optimizations", "yes"), ("bias", "0")],
 )
 def test_a_bad_library_call_value_is_one_clear_error(param, value, tmp_path, capsys):
     from tracer.cli import main

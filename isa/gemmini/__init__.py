@@ -14,6 +14,7 @@ FAMILY = Family(
         integer("dim"),
         choice("dataflow", ("ws", "os")),  # lowering.py: "os", otherwise weight-stationary
         # library.py's LibraryCalls: how the program calls gemmini.h
+        choice("first_layer_optimizations", ("true", "false")),
         choice("bias", ("true", "false")),
         integer("scratchpad_kib"),
         integer("accumulator_kib"),

@@ -8,8 +8,8 @@ conv through tiled_conv_downsample, fully connected layers and matmuls through
 tiled_matmul_auto, residual additions through tiled_resadd_auto and global average pooling
 through tiled_global_average_auto. Tile sizes come from isa/gemmini/tiling.py; here are the
 loops over tiles. isa/gemmini/streams.py turns each Tile into commands. Programs that call
-the library otherwise (no bias) are described by LibraryCalls (accelerators/gemmini.toml
-documents each choice).
+the library otherwise (no first-layer packing, no bias) are described by LibraryCalls
+(accelerators/gemmini.toml documents each choice).
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, P
 
 @dataclass(frozen=True)
 class LibraryCalls:
-    """How the program calls gemmini.h: the description's bias (accelerators/gemmini.toml
-    has its source)."""
+    """How the program calls gemmini.h: the description's first_layer_optimizations and
+    bias (accelerators/gemmini.toml has the source of each)."""
 
+    first_layer_optimizations: bool = True  # HAS_FIRST_LAYER_OPTIMIZATIONS
     bias: bool = True  # False: built with NO_BIAS, a NULL bias
 
     @classmethod
     def from_parameters(cls, params: dict[str, int | str]) -> LibraryCalls:
         return cls(
+            first_layer_optimizations=params["first_layer_optimizations"] == "true",
             bias=params["bias"] == "true",
         )
 
@@ -133,6 +135,7 @@ def conv_tile_grid(
     out_ch = 1 if depthwise else layer.out_channels
     in_ch = 1 if depthwise else layer.in_channels
     k = layer.kernel_height
+    packing = calls.first_layer_optimizations
     tiles = []
     for _ in range(channel_groups):
         for b in range(0, layer.batch, batches):
@@ -167,7 +170,9 @@ def conv_tile_grid(
                                             pocols=cols,
                                             pixels_per_row=pixels_per_row(
                                                 tile_kchs, tile_kcols, memory.dim
-                                            ),
+                                            )
+                                            if packing
+                                            else 1,
                                             bias=calls.bias,
                                         )
                                     )

@@ -5,25 +5,25 @@ Sources: G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/), T = gemmini-roc
 with file and line for every rule used here.
 
 What a layer becomes: the library call the library's ImageNet networks make for it (or,
-with the parameter bias, the call other programs make: LibraryCalls) and its tiles
-(isa/gemmini/library.py, tile sizes from isa/gemmini/tiling.py); each tile goes to a
-hardware loop unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three command
-streams: loads (bias mvin3, weight mvin2, input mvin), execute (a preload then a compute
-per step) and stores (mvout) (isa/gemmini/streams.py). Each stream is issued by its own
-state machine and stalls only on its own class of RS entries (G LoopConv.scala:1220-1270,
-LoopMatmul.scala:959-1003): a front end each (`ld`, `ex`, `st`, docs/design.md §3.2), one
-command a cycle, at most the class's RS entries ahead, so a tile's executes never wait
-behind the next tile's loads in issue order (docs/research/gemmini-streams.md). Two tiles
-are resident at once, in the two halves of the scratchpad and the accumulator (G
-LoopConv.scala:1194, LoopMatmul.scala:912); the program order is loads of tile 0, then per
-tile t: loads of tile t + 1, execute of t, stores of t, which orders each stream and leaves
-the streams' order between one another to their data (the marks below). Each stream starts
-with its config command (config_ld before each kind of load, config_ex, config_st);
-config_ex waits for the mesh to drain. The first layer opens with the program's flush
-(gemmini_flush: the TLB flush, taken by the RoCC front end in one cycle, G
-Controller.scala:488-494), issued by the CPU (the default front end); the streams' configs
-wait for it to be taken (the RoCC queue's order). The commands' templates and timing are in
-isa/gemmini/commands.py.
+with the parameters first_layer_optimizations and bias, the call other programs make:
+LibraryCalls) and its tiles (isa/gemmini/library.py, tile sizes from
+isa/gemmini/tiling.py); each tile goes to a hardware loop unroller (LOOP_CONV_WS /
+LOOP_WS), which expands it into three command streams: loads (bias mvin3, weight mvin2,
+input mvin), execute (a preload then a compute per step) and stores (mvout)
+(isa/gemmini/streams.py). Each stream is issued by its own state machine and stalls only on
+its own class of RS entries (G LoopConv.scala:1220-1270, LoopMatmul.scala:959-1003): a
+front end each (`ld`, `ex`, `st`, docs/design.md §3.2), one command a cycle, at most the
+class's RS entries ahead, so a tile's executes never wait behind the next tile's loads in
+issue order (docs/research/gemmini-streams.md). Two tiles are resident at once, in the two
+halves of the scratchpad and the accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912);
+the program order is loads of tile 0, then per tile t: loads of tile t + 1, execute of t,
+stores of t, which orders each stream and leaves the streams' order between one another to
+their data (the marks below). Each stream starts with its config command (config_ld before
+each kind of load, config_ex, config_st); config_ex waits for the mesh to drain. The first
+layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the RoCC front
+end in one cycle, G Controller.scala:488-494), issued by the CPU (the default front end);
+the streams' configs wait for it to be taken (the RoCC queue's order). The commands'
+templates and timing are in isa/gemmini/commands.py.
 
 Timing, as the RTL does it (every rule below is a dependency rule of docs/design.md §3):
 - three controllers, each in order: units `load`, `execute`, `store`;
@@ -170,7 +170,11 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "each at one command a cycle (their shared arbiter port is not modelled)",
     ]
     if calls != LibraryCalls():
-        notes.append(f"library calls: bias={params['bias']} (imagenet/resnet50.c passes a bias)")
+        notes.append(
+            f"library calls: first_layer_optimizations="
+            f"{params['first_layer_optimizations']}, bias={params['bias']} (imagenet/resnet50.c "
+            "calls them true / true)"
+        )
     if output_stationary:
         queues.update({queue: int(params[entries]) for queue, entries in RS_ENTRIES.items()})
         notes = [

@@ -6,6 +6,7 @@ from scripts.bug_catalogue.common import (
     GEMMINI,
     GEMMINI_CALLS,
     GEMMINI_COMMANDS,
+    GEMMINI_LIBRARY,
     GEMMINI_LOWERING,
     GEMMINI_OS,
     GEMMINI_STREAMS,
@@ -95,7 +96,8 @@ GEMMINI_BUGS = (
             *GEMMINI,
         ),
     ),
-    # How the program calls gemmini.h (accelerators/gemmini.toml: bias).
+    # How the program calls gemmini.h (accelerators/gemmini.toml: bias,
+    # first_layer_optimizations).
     Bug(
         "gemmini.no-bias-reads-dram",
         GEMMINI_STREAMS,
@@ -126,6 +128,14 @@ GEMMINI_BUGS = (
         "cycles = rows * -(-row_bytes // (element_bytes * self.dim))",
         "cycles = rows",
         "the ZeroWriter writes DIM columns a cycle",
+        GEMMINI_CALLS,
+    ),
+    Bug(
+        "gemmini.first-layer-packing-always-on",
+        GEMMINI_LIBRARY,
+        "packing = calls.first_layer_optimizations",
+        "packing = True",
+        "without HAS_FIRST_LAYER_OPTIMIZATIONS one kernel column per weight step",
         GEMMINI_CALLS,
     ),
 )
