@@ -214,6 +214,7 @@ GEMMINI_MEMORY_PARAMS = {
 }
 # How the program calls gemmini.h (isa/gemmini/library.py LibraryCalls), drawn alike.
 GEMMINI_CALL_PARAMS = {
+    "conv_1x1": st.sampled_from(["matmul", "conv"]),
     "first_layer_optimizations": st.sampled_from(["true", "false"]),
     "bias": st.sampled_from(["true", "false"]),
 }

@@ -434,6 +434,10 @@ def _rows(operand, index) -> set[int]:
         (Conv2d("first", 3, 16, 20, 20, 7, 7, stride=2, padding=3), {"bias": "false"}),
         (Dense("fc", 70, 90, rows=40), {}),
         (Dense("fc", 70, 90, rows=40), {"bias": "false"}),
+        # tiled_conv_auto on 1x1 convs: stride 1, and stride 2 downsampled (every other
+        # input pixel loaded, G LoopConv.scala:289-296,662-663)
+        (Conv2d("pointwise", 40, 24, 9, 9, 1, 1), {"conv_1x1": "conv"}),
+        (Conv2d("downsample", 20, 36, 12, 12, 1, 1, stride=2), {"conv_1x1": "conv"}),
     ],
 )
 def test_every_operand_reads_rows_its_tile_loaded(layer, params):
@@ -530,6 +534,7 @@ def test_an_mvin_spans_dma_maxbytes_of_columns(dim, blocks):
         ),
         (Dense("fc", 40, 40, rows=24), {}),
         (Dense("fc", 40, 40, rows=24), {"bias": "false"}),
+        (Conv2d("downsample", 12, 20, 8, 8, 1, 1, stride=2), {"conv_1x1": "conv"}),
     ],
 )
 def test_small_layers_agree_with_the_reference_evaluator(layer, params):

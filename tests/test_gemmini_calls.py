@@ -1,4 +1,4 @@
-"""Gemmini: how the program calls gemmini.h (accelerators/gemmini.toml's
+"""Gemmini: how the program calls gemmini.h (accelerators/gemmini.toml's conv_1x1,
 first_layer_optimizations and bias; isa/gemmini/library.py LibraryCalls), each pinned to
 the library code and RTL it follows (G = ucb-bar/gemmini src/main/scala/gemmini/, T =
 gemmini-rocc-tests include/gemmini.h). fast == full and the reference evaluator over
@@ -18,6 +18,8 @@ from isa.gemmini.library import LibraryCalls, conv_tile_grid
 from isa.gemmini.lowering import lower
 from isa.gemmini.tiling import GemminiMemory
 from tests.builders import gemmini_machine, run_block
+from tracer.errors import MappingError
+from tracer.lowering import lower_model
 from tracer.trace_io import iterate_blocks
 from tracer.workloads.layers import Conv2d, Dense, Model
 
@@ -138,9 +140,104 @@ def test_without_first_layer_optimizations_every_kernel_column_is_a_weight_step(
     )
 
 
+# ---------------------------------------------------------------- conv_1x1
+
+
+def test_tiled_conv_auto_tiles_a_1x1_conv_as_gemmini_h():
+    # tiled_conv_stride_auto (T gemmini.h L2638-2832, budgets 8192 / 512 rows) on a 1x1
+    # conv, 128 -> 128 channels, 28x28: start [1,28,28,128,1,1,128]: spad = 8 * 784 +
+    # 8 * 128 = 7296 fits, acc = 8 * 784 = 6272 does not. Shrinking takes the largest
+    # (lowest index on a tie): pochs and kchs take turns losing DIM, 128 -> ... -> 16
+    # (acc 784 still > 512); then porows and pocols take turns losing 1 down to 22 x 23
+    # (acc 506). Growing: pocols 24 (528), porows 23 (529), pochs 17 (2 blocks, 1012) all
+    # exceed 512; kchs grows back one per pass to 128 (spad 8 * 506 + 128 = 4176).
+    conv = Conv2d("pointwise", 128, 128, 28, 28, 1, 1)
+    tiles, sizes = conv_tile_grid(conv, MEMORY, calls=LibraryCalls(conv_1x1="conv"))
+    assert sizes == (1, 22, 23, 16, 1, 1, 128)
+    assert len(tiles) == 2 * 2 * 8  # rows 22 + 6, columns 23 + 5, 8 output-channel blocks
+    program = _program({"conv_1x1": "conv"}, conv)
+    assert program.layers[0].mapping["library"] == "tiled_conv_auto"
+    assert program.layers[0].mapping["tile"] == "1x22x23x16x1x1x128"
+    # The default runs it as imagenet/resnet50.c does, as a matmul.
+    default = _program({}, conv).layers[0].mapping["library"]
+    assert default.startswith("tiled_matmul_nn_auto")
+
+
+def test_a_1x1_conv_lowers_to_the_loop_conv_ws_commands():
+    # A 1x1 conv, 32 -> 16 channels, 6x6: one tile (G LoopConv.scala, streams as for a 3x3):
+    # bias mvin3 per (orow, ocol block, och block) = 6; weights: 1 och group x krow x kcol
+    # x 2 kch blocks = 2 mvin2; inputs per (irow, icol block, ich group of 4 blocks) = 6 mvin
+    # of 6 pixels; execute: och, krow, kcol, kch (2 weight steps), then 6 rows of one
+    # 6-pixel block each: 12 preload/compute pairs, 2 of them with weights; 6 mvouts.
+    program = _program({"conv_1x1": "conv"}, Conv2d("pointwise", 32, 16, 6, 6, 1, 1))
+    assert program.layers[0].mapping["tile"] == "1x6x6x16x1x1x32"
+    assert _commands(program) == Counter(
+        {
+            ("flush", "flush"): 1,
+            ("config_ld", "config_ld"): 3,
+            ("mvin3 bias", "mvin3"): 6,
+            ("mvin2 weights", "mvin2"): 2,
+            ("mvin inputs", "mvin"): 6,
+            ("config_ex", "config_ex"): 1,
+            ("preload+compute", "preload"): 2,
+            ("preload+compute", "compute_preloaded"): 2,
+            ("pair", "preload"): 10,
+            ("pair", "compute_accumulated"): 10,
+            ("config_st", "config_st"): 1,
+            ("mvout", "mvout"): 6,
+        }
+    )
+    # Each input mvin moves both channel blocks of its 6 pixels: the blocks
+    # 36 rows apart (6 x 6 pixels per block), so it spans 36 + 6 rows.
+    assert {t.marks[0].count for t in _templates(program, "mvin")} == {36 + 6}
+    # As a matmul (the default) it is LOOP_WS over 36 pixel rows: 3 mvins of 16, 16, 4.
+    matmul = _program({}, Conv2d("pointwise", 32, 16, 6, 6, 1, 1))
+    assert _commands(matmul)[("mvin inputs", "mvin")] == 3
+
+
+def test_a_stride_2_1x1_conv_through_tiled_conv_auto_is_downsampled():
+    # T gemmini.h L2236-2237: stride 2, a 1x1 kernel, no padding or pool and an even input:
+    # downsample. The unroller loads input rows and columns 0, 2, 4, ... only (G
+    # LoopConv.scala:289-296,357,376), so a 12x12 input gives 6 mvins of 6 pixels (the
+    # 6x6 outputs' own pixels); an odd 13x13 input is not downsampled: 13 rows of 13
+    # pixels, every one between the outputs' too. sp_tiled_conv packs no pixels (L1408).
+    params = {"conv_1x1": "conv"}
+    even = _program(params, Conv2d("even", 16, 16, 12, 12, 1, 1, stride=2))
+    [tile] = conv_tile_grid(
+        Conv2d("even", 16, 16, 12, 12, 1, 1, stride=2), MEMORY, calls=LibraryCalls("conv")
+    )[0]
+    assert tile.downsample and tile.pixels_per_row == 1
+    assert [t.marks[0].count for t in _templates(even, "mvin")] == [6] * 6
+    odd = _program(params, Conv2d("odd", 16, 16, 13, 13, 1, 1, stride=2))
+    assert [t.marks[0].count for t in _templates(odd, "mvin")] == [13] * 13
+    # The computes read the compacted rows one after the other: each reads 6 rows.
+    assert {t.reads[0].count for t in _templates(even, "compute_preloaded")} == {6}
+    # imagenet/resnet50.c's own choice (the default) is tiled_conv_downsample.
+    default = _program({}, Conv2d("even", 16, 16, 12, 12, 1, 1, stride=2))
+    assert default.layers[0].mapping["library"].startswith("tiled_conv_downsample")
+
+
+def test_resnet50_with_conv_1x1_conv_runs_every_conv_through_tiled_conv_auto():
+    program = lower_model(
+        "gemmini",
+        {"conv_1x1": "conv"},
+        "resnet50",
+        layers=["layer1.0.conv1", "layer2.0.downsample", "layer2.0.conv2"],
+    )
+    assert {layer.mapping["library"] for layer in program.layers} == {"tiled_conv_auto"}
+
+
+def test_output_stationary_refuses_1x1_convs_through_tiled_conv():
+    # tiled_conv exits for OS (T gemmini.h L2216-2218), whatever the kernel.
+    layer = Conv2d("pointwise", 32, 16, 6, 6, 1, 1)
+    with pytest.raises(MappingError, match="conv_1x1=matmul"):
+        _program({"dataflow": "os", "conv_1x1": "conv"}, layer)
+    assert _program({"dataflow": "os"}, layer).layers
+
+
 @pytest.mark.parametrize(
     ("param", "value"),
-    [("first_layer_optimizations", "yes"), ("bias", "0")],
+    [("conv_1x1", "im2col"), ("first_layer_optimizations", "yes"), ("bias", "0")],
 )
 def test_a_bad_library_call_value_is_one_clear_error(param, value, tmp_path, capsys):
     from tracer.cli import main

@@ -6,10 +6,10 @@ through tiled_conv_auto (a following max pool fused into its mvouts), a depthwis
 through tiled_conv_dw_auto, a 1x1 conv as a matmul (tiled_matmul_nn_auto), a stride-2 1x1
 conv through tiled_conv_downsample, fully connected layers and matmuls through
 tiled_matmul_auto, residual additions through tiled_resadd_auto and global average pooling
-through tiled_global_average_auto. Tile sizes come from isa/gemmini/tiling.py; here are the
-loops over tiles. isa/gemmini/streams.py turns each Tile into commands. Programs that call
-the library otherwise (no first-layer packing, no bias) are described by LibraryCalls
-(accelerators/gemmini.toml documents each choice).
+through tiled_global_average_auto. Tile sizes come from isa/gemmini/tiling.py; here are
+the loops over tiles. isa/gemmini/streams.py turns each Tile into commands. Programs that
+call the library otherwise (every conv through tiled_conv_auto, no first-layer packing, no
+bias) are described by LibraryCalls (accelerators/gemmini.toml documents each choice).
 """
 
 from __future__ import annotations
@@ -25,15 +25,17 @@ from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, P
 
 @dataclass(frozen=True)
 class LibraryCalls:
-    """How the program calls gemmini.h: the description's first_layer_optimizations and
-    bias (accelerators/gemmini.toml has the source of each)."""
+    """How the program calls gemmini.h: the description's conv_1x1, first_layer_optimizations
+    and bias (accelerators/gemmini.toml has the source of each)."""
 
+    conv_1x1: str = "matmul"  # "matmul" (as imagenet/resnet50.c) or "conv" (tiled_conv_auto)
     first_layer_optimizations: bool = True  # HAS_FIRST_LAYER_OPTIMIZATIONS
     bias: bool = True  # False: built with NO_BIAS, a NULL bias
 
     @classmethod
     def from_parameters(cls, params: dict[str, int | str]) -> LibraryCalls:
         return cls(
+            conv_1x1=str(params["conv_1x1"]),
             first_layer_optimizations=params["first_layer_optimizations"] == "true",
             bias=params["bias"] == "true",
         )
@@ -71,6 +73,9 @@ class Tile:
     pixels_per_row: int = 1  # first-layer packing: kernel columns per scratchpad row
     call_start: bool = False  # the first tile of a library call (its config commands first)
     bias: bool = True  # False: a NULL bias (NO_BIAS); `first` tiles then load none
+    # tiled_conv_auto's downsample (a stride-2 1x1 conv, T gemmini.h L2236-2237): the
+    # unroller loads every other input pixel, so the tile's inputs are orows x ocols.
+    downsample: bool = False
 
 
 # Why a layer is not run on Gemmini by this model; reports list it in its place.
@@ -135,7 +140,17 @@ def conv_tile_grid(
     out_ch = 1 if depthwise else layer.out_channels
     in_ch = 1 if depthwise else layer.in_channels
     k = layer.kernel_height
-    packing = calls.first_layer_optimizations
+    # tiled_conv (T gemmini.h L2236-2237); tiled_conv_dw passes false (L2625).
+    downsample = (
+        not depthwise
+        and layer.stride[0] == 2
+        and k == 1
+        and layer.in_height % 2 == 0
+        and top == 0
+        and pool is None
+    )
+    # sp_tiled_conv packs no pixels for a downsampled conv (T gemmini.h L1408).
+    packing = calls.first_layer_optimizations and not downsample
     tiles = []
     for _ in range(channel_groups):
         for b in range(0, layer.batch, batches):
@@ -174,6 +189,7 @@ def conv_tile_grid(
                                             if packing
                                             else 1,
                                             bias=calls.bias,
+                                            downsample=downsample,
                                         )
                                     )
     return tiles, sizes
@@ -306,6 +322,10 @@ OS_CONV_ERROR = (
     "dataflow=ws, or a model whose layers are matmuls (1x1 convs, fully connected, "
     "attention; e.g. --model bert_base)"
 )
+OS_CONV_1X1_HINT = (
+    "; with --param conv_1x1=conv even a 1x1 conv goes through tiled_conv: use "
+    "--param conv_1x1=matmul to run it as tiled_matmul_nn_auto"
+)
 
 
 def plan_layer(
@@ -328,14 +348,15 @@ def plan_layer(
             and layer.dilation == (1, 1)
             and pool is None
         )
-        if pointwise and layer.stride == (1, 1):
+        as_matmul = pointwise and calls.conv_1x1 == "matmul"
+        if as_matmul and layer.stride == (1, 1):
             # imagenet/resnet50.c runs its 1x1 convs as matmuls (tiled_matmul_nn_auto, L152).
             rows = layer.batch * layer.out_height * layer.out_width
             tiles, sizes = matmul_tile_grid(
                 1, rows, layer.out_channels, layer.in_channels, memory, os_, bias
             )
             return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes, os_)
-        if pointwise and layer.stride == (2, 2) and layer.in_height % 2 == 0:
+        if as_matmul and layer.stride == (2, 2) and layer.in_height % 2 == 0:
             # tiled_conv_downsample (T gemmini.h L2870-2920): one tiled_matmul_auto per
             # output row, every other input pixel (resnet50.c L619).
             tiles, sizes = matmul_tile_grid(
@@ -351,7 +372,7 @@ def plan_layer(
                 "tiled_conv_downsample (a matmul per output row)", sizes, os_
             )
         if os_:
-            raise MappingError(OS_CONV_ERROR)
+            raise MappingError(OS_CONV_ERROR + (OS_CONV_1X1_HINT if pointwise else ""))
         grid = conv_tile_grid(layer, memory, pool, calls)
         if grid is None:
             return SHAPE_REASON

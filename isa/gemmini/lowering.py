@@ -5,8 +5,8 @@ Sources: G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/), T = gemmini-roc
 with file and line for every rule used here.
 
 What a layer becomes: the library call the library's ImageNet networks make for it (or,
-with the parameters first_layer_optimizations and bias, the call other programs make:
-LibraryCalls) and its tiles (isa/gemmini/library.py, tile sizes from
+with the parameters conv_1x1, first_layer_optimizations and bias, the call other programs
+make: LibraryCalls) and its tiles (isa/gemmini/library.py, tile sizes from
 isa/gemmini/tiling.py); each tile goes to a hardware loop unroller (LOOP_CONV_WS /
 LOOP_WS), which expands it into three command streams: loads (bias mvin3, weight mvin2,
 input mvin), execute (a preload then a compute per step) and stores (mvout)
@@ -171,9 +171,9 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     ]
     if calls != LibraryCalls():
         notes.append(
-            f"library calls: first_layer_optimizations="
+            f"library calls: conv_1x1={params['conv_1x1']}, first_layer_optimizations="
             f"{params['first_layer_optimizations']}, bias={params['bias']} (imagenet/resnet50.c "
-            "calls them true / true)"
+            "calls them matmul / true / true)"
         )
     if output_stationary:
         queues.update({queue: int(params[entries]) for queue, entries in RS_ENTRIES.items()})

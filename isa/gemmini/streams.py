@@ -81,8 +81,9 @@ class ConvLayout:
     half: int  # scratchpad half
     spad: int  # first row of the half
     acc: int  # first row of the accumulator half
-    irows: int  # input rows and columns the tile reads
+    irows: int  # input rows and columns the tile loads (every other one if downsampled)
     icols: int
+    pixel_stride: int  # loaded input pixels between neighbouring output pixels
     ich_blocks: int
     och_blocks: int
     a_block: int  # rows between input-channel blocks
@@ -205,6 +206,12 @@ class TileStreams:
         s = tile.stride
         irows = (tile.orows - 1) * s + tile.krows
         icols = (tile.ocols - 1) * s + tile.kcols
+        if tile.downsample:
+            # A stride-2 1x1 conv: the unroller loads input rows and columns 0, 2, 4, ...
+            # (irow steps by 2, an mvin spans 2 * DIM columns and moves half of them) into
+            # (irows >> 1) x (icols >> 1) rows, read one after the other by the computes
+            # (G LoopConv.scala:289-296,357,376,662-663).
+            irows, icols, s = tile.orows, tile.ocols, 1
         ich_blocks = -(-tile.kchs // dim)
         och_blocks = -(-tile.ochs // dim)
         spad = half * self.spad_half
@@ -231,6 +238,7 @@ class TileStreams:
             acc=acc,
             irows=irows,
             icols=icols,
+            pixel_stride=s,
             ich_blocks=ich_blocks,
             och_blocks=och_blocks,
             a_block=a_block,
@@ -318,7 +326,7 @@ class TileStreams:
 
     def _conv_execute(self, layout: ConvLayout) -> list:
         """config_ex, then per weight step a preload with weights and a pair per pixel block."""
-        dim, tile, half, s = self.dim, layout.tile, layout.half, layout.tile.stride
+        dim, tile, half, s = self.dim, layout.tile, layout.half, layout.pixel_stride
         w_at, out_at = layout.w_at, layout.out_at
         col_segments, kch_segments = layout.col_segments, layout.kch_segments
         irows, icols = layout.irows, layout.icols

@@ -103,7 +103,7 @@ CHECKS = (
 )
 TRACE_TESTS = ("tests/test_trace_io.py", "tests/test_cli.py", "tests/test_api.py")
 GEMMINI = ("tests/test_gemmini.py", "tests/test_gemmini_os.py")
-# How the program calls gemmini.h (first_layer_optimizations, bias).
+# How the program calls gemmini.h (conv_1x1, first_layer_optimizations, bias).
 GEMMINI_CALLS = ("tests/test_gemmini_calls.py", *GEMMINI)
 MEMORY = (
     "tests/test_memory_side.py",

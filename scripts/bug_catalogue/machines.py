@@ -97,7 +97,7 @@ GEMMINI_BUGS = (
         ),
     ),
     # How the program calls gemmini.h (accelerators/gemmini.toml: bias,
-    # first_layer_optimizations).
+    # first_layer_optimizations, conv_1x1).
     Bug(
         "gemmini.no-bias-reads-dram",
         GEMMINI_STREAMS,
@@ -136,6 +136,22 @@ GEMMINI_BUGS = (
         "packing = calls.first_layer_optimizations",
         "packing = True",
         "without HAS_FIRST_LAYER_OPTIMIZATIONS one kernel column per weight step",
+        GEMMINI_CALLS,
+    ),
+    Bug(
+        "gemmini.conv-1x1-always-matmul",
+        GEMMINI_LIBRARY,
+        'as_matmul = pointwise and calls.conv_1x1 == "matmul"',
+        "as_matmul = pointwise",
+        "conv_1x1=conv: tiled_conv_auto runs every convolution",
+        GEMMINI_CALLS,
+    ),
+    Bug(
+        "gemmini.downsample-loads-every-pixel",
+        GEMMINI_STREAMS,
+        "        if tile.downsample:\n",
+        "        if False:\n",
+        "a downsampled 1x1 conv loads every other input pixel",
         GEMMINI_CALLS,
     ),
 )
