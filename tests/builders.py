@@ -212,3 +212,9 @@ GEMMINI_MEMORY_PARAMS = {
     "accumulator_kib": st.sampled_from(["4", "16", "64"]),
     "dram_latency": st.sampled_from(["1", "30", "100"]),
 }
+# How the program calls gemmini.h (isa/gemmini/library.py LibraryCalls), drawn alike.
+GEMMINI_CALL_PARAMS = {
+    "conv_1x1": st.sampled_from(["matmul", "conv"]),
+    "first_layer_optimizations": st.sampled_from(["true", "false"]),
+    "bias": st.sampled_from(["true", "false"]),
+}

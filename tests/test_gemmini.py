@@ -17,6 +17,7 @@ from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
 from isa.program import Loop, periodic_runs
 from tests.builders import (
+    GEMMINI_CALL_PARAMS,
     GEMMINI_MEMORY_PARAMS,
     SAMPLINGS,
     check_fast_equals_full,
@@ -307,6 +308,7 @@ def test_layers_the_library_cannot_run_are_host_layers():
     params=st.fixed_dictionaries(
         {
             **GEMMINI_MEMORY_PARAMS,
+            **GEMMINI_CALL_PARAMS,
             "rs_ex_entries": st.sampled_from(["2", "16"]),
             "load_inflight": st.sampled_from(["1", "2", "4"]),
             "mesh_tags": st.sampled_from(["1", "6"]),
@@ -424,21 +426,27 @@ def _rows(operand, index) -> set[int]:
 
 
 @pytest.mark.parametrize(
-    "layer",
+    ("layer", "params"),
     [
-        Conv2d("conv", 40, 80, 9, 9, 3, 3, padding=1),  # 3 + 5 channel blocks, partial ones
-        Conv2d("strided", 20, 36, 12, 12, 3, 3, stride=2, padding=1),
-        Conv2d("first", 3, 16, 20, 20, 7, 7, stride=2, padding=3),  # first-layer packing
-        Dense("fc", 70, 90, rows=40),
+        (Conv2d("conv", 40, 80, 9, 9, 3, 3, padding=1), {}),  # 3 + 5 channel blocks
+        (Conv2d("strided", 20, 36, 12, 12, 3, 3, stride=2, padding=1), {}),
+        (Conv2d("first", 3, 16, 20, 20, 7, 7, stride=2, padding=3), {}),  # first-layer packing
+        (Conv2d("first", 3, 16, 20, 20, 7, 7, stride=2, padding=3), {"bias": "false"}),
+        (Dense("fc", 70, 90, rows=40), {}),
+        (Dense("fc", 70, 90, rows=40), {"bias": "false"}),
+        # tiled_conv_auto on 1x1 convs: stride 1, and stride 2 downsampled (every other
+        # input pixel loaded, G LoopConv.scala:289-296,662-663)
+        (Conv2d("pointwise", 40, 24, 9, 9, 1, 1), {"conv_1x1": "conv"}),
+        (Conv2d("downsample", 20, 36, 12, 12, 1, 1, stride=2), {"conv_1x1": "conv"}),
     ],
 )
-def test_every_operand_reads_rows_its_tile_loaded(layer):
+def test_every_operand_reads_rows_its_tile_loaded(layer, params):
     # Address check of the lowering (G LoopConv.scala:640-700 a_addr/b_addr/c_addr): every
     # scratchpad row a preload or compute reads was loaded by its tile's mvins (a tile's
     # loads all go to one scratchpad half, the next tile's to the other), and every
     # accumulator row an mvout stores was written by computes; a wrong address would
     # leave a read-after-write hazard unchecked.
-    accelerator = find_accelerator("gemmini").resolve({"dim": "8"})
+    accelerator = find_accelerator("gemmini").resolve({"dim": "8", **params})
     halves = GemminiCommands(accelerator)
     program = lower(accelerator, Model("m", (layer,)))
     loaded: dict[int, set[int]] = {0: set(), 1: set()}
@@ -515,17 +523,25 @@ def test_an_mvin_spans_dma_maxbytes_of_columns(dim, blocks):
 
 
 @pytest.mark.parametrize(
-    "layer",
+    ("layer", "params"),
     [
-        Conv2d("conv", 12, 20, 6, 6, 3, 3, padding=1),
-        Conv2d("first", 3, 8, 9, 9, 3, 3, stride=2, padding=1),
-        Dense("fc", 40, 40, rows=24),
+        (Conv2d("conv", 12, 20, 6, 6, 3, 3, padding=1), {}),
+        (Conv2d("conv", 12, 20, 6, 6, 3, 3, padding=1), {"bias": "false"}),
+        (Conv2d("first", 3, 8, 9, 9, 3, 3, stride=2, padding=1), {}),
+        (
+            Conv2d("first", 3, 8, 9, 9, 3, 3, stride=2, padding=1),
+            {"first_layer_optimizations": "false"},
+        ),
+        (Dense("fc", 40, 40, rows=24), {}),
+        (Dense("fc", 40, 40, rows=24), {"bias": "false"}),
+        (Conv2d("downsample", 12, 20, 8, 8, 1, 1, stride=2), {"conv_1x1": "conv"}),
     ],
 )
-def test_small_layers_agree_with_the_reference_evaluator(layer):
+def test_small_layers_agree_with_the_reference_evaluator(layer, params):
     # tests/reference.py applies the timing rules one instruction at a time in plain
     # Python; the kernel must give the same cycles on real Gemmini programs too.
-    accelerator = find_accelerator("gemmini").resolve({"dim": "8", "dram_latency": "20"})
+    params = {"dim": "8", "dram_latency": "20", **params}
+    accelerator = find_accelerator("gemmini").resolve(params)
     program = lower(accelerator, Model("m", (layer,)))
     full = evaluate_program(program, "full")[0]
     assert full.cycles == reference_cycles(program, program.layers[0])

@@ -266,6 +266,7 @@ def test_resnet50_with_os_is_one_clear_error_and_writes_nothing(tmp_path, capsys
     params=st.fixed_dictionaries(
         {
             **GEMMINI_MEMORY_PARAMS,
+            "bias": st.sampled_from(["true", "false"]),
             "rs_ld_entries": st.sampled_from(["1", "8"]),
             "rs_ex_entries": st.sampled_from(["2", "16"]),
             "rs_st_entries": st.sampled_from(["1", "4"]),

@@ -13,6 +13,10 @@ FAMILY = Family(
     parameters=(
         integer("dim"),
         choice("dataflow", ("ws", "os")),  # lowering.py: "os", otherwise weight-stationary
+        # library.py's LibraryCalls: how the program calls gemmini.h
+        choice("conv_1x1", ("matmul", "conv")),
+        choice("first_layer_optimizations", ("true", "false")),
+        choice("bias", ("true", "false")),
         integer("scratchpad_kib"),
         integer("accumulator_kib"),
         *(integer(entries) for entries in RS_ENTRIES.values()),

@@ -39,6 +39,13 @@ STREAMS = {"load": "ld", "execute": "ex", "store": "st"}
 
 Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
 
+# An mvin from DRAM address 0 writes zeros (NO_BIAS's bias loads): from the load
+# controller's request to the row in the accumulator, the ZeroWriter's request register
+# and the bank write (derived, G ZeroWriter.scala:37-43, Scratchpad.scala:360-389,
+# 807-875). The pixel repeater's stage is not counted, as on the DRAM path (the load
+# unit's + 4).
+ZERO_FILL_LATENCY = 2
+
 
 @dataclass(frozen=True)
 class Timing:
@@ -66,6 +73,15 @@ class Timing:
             -(-gets * (self.dram_latency + beats_per_get) // self.inflight),
         )
         return issue, issue + self.load_latency + beats_per_get + (rows - fetched)
+
+    def zero_fill(self, rows: int, row_bytes: int, to_acc: bool) -> tuple[int, int]:
+        """(occupancy, latency) of an mvin from DRAM address 0: no DRAM request; the load
+        controller sends every row (a zero stride repeats nothing here) and the ZeroWriter
+        writes DIM columns a cycle (G LoadController.scala:72-76,105-109;
+        ZeroWriter.scala:41-65)."""
+        element_bytes = 4 if to_acc else 1
+        cycles = rows * -(-row_bytes // (element_bytes * self.dim))
+        return cycles, cycles + ZERO_FILL_LATENCY
 
     def mvout(self, rows: int, blocks: int = 1, reads: int = 0) -> int:
         """Cycles of an mvout writing `rows` rows of `blocks` DIM-column blocks, reading
@@ -160,13 +176,18 @@ class GemminiCommands:
         loops: Loops,
         half: int | None,
         one_row: bool | None = None,
+        zeros: bool = False,
     ) -> Template:
         """`one_row`: a zero DRAM stride (a bias row repeated); by default, for the
-        accumulator (bias) loads. `half`: the scratchpad half whose loads_started token
+        accumulator (bias) loads. `zeros`: from DRAM address 0, zero rows without DRAM
+        traffic (Timing.zero_fill). `half`: the scratchpad half whose loads_started token
         it marks (an unroller's tile), or None."""
-        occupancy, latency = self.timing.mvin(
-            rows, row_bytes, one_row=to_acc if one_row is None else one_row
-        )
+        if zeros:
+            occupancy, latency = self.timing.zero_fill(rows, row_bytes, to_acc)
+        else:
+            occupancy, latency = self.timing.mvin(
+                rows, row_bytes, one_row=to_acc if one_row is None else one_row
+            )
         self._check_cycles(latency, opcode)
         if to_acc:  # bias: waits for the execute and store controllers' use of its rows
             waits = ("acc_computed", "acc_stored")

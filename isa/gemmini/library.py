@@ -7,7 +7,9 @@ through tiled_conv_dw_auto, a 1x1 conv as a matmul (tiled_matmul_nn_auto), a str
 conv through tiled_conv_downsample, fully connected layers and matmuls through
 tiled_matmul_auto, residual additions through tiled_resadd_auto and global average pooling
 through tiled_global_average_auto. Tile sizes come from isa/gemmini/tiling.py; here are
-the loops over tiles. isa/gemmini/streams.py turns each Tile into commands.
+the loops over tiles. isa/gemmini/streams.py turns each Tile into commands. Programs that
+call the library otherwise (every conv through tiled_conv_auto, no first-layer packing, no
+bias) are described by LibraryCalls (accelerators/gemmini.toml documents each choice).
 """
 
 from __future__ import annotations
@@ -19,6 +21,24 @@ from math import prod
 from isa.gemmini.tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
 from tracer.errors import MappingError
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
+
+
+@dataclass(frozen=True)
+class LibraryCalls:
+    """How the program calls gemmini.h: the description's conv_1x1, first_layer_optimizations
+    and bias (accelerators/gemmini.toml has the source of each)."""
+
+    conv_1x1: str = "matmul"  # "matmul" (as imagenet/resnet50.c) or "conv" (tiled_conv_auto)
+    first_layer_optimizations: bool = True  # HAS_FIRST_LAYER_OPTIMIZATIONS
+    bias: bool = True  # False: built with NO_BIAS, a NULL bias
+
+    @classmethod
+    def from_parameters(cls, params: dict[str, int | str]) -> LibraryCalls:
+        return cls(
+            conv_1x1=str(params["conv_1x1"]),
+            first_layer_optimizations=params["first_layer_optimizations"] == "true",
+            bias=params["bias"] == "true",
+        )
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,10 @@ class Tile:
     pocols: int = 0
     pixels_per_row: int = 1  # first-layer packing: kernel columns per scratchpad row
     call_start: bool = False  # the first tile of a library call (its config commands first)
+    bias: bool = True  # False: a NULL bias (NO_BIAS); `first` tiles then load none
+    # tiled_conv_auto's downsample (a stride-2 1x1 conv, T gemmini.h L2236-2237): the
+    # unroller loads every other input pixel, so the tile's inputs are orows x ocols.
+    downsample: bool = False
 
 
 # Why a layer is not run on Gemmini by this model; reports list it in its place.
@@ -70,7 +94,10 @@ SHAPE_REASON = (
 
 
 def conv_tile_grid(
-    layer: Conv2d, memory: GemminiMemory, pool: Pool | None = None
+    layer: Conv2d,
+    memory: GemminiMemory,
+    pool: Pool | None = None,
+    calls: LibraryCalls = LibraryCalls(),
 ) -> tuple[list[Tile], tuple[int, ...]] | None:
     """The tiles tiled_conv_auto (or tiled_conv_dw_auto) runs, in its loop order
     b, porow, pocol, poch, krow, kcol, kch (T gemmini.h tiled_conv), with max pooling
@@ -113,6 +140,17 @@ def conv_tile_grid(
     out_ch = 1 if depthwise else layer.out_channels
     in_ch = 1 if depthwise else layer.in_channels
     k = layer.kernel_height
+    # tiled_conv (T gemmini.h L2236-2237); tiled_conv_dw passes false (L2625).
+    downsample = (
+        not depthwise
+        and layer.stride[0] == 2
+        and k == 1
+        and layer.in_height % 2 == 0
+        and top == 0
+        and pool is None
+    )
+    # sp_tiled_conv packs no pixels for a downsampled conv (T gemmini.h L1408).
+    packing = calls.first_layer_optimizations and not downsample
     tiles = []
     for _ in range(channel_groups):
         for b in range(0, layer.batch, batches):
@@ -147,7 +185,11 @@ def conv_tile_grid(
                                             pocols=cols,
                                             pixels_per_row=pixels_per_row(
                                                 tile_kchs, tile_kcols, memory.dim
-                                            ),
+                                            )
+                                            if packing
+                                            else 1,
+                                            bias=calls.bias,
+                                            downsample=downsample,
                                         )
                                     )
     return tiles, sizes
@@ -221,6 +263,7 @@ def matmul_tile_grid(
     dim_k: int,
     memory: GemminiMemory,
     output_stationary: bool = False,
+    bias: bool = True,
 ) -> tuple[list[Tile], tuple[int, ...]]:
     """The tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul_outer
     L790-826), one call for each of `batch` matmuls: LOOP_WS tiles (each a 1x1 conv over a
@@ -244,6 +287,7 @@ def matmul_tile_grid(
             loop_conv_ws=False,
             kind="matmul_os" if output_stationary else "conv",
             call_start=i == j == k == 0,
+            bias=bias,
         )
         for _ in range(batch)
         for i in range(0, dim_i, step_i)
@@ -278,15 +322,24 @@ OS_CONV_ERROR = (
     "dataflow=ws, or a model whose layers are matmuls (1x1 convs, fully connected, "
     "attention; e.g. --model bert_base)"
 )
+OS_CONV_1X1_HINT = (
+    "; with --param conv_1x1=conv even a 1x1 conv goes through tiled_conv: use "
+    "--param conv_1x1=matmul to run it as tiled_matmul_nn_auto"
+)
 
 
 def plan_layer(
-    layer: Layer, pool: Pool | None, memory: GemminiMemory, output_stationary: bool = False
+    layer: Layer,
+    pool: Pool | None,
+    memory: GemminiMemory,
+    output_stationary: bool = False,
+    calls: LibraryCalls = LibraryCalls(),
 ) -> Plan | str:
     """The library call that runs `layer` on Gemmini and its tiles, or why none does.
     Output stationary applies to matmuls (tiled_matmul_auto); residual additions stay
     weight-stationary, as imagenet/resnet50.c passes WS to tiled_resadd_auto (L277)."""
     os_ = output_stationary
+    bias = calls.bias
     if isinstance(layer, Conv2d):
         pointwise = (
             layer.kernel_height == layer.kernel_width == 1
@@ -295,14 +348,15 @@ def plan_layer(
             and layer.dilation == (1, 1)
             and pool is None
         )
-        if pointwise and layer.stride == (1, 1):
+        as_matmul = pointwise and calls.conv_1x1 == "matmul"
+        if as_matmul and layer.stride == (1, 1):
             # imagenet/resnet50.c runs its 1x1 convs as matmuls (tiled_matmul_nn_auto, L152).
             rows = layer.batch * layer.out_height * layer.out_width
             tiles, sizes = matmul_tile_grid(
-                1, rows, layer.out_channels, layer.in_channels, memory, os_
+                1, rows, layer.out_channels, layer.in_channels, memory, os_, bias
             )
             return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes, os_)
-        if pointwise and layer.stride == (2, 2) and layer.in_height % 2 == 0:
+        if as_matmul and layer.stride == (2, 2) and layer.in_height % 2 == 0:
             # tiled_conv_downsample (T gemmini.h L2870-2920): one tiled_matmul_auto per
             # output row, every other input pixel (resnet50.c L619).
             tiles, sizes = matmul_tile_grid(
@@ -312,13 +366,14 @@ def plan_layer(
                 layer.in_channels,
                 memory,
                 os_,
+                bias,
             )
             return tiles, _matmul_mapping(
                 "tiled_conv_downsample (a matmul per output row)", sizes, os_
             )
         if os_:
-            raise MappingError(OS_CONV_ERROR)
-        grid = conv_tile_grid(layer, memory, pool)
+            raise MappingError(OS_CONV_ERROR + (OS_CONV_1X1_HINT if pointwise else ""))
+        grid = conv_tile_grid(layer, memory, pool, calls)
         if grid is None:
             return SHAPE_REASON
         tiles, sizes = grid
@@ -332,7 +387,7 @@ def plan_layer(
             batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
         else:
             batch, dims = layer.batch, (layer.m, layer.n, layer.k)
-        tiles, sizes = matmul_tile_grid(batch, *dims, memory, os_)
+        tiles, sizes = matmul_tile_grid(batch, *dims, memory, os_, bias)
         return tiles, _matmul_mapping("tiled_matmul_auto", sizes, os_)
     if isinstance(layer, Pool):
         is_global = (

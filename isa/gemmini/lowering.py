@@ -4,25 +4,26 @@ Sources: G = ucb-bar/gemmini @8c3f992 (src/main/scala/gemmini/), T = gemmini-roc
 @180c468 include/gemmini.h; docs/gemmini/timing.md and tiling.md hold the reading notes
 with file and line for every rule used here.
 
-What a layer becomes: the library call the library's ImageNet networks make for it and
-its tiles (isa/gemmini/library.py, tile sizes from isa/gemmini/tiling.py); each tile
-goes to a hardware loop unroller (LOOP_CONV_WS / LOOP_WS), which expands it into three
-command streams: loads (bias mvin3, weight mvin2, input mvin), execute (a preload then a
-compute per step) and stores (mvout) (isa/gemmini/streams.py). Each stream is issued by
-its own state machine and stalls only on its own class of RS entries (G
-LoopConv.scala:1220-1270, LoopMatmul.scala:959-1003): a front end each (`ld`, `ex`, `st`,
-docs/design.md §3.2), one command a cycle, at most the class's RS entries ahead, so a
-tile's executes never wait behind the next tile's loads in issue order
-(docs/research/gemmini-streams.md). Two tiles are resident at once, in the two halves of
-the scratchpad and the accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912); the
-program order is loads of tile 0, then per tile t: loads of tile t + 1, execute of t,
-stores of t, which orders each stream and leaves the streams' order between one another
-to their data (the marks below). Each stream starts with its config command (config_ld
-before each kind of load, config_ex, config_st); config_ex waits for the mesh to drain.
-The first layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the
-RoCC front end in one cycle, G Controller.scala:488-494), issued by the CPU (the default
-front end); the streams' configs wait for it to be taken (the RoCC queue's order).
-The commands' templates and timing are in isa/gemmini/commands.py.
+What a layer becomes: the library call the library's ImageNet networks make for it (or,
+with the parameters conv_1x1, first_layer_optimizations and bias, the call other programs
+make: LibraryCalls) and its tiles (isa/gemmini/library.py, tile sizes from
+isa/gemmini/tiling.py); each tile goes to a hardware loop unroller (LOOP_CONV_WS /
+LOOP_WS), which expands it into three command streams: loads (bias mvin3, weight mvin2,
+input mvin), execute (a preload then a compute per step) and stores (mvout)
+(isa/gemmini/streams.py). Each stream is issued by its own state machine and stalls only on
+its own class of RS entries (G LoopConv.scala:1220-1270, LoopMatmul.scala:959-1003): a
+front end each (`ld`, `ex`, `st`, docs/design.md §3.2), one command a cycle, at most the
+class's RS entries ahead, so a tile's executes never wait behind the next tile's loads in
+issue order (docs/research/gemmini-streams.md). Two tiles are resident at once, in the two
+halves of the scratchpad and the accumulator (G LoopConv.scala:1194, LoopMatmul.scala:912);
+the program order is loads of tile 0, then per tile t: loads of tile t + 1, execute of t,
+stores of t, which orders each stream and leaves the streams' order between one another to
+their data (the marks below). Each stream starts with its config command (config_ld before
+each kind of load, config_ex, config_st); config_ex waits for the mesh to drain. The first
+layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the RoCC front
+end in one cycle, G Controller.scala:488-494), issued by the CPU (the default front end);
+the streams' configs wait for it to be taken (the RoCC queue's order). The commands'
+templates and timing are in isa/gemmini/commands.py.
 
 Timing, as the RTL does it (every rule below is a dependency rule of docs/design.md §3):
 - three controllers, each in order: units `load`, `execute`, `store`;
@@ -42,7 +43,8 @@ Timing, as the RTL does it (every rule below is a dependency rule of docs/design
   accumulator `execute` latency later (derived, docs/gemmini/timing.md 4.4);
 - DMA: one request per row part of at most dma_maxbytes, one issued per cycle, at most
   max_in_flight_reqs outstanding, data one bus beat per cycle, dram_latency to the first
-  beat (G DMA.scala:180-289).
+  beat (G DMA.scala:180-289); an mvin from address 0 (NO_BIAS's bias loads) writes zero
+  rows, one a cycle, without DRAM (G LoadController.scala:72-76, ZeroWriter.scala).
 
 Output stationary (--param dataflow=os; isa/gemmini/output_stationary.py):
 tiled_matmul_auto's OS path has no unroller. The CPU issues sp_tiled_matmul_os's commands
@@ -90,7 +92,7 @@ from isa.gemmini.commands import (
     TOKEN_SPACE,
     GemminiCommands,
 )
-from isa.gemmini.library import fusable_pool, plan_layer
+from isa.gemmini.library import LibraryCalls, fusable_pool, plan_layer
 from isa.gemmini.output_stationary import OutputStationaryTiles
 from isa.gemmini.streams import TileStreams
 from isa.program import Frontend, HostLayer, LayerProgram, Loop, Program
@@ -106,6 +108,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     # Tiles repeat the same row loops: one object each, so analysis packs each once.
     sharing = SubtreeSharing()
     output_stationary = accelerator.parameters["dataflow"] == "os"
+    calls = LibraryCalls.from_parameters(accelerator.parameters)
     memory = commands.memory
     layers = []
     host_layers = []
@@ -129,7 +132,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         following = model.layers[position + 1] if position + 1 < len(model.layers) else None
         pool = following if fusable_pool(layer, following, consumers) else None
         try:
-            plan = plan_layer(layer, pool, memory, output_stationary)
+            plan = plan_layer(layer, pool, memory, output_stationary, calls)
         except MappingError as exc:
             raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
         if isinstance(plan, str):
@@ -167,6 +170,12 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "preload); the unrollers' load, execute and store streams issue independently, "
         "each at one command a cycle (their shared arbiter port is not modelled)",
     ]
+    if calls != LibraryCalls():
+        notes.append(
+            f"library calls: conv_1x1={params['conv_1x1']}, first_layer_optimizations="
+            f"{params['first_layer_optimizations']}, bias={params['bias']} (imagenet/resnet50.c "
+            "calls them matmul / true / true)"
+        )
     if output_stationary:
         queues.update({queue: int(params[entries]) for queue, entries in RS_ENTRIES.items()})
         notes = [

@@ -11,7 +11,7 @@ program order, stalling while the RS queue of the next one is full
 
 A tile, in blocks of DIM (I x J outputs, K deep; the last block of each may be short by
 pad_I / pad_J / pad_K elements):
-    k0 == 0 only: config_ld, D (bias) mvins: i, j in groups of MAX_BLOCK_LEN_ACC (L399-420)
+    k0 == 0 only, with a bias: config_ld, D mvins: i, j in groups of MAX_BLOCK_LEN_ACC (L399-420)
     config_ld, B mvins: j in groups of MAX_BLOCK_LEN, k (L422-434)
     config_ld, A mvins: i, k in groups of MAX_BLOCK_LEN (L436-447)
     i, j, k: preload (C address at k == K-1, GARBAGE before), compute (L449-481)
@@ -132,7 +132,9 @@ class OutputStationaryTiles:
         config_ld = self._block("config_ld", c.config("load"))
         nodes: list = self.call_configs() if tile.call_start else []
 
-        if tile.first:  # bias D: a repeated row (repeating_bias, DRAM stride 0)
+        # bias D: a repeated row (repeating_bias, DRAM stride 0); none without a bias, the
+        # last k's preload then overwrites the accumulator (T gemmini.h L400, L460-463)
+        if tile.first and tile.bias:
             d_groups = block_groups(tile.ochs, self.per_mvin_acc, dim)
             bias = self._mvins("mvin bias", c_at, ("i", rows_i), ("j", d_groups), to_acc=True)
             nodes += [config_ld, *bias]

@@ -81,8 +81,9 @@ class ConvLayout:
     half: int  # scratchpad half
     spad: int  # first row of the half
     acc: int  # first row of the accumulator half
-    irows: int  # input rows and columns the tile reads
+    irows: int  # input rows and columns the tile loads (every other one if downsampled)
     icols: int
+    pixel_stride: int  # loaded input pixels between neighbouring output pixels
     ich_blocks: int
     och_blocks: int
     a_block: int  # rows between input-channel blocks
@@ -205,6 +206,12 @@ class TileStreams:
         s = tile.stride
         irows = (tile.orows - 1) * s + tile.krows
         icols = (tile.ocols - 1) * s + tile.kcols
+        if tile.downsample:
+            # A stride-2 1x1 conv: the unroller loads input rows and columns 0, 2, 4, ...
+            # (irow steps by 2, an mvin spans 2 * DIM columns and moves half of them) into
+            # (irows >> 1) x (icols >> 1) rows, read one after the other by the computes
+            # (G LoopConv.scala:289-296,357,376,662-663).
+            irows, icols, s = tile.orows, tile.ocols, 1
         ich_blocks = -(-tile.kchs // dim)
         och_blocks = -(-tile.ochs // dim)
         spad = half * self.spad_half
@@ -231,6 +238,7 @@ class TileStreams:
             acc=acc,
             irows=irows,
             icols=icols,
+            pixel_stride=s,
             ich_blocks=ich_blocks,
             och_blocks=och_blocks,
             a_block=a_block,
@@ -245,7 +253,11 @@ class TileStreams:
         )
 
     def _conv_loads(self, layout: ConvLayout) -> list:
-        """Bias (when the tile starts an accumulation), weights, inputs."""
+        """Bias (when the tile starts an accumulation), weights, inputs. Without a bias
+        (NO_BIAS), LOOP_CONV_WS still issues its mvin3s, from DRAM address 0: zero rows
+        written into the accumulator (G LoopConv.scala:124; LoadController.scala:72-76),
+        where LOOP_WS issues none (G LoopMatmul.scala:311-312) and its first compute
+        overwrites the accumulator (LoopMatmul.scala:427)."""
         dim, tile, half = self.dim, layout.tile, layout.half
         out_at, w_at, a_at = layout.out_at, layout.w_at, layout.a_at
         och_blocks, ich_blocks = layout.och_blocks, layout.ich_blocks
@@ -253,15 +265,16 @@ class TileStreams:
         config_ld = self.commands.block("config_ld", [self.commands.config("load")])
         # Bias: one accumulator row repeated per pixel (DRAM stride 0); b, orow, ocol, och
         # (G LoopConv.scala:112-207).
-        if tile.first:
+        zeros = not tile.bias
+        if tile.first and (tile.bias or tile.loop_conv_ws):
             loads.append(config_ld)
 
             def bias(loops, depth, pixels):
                 row_bytes = min(dim, tile.ochs) * 4
                 t = self.commands.mvin(
-                    "mvin3", pixels, row_bytes, True, out_at, pixels, loops, half
+                    "mvin3", pixels, row_bytes, True, out_at, pixels, loops, half, zeros=zeros
                 )
-                return [self.commands.block("mvin3 bias", [t])]
+                return [self.commands.block("mvin3 zeros" if zeros else "mvin3 bias", [t])]
 
             leaf = over_columns(dim, layout.col_segments, bias, [("och", och_blocks, 0, 1)])
             loads += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
@@ -313,7 +326,7 @@ class TileStreams:
 
     def _conv_execute(self, layout: ConvLayout) -> list:
         """config_ex, then per weight step a preload with weights and a pair per pixel block."""
-        dim, tile, half, s = self.dim, layout.tile, layout.half, layout.tile.stride
+        dim, tile, half, s = self.dim, layout.tile, layout.half, layout.pixel_stride
         w_at, out_at = layout.w_at, layout.out_at
         col_segments, kch_segments = layout.col_segments, layout.kch_segments
         irows, icols = layout.irows, layout.icols

@@ -31,6 +31,9 @@ VALIDATION = "isa/validation.py"
 TRACE_IO = "tracer/trace_io.py"
 GEMMINI_LOWERING = "isa/gemmini/lowering.py"
 GEMMINI_COMMANDS = "isa/gemmini/commands.py"
+GEMMINI_LIBRARY = "isa/gemmini/library.py"
+GEMMINI_STREAMS = "isa/gemmini/streams.py"
+GEMMINI_OS = "isa/gemmini/output_stationary.py"
 MEMORY_KERNELS = "isa/systolic/memory_kernels.py"
 MEMORY_SIDE = "isa/systolic/memory_side.py"
 OS_QUEUES = "int(params[entries]) for queue, entries in RS_ENTRIES.items()"
@@ -100,6 +103,8 @@ CHECKS = (
 )
 TRACE_TESTS = ("tests/test_trace_io.py", "tests/test_cli.py", "tests/test_api.py")
 GEMMINI = ("tests/test_gemmini.py", "tests/test_gemmini_os.py")
+# How the program calls gemmini.h (conv_1x1, first_layer_optimizations, bias).
+GEMMINI_CALLS = ("tests/test_gemmini_calls.py", *GEMMINI)
 MEMORY = (
     "tests/test_memory_side.py",
     "tests/test_validate.py",
