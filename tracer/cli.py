@@ -193,6 +193,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sweep.set_defaults(handler=_sweep)
 
+    plot = sub.add_parser(
+        "plot", help="draw an analyze --json report or a sweep's Parquet file (PNG or SVG)"
+    )
+    plot.add_argument("result", type=Path, help="an analyze --json file or a sweep .parquet")
+    plot.add_argument("-o", "--out", type=Path, required=True, metavar="FILE.png|FILE.svg")
+    plot.add_argument(
+        "--x",
+        metavar="PARAM",
+        help="sweeps: the parameter on the x axis (default: the first numeric one swept)",
+    )
+    plot.set_defaults(handler=_plot)
+
     show = sub.add_parser("show", help="instructions of a few iterations, with their timing")
     show.add_argument("trace", type=Path)
     show.add_argument("--layer", required=True, help="layer name (see `analyze`)")
@@ -384,6 +396,15 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
         markup=False,
         highlight=False,
     )
+    return 0
+
+
+def _plot(args: argparse.Namespace, console: Console) -> int:
+    from tracer.plots import plot
+
+    if args.x is not None and args.result.suffix != ".parquet":
+        raise UserInputError(f"--x {args.x}: the x axis is chosen for sweeps only")
+    console.print(f"wrote {plot(args.result, args.out, args.x)}", markup=False, highlight=False)
     return 0
 
 

@@ -40,6 +40,7 @@ LAYER_COLUMNS = (
     "instructions",
     "utilization",
     "bound",
+    "peak_macs_per_cycle",  # total rows: the description's MAC units (its roofline peak)
     "error",
 )
 SAVE_EVERY_SECONDS = 5.0  # how often finished configurations reach the file
@@ -157,7 +158,8 @@ def run_configuration(accelerator: str, configuration: Configuration) -> list[di
         "configuration": configuration.key,
     }
     try:
-        parameters = accelerator_spec(accelerator).resolve(configuration.params).parameters
+        resolved = accelerator_spec(accelerator).resolve(configuration.params)
+        parameters = resolved.parameters
         result = analyze(
             lower(configuration.model, accelerator, configuration.params, configuration.batch)
         )
@@ -178,6 +180,7 @@ def run_configuration(accelerator: str, configuration: Configuration) -> list[di
                 "instructions": layer.get("instructions"),
                 "utilization": layer.get("utilization"),
                 "bound": layer.get("bound") or layer.get("reason"),
+                "peak_macs_per_cycle": None,
                 "error": None,
             }
         )
@@ -191,11 +194,22 @@ def run_configuration(accelerator: str, configuration: Configuration) -> list[di
         "cycles": result.total_cycles,
         "macs": sum(r.macs for r in result.results),
         "instructions": sum(r.instructions for r in result.results),
-        "utilization": None,
+        "utilization": _utilization(result.to_dict()["layers"]),
         "bound": None,
+        "peak_macs_per_cycle": (resolved.roofline_table() or {}).get("peak_macs_per_cycle"),
         "error": None,
     }
     return [totals, *rows]
+
+
+def _utilization(layers: list[dict[str, Any]]) -> float | None:
+    """The network's utilization: its layers' (useful MACs over peak x cycles), weighted
+    by their cycles, which is all useful MACs over peak x all accelerator cycles."""
+    timed = [layer for layer in layers if layer.get("utilization") is not None]
+    cycles = sum(layer["cycles"] for layer in timed)
+    if not cycles:
+        return None
+    return sum(layer["utilization"] * layer["cycles"] for layer in timed) / cycles
 
 
 def _parameter_columns(parameters: Mapping[str, int | str]) -> dict[str, str]:

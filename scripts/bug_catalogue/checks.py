@@ -325,4 +325,20 @@ TRACE_BUGS = (
         "a configuration that cannot run is recorded with its error and the sweep goes on",
         ("tests/test_sweep.py::test_a_sweep_equals_direct_analyses_and_records_what_cannot_run",),
     ),
+    Bug(
+        "plots.pareto-keeps-ties",
+        "tracer/plots.py",
+        "        if not front or cycles < front[-1][1]:\n",
+        "        if not front or cycles <= front[-1][1]:\n",
+        "a point with as many cycles as one with fewer MAC units is not on the Pareto front",
+        ("tests/test_plots.py::test_pareto_front_keeps_what_no_point_beats_on_both_axes",),
+    ),
+    Bug(
+        "sweep.utilization-unweighted",
+        "tracer/sweep.py",
+        '    return sum(layer["utilization"] * layer["cycles"] for layer in timed) / cycles\n',
+        '    return sum(layer["utilization"] for layer in timed) / len(timed)\n',
+        "a network's utilization weighs each layer's by its cycles",
+        ("tests/test_plots.py::test_parameter_lines_follow_the_parameter_per_value_of_the_others",),
+    ),
 )
