@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[test]'
+.venv/bin/python -m pip install --quiet -e '.[test,ray]'
 python3 -m venv .venv-scalesim
 .venv-scalesim/bin/python -m pip install --quiet 'numpy<2.4' 'scalesim==3.0.0'
 # The layers contract in pyproject.toml: imports go one way (docs/design.md §1.3).

@@ -105,3 +105,20 @@ def test_readme_sweep_table_is_what_the_code_computes():
         params = {"dim": row["param.dim"], "scratchpad_kib": row["param.scratchpad_kib"]}
         result = accperf.analyze(accperf.lower(row["model"], "gemmini", params))
         assert int(row["cycles"].replace(",", "")) == result.total_cycles, row
+
+
+def test_a_local_ray_cluster_gives_what_one_process_gives(tmp_path):
+    # `--ray` alone: a local Ray cluster of two workers started for the run (the CI runs
+    # this; Ray comes with the test install, scripts/test.sh).
+    serial = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "one.parquet", workers=1)
+    on_ray = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "r.parquet", workers=2, ray="local")
+    order = ["configuration", "row", "layer"]
+    assert serial.sort(order, nulls_last=True).equals(on_ray.sort(order, nulls_last=True))
+
+
+def test_a_ray_address_nobody_answers_at_is_refused_at_once(tmp_path, capsys):
+    out = tmp_path / "sweep.parquet"
+    args = ["sweep", "--accelerator", "systolic", "--model", "tc_resnet8", "-o", str(out)]
+    code, _, err = run([*args, "--grid", "rows=4", "--ray", "127.0.0.1:1"], capsys)
+    assert code == 2 and "no Ray cluster answers there" in err
+    assert not out.exists()

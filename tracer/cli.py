@@ -191,6 +191,14 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: one per core)"
     )
+    sweep.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run on Ray (pip install 'accperf[ray]'): alone, a local cluster started for "
+        "the run with --workers CPUs; with an address, a running cluster",
+    )
     sweep.set_defaults(handler=_sweep)
 
     plot = sub.add_parser(
@@ -387,6 +395,7 @@ def _sweep(args: argparse.Namespace, console: Console) -> int:
             batches=args.batch or (None,),
             workers=args.workers,
             on_progress=on_progress,
+            ray=args.ray,
         )
     totals = frame.filter(frame["row"] == "total")
     failed = totals.filter(totals["error"].is_not_null()).height

@@ -15,8 +15,9 @@ import itertools
 import json
 import multiprocessing
 import os
+import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,10 +94,13 @@ def sweep(
     batches: Sequence[int | None] = (None,),
     workers: int | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    ray: str | None = None,
 ) -> pl.DataFrame:
     """Run every configuration not already in `out` (a Parquet file), `workers` at a time
-    in worker processes (default: one per core; 1: in this process), and return the
-    whole file's rows. `grid`: parameter -> values; `batches`: None for the model's own."""
+    in worker processes (default: one per core; 1: in this process), or as tasks on a Ray
+    cluster (`ray`: "local" starts one for the run with `workers` CPUs, else the address
+    of a running one), and return the whole file's rows. `grid`: parameter -> values;
+    `batches`: None for the model's own."""
     out = Path(out)
     if out.suffix != ".parquet":
         raise SweepError(f"-o {out}: the results are a Parquet file; name a .parquet file")
@@ -128,24 +132,66 @@ def sweep(
 
     last_save = time.monotonic()
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(pending) <= 1:
-        for configuration in pending:
-            report(run_configuration(accelerator, configuration))
-            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                _write_results(out, earlier, rows)
-                last_save = time.monotonic()
+    if ray is not None:
+        finished = _on_ray(ray, accelerator, pending, workers) if pending else iter(())
+    elif workers == 1 or len(pending) <= 1:
+        finished = (run_configuration(accelerator, c) for c in pending)
     else:
-        # Spawned, not forked: a fork of a process whose polars or Numba threads run can
-        # deadlock; each worker loads the kernels from the shared JIT cache.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(run_configuration, accelerator, c) for c in pending]
-            for future in as_completed(futures):
-                report(future.result())
-                if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                    _write_results(out, earlier, rows)
-                    last_save = time.monotonic()
+        finished = _in_processes(accelerator, pending, workers)
+    for result in finished:
+        report(result)
+        if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+            _write_results(out, earlier, rows)
+            last_save = time.monotonic()
     return _write_results(out, earlier, rows)
+
+
+def _in_processes(
+    accelerator: str, pending: list[Configuration], workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Each configuration's rows as a worker process finishes it. Spawned, not forked: a
+    fork of a process whose polars or Numba threads run can deadlock; each worker loads
+    the kernels from the shared JIT cache."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_configuration, accelerator, c) for c in pending]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _on_ray(
+    address: str, accelerator: str, pending: list[Configuration], workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    """Each configuration's rows as a Ray task finishes it, on a local cluster started
+    for the run ("local", `workers` CPUs) or the running one at `address` (whose nodes
+    must have accperf installed)."""
+    if address != "local":
+        _check_reachable(address)
+    try:
+        import ray
+    except ImportError:
+        raise SweepError(
+            "--ray: Ray is not installed; install it with pip install 'accperf[ray]'"
+        ) from None
+    options = {"include_dashboard": False, "log_to_driver": False, "logging_level": "ERROR"}
+    try:
+        if address == "local":
+            ray.init(num_cpus=workers, **options)
+        else:
+            ray.init(address=address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise SweepError(
+            f"--ray {address}: cannot reach a Ray cluster there ({exc}); give the address "
+            "`ray start --head` printed, or --ray alone for a local one"
+        ) from None
+    try:
+        task = ray.remote(run_configuration)
+        waiting = [task.remote(accelerator, c) for c in pending]
+        while waiting:
+            done, waiting = ray.wait(waiting, num_returns=1)
+            yield ray.get(done[0])
+    finally:
+        ray.shutdown()
 
 
 def run_configuration(accelerator: str, configuration: Configuration) -> list[dict[str, Any]]:
@@ -263,3 +309,17 @@ def _write_results(path: Path, earlier: pl.DataFrame, rows: list[dict[str, Any]]
     frame.write_parquet(partial)
     partial.replace(path)
     return frame
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse an address no cluster answers at, at once: Ray itself retries for minutes."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise SweepError(f"--ray {address}: expected HOST:PORT (or ray://HOST:PORT)")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise SweepError(
+            f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); give the "
+            "address `ray start --head` printed, or --ray alone for a local one"
+        ) from None

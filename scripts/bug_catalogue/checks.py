@@ -341,4 +341,12 @@ TRACE_BUGS = (
         "a network's utilization weighs each layer's by its cycles",
         ("tests/test_plots.py::test_parameter_lines_follow_the_parameter_per_value_of_the_others",),
     ),
+    Bug(
+        "sweep.ray-drops-the-last",
+        "tracer/sweep.py",
+        "        while waiting:\n",
+        "        while len(waiting) > 1:\n",
+        "every configuration sent to Ray comes back into the results",
+        ("tests/test_sweep.py::test_a_local_ray_cluster_gives_what_one_process_gives",),
+    ),
 )
