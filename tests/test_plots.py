@@ -70,6 +70,14 @@ def test_plot_writes_pictures_of_a_report_and_of_a_sweep(swept, tmp_path, capsys
         code, out, _ = run(["plot", str(source), "-o", str(picture)], capsys)
         assert code == 0 and str(picture) in out
         assert picture.read_bytes().startswith(magic)
+    # Valid images: the PNG decodes to pixels, the SVG parses as XML with an <svg> root.
+    import xml.etree.ElementTree as ElementTree
+
+    import matplotlib.image
+
+    height, width, _ = matplotlib.image.imread(tmp_path / "r.png").shape
+    assert height > 100 and width > 100
+    assert ElementTree.parse(tmp_path / "s.svg").getroot().tag.endswith("svg")
 
 
 @pytest.mark.parametrize(

@@ -314,9 +314,10 @@ def _load(args: argparse.Namespace) -> Model:
 
 
 def _progress(console: Console) -> Any:
-    """A progress bar on stderr, on a terminal only; elsewhere one that shows nothing,
-    without importing rich.progress for it."""
-    if not sys.stderr.isatty():
+    """A progress bar on stderr when stdout and stderr are both a terminal; elsewhere (a
+    report piped or redirected) one that shows nothing, without importing rich.progress
+    for it."""
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):
         return _NoProgress()
     from rich.progress import (
         BarColumn,
