@@ -183,11 +183,13 @@ def _features(layer: Conv2d | Dense | Elementwise) -> np.ndarray:
     return feature_row(sizes)
 
 
-def moca_rows() -> list[Row]:
+def moca_rows(overrides: dict[str, str] | None = None) -> list[Row]:
     """accperf and the baselines beside each MOCA measurement, the regression fitted within
-    each kind (convolutions and fc; residual additions)."""
+    each kind (convolutions and fc; residual additions). `overrides` change accperf's
+    parameters beyond MOCA's configuration (a sensitivity check, not the comparison)."""
     model = resnet50(batch=1)
-    result = accperf.analyze(accperf.lower(model, accelerator="gemmini", params=MOCA_PARAMS))
+    params = {**MOCA_PARAMS, **(overrides or {})}
+    result = accperf.analyze(accperf.lower(model, accelerator="gemmini", params=params))
     cycles = dict(zip(result.layers["name"], result.layers["cycles"], strict=True))
     by_kind = {
         "conv": [layer for layer in model.layers if isinstance(layer, Conv2d | Dense)],
@@ -285,9 +287,17 @@ def main() -> int:
         help="also print accperf's ResNet-50 "
         "batch 4 total on the default description beside PR 69's figure",
     )
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change an accperf parameter beyond MOCA's configuration (sensitivity only)",
+    )
     args = parser.parse_args()
-    print(f"ResNet-50 batch 1 on Gemmini {MOCA_PARAMS}; measured: {SOURCE}\n")
-    rows = moca_rows()
+    overrides = dict(p.split("=", 1) for p in args.param)
+    print(f"ResNet-50 batch 1 on Gemmini {MOCA_PARAMS | overrides}; measured: {SOURCE}\n")
+    rows = moca_rows(overrides)
     print_summary(rows)
     print()
     print_table(rows)
