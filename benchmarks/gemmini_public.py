@@ -14,9 +14,10 @@ column, as docs/accuracy.md does for the systolic array against SCALE-Sim:
               other layers of its table (leave one out, analyzer/crosscheck/baselines.py).
 
 The one usable public set found (docs/accuracy.md says what else was looked at and why it
-was not used): ResNet-50, batch 1, one Gemmini of the MOCA paper's 8-core FireSim SoC
-(Kim et al., HPCA 2023), measured with read_cycles() around each layer's gemmini.h call
-in Linux, 7 repeats. Sources (ucb-bar/gemmini-rocc-tests, branch MOCA):
+was not used): one Gemmini of the MOCA paper's 8-core FireSim SoC (Kim et al., HPCA 2023),
+measured with read_cycles() around each layer's gemmini.h call in Linux, 7 repeats;
+ResNet-50 and AlexNet at batch 1 are compared here (AlexNet's sources are given with its
+table below). ResNet-50's sources (ucb-bar/gemmini-rocc-tests, branch MOCA):
   R  moca-data/data/resnet_1.csv @eff2d7bf (per layer: the 7 repeats, min, max, mean;
      built from moca-data/data/uartlog by moca-data/make_csv_from_uartlog.py)
   P  imagenet/resnet_params_1.h, imagenet/funct_resnet_1.h, imagenet/resnet_batch1_1.c
@@ -36,11 +37,11 @@ import numpy as np
 
 from analyzer.crosscheck.baselines import feature_row, leave_one_out, roofline
 from tracer import api as accperf
-from tracer.workloads.layers import Conv2d, Dense, Elementwise, gemm_operands
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, gemm_operands
 from tracer.workloads.zoo import resnet50
 
 MOCA_PARAMS = {"dim": 16, "scratchpad_kib": 128, "accumulator_kib": 64, "max_in_flight_reqs": 16}
-SOURCE = "MOCA FireSim (gemmini-rocc-tests@MOCA moca-data/data/resnet_1.csv)"
+SOURCE = "MOCA FireSim (gemmini-rocc-tests@MOCA moca-data/data/{resnet,alexnet}_1.csv)"
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,26 @@ MOCA_RESNET50 = (
 # 153709356 cycles (40% utilization)". Listed apart: docs/accuracy.md says why.
 PR69_RESNET50_CYCLES = 153_709_356
 
+# AlexNet, batch 1, the same SoC and run (ucb-bar/gemmini-rocc-tests, branch MOCA):
+#   RA moca-data/data/alexnet_1.csv @eff2d7bf (the 7 repeats, min, max, mean per layer)
+#   PA imagenet/alexnet_params_1.h and imagenet/funct_alexnet_1.h @80b7b9ac
+# Each convolution is one tiled_conv_A_stride_auto_cid call without pooling (PA passes
+# pool size 1 and pools in separate tiled_pool_auto_cid calls, not timed here); fc6 and
+# fc7 are two tiled_matmul_nn_auto_cid calls of J / 2 columns each, timed together; fc8
+# one call (1,000 classes padded to 1,024 outputs). Shapes: a convolution's (in_dim,
+# in_channels, out_channels, kernel, stride, padding); a matmul's (K, J, calls).
+MOCA_ALEXNET = (
+    Measurement("alexnet conv", 0, (224, 3, 64, 11, 4, 2), 3894619, 4065446, 3925738),
+    Measurement("alexnet conv", 1, (27, 64, 192, 5, 1, 2), 830734, 861656, 840125),
+    Measurement("alexnet conv", 2, (13, 192, 384, 3, 1, 1), 470359, 495502, 475871),
+    Measurement("alexnet conv", 3, (13, 384, 256, 3, 1, 1), 613042, 631741, 616320),
+    Measurement("alexnet conv", 4, (13, 256, 256, 3, 1, 1), 409430, 411697, 409972),
+    Measurement("alexnet matmul", 0, (9216, 4096, 2), 3674968, 4371531, 3784272),
+    Measurement("alexnet matmul", 1, (4096, 4096, 2), 1594971, 1639440, 1608383),
+    Measurement("alexnet matmul", 2, (4096, 1024, 1), 387146, 426994, 393446),
+)
+ALEXNET_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
+
 
 @dataclass(frozen=True)
 class Row:
@@ -216,6 +237,51 @@ def moca_rows(overrides: dict[str, str] | None = None) -> list[Row]:
     return rows
 
 
+def _alexnet_calls(name: str, shape: tuple[int, ...]) -> tuple[Conv2d | Dense, ...]:
+    """The layers PA's calls compute, each lowered alone (a call of its own)."""
+    if len(shape) == 6:
+        size, channels, filters, kernel, stride, padding = shape
+        conv = Conv2d(name, channels, filters, size, size, kernel, kernel, stride, padding)
+        return (conv,)
+    features, outputs, calls = shape
+    return tuple(Dense(f"{name}.{part}", features, outputs // calls) for part in range(calls))
+
+
+def alexnet_rows(overrides: dict[str, str] | None = None) -> list[Row]:
+    """AlexNet's MOCA measurements beside accperf (the sum over a layer's calls, each
+    lowered as a one-layer model) and the baselines (of the whole layer; the regression
+    fitted to the other AlexNet layers)."""
+    params = {**MOCA_PARAMS, **(overrides or {})}
+    dim = MOCA_PARAMS["dim"]
+    bus_bytes = int(accperf.accelerator_spec("gemmini").parameter("bus_bytes").default)
+    wholes, predicted_cycles = [], []
+    for name, measurement in zip(ALEXNET_NAMES, MOCA_ALEXNET, strict=True):
+        calls = _alexnet_calls(name, measurement.shape)
+        total = 0
+        for call in calls:
+            model = Model(f"alexnet.{call.name}", (call,))
+            total += accperf.analyze(
+                accperf.lower(model, accelerator="gemmini", params=params)
+            ).total_cycles
+        predicted_cycles.append(total)
+        first = calls[0]
+        wholes.append(
+            first
+            if isinstance(first, Conv2d)
+            else Dense(name, first.in_features, first.out_features * len(calls))
+        )
+    features = np.array([_features(layer) for layer in wholes])
+    measured = np.array([m.mean for m in MOCA_ALEXNET], dtype=float)
+    regression = leave_one_out(features, measured)
+    rows = []
+    for layer, measurement, ours, predicted in zip(
+        wholes, MOCA_ALEXNET, predicted_cycles, regression, strict=True
+    ):
+        roof = roofline(layer.macs, _compulsory_bytes(layer), dim * dim, bus_bytes).cycles
+        rows.append(Row(f"alexnet.{layer.name}", measurement, ours, roof, predicted))
+    return rows
+
+
 def _strided_pointwise(row: Row) -> bool:
     shape = row.measurement.shape
     return len(shape) == 5 and shape[3] == 1 and shape[4] > 1
@@ -250,8 +316,11 @@ def print_summary(rows: list[Row]) -> None:
     print("| layers | count | accperf MAPE | roofline MAPE | regression MAPE | spread of repeats |")
     print("|---|---|---|---|---|---|")
     groups = {
-        "convolutions and fc": [r for r in rows if r.measurement.kind == "conv"],
-        "residual additions": [r for r in rows if r.measurement.kind == "resadd"],
+        "ResNet-50 convolutions and fc": [r for r in rows if r.measurement.kind == "conv"],
+        "ResNet-50 residual additions": [r for r in rows if r.measurement.kind == "resadd"],
+        "AlexNet convolutions and fc": [
+            r for r in rows if r.measurement.kind.startswith("alexnet")
+        ],
     }
     for label, group in groups.items():
         spread = np.mean(
@@ -262,18 +331,21 @@ def print_summary(rows: list[Row]) -> None:
             f"| {_mape(group, 'roofline'):.1f}% | {_mape(group, 'regression'):.1f}% "
             f"| {100 * spread:.1f}% |"
         )
-    measured = sum(r.measurement.mean for r in groups["convolutions and fc"])
-    ours = sum(r.accperf for r in groups["convolutions and fc"])
-    print(
-        f"\nconvolutions and fc summed: measured {measured:,}, accperf {ours:,} "
-        f"({_error(ours, measured):+.1f}%)"
-    )
+    print()
+    for label in ("ResNet-50 convolutions and fc", "AlexNet convolutions and fc"):
+        measured = sum(r.measurement.mean for r in groups[label])
+        ours = sum(r.accperf for r in groups[label])
+        print(
+            f"{label} summed: measured {measured:,}, accperf {ours:,} "
+            f"({_error(ours, measured):+.1f}%)"
+        )
     # The layers whose call accperf lowers as P makes it: not the strided 1x1 downsampling
     # convolutions, which P runs through tiled_conv_A_stride_auto_cid while accperf follows
     # master's resnet50.c (a matmul per output row).
-    same_call = [r for r in groups["convolutions and fc"] if not _strided_pointwise(r)]
+    resnet = groups["ResNet-50 convolutions and fc"]
+    same_call = [r for r in resnet if not _strided_pointwise(r)]
     print(
-        f"without the {len(groups['convolutions and fc']) - len(same_call)} strided 1x1 "
+        f"ResNet-50 without the {len(resnet) - len(same_call)} strided 1x1 "
         f"downsampling convolutions: accperf MAPE {_mape(same_call, 'accperf'):.1f}%, roofline "
         f"{_mape(same_call, 'roofline'):.1f}%, regression {_mape(same_call, 'regression'):.1f}%"
     )
@@ -296,8 +368,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     overrides = dict(p.split("=", 1) for p in args.param)
-    print(f"ResNet-50 batch 1 on Gemmini {MOCA_PARAMS | overrides}; measured: {SOURCE}\n")
-    rows = moca_rows(overrides)
+    print(
+        f"ResNet-50 and AlexNet, batch 1, on Gemmini {MOCA_PARAMS | overrides}; "
+        f"measured: {SOURCE}\n"
+    )
+    rows = moca_rows(overrides) + alexnet_rows(overrides)
     print_summary(rows)
     print()
     print_table(rows)

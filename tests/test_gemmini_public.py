@@ -42,19 +42,31 @@ def test_tables_are_the_scripts(default_run):
     text = read_doc(ACCURACY)
     summary, per_layer = (rows for _, rows in markdown_tables(default_run))
     assert table_under(text, PER_LAYER) == per_layer
-    assert len(per_layer) == 70  # 53 convolutions, fc, 16 residual additions
+    # ResNet-50: 53 convolutions, fc, 16 residual additions; AlexNet: 5 convolutions, 3 fc.
+    assert len(per_layer) == 78
     # The section's first table is the summary; the second its sensitivity table.
     stated = [rows for heading, rows in markdown_tables(text) if heading == SUMMARY]
     assert stated[0] == summary
 
 
+def _lines(output: str) -> dict[str, str]:
+    return {line.split(":")[0]: line for line in output.splitlines() if ":" in line}
+
+
+def _summed_error(lines: dict[str, str], network: str) -> str:
+    return lines[f"{network} convolutions and fc summed"].split()[-1].strip("()")
+
+
 def test_prose_figures_are_the_scripts(default_run):
     text = _prose(read_doc(ACCURACY))
-    lines = {line.split(":")[0]: line for line in default_run.splitlines()}
-    summed = lines["convolutions and fc summed"].split()
-    measured, ours, error = summed[5].rstrip(","), summed[7], summed[8].strip("()")
+    lines = _lines(default_run)
+    summed = lines["ResNet-50 convolutions and fc summed"].split()
+    measured, ours, error = summed[6].rstrip(","), summed[8], summed[9].strip("()")
     assert f"FireSim measured {measured} cycles and accperf predicts {ours} ({error})" in text
-    without = lines["without the 3 strided 1x1 downsampling convolutions"].split()
+    alexnet = lines["AlexNet convolutions and fc summed"].split()
+    measured, ours, error = alexnet[6].rstrip(","), alexnet[8], alexnet[9].strip("()")
+    assert f"over AlexNet's, {measured} and {ours} ({error})" in text
+    without = lines["ResNet-50 without the 3 strided 1x1 downsampling convolutions"].split()
     mapes = [word.rstrip(",") for word in without if word.endswith("%") or word.endswith("%,")]
     assert (
         f"accperf's MAPE is {mapes[0]}, the roofline's {mapes[1]}, the regression's {mapes[2]}"
@@ -65,32 +77,33 @@ def test_prose_figures_are_the_scripts(default_run):
     assert f"on the default description: {accperf_total}" in text
 
 
+def _sensitivity_row(output: str) -> dict[str, str]:
+    """A row of the docs' dram_latency table, as computed from one run of the script."""
+    summary = {row["layers"]: row for row in next(rows for _, rows in markdown_tables(output))}
+    lines = _lines(output)
+    return {
+        "ResNet-50 convolutions and fc: accperf MAPE": summary["ResNet-50 convolutions and fc"][
+            "accperf MAPE"
+        ],
+        "ResNet-50 summed": _summed_error(lines, "ResNet-50"),
+        "ResNet-50 residual additions: accperf MAPE": summary["ResNet-50 residual additions"][
+            "accperf MAPE"
+        ],
+        "AlexNet: accperf MAPE": summary["AlexNet convolutions and fc"]["accperf MAPE"],
+        "AlexNet summed": _summed_error(lines, "AlexNet"),
+    }
+
+
+def _stated_sensitivity() -> dict[str, dict[str, str]]:
+    stated = [rows for heading, rows in markdown_tables(read_doc(ACCURACY)) if heading == SUMMARY]
+    return {row.pop("dram_latency").split()[0]: row for row in stated[1]}
+
+
 @pytest.mark.parametrize("latency", [50, 20])
 def test_dram_latency_sensitivity_rows(latency):
-    stated = [rows for heading, rows in markdown_tables(read_doc(ACCURACY)) if heading == SUMMARY]
-    sensitivity = {row["dram_latency"].split()[0]: row for row in stated[1]}
     output = _run("--param", f"dram_latency={latency}")
-    summary = next(rows for _, rows in markdown_tables(output))
-    by_kind = {row["layers"]: row for row in summary}
-    summed = next(line for line in output.splitlines() if line.startswith("convolutions and fc"))
-    row = sensitivity[str(latency)]
-    assert (
-        row["convolutions and fc: accperf MAPE"] == by_kind["convolutions and fc"]["accperf MAPE"]
-    )
-    assert row["residual additions: accperf MAPE"] == by_kind["residual additions"]["accperf MAPE"]
-    assert row["summed"] == summed.split()[-1].strip("()")
+    assert _stated_sensitivity()[str(latency)] == _sensitivity_row(output)
 
 
 def test_default_row_of_the_sensitivity_table_is_the_summary(default_run):
-    stated = [rows for heading, rows in markdown_tables(read_doc(ACCURACY)) if heading == SUMMARY]
-    default = next(row for row in stated[1] if row["dram_latency"].startswith("100"))
-    summary = {row["layers"]: row for row in stated[0]}
-    assert (
-        default["convolutions and fc: accperf MAPE"]
-        == summary["convolutions and fc"]["accperf MAPE"]
-    )
-    assert (
-        default["residual additions: accperf MAPE"] == summary["residual additions"]["accperf MAPE"]
-    )
-    summed = next(line for line in default_run.splitlines() if line.startswith("convolutions"))
-    assert default["summed"] == summed.split()[-1].strip("()")
+    assert _stated_sensitivity()["100"] == _sensitivity_row(default_run)
