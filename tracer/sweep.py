@@ -149,10 +149,12 @@ def sweep(
 def _in_processes(
     accelerator: str, pending: list[Configuration], workers: int
 ) -> Iterator[list[dict[str, Any]]]:
-    """Each configuration's rows as a worker process finishes it. Spawned, not forked: a
-    fork of a process whose polars or Numba threads run can deadlock; each worker loads
-    the kernels from the shared JIT cache."""
-    context = multiprocessing.get_context("spawn")
+    """Each configuration's rows as a worker process finishes it. The workers are forked
+    from a server process that imported the analyzer and loaded its kernels once (from
+    the shared JIT cache), not from this one: a fork of a process whose polars threads
+    run can deadlock, and a spawned worker would load everything again."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["analyzer.engine.evaluate", "tracer.api"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(run_configuration, accelerator, c) for c in pending]
         for future in as_completed(futures):
