@@ -21,7 +21,9 @@ import pytest
 from accelerators.catalog import find_accelerator
 from analyzer.crosscheck.scalesim_bridge import run_scalesim
 from analyzer.crosscheck.scalesim_env import scalesim_python
+from analyzer.crosscheck.validate import base_request, scalesim_rows
 from analyzer.engine.evaluate import evaluate_program
+from isa.program import BlockRef
 from isa.systolic.lowering import lower
 from isa.systolic.mapping import scalesim_topology_row
 from tracer.workloads.layers import Conv2d, Dense, Layer, Model
@@ -124,3 +126,55 @@ def test_cycles_match_scalesim(
             )
     # Collected so one failure shows every layer, not just the first.
     assert not mismatches, "; ".join(mismatches)
+
+
+def _edge_traffic(program) -> dict[str, int]:
+    """Words the array's instructions move through its edges, counted from the loop tree
+    (every instruction runs once, whatever its timing): reads of the west and north
+    edge registers, writes of the outputs."""
+    executions: dict[int, int] = {}
+
+    def walk(node, times: int) -> None:
+        if isinstance(node, BlockRef):
+            executions[node.block] = executions.get(node.block, 0) + times
+            return
+        for child in node.body:
+            walk(child, times * node.trips)
+
+    walk(program.layers[0].root, 1)
+    moved = {"west": 0, "north": 0, "out": 0}
+    for block, times in executions.items():
+        for template in program.blocks[block].templates:
+            for operand in template.reads:
+                if operand.space in ("west", "north"):
+                    moved[operand.space] += times * operand.count
+            for operand in template.writes:
+                if operand.space == "out":
+                    moved["out"] += times * operand.count
+    return moved
+
+
+@pytest.mark.scalesim
+@pytest.mark.parametrize(
+    "dataflow, ifmap, filters", [("ws", "west", "north"), ("is", "north", "west")]
+)
+def test_edge_traffic_equals_scalesims_sram_accesses(dataflow, ifmap, filters):
+    # Where every fold fills the array (here 8 x 4: K = 3 x 3 x 8 = 72 rows in 9 folds of
+    # 8, N = 16 in 4 of 4), the words the lowered instructions read at the array's edges
+    # and write at its outputs are SCALE-Sim's SRAM ifmap and filter reads and ofmap
+    # writes (the valid entries of its demand matrices). On a partial fold accperf's idle
+    # rows still read their edge register, and SCALE-Sim counts the valid ones only
+    # (docs/research/actions.md): issue 18 will count both.
+    conv = Conv2d("c", 8, 16, 6, 6, kernel_height=3, kernel_width=3)
+    program = lower(
+        find_accelerator("systolic").resolve({"rows": "8", "cols": "4", "dataflow": dataflow}),
+        Model("m", (conv,)),
+    )
+    result = run_scalesim(
+        {**base_request(program.parameters, "systolic"), "layers": scalesim_rows(conv)}
+    )
+    traffic = result["layers"][0]["traffic"]
+    moved = _edge_traffic(program)
+    assert moved[ifmap] == traffic["ifmap_sram_reads"] > 0
+    assert moved[filters] == traffic["filter_sram_reads"] > 0
+    assert moved["out"] == traffic["ofmap_sram_writes"] > 0

@@ -343,6 +343,16 @@ def simulate(request: dict[str, Any]) -> dict[str, Any]:
                     "demand_rows": int(obj.compute_system.ofmap_demand_matrix.shape[0]),
                     "total_cycles_incl_prefetch": int(items[0]),
                     "wall_seconds": per_layer_wall.get(idx),
+                    # Words each SRAM and DRAM side moved (single_layer_sim.calc_report_data:
+                    # the valid entries of its demand matrices; DRAM from its buffers).
+                    "traffic": {
+                        "ifmap_sram_reads": int(obj.ifmap_sram_reads),
+                        "filter_sram_reads": int(obj.filter_sram_reads),
+                        "ofmap_sram_writes": int(obj.ofmap_sram_writes),
+                        "ifmap_dram_reads": int(obj.ifmap_dram_reads),
+                        "filter_dram_reads": int(obj.filter_dram_reads),
+                        "ofmap_dram_writes": int(obj.ofmap_dram_writes),
+                    },
                 }
             )
         return {
