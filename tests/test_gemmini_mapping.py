@@ -243,6 +243,17 @@ CONV2 = "batches = 1\nporows = 56\npocols = 56\npochs = 64\nkrows = 3\nkcols = 3
             '[layers."layer1.0.conv1"]\n' + CONV2,
             "the tile batches=1 porows=56 pocols=56 pochs=64 krows=3 kcols=3 kchs=64 needs",
         ),
+        # Within the whole accumulator (1024 rows), not within the half a tile gets.
+        (
+            '[layers."layer1.0.conv1"]\n'
+            + CONV2.replace("= 56", "= 8").replace("pocols = 8", "pocols = 17"),
+            "needs 3064 scratchpad and 544 accumulator rows, but a tile gets half",
+        ),
+        # Within the whole scratchpad (16384 rows), not within half (tiled_matmul, WS).
+        (
+            "[layers.fc]\ntile_I = 1\ntile_J = 16\ntile_K = 32\n",
+            "needs 8704 scratchpad and 256 accumulator rows, but a tile gets half",
+        ),
         (
             "[layers.fc]\ntile_I = 1\ntile_J = 32\ntile_K = 32\n",
             "needs 16896 scratchpad and 512 accumulator rows, but a tile gets half",
