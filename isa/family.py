@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from accelerators.description import (
     CLOCK_PARAMETER,
@@ -22,7 +23,11 @@ from isa.program import Program
 from tracer.errors import DescriptionError
 from tracer.workloads.layers import Model
 
-Lowering = Callable[[Accelerator, Model], Program]
+# (accelerator, model[, mapping]) -> Program; the mapping only for a family with read_mapping.
+Lowering = Callable[..., Program]
+# (a parsed JSON/TOML document, its name for errors) -> the family's checked mapping, an
+# object with check_layer_names(names) and only(names) (e.g. isa/gemmini/mapping.py).
+MappingReader = Callable[[object, str], Any]
 # (layer mapping, resolved parameters) -> stall cycles the memory side adds to the layer.
 MemoryStalls = Callable[[Mapping[str, int | str], Mapping[str, int | str]], int]
 # accelerator -> (bytes its lowering and analysis need at least, what they grow with)
@@ -68,6 +73,9 @@ class Family:
     # machine (the systolic array's per-PE templates and state): checked by the lowering
     # driver, so an impossible size is refused at once instead of being killed later.
     footprint: Footprint | None = None
+    # A user's per-layer mapping (`lower --mapping FILE`) in place of the family's own
+    # tiling; None: the family takes none.
+    read_mapping: MappingReader | None = None
 
     def check(self, spec: AcceleratorSpec) -> None:
         """Refuse a description this family cannot run, in one line naming file and key;

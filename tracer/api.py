@@ -29,7 +29,7 @@ from analyzer.report import check_json_destination, report_dict, write_json
 from isa.program import LayerProgram, Program, count_instructions
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
-from tracer.lowering import lower_workload, select_layers
+from tracer.lowering import lower_workload, read_layer_mapping, select_layers
 from tracer.trace_io import (
     MANIFEST,
     default_materialize,
@@ -164,12 +164,16 @@ def lower(
     model_params: Mapping[str, int] | None = None,
     dims: Mapping[str, int] | None = None,
     skip_unsupported: bool = False,
+    mapping: str | Path | Mapping[str, Any] | None = None,
 ) -> Trace:
     """Lower a model onto an accelerator.
 
     `model`: a zoo name (`accperf-trace list`), an .onnx or SCALE-Sim topology .csv path, or
     a Model already loaded (load_model). `accelerator`: a built-in name or a .toml
     description path; `params` override its parameters. `layers` keeps only those layers.
+    `mapping`: per layer, tile sizes, dataflow and loop order in place of the accelerator's
+    own tiling, a .json / .toml path or the same as a dict (Gemmini only;
+    docs/gemmini/tiling.md).
     """
     resolved = accelerator_spec(accelerator).resolve(
         {name: str(value) for name, value in (params or {}).items()}
@@ -189,7 +193,9 @@ def lower(
             dims=dims,
             skip_unsupported=skip_unsupported,
         )
-    program = lower_workload(resolved, select_layers(workload, list(layers) if layers else None))
+    parsed = read_layer_mapping(resolved, mapping, workload) if mapping is not None else None
+    chosen = select_layers(workload, list(layers) if layers else None)
+    program = lower_workload(resolved, chosen, parsed)
     if not program.layers:
         hosted = ", ".join(host.name for host in program.host_layers)
         raise AccperfError(

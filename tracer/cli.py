@@ -108,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME,NAME",
         help="lower only these layers of the model (comma-separated)",
     )
+    lower.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="FILE",
+        help="per layer, the tile sizes, dataflow and tile-loop order (a .json or .toml "
+        "file; Gemmini: docs/gemmini/tiling.md) in place of the auto tiler",
+    )
     lower.add_argument("-o", "--out", type=Path, default=Path("traces"), help="output folder")
     lower.add_argument(
         "--materialize",
@@ -490,6 +497,7 @@ def _lower(args: argparse.Namespace, console: Console) -> int:
         model_params=_model_params(args.model_param),
         dims=_int_params(args.dim, "--dim"),
         skip_unsupported=args.skip_unsupported,
+        mapping=args.mapping,
     )
     folder = trace.save(args.out, materialize, force=args.force, timing=args.timing)
     _stderr().print(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from accelerators.description import Accelerator
 from isa.program import Program
 from isa.registry import family_of, load_accelerator
 from isa.validation import ProgramError, check_program
 from tracer.errors import MappingError, WorkloadError
+from tracer.mapping_file import read_mapping_document
 from tracer.workloads.layers import Model
 from tracer.workloads.loading import load_model
 
@@ -46,14 +49,33 @@ def lower_model(
     options: dict[str, int] | None = None,
     skip_unsupported: bool = False,
     dims: dict[str, int] | None = None,
+    mapping: str | Path | Mapping | None = None,
 ) -> Program:
     """Validate everything the user gave, then lower. Raises UserInputError subclasses.
 
-    `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads.loading).
+    `model` is a zoo name, an .onnx file or a SCALE-Sim .csv (see tracer.workloads.loading);
+    `mapping` a user's per-layer mapping file or dict (read_layer_mapping).
     """
     resolved = load_accelerator(accelerator).resolve(params)
-    workload = select_layers(load_model(model, batch, options, skip_unsupported, dims), layers)
-    return lower_workload(resolved, workload)
+    loaded = load_model(model, batch, options, skip_unsupported, dims)
+    parsed = read_layer_mapping(resolved, mapping, loaded) if mapping is not None else None
+    return lower_workload(resolved, select_layers(loaded, layers), parsed)
+
+
+def read_layer_mapping(accelerator: Accelerator, source: str | Path | Mapping, model: Model) -> Any:
+    """A user's mapping (a .json / .toml path or a dict) read by the accelerator's family,
+    every entry naming a layer of `model` (the whole model, so one file serves any
+    --layers); refused in one line if the family takes none or the file is wrong."""
+    family = family_of(accelerator)
+    if family.read_mapping is None:
+        raise MappingError(
+            f"--mapping: the {family.name} family ({accelerator.name}) has its own mapping "
+            "and takes none from a file; only gemmini takes --mapping"
+        )
+    data, name = read_mapping_document(source)
+    mapping = family.read_mapping(data, name)
+    mapping.check_layer_names([layer.name for layer in model.layers])
+    return mapping
 
 
 def available_memory() -> int:
@@ -78,12 +100,17 @@ def _check_footprint(accelerator: Accelerator, needed: int, why: str) -> None:
         )
 
 
-def lower_workload(accelerator: Accelerator, workload: Model) -> Program:
-    """Lower an already loaded model onto a resolved accelerator, and check the result."""
+def lower_workload(accelerator: Accelerator, workload: Model, mapping: Any = None) -> Program:
+    """Lower an already loaded model onto a resolved accelerator, and check the result;
+    `mapping` from read_layer_mapping (its entries of layers not in `workload` ignored)."""
     family = family_of(accelerator)
     if family.footprint is not None:
         _check_footprint(accelerator, *family.footprint(accelerator))
-    program = family.lower(accelerator, workload)
+    if mapping is not None:
+        chosen = mapping.only([layer.name for layer in workload.layers])
+        program = family.lower(accelerator, workload, chosen)
+    else:
+        program = family.lower(accelerator, workload)
     program = replace(program, notes=program.notes + workload.notes)
     try:
         check_program(program)

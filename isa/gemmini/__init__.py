@@ -4,6 +4,7 @@ RTL's loop unrollers issue them, on the library's own tiling."""
 from isa.family import Family, choice, integer
 from isa.gemmini.commands import RS_ENTRIES
 from isa.gemmini.lowering import lower
+from isa.gemmini.mapping import read_mapping
 
 FAMILY = Family(
     name="gemmini",
@@ -28,4 +29,5 @@ FAMILY = Family(
         integer("dram_latency"),
     ),
     units=("load", "execute", "store", "rocc"),
+    read_mapping=read_mapping,
 )

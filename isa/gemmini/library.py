@@ -16,9 +16,23 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import product
 from math import prod
 
-from isa.gemmini.tiling import ConvProblem, GemminiMemory, conv_tiles, matmul_tiles
+from isa.gemmini.mapping import (
+    CONV_LETTERS,
+    MATMUL_LETTERS,
+    LayerMapping,
+    conv_sizes,
+    matmul_sizes,
+)
+from isa.gemmini.tiling import (
+    ConvProblem,
+    GemminiMemory,
+    conv_tile_rows,
+    conv_tiles,
+    matmul_tiles,
+)
 from tracer.errors import MappingError
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
 
@@ -98,10 +112,13 @@ def conv_tile_grid(
     memory: GemminiMemory,
     pool: Pool | None = None,
     calls: LibraryCalls = LibraryCalls(),
+    entry: LayerMapping | None = None,
 ) -> tuple[list[Tile], tuple[int, ...]] | None:
     """The tiles tiled_conv_auto (or tiled_conv_dw_auto) runs, in its loop order
     b, porow, pocol, poch, krow, kcol, kch (T gemmini.h tiled_conv), with max pooling
-    `pool` fused into the mvouts if given; None if the library cannot run the layer."""
+    `pool` fused into the mvouts if given; None if the library cannot run the layer.
+    With a user's `entry`, the tiles tiled_conv (tiled_conv_dw) runs with its sizes, in
+    its loop order (isa/gemmini/mapping.py)."""
     top, left, bottom, right = layer.padding
     depthwise = layer.groups > 1 and layer.groups == layer.in_channels == layer.out_channels
     if (
@@ -131,8 +148,6 @@ def conv_tile_grid(
         pool_padding=pool_padding,
         depthwise=depthwise,
     )
-    sizes = conv_tiles(problem, memory).as_tuple()
-    batches, porows, pocols, pochs, krows, kcols, kchs = sizes
     size, step = (pool_size, pool_stride) if pool else (1, 1)
     out = layer.out_height
     pooled = (out + 2 * pool_padding - size) // step + 1
@@ -140,6 +155,24 @@ def conv_tile_grid(
     out_ch = 1 if depthwise else layer.out_channels
     in_ch = 1 if depthwise else layer.in_channels
     k = layer.kernel_height
+    limits = (layer.batch, pooled, pooled, out_ch, k, k, in_ch)
+    if entry is None:
+        sizes = conv_tiles(problem, memory).as_tuple()
+        outer_to_inner = tuple(range(len(CONV_LETTERS)))
+    else:
+        sizes = conv_sizes(
+            entry,
+            limits,
+            depthwise,
+            lambda tile: conv_tile_rows(problem, tile, memory.dim),
+            (memory.scratchpad_rows // 2, memory.accumulator_rows // 2),
+        )
+        outer_to_inner = entry.outer_to_inner(CONV_LETTERS)
+        count = channel_groups * prod(
+            -(-lim // size) for lim, size in zip(limits, sizes, strict=True)
+        )
+        _refuse_too_many_tiles(entry, count)
+    batches, porows, pocols, pochs, krows, kcols, kchs = sizes
     # tiled_conv (T gemmini.h L2236-2237); tiled_conv_dw passes false (L2625).
     downsample = (
         not depthwise
@@ -151,47 +184,42 @@ def conv_tile_grid(
     )
     # sp_tiled_conv packs no pixels for a downsampled conv (T gemmini.h L1408).
     packing = calls.first_layer_optimizations and not downsample
+    starts = [range(0, limit, tile) for limit, tile in zip(limits, sizes, strict=True)]
     tiles = []
     for _ in range(channel_groups):
-        for b in range(0, layer.batch, batches):
-            for row in range(0, pooled, porows):
-                for col in range(0, pooled, pocols):
-                    for och in range(0, out_ch, pochs):
-                        for krow in range(0, k, krows):
-                            for kcol in range(0, k, kcols):
-                                for kch in range(0, in_ch, kchs):
-                                    rows = min(porows, pooled - row)
-                                    cols = min(pocols, pooled - col)
-                                    tile_kchs = min(kchs, in_ch - kch)
-                                    tile_kcols = min(kcols, k - kcol)
-                                    tiles.append(
-                                        Tile(
-                                            batches=min(batches, layer.batch - b),
-                                            orows=min((rows - 1) * step + size, out),
-                                            ocols=min((cols - 1) * step + size, out),
-                                            ochs=min(pochs, out_ch - och),
-                                            krows=min(krows, k - krow),
-                                            kcols=tile_kcols,
-                                            kchs=tile_kchs,
-                                            stride=layer.stride[0],
-                                            first=krow == 0 and kcol == 0 and kch == 0,
-                                            last=krow + krows >= k
-                                            and kcol + kcols >= k
-                                            and kch + kchs >= in_ch,
-                                            loop_conv_ws=True,
-                                            pool_size=size,
-                                            pool_stride=step,
-                                            porows=rows,
-                                            pocols=cols,
-                                            pixels_per_row=pixels_per_row(
-                                                tile_kchs, tile_kcols, memory.dim
-                                            )
-                                            if packing
-                                            else 1,
-                                            bias=calls.bias,
-                                            downsample=downsample,
-                                        )
-                                    )
+        # tiled_conv's seven loops in the given order (D gemmini.h L2386-2400), each tile's
+        # start as (b, row, col, och, krow, kcol, kch).
+        for values in product(*(starts[index] for index in outer_to_inner)):
+            at = dict(zip(outer_to_inner, values, strict=True))
+            b, row, col, och, krow, kcol, kch = (at[index] for index in range(len(limits)))
+            rows = min(porows, pooled - row)
+            cols = min(pocols, pooled - col)
+            tile_kchs = min(kchs, in_ch - kch)
+            tile_kcols = min(kcols, k - kcol)
+            tiles.append(
+                Tile(
+                    batches=min(batches, layer.batch - b),
+                    orows=min((rows - 1) * step + size, out),
+                    ocols=min((cols - 1) * step + size, out),
+                    ochs=min(pochs, out_ch - och),
+                    krows=min(krows, k - krow),
+                    kcols=tile_kcols,
+                    kchs=tile_kchs,
+                    stride=layer.stride[0],
+                    first=krow == 0 and kcol == 0 and kch == 0,
+                    last=krow + krows >= k and kcol + kcols >= k and kch + kchs >= in_ch,
+                    loop_conv_ws=True,
+                    pool_size=size,
+                    pool_stride=step,
+                    porows=rows,
+                    pocols=cols,
+                    pixels_per_row=pixels_per_row(tile_kchs, tile_kcols, memory.dim)
+                    if packing
+                    else 1,
+                    bias=calls.bias,
+                    downsample=downsample,
+                )
+            )
     return tiles, sizes
 
 
@@ -264,20 +292,45 @@ def matmul_tile_grid(
     memory: GemminiMemory,
     output_stationary: bool = False,
     bias: bool = True,
+    entry: LayerMapping | None = None,
+    call: str = "tiled_matmul_auto",
 ) -> tuple[list[Tile], tuple[int, ...]]:
     """The tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul_outer
     L790-826), one call for each of `batch` matmuls: LOOP_WS tiles (each a 1x1 conv over a
-    row of dim_i pixels) or, output-stationary, sp_tiled_matmul_os calls."""
-    tile_i, tile_j, tile_k = matmul_tiles(
-        dim_i, dim_j, dim_k, memory, weight_stationary=not output_stationary
-    )
-    step_i, step_j, step_k = (t * memory.dim for t in (tile_i, tile_j, tile_k))
+    row of dim_i pixels) or, output-stationary, sp_tiled_matmul_os calls. With a user's
+    `entry`, tiled_matmul's with its tile sizes, in its loop order (D gemmini.h L811-845)."""
+    dims = (dim_i, dim_j, dim_k)
+    if entry is None:
+        tiles_ijk = matmul_tiles(
+            dim_i, dim_j, dim_k, memory, weight_stationary=not output_stationary
+        )
+        outer_to_inner: tuple[int, ...] = (0, 1, 2)
+    else:
+        halves = 1 if output_stationary else 2  # only WS is double-buffered (T L1145-1149)
+        budgets = (memory.scratchpad_rows // halves, memory.accumulator_rows // halves)
+        tiles_ijk = matmul_sizes(entry, dims, memory.dim, budgets, call, not output_stationary)
+        outer_to_inner = entry.outer_to_inner(MATMUL_LETTERS)
+        blocks = (
+            -(-size // (tile * memory.dim)) for size, tile in zip(dims, tiles_ijk, strict=True)
+        )
+        _refuse_too_many_tiles(entry, batch * prod(blocks))
+    tile_i, tile_j, tile_k = tiles_ijk
+    steps = tuple(t * memory.dim for t in tiles_ijk)
+    step_k = steps[2]
+    starts = [range(0, size, step) for size, step in zip(dims, steps, strict=True)]
+
+    # (i, j, k) of each tile of a call, in the loop order.
+    order = []
+    for values in product(*(starts[index] for index in outer_to_inner)):
+        at = dict(zip(outer_to_inner, values, strict=True))
+        order.append((at[0], at[1], at[2]))
+
     tiles = [
         Tile(
             batches=1,
             orows=1,
-            ocols=min(step_i, dim_i - i),
-            ochs=min(step_j, dim_j - j),
+            ocols=min(steps[0], dim_i - i),
+            ochs=min(steps[1], dim_j - j),
             krows=1,
             kcols=1,
             kchs=min(step_k, dim_k - k),
@@ -290,11 +343,22 @@ def matmul_tile_grid(
             bias=bias,
         )
         for _ in range(batch)
-        for i in range(0, dim_i, step_i)
-        for j in range(0, dim_j, step_j)
-        for k in range(0, dim_k, step_k)
+        for i, j, k in order
     ]
     return tiles, (tile_i, tile_j, tile_k)
+
+
+# The most tiles a mapped layer may have: a tile list is built whole, and tiles far below
+# the auto tiler's (some thousands per ResNet-50 layer) would take minutes and gigabytes.
+MAX_MAPPED_TILES = 200_000
+
+
+def _refuse_too_many_tiles(entry: LayerMapping, count: int) -> None:
+    if count > MAX_MAPPED_TILES:
+        raise entry.error(
+            f"these sizes make {count:,} tiles; accperf lowers at most "
+            f"{MAX_MAPPED_TILES:,} tiles a layer; give larger tile sizes"
+        )
 
 
 def fusable_pool(layer: Layer, following: Layer | None, consumers: Counter[str]) -> bool:
@@ -334,11 +398,40 @@ def plan_layer(
     memory: GemminiMemory,
     output_stationary: bool = False,
     calls: LibraryCalls = LibraryCalls(),
+    entry: LayerMapping | None = None,
 ) -> Plan | str:
     """The library call that runs `layer` on Gemmini and its tiles, or why none does.
     Output stationary applies to matmuls (tiled_matmul_auto); residual additions stay
-    weight-stationary, as imagenet/resnet50.c passes WS to tiled_resadd_auto (L277)."""
-    os_ = output_stationary
+    weight-stationary, as imagenet/resnet50.c passes WS to tiled_resadd_auto (L277).
+    A user's `entry` (isa/gemmini/mapping.py) sets the tiles, dataflow and loop order of
+    the tiled_conv / tiled_matmul call instead of the auto tiler."""
+    plan = _plan(layer, pool, memory, output_stationary, calls, entry)
+    if entry is not None:
+        if isinstance(plan, str):
+            raise entry.error(f"the layer does not run on Gemmini ({plan})")
+        tiles, mapping = plan
+        if tiles[0].kind not in ("conv", "matmul_os"):
+            raise entry.error(
+                f"the layer runs as {mapping['library']}; a mapping sets the tiles of "
+                "tiled_conv and tiled_matmul calls only"
+            )
+        mapping["library"] = str(mapping["library"]).replace("_auto", "")
+        mapping["tiles_from"] = entry.source
+        if entry.loop_order is not None:
+            mapping["loop_order"] = entry.loop_order
+    return plan
+
+
+def _plan(
+    layer: Layer,
+    pool: Pool | None,
+    memory: GemminiMemory,
+    output_stationary: bool,
+    calls: LibraryCalls,
+    entry: LayerMapping | None,
+) -> Plan | str:
+    mapped_dataflow = entry is not None and entry.dataflow is not None
+    os_ = entry.dataflow == "os" if mapped_dataflow and entry else output_stationary
     bias = calls.bias
     if isinstance(layer, Conv2d):
         pointwise = (
@@ -352,13 +445,15 @@ def plan_layer(
         if as_matmul and layer.stride == (1, 1):
             # imagenet/resnet50.c runs its 1x1 convs as matmuls (tiled_matmul_nn_auto, L152).
             rows = layer.batch * layer.out_height * layer.out_width
+            call = "tiled_matmul_nn_auto (1x1 conv as a matmul)"
             tiles, sizes = matmul_tile_grid(
-                1, rows, layer.out_channels, layer.in_channels, memory, os_, bias
+                1, rows, layer.out_channels, layer.in_channels, memory, os_, bias, entry, call
             )
-            return tiles, _matmul_mapping("tiled_matmul_nn_auto (1x1 conv as a matmul)", sizes, os_)
+            return tiles, _matmul_mapping(call, sizes, os_)
         if as_matmul and layer.stride == (2, 2) and layer.in_height % 2 == 0:
             # tiled_conv_downsample (T gemmini.h L2870-2920): one tiled_matmul_auto per
             # output row, every other input pixel (resnet50.c L619).
+            call = "tiled_conv_downsample (a matmul per output row)"
             tiles, sizes = matmul_tile_grid(
                 layer.batch * layer.out_height,
                 layer.out_width,
@@ -367,13 +462,13 @@ def plan_layer(
                 memory,
                 os_,
                 bias,
+                entry,
+                call,
             )
-            return tiles, _matmul_mapping(
-                "tiled_conv_downsample (a matmul per output row)", sizes, os_
-            )
-        if os_:
+            return tiles, _matmul_mapping(call, sizes, os_)
+        if os_ and not mapped_dataflow:
             raise MappingError(OS_CONV_ERROR + (OS_CONV_1X1_HINT if pointwise else ""))
-        grid = conv_tile_grid(layer, memory, pool, calls)
+        grid = conv_tile_grid(layer, memory, pool, calls, entry)
         if grid is None:
             return SHAPE_REASON
         tiles, sizes = grid
@@ -387,7 +482,7 @@ def plan_layer(
             batch, dims = 1, (layer.rows, layer.out_features, layer.in_features)
         else:
             batch, dims = layer.batch, (layer.m, layer.n, layer.k)
-        tiles, sizes = matmul_tile_grid(batch, *dims, memory, os_, bias)
+        tiles, sizes = matmul_tile_grid(batch, *dims, memory, os_, bias, entry)
         return tiles, _matmul_mapping("tiled_matmul_auto", sizes, os_)
     if isinstance(layer, Pool):
         is_global = (

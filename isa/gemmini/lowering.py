@@ -93,6 +93,7 @@ from isa.gemmini.commands import (
     GemminiCommands,
 )
 from isa.gemmini.library import LibraryCalls, fusable_pool, plan_layer
+from isa.gemmini.mapping import GemminiMapping
 from isa.gemmini.output_stationary import OutputStationaryTiles
 from isa.gemmini.streams import TileStreams
 from isa.program import Frontend, HostLayer, LayerProgram, Loop, Program
@@ -101,7 +102,10 @@ from tracer.errors import MappingError
 from tracer.workloads.layers import Model, operations
 
 
-def lower(accelerator: Accelerator, model: Model) -> Program:
+def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None = None) -> Program:
+    """`model` on Gemmini; `mapping` (a user's tiles for some layers, isa/gemmini/mapping.py)
+    replaces the auto tiler for the layers it names, every entry checked before any layer
+    is lowered."""
     commands = GemminiCommands(accelerator)
     tiles_to_program = TileStreams(commands)
     os_tiles = OutputStationaryTiles(commands)
@@ -110,10 +114,15 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     output_stationary = accelerator.parameters["dataflow"] == "os"
     calls = LibraryCalls.from_parameters(accelerator.parameters)
     memory = commands.memory
+    mapped = mapping.layers if mapping is not None else {}
+    if mapping is not None:
+        mapping.check_layer_names([layer.name for layer in model.layers])
     layers = []
     host_layers = []
     consumers = Counter(name for layer in model.layers for name in layer.inputs)
     fused_into: dict[int, str] = {}
+    # First every layer's call and tiles (a mapping's errors surface before any lowering).
+    plans = []
     for position, layer in enumerate(model.layers):
         if position in fused_into:
             host_layers.append(
@@ -128,22 +137,30 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
                     placement="fused",
                 )
             )
+            if layer.name in mapped:
+                raise mapped[layer.name].error(
+                    f"the layer is fused into {fused_into[position]}'s mvouts; map that layer"
+                )
             continue
         following = model.layers[position + 1] if position + 1 < len(model.layers) else None
         pool = following if fusable_pool(layer, following, consumers) else None
+        entry = mapped.get(layer.name)
         try:
-            plan = plan_layer(layer, pool, memory, output_stationary, calls)
+            plan = plan_layer(layer, pool, memory, output_stationary, calls, entry)
         except MappingError as exc:
+            if entry is not None and str(exc).startswith(entry.source):
+                raise
             raise MappingError(f"layer {layer.name!r} on {accelerator.name}: {exc}") from None
         if isinstance(plan, str):
             host_layers.append(HostLayer(layer.name, layer.kind, operations(layer), position, plan))
             continue
-        tiles, mapping = plan
         if pool is not None:
             fused_into[position + 1] = layer.name
-            mapping["fused_pool"] = pool.name
-        mapping["tiles"] = len(tiles)
-        mapping["dim"] = commands.dim
+            plan[1]["fused_pool"] = pool.name
+        plans.append((layer, plan))
+    for layer, (tiles, mapping_shown) in plans:
+        mapping_shown["tiles"] = len(tiles)
+        mapping_shown["dim"] = commands.dim
         try:
             if tiles[0].kind == "matmul_os":
                 root = os_tiles.layer_root(tiles)
@@ -156,7 +173,8 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             root = Loop(root.name, root.trips, (flush, *root.body))
         root = sharing.share(root)
         macs = getattr(layer, "macs", 0)
-        layers.append(LayerProgram(layer.name, layer.kind, macs, mapping, root))
+        layers.append(LayerProgram(layer.name, layer.kind, macs, mapping_shown, root))
+    any_os = any(tiles[0].kind == "matmul_os" for _, (tiles, _) in plans)
     params = accelerator.parameters
     queues = {
         "load": int(params["load_inflight"]),
@@ -176,8 +194,11 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             f"{params['first_layer_optimizations']}, bias={params['bias']} (imagenet/resnet50.c "
             "calls them matmul / true / true)"
         )
-    if output_stationary:
+    if output_stationary or any_os:  # the CPU's issue queues, for the layers it issues
         queues.update({queue: int(params[entries]) for queue, entries in RS_ENTRIES.items()})
+    if mapping is not None and mapped:
+        notes.append(f"tiles of {', '.join(mapped)} from {mapping.source}")
+    if output_stationary:
         notes = [
             "output stationary: matmuls as tiled_matmul_auto's sp_tiled_matmul_os calls, "
             "issued by the CPU at one command per cycle (an assumption: a core spends a few "

@@ -136,7 +136,7 @@ class ConvProblem:
     depthwise: bool = False
 
 
-def _conv_rows(problem: ConvProblem, tiles: tuple[int, ...], dim: int) -> tuple[int, int]:
+def conv_tile_rows(problem: ConvProblem, tiles: tuple[int, ...], dim: int) -> tuple[int, int]:
     """(scratchpad rows, accumulator rows) of one tile: tiled_conv_total_spad_rows
     (L1791-1831). Padding is ignored (an overestimate) and so is the first layer's pixel
     packing, as the library does."""
@@ -186,7 +186,7 @@ def conv_tiles(problem: ConvProblem, memory: GemminiMemory) -> ConvTiles:
     channel_fields = (3, 6)  # pochs, kchs: shrink to a multiple of DIM (L2703-2710)
 
     def fits(candidate: list[int]) -> bool:
-        spad, acc = _conv_rows(problem, tuple(candidate), dim)
+        spad, acc = conv_tile_rows(problem, tuple(candidate), dim)
         return spad <= max_spad and acc <= max_acc
 
     while not fits(sizes):
