@@ -76,13 +76,14 @@ class Progress:
 def configurations(
     models: Sequence[str], grid: Mapping[str, Sequence[str]], batches: Sequence[int | None]
 ) -> list[Configuration]:
-    """The product of the grids, times the models, times the batch sizes, in that order."""
+    """The product of the grids, times the models, times the batch sizes, in that order;
+    a value given twice is run once (twice would write its rows twice)."""
     names = list(grid)
     return [
         Configuration(model, batch, dict(zip(names, values, strict=True)))
-        for model in models
-        for batch in batches
-        for values in itertools.product(*(grid[name] for name in names))
+        for model in dict.fromkeys(models)
+        for batch in dict.fromkeys(batches)
+        for values in itertools.product(*(dict.fromkeys(grid[name]) for name in names))
     ]
 
 
@@ -116,7 +117,13 @@ def sweep(
     grid_text = {name: [str(v) for v in values] for name, values in grid.items()}
     todo = configurations(models, grid_text, batches)
     earlier = _read_results(out)
-    done_keys = set(earlier["configuration"].unique()) if earlier.height else set()
+    # A configuration's key names no accelerator: one file may hold several accelerators'
+    # sweeps, and another accelerator's row must not count as done.
+    done_keys = (
+        set(earlier.filter(earlier["accelerator"] == accelerator)["configuration"].unique())
+        if earlier.height
+        else set()
+    )
     pending = [c for c in todo if c.key not in done_keys]
     rows: list[dict[str, Any]] = []
     counts = {"done": 0, "failed": 0}
