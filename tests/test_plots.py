@@ -104,3 +104,26 @@ def test_bad_plots_are_refused_in_one_line(swept, tmp_path, capsys, source, extr
     code, _, err = run(["plot", str(path), *extra], capsys)
     assert code == 2 and message in err and "Traceback" not in err
     assert not list(tmp_path.glob("r.png")) and not list(tmp_path.glob("r.jpg"))
+
+
+def test_batch_sizes_and_accelerators_are_lines_of_their_own():
+    # Two batch sizes and two accelerators in one file: a line per batch and accelerator,
+    # each in order of the parameter, and no point without a value of it.
+    frame = pl.DataFrame(
+        {
+            "row": ["total"] * 6,
+            "error": [None] * 6,
+            "model": ["m"] * 6,
+            "accelerator": ["systolic"] * 4 + ["other"] * 2,
+            "batch": [1, 2, 1, 2, 1, 1],
+            "param.rows": [4, 4, 8, 8, 4, None],
+            "cycles": [40, 55, 22, 30, 7, 9],
+            "utilization": [0.5, 0.6, 0.4, 0.5, 0.9, 0.8],
+        }
+    )
+    lines = parameter_lines(frame, "rows")
+    assert [(line.label, line.x, line.cycles) for line in lines] == [
+        ("m, accelerator=other, batch=1", [4], [7]),
+        ("m, accelerator=systolic, batch=1", [4, 8], [40, 22]),
+        ("m, accelerator=systolic, batch=2", [4, 8], [55, 30]),
+    ]

@@ -63,10 +63,19 @@ def swept_parameters(frame: Any) -> list[str]:
     ]
 
 
+def series_columns(totals: Any) -> list[str]:
+    """What tells the sweep's series apart besides the swept parameters: the model, and
+    the accelerator and batch size when the file holds several (points of different
+    batches on one line would zigzag between them)."""
+    return ["model"] + [
+        c for c in ("accelerator", "batch") if totals[c].drop_nulls().n_unique() > 1
+    ]
+
+
 def parameter_lines(frame: Any, parameter: str) -> list[Line]:
     """Total cycles and utilization of every configuration that ran, against
-    `parameter` (a column param.<name>), a line per model and values of the other swept
-    parameters, points in order of the parameter."""
+    `parameter` (a column param.<name>), a line per model (accelerator, batch) and values
+    of the other swept parameters, points in order of the parameter."""
     import polars as pl
 
     column = f"param.{parameter}"
@@ -75,15 +84,18 @@ def parameter_lines(frame: Any, parameter: str) -> list[Line]:
     if frame[column].dtype == pl.String:
         raise PlotError(f"--x {parameter}: not a number; pick a numeric parameter")
     others = [c for c in swept_parameters(frame) if c != column]
-    totals = frame.filter((pl.col("row") == "total") & pl.col("error").is_null())
+    totals = frame.filter(
+        (pl.col("row") == "total") & pl.col("error").is_null() & pl.col(column).is_not_null()
+    )
+    series = series_columns(totals)
     lines = []
-    ordered = totals.sort(["model", *others, column])
-    for key, group in ordered.group_by(["model", *others], maintain_order=True):
+    ordered = totals.sort([*series, *others, column], nulls_last=True)
+    for key, group in ordered.group_by([*series, *others], maintain_order=True):
         label = ", ".join(
             [str(key[0])]
             + [
                 f"{name.removeprefix('param.')}={value}"
-                for name, value in zip(others, key[1:], strict=True)
+                for name, value in zip([*series[1:], *others], key[1:], strict=True)
             ]
         )
         lines.append(
@@ -220,11 +232,15 @@ def _pareto(axes: Any, frame: Any) -> None:
         & pl.col("error").is_null()
         & pl.col("peak_macs_per_cycle").is_not_null()
     )
-    for (model,), group in totals.group_by(["model"], maintain_order=True):
+    series = series_columns(totals)
+    for key, group in totals.group_by(series, maintain_order=True):
         points = list(zip(group["peak_macs_per_cycle"], group["cycles"], strict=True))
         axes.scatter(*zip(*points, strict=True), s=12, alpha=0.5)
         front = pareto_front(points)
-        axes.plot(*zip(*front, strict=True), marker="o", label=f"{model} (Pareto front)")
+        label = ", ".join(
+            [str(key[0])] + [f"{n}={v}" for n, v in zip(series[1:], key[1:], strict=True)]
+        )
+        axes.plot(*zip(*front, strict=True), marker="o", label=f"{label} (Pareto front)")
     axes.set_xlabel("MAC units (peak MACs per cycle)")
     axes.set_ylabel("total cycles")
     axes.set_xscale("log")
