@@ -75,6 +75,24 @@ def test_another_accelerator_in_the_same_file_is_not_taken_as_done(tmp_path):
     assert totals["cycles"][0] == direct.total_cycles
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_sweep_keeps_what_finished_and_resumes_after_it(tmp_path, workers):
+    out = tmp_path / "sweep.parquet"
+
+    def interrupt(progress):
+        if progress.done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep("systolic", ["tc_resnet8"], GRID, out, workers=workers, on_progress=interrupt)
+    kept = pl.read_parquet(out).filter(pl.col("row") == "total")
+    assert kept.height == 1
+    seen = []
+    sweep("systolic", ["tc_resnet8"], GRID, out, workers=workers, on_progress=seen.append)
+    assert (seen[-1].done, seen[-1].skipped) == (3, 1)
+    assert pl.read_parquet(out)["configuration"].n_unique() == 4
+
+
 def test_workers_in_parallel_give_what_one_process_gives(tmp_path):
     serial = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "one.parquet", workers=1)
     parallel = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "two.parquet", workers=2)

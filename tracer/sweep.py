@@ -145,11 +145,19 @@ def sweep(
         finished = (run_configuration(accelerator, c) for c in pending)
     else:
         finished = _in_processes(accelerator, pending, workers)
-    for result in finished:
-        report(result)
-        if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+    try:
+        for result in finished:
+            report(result)
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                _write_results(out, earlier, rows)
+                last_save = time.monotonic()
+    except BaseException:
+        # Interrupted (Ctrl-C, or a bug): keep what finished, so the next run resumes
+        # after it, and leave no configuration queued in the workers.
+        getattr(finished, "close", lambda: None)()
+        if rows:
             _write_results(out, earlier, rows)
-            last_save = time.monotonic()
+        raise
     return _write_results(out, earlier, rows)
 
 
@@ -162,8 +170,12 @@ def _in_processes(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(run_configuration, accelerator, c) for c in pending]
-        for future in as_completed(futures):
-            yield future.result()
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()  # closed early: the pool's exit would run them all
 
 
 def _on_ray(
