@@ -49,26 +49,11 @@ from math import prod
 from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.plasticine.plan import Machine, StepPlan, log2_ceil, plan_layer
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
 from tracer.workloads.layers import GEMM_LAYERS, Model, gemm_operands
 
 Node = Loop | BlockRef
 SLOTS = 2  # double buffering: two slots per tile
-
-
-class _Blocks:
-    """Program.blocks, each distinct block once."""
-
-    def __init__(self) -> None:
-        self.blocks: list[Block] = []
-        self.index: dict[Block, int] = {}
-
-    def ref(self, name: str, *templates: Template) -> BlockRef:
-        block = Block(name, templates)
-        if block not in self.index:
-            self.index[block] = len(self.blocks)
-            self.blocks.append(block)
-        return BlockRef(self.index[block])
 
 
 def _at(depth: int, coef: int) -> tuple[int, ...]:
@@ -84,7 +69,7 @@ def _slot(space: str, slot: int, pair_depth: int | None) -> Operand:
 
 
 class _LayerLowering:
-    def __init__(self, blocks: _Blocks, machine: Machine, plan: StepPlan) -> None:
+    def __init__(self, blocks: BlockTable, machine: Machine, plan: StepPlan) -> None:
         self.b = blocks
         self.m = machine
         self.plan = plan
@@ -301,7 +286,7 @@ def _mapping(layer, plan: StepPlan, machine: Machine) -> dict[str, int | str]:
 
 def lower(accelerator: Accelerator, model: Model) -> Program:
     machine = Machine.of(accelerator)
-    blocks = _Blocks()
+    blocks = BlockTable()
     layers = []
     for layer in model.layers:
         plan = plan_layer(machine, layer)
