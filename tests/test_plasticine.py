@@ -140,6 +140,20 @@ def test_a_convolution_loads_the_fewer_of_its_input_rows_and_its_im2col_rows():
     assert one.private_words == min(3 * 20 * 16, one.x_tile * 144)
 
 
+def test_a_tile_that_may_straddle_two_images_loads_each_parts_rows_not_whole_images():
+    """The same conv over a batch of 2: 18 positions may be the last output row of one
+    image and the first of the next, 3 input rows each (6 x 20 x 16 = 1,920 words), fewer
+    than their im2col rows (2,592); not the two whole images (12,800, which made every
+    tile of a batched conv load its im2col rows)."""
+    conv = Conv2d("c", 16, 8, 20, 20, 3, 3, batch=2)
+    plan = plan_layer(Machine.of(_plasticine(par=36)), conv)
+    assert (plan.x, plan.x_tile) == (648, 18)
+    assert plan.private_words == 6 * 20 * 16
+    # Longer than an image (324 positions): it may touch both images, whole.
+    whole = plan_layer(Machine.of(_plasticine(par=1)), conv)
+    assert whole.x_tile > 324 and whole.private_words == 2 * 20 * 20 * 16
+
+
 def test_grouped_convolutions_run_one_gemm_per_group():
     depthwise = Conv2d("dw", 32, 32, 14, 14, 3, 3, padding=1, groups=32)
     mapping = _lower([depthwise]).layers[0].mapping
