@@ -107,6 +107,8 @@ def test_workers_in_parallel_give_what_one_process_gives(tmp_path):
         (["--grid", "nope=1,2"], "has no parameter 'nope'"),
         (["--grid", "rows=4", "--grid", "rows=8"], "given twice"),
         (["--workers", "0"], "at least 1"),
+        (["--model", "resnet5"], "--model resnet5: unknown model 'resnet5'"),
+        (["--model", "gone.onnx"], "--model gone.onnx: gone.onnx: no such ONNX model file"),
     ],
 )
 def test_bad_sweeps_are_refused_before_anything_is_written(tmp_path, capsys, args, message):

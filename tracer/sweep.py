@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer.api import AccperfError, accelerator_spec, analyze, lower
+from tracer.api import AccperfError, accelerator_spec, analyze, load_model, lower
 from tracer.errors import UserInputError
+from tracer.workloads.zoo import MODELS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -109,6 +110,14 @@ def sweep(
         raise SweepError(f"-o {out}: folder {out.parent} does not exist")
     if not models:
         raise SweepError("--model: give at least one model to sweep")
+    for model in models:
+        if model not in MODELS and not Path(model).is_file():
+            # A misspelt model would fail every one of its configurations alike: one
+            # error before any work, as for a misspelt parameter.
+            try:
+                load_model(model)
+            except UserInputError as exc:
+                raise SweepError(f"--model {model}: {exc}") from None
     spec = accelerator_spec(accelerator)
     for name, values in grid.items():
         spec.parameter(name)  # an unknown parameter: one clear error before any work
