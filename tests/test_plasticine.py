@@ -166,7 +166,10 @@ def _random_layer(draw_kind, sizes):
     if draw_kind == "dense":
         return Dense("l", a * 7, b * 5, rows=c * 9)
     if draw_kind == "conv":
-        return Conv2d("l", a * 2, b * 2, c + 8, d + 8, 3, 3, stride=1 + a % 2, padding=1)
+        # A batch of 2 for odd d: tiles that may straddle two images.
+        return Conv2d(
+            "l", a * 2, b * 2, c + 8, d + 8, 3, 3, stride=1 + a % 2, padding=1, batch=1 + d % 2
+        )
     if draw_kind == "depthwise":
         return Conv2d("l", a * 2, a * 2, c + 8, d + 8, 3, 3, padding=1, groups=a * 2)
     if draw_kind == "matmul":
@@ -186,6 +189,8 @@ def _random_layer(draw_kind, sizes):
             "grid_cols": st.sampled_from(["2", "4", "8"]),
             "lanes": st.sampled_from(["4", "8", "16"]),
             "pmu_banks": st.sampled_from(["2", "16"]),
+            "pcu_stages": st.sampled_from(["2", "6"]),
+            "burst_bytes": st.sampled_from(["4", "64"]),
             "pmu_kib": st.sampled_from(["4", "16", "256"]),
             "dram_bytes_per_cycle": st.sampled_from(["4", "51", "1048576"]),
             "dram_latency": st.sampled_from(["0", "100"]),
