@@ -127,3 +127,15 @@ def test_batch_sizes_and_accelerators_are_lines_of_their_own():
         ("m, accelerator=systolic, batch=1", [4, 8], [40, 22]),
         ("m, accelerator=systolic, batch=2", [4, 8], [55, 30]),
     ]
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [["a"], [{"placement": "accelerator", "cycles": 3}], [{"name": "a", "cycles": "x"}]],
+)
+def test_a_report_whose_layers_are_malformed_is_one_clear_error(tmp_path, capsys, layers):
+    result = tmp_path / "report.json"
+    result.write_text(json.dumps({"layers": layers}))
+    code, _, err = run(["plot", str(result), "-o", str(tmp_path / "p.png")], capsys)
+    assert code == 2 and "layer 0 is not an analyze report's layer" in err
+    assert "Traceback" not in err and not (tmp_path / "p.png").exists()

@@ -158,6 +158,17 @@ def _read_report(path: Path) -> dict[str, Any]:
         raise PlotError(f"{path}: not JSON; give a file `analyze --json` wrote") from None
     if not isinstance(report, dict) or not isinstance(report.get("layers"), list):
         raise PlotError(f"{path}: not an analyze report (no layers); see docs/report-json.md")
+    for number, layer in enumerate(report["layers"]):
+        # What layer_bars reads; anything else in a hand-edited file is one clear error.
+        if not (
+            isinstance(layer, dict)
+            and isinstance(layer.get("name"), str)
+            and (layer.get("cycles") is None or type(layer["cycles"]) is int)
+        ):
+            raise PlotError(
+                f"{path}: layer {number} is not an analyze report's layer (a name, and "
+                "integer cycles or null); see docs/report-json.md"
+            )
     return report
 
 
