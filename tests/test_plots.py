@@ -88,6 +88,7 @@ def test_plot_writes_pictures_of_a_report_and_of_a_sweep(swept, tmp_path, capsys
         ("bad.json", ["-o", "r.png"], "not JSON"),
         ("other.json", ["-o", "r.png"], "not an analyze report"),
         ("other.parquet", ["-o", "r.png"], "not a sweep results file"),
+        ("text_cycles.parquet", ["-o", "r.png"], "not a sweep results file"),
         ("sweep", ["-o", "r.png", "--x", "dataflow"], "not a number"),
         ("sweep", ["-o", "r.png", "--x", "nope"], "no parameter 'nope'"),
         ("r.json", ["-o", "r.png", "--x", "rows"], "for sweeps only"),
@@ -99,6 +100,9 @@ def test_bad_plots_are_refused_in_one_line(swept, tmp_path, capsys, source, extr
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "other.json").write_text("[1]")
     pl.DataFrame({"a": [1]}).write_parquet(tmp_path / "other.parquet")
+    # The columns a plot reads, but cycles as text: a TypeError out of polars before.
+    text_cycles = swept[1].with_columns(pl.col("cycles").cast(pl.String))
+    text_cycles.write_parquet(tmp_path / "text_cycles.parquet")
     path = swept[0] if source == "sweep" else tmp_path / source
     extra = [str(tmp_path / e) if e.startswith("r.") else e for e in extra]
     code, _, err = run(["plot", str(path), *extra], capsys)

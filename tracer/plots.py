@@ -20,6 +20,10 @@ from typing import Any
 from tracer.errors import UserInputError
 
 FORMATS = (".png", ".svg")
+# The columns of a sweep's file (tracer/sweep.py) the pictures read, text and numbers (a
+# column that is all null reads as the Null type).
+SWEEP_TEXT_COLUMNS = ("row", "model", "accelerator", "error")
+SWEEP_NUMBER_COLUMNS = ("batch", "cycles", "utilization", "peak_macs_per_cycle")
 
 
 class PlotError(UserInputError):
@@ -179,7 +183,17 @@ def _read_sweep(path: Path) -> Any:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several kinds for a damaged file
         raise PlotError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-    if not {"row", "cycles", "model", "error"} <= set(frame.columns):
+
+    def holds(column: str, numbers: bool) -> bool:
+        kind = frame.schema.get(column)
+        if kind is None or kind == pl.Null:
+            return kind is not None
+        return kind.is_numeric() if numbers else kind == pl.String
+
+    if not (
+        all(holds(c, numbers=False) for c in SWEEP_TEXT_COLUMNS)
+        and all(holds(c, numbers=True) for c in SWEEP_NUMBER_COLUMNS)
+    ):
         raise PlotError(f"{path}: not a sweep results file; `accperf-trace sweep` writes one")
     return frame
 
