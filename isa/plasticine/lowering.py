@@ -50,7 +50,7 @@ from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.plasticine.plan import Machine, StepPlan, log2_ceil, plan_layer
 from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
-from tracer.workloads.layers import GEMM_LAYERS, Model, gemm_operands
+from tracer.workloads.layers import GEMM_LAYERS, Layer, Model, gemm_operands
 
 Node = Loop | BlockRef
 SLOTS = 2  # double buffering: two slots per tile
@@ -251,7 +251,7 @@ class _LayerLowering:
         return Loop("layer", 1, tuple(body))
 
 
-def _mapping(layer, plan: StepPlan, machine: Machine) -> dict[str, int | str]:
+def _mapping(layer: Layer, plan: StepPlan) -> dict[str, int | str]:
     if isinstance(layer, GEMM_LAYERS):
         input_words, weight_words, output_words = gemm_operands(layer)
     else:
@@ -291,9 +291,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     for layer in model.layers:
         plan = plan_layer(machine, layer)
         root = _LayerLowering(blocks, machine, plan).root()
-        layers.append(
-            LayerProgram(layer.name, layer.kind, layer.macs, _mapping(layer, plan, machine), root)
-        )
+        layers.append(LayerProgram(layer.name, layer.kind, layer.macs, _mapping(layer, plan), root))
     per_pair = SLOTS * machine.pmus
     spaces = {
         "private": per_pair,
