@@ -4,8 +4,9 @@ matplotlib (imported here only):
 - an analyze JSON (`analyze --json`, docs/report-json.md): per-layer cycles as bars,
   coloured by what bounds each layer;
 - a sweep Parquet (tracer/sweep.py): total cycles and utilization against a swept
-  parameter, a line per model (and per value of the other swept parameters), and the
-  Pareto front of cycles against the accelerator's MAC units (its roofline peak).
+  parameter, a line per model (and per value of the other swept parameters, accelerator
+  and batch size), and the Pareto front of cycles against the accelerator's MAC units
+  (its roofline peak), one per model, accelerator and batch size.
 
 The data each picture shows is computed by the functions without matplotlib
 (`layer_bars`, `parameter_lines`, `pareto_front`), which the tests check."""

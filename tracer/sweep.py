@@ -4,8 +4,9 @@ lowered and analysed (fast mode) in worker processes, one Parquet file of result
 One row per (configuration, layer) plus one per configuration with `row` = "total"; a
 configuration that cannot run (a parameter out of range, a tile that fits no buffer) is
 one row with its `error` and the sweep goes on. The file is rewritten (atomically) as
-configurations finish, so a second run of the same sweep reads it and evaluates only the
-configurations it does not hold yet. polars reads it alone:
+configurations finish and when the sweep is interrupted, so a second run of the same
+sweep reads it and evaluates only the configurations it does not hold yet for that
+accelerator. polars reads it alone:
 `pl.read_parquet("sweep.parquet")`.
 """
 
@@ -60,7 +61,8 @@ class Configuration:
 
     @property
     def key(self) -> str:
-        """What identifies it in the results file (resume compares these)."""
+        """What identifies it among one accelerator's rows of the results file (resume
+        compares these, with the accelerator column)."""
         return json.dumps(
             {"model": self.model, "batch": self.batch, "params": self.params}, sort_keys=True
         )
