@@ -164,6 +164,22 @@ class BlockRef:
     block: int  # index into Program.blocks
 
 
+class BlockTable:
+    """A lowering's Program.blocks, each distinct block once: a block met again (the same
+    name and templates) is referred to by its first index, so the trace stores it once."""
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.index: dict[Block, int] = {}
+
+    def ref(self, name: str, *templates: Template) -> BlockRef:
+        block = Block(name, templates)
+        if block not in self.index:
+            self.index[block] = len(self.blocks)
+            self.blocks.append(block)
+        return BlockRef(self.index[block])
+
+
 @dataclass(frozen=True)
 class Loop:
     name: str

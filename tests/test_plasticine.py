@@ -140,6 +140,20 @@ def test_a_convolution_loads_the_fewer_of_its_input_rows_and_its_im2col_rows():
     assert one.private_words == min(3 * 20 * 16, one.x_tile * 144)
 
 
+def test_a_tile_that_may_straddle_two_images_loads_each_parts_rows_not_whole_images():
+    """The same conv over a batch of 2: 18 positions may be the last output row of one
+    image and the first of the next, 3 input rows each (6 x 20 x 16 = 1,920 words), fewer
+    than their im2col rows (2,592); not the two whole images (12,800, which made every
+    tile of a batched conv load its im2col rows)."""
+    conv = Conv2d("c", 16, 8, 20, 20, 3, 3, batch=2)
+    plan = plan_layer(Machine.of(_plasticine(par=36)), conv)
+    assert (plan.x, plan.x_tile) == (648, 18)
+    assert plan.private_words == 6 * 20 * 16
+    # Longer than an image (324 positions): it may touch both images, whole.
+    whole = plan_layer(Machine.of(_plasticine(par=1)), conv)
+    assert whole.x_tile > 324 and whole.private_words == 2 * 20 * 20 * 16
+
+
 def test_grouped_convolutions_run_one_gemm_per_group():
     depthwise = Conv2d("dw", 32, 32, 14, 14, 3, 3, padding=1, groups=32)
     mapping = _lower([depthwise]).layers[0].mapping
@@ -152,7 +166,10 @@ def _random_layer(draw_kind, sizes):
     if draw_kind == "dense":
         return Dense("l", a * 7, b * 5, rows=c * 9)
     if draw_kind == "conv":
-        return Conv2d("l", a * 2, b * 2, c + 8, d + 8, 3, 3, stride=1 + a % 2, padding=1)
+        # A batch of 2 for odd d: tiles that may straddle two images.
+        return Conv2d(
+            "l", a * 2, b * 2, c + 8, d + 8, 3, 3, stride=1 + a % 2, padding=1, batch=1 + d % 2
+        )
     if draw_kind == "depthwise":
         return Conv2d("l", a * 2, a * 2, c + 8, d + 8, 3, 3, padding=1, groups=a * 2)
     if draw_kind == "matmul":
@@ -172,6 +189,8 @@ def _random_layer(draw_kind, sizes):
             "grid_cols": st.sampled_from(["2", "4", "8"]),
             "lanes": st.sampled_from(["4", "8", "16"]),
             "pmu_banks": st.sampled_from(["2", "16"]),
+            "pcu_stages": st.sampled_from(["2", "6"]),
+            "burst_bytes": st.sampled_from(["4", "64"]),
             "pmu_kib": st.sampled_from(["4", "16", "256"]),
             "dram_bytes_per_cycle": st.sampled_from(["4", "51", "1048576"]),
             "dram_latency": st.sampled_from(["0", "100"]),

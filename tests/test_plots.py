@@ -88,6 +88,7 @@ def test_plot_writes_pictures_of_a_report_and_of_a_sweep(swept, tmp_path, capsys
         ("bad.json", ["-o", "r.png"], "not JSON"),
         ("other.json", ["-o", "r.png"], "not an analyze report"),
         ("other.parquet", ["-o", "r.png"], "not a sweep results file"),
+        ("text_cycles.parquet", ["-o", "r.png"], "not a sweep results file"),
         ("sweep", ["-o", "r.png", "--x", "dataflow"], "not a number"),
         ("sweep", ["-o", "r.png", "--x", "nope"], "no parameter 'nope'"),
         ("r.json", ["-o", "r.png", "--x", "rows"], "for sweeps only"),
@@ -99,8 +100,46 @@ def test_bad_plots_are_refused_in_one_line(swept, tmp_path, capsys, source, extr
     (tmp_path / "bad.json").write_text("{")
     (tmp_path / "other.json").write_text("[1]")
     pl.DataFrame({"a": [1]}).write_parquet(tmp_path / "other.parquet")
+    # The columns a plot reads, but cycles as text: a TypeError out of polars before.
+    text_cycles = swept[1].with_columns(pl.col("cycles").cast(pl.String))
+    text_cycles.write_parquet(tmp_path / "text_cycles.parquet")
     path = swept[0] if source == "sweep" else tmp_path / source
     extra = [str(tmp_path / e) if e.startswith("r.") else e for e in extra]
     code, _, err = run(["plot", str(path), *extra], capsys)
     assert code == 2 and message in err and "Traceback" not in err
     assert not list(tmp_path.glob("r.png")) and not list(tmp_path.glob("r.jpg"))
+
+
+def test_batch_sizes_and_accelerators_are_lines_of_their_own():
+    # Two batch sizes and two accelerators in one file: a line per batch and accelerator,
+    # each in order of the parameter, and no point without a value of it.
+    frame = pl.DataFrame(
+        {
+            "row": ["total"] * 6,
+            "error": [None] * 6,
+            "model": ["m"] * 6,
+            "accelerator": ["systolic"] * 4 + ["other"] * 2,
+            "batch": [1, 2, 1, 2, 1, 1],
+            "param.rows": [4, 4, 8, 8, 4, None],
+            "cycles": [40, 55, 22, 30, 7, 9],
+            "utilization": [0.5, 0.6, 0.4, 0.5, 0.9, 0.8],
+        }
+    )
+    lines = parameter_lines(frame, "rows")
+    assert [(line.label, line.x, line.cycles) for line in lines] == [
+        ("m, accelerator=other, batch=1", [4], [7]),
+        ("m, accelerator=systolic, batch=1", [4, 8], [40, 22]),
+        ("m, accelerator=systolic, batch=2", [4, 8], [55, 30]),
+    ]
+
+
+@pytest.mark.parametrize(
+    "layers",
+    [["a"], [{"placement": "accelerator", "cycles": 3}], [{"name": "a", "cycles": "x"}]],
+)
+def test_a_report_whose_layers_are_malformed_is_one_clear_error(tmp_path, capsys, layers):
+    result = tmp_path / "report.json"
+    result.write_text(json.dumps({"layers": layers}))
+    code, _, err = run(["plot", str(result), "-o", str(tmp_path / "p.png")], capsys)
+    assert code == 2 and "layer 0 is not an analyze report's layer" in err
+    assert "Traceback" not in err and not (tmp_path / "p.png").exists()

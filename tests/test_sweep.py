@@ -58,6 +58,41 @@ def test_a_second_run_resumes_and_a_larger_grid_adds_only_the_new(tmp_path):
     assert pl.read_parquet(out).filter(pl.col("row") == "total").height == 2
 
 
+def test_a_value_given_twice_is_run_once():
+    found = configurations(["a", "a"], {"x": ["1", "2", "1"]}, [None, None])
+    assert [c.params["x"] for c in found] == ["1", "2"]
+
+
+def test_another_accelerator_in_the_same_file_is_not_taken_as_done(tmp_path):
+    # The key names the model, batch and grid values, not the accelerator: a gemmini sweep
+    # over dataflow=ws into a file holding systolic's dataflow=ws must still run.
+    out = tmp_path / "sweep.parquet"
+    sweep("systolic", ["tc_resnet8"], {"dataflow": ["ws"]}, out, workers=1)
+    both = sweep("gemmini", ["tc_resnet8"], {"dataflow": ["ws"]}, out, workers=1)
+    totals = both.filter(pl.col("row") == "total").sort("accelerator")
+    assert totals["accelerator"].to_list() == ["gemmini", "systolic"]
+    direct = accperf.analyze(accperf.lower("tc_resnet8", "gemmini", {"dataflow": "ws"}))
+    assert totals["cycles"][0] == direct.total_cycles
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_interrupted_sweep_keeps_what_finished_and_resumes_after_it(tmp_path, workers):
+    out = tmp_path / "sweep.parquet"
+
+    def interrupt(progress):
+        if progress.done == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sweep("systolic", ["tc_resnet8"], GRID, out, workers=workers, on_progress=interrupt)
+    kept = pl.read_parquet(out).filter(pl.col("row") == "total")
+    assert kept.height == 1
+    seen = []
+    sweep("systolic", ["tc_resnet8"], GRID, out, workers=workers, on_progress=seen.append)
+    assert (seen[-1].done, seen[-1].skipped) == (3, 1)
+    assert pl.read_parquet(out)["configuration"].n_unique() == 4
+
+
 def test_workers_in_parallel_give_what_one_process_gives(tmp_path):
     serial = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "one.parquet", workers=1)
     parallel = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "two.parquet", workers=2)
@@ -72,6 +107,8 @@ def test_workers_in_parallel_give_what_one_process_gives(tmp_path):
         (["--grid", "nope=1,2"], "has no parameter 'nope'"),
         (["--grid", "rows=4", "--grid", "rows=8"], "given twice"),
         (["--workers", "0"], "at least 1"),
+        (["--model", "resnet5"], "--model resnet5: unknown model 'resnet5'"),
+        (["--model", "gone.onnx"], "--model gone.onnx: gone.onnx: no such ONNX model file"),
     ],
 )
 def test_bad_sweeps_are_refused_before_anything_is_written(tmp_path, capsys, args, message):

@@ -4,8 +4,9 @@ matplotlib (imported here only):
 - an analyze JSON (`analyze --json`, docs/report-json.md): per-layer cycles as bars,
   coloured by what bounds each layer;
 - a sweep Parquet (tracer/sweep.py): total cycles and utilization against a swept
-  parameter, a line per model (and per value of the other swept parameters), and the
-  Pareto front of cycles against the accelerator's MAC units (its roofline peak).
+  parameter, a line per model (and per value of the other swept parameters, accelerator
+  and batch size), and the Pareto front of cycles against the accelerator's MAC units
+  (its roofline peak), one per model, accelerator and batch size.
 
 The data each picture shows is computed by the functions without matplotlib
 (`layer_bars`, `parameter_lines`, `pareto_front`), which the tests check."""
@@ -20,6 +21,10 @@ from typing import Any
 from tracer.errors import UserInputError
 
 FORMATS = (".png", ".svg")
+# The columns of a sweep's file (tracer/sweep.py) the pictures read, text and numbers (a
+# column that is all null reads as the Null type).
+SWEEP_TEXT_COLUMNS = ("row", "model", "accelerator", "error")
+SWEEP_NUMBER_COLUMNS = ("batch", "cycles", "utilization", "peak_macs_per_cycle")
 
 
 class PlotError(UserInputError):
@@ -63,10 +68,19 @@ def swept_parameters(frame: Any) -> list[str]:
     ]
 
 
+def series_columns(totals: Any) -> list[str]:
+    """What tells the sweep's series apart besides the swept parameters: the model, and
+    the accelerator and batch size when the file holds several (points of different
+    batches on one line would zigzag between them)."""
+    return ["model"] + [
+        c for c in ("accelerator", "batch") if totals[c].drop_nulls().n_unique() > 1
+    ]
+
+
 def parameter_lines(frame: Any, parameter: str) -> list[Line]:
     """Total cycles and utilization of every configuration that ran, against
-    `parameter` (a column param.<name>), a line per model and values of the other swept
-    parameters, points in order of the parameter."""
+    `parameter` (a column param.<name>), a line per model (accelerator, batch) and values
+    of the other swept parameters, points in order of the parameter."""
     import polars as pl
 
     column = f"param.{parameter}"
@@ -75,15 +89,18 @@ def parameter_lines(frame: Any, parameter: str) -> list[Line]:
     if frame[column].dtype == pl.String:
         raise PlotError(f"--x {parameter}: not a number; pick a numeric parameter")
     others = [c for c in swept_parameters(frame) if c != column]
-    totals = frame.filter((pl.col("row") == "total") & pl.col("error").is_null())
+    totals = frame.filter(
+        (pl.col("row") == "total") & pl.col("error").is_null() & pl.col(column).is_not_null()
+    )
+    series = series_columns(totals)
     lines = []
-    ordered = totals.sort(["model", *others, column])
-    for key, group in ordered.group_by(["model", *others], maintain_order=True):
+    ordered = totals.sort([*series, *others, column], nulls_last=True)
+    for key, group in ordered.group_by([*series, *others], maintain_order=True):
         label = ", ".join(
             [str(key[0])]
             + [
                 f"{name.removeprefix('param.')}={value}"
-                for name, value in zip(others, key[1:], strict=True)
+                for name, value in zip([*series[1:], *others], key[1:], strict=True)
             ]
         )
         lines.append(
@@ -146,6 +163,17 @@ def _read_report(path: Path) -> dict[str, Any]:
         raise PlotError(f"{path}: not JSON; give a file `analyze --json` wrote") from None
     if not isinstance(report, dict) or not isinstance(report.get("layers"), list):
         raise PlotError(f"{path}: not an analyze report (no layers); see docs/report-json.md")
+    for number, layer in enumerate(report["layers"]):
+        # What layer_bars reads; anything else in a hand-edited file is one clear error.
+        if not (
+            isinstance(layer, dict)
+            and isinstance(layer.get("name"), str)
+            and (layer.get("cycles") is None or type(layer["cycles"]) is int)
+        ):
+            raise PlotError(
+                f"{path}: layer {number} is not an analyze report's layer (a name, and "
+                "integer cycles or null); see docs/report-json.md"
+            )
     return report
 
 
@@ -156,7 +184,17 @@ def _read_sweep(path: Path) -> Any:
         frame = pl.read_parquet(path)
     except Exception as exc:  # polars raises several kinds for a damaged file
         raise PlotError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
-    if not {"row", "cycles", "model", "error"} <= set(frame.columns):
+
+    def holds(column: str, numbers: bool) -> bool:
+        kind = frame.schema.get(column)
+        if kind is None or kind == pl.Null:
+            return kind is not None
+        return kind.is_numeric() if numbers else kind == pl.String
+
+    if not (
+        all(holds(c, numbers=False) for c in SWEEP_TEXT_COLUMNS)
+        and all(holds(c, numbers=True) for c in SWEEP_NUMBER_COLUMNS)
+    ):
         raise PlotError(f"{path}: not a sweep results file; `accperf-trace sweep` writes one")
     return frame
 
@@ -220,11 +258,15 @@ def _pareto(axes: Any, frame: Any) -> None:
         & pl.col("error").is_null()
         & pl.col("peak_macs_per_cycle").is_not_null()
     )
-    for (model,), group in totals.group_by(["model"], maintain_order=True):
+    series = series_columns(totals)
+    for key, group in totals.group_by(series, maintain_order=True):
         points = list(zip(group["peak_macs_per_cycle"], group["cycles"], strict=True))
         axes.scatter(*zip(*points, strict=True), s=12, alpha=0.5)
         front = pareto_front(points)
-        axes.plot(*zip(*front, strict=True), marker="o", label=f"{model} (Pareto front)")
+        label = ", ".join(
+            [str(key[0])] + [f"{n}={v}" for n, v in zip(series[1:], key[1:], strict=True)]
+        )
+        axes.plot(*zip(*front, strict=True), marker="o", label=f"{label} (Pareto front)")
     axes.set_xlabel("MAC units (peak MACs per cycle)")
     axes.set_ylabel("total cycles")
     axes.set_xscale("log")

@@ -4,8 +4,9 @@ lowered and analysed (fast mode) in worker processes, one Parquet file of result
 One row per (configuration, layer) plus one per configuration with `row` = "total"; a
 configuration that cannot run (a parameter out of range, a tile that fits no buffer) is
 one row with its `error` and the sweep goes on. The file is rewritten (atomically) as
-configurations finish, so a second run of the same sweep reads it and evaluates only the
-configurations it does not hold yet. polars reads it alone:
+configurations finish and when the sweep is interrupted, so a second run of the same
+sweep reads it and evaluates only the configurations it does not hold yet for that
+accelerator. polars reads it alone:
 `pl.read_parquet("sweep.parquet")`.
 """
 
@@ -23,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tracer.api import AccperfError, accelerator_spec, analyze, lower
+from tracer.api import AccperfError, accelerator_spec, analyze, load_model, lower
 from tracer.errors import UserInputError
+from tracer.workloads.zoo import MODELS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -59,7 +61,8 @@ class Configuration:
 
     @property
     def key(self) -> str:
-        """What identifies it in the results file (resume compares these)."""
+        """What identifies it among one accelerator's rows of the results file (resume
+        compares these, with the accelerator column)."""
         return json.dumps(
             {"model": self.model, "batch": self.batch, "params": self.params}, sort_keys=True
         )
@@ -76,13 +79,14 @@ class Progress:
 def configurations(
     models: Sequence[str], grid: Mapping[str, Sequence[str]], batches: Sequence[int | None]
 ) -> list[Configuration]:
-    """The product of the grids, times the models, times the batch sizes, in that order."""
+    """The product of the grids, times the models, times the batch sizes, in that order;
+    a value given twice is run once (twice would write its rows twice)."""
     names = list(grid)
     return [
         Configuration(model, batch, dict(zip(names, values, strict=True)))
-        for model in models
-        for batch in batches
-        for values in itertools.product(*(grid[name] for name in names))
+        for model in dict.fromkeys(models)
+        for batch in dict.fromkeys(batches)
+        for values in itertools.product(*(dict.fromkeys(grid[name]) for name in names))
     ]
 
 
@@ -108,6 +112,14 @@ def sweep(
         raise SweepError(f"-o {out}: folder {out.parent} does not exist")
     if not models:
         raise SweepError("--model: give at least one model to sweep")
+    for model in models:
+        if model not in MODELS and not Path(model).is_file():
+            # A misspelt model would fail every one of its configurations alike: one
+            # error before any work, as for a misspelt parameter.
+            try:
+                load_model(model)
+            except UserInputError as exc:
+                raise SweepError(f"--model {model}: {exc}") from None
     spec = accelerator_spec(accelerator)
     for name, values in grid.items():
         spec.parameter(name)  # an unknown parameter: one clear error before any work
@@ -116,7 +128,13 @@ def sweep(
     grid_text = {name: [str(v) for v in values] for name, values in grid.items()}
     todo = configurations(models, grid_text, batches)
     earlier = _read_results(out)
-    done_keys = set(earlier["configuration"].unique()) if earlier.height else set()
+    # A configuration's key names no accelerator: one file may hold several accelerators'
+    # sweeps, and another accelerator's row must not count as done.
+    done_keys = (
+        set(earlier.filter(earlier["accelerator"] == accelerator)["configuration"].unique())
+        if earlier.height
+        else set()
+    )
     pending = [c for c in todo if c.key not in done_keys]
     rows: list[dict[str, Any]] = []
     counts = {"done": 0, "failed": 0}
@@ -138,11 +156,19 @@ def sweep(
         finished = (run_configuration(accelerator, c) for c in pending)
     else:
         finished = _in_processes(accelerator, pending, workers)
-    for result in finished:
-        report(result)
-        if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+    try:
+        for result in finished:
+            report(result)
+            if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
+                _write_results(out, earlier, rows)
+                last_save = time.monotonic()
+    except BaseException:
+        # Interrupted (Ctrl-C, or a bug): keep what finished, so the next run resumes
+        # after it, and leave no configuration queued in the workers.
+        getattr(finished, "close", lambda: None)()
+        if rows:
             _write_results(out, earlier, rows)
-            last_save = time.monotonic()
+        raise
     return _write_results(out, earlier, rows)
 
 
@@ -157,8 +183,12 @@ def _in_processes(
     context.set_forkserver_preload(["analyzer.engine.evaluate", "tracer.api"])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = [pool.submit(run_configuration, accelerator, c) for c in pending]
-        for future in as_completed(futures):
-            yield future.result()
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()  # closed early: the pool's exit would run them all
 
 
 def _on_ray(

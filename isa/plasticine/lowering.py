@@ -49,26 +49,11 @@ from math import prod
 from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.plasticine.plan import Machine, StepPlan, log2_ceil, plan_layer
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
-from tracer.workloads.layers import GEMM_LAYERS, Model, gemm_operands
+from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
+from tracer.workloads.layers import GEMM_LAYERS, Layer, Model, gemm_operands
 
 Node = Loop | BlockRef
 SLOTS = 2  # double buffering: two slots per tile
-
-
-class _Blocks:
-    """Program.blocks, each distinct block once."""
-
-    def __init__(self) -> None:
-        self.blocks: list[Block] = []
-        self.index: dict[Block, int] = {}
-
-    def ref(self, name: str, *templates: Template) -> BlockRef:
-        block = Block(name, templates)
-        if block not in self.index:
-            self.index[block] = len(self.blocks)
-            self.blocks.append(block)
-        return BlockRef(self.index[block])
 
 
 def _at(depth: int, coef: int) -> tuple[int, ...]:
@@ -84,7 +69,7 @@ def _slot(space: str, slot: int, pair_depth: int | None) -> Operand:
 
 
 class _LayerLowering:
-    def __init__(self, blocks: _Blocks, machine: Machine, plan: StepPlan) -> None:
+    def __init__(self, blocks: BlockTable, machine: Machine, plan: StepPlan) -> None:
         self.b = blocks
         self.m = machine
         self.plan = plan
@@ -266,7 +251,7 @@ class _LayerLowering:
         return Loop("layer", 1, tuple(body))
 
 
-def _mapping(layer, plan: StepPlan, machine: Machine) -> dict[str, int | str]:
+def _mapping(layer: Layer, plan: StepPlan) -> dict[str, int | str]:
     if isinstance(layer, GEMM_LAYERS):
         input_words, weight_words, output_words = gemm_operands(layer)
     else:
@@ -301,14 +286,12 @@ def _mapping(layer, plan: StepPlan, machine: Machine) -> dict[str, int | str]:
 
 def lower(accelerator: Accelerator, model: Model) -> Program:
     machine = Machine.of(accelerator)
-    blocks = _Blocks()
+    blocks = BlockTable()
     layers = []
     for layer in model.layers:
         plan = plan_layer(machine, layer)
         root = _LayerLowering(blocks, machine, plan).root()
-        layers.append(
-            LayerProgram(layer.name, layer.kind, layer.macs, _mapping(layer, plan, machine), root)
-        )
+        layers.append(LayerProgram(layer.name, layer.kind, layer.macs, _mapping(layer, plan), root))
     per_pair = SLOTS * machine.pmus
     spaces = {
         "private": per_pair,

@@ -177,21 +177,30 @@ def _largest(limit: int, fits: Callable[[int], bool]) -> int:
 
 
 def _conv_rows_words(layer: Conv2d, positions: int) -> int:
-    """Input words a tile of `positions` consecutive output positions (row-major) reads:
-    whole input rows of one group's channels, for the output rows they can span."""
+    """Input words a tile of `positions` consecutive output positions (row-major, image
+    after image) reads at most: whole input rows of one group's channels. Within one image
+    the output rows it can span need their input rows and the kernel's halo; a tile that
+    can straddle two images needs each part's rows and halo; one longer than an image
+    reads whole images."""
     per_image = layer.out_height * layer.out_width
     channels = layer.in_channels // layer.groups
-    image_words = layer.in_height * layer.in_width * channels
-    if positions > 1 and positions + per_image - 2 >= per_image:
+    row_words = layer.in_width * channels
+    if positions > per_image and layer.batch > 1:
         images = min(layer.batch, (positions + per_image - 2) // per_image + 1)
-        if images > 1:
-            return images * image_words
-    rows_out = min(layer.out_height, (positions + layer.out_width - 2) // layer.out_width + 1)
+        return images * layer.in_height * row_words
     (stride, _), (dilation, _) = layer.stride, layer.dilation
-    rows_in = min(
-        layer.in_height, (rows_out - 1) * stride + (layer.kernel_height - 1) * dilation + 1
-    )
-    return rows_in * layer.in_width * channels
+
+    def input_rows(rows_out: int) -> int:
+        reach = (rows_out - 1) * stride + (layer.kernel_height - 1) * dilation + 1
+        return min(layer.in_height, reach)
+
+    spanned = (positions + layer.out_width - 2) // layer.out_width + 1
+    rows = input_rows(min(layer.out_height, spanned))
+    if layer.batch > 1:
+        # The last r output rows of one image and the first spanned - r of the next.
+        for first in range(max(1, spanned - layer.out_height), min(layer.out_height, spanned)):
+            rows = max(rows, input_rows(first) + input_rows(spanned - first))
+    return rows * row_words
 
 
 def _conv_tile_words(layer: Conv2d, positions: int) -> int:

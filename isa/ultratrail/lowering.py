@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from accelerators.description import Accelerator, Unit
 from isa.family import program_of
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
 from isa.ultratrail.geometry import TemporalConv, ceil_div
 from isa.ultratrail.plan import LayerPlan, MemoryPlan, plan_model
 from tracer.workloads.layers import Model
@@ -55,13 +55,12 @@ def fmem_space(index: int) -> str:
     return f"fmem{index}"
 
 
-class _Blocks:
-    """Program.blocks, each distinct block once."""
+class _Blocks(BlockTable):
+    """Program.blocks, each distinct block once, and templates timed by their unit."""
 
     def __init__(self, accelerator: Accelerator) -> None:
+        super().__init__()
         self.units = accelerator.units
-        self.blocks: list[Block] = []
-        self.index: dict[Block, int] = {}
 
     def template(
         self,
@@ -84,13 +83,6 @@ class _Blocks:
             writes=writes,
             bundle_start=bundle_start,
         )
-
-    def ref(self, name: str, *templates: Template) -> BlockRef:
-        block = Block(name, templates)
-        if block not in self.index:
-            self.index[block] = len(self.blocks)
-            self.blocks.append(block)
-        return BlockRef(self.index[block])
 
 
 def _cblock_runs(blocks: int) -> list[tuple[str, int, int]]:
