@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import isqrt
 
+from isa.arithmetic import ceil_div
 from tracer.errors import MappingError
 
 
@@ -35,10 +36,6 @@ class GemminiMemory:
                 raise MappingError(f"Gemmini memory: {name} must be a positive integer")
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def matmul_tiles(
     dim_i: int, dim_j: int, dim_k: int, memory: GemminiMemory, weight_stationary: bool = True
 ) -> tuple[int, int, int]:
@@ -53,7 +50,7 @@ def matmul_tiles(
         if value < 1:
             raise MappingError(f"matmul dimension {name} must be positive, got {value}")
     dim = memory.dim
-    blocks_i, blocks_j, blocks_k = (_ceil_div(d, dim) for d in (dim_i, dim_j, dim_k))
+    blocks_i, blocks_j, blocks_k = (ceil_div(d, dim) for d in (dim_i, dim_j, dim_k))
     halves = 2 if weight_stationary else 1
     max_spad = memory.scratchpad_rows // halves
     max_acc = memory.accumulator_rows // halves
@@ -159,8 +156,8 @@ def conv_tile_rows(problem: ConvProblem, tiles: tuple[int, ...], dim: int) -> tu
     )
     if downsample:
         irows, icols = irows >> 1, icols >> 1
-    ich_blocks = _ceil_div(kchs, dim)
-    och_blocks = _ceil_div(pochs, dim)
+    ich_blocks = ceil_div(kchs, dim)
+    och_blocks = ceil_div(pochs, dim)
     a_rows = ich_blocks * batches * irows * icols
     b_rows = och_blocks * kcols * krows * kchs
     c_rows = och_blocks * batches * orows * ocols

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from math import prod
 
 from accelerators.description import Accelerator
+from isa.arithmetic import ceil_div
 from tracer.errors import MappingError
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
 
@@ -45,10 +46,6 @@ Y_CAP = 64  # assumed: columns of a shared tile at most (see the module docstrin
 
 class PlasticineTileError(MappingError):
     """A layer whose tiles fit no PMU, or a parallelisation factor the grid cannot give."""
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def log2_ceil(value: int) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TypedDict
 
+from isa.arithmetic import ceil_div
 from tracer.errors import MappingError
 from tracer.workloads.layers import GEMM_LAYERS, Conv2d, Dense, Layer, MatMul
 
@@ -48,9 +49,7 @@ class GemmShape:
                 raise MappingError(
                     f"systolic array {label} must be a positive integer, got {value!r}"
                 )
-        return (
-            self.repeats * _ceil_div(self.spatial_rows, rows) * _ceil_div(self.spatial_cols, cols)
-        )
+        return self.repeats * ceil_div(self.spatial_rows, rows) * ceil_div(self.spatial_cols, cols)
 
 
 def dram_words(shape: GemmShape, rows: int, cols: int, dataflow: str) -> int:
@@ -65,17 +64,12 @@ def dram_words(shape: GemmShape, rows: int, cols: int, dataflow: str) -> int:
     This is the roofline baseline's traffic, not the timing model's.
     """
     sr, sc, t = shape.spatial_rows, shape.spatial_cols, shape.temporal
-    row_folds, col_folds = _ceil_div(sr, rows), _ceil_div(sc, cols)
+    row_folds, col_folds = ceil_div(sr, rows), ceil_div(sc, cols)
     if dataflow == "os":
         per_gemm = sr * t * col_folds + sc * t * row_folds + sr * sc
     else:
         per_gemm = sr * sc + t * sr * col_folds + t * sc * row_folds
     return shape.repeats * per_gemm
-
-
-def _ceil_div(numerator: int, denominator: int) -> int:
-    # Integer ceiling: math.ceil(a / b) goes through a float and can be off for huge values.
-    return -(-numerator // denominator)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from isa.arithmetic import ceil_div
 from tracer.errors import MappingError
 from tracer.workloads.layers import Conv2d, Dense
 
@@ -34,10 +35,6 @@ class UltraTrailLimitError(MappingError):
 
 def refuse(layer: str, what: str, fix: str) -> UltraTrailLimitError:
     return UltraTrailLimitError(f"layer {layer!r} on ultratrail: {what}; {fix}")
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 @dataclass(frozen=True)

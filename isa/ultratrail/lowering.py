@@ -37,9 +37,10 @@ Assumptions (no public source states them; docs/research/ultratrail.md §1-2):
 from __future__ import annotations
 
 from accelerators.description import Accelerator, Unit
+from isa.arithmetic import ceil_div
 from isa.family import program_of
 from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
-from isa.ultratrail.geometry import TemporalConv, ceil_div
+from isa.ultratrail.geometry import TemporalConv
 from isa.ultratrail.plan import LayerPlan, MemoryPlan, plan_model
 from tracer.workloads.layers import Model
 

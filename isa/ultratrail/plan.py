@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from math import prod
 
 from accelerators.description import Accelerator
+from isa.arithmetic import ceil_div
 from isa.program import HostLayer
 from isa.ultratrail.geometry import (
     TemporalConv,
     UltraTrailLimitError,
-    ceil_div,
     pool_exponent,
     refuse,
     temporal_conv,
