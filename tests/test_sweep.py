@@ -159,3 +159,13 @@ def test_a_ray_address_nobody_answers_at_is_refused_at_once(tmp_path, capsys):
     code, _, err = run([*args, "--grid", "rows=4", "--ray", "127.0.0.1:1"], capsys)
     assert code == 2 and "no Ray cluster answers there" in err
     assert not out.exists()
+
+
+def test_a_value_spelled_two_ways_is_one_configuration(tmp_path):
+    out = tmp_path / "sweep.parquet"
+    sweep("systolic", ["tc_resnet8"], {"rows": ["04"]}, out, workers=1)
+    seen = []
+    frame = sweep(
+        "systolic", ["tc_resnet8"], {"rows": ["4"]}, out, workers=1, on_progress=seen.append
+    )
+    assert seen == [] and frame.filter(pl.col("row") == "total")["param.rows"].to_list() == [4]

@@ -125,7 +125,9 @@ def sweep(
         spec.parameter(name)  # an unknown parameter: one clear error before any work
         if not values:
             raise SweepError(f"--grid {name}=: give at least one value")
-    grid_text = {name: [str(v) for v in values] for name, values in grid.items()}
+    grid_text = {
+        name: [_canonical(spec, name, str(v)) for v in values] for name, values in grid.items()
+    }
     todo = configurations(models, grid_text, batches)
     earlier = _read_results(out)
     # A configuration's key names no accelerator: one file may hold several accelerators'
@@ -355,3 +357,13 @@ def _check_reachable(address: str) -> None:
             f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); give the "
             "address `ray start --head` printed, or --ray alone for a local one"
         ) from None
+
+
+def _canonical(spec: Any, name: str, text: str) -> str:
+    """A grid value as the description reads it (`rows=04` is `rows=4`), so a configuration
+    has one key whatever its spelling; a value the description refuses stays as given, to
+    be recorded with its error."""
+    try:
+        return str(spec.parameter(name).parse(text, f"--grid {name}"))
+    except UserInputError:
+        return text

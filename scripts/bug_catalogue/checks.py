@@ -349,4 +349,12 @@ TRACE_BUGS = (
         "every configuration sent to Ray comes back into the results",
         ("tests/test_sweep.py::test_a_local_ray_cluster_gives_what_one_process_gives",),
     ),
+    Bug(
+        "sweep.values-as-typed",
+        "tracer/sweep.py",
+        '        return str(spec.parameter(name).parse(text, f"--grid {name}"))\n',
+        "        return text\n",
+        "a grid value spelled two ways (rows=04, rows=4) is one configuration",
+        ("tests/test_sweep.py::test_a_value_spelled_two_ways_is_one_configuration",),
+    ),
 )
