@@ -30,6 +30,9 @@ Lowering = Callable[..., Program]
 MappingReader = Callable[[object, str], Any]
 # (layer mapping, resolved parameters) -> stall cycles the memory side adds to the layer.
 MemoryStalls = Callable[[Mapping[str, int | str], Mapping[str, int | str]], int]
+# (layer mapping, resolved parameters) -> counts of actions done apart from the
+# instructions (analyzer/actions.py), e.g. {"dram.read": words}.
+LayerActionCounts = Callable[[Mapping[str, int | str], Mapping[str, int | str]], Mapping[str, int]]
 # accelerator -> (bytes its lowering and analysis need at least, what they grow with)
 Footprint = Callable[[Accelerator], tuple[int, str]]
 
@@ -76,6 +79,9 @@ class Family:
     # A user's per-layer mapping (`lower --mapping FILE`) in place of the family's own
     # tiling; None: the family takes none.
     read_mapping: MappingReader | None = None
+    # The actions of a memory side evaluated apart from the instructions (the systolic
+    # array's DRAM traffic), added to the instructions' own counts; None: there is none.
+    layer_actions: LayerActionCounts | None = None
 
     def check(self, spec: AcceleratorSpec) -> None:
         """Refuse a description this family cannot run, in one line naming file and key;

@@ -15,6 +15,13 @@ from operator import attrgetter
 from typing import Any
 
 MAX_DEPTH = 12  # loop nesting depth, root included; enough for any mapping we lower
+MAC_ACTION = "mac"  # the action a multiply-accumulate unit performs, once per MAC issued
+ACCESSES = ("read", "write")  # what an action does to a memory: "<memory>.read", ...
+
+
+def memory_action(memory: str, access: str) -> str:
+    """The action name of `access` ("read" or "write") of `memory`."""
+    return f"{memory}.{access}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,8 @@ class FieldKind(Enum):
     OPERANDS = "operands"  # a list of operands; the kernel keeps the lists in field order
     QUEUE = "queue"  # a queue of Program.queues, or None for none
     FRONTEND = "frontend"  # a front end of Program.frontends, or None for the default one
+    # (action, amount) pairs the reports count (analyzer/actions.py); the kernel never sees it
+    ACTIONS = "actions"
 
 
 @dataclass(frozen=True)
@@ -134,6 +143,15 @@ class Template:
         "one; a bundle's first instruction only (the rest of the bundle shares it)",
         materialized=False,
         default=None,
+    )
+
+    actions: tuple[tuple[str, int], ...] = _field(
+        FieldKind.ACTIONS,
+        "what one execution does besides taking time, as (action, amount) pairs: "
+        f"{MAC_ACTION!r} for multiply-accumulates issued, '<memory>.read' and "
+        "'<memory>.write' for words of a memory of Program.memories (docs/design.md §10)",
+        materialized=False,
+        default=(),
     )
 
     def instance_at(self, index: tuple[int, ...]) -> int:
@@ -227,6 +245,27 @@ class Frontend:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """A memory or buffer of the description whose reads and writes the reports count (and
+    price: analyzer/energy.py), in words of `word_bytes` bytes each."""
+
+    kind: str  # "dram" (off chip) or "sram" (on chip: SRAMs, scratchpads, register files)
+    word_bytes: int
+    capacity_bytes: int  # what it holds; 0 for DRAM, whose energy per byte is size-free
+
+
+MEMORY_KINDS = ("dram", "sram")
+
+
+@dataclass(frozen=True)
+class Datapath:
+    """The widths a multiply-accumulate works at, which price it (analyzer/energy.py)."""
+
+    operand_bits: int
+    accumulator_bits: int
+
+
+@dataclass(frozen=True)
 class Program:
     """Everything the analyzer needs; the trace folder stores exactly this."""
 
@@ -252,6 +291,10 @@ class Program:
     # Front ends besides the default one (the three fields above), each issuing the
     # bundles whose first template names it, independently of the others.
     frontends: dict[str, Frontend] = field(default_factory=dict)
+    # The memories the templates' actions name, and the MAC widths; a hand-built program
+    # may have neither (its reports then count MACs and nothing else).
+    memories: dict[str, Memory] = field(default_factory=dict)
+    datapath: Datapath | None = None
 
     def frontend_list(self) -> tuple[Frontend, ...]:
         """Every front end, the default one first, then `frontends` in their order (the

@@ -8,16 +8,22 @@ reaches them (lowered here, read from a trace, or built by hand) passes through
 from __future__ import annotations
 
 from isa.program import (
+    ACCESSES,
+    MAC_ACTION,
     MAX_DEPTH,
+    MEMORY_KINDS,
     TEMPLATE_FIELDS,
     BlockRef,
+    Datapath,
     FieldKind,
     Frontend,
     LayerProgram,
     Loop,
+    Memory,
     Operand,
     Program,
     Template,
+    memory_action,
 )
 
 # Limits that keep every time, count and allocation well inside int64 and memory.
@@ -70,9 +76,13 @@ def check_program(program: Program) -> None:
             ),
             MAX_FRONTEND,
         )
+    _check_memories(program)
+    actions = _action_names(program)
     for block_id, block in enumerate(program.blocks):
         for position, template in enumerate(block.templates):
-            _check_template(template, program, f"block {block.name!r} ({block_id}) #{position}")
+            where = f"block {block.name!r} ({block_id}) #{position}"
+            _check_template(template, program, where)
+            _check_actions(template, actions, where)
     # A block's operands whose address moves with the loops, and its templates whose unit
     # instance does, checked per enclosing trips.
     affine = [
@@ -172,6 +182,59 @@ def _check_template(t: Template, program: Program, where: str) -> None:
                 f"{where}: operand {operand.render()} leaves space {operand.space!r} of "
                 f"{program.spaces[operand.space]} locations"
             )
+
+
+def _check_memories(program: Program) -> None:
+    if not isinstance(program.memories, dict):
+        raise ProgramError("memories must be a mapping of name to Memory")
+    for name, memory in program.memories.items():
+        if not isinstance(memory, Memory) or memory.kind not in MEMORY_KINDS:
+            raise ProgramError(f"memory {name!r} must be a Memory of kind {MEMORY_KINDS}")
+        if not isinstance(name, str) or not name or "." in name:
+            raise ProgramError(f"memory name {name!r} must be a non-empty name without '.'")
+        _require_counts(
+            f"memory {name!r}: ",
+            (("word_bytes", memory.word_bytes, 1), ("capacity_bytes", memory.capacity_bytes, 0)),
+            MAX_INSTRUCTIONS,
+        )
+    datapath = program.datapath
+    if datapath is not None:
+        if not isinstance(datapath, Datapath):
+            raise ProgramError(f"datapath {datapath!r} is not a Datapath")
+        _require_counts(
+            "datapath: ",
+            (
+                ("operand_bits", datapath.operand_bits, 1),
+                ("accumulator_bits", datapath.accumulator_bits, 1),
+            ),
+            1024,
+        )
+
+
+def _action_names(program: Program) -> frozenset[str]:
+    """The actions a template of `program` may name: MACs, and access to its memories."""
+    return frozenset(
+        [MAC_ACTION]
+        + [memory_action(memory, access) for memory in program.memories for access in ACCESSES]
+    )
+
+
+def _check_actions(t: Template, known: frozenset[str], where: str) -> None:
+    if not isinstance(t.actions, tuple):
+        raise ProgramError(f"{where}: actions must be a tuple of (action, amount) pairs")
+    seen = set()
+    for pair in t.actions:
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ProgramError(f"{where}: action {pair!r} is not an (action, amount) pair")
+        action, amount = pair
+        if action not in known:
+            raise ProgramError(
+                f"{where}: action {action!r} is none of the program's ({', '.join(sorted(known))})"
+            )
+        if action in seen:
+            raise ProgramError(f"{where}: action {action!r} is given twice")
+        seen.add(action)
+        _require_counts(f"{where}: action {action!r} ", (("amount", amount, 0),), MAX_SIZE)
 
 
 def _check_layer(

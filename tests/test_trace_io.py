@@ -122,10 +122,11 @@ def _damage(folder: Path, how: str) -> None:
     elif how == "foreign":
         (folder / "manifest.json").write_text(json.dumps({"format": "something-else"}))
     elif how in ("schema_version", "older_schema_version"):
-        # A newer version, or the previous one: version 7 had no timing columns in
-        # instructions.arrow, so even a v7 folder whose manifest decodes is refused.
+        # A newer version, or the previous one: version 8 had no actions in templates.arrow
+        # and no memories in the manifest, so even a v8 folder whose manifest decodes is
+        # refused.
         manifest = json.loads((folder / "manifest.json").read_text())
-        manifest["schema_version"] = 99 if how == "schema_version" else 7
+        manifest["schema_version"] = 99 if how == "schema_version" else 8
         (folder / "manifest.json").write_text(json.dumps(manifest))
     elif how == "truncated":
         data = (folder / "templates.arrow").read_bytes()
@@ -170,8 +171,8 @@ def _damage(folder: Path, how: str) -> None:
         ("no_manifest", "not a complete accperf trace"),
         ("bad_json", "not valid JSON"),
         ("foreign", "not an accperf trace"),
-        ("schema_version", "schema version 99.*reads version 8"),
-        ("older_schema_version", "schema version 7.*reads version 8"),
+        ("schema_version", "schema version 99.*reads version 9"),
+        ("older_schema_version", "schema version 8.*reads version 9"),
         ("truncated", "truncated or not an Arrow IPC file"),
         ("missing_file", "loops.arrow: missing"),
         ("count_mismatch", "instruction count"),
@@ -269,13 +270,13 @@ def _rename_column(old: str, new: str):
             "templates.arrow",
             _rename_column("latency", "delay"),
             _renamed(trace_io.TEMPLATE_SCHEMA, "latency", "delay"),
-            "templates.arrow: columns do not match schema version 8",
+            "templates.arrow: columns do not match schema version 9",
         ),
         (
             "loops.arrow",
             lambda columns: None,
             _retyped(trace_io.LOOP_SCHEMA, "trips", pa.int32()),
-            "loops.arrow: columns do not match schema version 8",
+            "loops.arrow: columns do not match schema version 9",
         ),
         # block ids and positions: row 2 is the preload block's second template
         ("templates.arrow", _set(2, position=0), None, "row 2: block 1 positions are out"),

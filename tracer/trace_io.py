@@ -1,7 +1,8 @@
 """The trace folder: an Arrow dataset per (model, accelerator), written atomically.
 
-Layout (schema version 8):
+Layout (schema version 9):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
+                         memories and datapath widths (what actions name and price),
                          layers (name, kind, MACs, mapping, instruction counts), host
                          layers (not run on the accelerator, or fused into another layer:
                          name, kind, position, reason, placement),
@@ -34,11 +35,13 @@ from isa.program import (
     TEMPLATE_FIELDS,
     Block,
     BlockRef,
+    Datapath,
     FieldKind,
     Frontend,
     HostLayer,
     LayerProgram,
     Loop,
+    Memory,
     Operand,
     Program,
     Template,
@@ -51,7 +54,7 @@ from isa.validation import ProgramError, check_program
 from tracer.errors import TraceError
 
 FORMAT = "accperf-trace"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 MANIFEST = "manifest.json"
 TEMPLATES = "templates.arrow"
 LOOPS = "loops.arrow"
@@ -65,6 +68,7 @@ OPERAND_TYPE = pa.struct(
         ("coefs", pa.list_(pa.int64())),
     ]
 )
+ACTION_TYPE = pa.struct([("action", pa.string()), ("amount", pa.int64())])
 # How a trace stores a template field of each kind (isa.program.FieldKind); a QUEUE is
 # null for none, a FRONTEND null for the default one.
 FIELD_TYPE = {
@@ -77,6 +81,7 @@ FIELD_TYPE = {
     FieldKind.OPERANDS: pa.list_(OPERAND_TYPE),
     FieldKind.QUEUE: pa.string(),
     FieldKind.FRONTEND: pa.string(),
+    FieldKind.ACTIONS: pa.list_(ACTION_TYPE),
 }
 # One row per template: its block and place in it, then every field of the template table.
 TEMPLATE_SCHEMA = pa.schema(
@@ -283,6 +288,8 @@ def _templates_table(program: Program) -> pa.Table:
                     value = [_operand_dict(o) for o in value]
                 elif spec.kind is FieldKind.INSTANCE_COEFS:
                     value = list(value)
+                elif spec.kind is FieldKind.ACTIONS:
+                    value = [{"action": action, "amount": amount} for action, amount in value]
                 columns[spec.name].append(value)
     return pa.table(columns, schema=TEMPLATE_SCHEMA)
 
@@ -514,6 +521,20 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
         "notes": list(program.notes),
         "layers": layers,
         "roofline": program.roofline,
+        "memories": {
+            name: {
+                "kind": memory.kind,
+                "word_bytes": memory.word_bytes,
+                "capacity_bytes": memory.capacity_bytes,
+            }
+            for name, memory in program.memories.items()
+        },
+        "datapath": None
+        if program.datapath is None
+        else {
+            "operand_bits": program.datapath.operand_bits,
+            "accumulator_bits": program.datapath.accumulator_bits,
+        },
         "host_layers": [
             {
                 "name": host.name,
@@ -641,6 +662,11 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         if spec.kind is FieldKind.OPERANDS
         else [tuple(coefs) for coefs in templates[spec.name]]
         if spec.kind is FieldKind.INSTANCE_COEFS
+        else [
+            tuple((pair["action"], pair["amount"]) for pair in actions)
+            for actions in templates[spec.name]
+        ]
+        if spec.kind is FieldKind.ACTIONS
         else templates[spec.name]
         for spec in TEMPLATE_FIELDS
     ]
@@ -695,6 +721,11 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         model=str(manifest["model"]),
         notes=_notes(manifest.get("notes", [])),
         roofline=_roofline(manifest.get("roofline")),
+        memories={
+            str(name): Memory(spec["kind"], spec["word_bytes"], spec["capacity_bytes"])
+            for name, spec in manifest["memories"].items()
+        },
+        datapath=_datapath(manifest["datapath"]),
         host_layers=tuple(
             HostLayer(
                 name=str(entry["name"]),
@@ -713,6 +744,10 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
         if count_instructions(layer.root, program.blocks) != entry["instructions"]:
             loop_problem(f"layer {layer.name!r}: instruction count differs from the manifest")
     return program
+
+
+def _datapath(raw: Any) -> Datapath | None:
+    return None if raw is None else Datapath(raw["operand_bits"], raw["accumulator_bits"])
 
 
 def _notes(raw: Any) -> tuple[str, ...]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from analyzer.actions import ActionCounter, LayerActions
 from analyzer.engine.bounds import LayerBound, layer_bound
 from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
@@ -45,6 +46,8 @@ class LayerResult:
     reused_from: str | None = None
     # Cycles the DRAM side adds (isa/systolic/memory_side.py); already included in `cycles`.
     stall_cycles: int = 0
+    # MACs issued and memory traffic, counted over the loop tree (the same in both modes).
+    actions: LayerActions | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class Evaluation:
         self._critical = CriticalCycles(self.blocks) if recurrence else None
         self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
         self._memo = LoopMemo(self.blocks)
+        self._actions = ActionCounter(program)
 
     def layer(self, layer: LayerProgram) -> LayerResult:
         """The result of one layer of the program."""
@@ -155,6 +159,8 @@ class Evaluation:
                 # The bound depends on the loop program and the cycles alone: both equal.
                 bound=earlier.bound,
                 reused_from=earlier.reused_from or earlier.name,
+                # Not reused: a memory side's traffic depends on the GEMM shape as well.
+                actions=self._actions.layer(layer),
             )
         packed = self.pack(layer)
         compute_cycles, covered, evaluated, iterations, _ = run_kernel(
@@ -178,6 +184,7 @@ class Evaluation:
             iterations=packed.block_executions,
             mapping=layer.mapping,
             bound=self.bound(layer, packed, cycles),
+            actions=self._actions.layer(layer),
         )
         if self.reuse_layers:
             self._reuse[key] = result
