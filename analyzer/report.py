@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from accelerators.description import CLOCK_PARAMETER
+from analyzer.energy import EnergyTable
+from analyzer.traffic_report import actions_entry, energy_table_entry, total_actions
 from isa.program import HostLayer, Program, placement_counts
 from tracer.errors import UserInputError
 
@@ -133,14 +135,17 @@ def report_dict(
     mode: str,
     seconds: float,
     baselines: list[LayerBaselines] | None = None,
+    energy: EnergyTable | None = None,
 ) -> dict[str, Any]:
     """The report as JSON-ready data; `baselines` (one per result) adds their predictions
-    and their errors relative to accperf's cycles."""
+    and their errors relative to accperf's cycles, `energy` prices the actions."""
     by_name = (
         {} if baselines is None else dict(zip([r.name for r in results], baselines, strict=True))
     )
     clock = clock_khz(program)
     total = sum(r.cycles for r in results)
+    per_action = None if energy is None else energy.per_action(program)
+    totals = total_actions(results)
     return {
         "model": program.model,
         "accelerator": program.accelerator,
@@ -152,6 +157,8 @@ def report_dict(
         "total_instructions": sum(r.instructions for r in results),
         "evaluated_instructions": sum(r.evaluated_instructions for r in results),
         "analysis_seconds": seconds,
+        **({} if totals is None else {"total": actions_entry(totals, total, per_action)}),
+        **({} if energy is None else {"energy_table": energy_table_entry(energy, program)}),
         "host_layers": len(program.host_layers),
         "layers": [
             _host_entry(r)
@@ -181,6 +188,7 @@ def report_dict(
                     None if r.bound.recurrence_ratio is None else str(r.bound.recurrence_ratio)
                 ),
                 "mapping": r.mapping,
+                **({} if r.actions is None else actions_entry(r.actions, r.cycles, per_action)),
                 **(
                     {"baselines": _baseline_entry(by_name[r.name], r.cycles)}
                     if r.name in by_name

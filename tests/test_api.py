@@ -59,7 +59,19 @@ def test_layers_frame_has_the_json_columns_one_row_per_layer():
     entries = result.to_dict()["layers"]
     assert isinstance(frame, pl.DataFrame)
     assert frame.height == len(entries) == len(LAYERS) + 1
-    assert set(frame.columns) == {key for entry in entries for key in entry}
+    # The JSON's fields, its nested traffic and energy breakdown as flat columns.
+    nested = {"traffic", "energy_breakdown_pj"}
+    flat = {key for entry in entries for key in entry} - nested
+    flat |= {
+        f"{memory}.{field}"
+        for memory in trace.program.memories
+        for field in ("read_words", "write_words", "read_bytes", "write_bytes")
+    }
+    flat |= {f"energy.{action}_pj" for action in entries[1]["energy_breakdown_pj"]}
+    assert set(frame.columns) == flat
+    assert frame["ifmap_sram.read_words"].to_list()[1:] == [
+        entry["traffic"]["ifmap_sram"]["read_words"] for entry in entries[1:]
+    ]
     assert frame["name"].to_list() == ["maxpool", *LAYERS]
     assert frame["placement"].to_list() == ["host"] + ["accelerator"] * len(LAYERS)
     assert frame["cycles"].to_list()[1:] == [r.cycles for r in result.results]

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from accelerators.catalog import builtin_names
 from accelerators.description import AcceleratorSpec
+from analyzer.energy import EnergyTable, default_energy_table, read_energy_table
 from analyzer.report import check_json_destination, report_dict, write_json
+from analyzer.traffic_report import flat_actions
 from isa.program import LayerProgram, Program, count_instructions
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
@@ -128,24 +130,33 @@ class Result:
     mode: str
     seconds: float  # packing, evaluation and bounds, as the CLI's last line says
     baselines: tuple[LayerBaselines, ...] | None = None
+    # The prices of the layers' actions; None where the program names no widths.
+    energy: EnergyTable | None = None
 
     @property
     def total_cycles(self) -> int:
         return sum(result.cycles for result in self.results)
 
+    @property
+    def total_energy_pj(self) -> float | None:
+        """The network's energy in picojoules (None where the program is not priced)."""
+        return self.to_dict().get("total", {}).get("energy_pj")
+
     def to_dict(self) -> dict[str, Any]:
         """The report as `analyze --json` writes it (docs/report-json.md)."""
         baselines = None if self.baselines is None else list(self.baselines)
         return report_dict(
-            self.trace.program, list(self.results), self.mode, self.seconds, baselines
+            self.trace.program, list(self.results), self.mode, self.seconds, baselines, self.energy
         )
 
     @property
     def layers(self) -> pl.DataFrame:
-        """One row per layer in model order (host layers included), the JSON's columns."""
+        """One row per layer in model order (host layers included), the JSON's columns,
+        with its traffic and energy flattened (`dram.read_bytes`, `energy.mac_pj`, ...)."""
         import polars as pl
 
-        return pl.DataFrame(self.to_dict()["layers"], infer_schema_length=None, strict=False)
+        rows = [flat_actions(layer) for layer in self.to_dict()["layers"]]
+        return pl.DataFrame(rows, infer_schema_length=None, strict=False)
 
     def to_json(self, path: str | Path) -> Path:
         path = Path(path)
@@ -239,12 +250,14 @@ def analyze(
     *,
     recurrence: bool = True,
     baselines: bool = False,
+    energy: str | Path | None = None,
     on_layer: Callable[[LayerResult], None] | None = None,
 ) -> Result:
     """Cycles of every layer. `mode`: "fast" (skips repetitions exactly) or "full" (every
     instruction). `recurrence` adds the critical-cycle bound (on by default; False leaves
     it out), `baselines` the roofline and regression predictions (and on UltraTrail its
-    authors' analytical model); `on_layer` is called after each layer (progress)."""
+    authors' analytical model); `energy` a TOML file of prices in place of the defaults
+    (docs/energy.md); `on_layer` is called after each layer (progress)."""
     from analyzer.crosscheck.baselines import program_baselines
     from analyzer.engine.evaluate import Evaluation
 
@@ -252,6 +265,7 @@ def analyze(
         trace = load_trace(trace)
     if mode not in ("fast", "full"):
         raise AccperfError(f"mode={mode!r}: choose 'fast' or 'full'")
+    prices = energy_table(trace.program, energy)
     started = time.perf_counter()
     # Lowering and read_trace both validate the program; packing need not again.
     evaluation = Evaluation(trace.program, mode, recurrence=recurrence, checked=True)
@@ -269,7 +283,20 @@ def analyze(
                 trace.program.parameters,
             )
         )
-    return Result(trace, results, mode, seconds, predictions)
+    return Result(trace, results, mode, seconds, predictions, prices)
+
+
+def energy_table(program: Program, path: str | Path | None = None) -> EnergyTable | None:
+    """The prices of `program`'s actions: the user's file over the defaults; None for a
+    program that names no datapath widths (a hand-built one), whose energy is unknown."""
+    if path is not None:
+        if program.datapath is None:
+            raise AccperfError(
+                f"--energy {path}: the {program.accelerator!r} program names no datapath "
+                "widths, so it has no actions to price"
+            )
+        return read_energy_table(path, program)
+    return None if program.datapath is None else default_energy_table(program)
 
 
 def load_model(

@@ -154,6 +154,17 @@ def _parser() -> argparse.ArgumentParser:
         help="the recurrence bound (critical loop-carried dependency cycle; on by default, "
         "a few percent of the analysis time)",
     )
+    analyze.add_argument(
+        "--traffic",
+        action="store_true",
+        help="also show each layer's MACs issued, memory reads and writes, and energy",
+    )
+    analyze.add_argument(
+        "--energy",
+        type=Path,
+        metavar="FILE",
+        help="prices of the actions (TOML, pJ) in place of the defaults (docs/energy.md)",
+    )
     analyze.set_defaults(handler=_analyze)
 
     layers = sub.add_parser("layers", help="a model's layer table (name, op, shapes, MACs)")
@@ -534,10 +545,18 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
             args.mode,
             recurrence=args.recurrence,
             baselines=args.baselines,
+            energy=args.energy,
             on_layer=lambda _: progress.advance(task),
         )
     baselines = None if result.baselines is None else list(result.baselines)
     print_table(console, trace.program, list(result.results), args.mode, result.seconds, baselines)
+    if args.traffic:
+        from analyzer.report import in_model_order
+        from analyzer.traffic_report import print_traffic_table
+
+        results = list(result.results)
+        rows = list(in_model_order(trace.program, results))
+        print_traffic_table(console, trace.program, rows, results, result.energy)
     _warn(trace.program.notes)
     if args.json is not None:
         result.to_json(args.json)

@@ -6,7 +6,8 @@ matplotlib (imported here only):
 - a sweep Parquet (tracer/sweep.py): total cycles and utilization against a swept
   parameter, a line per model (and per value of the other swept parameters, accelerator
   and batch size), and the Pareto front of cycles against the accelerator's MAC units
-  (its roofline peak), one per model, accelerator and batch size.
+  (its roofline peak), one per model, accelerator and batch size; where the rows carry
+  energy (analyzer/energy.py), also the Pareto front of cycles against energy.
 
 The data each picture shows is computed by the functions without matplotlib
 (`layer_bars`, `parameter_lines`, `pareto_front`), which the tests check."""
@@ -115,8 +116,8 @@ def parameter_lines(frame: Any, parameter: str) -> list[Line]:
 
 
 def pareto_front(points: list[tuple[float, int]]) -> list[tuple[float, int]]:
-    """The points no other beats on both axes (fewer MAC units, fewer cycles), by MAC
-    units: each has fewer cycles than every point with as many units or fewer."""
+    """The points no other beats on both axes (fewer MAC units or less energy, fewer
+    cycles), by x: each has fewer cycles than every point with as much x or less."""
     front: list[tuple[float, int]] = []
     for units, cycles in sorted(points):
         if not front or cycles < front[-1][1]:
@@ -234,7 +235,10 @@ def _sweep_figure(plt: Any, frame: Any, x: str | None) -> Any:
     lines = parameter_lines(frame, x)
     if not lines:
         raise PlotError("no configuration of the sweep ran; nothing to draw")
-    figure, (cycles_axes, util_axes, pareto_axes) = plt.subplots(1, 3, figsize=(15, 4.5))
+    # Sweeps of a priced accelerator also trade cycles against energy (issue 18).
+    priced = "energy_pj" in frame.columns and frame["energy_pj"].drop_nulls().len() > 0
+    figure, panels = plt.subplots(1, 3 + priced, figsize=(15 + 5 * priced, 4.5))
+    cycles_axes, util_axes, pareto_axes = panels[:3]
     for line in lines:
         cycles_axes.plot(line.x, line.cycles, marker="o", label=line.label)
         util_axes.plot(
@@ -245,29 +249,30 @@ def _sweep_figure(plt: Any, frame: Any, x: str | None) -> Any:
         axes.set_ylabel(label)
     cycles_axes.set_yscale("log")
     cycles_axes.legend(fontsize=7)
-    _pareto(pareto_axes, frame)
+    _pareto(pareto_axes, frame, "peak_macs_per_cycle", "MAC units (peak MACs per cycle)")
+    if priced:
+        _pareto(panels[3], frame, "energy_pj", "energy (pJ)")
     figure.tight_layout()
     return figure
 
 
-def _pareto(axes: Any, frame: Any) -> None:
+def _pareto(axes: Any, frame: Any, column: str, label: str) -> None:
+    """Total cycles against `column` of the totals, with each series' Pareto front."""
     import polars as pl
 
     totals = frame.filter(
-        (pl.col("row") == "total")
-        & pl.col("error").is_null()
-        & pl.col("peak_macs_per_cycle").is_not_null()
+        (pl.col("row") == "total") & pl.col("error").is_null() & pl.col(column).is_not_null()
     )
     series = series_columns(totals)
     for key, group in totals.group_by(series, maintain_order=True):
-        points = list(zip(group["peak_macs_per_cycle"], group["cycles"], strict=True))
+        points = list(zip(group[column], group["cycles"], strict=True))
         axes.scatter(*zip(*points, strict=True), s=12, alpha=0.5)
         front = pareto_front(points)
         label = ", ".join(
             [str(key[0])] + [f"{n}={v}" for n, v in zip(series[1:], key[1:], strict=True)]
         )
         axes.plot(*zip(*front, strict=True), marker="o", label=f"{label} (Pareto front)")
-    axes.set_xlabel("MAC units (peak MACs per cycle)")
+    axes.set_xlabel(label)
     axes.set_ylabel("total cycles")
     axes.set_xscale("log")
     axes.set_yscale("log")

@@ -46,6 +46,10 @@ LAYER_COLUMNS = (
     "peak_macs_per_cycle",  # total rows: the description's MAC units (its roofline peak)
     "error",
 )
+# Columns a row has where the program prices its actions (analyzer/traffic_report.py),
+# after LAYER_COLUMNS: MACs issued and energy, then each memory's bytes read and written
+# (`<memory>.read_bytes`, ...; their names depend on the accelerator).
+ACTION_COLUMNS = ("macs_issued", "energy_pj", "energy_delay_pj_cycles")
 SAVE_EVERY_SECONDS = 5.0  # how often finished configurations reach the file
 
 
@@ -245,8 +249,9 @@ def run_configuration(accelerator: str, configuration: Configuration) -> list[di
         )
     except (AccperfError, UserInputError) as exc:
         return [{**base, **_parameter_columns(configuration.params), **_failed(str(exc))}]
+    report = result.to_dict()
     rows = []
-    for layer in result.to_dict()["layers"]:
+    for layer in report["layers"]:
         rows.append(
             {
                 **base,
@@ -262,6 +267,7 @@ def run_configuration(accelerator: str, configuration: Configuration) -> list[di
                 "bound": layer.get("bound") or layer.get("reason"),
                 "peak_macs_per_cycle": None,
                 "error": None,
+                **_action_columns(layer),
             }
         )
     totals = {
@@ -274,12 +280,22 @@ def run_configuration(accelerator: str, configuration: Configuration) -> list[di
         "cycles": result.total_cycles,
         "macs": sum(r.macs for r in result.results),
         "instructions": sum(r.instructions for r in result.results),
-        "utilization": _utilization(result.to_dict()["layers"]),
+        "utilization": _utilization(report["layers"]),
         "bound": None,
         "peak_macs_per_cycle": (resolved.roofline_table() or {}).get("peak_macs_per_cycle"),
         "error": None,
+        **_action_columns(report.get("total", {})),
     }
     return [totals, *rows]
+
+
+def _action_columns(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer's (or the total's) MACs issued, energy and bytes per memory, where known."""
+    columns = {name: entry[name] for name in ACTION_COLUMNS if name in entry}
+    for memory, traffic in (entry.get("traffic") or {}).items():
+        columns[f"{memory}.read_bytes"] = traffic["read_bytes"]
+        columns[f"{memory}.write_bytes"] = traffic["write_bytes"]
+    return columns
 
 
 def _utilization(layers: list[dict[str, Any]]) -> float | None:
@@ -330,9 +346,10 @@ def _write_results(path: Path, earlier: pl.DataFrame, rows: list[dict[str, Any]]
 
     new = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
     frame = pl.concat([earlier, new], how="diagonal_relaxed") if earlier.height else new
-    ordered = [c for c in (*KEY_COLUMNS, *LAYER_COLUMNS) if c in frame.columns]
+    ordered = [c for c in (*KEY_COLUMNS, *LAYER_COLUMNS, *ACTION_COLUMNS) if c in frame.columns]
     params = sorted(c for c in frame.columns if c.startswith("param."))
-    frame = frame.select([*ordered[:4], *params, *ordered[4:]])
+    traffic = sorted(c for c in frame.columns if c.endswith(("read_bytes", "write_bytes")))
+    frame = frame.select([*ordered[:4], *params, *ordered[4:], *traffic])
     # Integer parameters as integers (they are kept as text until every row is in, since
     # a configuration that failed keeps the text it was given).
     integral = [

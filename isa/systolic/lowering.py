@@ -22,14 +22,18 @@ from __future__ import annotations
 from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.program import (
+    MAC_ACTION,
     Block,
     BlockRef,
+    Datapath,
     HostLayer,
     LayerProgram,
     Loop,
+    Memory,
     Operand,
     Program,
     Template,
+    memory_action,
 )
 from isa.systolic.mapping import dram_words, gemm_shape, im2col_geometry, is_gemm
 from tracer.errors import DescriptionError
@@ -43,6 +47,30 @@ HOST_REASON = "on the host: the array has no vector unit; not timed"
 # which follows SCALE-Sim's ws and os demand orders (its is order is not followed yet).
 MEMORY_SIDE = "scalesim-double-buffered"
 MEMORY_SIDE_DATAFLOWS = ("ws", "os")
+
+# SCALE-Sim's word is one byte (single_layer_sim.py, word_size=1): its SRAM sizes and
+# access counts are in such words. It names no accumulator width; 32 bits is assumed, as
+# int8 arrays (Gemmini's, the TPU's) accumulate.
+WORD_BYTES = 1
+DATAPATH = Datapath(operand_bits=8 * WORD_BYTES, accumulator_bits=32)
+_MAC = ((MAC_ACTION, 1),)  # every PE step issues one MAC, idle or not
+SRAM_PARAMETERS = {tensor: f"{tensor}_sram_kib" for tensor in ("ifmap", "filter", "ofmap")}
+
+
+def sram_of(tensor: str) -> str:
+    """The memory that holds `tensor` ("ifmap", "filter" or "ofmap") on chip."""
+    return f"{tensor}_sram"
+
+
+def memories(params: dict[str, int | str]) -> dict[str, Memory]:
+    """SCALE-Sim's three SRAMs (each double-buffered, the size counting both halves) and
+    the DRAM behind them."""
+    srams = {
+        sram_of(tensor): Memory("sram", WORD_BYTES, int(params[key]) * 1024)
+        for tensor, key in SRAM_PARAMETERS.items()
+    }
+    return {**srams, "dram": Memory("dram", WORD_BYTES, 0)}
+
 
 # Which tensor each edge port carries, per dataflow (SCALE-Sim's operand matrices).
 PORT_TENSORS = {
@@ -75,7 +103,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             f"covers dataflows {', '.join(MEMORY_SIDE_DATAFLOWS)}; use one of them, or "
             "bandwidth=0 (unlimited, SCALE-Sim's CALC mode)"
         )
-    builder = _ArrayBuilder(accelerator, rows, cols)
+    builder = _ArrayBuilder(accelerator, rows, cols, dataflow)
     if dataflow == "os":
         blocks = (
             builder.sync_block(rows * cols),
@@ -134,6 +162,8 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         accelerator,
         model,
         spaces=spaces,
+        memories=memories(params),
+        datapath=DATAPATH,
         blocks=blocks,
         layers=tuple(layers),
         host_layers=tuple(host_layers),
@@ -158,9 +188,14 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
 class _ArrayBuilder:
     """Builds the per-step blocks of one R x C array."""
 
-    def __init__(self, accelerator: Accelerator, rows: int, cols: int) -> None:
+    def __init__(self, accelerator: Accelerator, rows: int, cols: int, dataflow: str) -> None:
         self.rows = rows
         self.cols = cols
+        # The SRAM word each edge read takes, and each drained output writes.
+        tensors = PORT_TENSORS[dataflow]
+        self.west_read = ((memory_action(sram_of(tensors["west"]), "read"), 1),)
+        self.north_read = ((memory_action(sram_of(tensors["north"]), "read"), 1),)
+        self.output_write = ((memory_action(sram_of("ofmap"), "write"), 1),)
         self.units = accelerator.units
         if rows * cols > self.units["pe"].instances or self.units["drain"].instances < rows * cols:
             raise DescriptionError(
@@ -176,6 +211,7 @@ class _ArrayBuilder:
         reads: list[Operand],
         writes: list[Operand],
         bundle_start: bool,
+        actions: tuple[tuple[str, int], ...] = (),
     ) -> Template:
         kind = self.units[unit]
         return Template(
@@ -188,6 +224,7 @@ class _ArrayBuilder:
             reads=tuple(reads),
             writes=tuple(writes),
             bundle_start=bundle_start,
+            actions=actions,
         )
 
     def _pe(self, r: int, c: int) -> int:
@@ -227,6 +264,7 @@ class _ArrayBuilder:
                         reads,
                         [Operand("s", self._pe(r, c))],
                         bundle_start=not templates,
+                        actions=self.north_read if r == 0 else (),
                     )
                 )
         return Block("preload", tuple(templates))
@@ -251,6 +289,7 @@ class _ArrayBuilder:
                         reads,
                         [Operand("h", pe), Operand("v", pe)],
                         bundle_start=not templates,
+                        actions=_MAC + (self.west_read if c == 0 else ()),
                     )
                 )
         for c in range(self.cols):
@@ -262,6 +301,7 @@ class _ArrayBuilder:
                     [Operand("v", self._pe(self.rows - 1, c))],
                     [Operand("out", c)],
                     bundle_start=False,
+                    actions=self.output_write,
                 )
             )
         return Block("stream", tuple(templates))
@@ -288,6 +328,9 @@ class _ArrayBuilder:
                         reads,
                         [Operand("h", pe), Operand("v", pe), Operand("s", pe)],
                         bundle_start=not templates,
+                        actions=_MAC
+                        + (self.west_read if c == 0 else ())
+                        + (self.north_read if r == 0 else ()),
                     )
                 )
         return Block("stream", tuple(templates))
@@ -301,6 +344,7 @@ class _ArrayBuilder:
                 [Operand("s", self._pe(r, c))],
                 [Operand("out", self._pe(r, c))],
                 bundle_start=(r == 0 and c == 0),
+                actions=self.output_write,
             )
             for r in range(self.rows)
             for c in range(self.cols)
