@@ -328,6 +328,9 @@ REPORT = "The report"
 TIMED = 'A layer the accelerator runs (`"placement": "accelerator"`)'
 HOST = 'A host or fused layer (`"placement": "host"` or `"fused"`)'
 BASELINES = "`baselines` of a layer"
+TOTAL = "`total`, the network's actions"
+TRAFFIC = "`traffic` of a memory"
+ENERGY_TABLE = "`energy_table`"
 SYSTOLIC_MAPPING = "`mapping` on the systolic array"
 GEMMINI_MAPPING = "`mapping` on Gemmini"
 ULTRATRAIL_MAPPING = "`mapping` on UltraTrail"
@@ -359,6 +362,9 @@ def test_the_schema_doc_has_a_table_per_object():
         TIMED,
         HOST,
         BASELINES,
+        TOTAL,
+        TRAFFIC,
+        ENERGY_TABLE,
         SYSTOLIC_MAPPING,
         GEMMINI_MAPPING,
         ULTRATRAIL_MAPPING,
@@ -378,7 +384,16 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
     always = {"always", "baselines"} if baselines else {"always"}
     if "clock_khz" in report["parameters"]:
         always.add("clock")
+    if "energy_table" in report:
+        always.add("priced")
+    if accelerator == "systolic":  # it names its widths (isa/systolic/lowering.py)
+        assert "priced" in always
     _check(report, REPORT, always)
+    _check(report["total"], TOTAL, always)
+    for traffic in report["total"]["traffic"].values():
+        _check(traffic, TRAFFIC, {"always"})
+    if "priced" in always:
+        _check(report["energy_table"], ENERGY_TABLE, {"always"})
     parameters = {p.name for p in find_accelerator(accelerator).parameters}
     assert set(report["parameters"]) == parameters
     assert {JSON_TYPES[type(v)] for v in report["parameters"].values()} <= {"integer", "string"}
@@ -398,6 +413,8 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
             _check(entry, HOST, {"always"})
             continue
         _check(entry, TIMED, always)
+        for traffic in entry["traffic"].values():
+            _check(traffic, TRAFFIC, {"always"})
         if baselines:
             _check(entry["baselines"], BASELINES, {"always"})
         conditions = {"always"}

@@ -3,7 +3,7 @@
 Layout (schema version 9):
     manifest.json        format, schema version, accelerator, resolved parameters, model,
                          memories and datapath widths (what actions name and price),
-                         layers (name, kind, MACs, mapping, instruction counts), host
+                         layers (name, kind, MACs, actions, mapping, instruction counts), host
                          layers (not run on the accelerator, or fused into another layer:
                          name, kind, position, reason, placement),
                          totals
@@ -29,6 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from analyzer.actions import ActionCounter
 from isa.program import (
     MAX_DEPTH,
     OPERAND_LISTS,
@@ -483,6 +484,7 @@ def _write_instructions(
 
 def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, Any]:
     layers = []
+    counter = ActionCounter(program)
     for index, layer in enumerate(program.layers):
         layers.append(
             {
@@ -490,6 +492,9 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
                 "name": layer.name,
                 "kind": layer.kind,
                 "macs": layer.macs,
+                # What it does besides taking time, for readers without accperf: MACs
+                # issued, words read and written per memory (analyzer/actions.py).
+                "actions": counter.layer(layer).counts(),
                 "instructions": count_instructions(layer.root, program.blocks),
                 "iterations": count_block_executions(layer.root),
                 "mapping": layer.mapping,
