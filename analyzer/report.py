@@ -12,8 +12,14 @@ from rich.console import Console
 from rich.table import Table
 
 from accelerators.description import CLOCK_PARAMETER
-from analyzer.energy import EnergyTable
-from analyzer.traffic_report import actions_entry, energy_table_entry, total_actions
+from analyzer.actions import LayerActions
+from analyzer.energy import EnergyTable, layer_energy
+from analyzer.traffic_report import (
+    actions_entry,
+    energy_table_entry,
+    energy_text,
+    total_actions,
+)
 from isa.program import HostLayer, Program, placement_counts
 from tracer.errors import UserInputError
 
@@ -249,9 +255,13 @@ def print_table(
     mode: str,
     seconds: float,
     baselines: list[LayerBaselines] | None = None,
+    energy: EnergyTable | None = None,
 ) -> None:
+    """The per-layer table; with `baselines`, also their predictions and, where `energy`
+    prices the actions, each layer's energy and energy-delay product beside them."""
     total = sum(r.cycles for r in results)
     clock = clock_khz(program)
+    per_action = energy.per_action(program) if energy is not None and baselines else None
     analytical = bool(baselines) and any(b.analytical_cycles is not None for b in baselines or [])
     # A memory side (isa/systolic/memory_side.py) shows how much of each layer is waiting on DRAM.
     stalled = any(r.stall_cycles for r in results)
@@ -271,12 +281,22 @@ def print_table(
         ("bound", "left"),
         *([("roofline", "right"), ("regression", "right")] if baselines else []),
         *([("analytical", "right")] if analytical else []),
+        *([("energy", "right"), ("EDP (pJ x cycles)", "right")] if per_action else []),
     ]:
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     by_name = (
         {} if baselines is None else dict(zip([r.name for r in results], baselines, strict=True))
     )
-    extra = (2 if baselines else 0) + analytical
+    extra = (2 if baselines else 0) + analytical + (2 if per_action else 0)
+
+    def energy_cells(actions: LayerActions | None, cycles: int) -> list[str]:
+        if per_action is None:
+            return []
+        if actions is None:
+            return ["-", "-"]
+        pj = sum(layer_energy(actions, per_action).values())
+        return [energy_text(pj), f"{pj * cycles:.3g}"]
+
     for r in in_model_order(program, results):
         if isinstance(r, HostLayer):
             table.add_row(
@@ -310,6 +330,7 @@ def print_table(
                 else []
             ),
             *([_cycles_apart(by_name[r.name].analytical_cycles, r.cycles)] if analytical else []),
+            *energy_cells(r.actions, r.cycles),
         )
     macs = sum(r.macs for r in results)
     instructions = sum(r.instructions for r in results)
@@ -327,7 +348,8 @@ def print_table(
         f"{_count(sum(r.iterations for r in results))}",
         "",
         "",
-        *[""] * extra,
+        *[""] * (extra - (2 if per_action else 0)),
+        *energy_cells(total_actions(results), total),
     )
     print_titled(console, title, table)
     at_clock = f" ({milliseconds(total, clock):,.3f} ms at {clock:,} kHz)" if clock else ""

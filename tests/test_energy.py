@@ -135,3 +135,25 @@ def test_traffic_table_shows_every_memory_and_the_total(trace, tmp_path, capsys)
 def test_without_traffic_the_report_is_unchanged(trace, capsys):
     code, out, _ = run(["analyze", str(trace)], capsys)
     assert code == 0 and "memory traffic" not in out
+
+
+def test_baselines_show_energy_and_energy_delay_beside_them(trace, tmp_path, capsys):
+    out_json = tmp_path / "report.json"
+    code, out, _ = run(["analyze", str(trace), "--baselines", "--json", str(out_json)], capsys)
+    assert code == 0
+    report = json.loads(out_json.read_text())
+    assert "EDP (pJ x cycles)" in out
+    for entry in report["layers"]:
+        line = next(row for row in out.splitlines() if row.startswith(f"│ {entry['name']} "))
+        cells = [cell.strip() for cell in line.split("│")]
+        assert cells[-3] == energy_text(entry["energy_pj"])
+        assert cells[-2] == f"{entry['energy_delay_pj_cycles']:.3g}"
+    total_line = [row for row in out.splitlines() if row.startswith("│ total ")][-1]
+    assert f"{report['total']['energy_delay_pj_cycles']:.3g}" in total_line
+
+
+def test_the_docs_worked_prices_are_the_codes():
+    text = " ".join(Path("docs/energy.md").read_text().split())
+    assert f"costs {mac_cost(Datapath(8, 32)).pj:.1f} pJ" in text
+    assert f"a 256 KiB SRAM {8 * memory_cost('sram', 256 * 1024).pj:.1f} pJ per 64 bits" in text
+    assert f"{memory_cost('dram', 0).pj} pJ" in text

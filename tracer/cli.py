@@ -145,7 +145,8 @@ def _parser() -> argparse.ArgumentParser:
         "--baselines",
         action="store_true",
         help="add the roofline and regression baselines' predictions, and on UltraTrail its "
-        "authors' analytical model (see docs/accuracy.md)",
+        "authors' analytical model (see docs/accuracy.md), with each layer's energy and "
+        "energy-delay product beside them",
     )
     analyze.add_argument(
         "--recurrence",
@@ -549,7 +550,15 @@ def _analyze(args: argparse.Namespace, console: Console) -> int:
             on_layer=lambda _: progress.advance(task),
         )
     baselines = None if result.baselines is None else list(result.baselines)
-    print_table(console, trace.program, list(result.results), args.mode, result.seconds, baselines)
+    print_table(
+        console,
+        trace.program,
+        list(result.results),
+        args.mode,
+        result.seconds,
+        baselines,
+        result.energy,
+    )
     if args.traffic:
         from analyzer.report import in_model_order
         from analyzer.traffic_report import print_traffic_table
