@@ -98,14 +98,16 @@ class ActionCounter:
     def _node(self, node: Loop | BlockRef) -> Counter[str]:
         if isinstance(node, BlockRef):
             return self._blocks[node.block]
-        # id() is safe: the program holds every node for the counter's lifetime.
-        known = self._nodes.get(id(node))
+        # id() is safe: the program holds every node for the counter's lifetime. Equal
+        # names and trips are not enough: bodies differ (a conv's edge tiles).
+        key = id(node)
+        known = self._nodes.get(key)
         if known is None:
             body: Counter[str] = Counter()
             for child in node.body:
                 body.update(self._node(child))
             known = Counter({action: node.trips * amount for action, amount in body.items()})
-            self._nodes[id(node)] = known
+            self._nodes[key] = known
         return known
 
 

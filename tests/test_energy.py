@@ -13,6 +13,7 @@ import accperf
 from analyzer.energy import default_energy_table, mac_cost, memory_cost
 from analyzer.traffic_report import count_text, energy_text
 from isa.program import Datapath
+from tests.doc_tables import read_doc
 from tests.test_cli import SMALL, run
 
 
@@ -153,7 +154,19 @@ def test_baselines_show_energy_and_energy_delay_beside_them(trace, tmp_path, cap
 
 
 def test_the_docs_worked_prices_are_the_codes():
-    text = " ".join(Path("docs/energy.md").read_text().split())
+    text = " ".join(read_doc("docs/energy.md").split())
     assert f"costs {mac_cost(Datapath(8, 32)).pj:.1f} pJ" in text
     assert f"a 256 KiB SRAM {8 * memory_cost('sram', 256 * 1024).pj:.1f} pJ per 64 bits" in text
     assert f"{memory_cost('dram', 0).pj} pJ" in text
+
+
+def test_prices_per_word_are_per_byte_times_the_words_bytes():
+    # Memories of 2- and 1-byte words (tests/test_actions.py's), priced per byte.
+    from isa.program import Memory, Program
+
+    memories = {"sram": Memory("sram", 2, 4096), "dram": Memory("dram", 1, 0)}
+    program = Program("test", {}, 1, 1, 0, {"alu": 1}, {"r": 1}, (), (), memories=memories)
+    per_action = default_energy_table(program).per_action(program)
+    assert per_action["sram.read"] == pytest.approx(2 * memory_cost("sram", 4096).pj)
+    assert per_action["sram.write"] == per_action["sram.read"]
+    assert per_action["dram.write"] == pytest.approx(memory_cost("dram", 0).pj)

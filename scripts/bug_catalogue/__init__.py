@@ -3,7 +3,8 @@ timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), trans
 instances (moving unit instances), wavefront (loops that open no bundle), frontends
 (several front ends), bounds, checks (validation, trace files), machines (Gemmini's
 queues, the systolic memory side), gemmini_mapping (a user's Gemmini mapping),
-ultratrail (its lowering and analytical baseline) and plasticine (its lowering and mapping).
+ultratrail (its lowering and analytical baseline), plasticine (its lowering and mapping)
+and actions (counting and pricing actions).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
 that moves the code makes the entry stale, and `seed_bugs.py --check` and
@@ -16,6 +17,7 @@ survivor). `equivalent` says why a mutant cannot change any result (docs/testing
 
 from __future__ import annotations
 
+from scripts.bug_catalogue.actions import ACTION_BUGS
 from scripts.bug_catalogue.bounds import BOUND_BUGS
 from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
 from scripts.bug_catalogue.common import KERNELS, Bug
@@ -50,4 +52,5 @@ BUGS: tuple[Bug, ...] = (
     *MEMORY_BUGS,
     *ULTRATRAIL_BUGS,
     *PLASTICINE_BUGS,
+    *ACTION_BUGS,
 )
