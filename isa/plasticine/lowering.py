@@ -48,12 +48,33 @@ from math import prod
 
 from accelerators.description import Accelerator
 from isa.family import program_of
-from isa.plasticine.plan import Machine, StepPlan, log2_ceil, plan_layer
-from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
+from isa.plasticine.plan import WORD_BYTES, Machine, StepPlan, log2_ceil, plan_layer
+from isa.program import (
+    MAC_ACTION,
+    BlockRef,
+    BlockTable,
+    Datapath,
+    LayerProgram,
+    Loop,
+    Memory,
+    Operand,
+    Program,
+    Template,
+    memory_action,
+)
 from tracer.workloads.layers import GEMM_LAYERS, Layer, Model, gemm_operands
 
 Node = Loop | BlockRef
 SLOTS = 2  # double buffering: two slots per tile
+# The memories the actions count, in 32-bit words (TopParam.scala:9, wordWidth 32): every
+# PMU's scratchpad as one memory, and the DRAM behind the fringe.
+PMU, DRAM = "pmu", "dram"
+Actions = tuple[tuple[str, int], ...]
+
+
+def _moves(source: str, target: str, words: int) -> Actions:
+    """`words` read from memory `source` and written to memory `target`."""
+    return ((memory_action(source, "read"), words), (memory_action(target, "write"), words))
 
 
 def _at(depth: int, coef: int) -> tuple[int, ...]:
@@ -78,7 +99,9 @@ class _LayerLowering:
 
     # -- instructions ---------------------------------------------------------------
 
-    def _dram(self, opcode: str, words: int, reads, writes, read_marks=()) -> Template:
+    def _dram(
+        self, opcode: str, words: int, reads, writes, actions: Actions, read_marks=()
+    ) -> Template:
         busy = self.m.dram_cycles(words)
         return Template(
             opcode,
@@ -91,6 +114,7 @@ class _LayerLowering:
             writes=tuple(writes),
             bundle_start=True,
             read_marks=tuple(read_marks),
+            actions=actions,
         )
 
     def _pair_loop(self, block: BlockRef) -> Loop:
@@ -102,6 +126,7 @@ class _LayerLowering:
             self.plan.shared_words,
             reads=(Operand("shared_free", slot),),
             writes=(Operand("shared", slot),),
+            actions=_moves(DRAM, PMU, self.plan.shared_words),
         )
         return self.b.ref("load_shared", template)
 
@@ -111,6 +136,7 @@ class _LayerLowering:
             self.plan.private_words,
             reads=(_slot("private_free", slot, depth),),
             writes=(_slot("private", slot, depth),),
+            actions=_moves(DRAM, PMU, self.plan.private_words),
         )
         return self._pair_loop(self.b.ref("load_private", template))
 
@@ -120,6 +146,7 @@ class _LayerLowering:
             self.plan.output_words,
             reads=(_slot("out", slot, depth),),
             writes=(),
+            actions=_moves(PMU, DRAM, self.plan.output_words),
             read_marks=(_slot("out_free", slot, depth),),
         )
         return self._pair_loop(self.b.ref("store", template))
@@ -150,6 +177,7 @@ class _LayerLowering:
             read_marks=(free,),
             marks=(pvec,),
             bundle_start=bundle,
+            actions=((memory_action(PMU, "read"), self._stream_words()),),
         )
         if plan.kind == "dot":
             opcode, reads, depth_cycles, busy = (
@@ -158,10 +186,18 @@ class _LayerLowering:
                 m.stages + log2_ceil(m.lanes),
                 plan.vectors,
             )
+            # Every lane multiplies in every vector, the last one's idle lanes too; the dot
+            # product's one result goes to the output tile in the pair's PMU.
+            actions: Actions = (
+                (MAC_ACTION, plan.vectors * m.lanes),
+                (memory_action(PMU, "write"), 1),
+            )
         else:
             # A map takes all its inputs' vectors in one cycle; a fold one per cycle.
             opcode, reads, depth_cycles = plan.kind, (pvec, out_free), m.stages
             busy = plan.vectors if plan.kind == "fold" else 1
+            # Adds or compares, no multiply-accumulate: one output vector to the PMU.
+            actions = ((memory_action(PMU, "write"), m.lanes),)
         compute = Template(
             opcode,
             "pcu",
@@ -174,8 +210,15 @@ class _LayerLowering:
             writes=(),
             bundle_start=False,
             marks=(out,),
+            actions=actions,
         )
         return read, compute
+
+    def _stream_words(self) -> int:
+        """Words one element's stream reads from a PMU: a dot product's K operands (the
+        last vector's idle lanes read nothing), a map's or fold's input vectors whole."""
+        plan = self.plan
+        return plan.k if plan.kind == "dot" else plan.vectors * self.m.lanes
 
     def elements(self, private_slot: int, step_slot: int, depth: int) -> Loop:
         """The step's elements (a loop at `depth`), its pair loop one deeper."""
@@ -195,6 +238,7 @@ class _LayerLowering:
                 read_marks=(Operand("shared_free", step_slot),),
                 marks=(Operand("svec", 0),),
                 bundle_start=True,
+                actions=((memory_action(PMU, "read"), self._stream_words()),),
             )
             broadcast = Template(
                 "broadcast",
@@ -310,6 +354,12 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         spaces=spaces,
         blocks=tuple(blocks.blocks),
         layers=tuple(layers),
+        memories={
+            PMU: Memory("sram", WORD_BYTES, machine.pmus * machine.pmu_words * WORD_BYTES),
+            DRAM: Memory("dram", WORD_BYTES, 0),
+        },
+        # 32-bit operands and accumulators (TopParam.scala:9, wordWidth 32).
+        datapath=Datapath(8 * WORD_BYTES, 8 * WORD_BYTES),
         notes=(
             "mapping and stream timing are assumptions from Plasticine's published "
             "parameters (accelerators/plasticine.toml, docs/models.md)",

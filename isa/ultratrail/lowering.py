@@ -39,9 +39,19 @@ from __future__ import annotations
 from accelerators.description import Accelerator, Unit
 from isa.arithmetic import ceil_div
 from isa.family import program_of
-from isa.program import BlockRef, BlockTable, LayerProgram, Loop, Operand, Program, Template
+from isa.program import (
+    MAC_ACTION,
+    BlockRef,
+    BlockTable,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    Template,
+    memory_action,
+)
 from isa.ultratrail.geometry import TemporalConv
-from isa.ultratrail.plan import LayerPlan, MemoryPlan, plan_model
+from isa.ultratrail.plan import LayerPlan, MemoryPlan, fmem_space, plan_model
 from tracer.workloads.layers import Model
 
 # One-location registers between the units.
@@ -50,10 +60,6 @@ REGISTERS = ("creg", "xreg", "wreg", "acc", "breg", "preg", "rreg", "oreg", "poo
 
 def _reg(name: str) -> Operand:
     return Operand(name, 0)
-
-
-def fmem_space(index: int) -> str:
-    return f"fmem{index}"
 
 
 class _Blocks(BlockTable):
@@ -71,6 +77,7 @@ class _Blocks(BlockTable):
         writes: tuple[Operand, ...],
         instance: int = 0,
         bundle_start: bool = False,
+        actions: tuple[tuple[str, int], ...] = (),
     ) -> Template:
         spec: Unit = self.units[unit]
         return Template(
@@ -83,6 +90,7 @@ class _Blocks(BlockTable):
             reads=reads,
             writes=writes,
             bundle_start=bundle_start,
+            actions=actions,
         )
 
 
@@ -115,9 +123,15 @@ class _LayerLowering:
     """One layer's loop tree. Loop depths: 0 layer, 1 output block, 2 input block,
     3 position, 4 tap; operand coefficients follow them."""
 
-    def __init__(self, blocks: _Blocks, plan: LayerPlan, rows: int, cols: int) -> None:
+    def __init__(
+        self, blocks: _Blocks, plan: LayerPlan, memory: MemoryPlan, rows: int, cols: int
+    ) -> None:
         self.b = blocks
         self.plan = plan
+        # Every array step runs all rows x cols cells, however few channels the block has.
+        self.macs_per_step = rows * cols
+        self.input_words = memory.input_vector_words
+        self.output_words = memory.output_vector_words
         conv = plan.conv
         self.conv = conv
         self.in_blocks = ceil_div(conv.in_channels, rows)
@@ -144,6 +158,7 @@ class _LayerLowering:
                 "bmem",
                 reads=(_reg("creg"), Operand("bmem", plan.bias_base, coefs=(0, 1))),
                 writes=(_reg("breg"),),
+                actions=((memory_action("bmem", "read"), 1),),
             ),
         )
         body: list[Loop | BlockRef] = [bias]
@@ -163,6 +178,7 @@ class _LayerLowering:
                             Operand(fmem_space(self.output.fmem), self.output.base, coefs=(0, 1)),
                             _reg("pool"),
                         ),
+                        actions=self._fmem(self.output.fmem, "write", self.output_words),
                     ),
                 )
             )
@@ -202,8 +218,15 @@ class _LayerLowering:
             reads=(_reg("creg"), source) if first else (source,),
             writes=(_reg("xreg"),),
             bundle_start=True,
+            actions=self._fmem(self.source.fmem, "read", self.input_words),
         )
-        wmem_rd = self.b.template("wmem_rd", "wmem", reads=(weights,), writes=(_reg("wreg"),))
+        wmem_rd = self.b.template(
+            "wmem_rd",
+            "wmem",
+            reads=(weights,),
+            writes=(_reg("wreg"),),
+            actions=((memory_action("wmem", "read"), 1),),
+        )
         # The first step of a position starts a fresh sum: it does not read the accumulator.
         operands = (_reg("xreg"), _reg("wreg"))
         mac = self.b.template(
@@ -211,6 +234,7 @@ class _LayerLowering:
             "array",
             reads=operands if first else (*operands, _reg("acc")),
             writes=(_reg("acc"),),
+            actions=((MAC_ACTION, self.macs_per_step),),
         )
         return self.b.ref("first_step" if first else "step", fmem_rd, wmem_rd, mac)
 
@@ -220,20 +244,40 @@ class _LayerLowering:
         if role == "first":
             return self.b.ref(
                 "psum_out",
-                self.b.template("psum_wr", "lmem", reads=(_reg("acc"),), writes=(partial,)),
+                self.b.template(
+                    "psum_wr",
+                    "lmem",
+                    reads=(_reg("acc"),),
+                    writes=(partial,),
+                    actions=((memory_action("lmem", "write"), 1),),
+                ),
             )
         if role == "middle":
             return self.b.ref(
                 "psum_add",
                 self.b.template(
-                    "psum_acc", "lmem", reads=(_reg("acc"), partial), writes=(partial,)
+                    "psum_acc",
+                    "lmem",
+                    reads=(_reg("acc"), partial),
+                    writes=(partial,),
+                    # Read, add, write back: one word each way.
+                    actions=(
+                        (memory_action("lmem", "read"), 1),
+                        (memory_action("lmem", "write"), 1),
+                    ),
                 ),
             )
         templates = []
         opu_reads = [_reg("acc"), _reg("breg")]
         if role == "last":
             templates.append(
-                self.b.template("psum_rd", "lmem", reads=(partial,), writes=(_reg("preg"),))
+                self.b.template(
+                    "psum_rd",
+                    "lmem",
+                    reads=(partial,),
+                    writes=(_reg("preg"),),
+                    actions=((memory_action("lmem", "read"), 1),),
+                )
             )
             opu_reads.append(_reg("preg"))
         if plan.residual is not None:
@@ -249,6 +293,7 @@ class _LayerLowering:
                     instance=plan.residual.fmem,
                     reads=(residual,),
                     writes=(_reg("rreg"),),
+                    actions=self._fmem(plan.residual.fmem, "read", self.output_words),
                 )
             )
             opu_reads.append(_reg("rreg"))
@@ -273,9 +318,14 @@ class _LayerLowering:
                     instance=self.output.fmem,
                     reads=(_reg("oreg"),),
                     writes=(out,),
+                    actions=self._fmem(self.output.fmem, "write", self.output_words),
                 )
             )
         return self.b.ref("output_path", *templates)
+
+    @staticmethod
+    def _fmem(fmem: int, access: str, words: int) -> tuple[tuple[str, int], ...]:
+        return ((memory_action(fmem_space(fmem), access), words),)
 
 
 def _mapping(plan: LayerPlan, lowering: _LayerLowering, rows: int, cols: int) -> dict:
@@ -319,7 +369,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     blocks = _Blocks(accelerator)
     layers = []
     for plan in memory.layers:
-        lowering = _LayerLowering(blocks, plan, rows, cols)
+        lowering = _LayerLowering(blocks, plan, memory, rows, cols)
         layer = model.layers[plan.position]
         layers.append(
             LayerProgram(
@@ -347,6 +397,8 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         blocks=tuple(blocks.blocks),
         layers=tuple(layers),
         host_layers=memory.host_layers,
+        memories=memory.memories,
+        datapath=memory.datapath,
         notes=(
             "loop order output block > input block > position > tap, padding taps not "
             "issued, one array step per cycle (assumed: the paper's dataflow is not public)",

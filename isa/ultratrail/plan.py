@@ -21,6 +21,11 @@ layer's output goes to an FMEM that holds none of the tensors it reads, the empt
 when every FMEM holds one (fewer FMEMs than the layer reads, plus one), it shares one and
 the evaluation shows the port conflict. A size that does not fit is refused, naming the
 layer, the memory and the figures.
+
+Actions (analyzer/actions.py) count each memory in its own word, the width it is sized in
+above and an access reads or writes whole: an FMEM word is min(rows, cols) features, a WMEM
+word a rows x cols weight block, a BMEM word cols biases, an LMEM word cols partial sums.
+A word of a width that is not whole bytes is priced as the bytes it occupies, rounded up.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from math import prod
 
 from accelerators.description import Accelerator
 from isa.arithmetic import ceil_div
-from isa.program import HostLayer
+from isa.program import Datapath, HostLayer, Memory
 from isa.ultratrail.geometry import (
     TemporalConv,
     UltraTrailLimitError,
@@ -87,6 +92,12 @@ class MemoryPlan:
     weight_words: int
     bias_words: int
     lmem_words: int
+    # The memories as the actions count them (fmem0.., wmem, bmem, lmem), the MAC widths,
+    # and the FMEM words an input vector (rows features) and an output vector (cols) span.
+    memories: dict[str, Memory]
+    datapath: Datapath
+    input_vector_words: int
+    output_vector_words: int
 
 
 class _Sizes:
@@ -110,9 +121,28 @@ class _Sizes:
         self.lmem_kib = int(p["lmem_kib"])
         self.lmem_words = self.lmem_kib * KIB_BITS // self.psum_bits
         self.config_entries = int(p["config_entries"])
+        self.operand_bits = max(int(p["bw_w"]), int(p["bw_f"]))
+        self.accumulator_bits = int(p["bw_acc"])
+
+    def memories(self) -> dict[str, Memory]:
+        def sram(bits: int, kib: int) -> Memory:
+            return Memory("sram", ceil_div(bits, 8), kib * 1024)
+
+        fmems = {fmem_space(i): sram(self.fmem_bits, self.fmem_kib) for i in range(self.fmem_count)}
+        return {
+            **fmems,
+            "wmem": sram(self.weight_bits, self.wmem_kib),
+            "bmem": sram(self.bias_bits, self.bmem_kib),
+            "lmem": sram(self.psum_bits, self.lmem_kib),
+        }
 
     def tensor_words(self, channels: int, length: int) -> int:
         return ceil_div(channels, self.lanes) * length
+
+
+def fmem_space(index: int) -> str:
+    """The name of FMEM `index`: its address space and its memory in the actions."""
+    return f"fmem{index}"
 
 
 def _kib(words: int, bits: int) -> str:
@@ -132,6 +162,11 @@ def plan_model(accelerator: Accelerator, model: Model) -> MemoryPlan:
         weight_words=sum(_weight_blocks(plan.conv, sizes) for plan in plans),
         bias_words=sum(ceil_div(plan.conv.out_channels, sizes.cols) for plan in plans),
         lmem_words=max((plan.conv.out_length for plan in plans), default=1),
+        memories=sizes.memories(),
+        # The wider operand sizes the multipliers: 8-bit features times 6-bit weights.
+        datapath=Datapath(sizes.operand_bits, sizes.accumulator_bits),
+        input_vector_words=ceil_div(sizes.rows, sizes.lanes),
+        output_vector_words=ceil_div(sizes.cols, sizes.lanes),
     )
 
 

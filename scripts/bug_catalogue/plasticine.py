@@ -14,6 +14,8 @@ BANKS = PLASTICINE + "::test_fewer_pmu_banks_than_lanes_make_the_pmu_the_bound"
 CREDITS = PLASTICINE + "::test_no_slot_is_refilled_before_its_previous_tile_is_read"
 FITS = PLASTICINE + "::test_every_tile_fits_its_pmu_and_every_pair_has_work"
 BURSTS = PLASTICINE + "::test_dram_transfers_move_whole_bursts"
+ACTIONS = "tests/test_plasticine_actions.py"
+DENSE_BY_HAND = ACTIONS + "::test_a_dense_layer_worked_by_hand"
 
 PLASTICINE_BUGS = (
     Bug(
@@ -92,5 +94,29 @@ PLASTICINE_BUGS = (
         "if True:",
         "the larger GEMM dimension is the one spread over the pairs",
         (FITS, PLASTICINE),
+    ),
+    Bug(
+        "plasticine.actions-useful-macs-only",
+        PLASTICINE_LOWERING,
+        "(MAC_ACTION, plan.vectors * m.lanes),",
+        "(MAC_ACTION, plan.k),",
+        "a dot product issues a MAC on every lane of every vector, the last one's idle lanes too",
+        (DENSE_BY_HAND, ACTIONS),
+    ),
+    Bug(
+        "plasticine.actions-dot-streams-whole-vectors",
+        PLASTICINE_LOWERING,
+        'return plan.k if plan.kind == "dot" else plan.vectors * self.m.lanes',
+        "return plan.vectors * self.m.lanes",
+        "a dot product's streams read its K operands from the PMUs, not the idle lanes",
+        (DENSE_BY_HAND, ACTIONS),
+    ),
+    Bug(
+        "plasticine.actions-store-left-in-the-pmu",
+        PLASTICINE_LOWERING,
+        "actions=_moves(PMU, DRAM, self.plan.output_words),",
+        'actions=((memory_action(PMU, "read"), self.plan.output_words),),',
+        "a store writes each pair's output tile to DRAM",
+        (DENSE_BY_HAND, ACTIONS),
     ),
 )

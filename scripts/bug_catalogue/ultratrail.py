@@ -19,6 +19,9 @@ TIME_AXIS = ULTRATRAIL + "::test_time_runs_along_either_trivial_axis_and_nowhere
 TC_RESNET8 = (
     ULTRATRAIL + "::test_tc_resnet8_fast_equals_full_and_differs_from_the_formula_as_explained"
 )
+ACTIONS = "tests/test_ultratrail_actions.py"
+TALL_ARRAY = ACTIONS + "::test_a_tall_array_reads_two_fmem_words_per_input_vector"
+ACTIONS_PER_LAYER = ACTIONS + "::test_tc_resnet8_layers_against_their_steps"
 
 ULTRATRAIL_BUGS = (
     Bug(
@@ -80,5 +83,31 @@ ULTRATRAIL_BUGS = (
         "right = 0",
         "the analytical model leaves out the taps on the right padding too",
         (TC_RESNET8, ULTRATRAIL),
+    ),
+    Bug(
+        "ultratrail.actions-macs-of-a-square-array",
+        ULTRATRAIL_LOWERING,
+        "self.macs_per_step = rows * cols",
+        "self.macs_per_step = rows * rows",
+        "an array step issues one MAC per cell: rows x cols, idle ones included",
+        (ACTIONS_PER_LAYER, ACTIONS),
+    ),
+    Bug(
+        "ultratrail.actions-one-fmem-word-per-input-vector",
+        ULTRATRAIL_PLAN,
+        "input_vector_words=ceil_div(sizes.rows, sizes.lanes),",
+        "input_vector_words=1,",
+        "an input vector of rows features spans ceil(rows / lanes) FMEM words",
+        (TALL_ARRAY, ACTIONS),
+    ),
+    Bug(
+        "ultratrail.actions-psum-add-without-its-read",
+        ULTRATRAIL_LOWERING,
+        "# Read, add, write back: one word each way.\n"
+        "                    actions=(\n"
+        '                        (memory_action("lmem", "read"), 1),\n',
+        "actions=(\n",
+        "a middle input block reads its partial sum from LMEM before writing the sum back",
+        (ACTIONS_PER_LAYER, ACTIONS),
     ),
 )
