@@ -3,9 +3,10 @@
 A layer's energy is the sum over its actions (analyzer/actions.py) of count x energy per
 action: picojoules per MAC, and per byte read or written for each memory of the program.
 The defaults come from one published table, so that they are comparable with each other:
-Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, Figure
-1.1.9 (45 nm, 0.9 V), the table Accelergy's and Timeloop's tutorials and Eyeriss's energy
-model start from. A user's TOML file (`analyze --energy FILE`) replaces any of them.
+Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014, its
+table of energy per operation and per access at 45 nm and 0.9 V (the figures and how they
+compare with Accelergy's, Timeloop's and ZigZag's defaults: docs/research/energy-sources.md).
+A user's TOML file (`analyze --energy FILE`) replaces any of them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from analyzer.actions import LayerActions
 from isa.program import ACCESSES, MAC_ACTION, Datapath, Program, memory_action
 from tracer.errors import UserInputError
 
-HOROWITZ = "Horowitz, ISSCC 2014, Fig. 1.1.9 (45 nm)"
+HOROWITZ = "Horowitz, ISSCC 2014, energy table (45 nm, 0.9 V)"
 # Integer multiply and add, pJ per operation at 8 and 32 bits.
 _MULTIPLY_PJ = {8: 0.2, 32: 3.1}
 _ADD_PJ = {8: 0.03, 32: 0.1}

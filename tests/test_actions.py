@@ -24,6 +24,7 @@ from isa.program import (
     Program,
     Template,
 )
+from isa.registry import FAMILIES
 from isa.validation import ProgramError, check_program
 from tests.builders import examples, op
 from tracer.trace_io import iterate_blocks, read_trace, write_trace
@@ -34,12 +35,16 @@ ACTIONS = (MAC_ACTION, "sram.read", "sram.write", "dram.read", "dram.write")
 
 
 def one_by_one(layer: LayerProgram, program: Program) -> Counter[str]:
-    """Every instruction's actions, instruction by instruction in program order."""
+    """Every instruction's actions, instruction by instruction in program order, and the
+    family's memory side's (the systolic array's DRAM, Family.layer_actions)."""
     counts: Counter[str] = Counter()
     for block, _ in iterate_blocks(layer.root):
         for template in program.blocks[block].templates:
             for action, amount in template.actions:
                 counts[action] += amount
+    family = FAMILIES.get(program.isa)
+    if family is not None and family.layer_actions is not None:
+        counts.update(family.layer_actions(layer.mapping, program.parameters))
     return counts
 
 
@@ -139,6 +144,27 @@ def test_systolic_counts_from_first_principles() -> None:
     assert traffic["filter_sram"].read_words == 9 * 4 * 3
     assert traffic["ofmap_sram"].write_words == 9 * 3
     assert traffic["ofmap_sram"].write_bytes == 9 * 3  # one-byte words, as SCALE-Sim's
+    # DRAM (isa/systolic/memory_side.py): the 10 inputs and 70 weights fit their SRAMs,
+    # read once each; the 7 outputs are written once per row fold (partial sums): 3 x 7.
+    assert (traffic["dram"].read_words, traffic["dram"].write_words) == (10 + 70, 3 * 7)
+    assert traffic["ifmap_sram"].write_words == 10 and traffic["filter_sram"].write_words == 70
+    assert traffic["ofmap_sram"].read_words == 3 * 7
+
+
+def test_systolic_dram_reads_every_use_of_an_input_too_large_for_its_sram() -> None:
+    # 100 rows of 10 inputs (1,000 words) against an active half of 1 KiB: 50 sets of
+    # floor(1024 / 100) = 500 words. Nothing is reused: every use is a read, 3 column
+    # folds x 100 rows x 10 = 3,000; the 70 weights still fit.
+    trace = accperf.lower(
+        Model("m", (Dense("fc", 10, 7, rows=100),)),
+        "systolic",
+        {"rows": 4, "cols": 3, "ifmap_sram_kib": 1},
+    )
+    actions = accperf.analyze(trace).results[0].actions
+    assert actions is not None
+    traffic = {memory.memory: memory for memory in actions.traffic}
+    assert traffic["dram"].read_words == 3 * 100 * 10 + 70
+    assert traffic["ifmap_sram"].write_words == 3 * 100 * 10
 
 
 def test_the_trace_keeps_actions_memories_and_widths(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ def trace(tmp_path, capsys) -> Path:
     [(8, 8, 0.2 + 0.03), (8, 32, 0.2 + 0.1), (32, 32, 3.1 + 0.1)],
 )
 def test_mac_energy_is_horowitz_at_his_widths(operand_bits, accumulator_bits, pj):
-    # ISSCC 2014 Fig. 1.1.9: int multiply 0.2 pJ (8 b), 3.1 pJ (32 b); add 0.03, 0.1 pJ.
+    # ISSCC 2014's 45 nm table: int multiply 0.2 pJ (8 b), 3.1 pJ (32 b); add 0.03, 0.1 pJ.
     assert mac_cost(Datapath(operand_bits, accumulator_bits)).pj == pytest.approx(pj)
 
 

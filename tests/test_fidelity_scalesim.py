@@ -151,3 +151,50 @@ def test_sram_reads_and_writes_equal_scalesims_where_folds_fill_the_array(datafl
     assert counted["ifmap_sram"].read_words == expected["ifmap_sram_reads"] > 0
     assert counted["filter_sram"].read_words == expected["filter_sram_reads"] > 0
     assert counted["ofmap_sram"].write_words == expected["ofmap_sram_writes"] > 0
+
+
+@pytest.mark.scalesim
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize(
+    "conv, ifmap_kib, regime",
+    [
+        # 1x1: no two windows share an input, so a too-small SRAM reuses nothing.
+        (Conv2d("pointwise", 16, 8, 8, 8, kernel_height=1, kernel_width=1), 1, "no reuse"),
+        (Conv2d("pointwise", 16, 8, 8, 8, kernel_height=1, kernel_width=1), 64, "fits"),
+        # 3x3 whose 1,296 input words fit in the active half of 64 KiB.
+        (Conv2d("window", 16, 8, 9, 9, kernel_height=3, kernel_width=3), 64, "fits"),
+    ],
+)
+def test_dram_counts_equal_scalesims_where_an_operand_fits_or_nothing_is_reused(
+    dataflow, conv, ifmap_kib, regime
+):
+    # isa/systolic/memory_side.py dram_actions against SCALE-Sim's buffers (CALC mode):
+    # reads equal; SCALE-Sim's ofmap count adds bw - 1 = cols - 1 empty slots of a line
+    # once its writes pass the drain threshold (docs/research/scalesim-counts.md §2).
+    params = {
+        "rows": "8",
+        "cols": "4",
+        "dataflow": dataflow,
+        "ifmap_sram_kib": str(ifmap_kib),
+        "filter_sram_kib": "64",
+        "ofmap_sram_kib": "1",
+    }
+    program = lower(find_accelerator("systolic").resolve(params), Model("m", (conv,)))
+    result = run_scalesim(
+        {**base_request(program.parameters, "systolic"), "layers": scalesim_rows(conv)}
+    )
+    expected = result["layers"][0]["traffic"]
+    layer = program.layers[0]
+    counted = {m.memory: m for m in ActionCounter(program).layer(layer).traffic}
+    distinct = int(layer.mapping["distinct_input_words"])
+    if regime == "fits":
+        assert expected["ifmap_dram_reads"] == distinct
+    else:
+        assert expected["ifmap_dram_reads"] > distinct
+    reads = expected["ifmap_dram_reads"] + expected["filter_dram_reads"]
+    assert counted["dram"].read_words == reads
+    assert counted["ifmap_sram"].write_words == expected["ifmap_dram_reads"]
+    drain_threshold = 1024 - 512  # 1 KiB of one-byte words, less its first half
+    overcount = 4 - 1 if counted["dram"].write_words > drain_threshold else 0
+    assert counted["dram"].write_words + overcount == expected["ofmap_dram_writes"]
+    assert counted["ofmap_sram"].read_words == counted["dram"].write_words

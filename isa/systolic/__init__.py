@@ -4,7 +4,7 @@ dataflows, and SCALE-Sim's double-buffered SRAMs as a memory side."""
 from isa.family import Family, choice, integer
 from isa.systolic.lowering import footprint, lower
 from isa.systolic.mapping import DATAFLOWS
-from isa.systolic.memory_side import stall_cycles
+from isa.systolic.memory_side import dram_actions, stall_cycles
 
 FAMILY = Family(
     name="systolic",
@@ -21,5 +21,6 @@ FAMILY = Family(
     ),
     units=("pe", "drain", "sequencer"),
     memory_stalls=stall_cycles,
+    layer_actions=dram_actions,
     footprint=footprint,
 )

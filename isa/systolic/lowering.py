@@ -35,7 +35,13 @@ from isa.program import (
     Template,
     memory_action,
 )
-from isa.systolic.mapping import dram_words, gemm_shape, im2col_geometry, is_gemm
+from isa.systolic.mapping import (
+    distinct_input_words,
+    dram_words,
+    gemm_shape,
+    im2col_geometry,
+    is_gemm,
+)
 from tracer.errors import DescriptionError
 from tracer.workloads.layers import Model, gemm_operands, operations
 
@@ -141,6 +147,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             "input_words": input_words,
             "weight_words": weight_words,
             "output_words": output_words,
+            "distinct_input_words": distinct_input_words(layer),
             "dram_words": dram_words(shape, rows, cols, dataflow),
         }
         if bandwidth != 0:

@@ -72,6 +72,24 @@ def dram_words(shape: GemmShape, rows: int, cols: int, dataflow: str) -> int:
     return shape.repeats * per_gemm
 
 
+def distinct_input_words(layer: Layer) -> int:
+    """Input elements one of the layer's GEMMs reads at least once (per conv group or
+    matmul product): a conv's windows reach only some rows and columns of the input where
+    the stride exceeds the kernel's reach (a 1x1 conv of stride 2 reads a quarter)."""
+    if isinstance(layer, Conv2d):
+        (stride_h, stride_w), (dilation_h, dilation_w) = layer.stride, layer.dilation
+        reached = [
+            len({o * stride + k * dilation for o in range(out) for k in range(kernel)})
+            for out, kernel, stride, dilation in (
+                (layer.out_height, layer.kernel_height, stride_h, dilation_h),
+                (layer.out_width, layer.kernel_width, stride_w, dilation_w),
+            )
+        ]
+        return layer.batch * reached[0] * reached[1] * (layer.in_channels // layer.groups)
+    dims = _gemm_dims(layer)
+    return dims.ofmap_px * dims.window  # a dense layer's or a product's rows, each once
+
+
 @dataclass(frozen=True)
 class _GemmDims:
     window: int

@@ -65,3 +65,49 @@ def memory_stalls(
 def stall_cycles(mapping: Mapping[str, int | str], parameters: Mapping[str, int | str]) -> int:
     """The family's memory-side hook (isa/family.py): a layer's stall cycles."""
     return memory_stalls(mapping, parameters)[1]
+
+
+# SCALE-Sim's read buffer keeps 100 sets of floor(words / 100) words and fills 50 of them
+# before it moves on to 50 empty ones (memory/read_buffer_estimate_bw.py; active fraction
+# 0.5 from single_layer_sim.py): what it reuses lies within 50 sets' worth of new words.
+_SETS, _ACTIVE_SETS = 100, 50
+
+
+def dram_actions(
+    mapping: Mapping[str, int | str], parameters: Mapping[str, int | str]
+) -> dict[str, int]:
+    """The family's layer-actions hook (isa/family.py): DRAM traffic and the SRAM fills and
+    drains it causes, which the instructions do not show (they start from filled SRAMs).
+
+    Per GEMM (each of `repeats` starts with empty SRAMs, as SCALE-Sim runs each as a
+    layer of its own): an operand whose distinct words fit in its SRAM's active half is
+    read from DRAM once; a larger one once per use, nothing reused (the useful SRAM reads,
+    SCALE-Sim's counts of them: docs/research/scalesim-counts.md §1). Outputs, partial
+    sums of every row fold included, are written once each. SCALE-Sim's replay of its
+    buffers reuses part of a larger operand where neighbouring windows overlap within an
+    active half; docs/accuracy.md gives the difference."""
+    dataflow = str(mapping["dataflow"])
+    sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
+    repeats = int(mapping["repeats"])
+    row_folds = -(-sr // int(parameters["rows"]))
+    col_folds = -(-sc // int(parameters["cols"]))
+    if dataflow == "ws":
+        ifmap_uses, filter_uses, outputs = col_folds * t * sr, sr * sc, row_folds * t * sc
+    elif dataflow == "os":
+        ifmap_uses, filter_uses, outputs = col_folds * sr * t, row_folds * t * sc, sr * sc
+    else:  # is: the ifmap is stationary, the filters stream
+        ifmap_uses, filter_uses, outputs = sr * sc, col_folds * sr * t, row_folds * sc * t
+
+    def fetched(distinct: int, uses: int, kib_parameter: str) -> int:
+        active = _ACTIVE_SETS * (int(parameters[kib_parameter]) * _WORDS_PER_KIB // _SETS)
+        return distinct if distinct <= active else uses
+
+    ifmap = fetched(int(mapping["distinct_input_words"]), ifmap_uses, "ifmap_sram_kib")
+    filters = fetched(int(mapping["weight_words"]) // repeats, filter_uses, "filter_sram_kib")
+    return {
+        "dram.read": repeats * (ifmap + filters),
+        "dram.write": repeats * outputs,
+        "ifmap_sram.write": repeats * ifmap,
+        "filter_sram.write": repeats * filters,
+        "ofmap_sram.read": repeats * outputs,
+    }

@@ -13,6 +13,8 @@ COUNTS = "tests/test_actions.py"
 ONE_BY_ONE = COUNTS + "::test_counts_equal_the_instructions_counted_one_by_one"
 BY_HAND = COUNTS + "::test_systolic_counts_from_first_principles"
 PRICES = "tests/test_energy.py"
+MEMORY_SIDE = "isa/systolic/memory_side.py"
+SCALESIM = "tests/test_fidelity_scalesim.py"
 
 ACTION_BUGS = (
     Bug(
@@ -46,6 +48,22 @@ ACTION_BUGS = (
         "                    bundle_start=False,",
         "each output captured at the array's edge is one ofmap SRAM write",
         (BY_HAND, "tests/test_fidelity_scalesim.py", COUNTS),
+    ),
+    Bug(
+        "actions.systolic-dram-never-reuses",
+        MEMORY_SIDE,
+        "return distinct if distinct <= active else uses",
+        "return uses",
+        "an operand that fits its SRAM's active half is read from DRAM once",
+        (BY_HAND, SCALESIM, COUNTS),
+    ),
+    Bug(
+        "actions.systolic-partial-sums-written-once",
+        MEMORY_SIDE,
+        "ifmap_uses, filter_uses, outputs = col_folds * t * sr, sr * sc, row_folds * t * sc",
+        "ifmap_uses, filter_uses, outputs = col_folds * t * sr, sr * sc, t * sc",
+        "under ws every row fold writes its partial sums of the outputs",
+        (BY_HAND, SCALESIM, COUNTS),
     ),
     Bug(
         "energy.interpolation-skips-a-segment",
