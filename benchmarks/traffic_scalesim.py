@@ -12,9 +12,10 @@ reason for every difference (docs/research/scalesim-counts.md derives each):
                    SCALE-Sim counts the valid ones
   os +Fr*Fc*(R+C)  SCALE-Sim adds the sum of the fold's sides to its os ofmap writes once
                    per fold (compute/systolic_compute_os.py:403)
-  window overlap   an operand larger than its SRAM's active half: SCALE-Sim's replay reuses
-                   words that neighbouring windows share within a half; accperf reads every
-                   use again (an upper bound)
+  partial reuse    an operand larger than its SRAM's active half: SCALE-Sim's replay reuses
+                   the words used again within a half's worth of new words (neighbouring
+                   windows, the next row fold's filters); accperf reads every use again
+                   (an upper bound)
   line +bw-1       SCALE-Sim's first ofmap drain counts bw - 1 empty slots of a line
 """
 
@@ -67,7 +68,7 @@ def compare(rows: int, cols: int, dataflow: str, name: str) -> list[tuple[str, i
         elif "ofmap" in label:
             reason = "line +bw-1" if theirs - ours == cols - 1 else "UNEXPLAINED"
         else:
-            reason = "window overlap" if ours > theirs else "UNEXPLAINED"
+            reason = "partial reuse" if ours > theirs else "UNEXPLAINED"
         out.append((label, ours, theirs, reason))
     return out
 

@@ -365,3 +365,21 @@ def test_accuracy_layer4_conv_stall_share():
     program = lower_model("systolic", {"bandwidth": "10"}, "resnet50", layers=["layer4.1.conv2"])
     [result] = analyze(program)
     assert round(100 * result.stall_cycles / result.cycles) == int(share)
+
+
+def test_readme_traffic_table():
+    # README "Using it", `analyze --traffic`: three ResNet-50 layers on the default array.
+    from analyzer.report import in_model_order
+    from analyzer.traffic_report import print_traffic_table
+    from tracer.api import analyze as analyze_trace
+    from tracer.api import lower
+
+    trace = lower("resnet50", "systolic", layers=["conv1", "layer1.0.conv2", "fc"])
+    result = analyze_trace(trace)
+    console = Console(record=True, width=300)
+    results = list(result.results)
+    rows = list(in_model_order(trace.program, results))
+    print_traffic_table(console, trace.program, rows, results, result.energy)
+    block = _readme_block("resnet50 on systolic: MACs, memory traffic and energy")
+    assert printed_rows(block) == printed_rows(console.export_text())
+    assert len(printed_rows(block)) == 4
