@@ -143,3 +143,23 @@ def test_a_report_whose_layers_are_malformed_is_one_clear_error(tmp_path, capsys
     code, _, err = run(["plot", str(result), "-o", str(tmp_path / "p.png")], capsys)
     assert code == 2 and "layer 0 is not an analyze report's layer" in err
     assert "Traceback" not in err and not (tmp_path / "p.png").exists()
+
+
+def test_a_priced_sweep_adds_the_pareto_front_of_cycles_against_energy(swept):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tracer.plots import _sweep_figure
+
+    _, frame = swept
+    totals = frame.filter(frame["row"] == "total")
+    # The rows carry the energy the API reports for the same configuration.
+    direct = accperf.analyze(accperf.lower("tc_resnet8", "systolic", {"rows": 4, "cols": 8}))
+    chosen = totals.filter((totals["param.rows"] == 4) & (totals["param.cols"] == 8))
+    assert chosen["energy_pj"].to_list() == [pytest.approx(direct.total_energy_pj)]
+    figure = _sweep_figure(plt, frame, "rows")
+    labels = [axes.get_xlabel() for axes in figure.axes]
+    plt.close(figure)
+    assert labels == ["rows", "rows", "MAC units (peak MACs per cycle)", "energy (pJ)"]

@@ -256,7 +256,7 @@ def _sweep_figure(plt: Any, frame: Any, x: str | None) -> Any:
     return figure
 
 
-def _pareto(axes: Any, frame: Any, column: str, label: str) -> None:
+def _pareto(axes: Any, frame: Any, column: str, axis_label: str) -> None:
     """Total cycles against `column` of the totals, with each series' Pareto front."""
     import polars as pl
 
@@ -272,7 +272,7 @@ def _pareto(axes: Any, frame: Any, column: str, label: str) -> None:
             [str(key[0])] + [f"{n}={v}" for n, v in zip(series[1:], key[1:], strict=True)]
         )
         axes.plot(*zip(*front, strict=True), marker="o", label=f"{label} (Pareto front)")
-    axes.set_xlabel(label)
+    axes.set_xlabel(axis_label)
     axes.set_ylabel("total cycles")
     axes.set_xscale("log")
     axes.set_yscale("log")
