@@ -16,6 +16,9 @@ reason for every difference (docs/research/scalesim-counts.md derives each):
                    the words used again within a half's worth of new words (neighbouring
                    windows, the next row fold's filters); accperf reads every use again
                    (an upper bound)
+  restarts         accperf reads each word once where the operand, or one column fold's
+                   filters under os, fit the active half; SCALE-Sim's buffer restarts empty
+                   every half and re-reads the words whose reuse a restart splits
   line +bw-1       SCALE-Sim's first ofmap drain counts bw - 1 empty slots of a line
 """
 
@@ -68,7 +71,7 @@ def compare(rows: int, cols: int, dataflow: str, name: str) -> list[tuple[str, i
         elif "ofmap" in label:
             reason = "line +bw-1" if theirs - ours == cols - 1 else "UNEXPLAINED"
         else:
-            reason = "partial reuse" if ours > theirs else "UNEXPLAINED"
+            reason = "partial reuse" if ours > theirs else "restarts"
         out.append((label, ours, theirs, reason))
     return out
 

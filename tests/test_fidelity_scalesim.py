@@ -198,3 +198,25 @@ def test_dram_counts_equal_scalesims_where_an_operand_fits_or_nothing_is_reused(
     overcount = 4 - 1 if counted["dram"].write_words > drain_threshold else 0
     assert counted["dram"].write_words + overcount == expected["ofmap_dram_writes"]
     assert counted["ofmap_sram"].read_words == counted["dram"].write_words
+
+
+@pytest.mark.scalesim
+def test_os_filters_of_a_column_fold_are_read_about_once_as_scalesim_reads_them():
+    # 1,024 weights against a 1 KiB filter SRAM (active half 500 words): too many to keep,
+    # but one column fold's K x cols = 64 x 4 = 256 fit, and SCALE-Sim runs that column
+    # fold's row folds back to back. accperf reads each weight once; SCALE-Sim's buffer
+    # restarts empty every 500 new words, re-reading at most one column fold's group per
+    # restart (docs/research/scalesim-counts.md §2).
+    conv = Conv2d("pointwise", 64, 16, 8, 8, kernel_height=1, kernel_width=1)
+    params = {"rows": "8", "cols": "4", "dataflow": "os", "filter_sram_kib": "1"}
+    program = lower(find_accelerator("systolic").resolve(params), Model("m", (conv,)))
+    result = run_scalesim(
+        {**base_request(program.parameters, "systolic"), "layers": scalesim_rows(conv)}
+    )
+    theirs = result["layers"][0]["traffic"]["filter_dram_reads"]
+    ours = {m.memory: m for m in ActionCounter(program).layer(program.layers[0]).traffic}
+    counted = ours["filter_sram"].write_words
+    assert counted == 64 * 16
+    restarts = -(-theirs // 500)
+    assert counted <= theirs <= counted + restarts * 64 * 4
+    assert theirs < 8 * counted  # far below once per use (8 row folds)

@@ -81,11 +81,12 @@ def dram_actions(
 
     Per GEMM (each of `repeats` starts with empty SRAMs, as SCALE-Sim runs each as a
     layer of its own): an operand whose distinct words fit in its SRAM's active half is
-    read from DRAM once; a larger one once per use, nothing reused (the useful SRAM reads,
-    SCALE-Sim's counts of them: docs/research/scalesim-counts.md §1). Outputs, partial
-    sums of every row fold included, are written once each. SCALE-Sim's replay of its
-    buffers reuses part of a larger operand where neighbouring windows overlap within an
-    active half; docs/accuracy.md gives the difference."""
+    read from DRAM once, and so are the filters under os when one column fold's fit (its
+    row folds reuse them back to back); otherwise once per use, nothing reused (the
+    useful SRAM reads, SCALE-Sim's counts of them: docs/research/scalesim-counts.md §1).
+    Outputs, partial sums of every row fold included, are written once each. SCALE-Sim's
+    replay of its buffers, which restart empty every active half, differs where reuse
+    straddles a restart; docs/accuracy.md gives the differences."""
     dataflow = str(mapping["dataflow"])
     sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
     repeats = int(mapping["repeats"])
@@ -98,12 +99,18 @@ def dram_actions(
     else:  # is: the ifmap is stationary, the filters stream
         ifmap_uses, filter_uses, outputs = sr * sc, col_folds * sr * t, row_folds * sc * t
 
-    def fetched(distinct: int, uses: int, kib_parameter: str) -> int:
+    def fetched(distinct: int, uses: int, kib_parameter: str, group: int = 0) -> int:
+        """Each word once if the operand, or the group of words consecutive folds use
+        again, fits the active half; else once per use."""
         active = _ACTIVE_SETS * (int(parameters[kib_parameter]) * _WORDS_PER_KIB // _SETS)
-        return distinct if distinct <= active else uses
+        return distinct if distinct <= active or 0 < group <= active else uses
 
     ifmap = fetched(int(mapping["distinct_input_words"]), ifmap_uses, "ifmap_sram_kib")
-    filters = fetched(int(mapping["weight_words"]) // repeats, filter_uses, "filter_sram_kib")
+    # SCALE-Sim runs a column fold's row folds one after another (its fold loops), so
+    # under os they share that column fold's T x cols filter words back to back.
+    group = t * min(sc, int(parameters["cols"])) if dataflow == "os" else 0
+    weights = int(mapping["weight_words"]) // repeats
+    filters = fetched(weights, filter_uses, "filter_sram_kib", group)
     return {
         "dram.read": repeats * (ifmap + filters),
         "dram.write": repeats * outputs,

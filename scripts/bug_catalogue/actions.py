@@ -52,10 +52,21 @@ ACTION_BUGS = (
     Bug(
         "actions.systolic-dram-never-reuses",
         MEMORY_SIDE,
-        "return distinct if distinct <= active else uses",
-        "return uses",
+        "active = _ACTIVE_SETS * (int(parameters[kib_parameter]) * _WORDS_PER_KIB // _SETS)",
+        "active = 0",
         "an operand that fits its SRAM's active half is read from DRAM once",
         (BY_HAND, SCALESIM, COUNTS),
+    ),
+    Bug(
+        "actions.systolic-os-filter-groups-not-reused",
+        MEMORY_SIDE,
+        "return distinct if distinct <= active or 0 < group <= active else uses",
+        "return distinct if distinct <= active else uses",
+        "under os a column fold's filters serve its row folds back to back",
+        (
+            SCALESIM
+            + "::test_os_filters_of_a_column_fold_are_read_about_once_as_scalesim_reads_them",
+        ),
     ),
     Bug(
         "actions.systolic-partial-sums-written-once",
