@@ -3,6 +3,7 @@ timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), trans
 instances (moving unit instances), wavefront (loops that open no bundle), frontends
 (several front ends), bounds, checks (validation, trace files), machines (Gemmini's
 queues, the systolic memory side), gemmini_mapping (a user's Gemmini mapping),
+gemmini_actions (what Gemmini's commands count),
 ultratrail (its lowering and analytical baseline) and plasticine (its lowering and mapping).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
@@ -21,6 +22,7 @@ from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
 from scripts.bug_catalogue.common import KERNELS, Bug
 from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_BUGS, SKIP_BUGS
 from scripts.bug_catalogue.frontends import FRONTEND_BUGS
+from scripts.bug_catalogue.gemmini_actions import ACTION_BUGS
 from scripts.bug_catalogue.gemmini_mapping import MAPPING_BUGS
 from scripts.bug_catalogue.instances import INSTANCE_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
@@ -47,6 +49,7 @@ BUGS: tuple[Bug, ...] = (
     *TRACE_BUGS,
     *GEMMINI_BUGS,
     *MAPPING_BUGS,
+    *ACTION_BUGS,
     *MEMORY_BUGS,
     *ULTRATRAIL_BUGS,
     *PLASTICINE_BUGS,
