@@ -146,6 +146,25 @@ def test_output_stationary_fires_dim_rows_per_command():
     assert traffic["accumulator"] == (2 * blocks * DIM * DIM, 2 * blocks * DIM * DIM)
 
 
+def test_a_partial_output_stationary_matmul_moves_its_rows_and_columns():
+    """20 x 24 x 40 output-stationary: blocks I 16 + 4, J 16 + 16 + 8, K 16 + 8. D, B and
+    A mvins and the mvouts move their rows and columns (T gemmini.h L399-447, L483-503);
+    each compute reads its A and B rows (A_rows, B_rows, L470-473); the last k's preload
+    writes C_rows x C_cols onto the bias (L466-468). 12 computes and the lone first
+    preload, DIM rows each."""
+    actions = _actions(Dense("fc", 24, 40, rows=20), dataflow="os")
+    i_rows, j_cols, k_rows = (16, 4), (16, 16, 8), (16, 8)
+    traffic = _traffic(actions)
+    bias_bytes = len(i_rows) * sum(j_cols) * BIAS_BYTES
+    assert traffic["dram"] == (20 * 24 + 24 * 40 + bias_bytes, 20 * 40)
+    assert actions.macs_issued == (2 * 3 * 2 + 1) * DIM**3
+    a_reads = len(j_cols) * len(k_rows) * sum(i_rows)
+    b_reads = len(i_rows) * len(j_cols) * sum(k_rows)
+    assert traffic["scratchpad"] == ((a_reads + b_reads) * DIM, 20 * 24 + 24 * 40)
+    c_rows = sum(i_rows) * len(j_cols)  # accumulator rows of C, read when adding, stored
+    assert traffic["accumulator"] == (2 * c_rows * DIM, 2 * 20 * 40)
+
+
 def test_a_residual_add_reads_both_tensors_and_adds_the_second_in_the_accumulator():
     """tiled_resadd (T gemmini.h L3135-3147, L3217-3218): A and B shrunk (int8) into the
     accumulator, B accumulating (G LoopMatmul.scala:85,200), C stored."""
@@ -284,7 +303,7 @@ def test_resnet50_dram_traffic_is_at_least_each_layers_unique_bytes(resnet50):
         assert dram[1] >= prod(stored.output_shape), layer.name
 
 
-def test_fast_and_full_analysis_report_the_counts_the_loop_tree_gives():
+def test_fast_and_full_analysis_report_the_counts_the_loop_tree_gives(tmp_path):
     model = Model(
         "m",
         (
@@ -300,4 +319,8 @@ def test_fast_and_full_analysis_report_the_counts_the_loop_tree_gives():
     for mode in ("fast", "full"):
         results = api.analyze(trace, mode).results
         assert [result.actions for result in results] == expected
+    # the trace folder keeps every template's actions and the memories
+    saved = api.load_trace(trace.save(tmp_path))
+    assert saved.program.memories == trace.program.memories
+    assert [result.actions for result in api.analyze(saved, "fast").results] == expected
     assert all(actions.macs_issued or actions.traffic[0].read_words for actions in expected)
