@@ -23,7 +23,8 @@ each kind of load, config_ex, config_st); config_ex waits for the mesh to drain.
 layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the RoCC front
 end in one cycle, G Controller.scala:488-494), issued by the CPU (the default front end);
 the streams' configs wait for it to be taken (the RoCC queue's order). The commands'
-templates and timing are in isa/gemmini/commands.py.
+templates and timing are in isa/gemmini/commands.py, with what each counts (MACs, DRAM,
+scratchpad and accumulator words: docs/gemmini/actions.md).
 
 Timing, as the RTL does it (every rule below is a dependency rule of docs/design.md §3):
 - three controllers, each in order: units `load`, `execute`, `store`;
