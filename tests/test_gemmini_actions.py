@@ -14,10 +14,13 @@ from __future__ import annotations
 from math import prod
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.actions import ActionCounter, LayerActions
 from isa.gemmini.lowering import lower
+from tests.builders import GEMMINI_CALL_PARAMS, GEMMINI_MEMORY_PARAMS, examples
 from tracer import api
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, ModelInput, Pool
 from tracer.workloads.zoo import build_model
@@ -324,3 +327,66 @@ def test_fast_and_full_analysis_report_the_counts_the_loop_tree_gives(tmp_path):
     assert saved.program.memories == trace.program.memories
     assert [result.actions for result in api.analyze(saved, "fast").results] == expected
     assert all(actions.macs_issued or actions.traffic[0].read_words for actions in expected)
+
+
+def _used_span(size: int, out: int, kernel: int, stride: int, pad: int) -> int:
+    """Input rows (or columns) some window of a conv reads: the windows tile without
+    gaps when kernel >= stride, from the first unpadded row to the last window's end."""
+    if kernel < stride:
+        return out  # a 1 x 1 window per output, stride apart
+    return min(size, (out - 1) * stride - pad + kernel) - max(0, -pad)
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    size=st.integers(3, 20),
+    channels=st.integers(1, 70),
+    out_channels=st.integers(1, 70),
+    kernel=st.sampled_from([1, 2, 3]),
+    stride=st.integers(1, 2),
+    padded=st.booleans(),
+    batch=st.integers(1, 3),
+    depthwise=st.booleans(),
+    os_matmul=st.booleans(),
+    params=st.fixed_dictionaries({**GEMMINI_MEMORY_PARAMS, **GEMMINI_CALL_PARAMS}),
+)
+def test_random_layers_store_each_output_once_and_issue_whole_array_passes(
+    size, channels, out_channels, kernel, stride, padded, batch, depthwise, os_matmul, params
+):
+    """On random convs and matmuls, whatever the tiles: every output byte is written to
+    DRAM exactly once, every input and weight byte some window needs is read at least
+    once, MACs are issued in whole DIM x DIM passes and never fewer than the layer's, and
+    the SRAMs are read in whole rows."""
+    dim = int(params["dim"])
+    pad = kernel // 2 if padded else 0
+    conv = Conv2d(
+        "conv",
+        channels,
+        channels if depthwise else out_channels,
+        size,
+        size,
+        kernel,
+        kernel,
+        stride=stride,
+        padding=pad,
+        groups=channels if depthwise else 1,
+        batch=batch,
+    )
+    fc = Dense("fc", channels, out_channels, rows=size * batch)
+    layers = [fc] if os_matmul else [conv, fc]
+    program = _lower(layers, **params, **({"dataflow": "os"} if os_matmul else {}))
+    counter = ActionCounter(program)
+    for lowered in program.layers:
+        layer = next(layer for layer in layers if layer.name == lowered.name)
+        actions = counter.layer(lowered)
+        traffic = _traffic(actions)
+        assert traffic["dram"][1] == prod(layer.output_shape), lowered.name
+        if isinstance(layer, Conv2d):
+            rows = _used_span(size, layer.out_height, kernel, stride, pad)
+            inputs = batch * rows * rows * channels
+        else:
+            inputs = layer.rows * layer.in_features
+        assert traffic["dram"][0] >= inputs + _weight_bytes(layer), lowered.name
+        assert actions.macs_issued >= actions.macs_useful == layer.macs
+        assert actions.macs_issued % (dim * dim) == 0
+        assert traffic["scratchpad"][0] % dim == 0 and traffic["accumulator"][0] % dim == 0
