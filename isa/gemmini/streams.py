@@ -73,10 +73,10 @@ def over_columns(dim: int, column_segments, make, inner: Dims) -> Leaf:
     return leaf
 
 
-Piece = tuple[int, int, int]  # a run of one loop: (trips, first value, step per trip)
+Run = tuple[int, int, int]  # a run of one loop: (trips, first value, step per trip)
 
 
-def pieces_of(var: str, pieces: list[Piece], make: Callable[[Loops, int, int], list]) -> Leaf:
+def pieces_of(var: str, pieces: list[Run], make: Callable[[Loops, int, int], list]) -> Leaf:
     """A leaf that runs `make(loops, depth, index)` in a loop over `var` for each piece, one
     after the other: a loop whose trips differ (a short last block) split where it runs."""
 
