@@ -110,6 +110,8 @@ def run_block(program: Program, templates: list[Template]) -> list[tuple[int, in
         layers=(layer,),
         queues=program.queues,
         frontends=program.frontends,
+        memories=program.memories,  # the memories the templates' actions name
+        datapath=program.datapath,
     )
     return timeline(single)
 

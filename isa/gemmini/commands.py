@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from accelerators.description import Accelerator
 from isa.gemmini.tiling import GemminiMemory
-from isa.program import Block, BlockRef, Operand, Template
+from isa.program import MAC_ACTION, Block, BlockRef, Operand, Template, memory_action
 from isa.validation import MAX_CYCLES_PER_INSTRUCTION
 from tracer.errors import DescriptionError
 
@@ -38,6 +38,29 @@ RS_ENTRIES = {
 STREAMS = {"load": "ld", "execute": "ex", "store": "st"}
 
 Loops = dict[str, tuple[int, int, int]]  # variable -> (loop depth or -1, first value, step)
+
+# The memories whose reads and writes the commands count (docs/gemmini/actions.md), each in
+# words of one element: main memory as the DMA sees it (bytes), the scratchpad (input
+# elements) and the accumulator (accumulator elements).
+DRAM = "dram"
+SCRATCHPAD = "scratchpad"
+ACCUMULATOR = "accumulator"
+# Element widths of the default config: inputType SInt(8), accType SInt(32) (G
+# Configs.scala:23,25); the DMA and the timing below move rows of these.
+INPUT_BYTES = 1
+ACC_BYTES = 4
+
+
+def actions(**amounts: int) -> tuple[tuple[str, int], ...]:
+    """A template's actions from keyword amounts (mac, dram_read, scratchpad_write, ...),
+    the zero ones left out."""
+    named = []
+    for key, amount in amounts.items():
+        if amount:
+            memory, _, access = key.rpartition("_")
+            named.append((MAC_ACTION if key == "mac" else memory_action(memory, access), amount))
+    return tuple(named)
+
 
 # An mvin from DRAM address 0 writes zeros (NO_BIAS's bias loads): from the load
 # controller's request to the row in the accumulator, the ZeroWriter's request register
@@ -177,17 +200,39 @@ class GemminiCommands:
         half: int | None,
         one_row: bool | None = None,
         zeros: bool = False,
+        cols: int | None = None,
+        element_bytes: int | None = None,
+        accumulate: bool = False,
     ) -> Template:
         """`one_row`: a zero DRAM stride (a bias row repeated); by default, for the
         accumulator (bias) loads. `zeros`: from DRAM address 0, zero rows without DRAM
         traffic (Timing.zero_fill). `half`: the scratchpad half whose loads_started token
-        it marks (an unroller's tile), or None."""
+        it marks (an unroller's tile), or None.
+
+        Actions (docs/gemmini/actions.md): `cols` elements of each row moved (by default
+        row_bytes' worth), each `element_bytes` in DRAM (by default an accumulator element
+        into the accumulator, an input element into the scratchpad; a shrunk load into the
+        accumulator reads input elements, G LoadController.scala:100-101). DRAM is read
+        once per row fetched (a zero stride fetches one, :76), the destination written
+        rows x cols (masked writes, G Scratchpad.scala:181-183); `accumulate` adds to the
+        accumulator, which reads each whole row it writes first (G
+        AccumulatorMem.scala:183-184)."""
+        one_row = to_acc if one_row is None else one_row
         if zeros:
             occupancy, latency = self.timing.zero_fill(rows, row_bytes, to_acc)
         else:
-            occupancy, latency = self.timing.mvin(
-                rows, row_bytes, one_row=to_acc if one_row is None else one_row
-            )
+            occupancy, latency = self.timing.mvin(rows, row_bytes, one_row=one_row)
+        if element_bytes is None:
+            element_bytes = ACC_BYTES if to_acc else INPUT_BYTES
+        if cols is None:
+            cols = row_bytes // element_bytes
+        fetched = 0 if zeros else 1 if one_row else rows
+        acc_rows_read = rows * -(-cols // self.dim) if accumulate else 0
+        moved = actions(
+            dram_read=fetched * cols * element_bytes,
+            accumulator_read=acc_rows_read * self.dim,
+            **{f"{ACCUMULATOR if to_acc else SCRATCHPAD}_write": rows * cols},
+        )
         self._check_cycles(latency, opcode)
         if to_acc:  # bias: waits for the execute and store controllers' use of its rows
             waits = ("acc_computed", "acc_stored")
@@ -209,6 +254,7 @@ class GemminiCommands:
             marks=tuple(dst.operand(s, count, loops) for s in marks),
             queue="load",
             frontend=STREAMS["load"],
+            actions=moved,
         )
 
     def preload(
@@ -227,6 +273,9 @@ class GemminiCommands:
             reads.append(weights.operand("spad_loaded", weight_rows, loops))
             reads.append(Operand(TOKEN_SPACE, half))
             read_marks = (weights.operand("spad_read", weight_rows, loops),)
+        # Weights come from the scratchpad a whole row at a time (its SRAM has no read
+        # mask, G Scratchpad.scala:163); GARBAGE reads nothing (ExecuteController.scala:424-426).
+        read = weight_rows * self.dim if weights is not None else 0
         return Template(
             opcode="preload",
             unit="execute",
@@ -241,6 +290,7 @@ class GemminiCommands:
             read_marks=read_marks,
             queue="execute",
             frontend=STREAMS["execute"],
+            actions=actions(scratchpad_read=read),
         )
 
     def compute(
@@ -252,7 +302,25 @@ class GemminiCommands:
         out_rows: int,
         group_rows: int,
         loops: Loops,
+        out_cols: int | None = None,
+        accumulate: bool = True,
     ) -> Template:
+        """A WS compute of `out_rows` A rows (one per output pixel) in a group of
+        `group_rows` mesh rows, its outputs `out_cols` wide (default DIM). Actions:
+        every row the mesh fires (zero rows of a padded group included) passes all
+        DIM x DIM PEs, each a MAC (G PE.scala: one mac_unit use per valid row;
+        ExecuteController.scala:293-299,875); each A row read whole
+        from the scratchpad; each output row written to its `out_cols` accumulator
+        columns (the element mask, ExecuteController.scala:922-923,951-956), read first
+        when it `accumulate`s (AccumulatorMem.scala:183-184)."""
+        dim = self.dim
+        out_cols = dim if out_cols is None else out_cols
+        moved = actions(
+            mac=group_rows * dim * dim,
+            scratchpad_read=out_rows * dim,
+            accumulator_read=out_rows * dim if accumulate else 0,
+            accumulator_write=out_rows * out_cols,
+        )
         return Template(
             opcode=opcode,
             unit="execute",
@@ -267,6 +335,7 @@ class GemminiCommands:
             marks=(out.operand("acc_computed", out_rows, loops), Operand(MESH_SPACE, 0)),
             queue="mesh",
             frontend=STREAMS["execute"],
+            actions=moved,
         )
 
     def os_preload(
@@ -279,6 +348,8 @@ class GemminiCommands:
         b_rows: int,
         loops: Loops,
         first: bool,
+        out_cols: int = 0,
+        accumulate: bool = True,
     ) -> Template:
         """Output stationary (sp_tiled_matmul_os, T gemmini.h L454-481): the preload names
         where its pair's results go (`out`, or GARBAGE before the last k) and brings no
@@ -290,8 +361,15 @@ class GemminiCommands:
         next matmul accumulates; docs/gemmini/timing.md 4.4-4.5): they land DIM rows plus
         the execute latency after the compute's last row. The RS frees a preload with an
         address when its last result row is out (ExecuteController.scala:970-978), one
-        with GARBAGE when it fires (:643,662)."""
+        with GARBAGE when it fires (:643,662).
+
+        Actions: a preload fired alone sends DIM zero rows through the PEs (MACs, as any
+        valid row, G PE.scala); one with an address writes its `out_rows` result rows to
+        `out_cols` accumulator columns (ExecuteController.scala:919-956), reading each
+        row first when it accumulates onto a bias or an earlier k0 tile's sums (T
+        gemmini.h L394, L458-463)."""
         fired = self.dim if first else 0
+        written = out_rows * out_cols if out is not None else 0
         reads = [a.operand("spad_loaded", a_rows, loops), b.operand("spad_loaded", b_rows, loops)]
         marks: tuple[Operand, ...] = ()
         latency = fired
@@ -311,13 +389,19 @@ class GemminiCommands:
             bundle_start=True,
             marks=marks,
             issue_queue=RS_QUEUES["execute"],
+            actions=actions(
+                mac=fired * self.dim * self.dim,
+                accumulator_read=out_rows * self.dim if written and accumulate else 0,
+                accumulator_write=written,
+            ),
         )
 
     def os_compute(
         self, opcode: str, a: Affine, a_rows: int, b: Affine, b_rows: int, loops: Loops
     ) -> Template:
         """Output stationary: A and B both stream from the scratchpad, DIM rows; the RS
-        frees a compute when its last row fires (G ExecuteController.scala:661,678)."""
+        frees a compute when its last row fires (G ExecuteController.scala:661,678).
+        Actions: DIM rows through the DIM x DIM PEs, the A and B rows read whole."""
         operands = (
             a.operand("spad_loaded", a_rows, loops),
             b.operand("spad_loaded", b_rows, loops),
@@ -334,6 +418,7 @@ class GemminiCommands:
             bundle_start=True,
             read_marks=tuple(replace(o, space="spad_read") for o in operands),
             issue_queue=RS_QUEUES["execute"],
+            actions=actions(mac=self.dim**3, scratchpad_read=(a_rows + b_rows) * self.dim),
         )
 
     def flush(self) -> Template:
@@ -382,11 +467,17 @@ class GemminiCommands:
         count: int,
         loops: Loops,
         rows: int,
+        cols: int | None = None,
         blocks: int = 1,
         reads: int = 0,
     ) -> Template:
-        """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count)."""
+        """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count),
+        `cols` elements of each row (of `blocks` DIM-blocks; default all) written to DRAM as input
+        elements (scaled, G StoreController.scala; AccumulatorScale.scala). Actions: each
+        accumulator row it reads (`reads`, default rows x blocks) read whole, rows x cols
+        bytes written to DRAM."""
         cycles = self.timing.mvout(rows, blocks, reads)
+        cols = blocks * self.dim if cols is None else cols
         self._check_cycles(cycles, "mvout")
         return Template(
             opcode="mvout",
@@ -400,6 +491,10 @@ class GemminiCommands:
             bundle_start=True,
             marks=(src.operand("acc_stored", count, loops),),
             frontend=STREAMS["store"],
+            actions=actions(
+                accumulator_read=(reads or rows * blocks) * self.dim,
+                dram_write=rows * cols * INPUT_BYTES,
+            ),
         )
 
 

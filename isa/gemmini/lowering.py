@@ -23,7 +23,8 @@ each kind of load, config_ex, config_st); config_ex waits for the mesh to drain.
 layer opens with the program's flush (gemmini_flush: the TLB flush, taken by the RoCC front
 end in one cycle, G Controller.scala:488-494), issued by the CPU (the default front end);
 the streams' configs wait for it to be taken (the RoCC queue's order). The commands'
-templates and timing are in isa/gemmini/commands.py.
+templates and timing are in isa/gemmini/commands.py, with what each counts (MACs, DRAM,
+scratchpad and accumulator words: docs/gemmini/actions.md).
 
 Timing, as the RTL does it (every rule below is a dependency rule of docs/design.md §3):
 - three controllers, each in order: units `load`, `execute`, `store`;
@@ -83,10 +84,15 @@ from collections import Counter
 from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.gemmini.commands import (
+    ACC_BYTES,
     ACC_SPACES,
+    ACCUMULATOR,
+    DRAM,
+    INPUT_BYTES,
     MESH_SPACE,
     ROCC_SPACE,
     RS_ENTRIES,
+    SCRATCHPAD,
     SPAD_SPACES,
     STREAMS,
     TOKEN_SPACE,
@@ -96,7 +102,7 @@ from isa.gemmini.library import LibraryCalls, fusable_pool, plan_layer
 from isa.gemmini.mapping import GemminiMapping
 from isa.gemmini.output_stationary import OutputStationaryTiles
 from isa.gemmini.streams import TileStreams
-from isa.program import Frontend, HostLayer, LayerProgram, Loop, Program
+from isa.program import Datapath, Frontend, HostLayer, LayerProgram, Loop, Memory, Program
 from isa.sharing import SubtreeSharing
 from tracer.errors import MappingError
 from tracer.workloads.layers import Model, operations
@@ -217,6 +223,14 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
     spaces[TOKEN_SPACE] = 2
     spaces[MESH_SPACE] = 1
     spaces[ROCC_SPACE] = 1
+    # What the commands' actions count, in elements (docs/gemmini/actions.md): main memory
+    # in bytes (issue 22 splits it into L2 and DRAM), the scratchpad in input elements,
+    # the accumulator in accumulator elements (G Configs.scala:23-25,41-42).
+    memories = {
+        DRAM: Memory("dram", INPUT_BYTES, 0),
+        SCRATCHPAD: Memory("sram", INPUT_BYTES, int(params["scratchpad_kib"]) * 1024),
+        ACCUMULATOR: Memory("sram", ACC_BYTES, int(params["accumulator_kib"]) * 1024),
+    }
     return program_of(
         accelerator,
         model,
@@ -226,6 +240,8 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
         host_layers=tuple(host_layers),
         queues=queues,
         frontends=frontends,
+        memories=memories,
+        datapath=Datapath(operand_bits=8 * INPUT_BYTES, accumulator_bits=8 * ACC_BYTES),
         notes=(
             *notes,
             f"DRAM latency {params['dram_latency']} cycles (an assumption: set "

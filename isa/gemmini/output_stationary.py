@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from isa.gemmini.commands import Affine, GemminiCommands, Loops, issued_by_cpu
 from isa.gemmini.library import Tile
-from isa.gemmini.streams import ROOT_DEPTH, nest, segments
+from isa.gemmini.streams import ROOT_DEPTH, nest, pieces_of, segments
 from isa.program import BlockRef, Loop, periodic_runs
 from tracer.errors import MappingError
 
@@ -144,13 +144,17 @@ class OutputStationaryTiles:
         nodes += [config_ld, *self._mvins("mvin A", a_at, ("i", rows_i), ("k", a_groups))]
         nodes += self._execute(tile, a_at, b_at, c_at)
         if tile.last:
+            # C_cols: the last j block moves only its columns (T gemmini.h L490-494)
+            j_segments = segments(tile.ochs, dim)
+            j_runs = [(blocks, first, 1) for blocks, first, _ in j_segments]
             for piece in rows_i:
 
-                def mvout(loops, depth, rows=piece.rows):
-                    return [self._block("mvout", c.mvout(c_at, rows, loops, rows))]
+                def mvout(loops, depth, index, rows=piece.rows):
+                    cols = j_segments[index][2]
+                    return [self._block("mvout", c.mvout(c_at, rows, loops, rows, cols))]
 
-                dims = [("i", piece.trips, piece.first, 1), ("j", blocks_j, 0, 1)]
-                nodes += nest(dims, ROOT_DEPTH, mvout, {})
+                dims = [("i", piece.trips, piece.first, 1)]
+                nodes += nest(dims, ROOT_DEPTH, pieces_of("j", j_runs, mvout), {})
         return nodes
 
     def _mvins(
@@ -200,7 +204,11 @@ class OutputStationaryTiles:
         def rows(index: int, blocks: int, elements: int) -> int:
             return elements - index * dim if index == blocks - 1 else dim
 
-        def k_nodes(loops: Loops, depth: int, a_rows: int, first: bool) -> list:
+        # The results add to the bias or to an earlier k0 tile's sums, unless the tile
+        # starts the sums without a bias (T gemmini.h L458-463).
+        accumulate = tile.bias or not tile.first
+
+        def k_nodes(loops: Loops, depth: int, a_rows: int, first: bool, out_cols: int) -> list:
             nodes: list = []
             for k0, count, (b_rows, k_first, k_last) in runs(
                 blocks_k, lambda k: (rows(k, blocks_k, tile.kchs), k == 0, k == blocks_k - 1)
@@ -209,7 +217,9 @@ class OutputStationaryTiles:
                 fires_alone = first and k_first
 
                 def leaf(lp, d, b_rows=b_rows, k_first=k_first, out=out, alone=fires_alone):
-                    pre = c.os_preload(out, a_rows, a_at, a_rows, b_at, b_rows, lp, alone)
+                    pre = c.os_preload(
+                        out, a_rows, a_at, a_rows, b_at, b_rows, lp, alone, out_cols, accumulate
+                    )
                     opcode = "compute_preloaded" if k_first else "compute_accumulated"
                     com = c.os_compute(opcode, a_at, a_rows, b_at, b_rows, lp)
                     return [c.block("preload+compute" if k_first else "pair", [pre, com])]
@@ -224,10 +234,12 @@ class OutputStationaryTiles:
 
             def j_nodes(loops, depth, a_rows=a_rows, i_first=i_first):
                 out: list = []
-                for j0, j_count, (first,) in runs(blocks_j, lambda j: (i_first and j == 0,)):
+                for j0, j_count, (first, out_cols) in runs(
+                    blocks_j, lambda j: (i_first and j == 0, rows(j, blocks_j, tile.ochs))
+                ):
 
-                    def leaf(lp, d, first=first):
-                        return k_nodes(lp, d, a_rows, first)
+                    def leaf(lp, d, first=first, out_cols=out_cols):
+                        return k_nodes(lp, d, a_rows, first, out_cols)
 
                     out += nest([("j", j_count, j0, 1)], depth, leaf, loops)
                 return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from isa.gemmini.commands import Affine, GemminiCommands, Loops
+from isa.gemmini.commands import INPUT_BYTES, Affine, GemminiCommands, Loops
 from isa.gemmini.library import Tile
 from isa.program import Loop, periodic_runs
 from tracer.errors import MappingError
@@ -73,6 +73,65 @@ def over_columns(dim: int, column_segments, make, inner: Dims) -> Leaf:
     return leaf
 
 
+Run = tuple[int, int, int]  # a run of one loop: (trips, first value, step per trip)
+
+
+def pieces_of(var: str, pieces: list[Run], make: Callable[[Loops, int, int], list]) -> Leaf:
+    """A leaf that runs `make(loops, depth, index)` in a loop over `var` for each piece, one
+    after the other: a loop whose trips differ (a short last block) split where it runs."""
+
+    def leaf(loops, depth):
+        nodes: list = []
+        for index, (trips, first, step) in enumerate(pieces):
+            run = [(var, trips, first, step)]
+            nodes += nest(run, depth, lambda lp, d, i=index: make(lp, d, i), loops)
+        return nodes
+
+    return leaf
+
+
+Group = tuple[int, int, int, int, int]
+
+
+def column_groups(total: int, per_mvin: int, dim: int) -> list[list[Group]]:
+    """`total` columns in DIM-blocks moved `per_mvin` blocks at a time, per segment of
+    segments(blocks, per_mvin): its pieces (mvins, first group, blocks per mvin, row bytes
+    the timing takes, columns each mvin moves). The mvin holding a short last block
+    moves only what is left (G LoopConv.scala:302-304,479-481; LoopMatmul.scala:69-70),
+    so it is a piece of its own when it shares its segment with full ones."""
+    out = []
+    for groups, first, each in segments(-(-total // dim), per_mvin):
+        timed = min(each * dim, total - first * per_mvin * dim)
+        last = min(each * dim, total - (first + groups - 1) * per_mvin * dim)
+        if groups > 1 and last != each * dim:
+            pieces = [(groups - 1, first, each, timed, each * dim)]
+            pieces.append((1, first + groups - 1, each, timed, last))
+        else:
+            pieces = [(groups, first, each, timed, last)]
+        out.append(pieces)
+    return out
+
+
+def over_columns_and_channels(dim: int, column_segments, channel_segments, make) -> Leaf:
+    """A leaf that runs `make(loops, depth, pixels, cols)` over the column segments and,
+    inside each, the output-channel blocks ("och"; `channel_segments` as segments()
+    gives them, a short last block of `cols` columns on its own)."""
+    runs = [(blocks, first, 1) for blocks, first, _ in channel_segments]
+
+    def leaf(loops, depth):
+        nodes: list = []
+        for blocks, first_block, pixels in column_segments:
+
+            def channels(lp, d, index, pixels=pixels):
+                return make(lp, d, pixels, channel_segments[index][2])
+
+            dims = [("col", blocks, first_block * dim, dim)]
+            nodes += nest(dims, depth, pieces_of("och", runs, channels), loops)
+        return nodes
+
+    return leaf
+
+
 @dataclass(frozen=True)
 class ConvLayout:
     """Where one conv (or LOOP_WS matmul) tile lives, and the pieces its loops run over."""
@@ -94,6 +153,7 @@ class ConvLayout:
     out_at: Affine  # outputs
     col_segments: list  # output columns in blocks of DIM: (blocks, first block, pixels)
     kch_segments: list  # input channels in blocks of DIM: (blocks, first block, rows)
+    och_segments: list  # output channels in blocks of DIM: (blocks, first block, columns)
     pixel_rows: Dims  # the batch and output-row loops
 
 
@@ -126,38 +186,47 @@ class TileStreams:
         j_blocks = -(-tile.ochs // dim)
         acc = acc_half * self.acc_half
         at = Affine(acc, row=j_blocks, col=1)  # row: i in elements; col: j in elements
+        # Both loads are shrunk, input elements (T gemmini.h L3217-3218); mvin2 adds B to
+        # A (accumulate, G LoopMatmul.scala:85,200). A block moves its own columns.
+        j_segments = segments(tile.ochs, dim)
+        j_runs = [(blocks, first * dim, dim) for blocks, first, _ in j_segments]
         loads: list = [self.commands.block("config_ld", [self.commands.config("load")])]
         for opcode in ("mvin", "mvin2"):
             for blocks, first_block, rows in segments(tile.ocols, dim):
 
-                def load(loops, depth, rows=rows, opcode=opcode):
+                def load(loops, depth, index, rows=rows, opcode=opcode):
                     t = self.commands.mvin(
-                        opcode, rows, dim, True, at, rows, loops, half, one_row=False
+                        opcode,
+                        rows,
+                        dim,
+                        True,
+                        at,
+                        rows,
+                        loops,
+                        half,
+                        one_row=False,
+                        cols=j_segments[index][2],
+                        element_bytes=INPUT_BYTES,
+                        accumulate=opcode == "mvin2",
                     )
                     return [self.commands.block(f"{opcode} resadd", [t])]
 
-                dims = [("row", blocks, first_block * dim, dim), ("col", j_blocks, 0, dim)]
-                loads += nest(dims, ROOT_DEPTH, load, {})
+                dims = [("row", blocks, first_block * dim, dim)]
+                loads += nest(dims, ROOT_DEPTH, pieces_of("col", j_runs, load), {})
         stores: list = [self.commands.block("config_st", [self.commands.config("store")])]
+        step = self.blocks_per_mvin * dim
         for blocks, first_block, rows in segments(tile.ocols, dim):
-            per_mvout = self.blocks_per_mvin
-            for groups, first_group, per_group in segments(j_blocks, per_mvout):
+            for pieces in column_groups(tile.ochs, self.blocks_per_mvin, dim):
+                runs = [(groups, first * step, step) for groups, first, *_ in pieces]
 
-                def store(loops, depth, rows=rows, per_group=per_group):
+                def store(loops, depth, index, rows=rows, pieces=pieces):
+                    _, _, per_group, _, cols = pieces[index]
                     count = (per_group - 1) * dim + rows
-                    t = self.commands.mvout(at, count, loops, rows, blocks=per_group)
+                    t = self.commands.mvout(at, count, loops, rows, cols, blocks=per_group)
                     return [self.commands.block("mvout resadd", [t])]
 
-                dims = [
-                    ("row", blocks, first_block * dim, dim),
-                    (
-                        "col",
-                        groups,
-                        first_group * self.blocks_per_mvin * dim,
-                        self.blocks_per_mvin * dim,
-                    ),
-                ]
-                stores += nest(dims, ROOT_DEPTH, store, {})
+                dims = [("row", blocks, first_block * dim, dim)]
+                stores += nest(dims, ROOT_DEPTH, pieces_of("col", runs, store), {})
         return loads, [], stores
 
     def _average_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
@@ -165,33 +234,46 @@ class TileStreams:
         moved into the same accumulator rows, accumulating (one row, up to 4 blocks per
         mvin), then one mvout per channel block, scaled by 1 / pixels."""
         dim = self.dim
-        c_blocks = -(-tile.ochs // dim)
         acc = acc_half * self.acc_half
+        # The first pixel's mvins overwrite the rows, the others add to them (T gemmini.h
+        # L3345-3346); shrunk loads, input elements.
+        at = Affine(acc, col=1)
+        step = self.blocks_per_mvin
         loads: list = [self.commands.block("config_ld", [self.commands.config("load")])]
-        for groups, first_group, per_group in segments(c_blocks, self.blocks_per_mvin):
-            at = Affine(acc, col=1)
+        for pieces in column_groups(tile.ochs, self.blocks_per_mvin, dim):
+            runs = [(groups, first * step, step) for groups, first, *_ in pieces]
+            for first_pixel, pixels in ((0, 1), (1, tile.ocols - 1)):
 
-            def load(loops, depth, per_group=per_group, at=at):
-                t = self.commands.mvin(
-                    "mvin", 1, per_group * dim, True, at, per_group, loops, half, one_row=False
-                )
-                return [self.commands.block("mvin average", [t])]
+                def load(loops, depth, index, pieces=pieces, accumulate=first_pixel > 0):
+                    _, _, per_group, _, cols = pieces[index]
+                    t = self.commands.mvin(
+                        "mvin",
+                        1,
+                        per_group * dim,
+                        True,
+                        at,
+                        per_group,
+                        loops,
+                        half,
+                        one_row=False,
+                        cols=cols,
+                        element_bytes=INPUT_BYTES,
+                        accumulate=accumulate,
+                    )
+                    return [self.commands.block("mvin average", [t])]
 
-            dims = [
-                ("pixel", tile.ocols, 0, 1),
-                ("col", groups, first_group * self.blocks_per_mvin, self.blocks_per_mvin),
-            ]
-            loads += nest(dims, ROOT_DEPTH, load, {})
+                dims = [("pixel", pixels, first_pixel, 1)]
+                loads += nest(dims, ROOT_DEPTH, pieces_of("col", runs, load), {})
         stores: list = [self.commands.block("config_st", [self.commands.config("store")])]
+        c_segments = segments(tile.ochs, dim)
 
-        def store(loops, depth):
-            return [
-                self.commands.block(
-                    "mvout average", [self.commands.mvout(Affine(acc, col=1), 1, loops, 1)]
-                )
-            ]
+        def store(loops, depth, index):
+            cols = c_segments[index][2]
+            t = self.commands.mvout(Affine(acc, col=1), 1, loops, 1, cols)
+            return [self.commands.block("mvout average", [t])]
 
-        stores += nest([("col", c_blocks, 0, 1)], ROOT_DEPTH, store, {})
+        runs = [(blocks, first, 1) for blocks, first, _ in c_segments]
+        stores += pieces_of("col", runs, store)({}, ROOT_DEPTH)
         return loads, [self.commands.block("config_ex", [self.commands.config("execute")])], stores
 
     def _conv_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
@@ -249,6 +331,7 @@ class TileStreams:
             out_at=Affine(acc, och=tile.batches * o_rows_b, b=o_rows_b, row=tile.ocols, col=1),
             col_segments=segments(tile.ocols, dim),
             kch_segments=segments(tile.kchs, dim),
+            och_segments=segments(tile.ochs, dim),
             pixel_rows=[("b", tile.batches, 0, 1), ("row", tile.orows, 0, 1)],
         )
 
@@ -260,7 +343,6 @@ class TileStreams:
         overwrites the accumulator (LoopMatmul.scala:427)."""
         dim, tile, half = self.dim, layout.tile, layout.half
         out_at, w_at, a_at = layout.out_at, layout.w_at, layout.a_at
-        och_blocks, ich_blocks = layout.och_blocks, layout.ich_blocks
         loads: list = []
         config_ld = self.commands.block("config_ld", [self.commands.config("load")])
         # Bias: one accumulator row repeated per pixel (DRAM stride 0); b, orow, ocol, och
@@ -269,28 +351,37 @@ class TileStreams:
         if tile.first and (tile.bias or tile.loop_conv_ws):
             loads.append(config_ld)
 
-            def bias(loops, depth, pixels):
+            def bias(loops, depth, pixels, cols):
                 row_bytes = min(dim, tile.ochs) * 4
                 t = self.commands.mvin(
-                    "mvin3", pixels, row_bytes, True, out_at, pixels, loops, half, zeros=zeros
+                    "mvin3",
+                    pixels,
+                    row_bytes,
+                    True,
+                    out_at,
+                    pixels,
+                    loops,
+                    half,
+                    zeros=zeros,
+                    cols=cols,
                 )
                 return [self.commands.block("mvin3 zeros" if zeros else "mvin3 bias", [t])]
 
-            leaf = over_columns(dim, layout.col_segments, bias, [("och", och_blocks, 0, 1)])
+            leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, bias)
             loads += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
         # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
         loads.append(config_ld)
-        for groups, first_group, per_group in segments(och_blocks, self.blocks_per_mvin):
-            row_bytes = min(per_group * dim, tile.ochs - first_group * self.blocks_per_mvin * dim)
+        och_groups = column_groups(tile.ochs, self.blocks_per_mvin, dim)
+        for groups, first_group, per_group, row_bytes, cols in sum(och_groups, []):
 
-            def channel_blocks(loops, depth, per_group=per_group, row_bytes=row_bytes):
+            def channel_blocks(loops, depth, per_group=per_group, row_bytes=row_bytes, cols=cols):
                 nodes: list = []
                 for blocks, first_block, rows in layout.kch_segments:
 
                     def weight(lp, d, rows=rows):
                         count = (per_group - 1) * layout.w_block + rows
                         t = self.commands.mvin(
-                            "mvin2", rows, row_bytes, False, w_at, count, lp, half
+                            "mvin2", rows, row_bytes, False, w_at, count, lp, half, cols=cols
                         )
                         return [self.commands.block("mvin2 weights", [t])]
 
@@ -307,21 +398,23 @@ class TileStreams:
         # (G LoopConv.scala:366-388).
         loads.append(config_ld)
         input_rows = [("b", tile.batches, 0, 1), ("row", layout.irows, 0, 1)]
-        for groups, first_group, per_group in segments(ich_blocks, self.blocks_per_mvin):
-            row_bytes = min(per_group * dim, tile.kchs - first_group * self.blocks_per_mvin * dim)
+        step = self.blocks_per_mvin
+        for pieces in column_groups(tile.kchs, step, dim):
+            runs = [(groups, first * step, step) for groups, first, *_ in pieces]
 
-            def inputs(loops, depth, pixels, per_group=per_group, row_bytes=row_bytes):
-                count = (per_group - 1) * layout.a_block + pixels
-                t = self.commands.mvin("mvin", pixels, row_bytes, False, a_at, count, loops, half)
-                return [self.commands.block("mvin inputs", [t])]
+            def inputs(loops, depth, pixels, pieces=pieces, runs=runs):
+                def mvin(lp, d, index):
+                    _, _, per_group, row_bytes, cols = pieces[index]
+                    count = (per_group - 1) * layout.a_block + pixels
+                    t = self.commands.mvin(
+                        "mvin", pixels, row_bytes, False, a_at, count, lp, half, cols=cols
+                    )
+                    return [self.commands.block("mvin inputs", [t])]
 
-            group = [("kch", groups, first_group * self.blocks_per_mvin, self.blocks_per_mvin)]
-            loads += nest(
-                input_rows,
-                ROOT_DEPTH,
-                over_columns(dim, segments(layout.icols, dim), inputs, group),
-                {},
-            )
+                return pieces_of("kch", runs, mvin)(loops, depth)
+
+            pixels = over_columns(dim, segments(layout.icols, dim), inputs, [])
+            loads += nest(input_rows, ROOT_DEPTH, pixels, {})
         return loads
 
     def _conv_execute(self, layout: ConvLayout) -> list:
@@ -346,26 +439,30 @@ class TileStreams:
         last_rows = max(col_segments[-1][2], MIN_GROUP_ROWS)
         weights_group = dim + first_rows - last_rows
 
-        def pair(loops, pixels, weight_rows):
+        def pair(loops, pixels, weight_rows, out_cols, accumulate):
             with_weights = weight_rows > 0
             group = weights_group if with_weights else max(pixels, MIN_GROUP_ROWS)
             weights = w_at if with_weights else None
             pre = self.commands.preload(weights, weight_rows, out_at, pixels, group, loops, half)
             opcode = "compute_preloaded" if with_weights else "compute_accumulated"
             a_span = (pixels - 1) * s + 1
-            com = self.commands.compute(opcode, a_exec, a_span, out_at, pixels, group, loops)
+            com = self.commands.compute(
+                opcode, a_exec, a_span, out_at, pixels, group, loops, out_cols, accumulate
+            )
             return self.commands.block("preload+compute" if with_weights else "pair", [pre, com])
 
-        def plain(loops, depth, pixels):
-            return [pair(loops, pixels, 0)]
-
-        def step(loops, depth, weight_rows):
+        def step(loops, depth, weight_rows, out_cols, accumulate):
             """One weight step: its first pixel block (peeled: its preload brings the
-            weights), the rest of pixel row (b=0, row=0), rows 1.. of b=0, then b = 1.."""
+            weights), the rest of pixel row (b=0, row=0), rows 1.. of b=0, then b = 1..;
+            its outputs are `out_cols` wide and `accumulate` into the accumulator."""
+
+            def plain(lp, d, pixels):
+                return [pair(lp, pixels, 0, out_cols, accumulate)]
+
             first_blocks, _, first_pixels = col_segments[0]
             fixed = dict(loops)
             fixed.update({"b": (-1, 0, 1), "row": (-1, 0, 1), "col": (-1, 0, dim)})
-            nodes = [pair(fixed, first_pixels, weight_rows)]
+            nodes = [pair(fixed, first_pixels, weight_rows, out_cols, accumulate)]
             rest = [(first_blocks - 1, 1, first_pixels), *col_segments[1:]]
             rest = [segment for segment in rest if segment[0] > 0]
             nodes += nest(
@@ -385,16 +482,18 @@ class TileStreams:
             )
             return nodes
 
-        def kernel_steps(loops, depth):
+        def kernel_steps(loops, depth, out_cols):
             """kcol groups of pixels_per_row (first-layer packing), then kch blocks: a
-            weight step's B tile has pixels x channel rows (G LoopConv.scala:649,659)."""
+            weight step's B tile has pixels x channel rows (G LoopConv.scala:649,659).
+            LOOP_CONV_WS always accumulates onto its bias or zero rows (G
+            LoopConv.scala:757)."""
             nodes: list = []
             packed = tile.pixels_per_row
             for groups, first_group, pixels in segments(tile.kcols, packed):
                 for blocks, first_block, rows in kch_segments:
 
                     def weight_step(lp, d, rows=pixels * rows):
-                        return step(lp, d, rows)
+                        return step(lp, d, rows, out_cols, True)
 
                     dims = [
                         ("kcol", groups, first_group * packed, packed),
@@ -403,18 +502,43 @@ class TileStreams:
                     nodes += nest(dims, depth, weight_step, loops)
             return nodes
 
+        och_runs = [(blocks, first, 1) for blocks, first, _ in layout.och_segments]
+
+        def och_cols(index: int) -> int:
+            return layout.och_segments[index][2]
+
         if tile.loop_conv_ws:
-            outer = [("och", layout.och_blocks, 0, 1), ("krow", tile.krows, 0, 1)]
-            execute_nodes = nest(outer, ROOT_DEPTH, kernel_steps, {})
-        else:  # LOOP_WS: k outermost, then j, then i (G LoopMatmul.scala:393-492)
             execute_nodes = []
+            for blocks, first, out_cols in layout.och_segments:
+
+                def krows(lp, d, out_cols=out_cols):
+                    return kernel_steps(lp, d, out_cols)
+
+                dims = [("och", blocks, first, 1), ("krow", tile.krows, 0, 1)]
+                execute_nodes += nest(dims, ROOT_DEPTH, krows, {})
+        else:  # LOOP_WS: k outermost, then j, then i (G LoopMatmul.scala:393-492)
+            # Its outputs accumulate unless the tile starts the sums without a bias, and
+            # then from its second k block on (G LoopMatmul.scala:427; T gemmini.h
+            # L684-687, L725-729): the first k block overwrites, on its own.
+            k_runs = []
             for blocks, first_block, rows in kch_segments:
+                if first_block == 0 and tile.first and not tile.bias:
+                    k_runs.append((1, 0, rows, False))
+                    blocks, first_block = blocks - 1, 1
+                if blocks:
+                    k_runs.append((blocks, first_block, rows, True))
+            execute_nodes = []
+            for blocks, first_block, rows, accumulate in k_runs:
 
-                def matmul_step(lp, d, rows=rows):
-                    return step(lp, d, rows)
+                def matmul_step(lp, d, index, rows=rows, accumulate=accumulate):
+                    return step(lp, d, rows, och_cols(index), accumulate)
 
-                dims = [("kch", blocks, first_block, 1), ("och", layout.och_blocks, 0, 1)]
-                execute_nodes += nest(dims, ROOT_DEPTH, matmul_step, {})
+                execute_nodes += nest(
+                    [("kch", blocks, first_block, 1)],
+                    ROOT_DEPTH,
+                    pieces_of("och", och_runs, matmul_step),
+                    {},
+                )
         return [
             self.commands.block("config_ex", [self.commands.config("execute")]),
             *execute_nodes,
@@ -423,7 +547,7 @@ class TileStreams:
     def _conv_stores(self, layout: ConvLayout) -> list:
         """The tile that ends an accumulation stores its outputs (max-pooled if fused)."""
         dim, tile, acc = self.dim, layout.tile, layout.acc
-        out_at, och_blocks, o_rows = layout.out_at, layout.och_blocks, layout.o_rows
+        out_at, o_rows = layout.out_at, layout.o_rows
         stores: list = []
         if tile.last and (tile.pool_size > 1 or tile.pool_stride > 1):
             # Max pooling on the way out: one mvout per (b, och block) walks every window
@@ -436,23 +560,24 @@ class TileStreams:
             reads = outputs * tile.pool_size * tile.pool_size
             region = Affine(acc)
 
-            def pooled(loops, depth):
-                t = self.commands.mvout(region, o_rows, loops, outputs, reads=reads)
+            runs = [(blocks, first, 1) for blocks, first, _ in layout.och_segments]
+
+            def pooled(loops, depth, index):
+                cols = layout.och_segments[index][2]
+                t = self.commands.mvout(region, o_rows, loops, outputs, cols, reads=reads)
                 return [self.commands.block("mvout pooled", [t])]
 
-            dims = [("b", tile.batches, 0, 1), ("och", och_blocks, 0, 1)]
-            stores += nest(dims, ROOT_DEPTH, pooled, {})
+            stores += nest(
+                [("b", tile.batches, 0, 1)], ROOT_DEPTH, pieces_of("och", runs, pooled), {}
+            )
         elif tile.last:
             stores.append(self.commands.block("config_st", [self.commands.config("store")]))
 
-            def store(loops, depth, pixels):
-                return [
-                    self.commands.block(
-                        "mvout", [self.commands.mvout(out_at, pixels, loops, pixels)]
-                    )
-                ]
+            def store(loops, depth, pixels, cols):
+                t = self.commands.mvout(out_at, pixels, loops, pixels, cols)
+                return [self.commands.block("mvout", [t])]
 
-            leaf = over_columns(dim, layout.col_segments, store, [("och", och_blocks, 0, 1)])
+            leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, store)
             stores += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
         return stores
 

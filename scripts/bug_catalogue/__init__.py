@@ -3,8 +3,9 @@ timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), trans
 instances (moving unit instances), wavefront (loops that open no bundle), frontends
 (several front ends), bounds, checks (validation, trace files), machines (Gemmini's
 queues, the systolic memory side), gemmini_mapping (a user's Gemmini mapping),
-ultratrail (its lowering and analytical baseline), plasticine (its lowering and mapping)
-and actions (counting and pricing actions).
+gemmini_actions (what Gemmini's commands count), ultratrail (its lowering and analytical
+baseline), plasticine (its lowering and mapping) and actions (counting and pricing
+actions).
 
 Every entry names a file, a source text that must occur in it exactly once (so a refactor
 that moves the code makes the entry stale, and `seed_bugs.py --check` and
@@ -23,6 +24,7 @@ from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
 from scripts.bug_catalogue.common import KERNELS, Bug
 from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_BUGS, SKIP_BUGS
 from scripts.bug_catalogue.frontends import FRONTEND_BUGS
+from scripts.bug_catalogue.gemmini_actions import GEMMINI_ACTION_BUGS
 from scripts.bug_catalogue.gemmini_mapping import MAPPING_BUGS
 from scripts.bug_catalogue.instances import INSTANCE_BUGS
 from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
@@ -49,6 +51,7 @@ BUGS: tuple[Bug, ...] = (
     *TRACE_BUGS,
     *GEMMINI_BUGS,
     *MAPPING_BUGS,
+    *GEMMINI_ACTION_BUGS,
     *MEMORY_BUGS,
     *ULTRATRAIL_BUGS,
     *PLASTICINE_BUGS,

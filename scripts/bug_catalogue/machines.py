@@ -101,8 +101,8 @@ GEMMINI_BUGS = (
     Bug(
         "gemmini.no-bias-reads-dram",
         GEMMINI_STREAMS,
-        "pixels, loops, half, zeros=zeros",
-        "pixels, loops, half, zeros=False",
+        "zeros=zeros,",
+        "zeros=False,",
         "NO_BIAS: LOOP_CONV_WS's mvin3s come from address 0, zero rows without DRAM traffic",
         GEMMINI_CALLS,
     ),
