@@ -386,8 +386,7 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
         always.add("clock")
     if "energy_table" in report:
         always.add("priced")
-    if accelerator == "systolic":  # it names its widths (isa/systolic/lowering.py)
-        assert "priced" in always
+    assert "priced" in always  # every built-in family names its datapath widths
     _check(report, REPORT, always)
     _check(report["total"], TOTAL, always)
     for traffic in report["total"]["traffic"].values():
