@@ -233,3 +233,38 @@ def test_malformed_memories_are_refused(memories: dict, message: str) -> None:
     )
     with pytest.raises(ProgramError, match=message):
         check_program(program)
+
+
+@settings(max_examples=examples(25), deadline=None)
+@given(
+    st.integers(1, 6),  # in channels
+    st.integers(1, 9),  # out channels
+    st.integers(3, 7),  # input size
+    st.sampled_from([1, 3]),  # kernel
+    st.sampled_from([1, 2]),  # stride
+    st.integers(1, 5),  # rows
+    st.integers(1, 5),  # cols
+    st.sampled_from(["ws", "os", "is"]),
+    st.sampled_from([1, 4, 64]),  # ifmap SRAM KiB: too small, about right, ample
+)
+def test_random_systolic_layers_count_the_same_in_both_modes_and_one_by_one(
+    channels, filters, size, kernel, stride, rows, cols, dataflow, ifmap_kib
+) -> None:
+    conv = Conv2d(
+        "c",
+        channels,
+        filters,
+        size,
+        size,
+        kernel_height=kernel,
+        kernel_width=kernel,
+        stride=(stride, stride),
+    )
+    params = {"rows": rows, "cols": cols, "dataflow": dataflow, "ifmap_sram_kib": ifmap_kib}
+    trace = accperf.lower(Model("m", (conv,)), "systolic", params)
+    layer, program = trace.program.layers[0], trace.program
+    fast, full = accperf.analyze(trace, "fast"), accperf.analyze(trace, "full")
+    assert fast.results[0].actions == full.results[0].actions
+    assert counted(layer, program) == +one_by_one(layer, program)
+    actions = fast.results[0].actions
+    assert actions is not None and actions.macs_useful == conv.macs <= actions.macs_issued
