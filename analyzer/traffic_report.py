@@ -172,11 +172,18 @@ def print_traffic_table(
     console.print(table)
     if table_prices is None:
         console.print("No energy: the program names no datapath widths to price MACs at.")
-    else:
-        console.print(
-            f"Energy prices: {table_prices.source} (every figure's source: analyze --json, "
-            "field energy_table; docs/energy.md)",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
-        )
+        return
+    prices = Table()
+    for name, justify in (("price", "left"), ("pJ", "right"), ("per", "left"), ("source", "left")):
+        prices.add_column(name, justify=justify)  # type: ignore[arg-type]
+    prices.add_row("mac", f"{table_prices.mac.pj:.4g}", "MAC", table_prices.mac.source)
+    for name, (read, write) in table_prices.memories.items():
+        for access, cost in (("read", read), ("write", write)):
+            prices.add_row(f"{name}.{access}", f"{cost.pj:.4g}", "byte", cost.source)
+    console.print(
+        f"Energy prices ({table_prices.source}; docs/energy.md):",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(prices)

@@ -268,3 +268,21 @@ def test_random_systolic_layers_count_the_same_in_both_modes_and_one_by_one(
     assert counted(layer, program) == +one_by_one(layer, program)
     actions = fast.results[0].actions
     assert actions is not None and actions.macs_useful == conv.macs <= actions.macs_issued
+
+
+def test_a_trace_whose_mapping_lacks_what_the_memory_side_reads_is_one_error(
+    tmp_path: Path, capsys
+) -> None:
+    import json
+
+    from tracer.cli import main
+
+    trace = accperf.lower("resnet18", "systolic", {"rows": 8, "cols": 8}, layers=["fc"])
+    folder = trace.save(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["layers"][0]["mapping"]["distinct_input_words"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["analyze", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'fc': its mapping lacks or garbles 'distinct_input_words'" in err
+    assert "re-create the trace" in err and "Traceback" not in err

@@ -130,7 +130,8 @@ def test_traffic_table_shows_every_memory_and_the_total(trace, tmp_path, capsys)
     cells = [cell.strip() for cell in total_line.split("│")]
     assert cells[2] == count_text(report["total"]["macs_issued"])
     assert cells[-3] == energy_text(report["total"]["energy_pj"])
-    assert "Energy prices: defaults" in out
+    assert "Energy prices (defaults; docs/energy.md):" in out
+    assert "│ dram.read " in out and "Horowitz" in out
 
 
 def test_without_traffic_the_report_is_unchanged(trace, capsys):

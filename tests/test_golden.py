@@ -381,5 +381,36 @@ def test_readme_traffic_table():
     rows = list(in_model_order(trace.program, results))
     print_traffic_table(console, trace.program, rows, results, result.energy)
     block = _readme_block("resnet50 on systolic: MACs, memory traffic and energy")
-    assert printed_rows(block) == printed_rows(console.export_text())
+    traffic, prices = console.export_text().split("Energy prices")
+    assert printed_rows(block) == printed_rows(traffic)
     assert len(printed_rows(block)) == 4
+    assert "Energy prices (defaults; docs/energy.md):" in block and "│ mac " in prices
+
+
+def test_accuracy_memory_traffic_is_what_accperf_counts_now():
+    # docs/accuracy.md "Memory traffic": the accperf column is the code's count now (the
+    # SCALE-Sim column is benchmarks/traffic_scalesim.py's measurement).
+    from analyzer.actions import ActionCounter
+
+    rows = table_under(read_doc("docs/accuracy.md"), "Memory traffic (issue 18)")
+    assert len(rows) >= 36
+    counts = {}
+    for dataflow in {row["dataflow"] for row in rows}:
+        names = sorted({row["layer"] for row in rows if row["dataflow"] == dataflow})
+        program = lower_model(
+            "systolic", {"rows": "8", "cols": "8", "dataflow": dataflow}, "resnet50", layers=names
+        )
+        counter = ActionCounter(program)
+        for layer in program.layers:
+            traffic = {m.memory: m for m in counter.layer(layer).traffic}
+            counts[layer.name, dataflow] = {
+                "ifmap SRAM reads": traffic["ifmap_sram"].read_words,
+                "filter SRAM reads": traffic["filter_sram"].read_words,
+                "ofmap SRAM writes": traffic["ofmap_sram"].write_words,
+                "ifmap DRAM reads": traffic["ifmap_sram"].write_words,
+                "filter DRAM reads": traffic["filter_sram"].write_words,
+                "ofmap DRAM writes": traffic["dram"].write_words,
+            }
+    for row in rows:
+        assert number(row["accperf"]) == counts[row["layer"], row["dataflow"]][row["count"]], row
+        assert (row["difference"] == "equal") == (row["accperf"] == row["SCALE-Sim"]), row
