@@ -183,7 +183,7 @@ class AcceleratorSpec:
         values: dict[str, int | str] = {p.name: p.default for p in self.parameters}
         for name, text in (overrides or {}).items():
             values[name] = self.parameter(name).parse(text, f"--param {name}")
-        return _build(self, values, source=f"accelerator {self.name!r} with {values}")
+        return _build(self, values, source=f"accelerator {self.name!r}")
 
     def parameters_in_expressions(self) -> frozenset[str]:
         """The parameters some size of the description is computed from."""
@@ -332,9 +332,13 @@ def _build(spec: AcceleratorSpec, values: dict[str, int | str], source: str) -> 
         except ExpressionError as exc:
             raise DescriptionError(f"{source}: field '{where}': {exc}") from None
         if result < minimum:
+            # The parameters the size is computed from, with their values: what the user
+            # can change (the others, and the field's name, would only distract).
+            names = [n for n in sorted(referenced_names(text)) if n in ints]
+            at = " at " + ", ".join(f"{n}={ints[n]}" for n in names) if names else ""
             raise DescriptionError(
-                f"{source}: field '{where}' = {text!r} evaluates to {result}; "
-                f"it must be at least {minimum}"
+                f"{source}: {where} ({text}) is {result}{at}; it must be at least {minimum}"
+                + (f": choose other values of {', '.join(names)}" if names else "")
             )
         return result
 

@@ -510,6 +510,17 @@ def cell_value(column: pa.DataType, old: Any) -> st.SearchStrategy[Any]:
         return st.sampled_from([None, "", "x", "pe", "loop", "block", "north", "h"])
     if pa.types.is_boolean(column):
         return st.sampled_from([None, True, False])
+    item = column.value_type if pa.types.is_list(column) else None
+    if item is not None and pa.types.is_integer(item):  # instance_coefs
+        return st.one_of(st.none(), st.lists(st.sampled_from([0, -1, 1, 10**12]), max_size=13))
+    if item is not None and pa.types.is_struct(item) and item.get_field_index("action") >= 0:
+        action = st.fixed_dictionaries(
+            {
+                "action": st.sampled_from(["mac", "dram.read", "", "nowhere.write", "mac.x"]),
+                "amount": st.sampled_from([0, 1, -1, 10**12]),
+            }
+        )
+        return st.one_of(st.none(), st.lists(action, max_size=3))
     operand = st.fixed_dictionaries(
         {
             "space": st.sampled_from(["h", "out", "", "nowhere"]),
