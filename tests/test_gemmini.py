@@ -119,7 +119,8 @@ def test_mvin_waits_for_computes_still_reading_its_rows():
     lowering, program = gemmini_machine()
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
-    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
+    # The next tile's load (the other scratchpad half: no loop to wait for).
+    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 1)
     (_, _), (com_start, _), (mvin_start, _) = run_block(program, [pre, com, mvin])
     assert mvin_start == com_start + DIM
 
@@ -582,3 +583,19 @@ def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():
     loops = [node for node in layer.root.body if isinstance(node, Loop)]
     assert [(node.name, node.trips) for node in loops if node.trips > 1] == [("tiles", 3)] * 4
     assert sum(node.trips for node in loops if node.trips == 1) == 1 + 4 * 6  # + first loads
+
+
+def test_a_third_loop_waits_for_the_first_to_retire():
+    # The unrollers hold two loops; the loads of tile t + 2 (the same scratchpad half as
+    # tile t) start only when tile t retired, its last execute and store done (G
+    # LoopConv.scala:1253,1517-1519).
+    lowering, program = gemmini_machine()
+    pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
+    com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
+    out = lowering.mvout(C_ROWS, DIM, FIXED, DIM, half=0)
+    other_rows = Affine(8 * DIM)
+    later = lowering.mvin("mvin", DIM, DIM, False, other_rows, DIM, FIXED, 0)
+    beside = lowering.mvin("mvin", DIM, DIM, False, other_rows, DIM, FIXED, 1)
+    times = run_block(program, [pre, com, out, later])
+    assert times[3][0] == times[2][1]  # its rows are free; it waits for the store's end
+    assert run_block(program, [pre, com, out, beside])[3][0] == 0  # the other half: at once

@@ -18,6 +18,11 @@ from tracer.errors import DescriptionError
 SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
+# Per half: when the loop (tile) last in it retired, its last execute and store done. The
+# unrollers hold two loops at a time and take the next only when the older retires (G
+# LoopConv.scala:1253,1517-1519; LoopMatmul.scala likewise): a tile's loads wait for the
+# tile two before it, which used the same scratchpad half.
+RETIRED_SPACE = "loop_retired"
 MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
 # The RoCC command queue's order: an unroller's streams start only after the commands the
 # CPU issued before the loop (the program's flush) have been taken.
@@ -247,7 +252,8 @@ class GemminiCommands:
             latency=latency,
             occupancy=occupancy,
             read_time=0,
-            reads=tuple(dst.operand(s, count, loops) for s in waits),
+            reads=tuple(dst.operand(s, count, loops) for s in waits)
+            + (() if half is None else (Operand(RETIRED_SPACE, half),)),
             writes=(),
             bundle_start=True,
             read_marks=() if half is None else (Operand(TOKEN_SPACE, half),),  # at its start
@@ -288,6 +294,7 @@ class GemminiCommands:
             writes=(),
             bundle_start=True,
             read_marks=read_marks,
+            marks=(Operand(RETIRED_SPACE, half),),  # when its compute's rows left the mesh
             queue="execute",
             frontend=STREAMS["execute"],
             actions=actions(scratchpad_read=read),
@@ -470,10 +477,12 @@ class GemminiCommands:
         cols: int | None = None,
         blocks: int = 1,
         reads: int = 0,
+        half: int | None = None,
     ) -> Template:
         """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count),
         `cols` elements of each row (of `blocks` DIM-blocks; default all) written to DRAM as input
-        elements (scaled, G StoreController.scala; AccumulatorScale.scala). Actions: each
+        elements (scaled, G StoreController.scala; AccumulatorScale.scala); it retires the
+        loop in scratchpad half `half` (an unroller's tile) at its end. Actions: each
         accumulator row it reads (`reads`, default rows x blocks) read whole, rows x cols
         bytes written to DRAM."""
         cycles = self.timing.mvout(rows, blocks, reads)
@@ -489,7 +498,8 @@ class GemminiCommands:
             reads=tuple(src.operand(s, count, loops) for s in ("acc_loaded", "acc_computed")),
             writes=(),
             bundle_start=True,
-            marks=(src.operand("acc_stored", count, loops),),
+            marks=(src.operand("acc_stored", count, loops),)
+            + (() if half is None else (Operand(RETIRED_SPACE, half),)),
             frontend=STREAMS["store"],
             actions=actions(
                 accumulator_read=(reads or rows * blocks) * self.dim,

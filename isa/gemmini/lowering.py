@@ -90,6 +90,7 @@ from isa.gemmini.commands import (
     DRAM,
     INPUT_BYTES,
     MESH_SPACE,
+    RETIRED_SPACE,
     ROCC_SPACE,
     RS_ENTRIES,
     SCRATCHPAD,
@@ -221,6 +222,7 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
     spaces = {name: memory.scratchpad_rows for name in SPAD_SPACES}
     spaces.update({name: memory.accumulator_rows for name in ACC_SPACES})
     spaces[TOKEN_SPACE] = 2
+    spaces[RETIRED_SPACE] = 2
     spaces[MESH_SPACE] = 1
     spaces[ROCC_SPACE] = 1
     # What the commands' actions count, in elements (docs/gemmini/actions.md): main memory

@@ -222,7 +222,9 @@ class TileStreams:
                 def store(loops, depth, index, rows=rows, pieces=pieces):
                     _, _, per_group, _, cols = pieces[index]
                     count = (per_group - 1) * dim + rows
-                    t = self.commands.mvout(at, count, loops, rows, cols, blocks=per_group)
+                    t = self.commands.mvout(
+                        at, count, loops, rows, cols, blocks=per_group, half=half
+                    )
                     return [self.commands.block("mvout resadd", [t])]
 
                 dims = [("row", blocks, first_block * dim, dim)]
@@ -269,7 +271,7 @@ class TileStreams:
 
         def store(loops, depth, index):
             cols = c_segments[index][2]
-            t = self.commands.mvout(Affine(acc, col=1), 1, loops, 1, cols)
+            t = self.commands.mvout(Affine(acc, col=1), 1, loops, 1, cols, half=half)
             return [self.commands.block("mvout average", [t])]
 
         runs = [(blocks, first, 1) for blocks, first, _ in c_segments]
@@ -564,7 +566,9 @@ class TileStreams:
 
             def pooled(loops, depth, index):
                 cols = layout.och_segments[index][2]
-                t = self.commands.mvout(region, o_rows, loops, outputs, cols, reads=reads)
+                t = self.commands.mvout(
+                    region, o_rows, loops, outputs, cols, reads=reads, half=layout.half
+                )
                 return [self.commands.block("mvout pooled", [t])]
 
             stores += nest(
@@ -574,7 +578,7 @@ class TileStreams:
             stores.append(self.commands.block("config_st", [self.commands.config("store")]))
 
             def store(loops, depth, pixels, cols):
-                t = self.commands.mvout(out_at, pixels, loops, pixels, cols)
+                t = self.commands.mvout(out_at, pixels, loops, pixels, cols, half=layout.half)
                 return [self.commands.block("mvout", [t])]
 
             leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, store)
