@@ -68,8 +68,10 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
   streams together may issue up to three (an execute stream of 4-row groups alone uses
   half the port); the execute stream of a tile waits until every load of the tile has
   started (G LoopConv.scala:723), where the RTL waits until they are issued;
-- a third tile's loads do not wait for the first tile's loop to retire (two resident
-  loops, G LoopConv.scala:1194): only the scratchpad rows' WAR marks hold them back;
+- two loops are resident (G LoopConv.scala:1194): a tile's loads wait for the loop two
+  before it, in the same halves, to retire (G LoopConv.scala:1253,1517-1519). The RTL
+  retires a loop once its streams have issued their last commands; here at the end of
+  its last preload's rows and its last mvout, later by at most the store RS's 4 entries;
 - padding pixels are loaded like the others (the RTL skips them); conv tiles that
   accumulate over input channels each take the next accumulator half (partial sums are
   not carried between them), as every LOOP_CONV_WS does;
