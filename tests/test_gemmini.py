@@ -587,15 +587,15 @@ def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():
 
 def test_a_third_loop_waits_for_the_first_to_retire():
     # The unrollers hold two loops; the loads of tile t + 2 (the same scratchpad half as
-    # tile t) start only when tile t retired, its last execute and store done (G
-    # LoopConv.scala:1253,1517-1519).
+    # tile t) start only when tile t retired: each of its streams has issued its last
+    # command (G LoopConv.scala:1253,1501-1519). Its store stream of 5 mvouts (serialized,
+    # 4 RS entries) issues the last when the first completes, i.e. when the second starts.
     lowering, program = gemmini_machine()
-    pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
-    com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
-    out = lowering.mvout(C_ROWS, DIM, FIXED, DIM, half=0)
-    other_rows = Affine(8 * DIM)
-    later = lowering.mvin("mvin", DIM, DIM, False, other_rows, DIM, FIXED, 0)
-    beside = lowering.mvin("mvin", DIM, DIM, False, other_rows, DIM, FIXED, 1)
-    times = run_block(program, [pre, com, out, later])
-    assert times[3][0] == times[2][1]  # its rows are free; it waits for the store's end
-    assert run_block(program, [pre, com, out, beside])[3][0] == 0  # the other half: at once
+    stores = [lowering.mvout(Affine(k * DIM), DIM, FIXED, DIM) for k in range(5)]
+    done = lowering.stream_done("store", 0)
+    later = lowering.mvin("mvin", DIM, DIM, False, Affine(16 * DIM), DIM, FIXED, 0)
+    beside = lowering.mvin("mvin", DIM, DIM, False, Affine(16 * DIM), DIM, FIXED, 1)
+    times = run_block(program, [*stores, done, later])
+    assert times[1][0] == times[0][1] > 0  # mvouts one after another
+    assert times[6][0] == times[1][0]  # the loads wait for the last mvout's issue
+    assert run_block(program, [*stores, done, beside])[6][0] == 0  # the other half: at once

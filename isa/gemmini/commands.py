@@ -18,10 +18,11 @@ from tracer.errors import DescriptionError
 SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
-# Per half: when the loop (tile) last in it retired, its last execute and store done. The
-# unrollers hold two loops at a time and take the next only when the older retires (G
-# LoopConv.scala:1253,1517-1519; LoopMatmul.scala likewise): a tile's loads wait for the
-# tile two before it, which used the same scratchpad half.
+# Per half: when the loop (tile) last in it retired. The unrollers hold two loops at a time
+# and take the next only when the older retires (G LoopConv.scala:1253,1517-1519;
+# LoopMatmul.scala likewise), which it does once each of its streams has issued its last
+# command (a stream is "completed" when its state machine is idle, :1501-1515): a tile's
+# loads wait for the tile two before it, which used the same scratchpad half.
 RETIRED_SPACE = "loop_retired"
 MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
 # The RoCC command queue's order: an unroller's streams start only after the commands the
@@ -294,7 +295,6 @@ class GemminiCommands:
             writes=(),
             bundle_start=True,
             read_marks=read_marks,
-            marks=(Operand(RETIRED_SPACE, half),),  # when its compute's rows left the mesh
             queue="execute",
             frontend=STREAMS["execute"],
             actions=actions(scratchpad_read=read),
@@ -468,6 +468,25 @@ class GemminiCommands:
             frontend=STREAMS[unit],
         )
 
+    def stream_done(self, unit: str, half: int) -> Template:
+        """The point at which a tile's `unit` stream has issued its last command: issued
+        right after it from the same front end, it marks the loop in `half` as done with
+        that stream when it issues. It takes no time and occupies nothing (the RoCC unit,
+        occupancy 0): bookkeeping of the unroller, not a command the RS sees."""
+        return Template(
+            opcode=f"{STREAMS[unit]}_stream_done",
+            unit="rocc",
+            instance=0,
+            latency=0,
+            occupancy=0,
+            read_time=0,
+            reads=(),
+            writes=(),
+            bundle_start=True,
+            marks=(Operand(RETIRED_SPACE, half),),
+            frontend=STREAMS[unit],
+        )
+
     def mvout(
         self,
         src: Affine,
@@ -477,12 +496,10 @@ class GemminiCommands:
         cols: int | None = None,
         blocks: int = 1,
         reads: int = 0,
-        half: int | None = None,
     ) -> Template:
         """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count),
         `cols` elements of each row (of `blocks` DIM-blocks; default all) written to DRAM as input
-        elements (scaled, G StoreController.scala; AccumulatorScale.scala); it retires the
-        loop in scratchpad half `half` (an unroller's tile) at its end. Actions: each
+        elements (scaled, G StoreController.scala; AccumulatorScale.scala). Actions: each
         accumulator row it reads (`reads`, default rows x blocks) read whole, rows x cols
         bytes written to DRAM."""
         cycles = self.timing.mvout(rows, blocks, reads)
@@ -498,8 +515,7 @@ class GemminiCommands:
             reads=tuple(src.operand(s, count, loops) for s in ("acc_loaded", "acc_computed")),
             writes=(),
             bundle_start=True,
-            marks=(src.operand("acc_stored", count, loops),)
-            + (() if half is None else (Operand(RETIRED_SPACE, half),)),
+            marks=(src.operand("acc_stored", count, loops),),
             frontend=STREAMS["store"],
             actions=actions(
                 accumulator_read=(reads or rows * blocks) * self.dim,

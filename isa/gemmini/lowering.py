@@ -69,9 +69,10 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
   half the port); the execute stream of a tile waits until every load of the tile has
   started (G LoopConv.scala:723), where the RTL waits until they are issued;
 - two loops are resident (G LoopConv.scala:1194): a tile's loads wait for the loop two
-  before it, in the same halves, to retire (G LoopConv.scala:1253,1517-1519). The RTL
-  retires a loop once its streams have issued their last commands; here at the end of
-  its last preload's rows and its last mvout, later by at most the store RS's 4 entries;
+  before it, in the same halves, to retire, which it does once each of its streams has
+  issued its last command (G LoopConv.scala:1253,1501-1519). A bookkeeping template
+  after the last command of each of a tile's execute and store streams (`ex_stream_done`,
+  `st_stream_done`: no time, no unit's capacity) marks the moment it issues;
 - padding pixels are loaded like the others (the RTL skips them); conv tiles that
   accumulate over input channels each take the next accumulator half (partial sums are
   not carried between them), as every LOOP_CONV_WS does;

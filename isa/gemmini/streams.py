@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from isa.gemmini.commands import INPUT_BYTES, Affine, GemminiCommands, Loops
+from isa.gemmini.commands import INPUT_BYTES, STREAMS, Affine, GemminiCommands, Loops
 from isa.gemmini.library import Tile
 from isa.program import Loop, periodic_runs
 from tracer.errors import MappingError
@@ -171,7 +171,19 @@ class TileStreams:
 
     def tile_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         """(loads, execute, stores) of one tile in scratchpad half `half` and accumulator
-        half `acc_half`."""
+        half `acc_half`; its execute and store streams end by marking the loop done with
+        them (GemminiCommands.stream_done: the tile after next, in this half, waits)."""
+        loads, execute, stores = self._streams(tile, half, acc_half)
+
+        def done(stream: list, unit: str) -> list:
+            if not stream:  # a tile that stores nothing has no store stream to finish
+                return stream
+            marker = self.commands.stream_done(unit, half)
+            return [*stream, self.commands.block(f"{STREAMS[unit]} done", [marker])]
+
+        return loads, done(execute, "execute"), done(stores, "store")
+
+    def _streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         if tile.kind == "resadd":
             return self._resadd_streams(tile, half, acc_half)
         if tile.kind == "average":
@@ -222,9 +234,7 @@ class TileStreams:
                 def store(loops, depth, index, rows=rows, pieces=pieces):
                     _, _, per_group, _, cols = pieces[index]
                     count = (per_group - 1) * dim + rows
-                    t = self.commands.mvout(
-                        at, count, loops, rows, cols, blocks=per_group, half=half
-                    )
+                    t = self.commands.mvout(at, count, loops, rows, cols, blocks=per_group)
                     return [self.commands.block("mvout resadd", [t])]
 
                 dims = [("row", blocks, first_block * dim, dim)]
@@ -271,7 +281,7 @@ class TileStreams:
 
         def store(loops, depth, index):
             cols = c_segments[index][2]
-            t = self.commands.mvout(Affine(acc, col=1), 1, loops, 1, cols, half=half)
+            t = self.commands.mvout(Affine(acc, col=1), 1, loops, 1, cols)
             return [self.commands.block("mvout average", [t])]
 
         runs = [(blocks, first, 1) for blocks, first, _ in c_segments]
@@ -566,9 +576,7 @@ class TileStreams:
 
             def pooled(loops, depth, index):
                 cols = layout.och_segments[index][2]
-                t = self.commands.mvout(
-                    region, o_rows, loops, outputs, cols, reads=reads, half=layout.half
-                )
+                t = self.commands.mvout(region, o_rows, loops, outputs, cols, reads=reads)
                 return [self.commands.block("mvout pooled", [t])]
 
             stores += nest(
@@ -578,7 +586,7 @@ class TileStreams:
             stores.append(self.commands.block("config_st", [self.commands.config("store")]))
 
             def store(loops, depth, pixels, cols):
-                t = self.commands.mvout(out_at, pixels, loops, pixels, cols, half=layout.half)
+                t = self.commands.mvout(out_at, pixels, loops, pixels, cols)
                 return [self.commands.block("mvout", [t])]
 
             leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, store)
