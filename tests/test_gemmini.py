@@ -119,7 +119,8 @@ def test_mvin_waits_for_computes_still_reading_its_rows():
     lowering, program = gemmini_machine()
     pre = lowering.preload(None, DIM, C_ROWS, DIM, DIM, FIXED, 0)
     com = lowering.compute("compute_preloaded", A_ROWS, DIM, C_ROWS, DIM, DIM, FIXED)
-    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
+    # The next tile's load (the other scratchpad half: no loop to wait for).
+    mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 1)
     (_, _), (com_start, _), (mvin_start, _) = run_block(program, [pre, com, mvin])
     assert mvin_start == com_start + DIM
 
@@ -582,3 +583,19 @@ def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():
     loops = [node for node in layer.root.body if isinstance(node, Loop)]
     assert [(node.name, node.trips) for node in loops if node.trips > 1] == [("tiles", 3)] * 4
     assert sum(node.trips for node in loops if node.trips == 1) == 1 + 4 * 6  # + first loads
+
+
+def test_a_third_loop_waits_for_the_first_to_retire():
+    # The unrollers hold two loops; the loads of tile t + 2 (the same scratchpad half as
+    # tile t) start only when tile t retired: each of its streams has issued its last
+    # command (G LoopConv.scala:1253,1501-1519). Its store stream of 5 mvouts (serialized,
+    # 4 RS entries) issues the last when the first completes, i.e. when the second starts.
+    lowering, program = gemmini_machine()
+    stores = [lowering.mvout(Affine(k * DIM), DIM, FIXED, DIM) for k in range(5)]
+    done = lowering.stream_done("store", 0)
+    later = lowering.mvin("mvin", DIM, DIM, False, Affine(16 * DIM), DIM, FIXED, 0)
+    beside = lowering.mvin("mvin", DIM, DIM, False, Affine(16 * DIM), DIM, FIXED, 1)
+    times = run_block(program, [*stores, done, later])
+    assert times[1][0] == times[0][1] > 0  # mvouts one after another
+    assert times[6][0] == times[1][0]  # the loads wait for the last mvout's issue
+    assert run_block(program, [*stores, done, beside])[6][0] == 0  # the other half: at once

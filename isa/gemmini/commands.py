@@ -18,6 +18,12 @@ from tracer.errors import DescriptionError
 SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
 TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
+# Per half: when the loop (tile) last in it retired. The unrollers hold two loops at a time
+# and take the next only when the older retires (G LoopConv.scala:1253,1517-1519;
+# LoopMatmul.scala likewise), which it does once each of its streams has issued its last
+# command (a stream is "completed" when its state machine is idle, :1501-1515): a tile's
+# loads wait for the tile two before it, which used the same scratchpad half.
+RETIRED_SPACE = "loop_retired"
 MESH_SPACE = "mesh_drained"  # when the last row of every compute so far has left the mesh
 # The RoCC command queue's order: an unroller's streams start only after the commands the
 # CPU issued before the loop (the program's flush) have been taken.
@@ -247,7 +253,8 @@ class GemminiCommands:
             latency=latency,
             occupancy=occupancy,
             read_time=0,
-            reads=tuple(dst.operand(s, count, loops) for s in waits),
+            reads=tuple(dst.operand(s, count, loops) for s in waits)
+            + (() if half is None else (Operand(RETIRED_SPACE, half),)),
             writes=(),
             bundle_start=True,
             read_marks=() if half is None else (Operand(TOKEN_SPACE, half),),  # at its start
@@ -458,6 +465,25 @@ class GemminiCommands:
             ),
             writes=(),
             bundle_start=True,
+            frontend=STREAMS[unit],
+        )
+
+    def stream_done(self, unit: str, half: int) -> Template:
+        """The point at which a tile's `unit` stream has issued its last command: issued
+        right after it from the same front end, it marks the loop in `half` as done with
+        that stream when it issues. It takes no time and occupies nothing (the RoCC unit,
+        occupancy 0): bookkeeping of the unroller, not a command the RS sees."""
+        return Template(
+            opcode=f"{STREAMS[unit]}_stream_done",
+            unit="rocc",
+            instance=0,
+            latency=0,
+            occupancy=0,
+            read_time=0,
+            reads=(),
+            writes=(),
+            bundle_start=True,
+            marks=(Operand(RETIRED_SPACE, half),),
             frontend=STREAMS[unit],
         )
 

@@ -68,8 +68,11 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
   streams together may issue up to three (an execute stream of 4-row groups alone uses
   half the port); the execute stream of a tile waits until every load of the tile has
   started (G LoopConv.scala:723), where the RTL waits until they are issued;
-- a third tile's loads do not wait for the first tile's loop to retire (two resident
-  loops, G LoopConv.scala:1194): only the scratchpad rows' WAR marks hold them back;
+- two loops are resident (G LoopConv.scala:1194): a tile's loads wait for the loop two
+  before it, in the same halves, to retire, which it does once each of its streams has
+  issued its last command (G LoopConv.scala:1253,1501-1519). A bookkeeping template
+  after the last command of each of a tile's execute and store streams (`ex_stream_done`,
+  `st_stream_done`: no time, no unit's capacity) marks the moment it issues;
 - padding pixels are loaded like the others (the RTL skips them); conv tiles that
   accumulate over input channels each take the next accumulator half (partial sums are
   not carried between them), as every LOOP_CONV_WS does;
@@ -90,6 +93,7 @@ from isa.gemmini.commands import (
     DRAM,
     INPUT_BYTES,
     MESH_SPACE,
+    RETIRED_SPACE,
     ROCC_SPACE,
     RS_ENTRIES,
     SCRATCHPAD,
@@ -221,6 +225,7 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
     spaces = {name: memory.scratchpad_rows for name in SPAD_SPACES}
     spaces.update({name: memory.accumulator_rows for name in ACC_SPACES})
     spaces[TOKEN_SPACE] = 2
+    spaces[RETIRED_SPACE] = 2
     spaces[MESH_SPACE] = 1
     spaces[ROCC_SPACE] = 1
     # What the commands' actions count, in elements (docs/gemmini/actions.md): main memory

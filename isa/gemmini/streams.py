@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from isa.gemmini.commands import INPUT_BYTES, Affine, GemminiCommands, Loops
+from isa.gemmini.commands import INPUT_BYTES, STREAMS, Affine, GemminiCommands, Loops
 from isa.gemmini.library import Tile
 from isa.program import Loop, periodic_runs
 from tracer.errors import MappingError
@@ -171,7 +171,19 @@ class TileStreams:
 
     def tile_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         """(loads, execute, stores) of one tile in scratchpad half `half` and accumulator
-        half `acc_half`."""
+        half `acc_half`; its execute and store streams end by marking the loop done with
+        them (GemminiCommands.stream_done: the tile after next, in this half, waits)."""
+        loads, execute, stores = self._streams(tile, half, acc_half)
+
+        def done(stream: list, unit: str) -> list:
+            if not stream:  # a tile that stores nothing has no store stream to finish
+                return stream
+            marker = self.commands.stream_done(unit, half)
+            return [*stream, self.commands.block(f"{STREAMS[unit]} done", [marker])]
+
+        return loads, done(execute, "execute"), done(stores, "store")
+
+    def _streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         if tile.kind == "resadd":
             return self._resadd_streams(tile, half, acc_half)
         if tile.kind == "average":
