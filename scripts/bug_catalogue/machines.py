@@ -20,6 +20,24 @@ from scripts.bug_catalogue.common import (
 
 GEMMINI_BUGS = (
     Bug(
+        "gemmini.third-loop-not-held",
+        GEMMINI_COMMANDS,
+        "+ (() if half is None else (Operand(RETIRED_SPACE, half),)),",
+        "+ (),",
+        "the unrollers hold two loops: a tile's loads wait for the loop two before to retire",
+        ("tests/test_gemmini.py::test_a_third_loop_waits_for_the_first_to_retire", *GEMMINI),
+    ),
+    Bug(
+        "gemmini.loop-retires-a-cycle-late",
+        GEMMINI_COMMANDS,
+        'opcode=f"{STREAMS[unit]}_stream_done",\n'
+        '            unit="rocc",\n            instance=0,\n            latency=0,',
+        'opcode=f"{STREAMS[unit]}_stream_done",\n'
+        '            unit="rocc",\n            instance=0,\n            latency=1,',
+        "a loop retires when its streams have issued their last command, not a cycle later",
+        ("tests/test_gemmini.py::test_a_third_loop_waits_for_the_first_to_retire", *GEMMINI),
+    ),
+    Bug(
         "gemmini.mesh-queue-one-tag-larger",
         GEMMINI_LOWERING,
         '"mesh": int(params["mesh_tags"]),',
