@@ -119,6 +119,7 @@ class _RecencyStack:
         self.tree = [0] * (touches + 1)
         self.last: dict[Hashable, tuple[int, int]] = {}  # region -> (time, bytes)
         self.clock = 0
+        self.total = 0  # bytes of every region, each at its last touch
 
     def _add(self, time: int, amount: int) -> None:
         index = time + 1
@@ -142,9 +143,11 @@ class _RecencyStack:
         since = None
         if previous is not None:
             time, old_size = previous
-            since = self._before(now) - self._before(time + 1)
+            since = self.total - self._before(time + 1)
             self._add(time, -old_size)
+            self.total -= old_size
         self._add(now, size)
+        self.total += size
         self.last[key] = (now, size)
         return since
 

@@ -600,6 +600,7 @@ def tag_levels(
     its bytes."""
     touches = [tile_regions(tile) for tile in tiles]
     levels = cache_levels(touches, l2_bytes, cache_at_start, warm)
+    memories: dict[tuple, TileMemory] = {}  # most tiles of a layer share one
     tagged = []
     for tile, level in zip(tiles, levels, strict=True):
         m = tile.memory
@@ -607,16 +608,18 @@ def tag_levels(
         # moves up to 4 DIM-blocks of a row (a residual addition's loads one), the tile's
         # next commands the rest (streams.py).
         input_width = tile.ochs if tile.kind in ("resadd", "average") else tile.kchs
-        memory = TileMemory(
-            *(
-                replace(where, level=level.get(operand, where.level), row_width=width)
-                for operand, where, width in (
-                    ("input", m.input, input_width),
-                    ("weight", m.weight, tile.ochs),
-                    ("bias", m.bias, 0),
-                    ("output", m.output, tile.ochs),
+        key = (m, tuple(sorted(level.items())), input_width, tile.ochs)
+        if key not in memories:
+            memories[key] = TileMemory(
+                *(
+                    replace(where, level=level.get(operand, where.level), row_width=width)
+                    for operand, where, width in (
+                        ("input", m.input, input_width),
+                        ("weight", m.weight, tile.ochs),
+                        ("bias", m.bias, 0),
+                        ("output", m.output, tile.ochs),
+                    )
                 )
             )
-        )
-        tagged.append(replace(tile, memory=memory))
+        tagged.append(replace(tile, memory=memories[key]))
     return tagged
