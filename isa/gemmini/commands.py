@@ -102,7 +102,7 @@ class Timing:
             gets,
             gets * beats_per_get,
             -(-gets * (reach + beats_per_get) // self.inflight),
-            self.path.occupancy(where.level, gets, lines, per_line * gets_per_row),
+            self.path.occupancy(where.level, gets, lines, per_line),
         )
         latency = issue + reach + self.load_latency + beats_per_get + (rows - fetched)
         return issue, latency
