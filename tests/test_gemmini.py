@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.gemmini.commands import Affine, GemminiCommands
+from isa.gemmini.hierarchy import DRAM, L2, Where
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
 from isa.program import Loop, periodic_runs
@@ -39,31 +40,70 @@ FIXED: dict[str, tuple[int, int, int]] = {}
 A_ROWS = Affine(0)  # scratchpad rows 0..
 B_ROWS = Affine(1024)
 C_ROWS = Affine(0)  # accumulator rows 0..
+IN_L2 = Where(L2)
 
 
 def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
-    # DMA.scala:180-289: a 16-byte row is one 16-byte request (one beat); one request per
-    # cycle, at most 16 outstanding, so 16 rows at 100 cycles to the first beat take
-    # ceil(16 * (100 + 1) / 16) = 101 cycles to issue; the last beat lands 100 + 4 (TLB,
-    # merger, bank write) + 1 later.
+    # DMA.scala:180-289: a 16-byte row is one 16-byte request (one beat), one request per
+    # cycle, at most 16 outstanding. A first touch goes through the L2 to DRAM: 4 cycles of
+    # system bus + 5 of L2 + 20 of DRAM + 8 for the line on the 8-byte memory bus = 37 to
+    # the first beat. Rows on lines of their own (no stride given): 16 lines over the
+    # memory bus, 16 x 8 = 128 cycles, bound the issue (above the tracker's
+    # ceil(16 x (37 + 1) / 16) = 38 and the 10 MSHRs' ceil(16 x 37 / 10) = 60); the last
+    # beat lands 37 + 4 (TLB, merger, bank write) + 1 later.
     lowering, program = gemmini_machine()
     mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
     [(start, end)] = run_block(program, [mvin])
-    assert (start, end) == (0, 101 + 104 + 1)
-    # 64-column rows are one 64-byte request of 4 beats each: the bus, not the tracker, bounds.
+    assert (start, end) == (0, 128 + 37 + 4 + 1)
+    # 64-column rows are one 64-byte request of 4 beats each (dram_latency 10: reach 27):
+    # from DRAM the memory bus still bounds, 16 lines x 8; from the L2 (reach 4 + 5 = 9)
+    # the DMA bus does, 16 x 4 beats.
     lowering, program = gemmini_machine(dram_latency="10")
     wide = lowering.mvin("mvin", DIM, 4 * DIM, False, A_ROWS, DIM, FIXED, 0)
-    assert run_block(program, [wide]) == [(0, 16 * 4 + 14 + 4)]
+    assert run_block(program, [wide]) == [(0, 128 + 27 + 4 + 4)]
+    cached = lowering.mvin("mvin", DIM, 4 * DIM, False, A_ROWS, DIM, FIXED, 0, where=IN_L2)
+    assert run_block(program, [cached]) == [(0, 16 * 4 + 9 + 4 + 4)]
+
+
+def test_a_first_touch_costs_the_dram_path_and_a_re_read_the_l2_path():
+    # 16 contiguous 16-byte rows (stride 16): 4 lines of 4 rows each. From DRAM: the first
+    # request of a line misses, holding its set for the L2's 5 + DRAM's 20 + the line's 8
+    # on the memory bus = 33, and the 3 behind it on the same set wait their turn, 5 cycles
+    # each (Scheduler.scala:172-185): 33 + 3 x 5 = 48 bound the issue (memory bus 4 x 8 =
+    # 32, tracker ceil(16 x (37 + 1) / 16) = 38, MSHRs ceil(4 x 33 / 10) = 14); the last
+    # beat 37 (with the system bus' 4) + 4 + 1 later. From the L2: 4 + 5 = 9 to the first
+    # beat; each line's 4 requests on their set, 4 x 5 = 20, bound the issue (the DMA's 16,
+    # the tracker's ceil(16 x 10 / 16) = 10): 20 + 9 + 4 + 1.
+    lowering, program = gemmini_machine()
+    dram = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(DRAM, DIM))
+    l2 = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, DIM))
+    assert run_block(program, [dram]) == [(0, 48 + 37 + 4 + 1)]
+    assert run_block(program, [l2]) == [(0, 20 + 9 + 4 + 1)]
+
+
+def test_rows_narrower_than_a_line_serialise_on_its_l2_set():
+    # A 3-channel input: 16 pixels of 3 bytes, 3 bytes apart, all on one 64-byte line, so
+    # on one L2 set: one request at a time, 5 cycles each (Scheduler.scala:172-185), 80
+    # cycles to issue where the same rows a line apart take the DMA's 16.
+    lowering, program = gemmini_machine()
+    narrow = lowering.mvin("mvin", DIM, 3, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, 3))
+    apart = lowering.mvin("mvin", DIM, 3, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, 64))
+    assert run_block(program, [narrow]) == [(0, 16 * 5 + 9 + 4 + 1)]
+    assert run_block(program, [apart]) == [(0, 16 + 9 + 4 + 1)]
 
 
 def test_load_controller_runs_two_mvins_at_once():
     # LoadController.scala:84: nCmds = 2; the third mvin waits for the first to complete.
-    lowering, program = gemmini_machine()
+    # 4 rows in the L2 behind a slow system bus (100 cycles: reach 105): the reader issues
+    # them in ceil(4 x 106 / 16) = 27 cycles, and the first completes at 27 + 105 + 4 + 1.
+    lowering, program = gemmini_machine(system_bus_latency="100")
     loads = [
-        lowering.mvin("mvin", DIM, DIM, False, Affine(k * DIM), DIM, FIXED, 0) for k in range(3)
+        lowering.mvin("mvin", 4, DIM, False, Affine(k * DIM), 4, FIXED, 0, where=IN_L2)
+        for k in range(3)
     ]
     (s0, e0), (s1, _), (s2, _) = run_block(program, loads)
-    assert s1 == s0 + 101  # the reader issues the second mvin's requests after the first's
+    assert s1 == s0 + 27  # the reader issues the second mvin's requests after the first's
+    assert e0 == 27 + 105 + 4 + 1
     assert s2 == e0
 
 
@@ -267,9 +307,10 @@ def test_first_layer_packing_puts_several_kernel_columns_in_a_row():
 def test_a_pooled_mvout_reads_every_window_element():
     # StoreController.scala:59-82: with pooling, the store walks porows x pocols x
     # pool_size^2 accumulator rows (one per cycle at best) and writes porows x pocols.
+    # Rows in the L2, so the scale pipeline, not the memory, sets the rate.
     lowering, program = gemmini_machine(dram_latency="1")
-    plain = lowering.mvout(C_ROWS, DIM, FIXED, DIM)
-    pooled = lowering.mvout(C_ROWS, DIM, FIXED, DIM, reads=9 * DIM)
+    plain = lowering.mvout(C_ROWS, DIM, FIXED, DIM, where=IN_L2)
+    pooled = lowering.mvout(C_ROWS, DIM, FIXED, DIM, reads=9 * DIM, where=IN_L2)
     [(_, plain_end)] = run_block(program, [plain])
     [(_, pooled_end)] = run_block(program, [pooled])
     assert pooled_end - plain_end == 8 * DIM * 2  # 2 cycles per accumulator row read
@@ -578,7 +619,9 @@ def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():
     # layer2.0.conv2 of ResNet-50: 96 tiles in 4 rows of 24, each 6 tiles (3 input-channel
     # blocks, the halves alternating) repeated 4 times, the 4th differing in its last tile
     # (the tile after it starts the next row): 3 repeats of a 6-tile group, then 6 tiles.
-    program = lower_model("gemmini", {}, "resnet50", layers=["layer2.0.conv2"])
+    # Without an L2 every operand is in DRAM, so tiles differ only in shape and half (with
+    # one, where each operand is also tells tiles apart: the next test).
+    program = lower_model("gemmini", {"l2_kib": "0"}, "resnet50", layers=["layer2.0.conv2"])
     [layer] = program.layers
     loops = [node for node in layer.root.body if isinstance(node, Loop)]
     assert [(node.name, node.trips) for node in loops if node.trips > 1] == [("tiles", 3)] * 4

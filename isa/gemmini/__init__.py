@@ -3,6 +3,7 @@ RTL's loop unrollers issue them, on the library's own tiling."""
 
 from isa.family import Family, choice, integer
 from isa.gemmini.commands import RS_ENTRIES
+from isa.gemmini.hierarchy import CACHE_AT_START
 from isa.gemmini.lowering import lower
 from isa.gemmini.mapping import read_mapping
 
@@ -26,6 +27,15 @@ FAMILY = Family(
         integer("dma_maxbytes"),
         integer("bus_bytes"),
         integer("max_in_flight_reqs"),
+        # hierarchy.py: the SoC's L2 and DRAM, and what is cached when a layer starts
+        choice("cache_at_start", CACHE_AT_START),
+        integer("system_bus_bytes"),
+        integer("system_bus_latency"),
+        integer("l2_kib"),
+        integer("l2_line_bytes"),
+        integer("l2_mshrs"),
+        integer("l2_hit_latency"),
+        integer("memory_bus_bytes"),
         integer("dram_latency"),
     ),
     units=("load", "execute", "store", "rocc"),

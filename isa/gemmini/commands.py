@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from accelerators.description import Accelerator
+from isa.gemmini.hierarchy import FIRST_TOUCH, MemoryPath, Where
 from isa.gemmini.tiling import GemminiMemory
 from isa.program import MAC_ACTION, Block, BlockRef, Operand, Template, memory_action
 from isa.validation import MAX_CYCLES_PER_INSTRUCTION
@@ -79,7 +80,6 @@ ZERO_FILL_LATENCY = 2
 @dataclass(frozen=True)
 class Timing:
     dim: int
-    dram_latency: int
     bus_bytes: int
     dma_maxbytes: int
     inflight: int
@@ -87,21 +87,31 @@ class Timing:
     execute_latency: int
     store_latency: int
     store_row_cycles: int
+    path: MemoryPath
 
-    def mvin(self, rows: int, row_bytes: int, one_row: bool) -> tuple[int, int]:
-        """(occupancy of the reader, latency) of an mvin: requests are issued one per cycle,
-        at most `inflight` outstanding, data one beat per cycle (G DMA.scala:180-289). A
-        zero DRAM stride reads one row and repeats it (G LoadController.scala:76,105)."""
+    def mvin(
+        self, rows: int, row_bytes: int, one_row: bool, where: Where = FIRST_TOUCH
+    ) -> tuple[int, int]:
+        """(occupancy of the reader, latency) of an mvin whose rows are `where`: requests
+        are issued one per cycle, at most `inflight` outstanding, data one beat per cycle
+        of the narrower of the DMA's and the system bus (G DMA.scala:180-289), each request
+        waiting its level's reach, the L2 serving them as MemoryPath.occupancy says. A zero
+        DRAM stride reads one row and repeats it (G LoadController.scala:76,105)."""
         fetched = 1 if one_row else rows
         gets_per_row = -(-row_bytes // self.dma_maxbytes)
-        beats_per_get = -(-min(row_bytes, self.dma_maxbytes) // self.bus_bytes)
+        beat_bytes = min(self.bus_bytes, self.path.system_bus_bytes)
+        beats_per_get = -(-min(row_bytes, self.dma_maxbytes) // beat_bytes)
         gets = fetched * gets_per_row
+        reach = self.path.reach(where.level)
+        lines, per_line = self.path.lines(fetched, row_bytes, where)
         issue = max(
             gets,
             gets * beats_per_get,
-            -(-gets * (self.dram_latency + beats_per_get) // self.inflight),
+            -(-gets * (reach + beats_per_get) // self.inflight),
+            self.path.occupancy(where.level, gets, lines, per_line),
         )
-        return issue, issue + self.load_latency + beats_per_get + (rows - fetched)
+        latency = issue + reach + self.load_latency + beats_per_get + (rows - fetched)
+        return issue, latency
 
     def zero_fill(self, rows: int, row_bytes: int, to_acc: bool) -> tuple[int, int]:
         """(occupancy, latency) of an mvin from DRAM address 0: no DRAM request; the load
@@ -112,16 +122,20 @@ class Timing:
         cycles = rows * -(-row_bytes // (element_bytes * self.dim))
         return cycles, cycles + ZERO_FILL_LATENCY
 
-    def mvout(self, rows: int, blocks: int = 1, reads: int = 0) -> int:
+    def mvout(self, rows: int, blocks: int = 1, reads: int = 0, where: Where = FIRST_TOUCH) -> int:
         """Cycles of an mvout writing `rows` rows of `blocks` DIM-column blocks, reading
         `reads` accumulator rows (default rows x blocks; a pooled mvout reads every window
-        element, G StoreController.scala:59-82): the scale pipeline's rate, or the writer's
-        `inflight` outstanding writes when DRAM is slower (G DMA.scala:383-407), plus the
-        read and scale latency."""
-        beats = -(-blocks * self.dim // self.bus_bytes)
+        element, G StoreController.scala:59-82), to rows that are `where`: the scale
+        pipeline's rate, or the writer's `inflight` outstanding writes, each waiting its
+        level's reach (G DMA.scala:383-407), or the L2's service of them, whichever is
+        slowest, plus the read and scale latency."""
+        row_bytes = blocks * self.dim
+        beats = -(-row_bytes // min(self.bus_bytes, self.path.system_bus_bytes))
+        lines, per_line = self.path.lines(rows, row_bytes, where)
         rate = max(
             (reads or rows * blocks) * self.store_row_cycles,
-            -(-rows * (self.dram_latency + beats) // self.inflight),
+            -(-rows * (self.path.reach(where.level) + beats) // self.inflight),
+            self.path.occupancy(where.level, rows, lines, per_line),
         )
         return rate + self.store_latency
 
@@ -162,7 +176,6 @@ class GemminiCommands:
         )
         self.timing = Timing(
             dim=self.dim,
-            dram_latency=int(p["dram_latency"]),
             bus_bytes=int(p["bus_bytes"]),
             dma_maxbytes=int(p["dma_maxbytes"]),
             inflight=int(p["max_in_flight_reqs"]),
@@ -170,6 +183,15 @@ class GemminiCommands:
             execute_latency=units["execute"].latency,
             store_latency=units["store"].latency,
             store_row_cycles=units["store"].occupancy,
+            path=MemoryPath(
+                system_bus_bytes=int(p["system_bus_bytes"]),
+                system_bus_latency=int(p["system_bus_latency"]),
+                l2_hit_latency=int(p["l2_hit_latency"]),
+                l2_line_bytes=int(p["l2_line_bytes"]),
+                l2_mshrs=int(p["l2_mshrs"]),
+                memory_bus_bytes=int(p["memory_bus_bytes"]),
+                dram_latency=int(p["dram_latency"]),
+            ),
         )
         self.spad_half = self.memory.scratchpad_rows // 2
         self.acc_half = self.memory.accumulator_rows // 2
@@ -181,7 +203,7 @@ class GemminiCommands:
     def _check_cycles(self, cycles: int, opcode: str) -> None:
         if cycles > MAX_CYCLES_PER_INSTRUCTION:
             raise DescriptionError(
-                f"accelerator gemmini: with dram_latency={self.timing.dram_latency} and "
+                f"accelerator gemmini: with dram_latency={self.timing.path.dram_latency} and "
                 f"max_in_flight_reqs={self.timing.inflight} one {opcode} takes {cycles:,} "
                 f"cycles, more than the {MAX_CYCLES_PER_INSTRUCTION:,} an instruction may "
                 "take; lower --param dram_latency or raise --param max_in_flight_reqs"
@@ -209,11 +231,13 @@ class GemminiCommands:
         cols: int | None = None,
         element_bytes: int | None = None,
         accumulate: bool = False,
+        where: Where = FIRST_TOUCH,
     ) -> Template:
-        """`one_row`: a zero DRAM stride (a bias row repeated); by default, for the
-        accumulator (bias) loads. `zeros`: from DRAM address 0, zero rows without DRAM
-        traffic (Timing.zero_fill). `half`: the scratchpad half whose loads_started token
-        it marks (an unroller's tile), or None.
+        """`where`: the memory level holding its rows and their DRAM stride
+        (isa/gemmini/hierarchy.py). `one_row`: a zero DRAM stride (a bias row repeated);
+        by default, for the accumulator (bias) loads. `zeros`: from DRAM address 0, zero
+        rows without DRAM traffic (Timing.zero_fill). `half`: the scratchpad half whose
+        loads_started token it marks (an unroller's tile), or None.
 
         Actions (docs/gemmini/actions.md): `cols` elements of each row moved (by default
         row_bytes' worth), each `element_bytes` in DRAM (by default an accumulator element
@@ -227,7 +251,7 @@ class GemminiCommands:
         if zeros:
             occupancy, latency = self.timing.zero_fill(rows, row_bytes, to_acc)
         else:
-            occupancy, latency = self.timing.mvin(rows, row_bytes, one_row=one_row)
+            occupancy, latency = self.timing.mvin(rows, row_bytes, one_row, where)
         if element_bytes is None:
             element_bytes = ACC_BYTES if to_acc else INPUT_BYTES
         if cols is None:
@@ -496,13 +520,14 @@ class GemminiCommands:
         cols: int | None = None,
         blocks: int = 1,
         reads: int = 0,
+        where: Where = FIRST_TOUCH,
     ) -> Template:
         """An mvout of `rows` x `blocks` blocks over accumulator rows [src, src + count),
         `cols` elements of each row (of `blocks` DIM-blocks; default all) written to DRAM as input
         elements (scaled, G StoreController.scala; AccumulatorScale.scala). Actions: each
         accumulator row it reads (`reads`, default rows x blocks) read whole, rows x cols
         bytes written to DRAM."""
-        cycles = self.timing.mvout(rows, blocks, reads)
+        cycles = self.timing.mvout(rows, blocks, reads, where)
         cols = blocks * self.dim if cols is None else cols
         self._check_cycles(cycles, "mvout")
         return Template(

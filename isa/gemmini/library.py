@@ -15,10 +15,11 @@ bias) are described by LibraryCalls (accelerators/gemmini.toml documents each ch
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import product
 from math import prod
 
+from isa.gemmini.hierarchy import Region, TileMemory, Where, cache_levels
 from isa.gemmini.mapping import (
     CONV_LETTERS,
     MATMUL_LETTERS,
@@ -90,6 +91,12 @@ class Tile:
     # tiled_conv_auto's downsample (a stride-2 1x1 conv, T gemmini.h L2236-2237): the
     # unroller loads every other input pixel, so the tile's inputs are orows x ocols.
     downsample: bool = False
+    # Where its operands are in the SoC's memory (level and DRAM row stride): the grids
+    # set the strides, tag_levels the levels (isa/gemmini/hierarchy.py).
+    memory: TileMemory = TileMemory()
+    # The tile's start in its call's loops (tile_regions names its data by it); not part
+    # of what the tile is, so tiles at different starts still share their commands.
+    at: tuple[int, ...] = field(default=(), compare=False)
 
 
 # Why a layer is not run on Gemmini by this model; reports list it in its place.
@@ -185,8 +192,15 @@ def conv_tile_grid(
     # sp_tiled_conv packs no pixels for a downsampled conv (T gemmini.h L1408).
     packing = calls.first_layer_optimizations and not downsample
     starts = [range(0, limit, tile) for limit, tile in zip(limits, sizes, strict=True)]
+    # DRAM rows (NHWC pixels of all channels; weights krow, kcol, kch x och; outputs NHWC):
+    # a downsampled conv loads every other pixel.
+    memory_rows = TileMemory(
+        input=Where(stride=layer.in_channels * (2 if downsample else 1)),
+        weight=Where(stride=layer.out_channels),
+        output=Where(stride=layer.out_channels),
+    )
     tiles = []
-    for _ in range(channel_groups):
+    for group in range(channel_groups):
         # tiled_conv's seven loops in the given order (D gemmini.h L2386-2400), each tile's
         # start as (b, row, col, och, krow, kcol, kch).
         for values in product(*(starts[index] for index in outer_to_inner)):
@@ -218,6 +232,8 @@ def conv_tile_grid(
                     else 1,
                     bias=calls.bias,
                     downsample=downsample,
+                    memory=memory_rows,
+                    at=(group, b, row, col, och, krow, kcol, kch),
                 )
             )
     return tiles, sizes
@@ -264,6 +280,8 @@ def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:
             True,
             False,
             kind="resadd",
+            memory=TileMemory(*(Where(stride=cols),) * 2, output=Where(stride=cols)),
+            at=(i, j),
         )
         for i in range(0, rows, tile_i)
         for j in range(0, cols, tile_j)
@@ -278,8 +296,13 @@ def average_tile_grid(batch: int, pixels: int, channels: int, memory: GemminiMem
     while -(-tile // dim) > memory.accumulator_rows // 2:
         tile -= 1
     return [
-        Tile(1, 1, pixels, min(tile, channels - c), 1, 1, 1, 1, True, True, False, kind="average")
-        for _ in range(batch)
+        Tile(
+            *(1, 1, pixels, min(tile, channels - c), 1, 1, 1, 1, True, True, False),
+            kind="average",
+            memory=TileMemory(input=Where(stride=channels)),
+            at=(b, c),
+        )
+        for b in range(batch)
         for c in range(0, channels, tile)
     ]
 
@@ -294,11 +317,15 @@ def matmul_tile_grid(
     bias: bool = True,
     entry: LayerMapping | None = None,
     call: str = "tiled_matmul_auto",
+    a_stride: int = 0,
+    shared_weights: bool = False,
 ) -> tuple[list[Tile], tuple[int, ...]]:
     """The tiles tiled_matmul_auto runs, i, j, k order (T gemmini.h tiled_matmul_outer
     L790-826), one call for each of `batch` matmuls: LOOP_WS tiles (each a 1x1 conv over a
     row of dim_i pixels) or, output-stationary, sp_tiled_matmul_os calls. With a user's
-    `entry`, tiled_matmul's with its tile sizes, in its loop order (D gemmini.h L811-845)."""
+    `entry`, tiled_matmul's with its tile sizes, in its loop order (D gemmini.h L811-845).
+    A's rows are `a_stride` bytes apart in DRAM (default dim_k); with `shared_weights` the
+    calls multiply by the same B (tiled_conv_downsample's per-row calls)."""
     dims = (dim_i, dim_j, dim_k)
     if entry is None:
         tiles_ijk = matmul_tiles(
@@ -325,6 +352,11 @@ def matmul_tile_grid(
         at = dict(zip(outer_to_inner, values, strict=True))
         order.append((at[0], at[1], at[2]))
 
+    memory_rows = TileMemory(
+        input=Where(stride=a_stride or dim_k),
+        weight=Where(stride=dim_j),
+        output=Where(stride=dim_j),
+    )
     tiles = [
         Tile(
             batches=1,
@@ -341,8 +373,10 @@ def matmul_tile_grid(
             kind="matmul_os" if output_stationary else "conv",
             call_start=i == j == k == 0,
             bias=bias,
+            memory=memory_rows,
+            at=(0 if shared_weights else matmul, matmul, i, j, k),
         )
-        for _ in range(batch)
+        for matmul in range(batch)
         for i, j, k in order
     ]
     return tiles, (tile_i, tile_j, tile_k)
@@ -464,6 +498,8 @@ def _plan(
                 bias,
                 entry,
                 call,
+                a_stride=2 * layer.in_channels,
+                shared_weights=True,
             )
             return tiles, _matmul_mapping(call, sizes, os_)
         if os_ and not mapped_dataflow:
@@ -516,3 +552,74 @@ def _matmul_mapping(
         "tile": "x".join(str(v) for v in sizes),
         "tile_fields": "tile_I x tile_J x tile_K (DIM blocks)",
     }
+
+
+def tile_regions(tile: Tile) -> list[Region]:
+    """The DRAM data `tile` moves, in its order (bias, weights, inputs, then outputs), each
+    as (operand, which data, bytes): data is named by the tile's start in its call's loops,
+    so two tiles touch the same data when they start alike in the loops it depends on (a
+    conv's inputs do not depend on the output channel, its weights not on the pixels; the
+    overlap of neighbouring tiles' input windows is not counted as shared)."""
+    if tile.kind == "resadd":
+        size = tile.ocols * tile.ochs
+        return [("input", tile.at, size), ("weight", tile.at, size), ("output", tile.at, size)]
+    if tile.kind == "average":
+        return [("input", tile.at, tile.ocols * tile.ochs)]
+    regions: list[Region] = []
+    if tile.loop_conv_ws:
+        group, b, row, col, och, krow, kcol, kch = tile.at
+        if tile.downsample:
+            in_rows, in_cols = tile.orows, tile.ocols
+        else:
+            in_rows = (tile.orows - 1) * tile.stride + tile.krows
+            in_cols = (tile.ocols - 1) * tile.stride + tile.kcols
+        bias_key, weight_key = (group, och), (group, och, krow, kcol, kch)
+        input_key = (group, b, row, col, kch)
+        input_bytes = tile.batches * in_rows * in_cols * tile.kchs
+        output_key = (group, b, row, col, och)
+        output_bytes = tile.batches * tile.porows * tile.pocols * tile.ochs
+    else:  # a matmul tile: (the call whose B it reads, its call, i, j, k)
+        weights_call, call, i, j, k = tile.at
+        bias_key, weight_key = j, (weights_call, k, j)
+        input_key, input_bytes = (call, i, k), tile.ocols * tile.kchs
+        output_key, output_bytes = (call, i, j), tile.ocols * tile.ochs
+    if tile.first and tile.bias:
+        regions.append(("bias", bias_key, tile.ochs * 4))
+    regions.append(("weight", weight_key, tile.ochs * tile.krows * tile.kcols * tile.kchs))
+    regions.append(("input", input_key, input_bytes))
+    if tile.last:
+        regions.append(("output", output_key, output_bytes))
+    return regions
+
+
+def tag_levels(
+    tiles: list[Tile], l2_bytes: int, cache_at_start: str, warm: dict[str, int]
+) -> list[Tile]:
+    """`tiles` with the level holding each operand (isa/gemmini/hierarchy.py's
+    cache_levels); `warm` maps the operands that read the tensor the layer before wrote to
+    its bytes."""
+    touches = [tile_regions(tile) for tile in tiles]
+    levels = cache_levels(touches, l2_bytes, cache_at_start, warm)
+    memories: dict[tuple, TileMemory] = {}  # most tiles of a layer share one
+    tagged = []
+    for tile, level in zip(tiles, levels, strict=True):
+        m = tile.memory
+        # Bytes of each DRAM row the tile reads or writes over its commands: a command
+        # moves up to 4 DIM-blocks of a row (a residual addition's loads one), the tile's
+        # next commands the rest (streams.py).
+        input_width = tile.ochs if tile.kind in ("resadd", "average") else tile.kchs
+        key = (m, tuple(sorted(level.items())), input_width, tile.ochs)
+        if key not in memories:
+            memories[key] = TileMemory(
+                *(
+                    replace(where, level=level.get(operand, where.level), row_width=width)
+                    for operand, where, width in (
+                        ("input", m.input, input_width),
+                        ("weight", m.weight, tile.ochs),
+                        ("bias", m.bias, 0),
+                        ("output", m.output, tile.ochs),
+                    )
+                )
+            )
+        tagged.append(replace(tile, memory=memories[key]))
+    return tagged

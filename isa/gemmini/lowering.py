@@ -43,8 +43,10 @@ Timing, as the RTL does it (every rule below is a dependency rule of docs/design
   max(rows_A, rows_B, 4) (G ExecuteController.scala:285-302); rows land in the
   accumulator `execute` latency later (derived, docs/gemmini/timing.md 4.4);
 - DMA: one request per row part of at most dma_maxbytes, one issued per cycle, at most
-  max_in_flight_reqs outstanding, data one bus beat per cycle, dram_latency to the first
-  beat (G DMA.scala:180-289); an mvin from address 0 (NO_BIAS's bias loads) writes zero
+  max_in_flight_reqs outstanding, data one bus beat per cycle (G DMA.scala:180-289), each
+  request served by the L2 or, behind it, DRAM, as the lowering tags the tile's operands
+  (isa/gemmini/hierarchy.py: the level's reach, the L2's MSHRs, one request per L2 set at
+  a time, the memory bus for misses); an mvin from address 0 (NO_BIAS's bias loads) writes zero
   rows, one a cycle, without DRAM (G LoadController.scala:72-76, ZeroWriter.scala).
 
 Output stationary (--param dataflow=os; isa/gemmini/output_stationary.py):
@@ -83,6 +85,7 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
 from __future__ import annotations
 
 from collections import Counter
+from math import prod
 
 from accelerators.description import Accelerator
 from isa.family import program_of
@@ -102,7 +105,7 @@ from isa.gemmini.commands import (
     TOKEN_SPACE,
     GemminiCommands,
 )
-from isa.gemmini.library import LibraryCalls, fusable_pool, plan_layer
+from isa.gemmini.library import LibraryCalls, fusable_pool, plan_layer, tag_levels
 from isa.gemmini.mapping import GemminiMapping
 from isa.gemmini.output_stationary import OutputStationaryTiles
 from isa.gemmini.streams import TileStreams
@@ -167,8 +170,21 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
         if pool is not None:
             fused_into[position + 1] = layer.name
             plan[1]["fused_pool"] = pool.name
-        plans.append((layer, plan))
-    for layer, (tiles, mapping_shown) in plans:
+        plans.append((position, layer, plan))
+    params = accelerator.parameters
+    l2_bytes = int(params["l2_kib"]) * 1024
+    cache_at_start = str(params["cache_at_start"])
+    for position, layer, (tiles, mapping_shown) in plans:
+        # The tensor the layer before wrote (in model order; a fused pool is the conv's),
+        # int8, and which operands read it (a residual addition's B is its second input).
+        previous = model.layers[position - 1] if position > 0 else None
+        operands = ("input", "weight") if tiles[0].kind == "resadd" else ("input",)
+        warm = {
+            operand: prod(previous.output_shape) * INPUT_BYTES
+            for operand, name in zip(operands, layer.inputs, strict=False)
+            if previous is not None and name == previous.name
+        }
+        tiles = tag_levels(tiles, l2_bytes, cache_at_start, warm)
         mapping_shown["tiles"] = len(tiles)
         mapping_shown["dim"] = commands.dim
         try:
@@ -184,8 +200,7 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
         root = sharing.share(root)
         macs = getattr(layer, "macs", 0)
         layers.append(LayerProgram(layer.name, layer.kind, macs, mapping_shown, root))
-    any_os = any(tiles[0].kind == "matmul_os" for _, (tiles, _) in plans)
-    params = accelerator.parameters
+    any_os = any(tiles[0].kind == "matmul_os" for _, _, (tiles, _) in plans)
     queues = {
         "load": int(params["load_inflight"]),
         "execute": max(1, int(params["rs_ex_entries"]) // 2),
@@ -249,7 +264,9 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
         datapath=Datapath(operand_bits=8 * INPUT_BYTES, accumulator_bits=8 * ACC_BYTES),
         notes=(
             *notes,
-            f"DRAM latency {params['dram_latency']} cycles (an assumption: set "
-            "--param dram_latency to your memory system's)",
+            f"memory: L2 {params['l2_kib']} KiB (hit {params['l2_hit_latency']} + system "
+            f"bus {params['system_bus_latency']} cycles), DRAM {params['dram_latency']} "
+            f"cycles behind it; cache at a layer's start: {cache_at_start} "
+            "(accelerators/gemmini.toml sources each figure)",
         ),
     )

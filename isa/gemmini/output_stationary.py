@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from isa.gemmini.commands import Affine, GemminiCommands, Loops, issued_by_cpu
+from isa.gemmini.hierarchy import Where
 from isa.gemmini.library import Tile
 from isa.gemmini.streams import ROOT_DEPTH, nest, pieces_of, segments
 from isa.program import BlockRef, Loop, periodic_runs
@@ -136,12 +137,16 @@ class OutputStationaryTiles:
         # last k's preload then overwrites the accumulator (T gemmini.h L400, L460-463)
         if tile.first and tile.bias:
             d_groups = block_groups(tile.ochs, self.per_mvin_acc, dim)
-            bias = self._mvins("mvin bias", c_at, ("i", rows_i), ("j", d_groups), to_acc=True)
+            bias = self._mvins(
+                "mvin bias", c_at, ("i", rows_i), ("j", d_groups), tile.memory.bias, to_acc=True
+            )
             nodes += [config_ld, *bias]
         b_groups = block_groups(tile.ochs, self.per_mvin, dim)
-        nodes += [config_ld, *self._mvins("mvin B", b_at, ("j", b_groups), ("k", rows_k))]
+        b_mvins = self._mvins("mvin B", b_at, ("j", b_groups), ("k", rows_k), tile.memory.weight)
+        nodes += [config_ld, *b_mvins]
         a_groups = block_groups(tile.kchs, self.per_mvin, dim)
-        nodes += [config_ld, *self._mvins("mvin A", a_at, ("i", rows_i), ("k", a_groups))]
+        a_mvins = self._mvins("mvin A", a_at, ("i", rows_i), ("k", a_groups), tile.memory.input)
+        nodes += [config_ld, *a_mvins]
         nodes += self._execute(tile, a_at, b_at, c_at)
         if tile.last:
             # C_cols: the last j block moves only its columns (T gemmini.h L490-494)
@@ -151,7 +156,8 @@ class OutputStationaryTiles:
 
                 def mvout(loops, depth, index, rows=piece.rows):
                     cols = j_segments[index][2]
-                    return [self._block("mvout", c.mvout(c_at, rows, loops, rows, cols))]
+                    t = c.mvout(c_at, rows, loops, rows, cols, where=tile.memory.output)
+                    return [self._block("mvout", t)]
 
                 dims = [("i", piece.trips, piece.first, 1)]
                 nodes += nest(dims, ROOT_DEPTH, pieces_of("j", j_runs, mvout), {})
@@ -163,6 +169,7 @@ class OutputStationaryTiles:
         at: Affine,
         outer: tuple[str, list[Piece]],
         inner: tuple[str, list[Piece]],
+        where: Where,
         to_acc: bool = False,
     ) -> list:
         """mvins over `outer`, then `inner` (variable, pieces): one of them gives each
@@ -179,7 +186,7 @@ class OutputStationaryTiles:
                 def leaf(lp, d, rows=rows, blocks=blocks, cols=cols):
                     count = (blocks - 1) * self.dim + rows
                     row_bytes = cols * (4 if to_acc else 1)
-                    t = c.mvin("mvin", rows, row_bytes, to_acc, at, count, lp, None)
+                    t = c.mvin("mvin", rows, row_bytes, to_acc, at, count, lp, None, where=where)
                     return [self._block(name, t)]
 
                 nodes += nest([(inner_var, i.trips, i.first, i.step)], depth, leaf, loops)

@@ -220,6 +220,7 @@ class TileStreams:
                         cols=j_segments[index][2],
                         element_bytes=INPUT_BYTES,
                         accumulate=opcode == "mvin2",
+                        where=tile.memory.weight if opcode == "mvin2" else tile.memory.input,
                     )
                     return [self.commands.block(f"{opcode} resadd", [t])]
 
@@ -234,7 +235,9 @@ class TileStreams:
                 def store(loops, depth, index, rows=rows, pieces=pieces):
                     _, _, per_group, _, cols = pieces[index]
                     count = (per_group - 1) * dim + rows
-                    t = self.commands.mvout(at, count, loops, rows, cols, blocks=per_group)
+                    t = self.commands.mvout(
+                        at, count, loops, rows, cols, blocks=per_group, where=tile.memory.output
+                    )
                     return [self.commands.block("mvout resadd", [t])]
 
                 dims = [("row", blocks, first_block * dim, dim)]
@@ -271,6 +274,7 @@ class TileStreams:
                         cols=cols,
                         element_bytes=INPUT_BYTES,
                         accumulate=accumulate,
+                        where=tile.memory.input,
                     )
                     return [self.commands.block("mvin average", [t])]
 
@@ -376,6 +380,7 @@ class TileStreams:
                     half,
                     zeros=zeros,
                     cols=cols,
+                    where=tile.memory.bias,
                 )
                 return [self.commands.block("mvin3 zeros" if zeros else "mvin3 bias", [t])]
 
@@ -393,7 +398,9 @@ class TileStreams:
                     def weight(lp, d, rows=rows):
                         count = (per_group - 1) * layout.w_block + rows
                         t = self.commands.mvin(
-                            "mvin2", rows, row_bytes, False, w_at, count, lp, half, cols=cols
+                            *("mvin2", rows, row_bytes, False, w_at, count, lp, half),
+                            cols=cols,
+                            where=tile.memory.weight,
                         )
                         return [self.commands.block("mvin2 weights", [t])]
 
@@ -419,7 +426,9 @@ class TileStreams:
                     _, _, per_group, row_bytes, cols = pieces[index]
                     count = (per_group - 1) * layout.a_block + pixels
                     t = self.commands.mvin(
-                        "mvin", pixels, row_bytes, False, a_at, count, lp, half, cols=cols
+                        *("mvin", pixels, row_bytes, False, a_at, count, lp, half),
+                        cols=cols,
+                        where=tile.memory.input,
                     )
                     return [self.commands.block("mvin inputs", [t])]
 
@@ -576,7 +585,9 @@ class TileStreams:
 
             def pooled(loops, depth, index):
                 cols = layout.och_segments[index][2]
-                t = self.commands.mvout(region, o_rows, loops, outputs, cols, reads=reads)
+                t = self.commands.mvout(
+                    region, o_rows, loops, outputs, cols, reads=reads, where=tile.memory.output
+                )
                 return [self.commands.block("mvout pooled", [t])]
 
             stores += nest(
@@ -586,7 +597,9 @@ class TileStreams:
             stores.append(self.commands.block("config_st", [self.commands.config("store")]))
 
             def store(loops, depth, pixels, cols):
-                t = self.commands.mvout(out_at, pixels, loops, pixels, cols)
+                t = self.commands.mvout(
+                    out_at, pixels, loops, pixels, cols, where=tile.memory.output
+                )
                 return [self.commands.block("mvout", [t])]
 
             leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, store)

@@ -1,0 +1,118 @@
+"""Gemmini's memory hierarchy (issue 22 item 2): where each tile's data is (the reuse
+distance against the L2), what cache_at_start changes, and every parameter's source."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from accelerators.catalog import find_accelerator
+from analyzer.engine.evaluate import evaluate_program
+from isa.gemmini.hierarchy import DRAM, L2, cache_levels
+from isa.gemmini.lowering import lower
+from tests.builders import check_fast_equals_full
+from tests.reference import reference_cycles
+from tracer.workloads.layers import Conv2d, Model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_re_read_hits_while_what_came_between_fits_the_l2():
+    # 450 bytes of L2. Tile 2 re-reads w:A with 300 bytes (i:B) touched since: 300 + its
+    # own 100 fit, a hit. Tile 4 re-reads it after 500 bytes (i:C): a miss. First touches
+    # miss when the cache starts empty.
+    touches = [
+        [("w", "A", 100)],
+        [("i", "B", 300)],
+        [("w", "A", 100)],
+        [("i", "C", 500)],
+        [("w", "A", 100)],
+    ]
+    levels = [tile["w" if "w" in tile else "i"] for tile in cache_levels(touches, 450, "empty")]
+    assert levels == [DRAM, DRAM, L2, DRAM, DRAM]
+    # previous_layer: the i operand reads the 300-byte tensor the layer before left; B
+    # and C hit at their first touch while it and the 100 bytes of A brought in since fit
+    # (300 + 100 <= 450).
+    warm = cache_levels(touches, 450, "previous_layer", {"i": 300})
+    assert [tile.get("i") for tile in warm] == [None, L2, None, L2, None]
+    assert cache_levels(touches, 399, "previous_layer", {"i": 300})[1]["i"] == DRAM
+    # same_layer: the layer's touches ran once before. The first w:A finds A touched last
+    # at the end of that run (nothing since): a hit; B was touched before A (100) and C
+    # (500): a miss.
+    again = cache_levels(touches, 450, "same_layer")
+    assert again[0]["w"] == L2 and again[1]["i"] == DRAM
+
+
+def _two_convs(**params: str):
+    # conv2 reads conv1's output (16 x 16 x 64 = 16 KiB, well inside the L2).
+    conv1 = Conv2d("conv1", 64, 64, 16, 16, 3, 3, padding=1)
+    conv2 = Conv2d("conv2", 64, 64, 16, 16, 3, 3, padding=1, inputs=("conv1",))
+    accelerator = find_accelerator("gemmini").resolve({"dim": "8", **params})
+    return lower(accelerator, Model("two", (conv1, conv2)))
+
+
+@pytest.mark.parametrize("mode", ["fast", "full"])
+def test_cache_at_start_orders_a_layers_cycles(mode):
+    # conv2 with everything it touches in the L2 (same_layer) is fastest; with its input
+    # left there by conv1 (previous_layer) next; cold (empty), every first touch from
+    # DRAM, slowest.
+    cycles = {
+        start: evaluate_program(_two_convs(cache_at_start=start), mode)[1].cycles
+        for start in ("same_layer", "previous_layer", "empty")
+    }
+    assert cycles["same_layer"] < cycles["previous_layer"] < cycles["empty"]
+
+
+def test_the_three_starts_keep_fast_equal_to_full_and_the_reference():
+    for start in ("same_layer", "previous_layer", "empty"):
+        program = _two_convs(cache_at_start=start)
+        check_fast_equals_full(program)
+        full = [r.cycles for r in evaluate_program(program, "full")]
+        assert [reference_cycles(program, layer) for layer in program.layers] == full
+
+
+def test_a_three_channel_input_serialises_on_the_l2_set():
+    # A first conv: 3 input channels, so an input mvin's pixels are 3 bytes apart in
+    # DRAM, 16 of them on one 64-byte line, one L2 set: at least 16 x 5 cycles per mvin of
+    # 16 pixels (the same-set requests one at a time), where 64-channel pixels (a line
+    # each) issue one a cycle.
+    def input_mvins(channels: int) -> list:
+        """The input mvins of 16 whole pixels, of a conv whose data all hits the L2."""
+        layer = Conv2d("conv", channels, 64, 32, 32, 3, 3, padding=1)
+        accelerator = find_accelerator("gemmini").resolve({"cache_at_start": "same_layer"})
+        program = lower(accelerator, Model("one", (layer,)))
+        return [
+            t
+            for block in program.blocks
+            for t in block.templates
+            if block.name == "mvin inputs" and dict(t.actions)["dram.read"] == 16 * channels
+        ]
+
+    narrow = input_mvins(3)
+    assert narrow and {t.occupancy for t in narrow} == {16 * 5}
+    wide = input_mvins(64)
+    assert wide and max(t.occupancy for t in wide) < 16 * 5
+
+
+def test_every_parameter_names_its_source_or_says_assumed():
+    # Every Gemmini parameter's doc gives a file and line, or says "derived" (counted from
+    # the RTL) or "assumed" (no public source).
+    description = tomllib.loads((ROOT / "accelerators/gemmini.toml").read_text())
+    source = re.compile(r"\.(scala|conf|h|c)[: ]+L?\d|derived|assumed", re.IGNORECASE)
+    missing = [name for name, p in description["parameters"].items() if not source.search(p["doc"])]
+    assert missing == []
+    memory = {
+        "cache_at_start",
+        "system_bus_bytes",
+        "system_bus_latency",
+        "l2_kib",
+        "l2_line_bytes",
+        "l2_mshrs",
+        "l2_hit_latency",
+        "memory_bus_bytes",
+        "dram_latency",
+    }
+    assert memory <= set(description["parameters"])
