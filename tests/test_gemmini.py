@@ -642,3 +642,21 @@ def test_a_third_loop_waits_for_the_first_to_retire():
     assert times[1][0] == times[0][1] > 0  # mvouts one after another
     assert times[6][0] == times[1][0]  # the loads wait for the last mvout's issue
     assert run_block(program, [*stores, done, beside])[6][0] == 0  # the other half: at once
+
+
+def test_a_tiles_computes_wait_for_its_loads_to_be_issued_not_done():
+    # The execute machine starts a loop's computes once the loop's load machines are idle,
+    # i.e. have issued every load (G LoopConv.scala:723,1266-1268), not once the loads
+    # started or completed: the tile's weights preload waits for the load stream's
+    # ld_stream_done, here its 4th bundle (the three mvins issue at 0, 1, 2).
+    lowering, program = gemmini_machine()
+    loads = [
+        lowering.mvin("mvin", DIM, DIM, False, Affine(k * DIM), DIM, FIXED, 0) for k in range(3)
+    ]
+    done = lowering.stream_done("load", 0)
+    weights = Affine(8 * DIM)  # rows no mvin here writes: only the token holds it
+    pre = lowering.preload(weights, DIM, C_ROWS, DIM, DIM, FIXED, 0)
+    times = run_block(program, [*loads, done, pre])
+    assert times[3] == (3, 3)  # the marker: issued after the last mvin, no time
+    assert times[4][0] == 3
+    assert times[2][0] > 3  # the last mvin itself starts later (the load unit is busy)

@@ -188,6 +188,7 @@ def test_a_1x1_conv_lowers_to_the_loop_conv_ws_commands():
             ("config_st", "config_st"): 1,
             ("mvout", "mvout"): 6,
             # Bookkeeping, not RS commands: the loop's streams have issued their last.
+            ("ld done", "ld_stream_done"): 1,
             ("ex done", "ex_stream_done"): 1,
             ("st done", "st_stream_done"): 1,
         }

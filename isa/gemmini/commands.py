@@ -18,7 +18,10 @@ from tracer.errors import DescriptionError
 # Shadow spaces of the reservation station's hazard checks (isa/gemmini/lowering.py's docstring).
 SPAD_SPACES = ("spad_loaded", "spad_read")
 ACC_SPACES = ("acc_loaded", "acc_computed", "acc_stored")
-TOKEN_SPACE = "loads_started"  # per half: the start of the tile's last load
+# Per half: when the tile's load stream issued its last load. The execute stream of a loop
+# starts its computes only once its loads are all issued (G LoopConv.scala:723, the
+# ld*_completed inputs of the execute machine: the load machines idle, :1266-1268).
+TOKEN_SPACE = "loads_issued"
 # Per half: when the loop (tile) last in it retired. The unrollers hold two loops at a time
 # and take the next only when the older retires (G LoopConv.scala:1253,1517-1519;
 # LoopMatmul.scala likewise), which it does once each of its streams has issued its last
@@ -236,8 +239,8 @@ class GemminiCommands:
         """`where`: the memory level holding its rows and their DRAM stride
         (isa/gemmini/hierarchy.py). `one_row`: a zero DRAM stride (a bias row repeated);
         by default, for the accumulator (bias) loads. `zeros`: from DRAM address 0, zero
-        rows without DRAM traffic (Timing.zero_fill). `half`: the scratchpad half whose
-        loads_started token it marks (an unroller's tile), or None.
+        rows without DRAM traffic (Timing.zero_fill). `half`: the scratchpad half of the
+        unroller's tile it loads for, whose loop two before must have retired, or None.
 
         Actions (docs/gemmini/actions.md): `cols` elements of each row moved (by default
         row_bytes' worth), each `element_bytes` in DRAM (by default an accumulator element
@@ -281,7 +284,6 @@ class GemminiCommands:
             + (() if half is None else (Operand(RETIRED_SPACE, half),)),
             writes=(),
             bundle_start=True,
-            read_marks=() if half is None else (Operand(TOKEN_SPACE, half),),  # at its start
             marks=tuple(dst.operand(s, count, loops) for s in marks),
             queue="load",
             frontend=STREAMS["load"],
@@ -495,8 +497,10 @@ class GemminiCommands:
     def stream_done(self, unit: str, half: int) -> Template:
         """The point at which a tile's `unit` stream has issued its last command: issued
         right after it from the same front end, it marks the loop in `half` as done with
-        that stream when it issues. It takes no time and occupies nothing (the RoCC unit,
-        occupancy 0): bookkeeping of the unroller, not a command the RS sees."""
+        that stream when it issues (the load stream's for the tile's computes, the
+        execute and store streams' for the loop's retirement). It takes no time and
+        occupies nothing (the RoCC unit, occupancy 0): bookkeeping of the unroller, not a
+        command the RS sees."""
         return Template(
             opcode=f"{STREAMS[unit]}_stream_done",
             unit="rocc",
@@ -507,7 +511,7 @@ class GemminiCommands:
             reads=(),
             writes=(),
             bundle_start=True,
-            marks=(Operand(RETIRED_SPACE, half),),
+            marks=(Operand(TOKEN_SPACE if unit == "load" else RETIRED_SPACE, half),),
             frontend=STREAMS[unit],
         )
 

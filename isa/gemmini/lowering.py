@@ -68,13 +68,14 @@ Modelling choices (the RTL decides these dynamically; a max-plus model cannot):
 - the unrollers' arbiter passes one command a cycle from the streams by fixed priority (G
   LoopConv.scala:1220-1226); here each stream issues one a cycle of its own, so the
   streams together may issue up to three (an execute stream of 4-row groups alone uses
-  half the port); the execute stream of a tile waits until every load of the tile has
-  started (G LoopConv.scala:723), where the RTL waits until they are issued;
+  half the port);
 - two loops are resident (G LoopConv.scala:1194): a tile's loads wait for the loop two
   before it, in the same halves, to retire, which it does once each of its streams has
   issued its last command (G LoopConv.scala:1253,1501-1519). A bookkeeping template
-  after the last command of each of a tile's execute and store streams (`ex_stream_done`,
-  `st_stream_done`: no time, no unit's capacity) marks the moment it issues;
+  after the last command of each of a tile's streams (`ld_stream_done`, `ex_stream_done`,
+  `st_stream_done`: no time, no unit's capacity) marks the moment it issues: the load
+  stream's lets the tile's computes start (the execute machine waits for its loop's
+  loads to be issued, G LoopConv.scala:723), the other two retire the loop;
 - padding pixels are loaded like the others (the RTL skips them); conv tiles that
   accumulate over input channels each take the next accumulator half (partial sums are
   not carried between them), as every LOOP_CONV_WS does;

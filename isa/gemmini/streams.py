@@ -171,8 +171,9 @@ class TileStreams:
 
     def tile_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         """(loads, execute, stores) of one tile in scratchpad half `half` and accumulator
-        half `acc_half`; its execute and store streams end by marking the loop done with
-        them (GemminiCommands.stream_done: the tile after next, in this half, waits)."""
+        half `acc_half`; each stream ends by marking the tile done with it
+        (GemminiCommands.stream_done): its computes wait for its loads' mark, the tile
+        after next, in this half, for the execute and store streams'."""
         loads, execute, stores = self._streams(tile, half, acc_half)
 
         def done(stream: list, unit: str) -> list:
@@ -181,7 +182,7 @@ class TileStreams:
             marker = self.commands.stream_done(unit, half)
             return [*stream, self.commands.block(f"{STREAMS[unit]} done", [marker])]
 
-        return loads, done(execute, "execute"), done(stores, "store")
+        return done(loads, "load"), done(execute, "execute"), done(stores, "store")
 
     def _streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
         if tile.kind == "resadd":

@@ -20,6 +20,17 @@ from scripts.bug_catalogue.common import (
 
 GEMMINI_BUGS = (
     Bug(
+        "gemmini.computes-ignore-their-loads-issue",
+        GEMMINI_COMMANDS,
+        'marks=(Operand(TOKEN_SPACE if unit == "load" else RETIRED_SPACE, half),),',
+        "marks=(Operand(RETIRED_SPACE, half),),",
+        "a tile's computes start once its loads are all issued",
+        (
+            "tests/test_gemmini.py::test_a_tiles_computes_wait_for_its_loads_to_be_issued_not_done",
+            *GEMMINI,
+        ),
+    ),
+    Bug(
         "gemmini.third-loop-not-held",
         GEMMINI_COMMANDS,
         "+ (() if half is None else (Operand(RETIRED_SPACE, half),)),",
