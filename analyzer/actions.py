@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from isa.family import from_mapping
 from isa.program import (
     ACCESSES,
     MAC_ACTION,
@@ -25,7 +26,6 @@ from isa.program import (
     memory_action,
 )
 from isa.registry import FAMILIES
-from tracer.errors import TraceError
 
 
 @dataclass(frozen=True)
@@ -84,16 +84,7 @@ class ActionCounter:
     def layer(self, layer: LayerProgram) -> LayerActions:
         counts = Counter(self._node(layer.root))
         if self._outside is not None:
-            try:
-                counts.update(self._outside(layer.mapping, self.program.parameters))
-            except (KeyError, ValueError, TypeError) as exc:
-                # A trace's mapping is the lowering's; one without what the memory side
-                # reads was damaged or written by another accperf.
-                raise TraceError(
-                    f"layer {layer.name!r}: its mapping lacks or garbles {exc}, which the "
-                    f"{self.program.isa} memory side reads; re-create the trace with "
-                    "`accperf-trace lower`"
-                ) from None
+            counts.update(from_mapping(self._outside, layer, self.program))
         traffic = tuple(
             MemoryTraffic(
                 name,

@@ -19,8 +19,8 @@ from accelerators.description import (
     AcceleratorSpec,
     did_you_mean,
 )
-from isa.program import Program
-from tracer.errors import DescriptionError
+from isa.program import LayerProgram, Program
+from tracer.errors import DescriptionError, TraceError
 from tracer.workloads.layers import Model
 
 # (accelerator, model[, mapping]) -> Program; the mapping only for a family with read_mapping.
@@ -154,3 +154,17 @@ def program_of(accelerator: Accelerator, model: Model, **fields: object) -> Prog
         model=model.name,
         **fields,  # type: ignore[arg-type]
     )
+
+
+def from_mapping(hook: Callable[..., Any], layer: LayerProgram, program: Program) -> Any:
+    """`hook(layer.mapping, program.parameters)`: what a family's memory side makes of a
+    layer's mapping (Family.memory_stalls, Family.layer_actions). A trace's mapping is its
+    lowering's; one without what the hook reads was damaged or written by another accperf,
+    which is one error naming the layer, not a traceback."""
+    try:
+        return hook(layer.mapping, program.parameters)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise TraceError(
+            f"layer {layer.name!r}: its mapping lacks or garbles {exc}, which the "
+            f"{program.isa} memory side reads; re-create the trace with `accperf-trace lower`"
+        ) from None

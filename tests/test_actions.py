@@ -286,3 +286,23 @@ def test_a_trace_whose_mapping_lacks_what_the_memory_side_reads_is_one_error(
     err = capsys.readouterr().err
     assert "layer 'fc': its mapping lacks or garbles 'distinct_input_words'" in err
     assert "re-create the trace" in err and "Traceback" not in err
+
+
+def test_a_trace_whose_mapping_lacks_what_the_stalls_read_is_one_error(
+    tmp_path: Path, capsys
+) -> None:
+    # The systolic memory side's stalls (bandwidth > 0) read the GEMM shape of the mapping.
+    import json
+
+    from tracer.cli import main
+
+    params = {"rows": 8, "cols": 8, "bandwidth": 10}
+    trace = accperf.lower("resnet18", "systolic", params, layers=["fc"])
+    folder = trace.save(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["layers"][0]["mapping"]["temporal"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["analyze", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'fc': its mapping lacks or garbles 'temporal'" in err
+    assert "Traceback" not in err

@@ -19,6 +19,7 @@ from analyzer.engine.packing import (
     pack_layer,
 )
 from analyzer.engine.recurrence import CriticalCycles
+from isa.family import from_mapping
 from isa.program import LayerProgram, Loop, Program
 from isa.registry import FAMILIES
 
@@ -231,7 +232,7 @@ def _memory_stalls(layer: LayerProgram, program: Program) -> int:
     family = FAMILIES.get(program.isa)
     if family is None or family.memory_stalls is None:
         return 0
-    return family.memory_stalls(layer.mapping, program.parameters)
+    return from_mapping(family.memory_stalls, layer, program)
 
 
 def _reuse_key(layer: LayerProgram) -> tuple[Loop, tuple[object, ...]]:
