@@ -27,7 +27,8 @@ from isa.program import (
 from isa.registry import FAMILIES
 from isa.validation import ProgramError, check_program
 from tests.builders import examples, op
-from tracer.trace_io import iterate_blocks, read_trace, write_trace
+from tracer.trace_io import iterate_blocks, write_trace
+from tracer.trace_read import read_trace
 from tracer.workloads.layers import Conv2d, Dense, Model
 
 MEMORIES = {"sram": Memory("sram", 2, 4096), "dram": Memory("dram", 1, 0)}

@@ -22,7 +22,8 @@ from tests.builders import (
 )
 from tests.reference import reference_cycles
 from tests.test_exactness import random_programs
-from tracer.trace_io import read_trace, write_trace
+from tracer.trace_io import write_trace
+from tracer.trace_read import read_trace
 
 STREAMS = ("ld", "ex", "st")
 

@@ -18,7 +18,8 @@ from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, T
 from isa.validation import ProgramError, check_program
 from tests.builders import SAMPLINGS, cycles, instr, op, program, timeline
 from tests.reference import reference_cycles
-from tracer.trace_io import read_trace, write_trace
+from tracer.trace_io import write_trace
+from tracer.trace_read import read_trace
 
 
 def moving(instance: int = 0, coefs: tuple[int, ...] = (0, 1), **fields) -> Template:

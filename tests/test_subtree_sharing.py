@@ -22,7 +22,8 @@ from isa.sharing import SubtreeSharing
 from tests.builders import instr, op
 from tests.reference import reference_cycles
 from tracer.lowering import lower_model
-from tracer.trace_io import read_trace, write_trace
+from tracer.trace_io import write_trace
+from tracer.trace_read import read_trace
 
 # Blocks 0 and 1 differ in one coefficient only: the index of loop depth 1 moves block 0's
 # write by one location, block 1's by two.

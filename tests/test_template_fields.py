@@ -10,7 +10,8 @@ from analyzer.engine.packing import pack_blocks
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES, TEMPLATE_COLUMNS
 from isa.program import TEMPLATE_FIELDS, Block, BlockRef, LayerProgram, Loop, Program, Template
 from tests.builders import op
-from tracer.trace_io import TEMPLATES, read_trace, write_trace
+from tracer.trace_io import TEMPLATES, write_trace
+from tracer.trace_read import read_trace
 
 
 def _queued_program() -> Program:

@@ -17,7 +17,8 @@ from tests.builders import program as program_of
 from tracer import trace_io
 from tracer.errors import TraceError
 from tracer.lowering import lower_model
-from tracer.trace_io import read_trace, write_trace
+from tracer.trace_io import write_trace
+from tracer.trace_read import read_trace
 
 PARAMS = {"rows": "4", "cols": "4", "dataflow": "ws"}
 LAYERS = ["layer4.0.conv1", "fc"]

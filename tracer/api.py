@@ -36,10 +36,10 @@ from tracer.trace_io import (
     MANIFEST,
     default_materialize,
     iterate_blocks,
-    read_trace,
     render_operand,
     write_trace,
 )
+from tracer.trace_read import read_trace
 from tracer.workloads.layers import Model
 from tracer.workloads.loading import load_model as _load_workload
 from tracer.workloads.zoo import MODELS

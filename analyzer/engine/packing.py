@@ -65,7 +65,7 @@ class PackedLayer:
 def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     """Raises isa.validation.ProgramError for a program the kernels must not see.
     `checked`: the caller has just run isa.validation.check_program on `program` (as
-    tracer.trace_io.read_trace does), so it is not walked a second time."""
+    tracer.trace_read.read_trace does), so it is not walked a second time."""
     if not checked:
         check_program(program)
     unit_first: dict[str, int] = {}

@@ -6,6 +6,7 @@ from scripts.bug_catalogue.common import (
     CHECKS,
     KERNELS,
     TRACE_IO,
+    TRACE_READ,
     TRACE_TESTS,
     VALIDATION,
     Bug,
@@ -199,7 +200,7 @@ VALIDATION_BUGS = (
 TRACE_BUGS = (
     Bug(
         "trace_io.read-unshared",
-        TRACE_IO,
+        TRACE_READ,
         "root = sharing.share(_loop_tree(",
         "root = (_loop_tree(",
         "a trace read back makes equal subtrees one object, as the lowering did (speed only)",
@@ -207,7 +208,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.positions-unchecked",
-        TRACE_IO,
+        TRACE_READ,
         'if templates["position"][row] != len(blocks_rows.get(block, [])):',
         'if templates["position"][row] < 0:',
         "a block's templates are stored at positions 0..n-1 in order",
@@ -215,7 +216,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.block-ids-unchecked",
-        TRACE_IO,
+        TRACE_READ,
         "if sorted(blocks_rows) != list(range(len(blocks_rows))):",
         "if min(blocks_rows, default=0) != 0:",
         "block ids are 0..n-1",
@@ -223,7 +224,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.layers-unchecked",
-        TRACE_IO,
+        TRACE_READ,
         "if sorted(by_layer) != list(range(len(entries))):",
         "if len(by_layer) < len(entries):",
         "loops.arrow holds exactly the manifest's layers",
@@ -231,7 +232,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.several-roots",
-        TRACE_IO,
+        TRACE_READ,
         "len(children.get(-1, [])) != 1",
         "len(children.get(-1, [])) < 1",
         "a layer's loop tree has exactly one root",
@@ -239,7 +240,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.node-ids-not-unique",
-        TRACE_IO,
+        TRACE_READ,
         "if len(by_node) != len(rows) or len(children",
         "if len(children",
         "a layer's loop tree nodes have unique ids",
@@ -247,7 +248,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.unknown-kind-is-a-loop",
-        TRACE_IO,
+        TRACE_READ,
         'if loops["kind"][row] != "loop" or loops["trips"][row] < 0:',
         'if loops["trips"][row] < 0:',
         "a loop-tree node is a loop or a block",
@@ -255,7 +256,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.schema-unchecked",
-        TRACE_IO,
+        TRACE_READ,
         "if len(found) != len(table.schema) or found != {field.name: field for field in schema}:",
         "if len(found) != len(table.schema):",
         "each Arrow file has exactly this schema version's columns and types",
@@ -263,7 +264,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.older-versions-accepted",
-        TRACE_IO,
+        TRACE_READ,
         "if version != SCHEMA_VERSION:",
         "if version > SCHEMA_VERSION:",
         "a trace of another schema version is refused",
@@ -271,7 +272,7 @@ TRACE_BUGS = (
     ),
     Bug(
         "trace_io.counts-unchecked",
-        TRACE_IO,
+        TRACE_READ,
         'if count_instructions(layer.root, program.blocks) != entry["instructions"]:',
         "if False:",
         "each layer's instruction count equals the manifest's",
