@@ -271,39 +271,27 @@ def test_random_systolic_layers_count_the_same_in_both_modes_and_one_by_one(
     assert actions is not None and actions.macs_useful == conv.macs <= actions.macs_issued
 
 
+@pytest.mark.parametrize(
+    "bandwidth, field",
+    [
+        (0, "distinct_input_words"),  # the DRAM traffic's (Family.layer_actions)
+        (10, "temporal"),  # the stalls' (Family.memory_stalls), which run first
+    ],
+)
 def test_a_trace_whose_mapping_lacks_what_the_memory_side_reads_is_one_error(
-    tmp_path: Path, capsys
+    tmp_path: Path, capsys, bandwidth: int, field: str
 ) -> None:
     import json
 
     from tracer.cli import main
 
-    trace = accperf.lower("resnet18", "systolic", {"rows": 8, "cols": 8}, layers=["fc"])
-    folder = trace.save(tmp_path)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    del manifest["layers"][0]["mapping"]["distinct_input_words"]
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    assert main(["analyze", str(folder)]) == 2
-    err = capsys.readouterr().err
-    assert "layer 'fc': its mapping lacks or garbles 'distinct_input_words'" in err
-    assert "re-create the trace" in err and "Traceback" not in err
-
-
-def test_a_trace_whose_mapping_lacks_what_the_stalls_read_is_one_error(
-    tmp_path: Path, capsys
-) -> None:
-    # The systolic memory side's stalls (bandwidth > 0) read the GEMM shape of the mapping.
-    import json
-
-    from tracer.cli import main
-
-    params = {"rows": 8, "cols": 8, "bandwidth": 10}
+    params = {"rows": 8, "cols": 8, "bandwidth": bandwidth}
     trace = accperf.lower("resnet18", "systolic", params, layers=["fc"])
     folder = trace.save(tmp_path)
     manifest = json.loads((folder / "manifest.json").read_text())
-    del manifest["layers"][0]["mapping"]["temporal"]
+    del manifest["layers"][0]["mapping"][field]
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert main(["analyze", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert "layer 'fc': its mapping lacks or garbles 'temporal'" in err
-    assert "Traceback" not in err
+    assert f"layer 'fc': its mapping lacks or garbles '{field}'" in err
+    assert "re-create the trace" in err and "Traceback" not in err
