@@ -40,7 +40,17 @@ from tracer import api as accperf
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, gemm_operands
 from tracer.workloads.zoo import resnet50
 
-MOCA_PARAMS = {"dim": 16, "scratchpad_kib": 128, "accumulator_kib": 64, "max_in_flight_reqs": 16}
+# MOCA's SoC ran without FASED's LLC model: its measured fc6 streamed 37.7 MB of weights in
+# 3.78 M cycles, about 10 bytes a cycle, where the LLC model serves a stream of first touches
+# at about 3.5 (a block's second line waits at its queue's head for the first one's refill,
+# isa/gemmini/hierarchy.py; accperf with llc_kib=4096 gives fc6 10.8 M cycles).
+MOCA_PARAMS = {
+    "dim": 16,
+    "scratchpad_kib": 128,
+    "accumulator_kib": 64,
+    "max_in_flight_reqs": 16,
+    "llc_kib": 0,
+}
 SOURCE = "MOCA FireSim (gemmini-rocc-tests@MOCA moca-data/data/{resnet,alexnet}_1.csv)"
 
 

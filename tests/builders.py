@@ -213,8 +213,10 @@ GEMMINI_MEMORY_PARAMS = {
     "scratchpad_kib": st.sampled_from(["16", "64", "256"]),
     "accumulator_kib": st.sampled_from(["4", "16", "64"]),
     "dram_latency": st.sampled_from(["1", "30", "100"]),
-    # the L2 (none, small, the default) and what it holds when a layer starts
+    # the L2 (none, small, the default), FASED's LLC model (none, small, the default) and
+    # what they hold when a layer starts
     "l2_kib": st.sampled_from(["0", "16", "512"]),
+    "llc_kib": st.sampled_from(["0", "64", "4096"]),
     "cache_at_start": st.sampled_from(["empty", "previous_layer", "same_layer"]),
 }
 # How the program calls gemmini.h (isa/gemmini/library.py LibraryCalls), drawn alike.

@@ -45,20 +45,21 @@ IN_L2 = Where(L2)
 
 def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
     # DMA.scala:180-289: a 16-byte row is one 16-byte request (one beat), one request per
-    # cycle, at most 16 outstanding. A first touch goes through the L2 to DRAM: 4 cycles of
-    # system bus + 5 of L2 + 20 of DRAM + 8 for the line on the 8-byte memory bus = 37 to
+    # cycle, at most 16 outstanding. A first touch goes through the L2 to DRAM (here without
+    # FASED's LLC model; tests/test_gemmini_memory.py has it): 4 cycles of system bus + 5 of
+    # L2 + 4 of memory bus + 16 of DRAM + 8 for the line on the 8-byte memory bus = 37 to
     # the first beat. Rows on lines of their own (no stride given): 16 lines over the
     # memory bus, 16 x 8 = 128 cycles, bound the issue (above the tracker's
     # ceil(16 x (37 + 1) / 16) = 38 and the 10 MSHRs' ceil(16 x 37 / 10) = 60); the last
     # beat lands 37 + 4 (TLB, merger, bank write) + 1 later.
-    lowering, program = gemmini_machine()
+    lowering, program = gemmini_machine(llc_kib="0")
     mvin = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0)
     [(start, end)] = run_block(program, [mvin])
     assert (start, end) == (0, 128 + 37 + 4 + 1)
-    # 64-column rows are one 64-byte request of 4 beats each (dram_latency 10: reach 27):
+    # 64-column rows are one 64-byte request of 4 beats each (dram_latency 6: reach 27):
     # from DRAM the memory bus still bounds, 16 lines x 8; from the L2 (reach 4 + 5 = 9)
     # the DMA bus does, 16 x 4 beats.
-    lowering, program = gemmini_machine(dram_latency="10")
+    lowering, program = gemmini_machine(dram_latency="6", llc_kib="0")
     wide = lowering.mvin("mvin", DIM, 4 * DIM, False, A_ROWS, DIM, FIXED, 0)
     assert run_block(program, [wide]) == [(0, 128 + 27 + 4 + 4)]
     cached = lowering.mvin("mvin", DIM, 4 * DIM, False, A_ROWS, DIM, FIXED, 0, where=IN_L2)
@@ -66,15 +67,16 @@ def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
 
 
 def test_a_first_touch_costs_the_dram_path_and_a_re_read_the_l2_path():
-    # 16 contiguous 16-byte rows (stride 16): 4 lines of 4 rows each. From DRAM: the first
-    # request of a line misses, holding its set for the L2's 5 + DRAM's 20 + the line's 8
-    # on the memory bus = 33, and the 3 behind it on the same set wait their turn, 5 cycles
-    # each (Scheduler.scala:172-185): 33 + 3 x 5 = 48 bound the issue (memory bus 4 x 8 =
-    # 32, tracker ceil(16 x (37 + 1) / 16) = 38, MSHRs ceil(4 x 33 / 10) = 14); the last
-    # beat 37 (with the system bus' 4) + 4 + 1 later. From the L2: 4 + 5 = 9 to the first
-    # beat; each line's 4 requests on their set, 4 x 5 = 20, bound the issue (the DMA's 16,
-    # the tracker's ceil(16 x 10 / 16) = 10): 20 + 9 + 4 + 1.
-    lowering, program = gemmini_machine()
+    # 16 contiguous 16-byte rows (stride 16): 4 lines of 4 rows each. From DRAM (no LLC
+    # model): the first request of a line misses, holding its set for the L2's 5 + the
+    # memory bus' 4 + DRAM's 16 + the line's 8 on the memory bus = 33, and the 3 behind it
+    # on the same set wait their turn, 5 cycles each (Scheduler.scala:172-185): 33 + 3 x 5
+    # = 48 bound the issue (memory bus 4 x 8 = 32, tracker ceil(16 x (37 + 1) / 16) = 38,
+    # MSHRs ceil(4 x 33 / 10) = 14); the last beat 37 (with the system bus' 4) + 4 + 1
+    # later. From the L2: 4 + 5 = 9 to the first beat; each line's 4 requests on their set,
+    # 4 x 5 = 20, bound the issue (the DMA's 16, the tracker's ceil(16 x 10 / 16) = 10):
+    # 20 + 9 + 4 + 1.
+    lowering, program = gemmini_machine(llc_kib="0")
     dram = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(DRAM, DIM))
     l2 = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, DIM))
     assert run_block(program, [dram]) == [(0, 48 + 37 + 4 + 1)]

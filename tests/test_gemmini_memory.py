@@ -1,5 +1,6 @@
 """Gemmini's memory hierarchy (issue 22 item 2): where each tile's data is (the reuse
-distance against the L2), what cache_at_start changes, and every parameter's source."""
+distance against the L2 and FASED's LLC model), what one command costs at each level, what
+cache_at_start changes, and every parameter's source."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import pytest
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
-from isa.gemmini.hierarchy import DRAM, L2, cache_levels
+from isa.gemmini.commands import Affine
+from isa.gemmini.hierarchy import DRAM, L2, LLC, Where, cache_levels
 from isa.gemmini.lowering import lower
-from tests.builders import check_fast_equals_full
+from tests.builders import check_fast_equals_full, gemmini_machine, run_block
 from tests.reference import reference_cycles
 from tracer.workloads.layers import Conv2d, Model
 
@@ -44,6 +46,74 @@ def test_a_re_read_hits_while_what_came_between_fits_the_l2():
     # (500): a miss.
     again = cache_levels(touches, 450, "same_layer")
     assert again[0]["w"] == L2 and again[1]["i"] == DRAM
+
+
+def test_a_re_read_beyond_the_l2_but_within_the_llc_hits_there():
+    # The same touches with an LLC of 1,000 bytes behind the 450-byte L2: tile 4's re-read
+    # of w:A, 500 + 100 bytes after its last touch, misses the L2 but hits the LLC; a
+    # first touch still comes from DRAM. previous_layer: the 300-byte tensor the layer
+    # before left plus the 100 of A brought in since fit the L2 (450) for B; for C, a
+    # 600-byte tensor only the LLC.
+    touches = [
+        [("w", "A", 100)],
+        [("i", "B", 300)],
+        [("w", "A", 100)],
+        [("i", "C", 500)],
+        [("w", "A", 100)],
+    ]
+    levels = cache_levels(touches, 450, "empty", llc_bytes=1000)
+    assert [tile.get("w") for tile in levels] == [DRAM, None, L2, None, LLC]
+    assert cache_levels(touches, 450, "empty", llc_bytes=599)[4]["w"] == DRAM
+    assert cache_levels(touches, 450, "previous_layer", {"i": 600}, 1000)[1]["i"] == LLC
+
+
+DIM = 16
+ROWS = Affine(0)
+
+
+def _mvin_times(where: Where, **params: str) -> list[tuple[int, int]]:
+    """(start, end) of one mvin of 16 rows of 16 bytes on the default Gemmini."""
+    lowering, program = gemmini_machine(**params)
+    mvin = lowering.mvin("mvin", DIM, DIM, False, ROWS, DIM, {}, 0, where=where)
+    return run_block(program, [mvin])
+
+
+def test_a_first_touch_through_the_llc_model_waits_for_each_block_in_turn():
+    # FASED's LLC model (FS LastLevelCache.scala) takes requests one at a time: a miss holds
+    # it 2 cycles (lookup) and its refill a 128-byte block's 16 beats. Reach: 4 system bus
+    # + 5 L2 + 4 memory bus + 2 lookup + 8 line beats + 16 DRAM = 39.
+    # Rows on lines of their own (no stride): 16 misses on 16 blocks, 16 x (2 + 16) = 288
+    # bound the issue (8 misses out at once: ceil(16 x 34 / 8) = 68; the L2's 10 MSHRs
+    # ceil(16 x 35 / 10) = 56; the memory bus 16 x 8 = 128); the last beat 39 + 4 + 1 later.
+    assert _mvin_times(Where(DRAM)) == [(0, 288 + 39 + 4 + 1)]
+    # With one LLC MSHR the misses go one at a time: 16 x (2 + 16 + 16) = 544.
+    assert _mvin_times(Where(DRAM), llc_mshrs="1") == [(0, 544 + 39 + 4 + 1)]
+    # Contiguous rows (stride 16): 4 lines in 2 blocks. Each block's second line waits at the
+    # queue's head for the first one's refill (DRAM's 16 + 16 beats) and then reads as a hit
+    # (8 beats): 2 x (2 + 16 + 16 + 8) = 84 bound the issue (the L2's set, 35 + 3 x 5 = 50;
+    # the tracker, ceil(16 x 40 / 16) = 40).
+    assert _mvin_times(Where(DRAM, DIM)) == [(0, 84 + 39 + 4 + 1)]
+    # Without the LLC model (llc_kib = 0) the same rows take the L2's set time, 33 + 3 x 5
+    # = 48 (no lookup), and 37 to the first beat.
+    assert _mvin_times(Where(DRAM, DIM), llc_kib="0") == [(0, 48 + 37 + 4 + 1)]
+
+
+def test_a_line_the_llc_holds_costs_the_memory_bus_but_no_dram():
+    # Reach 4 + 5 + 4 + 2 + 8 = 23; the 4 lines' first requests miss the L2 for 5 + 4 + 2 +
+    # 8 = 19 each, the 3 behind on the set 5 each: 19 + 15 = 34 bound the issue (memory bus
+    # 4 x 8 = 32; the tracker ceil(16 x 24 / 16) = 24).
+    assert _mvin_times(Where(LLC, DIM)) == [(0, 34 + 23 + 4 + 1)]
+
+
+def test_the_llc_orders_a_networks_cycles():
+    # conv2 reads conv1's output: with the cache empty at each layer's start every first
+    # touch goes to DRAM, through the LLC model's in-order queue (slowest), or straight to
+    # DRAM without one (llc_kib = 0). A larger L2 hides DRAM behind both.
+    def cycles(**params: str) -> int:
+        program = _two_convs(cache_at_start="empty", **params)
+        return evaluate_program(program, "full")[1].cycles
+
+    assert cycles() > cycles(llc_kib="0")
 
 
 def _two_convs(**params: str):
@@ -113,6 +183,11 @@ def test_every_parameter_names_its_source_or_says_assumed():
         "l2_mshrs",
         "l2_hit_latency",
         "memory_bus_bytes",
+        "memory_bus_latency",
+        "llc_kib",
+        "llc_block_bytes",
+        "llc_mshrs",
+        "llc_lookup_latency",
         "dram_latency",
     }
     assert memory <= set(description["parameters"])

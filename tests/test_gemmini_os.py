@@ -85,15 +85,16 @@ def test_the_cpu_stalls_on_a_full_reservation_station_queue(entries):
 
 def test_the_cpu_stalls_on_a_full_store_queue():
     # G Configs.scala:56-58: 4 st entries by default. An mvout of 16 rows from the
-    # accumulator, each row a first touch on a line of its own, takes 137 cycles: 16 lines
-    # over the 8-byte memory bus, 16 x 8 = 128 (tests/test_gemmini.py, the one-mvin case),
+    # accumulator, each row a first touch on a line of its own (no LLC model), takes 137
+    # cycles: 16 lines over the 8-byte memory bus, 16 x 8 = 128 (tests/test_gemmini.py, the
+    # one-mvin case),
     # above the scale pipeline's 16 rows x 2, plus the store latency 9. The store
     # controller runs one at a time, so mvout k holds its entry from 137k to 137(k + 1). The
     # CPU issues mvouts 0-3 in cycles 0-3; the 5th needs mvout 0's entry, free at 137, and
     # the compute behind it (rows no mvout touches) issues and starts the cycle after: 138.
     # A queue sized by the 16 ex entries would let it start at 5.
     # fast == full and the reference evaluator both read the queue sizes from the program.
-    lowering, program = gemmini_machine(dataflow="os")
+    lowering, program = gemmini_machine(dataflow="os", llc_kib="0")
     mvouts = [issued_by_cpu(lowering.mvout(Affine(k * DIM), DIM, FIXED, DIM)) for k in range(5)]
     far = Affine(8192)
     compute = issued_by_cpu(lowering.os_compute("compute_preloaded", far, DIM, far, DIM, FIXED))
@@ -107,9 +108,9 @@ def test_the_cpu_stalls_on_a_full_execute_queue():
     # on the mesh, compute k from 16k to 16k + 16. The CPU issues computes 0-15 in cycles
     # 0-15; compute 16 needs compute 0's entry (free at 16), ..., compute 19 compute 3's
     # (free at 64). The mvin behind them, to rows no compute reads, issues at 65 and starts
-    # there (load queue and rs_load empty); its latency is 128 + 37 + 4 + 1 (see
-    # tests/test_gemmini.py, the one-mvin case).
-    lowering, program = gemmini_machine(dataflow="os")
+    # there (load queue and rs_load empty); without the LLC model its latency is
+    # 128 + 37 + 4 + 1 (see tests/test_gemmini.py, the one-mvin case).
+    lowering, program = gemmini_machine(dataflow="os", llc_kib="0")
     computes = [
         issued_by_cpu(
             lowering.os_compute(

@@ -27,7 +27,8 @@ FAMILY = Family(
         integer("dma_maxbytes"),
         integer("bus_bytes"),
         integer("max_in_flight_reqs"),
-        # hierarchy.py: the SoC's L2 and DRAM, and what is cached when a layer starts
+        # hierarchy.py: the SoC's L2, FASED's LLC and DRAM, and what is cached when a
+        # layer starts
         choice("cache_at_start", CACHE_AT_START),
         integer("system_bus_bytes"),
         integer("system_bus_latency"),
@@ -36,6 +37,11 @@ FAMILY = Family(
         integer("l2_mshrs"),
         integer("l2_hit_latency"),
         integer("memory_bus_bytes"),
+        integer("memory_bus_latency"),
+        integer("llc_kib"),
+        integer("llc_block_bytes"),
+        integer("llc_mshrs"),
+        integer("llc_lookup_latency"),
         integer("dram_latency"),
     ),
     units=("load", "execute", "store", "rocc"),

@@ -106,12 +106,11 @@ class Timing:
         beats_per_get = -(-min(row_bytes, self.dma_maxbytes) // beat_bytes)
         gets = fetched * gets_per_row
         reach = self.path.reach(where.level)
-        lines, per_line = self.path.lines(fetched, row_bytes, where)
         issue = max(
             gets,
             gets * beats_per_get,
             -(-gets * (reach + beats_per_get) // self.inflight),
-            self.path.occupancy(where.level, gets, lines, per_line),
+            self.path.occupancy(where.level, gets, self.path.lines(fetched, row_bytes, where)),
         )
         latency = issue + reach + self.load_latency + beats_per_get + (rows - fetched)
         return issue, latency
@@ -134,11 +133,10 @@ class Timing:
         slowest, plus the read and scale latency."""
         row_bytes = blocks * self.dim
         beats = -(-row_bytes // min(self.bus_bytes, self.path.system_bus_bytes))
-        lines, per_line = self.path.lines(rows, row_bytes, where)
         rate = max(
             (reads or rows * blocks) * self.store_row_cycles,
             -(-rows * (self.path.reach(where.level) + beats) // self.inflight),
-            self.path.occupancy(where.level, rows, lines, per_line),
+            self.path.occupancy(where.level, rows, self.path.lines(rows, row_bytes, where)),
         )
         return rate + self.store_latency
 
@@ -193,7 +191,11 @@ class GemminiCommands:
                 l2_line_bytes=int(p["l2_line_bytes"]),
                 l2_mshrs=int(p["l2_mshrs"]),
                 memory_bus_bytes=int(p["memory_bus_bytes"]),
+                memory_bus_latency=int(p["memory_bus_latency"]),
                 dram_latency=int(p["dram_latency"]),
+                llc_block_bytes=int(p["llc_block_bytes"]) if int(p["llc_kib"]) else 0,
+                llc_mshrs=int(p["llc_mshrs"]),
+                llc_lookup_latency=int(p["llc_lookup_latency"]) if int(p["llc_kib"]) else 0,
             ),
         )
         self.spad_half = self.memory.scratchpad_rows // 2

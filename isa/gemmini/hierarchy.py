@@ -1,13 +1,18 @@
-"""The memory behind Gemmini's DMA: the SoC's L2 and DRAM, and where each tile's data is.
+"""The memory behind Gemmini's DMA: the SoC's L2, FASED's LLC and DRAM, and where each
+tile's data is.
 
 The usual FireSim Gemmini SoC (Chipyard's GemminiRocketConfig under FireSim's config
-tweaks; accelerators/gemmini.toml gives every figure's source): the DMA's requests cross
-the system bus to an inclusive L2 (SiFive's InclusiveCache), which serves a hit from its
-banked store and sends a miss over the memory bus to FASED's DDR3 model. Two things decide
-a request's cost: where its data is (`L2` or `DRAM`), and which requests it shares an L2
-set with, since the L2 takes one request per set at a time (C =
-chipsalliance/rocket-chip-inclusive-cache @85420cf, Scheduler.scala:172-185: a request
-whose set has a live MSHR queues behind it).
+tweaks and its DDR3FRFCFSLLC4MB memory model; accelerators/gemmini.toml gives every
+figure's source): the DMA's requests cross the system bus to an inclusive L2 (SiFive's
+InclusiveCache), which serves a hit from its banked store and sends a miss over the
+memory bus to FASED, whose last-level-cache model serves its hits and sends its misses to
+the DDR3 model. Two things decide a request's cost: where its data is (`L2`, `LLC` or
+`DRAM`), and which requests it queues with: the L2 takes one request per set at a time
+(C = chipsalliance/rocket-chip-inclusive-cache @85420cf, Scheduler.scala:172-185: a
+request whose set has a live MSHR queues behind it), and the LLC model takes its requests
+in order, one at a time, a request to a block whose refill is in flight stalling all
+behind it (F = firesim/firesim @be558e3f, sim/midas/src/main/scala/midas/models/dram/
+LastLevelCache.scala:201-204, MSHR.setCollision :27).
 
 `MemoryPath` turns one DMA command's requests into cycles per level; `cache_levels` tags
 each tile's operands with the level holding them when the tile loads (or stores) them,
@@ -23,14 +28,15 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 L2 = "l2"
+LLC = "llc"
 DRAM = "dram"
 CACHE_AT_START = ("empty", "previous_layer", "same_layer")
 
 
 @dataclass(frozen=True)
 class Where:
-    """Where an operand's rows are: the level holding them (`L2` or `DRAM`) and the DRAM
-    bytes from one row to the next (0: a row repeated or on lines of its own)."""
+    """Where an operand's rows are: the level holding them (`L2`, `LLC` or `DRAM`) and
+    the DRAM bytes from one row to the next (0: a row repeated or on lines of its own)."""
 
     level: str = DRAM
     stride: int = 0
@@ -55,8 +61,19 @@ class TileMemory:
 
 
 @dataclass(frozen=True)
+class Lines:
+    """What one command's rows bring into the L2: `count` lines, `per_line` requests to
+    a line, and `blocks` LLC blocks those lines fall in (each line its own without an
+    LLC)."""
+
+    count: int
+    per_line: int
+    blocks: int
+
+
+@dataclass(frozen=True)
 class MemoryPath:
-    """The L2 and DRAM as one DMA command sees them (accelerators/gemmini.toml)."""
+    """The L2, the LLC and DRAM as one DMA command sees them (accelerators/gemmini.toml)."""
 
     system_bus_bytes: int
     system_bus_latency: int
@@ -64,48 +81,90 @@ class MemoryPath:
     l2_line_bytes: int
     l2_mshrs: int
     memory_bus_bytes: int
+    memory_bus_latency: int
     dram_latency: int
+    llc_block_bytes: int = 0  # 0: no LLC model
+    llc_mshrs: int = 1
+    llc_lookup_latency: int = 0
 
     @property
     def line_beats(self) -> int:
         """Cycles a line takes on the memory bus."""
         return -(-self.l2_line_bytes // self.memory_bus_bytes)
 
+    @property
+    def block_beats(self) -> int:
+        """Cycles the LLC model's refill of a block takes (its data array one beat a
+        cycle, F LastLevelCache.scala:353-359,448-451)."""
+        return -(-self.llc_block_bytes // self.memory_bus_bytes)
+
     def reach(self, level: str) -> int:
         """Cycles from a DMA request to its first data beat (or its write's ack): the
-        system bus both ways and the L2's pipeline; on a miss also the L2's request to
-        DRAM and the line's return over the memory bus (C MSHR.scala:619-620: a miss
+        system bus both ways and the L2's pipeline; past the L2 also the memory bus both
+        ways, the LLC model's lookup (when there is one), on a miss there DRAM's read
+        latency, and the line's return over the memory bus (C MSHR.scala:619-620: a miss
         acquires the block, for writes too)."""
         hit = self.system_bus_latency + self.l2_hit_latency
-        return hit if level == L2 else hit + self.dram_latency + self.line_beats
+        if level == L2:
+            return hit
+        beyond = hit + self.memory_bus_latency + self.llc_lookup_latency + self.line_beats
+        return beyond if level == LLC else beyond + self.dram_latency
 
-    def lines(self, rows: int, row_bytes: int, where: Where) -> tuple[int, int]:
-        """(L2 lines it brings in, requests per line) of `rows` rows of `row_bytes` bytes,
-        `where.stride` bytes apart in DRAM, one request per row: rows narrower than a line
-        share one when their stride is shorter than it (lines taken as aligned to the first
-        row); a row piece whose neighbours in the same DRAM row are read by the tile's next
-        commands (`where.row_width`) brings in its share of a line."""
+    def lines(self, rows: int, row_bytes: int, where: Where) -> Lines:
+        """The lines `rows` rows of `row_bytes` bytes, `where.stride` bytes apart in DRAM,
+        one request per row, bring into the L2: rows narrower than a line share one when
+        their stride is shorter than it (lines taken as aligned to the first row); a row
+        piece whose neighbours in the same DRAM row are read by the tile's next commands
+        (`where.row_width`) brings in its share of a line, and its lines' blocks are
+        their own (the neighbours come later, behind the refill)."""
         line, stride = self.l2_line_bytes, where.stride
+        block = max(self.llc_block_bytes, line)
         if 0 < stride < line and rows > 1:
             span = (rows - 1) * stride + row_bytes
-            return -(-span // line), min(rows, -(-line // stride))
+            count = -(-span // line)
+            return Lines(count, min(rows, -(-line // stride)), -(-span // block))
         if row_bytes < line and where.row_width > row_bytes:
-            return -(-rows * row_bytes // min(line, where.row_width)), 1
-        return rows * -(-row_bytes // line), 1
+            count = -(-rows * row_bytes // min(line, where.row_width))
+            return Lines(count, 1, count)
+        if 0 < stride < block and rows > 1 and stride >= row_bytes:
+            span = (rows - 1) * stride + row_bytes
+            return Lines(rows * -(-row_bytes // line), 1, -(-span // block))
+        return Lines(rows * -(-row_bytes // line), 1, rows * -(-row_bytes // block))
 
-    def occupancy(self, level: str, requests: int, lines: int, per_line: int) -> int:
-        """Cycles the L2 (and DRAM behind it) needs for `requests` requests on `lines`
-        lines, `per_line` to a line: at most `l2_mshrs` served at once (C
-        Parameters.scala:294-301, Scheduler.scala:72: the MSHRs for inner requests), the
-        requests to one set one after another (C Scheduler.scala:172-185), and on a miss
-        every line over the memory bus."""
+    def occupancy(self, level: str, requests: int, lines: Lines) -> int:
+        """Cycles the L2 (and what is behind it) needs for `requests` requests on
+        `lines`: at most `l2_mshrs` served at once (C Parameters.scala:294-301,
+        Scheduler.scala:72: the MSHRs for inner requests), the requests to one set one
+        after another (C Scheduler.scala:172-185), past the L2 every line over the memory
+        bus, and for DRAM behind the LLC model the model's own pace (`_llc_misses`)."""
         hit = self.l2_hit_latency
         if level == L2:
             serving = -(-requests * hit // self.l2_mshrs)
-            return max(serving, per_line * hit)
-        miss = hit + self.dram_latency + self.line_beats
-        serving = -(-lines * miss // self.l2_mshrs)
-        return max(lines * self.line_beats, serving, miss + (per_line - 1) * hit)
+            return max(serving, lines.per_line * hit)
+        miss = self.reach(level) - self.system_bus_latency
+        serving = -(-lines.count * miss // self.l2_mshrs)
+        cycles = max(lines.count * self.line_beats, serving, miss + (lines.per_line - 1) * hit)
+        if level == DRAM and self.llc_block_bytes:
+            cycles = max(cycles, self._llc_misses(lines))
+        return cycles
+
+    def _llc_misses(self, lines: Lines) -> int:
+        """Cycles FASED's LLC model takes for `lines` missing in it, falling in
+        `lines.blocks` blocks (F LastLevelCache.scala): it takes one request at a time
+        from one queue (:201-204); a miss holds it for its lookup, two cycles (idle, then
+        the metadata read, :392-398,404-415), and its refill for the block's beats
+        (:353-359,448-451), and at most `llc_mshrs` misses are out (:183-184,199); a
+        request to a block whose refill is in flight (the block's other line) waits at
+        the queue's head, everything behind it too (:203-204, MSHR.setCollision :27), for
+        DRAM's latency and the refill, then reads the line as a hit in a line's beats
+        (:360-362,443-446)."""
+        lookup, refill = self.llc_lookup_latency, self.block_beats
+        paired = min(max(lines.count - lines.blocks, 0), lines.blocks)
+        in_order = (lines.blocks - paired) * (lookup + refill) + paired * (
+            lookup + self.dram_latency + refill + self.line_beats
+        )
+        outstanding = -(-lines.blocks * (lookup + self.dram_latency + refill) // self.llc_mshrs)
+        return max(in_order, outstanding)
 
 
 Region = tuple[str, Hashable, int]  # (operand, what data, bytes)
@@ -157,19 +216,29 @@ def cache_levels(
     l2_bytes: int,
     cache_at_start: str,
     warm: dict[str, int] | None = None,
+    llc_bytes: int = 0,
 ) -> list[dict[str, str]]:
     """The level holding each operand of each tile (`touches[t]`: the regions tile t
     reads or writes, in its order): `L2` when the region was touched before and at most
-    `l2_bytes` of data (its own included) were touched since, else `DRAM`.
+    `l2_bytes` of data (its own included) were touched since, else `LLC` when at most
+    `llc_bytes` were (every line the L2 fetched passed through the LLC model, which
+    fills a block on every miss, F LastLevelCache.scala:280-306), else `DRAM`.
 
     `cache_at_start`: `empty`, nothing cached; `previous_layer`, the operands in `warm`
-    (operand -> bytes of the tensor the layer before left in the L2) hit at their first
-    touch while that tensor and what this layer brought in since still fit; `same_layer`,
-    the layer ran just before on the same addresses (its touches replayed once first)."""
+    (operand -> bytes of the tensor the layer before left in the caches) hit at their
+    first touch while that tensor and what this layer brought in since still fit;
+    `same_layer`, the layer ran just before on the same addresses (its touches replayed
+    once first)."""
     warm = warm or {}
     passes = 2 if cache_at_start == "same_layer" else 1
     stack = _RecencyStack(passes * sum(len(regions) for regions in touches))
-    brought_in = 0  # bytes this layer brought into the L2 from DRAM so far
+    brought_in = 0  # bytes this layer brought into the caches from DRAM so far
+
+    def level(reach: int) -> str:
+        if reach <= l2_bytes:
+            return L2
+        return LLC if reach <= llc_bytes else DRAM
+
     levels: list[dict[str, str]] = []
     for pass_index in range(passes):
         for regions in touches:
@@ -177,14 +246,14 @@ def cache_levels(
             for operand, key, size in regions:
                 since = stack.touch((operand, key), size)
                 if since is not None:
-                    hit = since + size <= l2_bytes
+                    where = level(since + size)
                 elif cache_at_start == "previous_layer" and operand in warm:
-                    hit = warm[operand] + brought_in <= l2_bytes  # the region is in it
+                    where = level(warm[operand] + brought_in)  # the region is in it
                 else:
-                    hit = False
+                    where = DRAM
                 if since is None and operand not in warm:
                     brought_in += size
-                tile_levels[operand] = L2 if hit else DRAM
+                tile_levels[operand] = where
             if pass_index == passes - 1:
                 levels.append(tile_levels)
     return levels

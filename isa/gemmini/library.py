@@ -593,13 +593,13 @@ def tile_regions(tile: Tile) -> list[Region]:
 
 
 def tag_levels(
-    tiles: list[Tile], l2_bytes: int, cache_at_start: str, warm: dict[str, int]
+    tiles: list[Tile], l2_bytes: int, llc_bytes: int, cache_at_start: str, warm: dict[str, int]
 ) -> list[Tile]:
     """`tiles` with the level holding each operand (isa/gemmini/hierarchy.py's
     cache_levels); `warm` maps the operands that read the tensor the layer before wrote to
     its bytes."""
     touches = [tile_regions(tile) for tile in tiles]
-    levels = cache_levels(touches, l2_bytes, cache_at_start, warm)
+    levels = cache_levels(touches, l2_bytes, cache_at_start, warm, llc_bytes)
     memories: dict[tuple, TileMemory] = {}  # most tiles of a layer share one
     tagged = []
     for tile, level in zip(tiles, levels, strict=True):

@@ -44,9 +44,10 @@ Timing, as the RTL does it (every rule below is a dependency rule of docs/design
   accumulator `execute` latency later (derived, docs/gemmini/timing.md 4.4);
 - DMA: one request per row part of at most dma_maxbytes, one issued per cycle, at most
   max_in_flight_reqs outstanding, data one bus beat per cycle (G DMA.scala:180-289), each
-  request served by the L2 or, behind it, DRAM, as the lowering tags the tile's operands
-  (isa/gemmini/hierarchy.py: the level's reach, the L2's MSHRs, one request per L2 set at
-  a time, the memory bus for misses); an mvin from address 0 (NO_BIAS's bias loads) writes zero
+  request served by the L2 or, behind it, FASED's LLC model or DRAM, as the lowering tags
+  the tile's operands (isa/gemmini/hierarchy.py: the level's reach, the L2's MSHRs, one
+  request per L2 set at a time, the memory bus for misses, the LLC model's in-order
+  queue and block refills); an mvin from address 0 (NO_BIAS's bias loads) writes zero
   rows, one a cycle, without DRAM (G LoadController.scala:72-76, ZeroWriter.scala).
 
 Output stationary (--param dataflow=os; isa/gemmini/output_stationary.py):
@@ -174,6 +175,7 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
         plans.append((position, layer, plan))
     params = accelerator.parameters
     l2_bytes = int(params["l2_kib"]) * 1024
+    llc_bytes = int(params["llc_kib"]) * 1024
     cache_at_start = str(params["cache_at_start"])
     for position, layer, (tiles, mapping_shown) in plans:
         # The tensor the layer before wrote (in model order; a fused pool is the conv's),
@@ -185,7 +187,7 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
             for operand, name in zip(operands, layer.inputs, strict=False)
             if previous is not None and name == previous.name
         }
-        tiles = tag_levels(tiles, l2_bytes, cache_at_start, warm)
+        tiles = tag_levels(tiles, l2_bytes, llc_bytes, cache_at_start, warm)
         mapping_shown["tiles"] = len(tiles)
         mapping_shown["dim"] = commands.dim
         try:
@@ -266,8 +268,14 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
         notes=(
             *notes,
             f"memory: L2 {params['l2_kib']} KiB (hit {params['l2_hit_latency']} + system "
-            f"bus {params['system_bus_latency']} cycles), DRAM {params['dram_latency']} "
-            f"cycles behind it; cache at a layer's start: {cache_at_start} "
+            f"bus {params['system_bus_latency']} cycles), "
+            + (
+                f"LLC {params['llc_kib']} KiB ({params['llc_block_bytes']}-byte blocks), "
+                if int(params["llc_kib"])
+                else ""
+            )
+            + f"DRAM {params['dram_latency']} cycles behind it; cache at a layer's start: "
+            f"{cache_at_start} "
             "(accelerators/gemmini.toml sources each figure)",
         ),
     )

@@ -27,7 +27,7 @@ from scripts.bug_catalogue.frontends import FRONTEND_BUGS
 from scripts.bug_catalogue.gemmini_actions import GEMMINI_ACTION_BUGS
 from scripts.bug_catalogue.gemmini_mapping import MAPPING_BUGS
 from scripts.bug_catalogue.instances import INSTANCE_BUGS
-from scripts.bug_catalogue.machines import GEMMINI_BUGS, MEMORY_BUGS
+from scripts.bug_catalogue.machines import GEMMINI_BUGS, GEMMINI_LLC_BUGS, MEMORY_BUGS
 from scripts.bug_catalogue.plasticine import PLASTICINE_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
 from scripts.bug_catalogue.translation import TRANSLATION_BUGS
@@ -50,6 +50,7 @@ BUGS: tuple[Bug, ...] = (
     *VALIDATION_BUGS,
     *TRACE_BUGS,
     *GEMMINI_BUGS,
+    *GEMMINI_LLC_BUGS,
     *MAPPING_BUGS,
     *GEMMINI_ACTION_BUGS,
     *MEMORY_BUGS,

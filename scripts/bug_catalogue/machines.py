@@ -6,6 +6,7 @@ from scripts.bug_catalogue.common import (
     GEMMINI,
     GEMMINI_CALLS,
     GEMMINI_COMMANDS,
+    GEMMINI_HIERARCHY,
     GEMMINI_LIBRARY,
     GEMMINI_LOWERING,
     GEMMINI_OS,
@@ -266,5 +267,58 @@ MEMORY_BUGS = (
         "_WORDS_PER_KIB = 1000",
         "SCALE-Sim's SRAM sizes are KiB of one-byte words",
         MEMORY,
+    ),
+)
+
+GEMMINI_LLC_BUGS = (
+    Bug(
+        "gemmini.llc-second-line-does-not-wait-for-the-refill",
+        GEMMINI_HIERARCHY,
+        "lookup + self.dram_latency + refill + self.line_beats",
+        "lookup + refill + self.line_beats",
+        "a block's second line waits at the LLC model's queue head for the first one's refill",
+        (
+            "tests/test_gemmini_memory.py::test_a_first_touch_through_the_llc_model_waits_for_each_block_in_turn",
+        ),
+    ),
+    Bug(
+        "gemmini.llc-mshrs-unlimited",
+        GEMMINI_HIERARCHY,
+        "// self.llc_mshrs)",
+        "// (self.llc_mshrs * 1000))",
+        "the LLC model keeps at most llc_mshrs misses outstanding",
+        (
+            "tests/test_gemmini_memory.py::test_a_first_touch_through_the_llc_model_waits_for_each_block_in_turn",
+        ),
+    ),
+    Bug(
+        "gemmini.llc-lookup-not-in-reach",
+        GEMMINI_HIERARCHY,
+        "hit + self.memory_bus_latency + self.llc_lookup_latency + self.line_beats",
+        "hit + self.memory_bus_latency + self.line_beats",
+        "a request past the L2 waits for the LLC model's lookup",
+        (
+            "tests/test_gemmini_memory.py::test_a_line_the_llc_holds_costs_the_memory_bus_but_no_dram",
+        ),
+    ),
+    Bug(
+        "gemmini.llc-never-hits",
+        GEMMINI_HIERARCHY,
+        "return LLC if reach <= llc_bytes else DRAM",
+        "return DRAM",
+        "a re-read beyond the L2 but within the LLC's capacity hits the LLC",
+        (
+            "tests/test_gemmini_memory.py::test_a_re_read_beyond_the_l2_but_within_the_llc_hits_there",
+        ),
+    ),
+    Bug(
+        "gemmini.llc-refill-holds-no-time",
+        GEMMINI_HIERARCHY,
+        "in_order = (lines.blocks - paired) * (lookup + refill)",
+        "in_order = (lines.blocks - paired) * lookup",
+        "a miss's refill holds the LLC model for the block's beats",
+        (
+            "tests/test_gemmini_memory.py::test_a_first_touch_through_the_llc_model_waits_for_each_block_in_turn",
+        ),
     ),
 )
