@@ -20,6 +20,7 @@ from analyzer.engine.kernels import (
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
+    T_SIMPLE,
 )
 from analyzer.engine.signatures import BLOCK, FRONTEND_ITEMS, LOOP_BEGIN, LOOP_END
 from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
@@ -86,24 +87,30 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     for entries in program.queues.values():
         queue_first.append(queue_first[-1] + entries)
     written = {o.space for block in program.blocks for t in block.templates for o in t.writes}
-    counts = [o.count for block in program.blocks for t in block.templates for o in t.operands()]
-    wide = sum(count for count in counts if count >= CHUNKED_SPAN)
-    # Chunks cost the one-location hot path a little: only where wide operands carry most
-    # of the locations the templates name (Gemmini, not a systolic array's one drain).
-    chunk_shift = CHUNK_SHIFT if 2 * wide >= sum(counts) > 0 else 0
+    space_end = {name: first + program.spaces[name] for name, first in space_first.items()}
+    # Operands and instances with equal coefficients share one offset (Gemmini's shadow
+    # spaces of a row): each distinct coefficient row is numbered at its first sight; a
+    # fixed instance takes the zero one, always present.
+    offset_of_coefs: dict[tuple[int, ...], int] = {}
+    offset_of_row: dict[tuple[int, ...], int] = {}
+
+    def offset_of(coefs: tuple[int, ...]) -> int:
+        offset = offset_of_coefs.get(coefs)
+        if offset is None:
+            row = coefs + (0,) * (MAX_DEPTH - len(coefs))
+            offset = offset_of_coefs[coefs] = offset_of_row.setdefault(row, len(offset_of_row))
+        return offset
+
+    offset_of(())
     block_first = [0]
     rows: list[list[int]] = []
+    fixed: list[bool] = []
     track: list[bool] = []
-    loc, count, coefs, space_lo, space_hi = [], [], [], [], []
-    instance_coefs = []
+    loc, count, space_lo, space_hi, operand_offset = [], [], [], [], []
     for block in program.blocks:
         for t in block.templates:
-            operands = t.operands()  # every list in field order: the kernel's order
             # The hot path reads locations and the unit alone: no chunks, no offsets.
-            fixed = not any(t.instance_coefs) and all(
-                o.count == 1 and not any(o.coefs) for o in operands
-            )
-            # The instance's offset is filled in once the offsets are known (below).
+            one_location = not any(t.instance_coefs)
             rows.append(
                 template_row(
                     t,
@@ -111,43 +118,40 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
                     queue_index,
                     frontend_index,
                     len(loc),
-                    0,
-                    fixed and chunk_shift == 0,
+                    offset_of(t.instance_coefs),
+                    False,
                 )
             )
-            instance_coefs.append(_padded(t.instance_coefs))
-            for operand in operands:
-                track.append(operand.space in written)
-                loc.append(space_first[operand.space] + operand.base)
-                space_lo.append(space_first[operand.space])
-                space_hi.append(space_first[operand.space] + program.spaces[operand.space])
-                count.append(operand.count)
-                coefs.append(_padded(operand.coefs))
+            for operand in t.operands():  # every list in field order: the kernel's order
+                space, coefs, span = operand.space, operand.coefs, operand.count
+                first = space_first[space]
+                track.append(space in written)
+                loc.append(first + operand.base)
+                space_lo.append(first)
+                space_hi.append(space_end[space])
+                count.append(span)
+                operand_offset.append(offset_of(coefs))
+                if one_location and (span != 1 or any(coefs)):
+                    one_location = False
+            fixed.append(one_location)
         block_first.append(len(rows))
-    coef_array = np.array(coefs, dtype=np.int64).reshape(-1, MAX_DEPTH)
+    counts = np.array(count, dtype=np.int64)
+    wide = int(counts[counts >= CHUNKED_SPAN].sum())
+    # Chunks cost the one-location hot path a little: only where wide operands carry most
+    # of the locations the templates name (Gemmini, not a systolic array's one drain).
+    chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0
     templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
+    if chunk_shift == 0:
+        templates[:, T_SIMPLE] = np.array(fixed, dtype=np.int64)
+    offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
+    operand_offsets = np.array(operand_offset, dtype=np.int64)
+    coef_array = offset_coefs[operand_offsets]
     location = np.array(loc, dtype=np.int64)
-    # Operands and instances with equal coefficients share one offset (Gemmini's shadow
-    # spaces of a row); a fixed instance takes the zero one, always present.
-    offset_coefs, inverse = np.unique(
-        np.concatenate(
-            [
-                coef_array,
-                np.array(instance_coefs, dtype=np.int64).reshape(-1, MAX_DEPTH),
-                np.zeros((1, MAX_DEPTH), dtype=np.int64),
-            ]
-        ),
-        axis=0,
-        return_inverse=True,
-    )
-    inverse = inverse.reshape(-1).astype(np.int64)
-    operand_offset = inverse[: len(coefs)]
-    templates[:, T_INSTANCE_OFFSET] = inverse[len(coefs) : len(coefs) + len(rows)]
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,
         operand_slot=location.astype(np.uint64),
-        operand_count=np.array(count, dtype=np.int64),
+        operand_count=counts,
         operand_coefs=coef_array,
         operand_affine=_address_depths(coef_array),
         operand_track=np.array(track, dtype=np.bool_),
@@ -161,7 +165,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         ),
         operand_space_lo=np.array(space_lo, dtype=np.int64),
         operand_space_hi=np.array(space_hi, dtype=np.int64),
-        operand_offset=operand_offset,
+        operand_offset=operand_offsets,
         offset_coefs=offset_coefs,
     )
     signature_length = (
@@ -172,10 +176,6 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         + queue_first[-1]
     )
     return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
-
-
-def _padded(coefs: tuple[int, ...]) -> list[int]:
-    return list(coefs) + [0] * (MAX_DEPTH - len(coefs))
 
 
 def _address_depths(coefs: np.ndarray) -> np.ndarray:

@@ -22,6 +22,8 @@ Numba compiles in as constants.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from isa.program import TEMPLATE_FIELDS, FieldKind, Template
 
 _VALUE_KINDS = (
@@ -61,6 +63,9 @@ _ROW_FIELDS = tuple(
     for spec in TEMPLATE_FIELDS
     if spec.kind in _VALUE_KINDS or spec.kind is FieldKind.OPERANDS
 )
+# All those fields of a template in one call, and (kind, column) beside each.
+_ROW_VALUES = attrgetter(*(name for name, _, _ in _ROW_FIELDS))
+_ROW_KINDS = tuple((kind, column) for _, kind, column in _ROW_FIELDS)
 _OPERANDS_FIRST = COLUMN["operands_first"]
 _INSTANCE_OFFSET = COLUMN["instance_offset"]
 _SIMPLE = COLUMN["simple"]
@@ -82,8 +87,7 @@ def template_row(
     end = operands_first
     row[_OPERANDS_FIRST] = operands_first
     row[_INSTANCE_OFFSET] = instance_offset
-    for name, kind, column in _ROW_FIELDS:
-        value = getattr(template, name)
+    for (kind, column), value in zip(_ROW_KINDS, _ROW_VALUES(template), strict=True):
         if kind is FieldKind.UNIT:
             row[column] = unit_first[value] + template.instance
         elif kind is FieldKind.OPERANDS:

@@ -308,16 +308,16 @@ PACKING_BUGS = (
     Bug(
         "packing.hot-path-with-chunks",
         PACKING,
-        "fixed and chunk_shift == 0,\n",
-        "fixed,\n",
+        "    if chunk_shift == 0:\n        templates[:, T_SIMPLE]",
+        "    if True:\n        templates[:, T_SIMPLE]",
         "the one-location hot path never runs with chunked locations (it ignores floors)",
         ("tests/test_timing_rules.py", *CHUNKS, *FAST),
     ),
     Bug(
         "packing.chunks-when-wide-is-most",
         PACKING,
-        "chunk_shift = CHUNK_SHIFT if 2 * wide >= sum(counts) > 0 else 0",
-        "chunk_shift = CHUNK_SHIFT if wide >= sum(counts) > 0 else 0",
+        "chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0",
+        "chunk_shift = CHUNK_SHIFT if wide >= int(counts.sum()) > 0 else 0",
         "chunks where wide operands carry at least half the locations (cycles are the same "
         "either way; the translated-trail test asserts its program is chunked)",
         (
@@ -330,7 +330,7 @@ PACKING_BUGS = (
     Bug(
         "packing.reads-never-tracked",
         PACKING,
-        "track.append(operand.space in written)",
+        "track.append(space in written)",
         "track.append(False)",
         "reads of written spaces record their read times (WAR, general path)",
         RULES,

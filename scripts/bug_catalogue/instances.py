@@ -45,8 +45,8 @@ INSTANCE_BUGS = (
     Bug(
         "instances.hot-path-for-a-moving-template",
         PACKING,
-        "fixed = not any(t.instance_coefs) and all(",
-        "fixed = all(",
+        "one_location = not any(t.instance_coefs)",
+        "one_location = True",
         "the hot path reads the unit column alone: only for fixed instances",
         MOVING_RULES,
     ),
