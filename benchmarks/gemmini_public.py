@@ -24,7 +24,8 @@ table below). ResNet-50's sources (ucb-bar/gemmini-rocc-tests, branch MOCA):
      @80b7b9ac (the layers' shapes, the calls timed, the repeats)
 and the hardware (ucb-bar/gemmini, branch MOCA @3200b4a9, src/main/scala/gemmini/
 Configs.scala): MOCAGemminiConfig builds dummyConfig, DIM 16 (16x16 mesh, WS), 128 KiB
-scratchpad, 64 KiB accumulator, 16 in-flight DMA requests, default RS and bus widths.
+scratchpad, 64 KiB accumulator, 16 in-flight DMA requests, default RS and bus widths; the
+program calls the convolutions without the first-layer optimizations (MOCA_PARAMS).
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ from tracer import api as accperf
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, gemm_operands
 from tracer.workloads.zoo import resnet50
 
-MOCA_PARAMS = {"dim": 16, "scratchpad_kib": 128, "accumulator_kib": 64, "max_in_flight_reqs": 16}
+# MOCA's program runs without the first-layer optimizations: its gemmini.h (gemmini-rocc-
+# tests@80b7b9ac include/gemmini.h:320-335, gemmini_loop_conv_ws) never sets LOOP_CONV_WS's
+# max_pixels_per_row (rs1 bits 15:8), and the RTL takes 0 as one pixel per row (ucb-bar/
+# gemmini@3200b4a9 LoopConv.scala:1336-1339), so no kernel-column packing on the 3-channel
+# first layers (docs/research/gemmini-conv1.md).
+MOCA_PARAMS = {
+    "dim": 16,
+    "scratchpad_kib": 128,
+    "accumulator_kib": 64,
+    "max_in_flight_reqs": 16,
+    "first_layer_optimizations": "false",
+}
 SOURCE = "MOCA FireSim (gemmini-rocc-tests@MOCA moca-data/data/{resnet,alexnet}_1.csv)"
 
 
