@@ -68,27 +68,29 @@ def test_one_mvin_of_dim_rows_is_split_into_requests_with_the_in_flight_limit():
 def test_a_first_touch_costs_the_dram_path_and_a_re_read_the_l2_path():
     # 16 contiguous 16-byte rows (stride 16): 4 lines of 4 rows each. From DRAM: the first
     # request of a line misses, holding its set for the L2's 5 + DRAM's 20 + the line's 8
-    # on the memory bus = 33, and the 3 behind it on the same set wait their turn, 5 cycles
-    # each (Scheduler.scala:172-185): 33 + 3 x 5 = 48 bound the issue (memory bus 4 x 8 =
-    # 32, tracker ceil(16 x (37 + 1) / 16) = 38, MSHRs ceil(4 x 33 / 10) = 14); the last
-    # beat 37 (with the system bus' 4) + 4 + 1 later. From the L2: 4 + 5 = 9 to the first
-    # beat; each line's 4 requests on their set, 4 x 5 = 20, bound the issue (the DMA's 16,
-    # the tracker's ceil(16 x 10 / 16) = 10): 20 + 9 + 4 + 1.
+    # on the memory bus = 33, and the 3 behind it on the same set follow one a cycle
+    # (inclusive cache Scheduler.scala:204-236, the MSHR reloaded back to back): 33 + 3 =
+    # 36; the tracker's ceil(16 x (37 + 1) / 16) = 38 bounds the issue (memory bus 4 x 8 =
+    # 32, MSHRs ceil(4 x 33 / 10) = 14); the last beat 37 (with the system bus' 4) + 4 + 1
+    # later. From the L2: 4 + 5 = 9 to the first beat; the DMA's one request a cycle, 16,
+    # bounds the issue (each line's 4 requests on their set 5 + 3 = 8, the tracker's
+    # ceil(16 x 10 / 16) = 10): 16 + 9 + 4 + 1.
     lowering, program = gemmini_machine()
     dram = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(DRAM, DIM))
     l2 = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, DIM))
-    assert run_block(program, [dram]) == [(0, 48 + 37 + 4 + 1)]
-    assert run_block(program, [l2]) == [(0, 20 + 9 + 4 + 1)]
+    assert run_block(program, [dram]) == [(0, 38 + 37 + 4 + 1)]
+    assert run_block(program, [l2]) == [(0, 16 + 9 + 4 + 1)]
 
 
 def test_rows_narrower_than_a_line_serialise_on_its_l2_set():
     # A 3-channel input: 16 pixels of 3 bytes, 3 bytes apart, all on one 64-byte line, so
-    # on one L2 set: one request at a time, 5 cycles each (Scheduler.scala:172-185), 80
-    # cycles to issue where the same rows a line apart take the DMA's 16.
+    # on one L2 set: the first request takes the hit pipeline's 5, the 15 queued behind it
+    # one a cycle (Scheduler.scala:204-236): 20 cycles to issue where the same rows a line
+    # apart take the DMA's 16.
     lowering, program = gemmini_machine()
     narrow = lowering.mvin("mvin", DIM, 3, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, 3))
     apart = lowering.mvin("mvin", DIM, 3, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, 64))
-    assert run_block(program, [narrow]) == [(0, 16 * 5 + 9 + 4 + 1)]
+    assert run_block(program, [narrow]) == [(0, 5 + 15 + 9 + 4 + 1)]
     assert run_block(program, [apart]) == [(0, 16 + 9 + 4 + 1)]
 
 

@@ -7,7 +7,8 @@ banked store and sends a miss over the memory bus to FASED's DDR3 model. Two thi
 a request's cost: where its data is (`L2` or `DRAM`), and which requests it shares an L2
 set with, since the L2 takes one request per set at a time (C =
 chipsalliance/rocket-chip-inclusive-cache @85420cf, Scheduler.scala:172-185: a request
-whose set has a live MSHR queues behind it).
+whose set has a live MSHR queues behind it); a queued request for the same line is then
+served back to back, one a cycle (Scheduler.scala:204-236, MSHR.scala:183-191,521-541).
 
 `MemoryPath` turns one DMA command's requests into cycles per level; `cache_levels` tags
 each tile's operands with the level holding them when the tile loads (or stores) them,
@@ -98,14 +99,21 @@ class MemoryPath:
         lines, `per_line` to a line: at most `l2_mshrs` served at once (C
         Parameters.scala:294-301, Scheduler.scala:72: the MSHRs for inner requests), the
         requests to one set one after another (C Scheduler.scala:172-185), and on a miss
-        every line over the memory bus."""
+        every line over the memory bus. A line's first request takes the hit pipeline (or
+        the miss); the others, queued behind its MSHR, follow one a cycle: the MSHR's last
+        schedule of a request (its D response, `reload` = no_wait) reloads the next queued
+        request for the set into the same MSHR (C Scheduler.scala:204-236, "SCHEDULER_RELOAD:
+        Back-to-back service of two requests"), which, of the same tag (`repeat`), keeps
+        the directory entry and schedules its response the next cycle (C
+        MSHR.scala:183-191,506,521-541); the scheduler picks one MSHR a cycle
+        (Scheduler.scala:117-123)."""
         hit = self.l2_hit_latency
         if level == L2:
             serving = -(-requests * hit // self.l2_mshrs)
-            return max(serving, per_line * hit)
+            return max(serving, hit + per_line - 1)
         miss = hit + self.dram_latency + self.line_beats
         serving = -(-lines * miss // self.l2_mshrs)
-        return max(lines * self.line_beats, serving, miss + (per_line - 1) * hit)
+        return max(lines * self.line_beats, serving, miss + per_line - 1)
 
 
 Region = tuple[str, Hashable, int]  # (operand, what data, bytes)
