@@ -24,7 +24,8 @@ table below). ResNet-50's sources (ucb-bar/gemmini-rocc-tests, branch MOCA):
      @80b7b9ac (the layers' shapes, the calls timed, the repeats)
 and the hardware (ucb-bar/gemmini, branch MOCA @3200b4a9, src/main/scala/gemmini/
 Configs.scala): MOCAGemminiConfig builds dummyConfig, DIM 16 (16x16 mesh, WS), 128 KiB
-scratchpad, 64 KiB accumulator, 16 in-flight DMA requests, default RS and bus widths.
+scratchpad, 64 KiB accumulator, 16 in-flight DMA requests, default RS and bus widths; the
+program calls the convolutions without the first-layer optimizations (MOCA_PARAMS).
 """
 
 from __future__ import annotations
@@ -40,7 +41,12 @@ from tracer import api as accperf
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, gemm_operands
 from tracer.workloads.zoo import resnet50
 
-# MOCA's SoC ran without FASED's LLC model: its measured fc6 streamed 37.7 MB of weights in
+# MOCA's program runs without the first-layer optimizations: its gemmini.h (gemmini-rocc-
+# tests@80b7b9ac include/gemmini.h:320-335, gemmini_loop_conv_ws) never sets LOOP_CONV_WS's
+# max_pixels_per_row (rs1 bits 15:8), and the RTL takes 0 as one pixel per row (ucb-bar/
+# gemmini@3200b4a9 LoopConv.scala:1336-1339), so no kernel-column packing on the 3-channel
+# first layers (docs/research/gemmini-conv1.md).
+# And its SoC ran without FASED's LLC model: its measured fc6 streamed 37.7 MB of weights in
 # 3.78 M cycles, about 10 bytes a cycle, where the LLC model serves a stream of first touches
 # at about 3.5 (a block's second line waits at its queue's head for the first one's refill,
 # isa/gemmini/hierarchy.py; accperf with llc_kib=4096 gives fc6 10.8 M cycles).
@@ -50,8 +56,45 @@ MOCA_PARAMS = {
     "accumulator_kib": 64,
     "max_in_flight_reqs": 16,
     "llc_kib": 0,
+    "first_layer_optimizations": "false",
 }
 SOURCE = "MOCA FireSim (gemmini-rocc-tests@MOCA moca-data/data/{resnet,alexnet}_1.csv)"
+
+# --moca-first-layer-tiles (a sensitivity check): the tiles MOCA's own tiler gives the two
+# first layers, in the order MOCA's program runs them, for `lower --mapping`. Tiles:
+# tiling_factor_calculate (gemmini-rocc-tests@80b7b9ac include/gemmini.h:1831-2013, one
+# Gemmini: OROW_DIVIDE = 1, imagenet/resnet_batch1_1.c:18,27) run for each shape; their
+# tile counts rounded as gemmini.h:2239 does (4 x 9 x 4 = 144; 2 x 4 x 3 x 6 x 4 = 576)
+# are the "number of tile" that moca-data/pre_compile/{resnet,alexnet}.txt print. Loop
+# order: tiled_conv_A_stride_cid, gemmini.h:2956-2969, output channels outermost, then
+# batch, pooled rows, pooled columns, kernel rows, kernel columns, input channels.
+MOCA_LOOP_ORDER = "CRSPQNK"
+MOCA_FIRST_LAYER_TILES = {
+    "resnet50": {
+        "conv1": {
+            "batches": 1,
+            "porows": 6,
+            "pocols": 16,
+            "pochs": 16,
+            "krows": 7,
+            "kcols": 7,
+            "kchs": 3,
+            "loop_order": MOCA_LOOP_ORDER,
+        }
+    },
+    "alexnet": {
+        "conv1": {
+            "batches": 1,
+            "porows": 15,
+            "pocols": 16,
+            "pochs": 32,
+            "krows": 2,
+            "kcols": 3,
+            "kchs": 3,
+            "loop_order": MOCA_LOOP_ORDER,
+        }
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -214,13 +257,17 @@ def _features(layer: Conv2d | Dense | Elementwise) -> np.ndarray:
     return feature_row(sizes)
 
 
-def moca_rows(overrides: dict[str, str] | None = None) -> list[Row]:
+def moca_rows(overrides: dict[str, str] | None = None, tiles: dict | None = None) -> list[Row]:
     """accperf and the baselines beside each MOCA measurement, the regression fitted within
     each kind (convolutions and fc; residual additions). `overrides` change accperf's
-    parameters beyond MOCA's configuration (a sensitivity check, not the comparison)."""
+    parameters beyond MOCA's configuration, `tiles` gives layers their tiles (`lower
+    --mapping`'s layers); both sensitivity checks, not the comparison."""
     model = resnet50(batch=1)
     params = {**MOCA_PARAMS, **(overrides or {})}
-    result = accperf.analyze(accperf.lower(model, accelerator="gemmini", params=params))
+    mapping = {"layers": tiles} if tiles else None
+    result = accperf.analyze(
+        accperf.lower(model, accelerator="gemmini", params=params, mapping=mapping)
+    )
     cycles = dict(zip(result.layers["name"], result.layers["cycles"], strict=True))
     by_kind = {
         "conv": [layer for layer in model.layers if isinstance(layer, Conv2d | Dense)],
@@ -257,10 +304,11 @@ def _alexnet_calls(name: str, shape: tuple[int, ...]) -> tuple[Conv2d | Dense, .
     return tuple(Dense(f"{name}.{part}", features, outputs // calls) for part in range(calls))
 
 
-def alexnet_rows(overrides: dict[str, str] | None = None) -> list[Row]:
+def alexnet_rows(overrides: dict[str, str] | None = None, tiles: dict | None = None) -> list[Row]:
     """AlexNet's MOCA measurements beside accperf (the sum over a layer's calls, each
     lowered as a one-layer model) and the baselines (of the whole layer; the regression
-    fitted to the other AlexNet layers)."""
+    fitted to the other AlexNet layers). `tiles`: per call name, its tiles."""
+    tiles = tiles or {}
     params = {**MOCA_PARAMS, **(overrides or {})}
     dim = MOCA_PARAMS["dim"]
     bus_bytes = int(accperf.accelerator_spec("gemmini").parameter("bus_bytes").default)
@@ -270,8 +318,9 @@ def alexnet_rows(overrides: dict[str, str] | None = None) -> list[Row]:
         total = 0
         for call in calls:
             model = Model(f"alexnet.{call.name}", (call,))
+            mapping = {"layers": {call.name: tiles[call.name]}} if call.name in tiles else None
             total += accperf.analyze(
-                accperf.lower(model, accelerator="gemmini", params=params)
+                accperf.lower(model, accelerator="gemmini", params=params, mapping=mapping)
             ).total_cycles
         predicted_cycles.append(total)
         first = calls[0]
@@ -376,13 +425,23 @@ def main() -> int:
         metavar="NAME=VALUE",
         help="change an accperf parameter beyond MOCA's configuration (sensitivity only)",
     )
+    parser.add_argument(
+        "--moca-first-layer-tiles",
+        action="store_true",
+        help="give ResNet-50's and AlexNet's conv1 the tiles MOCA's tiler picks, in MOCA's "
+        "loop order, in place of accperf's auto tiler (sensitivity only)",
+    )
     args = parser.parse_args()
     overrides = dict(p.split("=", 1) for p in args.param)
+    tiles = MOCA_FIRST_LAYER_TILES if args.moca_first_layer_tiles else {}
     print(
         f"ResNet-50 and AlexNet, batch 1, on Gemmini {MOCA_PARAMS | overrides}; "
-        f"measured: {SOURCE}\n"
+        + ("conv1 with MOCA's tiles; " if tiles else "")
+        + f"measured: {SOURCE}\n"
     )
-    rows = moca_rows(overrides) + alexnet_rows(overrides)
+    rows = moca_rows(overrides, tiles.get("resnet50")) + alexnet_rows(
+        overrides, tiles.get("alexnet")
+    )
     print_summary(rows)
     print()
     print_table(rows)

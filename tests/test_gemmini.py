@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import Evaluation, evaluate_program
-from isa.gemmini.commands import Affine, GemminiCommands
+from isa.gemmini.commands import Affine, GemminiCommands, row_requests
 from isa.gemmini.hierarchy import DRAM, L2, Where
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
@@ -70,28 +70,50 @@ def test_a_first_touch_costs_the_dram_path_and_a_re_read_the_l2_path():
     # 16 contiguous 16-byte rows (stride 16): 4 lines of 4 rows each. From DRAM (no LLC
     # model): the first request of a line misses, holding its set for the L2's 5 + the
     # memory bus' 4 + DRAM's 16 + the line's 8 on the memory bus = 33, and the 3 behind it
-    # on the same set wait their turn, 5 cycles each (Scheduler.scala:172-185): 33 + 3 x 5
-    # = 48 bound the issue (memory bus 4 x 8 = 32, tracker ceil(16 x (37 + 1) / 16) = 38,
-    # MSHRs ceil(4 x 33 / 10) = 14); the last beat 37 (with the system bus' 4) + 4 + 1
-    # later. From the L2: 4 + 5 = 9 to the first beat; each line's 4 requests on their set,
-    # 4 x 5 = 20, bound the issue (the DMA's 16, the tracker's ceil(16 x 10 / 16) = 10):
-    # 20 + 9 + 4 + 1.
+    # on the same set follow one a cycle (inclusive cache Scheduler.scala:204-236, the MSHR
+    # reloaded back to back): 33 + 3 = 36; the tracker's ceil(16 x (37 + 1) / 16) = 38
+    # bounds the issue (memory bus 4 x 8 = 32, MSHRs ceil(4 x 33 / 10) = 14); the last beat
+    # 37 (with the system bus' 4) + 4 + 1 later. From the L2: 4 + 5 = 9 to the first beat;
+    # the DMA's one request a cycle, 16, bounds the issue (each line's 4 requests on their
+    # set 5 + 3 = 8, the tracker's ceil(16 x 10 / 16) = 10): 16 + 9 + 4 + 1.
     lowering, program = gemmini_machine(llc_kib="0")
     dram = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(DRAM, DIM))
     l2 = lowering.mvin("mvin", DIM, DIM, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, DIM))
-    assert run_block(program, [dram]) == [(0, 48 + 37 + 4 + 1)]
-    assert run_block(program, [l2]) == [(0, 20 + 9 + 4 + 1)]
+    assert run_block(program, [dram]) == [(0, 38 + 37 + 4 + 1)]
+    assert run_block(program, [l2]) == [(0, 16 + 9 + 4 + 1)]
 
 
 def test_rows_narrower_than_a_line_serialise_on_its_l2_set():
     # A 3-channel input: 16 pixels of 3 bytes, 3 bytes apart, all on one 64-byte line, so
-    # on one L2 set: one request at a time, 5 cycles each (Scheduler.scala:172-185), 80
-    # cycles to issue where the same rows a line apart take the DMA's 16.
+    # on one L2 set. The reader's Gets (G DMA.scala:180-203), over the 64 start offsets a
+    # command's first pixel can have: 16-byte Gets of one beat, but a pixel straddling 16
+    # or 32 bytes takes a 32- or 64-byte Get (2 or 4 beats), one straddling 64 two Gets:
+    # 1,088 Gets and 1,216 beats in all, 17 and 19 a command (rounded up). The line's
+    # requests: the first takes the hit pipeline's 5, the rest follow at a beat a cycle
+    # (Scheduler.scala:204-236, SourceD.scala:128-140): ceil(16 x 19 / 17) = 18 beats on
+    # the line, 5 + 17 = 22 to issue (the bus's 19 beats, the tracker's ceil((17 x 9 +
+    # 19) / 16) = 11); the last request's ceil(19 / 17) = 2 beats. The same rows a line
+    # apart start aligned: one 16-byte Get each, the DMA's 16.
     lowering, program = gemmini_machine()
     narrow = lowering.mvin("mvin", DIM, 3, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, 3))
     apart = lowering.mvin("mvin", DIM, 3, False, A_ROWS, DIM, FIXED, 0, where=Where(L2, 64))
-    assert run_block(program, [narrow]) == [(0, 16 * 5 + 9 + 4 + 1)]
+    assert row_requests(DIM, 3, 3, 64, 16) == (17, 19)
+    assert run_block(program, [narrow]) == [(0, 5 + 17 + 9 + 4 + 2)]
     assert run_block(program, [apart]) == [(0, 16 + 9 + 4 + 1)]
+
+
+def test_the_reader_splits_a_row_as_the_dma_does():
+    # G DMA.scala:180-203: the 16-, 32- or 64-byte Get, aligned to its size, covering the
+    # most of what is left of the row. Aligned rows: what their bytes say (48 bytes: one
+    # 64-byte Get of 4 beats, the one covering all 48). Rows of 64 bytes 16 apart start at
+    # offsets 0, 16, 32 and 48 of a 64-byte block: at 0 one 64-byte Get; at 16 a 64-byte
+    # Get covers 48, a 16-byte one the rest; at 32 two 32-byte Gets (32 ties 64: the
+    # smaller); at 48 a 16-byte Get, then a 64-byte one for 48. 16 rows, 4 at each:
+    # 4 x (1 + 2 + 2 + 2) = 28 Gets, 4 x (4 + 5 + 4 + 5) = 72 beats.
+    assert row_requests(DIM, 16, 16, 64, 16) == (16, 16)
+    assert row_requests(DIM, 48, 64, 64, 16) == (16, 64)
+    assert row_requests(1, 64, 0, 64, 16) == (1, 4)
+    assert row_requests(DIM, 64, 16, 64, 16) == (28, 72)
 
 
 def test_load_controller_runs_two_mvins_at_once():

@@ -107,3 +107,21 @@ def test_cache_at_start_rows(start):
 
 def test_default_row_of_the_cache_table_is_the_summary(default_run):
     assert _stated_sensitivity()["previous_layer"] == _sensitivity_row(default_run)
+
+
+def test_moca_first_layer_tiles_figures():
+    # The conv1 bullet's figures with MOCA's own tiles for the two first layers
+    # (docs/research/gemmini-conv1.md): the script's conv1 rows with the flag.
+    output = _run("--moca-first-layer-tiles")
+    # A per-layer row's cells: layer, shape, measured, accperf, its error, ...
+    errors = {
+        cells[0]: cells[4]
+        for cells in (
+            [cell.strip() for cell in line.strip("|").split("|")]
+            for line in output.splitlines()
+            if line.startswith("| ")
+        )
+        if len(cells) == 9
+    }
+    resnet, alexnet = errors["conv1"], errors["alexnet.conv1"]
+    assert f"come out {resnet} (ResNet-50) and {alexnet} (AlexNet)" in _prose(read_doc(ACCURACY))

@@ -9,9 +9,11 @@ memory bus to FASED, whose last-level-cache model serves its hits and sends its 
 the DDR3 model. Two things decide a request's cost: where its data is (`L2`, `LLC` or
 `DRAM`), and which requests it queues with: the L2 takes one request per set at a time
 (C = chipsalliance/rocket-chip-inclusive-cache @85420cf, Scheduler.scala:172-185: a
-request whose set has a live MSHR queues behind it), and the LLC model takes its requests
-in order, one at a time, a request to a block whose refill is in flight stalling all
-behind it (F = firesim/firesim @be558e3f, sim/midas/src/main/scala/midas/models/dram/
+request whose set has a live MSHR queues behind it), a queued request for the same line
+then served back to back, one a cycle (Scheduler.scala:204-236,
+MSHR.scala:183-191,521-541); and the LLC model takes its requests in order, one at a
+time, a request to a block whose refill is in flight stalling all behind it (F =
+firesim/firesim @be558e3f, sim/midas/src/main/scala/midas/models/dram/
 LastLevelCache.scala:201-204, MSHR.setCollision :27).
 
 `MemoryPath` turns one DMA command's requests into cycles per level; `cache_levels` tags
@@ -131,19 +133,31 @@ class MemoryPath:
             return Lines(rows * -(-row_bytes // line), 1, -(-span // block))
         return Lines(rows * -(-row_bytes // line), 1, rows * -(-row_bytes // block))
 
-    def occupancy(self, level: str, requests: int, lines: Lines) -> int:
+    def occupancy(
+        self, level: str, requests: int, lines: Lines, line_cycles: int | None = None
+    ) -> int:
         """Cycles the L2 (and what is behind it) needs for `requests` requests on
         `lines`: at most `l2_mshrs` served at once (C Parameters.scala:294-301,
         Scheduler.scala:72: the MSHRs for inner requests), the requests to one set one
         after another (C Scheduler.scala:172-185), past the L2 every line over the memory
-        bus, and for DRAM behind the LLC model the model's own pace (`_llc_misses`)."""
+        bus, and for DRAM behind the LLC model the model's own pace (`_llc_misses`).
+        A line's first request takes the hit pipeline (or the miss); the others, queued
+        behind its MSHR, follow one a cycle: the MSHR's last schedule of a request (its D
+        response, `reload` = no_wait) reloads the next queued request for the set into the
+        same MSHR (C Scheduler.scala:204-236, "SCHEDULER_RELOAD: Back-to-back service of
+        two requests"), which, of the same tag (`repeat`), keeps the directory entry and
+        schedules its response the next cycle (C MSHR.scala:183-191,506,521-541); the
+        scheduler picks one MSHR a cycle (Scheduler.scala:117-123). `line_cycles`: the
+        cycles a line's requests hold its set, the first one's cycle included (default
+        `lines.per_line`, one each)."""
+        busy = lines.per_line if line_cycles is None else line_cycles
         hit = self.l2_hit_latency
         if level == L2:
             serving = -(-requests * hit // self.l2_mshrs)
-            return max(serving, lines.per_line * hit)
+            return max(serving, hit + busy - 1)
         miss = self.reach(level) - self.system_bus_latency
         serving = -(-lines.count * miss // self.l2_mshrs)
-        cycles = max(lines.count * self.line_beats, serving, miss + (lines.per_line - 1) * hit)
+        cycles = max(lines.count * self.line_beats, serving, miss + busy - 1)
         if level == DRAM and self.llc_block_bytes:
             cycles = max(cycles, self._llc_misses(lines))
         return cycles

@@ -321,4 +321,34 @@ GEMMINI_LLC_BUGS = (
             "tests/test_gemmini_memory.py::test_a_first_touch_through_the_llc_model_waits_for_each_block_in_turn",
         ),
     ),
+    Bug(
+        "gemmini.l2-queued-requests-at-hit-latency",
+        GEMMINI_HIERARCHY,
+        "return max(serving, hit + busy - 1)",
+        "return max(serving, busy * hit)",
+        "the L2 serves a line's queued requests back to back, one a cycle after the first",
+        (
+            "tests/test_gemmini.py::test_rows_narrower_than_a_line_serialise_on_its_l2_set",
+            "tests/test_gemmini_memory.py::test_a_three_channel_input_serialises_on_the_l2_set",
+        ),
+    ),
+    Bug(
+        "gemmini.dma-rows-always-aligned",
+        GEMMINI_COMMANDS,
+        "step = gcd(stride, dma_maxbytes) if stride else dma_maxbytes",
+        "step = dma_maxbytes",
+        "a command's rows start at every offset their stride reaches in an aligned block",
+        (
+            "tests/test_gemmini.py::test_the_reader_splits_a_row_as_the_dma_does",
+            "tests/test_gemmini.py::test_rows_narrower_than_a_line_serialise_on_its_l2_set",
+        ),
+    ),
+    Bug(
+        "gemmini.dma-get-tie-takes-the-larger",
+        GEMMINI_COMMANDS,
+        "key=lambda choice: (choice[1], -choice[0]),",
+        "key=lambda choice: (choice[1], choice[0]),",
+        "of two Gets covering as much of a row, the reader takes the smaller",
+        ("tests/test_gemmini.py::test_the_reader_splits_a_row_as_the_dma_does",),
+    ),
 )
