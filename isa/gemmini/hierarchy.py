@@ -225,6 +225,54 @@ class _RecencyStack:
         return since
 
 
+@dataclass(frozen=True)
+class Touch:
+    """One operand's touch of its region in a tile: `reach`, the bytes that must still fit
+    in a cache for the touch to hit it (the bytes touched since the region's last touch,
+    its own included; or, for a first touch of what the layer before left, that tensor
+    and what this layer brought in since); None for a first touch, from DRAM."""
+
+    operand: str
+    size: int
+    reach: int | None
+
+
+def reaches(
+    touches: Sequence[Sequence[Region]],
+    cache_at_start: str,
+    warm: dict[str, int] | None = None,
+) -> list[list[Touch]]:
+    """Each tile's touches (`touches[t]`: the regions tile t reads or writes, in its
+    order) with their reach, walking the tiles in order over an LRU stack of regions.
+
+    `cache_at_start`: `empty`, nothing cached; `previous_layer`, the operands in `warm`
+    (operand -> bytes of the tensor the layer before left in the caches) find it at their
+    first touch; `same_layer`, the layer ran just before on the same addresses (its
+    touches replayed once first)."""
+    warm = warm or {}
+    passes = 2 if cache_at_start == "same_layer" else 1
+    stack = _RecencyStack(passes * sum(len(regions) for regions in touches))
+    brought_in = 0  # bytes this layer brought into the caches from DRAM so far
+    walked: list[list[Touch]] = []
+    for pass_index in range(passes):
+        for regions in touches:
+            tile = []
+            for operand, key, size in regions:
+                since = stack.touch((operand, key), size)
+                if since is not None:
+                    reach = since + size
+                elif cache_at_start == "previous_layer" and operand in warm:
+                    reach = warm[operand] + brought_in  # the region is in it
+                else:
+                    reach = None
+                if since is None and operand not in warm:
+                    brought_in += size
+                tile.append(Touch(operand, size, reach))
+            if pass_index == passes - 1:
+                walked.append(tile)
+    return walked
+
+
 def cache_levels(
     touches: Sequence[Sequence[Region]],
     l2_bytes: int,
@@ -232,42 +280,19 @@ def cache_levels(
     warm: dict[str, int] | None = None,
     llc_bytes: int = 0,
 ) -> list[dict[str, str]]:
-    """The level holding each operand of each tile (`touches[t]`: the regions tile t
-    reads or writes, in its order): `L2` when the region was touched before and at most
-    `l2_bytes` of data (its own included) were touched since, else `LLC` when at most
-    `llc_bytes` were (every line the L2 fetched passed through the LLC model, which
-    fills a block on every miss, F LastLevelCache.scala:280-306), else `DRAM`.
+    """The level holding each operand of each tile (`reaches`): `L2` when its reach fits
+    `l2_bytes`, else `LLC` when it fits `llc_bytes` (every line the L2 fetched passed
+    through the LLC model, which fills a block on every miss, F
+    LastLevelCache.scala:280-306), else `DRAM`."""
 
-    `cache_at_start`: `empty`, nothing cached; `previous_layer`, the operands in `warm`
-    (operand -> bytes of the tensor the layer before left in the caches) hit at their
-    first touch while that tensor and what this layer brought in since still fit;
-    `same_layer`, the layer ran just before on the same addresses (its touches replayed
-    once first)."""
-    warm = warm or {}
-    passes = 2 if cache_at_start == "same_layer" else 1
-    stack = _RecencyStack(passes * sum(len(regions) for regions in touches))
-    brought_in = 0  # bytes this layer brought into the caches from DRAM so far
-
-    def level(reach: int) -> str:
+    def level(reach: int | None) -> str:
+        if reach is None:
+            return DRAM
         if reach <= l2_bytes:
             return L2
         return LLC if reach <= llc_bytes else DRAM
 
-    levels: list[dict[str, str]] = []
-    for pass_index in range(passes):
-        for regions in touches:
-            tile_levels = {}
-            for operand, key, size in regions:
-                since = stack.touch((operand, key), size)
-                if since is not None:
-                    where = level(since + size)
-                elif cache_at_start == "previous_layer" and operand in warm:
-                    where = level(warm[operand] + brought_in)  # the region is in it
-                else:
-                    where = DRAM
-                if since is None and operand not in warm:
-                    brought_in += size
-                tile_levels[operand] = where
-            if pass_index == passes - 1:
-                levels.append(tile_levels)
-    return levels
+    return [
+        {touch.operand: level(touch.reach) for touch in tile}
+        for tile in reaches(touches, cache_at_start, warm)
+    ]
