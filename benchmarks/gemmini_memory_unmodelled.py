@@ -20,10 +20,10 @@ priced at the memory bus's 8 bytes a cycle: an upper bound on the cycles they co
 DRAM (FASED's DDR3 FR-FCFS, FS sim/custom-runtime-configs/ddr3-FRFCFS-16G-4R-2133-OP.conf):
 the model charges every access a row hit. Rows are 8 KiB (bank bits from 13, :27), so a
 stream opens a row every 8 KiB; the first of a command's rows costs at most tRP + tRCD =
-14 + 14 cycles (:21,15), the later ones are opened while the earlier row streams (8 KiB
+14 + 14 cycles (:18,15), the later ones are opened while the earlier row streams (8 KiB
 takes 1,024 cycles on the memory bus, FR-FCFS looks 8 requests ahead). Upper bound: 28
 cycles for every touch served by DRAM. Refresh: a rank is busy tRFC = 260 of every tREFI =
-7,800 cycles (:16-17), at most 3.3% of the cycles DRAM's bytes take on the memory bus.
+7,800 cycles (:16,13), at most 3.3% of the cycles DRAM's bytes take on the memory bus.
 """
 
 from __future__ import annotations
