@@ -8,6 +8,7 @@ BLOCK / LOOP_END with jump targets, interpreted by analyzer/engine/kernels.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -23,13 +24,15 @@ from analyzer.engine.kernels import (
     T_SIMPLE,
 )
 from analyzer.engine.signatures import BLOCK, FRONTEND_ITEMS, LOOP_BEGIN, LOOP_END
-from analyzer.engine.template_row import TEMPLATE_COLUMNS, template_row
+from analyzer.engine.template_row import template_rows
 from isa.program import (
     MAX_DEPTH,
     BlockRef,
     LayerProgram,
     Loop,
+    Operand,
     Program,
+    Template,
 )
 from isa.validation import check_program
 
@@ -38,6 +41,9 @@ from isa.validation import check_program
 # a few chunks plus its ragged ends instead of one step per location (analyzer/engine/kernels.py).
 CHUNK_SHIFT = 6
 CHUNKED_SPAN = 4 << CHUNK_SHIFT
+
+_SPACE, _BASE, _COUNT, _COEFS = (attrgetter(f) for f in ("space", "base", "count", "coefs"))
+_INSTANCE_COEFS = attrgetter("instance_coefs")
 
 
 @dataclass(frozen=True)
@@ -101,52 +107,40 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
             offset = offset_of_coefs[coefs] = offset_of_row.setdefault(row, len(offset_of_row))
         return offset
 
-    offset_of(())
+    offset_of(())  # offset 0: no coefficients, a fixed instance or address
     block_first = [0]
-    rows: list[list[int]] = []
-    fixed: list[bool] = []
-    track: list[bool] = []
-    loc, count, space_lo, space_hi, operand_offset = [], [], [], [], []
+    every: list[Template] = []
+    operands: list[Operand] = []  # every template's lists in field order: the kernel's order
     for block in program.blocks:
         for t in block.templates:
-            # The hot path reads locations and the unit alone: no chunks, no offsets.
-            one_location = not any(t.instance_coefs)
-            rows.append(
-                template_row(
-                    t,
-                    unit_first,
-                    queue_index,
-                    frontend_index,
-                    len(loc),
-                    offset_of(t.instance_coefs),
-                    False,
-                )
-            )
-            for operand in t.operands():  # every list in field order: the kernel's order
-                space, coefs, span = operand.space, operand.coefs, operand.count
-                first = space_first[space]
-                track.append(space in written)
-                loc.append(first + operand.base)
-                space_lo.append(first)
-                space_hi.append(space_end[space])
-                count.append(span)
-                operand_offset.append(offset_of(coefs))
-                if one_location and (span != 1 or any(coefs)):
-                    one_location = False
-            fixed.append(one_location)
-        block_first.append(len(rows))
-    counts = np.array(count, dtype=np.int64)
+            every.append(t)
+            operands.extend(t.operands())
+        block_first.append(len(every))
+    instance_offsets = np.fromiter(
+        map(offset_of, map(_INSTANCE_COEFS, every)), dtype=np.int64, count=len(every)
+    )
+    templates = template_rows(every, unit_first, queue_index, frontend_index, instance_offsets)
+    n = len(operands)
+    spaces = list(map(_SPACE, operands))
+    first_of_space = np.fromiter(map(space_first.__getitem__, spaces), dtype=np.int64, count=n)
+    location = first_of_space + np.fromiter(map(_BASE, operands), dtype=np.int64, count=n)
+    counts = np.fromiter(map(_COUNT, operands), dtype=np.int64, count=n)
+    operand_offsets = np.fromiter(map(offset_of, map(_COEFS, operands)), dtype=np.int64, count=n)
     wide = int(counts[counts >= CHUNKED_SPAN].sum())
     # Chunks cost the one-location hot path a little: only where wide operands carry most
     # of the locations the templates name (Gemmini, not a systolic array's one drain).
     chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0
-    templates = np.array(rows, dtype=np.int64).reshape(-1, TEMPLATE_COLUMNS)
     if chunk_shift == 0:
-        templates[:, T_SIMPLE] = np.array(fixed, dtype=np.int64)
+        # The hot path reads locations and the unit alone: a template whose instance is
+        # fixed and whose every operand is one fixed location.
+        moving = np.concatenate(([0], np.cumsum((counts != 1) | (operand_offsets != 0))))
+        ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
+        templates[:, T_SIMPLE] = (instance_offsets == 0) & (moving[ends] == moving[starts])
     offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
-    operand_offsets = np.array(operand_offset, dtype=np.int64)
     coef_array = offset_coefs[operand_offsets]
-    location = np.array(loc, dtype=np.int64)
+    track = np.fromiter(map(written.__contains__, spaces), dtype=np.bool_, count=n)
+    space_lo = first_of_space
+    space_hi = np.fromiter(map(space_end.__getitem__, spaces), dtype=np.int64, count=n)
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,
@@ -154,17 +148,17 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         operand_count=counts,
         operand_coefs=coef_array,
         operand_affine=_address_depths(coef_array),
-        operand_track=np.array(track, dtype=np.bool_),
+        operand_track=track,
         queue_first=np.array(queue_first, dtype=np.int64),
         n_units=total,
         n_locations=locations,
-        min_latency=int(templates[:, T_LATENCY].min()) if len(rows) else 0,
+        min_latency=int(templates[:, T_LATENCY].min()) if len(every) else 0,
         chunk_shift=chunk_shift,
         frontends=np.array(
             [(f.bundles_per_cycle, f.window_bundles, f.delay) for f in frontends], dtype=np.int64
         ),
-        operand_space_lo=np.array(space_lo, dtype=np.int64),
-        operand_space_hi=np.array(space_hi, dtype=np.int64),
+        operand_space_lo=space_lo,
+        operand_space_hi=space_hi,
         operand_offset=operand_offsets,
         offset_coefs=offset_coefs,
     )

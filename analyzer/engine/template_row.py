@@ -22,7 +22,10 @@ Numba compiles in as constants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from operator import attrgetter
+
+import numpy as np
 
 from isa.program import TEMPLATE_FIELDS, FieldKind, Template
 
@@ -57,47 +60,49 @@ COLUMN = {name: index for index, name in enumerate(COLUMN_NAMES)}
 TEMPLATE_COLUMNS = 1 << (len(COLUMN_NAMES) - 1).bit_length()
 
 
-# Per field template_row fills: (name, kind, column), worked out once, not per template.
+# Per field template_rows fills: (name, kind, column), worked out once.
 _ROW_FIELDS = tuple(
     (spec.name, spec.kind, COLUMN[spec.name if spec.kind in _VALUE_KINDS else f"{spec.name}_end"])
     for spec in TEMPLATE_FIELDS
     if spec.kind in _VALUE_KINDS or spec.kind is FieldKind.OPERANDS
 )
-# All those fields of a template in one call, and (kind, column) beside each.
-_ROW_VALUES = attrgetter(*(name for name, _, _ in _ROW_FIELDS))
-_ROW_KINDS = tuple((kind, column) for _, kind, column in _ROW_FIELDS)
+_INSTANCES = attrgetter("instance")
 _OPERANDS_FIRST = COLUMN["operands_first"]
 _INSTANCE_OFFSET = COLUMN["instance_offset"]
-_SIMPLE = COLUMN["simple"]
 
 
-def template_row(
-    template: Template,
+def template_rows(
+    templates: Sequence[Template],
     unit_first: dict[str, int],
     queue_index: dict[str, int],
     frontend_index: dict[str, int],
-    operands_first: int,
-    instance_offset: int,
-    simple: bool,
-) -> list[int]:
-    """The kernel's row for `template`, whose operands start at `operands_first` of the
-    operand table (every list of it, in field order) and whose instance moves with offset
-    `instance_offset` of ProgramArrays.offset_coefs."""
-    row = [0] * TEMPLATE_COLUMNS
-    end = operands_first
-    row[_OPERANDS_FIRST] = operands_first
-    row[_INSTANCE_OFFSET] = instance_offset
-    for (kind, column), value in zip(_ROW_KINDS, _ROW_VALUES(template), strict=True):
+    instance_offsets: Sequence[int],
+) -> np.ndarray:
+    """The kernel's rows for `templates`, a column at a time: their operands one after
+    another in the operand table (every list of a template, in field order), template k's
+    instance moving with offset `instance_offsets[k]` of ProgramArrays.offset_coefs. The
+    `simple` column is left 0 for the caller, which knows whether locations are chunked."""
+    n = len(templates)
+    rows = np.zeros((n, TEMPLATE_COLUMNS), dtype=np.int64)
+    rows[:, _INSTANCE_OFFSET] = instance_offsets
+    ends = np.zeros(n, dtype=np.int64)  # each template's operands so far, then all of them
+    for name, kind, column in _ROW_FIELDS:
+        values = list(map(attrgetter(name), templates))
         if kind is FieldKind.UNIT:
-            row[column] = unit_first[value] + template.instance
+            instances = map(_INSTANCES, templates)
+            rows[:, column] = [unit_first[v] + i for v, i in zip(values, instances, strict=True)]
         elif kind is FieldKind.OPERANDS:
-            end += len(value)
-            row[column] = end
+            ends += np.fromiter(map(len, values), dtype=np.int64, count=n)
+            rows[:, column] = ends  # relative to the template's first operand, below
         elif kind is FieldKind.QUEUE:
-            row[column] = -1 if value is None else queue_index[value]
+            rows[:, column] = [-1 if v is None else queue_index[v] for v in values]
         elif kind is FieldKind.FRONTEND:
-            row[column] = 0 if value is None else frontend_index[value]
+            rows[:, column] = [0 if v is None else frontend_index[v] for v in values]
         else:  # CYCLES, FLAG
-            row[column] = int(value)
-    row[_SIMPLE] = int(simple)
-    return row
+            rows[:, column] = np.fromiter(values, dtype=np.int64, count=n)
+    first = np.cumsum(ends) - ends
+    rows[:, _OPERANDS_FIRST] = first
+    for _, kind, column in _ROW_FIELDS:
+        if kind is FieldKind.OPERANDS:
+            rows[:, column] += first
+    return rows

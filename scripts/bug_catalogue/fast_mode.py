@@ -308,8 +308,8 @@ PACKING_BUGS = (
     Bug(
         "packing.hot-path-with-chunks",
         PACKING,
-        "    if chunk_shift == 0:\n        templates[:, T_SIMPLE]",
-        "    if True:\n        templates[:, T_SIMPLE]",
+        "    if chunk_shift == 0:\n        # The hot path reads locations",
+        "    if True:\n        # The hot path reads locations",
         "the one-location hot path never runs with chunked locations (it ignores floors)",
         ("tests/test_timing_rules.py", *CHUNKS, *FAST),
     ),
@@ -330,8 +330,8 @@ PACKING_BUGS = (
     Bug(
         "packing.reads-never-tracked",
         PACKING,
-        "track.append(space in written)",
-        "track.append(False)",
+        "track = np.fromiter(map(written.__contains__, spaces)",
+        "track = np.fromiter(map(lambda space: False, spaces)",
         "reads of written spaces record their read times (WAR, general path)",
         RULES,
     ),
@@ -346,8 +346,8 @@ PACKING_BUGS = (
     Bug(
         "packing.instances-share-a-unit",
         TEMPLATE_ROW,
-        "row[column] = unit_first[value] + template.instance",
-        "row[column] = unit_first[value]",
+        "rows[:, column] = [unit_first[v] + i for v, i in zip(values, instances, strict=True)]",
+        "rows[:, column] = [unit_first[v] + 0 * i for v, i in zip(values, instances, strict=True)]",
         "each unit instance has its own free time",
         RULES,
     ),

@@ -45,8 +45,8 @@ INSTANCE_BUGS = (
     Bug(
         "instances.hot-path-for-a-moving-template",
         PACKING,
-        "one_location = not any(t.instance_coefs)",
-        "one_location = True",
+        "templates[:, T_SIMPLE] = (instance_offsets == 0) & (",
+        "templates[:, T_SIMPLE] = (instance_offsets >= 0) & (",
         "the hot path reads the unit column alone: only for fixed instances",
         MOVING_RULES,
     ),
