@@ -25,9 +25,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from accelerators.catalog import builtin_names
 from accelerators.description import AcceleratorSpec
-from analyzer.energy import EnergyTable, default_energy_table, read_energy_table
+from analyzer.energy import (
+    EnergyTable,
+    default_energy_table,
+    layer_energy,
+    read_energy_table,
+)
 from analyzer.report import check_json_destination, report_dict, write_json
-from analyzer.traffic_report import flat_actions
+from analyzer.traffic_report import flat_actions, total_actions
 from isa.program import LayerProgram, Program, count_instructions
 from isa.registry import load_accelerator
 from tracer.errors import UserInputError
@@ -140,7 +145,10 @@ class Result:
     @property
     def total_energy_pj(self) -> float | None:
         """The network's energy in picojoules (None where the program is not priced)."""
-        return self.to_dict().get("total", {}).get("energy_pj")
+        totals = total_actions(list(self.results))
+        if totals is None or self.energy is None:
+            return None
+        return sum(layer_energy(totals, self.energy.per_action(self.trace.program)).values())
 
     def to_dict(self) -> dict[str, Any]:
         """The report as `analyze --json` writes it (docs/report-json.md)."""
