@@ -10,6 +10,8 @@ import pytest
 from hypothesis import given, settings
 
 from analyzer.engine.evaluate import evaluate_program
+from analyzer.engine.packing import pack_blocks, pack_layer
+from analyzer.engine.signatures import LOOP_BEGIN
 from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Program, Template
 from isa.validation import ProgramError, check_program
 from tests.builders import (
@@ -193,3 +195,34 @@ def test_several_front_ends_full_equals_an_independent_reference(program):
     assert evaluate_program(program, "full")[0].cycles == reference_cycles(
         program, program.layers[0]
     )
+
+
+def test_a_loops_live_front_ends_include_those_an_enclosing_loop_issues_again():
+    # Outer loop (3 trips): a load from front end `ld`, then an inner loop (4 trips) of
+    # computes from `ex`. Within the inner loop only `ex` issues, but the outer loop's next
+    # trip issues `ld` again after the inner loop's boundaries, so the inner loop's live
+    # front ends (what its signatures must compare) hold both; the outer loop's too.
+    load = Template(
+        "mvin", "load", 0, 10, 10, 0, (), (op("spad", 0),), True, frontend="ld"
+    )  # fmt: skip
+    compute = Template(
+        "compute", "execute", 0, 7, 6, 0, (op("spad", 0),), (), True, frontend="ex"
+    )  # fmt: skip
+    inner = Loop("inner", 4, (BlockRef(1),))
+    layer = LayerProgram("nest", "test", 0, {}, Loop("outer", 3, (BlockRef(0), inner)))
+    program = Program(
+        accelerator="test",
+        parameters={},
+        bundles_per_cycle=1,
+        window_bundles=2,
+        frontend_delay=0,
+        units={"load": 1, "execute": 1},
+        spaces={"spad": 2},
+        blocks=(Block("load", (load,)), Block("compute", (compute,))),
+        layers=(layer,),
+        frontends={"ld": Frontend(1, 2, 0), "ex": Frontend(1, 2, 0)},
+    )
+    packed = pack_layer(layer, program, pack_blocks(program))
+    begins = packed.arrays.kind == LOOP_BEGIN
+    ld, ex = 1 << 1, 1 << 2  # front end k + 1's bit (the default one is 0)
+    assert packed.arrays.live[begins].tolist() == [ld | ex, ld | ex]

@@ -246,18 +246,26 @@ def _live_frontends(ops: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray,
     )
     kind, n_ops = ops[_KIND], ops.shape[1]
     bits = np.zeros(n_ops, dtype=np.int64)
+    of_range: dict[tuple[int, int], int] = {}  # ops share a block's template range
     for pc in np.flatnonzero(kind == BLOCK).tolist():
-        bits[pc] = np.bitwise_or.reduce(opens[ops[_ARG, pc] : ops[_ARG2, pc]])
+        span = (int(ops[_ARG, pc]), int(ops[_ARG2, pc]))
+        if span not in of_range:
+            of_range[span] = int(np.bitwise_or.reduce(opens[span[0] : span[1]]))
+        bits[pc] = of_range[span]
     after = np.bitwise_or.accumulate(bits[::-1])[::-1]
     live = np.zeros(n_ops, dtype=np.int64)
-    enclosing: list[int] = []  # LOOP_BEGINs of the loops around pc, outermost first
-    for pc in range(n_ops):
+    # Per enclosing loop, outermost first: the outermost of several trips among it and
+    # the loops around it (-1: none), so each LOOP_BEGIN finds its own in one step.
+    outermost: list[int] = []
+    for pc in np.flatnonzero((kind == LOOP_BEGIN) | (kind == LOOP_END)).tolist():
         if kind[pc] == LOOP_BEGIN:
-            enclosing.append(pc)
-            outer = next((b for b in enclosing if ops[_ARG, b] > 1), pc)
-            live[pc] = after[outer]
-        elif kind[pc] == LOOP_END:
-            enclosing.pop()
+            outer = outermost[-1] if outermost else -1
+            if outer < 0 and ops[_ARG, pc] > 1:
+                outer = pc
+            outermost.append(outer)
+            live[pc] = after[outer if outer >= 0 else pc]
+        else:
+            outermost.pop()
     return live, int(after[0]) if n_ops else 0
 
 

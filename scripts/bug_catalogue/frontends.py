@@ -63,8 +63,8 @@ FRONTEND_BUGS = (
     Bug(
         "frontends.live-after-the-loop-only",
         PACKING,
-        "outer = next((b for b in enclosing if ops[_ARG, b] > 1), pc)",
-        "outer = pc",
+        "live[pc] = after[outer if outer >= 0 else pc]",
+        "live[pc] = after[pc]",
         "a front end may issue again when an enclosing loop repeats",
         FRONTEND_RULES,
     ),
