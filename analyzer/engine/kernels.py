@@ -31,45 +31,33 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from analyzer.engine import loop_kernels, signatures, wavefront
+from analyzer.engine import loop_kernels, loop_skips, signatures, wavefront
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
-from analyzer.engine.loop_kernels import _offset_steps, _remember
+from analyzer.engine.loop_kernels import _offset_steps
+from analyzer.engine.loop_skips import (
+    _boundary_signature,
+    _enter_translating_loop,
+    _keep_boundary,
+    _level_arrays,
+    _recall_from_memo,
+    _remember_loop,
+    _skip_levels,
+    _skip_periods,
+    _step_offsets,
+    _translated_boundary,
+    _wavefront_boundary,
+)
 from analyzer.engine.signatures import (
     BLOCK,
-    FE_RING_FIRST,
-    FE_WIDTH,
-    FE_WINDOW,
-    FE_WINDOW_FIRST,
-    FRONTEND_ITEMS,
     LOOP_BEGIN,
-    MAX_REGIONS,
     NEVER,
-    _equal,
     _frontend_table,
-    _issue_floor,
+    _idle_state,
     _load_frontend,
-    _machine_signature,
-    _region_bounds,
-    _restore,
-    _restore_machine,
     _save_frontend,
-    _signature,
-    _translated_hash,
-    _translated_match,
-    _translated_periods,
-    _translated_record,
-    _translated_restore,
+    _signature_length,
 )
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
-from analyzer.engine.wavefront import (
-    MAX_WAVE_REGIONS,
-    REGION_COLUMNS,
-    _wavefront_match,
-    _wavefront_periods,
-    _wavefront_record,
-    _wavefront_regions,
-    _wavefront_restore,
-)
 from isa.program import MAX_DEPTH
 
 # Columns of the template row (analyzer/engine/template_row.py, from the template table),
@@ -93,13 +81,11 @@ T_READ_MARKS_END = COLUMN["read_marks_end"]
 T_MARKS_END = COLUMN["marks_end"]
 T_INSTANCE_OFFSET = COLUMN["instance_offset"]
 T_SIMPLE = COLUMN["simple"]
-HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 # Validation keeps every address of a program within its space (and every unit instance
 # within its kind), so one outside the state arrays means the kernel's affine offsets no
 # longer match the loop indices: stop rather than read or write outside them (their
 # indexing is unchecked).
 _ADDRESS_DRIFT = "an address or unit instance left the machine: the affine offsets drifted"
-_NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earliest start)
 
 
 @njit(cache=True)
@@ -111,15 +97,9 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
     instructions record_first, record_first + 1, ... (index in program order; use full
     mode) are written to its rows and evaluation stops after the last of them.
 
-    Memo (`memo`: MemoArrays; fast mode, across calls for one program): a loop whose body
-    is one block of fixed-location instructions (layer.memo != 0 names the block) evolves
-    the same way from the same entry signature, whatever layer it is in. The first time
-    such a loop finds its period, the entry signature, the signature at that boundary, the
-    iterations done, the issue time gained and the instructions covered are stored (round
-    robin over memo.keys' rows); a later loop instance entering with an equal signature and
-    more trips restores the stored state at once. Exact for the same reason as a skip:
-    equal signatures, equal future up to a shift. A memo only means something for the
-    program it was filled with (analyzer/engine/memo.py).
+    Memo (`memo`: MemoArrays; fast mode, across calls for one program): stored evolutions
+    of loops whose body is one block of fixed-location instructions (loop_skips.py,
+    _recall_from_memo).
 
     Queues (program.queue_first: int64[n_queues + 1], ring offsets): an instruction of queue q
     does not start before the end of the instruction of q `size` entries earlier, whose
@@ -148,40 +128,14 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
     frontend = _frontend_table(program.frontends)
     active = 0
     (
-        issue,
-        issue_head,
-        window_head,
-        bundle_open,
-        bundle_max_start,
-        width,
-        window,
-        frontend_delay,
-        ring_first,
-        window_first,
-    ) = _load_frontend(frontend, active)
+        issue, issue_head, window_head, bundle_open, bundle_max_start,
+        width, window, frontend_delay, ring_first, window_first,
+    ) = _load_frontend(frontend, active)  # fmt: skip
 
-    unit_free = np.zeros(n_units, dtype=np.int64)
-    write_end = np.zeros(n_locations, dtype=np.int64)
-    read_until = np.full(n_locations, NEVER, dtype=np.int64)
-    last = frontend.shape[0] - 1  # the rings lie back to back, in front-end order
-    issue_ring = np.full(frontend[last, FE_RING_FIRST] + frontend[last, FE_WIDTH], -1, np.int64)
-    window_ring = np.zeros(frontend[last, FE_WINDOW_FIRST] + frontend[last, FE_WINDOW], np.int64)
-    queue_ring = np.zeros(queue_first[-1], dtype=np.int64)
-    queue_head = np.zeros(queue_first.shape[0] - 1, dtype=np.int64)
-    n_chunks = (n_locations >> chunk_shift) + 1 if chunk_shift > 0 else 1
-    chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
-    chunk_max = np.zeros(n_chunks, dtype=np.int64)
     # The arrays fast mode saves and restores, as one tuple (they are mutated in place).
-    state = (
-        unit_free,
-        write_end,
-        read_until,
-        issue_ring,
-        window_ring,
-        queue_ring,
-        chunk_floor,
-        chunk_max,
-    )
+    state, queue_head = _idle_state(program, frontend)
+    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring = state[:6]
+    chunk_floor, chunk_max = state[6], state[7]
     max_end = 0
     covered = 0
     evaluated = 0
@@ -200,67 +154,20 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
     offset = np.zeros(program.offset_coefs.shape[0], dtype=np.int64)
     step_first, step_offset, step_size = _offset_steps(layer, templates, program)
 
-    # History is kept only for the loop depths where a skip can happen.
-    level_of = np.full(MAX_DEPTH, -1, dtype=np.int64)
-    levels = 0
-    if fast:
-        for pc in range(op_kind.shape[0]):
-            if (
-                op_kind[pc] == LOOP_BEGIN
-                and (op_skippable[pc] or op_translate[pc])
-                and level_of[op_depth[pc]] < 0
-            ):
-                level_of[op_depth[pc]] = levels
-                levels += 1
-    sig_len = (
-        n_units
-        + 2 * n_locations
-        + issue_ring.shape[0]
-        + window_ring.shape[0]
-        + FRONTEND_ITEMS * frontend.shape[0]
-        + 3
-        + queue_ring.shape[0]
-    )
-    if levels == 0:
-        sig_len = 0
+    level_of, levels = _skip_levels(layer, fast)
+    sig_len = _signature_length(state, frontend) if levels > 0 else 0
     sig = np.zeros(sig_len, dtype=np.int64)
-    # Written before read (hist_count, hist_iter): np.empty leaves unused rows untouched.
-    hist_sig = np.empty((levels, HISTORY, sig_len), dtype=np.int64)
-    hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
-    hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
-    hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
-    hist_count = np.zeros(max(levels, 1), dtype=np.int64)
     memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_len else 0
-    # Translating loops (docs/design.md §4.6), per level: their regions in this execution
-    # (n_regions -1: none may translate), how often boundaries are compared, and for the
-    # kept boundary (hist_*[lv, 0]; hist_iter -1: none) where its regions' locations are.
-    n_machine = sig_len - 2 * n_locations
-    regions = np.zeros((max(levels, 1), MAX_REGIONS, 5), dtype=np.int64)
-    n_regions = np.full(max(levels, 1), -1, dtype=np.int64)
-    compare_every = np.ones(max(levels, 1), dtype=np.int64)
-    kept_at = np.zeros((max(levels, 1), MAX_REGIONS), dtype=np.int64)
-    scratch = np.empty(2 * (n_locations + n_units) if levels > 0 else 0, dtype=np.int64)
-    # Loops that open no bundle take wavefront periods instead (docs/design.md §4.7), per
-    # level: whether, their regions and per-offset flags, and the earliest start of the
-    # iteration running (track_min, for the levels in `tracked`) and of the two before.
-    wave = np.zeros(max(levels, 1), dtype=np.bool_)
-    wave_regions = np.zeros((max(levels, 1), MAX_WAVE_REGIONS, REGION_COLUMNS), dtype=np.int64)
-    wave_flags = np.zeros((levels, n_locations + n_units), dtype=np.uint8)
-    track_min = np.zeros(max(levels, 1), dtype=np.int64)
-    min_before = np.full(max(levels, 1), _NO_START, dtype=np.int64)
-    min_before2 = np.full(max(levels, 1), _NO_START, dtype=np.int64)
-    tracked = np.zeros(max(levels, 1), dtype=np.int64)
-    n_tracked = 0
-    entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
-    entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
-    entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
-    entry_covered = np.zeros(max(levels, 1), dtype=np.int64)
-    memo_pending = np.zeros(max(levels, 1), dtype=np.bool_)
-    # Whether a bundle was open at the loop's entry decides whether the next bundle start
-    # records one in the window ring. The signature implies it (once a bundle has issued,
-    # the issue ring holds the base; before, every entry is -1), so keying it is a guard
-    # (docs/testing.md, equivalent mutants).
-    entry_open = np.zeros(max(levels, 1), dtype=np.bool_)
+    n_machine = sig_len - 2 * n_locations  # a signature's items before its locations'
+    history, translation, wavefronts, entries, scratch = _level_arrays(
+        levels, sig_len, n_locations, n_units, memo_capacity
+    )
+    hist_iter, hist_count, memo_pending = history[3], history[4], entries[5]
+    n_regions, compare_every = translation[1], translation[2]
+    wave, track_min, tracked = wavefronts[0], wavefronts[3], wavefronts[6]
+    n_tracked = 0  # the wavefront levels open, tracked[:n_tracked], innermost last
+    machine = (min_latency, queue_first, queue_head, chunk_shift)
+    steps = (step_first, step_offset, step_size)
 
     pc = 0
     n_ops = op_kind.shape[0]
@@ -502,106 +409,38 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                 continue
             d = op_depth[pc]
             index[d] = 0
+            # Fast mode's loop entry (loop_skips.py): which periods a translating loop may
+            # take; a skippable loop's first signature, and the memo's stored evolutions.
             if levels > 0 and op_translate[pc]:
-                lv = level_of[d]
-                hist_iter[lv, 0] = -1
-                wave[lv] = False
-                if chunk_shift == 0 and op_arg[pc] > 2:
-                    n = _wavefront_regions(
-                        layer, program, pc, index, wave_regions[lv], wave_flags[lv]
-                    )
-                    if n >= 0:
-                        wave[lv] = True
-                        n_regions[lv] = n
-                        track_min[lv] = _NO_START
-                        min_before[lv] = _NO_START
-                        min_before2[lv] = _NO_START
-                        tracked[n_tracked] = lv
-                        n_tracked += 1
-            if levels > 0 and op_translate[pc] and not wave[level_of[d]]:
-                lv = level_of[d]
-                # An iteration's cost: its instructions, and its operands' extra locations,
-                # which cost a chunk step per chunk when chunked.
-                cost = op_arg2[pc] + ((op_work[pc] - op_arg2[pc]) >> chunk_shift)
-                n = -1
-                if 2 * n_machine // (compare_budget * max(1, cost)) < op_arg[pc] - 1:
-                    # A comparison (below) can come before the last iteration.
-                    n = _region_bounds(layer, program, pc, index, regions[lv])
-                n_regions[lv] = n
-                if n >= 0:
-                    # A kept boundary and a comparison, each the machine and one iteration's
-                    # windows, every compare_every iterations.
-                    items = n_machine
-                    for r in range(n):
-                        items += 2 * (regions[lv, r, 1] - regions[lv, r, 0])
-                    compare_every[lv] = max(1, 2 * items // (compare_budget * max(1, cost)))
+                n_tracked = _enter_translating_loop(
+                    layer, program, pc, index, level_of[d], n_machine, compare_budget,
+                    chunk_shift, history, translation, wavefronts, n_tracked,
+                )  # fmt: skip
             if levels > 0 and op_skippable[pc]:
                 lv = level_of[d]
-                _save_frontend(
-                    frontend, active, issue, issue_head, window_head, bundle_open, bundle_max_start
+                front = (issue, issue_head, window_head, bundle_open, bundle_max_start)
+                base, h = _boundary_signature(
+                    sig, state, frontend, active, front, layer.live[pc], max_end, machine
                 )
-                base = _issue_floor(frontend, active, layer.live[pc])
-                h = _signature(
-                    sig,
-                    base,
-                    state,
-                    min_latency,
-                    frontend,
-                    active,
-                    layer.live[pc],
-                    max_end,
-                    queue_first,
-                    queue_head,
-                    chunk_shift,
-                )
-                hist_sig[lv, 0, :] = sig
-                hist_hash[lv, 0] = h
-                hist_time[lv, 0] = base
-                hist_iter[lv, 0] = 0
+                _keep_boundary(history, lv, 0, sig, h, base, 0)
                 hist_count[lv] = 1
                 memo_pending[lv] = False
                 if memo_capacity > 0 and op_memo[pc] != 0:
-                    memo_pending[lv] = True
-                    for e in range(min(memo.count[0], memo_capacity)):
-                        if (
-                            memo.meta[e, 0] != op_memo[pc]
-                            or memo.hashes[e] != h
-                            or memo.meta[e, 1] > op_arg[pc]
-                            or memo.meta[e, 5] != np.int64(bundle_open)
-                        ):
-                            continue
-                        if not _equal(memo.keys[e], sig):
-                            continue
-                        base += memo.meta[e, 2]
-                        active, max_end = _restore(
-                            memo.vals[e], base, state, frontend, queue_first, queue_head,
-                            chunk_shift,
-                        )  # fmt: skip
+                    recalled, recalled_covered, active, max_end = _recall_from_memo(
+                        memo, memo_capacity, op_memo[pc], op_arg[pc], sig, h, base, covered,
+                        bundle_open, state, frontend, machine, history, lv, entries,
+                        wavefronts, n_tracked, active, max_end,
+                    )  # fmt: skip
+                    if recalled >= 0:
                         (
                             issue, issue_head, window_head, bundle_open, bundle_max_start,
                             width, window, frontend_delay, ring_first, window_first,
                         ) = _load_frontend(frontend, active)  # fmt: skip
-                        index[d] = memo.meta[e, 1]
-                        # Instructions restored, not run: the iterations around them no
-                        # longer know their earliest start (no shifted wavefront match).
-                        for t in range(n_tracked):
-                            track_min[tracked[t]] = NEVER
-                        covered += memo.meta[e, 3]
-                        hist_sig[lv, 0, :] = memo.vals[e]
-                        hist_hash[lv, 0] = np.uint64(memo.meta[e, 4])
-                        hist_time[lv, 0] = base
-                        hist_iter[lv, 0] = index[d]
-                        memo_pending[lv] = False
-                        break
-                    if memo_pending[lv]:
-                        entry_sig[lv, :] = sig
-                        entry_hash[lv] = h
-                        entry_issue[lv] = base
-                        entry_covered[lv] = covered
-                        entry_open[lv] = bundle_open
-                    elif index[d] >= op_arg[pc]:
-                        pc = op_jump[pc] + 1  # the memo covered every trip
-                        continue
+                        index[d] = recalled
+                        covered += recalled_covered
+                        if recalled >= op_arg[pc]:
+                            pc = op_jump[pc] + 1  # the memo covered every trip
+                            continue
             pc += 1
         else:
             begin = op_jump[pc]
@@ -614,128 +453,34 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                 moved = 1 if index[d] < trips else 1 - index[d]
                 for u in range(step_first[begin], step_first[begin + 1]):
                     offset[step_offset[u]] += step_size[u] * moved
+            # Fast mode's boundaries (loop_skips.py): wavefront periods (docs/design.md
+            # §4.7), translated periods (§4.6), then at the loop's end the memo (§4.8) or,
+            # at a sampled boundary, whole-state periods (§4.4-4.5).
             if levels > 0 and op_translate[begin] and wave[level_of[d]] and index[d] < trips:
-                # Wavefront periods (docs/design.md §4.7): every boundary is kept and
-                # compared with the one before, at the issue time (a shift of 0) or, when
-                # iteration i - 1 started nothing at its issue, at floors below the earliest
-                # starts of the last two iterations, that many cycles apart.
-                lv = level_of[d]
-                i = index[d]
-                min_before2[lv] = min_before[lv]
-                min_before[lv] = track_min[lv]
-                track_min[lv] = _NO_START
-                skipped = 0
-                if hist_iter[lv, 0] == i - 1:
-                    then = issue
-                    shift = 0
-                    matched = _wavefront_match(
-                        hist_sig[lv, 0], kept_at[lv], state, wave_regions[lv], n_regions[lv],
-                        i, then, then, min_latency,
-                    )  # fmt: skip
-                    if (
-                        not matched
-                        and min_before2[lv] != _NO_START
-                        and min_before[lv] != _NO_START
-                        and min_before[lv] > issue + frontend_delay
-                        and min_before[lv] >= min_before2[lv]
-                    ):
-                        then = min_before[lv] - 1
-                        shift = min_before[lv] - min_before2[lv]
-                        matched = _wavefront_match(
-                            hist_sig[lv, 0], kept_at[lv], state, wave_regions[lv],
-                            n_regions[lv], i, then, then + shift, min_latency,
-                        )  # fmt: skip
-                    if matched:
-                        periods = _wavefront_periods(
-                            state, wave_regions[lv], n_regions[lv], i, then + shift, shift,
-                            trips - i, min_latency,
-                        )  # fmt: skip
-                        # The last period is evaluated: it leaves the latest start and end,
-                        # which the skipped ones (no later) never pass.
-                        skipped = periods - 1
+                skipped = _wavefront_boundary(
+                    index[d], trips, issue, frontend_delay, min_latency, state, scratch,
+                    history, translation, wavefronts, level_of[d],
+                )  # fmt: skip
                 if skipped > 0:
-                    _wavefront_restore(
-                        state, scratch, wave_regions[lv], n_regions[lv], wave_flags[lv], i,
-                        shift, skipped,
-                    )  # fmt: skip
                     index[d] += skipped
-                    for u in range(step_first[begin], step_first[begin + 1]):
-                        offset[step_offset[u]] += step_size[u] * skipped
+                    _step_offsets(offset, steps, begin, skipped)
                     covered += op_arg2[begin] * skipped
-                    hist_iter[lv, 0] = -1
-                    min_before[lv] = _NO_START
-                else:
-                    _wavefront_record(
-                        hist_sig[lv, 0], kept_at[lv], state, wave_regions[lv], n_regions[lv],
-                        wave_flags[lv], i,
-                    )  # fmt: skip
-                    hist_iter[lv, 0] = i
             elif levels > 0 and op_translate[begin] and index[d] < trips:
-                # Translated periods of one iteration (docs/design.md §4.6): the boundary
-                # before every compare_every-th is kept, and that one compared with it.
+                # Decided here, the kernel called only when due (most boundaries are not):
+                # the boundary before every compare_every-th is kept, that one compared.
                 lv = level_of[d]
-                n = n_regions[lv]
                 i = index[d]
                 every = compare_every[lv]
                 compare_now = i % every == 0 and hist_iter[lv, 0] == i - 1
                 keep_now = (i + 1) % every == 0 and i + 1 < trips
-                if n >= 0 and (compare_now or keep_now):
-                    _save_frontend(
-                        frontend, active, issue, issue_head, window_head, bundle_open,
-                        bundle_max_start,
+                if n_regions[lv] >= 0 and (compare_now or keep_now):
+                    front = (issue, issue_head, window_head, bundle_open, bundle_max_start)
+                    periods, active, max_end = _translated_boundary(
+                        sig, i, trips, compare_now, keep_now, layer.live[begin], n_machine,
+                        state, scratch, frontend, active, front, max_end, machine, history,
+                        translation, lv,
                     )  # fmt: skip
-                    base = _issue_floor(frontend, active, layer.live[begin])
-                    _machine_signature(
-                        sig,
-                        base,
-                        state,
-                        frontend,
-                        active,
-                        layer.live[begin],
-                        max_end,
-                        queue_first,
-                        queue_head,
-                    )
-                    h = _translated_hash(
-                        sig, n_machine, state, base, min_latency, chunk_shift, regions[lv], n, i
-                    )
-                    if (
-                        compare_now
-                        and hist_hash[lv, 0] == h
-                        and _translated_match(
-                            hist_sig[lv, 0],
-                            kept_at[lv],
-                            sig,
-                            n_machine,
-                            state,
-                            base,
-                            min_latency,
-                            chunk_shift,
-                            regions[lv],
-                            n,
-                            i,
-                        )
-                    ):
-                        shift = base - hist_time[lv, 0]
-                        periods = _translated_periods(
-                            state,
-                            base,
-                            shift,
-                            trips - i,
-                            1,
-                            min_latency,
-                            chunk_shift,
-                            regions[lv],
-                            n,
-                            i,
-                        )
-                        _translated_restore(
-                            state, scratch, shift, periods, 1, chunk_shift, regions[lv], n, i
-                        )
-                        base += periods * shift
-                        active, max_end = _restore_machine(
-                            sig, base, state, frontend, queue_first, queue_head
-                        )
+                    if periods >= 0:
                         (
                             issue, issue_head, window_head, bundle_open, bundle_max_start,
                             width, window, frontend_delay, ring_first, window_first,
@@ -744,67 +489,24 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                         # The affine offsets follow the index: moved with it, and back to
                         # their value outside the loop if the skip ends it.
                         moved = periods - (index[d] if index[d] >= trips else 0)
-                        for u in range(step_first[begin], step_first[begin + 1]):
-                            offset[step_offset[u]] += step_size[u] * moved
+                        _step_offsets(offset, steps, begin, moved)
                         covered += op_arg2[begin] * periods
-                        hist_iter[lv, 0] = -1
                         if index[d] >= trips:
                             pc += 1
                             continue
-                    elif keep_now:
-                        _translated_record(
-                            hist_sig[lv, 0],
-                            kept_at[lv],
-                            sig,
-                            n_machine,
-                            state,
-                            base,
-                            min_latency,
-                            chunk_shift,
-                            regions[lv],
-                            n,
-                            i,
-                        )
-                        hist_hash[lv, 0] = h
-                        hist_time[lv, 0] = base
-                        hist_iter[lv, 0] = i
             if index[d] >= trips:
                 if levels > 0 and op_translate[begin] and wave[level_of[d]]:
                     n_tracked -= 1  # loops nest: it is the latest tracked
                 if levels > 0 and op_skippable[begin] and memo_pending[level_of[d]]:
                     # No period within the loop: remember its whole evolution instead.
-                    lv = level_of[d]
-                    _save_frontend(
-                        frontend, active, issue, issue_head, window_head, bundle_open,
-                        bundle_max_start,
+                    front = (issue, issue_head, window_head, bundle_open, bundle_max_start)
+                    base, h = _boundary_signature(
+                        sig, state, frontend, active, front, layer.live[begin], max_end, machine
+                    )
+                    _remember_loop(
+                        memo, op_memo[begin], index[d], sig, h, base, covered, entries,
+                        level_of[d],
                     )  # fmt: skip
-                    base = _issue_floor(frontend, active, layer.live[begin])
-                    h = _signature(
-                        sig,
-                        base,
-                        state,
-                        min_latency,
-                        frontend,
-                        active,
-                        layer.live[begin],
-                        max_end,
-                        queue_first,
-                        queue_head,
-                        chunk_shift,
-                    )
-                    _remember(
-                        memo,
-                        entry_sig[lv],
-                        entry_hash[lv],
-                        sig,
-                        h,
-                        op_memo[begin],
-                        index[d],
-                        base - entry_issue[lv],
-                        covered - entry_covered[lv],
-                        entry_open[lv],
-                    )
-                    memo_pending[lv] = False
                 pc += 1
                 continue
             if (
@@ -812,79 +514,34 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                 and op_skippable[begin]
                 and index[d] % max(1, sig_len // (compare_budget * max(1, op_work[begin]))) == 0
             ):
-                lv = level_of[d]
-                _save_frontend(
-                    frontend, active, issue, issue_head, window_head, bundle_open, bundle_max_start
+                front = (issue, issue_head, window_head, bundle_open, bundle_max_start)
+                base, h = _boundary_signature(
+                    sig, state, frontend, active, front, layer.live[begin], max_end, machine
                 )
-                base = _issue_floor(frontend, active, layer.live[begin])
-                h = _signature(
-                    sig,
-                    base,
-                    state,
-                    min_latency,
-                    frontend,
-                    active,
-                    layer.live[begin],
-                    max_end,
-                    queue_first,
-                    queue_head,
-                    chunk_shift,
-                )
-                match = -1
-                for j in range(min(hist_count[lv], HISTORY)):
-                    # The latest matching boundary gives the shortest period.
-                    if match >= 0 and hist_iter[lv, j] < hist_iter[lv, match]:
-                        continue
-                    if hist_hash[lv, j] == h:
-                        if _equal(hist_sig[lv, j], sig):
-                            match = j
-                if match >= 0:
-                    if memo_pending[lv]:
-                        _remember(
-                            memo,
-                            entry_sig[lv],
-                            entry_hash[lv],
-                            sig,
-                            h,
-                            op_memo[begin],
-                            index[d],
-                            base - entry_issue[lv],
-                            covered - entry_covered[lv],
-                            entry_open[lv],
-                        )
-                        memo_pending[lv] = False
-                    period = index[d] - hist_iter[lv, match]
-                    periods = (trips - index[d]) // period
-                    if periods > 0:
-                        base += periods * (base - hist_time[lv, match])
-                        active, max_end = _restore(
-                            sig, base, state, frontend, queue_first, queue_head, chunk_shift
-                        )
-                        (
-                            issue, issue_head, window_head, bundle_open, bundle_max_start,
-                            width, window, frontend_delay, ring_first, window_first,
-                        ) = _load_frontend(frontend, active)  # fmt: skip
-                        index[d] += periods * period
-                        covered += periods * period * op_arg2[begin]
-                    hist_count[lv] = 0
-                    if index[d] >= trips:
-                        pc += 1
-                        continue
-                else:
-                    slot = hist_count[lv] % HISTORY
-                    hist_sig[lv, slot, :] = sig
-                    hist_hash[lv, slot] = h
-                    hist_time[lv, slot] = base
-                    hist_iter[lv, slot] = index[d]
-                    hist_count[lv] += 1
+                period, periods, active, max_end = _skip_periods(
+                    sig, h, base, index[d], trips, covered, op_memo[begin], memo, state,
+                    frontend, machine, history, entries, level_of[d], active, max_end,
+                )  # fmt: skip
+                if periods > 0:
+                    (
+                        issue, issue_head, window_head, bundle_open, bundle_max_start,
+                        width, window, frontend_delay, ring_first, window_first,
+                    ) = _load_frontend(frontend, active)  # fmt: skip
+                    index[d] += periods * period
+                    covered += periods * period * op_arg2[begin]
+                if period > 0 and index[d] >= trips:
+                    pc += 1
+                    continue
             pc = begin + 1
     return max_end, covered, evaluated, iterations
 
 
-# evaluate_layer compiles the kernels of signatures.py, wavefront.py and loop_kernels.py
-# into itself, but Numba keys its cache by this file alone: their source goes into the key.
+# evaluate_layer compiles the kernels of signatures.py, wavefront.py, loop_kernels.py and
+# loop_skips.py into itself, but Numba keys its cache by this file alone: their source goes
+# into the key.
 _SIGNATURES_SOURCE = "".join(
-    Path(module.__file__).read_text() for module in (signatures, wavefront, loop_kernels)
+    Path(module.__file__).read_text()
+    for module in (signatures, wavefront, loop_kernels, loop_skips)
 )
 
 

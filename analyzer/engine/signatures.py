@@ -519,3 +519,44 @@ def _frontend_table(frontends):
         ring += frontends[f, 0]
         window += frontends[f, 1]
     return table
+
+
+@njit(cache=True)
+def _idle_state(program, frontend):
+    """evaluate_layer's state (the tuple of the module docstring) for an idle machine, and
+    the queues' heads: returns (state, queue_head). `frontend`: _frontend_table's."""
+    n_units, n_locations, chunk_shift = program.n_units, program.n_locations, program.chunk_shift
+    queue_first = program.queue_first
+    unit_free = np.zeros(n_units, dtype=np.int64)
+    write_end = np.zeros(n_locations, dtype=np.int64)
+    read_until = np.full(n_locations, NEVER, dtype=np.int64)
+    last = frontend.shape[0] - 1  # the rings lie back to back, in front-end order
+    issue_ring = np.full(frontend[last, FE_RING_FIRST] + frontend[last, FE_WIDTH], -1, np.int64)
+    window_ring = np.zeros(frontend[last, FE_WINDOW_FIRST] + frontend[last, FE_WINDOW], np.int64)
+    queue_ring = np.zeros(queue_first[-1], dtype=np.int64)
+    queue_head = np.zeros(queue_first.shape[0] - 1, dtype=np.int64)
+    n_chunks = (n_locations >> chunk_shift) + 1 if chunk_shift > 0 else 1
+    chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
+    chunk_max = np.zeros(n_chunks, dtype=np.int64)
+    state = (
+        unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, chunk_floor,
+        chunk_max,
+    )  # fmt: skip
+    return state, queue_head
+
+
+@njit(cache=True)
+def _signature_length(state, frontend):
+    """How many items a `_signature` of `state` has: the units, the active front end, the
+    live set, each front end's FRONTEND_ITEMS and rings, the latest end, the queues'
+    entries (_machine_signature), then two per location."""
+    unit_free, write_end, _, issue_ring, window_ring, queue_ring, _, _ = state
+    return (
+        unit_free.shape[0]
+        + 2 * write_end.shape[0]
+        + issue_ring.shape[0]
+        + window_ring.shape[0]
+        + FRONTEND_ITEMS * frontend.shape[0]
+        + 3
+        + queue_ring.shape[0]
+    )

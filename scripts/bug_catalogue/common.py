@@ -20,6 +20,7 @@ class Bug:
 
 KERNELS = "analyzer/engine/kernels.py"
 LOOP_KERNELS = "analyzer/engine/loop_kernels.py"
+LOOP_SKIPS = "analyzer/engine/loop_skips.py"
 SIGNATURES = "analyzer/engine/signatures.py"
 PACKING = "analyzer/engine/packing.py"
 TEMPLATE_ROW = "analyzer/engine/template_row.py"

@@ -4,7 +4,7 @@ analyzer/engine/signatures.py, the kernel's LOOP_END branch, packing's regions).
 
 from __future__ import annotations
 
-from scripts.bug_catalogue.common import KERNELS, SIGNATURES, TRANSLATED, Bug
+from scripts.bug_catalogue.common import KERNELS, LOOP_SKIPS, SIGNATURES, TRANSLATED, Bug
 
 TRANSLATION_BUGS = (
     Bug(
@@ -83,7 +83,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.issue-moves-one-shift",
-        KERNELS,
+        LOOP_SKIPS,
         "base += periods * shift",
         "base += shift",
         "skipping m periods moves issue by m shifts",

@@ -4,7 +4,7 @@ analyzer/engine/wavefront.py and the kernel's LOOP_END branch)."""
 
 from __future__ import annotations
 
-from scripts.bug_catalogue.common import EXACT, KERNELS, Bug
+from scripts.bug_catalogue.common import EXACT, KERNELS, LOOP_SKIPS, Bug
 
 WAVEFRONT = "analyzer/engine/wavefront.py"
 # Worked by hand, then random programs of such loops against full mode and the reference.
@@ -17,7 +17,7 @@ WAVE = (
 WAVEFRONT_BUGS = (
     Bug(
         "wavefront.issue-bound-iterations-shifted",
-        KERNELS,
+        LOOP_SKIPS,
         "and min_before[lv] > issue + frontend_delay",
         "and True",
         "a shifted match needs an iteration none of whose instructions waited only for issue",
@@ -28,7 +28,7 @@ WAVEFRONT_BUGS = (
     ),
     Bug(
         "wavefront.floor-at-the-earliest-start",
-        KERNELS,
+        LOOP_SKIPS,
         "then = min_before[lv] - 1",
         "then = min_before[lv]",
         "every instruction of the compared iteration starts strictly above its floor",
@@ -36,7 +36,7 @@ WAVEFRONT_BUGS = (
     ),
     Bug(
         "wavefront.last-period-skipped-too",
-        KERNELS,
+        LOOP_SKIPS,
         "skipped = periods - 1",
         "skipped = periods",
         "the last period is evaluated: it leaves the latest start and end",
@@ -117,9 +117,9 @@ WAVEFRONT_BUGS = (
     ),
     Bug(
         "wavefront.memo-keeps-the-earliest-start",
-        KERNELS,
-        "                            track_min[tracked[t]] = NEVER",
-        "                            pass",
+        LOOP_SKIPS,
+        "            track_min[tracked[t]] = NEVER",
+        "            pass",
         "instructions the memo restores were not run: their iteration's earliest start is "
         "unknown, so only the unshifted floors are tried",
         WAVE,
