@@ -21,50 +21,45 @@ from tracer.workloads.layers import Conv2d, Model
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Five tiles: w:A (100 bytes) read three times, i:B (300) and i:C (500) between.
+TOUCHES = [
+    [("w", "A", 100)],
+    [("i", "B", 300)],
+    [("w", "A", 100)],
+    [("i", "C", 500)],
+    [("w", "A", 100)],
+]
+
 
 def test_a_re_read_hits_while_what_came_between_fits_the_l2():
     # 450 bytes of L2. Tile 2 re-reads w:A with 300 bytes (i:B) touched since: 300 + its
     # own 100 fit, a hit. Tile 4 re-reads it after 500 bytes (i:C): a miss. First touches
     # miss when the cache starts empty.
-    touches = [
-        [("w", "A", 100)],
-        [("i", "B", 300)],
-        [("w", "A", 100)],
-        [("i", "C", 500)],
-        [("w", "A", 100)],
-    ]
-    levels = [tile["w" if "w" in tile else "i"] for tile in cache_levels(touches, 450, "empty")]
+    levels = [tile["w" if "w" in tile else "i"] for tile in cache_levels(TOUCHES, 450, "empty")]
     assert levels == [DRAM, DRAM, L2, DRAM, DRAM]
     # previous_layer: the i operand reads the 300-byte tensor the layer before left; B
     # and C hit at their first touch while it and the 100 bytes of A brought in since fit
     # (300 + 100 <= 450).
-    warm = cache_levels(touches, 450, "previous_layer", {"i": 300})
+    warm = cache_levels(TOUCHES, 450, "previous_layer", {"i": 300})
     assert [tile.get("i") for tile in warm] == [None, L2, None, L2, None]
-    assert cache_levels(touches, 399, "previous_layer", {"i": 300})[1]["i"] == DRAM
+    assert cache_levels(TOUCHES, 399, "previous_layer", {"i": 300})[1]["i"] == DRAM
     # same_layer: the layer's touches ran once before. The first w:A finds A touched last
     # at the end of that run (nothing since): a hit; B was touched before A (100) and C
     # (500): a miss.
-    again = cache_levels(touches, 450, "same_layer")
+    again = cache_levels(TOUCHES, 450, "same_layer")
     assert again[0]["w"] == L2 and again[1]["i"] == DRAM
 
 
 def test_a_re_read_beyond_the_l2_but_within_the_llc_hits_there():
     # The same touches with an LLC of 1,000 bytes behind the 450-byte L2: tile 4's re-read
     # of w:A, 500 + 100 bytes after its last touch, misses the L2 but hits the LLC; a
-    # first touch still comes from DRAM. previous_layer: the 300-byte tensor the layer
-    # before left plus the 100 of A brought in since fit the L2 (450) for B; for C, a
-    # 600-byte tensor only the LLC.
-    touches = [
-        [("w", "A", 100)],
-        [("i", "B", 300)],
-        [("w", "A", 100)],
-        [("i", "C", 500)],
-        [("w", "A", 100)],
-    ]
-    levels = cache_levels(touches, 450, "empty", llc_bytes=1000)
+    # first touch still comes from DRAM. previous_layer with a 600-byte tensor left by
+    # the layer before: it and the 100 bytes of A brought in since (700) no longer fit
+    # the L2 at B's first touch, but fit the LLC.
+    levels = cache_levels(TOUCHES, 450, "empty", llc_bytes=1000)
     assert [tile.get("w") for tile in levels] == [DRAM, None, L2, None, LLC]
-    assert cache_levels(touches, 450, "empty", llc_bytes=599)[4]["w"] == DRAM
-    assert cache_levels(touches, 450, "previous_layer", {"i": 600}, 1000)[1]["i"] == LLC
+    assert cache_levels(TOUCHES, 450, "empty", llc_bytes=599)[4]["w"] == DRAM
+    assert cache_levels(TOUCHES, 450, "previous_layer", {"i": 600}, 1000)[1]["i"] == LLC
 
 
 DIM = 16
