@@ -13,6 +13,15 @@ from isa.systolic.lowering import lower
 from tracer.workloads.layers import Dense, Model
 
 
+@pytest.fixture(autouse=True)
+def _memo_alone(monkeypatch):
+    # Ahead periods (docs/design.md §4.11) cut the warm-up the memo spares to a few
+    # iterations; off, what the memo does shows on its own.
+    from analyzer.engine import evaluate
+
+    monkeypatch.setattr(evaluate, "AHEAD_PERIODS", False)
+
+
 @pytest.fixture(scope="module")
 def program():
     # Two layers with long streams that meet the same preload and stream loops.

@@ -29,6 +29,10 @@ class LayerArrays(NamedTuple):
     # LOOP_BEGIN of a loop of several trips whose body depends on its index: it may skip
     # translated periods (docs/design.md §4.6).
     translate: np.ndarray
+    # LOOP_BEGIN of a skippable loop of more than two trips whose body is one block that
+    # opens one bundle, at its first template, and takes no queue: it may skip periods
+    # while its front end runs ahead of it (docs/design.md §4.11).
+    ahead: np.ndarray
     # LOOP_BEGIN: bit f set when front end f may open a bundle after one of the loop's
     # iteration boundaries (docs/design.md §4.3); every bit with one front end.
     live: np.ndarray

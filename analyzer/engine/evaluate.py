@@ -29,6 +29,10 @@ MODES = ("fast", "full")
 # per iteration, analyzer/engine/packing.py), so comparing costs at most about COMPARE_BUDGET
 # times the evaluation it checks; loops with large bodies (folds) compare at every boundary.
 COMPARE_BUDGET = 2
+# Whether fast mode also skips periods of loops their front end runs ahead of, compared at
+# the iterations' earliest starts (docs/design.md §4.11); tests turn it off to count what
+# it skips.
+AHEAD_PERIODS = True
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def run_kernel(
         memo_arrays,
         fast,
         COMPARE_BUDGET,
+        fast and AHEAD_PERIODS,
         record_first,
         record,
     )

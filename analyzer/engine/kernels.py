@@ -31,10 +31,12 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from analyzer.engine import loop_kernels, loop_skips, signatures, wavefront
+from analyzer.engine import ahead, loop_kernels, loop_skips, signatures, wavefront
+from analyzer.engine.ahead import _ahead_arrays, _ahead_boundary
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
 from analyzer.engine.loop_kernels import _offset_steps
 from analyzer.engine.loop_skips import (
+    NO_START,
     _boundary_signature,
     _enter_translating_loop,
     _keep_boundary,
@@ -89,7 +91,7 @@ _ADDRESS_DRIFT = "an address or unit instance left the machine: the affine offse
 
 
 @njit(cache=True)
-def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, record):
+def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, record_first, record):
     """Evaluate one layer (`layer`: LayerArrays) of a program (`program`: ProgramArrays).
     Returns (cycles, instructions covered, evaluated instructions, evaluated iterations).
 
@@ -112,10 +114,12 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
     work of one iteration (LayerArrays): loops with small bodies compare states less
     often, so comparing never costs much more than evaluating. Which boundaries are
     sampled only decides how early a repetition is found, never whether a skip is exact.
+    With `ahead_periods`, loops their front end runs ahead of also compare boundaries at
+    their iterations' earliest starts (ahead.py, docs/design.md §4.11).
     """
     op_kind, op_arg, op_arg2, op_jump = layer.kind, layer.arg, layer.arg2, layer.jump
     op_depth, op_skippable, op_work, op_memo = layer.depth, layer.skippable, layer.work, layer.memo
-    op_translate = layer.translate
+    op_translate, op_ahead = layer.translate, layer.ahead
     templates = program.templates
     o_location, o_slot = program.operand_location, program.operand_slot
     o_count, o_track = program.operand_count, program.operand_track
@@ -165,6 +169,9 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
     hist_iter, hist_count, memo_pending = history[3], history[4], entries[5]
     n_regions, compare_every = translation[1], translation[2]
     wave, track_min, tracked = wavefronts[0], wavefronts[3], wavefronts[6]
+    # Ahead periods compare locations one by one: not with chunk floors (§3.7).
+    levels_ahead = levels if ahead_periods and chunk_shift == 0 else 0
+    ahead_levels = _ahead_arrays(layer, level_of, levels_ahead, n_units + 2 * n_locations)
     n_tracked = 0  # the wavefront levels open, tracked[:n_tracked], innermost last
     machine = (min_latency, queue_first, queue_head, chunk_shift)
     steps = (step_first, step_offset, step_size)
@@ -441,6 +448,13 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                         if recalled >= op_arg[pc]:
                             pc = op_jump[pc] + 1  # the memo covered every trip
                             continue
+            if levels_ahead > 0 and op_ahead[pc]:
+                # Its iterations' earliest starts are tracked from here (ahead.py).
+                lv = level_of[d]
+                ahead_levels[2][lv] = -1
+                track_min[lv] = NO_START
+                tracked[n_tracked] = lv
+                n_tracked += 1
             pc += 1
         else:
             begin = op_jump[pc]
@@ -494,6 +508,23 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                         if index[d] >= trips:
                             pc += 1
                             continue
+            if levels_ahead > 0 and op_ahead[begin]:
+                # Ahead periods (docs/design.md §4.11), compared as often as whole states.
+                lv = level_of[d]
+                earliest = track_min[lv]
+                track_min[lv] = NO_START
+                if index[d] < trips:
+                    every = max(1, sig_len // (compare_budget * max(1, op_work[begin])))
+                    skipped, issue, issue_head, window_head, bundle_max_start = _ahead_boundary(
+                        index[d], trips, every, earliest, state, ahead_levels, lv,
+                        (issue, issue_head, window_head, bundle_max_start),
+                        (frontend_delay, width, window, ring_first, window_first),
+                    )  # fmt: skip
+                    if skipped > 0:
+                        index[d] += skipped
+                        covered += op_arg2[begin] * skipped
+                else:
+                    n_tracked -= 1  # loops nest: it is the latest tracked
             if index[d] >= trips:
                 if levels > 0 and op_translate[begin] and wave[level_of[d]]:
                     n_tracked -= 1  # loops nest: it is the latest tracked
@@ -530,18 +561,20 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, record_first, rec
                     index[d] += periods * period
                     covered += periods * period * op_arg2[begin]
                 if period > 0 and index[d] >= trips:
+                    if levels_ahead > 0 and op_ahead[begin]:
+                        n_tracked -= 1
                     pc += 1
                     continue
             pc = begin + 1
     return max_end, covered, evaluated, iterations
 
 
-# evaluate_layer compiles the kernels of signatures.py, wavefront.py, loop_kernels.py and
-# loop_skips.py into itself, but Numba keys its cache by this file alone: their source goes
-# into the key.
+# evaluate_layer compiles the kernels of signatures.py, wavefront.py, loop_kernels.py,
+# loop_skips.py and ahead.py into itself, but Numba keys its cache by this file alone:
+# their source goes into the key.
 _SIGNATURES_SOURCE = "".join(
     Path(module.__file__).read_text()
-    for module in (signatures, wavefront, loop_kernels, loop_skips)
+    for module in (signatures, wavefront, loop_kernels, loop_skips, ahead)
 )
 
 

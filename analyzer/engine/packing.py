@@ -18,9 +18,11 @@ from analyzer.engine.kernels import (
     T_BUNDLE_START,
     T_FRONTEND,
     T_INSTANCE_OFFSET,
+    T_ISSUE_QUEUE,
     T_LATENCY,
     T_MARKS_END,
     T_OPERANDS_FIRST,
+    T_QUEUE,
     T_SIMPLE,
 )
 from analyzer.engine.signatures import BLOCK, FRONTEND_ITEMS, LOOP_BEGIN, LOOP_END
@@ -218,6 +220,7 @@ def pack_layer(
             # Translated and wavefront periods compare one issue time; where several front
             # ends issue in a layer only whole-state signatures skip (docs/design.md §4.6).
             translate=ops[_TRANSLATE].astype(np.bool_) & one_frontend,
+            ahead=ops[_AHEAD].astype(np.bool_),
             live=ops[_LIVE],
         ),
         instructions=root.instructions,
@@ -231,7 +234,7 @@ def pack_layer(
 _ROW = {name: row for row, name in enumerate(LayerArrays._fields)}
 _KIND, _ARG, _ARG2, _JUMP, _DEPTH = (_ROW[n] for n in ("kind", "arg", "arg2", "jump", "depth"))
 _SKIPPABLE, _WORK, _MEMO, _TRANSLATE = (_ROW[n] for n in ("skippable", "work", "memo", "translate"))
-_LIVE = _ROW["live"]
+_AHEAD, _LIVE = _ROW["ahead"], _ROW["live"]
 _RUNS = len(_ROW)
 _ROWS = _RUNS + 1
 
@@ -297,6 +300,7 @@ class SubtreeOps:
         self.blocks = blocks
         self._fragments: dict[tuple[int, int], _Fragment] = {}
         self._block_facts = _block_facts(blocks)
+        self._one_bundle = _one_bundle_blocks(blocks)
 
     def of(self, node: Loop | BlockRef, level: int) -> _Fragment:
         """The fragment of `node` whose parent loop is at depth `level` - 1."""
@@ -337,6 +341,13 @@ class SubtreeOps:
         begin[_JUMP], begin[_DEPTH], begin[_RUNS] = size + 1, level, 1
         begin[_SKIPPABLE], begin[_WORK], begin[_TRANSLATE] = skippable, body_work, translate
         begin[_MEMO] = self._memo_identity(node) if skippable else 0
+        begin[_AHEAD] = (
+            skippable
+            and node.trips > 2
+            and len(node.body) == 1
+            and isinstance(node.body[0], BlockRef)
+            and self._one_bundle[node.body[0].block]
+        )
         end = [0] * _ROWS
         end[_KIND], end[_ARG], end[_JUMP], end[_DEPTH], end[_RUNS] = (
             LOOP_END,
@@ -365,6 +376,26 @@ class SubtreeOps:
         if first == end or affine:
             return 0
         return first + 1
+
+
+def _one_bundle_blocks(blocks: PackedBlocks) -> list[bool]:
+    """Per block: whether it is one bundle, opened by its first template, and takes no
+    queue (the body an ahead period may repeat, docs/design.md §4.11)."""
+    templates = blocks.arrays.templates
+    # Running counts, so a block's are two lookups (blocks may be empty).
+    opens = np.concatenate(([0], np.cumsum(templates[:, T_BUNDLE_START] != 0)))
+    queued = (templates[:, T_QUEUE] >= 0) | (templates[:, T_ISSUE_QUEUE] >= 0)
+    queues = np.concatenate(([0], np.cumsum(queued)))
+    bounds = blocks.block_first.tolist()
+    return [
+        bool(
+            end > first
+            and templates[first, T_BUNDLE_START]
+            and opens[end] - opens[first] == 1
+            and queues[end] == queues[first]
+        )
+        for first, end in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bool]]:

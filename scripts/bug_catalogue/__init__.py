@@ -1,6 +1,7 @@
 """The bugs scripts/seed_bugs.py seeds, one plausible mistake each, by area:
 timing (the kernel's rules), fast_mode (signatures, skips, memo, packing), translation,
-instances (moving unit instances), wavefront (loops that open no bundle), frontends
+instances (moving unit instances), wavefront (loops that open no bundle), ahead (loops
+the front end runs ahead of), frontends
 (several front ends), bounds, checks (validation, trace files), machines (Gemmini's
 queues, the systolic memory side), gemmini_mapping (a user's Gemmini mapping),
 gemmini_actions (what Gemmini's commands count), ultratrail (its lowering and analytical
@@ -19,6 +20,7 @@ survivor). `equivalent` says why a mutant cannot change any result (docs/testing
 from __future__ import annotations
 
 from scripts.bug_catalogue.actions import ACTION_BUGS
+from scripts.bug_catalogue.ahead import AHEAD_BUGS
 from scripts.bug_catalogue.bounds import BOUND_BUGS
 from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
 from scripts.bug_catalogue.common import KERNELS, Bug
@@ -45,6 +47,7 @@ BUGS: tuple[Bug, ...] = (
     *TRANSLATION_BUGS,
     *INSTANCE_BUGS,
     *WAVEFRONT_BUGS,
+    *AHEAD_BUGS,
     *FRONTEND_BUGS,
     *BOUND_BUGS,
     *VALIDATION_BUGS,

@@ -1,0 +1,221 @@
+"""Ahead periods (docs/design.md §4.11): a loop whose front end runs ahead of it (several
+bundles a cycle, a window not yet full) repeats shifted in its starts while its issue
+times do not, so it is compared at its iterations' earliest starts, and the front end is
+stepped over the periods skipped. Worked by hand (a skip that must stop where the issue
+starts to bind), the systolic array's fill, then fast == full == the reference on random
+programs of such loops, counting the examples that ahead periods themselves shortened."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelerators.catalog import find_accelerator
+from analyzer.engine import evaluate
+from analyzer.engine.evaluate import Evaluation, evaluate_program, run_kernel
+from analyzer.engine.packing import pack_blocks, pack_layer
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
+from isa.systolic.lowering import lower
+from tests.builders import (
+    SAMPLINGS,
+    FastPathTally,
+    check_fast_equals_full,
+    examples,
+    instr,
+    op,
+    program,
+    timeline,
+    without_memo,
+)
+from tests.reference import reference_cycles
+from tests.test_exactness import SPACE
+from tracer.workloads.layers import Dense, Model
+
+
+def evaluated_iterations(prog: Program, ahead: bool, monkeypatch) -> list[int]:
+    """Per layer, the iterations fast mode evaluates without its memo, with ahead periods
+    on or off (nothing else changes between the two)."""
+    monkeypatch.setattr(evaluate, "AHEAD_PERIODS", ahead)
+    blocks = pack_blocks(prog)
+    memo = without_memo(blocks)
+    counts = []
+    for layer in prog.layers:
+        _, _, _, iterations, _ = run_kernel(
+            pack_layer(layer, prog, blocks), blocks, fast=True, memo=memo
+        )
+        counts.append(iterations)
+    monkeypatch.setattr(evaluate, "AHEAD_PERIODS", True)
+    return counts
+
+
+def test_a_skip_stops_where_the_issue_starts_to_bind(monkeypatch):
+    # One instruction a bundle, on one unit of occupancy 2; the front end issues one
+    # bundle a cycle, 8 ahead, 20 cycles before a start. Bundle b issues at b and starts
+    # at 2b + 20 (the unit) until the window closes: from b = 8 it issues at the start of
+    # b - 8 and starts 20 later (bundle 8 at 40, 4 cycles after the unit). Starts 20, ...,
+    # 34, then 40, 42, ..., 54, 60, ..., 66 (b = 19), which ends at 67. A skip that went
+    # on past b = 7 at a shift of 2 would put bundle 19's start at 62. Boundaries are
+    # compared at every iteration, so the skip comes before the window closes.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS["every-boundary"])
+    body = instr(unit="alu", latency=1, occupancy=2, writes=(op("r", 0),))
+    prog = program([body], trips=20, width=1, window=8, delay=20)
+    starts = [start for start, _ in timeline(prog)]
+    assert starts[:8] == [20 + 2 * b for b in range(8)]
+    assert starts[8:16] == [40 + 2 * b for b in range(8)]
+    assert starts[16:] == [60, 62, 64, 66]
+    full = evaluate_program(prog, "full")[0]
+    fast = evaluate_program(prog, "fast")[0]
+    assert fast.cycles == full.cycles == reference_cycles(prog, prog.layers[0]) == 67
+    on = evaluated_iterations(prog, True, monkeypatch)
+    off = evaluated_iterations(prog, False, monkeypatch)
+    assert on[0] < off[0]  # the unit-bound stretch was skipped
+
+
+def test_what_follows_a_skip_sees_the_times_and_rings_it_left(monkeypatch):
+    # 40 bundles of one instruction on alu 0 (occupancy 1, latency 1), issued up to four
+    # a cycle and at most six ahead: bundle b starts at b, the unit's pace, and from
+    # b = 8 issues at the start of b - 6. Then one bundle on alu 1 (latency 100): it
+    # issues at the start of bundle 34 (the window) and starts there, as alu 1 has been
+    # free since 0: it ends at 134. The skip covers bundles 2 to 38, so this needs the
+    # window ring stepped over them with shifted latest starts, and alu 1 left alone.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS["every-boundary"])
+    loop = instr(unit="alu", latency=1, occupancy=1, writes=(op("r", 0),))
+    tail = instr(unit="alu", instance=1, latency=100, writes=(op("r", 1),))
+    layer = LayerProgram(
+        "layer", "test", 0, {},
+        Loop("layer", 1, (Loop("loop", 40, (BlockRef(0),)), BlockRef(1))),
+    )  # fmt: skip
+    prog = dataclasses.replace(
+        program([loop], width=4, window=6),
+        blocks=(Block("body", (loop,)), Block("tail", (tail,))),
+        layers=(layer,),
+    )
+    full = evaluate_program(prog, "full")[0]
+    fast = evaluate_program(prog, "fast")[0]
+    assert fast.cycles == full.cycles == reference_cycles(prog, layer) == 134
+    assert timeline(prog)[40] == (34, 134)
+    on = evaluated_iterations(prog, True, monkeypatch)
+    assert on[0] <= 6
+
+
+def test_a_loop_whose_issue_binds_takes_no_ahead_period(monkeypatch):
+    # Delay above what the unit needs from the start: every instruction starts at its
+    # issue bound, so no boundary may be compared at its earliest start.
+    body = instr(unit="alu", latency=1, occupancy=1, writes=(op("r", 0),))
+    prog = program([body], trips=30, width=1, window=1, delay=3)
+    assert evaluated_iterations(prog, True, monkeypatch) == evaluated_iterations(
+        prog, False, monkeypatch
+    )
+    assert evaluate_program(prog, "fast")[0].cycles == reference_cycles(prog, prog.layers[0])
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+def test_the_systolic_fill_takes_ahead_periods(dataflow, monkeypatch):
+    # The array's front end issues four step bundles a cycle, R + C + 2 ahead: the first
+    # R + C steps of a fold issue ever earlier relative to their starts, which repeat a
+    # cycle apart. Ahead periods skip them; the cycles stay those of full evaluation.
+    accelerator = find_accelerator("systolic").resolve(
+        {"rows": "12", "cols": "10", "dataflow": dataflow}
+    )
+    prog = lower(accelerator, Model("net", (Dense("fc", 40, 30, rows=300),)))
+    full = evaluate_program(prog, "full")[0]
+    fast = Evaluation(prog, "fast", reuse_layers=False).run()[0]
+    assert fast.cycles == full.cycles
+    on = evaluated_iterations(prog, True, monkeypatch)[0]
+    off = evaluated_iterations(prog, False, monkeypatch)[0]
+    assert on * 2 < off
+
+
+@st.composite
+def ahead_programs(draw):
+    """A prelude, then loops of one block each (one bundle opened by its first template),
+    nested in a loop of a few trips, then a bundle on a unit of its own whose long
+    latency makes the layer's end show when it could start (after a skip, it reads the
+    times the loop left and the front end's rings): fixed locations read, written and
+    marked by templates of random latencies, occupancies and read times on a few units,
+    and a front end that may run ahead (several bundles a cycle, a window, a delay).
+    Sometimes a template takes a queue, which keeps its loop out of ahead periods, or
+    marks a range wide enough to turn location chunks on, which keeps every loop out."""
+    n_units = draw(st.integers(1, 3))
+    queues = draw(st.booleans())
+    wide = draw(st.integers(0, 5)) == 0
+
+    def operands(most: int) -> tuple[Operand, ...]:
+        return tuple(
+            Operand(SPACE, draw(st.integers(0, 6)), draw(st.sampled_from((1, 1, 2))))
+            for _ in range(draw(st.integers(0, most)))
+        )
+
+    def template(first: bool, unit: str = "u", latencies=(0, 1, 2, 4)) -> Template:
+        marks = operands(1)
+        if wide and draw(st.integers(0, 3)) == 0:
+            marks = (Operand(SPACE, 0, 300),)
+        return Template(
+            "op", unit, draw(st.integers(0, n_units - 1)) if unit == "u" else 0,
+            draw(st.sampled_from(latencies)), draw(st.integers(0, 3)), draw(st.integers(0, 2)),
+            operands(3), operands(2), first,
+            read_marks=marks, marks=operands(1),
+            queue="q" if queues and unit == "u" and draw(st.integers(0, 5)) == 0 else None,
+        )  # fmt: skip
+
+    def block(name: str) -> Block:
+        count = draw(st.integers(1, 4))
+        return Block(name, tuple(template(k == 0) for k in range(count)))
+
+    after = Block("after", (template(True, "v", (0, 1, 60)), template(False, "v", (0, 60))))
+    blocks = [block("prelude"), block("a"), block("b"), after]
+    inner = [
+        Loop(f"loop{k}", draw(st.integers(3, 40)), (BlockRef(draw(st.sampled_from((1, 2)))),))
+        for k in range(draw(st.integers(1, 3)))
+    ]
+    outer = Loop("outer", draw(st.integers(1, 3)), tuple(inner))
+    root = Loop("layer", 1, (BlockRef(0), outer, BlockRef(3)))
+    return Program(
+        accelerator="random",
+        parameters={},
+        bundles_per_cycle=draw(st.integers(1, 4)),
+        window_bundles=draw(st.integers(1, 10)),
+        frontend_delay=draw(st.sampled_from((0, 1, 2, 3, 8, 20))),
+        units={"u": n_units, "v": 1},
+        spaces={SPACE: 300 if wide else 8},
+        blocks=tuple(blocks),
+        layers=(LayerProgram("layer", "ahead", 0, {}, root),),
+        queues={"q": 2} if queues else {},
+    )
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(prog=ahead_programs())
+def _ahead_programs_fast_equals_full(tally, monkeypatch, prog):
+    check_fast_equals_full(prog)
+    on = evaluated_iterations(prog, True, monkeypatch)
+    off = evaluated_iterations(prog, False, monkeypatch)
+    tally.record(on[0] < off[0])
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_ahead_programs_fast_equals_full(sampling, monkeypatch):
+    # Counted: the examples whose evaluation ahead periods shortened (fewer iterations
+    # evaluated with them than without, the memo off in both).
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    tally = FastPathTally()
+    _ahead_programs_fast_equals_full(tally, monkeypatch)
+    tally.check_share()
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(prog=ahead_programs())
+def test_ahead_programs_full_equals_the_reference(prog):
+    assert evaluate_program(prog, "full")[0].cycles == reference_cycles(prog, prog.layers[0])
+
+
+def test_a_queue_keeps_a_loop_out_of_ahead_periods():
+    body = dataclasses.replace(instr(unit="alu", writes=(op("r", 0),)), queue="q")
+    prog = dataclasses.replace(program([body], trips=10, width=4, window=8), queues={"q": 2})
+    packed = pack_layer(prog.layers[0], prog, pack_blocks(prog))
+    assert not packed.arrays.ahead.any()
+    plain = program([instr(unit="alu", writes=(op("r", 0),))], trips=10, width=4, window=8)
+    assert pack_layer(plain.layers[0], plain, pack_blocks(plain)).arrays.ahead.any()
