@@ -219,3 +219,17 @@ def test_a_queue_keeps_a_loop_out_of_ahead_periods():
     assert not packed.arrays.ahead.any()
     plain = program([instr(unit="alu", writes=(op("r", 0),))], trips=10, width=4, window=8)
     assert pack_layer(plain.layers[0], plain, pack_blocks(plain)).arrays.ahead.any()
+
+
+def test_a_later_folds_preload_takes_ahead_periods(monkeypatch):
+    # A fully connected layer of one row: 5 x 3 folds, each a preload of 24 steps and one
+    # stream step. Every PE of a preload step waits for its fold's start, so every step of
+    # every fold's preload starts a cycle after the one before, and ahead periods skip
+    # all but a few of them (lowering.py, preload_block).
+    accelerator = find_accelerator("systolic").resolve({"rows": "24", "cols": "10"})
+    prog = lower(accelerator, Model("net", (Dense("fc", 120, 30, rows=1),)))
+    full = evaluate_program(prog, "full")[0]
+    assert Evaluation(prog, "fast", reuse_layers=False).run()[0].cycles == full.cycles
+    on = evaluated_iterations(prog, True, monkeypatch)[0]
+    off = evaluated_iterations(prog, False, monkeypatch)[0]
+    assert on * 2 < off

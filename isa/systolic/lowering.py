@@ -253,8 +253,13 @@ class _ArrayBuilder:
         """One weight-shift step down every column (ws; inputs for is).
 
         Rows go bottom-up so each PE reads its upper neighbour's value from the previous
-        step, as a shift register does; the top row takes the north port once the fold
-        has started.
+        step, as a shift register does; the top row takes the north port. Every PE shifts
+        only once the fold has started: what a lower row would shift before the fold's
+        first weights reach it is the previous fold's, which it overwrites before the
+        stream reads it (the cycles are those without the wait; tests/test_exactness.py),
+        and a step that starts as a whole repeats shifted from the first step on
+        (docs/design.md §4.11), where rows shifting early made every step of a later
+        fold's preload differ.
         """
         templates = []
         for r in range(self.rows - 1, -1, -1):
@@ -262,7 +267,7 @@ class _ArrayBuilder:
                 if r == 0:
                     reads = [Operand("north", c), Operand("fold_token", 0)]
                 else:
-                    reads = [Operand("s", self._pe(r - 1, c))]
+                    reads = [Operand("s", self._pe(r - 1, c)), Operand("fold_token", 0)]
                 templates.append(
                     self._template(
                         "preload",

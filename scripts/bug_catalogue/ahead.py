@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from scripts.bug_catalogue.common import EXACT, KERNELS, PACKING, Bug
 
+SYSTOLIC_LOWERING = "isa/systolic/lowering.py"
+
 AHEAD = "analyzer/engine/ahead.py"
 # Worked by hand, the systolic fill, then random programs against full mode and the
 # reference, and the random programs of the other fast paths.
@@ -104,5 +106,14 @@ AHEAD_BUGS = (
         "levels_ahead = levels if ahead_periods else 0",
         "ahead periods compare and restore locations one by one, not chunk floors",
         TESTS,
+    ),
+    Bug(
+        "ahead.preload-rows-shift-before-the-fold",
+        SYSTOLIC_LOWERING,
+        'reads = [Operand("s", self._pe(r - 1, c)), Operand("fold_token", 0)]',
+        'reads = [Operand("s", self._pe(r - 1, c))]',
+        "every PE of a preload step waits for its fold's start, so a later fold's preload "
+        "repeats from its first step (the cycles are the same either way)",
+        ("tests/test_ahead_periods.py::test_a_later_folds_preload_takes_ahead_periods",),
     ),
 )
