@@ -140,8 +140,8 @@ def ahead_programs(draw):
     Sometimes a template takes a queue, which keeps its loop out of ahead periods, or
     marks a range wide enough to turn location chunks on, which keeps every loop out."""
     n_units = draw(st.integers(1, 3))
-    queues = draw(st.booleans())
-    wide = draw(st.integers(0, 5)) == 0
+    queues = draw(st.integers(0, 3)) == 0
+    wide = draw(st.integers(0, 7)) == 0
 
     def operands(most: int) -> tuple[Operand, ...]:
         return tuple(
@@ -168,7 +168,7 @@ def ahead_programs(draw):
     after = Block("after", (template(True, "v", (0, 1, 60)), template(False, "v", (0, 60))))
     blocks = [block("prelude"), block("a"), block("b"), after]
     inner = [
-        Loop(f"loop{k}", draw(st.integers(3, 40)), (BlockRef(draw(st.sampled_from((1, 2)))),))
+        Loop(f"loop{k}", draw(st.integers(3, 60)), (BlockRef(draw(st.sampled_from((1, 2)))),))
         for k in range(draw(st.integers(1, 3)))
     ]
     outer = Loop("outer", draw(st.integers(1, 3)), tuple(inner))

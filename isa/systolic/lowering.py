@@ -162,7 +162,9 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         "s": rows * cols,
         "west": rows,
         "north": cols,
-        "out": rows * cols,
+        # Where outputs are captured: a PE's own (os), a column's bottom PE (ws, is). No
+        # more locations than captures: fast mode compares every location (§4.3).
+        "out": rows * cols if dataflow == "os" else cols,
         "fold_token": 1,
     }
     return program_of(
