@@ -69,7 +69,11 @@ def step(name):
 
 import gc, io, sys
 from tracer import cli
-gc.set_threshold(getattr(cli, "GC_THRESHOLD", gc.get_threshold()[0]))
+try:
+    from tracer.collector import GC_THRESHOLD
+except ImportError:  # a revision from before tracer/collector.py
+    GC_THRESHOLD = getattr(cli, "GC_THRESHOLD", gc.get_threshold()[0])
+gc.set_threshold(GC_THRESHOLD)
 step("import tracer.cli")
 from rich.console import Console
 from analyzer.report import print_table

@@ -24,6 +24,7 @@ import pytest
 import accperf
 from tracer import cli
 from tracer.cli import main
+from tracer.collector import GC_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numba", "polars", "pyarrow", "rich", "rich.progress", "numpy", "onnx")
@@ -38,6 +39,7 @@ PROBE = """
 import json, sys
 watched, argv = json.loads(sys.argv[1]), sys.argv[2:]
 from tracer.cli import main
+from tracer.collector import GC_THRESHOLD
 try:
     code = main(argv)
 except SystemExit as exit:
@@ -113,7 +115,7 @@ def test_a_command_runs_with_the_raised_collector_threshold(small_trace, monkeyp
     monkeypatch.setattr(cli, "_analyze", watched)
     before = gc.get_threshold()
     assert main(["analyze", str(small_trace)]) == 0
-    assert seen == [cli.GC_THRESHOLD] != [before[0]]
+    assert seen == [GC_THRESHOLD] != [before[0]]
     assert gc.get_threshold() == before  # main() also runs in-process, as here
     assert "cycles" in capsys.readouterr().out
 

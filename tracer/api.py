@@ -35,6 +35,7 @@ from analyzer.report import check_json_destination, report_dict, write_json
 from analyzer.traffic_report import flat_actions, total_actions
 from isa.program import LayerProgram, Program, count_instructions
 from isa.registry import load_accelerator
+from tracer.collector import fewer_collections
 from tracer.errors import UserInputError
 from tracer.lowering import lower_workload, read_layer_mapping, select_layers
 from tracer.trace_io import (
@@ -214,7 +215,8 @@ def lower(
         )
     parsed = read_layer_mapping(resolved, mapping, workload) if mapping is not None else None
     chosen = select_layers(workload, list(layers) if layers else None)
-    program = lower_workload(resolved, chosen, parsed)
+    with fewer_collections():  # millions of templates and operands at 512x512
+        program = lower_workload(resolved, chosen, parsed)
     if not program.layers:
         hosted = ", ".join(host.name for host in program.host_layers)
         raise AccperfError(
@@ -276,8 +278,9 @@ def analyze(
     prices = energy_table(trace.program, energy)
     started = time.perf_counter()
     # Lowering and read_trace both validate the program; packing need not again.
-    evaluation = Evaluation(trace.program, mode, recurrence=recurrence, checked=True)
-    results = tuple(evaluation.run(on_layer))
+    with fewer_collections():
+        evaluation = Evaluation(trace.program, mode, recurrence=recurrence, checked=True)
+        results = tuple(evaluation.run(on_layer))
     seconds = time.perf_counter() - started
     predictions = None
     if baselines:

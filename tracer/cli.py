@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from tracer.collector import fewer_collections
 from tracer.errors import UserInputError
 
 # rich, like the API (and through it Numba and pyarrow), is imported where it is used:
@@ -29,13 +30,6 @@ DEFAULT_MATERIALIZE = 4
 # Piped or captured output is read by programs and pagers, not a terminal: rich's 80-column
 # default would wrap table cells and lines mid-phrase. Wide enough for any report line.
 PIPED_WIDTH = 1000
-# The cyclic garbage collector's first-generation threshold while a command runs. A command
-# makes some 100,000 objects that live to its end (the modules of Numba, rich and pyarrow,
-# a trace's templates); at Python's default, 700, the collector walks them again and again:
-# 60-120 ms of a ResNet-50 `analyze`, a fifth of a Gemmini batch-4 one. At this threshold
-# it still frees cycles, after every 200,000 new objects (mypy tunes its collector the same
-# way, mypy/build.py).
-GC_THRESHOLD = 200_000
 
 
 def _console(stderr: bool = False) -> Console:
@@ -65,12 +59,10 @@ def console_main() -> NoReturn:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    thresholds = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, *thresholds[1:])
-    try:
+    # Fewer collections while a command runs (tracer/collector.py); main() is also called
+    # in-process (tests, scripts), so the caller's threshold comes back after.
+    with fewer_collections():
         return _run(argv)
-    finally:
-        gc.set_threshold(*thresholds)  # main() is also called in-process (tests, scripts)
 
 
 def _run(argv: Sequence[str] | None) -> int:
