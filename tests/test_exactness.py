@@ -106,6 +106,16 @@ def test_systolic_fast_equals_full(sampling, monkeypatch):
     check_reaches_fast_path(_systolic_fast_equals_full, sampling, monkeypatch)
 
 
+def test_systolic_fast_equals_full_with_whole_state_periods_alone(monkeypatch):
+    # Ahead periods (docs/design.md §4.11) take the array's fill before whole-state
+    # periods (§4.5) get to it; loops they do not take (several bundles, queues) rely on
+    # §4.5 alone, so it must stay exact on its own where the front end still runs ahead.
+    from analyzer.engine import evaluate
+
+    monkeypatch.setattr(evaluate, "AHEAD_PERIODS", False)
+    check_reaches_fast_path(_systolic_fast_equals_full, "every-boundary", monkeypatch)
+
+
 @SETTINGS
 @given(
     layer=st.one_of(conv_layers(), dense_layers()),
@@ -540,6 +550,28 @@ def test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves():
     fast = evaluate_program(program, "fast")[0]
     assert full.cycles == fast.cycles == 905
     assert fast.evaluated_iterations < full.evaluated_iterations  # loop l skipped periods
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_skip_keeps_a_unit_the_loop_never_uses_busy(sampling, monkeypatch):
+    # One bundle a cycle, one ahead, no delay. P on u[1] (latency 0, occupancy 1000) keeps
+    # u[1] busy until 1000. Loop l: 50 instructions on u[0] (latency 1), each issued a
+    # cycle after the one before and starting at its issue. Q on u[1] (latency 10) after
+    # the loop waits for u[1] until 1000 and ends at 1010. The loop's boundaries differ
+    # only in u[1]'s free time relative to the issue time, which no instruction of the
+    # loop touches: a signature without it would match at once and the restore would free
+    # u[1] at the loop's end, so that Q ended at 61.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Block("p", (Template("p", "u", 1, 0, 1000, 0, (), (), True),))
+    body = Block("l", (Template("l", "u", 0, 1, 1, 0, (), (), True),))
+    q = Block("q", (Template("q", "u", 1, 10, 1, 0, (), (), True),))
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 50, (BlockRef(1),)), BlockRef(2)))
+    program = Program(
+        "t", {}, 1, 1, 0, {"u": 2}, {"m": 1}, (p, body, q), (LayerProgram("L", "t", 0, {}, root),)
+    )
+    assert timeline(program)[-1] == (1000, 1010)
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    assert fast.cycles == 1010 == reference_cycles(program, program.layers[0])
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from numba import njit
+from numba.core.registry import CPUDispatcher as Dispatcher
 
 from analyzer.engine import ahead, loop_kernels, loop_skips, signatures, wavefront
 from analyzer.engine.ahead import _ahead_arrays, _ahead_boundary
@@ -589,3 +590,13 @@ class _ImportedConstantsCache(CompiledCodeCache):
 
 
 load_compiled_code_directly(evaluate_layer, _ImportedConstantsCache)
+# The kernels evaluate_layer calls keep disk caches of their own, keyed by their own file:
+# when evaluate_layer recompiles after an edit to a module one of them calls into (say
+# signatures.py, which loop_skips.py's kernels call), Numba would link that kernel's
+# cached code, built from the old source. Found when a seeded bug in signatures.py
+# "survived" because loop_skips.py's cached _boundary_signature still held the unmutated
+# _signature. Each of them is keyed by every engine module's source too.
+for _module in (signatures, wavefront, loop_kernels, loop_skips, ahead):
+    for _kernel in vars(_module).values():
+        if isinstance(_kernel, Dispatcher) and _kernel.py_func.__module__ == _module.__name__:
+            load_compiled_code_directly(_kernel, _ImportedConstantsCache)

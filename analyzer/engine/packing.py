@@ -7,7 +7,9 @@ BLOCK / LOOP_END with jump targets, interpreted by analyzer/engine/kernels.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import chain
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -23,7 +25,9 @@ from analyzer.engine.kernels import (
     T_MARKS_END,
     T_OPERANDS_FIRST,
     T_QUEUE,
+    T_READS_END,
     T_SIMPLE,
+    T_WRITES_END,
 )
 from analyzer.engine.signatures import BLOCK, FRONTEND_ITEMS, LOOP_BEGIN, LOOP_END
 from analyzer.engine.template_row import template_rows
@@ -94,7 +98,6 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     queue_first = [0]
     for entries in program.queues.values():
         queue_first.append(queue_first[-1] + entries)
-    written = {o.space for block in program.blocks for t in block.templates for o in t.writes}
     space_end = {name: first + program.spaces[name] for name, first in space_first.items()}
     # Operands and instances with equal coefficients share one offset (Gemmini's shadow
     # spaces of a row): each distinct coefficient row is numbered at its first sight; a
@@ -112,22 +115,19 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     offset_of(())  # offset 0: no coefficients, a fixed instance or address
     block_first = [0]
     every: list[Template] = []
-    operands: list[Operand] = []  # every template's lists in field order: the kernel's order
     for block in program.blocks:
-        for t in block.templates:
-            every.append(t)
-            operands.extend(t.operands())
+        every.extend(block.templates)
         block_first.append(len(every))
-    instance_offsets = np.fromiter(
-        map(offset_of, map(_INSTANCE_COEFS, every)), dtype=np.int64, count=len(every)
-    )
+    # Every template's lists in field order: the kernel's order.
+    operands: list[Operand] = list(chain.from_iterable(map(Template.operands, every)))
+    instance_offsets = _numbered(list(map(_INSTANCE_COEFS, every)), offset_of, offset_of_coefs)
     templates = template_rows(every, unit_first, queue_index, frontend_index, instance_offsets)
     n = len(operands)
     spaces = list(map(_SPACE, operands))
     first_of_space = np.fromiter(map(space_first.__getitem__, spaces), dtype=np.int64, count=n)
     location = first_of_space + np.fromiter(map(_BASE, operands), dtype=np.int64, count=n)
     counts = np.fromiter(map(_COUNT, operands), dtype=np.int64, count=n)
-    operand_offsets = np.fromiter(map(offset_of, map(_COEFS, operands)), dtype=np.int64, count=n)
+    operand_offsets = _numbered(list(map(_COEFS, operands)), offset_of, offset_of_coefs)
     wide = int(counts[counts >= CHUNKED_SPAN].sum())
     # Chunks cost the one-location hot path a little: only where wide operands carry most
     # of the locations the templates name (Gemmini, not a systolic array's one drain).
@@ -139,8 +139,12 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
         templates[:, T_SIMPLE] = (instance_offsets == 0) & (moving[ends] == moving[starts])
     offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
-    coef_array = offset_coefs[operand_offsets]
-    track = np.fromiter(map(written.__contains__, spaces), dtype=np.bool_, count=n)
+    # Reads of a space some template writes keep their read times (WAR).
+    in_writes = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(in_writes, templates[:, T_READS_END], 1)
+    np.add.at(in_writes, templates[:, T_WRITES_END], -1)
+    written = np.unique(first_of_space[np.cumsum(in_writes)[:n] > 0])
+    track = np.isin(first_of_space, written)
     space_lo = first_of_space
     space_hi = np.fromiter(map(space_end.__getitem__, spaces), dtype=np.int64, count=n)
     arrays = ProgramArrays(
@@ -148,8 +152,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         operand_location=location,
         operand_slot=location.astype(np.uint64),
         operand_count=counts,
-        operand_coefs=coef_array,
-        operand_affine=_address_depths(coef_array),
+        operand_affine=_address_depths(offset_coefs)[operand_offsets],
         operand_track=track,
         queue_first=np.array(queue_first, dtype=np.int64),
         n_units=total,
@@ -172,6 +175,18 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         + queue_first[-1]
     )
     return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
+
+
+def _numbered(
+    coefs: list[tuple[int, ...]],
+    offset_of: Callable[[tuple[int, ...]], int],
+    numbers: dict[tuple[int, ...], int],
+) -> np.ndarray:
+    """The offset of each coefficient tuple, `offset_of` called once per distinct one
+    (most operands and instances share the empty tuple), then read from `numbers`."""
+    for distinct in dict.fromkeys(coefs):  # first sight first: the numbering's order
+        offset_of(distinct)
+    return np.fromiter(map(numbers.__getitem__, coefs), dtype=np.int64, count=len(coefs))
 
 
 def _address_depths(coefs: np.ndarray) -> np.ndarray:
@@ -414,7 +429,7 @@ def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bo
     extra = np.zeros(len(first), dtype=np.int64)
     np.add.at(extra, block_of, np.maximum(arrays.operand_count - 1, 0))
     bits = 1 << np.arange(MAX_DEPTH, dtype=np.int64)
-    depth_bits = (arrays.operand_coefs != 0) @ bits
+    depth_bits = ((arrays.offset_coefs != 0) @ bits)[arrays.operand_offset]
     mask = np.zeros(len(first), dtype=np.int64)
     np.bitwise_or.at(mask, block_of, depth_bits)
     affine = np.zeros(len(first), dtype=np.bool_)

@@ -276,7 +276,7 @@ def _region_bounds(layer, program, begin, index, regions):
                 high = program.operand_count[a]
                 step = 0
                 for d in range(program.operand_affine[a]):
-                    c = program.operand_coefs[a, d]
+                    c = program.offset_coefs[program.operand_offset[a], d]
                     if d < depth:
                         address += c * index[d]
                     elif d == depth:

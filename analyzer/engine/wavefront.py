@@ -89,7 +89,7 @@ def _footprints(layer, program, begin, index, out):
                         region_kind, space_lo, space_hi = UNITS, 0, program.n_units
                         written = True
                     else:
-                        coefs = program.operand_coefs[a]
+                        coefs = program.offset_coefs[program.operand_offset[a]]
                         address = program.operand_location[a]
                         low, high = 0, program.operand_count[a]
                         region_kind = LOCATIONS

@@ -206,6 +206,7 @@ class _ArrayBuilder:
         self.north_read = ((memory_action(sram_of(tensors["north"]), "read"), 1),)
         self.output_write = ((memory_action(sram_of("ofmap"), "write"), 1),)
         self.units = accelerator.units
+        self._registers: dict[tuple[str, int], Operand] = {}
         if rows * cols > self.units["pe"].instances or self.units["drain"].instances < rows * cols:
             raise DescriptionError(
                 f"accelerator {accelerator.name!r}: units pe and drain need rows*cols = "
@@ -239,6 +240,17 @@ class _ArrayBuilder:
     def _pe(self, r: int, c: int) -> int:
         return r * self.cols + c
 
+    def _at(self, space: str, location: int) -> Operand:
+        """The one-location operand of `space` at `location`, one object per location: a
+        register is named by several templates (a PE writing it, its neighbours and the
+        next step reading it), and at 512x512 an object per naming costs hundreds of MB
+        and seconds of lowering."""
+        key = (space, location)
+        operand = self._registers.get(key)
+        if operand is None:
+            operand = self._registers[key] = Operand(space, location)
+        return operand
+
     def sync_block(self, outputs: int) -> Block:
         # Waiting for every output port's last capture is what makes folds sequential.
         sync = self._template(
@@ -246,7 +258,7 @@ class _ArrayBuilder:
             "sequencer",
             0,
             reads=[Operand("out", 0, outputs)],
-            writes=[Operand("fold_token", 0)],
+            writes=[self._at("fold_token", 0)],
             bundle_start=True,
         )
         return Block("fold_sync", (sync,))
@@ -267,16 +279,16 @@ class _ArrayBuilder:
         for r in range(self.rows - 1, -1, -1):
             for c in range(self.cols):
                 if r == 0:
-                    reads = [Operand("north", c), Operand("fold_token", 0)]
+                    reads = [self._at("north", c), self._at("fold_token", 0)]
                 else:
-                    reads = [Operand("s", self._pe(r - 1, c)), Operand("fold_token", 0)]
+                    reads = [self._at("s", self._pe(r - 1, c)), self._at("fold_token", 0)]
                 templates.append(
                     self._template(
                         "preload",
                         "pe",
                         self._pe(r, c),
                         reads,
-                        [Operand("s", self._pe(r, c))],
+                        [self._at("s", self._pe(r, c))],
                         bundle_start=not templates,
                         actions=self.north_read if r == 0 else (),
                     )
@@ -290,18 +302,18 @@ class _ArrayBuilder:
             for c in range(self.cols):
                 pe = self._pe(r, c)
                 reads = [
-                    Operand("west", r) if c == 0 else Operand("h", self._pe(r, c - 1)),
-                    Operand("s", pe),
+                    self._at("west", r) if c == 0 else self._at("h", self._pe(r, c - 1)),
+                    self._at("s", pe),
                 ]
                 if r > 0:
-                    reads.append(Operand("v", self._pe(r - 1, c)))
+                    reads.append(self._at("v", self._pe(r - 1, c)))
                 templates.append(
                     self._template(
                         "mac",
                         "pe",
                         pe,
                         reads,
-                        [Operand("h", pe), Operand("v", pe)],
+                        [self._at("h", pe), self._at("v", pe)],
                         bundle_start=not templates,
                         actions=_MAC + (self.west_read if c == 0 else ()),
                     )
@@ -312,8 +324,8 @@ class _ArrayBuilder:
                     "drain",
                     "drain",
                     c,
-                    [Operand("v", self._pe(self.rows - 1, c))],
-                    [Operand("out", c)],
+                    [self._at("v", self._pe(self.rows - 1, c))],
+                    [self._at("out", c)],
                     bundle_start=False,
                     actions=self.output_write,
                 )
@@ -327,20 +339,20 @@ class _ArrayBuilder:
             for c in range(self.cols):
                 pe = self._pe(r, c)
                 reads = [
-                    Operand("west", r) if c == 0 else Operand("h", self._pe(r, c - 1)),
-                    Operand("north", c) if r == 0 else Operand("v", self._pe(r - 1, c)),
-                    Operand("s", pe),
+                    self._at("west", r) if c == 0 else self._at("h", self._pe(r, c - 1)),
+                    self._at("north", c) if r == 0 else self._at("v", self._pe(r - 1, c)),
+                    self._at("s", pe),
                 ]
                 if r == 0 and c == 0:
                     # The corner PE starts the fold; every other PE follows it through h/v.
-                    reads.append(Operand("fold_token", 0))
+                    reads.append(self._at("fold_token", 0))
                 templates.append(
                     self._template(
                         "mac",
                         "pe",
                         pe,
                         reads,
-                        [Operand("h", pe), Operand("v", pe), Operand("s", pe)],
+                        [self._at("h", pe), self._at("v", pe), self._at("s", pe)],
                         bundle_start=not templates,
                         actions=_MAC
                         + (self.west_read if c == 0 else ())
@@ -355,8 +367,8 @@ class _ArrayBuilder:
                 "drain",
                 "drain",
                 self._pe(r, c),
-                [Operand("s", self._pe(r, c))],
-                [Operand("out", self._pe(r, c))],
+                [self._at("s", self._pe(r, c))],
+                [self._at("out", self._pe(r, c))],
                 bundle_start=(r == 0 and c == 0),
                 actions=self.output_write,
             )

@@ -110,8 +110,8 @@ AHEAD_BUGS = (
     Bug(
         "ahead.preload-rows-shift-before-the-fold",
         SYSTOLIC_LOWERING,
-        'reads = [Operand("s", self._pe(r - 1, c)), Operand("fold_token", 0)]',
-        'reads = [Operand("s", self._pe(r - 1, c))]',
+        'reads = [self._at("s", self._pe(r - 1, c)), self._at("fold_token", 0)]',
+        'reads = [self._at("s", self._pe(r - 1, c))]',
         "every PE of a preload step waits for its fold's start, so a later fold's preload "
         "repeats from its first step (the cycles are the same either way)",
         ("tests/test_ahead_periods.py::test_a_later_folds_preload_takes_ahead_periods",),

@@ -331,8 +331,8 @@ PACKING_BUGS = (
     Bug(
         "packing.reads-never-tracked",
         PACKING,
-        "track = np.fromiter(map(written.__contains__, spaces)",
-        "track = np.fromiter(map(lambda space: False, spaces)",
+        "track = np.isin(first_of_space, written)",
+        "track = np.zeros(n, dtype=np.bool_)",
         "reads of written spaces record their read times (WAR, general path)",
         RULES,
     ),
