@@ -553,6 +553,28 @@ def test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves():
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_two_bundles_a_cycle_repeat_every_two_iterations(sampling, monkeypatch):
+    # Two bundles a cycle, six ahead (never the bound: bundle k - 6 started three cycles
+    # before bundle k), no delay; 41 bundles of one
+    # instruction (occupancy 0, latency 1): bundle k issues and starts at k // 2, so the
+    # last ends at 21. After an even bundle the issue ring's older entry is the issue
+    # time itself (the cycle is full), after an odd one a cycle earlier: the two
+    # boundaries differ, and the period is two iterations a cycle. Clamping the ring at
+    # the issue time would call them equal and skip a cycle per iteration.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    body = Template("b", "u", 0, 1, 0, 0, (), (), True)
+    root = Loop("layer", 1, (Loop("l", 41, (BlockRef(0),)),))
+    program = Program(
+        "t", {}, 2, 6, 0, {"u": 1}, {"m": 1}, (Block("b", (body,)),),
+        (LayerProgram("L", "t", 0, {}, root),),
+    )  # fmt: skip
+    assert timeline(program) == [(k // 2, k // 2 + 1) for k in range(41)]
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    assert fast.cycles == 21 == reference_cycles(program, program.layers[0])
+    assert fast.evaluated_iterations < 41  # the loop skipped periods
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_a_skip_keeps_a_unit_the_loop_never_uses_busy(sampling, monkeypatch):
     # One bundle a cycle, one ahead, no delay. P on u[1] (latency 0, occupancy 1000) keeps
     # u[1] busy until 1000. Loop l: 50 instructions on u[0] (latency 1), each issued a
