@@ -117,7 +117,8 @@ def layer_bound(
     rows, times = blocks.arrays.templates[ran], runs[ran]
     latency, occupancy = rows[:, _LATENCY], rows[:, _OCCUPANCY]
     # Templates whose instance moves with the loops are placed instance by instance below.
-    fixed = ~blocks.arrays.offset_coefs[rows[:, _INSTANCE_OFFSET]].any(axis=1)
+    moving = blocks.arrays.offset_coefs.any(axis=1)  # per offset: few rows
+    fixed = ~moving[rows[:, _INSTANCE_OFFSET]]
     unit = rows[fixed, _UNIT]
     size = sum(program.units.values())
     busy = np.zeros(size, dtype=np.int64)
