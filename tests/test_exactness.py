@@ -574,6 +574,27 @@ def test_two_bundles_a_cycle_repeat_every_two_iterations(sampling, monkeypatch):
     assert fast.evaluated_iterations < 41  # the loop skipped periods
 
 
+def test_a_skip_keeps_a_read_time_at_the_floor_a_writer_beside_it_sees(monkeypatch):
+    # As above, two bundles a cycle, six ahead: 41 bundles of one instruction on u[0]
+    # (occupancy 0, latency 1) reading m[0] for a cycle, bundle k at k // 2; then W on
+    # u[1] (latency 1, the program's shortest) writes m[0], issued beside bundle 40 at 20.
+    # m[0]'s pending read lasts until 21, the last issue time plus the shortest latency:
+    # W's end may not come before it, so W starts at 20 and ends at 21. A skip clamping
+    # read times a cycle later than that would restore 22 there and end W at 22.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS["every-boundary"])
+    body = Template("b", "u", 0, 1, 0, 1, (Operand("m", 0),), (), True)
+    w = Template("w", "u", 1, 1, 1, 1, (), (Operand("m", 0),), True)
+    root = Loop("layer", 1, (Loop("l", 41, (BlockRef(0),)), BlockRef(1)))
+    program = Program(
+        "t", {}, 2, 6, 0, {"u": 2}, {"m": 1}, (Block("b", (body,)), Block("w", (w,))),
+        (LayerProgram("L", "t", 0, {}, root),),
+    )  # fmt: skip
+    assert timeline(program)[-2:] == [(20, 21), (20, 21)]
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    assert fast.cycles == 21 == reference_cycles(program, program.layers[0])
+    assert fast.evaluated_iterations < 41  # the loop skipped periods
+
+
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_a_skip_keeps_a_unit_the_loop_never_uses_busy(sampling, monkeypatch):
     # One bundle a cycle, one ahead, no delay. P on u[1] (latency 0, occupancy 1000) keeps

@@ -63,6 +63,7 @@ FAST = (
     EXACT + "test_systolic_fast_equals_full_with_whole_state_periods_alone",
     EXACT + "test_a_skip_keeps_a_unit_the_loop_never_uses_busy",
     EXACT + "test_two_bundles_a_cycle_repeat_every_two_iterations",
+    EXACT + "test_a_skip_keeps_a_read_time_at_the_floor_a_writer_beside_it_sees",
     "tests/test_zoo_end_to_end.py::test_fast_equals_full_on_depthwise_and_pointwise",
     "tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full",
     "tests/test_gemmini_os.py::test_random_os_matmuls_fast_equals_full",
