@@ -68,6 +68,28 @@ def test_war_on_a_range_operand():
     assert timeline(prog) == [(0, 1), (2, 6)]
 
 
+def test_war_on_a_space_written_only_after_reading_another():
+    # Through the general path (ranges): A reads s[0:2] and writes r[0:2] (latency 1, ends
+    # at 1); B reads r[0:2] for 10 cycles from 1 (RAW); C reads s[0:2] and overwrites
+    # r[0:2] with latency 1: end(C) >= 11, so C starts at 10. B's read of r is kept (r is
+    # written), though every operand just before a write of r reads s, which nothing
+    # writes (packing finds the written spaces from the writes' own positions).
+    prog = program(
+        [
+            instr(reads=(op("s", 0, count=2),), writes=(op("r", 0, count=2),)),
+            instr(instance=1, read_time=10, reads=(op("r", 0, count=2),), bundle_start=False),
+            instr(
+                instance=2,
+                reads=(op("s", 0, count=2),),
+                writes=(op("r", 0, count=2),),
+                bundle_start=False,
+            ),
+        ],
+        spaces={"r": 2, "s": 2},
+    )
+    assert timeline(prog) == [(0, 1), (1, 2), (10, 11)]
+
+
 def test_structural_occupancy_on_one_instance():
     # Three independent instructions on alu[0] with occupancy 2 start 2 cycles apart;
     # on different instances they would all start at 0.

@@ -97,7 +97,9 @@ def _ahead_frontend(
     period q's bundle issues by the rules of §3.2 (its own latest start being q + 1
     shifts later), and is skipped only while its issue bound stays below the earliest
     start of its iteration (earliest + (q + 1) shift). Returns (periods skipped, issue,
-    issue head, window head, the last skipped bundle's latest start)."""
+    issue head, window head, the last skipped bundle's latest start). The issue rule is
+    evaluate_layer's at a bundle start (kernels.py), without the issue queue (no ahead
+    loop takes one): a change to one is a change to the other."""
     periods = 0
     while periods < most:
         slot = window_first + window_head
@@ -128,17 +130,17 @@ def _ahead_frontend(
 
 
 @njit(cache=True)
-def _ahead_boundary(i, trips, every, earliest, state, ahead, lv, front, frontend):
+def _ahead_boundary(i, trips, every, earliest, state, ahead, lv, front, front_rules):
     """Ahead periods at boundary i of level lv's loop (iteration i - 1, whose earliest
     start was `earliest`, has just ended): compared with the boundary kept at i - 1, every
     period that repeats is skipped but the last; otherwise boundary i is kept when the
     next is due (every `every`-th). `front`: the issuing front end's (issue, issue head,
-    window head, latest start of its open bundle); `frontend`: its (delay, width, window,
-    ring first, window first). Returns (periods skipped, and `front` after them)."""
+    window head, latest start of its open bundle); `front_rules`: its (delay, width,
+    window, ring first, window first). Returns (periods skipped, and `front` after them)."""
     row, kept, kept_at, kept_min = ahead
     unit_free, write_end, read_until, issue_ring, window_ring = state[:5]
     issue, issue_head, window_head, latest = front
-    delay, width, window, ring_first, window_first = frontend
+    delay, width, window, ring_first, window_first = front_rules
     skipped = 0
     if (
         kept_at[lv] == i - 1

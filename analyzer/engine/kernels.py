@@ -202,6 +202,8 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
                         window_head += 1
                         if window_head == window:
                             window_head = 0
+                    # The issue rule (§3.2); ahead._ahead_frontend steps it over skipped
+                    # periods: a change here is a change there.
                     earliest = issue_ring[ring_first + issue_head] + 1
                     if earliest > issue:
                         issue = earliest

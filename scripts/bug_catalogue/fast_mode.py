@@ -341,6 +341,14 @@ PACKING_BUGS = (
         RULES,
     ),
     Bug(
+        "packing.written-spaces-shifted",
+        PACKING,
+        "written = np.unique(first_of_space[np.cumsum(in_writes)[:n] > 0])",
+        "written = np.unique(first_of_space[np.cumsum(in_writes)[1 : n + 1] > 0])",
+        "the spaces some template writes are those of the write operands themselves",
+        ("tests/test_timing_rules.py::test_war_on_a_space_written_only_after_reading_another",),
+    ),
+    Bug(
         "packing.address-depth-one-short",
         PACKING,
         "last = MAX_DEPTH - np.argmax(nonzero[:, ::-1], axis=1)",
