@@ -24,7 +24,7 @@ def memory_action(memory: str, access: str) -> str:
     return f"{memory}.{access}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Operand:
     """`count` consecutive locations of address space `space`, starting at an affine address."""
 
@@ -76,7 +76,7 @@ def _field(kind: FieldKind, doc: str, materialized: bool = True, **default: Any)
     return field(metadata={"kind": kind, "doc": doc, "materialized": materialized}, **default)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Template:
     """One instruction of a block. Its fields are the template table (TEMPLATE_FIELDS):
     each field's kind and doc, given here once, decide the trace's columns, the checks

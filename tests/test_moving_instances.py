@@ -6,6 +6,8 @@ instance's state over to another)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -23,8 +25,7 @@ from tracer.trace_read import read_trace
 
 
 def moving(instance: int = 0, coefs: tuple[int, ...] = (0, 1), **fields) -> Template:
-    t = instr(instance=instance, **fields)
-    return Template(**{**t.__dict__, "instance_coefs": coefs})
+    return replace(instr(instance=instance, **fields), instance_coefs=coefs)
 
 
 def test_a_moving_instance_runs_each_trip_on_its_own_unit():

@@ -238,10 +238,11 @@ def test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound():
 
 def test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer():
     # Block 1 (one instruction of latency 5 on alu[0]) runs once, then block 0 (four
-    # one-instruction bundles on alu[0..3], latency 1) three times, one bundle per cycle:
-    # the 13 bundles issue at 0..12, the last ends at 13. The front end's bound is
-    # ceil(13 / 1) - 1 + the shortest latency of any block, 1: 13 = the cycles.
-    base = program([instr(instance=i) for i in range(4)], width=1)
+    # one-instruction bundles on alu[0..3], latency 1 but 2 on alu[1]) three times, one
+    # bundle per cycle: the 13 bundles issue at 0..12, the last ends at 13 (alu[1]'s last
+    # at 12). The front end's bound is ceil(13 / 1) - 1 + the shortest latency of any
+    # instruction, 1 (not of each block's longest, 2): 13 = the cycles.
+    base = program([instr(instance=i, latency=2 if i == 1 else 1) for i in range(4)], width=1)
     root = Loop("layer", 1, (Loop("once", 1, (BlockRef(1),)), Loop("loop", 3, (BlockRef(0),))))
     prog = replace(
         base,

@@ -86,16 +86,76 @@ def _unit_offsets(program: Program) -> dict[str, int]:
     return offsets
 
 
-def template_runs(packed: PackedLayer, blocks: PackedBlocks) -> np.ndarray:
-    """How many times one execution of the layer runs each template of the program."""
+def range_runs(packed: PackedLayer) -> dict[tuple[int, int], int]:
+    """How many times one execution of the layer runs each template range [first, end)
+    its BLOCK ops name (ranges it never runs left out)."""
     ops = packed.arrays
     is_block = ops.kind == BLOCK
-    runs = packed.op_runs[is_block]
-    # Each BLOCK op adds its runs to its templates [arg, arg2): a difference array.
-    steps = np.zeros(blocks.arrays.templates.shape[0] + 1, dtype=np.int64)
-    np.add.at(steps, ops.arg[is_block], runs)
-    np.add.at(steps, ops.arg2[is_block], -runs)
-    return np.cumsum(steps[:-1])
+    ranges: dict[tuple[int, int], int] = {}
+    for first, end, runs in zip(
+        ops.arg[is_block].tolist(),
+        ops.arg2[is_block].tolist(),
+        packed.op_runs[is_block].tolist(),
+        strict=True,
+    ):
+        if runs:
+            ranges[(first, end)] = ranges.get((first, end), 0) + runs
+    return ranges
+
+
+@dataclass(frozen=True)
+class RangeUsage:
+    """What one run of a template range asks of the machine: the terms of the resource
+    bound, which a layer adds up by how often it runs each range. Templates whose unit
+    instance moves with the loops are left out of `units` (_add_moving_usage places
+    them)."""
+
+    units: np.ndarray  # distinct fixed unit instances (global ids), ascending
+    busy: np.ndarray  # occupancy one run puts on each of `units`
+    overhang: np.ndarray  # per unit of `units`: largest occupancy - latency of a template
+    bundles: np.ndarray  # bundle starts per front end (Program.frontend_list's order)
+    hold: np.ndarray  # queue entry cycles per queue (an instruction holds one its latency)
+    min_latency: int
+    moving: bool  # some template's unit instance moves with the loops
+
+
+class ResourceUsage:
+    """The RangeUsage of each template range of one packed program, found on first use,
+    so a layer's resource bound sums over its few ranges, not over every template it runs
+    (524,288 a step at 512x512, again for every layer)."""
+
+    def __init__(self, program: Program, blocks: PackedBlocks) -> None:
+        self.blocks = blocks
+        self.frontends = len(program.frontends) + 1
+        self.queues = len(program.queues)
+        self._moving = blocks.arrays.offset_coefs.any(axis=1)  # per offset: few rows
+        self._found: dict[tuple[int, int], RangeUsage] = {}
+
+    def of(self, first: int, end: int) -> RangeUsage:
+        usage = self._found.get((first, end))
+        if usage is None:
+            usage = self._found[(first, end)] = self._usage(first, end)
+        return usage
+
+    def _usage(self, first: int, end: int) -> RangeUsage:
+        rows = self.blocks.arrays.templates[first:end]
+        latency, occupancy = rows[:, _LATENCY], rows[:, _OCCUPANCY]
+        fixed = ~self._moving[rows[:, _INSTANCE_OFFSET]]
+        units, where = np.unique(rows[fixed, _UNIT], return_inverse=True)
+        busy = np.zeros(units.shape[0], dtype=np.int64)
+        np.add.at(busy, where, occupancy[fixed])
+        # The last instruction on an instance ends `latency` after it starts, which may be
+        # before its occupancy runs out: the bound subtracts the largest such overhang.
+        overhang = np.full(units.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(overhang, where, occupancy[fixed] - latency[fixed])
+        bundles = np.zeros(self.frontends, dtype=np.int64)
+        np.add.at(bundles, rows[:, _FRONTEND], rows[:, _BUNDLE_START])
+        hold = np.zeros(self.queues, dtype=np.int64)
+        for column in (_QUEUE, _ISSUE_QUEUE):
+            queue = rows[:, column]
+            has = queue >= 0
+            np.add.at(hold, queue[has], latency[has])
+        return RangeUsage(units, busy, overhang, bundles, hold, int(latency.min()), not fixed.all())
 
 
 def layer_bound(
@@ -103,44 +163,34 @@ def layer_bound(
     program: Program,
     cycles: int,
     packed: PackedLayer,
-    blocks: PackedBlocks,
+    usage: ResourceUsage,
     critical: CriticalCycles | None = None,
 ) -> LayerBound:
-    """Resource bound always; the recurrence bound when `critical` is given (a
-    per-program cache, filled on first use of each block). `packed`: the layer packed
-    with `blocks`, whose op runs say what each template costs the layer."""
-    runs = template_runs(packed, blocks)
-    ran = np.flatnonzero(runs)
-    if len(ran) == 0:
+    """Resource bound always; the recurrence bound when `critical` is given. `usage` and
+    `critical` are per-program caches, filled on first use of each range and block;
+    `packed`: the layer packed with their blocks, whose op runs say what each template
+    range costs the layer."""
+    ranges = range_runs(packed)
+    if not ranges:
         return LayerBound("-", 0, cycles)
-    # The rows of the templates the layer runs, and how often it runs each.
-    rows, times = blocks.arrays.templates[ran], runs[ran]
-    latency, occupancy = rows[:, _LATENCY], rows[:, _OCCUPANCY]
-    # Templates whose instance moves with the loops are placed instance by instance below.
-    moving = blocks.arrays.offset_coefs.any(axis=1)  # per offset: few rows
-    fixed = ~moving[rows[:, _INSTANCE_OFFSET]]
-    unit = rows[fixed, _UNIT]
     size = sum(program.units.values())
     busy = np.zeros(size, dtype=np.int64)
-    np.add.at(busy, unit, times[fixed] * occupancy[fixed])
-    # The last instruction on an instance ends `latency` after it starts, which may be
-    # before its occupancy runs out: subtract the largest such overhang.
     overhang = np.zeros(size, dtype=np.int64)
-    np.maximum.at(overhang, unit, occupancy[fixed] - latency[fixed])
     used = np.zeros(size, dtype=np.bool_)
-    used[unit] = True
-    if not fixed.all():
+    bundles = np.zeros(usage.frontends, dtype=np.int64)
+    hold = np.zeros(usage.queues, dtype=np.int64)
+    min_latency, moving = np.iinfo(np.int64).max, False
+    for (first, end), times in ranges.items():
+        run = usage.of(first, end)
+        busy[run.units] += times * run.busy
+        overhang[run.units] = np.maximum(overhang[run.units], run.overhang)
+        used[run.units] = True
+        bundles += times * run.bundles
+        hold += times * run.hold
+        min_latency = min(min_latency, run.min_latency)
+        moving |= run.moving
+    if moving:
         _add_moving_usage(layer, program, busy, overhang, used)
-    # Bundles per front end (Program.frontend_list's order).
-    bundles = np.zeros(len(program.frontends) + 1, dtype=np.int64)
-    np.add.at(bundles, rows[:, _FRONTEND], times * rows[:, _BUNDLE_START])
-    hold = np.zeros(len(program.queues), dtype=np.int64)
-    entry_cycles = times * latency  # each run holds a queue entry for its latency
-    for column in (_QUEUE, _ISSUE_QUEUE):
-        queue = rows[:, column]
-        has = queue >= 0
-        np.add.at(hold, queue[has], entry_cycles[has])
-    min_latency = int(latency.min())
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
     busiest = int(np.argmax(net))
     busy_cycles = int(net[busiest])

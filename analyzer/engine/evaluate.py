@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzer.actions import ActionCounter, LayerActions
-from analyzer.engine.bounds import LayerBound, layer_bound
+from analyzer.engine.bounds import LayerBound, ResourceUsage, layer_bound
 from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import (
@@ -144,6 +144,7 @@ class Evaluation:
         # `checked`: the caller validated the program already (read_trace does).
         self.blocks = pack_blocks(program, checked=checked)
         self._subtrees = SubtreeOps(self.blocks)
+        self._usage = ResourceUsage(program, self.blocks)
         self._critical = CriticalCycles(self.blocks) if recurrence else None
         self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
         self._memo = LoopMemo(self.blocks)
@@ -220,7 +221,7 @@ class Evaluation:
 
     def bound(self, layer: LayerProgram, packed: PackedLayer, cycles: int) -> LayerBound:
         """What bounds `layer` (`packed` by pack), which took `cycles`."""
-        return layer_bound(layer, self.program, cycles, packed, self.blocks, self._critical)
+        return layer_bound(layer, self.program, cycles, packed, self._usage, self._critical)
 
 
 def evaluate_program(

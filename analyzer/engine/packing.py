@@ -123,8 +123,9 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     instance_offsets = _numbered(list(map(_INSTANCE_COEFS, every)), offset_of, offset_of_coefs)
     templates = template_rows(every, unit_first, queue_index, frontend_index, instance_offsets)
     n = len(operands)
-    spaces = list(map(_SPACE, operands))
-    first_of_space = np.fromiter(map(space_first.__getitem__, spaces), dtype=np.int64, count=n)
+    space_index = {name: k for k, name in enumerate(program.spaces)}
+    space_of = np.fromiter(map(space_index.__getitem__, map(_SPACE, operands)), np.int64, n)
+    first_of_space = np.array(list(space_first.values()), dtype=np.int64)[space_of]
     location = first_of_space + np.fromiter(map(_BASE, operands), dtype=np.int64, count=n)
     counts = np.fromiter(map(_COUNT, operands), dtype=np.int64, count=n)
     operand_offsets = _numbered(list(map(_COEFS, operands)), offset_of, offset_of_coefs)
@@ -146,7 +147,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     written = np.unique(first_of_space[np.cumsum(in_writes)[:n] > 0])
     track = np.isin(first_of_space, written)
     space_lo = first_of_space
-    space_hi = np.fromiter(map(space_end.__getitem__, spaces), dtype=np.int64, count=n)
+    space_hi = np.array(list(space_end.values()), dtype=np.int64)[space_of]
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,
@@ -425,20 +426,17 @@ def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bo
     nonempty = end > first
     operands_first[nonempty] = arrays.templates[first[nonempty], T_OPERANDS_FIRST]
     operands_end[nonempty] = arrays.templates[end[nonempty] - 1, T_MARKS_END]
-    block_of = np.repeat(np.arange(len(first)), operands_end - operands_first)
-    extra = np.zeros(len(first), dtype=np.int64)
-    np.add.at(extra, block_of, np.maximum(arrays.operand_count - 1, 0))
+    extra = _per_block(
+        np.add, np.maximum(arrays.operand_count - 1, 0), operands_first, operands_end
+    )
     bits = 1 << np.arange(MAX_DEPTH, dtype=np.int64)
     depth_bits = ((arrays.offset_coefs != 0) @ bits)[arrays.operand_offset]
-    mask = np.zeros(len(first), dtype=np.int64)
-    np.bitwise_or.at(mask, block_of, depth_bits)
-    affine = np.zeros(len(first), dtype=np.bool_)
-    np.logical_or.at(affine, block_of, arrays.operand_affine > 0)
+    mask = _per_block(np.bitwise_or, depth_bits, operands_first, operands_end)
+    affine = _per_block(np.logical_or, arrays.operand_affine > 0, operands_first, operands_end)
     # The depths the templates' unit instances move with count as the addresses' do.
-    template_block = np.repeat(np.arange(len(first)), end - first)
     instance_bits = (arrays.offset_coefs[arrays.templates[:, T_INSTANCE_OFFSET]] != 0) @ bits
-    np.bitwise_or.at(mask, template_block, instance_bits)
-    np.logical_or.at(affine, template_block, instance_bits != 0)
+    mask |= _per_block(np.bitwise_or, instance_bits, first, end)
+    affine |= _per_block(np.logical_or, instance_bits != 0, first, end)
     instructions = end - first
     return list(
         zip(
@@ -451,3 +449,16 @@ def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bo
             strict=True,
         )
     )
+
+
+def _per_block(
+    reduce: np.ufunc, values: np.ndarray, first: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """`reduce` over values[first[b] : end[b]] for each block b (its identity for an empty
+    one). The blocks' ranges lie end to end (a block's templates, and their operands,
+    follow the previous block's), so each nonempty one ends where the next one starts."""
+    out = np.full(len(first), reduce.identity, dtype=values.dtype)
+    nonempty = end > first
+    if nonempty.any():
+        out[nonempty] = reduce.reduceat(values[: end[nonempty][-1]], first[nonempty])
+    return out

@@ -93,6 +93,21 @@ PORT_TENSORS = {
 BYTES_PER_PE = 6 * 1024
 
 
+def spaces(rows: int, cols: int, dataflow: str) -> dict[str, int]:
+    """The array's address spaces and their sizes (locations)."""
+    return {
+        "h": rows * cols,
+        "v": rows * cols,
+        "s": rows * cols,
+        "west": rows,
+        "north": cols,
+        # Where outputs are captured: a PE's own (os), a column's bottom PE (ws, is). No
+        # more locations than captures: fast mode compares every location (§4.3).
+        "out": rows * cols if dataflow == "os" else cols,
+        "fold_token": 1,
+    }
+
+
 def footprint(accelerator: Accelerator) -> tuple[int, str]:
     pes = int(accelerator.parameters["rows"]) * int(accelerator.parameters["cols"])
     return pes * BYTES_PER_PE, f"{pes:,} PEs at about {BYTES_PER_PE // 1024} KiB each"
@@ -156,21 +171,10 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             mapping.update(im2col_geometry(layer))
         root = Loop("layer", 1, (Loop("fold", folds, fold_body),))
         layers.append(LayerProgram(layer.name, layer.kind, layer.macs, mapping, root))
-    spaces = {
-        "h": rows * cols,
-        "v": rows * cols,
-        "s": rows * cols,
-        "west": rows,
-        "north": cols,
-        # Where outputs are captured: a PE's own (os), a column's bottom PE (ws, is). No
-        # more locations than captures: fast mode compares every location (§4.3).
-        "out": rows * cols if dataflow == "os" else cols,
-        "fold_token": 1,
-    }
     return program_of(
         accelerator,
         model,
-        spaces=spaces,
+        spaces=spaces(rows, cols, dataflow),
         memories=memories(params),
         datapath=DATAPATH,
         blocks=blocks,
@@ -206,7 +210,8 @@ class _ArrayBuilder:
         self.north_read = ((memory_action(sram_of(tensors["north"]), "read"), 1),)
         self.output_write = ((memory_action(sram_of("ofmap"), "write"), 1),)
         self.units = accelerator.units
-        self._registers: dict[tuple[str, int], Operand] = {}
+        self._registers: dict[str, list[Operand]] = {}
+        self._space_sizes = spaces(rows, cols, dataflow)
         if rows * cols > self.units["pe"].instances or self.units["drain"].instances < rows * cols:
             raise DescriptionError(
                 f"accelerator {accelerator.name!r}: units pe and drain need rows*cols = "
@@ -245,11 +250,15 @@ class _ArrayBuilder:
         register is named by several templates (a PE writing it, its neighbours and the
         next step reading it), and at 512x512 an object per naming costs hundreds of MB
         and seconds of lowering."""
-        key = (space, location)
-        operand = self._registers.get(key)
-        if operand is None:
-            operand = self._registers[key] = Operand(space, location)
-        return operand
+        return self._register_file(space)[location]
+
+    def _register_file(self, space: str) -> list[Operand]:
+        """Every location of `space` as its one operand object, made on first use."""
+        registers = self._registers.get(space)
+        if registers is None:
+            size = self._space_sizes[space]
+            registers = self._registers[space] = [Operand(space, k) for k in range(size)]
+        return registers
 
     def sync_block(self, outputs: int) -> Block:
         # Waiting for every output port's last capture is what makes folds sequential.

@@ -53,7 +53,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.loop-moving-its-instances-skippable",
         PACKING,
-        "np.bitwise_or.at(mask, template_block, instance_bits)",
+        "mask |= _per_block(np.bitwise_or, instance_bits, first, end)",
         "pass",
         "a loop whose index moves an instance below it is index-dependent: never skipped whole",
         MOVING_RULES,
@@ -61,7 +61,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.memo-restores-a-moved-instance",
         PACKING,
-        "np.logical_or.at(affine, template_block, instance_bits != 0)",
+        "affine |= _per_block(np.logical_or, instance_bits != 0, first, end)",
         "pass",
         "the memo never restores a loop whose instances an outer index moves",
         (MOVING, EXACT + "test_random_programs_fast_equals_full"),
@@ -93,7 +93,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.bound-counts-the-base-instance",
         BOUNDS,
-        "fixed = ~moving[rows[:, _INSTANCE_OFFSET]]",
+        "fixed = ~self._moving[rows[:, _INSTANCE_OFFSET]]",
         "fixed = np.ones(len(rows), dtype=np.bool_)",
         "a moving template's occupancy is spread over the instances it reaches",
         (MOVING, EXACT + "test_random_programs_fast_equals_full"),
