@@ -10,6 +10,8 @@ from analyzer.engine.evaluate import Evaluation, run_kernel
 from analyzer.engine.memo import LoopMemo
 from analyzer.engine.packing import pack_blocks, pack_layer
 from isa.systolic.lowering import lower
+from tests.builders import instr, op
+from tests.builders import program as tiny_program
 from tracer.workloads.layers import Dense, Model
 
 
@@ -61,3 +63,21 @@ def test_a_memo_is_refused_for_another_program(program):
     packed = pack_layer(program.layers[0], program, blocks)
     with pytest.raises(ValueError, match="belongs to another packed program"):
         run_kernel(packed, blocks, fast=True, memo=LoopMemo(other))
+
+
+@pytest.mark.parametrize(("window", "stored"), [(1024, True), (4096, False)])
+def test_an_evolution_whose_times_overflow_the_memo_items_is_not_stored(window, stored):
+    # One instruction a trip on alu[0], reading and writing r0 with latency 2^20: each
+    # starts when the one before ends, and the front end runs `window` bundles ahead, so
+    # once the window fills, r0's write time is (window + 1) x 2^20 past the issue floor:
+    # 1.07e9 with 1,024 bundles fits the memo's int32 items (analyzer/engine/memo.py),
+    # 4.3e9 with 4,096 does not, and that evolution is not stored; both stay exact.
+    body = instr(latency=1 << 20, reads=(op("r", 0),), writes=(op("r", 0),))
+    prog = tiny_program([body], trips=3 * window, width=1, window=window)
+    blocks = pack_blocks(prog)
+    memo = LoopMemo(blocks)
+    packed = pack_layer(prog.layers[0], prog, blocks)
+    fast, *_ = run_kernel(packed, blocks, fast=True, memo=memo)
+    full, *_ = run_kernel(packed, blocks, fast=False)
+    assert fast == full == (3 * window) << 20
+    assert (memo.entries > 0) == stored

@@ -9,6 +9,10 @@ from typing import NamedTuple
 import numpy as np
 
 MEMO_META_COLUMNS = 6  # of MemoArrays.meta: what _remember stores besides the signatures
+# The item type of the memo's stored signatures (analyzer/engine/memo.py says why), and its
+# range as plain integers, which the kernels take as constants.
+MEMO_ITEM = np.int32
+MEMO_ITEM_LOW, MEMO_ITEM_HIGH = int(np.iinfo(MEMO_ITEM).min), int(np.iinfo(MEMO_ITEM).max)
 
 
 class LayerArrays(NamedTuple):
@@ -77,8 +81,8 @@ class MemoArrays(NamedTuple):
     """Fast mode's memo of loop evolutions (see evaluate_layer), one row per entry,
     filled round robin; owned by analyzer/engine/memo.py's LoopMemo."""
 
-    keys: np.ndarray  # int64[capacity, signature length]: entry signatures
-    vals: np.ndarray  # int64[capacity, signature length]: signatures after the loop
+    keys: np.ndarray  # int32[capacity, signature length]: entry signatures (memo.py)
+    vals: np.ndarray  # int32[capacity, signature length]: signatures after the loop
     meta: np.ndarray  # int64[capacity, MEMO_META_COLUMNS]: see _remember
     hashes: np.ndarray  # uint64[capacity]: of the keys
     count: np.ndarray  # int64[1]: entries ever stored

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.arrays import MEMO_ITEM_HIGH, MEMO_ITEM_LOW
 from analyzer.engine.signatures import BLOCK, LOOP_BEGIN
 from analyzer.engine.template_row import COLUMN
 
@@ -31,7 +32,10 @@ def _remember(
     """Store one loop evolution in `memo` (MemoArrays): from signature `entry` (with a
     bundle open or not, `opened_before`), `iterations` trips later the state is `state`
     (each front end's open bundle in it), the issue floor has moved `issue_gain` and
-    `covered_gain` instructions ran."""
+    `covered_gain` instructions ran. Not stored when an item does not fit the memo's
+    item type (analyzer/engine/memo.py, MEMO_ITEM): the memo only ever saves work."""
+    if not (_fits_memo(entry) and _fits_memo(state)):
+        return
     slot = memo.count[0] % memo.keys.shape[0]
     memo.keys[slot, :] = entry
     memo.vals[slot, :] = state
@@ -43,6 +47,15 @@ def _remember(
     memo.meta[slot, 4] = np.int64(state_hash)
     memo.meta[slot, 5] = np.int64(opened_before)
     memo.count[0] += 1
+
+
+@njit(cache=True)
+def _fits_memo(sig):
+    """Whether every item of `sig` is within the range of the memo's item type."""
+    for k in range(sig.shape[0]):
+        if sig[k] < MEMO_ITEM_LOW or sig[k] > MEMO_ITEM_HIGH:
+            return False
+    return True
 
 
 @njit(cache=True)

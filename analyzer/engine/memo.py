@@ -18,13 +18,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from analyzer.engine.arrays import MEMO_META_COLUMNS, MemoArrays
+from analyzer.engine.arrays import MEMO_ITEM, MEMO_META_COLUMNS, MemoArrays
 from analyzer.engine.packing import PackedBlocks
 
 # The memo keeps a few loop evolutions (entry and exit states of a whole machine); cap it
-# by entries and by memory, which grows with the array (two signatures per entry).
+# by entries and by memory, which grows with the array (two signatures per entry). At
+# 512x512 a signature has 2.1 M items, and ResNet-50's preload and stream loops need 7
+# entries not to evict one another (with one, analysis evaluated 72 M instructions, with
+# seven 34 M; docs/benchmarks.md §2.5).
 MEMO_ENTRIES = 8
-MEMO_BYTES = 64 * 1024 * 1024
+MEMO_BYTES = 128 * 1024 * 1024
+# Stored signatures are MEMO_ITEM, int32: their items are times relative to the issue
+# floor (a loop's lookahead, thousands of cycles, not the layer's billions), so an entry
+# takes half the memory; an evolution with an item out of range is not stored
+# (analyzer/engine/loop_kernels.py, _remember).
 
 
 class LoopMemo:
@@ -33,10 +40,11 @@ class LoopMemo:
     def __init__(self, blocks: PackedBlocks) -> None:
         self.blocks = blocks
         length = blocks.signature_length
-        capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * 8 * length)))
+        item_bytes = np.dtype(MEMO_ITEM).itemsize
+        capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * item_bytes * length)))
         self.arrays = MemoArrays(
-            keys=np.zeros((capacity, length), dtype=np.int64),
-            vals=np.zeros((capacity, length), dtype=np.int64),
+            keys=np.zeros((capacity, length), dtype=MEMO_ITEM),
+            vals=np.zeros((capacity, length), dtype=MEMO_ITEM),
             meta=np.zeros((capacity, MEMO_META_COLUMNS), dtype=np.int64),
             hashes=np.zeros(capacity, dtype=np.uint64),
             count=np.zeros(1, dtype=np.int64),
@@ -51,8 +59,8 @@ class LoopMemo:
 # What full mode passes: it never reads or fills a memo (the kernel finds no signature
 # of this length), so no program's memo needs allocating for it.
 NO_MEMO = MemoArrays(
-    keys=np.zeros((0, 0), dtype=np.int64),
-    vals=np.zeros((0, 0), dtype=np.int64),
+    keys=np.zeros((0, 0), dtype=MEMO_ITEM),
+    vals=np.zeros((0, 0), dtype=MEMO_ITEM),
     meta=np.zeros((0, MEMO_META_COLUMNS), dtype=np.int64),
     hashes=np.zeros(0, dtype=np.uint64),
     count=np.zeros(1, dtype=np.int64),

@@ -10,6 +10,7 @@ from scripts.bug_catalogue.common import (
     FAST,
     GEMMINI,
     KERNELS,
+    LOOP_KERNELS,
     LOOP_SKIPS,
     PACKING,
     RULES,
@@ -239,6 +240,14 @@ MEMO_BUGS = (
         "is 0 only for one that has issued nothing, whose restored latest start is its initial "
         "0: the mutant's extra window entry is a 0 before the first real one, which shifts the "
         "ring and the slot the window reads alike (survived the whole suite, 2026-12-04)",
+    ),
+    Bug(
+        "memo.items-out-of-range-stored",
+        LOOP_KERNELS,
+        "    if not (_fits_memo(entry) and _fits_memo(state)):\n",
+        "    if False:\n",
+        "an evolution whose items do not fit the memo's int32 items is not stored",
+        ("tests/test_loop_memo.py", *FAST),
     ),
     Bug(
         "memo.other-block-restored",
