@@ -235,6 +235,9 @@ def _operands_certainly_valid(operands: list[Operand], program: Program) -> bool
         return False
     moves: dict[object, bool] = {}
     coefs = list(map(_COEFS_OF, operands))
+    # Exact ints only: a set keeps one of (1,) and (True,), which compare equal.
+    if not set(map(type, chain.from_iterable(coefs))) <= {int}:
+        return False
     for c in set(coefs):
         if not isinstance(c, tuple) or len(c) > MAX_DEPTH:
             return False
@@ -268,6 +271,8 @@ def _templates_certainly_valid(
         if not set(units) <= program.units.keys():
             return False
         coefs = list(map(_INSTANCE_COEFS_OF, templates))
+        if not set(map(type, chain.from_iterable(coefs))) <= {int}:  # as for operands
+            return False
         moves: dict[object, bool] = {}
         for c in set(coefs):
             if not isinstance(c, tuple) or len(c) > MAX_DEPTH:

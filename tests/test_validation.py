@@ -238,3 +238,25 @@ def test_every_limit_accepts_its_edge_and_refuses_one_past(what):
     check_program(at_limit)
     with pytest.raises(ProgramError, match=fragment):
         check_program(past_limit)
+
+
+@pytest.mark.parametrize(
+    ("good", "bad", "fragment"),
+    [
+        (
+            instr(reads=(op("r", 0, coefs=(0, 1)),)),
+            instr(reads=(op("r", 0, coefs=(0, True)),)),
+            "has a bad coefficient",
+        ),
+        (
+            replace(instr(), instance_coefs=(0, 1)),
+            replace(instr(), instance_coefs=(0, True)),
+            "has a bad one",
+        ),
+    ],
+)
+def test_a_bool_coefficient_is_refused_beside_an_equal_int_one(good, bad, fragment):
+    # (0, 1) and (0, True) compare equal, so a check of distinct values alone would see
+    # only one of them; the column pass checks the items' types first.
+    with pytest.raises(ProgramError, match=rf"#1: .*{fragment}"):
+        check_program(program([good, bad], trips=2))
