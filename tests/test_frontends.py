@@ -226,3 +226,32 @@ def test_a_loops_live_front_ends_include_those_an_enclosing_loop_issues_again():
     begins = packed.arrays.kind == LOOP_BEGIN
     ld, ex = 1 << 1, 1 << 2  # front end k + 1's bit (the default one is 0)
     assert packed.arrays.live[begins].tolist() == [ld | ex, ld | ex]
+
+
+def test_the_issue_floor_holds_the_front_end_whose_bundle_a_loop_continues():
+    # Found by the property above (shrunk): two trips of one instruction on u (occupancy
+    # 1, latency 0) that opens no bundle: both join the default front end's one bundle,
+    # issued at 0, which stays open and is the only front end that issues (f1 and f2
+    # never do, so none is live). The second waits for u: (0, 0), (1, 1), 1 cycle. The
+    # issue floor of a boundary is that open bundle's issue time: without it, no front
+    # end bounds the floor, every time is clamped away and the two boundaries look equal.
+    body = Template(
+        "op", "u", 0, 0, 1, 0, (op("m", 0, count=63),), (), False, instance_coefs=(0, 0)
+    )
+    layer = LayerProgram(
+        "layer", "random", 0, {}, Loop("layer", 1, (Loop("l1", 2, (BlockRef(0),)),))
+    )
+    program = Program(
+        accelerator="random",
+        parameters={},
+        bundles_per_cycle=1,
+        window_bundles=1,
+        frontend_delay=0,
+        units={"u": 1},
+        spaces={"m": 63},
+        blocks=(Block("b0", (body,)),),
+        layers=(layer,),
+        frontends={f: Frontend(1, 1, 0) for f in SEVERAL},
+    )
+    assert timeline(program) == [(0, 0), (1, 1)]
+    assert [r.cycles for r in evaluate_program(program, "fast")] == [1]

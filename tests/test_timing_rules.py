@@ -183,6 +183,20 @@ def test_a_read_across_two_chunks_sees_a_write_in_the_second():
     assert timeline(prog) == [(0, 1), (0, 20), (20, 21)]
 
 
+def test_a_read_across_two_chunks_sees_the_second_chunks_floor():
+    # A writes r[64:320] (latency 20): whole chunks 1-4, raised through their floors alone
+    # (their locations' own write times stay unset). B reads r[60:68], across chunks 0 and
+    # 1: RAW through chunk 1's floor, start 20, though chunk 0 holds no write at all.
+    prog = program(
+        [
+            instr(latency=20, writes=(op("r", 64, count=256),)),
+            instr(instance=1, reads=(op("r", 60, count=8),), bundle_start=False),
+        ],
+        spaces={"r": 512},
+    )
+    assert timeline(prog) == [(0, 20), (20, 21)]
+
+
 def test_a_write_across_two_chunks_keeps_a_later_write_of_the_second():
     # As above, but A's later write is r[100], in chunk 1 outside B's range. B (alu[1],
     # occupancy 5) writes r[60:70], end 5; C, next on alu[1], starts no earlier than 5 and
