@@ -227,30 +227,39 @@ def _check_operand(operand: Operand, program: Program, where: object) -> None:
         )
 
 
+def _moving(coefs: list[tuple[int, ...]]) -> np.ndarray | None:
+    """Per coefficient tuple (an operand's or a unit instance's), whether it moves with
+    the loops; None when some tuple is malformed (not a tuple, too long, an item out of
+    range or not an exact int). Each distinct tuple is checked once."""
+    # Exact ints only: a set keeps one of (1,) and (True,), which compare equal.
+    if not set(map(type, chain.from_iterable(coefs))) <= {int}:
+        return None
+    moves: dict[object, bool] = {}
+    for c in set(coefs):
+        if not isinstance(c, tuple) or len(c) > MAX_DEPTH:
+            return None
+        if not all(_is_count(x, -MAX_SIZE, MAX_SIZE) for x in c):
+            return None
+        moves[c] = any(c)
+    return np.fromiter(map(moves.__getitem__, coefs), dtype=np.bool_, count=len(coefs))
+
+
 def _operands_certainly_valid(operands: list[Operand], program: Program) -> bool:
     """True when every operand passes _check_operand, found column by column (raises
     TypeError or ValueError on some malformed ones: the caller takes those as False)."""
     spaces = list(map(_SPACE_OF, operands))
     if not set(spaces) <= program.spaces.keys():
         return False
-    moves: dict[object, bool] = {}
-    coefs = list(map(_COEFS_OF, operands))
-    # Exact ints only: a set keeps one of (1,) and (True,), which compare equal.
-    if not set(map(type, chain.from_iterable(coefs))) <= {int}:
+    moving = _moving(list(map(_COEFS_OF, operands)))
+    if moving is None:
         return False
-    for c in set(coefs):
-        if not isinstance(c, tuple) or len(c) > MAX_DEPTH:
-            return False
-        if not all(_is_count(x, -MAX_SIZE, MAX_SIZE) for x in c):
-            return False
-        moves[c] = any(c)
     counts, bases = list(map(_COUNT_OF, operands)), list(map(_BASE_OF, operands))
     if not set(map(type, counts)) | set(map(type, bases)) <= {int}:
         return False
     count = np.array(counts, dtype=np.int64)
     base = np.array(bases, dtype=np.int64)
     size = np.fromiter(map(program.spaces.__getitem__, spaces), dtype=np.int64, count=len(spaces))
-    fixed = ~np.fromiter(map(moves.__getitem__, coefs), dtype=np.bool_, count=len(coefs))
+    fixed = ~moving
     if ((count < 1) | (count > MAX_SIZE)).any():
         return False
     base, count, size = base[fixed], count[fixed], size[fixed]
@@ -270,23 +279,15 @@ def _templates_certainly_valid(
         units = list(map(_UNIT_OF, templates))
         if not set(units) <= program.units.keys():
             return False
-        coefs = list(map(_INSTANCE_COEFS_OF, templates))
-        if not set(map(type, chain.from_iterable(coefs))) <= {int}:  # as for operands
+        moving = _moving(list(map(_INSTANCE_COEFS_OF, templates)))
+        if moving is None:
             return False
-        moves: dict[object, bool] = {}
-        for c in set(coefs):
-            if not isinstance(c, tuple) or len(c) > MAX_DEPTH:
-                return False
-            if not all(_is_count(x, -MAX_SIZE, MAX_SIZE) for x in c):
-                return False
-            moves[c] = any(c)
         instances = list(map(_INSTANCE_OF, templates))
         if not set(map(type, instances)) <= {int}:
             return False
         unit_ids = {name: k for k, name in enumerate(program.units)}
         sizes = np.array(list(program.units.values()), dtype=np.int64)
         instance = np.array(instances, dtype=np.int64)
-        moving = np.fromiter(map(moves.__getitem__, coefs), dtype=np.bool_, count=len(coefs))
         unit = np.fromiter(map(unit_ids.__getitem__, units), dtype=np.int64, count=len(units))
         # A moving instance is checked under its loops' trips (_check_affine).
         high = np.where(moving, MAX_SIZE, sizes[unit] - 1)

@@ -86,76 +86,54 @@ def _unit_offsets(program: Program) -> dict[str, int]:
     return offsets
 
 
-def range_runs(packed: PackedLayer) -> dict[tuple[int, int], int]:
-    """How many times one execution of the layer runs each template range [first, end)
-    its BLOCK ops name (ranges it never runs left out)."""
+def block_runs(packed: PackedLayer, blocks: PackedBlocks) -> np.ndarray:
+    """How many times one execution of the layer runs each block of the program (a BLOCK
+    op runs its whole block: templates [arg, arg2) are block_first[b] up to the next)."""
     ops = packed.arrays
     is_block = ops.kind == BLOCK
-    ranges: dict[tuple[int, int], int] = {}
-    for first, end, runs in zip(
-        ops.arg[is_block].tolist(),
-        ops.arg2[is_block].tolist(),
-        packed.op_runs[is_block].tolist(),
-        strict=True,
-    ):
-        if runs:
-            ranges[(first, end)] = ranges.get((first, end), 0) + runs
-    return ranges
-
-
-@dataclass(frozen=True)
-class RangeUsage:
-    """What one run of a template range asks of the machine: the terms of the resource
-    bound, which a layer adds up by how often it runs each range. Templates whose unit
-    instance moves with the loops are left out of `units` (_add_moving_usage places
-    them)."""
-
-    units: np.ndarray  # distinct fixed unit instances (global ids), ascending
-    busy: np.ndarray  # occupancy one run puts on each of `units`
-    overhang: np.ndarray  # per unit of `units`: largest occupancy - latency of a template
-    bundles: np.ndarray  # bundle starts per front end (Program.frontend_list's order)
-    hold: np.ndarray  # queue entry cycles per queue (an instruction holds one its latency)
-    min_latency: int
-    moving: bool  # some template's unit instance moves with the loops
+    block = np.searchsorted(blocks.block_first, ops.arg[is_block], side="right") - 1
+    runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
+    np.add.at(runs, block, packed.op_runs[is_block])
+    return runs
 
 
 class ResourceUsage:
-    """The RangeUsage of each template range of one packed program, found on first use,
-    so a layer's resource bound sums over its few ranges, not over every template it runs
-    (524,288 a step at 512x512, again for every layer)."""
+    """What one run of each block of a packed program asks of the machine, the terms of
+    the resource bound, worked out once for the program: a layer's bound then weighs them
+    by how often it runs each block, not template by template again (524,288 templates a
+    step at 512x512, for every layer). Templates whose unit instance moves with the loops
+    are left out of the per-unit terms (_add_moving_usage places them)."""
 
     def __init__(self, program: Program, blocks: PackedBlocks) -> None:
         self.blocks = blocks
-        self.frontends = len(program.frontends) + 1
-        self.queues = len(program.queues)
-        self._moving = blocks.arrays.offset_coefs.any(axis=1)  # per offset: few rows
-        self._found: dict[tuple[int, int], RangeUsage] = {}
-
-    def of(self, first: int, end: int) -> RangeUsage:
-        usage = self._found.get((first, end))
-        if usage is None:
-            usage = self._found[(first, end)] = self._usage(first, end)
-        return usage
-
-    def _usage(self, first: int, end: int) -> RangeUsage:
-        rows = self.blocks.arrays.templates[first:end]
+        rows = blocks.arrays.templates
+        n_blocks = len(blocks.block_first) - 1
+        block = np.repeat(np.arange(n_blocks), np.diff(blocks.block_first))
         latency, occupancy = rows[:, _LATENCY], rows[:, _OCCUPANCY]
-        fixed = ~self._moving[rows[:, _INSTANCE_OFFSET]]
-        units, where = np.unique(rows[fixed, _UNIT], return_inverse=True)
-        busy = np.zeros(units.shape[0], dtype=np.int64)
-        np.add.at(busy, where, occupancy[fixed])
-        # The last instruction on an instance ends `latency` after it starts, which may be
-        # before its occupancy runs out: the bound subtracts the largest such overhang.
-        overhang = np.full(units.shape[0], np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(overhang, where, occupancy[fixed] - latency[fixed])
-        bundles = np.zeros(self.frontends, dtype=np.int64)
-        np.add.at(bundles, rows[:, _FRONTEND], rows[:, _BUNDLE_START])
-        hold = np.zeros(self.queues, dtype=np.int64)
+        fixed = ~blocks.arrays.offset_coefs.any(axis=1)[rows[:, _INSTANCE_OFFSET]]
+        # Per (block, fixed unit instance) pair: the occupancy one run of the block puts
+        # on the instance, and its largest occupancy - latency (the last instruction on
+        # an instance ends `latency` after it starts, maybe before its occupancy runs out).
+        size = sum(program.units.values())
+        pairs, where = np.unique(block[fixed] * size + rows[fixed, _UNIT], return_inverse=True)
+        self.pair_block, self.pair_unit = pairs // size, pairs % size
+        self.pair_busy = np.zeros(len(pairs), dtype=np.int64)
+        np.add.at(self.pair_busy, where, occupancy[fixed])
+        self.pair_overhang = np.full(len(pairs), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(self.pair_overhang, where, occupancy[fixed] - latency[fixed])
+        # Per block: bundle starts per front end (Program.frontend_list's order), queue
+        # entry cycles per queue (an instruction holds one for its latency), the shortest
+        # latency, and whether some template's instance moves.
+        self.bundles = np.zeros((n_blocks, len(program.frontends) + 1), dtype=np.int64)
+        np.add.at(self.bundles, (block, rows[:, _FRONTEND]), rows[:, _BUNDLE_START])
+        self.hold = np.zeros((n_blocks, len(program.queues)), dtype=np.int64)
         for column in (_QUEUE, _ISSUE_QUEUE):
-            queue = rows[:, column]
-            has = queue >= 0
-            np.add.at(hold, queue[has], latency[has])
-        return RangeUsage(units, busy, overhang, bundles, hold, int(latency.min()), not fixed.all())
+            has = rows[:, column] >= 0
+            np.add.at(self.hold, (block[has], rows[has, column]), latency[has])
+        self.min_latency = np.full(n_blocks, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(self.min_latency, block, latency)
+        self.moving = np.zeros(n_blocks, dtype=np.bool_)
+        self.moving[block[~fixed]] = True
 
 
 def layer_bound(
@@ -170,25 +148,24 @@ def layer_bound(
     `critical` are per-program caches, filled on first use of each range and block;
     `packed`: the layer packed with their blocks, whose op runs say what each template
     range costs the layer."""
-    ranges = range_runs(packed)
-    if not ranges:
+    runs = block_runs(packed, usage.blocks)
+    ran = runs > 0
+    if not ran.any():
         return LayerBound("-", 0, cycles)
+    pair_runs = runs[usage.pair_block]
+    run = pair_runs > 0
+    units = usage.pair_unit[run]
     size = sum(program.units.values())
     busy = np.zeros(size, dtype=np.int64)
+    np.add.at(busy, units, pair_runs[run] * usage.pair_busy[run])
     overhang = np.zeros(size, dtype=np.int64)
+    np.maximum.at(overhang, units, usage.pair_overhang[run])
     used = np.zeros(size, dtype=np.bool_)
-    bundles = np.zeros(usage.frontends, dtype=np.int64)
-    hold = np.zeros(usage.queues, dtype=np.int64)
-    min_latency, moving = np.iinfo(np.int64).max, False
-    for (first, end), times in ranges.items():
-        run = usage.of(first, end)
-        busy[run.units] += times * run.busy
-        overhang[run.units] = np.maximum(overhang[run.units], run.overhang)
-        used[run.units] = True
-        bundles += times * run.bundles
-        hold += times * run.hold
-        min_latency = min(min_latency, run.min_latency)
-        moving |= run.moving
+    used[units] = True
+    bundles = runs @ usage.bundles
+    hold = runs @ usage.hold
+    min_latency = int(usage.min_latency[ran].min())
+    moving = bool(usage.moving[ran].any())
     if moving:
         _add_moving_usage(layer, program, busy, overhang, used)
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)

@@ -98,7 +98,6 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     queue_first = [0]
     for entries in program.queues.values():
         queue_first.append(queue_first[-1] + entries)
-    space_end = {name: first + program.spaces[name] for name, first in space_first.items()}
     # Operands and instances with equal coefficients share one offset (Gemmini's shadow
     # spaces of a row): each distinct coefficient row is numbered at its first sight; a
     # fixed instance takes the zero one, always present.
@@ -147,7 +146,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     written = np.unique(first_of_space[np.cumsum(in_writes)[:n] > 0])
     track = np.isin(first_of_space, written)
     space_lo = first_of_space
-    space_hi = np.array(list(space_end.values()), dtype=np.int64)[space_of]
+    space_hi = first_of_space + np.array(list(program.spaces.values()), dtype=np.int64)[space_of]
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,

@@ -108,14 +108,6 @@ VALIDATION_BUGS = (
         (_VALID + "test_a_bool_coefficient_is_refused_beside_an_equal_int_one", *CHECKS),
     ),
     Bug(
-        "validation.columns-take-a-bool-instance-coefficient-for-an-int",
-        VALIDATION,
-        "if not set(map(type, chain.from_iterable(coefs))) <= {int}:  # as for operands",
-        "if False:  # as for operands",
-        "the column pass checks instance coefficients' types as well",
-        (_VALID + "test_a_bool_coefficient_is_refused_beside_an_equal_int_one", *CHECKS),
-    ),
-    Bug(
         "validation.columns-accept-operand-one-past-the-end",
         VALIDATION,
         "(base + count > size)",

@@ -84,8 +84,8 @@ FRONTEND_BUGS = (
     Bug(
         "frontends.bound-counts-all-bundles-on-one",
         BOUNDS,
-        "np.add.at(bundles, rows[:, _FRONTEND], rows[:, _BUNDLE_START])",
-        "np.add.at(bundles, 0 * rows[:, _FRONTEND], rows[:, _BUNDLE_START])",
+        "np.add.at(self.bundles, (block, rows[:, _FRONTEND]), rows[:, _BUNDLE_START])",
+        "np.add.at(self.bundles, (block, 0 * rows[:, _FRONTEND]), rows[:, _BUNDLE_START])",
         "each front end's bound counts its own bundles",
         (FRONTENDS, "tests/test_exactness.py"),
     ),

@@ -93,7 +93,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.bound-counts-the-base-instance",
         BOUNDS,
-        "fixed = ~self._moving[rows[:, _INSTANCE_OFFSET]]",
+        "fixed = ~blocks.arrays.offset_coefs.any(axis=1)[rows[:, _INSTANCE_OFFSET]]",
         "fixed = np.ones(len(rows), dtype=np.bool_)",
         "a moving template's occupancy is spread over the instances it reaches",
         (MOVING, EXACT + "test_random_programs_fast_equals_full"),
