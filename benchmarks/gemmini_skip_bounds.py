@@ -1,0 +1,311 @@
+"""Gemmini: the fewest instructions kinds of exact skipping could evaluate, against fast mode.
+
+Issue 14 asks fast mode to evaluate at most 2% of ResNet-50's instructions at batch 4; this
+measures which kinds of skipping could get there.
+
+    .venv/bin/python benchmarks/gemmini_skip_bounds.py [--models resnet50] [--batches 1 4]
+                                                       [--memo LAYER ...]
+
+A Gemmini layer's loop tree (isa/gemmini/streams.py, layer_root) is a run of tiles, each
+a list of stream nests: the next tile's loads, this tile's execute, its stores, each a
+loop nest of one front end. Per (model, batch) it prints the instructions, the ones fast
+mode evaluates today (measured in this run), and three shares that bound, from below,
+what a kind of skipping must evaluate (static counts over the loop trees):
+
+  periods <= 2 iterations  every loop, at every depth, evaluates at most two iterations of
+                           each of its instances, the fewest a period found by comparing
+                           two iteration boundaries can take (docs/design.md §4);
+  each nest once           a memo that evaluates each distinct stream nest (equal
+                           templates and trips, operand bases aside) once and replays
+                           it everywhere else, whatever the state it starts from;
+  both                     each distinct nest once, with its loops at most two iterations.
+
+--memo LAYER (or all) replays the layer instruction by instruction with the reference evaluator
+(tests/reference.py, docs/design.md §3's rules; slow, about a minute per 300,000
+instructions) and counts what a memo of stream nests would skip if it were exact: a nest
+is skipped when the same nest (the same templates at the same addresses) was met before
+with an equal footprint state: the units, queues and locations it names and its front
+end's rings, each time taken relative to the front end's issue time and clamped there
+(nothing the nest does starts earlier), and a skipped nest must end as the first one with
+its key did. The replay's cycles must equal the engine's. A layer whose evaluation fast
+mode reuses from an equal earlier one (docs/design.md §4.9) is not replayed: both
+evaluate none of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cache
+from pathlib import Path
+
+from bench_core import machine
+
+from analyzer.engine.evaluate import Evaluation
+from isa.program import BlockRef, Loop, Operand, Program, Template
+from tracer.lowering import lower_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from reference import NEVER, ReferenceMachine, first_location  # noqa: E402
+
+Node = Loop | BlockRef
+
+
+def _size(program: Program, node: Node, cap: int | None = None) -> int:
+    """Instructions `node` runs; with `cap`, each loop counted at most `cap` iterations."""
+    if isinstance(node, BlockRef):
+        return len(program.blocks[node.block].templates)
+    trips = node.trips if cap is None else min(node.trips, cap)
+    return trips * sum(_size(program, child, cap) for child in node.body)
+
+
+def _nests(layer_root: Loop) -> Iterator[Node]:
+    """The stream nests of the layer's tiles, a loop of repeating tiles' once."""
+    for item in layer_root.body:
+        yield from item.body if isinstance(item, Loop) else (item,)
+
+
+def static_bounds(program: Program) -> dict[str, int]:
+    """Instructions each kind of skipping evaluates at least (see the module doc)."""
+
+    @cache
+    def block_shape(block: int) -> tuple[Template, ...]:
+        def unbased(operands: tuple[Operand, ...]) -> tuple[Operand, ...]:
+            return tuple(replace(o, base=0) for o in operands)
+
+        return tuple(
+            replace(
+                t,
+                reads=unbased(t.reads),
+                writes=unbased(t.writes),
+                marks=unbased(t.marks),
+                read_marks=unbased(t.read_marks),
+            )
+            for t in program.blocks[block].templates
+        )
+
+    def shape(node: Node) -> object:
+        if isinstance(node, BlockRef):
+            return block_shape(node.block)
+        return (node.trips, tuple(shape(child) for child in node.body))
+
+    once: dict[object, tuple[int, int]] = {}
+    for layer in program.layers:
+        for nest in _nests(layer.root):
+            once.setdefault(shape(nest), (_size(program, nest), _size(program, nest, 2)))
+    return {
+        "instructions": sum(_size(program, layer.root) for layer in program.layers),
+        "periods <= 2 iterations": sum(_size(program, layer.root, 2) for layer in program.layers),
+        "each nest once": sum(full for full, _ in once.values()),
+        "both": sum(two for _, two in once.values()),
+    }
+
+
+def _executions(
+    program: Program, node: Node, index: list[int]
+) -> Iterator[tuple[Template, list[int]]]:
+    if isinstance(node, BlockRef):
+        for template in program.blocks[node.block].templates:
+            yield template, index
+        return
+    for trip in range(node.trips):
+        for child in node.body:
+            yield from _executions(program, child, [*index, trip])
+
+
+class Footprint:
+    """What a nest names: unit instances, locations, queues and its one front end."""
+
+    def __init__(self, program: Program, nest: Node, index: list[int]) -> None:
+        units, locations, queues, frontends = set(), set(), set(), set()
+        for t, at in _executions(program, nest, index):
+            units.add((t.unit, t.instance_at(tuple(at))))
+            for operand in t.operands():
+                first = first_location(operand, at)
+                locations.update((operand.space, x) for x in range(first, first + operand.count))
+            queues.update(q for q in (t.queue, t.issue_queue) if q is not None)
+            if t.bundle_start:
+                frontends.add(t.frontend)
+        self.units, self.locations = sorted(units), sorted(locations)
+        self.queues = sorted(queues)
+        self.frontend = next(iter(frontends)) if len(frontends) == 1 else ...
+
+
+def _state_key(
+    machine_state: ReferenceMachine, footprint: Footprint, floor: int | None = None
+) -> tuple | None:
+    """The footprint's state relative to `floor` (default: its front end's issue time
+    T), every time clamped there: a nest whose instructions all issue at or after T
+    cannot tell the clamped times apart. None: a nest of several front ends (no one T)."""
+    if footprint.frontend is ...:
+        return None
+    m, f = machine_state, footprint.frontend
+    floor = m.issue_time[f] if floor is None else floor
+
+    def rel(time: float) -> float:
+        return max(time, floor) - floor
+
+    spec, locations = m.frontends[f], footprint.locations
+    issues, starts = m.bundle_issues[f], m.bundle_starts[f]
+    return (
+        tuple(rel(m.unit_free[u]) for u in footprint.units),
+        tuple(rel(m.write_end[x]) for x in locations),
+        tuple(-1 if m.read_until[x] == NEVER else rel(m.read_until[x]) for x in locations),
+        tuple(
+            (
+                min(len(m.queue_ends[q]), m.program.queues[q]),
+                *(rel(e) for e in m.queue_ends[q][-m.program.queues[q] :]),
+            )
+            for q in footprint.queues
+        ),
+        min(len(issues), spec.bundles_per_cycle),
+        tuple(rel(i + 1) for i in issues[-spec.bundles_per_cycle :]),
+        min(len(starts), spec.window_bundles),
+        tuple(rel(s) for s in starts[-spec.window_bundles :]),
+        m.bundle_open and m.open_frontend == f,
+        rel(m.latest_start) if m.open_frontend == f else None,
+    )
+
+
+KEY_PARTS = (
+    "units",
+    "location writes",
+    "location reads",
+    "queues",
+    "bundles issued",
+    "issue ring",
+    "bundles started",
+    "window",
+    "bundle open",
+    "open bundle's latest start",
+)
+
+
+@dataclass
+class MemoReplay:
+    cycles: int = 0
+    instructions: int = 0
+    evaluated: int = 0  # in the nests a memo would evaluate
+    nests: int = 0
+    skipped: int = 0
+    # Per part of the key (KEY_PARTS): how many of the nests' keys beyond the first of
+    # their nest differ from that first one there, which says what keeps a memo missing.
+    differing: Counter[str] = field(default_factory=Counter)
+
+
+def memo_replay(program: Program, layer_name: str) -> MemoReplay:
+    """One layer replayed by the reference evaluator, counting what a memo of nests would
+    skip. A nest it would skip must leave its footprint (and the latest end) as the first
+    one with its key did, relative to the issue time it started at: what a memo restores."""
+    layer = next((x for x in program.layers if x.name == layer_name), None)
+    if layer is None:
+        raise SystemExit(f"--memo {layer_name}: no such Gemmini layer in {program.model}")
+    machine_state = ReferenceMachine(program)
+    footprints: dict[int, Footprint] = {}
+    first_key: dict[int, tuple] = {}
+    seen: dict[tuple, tuple] = {}
+    replay = MemoReplay()
+    for item in layer.root.body:
+        trips = item.trips if isinstance(item, Loop) else 1
+        body = item.body if isinstance(item, Loop) else (item,)
+        for trip in range(trips):
+            for nest in body:
+                index = [0, trip]
+                if id(nest) not in footprints:
+                    footprints[id(nest)] = Footprint(program, nest, index)
+                footprint = footprints[id(nest)]
+                key = _state_key(machine_state, footprint)
+                floor = machine_state.issue_time[footprint.frontend] if key is not None else 0
+                ran, latest_end = 0, machine_state.max_end
+                machine_state.max_end = 0  # the nest's own latest end, for the check below
+                for template, at in _executions(program, nest, index):
+                    machine_state.step(template, at)
+                    ran += 1
+                nest_end = machine_state.max_end - floor
+                machine_state.max_end = max(machine_state.max_end, latest_end)
+                replay.instructions += ran
+                replay.nests += 1
+                after = key and (_state_key(machine_state, footprint, floor), nest_end)
+                if key is not None and (id(nest), key) in seen:
+                    if seen[id(nest), key] != after:
+                        raise SystemExit(f"{layer_name}: a nest with an equal key ended otherwise")
+                    replay.skipped += 1
+                    continue
+                replay.evaluated += ran
+                if key is not None:
+                    seen[id(nest), key] = after
+                    first = first_key.setdefault(id(nest), key)
+                    replay.differing.update(
+                        part for part, a, b in zip(KEY_PARTS, first, key, strict=True) if a != b
+                    )
+    replay.cycles = machine_state.max_end
+    return replay
+
+
+def _parts(differing: Counter[str]) -> str:
+    return ", ".join(f"{part} {n:,}" for part, n in differing.most_common()) or "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["resnet50"])
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
+    parser.add_argument("--memo", nargs="*", default=[], metavar="LAYER", help="or 'all'")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    for model in args.models:
+        for batch in args.batches:
+            program = lower_model("gemmini", {}, model, batch=batch)
+            fast = Evaluation(program, "fast").run()
+            bounds = static_bounds(program)
+            total = bounds["instructions"]
+            evaluated = sum(r.evaluated_instructions for r in fast)
+            print(f"{model} batch {batch}: {total:,} instructions")
+            print(f"  fast mode evaluates      {evaluated:>10,}  {evaluated / total:6.2%}")
+            for name in ("periods <= 2 iterations", "each nest once", "both"):
+                print(f"  {name:24} {bounds[name]:>10,}  {bounds[name] / total:6.2%}")
+            by_name = {r.name: r for r in fast}
+            full = Evaluation(program, "full")
+            memo = [x.name for x in program.layers] if args.memo == ["all"] else args.memo
+            replayed = [0, 0, 0]
+            differing: Counter[str] = Counter()
+            for name in memo:
+                if by_name[name].reused_from:  # fast mode evaluates none of it either
+                    replayed[0] += by_name[name].instructions
+                    continue
+                started = time.perf_counter()
+                replay = memo_replay(program, name)
+                cycles, instructions, would = replay.cycles, replay.instructions, replay.evaluated
+                replayed[0] += instructions
+                replayed[1] += would
+                replayed[2] += by_name[name].evaluated_instructions
+                differing.update(replay.differing)
+                engine = full.layer(next(x for x in program.layers if x.name == name)).cycles
+                if cycles != engine:
+                    raise SystemExit(
+                        f"{name}: the replay gives {cycles:,} cycles, the engine {engine:,}"
+                    )
+                print(
+                    f"  memo of nests, {name}: evaluates {would:,} of {instructions:,} "
+                    f"({would / instructions:.1%}; fast mode today "
+                    f"{by_name[name].evaluated_instructions / instructions:.1%}), "
+                    f"skips {replay.skipped:,} of {replay.nests:,} nests; {cycles:,} cycles as "
+                    f"the engine; keys a nest met again differed in: {_parts(replay.differing)}; "
+                    f"{time.perf_counter() - started:.0f} s"
+                )
+            if len(memo) > 1:
+                total_replayed, would, today = replayed
+                print(
+                    f"  memo of nests, {len(memo)} layers: evaluates {would:,} of "
+                    f"{total_replayed:,} ({would / total_replayed:.2%}; fast mode today "
+                    f"{today / total_replayed:.2%}); keys a nest met again differed in: "
+                    f"{_parts(differing)}"
+                )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""benchmarks/gemmini_skip_bounds.py, whose figures docs/research/gemmini-streams.md §6
+cites: its memo replay must agree with the engine and with itself on a real Gemmini layer,
+and its static bounds must hold against what fast mode evaluates."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from tests.doc_tables import ROOT
+
+
+def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
+    # The script stops (exit 1) if the replay's cycles differ from the engine's, or if a
+    # nest it counts as skipped ends otherwise than the first one with its key.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gemmini_skip_bounds.py",
+            "--batches",
+            "1",
+            "--memo",
+            "layer1.0.add",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    shares = {
+        name: float(share)
+        for name, share in re.findall(r"^  (\S.*?)\s+[\d,]+\s+([\d.]+)%$", done.stdout, re.M)
+    }
+    # Fast mode evaluates each distinct nest at least once, and at least two iterations of
+    # a loop instance before it skips the rest: never less than the "both" share.
+    assert shares["both"] <= shares["each nest once"] <= 100
+    assert shares["both"] <= shares["fast mode evaluates"]
+    memo = re.search(
+        r"layer1\.0\.add: evaluates ([\d,]+) of ([\d,]+) .* skips ([\d,]+) of", done.stdout
+    )
+    assert memo, done.stdout
+    evaluated, instructions, skipped = (int(g.replace(",", "")) for g in memo.groups())
+    assert 0 < evaluated < instructions and skipped > 0
