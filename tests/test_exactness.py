@@ -447,7 +447,9 @@ def test_memo_spares_a_later_layer_the_warm_up(monkeypatch):
     assert [r.cycles for r in fast] == [r.cycles for r in full]
     assert fast[1].evaluated_iterations * 4 < fast[0].evaluated_iterations
     # Without the memo (as the fast == full properties count skips) the second layer
-    # finds its periods itself, after the same warm-up as the first.
+    # finds its periods itself, after a warm-up like the first's (not always the same
+    # count: a loop evaluates its last trips that do not fill a compared stride, which
+    # differ with the layers' lengths), and evaluates over 4 times what the memo leaves.
     blocks = pack_blocks(program)
     memo = without_memo(blocks)
     alone = [
@@ -455,7 +457,8 @@ def test_memo_spares_a_later_layer_the_warm_up(monkeypatch):
         for layer in program.layers
     ]
     assert [cycles for cycles, *_ in alone] == [r.cycles for r in full]
-    assert alone[1][3] == alone[0][3]  # evaluated iterations: the same warm-up
+    assert alone[1][3] > 4 * fast[1].evaluated_iterations  # [3]: evaluated iterations
+    assert abs(alone[1][3] - alone[0][3]) * 10 < alone[0][3]
     assert all(evaluated < r.iterations for (*_, evaluated, _), r in zip(alone, full, strict=True))
 
 

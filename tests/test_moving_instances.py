@@ -193,3 +193,23 @@ def test_the_recurrence_leaves_out_a_moving_instance():
     edges = block_dependency_edges(spread, 0)
     assert critical_cycle(edges) is None and edges.source.size == 0
     assert np.array_equal(spread.arrays.offset_coefs.any(axis=1), [False, True])
+
+
+def test_the_state_holds_only_the_instances_templates_can_name():
+    # alu: fixed instances 0 and 2 of 8 declared, so 3 in the state; mul: one template
+    # moves (its reach depends on each layer's trips), so all 4; fpu: named by nothing.
+    templates = [
+        instr(occupancy=3),
+        instr(instance=2, occupancy=7, bundle_start=False),
+        moving(unit="mul", bundle_start=False),
+    ]
+    prog = program(templates, trips=4, units={"alu": 8, "mul": 4, "fpu": 5})
+    blocks = pack_blocks(prog)
+    assert blocks.unit_count == {"alu": 3, "mul": 4, "fpu": 0}
+    assert blocks.unit_first == {"alu": 0, "mul": 3, "fpu": 7}
+    assert blocks.arrays.n_units == 7
+    # Left out, they change no time: instance 2 runs 4 x 7 cycles back to back (its last
+    # start 21, end 22), and the bound still names it among alu's 8 declared instances.
+    assert cycles(prog) == cycles(prog, "fast") == 22 == reference_cycles(prog, prog.layers[0])
+    bound = Evaluation(prog, "full").layer(prog.layers[0]).bound
+    assert (bound.unit, bound.instance, bound.instances, bound.unused) == ("alu", 2, 8, 6)

@@ -78,14 +78,6 @@ class LayerBound:
         return f"latency-bound ({busy})"
 
 
-def _unit_offsets(program: Program) -> dict[str, int]:
-    offsets, total = {}, 0
-    for name, instances in program.units.items():
-        offsets[name] = total
-        total += instances
-    return offsets
-
-
 def block_runs(packed: PackedLayer, blocks: PackedBlocks) -> np.ndarray:
     """How many times one execution of the layer runs each block of the program (a BLOCK
     op runs its whole block: templates [arg, arg2) are block_first[b] up to the next)."""
@@ -114,7 +106,7 @@ class ResourceUsage:
         # Per (block, fixed unit instance) pair: the occupancy one run of the block puts
         # on the instance, and its largest occupancy - latency (the last instruction on
         # an instance ends `latency` after it starts, maybe before its occupancy runs out).
-        size = sum(program.units.values())
+        size = blocks.arrays.n_units
         pairs, where = np.unique(block[fixed] * size + rows[fixed, _UNIT], return_inverse=True)
         self.pair_block, self.pair_unit = pairs // size, pairs % size
         self.pair_busy = np.zeros(len(pairs), dtype=np.int64)
@@ -155,7 +147,7 @@ def layer_bound(
     pair_runs = runs[usage.pair_block]
     run = pair_runs > 0
     units = usage.pair_unit[run]
-    size = sum(program.units.values())
+    size = usage.blocks.arrays.n_units
     busy = np.zeros(size, dtype=np.int64)
     np.add.at(busy, units, pair_runs[run] * usage.pair_busy[run])
     overhang = np.zeros(size, dtype=np.int64)
@@ -167,13 +159,13 @@ def layer_bound(
     min_latency = int(usage.min_latency[ran].min())
     moving = bool(usage.moving[ran].any())
     if moving:
-        _add_moving_usage(layer, program, busy, overhang, used)
+        _add_moving_usage(layer, program, usage.blocks.unit_first, busy, overhang, used)
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
     busiest = int(np.argmax(net))
     busy_cycles = int(net[busiest])
     unit_name, first = next(
         (name, first)
-        for name, first in reversed(_unit_offsets(program).items())
+        for name, first in reversed(usage.blocks.unit_first.items())
         if busiest >= first
     )
     instance: int | None = busiest - first
@@ -188,10 +180,11 @@ def layer_bound(
         if held // entries > busy_cycles:
             unit_name, busy_cycles, instance = f"{name} queue", held // entries, None
     instances = program.units.get(unit_name, 1)
+    held = usage.blocks.unit_count.get(unit_name, 0)  # the rest are never used
     which = {
         "instance": instance,
         "instances": instances,
-        "unused": 0 if instance is None else int(instances - used[first : first + instances].sum()),
+        "unused": 0 if instance is None else int(instances - used[first : first + held].sum()),
     }
     if critical is None:
         return LayerBound(unit_name, busy_cycles, cycles, **which)
@@ -202,6 +195,7 @@ def layer_bound(
 def _add_moving_usage(
     layer: LayerProgram,
     program: Program,
+    unit_first: dict[str, int],
     busy: np.ndarray,
     overhang: np.ndarray,
     used: np.ndarray,
@@ -211,7 +205,6 @@ def _add_moving_usage(
     moving = [
         tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks
     ]
-    offsets = _unit_offsets(program)
     placements: Counter[tuple[int, tuple[int, ...]]] = Counter()
 
     def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> None:
@@ -228,7 +221,7 @@ def _add_moving_usage(
             instances, counts = _instance_counts(t.instance, t.instance_coefs, trips)
             if counts.size == 0:
                 continue
-            index = offsets[t.unit] + instances
+            index = unit_first[t.unit] + instances
             busy[index] += times * counts * t.occupancy
             overhang[index] = np.maximum(overhang[index], t.occupancy - t.latency)
             used[index] = True

@@ -1,8 +1,10 @@
 """Turn a `Program` into the flat NumPy arrays the Numba kernels take.
 
 Unit instances and storage locations get global integer ids (kind offset + instance,
-space offset + address). A layer's loop tree becomes a small op list: LOOP_BEGIN /
-BLOCK / LOOP_END with jump targets, interpreted by analyzer/engine/kernels.py.
+space offset + address). A unit kind keeps only the instances its templates can name
+(unit_layout): the rest never change, so the state and its signatures leave them out.
+A layer's loop tree becomes a small op list: LOOP_BEGIN / BLOCK / LOOP_END with jump
+targets, interpreted by analyzer/engine/kernels.py.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ class PackedBlocks:
 
     block_first: np.ndarray  # int64[n_blocks + 1]: each block's first template
     arrays: ProgramArrays
+    # Per unit kind (Program.units' order): its first global id and how many of its
+    # instances the state holds (unit_layout).
+    unit_first: dict[str, int]
+    unit_count: dict[str, int]
     # Length of a state signature (analyzer/engine/kernels.py, _signature): units, two
     # times per location, the front end's rings, two times, the queues' entries.
     signature_length: int
@@ -81,11 +87,6 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     tracer.trace_read.read_trace does), so it is not walked a second time."""
     if not checked:
         check_program(program)
-    unit_first: dict[str, int] = {}
-    total = 0
-    for name, instances in program.units.items():
-        unit_first[name] = total
-        total += instances
     space_first: dict[str, int] = {}
     locations = 0
     for name, size in program.spaces.items():
@@ -117,6 +118,8 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     for block in program.blocks:
         every.extend(block.templates)
         block_first.append(len(every))
+    unit_first, unit_count = unit_layout(program, every)
+    total = sum(unit_count.values())
     # Every template's lists in field order: the kernel's order.
     operands: list[Operand] = list(chain.from_iterable(map(Template.operands, every)))
     instance_offsets = _numbered(list(map(_INSTANCE_COEFS, every)), offset_of, offset_of_coefs)
@@ -174,7 +177,34 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         + 3
         + queue_first[-1]
     )
-    return PackedBlocks(np.array(block_first, dtype=np.int64), arrays, signature_length)
+    return PackedBlocks(
+        np.array(block_first, dtype=np.int64), arrays, unit_first, unit_count, signature_length
+    )
+
+
+def unit_layout(
+    program: Program, templates: list[Template]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each unit kind's first global id and its instance count in the state: up to the
+    highest instance a template names, or every declared instance if some template's
+    instance moves with the loops (its reach depends on each layer's trips). An instance
+    no template names is never busy: leaving it out of the state changes no time, and a
+    systolic array's ws and is dataflows use one drain per column of the R x C declared."""
+    highest = dict.fromkeys(program.units, -1)
+    moving: set[str] = set()
+    for template in templates:
+        if any(template.instance_coefs):
+            moving.add(template.unit)
+        elif template.instance > highest[template.unit]:
+            highest[template.unit] = template.instance
+    unit_first: dict[str, int] = {}
+    unit_count: dict[str, int] = {}
+    total = 0
+    for name, declared in program.units.items():
+        unit_first[name] = total
+        unit_count[name] = declared if name in moving else highest[name] + 1
+        total += unit_count[name]
+    return unit_first, unit_count
 
 
 def _numbered(
