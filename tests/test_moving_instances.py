@@ -213,3 +213,11 @@ def test_the_state_holds_only_the_instances_templates_can_name():
     assert cycles(prog) == cycles(prog, "fast") == 22 == reference_cycles(prog, prog.layers[0])
     bound = Evaluation(prog, "full").layer(prog.layers[0]).bound
     assert (bound.unit, bound.instance, bound.instances, bound.unused) == ("alu", 2, 8, 6)
+    # A busiest instance of a later kind is numbered within its kind: mul[1], global id 4.
+    templates[2] = instr(unit="mul", instance=1, occupancy=9, bundle_start=False)
+    bound = (
+        Evaluation(replace(prog, blocks=(Block("b", tuple(templates)),)), "full")
+        .layer(prog.layers[0])
+        .bound
+    )
+    assert (bound.unit, bound.instance, bound.instances, bound.unused) == ("mul", 1, 4, 3)

@@ -363,7 +363,7 @@ PACKING_BUGS = (
         "last = MAX_DEPTH - np.argmax(nonzero[:, ::-1], axis=1)",
         "last = MAX_DEPTH - np.argmax(nonzero[:, ::-1], axis=1) - 1",
         "an operand's address uses every loop depth up to its deepest coefficient",
-        RULES,
+        (*RULES, EXACT + "test_sweeping_programs_fast_equals_full"),
     ),
     Bug(
         "packing.instances-share-a-unit",
