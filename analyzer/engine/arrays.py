@@ -48,11 +48,10 @@ class ProgramArrays(NamedTuple):
 
     templates: np.ndarray  # int64[n_templates, TEMPLATE_COLUMNS], columns T_*
     # Operands of every template, in template order: the global id of the base address,
-    # the same as uint64 (for the hot path, unchecked), locations, and the loop depths the
-    # address depends on (1 + the deepest nonzero coefficient; 0: a fixed address); the
-    # coefficients per loop depth are its offset's (offset_coefs[operand_offset]).
+    # locations, and the loop depths the address depends on (1 + the deepest nonzero
+    # coefficient; 0: a fixed address); the coefficients per loop depth are its offset's
+    # (offset_coefs[operand_offset]).
     operand_location: np.ndarray
-    operand_slot: np.ndarray
     operand_count: np.ndarray
     operand_affine: np.ndarray
     # bool: a read of a space some instruction writes, so its read times matter (WAR);

@@ -122,7 +122,10 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     op_depth, op_skippable, op_work, op_memo = layer.depth, layer.skippable, layer.work, layer.memo
     op_translate, op_ahead = layer.translate, layer.ahead
     templates = program.templates
-    o_location, o_slot = program.operand_location, program.operand_slot
+    o_location = program.operand_location
+    # The same ids as uint64, without a copy: the hot path's index, never negative, so
+    # Numba leaves out the wraparound check.
+    o_slot = o_location.view(np.uint64)
     o_count, o_track = program.operand_count, program.operand_track
     o_offset = program.operand_offset
     queue_first, chunk_shift = program.queue_first, program.chunk_shift

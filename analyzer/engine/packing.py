@@ -153,7 +153,6 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     arrays = ProgramArrays(
         templates=templates,
         operand_location=location,
-        operand_slot=location.astype(np.uint64),
         operand_count=counts,
         operand_affine=_address_depths(offset_coefs)[operand_offsets],
         operand_track=track,
