@@ -4,7 +4,7 @@ Issue 14 asks fast mode to evaluate at most 2% of ResNet-50's instructions at ba
 measures which kinds of skipping could get there.
 
     .venv/bin/python benchmarks/gemmini_skip_bounds.py [--models resnet50] [--batches 1 4]
-                                                       [--memo LAYER ...]
+                                                       [--memo LAYER ...] [--periods]
 
 A Gemmini layer's loop tree (isa/gemmini/streams.py, layer_root) is a run of tiles, each
 a list of stream nests: the next tile's loads, this tile's execute, its stores, each a
@@ -30,6 +30,13 @@ end's rings, each time taken relative to the front end's issue time and clamped 
 its key did. The replay's cycles must equal the engine's. A layer whose evaluation fast
 mode reuses from an equal earlier one (docs/design.md §4.9) is not replayed: both
 evaluate none of it.
+
+--periods also skips, inside the nests the memo evaluates, every loop iteration whose
+footprint state (what the iteration names, relative to the front end's issue time)
+equals its predecessor's at the predecessor's start, address for address in order (a
+period of one iteration, translated by the loop's stride), with everything inside it;
+each such iteration must end as its predecessor did, relative to its start, and the
+script counts those that do not.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import argparse
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -117,12 +124,20 @@ def _executions(
             yield from _executions(program, child, [*index, trip])
 
 
-class Footprint:
-    """What a nest names: unit instances, locations, queues and its one front end."""
+def _iteration(
+    program: Program, loop: Loop, index: list[int], trip: int
+) -> Iterator[tuple[Template, list[int]]]:
+    for child in loop.body:
+        yield from _executions(program, child, [*index, trip])
 
-    def __init__(self, program: Program, nest: Node, index: list[int]) -> None:
+
+class Footprint:
+    """What a nest (or one iteration of a loop in it) names: unit instances, locations,
+    queues and its one front end."""
+
+    def __init__(self, executions: Iterable[tuple[Template, list[int]]]) -> None:
         units, locations, queues, frontends = set(), set(), set(), set()
-        for t, at in _executions(program, nest, index):
+        for t, at in executions:
             units.add((t.unit, t.instance_at(tuple(at))))
             for operand in t.operands():
                 first = first_location(operand, at)
@@ -192,12 +207,69 @@ class MemoReplay:
     evaluated: int = 0  # in the nests a memo would evaluate
     nests: int = 0
     skipped: int = 0
+    # With --periods: what the nests the memo evaluates leave to evaluate when, inside
+    # them, an iteration that starts from its predecessor's state (translated) is also
+    # skipped; and how often such an iteration ended otherwise than its predecessor.
+    evaluated_with_periods: int = 0
+    period_misses: int = 0
+    # The footprint times the iteration keys gather (what a kernel would read to compare),
+    # and those of them above the issue time (the rest clamp to it: a kernel that keeps
+    # each chunk's latest time, docs/design.md §3.7, can pass over them a chunk at a time).
+    key_items: int = 0
+    live_items: int = 0
     # Per part of the key (KEY_PARTS): how many of the nests' keys beyond the first of
     # their nest differ from that first one there, which says what keeps a memo missing.
     differing: Counter[str] = field(default_factory=Counter)
 
 
-def memo_replay(program: Program, layer_name: str) -> MemoReplay:
+def _run_with_periods(
+    machine_state: ReferenceMachine,
+    program: Program,
+    node: Node,
+    index: list[int],
+    counting: bool,
+    replay: MemoReplay,
+) -> int:
+    """Replay `node`, returning the instructions a skipping of iterations would evaluate:
+    an iteration of a loop is skipped (with everything inside it) when the state of what
+    it names, relative to the front end's issue time, equals its predecessor's at the
+    predecessor's start, address for address in order (a period of one iteration,
+    translated by the loop's stride). Each such iteration must end, relative to its
+    start, as its predecessor did; `replay.period_misses` counts those that do not."""
+    if isinstance(node, BlockRef):
+        for template in program.blocks[node.block].templates:
+            machine_state.step(template, index)
+        return len(program.blocks[node.block].templates) if counting else 0
+    evaluated = 0
+    previous: tuple[tuple, tuple] | None = None
+    for trip in range(node.trips):
+        footprint = Footprint(_iteration(program, node, index, trip))
+        key = _state_key(machine_state, footprint)
+        if key is None:  # several front ends: no one issue time to compare against
+            for child in node.body:
+                evaluated += _run_with_periods(
+                    machine_state, program, child, [*index, trip], counting, replay
+                )
+            previous = None
+            continue
+        floor = machine_state.issue_time[footprint.frontend]
+        replay.key_items += 2 * len(footprint.locations) + len(footprint.units)
+        replay.live_items += sum(t > 0 for part in key[:3] for t in part)
+        skipped = previous is not None and previous[0] == key
+        latest_end, machine_state.max_end = machine_state.max_end, 0
+        for child in node.body:
+            evaluated += _run_with_periods(
+                machine_state, program, child, [*index, trip], counting and not skipped, replay
+            )
+        after = (_state_key(machine_state, footprint, floor), machine_state.max_end - floor)
+        machine_state.max_end = max(machine_state.max_end, latest_end)
+        if skipped and previous is not None and previous[1] != after:
+            replay.period_misses += 1
+        previous = (key, after)
+    return evaluated
+
+
+def memo_replay(program: Program, layer_name: str, periods: bool = False) -> MemoReplay:
     """One layer replayed by the reference evaluator, counting what a memo of nests would
     skip. A nest it would skip must leave its footprint (and the latest end) as the first
     one with its key did, relative to the issue time it started at: what a memo restores."""
@@ -216,15 +288,20 @@ def memo_replay(program: Program, layer_name: str) -> MemoReplay:
             for nest in body:
                 index = [0, trip]
                 if id(nest) not in footprints:
-                    footprints[id(nest)] = Footprint(program, nest, index)
+                    footprints[id(nest)] = Footprint(_executions(program, nest, index))
                 footprint = footprints[id(nest)]
                 key = _state_key(machine_state, footprint)
                 floor = machine_state.issue_time[footprint.frontend] if key is not None else 0
-                ran, latest_end = 0, machine_state.max_end
+                ran, latest_end = _size(program, nest), machine_state.max_end
                 machine_state.max_end = 0  # the nest's own latest end, for the check below
-                for template, at in _executions(program, nest, index):
-                    machine_state.step(template, at)
-                    ran += 1
+                hit = key is not None and (id(nest), key) in seen
+                if periods and not hit:
+                    replay.evaluated_with_periods += _run_with_periods(
+                        machine_state, program, nest, index, True, replay
+                    )
+                else:
+                    for template, at in _executions(program, nest, index):
+                        machine_state.step(template, at)
                 nest_end = machine_state.max_end - floor
                 machine_state.max_end = max(machine_state.max_end, latest_end)
                 replay.instructions += ran
@@ -255,6 +332,9 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["resnet50"])
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--memo", nargs="*", default=[], metavar="LAYER", help="or 'all'")
+    parser.add_argument(
+        "--periods", action="store_true", help="also skip iterations inside the nests replayed"
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     for model in args.models:
@@ -271,18 +351,20 @@ def main() -> None:
             by_name = {r.name: r for r in fast}
             full = Evaluation(program, "full")
             memo = [x.name for x in program.layers] if args.memo == ["all"] else args.memo
-            replayed = [0, 0, 0]
+            replayed = [0, 0, 0, 0, 0]
             differing: Counter[str] = Counter()
             for name in memo:
                 if by_name[name].reused_from:  # fast mode evaluates none of it either
                     replayed[0] += by_name[name].instructions
                     continue
                 started = time.perf_counter()
-                replay = memo_replay(program, name)
+                replay = memo_replay(program, name, args.periods)
                 cycles, instructions, would = replay.cycles, replay.instructions, replay.evaluated
                 replayed[0] += instructions
                 replayed[1] += would
                 replayed[2] += by_name[name].evaluated_instructions
+                replayed[3] += replay.evaluated_with_periods
+                replayed[4] += replay.period_misses
                 differing.update(replay.differing)
                 engine = full.layer(next(x for x in program.layers if x.name == name)).cycles
                 if cycles != engine:
@@ -297,14 +379,30 @@ def main() -> None:
                     f"the engine; keys a nest met again differed in: {_parts(replay.differing)}; "
                     f"{time.perf_counter() - started:.0f} s"
                 )
+                if args.periods:
+                    counts = (replay.evaluated_with_periods, instructions, replay.period_misses)
+                    print(
+                        f"    {_with_periods(*counts)}; {replay.key_items:,} footprint times "
+                        f"read, {replay.live_items:,} of them above the issue time"
+                    )
             if len(memo) > 1:
-                total_replayed, would, today = replayed
+                total_replayed, would, today, with_periods, misses = replayed
                 print(
                     f"  memo of nests, {len(memo)} layers: evaluates {would:,} of "
                     f"{total_replayed:,} ({would / total_replayed:.2%}; fast mode today "
                     f"{today / total_replayed:.2%}); keys a nest met again differed in: "
                     f"{_parts(differing)}"
                 )
+                if args.periods:
+                    print(f"    {_with_periods(with_periods, total_replayed, misses)}")
+
+
+def _with_periods(evaluated: int, instructions: int, misses: int) -> str:
+    return (
+        f"with iterations inside them skipped too: evaluates {evaluated:,} "
+        f"({evaluated / instructions:.2%}); skipped iterations that ended otherwise than "
+        f"their predecessor: {misses:,}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """benchmarks/gemmini_skip_bounds.py, whose figures docs/research/gemmini-streams.md §6
-cites: its memo replay must agree with the engine and with itself on a real Gemmini layer,
-and its static bounds must hold against what fast mode evaluates."""
+cites: its memo replay (and the iterations skipped inside the nests it evaluates) must
+agree with the engine and with itself on a real Gemmini layer, and its static bounds must
+hold against what fast mode evaluates."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
             "1",
             "--memo",
             "layer1.0.add",
+            "--periods",
         ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -44,3 +46,9 @@ def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
     assert memo, done.stdout
     evaluated, instructions, skipped = (int(g.replace(",", "")) for g in memo.groups())
     assert 0 < evaluated < instructions and skipped > 0
+    # Skipping iterations inside the nests the memo evaluates leaves fewer, and every
+    # iteration skipped ended as its predecessor did (the key decides the evolution).
+    inside = re.search(r"skipped too: evaluates ([\d,]+) .* predecessor: ([\d,]+)", done.stdout)
+    assert inside, done.stdout
+    with_periods, misses = (int(g.replace(",", "")) for g in inside.groups())
+    assert 0 < with_periods < evaluated and misses == 0
