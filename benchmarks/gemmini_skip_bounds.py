@@ -36,7 +36,9 @@ footprint state (what the iteration names, relative to the front end's issue tim
 equals its predecessor's at the predecessor's start, address for address in order (a
 period of one iteration, translated by the loop's stride), with everything inside it;
 each such iteration must end as its predecessor did, relative to its start, and the
-script counts those that do not.
+script counts those that do not. --largest-iteration N compares only loops whose
+iterations run at most N instructions (their footprints are small), to see what skipping
+is left when comparing must cost little.
 """
 
 from __future__ import annotations
@@ -229,26 +231,29 @@ def _run_with_periods(
     index: list[int],
     counting: bool,
     replay: MemoReplay,
+    largest: int | None = None,
 ) -> int:
     """Replay `node`, returning the instructions a skipping of iterations would evaluate:
     an iteration of a loop is skipped (with everything inside it) when the state of what
     it names, relative to the front end's issue time, equals its predecessor's at the
     predecessor's start, address for address in order (a period of one iteration,
     translated by the loop's stride). Each such iteration must end, relative to its
-    start, as its predecessor did; `replay.period_misses` counts those that do not."""
+    start, as its predecessor did; `replay.period_misses` counts those that do not.
+    `largest`: compare only loops whose iterations run at most this many instructions."""
     if isinstance(node, BlockRef):
         for template in program.blocks[node.block].templates:
             machine_state.step(template, index)
         return len(program.blocks[node.block].templates) if counting else 0
     evaluated = 0
     previous: tuple[tuple, tuple] | None = None
+    compared = largest is None or _size(program, node) <= largest * node.trips
     for trip in range(node.trips):
-        footprint = Footprint(_iteration(program, node, index, trip))
-        key = _state_key(machine_state, footprint)
-        if key is None:  # several front ends: no one issue time to compare against
+        footprint = Footprint(_iteration(program, node, index, trip)) if compared else None
+        key = None if footprint is None else _state_key(machine_state, footprint)
+        if footprint is None or key is None:  # not compared, or no one front end
             for child in node.body:
                 evaluated += _run_with_periods(
-                    machine_state, program, child, [*index, trip], counting, replay
+                    machine_state, program, child, [*index, trip], counting, replay, largest
                 )
             previous = None
             continue
@@ -259,7 +264,13 @@ def _run_with_periods(
         latest_end, machine_state.max_end = machine_state.max_end, 0
         for child in node.body:
             evaluated += _run_with_periods(
-                machine_state, program, child, [*index, trip], counting and not skipped, replay
+                machine_state,
+                program,
+                child,
+                [*index, trip],
+                counting and not skipped,
+                replay,
+                largest,
             )
         after = (_state_key(machine_state, footprint, floor), machine_state.max_end - floor)
         machine_state.max_end = max(machine_state.max_end, latest_end)
@@ -269,7 +280,9 @@ def _run_with_periods(
     return evaluated
 
 
-def memo_replay(program: Program, layer_name: str, periods: bool = False) -> MemoReplay:
+def memo_replay(
+    program: Program, layer_name: str, periods: bool = False, largest: int | None = None
+) -> MemoReplay:
     """One layer replayed by the reference evaluator, counting what a memo of nests would
     skip. A nest it would skip must leave its footprint (and the latest end) as the first
     one with its key did, relative to the issue time it started at: what a memo restores."""
@@ -297,7 +310,7 @@ def memo_replay(program: Program, layer_name: str, periods: bool = False) -> Mem
                 hit = key is not None and (id(nest), key) in seen
                 if periods and not hit:
                     replay.evaluated_with_periods += _run_with_periods(
-                        machine_state, program, nest, index, True, replay
+                        machine_state, program, nest, index, True, replay, largest
                     )
                 else:
                     for template, at in _executions(program, nest, index):
@@ -335,6 +348,12 @@ def main() -> None:
     parser.add_argument(
         "--periods", action="store_true", help="also skip iterations inside the nests replayed"
     )
+    parser.add_argument(
+        "--largest-iteration",
+        type=int,
+        metavar="N",
+        help="with --periods, compare only loops whose iterations run at most N instructions",
+    )
     args = parser.parse_args()
     print(f"machine: {machine()}")
     for model in args.models:
@@ -351,20 +370,22 @@ def main() -> None:
             by_name = {r.name: r for r in fast}
             full = Evaluation(program, "full")
             memo = [x.name for x in program.layers] if args.memo == ["all"] else args.memo
-            replayed = [0, 0, 0, 0, 0]
+            replayed = [0, 0, 0, 0, 0, 0, 0]
             differing: Counter[str] = Counter()
             for name in memo:
                 if by_name[name].reused_from:  # fast mode evaluates none of it either
                     replayed[0] += by_name[name].instructions
                     continue
                 started = time.perf_counter()
-                replay = memo_replay(program, name, args.periods)
+                replay = memo_replay(program, name, args.periods, args.largest_iteration)
                 cycles, instructions, would = replay.cycles, replay.instructions, replay.evaluated
                 replayed[0] += instructions
                 replayed[1] += would
                 replayed[2] += by_name[name].evaluated_instructions
                 replayed[3] += replay.evaluated_with_periods
                 replayed[4] += replay.period_misses
+                replayed[5] += replay.key_items
+                replayed[6] += replay.live_items
                 differing.update(replay.differing)
                 engine = full.layer(next(x for x in program.layers if x.name == name)).cycles
                 if cycles != engine:
@@ -386,7 +407,7 @@ def main() -> None:
                         f"read, {replay.live_items:,} of them above the issue time"
                     )
             if len(memo) > 1:
-                total_replayed, would, today, with_periods, misses = replayed
+                total_replayed, would, today, with_periods, misses, read, live = replayed
                 print(
                     f"  memo of nests, {len(memo)} layers: evaluates {would:,} of "
                     f"{total_replayed:,} ({would / total_replayed:.2%}; fast mode today "
@@ -394,7 +415,10 @@ def main() -> None:
                     f"{_parts(differing)}"
                 )
                 if args.periods:
-                    print(f"    {_with_periods(with_periods, total_replayed, misses)}")
+                    print(
+                        f"    {_with_periods(with_periods, total_replayed, misses)}; {read:,} "
+                        f"footprint times read, {live:,} of them above the issue time"
+                    )
 
 
 def _with_periods(evaluated: int, instructions: int, misses: int) -> str:
