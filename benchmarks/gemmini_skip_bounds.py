@@ -55,21 +55,26 @@ from pathlib import Path
 from bench_core import machine
 
 from analyzer.engine.evaluate import Evaluation
-from isa.program import BlockRef, Loop, Operand, Program, Template
+from isa.program import BlockRef, Loop, Operand, Program, Template, count_instructions
 from tracer.lowering import lower_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from reference import NEVER, ReferenceMachine, first_location  # noqa: E402
+from reference import (  # noqa: E402
+    NEVER,
+    ReferenceMachine,
+    block_executions,
+    operand_locations,
+)
 
 Node = Loop | BlockRef
 
 
-def _size(program: Program, node: Node, cap: int | None = None) -> int:
-    """Instructions `node` runs; with `cap`, each loop counted at most `cap` iterations."""
+def _capped(program: Program, node: Node, cap: int) -> int:
+    """Instructions `node` runs with each loop counted at most `cap` iterations
+    (isa.program.count_instructions counts them all)."""
     if isinstance(node, BlockRef):
         return len(program.blocks[node.block].templates)
-    trips = node.trips if cap is None else min(node.trips, cap)
-    return trips * sum(_size(program, child, cap) for child in node.body)
+    return min(node.trips, cap) * sum(_capped(program, child, cap) for child in node.body)
 
 
 def _nests(layer_root: Loop) -> Iterator[Node]:
@@ -105,25 +110,31 @@ def static_bounds(program: Program) -> dict[str, int]:
     once: dict[object, tuple[int, int]] = {}
     for layer in program.layers:
         for nest in _nests(layer.root):
-            once.setdefault(shape(nest), (_size(program, nest), _size(program, nest, 2)))
+            once.setdefault(shape(nest), (_count(program, nest), _capped(program, nest, 2)))
     return {
-        "instructions": sum(_size(program, layer.root) for layer in program.layers),
-        "periods <= 2 iterations": sum(_size(program, layer.root, 2) for layer in program.layers),
+        "instructions": sum(_count(program, layer.root) for layer in program.layers),
+        "periods <= 2 iterations": sum(_capped(program, layer.root, 2) for layer in program.layers),
         "each nest once": sum(full for full, _ in once.values()),
         "both": sum(two for _, two in once.values()),
     }
 
 
+def _count(program: Program, node: Node) -> int:
+    return count_instructions(node, program.blocks)
+
+
 def _executions(
     program: Program, node: Node, index: list[int]
 ) -> Iterator[tuple[Template, list[int]]]:
+    """Every instruction of `node` in program order, with the trips of its enclosing
+    loops, `index` being those above `node` (tests/reference.py walks the loops)."""
     if isinstance(node, BlockRef):
         for template in program.blocks[node.block].templates:
             yield template, index
         return
-    for trip in range(node.trips):
-        for child in node.body:
-            yield from _executions(program, child, [*index, trip])
+    for block, trips in block_executions(node):
+        for template in program.blocks[block].templates:
+            yield template, [*index, *trips]
 
 
 def _iteration(
@@ -142,8 +153,7 @@ class Footprint:
         for t, at in executions:
             units.add((t.unit, t.instance_at(tuple(at))))
             for operand in t.operands():
-                first = first_location(operand, at)
-                locations.update((operand.space, x) for x in range(first, first + operand.count))
+                locations.update(operand_locations(operand, at))
             queues.update(q for q in (t.queue, t.issue_queue) if q is not None)
             if t.bundle_start:
                 frontends.add(t.frontend)
@@ -246,7 +256,7 @@ def _run_with_periods(
         return len(program.blocks[node.block].templates) if counting else 0
     evaluated = 0
     previous: tuple[tuple, tuple] | None = None
-    compared = largest is None or _size(program, node) <= largest * node.trips
+    compared = largest is None or _count(program, node) <= largest * node.trips
     for trip in range(node.trips):
         footprint = Footprint(_iteration(program, node, index, trip)) if compared else None
         key = None if footprint is None else _state_key(machine_state, footprint)
@@ -305,7 +315,7 @@ def memo_replay(
                 footprint = footprints[id(nest)]
                 key = _state_key(machine_state, footprint)
                 floor = machine_state.issue_time[footprint.frontend] if key is not None else 0
-                ran, latest_end = _size(program, nest), machine_state.max_end
+                ran, latest_end = _count(program, nest), machine_state.max_end
                 machine_state.max_end = 0  # the nest's own latest end, for the check below
                 hit = key is not None and (id(nest), key) in seen
                 if periods and not hit:

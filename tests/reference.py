@@ -46,6 +46,12 @@ def first_location(operand: Operand, trips: list[int]) -> int:
     return location
 
 
+def operand_locations(operand: Operand, trips: list[int]) -> list[tuple[str, int]]:
+    """Every (space, address) the operand names at loop trips `trips`."""
+    first = first_location(operand, trips)
+    return [(operand.space, x) for x in range(first, first + operand.count)]
+
+
 def reference_cycles(program: Program, layer: LayerProgram) -> int:
     """The layer's latency: the last end, every layer starting from an idle machine at 0."""
     machine = ReferenceMachine(program)
@@ -87,8 +93,7 @@ class ReferenceMachine:
         write_end, read_until = self.write_end, self.read_until
 
         def rows(operand: Operand) -> list[tuple[str, int]]:
-            first = first_location(operand, index)
-            return [(operand.space, x) for x in range(first, first + operand.count)]
+            return operand_locations(operand, index)
 
         # The unit instance moves with the loops as an address does.
         unit = (t.unit, t.instance + sum(c * index[d] for d, c in enumerate(t.instance_coefs)))
