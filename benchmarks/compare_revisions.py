@@ -47,9 +47,10 @@ def _number(text: str) -> float:
 def _core_from_text(out: str) -> Figures:
     """bench_core.py's printed figures (the lines every revision prints)."""
     lower = re.search(r"^lower: ([\d.]+) s, ([\d,]+) instructions", out, re.M)
+    # Older revisions print "fast, whole network:", later ones name the missing layer reuse.
     fast = re.search(
-        r"^fast, whole network: ([\d.]+) s, ([\d,]+) cycles, ([\d,]+) iterations evaluated "
-        r"\(([\d,]+) of",
+        r"^fast, whole network(?:, every layer evaluated)?: ([\d.]+) s, ([\d,]+) cycles, "
+        r"([\d,]+) iterations evaluated \(([\d,]+) of",
         out,
         re.M,
     )

@@ -22,6 +22,7 @@ from isa.gemmini.lowering import lower
 from isa.program import (
     Block,
     BlockRef,
+    Frontend,
     LayerProgram,
     Loop,
     Operand,
@@ -74,6 +75,32 @@ def program(
         spaces=spaces or {"r": 16},
         blocks=(Block("body", tuple(templates)),),
         layers=(layer,),
+    )
+
+
+def machine_program(
+    blocks: tuple[Block, ...],
+    root: Loop,
+    units: dict[str, int],
+    spaces: dict[str, int],
+    frontends: dict[str, Frontend] | None = None,
+    width: int = 1,
+    window: int = 2,
+    delay: int = 0,
+) -> Program:
+    """A one-layer program of `blocks` under `root`, on the given machine: front ends
+    besides the default one (`width` bundles a cycle, a window of `window`, `delay`)."""
+    return Program(
+        accelerator="test",
+        parameters={},
+        bundles_per_cycle=width,
+        window_bundles=window,
+        frontend_delay=delay,
+        units=units,
+        spaces=spaces,
+        blocks=blocks,
+        layers=(LayerProgram("layer", "test", 0, {}, root),),
+        frontends=frontends or {},
     )
 
 

@@ -12,13 +12,14 @@ from hypothesis import given, settings
 from analyzer.engine.evaluate import evaluate_program
 from analyzer.engine.packing import pack_blocks, pack_layer
 from analyzer.engine.signatures import LOOP_BEGIN
-from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Program, Template
+from isa.program import Block, BlockRef, Frontend, Loop, Program, Template
 from isa.validation import ProgramError, check_program
 from tests.builders import (
     SAMPLINGS,
     check_fast_equals_full,
     check_reaches_fast_path,
     examples,
+    machine_program,
     op,
     timeline,
 )
@@ -63,17 +64,11 @@ def _two_tiles(streams: bool) -> Program:
             order += [load(1, 0), load(1, 1)]
         order += [compute(tile, last=k == 3) for k in range(4)]
         order.append(store(tile))
-    layer = LayerProgram("tiles", "test", 0, {}, Loop("layer", 1, (BlockRef(0),)))
-    return Program(
-        accelerator="test",
-        parameters={},
-        bundles_per_cycle=1,
-        window_bundles=2,
-        frontend_delay=0,
+    return machine_program(
+        (Block("tiles", tuple(order)),),
+        Loop("layer", 1, (BlockRef(0),)),
         units={"load": 1, "execute": 1, "store": 1},
         spaces={"spad": 4, "acc": 2},
-        blocks=(Block("tiles", tuple(order)),),
-        layers=(layer,),
         frontends={s: Frontend(1, 2, 0) for s in STREAMS} if streams else {},
     )
 
@@ -128,21 +123,17 @@ def test_the_bound_names_the_front_end_that_limits_a_layer():
     # The bound is that front end's: ceil(60 / 1) - 1 + delay 5 + latency 1 = 65; the
     # default front end, 4 bundles a cycle, issues none.
     block = Block("b", (Template("x", "u", 0, 1, 1, 0, (), (), True, frontend="slow"),))
-    layer = LayerProgram("l", "test", 0, {}, Loop("layer", 1, (Loop("i", 60, (BlockRef(0),)),)))
-    program = Program(
-        accelerator="test",
-        parameters={},
-        bundles_per_cycle=4,
-        window_bundles=8,
-        frontend_delay=0,
+    program = machine_program(
+        (block,),
+        Loop("layer", 1, (Loop("i", 60, (BlockRef(0),)),)),
         units={"u": 1},
         spaces={"r": 1},
-        blocks=(block,),
-        layers=(layer,),
         frontends={"slow": Frontend(1, 8, 5)},
+        width=4,
+        window=8,
     )
     result = evaluate_program(program, "full")[0]
-    assert result.cycles == 65 == reference_cycles(program, layer)
+    assert result.cycles == 65 == reference_cycles(program, program.layers[0])
     assert (result.bound.unit, result.bound.busy_cycles) == ("slow frontend", 65)
 
 
@@ -209,20 +200,14 @@ def test_a_loops_live_front_ends_include_those_an_enclosing_loop_issues_again():
         "compute", "execute", 0, 7, 6, 0, (op("spad", 0),), (), True, frontend="ex"
     )  # fmt: skip
     inner = Loop("inner", 4, (BlockRef(1),))
-    layer = LayerProgram("nest", "test", 0, {}, Loop("outer", 3, (BlockRef(0), inner)))
-    program = Program(
-        accelerator="test",
-        parameters={},
-        bundles_per_cycle=1,
-        window_bundles=2,
-        frontend_delay=0,
+    program = machine_program(
+        (Block("load", (load,)), Block("compute", (compute,))),
+        Loop("outer", 3, (BlockRef(0), inner)),
         units={"load": 1, "execute": 1},
         spaces={"spad": 2},
-        blocks=(Block("load", (load,)), Block("compute", (compute,))),
-        layers=(layer,),
         frontends={"ld": Frontend(1, 2, 0), "ex": Frontend(1, 2, 0)},
     )
-    packed = pack_layer(layer, program, pack_blocks(program))
+    packed = pack_layer(program.layers[0], program, pack_blocks(program))
     begins = packed.arrays.kind == LOOP_BEGIN
     ld, ex = 1 << 1, 1 << 2  # front end k + 1's bit (the default one is 0)
     assert packed.arrays.live[begins].tolist() == [ld | ex, ld | ex]
@@ -238,20 +223,13 @@ def test_the_issue_floor_holds_the_front_end_whose_bundle_a_loop_continues():
     body = Template(
         "op", "u", 0, 0, 1, 0, (op("m", 0, count=63),), (), False, instance_coefs=(0, 0)
     )
-    layer = LayerProgram(
-        "layer", "random", 0, {}, Loop("layer", 1, (Loop("l1", 2, (BlockRef(0),)),))
-    )
-    program = Program(
-        accelerator="random",
-        parameters={},
-        bundles_per_cycle=1,
-        window_bundles=1,
-        frontend_delay=0,
+    program = machine_program(
+        (Block("b0", (body,)),),
+        Loop("layer", 1, (Loop("l1", 2, (BlockRef(0),)),)),
         units={"u": 1},
         spaces={"m": 63},
-        blocks=(Block("b0", (body,)),),
-        layers=(layer,),
         frontends={f: Frontend(1, 1, 0) for f in SEVERAL},
+        window=1,
     )
     assert timeline(program) == [(0, 0), (1, 1)]
     assert [r.cycles for r in evaluate_program(program, "fast")] == [1]
