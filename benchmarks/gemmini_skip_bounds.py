@@ -229,6 +229,17 @@ class MemoReplay:
     # each chunk's latest time, docs/design.md §3.7, can pass over them a chunk at a time).
     key_items: int = 0
     live_items: int = 0
+    key_runs: int = 0  # the keys' runs of adjacent locations with equal times (below)
+    live_runs: int = 0
+    # What the nests' memo keys read (every nest met, evaluated or skipped): footprint
+    # times (a unit's, and a location's write and read-until times), the locations among
+    # them with a time above the issue time, and the runs of adjacent locations holding
+    # equal times once clamped (what a key would read if the state kept a space as runs of
+    # equal times, as one instruction leaves its rows), all and those above the issue time.
+    memo_key_items: int = 0
+    memo_key_live: int = 0
+    memo_key_runs: int = 0
+    memo_key_live_runs: int = 0
     # Per part of the key (KEY_PARTS): how many of the nests' keys beyond the first of
     # their nest differ from that first one there, which says what keeps a memo missing.
     differing: Counter[str] = field(default_factory=Counter)
@@ -270,6 +281,9 @@ def _run_with_periods(
         floor = machine_state.issue_time[footprint.frontend]
         replay.key_items += 2 * len(footprint.locations) + len(footprint.units)
         replay.live_items += sum(t > 0 for part in key[:3] for t in part)
+        _, runs, live_runs = _runs(footprint, key)
+        replay.key_runs += runs
+        replay.live_runs += live_runs
         skipped = previous is not None and previous[0] == key
         latest_end, machine_state.max_end = machine_state.max_end, 0
         for child in node.body:
@@ -288,6 +302,30 @@ def _run_with_periods(
             replay.period_misses += 1
         previous = (key, after)
     return evaluated
+
+
+def _runs(footprint: Footprint, key: tuple) -> tuple[int, int, int]:
+    """The key's locations with a time above the issue time, its runs of adjacent
+    locations holding equal clamped times, and those of the runs above the issue time."""
+    live = runs = live_runs = 0
+    previous: tuple | None = None
+    for (space, address), written, read in zip(footprint.locations, key[1], key[2], strict=True):
+        above = written > 0 or read > 0
+        live += above
+        if previous != (space, address - 1, written, read):
+            runs += 1
+            live_runs += above
+        previous = (space, address, written, read)
+    return live, runs, live_runs
+
+
+def _count_key_reads(replay: MemoReplay, footprint: Footprint, key: tuple) -> None:
+    """Adds what the nest's memo key reads to `replay`'s memo_key_* counts."""
+    live, runs, live_runs = _runs(footprint, key)
+    replay.memo_key_items += 2 * len(footprint.locations) + len(footprint.units)
+    replay.memo_key_live += live
+    replay.memo_key_runs += runs
+    replay.memo_key_live_runs += live_runs
 
 
 def memo_replay(
@@ -318,6 +356,8 @@ def memo_replay(
                 ran, latest_end = _count(program, nest), machine_state.max_end
                 machine_state.max_end = 0  # the nest's own latest end, for the check below
                 hit = key is not None and (id(nest), key) in seen
+                if key is not None:
+                    _count_key_reads(replay, footprint, key)
                 if periods and not hit:
                     replay.evaluated_with_periods += _run_with_periods(
                         machine_state, program, nest, index, True, replay, largest
@@ -380,8 +420,9 @@ def main() -> None:
             by_name = {r.name: r for r in fast}
             full = Evaluation(program, "full")
             memo = [x.name for x in program.layers] if args.memo == ["all"] else args.memo
-            replayed = [0, 0, 0, 0, 0, 0, 0]
+            replayed = [0] * 9
             differing: Counter[str] = Counter()
+            key_reads = MemoReplay()  # the memo keys' counts, summed over the layers
             for name in memo:
                 if by_name[name].reused_from:  # fast mode evaluates none of it either
                     replayed[0] += by_name[name].instructions
@@ -396,7 +437,11 @@ def main() -> None:
                 replayed[4] += replay.period_misses
                 replayed[5] += replay.key_items
                 replayed[6] += replay.live_items
+                replayed[7] += replay.key_runs
+                replayed[8] += replay.live_runs
                 differing.update(replay.differing)
+                for part in KEY_READS:
+                    setattr(key_reads, part, getattr(key_reads, part) + getattr(replay, part))
                 engine = full.layer(next(x for x in program.layers if x.name == name)).cycles
                 if cycles != engine:
                     raise SystemExit(
@@ -410,25 +455,43 @@ def main() -> None:
                     f"the engine; keys a nest met again differed in: {_parts(replay.differing)}; "
                     f"{time.perf_counter() - started:.0f} s"
                 )
+                print(f"    {_key_reads(replay)}")
                 if args.periods:
                     counts = (replay.evaluated_with_periods, instructions, replay.period_misses)
                     print(
                         f"    {_with_periods(*counts)}; {replay.key_items:,} footprint times "
-                        f"read, {replay.live_items:,} of them above the issue time"
+                        f"read, {replay.live_items:,} of them above the issue time; "
+                        f"{replay.key_runs:,} runs, {replay.live_runs:,} above it"
                     )
             if len(memo) > 1:
-                total_replayed, would, today, with_periods, misses, read, live = replayed
+                total_replayed, would, today, with_periods, misses, read, live, runs, live_runs = (
+                    replayed
+                )
                 print(
                     f"  memo of nests, {len(memo)} layers: evaluates {would:,} of "
                     f"{total_replayed:,} ({would / total_replayed:.2%}; fast mode today "
                     f"{today / total_replayed:.2%}); keys a nest met again differed in: "
                     f"{_parts(differing)}"
                 )
+                print(f"    {_key_reads(key_reads)}")
                 if args.periods:
                     print(
                         f"    {_with_periods(with_periods, total_replayed, misses)}; {read:,} "
-                        f"footprint times read, {live:,} of them above the issue time"
+                        f"footprint times read, {live:,} of them above the issue time; "
+                        f"{runs:,} runs, {live_runs:,} above it"
                     )
+
+
+KEY_READS = ("memo_key_items", "memo_key_live", "memo_key_runs", "memo_key_live_runs")
+
+
+def _key_reads(replay: MemoReplay) -> str:
+    return (
+        f"the nests' keys read {replay.memo_key_items:,} footprint times, "
+        f"{replay.memo_key_live:,} locations above the issue time; as runs of adjacent "
+        f"locations with equal clamped times: {replay.memo_key_runs:,} runs, "
+        f"{replay.memo_key_live_runs:,} above the issue time"
+    )
 
 
 def _with_periods(evaluated: int, instructions: int, misses: int) -> str:

@@ -52,3 +52,16 @@ def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
     assert inside, done.stdout
     with_periods, misses = (int(g.replace(",", "")) for g in inside.groups())
     assert 0 < with_periods < evaluated and misses == 0
+    # What the keys read: every location counts twice among the footprint times (its
+    # write and read-until times); adjacent rows one instruction left hold equal times (a
+    # Gemmini instruction names 16 rows or more at a time), so there are many times fewer
+    # runs than locations, and a run above the issue time holds a location above it.
+    keys = re.search(
+        r"keys read ([\d,]+) footprint times, ([\d,]+) locations above the issue time; "
+        r"as runs .*?: ([\d,]+) runs, ([\d,]+) above",
+        done.stdout,
+    )
+    assert keys, done.stdout
+    items, live, runs, live_runs = (int(g.replace(",", "")) for g in keys.groups())
+    assert 0 < live_runs <= min(runs, live) and live <= items // 2
+    assert 10 * runs < items // 2
