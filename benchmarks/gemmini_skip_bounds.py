@@ -39,6 +39,14 @@ each such iteration must end as its predecessor did, relative to its start, and 
 script counts those that do not. --largest-iteration N compares only loops whose
 iterations run at most N instructions (their footprints are small), to see what skipping
 is left when comparing must cost little.
+
+--runs-touched LAYER (or all) evaluates the layer with the reference evaluator and counts,
+before each instruction, how many runs of adjacent locations holding equal write and
+read-until times each of its operands' ranges overlaps (what a state kept as runs would
+visit for it, against the locations a state kept location by location does), and the
+runs the whole state holds at the layer's end and at most during it (sampled every
+10,000 instructions); also the runs visited if each were cut where a 64-row chunk starts
+(runs kept per chunk).
 """
 
 from __future__ import annotations
@@ -386,6 +394,63 @@ def memo_replay(
     return replay
 
 
+CHUNK_ROWS = 64  # analyzer/engine/packing.py's chunks (2**CHUNK_SHIFT locations)
+
+
+@dataclass
+class RunsTouched:
+    operands: int = 0
+    locations: int = 0
+    runs: int = 0  # of the state, overlapped by the operands' ranges
+    chunk_runs: int = 0  # the same with every run cut where a 64-row chunk starts
+    state_runs_end: int = 0
+    state_runs_most: int = 0
+
+
+def _state_runs(machine_state: ReferenceMachine, program: Program) -> int:
+    """Runs of adjacent locations with equal (write, read-until) times, over every space."""
+    write_end, read_until = machine_state.write_end, machine_state.read_until
+    runs = 0
+    for space, size in program.spaces.items():
+        previous = None
+        for x in range(size):
+            key = (space, x)
+            pair = (write_end.get(key, 0), read_until.get(key, NEVER))
+            runs += pair != previous
+            previous = pair
+    return runs
+
+
+def runs_touched(program: Program, layer_name: str) -> RunsTouched:
+    """One layer evaluated by the reference evaluator, counting what each operand's range
+    would visit with the state kept as runs (see the module doc)."""
+    layer = next((x for x in program.layers if x.name == layer_name), None)
+    if layer is None:
+        raise SystemExit(f"--runs-touched {layer_name}: no such layer in {program.model}")
+    machine_state = ReferenceMachine(program)
+    write_end, read_until = machine_state.write_end, machine_state.read_until
+    counts = RunsTouched()
+    for step, (template, index) in enumerate(_executions(program, layer.root, [])):
+        for operand in template.operands():
+            rows = operand_locations(operand, index)
+            counts.operands += 1
+            counts.locations += len(rows)
+            previous = None
+            for x in rows:
+                pair = (write_end.get(x, 0), read_until.get(x, NEVER))
+                counts.runs += pair != previous
+                counts.chunk_runs += pair != previous or x[1] % CHUNK_ROWS == 0
+                previous = pair
+        machine_state.step(template, index)
+        if step % 10_000 == 0:
+            counts.state_runs_most = max(
+                counts.state_runs_most, _state_runs(machine_state, program)
+            )
+    counts.state_runs_end = _state_runs(machine_state, program)
+    counts.state_runs_most = max(counts.state_runs_most, counts.state_runs_end)
+    return counts
+
+
 def _parts(differing: Counter[str]) -> str:
     return ", ".join(f"{part} {n:,}" for part, n in differing.most_common()) or "-"
 
@@ -404,6 +469,7 @@ def main() -> None:
         metavar="N",
         help="with --periods, compare only loops whose iterations run at most N instructions",
     )
+    parser.add_argument("--runs-touched", nargs="*", default=[], metavar="LAYER", help="or 'all'")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     for model in args.models:
@@ -480,6 +546,40 @@ def main() -> None:
                         f"footprint times read, {live:,} of them above the issue time; "
                         f"{runs:,} runs, {live_runs:,} above it"
                     )
+
+            touched = (
+                [x.name for x in program.layers]
+                if args.runs_touched == ["all"]
+                else args.runs_touched
+            )
+            touched_total = RunsTouched()
+            for name in touched:
+                counts = runs_touched(program, name)
+                for part in ("operands", "locations", "runs", "chunk_runs"):
+                    setattr(
+                        touched_total, part, getattr(touched_total, part) + getattr(counts, part)
+                    )
+                for part in ("state_runs_end", "state_runs_most"):
+                    setattr(
+                        touched_total,
+                        part,
+                        max(getattr(touched_total, part), getattr(counts, part)),
+                    )
+                print(f"  runs touched, {name}: {_runs_touched(counts)}")
+            if len(touched) > 1:
+                summed = _runs_touched(touched_total, "of them ")
+                print(f"  runs touched, {len(touched)} layers: {summed}")
+
+
+def _runs_touched(counts: RunsTouched, which: str = "") -> str:
+    """`which`: "of them " for a sum over layers, whose state runs are the largest one's."""
+    return (
+        f"{counts.operands:,} operands name {counts.locations:,} locations "
+        f"({counts.locations / max(1, counts.operands):.1f} each) and overlap {counts.runs:,} "
+        f"runs ({counts.runs / max(1, counts.operands):.2f} each; cut at {CHUNK_ROWS}-row "
+        f"chunks {counts.chunk_runs / max(1, counts.operands):.2f}); the state held, {which}"
+        f"{counts.state_runs_end:,} runs at the end, at most {counts.state_runs_most:,}"
+    )
 
 
 KEY_READS = ("memo_key_items", "memo_key_live", "memo_key_runs", "memo_key_live_runs")

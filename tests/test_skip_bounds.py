@@ -65,3 +65,33 @@ def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
     items, live, runs, live_runs = (int(g.replace(",", "")) for g in keys.groups())
     assert 0 < live_runs <= min(runs, live) and live <= items // 2
     assert 10 * runs < items // 2
+
+
+def test_the_runs_an_operand_would_visit_are_fewer_than_its_locations() -> None:
+    # What a state kept as runs of equal times would visit per operand, against the
+    # locations it names: at least one run each, and far fewer runs than rows, since an
+    # instruction leaves the rows it names holding one time.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/gemmini_skip_bounds.py",
+            "--batches",
+            "1",
+            "--runs-touched",
+            "layer1.0.add",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    line = re.search(
+        r"layer1\.0\.add: ([\d,]+) operands name ([\d,]+) locations .* overlap ([\d,]+) runs "
+        r".* held, ([\d,]+) runs at the end, at most ([\d,]+)",
+        done.stdout,
+    )
+    assert line, done.stdout
+    operands, locations, runs, at_end, most = (int(g.replace(",", "")) for g in line.groups())
+    assert 0 < operands <= runs and 5 * runs < locations
+    assert 0 < at_end <= most
