@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import numpy as np
+
 from isa.family import from_mapping
 from isa.program import (
     ACCESSES,
@@ -78,11 +80,34 @@ class ActionCounter:
         self.program = program
         self._blocks = [_block_actions(block) for block in program.blocks]
         self._nodes: dict[int, Counter[str]] = {}
+        # The same per block as a matrix (block x action, in _names' order), for counting
+        # from how often a layer runs each block.
+        self._names = sorted({action for counts in self._blocks for action in counts})
+        self._per_block = np.array(
+            [[counts[action] for action in self._names] for counts in self._blocks],
+            dtype=np.int64,
+        ).reshape(len(self._blocks), len(self._names))
         family = FAMILIES.get(program.isa)
         self._outside = None if family is None else family.layer_actions
 
     def layer(self, layer: LayerProgram) -> LayerActions:
-        counts = Counter(self._node(layer.root))
+        return self.of(layer, self.loop_counts(layer.root))
+
+    def loop_counts(self, root: Loop) -> Counter[str]:
+        """Each action's count over the loop tree `root`, walking it (each distinct node
+        once per counter)."""
+        return Counter(self._node(root))
+
+    def loop_counts_from_runs(self, block_runs: np.ndarray) -> Counter[str]:
+        """The same counts from how often the layer runs each block (int64 per block,
+        analyzer/engine/bounds.py's block_runs, which packing gives without a walk)."""
+        totals = block_runs @ self._per_block
+        return Counter(dict(zip(self._names, totals.tolist(), strict=True)))
+
+    def of(self, layer: LayerProgram, loop_counts: Counter[str]) -> LayerActions:
+        """`layer`'s actions: its loop tree's counts (`loop_counts`) and those its
+        family's memory side adds."""
+        counts = Counter(loop_counts)
         if self._outside is not None:
             counts.update(from_mapping(self._outside, layer, self.program))
         traffic = tuple(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import accperf
 from analyzer.actions import ActionCounter
+from analyzer.engine.evaluate import Evaluation
 from isa.program import (
     MAC_ACTION,
     Block,
@@ -109,6 +110,10 @@ def test_counts_equal_the_instructions_counted_one_by_one(program: Program) -> N
     check_program(program)
     layer = program.layers[0]
     assert counted(layer, program) == +one_by_one(layer, program)
+    # An evaluation counts from how often packing says each block runs, not by walking
+    # the tree (a loop of 0 trips runs nothing below it): the same counts.
+    for mode in ("fast", "full"):
+        assert Evaluation(program, mode).layer(layer).actions == ActionCounter(program).layer(layer)
 
 
 @pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
@@ -118,14 +123,17 @@ def test_systolic_counts_equal_the_instructions_and_both_modes(dataflow: str) ->
         (
             Conv2d("conv", 3, 5, 6, 6, kernel_height=3, kernel_width=3),
             Dense("fc", 20, 7),
+            # The same shape again: fast mode reuses fc's evaluation (and its counts).
+            Dense("fc_again", 20, 7),
         ),
     )
     trace = accperf.lower(model, "systolic", {"rows": 4, "cols": 3, "dataflow": dataflow})
     program = trace.program
     fast, full = accperf.analyze(trace, "fast"), accperf.analyze(trace, "full")
     for layer, in_fast, in_full in zip(program.layers, fast.results, full.results, strict=True):
-        assert in_fast.actions == in_full.actions
+        assert in_fast.actions == in_full.actions == ActionCounter(program).layer(layer)
         assert counted(layer, program) == +one_by_one(layer, program)
+    assert fast.results[-1].reused_from == "fc"
 
 
 def test_systolic_counts_from_first_principles() -> None:

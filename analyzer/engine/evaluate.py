@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analyzer.actions import ActionCounter, LayerActions
-from analyzer.engine.bounds import LayerBound, ResourceUsage, layer_bound
+from analyzer.engine.bounds import LayerBound, ResourceUsage, block_runs, layer_bound
 from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import (
@@ -20,7 +21,7 @@ from analyzer.engine.packing import (
 )
 from analyzer.engine.recurrence import CriticalCycles
 from isa.family import from_mapping
-from isa.program import LayerProgram, Loop, Program
+from isa.program import BlockRef, LayerProgram, Loop, Program
 from isa.registry import FAMILIES
 
 MODES = ("fast", "full")
@@ -146,14 +147,18 @@ class Evaluation:
         self._subtrees = SubtreeOps(self.blocks)
         self._usage = ResourceUsage(program, self.blocks)
         self._critical = CriticalCycles(self.blocks) if recurrence else None
-        self._reuse: dict[tuple[Loop, tuple[object, ...]], LayerResult] = {}
+        self._reuse: dict[tuple[int, tuple[object, ...]], LayerResult] = {}
+        # A layer's actions over its loop tree, per reuse key (what a reused layer shares
+        # with the earlier one; its memory side's own are added per layer).
+        self._loop_actions: dict[tuple[int, tuple[object, ...]], Counter[str]] = {}
+        self._loop_ids = _LoopIds()
         self._memo = LoopMemo(self.blocks)
         self._actions = ActionCounter(program)
 
     def layer(self, layer: LayerProgram) -> LayerResult:
         """The result of one layer of the program."""
-        key = _reuse_key(layer)
-        earlier = self._reuse.get(key) if self.reuse_layers else None
+        key = self._reuse_key(layer) if self.reuse_layers else None
+        earlier = self._reuse.get(key) if key is not None else None
         if earlier is not None:
             return replace(
                 earlier,
@@ -167,7 +172,7 @@ class Evaluation:
                 bound=earlier.bound,
                 reused_from=earlier.reused_from or earlier.name,
                 # Not reused: a memory side's traffic depends on the GEMM shape as well.
-                actions=self._actions.layer(layer),
+                actions=self._actions.of(layer, self._loop_actions[key]),
             )
         packed = self.pack(layer)
         compute_cycles, covered, evaluated, iterations, _ = run_kernel(
@@ -179,6 +184,7 @@ class Evaluation:
         )
         stalls = _memory_stalls(layer, self.program)
         cycles = compute_cycles + stalls
+        loop_actions = self._actions.loop_counts_from_runs(block_runs(packed, self.blocks))
         result = LayerResult(
             name=layer.name,
             kind=layer.kind,
@@ -191,10 +197,11 @@ class Evaluation:
             iterations=packed.block_executions,
             mapping=layer.mapping,
             bound=self.bound(layer, packed, cycles),
-            actions=self._actions.layer(layer),
+            actions=self._actions.of(layer, loop_actions),
         )
-        if self.reuse_layers:
+        if key is not None:
             self._reuse[key] = result
+            self._loop_actions[key] = loop_actions
         return result
 
     def run(self, on_layer: Callable[[LayerResult], None] | None = None) -> list[LayerResult]:
@@ -214,6 +221,15 @@ class Evaluation:
             packed, self.blocks, fast=False, record_first=first, record_count=count
         )
         return timeline
+
+    def _reuse_key(self, layer: LayerProgram) -> tuple[int, tuple[object, ...]]:
+        """What a layer's cycles depend on: its loop program and, with a memory side, the
+        GEMM shape the SRAMs see (two shapes can share a loop program: 64x128 and 128x64
+        on 32x32)."""
+        root = self._loop_ids.of(layer.root)
+        if "memory_side" not in layer.mapping:
+            return root, ()
+        return root, tuple(sorted((k, str(v)) for k, v in layer.mapping.items()))
 
     def pack(self, layer: LayerProgram) -> PackedLayer:
         """`layer`'s op list, sharing the subtrees earlier layers packed."""
@@ -241,9 +257,24 @@ def _memory_stalls(layer: LayerProgram, program: Program) -> int:
     return from_mapping(family.memory_stalls, layer, program)
 
 
-def _reuse_key(layer: LayerProgram) -> tuple[Loop, tuple[object, ...]]:
-    """What a layer's cycles depend on: its loop program and, with a memory side, the GEMM
-    shape the SRAMs see (two shapes can share a loop program: 64x128 and 128x64 on 32x32)."""
-    if "memory_side" not in layer.mapping:
-        return layer.root, ()
-    return layer.root, tuple(sorted((k, str(v)) for k, v in layer.mapping.items()))
+class _LoopIds:
+    """Equal loop trees get equal numbers: each distinct (name, trips, numbered body) is
+    numbered once. A node is numbered once per evaluation and kept, so its id() is not
+    taken by another (lowerings share subtrees between layers: a layer costs its new
+    nodes), where hashing a root as a value would walk its whole tree every time."""
+
+    def __init__(self) -> None:
+        self._of_node: dict[int, tuple[int, Loop | BlockRef]] = {}
+        self._of_value: dict[tuple[object, ...], int] = {}
+
+    def of(self, node: Loop | BlockRef) -> int:
+        known = self._of_node.get(id(node))
+        if known is not None:
+            return known[0]
+        if isinstance(node, BlockRef):
+            value: tuple[object, ...] = (node.block,)
+        else:
+            value = (node.name, node.trips, tuple(map(self.of, node.body)))
+        number = self._of_value.setdefault(value, len(self._of_value))
+        self._of_node[id(node)] = (number, node)
+        return number

@@ -247,7 +247,7 @@ def pack_layer(
     jump[ops[_KIND] == BLOCK] = -1
     one_frontend = True
     if blocks.arrays.frontends.shape[0] > 1:
-        ops[_LIVE], issuing = _live_frontends(ops, blocks.arrays.templates)
+        ops[_LIVE], issuing = _live_frontends(ops, blocks.block_first, subtrees.block_frontends)
         one_frontend = issuing & (issuing - 1) == 0
     else:
         ops[_LIVE] = 1
@@ -283,36 +283,39 @@ _RUNS = len(_ROW)
 _ROWS = _RUNS + 1
 
 
-def _live_frontends(ops: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, int]:
+def _live_frontends(
+    ops: np.ndarray, block_first: np.ndarray, block_frontends: np.ndarray
+) -> tuple[np.ndarray, int]:
     """LayerArrays.live for a program with several front ends: per LOOP_BEGIN, the front
     ends whose bundles start anywhere from the outermost enclosing loop of several trips
     (the loop itself if none: what runs after its boundaries, again or for the first
-    time) to the layer's end. And the bitmask of the front ends that issue in the layer."""
-    opens = np.where(
-        templates[:, T_BUNDLE_START] != 0, np.left_shift(1, templates[:, T_FRONTEND]), 0
-    )
+    time) to the layer's end. And the bitmask of the front ends that issue in the layer.
+    `block_frontends`: per block, the front ends opening bundles in it (bit f)."""
     kind, n_ops = ops[_KIND], ops.shape[1]
     bits = np.zeros(n_ops, dtype=np.int64)
-    of_range: dict[tuple[int, int], int] = {}  # ops share a block's template range
-    for pc in np.flatnonzero(kind == BLOCK).tolist():
-        span = (int(ops[_ARG, pc]), int(ops[_ARG2, pc]))
-        if span not in of_range:
-            of_range[span] = int(np.bitwise_or.reduce(opens[span[0] : span[1]]))
-        bits[pc] = of_range[span]
+    is_block = kind == BLOCK
+    # A BLOCK op runs a whole block, [block_first[b], block_first[b + 1]), never an empty
+    # one (isa/validation.py refuses it), so its first template names the block.
+    block = np.searchsorted(block_first, ops[_ARG, is_block], side="right") - 1
+    bits[is_block] = block_frontends[block]
     after = np.bitwise_or.accumulate(bits[::-1])[::-1]
+    # Per LOOP_BEGIN, the outermost loop of several trips among it and the loops around
+    # it (-1: none), depth by depth: a loop's parent is the last LOOP_BEGIN before it one
+    # level up (loops nest, so a sibling of the parent cannot come between them).
+    begins = np.flatnonzero(kind == LOOP_BEGIN)
+    depth = ops[_DEPTH, begins]
+    outer = np.full(n_ops, -1, dtype=np.int64)
+    parents_at = np.zeros(0, dtype=np.int64)
+    for level in range(int(depth.min()), int(depth.max()) + 1) if len(begins) else ():
+        here = begins[depth == level]
+        own = np.where(ops[_ARG, here] > 1, here, -1)
+        if len(parents_at) and level > int(depth.min()):
+            inherited = outer[parents_at[np.searchsorted(parents_at, here) - 1]]
+            own = np.where(inherited >= 0, inherited, own)
+        outer[here] = own
+        parents_at = here
     live = np.zeros(n_ops, dtype=np.int64)
-    # Per enclosing loop, outermost first: the outermost of several trips among it and
-    # the loops around it (-1: none), so each LOOP_BEGIN finds its own in one step.
-    outermost: list[int] = []
-    for pc in np.flatnonzero((kind == LOOP_BEGIN) | (kind == LOOP_END)).tolist():
-        if kind[pc] == LOOP_BEGIN:
-            outer = outermost[-1] if outermost else -1
-            if outer < 0 and ops[_ARG, pc] > 1:
-                outer = pc
-            outermost.append(outer)
-            live[pc] = after[outer if outer >= 0 else pc]
-        else:
-            outermost.pop()
+    live[begins] = after[np.where(outer[begins] >= 0, outer[begins], begins)]
     return live, int(after[0]) if n_ops else 0
 
 
@@ -345,6 +348,14 @@ class SubtreeOps:
         self._fragments: dict[tuple[int, int], _Fragment] = {}
         self._block_facts = _block_facts(blocks)
         self._one_bundle = _one_bundle_blocks(blocks)
+        # Per block: the front ends opening bundles in it (bit f), for LayerArrays.live.
+        templates = blocks.arrays.templates
+        opening = np.where(
+            templates[:, T_BUNDLE_START] != 0, np.left_shift(1, templates[:, T_FRONTEND]), 0
+        )
+        self.block_frontends = _per_block(
+            np.bitwise_or, opening, blocks.block_first[:-1], blocks.block_first[1:]
+        )
 
     def of(self, node: Loop | BlockRef, level: int) -> _Fragment:
         """The fragment of `node` whose parent loop is at depth `level` - 1."""

@@ -16,7 +16,25 @@ PRICES = "tests/test_energy.py"
 MEMORY_SIDE = "isa/systolic/memory_side.py"
 SCALESIM = "tests/test_fidelity_scalesim.py"
 
+SYSTOLIC_BOTH_MODES = COUNTS + "::test_systolic_counts_equal_the_instructions_and_both_modes"
+
 ACTION_BUGS = (
+    Bug(
+        "actions.from-runs-counts-each-block-once",
+        ACTIONS,
+        "totals = block_runs @ self._per_block",
+        "totals = (block_runs > 0) @ self._per_block",
+        "an evaluation counts each block as often as the layer runs it",
+        (ONE_BY_ONE, SYSTOLIC_BOTH_MODES, COUNTS),
+    ),
+    Bug(
+        "actions.reused-layer-counts-nothing",
+        "analyzer/engine/evaluate.py",
+        "actions=self._actions.of(layer, self._loop_actions[key]),",
+        "actions=self._actions.of(layer, Counter()),",
+        "a layer fast mode reuses counts what the layer it reuses ran",
+        (SYSTOLIC_BOTH_MODES, COUNTS),
+    ),
     Bug(
         "actions.loop-trips-ignored",
         ACTIONS,

@@ -66,9 +66,17 @@ FRONTEND_BUGS = (
     Bug(
         "frontends.live-after-the-loop-only",
         PACKING,
-        "live[pc] = after[outer if outer >= 0 else pc]",
-        "live[pc] = after[pc]",
+        "live[begins] = after[np.where(outer[begins] >= 0, outer[begins], begins)]",
+        "live[begins] = after[begins]",
         "a front end may issue again when an enclosing loop repeats",
+        FRONTEND_RULES,
+    ),
+    Bug(
+        "frontends.live-ignores-the-outer-loops-own",
+        PACKING,
+        "own = np.where(inherited >= 0, inherited, own)",
+        "own = np.where(own >= 0, own, inherited)",
+        "the outermost enclosing loop of several trips decides, not the innermost",
         FRONTEND_RULES,
     ),
     Bug(
