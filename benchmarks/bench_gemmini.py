@@ -9,42 +9,60 @@ layers on Gemmini / on the host, the fast analysis time after JIT warm-up as
 `accperf-trace analyze` does it (layers with the same loop program share one evaluation),
 the instructions and kernel iterations it evaluated, the full evaluation time (every
 instruction, one core), the fast/full speedup, and total cycles; fast == full is checked
-on every layer. --split also times the full evaluation's parts once more, layer by layer
-as the evaluation spends it: packing each layer's loop tree, the kernel, and the bound.
+on every layer. --split also times each mode's evaluation once more, by its parts as
+Evaluation.layer spends them: packing each layer's loop tree, the kernel, the bound, and
+the rest (layer reuse, action counts, the results).
 --json FILE also writes the figures, as bench_core.py does.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench_core import evaluate, machine
 
-from analyzer.engine.evaluate import Evaluation, run_kernel
+from analyzer.engine import evaluate as evaluate_module
+from analyzer.engine.evaluate import Evaluation
 from isa.program import Program, count_instructions
 from tracer.lowering import lower_model
 
 
-def full_split(program: Program) -> tuple[float, float, float]:
-    """Seconds the full evaluation of every layer spends packing the loop trees, in the
-    kernel, and on the bounds (the parts of Evaluation.layer; packing the blocks, once per
-    program, is not timed, as in evaluate)."""
-    evaluation = Evaluation(program, "full")
-    packing = kernel = bounds = 0.0
-    for layer in program.layers:
+def split(program: Program, mode: str) -> dict[str, float]:
+    """Seconds an evaluation of every layer spends packing the loop trees, in the kernel,
+    on the bounds, and on the rest of Evaluation.layer (layer reuse, action counts,
+    results), as `analyze` runs it in fast mode (layers reused) and as full mode does;
+    packing the blocks, once per program, is not timed, as in evaluate."""
+    evaluation = Evaluation(program, mode)
+    spent = dict.fromkeys(("packing", "kernel", "bounds"), 0.0)
+
+    def timed(part: str, call: Callable) -> Callable:
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                spent[part] += time.perf_counter() - started
+
+        return run
+
+    evaluation.pack = timed("packing", evaluation.pack)
+    evaluation.bound = timed("bounds", evaluation.bound)
+    kernel = evaluate_module.run_kernel
+    evaluate_module.run_kernel = timed("kernel", kernel)
+    try:
+        gc.collect()
         started = time.perf_counter()
-        packed = evaluation.pack(layer)
-        packed_at = time.perf_counter()
-        cycles, *_ = run_kernel(packed, evaluation.blocks, fast=False)
-        ran_at = time.perf_counter()
-        evaluation.bound(layer, packed, cycles)
-        packing += packed_at - started
-        kernel += ran_at - packed_at
-        bounds += time.perf_counter() - ran_at
-    return packing, kernel, bounds
+        for layer in program.layers:
+            evaluation.layer(layer)
+        total = time.perf_counter() - started
+    finally:
+        evaluate_module.run_kernel = kernel
+    return {**spent, "rest": total - sum(spent.values())}
 
 
 def main() -> None:
@@ -104,12 +122,14 @@ def main() -> None:
             ]
             print(" | ".join(row), flush=True)
             if args.split:
-                packing, kernel, bounds = full_split(program)
-                print(
-                    f"  full, split: packing {packing:.3f} s, kernel {kernel:.3f} s "
-                    f"({instructions / kernel / 1e6:.1f} M instr/s), bounds {bounds:.3f} s",
-                    flush=True,
-                )
+                for mode in ("fast", "full"):
+                    parts = split(program, mode)
+                    print(
+                        f"  {mode}, split: packing {parts['packing']:.3f} s, kernel "
+                        f"{parts['kernel']:.3f} s, bounds {parts['bounds']:.3f} s, the rest "
+                        f"(reuse, actions, results) {parts['rest']:.3f} s",
+                        flush=True,
+                    )
             case = f"{name} batch {batch}"
             metrics[f"{case} lower s"] = lower_s
             metrics[f"{case} fast s"] = fast_s
