@@ -186,10 +186,26 @@ def _signature(
         v = read_until[x]
         sig[pos + 1] = (v if v > floor_read else floor_read) - base
         pos += 2
-    h = _FNV_OFFSET
-    for k in range(sig.shape[0]):
-        h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
-    return h
+    return _hash_signature(sig)
+
+
+@njit(cache=True)
+def _hash_signature(sig):
+    """FNV-1a over four interleaved lanes, combined at the end. One lane is a chain of
+    dependent multiplies (a signature of Gemmini's 73,807 items took about 0.1 ms of its
+    0.14 ms there); four run side by side. Equal signatures hash equal, which is all a
+    hash is trusted for: a match is always confirmed item by item (_equal)."""
+    h0 = h1 = h2 = h3 = _FNV_OFFSET
+    n = sig.shape[0]
+    whole = n - n % 4
+    for k in range(0, whole, 4):
+        h0 = (h0 ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+        h1 = (h1 ^ np.uint64(sig[k + 1] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+        h2 = (h2 ^ np.uint64(sig[k + 2] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+        h3 = (h3 ^ np.uint64(sig[k + 3] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+    for k in range(whole, n):
+        h0 = (h0 ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
+    return (((h0 * _FNV_PRIME) ^ h1) * _FNV_PRIME ^ h2) * _FNV_PRIME ^ h3
 
 
 @njit(cache=True)

@@ -125,8 +125,8 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.hash-constant",
         SIGNATURES,
-        "h = (h ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME",
-        "h = h",
+        "return (((h0 * _FNV_PRIME) ^ h1) * _FNV_PRIME ^ h2) * _FNV_PRIME ^ h3",
+        "return _FNV_OFFSET",
         "none: every signature hashes alike, and the full comparison decides",
         FAST,
         equivalent="the hash only filters candidates; _equal compares every signature in full",
