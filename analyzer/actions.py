@@ -100,7 +100,7 @@ class ActionCounter:
 
     def loop_counts_from_runs(self, block_runs: np.ndarray) -> Counter[str]:
         """The same counts from how often the layer runs each block (int64 per block,
-        analyzer/engine/bounds.py's block_runs, which packing gives without a walk)."""
+        PackedLayer.block_runs, which packing gives without a walk)."""
         totals = block_runs @ self._per_block
         return Counter(dict(zip(self._names, totals.tolist(), strict=True)))
 

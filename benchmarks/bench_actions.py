@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 
 from analyzer.actions import ActionCounter
-from analyzer.engine.bounds import block_runs
 from analyzer.engine.evaluate import Evaluation
 from tracer.api import analyze, lower
 
@@ -48,10 +47,10 @@ def main() -> None:
         evaluation = Evaluation(program, "fast")
         packed = [(layer, evaluation.pack(layer)) for layer in program.layers]
 
-        def count(program=program, packed=packed, blocks=evaluation.blocks) -> None:
+        def count(program=program, packed=packed) -> None:
             counter = ActionCounter(program)
             for layer, layer_ops in packed:
-                counter.of(layer, counter.loop_counts_from_runs(block_runs(layer_ops, blocks)))
+                counter.of(layer, counter.loop_counts_from_runs(layer_ops.block_runs))
 
         def walk(program=program) -> None:
             counter = ActionCounter(program)

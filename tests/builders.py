@@ -62,19 +62,14 @@ def program(
     window: int = 1024,
     delay: int = 0,
 ) -> Program:
-    layer = LayerProgram(
-        "layer", "test", 0, {}, Loop("layer", 1, (Loop("loop", trips, (BlockRef(0),)),))
-    )
-    return Program(
-        accelerator="test",
-        parameters={},
-        bundles_per_cycle=width,
-        window_bundles=window,
-        frontend_delay=delay,
+    return machine_program(
+        (Block("body", tuple(templates)),),
+        Loop("layer", 1, (Loop("loop", trips, (BlockRef(0),)),)),
         units=units or {"alu": 4},
         spaces=spaces or {"r": 16},
-        blocks=(Block("body", tuple(templates)),),
-        layers=(layer,),
+        width=width,
+        window=window,
+        delay=delay,
     )
 
 

@@ -13,25 +13,24 @@ import sys
 from tests.doc_tables import ROOT
 
 
-def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
-    # The script stops (exit 1) if the replay's cycles differ from the engine's, or if a
-    # nest it counts as skipped ends otherwise than the first one with its key.
+def _run_script(*options: str) -> subprocess.CompletedProcess[str]:
+    """gemmini_skip_bounds.py on ResNet-50 at batch 1 with `options`; it must succeed (it
+    exits 1 when its own checks fail)."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/gemmini_skip_bounds.py",
-            "--batches",
-            "1",
-            "--memo",
-            "layer1.0.add",
-            "--periods",
-        ],
+        [sys.executable, "benchmarks/gemmini_skip_bounds.py", "--batches", "1", *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
+    # The script stops (exit 1) if the replay's cycles differ from the engine's, or if a
+    # nest it counts as skipped ends otherwise than the first one with its key.
+    done = _run_script("--memo", "layer1.0.add", "--periods")
     shares = {
         name: float(share)
         for name, share in re.findall(r"^  (\S.*?)\s+[\d,]+\s+([\d.]+)%$", done.stdout, re.M)
@@ -71,21 +70,7 @@ def test_the_runs_an_operand_would_visit_are_fewer_than_its_locations() -> None:
     # What a state kept as runs of equal times would visit per operand, against the
     # locations it names: at least one run each, and far fewer runs than rows, since an
     # instruction leaves the rows it names holding one time.
-    done = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/gemmini_skip_bounds.py",
-            "--batches",
-            "1",
-            "--runs-touched",
-            "layer1.0.add",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    done = _run_script("--runs-touched", "layer1.0.add")
     line = re.search(
         r"layer1\.0\.add: ([\d,]+) operands name ([\d,]+) locations .* overlap ([\d,]+) runs "
         r".* held, ([\d,]+) runs at the end, at most ([\d,]+)",

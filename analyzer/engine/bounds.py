@@ -19,7 +19,6 @@ import numpy as np
 
 from analyzer.engine.packing import PackedBlocks, PackedLayer
 from analyzer.engine.recurrence import CriticalCycles
-from analyzer.engine.signatures import BLOCK
 from analyzer.engine.template_row import COLUMN
 from isa.program import BlockRef, LayerProgram, Loop, Program
 
@@ -78,17 +77,6 @@ class LayerBound:
         return f"latency-bound ({busy})"
 
 
-def block_runs(packed: PackedLayer, blocks: PackedBlocks) -> np.ndarray:
-    """How many times one execution of the layer runs each block of the program (a BLOCK
-    op runs its whole block: templates [arg, arg2) are block_first[b] up to the next)."""
-    ops = packed.arrays
-    is_block = ops.kind == BLOCK
-    block = np.searchsorted(blocks.block_first, ops.arg[is_block], side="right") - 1
-    runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
-    np.add.at(runs, block, packed.op_runs[is_block])
-    return runs
-
-
 class ResourceUsage:
     """What one run of each block of a packed program asks of the machine, the terms of
     the resource bound, worked out once for the program: a layer's bound then weighs them
@@ -140,7 +128,7 @@ def layer_bound(
     `critical` are per-program caches, filled on first use of each range and block;
     `packed`: the layer packed with their blocks, whose op runs say what each template
     range costs the layer."""
-    runs = block_runs(packed, usage.blocks)
+    runs = packed.block_runs
     ran = runs > 0
     if not ran.any():
         return LayerBound("-", 0, cycles)

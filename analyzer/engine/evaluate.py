@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzer.actions import ActionCounter, LayerActions
-from analyzer.engine.bounds import LayerBound, ResourceUsage, block_runs, layer_bound
+from analyzer.engine.bounds import LayerBound, ResourceUsage, layer_bound
 from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import (
@@ -184,7 +184,7 @@ class Evaluation:
         )
         stalls = _memory_stalls(layer, self.program)
         cycles = compute_cycles + stalls
-        loop_actions = self._actions.loop_counts_from_runs(block_runs(packed, self.blocks))
+        loop_actions = self._actions.loop_counts_from_runs(packed.block_runs)
         result = LayerResult(
             name=layer.name,
             kind=layer.kind,

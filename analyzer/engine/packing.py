@@ -79,6 +79,9 @@ class PackedLayer:
     # int64 per op: how many times one execution of the layer runs it (a BLOCK: its
     # block's executions there; a LOOP_BEGIN: how often the loop is entered).
     op_runs: np.ndarray
+    # int64 per block of the program: how many times one execution of the layer runs it
+    # (the resource bound weighs each block's usage by it, the action counts its actions).
+    block_runs: np.ndarray
 
 
 def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
@@ -245,9 +248,15 @@ def pack_layer(
     jump = ops[_JUMP]
     jump += np.arange(ops.shape[1], dtype=np.int64)
     jump[ops[_KIND] == BLOCK] = -1
+    # The block each BLOCK op runs: a whole block, [block_first[b], block_first[b + 1]),
+    # never an empty one (isa/validation.py refuses it), so its first template names it.
+    is_block = ops[_KIND] == BLOCK
+    op_block = np.searchsorted(blocks.block_first, ops[_ARG, is_block], side="right") - 1
+    block_runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
+    np.add.at(block_runs, op_block, ops[_RUNS, is_block])
     one_frontend = True
     if blocks.arrays.frontends.shape[0] > 1:
-        ops[_LIVE], issuing = _live_frontends(ops, blocks.block_first, subtrees.block_frontends)
+        ops[_LIVE], issuing = _live_frontends(ops, subtrees.block_frontends[op_block])
         one_frontend = issuing & (issuing - 1) == 0
     else:
         ops[_LIVE] = 1
@@ -270,6 +279,7 @@ def pack_layer(
         instructions=root.instructions,
         block_executions=root.block_executions,
         op_runs=ops[_RUNS],
+        block_runs=block_runs,
     )
 
 
@@ -283,21 +293,15 @@ _RUNS = len(_ROW)
 _ROWS = _RUNS + 1
 
 
-def _live_frontends(
-    ops: np.ndarray, block_first: np.ndarray, block_frontends: np.ndarray
-) -> tuple[np.ndarray, int]:
+def _live_frontends(ops: np.ndarray, opening: np.ndarray) -> tuple[np.ndarray, int]:
     """LayerArrays.live for a program with several front ends: per LOOP_BEGIN, the front
     ends whose bundles start anywhere from the outermost enclosing loop of several trips
     (the loop itself if none: what runs after its boundaries, again or for the first
     time) to the layer's end. And the bitmask of the front ends that issue in the layer.
-    `block_frontends`: per block, the front ends opening bundles in it (bit f)."""
+    `opening`: per BLOCK op, in order, the front ends opening bundles in its block (bit f)."""
     kind, n_ops = ops[_KIND], ops.shape[1]
     bits = np.zeros(n_ops, dtype=np.int64)
-    is_block = kind == BLOCK
-    # A BLOCK op runs a whole block, [block_first[b], block_first[b + 1]), never an empty
-    # one (isa/validation.py refuses it), so its first template names the block.
-    block = np.searchsorted(block_first, ops[_ARG, is_block], side="right") - 1
-    bits[is_block] = block_frontends[block]
+    bits[kind == BLOCK] = opening
     after = np.bitwise_or.accumulate(bits[::-1])[::-1]
     # Per LOOP_BEGIN, the outermost loop of several trips among it and the loops around
     # it (-1: none), depth by depth: a loop's parent is the last LOOP_BEGIN before it one

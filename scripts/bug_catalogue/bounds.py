@@ -234,10 +234,14 @@ BOUND_BUGS = (
     ),
     Bug(
         "bounds.block-runs-shifted",
-        BOUNDS,
-        'block = np.searchsorted(blocks.block_first, ops.arg[is_block], side="right") - 1',
-        'block = np.searchsorted(blocks.block_first, ops.arg[is_block], side="left") - 1',
+        "analyzer/engine/packing.py",
+        'op_block = np.searchsorted(blocks.block_first, ops[_ARG, is_block], side="right") - 1',
+        'op_block = np.searchsorted(blocks.block_first, ops[_ARG, is_block], side="left") - 1',
         "a BLOCK op runs its own block, not the one before it",
-        (_SHARED + "::test_bounds_count_only_what_the_layer_runs", *BOUND_TESTS),
+        (
+            _SHARED + "::test_bounds_count_only_what_the_layer_runs",
+            "tests/test_actions.py",
+            *BOUND_TESTS,
+        ),
     ),
 )
