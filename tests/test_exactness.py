@@ -657,13 +657,21 @@ def test_a_skip_restores_write_times_no_later_than_the_last_issue(sampling, monk
 
 def test_signatures_are_compared_in_full():
     # A hash match alone never decides a period (analyzer/engine/signatures.py): the full
-    # comparison must see a difference in any element, the first and the last included.
-    same = np.arange(6, dtype=np.int64)
+    # comparison must see a difference in any item the sparse layout uses, the first and
+    # the last included, and in how many it uses (the buffer's last item); the items past
+    # them are leftovers of wider signatures, which no comparison may read.
+    same = np.array([3, 1, 4, 1, 5, -1, -1, 5], dtype=np.int64)
     assert signatures._equal(same, same.copy())
-    for k in range(6):
+    for k in range(5):
         other = same.copy()
         other[k] += 1
         assert not signatures._equal(same, other)
+    longer = same.copy()
+    longer[-1] = 6
+    assert not signatures._equal(same, longer)
+    leftover = same.copy()
+    leftover[5:7] = (9, 2)
+    assert signatures._equal(same, leftover)
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
@@ -708,4 +716,24 @@ def test_a_skip_keeps_a_read_still_pending(sampling, monkeypatch):
     assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (60, 60)]
     fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     # The read is pending until after the loop, so no two boundaries of l are equal states.
+    assert fast.cycles == 60
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_skip_keeps_a_wide_read_still_pending(sampling, monkeypatch):
+    # The same with P reading and W writing 300 locations, so the state is chunked
+    # (docs/design.md §3.7): P's read leaves chunks whose write times are all at or below
+    # the issue floor but whose reads are pending, which a whole-state signature must keep
+    # (§4.3). W, one write of the 300 locations, still ends no earlier than the read: 60.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "u", 2, 0, 1, 60, (Operand("m", 0, 300),), (), True)
+    a = Template("a", "u", 0, 1, 1, 0, (), (), True)
+    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, 300),), True)
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    blocks = (Block("p", (p,)), Block("a", (a,)), Block("w", (w,)))
+    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": 300}, blocks, (layer,))
+    assert pack_blocks(program).arrays.chunk_shift > 0
+    assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (60, 60)]
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     assert fast.cycles == 60

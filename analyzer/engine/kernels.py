@@ -59,6 +59,7 @@ from analyzer.engine.signatures import (
     _load_frontend,
     _save_frontend,
     _signature_length,
+    _signature_width,
 )
 from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
 from isa.program import MAX_DEPTH
@@ -163,12 +164,15 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     step_first, step_offset, step_size = _offset_steps(layer, templates, program)
 
     level_of, levels = _skip_levels(layer, fast)
+    # A signature's dense length (its cost, which decides how often loops compare) and
+    # the width of its sparse layout's buffers (signatures.py).
     sig_len = _signature_length(state, frontend) if levels > 0 else 0
-    sig = np.zeros(sig_len, dtype=np.int64)
-    memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_len else 0
+    sig_width = _signature_width(state, frontend) if levels > 0 else 0
+    sig = np.zeros(sig_width, dtype=np.int64)
+    memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_width else 0
     n_machine = sig_len - 2 * n_locations  # a signature's items before its locations'
     history, translation, wavefronts, entries, scratch = _level_arrays(
-        levels, sig_len, n_locations, n_units, memo_capacity
+        levels, sig_width, n_locations, n_units, memo_capacity
     )
     hist_iter, hist_count, memo_pending = history[3], history[4], entries[5]
     n_regions, compare_every = translation[1], translation[2]

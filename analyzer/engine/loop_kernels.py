@@ -8,7 +8,7 @@ import numpy as np
 from numba import njit
 
 from analyzer.engine.arrays import MEMO_ITEM_HIGH, MEMO_ITEM_LOW
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN
+from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, _copy_signature
 from analyzer.engine.template_row import COLUMN
 
 T_OPERANDS_FIRST = COLUMN["operands_first"]
@@ -37,8 +37,8 @@ def _remember(
     if not (_fits_memo(entry) and _fits_memo(state)):
         return
     slot = memo.count[0] % memo.keys.shape[0]
-    memo.keys[slot, :] = entry
-    memo.vals[slot, :] = state
+    _copy_signature(memo.keys[slot], entry)
+    _copy_signature(memo.vals[slot], state)
     memo.hashes[slot] = entry_hash
     memo.meta[slot, 0] = identity
     memo.meta[slot, 1] = iterations
@@ -51,8 +51,11 @@ def _remember(
 
 @njit(cache=True)
 def _fits_memo(sig):
-    """Whether every item of `sig` is within the range of the memo's item type."""
-    for k in range(sig.shape[0]):
+    """Whether every item `sig` uses (and its length) is within the range of the memo's
+    item type."""
+    if sig[sig.shape[0] - 1] > MEMO_ITEM_HIGH:
+        return False
+    for k in range(sig[sig.shape[0] - 1]):
         if sig[k] < MEMO_ITEM_LOW or sig[k] > MEMO_ITEM_HIGH:
             return False
     return True

@@ -26,6 +26,7 @@ from analyzer.engine.signatures import (
     LOOP_BEGIN,
     MAX_REGIONS,
     NEVER,
+    _copy_signature,
     _equal,
     _issue_floor,
     _machine_signature,
@@ -121,7 +122,7 @@ def _keep_boundary(history, lv, slot, sig, h, base, iteration):
     """Keep signature `sig` (hash h, issue floor `base`) of boundary `iteration` in row
     `slot` of level lv's history."""
     hist_sig, hist_hash, hist_time, hist_iter, _ = history
-    hist_sig[lv, slot, :] = sig
+    _copy_signature(hist_sig[lv, slot], sig)
     hist_hash[lv, slot] = h
     hist_time[lv, slot] = base
     hist_iter[lv, slot] = iteration
@@ -149,7 +150,7 @@ def _recall_from_memo(
     to a shift. A memo only means something for the program it was filled with
     (analyzer/engine/memo.py)."""
     entry_sig, entry_hash, entry_issue, entry_covered, entry_open, memo_pending = entries
-    _, queue_first, queue_head, chunk_shift = machine
+    min_latency, queue_first, queue_head, chunk_shift = machine
     for e in range(min(memo.count[0], capacity)):
         if (
             memo.meta[e, 0] != identity
@@ -162,7 +163,7 @@ def _recall_from_memo(
             continue
         base += memo.meta[e, 2]
         active, max_end = _restore(
-            memo.vals[e], base, state, frontend, queue_first, queue_head, chunk_shift
+            memo.vals[e], base, state, frontend, queue_first, queue_head, chunk_shift, min_latency
         )
         # Instructions restored, not run: the iterations around them no longer know their
         # earliest start (no shifted wavefront match).
@@ -175,7 +176,7 @@ def _recall_from_memo(
         memo_pending[lv] = False
         return memo.meta[e, 1], memo.meta[e, 3], active, max_end
     memo_pending[lv] = True
-    entry_sig[lv, :] = sig
+    _copy_signature(entry_sig[lv], sig)
     entry_hash[lv] = h
     entry_issue[lv] = base
     entry_covered[lv] = covered
@@ -225,8 +226,10 @@ def _skip_periods(
     periods = (trips - i) // period
     if periods > 0:
         base += periods * (base - hist_time[lv, match])
-        _, queue_first, queue_head, chunk_shift = machine
-        active, max_end = _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift)
+        min_latency, queue_first, queue_head, chunk_shift = machine
+        active, max_end = _restore(
+            sig, base, state, frontend, queue_first, queue_head, chunk_shift, min_latency
+        )
     hist_count[lv] = 0
     return period, periods, active, max_end
 
@@ -377,11 +380,11 @@ def _skip_levels(layer, fast):
 
 
 @njit(cache=True)
-def _level_arrays(levels, sig_len, n_locations, n_units, memo_capacity):
+def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity):
     """The per-level arrays of fast mode, grouped as this module's kernels take them
     (module docstring): (history, translation, wavefronts, entries, scratch)."""
     # Written before read (hist_count, hist_iter): np.empty leaves unused rows untouched.
-    hist_sig = np.empty((levels, HISTORY, sig_len), dtype=np.int64)
+    hist_sig = np.empty((levels, HISTORY, sig_width), dtype=np.int64)
     hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
     hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
@@ -404,7 +407,7 @@ def _level_arrays(levels, sig_len, n_locations, n_units, memo_capacity):
     min_before = np.full(max(levels, 1), NO_START, dtype=np.int64)
     min_before2 = np.full(max(levels, 1), NO_START, dtype=np.int64)
     tracked = np.zeros(max(levels, 1), dtype=np.int64)
-    entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_len), dtype=np.int64)
+    entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_width), dtype=np.int64)
     entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
     entry_covered = np.zeros(max(levels, 1), dtype=np.int64)

@@ -39,7 +39,7 @@ class LoopMemo:
 
     def __init__(self, blocks: PackedBlocks) -> None:
         self.blocks = blocks
-        length = blocks.signature_length
+        length = blocks.signature_width
         item_bytes = np.dtype(MEMO_ITEM).itemsize
         capacity = max(1, min(MEMO_ENTRIES, MEMO_BYTES // (2 * item_bytes * length)))
         self.arrays = MemoArrays(

@@ -31,7 +31,13 @@ from analyzer.engine.kernels import (
     T_SIMPLE,
     T_WRITES_END,
 )
-from analyzer.engine.signatures import BLOCK, FRONTEND_ITEMS, LOOP_BEGIN, LOOP_END
+from analyzer.engine.signatures import (
+    BLOCK,
+    FRONTEND_ITEMS,
+    LOOP_BEGIN,
+    LOOP_END,
+    SIG_CHUNK_SHIFT,
+)
 from analyzer.engine.template_row import template_rows
 from isa.program import (
     MAX_DEPTH,
@@ -66,9 +72,10 @@ class PackedBlocks:
     # instances the state holds (unit_layout).
     unit_first: dict[str, int]
     unit_count: dict[str, int]
-    # Length of a state signature (analyzer/engine/kernels.py, _signature): units, two
-    # times per location, the front end's rings, two times, the queues' entries.
-    signature_length: int
+    # Width of a state signature's buffer (analyzer/engine/signatures.py, _signature):
+    # units, the front ends' items and rings, the queues' entries, two times per location,
+    # a chunk index per signature chunk and the length of the sparse layout used.
+    signature_width: int
 
 
 @dataclass(frozen=True)
@@ -172,15 +179,19 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         operand_offset=operand_offsets,
         offset_coefs=offset_coefs,
     )
-    signature_length = (
+    # signatures._signature_width, for the memo's rows: the dense items, a chunk index
+    # per signature chunk and the length used.
+    signature_width = (
         total
         + 2 * locations
         + sum(f.bundles_per_cycle + f.window_bundles + FRONTEND_ITEMS for f in frontends)
         + 3
         + queue_first[-1]
+        + -(-locations >> SIG_CHUNK_SHIFT)
+        + 1
     )
     return PackedBlocks(
-        np.array(block_first, dtype=np.int64), arrays, unit_first, unit_count, signature_length
+        np.array(block_first, dtype=np.int64), arrays, unit_first, unit_count, signature_width
     )
 
 

@@ -10,6 +10,10 @@ locations that move with a loop's index, for loops whose addresses are affine in
 The state is the tuple evaluate_layer keeps (analyzer/engine/kernels.py): unit free times,
 write times, read-until times, the issue ring, the window ring, the queues' entries, and
 the chunks' floors and maxima.
+
+A whole-state signature is stored sparsely (docs/design.md §4.3): the machine's items,
+then each signature chunk of 2^SIG_CHUNK_SHIFT locations with an item above its clamp, as
+its index and its locations' two items; the buffer's last item holds how many are used.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ T_INSTANCE_OFFSET = COLUMN["instance_offset"]
 T_MARKS_END = COLUMN["marks_end"]
 
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
+# A whole-state signature keeps locations in chunks of this many (a power of two), only
+# the chunks with an item above its clamp (_signature). It equals the state's chunks
+# (packing.CHUNK_SHIFT) so a chunk's maximum write time can pass over a chunk.
+SIG_CHUNK_SHIFT = 6
 _FNV_PRIME = np.uint64(1099511628211)
 _FNV_OFFSET = np.uint64(14695981039346656037)
 
@@ -172,31 +180,72 @@ def _signature(
     queue_head,
     chunk_shift,
 ):
-    """Fill `sig` with the clamped state minus `base`: the machine, then every location's
-    write time (its chunk's floor folded in) and read-until time; return its hash."""
-    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    """Fill `sig` with the clamped state minus `base` in the sparse layout of the module
+    docstring: the machine, then each signature chunk holding a location whose write time
+    (its chunk's floor folded in) or read-until time is above its clamp, as its index and
+    two items per location; its length in the last item. Return its hash.
+
+    Whether a chunk is kept depends on its items alone, so two signatures are equal if and
+    only if the dense ones (every location's two items) are: a chunk left out holds
+    (0, min_latency) at every location."""
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max = state
     machine = (frontend, active, live, max_end, queue_first, queue_head)
     pos = _machine_signature(sig, base, state, *machine)
     floor_read = base + min_latency
-    for x in range(write_end.shape[0]):
-        v = write_end[x]
-        if chunk_shift > 0 and chunk_floor[x >> chunk_shift] > v:
-            v = chunk_floor[x >> chunk_shift]
-        sig[pos] = (v if v > base else base) - base
-        v = read_until[x]
-        sig[pos + 1] = (v if v > floor_read else floor_read) - base
-        pos += 2
-    return _hash_signature(sig)
+    n_locations = write_end.shape[0]
+    # With chunks of the signature's size, the chunk's maximum write time says whether a
+    # write item can be above its clamp (docs/design.md §3.7: no location is later).
+    by_max = chunk_shift == SIG_CHUNK_SHIFT
+    for c in range(_signature_chunks(n_locations)):
+        lo = c << SIG_CHUNK_SHIFT
+        hi = min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)
+        if by_max and chunk_max[c] <= base:
+            latest_read = NEVER
+            for x in range(lo, hi):
+                latest_read = max(latest_read, read_until[x])
+            if latest_read <= floor_read:
+                continue  # every item clamped
+        start = pos
+        sig[pos] = c
+        pos += 1
+        kept = False
+        for x in range(lo, hi):
+            v = write_end[x]
+            if chunk_shift > 0 and chunk_floor[x >> chunk_shift] > v:
+                v = chunk_floor[x >> chunk_shift]
+            written = (v if v > base else base) - base
+            v = read_until[x]
+            read = (v if v > floor_read else floor_read) - base
+            sig[pos] = written
+            sig[pos + 1] = read
+            pos += 2
+            kept |= (written != 0) | (read != min_latency)
+        if not kept:
+            pos = start
+    sig[sig.shape[0] - 1] = pos
+    return _hash_signature(sig, pos)
+
+
+@njit(cache=True, inline="always")
+def _signature_chunks(n_locations):
+    """How many signature chunks `n_locations` locations make (the last may be short)."""
+    return (n_locations + (1 << SIG_CHUNK_SHIFT) - 1) >> SIG_CHUNK_SHIFT
+
+
+@njit(cache=True, inline="always")
+def _signature_used(sig):
+    """How many items of `sig` its sparse layout uses (its last item says)."""
+    return sig[sig.shape[0] - 1]
 
 
 @njit(cache=True)
-def _hash_signature(sig):
-    """FNV-1a over four interleaved lanes, combined at the end. One lane is a chain of
-    dependent multiplies (a signature of Gemmini's 73,807 items took about 0.1 ms of its
-    0.14 ms there); four run side by side. Equal signatures hash equal, which is all a
-    hash is trusted for: a match is always confirmed item by item (_equal)."""
+def _hash_signature(sig, n):
+    """FNV-1a over four interleaved lanes of sig[:n], combined at the end. One lane is a
+    chain of dependent multiplies (a dense signature of Gemmini's 73,807 items took about
+    0.1 ms of its 0.14 ms there); four run side by side. Equal signatures hash equal,
+    which is all a hash is trusted for: a match is always confirmed item by item
+    (_equal)."""
     h0 = h1 = h2 = h3 = _FNV_OFFSET
-    n = sig.shape[0]
     whole = n - n % 4
     for k in range(0, whole, 4):
         h0 = (h0 ^ np.uint64(sig[k] & 0xFFFFFFFFFFFF)) * _FNV_PRIME
@@ -209,21 +258,29 @@ def _hash_signature(sig):
 
 
 @njit(cache=True)
-def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift):
+def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift, min_latency):
     """Write a `_signature` back as absolute times with origin `base` (chunk floors
-    folded into the locations, so they start over); return (the front end issuing, the
-    latest end)."""
+    folded into the locations, so they start over; a location of a chunk it leaves out
+    at its clamps); return (the front end issuing, the latest end)."""
     _, write_end, read_until, _, _, _, floor, top = state
     result = _restore_machine(sig, base, state, frontend, queue_first, queue_head)
-    pos = sig.shape[0] - 2 * write_end.shape[0]
-    for x in range(write_end.shape[0]):
-        write_end[x] = sig[pos] + base
-        read_until[x] = sig[pos + 1] + base
-        pos += 2
+    n_locations = write_end.shape[0]
+    # The machine's items come first, as many as the widest layout leaves room for.
+    pos = sig.shape[0] - 1 - _signature_chunks(n_locations) - 2 * n_locations
+    write_end[:] = base
+    read_until[:] = base + min_latency
+    used = _signature_used(sig)
+    while pos < used:
+        lo = sig[pos] << SIG_CHUNK_SHIFT
+        pos += 1
+        for x in range(lo, min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)):
+            write_end[x] = sig[pos] + base
+            read_until[x] = sig[pos + 1] + base
+            pos += 2
     if chunk_shift > 0:
         floor[:] = NEVER
         top[:] = NEVER
-        for x in range(write_end.shape[0]):
+        for x in range(n_locations):
             if write_end[x] > top[x >> chunk_shift]:
                 top[x >> chunk_shift] = write_end[x]
     return result
@@ -231,11 +288,25 @@ def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift):
 
 @njit(cache=True)
 def _equal(a, b):
-    """Full comparison of two signatures (a hash match alone never decides)."""
-    for k in range(a.shape[0]):
+    """Full comparison of two signatures (a hash match alone never decides): the items
+    their sparse layouts use."""
+    n = _signature_used(a)
+    if _signature_used(b) != n:
+        return False
+    for k in range(n):
         if a[k] != b[k]:
             return False
     return True
+
+
+@njit(cache=True)
+def _copy_signature(target, sig):
+    """Copy the items `sig` uses, and its length, into `target` (a row of equal width,
+    possibly of a narrower item type: the caller checked the range)."""
+    n = _signature_used(sig)
+    for k in range(n):
+        target[k] = sig[k]
+    target[target.shape[0] - 1] = n
 
 
 # ------------------------------------------------------------- translated periods
@@ -576,3 +647,12 @@ def _signature_length(state, frontend):
         + 3
         + queue_ring.shape[0]
     )
+
+
+@njit(cache=True)
+def _signature_width(state, frontend):
+    """The items a signature buffer holds: the dense length's (_signature_length), a
+    chunk index per signature chunk (a state with every chunk above its clamps) and the
+    length of the layout used, last."""
+    n_locations = state[1].shape[0]
+    return _signature_length(state, frontend) + _signature_chunks(n_locations) + 1

@@ -20,6 +20,13 @@ from scripts.bug_catalogue.common import (
     Bug,
 )
 
+# The sparse layout, as a property of the encoding and end to end on a chunked program.
+SPARSE = (
+    "tests/test_signatures.py",
+    EXACT + "test_signatures_are_compared_in_full",
+    EXACT + "test_a_skip_keeps_a_wide_read_still_pending",
+)
+
 SIGNATURE_BUGS = (
     Bug(
         "signature.unit-free-times-left-out",
@@ -40,9 +47,8 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.write-times-clamped-late",
         SIGNATURES,
-        "v = chunk_floor[x >> chunk_shift]\n        sig[pos] = (v if v > base else base) - base",
-        "v = chunk_floor[x >> chunk_shift]\n"
-        "        sig[pos] = (v if v > base + 1 else base + 1) - base",
+        "written = (v if v > base else base) - base",
+        "written = (v if v > base + 1 else base + 1) - base",
         "write times are clamped at the last issue time, the earliest a read can start",
         (
             EXACT + "test_a_skip_restores_write_times_no_later_than_the_last_issue",
@@ -117,8 +123,8 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.compare-skips-last",
         SIGNATURES,
-        "for k in range(a.shape[0]):",
-        "for k in range(a.shape[0] - 1):",
+        "    for k in range(n):\n        if a[k] != b[k]:",
+        "    for k in range(n - 1):\n        if a[k] != b[k]:",
         "equal signatures are compared in full",
         (EXACT + "test_signatures_are_compared_in_full", *FAST),
     ),
@@ -138,6 +144,66 @@ SIGNATURE_BUGS = (
         "if False:",
         "a restore recomputes each chunk's maximum from the restored locations",
         CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.sparse-lengths-not-compared",
+        SIGNATURES,
+        "if _signature_used(b) != n:",
+        "if _signature_used(b) < n:",
+        "two sparse signatures are equal only with the same chunks kept: a longer one holds "
+        "a chunk the other leaves at its clamps",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.chunk-passed-over-late",
+        SIGNATURES,
+        "if by_max and chunk_max[c] <= base:",
+        "if by_max and chunk_max[c] <= base + 1:",
+        "a chunk is left out only when no write time in it is above the issue floor",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.chunk-reads-not-checked",
+        SIGNATURES,
+        "            if latest_read <= floor_read:\n",
+        "            if True:\n",
+        "a chunk whose write times are clamped is kept while a read in it is still pending",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.chunk-kept-by-writes-only",
+        SIGNATURES,
+        "kept |= (written != 0) | (read != min_latency)",
+        "kept |= written != 0",
+        "a chunk is kept when any of its items, write or read-until, is above its clamp",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.copy-one-short",
+        SIGNATURES,
+        "    for k in range(n):\n        target[k] = sig[k]",
+        "    for k in range(n - 1):\n        target[k] = sig[k]",
+        "a kept signature (history, memo) holds every item its layout uses",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.restore-left-out-chunks-stale",
+        SIGNATURES,
+        "    write_end[:] = base\n",
+        "",
+        "a restore sets the write times of the chunks the signature leaves out at their "
+        "clamp, as the dense layout does (in cycles an old time there is as good: write "
+        "times only grow, so it was at or below the clamp too)",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.restore-left-out-reads-stale",
+        SIGNATURES,
+        "    read_until[:] = base + min_latency\n",
+        "",
+        "a restore clears the pending reads of the chunks the signature leaves out: a "
+        "remembered loop may have ended them with a write",
+        SPARSE + CHUNKS + FAST,
     ),
     Bug(
         "signature.restore-keeps-floors",

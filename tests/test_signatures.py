@@ -1,0 +1,206 @@
+"""The sparse layout of whole-state signatures (docs/design.md §4.3) holds exactly the dense
+signature: rebuilt, it equals every location's clamped items; two sparse signatures are
+equal exactly when the dense ones are; a restore gives back the state the dense layout
+would. Random states around the issue floor, chunked and not, so that chunks with a write
+just above the floor, with only a pending read, or with nothing above their clamps all
+occur."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analyzer.engine import signatures
+from analyzer.engine.signatures import (
+    FE_ISSUE,
+    FE_WIDTH,
+    FE_WINDOW,
+    FRONTEND_COLUMNS,
+    NEVER,
+    SIG_CHUNK_SHIFT,
+)
+
+MIN_LATENCY = 2
+BASE = 100
+
+
+def _frontend() -> np.ndarray:
+    """One front end of width 1 and window 1 that issued its last bundle at BASE."""
+    frontend = np.zeros((1, FRONTEND_COLUMNS), dtype=np.int64)
+    frontend[0, FE_ISSUE] = BASE
+    frontend[0, FE_WIDTH] = 1
+    frontend[0, FE_WINDOW] = 1
+    return frontend
+
+
+@st.composite
+def states(draw):
+    """(state, chunk_shift): write, read-until and floor times near BASE (a chunk's maximum
+    exact or above it, as the kernel keeps it: no location is later)."""
+    n = draw(st.one_of(st.integers(1, 8), st.integers(1, 200)))
+    chunk_shift = draw(st.sampled_from((0, SIG_CHUNK_SHIFT)))
+    near = st.integers(BASE - 3, BASE + 3)
+    write_end = np.array(draw(st.lists(near, min_size=n, max_size=n)), dtype=np.int64)
+    read_until = np.array(
+        draw(st.lists(st.one_of(near, st.just(NEVER)), min_size=n, max_size=n)), dtype=np.int64
+    )
+    # Most locations at or below their clamps, so that whole chunks are left out.
+    quiet = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    write_end[quiet] = np.minimum(write_end[quiet], BASE)
+    read_until[quiet] = np.minimum(read_until[quiet], BASE + MIN_LATENCY)
+    n_chunks = (n >> chunk_shift) + 1 if chunk_shift else 1
+    chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
+    chunk_max = np.zeros(n_chunks, dtype=np.int64)
+    if chunk_shift:
+        floors = draw(
+            st.lists(st.one_of(near, st.just(NEVER)), min_size=n_chunks, max_size=n_chunks)
+        )
+        chunk_floor[:] = floors
+        for c in range(n_chunks):
+            own = write_end[c << chunk_shift : (c + 1) << chunk_shift]
+            top = max([chunk_floor[c], *own.tolist()])
+            chunk_max[c] = top + draw(st.sampled_from((0, 0, 1, 5)))
+    state = (
+        np.array([BASE + draw(st.integers(-2, 2))], dtype=np.int64),  # unit free time
+        write_end,
+        read_until,
+        np.array([BASE - 1], dtype=np.int64),  # issue ring
+        np.array([BASE], dtype=np.int64),  # window ring
+        np.zeros(0, dtype=np.int64),  # no queues
+        chunk_floor,
+        chunk_max,
+    )
+    return state, chunk_shift
+
+
+def _sparse(state, chunk_shift) -> np.ndarray:
+    frontend = _frontend()
+    sig = np.full(signatures._signature_width(state, frontend), -7, dtype=np.int64)
+    signatures._signature(
+        sig, BASE, state, MIN_LATENCY, frontend, 0, 1, BASE + 1,
+        np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), chunk_shift,
+    )  # fmt: skip
+    return sig
+
+
+def _dense_locations(state, chunk_shift) -> np.ndarray:
+    """Every location's two items as docs/design.md §4.3 defines them."""
+    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    written = write_end.copy()
+    if chunk_shift:
+        written = np.maximum(written, chunk_floor[np.arange(len(written)) >> chunk_shift])
+    items = np.empty((len(written), 2), dtype=np.int64)
+    items[:, 0] = np.maximum(written, BASE) - BASE
+    items[:, 1] = np.maximum(read_until, BASE + MIN_LATENCY) - BASE
+    return items
+
+
+def _rebuilt_locations(sig, n_locations) -> np.ndarray:
+    """The locations' items a sparse signature stands for."""
+    items = np.empty((n_locations, 2), dtype=np.int64)
+    items[:, 0], items[:, 1] = 0, MIN_LATENCY
+    n_chunks = -(-n_locations >> SIG_CHUNK_SHIFT)
+    pos = len(sig) - 1 - n_chunks - 2 * n_locations
+    used = sig[-1]
+    chunks = []
+    while pos < used:
+        c = int(sig[pos])
+        chunks.append(c)
+        lo = c << SIG_CHUNK_SHIFT
+        hi = min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)
+        items[lo:hi] = sig[pos + 1 : pos + 1 + 2 * (hi - lo)].reshape(-1, 2)
+        # A chunk is kept only with an item above its clamp.
+        assert (items[lo:hi] != (0, MIN_LATENCY)).any()
+        pos += 1 + 2 * (hi - lo)
+    assert pos == used
+    assert chunks == sorted(set(chunks))
+    return items
+
+
+@settings(max_examples=300, deadline=None)
+@given(states())
+def test_a_sparse_signature_holds_the_dense_one(drawn):
+    state, chunk_shift = drawn
+    sig = _sparse(state, chunk_shift)
+    n_locations = len(state[1])
+    assert np.array_equal(
+        _rebuilt_locations(sig, n_locations), _dense_locations(state, chunk_shift)
+    )
+
+
+@st.composite
+def pairs(draw):
+    """Two states of one machine: the second the first with a few times changed, often
+    only below their clamps (so the dense signatures are equal), sometimes just above."""
+    state, chunk_shift = draw(states())
+    other = tuple(part.copy() for part in state)
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max = other
+    n = len(write_end)
+    for _ in range(draw(st.integers(0, 3))):
+        x = draw(st.integers(0, n - 1))
+        if draw(st.booleans()):
+            write_end[x] = draw(st.integers(BASE - 3, BASE + 1))
+        else:
+            read_until[x] = draw(st.one_of(st.integers(BASE - 3, BASE + 3), st.just(NEVER)))
+    if chunk_shift:
+        for c in range(len(chunk_max)):
+            own = write_end[c << chunk_shift : (c + 1) << chunk_shift]
+            chunk_max[c] = max([chunk_max[c], chunk_floor[c], *own.tolist()])
+    return (state, other), chunk_shift
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs())
+def test_sparse_signatures_are_equal_exactly_when_the_dense_ones_are(drawn):
+    (a, b), chunk_shift = drawn
+    sig_a, sig_b = _sparse(a, chunk_shift), _sparse(b, chunk_shift)
+    dense_equal = np.array_equal(_dense_locations(a, chunk_shift), _dense_locations(b, chunk_shift))
+    assert signatures._equal(sig_a, sig_b) == dense_equal
+    assert signatures._equal(sig_b, sig_a) == dense_equal
+
+
+@settings(max_examples=200, deadline=None)
+@given(states(), st.integers(0, 50))
+def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
+    state, chunk_shift = drawn
+    sig = _sparse(state, chunk_shift)
+    restored = tuple(part.copy() for part in state)
+    frontend = _frontend()
+    signatures._restore(
+        sig, BASE + gain, restored, frontend, np.zeros(1, dtype=np.int64),
+        np.zeros(0, dtype=np.int64), chunk_shift, MIN_LATENCY,
+    )  # fmt: skip
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max = restored
+    expected = _dense_locations(state, chunk_shift) + BASE + gain
+    assert np.array_equal(write_end, expected[:, 0])
+    assert np.array_equal(read_until, expected[:, 1])
+    if chunk_shift:
+        # Floors start over; each chunk's maximum is its latest restored write time.
+        assert (chunk_floor == NEVER).all()
+        for c in range(len(chunk_max)):
+            own = write_end[c << chunk_shift : (c + 1) << chunk_shift]
+            assert chunk_max[c] == (own.max() if len(own) else NEVER)
+
+
+def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
+    # The boundary of the chunk maxima's shortcut: a chunk whose latest write ends at the
+    # issue floor + 1, every read at its clamp, holds an item above its clamp.
+    n = 70
+    write_end = np.full(n, BASE - 5, dtype=np.int64)
+    write_end[3] = BASE + 1
+    read_until = np.full(n, NEVER, dtype=np.int64)
+    chunk_max = np.array([BASE + 1, BASE - 5], dtype=np.int64)
+    state = (
+        np.array([BASE], dtype=np.int64),
+        write_end,
+        read_until,
+        np.array([BASE - 1], dtype=np.int64),
+        np.array([BASE], dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.full(2, NEVER, dtype=np.int64),
+        chunk_max,
+    )
+    rebuilt = _rebuilt_locations(_sparse(state, SIG_CHUNK_SHIFT), n)
+    assert rebuilt[3, 0] == 1
+    assert np.array_equal(rebuilt, _dense_locations(state, SIG_CHUNK_SHIFT))
