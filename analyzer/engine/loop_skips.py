@@ -52,6 +52,11 @@ from analyzer.engine.wavefront import (
 )
 from isa.program import MAX_DEPTH
 
+# What evaluating an iteration costs, in the items of a translated comparison (each item
+# is written, hashed and later compared or restored): an instruction about 3 items, and
+# LOCATIONS_PER_ITEM of its operands' extra locations (or chunk steps) 1.
+INSTRUCTION_ITEMS = 3
+LOCATIONS_PER_ITEM = 20
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earliest start)
 
@@ -101,7 +106,9 @@ def _enter_translating_loop(
             return n_tracked
     # An iteration's cost: its instructions, and its operands' extra locations, which cost
     # a chunk step per chunk when chunked.
-    cost = op_arg2[pc] + ((op_work[pc] - op_arg2[pc]) >> chunk_shift)
+    cost = INSTRUCTION_ITEMS * op_arg2[pc] + (
+        ((op_work[pc] - op_arg2[pc]) >> chunk_shift) // LOCATIONS_PER_ITEM
+    )
     n = -1
     if 2 * n_machine // (compare_budget * max(1, cost)) < op_arg[pc] - 1:
         # A comparison (at a LOOP_END) can come before the last iteration.
