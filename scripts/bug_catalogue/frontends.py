@@ -86,8 +86,10 @@ FRONTEND_BUGS = (
         "    sig[pos + 1] = 0\n",
         "signatures of loops that leave out different front ends are never equal",
         FRONTEND_RULES,
-        awaiting="a memo case: two loops of one block whose live front ends differ, the "
-        "left-out one's items equal to the other's by chance",
+        equivalent="the items imply the mask: a front end left out has only zeros, and one "
+        "in it (or issuing) a non-zero item: its open flag once it has opened a bundle; "
+        "before that its issue time minus the floor when above it, else its issue ring's "
+        "entries (-1 until it issues, clamped at its issue time - 1) minus the floor: -1",
     ),
     Bug(
         "frontends.bound-counts-all-bundles-on-one",
