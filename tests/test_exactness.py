@@ -697,43 +697,28 @@ def test_a_loop_sweeping_across_fixed_operands_is_never_skipped(sampling, monkey
     assert Evaluation(program, "fast", reuse_layers=False).run()[0].cycles == 23
 
 
+@pytest.mark.parametrize("width", (1, 300))
 @pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_a_skip_keeps_a_read_still_pending(sampling, monkeypatch):
+def test_a_skip_keeps_a_read_still_pending(sampling, width, monkeypatch):
     # Width 1, window 1, no front-end delay. P on u[2] reads m[0] for 60 cycles from 0.
     # Loop l, 40 trips: A on u[0] (latency 1), one a cycle from 1 to 40 (ending at 41).
     # Then W on u[1] overwrites m[0] (latency 0): WAR, it ends no earlier than P's read,
     # so at 60, and the layer ends at 60. Loop l's iterations repeat in everything but
     # how far off P's read still is: a signature without pending reads would skip them
-    # and let W start at 41.
+    # and let W start at 41. With P reading and W writing 300 locations the state is
+    # chunked (docs/design.md §3.7): P's read leaves chunks whose write times are all at
+    # or below the issue floor but whose reads are pending, which a whole-state signature
+    # must keep (§4.3).
     monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
-    p = Template("p", "u", 2, 0, 1, 60, (Operand("m", 0, 1),), (), True)
+    p = Template("p", "u", 2, 0, 1, 60, (Operand("m", 0, width),), (), True)
     a = Template("a", "u", 0, 1, 1, 0, (), (), True)
-    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, 1),), True)
+    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, width),), True)
     root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
     layer = LayerProgram("L", "t", 0, {}, root)
     blocks = (Block("p", (p,)), Block("a", (a,)), Block("w", (w,)))
-    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": 1}, blocks, (layer,))
+    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": width}, blocks, (layer,))
+    assert (pack_blocks(program).arrays.chunk_shift > 0) == (width > 1)
     assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (60, 60)]
     fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     # The read is pending until after the loop, so no two boundaries of l are equal states.
-    assert fast.cycles == 60
-
-
-@pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_a_skip_keeps_a_wide_read_still_pending(sampling, monkeypatch):
-    # The same with P reading and W writing 300 locations, so the state is chunked
-    # (docs/design.md §3.7): P's read leaves chunks whose write times are all at or below
-    # the issue floor but whose reads are pending, which a whole-state signature must keep
-    # (§4.3). W, one write of the 300 locations, still ends no earlier than the read: 60.
-    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
-    p = Template("p", "u", 2, 0, 1, 60, (Operand("m", 0, 300),), (), True)
-    a = Template("a", "u", 0, 1, 1, 0, (), (), True)
-    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, 300),), True)
-    root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
-    layer = LayerProgram("L", "t", 0, {}, root)
-    blocks = (Block("p", (p,)), Block("a", (a,)), Block("w", (w,)))
-    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": 300}, blocks, (layer,))
-    assert pack_blocks(program).arrays.chunk_shift > 0
-    assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (60, 60)]
-    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     assert fast.cycles == 60
