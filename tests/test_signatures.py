@@ -37,7 +37,7 @@ def _frontend() -> np.ndarray:
 @st.composite
 def states(draw):
     """(state, chunk_shift): write, read-until and floor times near BASE (a chunk's maximum
-    exact or above it, as the kernel keeps it: no location is later)."""
+    and read bound exact or above them, as the kernel keeps them: no location is later)."""
     n = draw(st.one_of(st.integers(1, 8), st.integers(1, 200)))
     chunk_shift = draw(st.sampled_from((0, SIG_CHUNK_SHIFT)))
     near = st.integers(BASE - 3, BASE + 3)
@@ -52,6 +52,7 @@ def states(draw):
     n_chunks = (n >> chunk_shift) + 1 if chunk_shift else 1
     chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
     chunk_max = np.zeros(n_chunks, dtype=np.int64)
+    chunk_read = np.full(n_chunks, NEVER, dtype=np.int64)
     if chunk_shift:
         floors = draw(
             st.lists(st.one_of(near, st.just(NEVER)), min_size=n_chunks, max_size=n_chunks)
@@ -61,6 +62,9 @@ def states(draw):
             own = write_end[c << chunk_shift : (c + 1) << chunk_shift]
             top = max([chunk_floor[c], *own.tolist()])
             chunk_max[c] = top + draw(st.sampled_from((0, 0, 1, 5)))
+            reads = read_until[c << chunk_shift : (c + 1) << chunk_shift]
+            latest = max([NEVER, *reads.tolist()])
+            chunk_read[c] = latest + draw(st.sampled_from((0, 0, 1, 5)))
     state = (
         np.array([BASE + draw(st.integers(-2, 2))], dtype=np.int64),  # unit free time
         write_end,
@@ -70,6 +74,7 @@ def states(draw):
         np.zeros(0, dtype=np.int64),  # no queues
         chunk_floor,
         chunk_max,
+        chunk_read,
     )
     return state, chunk_shift
 
@@ -86,7 +91,7 @@ def _sparse(state, chunk_shift) -> np.ndarray:
 
 def _dense_locations(state, chunk_shift) -> np.ndarray:
     """Every location's two items as docs/design.md §4.3 defines them."""
-    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
     written = write_end.copy()
     if chunk_shift:
         written = np.maximum(written, chunk_floor[np.arange(len(written)) >> chunk_shift])
@@ -135,7 +140,7 @@ def pairs(draw):
     only below their clamps (so the dense signatures are equal), sometimes just above."""
     state, chunk_shift = draw(states())
     other = tuple(part.copy() for part in state)
-    _, write_end, read_until, _, _, _, chunk_floor, chunk_max = other
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = other
     n = len(write_end)
     for _ in range(draw(st.integers(0, 3))):
         x = draw(st.integers(0, n - 1))
@@ -147,6 +152,8 @@ def pairs(draw):
         for c in range(len(chunk_max)):
             own = write_end[c << chunk_shift : (c + 1) << chunk_shift]
             chunk_max[c] = max([chunk_max[c], chunk_floor[c], *own.tolist()])
+            reads = read_until[c << chunk_shift : (c + 1) << chunk_shift]
+            chunk_read[c] = max([chunk_read[c], *reads.tolist()])
     return (state, other), chunk_shift
 
 
@@ -163,6 +170,10 @@ def test_sparse_signatures_are_equal_exactly_when_the_dense_ones_are(drawn):
 @settings(max_examples=200, deadline=None)
 @given(states(), st.integers(0, 50))
 def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
+    # A restore writes the chunks the signature keeps, exactly, and leaves every other
+    # location as it is: on the path to the signature (here: the signed state itself,
+    # moved `gain` ahead) those hold nothing above their clamps, so the state clamped at
+    # the new floor is the signed one shifted.
     state, chunk_shift = drawn
     sig = _sparse(state, chunk_shift)
     restored = tuple(part.copy() for part in state)
@@ -171,16 +182,46 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
         sig, BASE + gain, restored, frontend, np.zeros(1, dtype=np.int64),
         np.zeros(0, dtype=np.int64), chunk_shift, MIN_LATENCY,
     )  # fmt: skip
-    _, write_end, read_until, _, _, _, chunk_floor, chunk_max = restored
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = restored
     expected = _dense_locations(state, chunk_shift) + BASE + gain
-    assert np.array_equal(write_end, expected[:, 0])
-    assert np.array_equal(read_until, expected[:, 1])
+    n = len(write_end)
+    kept = np.zeros(n, dtype=bool)
+    for c in _kept_chunks(sig, n):
+        kept[c << SIG_CHUNK_SHIFT : (c + 1) << SIG_CHUNK_SHIFT] = True
+    written = write_end.copy()
     if chunk_shift:
-        # Floors start over; each chunk's maximum is its latest restored write time.
-        assert (chunk_floor == NEVER).all()
+        written = np.maximum(written, chunk_floor[np.arange(n) >> chunk_shift])
+    assert np.array_equal(written[kept], expected[kept, 0])
+    assert np.array_equal(read_until[kept], expected[kept, 1])
+    assert np.array_equal(write_end[~kept], state[1][~kept])
+    assert np.array_equal(read_until[~kept], state[2][~kept])
+    floor = BASE + gain
+    assert np.array_equal(np.maximum(written, floor), expected[:, 0])
+    assert np.array_equal(np.maximum(read_until, floor + MIN_LATENCY), expected[:, 1])
+    if chunk_shift:
+        # A rewritten chunk's floor starts over and its bounds are its restored times; the
+        # others keep theirs, which still bound their locations.
         for c in range(len(chunk_max)):
-            own = write_end[c << chunk_shift : (c + 1) << chunk_shift]
-            assert chunk_max[c] == (own.max() if len(own) else NEVER)
+            lo, hi = c << chunk_shift, (c + 1) << chunk_shift
+            if lo < n and kept[lo]:
+                assert chunk_floor[c] == NEVER
+                assert chunk_max[c] == write_end[lo:hi].max()
+                assert chunk_read[c] == read_until[lo:hi].max()
+            else:
+                assert chunk_floor[c] == state[6][c]
+                assert chunk_max[c] == state[7][c]
+                assert chunk_read[c] == state[8][c]
+
+
+def _kept_chunks(sig, n_locations) -> list[int]:
+    n_chunks = -(-n_locations >> SIG_CHUNK_SHIFT)
+    pos = len(sig) - 1 - n_chunks - 2 * n_locations
+    chunks = []
+    while pos < sig[-1]:
+        c = int(sig[pos])
+        chunks.append(c)
+        pos += 1 + 2 * (min((c + 1) << SIG_CHUNK_SHIFT, n_locations) - (c << SIG_CHUNK_SHIFT))
+    return chunks
 
 
 def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
@@ -200,6 +241,7 @@ def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
         np.zeros(0, dtype=np.int64),
         np.full(2, NEVER, dtype=np.int64),
         chunk_max,
+        np.full(2, NEVER, dtype=np.int64),
     )
     rebuilt = _rebuilt_locations(_sparse(state, SIG_CHUNK_SHIFT), n)
     assert rebuilt[3, 0] == 1

@@ -159,7 +159,7 @@ def test_a_translated_match_is_decided_in_full():
     read_until = np.full(6, signatures.NEVER, dtype=np.int64)
     read_until[2] = 4  # m[2] read until 4
     unused = np.zeros(1, dtype=np.int64)
-    state = (unused, write_end, read_until, unused, unused, unused, unused, unused)
+    state = (unused, write_end, read_until, unused, unused, unused, unused, unused, unused)
     regions = np.array([[0, 2, 2, 0, 6]], dtype=np.int64)
     offsets = np.zeros(1, dtype=np.int64)
     # Kept at boundary 1 (issue time 3): iteration 1's m[2], m[3]; now, at boundary 2 (issue
@@ -179,6 +179,38 @@ def test_a_translated_match_is_decided_in_full():
         assert not signatures._translated_match(
             other, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
         )
+
+
+def test_a_translated_restore_keeps_the_chunk_bounds():
+    # Chunks of 64 (docs/design.md §3.7); iteration k covers chunk k. Restoring two periods
+    # from boundary 1 copies chunk 0's times into chunks 1 and 2, 10 and 20 cycles later:
+    # every chunk's maximum and read bound must still bound its locations, or a later
+    # signature would pass over a pending read there (§4.3).
+    shift = signatures.SIG_CHUNK_SHIFT
+    n = 4 << shift
+    write_end = np.zeros(n, dtype=np.int64)
+    read_until = np.full(n, signatures.NEVER, dtype=np.int64)
+    write_end[:64] = np.arange(64)
+    read_until[:64] = 100 + np.arange(64)
+    chunk_floor = np.full(5, signatures.NEVER, dtype=np.int64)
+    chunk_floor[0] = 70  # chunk 0 written whole at 70 since
+    chunk_max = np.array([70, 0, 0, 0, 0], dtype=np.int64)
+    chunk_read = np.array([163, signatures.NEVER, 5, signatures.NEVER, signatures.NEVER])
+    unused = np.zeros(1, dtype=np.int64)
+    state = (
+        unused, write_end, read_until, unused, unused, unused, chunk_floor, chunk_max,
+        chunk_read,
+    )  # fmt: skip
+    regions = np.array([[0, 64, 64, 0, n]], dtype=np.int64)
+    scratch = np.zeros(2 * n, dtype=np.int64)
+    signatures._translated_restore(state, scratch, 10, 2, 1, shift, regions, 1, 1)
+    assert list(write_end[64:192:64]) == [80, 90]  # the floor folded in, moved
+    assert list(read_until[64:192:64]) == [110, 120]
+    for c in range(4):
+        own = slice(c << shift, (c + 1) << shift)
+        assert chunk_max[c] >= max(write_end[own].max(), chunk_floor[c])
+        assert chunk_read[c] >= read_until[own].max()
+    assert chunk_read[1] == 173 and chunk_read[2] == 183
 
 
 @st.composite

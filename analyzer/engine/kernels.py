@@ -144,7 +144,7 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     # The arrays fast mode saves and restores, as one tuple (they are mutated in place).
     state, queue_head = _idle_state(program, frontend)
     unit_free, write_end, read_until, issue_ring, window_ring, queue_ring = state[:6]
-    chunk_floor, chunk_max = state[6], state[7]
+    chunk_floor, chunk_max, chunk_read = state[6], state[7], state[8]
     max_end = 0
     covered = 0
     evaluated = 0
@@ -324,9 +324,14 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
                     for a in range(first, split):
                         if o_track[a]:  # only where some instruction writes (WAR)
                             lo = address[a - first]
-                            for x in range(np.uint64(lo), np.uint64(lo + o_count[a])):
+                            hi = lo + o_count[a]
+                            for x in range(np.uint64(lo), np.uint64(hi)):
                                 if read_until[x] < read_end:
                                     read_until[x] = read_end
+                            if chunk_shift > 0:  # the chunks' read bounds (§3.7)
+                                for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):
+                                    if chunk_read[c] < read_end:
+                                        chunk_read[c] = read_end
                     # Writes (raised to their end, which is every write time checked above:
                     # WAW), then marks (completion times later instructions wait for, as
                     # reads; the latest of all marks so far; they never delay this one).

@@ -53,7 +53,9 @@ from isa.validation import check_program
 # Locations come in chunks of 2**CHUNK_SHIFT when operands spanning at least CHUNKED_SPAN
 # of them dominate (Gemmini's multi-block mvins span thousands of rows): a range then costs
 # a few chunks plus its ragged ends instead of one step per location (analyzer/engine/kernels.py).
-CHUNK_SHIFT = 6
+# The same size as the signature's chunks, so that a chunk's bounds can pass over a
+# signature chunk and a restore rewrite whole state chunks (signatures.py).
+CHUNK_SHIFT = SIG_CHUNK_SHIFT
 CHUNKED_SPAN = 4 << CHUNK_SHIFT
 
 _SPACE, _BASE, _COUNT, _COEFS = (attrgetter(f) for f in ("space", "base", "count", "coefs"))

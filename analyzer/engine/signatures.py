@@ -9,7 +9,8 @@ locations that move with a loop's index, for loops whose addresses are affine in
 
 The state is the tuple evaluate_layer keeps (analyzer/engine/kernels.py): unit free times,
 write times, read-until times, the issue ring, the window ring, the queues' entries, and
-the chunks' floors and maxima.
+the chunks' floors, maxima and read bounds (no location of the chunk has a later
+read-until time).
 
 A whole-state signature is stored sparsely (docs/design.md §4.3): the machine's items,
 then each signature chunk of 2^SIG_CHUNK_SHIFT locations with an item above its clamp, as
@@ -69,7 +70,7 @@ def _machine_signature(sig, base, state, frontend, active, live, max_end, queue_
     issue time (minus one for the issue ring): it issues no earlier, so lower ones are
     never seen. A front end that issues no more (neither `active` nor in `live`) has
     zeros: nothing will read it."""
-    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _ = state
+    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _, _ = state
     pos = 0
     for u in range(unit_free.shape[0]):
         v = unit_free[u]
@@ -118,7 +119,7 @@ def _restore_machine(sig, base, state, frontend, queue_first, queue_head):
     """Write the machine's items of a signature back as absolute times with origin `base`
     (the state of the front ends that may issue included); return (the front end
     issuing, the latest end)."""
-    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _ = state
+    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _, _ = state
     pos = 0
     for u in range(unit_free.shape[0]):
         unit_free[u] = sig[pos] + base
@@ -188,23 +189,20 @@ def _signature(
     Whether a chunk is kept depends on its items alone, so two signatures are equal if and
     only if the dense ones (every location's two items) are: a chunk left out holds
     (0, min_latency) at every location."""
-    _, write_end, read_until, _, _, _, chunk_floor, chunk_max = state
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = state
     machine = (frontend, active, live, max_end, queue_first, queue_head)
     pos = _machine_signature(sig, base, state, *machine)
     floor_read = base + min_latency
     n_locations = write_end.shape[0]
-    # With chunks of the signature's size, the chunk's maximum write time says whether a
-    # write item can be above its clamp (docs/design.md §3.7: no location is later).
-    by_max = chunk_shift == SIG_CHUNK_SHIFT
+    # With chunks of the signature's size, the chunk's maximum write time and read bound
+    # say whether any item can be above its clamp (docs/design.md §3.7: no location is
+    # later), without reading its locations.
+    by_bounds = chunk_shift == SIG_CHUNK_SHIFT
     for c in range(_signature_chunks(n_locations)):
         lo = c << SIG_CHUNK_SHIFT
         hi = min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)
-        if by_max and chunk_max[c] <= base:
-            latest_read = NEVER
-            for x in range(lo, hi):
-                latest_read = max(latest_read, read_until[x])
-            if latest_read <= floor_read:
-                continue  # every item clamped
+        if by_bounds and chunk_max[c] <= base and chunk_read[c] <= floor_read:
+            continue  # every item clamped
         start = pos
         sig[pos] = c
         pos += 1
@@ -259,30 +257,38 @@ def _hash_signature(sig, n):
 
 @njit(cache=True)
 def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift, min_latency):
-    """Write a `_signature` back as absolute times with origin `base` (chunk floors
-    folded into the locations, so they start over; a location of a chunk it leaves out
-    at its clamps); return (the front end issuing, the latest end)."""
-    _, write_end, read_until, _, _, _, floor, top = state
+    """Write a `_signature` back as absolute times with origin `base`; return (the front
+    end issuing, the latest end). Only the chunks it keeps are written (their floors folded
+    into their locations, so they start over); every other location keeps its times.
+
+    That is exact only on the path to the signature: the state now is one whose evolution
+    reaches the signature's state (a skip restores the state it has just signed, moved
+    ahead; the memo an exit from an entry equal to now). A location of a chunk left out
+    then holds nothing above the signature's clamps now either (docs/design.md §4.5: write
+    times only rise, and a write that clears a read ends after it), so it stands for its
+    clamps as they would."""
+    _, write_end, read_until, _, _, _, floor, top, reads = state
     result = _restore_machine(sig, base, state, frontend, queue_first, queue_head)
     n_locations = write_end.shape[0]
     # The machine's items come first, as many as the widest layout leaves room for.
     pos = sig.shape[0] - 1 - _signature_chunks(n_locations) - 2 * n_locations
-    write_end[:] = base
-    read_until[:] = base + min_latency
     used = _signature_used(sig)
     while pos < used:
-        lo = sig[pos] << SIG_CHUNK_SHIFT
+        c = sig[pos]
+        lo = c << SIG_CHUNK_SHIFT
         pos += 1
+        latest_write = NEVER
+        latest_read = NEVER
         for x in range(lo, min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)):
             write_end[x] = sig[pos] + base
             read_until[x] = sig[pos + 1] + base
+            latest_write = max(latest_write, write_end[x])
+            latest_read = max(latest_read, read_until[x])
             pos += 2
-    if chunk_shift > 0:
-        floor[:] = NEVER
-        top[:] = NEVER
-        for x in range(n_locations):
-            if write_end[x] > top[x >> chunk_shift]:
-                top[x >> chunk_shift] = write_end[x]
+        if chunk_shift > 0:  # the state's chunks are the signature's (packing.py)
+            floor[c] = NEVER
+            top[c] = latest_write
+            reads[c] = latest_read
     return result
 
 
@@ -415,7 +421,7 @@ def _translated_hash(sig, n_machine, state, base, min_latency, chunk_shift, regi
     """Hash of the machine's items (sig[:n_machine]) and of up to HASHED_ENDS locations at
     each end of what iteration i covers, clamped and minus `base`: equal at two
     boundaries whenever their states match (`_translated_match`)."""
-    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
     h = _hash_items(_FNV_OFFSET, sig, 0, n_machine)
     read_floor = base + min_latency
     for r in range(n):
@@ -438,7 +444,7 @@ def _translated_record(
     """Keep the state at boundary i of a translating loop in `record`: the machine's items
     (already in sig[:n_machine]), then per region the locations iteration i covers, clamped
     and minus `base`; offsets[r] is where region r's first location is kept."""
-    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
     record[:n_machine] = sig[:n_machine]
     pos = n_machine
     read_floor = base + min_latency
@@ -463,7 +469,7 @@ def _translated_match(
     for k in range(n_machine):
         if record[k] != sig[k]:
             return False
-    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
     read_floor = base + min_latency
     for r in range(n):
         start, end = _span(regions[r], i - 1, i - 1)
@@ -487,7 +493,7 @@ def _translated_periods(state, base, shift, periods, p, min_latency, chunk_shift
     (none before it did) holds, at its start, what the location one period back held at
     period q's start; both untouched until then, so both are read now, clamped at the
     issue times they will be met with (base + (q + 1) x shift, base + q x shift)."""
-    _, write_end, read_until, _, _, _, chunk_floor, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
     for q in range(periods - 1):
         now = base + q * shift
         later = now + shift
@@ -522,7 +528,7 @@ def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions,
     """The locations after `periods` periods of p iterations from boundary i: a location
     the last of them to cover is period q holds what the location (q + 1) periods back
     holds now, plus (q + 1) x shift; every other location keeps its time."""
-    _, write_end, read_until, _, _, _, floor, top = state
+    _, write_end, read_until, _, _, _, floor, top, reads = state
     for r in range(n):
         step = regions[r, REGION_STEP] * p
         known_start, known_end = _span(regions[r], i - p, i - 1)
@@ -557,9 +563,12 @@ def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions,
         if chunk_shift > 0:
             for c in range(union_start >> chunk_shift, ((union_end - 1) >> chunk_shift) + 1):
                 top[c] = NEVER
+                reads[c] = NEVER
                 for x in range(c << chunk_shift, min((c + 1) << chunk_shift, write_end.shape[0])):
                     if write_end[x] > top[c]:
                         top[c] = write_end[x]
+                    if read_until[x] > reads[c]:
+                        reads[c] = read_until[x]
 
 
 @njit(cache=True, inline="always")
@@ -625,9 +634,10 @@ def _idle_state(program, frontend):
     n_chunks = (n_locations >> chunk_shift) + 1 if chunk_shift > 0 else 1
     chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
     chunk_max = np.zeros(n_chunks, dtype=np.int64)
+    chunk_read = np.full(n_chunks, NEVER, dtype=np.int64)
     state = (
         unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, chunk_floor,
-        chunk_max,
+        chunk_max, chunk_read,
     )  # fmt: skip
     return state, queue_head
 
@@ -637,7 +647,7 @@ def _signature_length(state, frontend):
     """How many items a `_signature` of `state` has: the units, the active front end, the
     live set, each front end's FRONTEND_ITEMS and rings, the latest end, the queues'
     entries (_machine_signature), then two per location."""
-    unit_free, write_end, _, issue_ring, window_ring, queue_ring, _, _ = state
+    unit_free, write_end, _, issue_ring, window_ring, queue_ring, _, _, _ = state
     return (
         unit_free.shape[0]
         + 2 * write_end.shape[0]

@@ -221,7 +221,7 @@ def _group_hull(footprints, owner, group):
 def _wavefront_record(record, kept_at, state, regions, n, flags, i):
     """Keep, raw, what iteration i of each region covers: a location's write and
     read-until times, an instance's free time; kept_at[r] is where region r starts."""
-    unit_free, write_end, read_until, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _ = state
     pos = 0
     for r in range(n):
         start, end = _span(regions[r], i, i)
@@ -247,7 +247,7 @@ def _wavefront_match(record, kept_at, state, regions, n, i, then, now, min_laten
     `record`), clamped at floor `then`, what the same offset of iteration i holds now,
     clamped at floor `now` (read-until times at the floors plus min_latency). Offsets
     the iteration itself leaves alone count too: another iteration may meet them."""
-    unit_free, write_end, read_until, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _ = state
     for r in range(n):
         start, end = _span(regions[r], i - 1, i - 1)
         step = regions[r, STEP]
@@ -273,7 +273,7 @@ def _wavefront_periods(state, regions, n, i, base, shift, periods, min_latency):
     `shift` later) repeat the one before (at least 1): period q + 1 does if every location
     (or instance) its windows reach first (no earlier period's did) holds what the one a
     step back held, clamped at the floors the two periods start with."""
-    unit_free, write_end, read_until, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _ = state
     for q in range(periods - 1):
         floor = base + q * shift
         later = floor + shift
@@ -306,7 +306,7 @@ def _wavefront_restore(state, scratch, regions, n, flags, i, shift, periods):
     takes what the same offset of iteration i - 1 holds now, plus (q + 1) x shift for
     period q, the last period touching it deciding; a location's write time only where
     the period writes it (a location it only reads keeps its own). Nothing else moves."""
-    unit_free, write_end, read_until, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _ = state
     for r in range(n):
         known_start, known_end = _span(regions[r], i - 1, i - 1)
         units = regions[r, KIND] == UNITS

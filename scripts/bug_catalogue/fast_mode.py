@@ -25,6 +25,9 @@ SPARSE = (
     "tests/test_signatures.py",
     EXACT + "test_signatures_are_compared_in_full",
     EXACT + "test_a_skip_keeps_a_read_still_pending",
+    EXACT + "test_a_skip_restores_reads_the_loop_leaves_pending_in_every_chunk",
+    EXACT + "test_a_skip_sees_a_read_before_the_loop_that_the_loop_extends",
+    EXACT + "test_a_restore_keeps_the_read_bounds_a_later_signature_needs",
 )
 
 SIGNATURE_BUGS = (
@@ -140,9 +143,9 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.restore-chunk-maxima",
         SIGNATURES,
-        "if write_end[x] > top[x >> chunk_shift]:",
-        "if False:",
-        "a restore recomputes each chunk's maximum from the restored locations",
+        "            top[c] = latest_write\n",
+        "            top[c] = NEVER\n",
+        "a restore sets each chunk it rewrites a maximum from the restored locations",
         CHUNKS + FAST,
     ),
     Bug(
@@ -157,16 +160,16 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.chunk-passed-over-late",
         SIGNATURES,
-        "if by_max and chunk_max[c] <= base:",
-        "if by_max and chunk_max[c] <= base + 1:",
+        "chunk_max[c] <= base and chunk_read[c]",
+        "chunk_max[c] <= base + 1 and chunk_read[c]",
         "a chunk is left out only when no write time in it is above the issue floor",
         SPARSE + CHUNKS + FAST,
     ),
     Bug(
         "signature.chunk-reads-not-checked",
         SIGNATURES,
-        "            if latest_read <= floor_read:\n",
-        "            if True:\n",
+        " and chunk_read[c] <= floor_read:",
+        ":",
         "a chunk whose write times are clamped is kept while a read in it is still pending",
         SPARSE + CHUNKS + FAST,
     ),
@@ -187,29 +190,57 @@ SIGNATURE_BUGS = (
         SPARSE + CHUNKS + FAST,
     ),
     Bug(
-        "signature.restore-left-out-chunks-stale",
-        SIGNATURES,
-        "    write_end[:] = base\n",
-        "",
-        "a restore sets the write times of the chunks the signature leaves out at their "
-        "clamp, as the dense layout does (in cycles an old time there is as good: write "
-        "times only grow, so it was at or below the clamp too)",
+        "signature.read-bound-not-raised",
+        KERNELS,
+        "chunk_read[c] = read_end",
+        "chunk_read[c] = chunk_read[c]",
+        "a tracked read raises its chunks' read bounds, which the signature trusts to pass "
+        "over a chunk with no pending read above its clamp",
         SPARSE + CHUNKS + FAST,
     ),
     Bug(
-        "signature.restore-left-out-reads-stale",
+        "signature.read-bound-first-chunk-only",
+        KERNELS,
+        "for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):\n                                    if chunk_read",
+        "for c in range(lo >> chunk_shift, (lo >> chunk_shift) + 1):\n                                    if chunk_read",
+        "a read across chunks raises every chunk's read bound, not only the first",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.translated-restore-read-bound",
         SIGNATURES,
-        "    read_until[:] = base + min_latency\n",
-        "",
-        "a restore clears the pending reads of the chunks the signature leaves out: a "
-        "remembered loop may have ended them with a write",
+        "if read_until[x] > reads[c]:",
+        "if False:",
+        "a translated restore sets the read bounds of the chunks it rewrites from their "
+        "restored reads",
+        (
+            "tests/test_translated_periods.py::test_a_translated_restore_keeps_the_chunk_bounds",
+            *SPARSE,
+            *CHUNKS,
+        ),
+    ),
+    Bug(
+        "signature.restore-read-bound-lost",
+        SIGNATURES,
+        "            reads[c] = latest_read\n",
+        "            reads[c] = NEVER\n",
+        "a chunk a restore rewrites keeps a read bound no lower than its restored reads, "
+        "so a later signature does not pass over a pending read there",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.restore-rewrites-nothing",
+        SIGNATURES,
+        "            write_end[x] = sig[pos] + base\n",
+        "            write_end[x] = write_end[x]\n",
+        "a restore writes every location of the chunks the signature keeps, shifted",
         SPARSE + CHUNKS + FAST,
     ),
     Bug(
         "signature.restore-keeps-floors",
         SIGNATURES,
-        "        floor[:] = NEVER\n",
-        "",
+        "            floor[c] = NEVER\n            top[c] = latest_write",
+        "            top[c] = latest_write",
         "none: floors left from before a skip stay below every restored time of their chunk",
         CHUNKS + FAST,
         equivalent="the signature folded each floor into its chunk's locations and a skip "
