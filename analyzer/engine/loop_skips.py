@@ -53,9 +53,11 @@ from analyzer.engine.wavefront import (
 from isa.program import MAX_DEPTH
 
 # What evaluating an iteration costs, in the items of a translated comparison (each item
-# is written, hashed and later compared or restored): an instruction about 3 items, and
-# LOCATIONS_PER_ITEM of its operands' extra locations (or chunk steps) 1.
-INSTRUCTION_ITEMS = 3
+# is written, hashed and later compared or restored): an instruction INSTRUCTION_ITEMS
+# items (measured by benchmarks/calibrate_translated_cost.py: 10-12), and
+# LOCATIONS_PER_ITEM of its operands' extra locations (or chunk steps) 1 (docs/design.md
+# §4.6, "Cost").
+INSTRUCTION_ITEMS = 11
 LOCATIONS_PER_ITEM = 20
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earliest start)
