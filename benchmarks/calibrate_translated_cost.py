@@ -86,6 +86,9 @@ def main() -> None:
     arrays = evaluation.blocks.arrays
     frontend = _frontend_table(arrays.frontends)
     state, queue_head = _idle_state(arrays, frontend)
+    for window in args.window:
+        if window < 1 or 2 * window > arrays.n_locations:
+            parser.error(f"--window {window}: the state has {arrays.n_locations} locations")
     packed = [evaluation.pack(layer) for layer in program.layers]
 
     print(f"machine: {machine()}")
@@ -99,8 +102,6 @@ def main() -> None:
     per_instruction = (time.perf_counter() - started) / instructions * 1e9
     print(f"full evaluation: {per_instruction:.1f} ns per instruction ({instructions:,})")
     for window in args.window:
-        if 2 * window > arrays.n_locations:
-            parser.error(f"--window {window}: the state has {arrays.n_locations} locations")
         started = time.perf_counter()
         items, matches = _keep_and_compare(
             args.reps, state, frontend, arrays.queue_first, queue_head, window,
