@@ -38,7 +38,10 @@ period of one iteration, translated by the loop's stride), with everything insid
 each such iteration must end as its predecessor did, relative to its start, and the
 script counts those that do not. --largest-iteration N compares only loops whose
 iterations run at most N instructions (their footprints are small), to see what skipping
-is left when comparing must cost little.
+is left when comparing must cost little. --periods-alone skips no nest by the memo: every
+nest is replayed with its iterations compared, which is what translated periods of one
+iteration (docs/design.md §4.6), compared at every boundary on the footprint alone,
+could skip without any memo.
 
 --runs-touched LAYER (or all) evaluates the layer with the reference evaluator and counts,
 before each instruction, how many runs of adjacent locations holding equal write and
@@ -337,11 +340,17 @@ def _count_key_reads(replay: MemoReplay, footprint: Footprint, key: tuple) -> No
 
 
 def memo_replay(
-    program: Program, layer_name: str, periods: bool = False, largest: int | None = None
+    program: Program,
+    layer_name: str,
+    periods: bool = False,
+    largest: int | None = None,
+    memo_hits: bool = True,
 ) -> MemoReplay:
     """One layer replayed by the reference evaluator, counting what a memo of nests would
     skip. A nest it would skip must leave its footprint (and the latest end) as the first
-    one with its key did, relative to the issue time it started at: what a memo restores."""
+    one with its key did, relative to the issue time it started at: what a memo restores.
+    `memo_hits=False` (with `periods`): every nest's iterations are compared, none is
+    skipped whole, so evaluated_with_periods counts periods alone."""
     layer = next((x for x in program.layers if x.name == layer_name), None)
     if layer is None:
         raise SystemExit(f"--memo {layer_name}: no such Gemmini layer in {program.model}")
@@ -363,7 +372,7 @@ def memo_replay(
                 floor = machine_state.issue_time[footprint.frontend] if key is not None else 0
                 ran, latest_end = _count(program, nest), machine_state.max_end
                 machine_state.max_end = 0  # the nest's own latest end, for the check below
-                hit = key is not None and (id(nest), key) in seen
+                hit = memo_hits and key is not None and (id(nest), key) in seen
                 if key is not None:
                     _count_key_reads(replay, footprint, key)
                 if periods and not hit:
@@ -464,6 +473,11 @@ def main() -> None:
         "--periods", action="store_true", help="also skip iterations inside the nests replayed"
     )
     parser.add_argument(
+        "--periods-alone",
+        action="store_true",
+        help="with --periods, skip no nest by the memo: iterations compared only",
+    )
+    parser.add_argument(
         "--largest-iteration",
         type=int,
         metavar="N",
@@ -471,6 +485,8 @@ def main() -> None:
     )
     parser.add_argument("--runs-touched", nargs="*", default=[], metavar="LAYER", help="or 'all'")
     args = parser.parse_args()
+    if args.periods_alone and not args.periods:
+        parser.error("--periods-alone needs --periods")
     print(f"machine: {machine()}")
     for model in args.models:
         for batch in args.batches:
@@ -494,7 +510,9 @@ def main() -> None:
                     replayed[0] += by_name[name].instructions
                     continue
                 started = time.perf_counter()
-                replay = memo_replay(program, name, args.periods, args.largest_iteration)
+                replay = memo_replay(
+                    program, name, args.periods, args.largest_iteration, not args.periods_alone
+                )
                 cycles, instructions, would = replay.cycles, replay.instructions, replay.evaluated
                 replayed[0] += instructions
                 replayed[1] += would
@@ -525,7 +543,8 @@ def main() -> None:
                 if args.periods:
                     counts = (replay.evaluated_with_periods, instructions, replay.period_misses)
                     print(
-                        f"    {_with_periods(*counts)}; {replay.key_items:,} footprint times "
+                        f"    {_with_periods(*counts, args.periods_alone)}; "
+                        f"{replay.key_items:,} footprint times "
                         f"read, {replay.live_items:,} of them above the issue time; "
                         f"{replay.key_runs:,} runs, {replay.live_runs:,} above it"
                     )
@@ -541,9 +560,10 @@ def main() -> None:
                 )
                 print(f"    {_key_reads(key_reads)}")
                 if args.periods:
+                    alone = args.periods_alone
                     print(
-                        f"    {_with_periods(with_periods, total_replayed, misses)}; {read:,} "
-                        f"footprint times read, {live:,} of them above the issue time; "
+                        f"    {_with_periods(with_periods, total_replayed, misses, alone)}; "
+                        f"{read:,} footprint times read, {live:,} of them above the issue time; "
                         f"{runs:,} runs, {live_runs:,} above it"
                     )
 
@@ -594,9 +614,14 @@ def _key_reads(replay: MemoReplay) -> str:
     )
 
 
-def _with_periods(evaluated: int, instructions: int, misses: int) -> str:
+def _with_periods(evaluated: int, instructions: int, misses: int, alone: bool) -> str:
+    how = (
+        "with iterations skipped alone, no nest skipped whole"
+        if alone
+        else "with iterations inside them skipped too"
+    )
     return (
-        f"with iterations inside them skipped too: evaluates {evaluated:,} "
+        f"{how}: evaluates {evaluated:,} "
         f"({evaluated / instructions:.2%}); skipped iterations that ended otherwise than "
         f"their predecessor: {misses:,}"
     )

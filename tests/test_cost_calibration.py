@@ -14,10 +14,8 @@ from tests.doc_tables import ROOT
 
 def test_the_calibration_counts_the_machine_and_two_windows_per_repetition() -> None:
     done = subprocess.run(
-        [
-            sys.executable, "benchmarks/calibrate_translated_cost.py", "--window", "2", "64",
-            "--reps", "20",
-        ],  # fmt: skip
+        [sys.executable, "benchmarks/calibrate_translated_cost.py", "--window", "2", "64"]
+        + ["--reps", "20"],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,

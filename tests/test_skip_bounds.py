@@ -66,6 +66,36 @@ def test_the_memo_replay_agrees_with_the_engine_on_a_gemmini_layer() -> None:
     assert 10 * runs < items // 2
 
 
+def test_periods_alone_evaluate_more_than_with_the_memo_and_less_than_fast_mode() -> None:
+    # Without the memo every nest is replayed with its iterations compared: more is
+    # evaluated than with the memo as well, fewer instructions than the layer holds, and
+    # every iteration skipped still ended as its predecessor did.
+    both = _run_script("--memo", "layer1.0.add", "--periods")
+    alone = _run_script("--memo", "layer1.0.add", "--periods", "--periods-alone")
+    pattern = r"skipped %s: evaluates ([\d,]+) .* predecessor: ([\d,]+)"
+    with_memo = re.search(pattern % "too", both.stdout)
+    without = re.search(pattern % "alone, no nest skipped whole", alone.stdout)
+    assert with_memo and without, alone.stdout
+    memo_evaluated, alone_evaluated, misses = (
+        int(g.replace(",", "")) for g in (with_memo[1], without[1], without[2])
+    )
+    instructions = int(
+        re.search(r"layer1\.0\.add: evaluates [\d,]+ of ([\d,]+)", alone.stdout)[1].replace(",", "")
+    )
+    assert memo_evaluated <= alone_evaluated < instructions and misses == 0
+
+
+def test_periods_alone_need_periods() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/gemmini_skip_bounds.py", "--periods-alone"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "--periods-alone needs --periods" in done.stderr
+
+
 def test_the_runs_an_operand_would_visit_are_fewer_than_its_locations() -> None:
     # What a state kept as runs of equal times would visit per operand, against the
     # locations it names: at least one run each, and far fewer runs than rows, since an
