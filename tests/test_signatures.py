@@ -180,7 +180,7 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
     frontend = _frontend()
     signatures._restore(
         sig, BASE + gain, restored, frontend, np.zeros(1, dtype=np.int64),
-        np.zeros(0, dtype=np.int64), chunk_shift, MIN_LATENCY,
+        np.zeros(0, dtype=np.int64), chunk_shift,
     )  # fmt: skip
     _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = restored
     expected = _dense_locations(state, chunk_shift) + BASE + gain

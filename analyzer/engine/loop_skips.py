@@ -159,7 +159,7 @@ def _recall_from_memo(
     to a shift. A memo only means something for the program it was filled with
     (analyzer/engine/memo.py)."""
     entry_sig, entry_hash, entry_issue, entry_covered, entry_open, memo_pending = entries
-    min_latency, queue_first, queue_head, chunk_shift = machine
+    _, queue_first, queue_head, chunk_shift = machine
     for e in range(min(memo.count[0], capacity)):
         if (
             memo.meta[e, 0] != identity
@@ -172,7 +172,7 @@ def _recall_from_memo(
             continue
         base += memo.meta[e, 2]
         active, max_end = _restore(
-            memo.vals[e], base, state, frontend, queue_first, queue_head, chunk_shift, min_latency
+            memo.vals[e], base, state, frontend, queue_first, queue_head, chunk_shift
         )
         # Instructions restored, not run: the iterations around them no longer know their
         # earliest start (no shifted wavefront match).
@@ -235,10 +235,8 @@ def _skip_periods(
     periods = (trips - i) // period
     if periods > 0:
         base += periods * (base - hist_time[lv, match])
-        min_latency, queue_first, queue_head, chunk_shift = machine
-        active, max_end = _restore(
-            sig, base, state, frontend, queue_first, queue_head, chunk_shift, min_latency
-        )
+        _, queue_first, queue_head, chunk_shift = machine
+        active, max_end = _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift)
     hist_count[lv] = 0
     return period, periods, active, max_end
 

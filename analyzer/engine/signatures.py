@@ -256,7 +256,7 @@ def _hash_signature(sig, n):
 
 
 @njit(cache=True)
-def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift, min_latency):
+def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift):
     """Write a `_signature` back as absolute times with origin `base`; return (the front
     end issuing, the latest end). Only the chunks it keeps are written (their floors folded
     into their locations, so they start over); every other location keeps its times.
@@ -265,8 +265,8 @@ def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift, m
     reaches the signature's state (a skip restores the state it has just signed, moved
     ahead; the memo an exit from an entry equal to now). A location of a chunk left out
     then holds nothing above the signature's clamps now either (docs/design.md §4.5: write
-    times only rise, and a write that clears a read ends after it), so it stands for its
-    clamps as they would."""
+    times only rise, and a write that clears a read ends after it), so keeping its times is
+    as good as setting its clamps."""
     _, write_end, read_until, _, _, _, floor, top, reads = state
     result = _restore_machine(sig, base, state, frontend, queue_first, queue_head)
     n_locations = write_end.shape[0]
