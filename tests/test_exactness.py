@@ -724,24 +724,30 @@ def test_a_skip_keeps_a_read_still_pending(sampling, width, monkeypatch):
     assert fast.cycles == 60
 
 
+def _chunked_reads_program(blocks: tuple[Block, ...], body: tuple, units: int) -> Program:
+    """One layer running `body` over space m of 300 locations, read and written by operands
+    wide enough that the state is chunked (docs/design.md §3.7)."""
+    layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, body))
+    program = Program("t", {}, 1, 1, 0, {"u": units}, {"m": 300}, blocks, (layer,))
+    assert pack_blocks(program).arrays.chunk_shift > 0
+    return program
+
+
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_a_skip_restores_reads_the_loop_leaves_pending_in_every_chunk(sampling, monkeypatch):
     # Width 1, window 1, no front-end delay. Loop l, 40 trips: A on u[0] (latency 1) reads
     # m[0..300) for 10 cycles, one a cycle from 0 to 39, so the last read lasts until 49.
     # Then W on u[1] overwrites m[64..300) (latency 0): WAR, it ends no earlier, so at 49.
-    # The state is chunked (docs/design.md §3.7) and its write times are all at the issue
-    # floor: the reads pending in chunks 1-4, which only the chunks' read bounds show a
-    # signature, must be kept and restored moved, or W would find the reads of the first
-    # iterations (ending at 10-12) and start at 40 (a restore leaves untouched what a
-    # signature leaves out, §4.5).
+    # The state is chunked and its write times are all at the issue floor: the reads
+    # pending in chunks 1-4, which only the chunks' read bounds show a signature, must be
+    # kept and restored moved, or W would find the reads of the first iterations (ending
+    # at 10-12) and start at 40 (a restore leaves untouched what a signature leaves out,
+    # §4.5).
     monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
     a = Template("a", "u", 0, 1, 1, 10, (Operand("m", 0, 300),), (), True)
     w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 64, 236),), True)
-    root = Loop("layer", 1, (Loop("l", 40, (BlockRef(0),)), BlockRef(1)))
-    layer = LayerProgram("L", "t", 0, {}, root)
     blocks = (Block("a", (a,)), Block("w", (w,)))
-    program = Program("t", {}, 1, 1, 0, {"u": 2}, {"m": 300}, blocks, (layer,))
-    assert pack_blocks(program).arrays.chunk_shift > 0
+    program = _chunked_reads_program(blocks, (Loop("l", 40, (BlockRef(0),)), BlockRef(1)), 2)
     assert timeline(program) == [*((k, k + 1) for k in range(40)), (49, 49)]
     fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     assert fast.evaluated_instructions < 41  # the loop skipped
@@ -761,35 +767,30 @@ def test_a_skip_sees_a_read_before_the_loop_that_the_loop_extends(sampling, monk
     p = Template("p", "u", 2, 0, 1, 30, (Operand("m", 0, 300),), (), True)
     a = Template("a", "u", 0, 1, 1, 10, (Operand("m", 0, 300),), (), True)
     w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, 300),), True)
-    root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
-    layer = LayerProgram("L", "t", 0, {}, root)
     blocks = (Block("p", (p,)), Block("a", (a,)), Block("w", (w,)))
-    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": 300}, blocks, (layer,))
-    assert pack_blocks(program).arrays.chunk_shift > 0
+    body = (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2))
+    program = _chunked_reads_program(blocks, body, 3)
     assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (50, 50)]
     assert Evaluation(program, "fast", reuse_layers=False).run()[0].cycles == 50
 
 
 @pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_a_restore_keeps_the_read_bounds_a_later_signature_needs(sampling, monkeypatch):
+def test_a_restore_writes_the_reads_a_later_loop_extends(sampling, monkeypatch):
     # Width 1, window 1, no front-end delay. Loop l1, 10 trips: B on u[0] (latency 1) reads
     # m[0..300) for 30 cycles, one a cycle from 0, so B_9's read lasts until 39; l1 skips.
     # Loop l2, 40 trips: A on u[1] (latency 1) reads m[0..300) for 10 cycles, one a cycle
     # from 10 to 49; B_9's read is the latest until A_30's, and A_49's lasts until 59.
-    # Then W on u[2] overwrites m[0..300) (latency 0): WAR, it ends at 59. The chunks l1's
-    # skip restored hold B_9's reads: their read bounds must say so, or l2's first
-    # boundaries would look alike, l2 would skip, and W would start at 50.
+    # Then W on u[2] overwrites m[0..300) (latency 0): WAR, it ends at 59. l1's skip must
+    # write B_9's pending reads into the chunks it restores, moved: left as they were when
+    # l1 skipped, l2's boundaries would repeat early, l2 would skip, and W would start at 50.
+    # (A read bound set too low by that restore is not seen here: A's own reads raise it.)
     monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
     b = Template("b", "u", 0, 1, 1, 30, (Operand("m", 0, 300),), (), True)
     a = Template("a", "u", 1, 1, 1, 10, (Operand("m", 0, 300),), (), True)
     w = Template("w", "u", 2, 0, 1, 0, (), (Operand("m", 0, 300),), True)
-    root = Loop(
-        "layer", 1, (Loop("l1", 10, (BlockRef(0),)), Loop("l2", 40, (BlockRef(1),)), BlockRef(2))
-    )
-    layer = LayerProgram("L", "t", 0, {}, root)
     blocks = (Block("b", (b,)), Block("a", (a,)), Block("w", (w,)))
-    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": 300}, blocks, (layer,))
-    assert pack_blocks(program).arrays.chunk_shift > 0
+    body = (Loop("l1", 10, (BlockRef(0),)), Loop("l2", 40, (BlockRef(1),)), BlockRef(2))
+    program = _chunked_reads_program(blocks, body, 3)
     assert timeline(program) == [*((k, k + 1) for k in range(50)), (59, 59)]
     fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     assert fast.evaluated_instructions < 51  # some loop skipped

@@ -101,25 +101,33 @@ def _dense_locations(state, chunk_shift) -> np.ndarray:
     return items
 
 
+def _kept_chunks(sig, n_locations) -> list[tuple[int, np.ndarray]]:
+    """The chunks a sparse signature keeps, in order: (index, its items as rows of two)."""
+    n_chunks = -(-n_locations >> SIG_CHUNK_SHIFT)
+    pos = len(sig) - 1 - n_chunks - 2 * n_locations
+    chunks = []
+    while pos < sig[-1]:
+        c = int(sig[pos])
+        lo = c << SIG_CHUNK_SHIFT
+        hi = min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)
+        chunks.append((c, sig[pos + 1 : pos + 1 + 2 * (hi - lo)].reshape(-1, 2)))
+        pos += 1 + 2 * (hi - lo)
+    assert pos == sig[-1]
+    return chunks
+
+
 def _rebuilt_locations(sig, n_locations) -> np.ndarray:
     """The locations' items a sparse signature stands for."""
     items = np.empty((n_locations, 2), dtype=np.int64)
     items[:, 0], items[:, 1] = 0, MIN_LATENCY
-    n_chunks = -(-n_locations >> SIG_CHUNK_SHIFT)
-    pos = len(sig) - 1 - n_chunks - 2 * n_locations
-    used = sig[-1]
-    chunks = []
-    while pos < used:
-        c = int(sig[pos])
-        chunks.append(c)
+    chunks = _kept_chunks(sig, n_locations)
+    for c, kept in chunks:
         lo = c << SIG_CHUNK_SHIFT
-        hi = min(lo + (1 << SIG_CHUNK_SHIFT), n_locations)
-        items[lo:hi] = sig[pos + 1 : pos + 1 + 2 * (hi - lo)].reshape(-1, 2)
+        items[lo : lo + len(kept)] = kept
         # A chunk is kept only with an item above its clamp.
-        assert (items[lo:hi] != (0, MIN_LATENCY)).any()
-        pos += 1 + 2 * (hi - lo)
-    assert pos == used
-    assert chunks == sorted(set(chunks))
+        assert (kept != (0, MIN_LATENCY)).any()
+    indices = [c for c, _ in chunks]
+    assert indices == sorted(set(indices))
     return items
 
 
@@ -186,7 +194,7 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
     expected = _dense_locations(state, chunk_shift) + BASE + gain
     n = len(write_end)
     kept = np.zeros(n, dtype=bool)
-    for c in _kept_chunks(sig, n):
+    for c, _ in _kept_chunks(sig, n):
         kept[c << SIG_CHUNK_SHIFT : (c + 1) << SIG_CHUNK_SHIFT] = True
     written = write_end.copy()
     if chunk_shift:
@@ -211,17 +219,6 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
                 assert chunk_floor[c] == state[6][c]
                 assert chunk_max[c] == state[7][c]
                 assert chunk_read[c] == state[8][c]
-
-
-def _kept_chunks(sig, n_locations) -> list[int]:
-    n_chunks = -(-n_locations >> SIG_CHUNK_SHIFT)
-    pos = len(sig) - 1 - n_chunks - 2 * n_locations
-    chunks = []
-    while pos < sig[-1]:
-        c = int(sig[pos])
-        chunks.append(c)
-        pos += 1 + 2 * (min((c + 1) << SIG_CHUNK_SHIFT, n_locations) - (c << SIG_CHUNK_SHIFT))
-    return chunks
 
 
 def test_a_chunk_written_one_cycle_past_the_floor_is_kept():

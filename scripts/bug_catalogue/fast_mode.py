@@ -27,7 +27,7 @@ SPARSE = (
     EXACT + "test_a_skip_keeps_a_read_still_pending",
     EXACT + "test_a_skip_restores_reads_the_loop_leaves_pending_in_every_chunk",
     EXACT + "test_a_skip_sees_a_read_before_the_loop_that_the_loop_extends",
-    EXACT + "test_a_restore_keeps_the_read_bounds_a_later_signature_needs",
+    EXACT + "test_a_restore_writes_the_reads_a_later_loop_extends",
 )
 
 SIGNATURE_BUGS = (
@@ -226,6 +226,14 @@ SIGNATURE_BUGS = (
         "            reads[c] = NEVER\n",
         "a chunk a restore rewrites keeps a read bound no lower than its restored reads, "
         "so a later signature does not pass over a pending read there",
+        SPARSE + CHUNKS + FAST,
+    ),
+    Bug(
+        "signature.restore-reads-not-written",
+        SIGNATURES,
+        "            read_until[x] = sig[pos + 1] + base\n",
+        "            read_until[x] = read_until[x]\n",
+        "a restore writes the read-until times of the chunks the signature keeps, moved",
         SPARSE + CHUNKS + FAST,
     ),
     Bug(
