@@ -192,6 +192,41 @@ def test_sharing_keeps_every_tree_and_leaves_one_object_per_value(root):
     assert len(objects) == len(set(objects.values()))
 
 
+def _valid(node: Loop | BlockRef, level: int = 0) -> Loop | BlockRef:
+    """`node` with blocks 0 and 1, which move with the index of loop depth 1, replaced by
+    block 2 where no loop of depth 1 is around them."""
+    if isinstance(node, BlockRef):
+        return node if level >= 2 else BlockRef(2)
+    return Loop(node.name, node.trips, tuple(_valid(child, level + 1) for child in node.body))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(loop_trees(), min_size=1, max_size=3))
+def test_packing_shared_random_trees_gives_the_plain_walks_ops(roots):
+    # Shared trees, packed one after another with one SubtreeOps: each layer's ops (kinds,
+    # trips, jumps, depths, what may skip, how often each op runs) and its block runs are
+    # those of a plain walk of its own tree.
+    sharing = SubtreeSharing()  # one for all layers: they share subtrees too
+    program = program_of(*(sharing.share(_valid(root)) for root in roots))
+    blocks = pack_blocks(program)
+    subtrees = SubtreeOps(blocks)
+    for layer in program.layers:
+        packed = pack_layer(layer, program, blocks, subtrees)
+        expected = expected_ops(program, layer.root)
+        assert packed_ops(packed) == expected
+        block_runs = [0] * len(program.blocks)
+        for kind, first, runs in zip(
+            expected["kind"], expected["arg"], expected["op_runs"], strict=True
+        ):
+            if kind == BLOCK:
+                block_runs[first] += runs  # one template per block: its first is its index
+        assert packed.block_runs.tolist() == block_runs
+        # NumPy's own int64 dtype object: the bounds' np.add.at runs 30x slower on an
+        # array whose dtype object Numba made (analyzer/engine/packing_kernels.py).
+        assert packed.block_runs.dtype is np.dtype(np.int64)
+        assert packed.op_runs.dtype is np.dtype(np.int64)
+
+
 def test_the_gemmini_lowering_shares_its_equal_subtrees():
     program = lower_model("gemmini", {}, "resnet18", layers=["layer1.0.conv1", "layer2.0.conv1"])
     objects: dict[int, Loop | BlockRef] = {}

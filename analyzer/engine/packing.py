@@ -9,10 +9,12 @@ targets, interpreted by analyzer/engine/kernels.py.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import reduce
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, or_
 from typing import NamedTuple
 
 import numpy as np
@@ -31,6 +33,7 @@ from analyzer.engine.kernels import (
     T_SIMPLE,
     T_WRITES_END,
 )
+from analyzer.engine.packing_kernels import finish_layer_ops
 from analyzer.engine.signatures import (
     BLOCK,
     FRONTEND_ITEMS,
@@ -256,20 +259,22 @@ def pack_layer(
         root = subtrees.of(layer.root, 0)
     except _TooDeep:
         raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}") from None
-    ops = np.ascontiguousarray(root.ops.T)  # a row per field, the layer's own copy
-    # Jumps are kept relative to their op, so a fragment reads the same wherever it lands.
-    jump = ops[_JUMP]
-    jump += np.arange(ops.shape[1], dtype=np.int64)
-    jump[ops[_KIND] == BLOCK] = -1
-    # The block each BLOCK op runs: a whole block, [block_first[b], block_first[b + 1]),
-    # never an empty one (isa/validation.py refuses it), so its first template names it.
-    is_block = ops[_KIND] == BLOCK
-    op_block = np.searchsorted(blocks.block_first, ops[_ARG, is_block], side="right") - 1
+    # A row per field, the layer's own (writable) copy of the fragment's bytes.
+    ops = np.ascontiguousarray(np.frombuffer(root.ops, dtype=np.int64).reshape(-1, _ROWS).T)
+    op_runs = np.empty(ops.shape[1], dtype=np.int64)
     block_runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
-    np.add.at(block_runs, op_block, ops[_RUNS, is_block])
+    issuing = finish_layer_ops(
+        ops[_KIND],
+        ops[_ARG],
+        ops[_JUMP],
+        subtrees.block_of_template,
+        subtrees.block_frontends,
+        op_runs,
+        block_runs,
+        ops[_LIVE],
+    )
     one_frontend = True
     if blocks.arrays.frontends.shape[0] > 1:
-        ops[_LIVE], issuing = _live_frontends(ops, subtrees.block_frontends[op_block])
         one_frontend = issuing & (issuing - 1) == 0
     else:
         ops[_LIVE] = 1
@@ -278,7 +283,7 @@ def pack_layer(
             kind=ops[_KIND],
             arg=ops[_ARG],
             arg2=ops[_ARG2],
-            jump=jump,
+            jump=ops[_JUMP],
             depth=ops[_DEPTH],
             skippable=ops[_SKIPPABLE].astype(np.bool_),
             work=ops[_WORK],
@@ -291,49 +296,24 @@ def pack_layer(
         ),
         instructions=root.instructions,
         block_executions=root.block_executions,
-        op_runs=ops[_RUNS],
+        op_runs=op_runs,
         block_runs=block_runs,
     )
 
 
-# Rows of a fragment's ops: LayerArrays' fields (the jump relative to its op), then how
-# often one execution of the fragment runs each op.
+# Fields of a fragment's op: LayerArrays' fields.
 _ROW = {name: row for row, name in enumerate(LayerArrays._fields)}
 _KIND, _ARG, _ARG2, _JUMP, _DEPTH = (_ROW[n] for n in ("kind", "arg", "arg2", "jump", "depth"))
 _SKIPPABLE, _WORK, _MEMO, _TRANSLATE = (_ROW[n] for n in ("skippable", "work", "memo", "translate"))
 _AHEAD, _LIVE = _ROW["ahead"], _ROW["live"]
-_RUNS = len(_ROW)
-_ROWS = _RUNS + 1
+_ROWS = len(_ROW)
+# One op as a fragment's bytes hold it. Jumps are kept relative to their op, so a
+# fragment reads the same wherever it lands (finish_layer_ops makes them absolute).
+_OP = struct.Struct(f"={_ROWS}q")
 
 
-def _live_frontends(ops: np.ndarray, opening: np.ndarray) -> tuple[np.ndarray, int]:
-    """LayerArrays.live for a program with several front ends: per LOOP_BEGIN, the front
-    ends whose bundles start anywhere from the outermost enclosing loop of several trips
-    (the loop itself if none: what runs after its boundaries, again or for the first
-    time) to the layer's end. And the bitmask of the front ends that issue in the layer.
-    `opening`: per BLOCK op, in order, the front ends opening bundles in its block (bit f)."""
-    kind, n_ops = ops[_KIND], ops.shape[1]
-    bits = np.zeros(n_ops, dtype=np.int64)
-    bits[kind == BLOCK] = opening
-    after = np.bitwise_or.accumulate(bits[::-1])[::-1]
-    # Per LOOP_BEGIN, the outermost loop of several trips among it and the loops around
-    # it (-1: none), depth by depth: a loop's parent is the last LOOP_BEGIN before it one
-    # level up (loops nest, so a sibling of the parent cannot come between them).
-    begins = np.flatnonzero(kind == LOOP_BEGIN)
-    depth = ops[_DEPTH, begins]
-    outer = np.full(n_ops, -1, dtype=np.int64)
-    parents_at = np.zeros(0, dtype=np.int64)
-    for level in range(int(depth.min()), int(depth.max()) + 1) if len(begins) else ():
-        here = begins[depth == level]
-        own = np.where(ops[_ARG, here] > 1, here, -1)
-        if len(parents_at) and level > int(depth.min()):
-            inherited = outer[parents_at[np.searchsorted(parents_at, here) - 1]]
-            own = np.where(inherited >= 0, inherited, own)
-        outer[here] = own
-        parents_at = here
-    live = np.zeros(n_ops, dtype=np.int64)
-    live[begins] = after[np.where(outer[begins] >= 0, outer[begins], begins)]
-    return live, int(after[0]) if n_ops else 0
+# What SubtreeOps keys a node's fragments by: its identity (see there).
+_identity = id
 
 
 class _TooDeep(Exception):
@@ -344,7 +324,10 @@ class _Fragment(NamedTuple):
     """The ops of one subtree at one loop depth, and what one execution of it does."""
 
     node: Loop | BlockRef  # held, so no other node can take its id() while this lives
-    ops: np.ndarray  # int64[n, _ROWS]: a row per op
+    # The ops, _OP after _OP: bytes, so that a loop joins its children's in one copy
+    # (a NumPy concatenation per fragment cost more than the rest of packing).
+    ops: bytes
+    size: int  # how many ops
     instructions: int
     work: int  # instructions plus one per extra location of a wide operand
     mask: int  # bit d: some address below uses the index of loop depth d
@@ -362,7 +345,8 @@ class SubtreeOps:
 
     def __init__(self, blocks: PackedBlocks) -> None:
         self.blocks = blocks
-        self._fragments: dict[tuple[int, int], _Fragment] = {}
+        # Per loop depth of the parent + 1 (a node's `level`): fragments by node identity.
+        self._fragments: list[dict[int, _Fragment]] = [{} for _ in range(MAX_DEPTH + 1)]
         self._block_facts = _block_facts(blocks)
         self._one_bundle = _one_bundle_blocks(blocks)
         # Per block: the front ends opening bundles in it (bit f), for LayerArrays.live.
@@ -373,36 +357,42 @@ class SubtreeOps:
         self.block_frontends = _per_block(
             np.bitwise_or, opening, blocks.block_first[:-1], blocks.block_first[1:]
         )
+        # A BLOCK op names its block by the block's first template (a whole block, never
+        # an empty one: isa/validation.py refuses it).
+        self.block_of_template = np.repeat(
+            np.arange(len(blocks.block_first) - 1, dtype=np.int64), np.diff(blocks.block_first)
+        )
 
     def of(self, node: Loop | BlockRef, level: int) -> _Fragment:
         """The fragment of `node` whose parent loop is at depth `level` - 1."""
-        key = (id(node), level)
-        fragment = self._fragments.get(key)
+        built = self._fragments[level]
+        fragment = built.get(_identity(node))
         if fragment is None:
             if isinstance(node, BlockRef):
                 fragment = self._block_fragment(node, level)
             else:
                 fragment = self._loop_fragment(node, level)
-            self._fragments[key] = fragment
+            built[_identity(node)] = fragment
         return fragment
 
     def _block_fragment(self, node: BlockRef, level: int) -> _Fragment:
         ops = [0] * _ROWS
-        ops[_KIND], ops[_DEPTH], ops[_RUNS] = BLOCK, level - 1, 1
+        ops[_KIND], ops[_DEPTH] = BLOCK, level - 1
         ops[_ARG], ops[_ARG2], instructions, work, mask, _ = self._block_facts[node.block]
-        return _Fragment(node, np.array([ops], dtype=np.int64), instructions, work, mask, 1)
+        return _Fragment(node, _OP.pack(*ops), 1, instructions, work, mask, 1)
 
     def _loop_fragment(self, node: Loop, level: int) -> _Fragment:
         if level >= MAX_DEPTH:
             raise _TooDeep
-        children = [self.of(child, level + 1) for child in node.body]
-        instructions = body_work = mask = size = executions = 0
-        for child in children:
-            instructions += child.instructions
-            body_work += child.work
-            mask |= child.mask
-            size += len(child.ops)
-            executions += child.block_executions
+        # The loop's children, then their fields (a program's loops have thousands of
+        # child edges in all, most of them to fragments built already).
+        built = self._fragments[level + 1]
+        children = [built.get(_identity(child)) or self.of(child, level + 1) for child in node.body]
+        _, child_ops, sizes, child_instructions, works, masks, child_executions = zip(
+            *children, strict=True
+        )
+        size, instructions, executions = sum(sizes), sum(child_instructions), sum(child_executions)
+        body_work, mask = sum(works), reduce(or_, masks)
         # A single trip has nothing to skip; a body that depends on the index repeats only
         # translated, moved along its locations (docs/design.md §4.6).
         index_dependent = bool((mask >> level) & 1)
@@ -410,7 +400,7 @@ class SubtreeOps:
         translate = node.trips > 1 and index_dependent
         begin = [0] * _ROWS
         begin[_KIND], begin[_ARG], begin[_ARG2] = LOOP_BEGIN, node.trips, instructions
-        begin[_JUMP], begin[_DEPTH], begin[_RUNS] = size + 1, level, 1
+        begin[_JUMP], begin[_DEPTH] = size + 1, level
         begin[_SKIPPABLE], begin[_WORK], begin[_TRANSLATE] = skippable, body_work, translate
         begin[_MEMO] = self._memo_identity(node) if skippable else 0
         begin[_AHEAD] = (
@@ -421,20 +411,12 @@ class SubtreeOps:
             and self._one_bundle[node.body[0].block]
         )
         end = [0] * _ROWS
-        end[_KIND], end[_ARG], end[_JUMP], end[_DEPTH], end[_RUNS] = (
-            LOOP_END,
-            node.trips,
-            -(size + 1),
-            level,
-            1,
-        )
-        ends = np.array((begin, end), dtype=np.int64)
-        ops = np.concatenate([ends[:1], *(child.ops for child in children), ends[1:]])
-        if node.trips != 1:
-            ops[1:-1, _RUNS] *= node.trips
+        end[_KIND], end[_ARG], end[_JUMP], end[_DEPTH] = LOOP_END, node.trips, -(size + 1), level
+        ops = b"".join((_OP.pack(*begin), *child_ops, _OP.pack(*end)))
         return _Fragment(
             node,
             ops,
+            size + 2,
             node.trips * instructions,
             node.trips * body_work,
             mask,

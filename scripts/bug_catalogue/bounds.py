@@ -5,7 +5,7 @@ from __future__ import annotations
 from scripts.bug_catalogue.common import (
     BOUND_TESTS,
     BOUNDS,
-    PACKING,
+    PACKING_KERNELS,
     RECURRENCE_KERNELS,
     Bug,
 )
@@ -40,9 +40,9 @@ BOUND_BUGS = (
     ),
     Bug(
         "bounds.executions-not-multiplied",
-        PACKING,
-        "ops[1:-1, _RUNS] *= node.trips",
-        "ops[1:-1, _RUNS] *= 1",
+        PACKING_KERNELS,
+        "current_runs *= trips[i]",
+        "current_runs *= 1",
         "a block's usage counts once per execution",
         BOUND_TESTS,
     ),
@@ -234,9 +234,9 @@ BOUND_BUGS = (
     ),
     Bug(
         "bounds.block-runs-shifted",
-        "analyzer/engine/packing.py",
-        'op_block = np.searchsorted(blocks.block_first, ops[_ARG, is_block], side="right") - 1',
-        'op_block = np.searchsorted(blocks.block_first, ops[_ARG, is_block], side="left") - 1',
+        PACKING_KERNELS,
+        "block_runs[block_of_template[trips[i]]] += current_runs",
+        "block_runs[block_of_template[trips[i] - 1]] += current_runs",
         "a BLOCK op runs its own block, not the one before it",
         (
             _SHARED + "::test_bounds_count_only_what_the_layer_runs",

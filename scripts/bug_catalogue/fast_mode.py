@@ -13,6 +13,7 @@ from scripts.bug_catalogue.common import (
     LOOP_KERNELS,
     LOOP_SKIPS,
     PACKING,
+    PACKING_KERNELS,
     RULES,
     SHARING,
     SIGNATURES,
@@ -201,8 +202,14 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.read-bound-first-chunk-only",
         KERNELS,
-        "for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):\n                                    if chunk_read",
-        "for c in range(lo >> chunk_shift, (lo >> chunk_shift) + 1):\n                                    if chunk_read",
+        (
+            "for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):\n"
+            "                                    if chunk_read"
+        ),
+        (
+            "for c in range(lo >> chunk_shift, (lo >> chunk_shift) + 1):\n"
+            "                                    if chunk_read"
+        ),
         "a read across chunks raises every chunk's read bound, not only the first",
         SPARSE + CHUNKS + FAST,
     ),
@@ -505,8 +512,8 @@ PACKING_BUGS = (
     Bug(
         "packing.subtree-ops-keyed-without-depth",
         PACKING,
-        "key = (id(node), level)",
-        "key = (id(node), 0)",
+        "[{} for _ in range(MAX_DEPTH + 1)]",
+        "[{}] * (MAX_DEPTH + 1)",
         "a subtree's ops hold its depth and what may skip there: one per depth",
         (
             _SHARED
@@ -517,8 +524,8 @@ PACKING_BUGS = (
     Bug(
         "packing.subtree-ops-keyed-by-name",
         PACKING,
-        "key = (id(node), level)",
-        'key = (getattr(node, "name", id(node)), level)',
+        "_identity = id\n",
+        '_identity = lambda node: getattr(node, "name", id(node))\n',
         "subtrees share ops only when they are one object (equal names are not equal loops)",
         (
             _SHARED
@@ -537,6 +544,22 @@ PACKING_BUGS = (
             + "test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops",
             *RULES,
         ),
+    ),
+    Bug(
+        "packing.runs-with-a-foreign-dtype",
+        PACKING,
+        "op_runs = np.empty(ops.shape[1], dtype=np.int64)",
+        'op_runs = np.empty(ops.shape[1], dtype=np.dtype("=i8").newbyteorder("="))',
+        "the op runs carry NumPy's own int64 dtype object (np.add.at is 30x slower on another)",
+        (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",),
+    ),
+    Bug(
+        "packing.loop-end-runs-as-its-body",
+        PACKING_KERNELS,
+        "            outer = saved_outer[enclosing]\n            runs[i] = current_runs\n",
+        "            outer = saved_outer[enclosing]\n",
+        "a LOOP_END runs as often as its LOOP_BEGIN, not as often as the body",
+        (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",),
     ),
     Bug(
         "sharing.key-ignores-trips",
