@@ -105,8 +105,11 @@ def check_program(program: Program) -> None:
         )
         for block in program.blocks
     ]
+    # Shared by the layers: lowerings make equal subtrees one object (isa/sharing.py),
+    # and a subtree under the same enclosing trips checks the same wherever it recurs.
+    walked: dict[tuple[int, tuple[int, ...]], int] = {}
     for layer in program.layers:
-        _check_layer(layer, program, affine)
+        _check_layer(layer, program, affine, walked)
     _check_host_layers(program)
 
 
@@ -381,8 +384,12 @@ def _check_layer(
     layer: LayerProgram,
     program: Program,
     affine: list[tuple[tuple[Operand, ...], tuple[Template, ...]]],
+    walked: dict[tuple[int, tuple[int, ...]], int],
 ) -> None:
-    """Loop structure, instruction count, and every address an affine operand can form."""
+    """Loop structure, instruction count, and every address an affine operand can form.
+    `walked`: the instructions of each (loop's id, enclosing trips) checked already, in
+    this layer or an earlier one of the program; the program holds every node it names,
+    so no id is taken by another node while the check runs."""
     where = f"layer {layer.name!r}"
     blocks = program.blocks
 
@@ -402,6 +409,10 @@ def _check_layer(
                 _check_affine(*affine[node.block], trips, program, where)
                 checked.add((node.block, trips))
             return len(block.templates)
+        key = (id(node), trips)
+        total = walked.get(key)
+        if total is not None:
+            return total
         if len(trips) >= MAX_DEPTH:
             raise ProgramError(f"{where}: loops nest deeper than {MAX_DEPTH}")
         if not node.body:
@@ -414,6 +425,7 @@ def _check_layer(
         total = node.trips * sum(walk(child, trips + (node.trips,)) for child in node.body)
         if total > MAX_INSTRUCTIONS:
             raise ProgramError(f"{where}: more than {MAX_INSTRUCTIONS:,} instructions")
+        walked[key] = total
         return total
 
     if not isinstance(layer.root, Loop):

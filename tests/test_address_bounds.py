@@ -81,6 +81,35 @@ def test_affine_bounds_add_up_every_enclosing_loop():
     check_program(_nested(op("r", 4, coefs=(0, 4, 1, 0))))
 
 
+def test_one_subtree_is_checked_under_each_of_its_enclosing_trips():
+    # isa/validation.py checks a subtree object once per enclosing trips: `inner`
+    # (r[4 * outer + inner], 4 trips) fits under 3 outer trips (up to r[11]) and leaves
+    # the space under 4 (r[15]) or 5 (r[19]). The same object under other trips, in the
+    # same layer or a later one, is checked again, and its layer is named.
+    inner = Loop("inner", 4, (BlockRef(0),))
+    outer = Loop("outer", 3, (inner,))
+    base = program([instr()])
+    block = Block("body", (instr(writes=(op("r", 0, coefs=(0, 4, 1)),)),))
+
+    def layers(*parents: Loop) -> Program:
+        return Program(
+            **{
+                **base.__dict__,
+                "blocks": (block,),
+                "layers": tuple(
+                    LayerProgram(f"layer{k}", "test", 0, {}, Loop("layer", 1, (parent,)))
+                    for k, parent in enumerate(parents)
+                ),
+            }
+        )
+
+    check_program(layers(outer, outer, Loop("outer", 4, (inner,))))  # r[0] .. r[15]
+    with pytest.raises(ProgramError, match="layer 'layer2': operand .* leaves space 'r'"):
+        check_program(layers(outer, Loop("outer", 4, (inner,)), Loop("outer", 5, (inner,))))
+    with pytest.raises(ProgramError, match="layer 'layer0': operand .* leaves space 'r'"):
+        check_program(layers(Loop("outer", 5, (inner,)), outer))
+
+
 def test_a_coefficient_for_a_loop_the_operand_is_not_in_is_refused():
     # Depth 2 exists only inside "loop" of program(); this block sits at depth 1.
     with pytest.raises(ProgramError, match="uses a loop it is not in"):

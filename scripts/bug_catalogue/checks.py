@@ -28,6 +28,14 @@ VALIDATION_BUGS = (
         (_EDGE, *CHECKS),
     ),
     Bug(
+        "validation.subtree-checked-once-under-any-trips",
+        VALIDATION,
+        "key = (id(node), trips)",
+        "key = (id(node), ())",
+        "a shared subtree is checked again under other enclosing trips",
+        (_ADDRESS + "test_one_subtree_is_checked_under_each_of_its_enclosing_trips", *CHECKS),
+    ),
+    Bug(
         "validation.fixed-one-past-the-end",
         VALIDATION,
         "or operand.base + operand.count > program.spaces[operand.space]",
