@@ -309,11 +309,23 @@ def placement_counts(host_layers: tuple[HostLayer, ...]) -> tuple[int, int]:
     return on_host, len(host_layers) - on_host
 
 
-def count_instructions(node: Loop | BlockRef, blocks: tuple[Block, ...]) -> int:
-    """Instructions one execution of `node` issues (a loop counts all its trips)."""
+def count_instructions(
+    node: Loop | BlockRef, blocks: tuple[Block, ...], counted: dict[int, int] | None = None
+) -> int:
+    """Instructions one execution of `node` issues (a loop counts all its trips).
+    `counted`: the counts of loops by id(), filled as they are counted, for a caller
+    counting trees that share subtrees; it must hold no id of a node no longer alive."""
     if isinstance(node, BlockRef):
         return len(blocks[node.block].templates)
-    return node.trips * sum(count_instructions(child, blocks) for child in node.body)
+    if counted is None:
+        return node.trips * sum(count_instructions(child, blocks) for child in node.body)
+    key = id(node)
+    count = counted.get(key)
+    if count is None:
+        count = counted[key] = node.trips * sum(
+            count_instructions(child, blocks, counted) for child in node.body
+        )
+    return count
 
 
 def count_block_executions(node: Loop | BlockRef) -> int:

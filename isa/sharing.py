@@ -51,3 +51,20 @@ class SubtreeSharing:
         self._seen[id(node)] = shared
         self._held.append(node)
         return shared
+
+    def loop(self, name: str, trips: int, body: tuple[Loop | BlockRef, ...]) -> Loop:
+        """The one Loop of this value, built only if new: for a reader that builds a tree
+        bottom-up from its children's shared objects (as `loop` and `block` return them),
+        which then never builds a copy of a subtree seen before."""
+        key = (name, trips, *map(id, body))
+        shared = self._loops.get(key)
+        if shared is None:
+            shared = self._loops[key] = Loop(name, trips, body)
+        return shared
+
+    def block(self, block: int) -> BlockRef:
+        """The one BlockRef of `block`."""
+        shared = self._refs.get(block)
+        if shared is None:
+            shared = self._refs[block] = BlockRef(block)
+        return shared

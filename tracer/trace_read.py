@@ -176,7 +176,7 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     for index, entry in enumerate(entries):
         # Equal subtrees as one object, as a lowering leaves them: packing and bounds then
         # cost the distinct subtrees, not the nodes (isa/sharing.py).
-        root = sharing.share(_loop_tree(loops, by_layer[index], len(blocks), loop_problem))
+        root = _loop_tree(loops, by_layer[index], len(blocks), loop_problem, sharing)
         layer = LayerProgram(
             name=str(entry["name"]),
             kind=str(entry["kind"]),
@@ -224,8 +224,9 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     )
     # Counts are checked after the structure, so a count never walks a malformed tree.
     check_program(program)
+    counted: dict[int, int] = {}  # shared subtrees are counted once
     for layer, entry in zip(program.layers, entries, strict=True):
-        if count_instructions(layer.root, program.blocks) != entry["instructions"]:
+        if count_instructions(layer.root, program.blocks, counted) != entry["instructions"]:
             loop_problem(f"layer {layer.name!r}: instruction count differs from the manifest")
     return program
 
@@ -266,8 +267,14 @@ def _operand(raw: dict[str, Any]) -> Operand:
 
 
 def _loop_tree(
-    loops: dict[str, list[Any]], rows: list[int], n_blocks: int, problem: _Problems
+    loops: dict[str, list[Any]],
+    rows: list[int],
+    n_blocks: int,
+    problem: _Problems,
+    sharing: SubtreeSharing,
 ) -> Loop:
+    """A layer's tree from its rows, built bottom-up through `sharing`: a subtree equal to
+    one built before (in this layer or an earlier one) is that object, never a copy."""
     children: dict[int, list[int]] = {}
     for row in rows:
         children.setdefault(loops["parent"][row], []).append(row)
@@ -282,11 +289,11 @@ def _loop_tree(
             block = loops["block"][row]
             if not 0 <= block < n_blocks:
                 problem(f"row {row}: block {block} does not exist")
-            return BlockRef(block)
+            return sharing.block(block)
         if loops["kind"][row] != "loop" or loops["trips"][row] < 0:
             problem(f"row {row}: kind must be loop or block, trips >= 0")
-        body = tuple(build(child, depth + 1) for child in children.get(loops["node"][row], []))
-        return Loop(loops["name"][row], loops["trips"][row], body)
+        body = tuple([build(child, depth + 1) for child in children.get(loops["node"][row], ())])
+        return sharing.loop(loops["name"][row], loops["trips"][row], body)
 
     root = build(children[-1][0], 0)
     if not isinstance(root, Loop):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from scripts.bug_catalogue.common import (
     CHECKS,
     KERNELS,
+    PROGRAM,
+    SHARING,
     TRACE_IO,
     TRACE_READ,
     TRACE_TESTS,
@@ -241,10 +243,26 @@ TRACE_BUGS = (
     Bug(
         "trace_io.read-unshared",
         TRACE_READ,
-        "root = sharing.share(_loop_tree(",
-        "root = (_loop_tree(",
+        'return sharing.loop(loops["name"][row], loops["trips"][row], body)',
+        'return Loop(loops["name"][row], loops["trips"][row], body)',
         "a trace read back makes equal subtrees one object, as the lowering did (speed only)",
         ("tests/test_subtree_sharing.py::test_a_trace_read_back_shares_its_equal_subtrees",),
+    ),
+    Bug(
+        "trace_io.read-shares-loops-of-other-trips",
+        SHARING,
+        "key = (name, trips, *map(id, body))",
+        "key = (name, *map(id, body))",
+        "a trace read back keeps each loop's own trips where subtrees differ in them alone",
+        ("tests/test_subtree_sharing.py::test_a_trace_read_back_shares_its_equal_subtrees",),
+    ),
+    Bug(
+        "trace_io.counts-memo-keyed-by-trips",
+        PROGRAM,
+        "    key = id(node)\n",
+        "    key = node.trips\n",
+        "a shared subtree's count is its own, not that of another loop of as many trips",
+        TRACE_TESTS,
     ),
     Bug(
         "trace_io.positions-unchecked",
@@ -313,7 +331,7 @@ TRACE_BUGS = (
     Bug(
         "trace_io.counts-unchecked",
         TRACE_READ,
-        'if count_instructions(layer.root, program.blocks) != entry["instructions"]:',
+        'if count_instructions(layer.root, program.blocks, counted) != entry["instructions"]:',
         "if False:",
         "each layer's instruction count equals the manifest's",
         TRACE_TESTS,
