@@ -15,7 +15,7 @@ from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
 from analyzer.report import bound_text, idle_instances, print_table, utilization
 from isa.program import Block, BlockRef, Loop, Program
-from tests.builders import instr, op, program
+from tests.builders import instr, machine_program, op, program
 from tests.doc_tables import markdown_tables, printed_rows, read_doc, unquote
 from tracer.cli import main
 from tracer.lowering import lower_workload
@@ -234,6 +234,31 @@ def test_recurrence_ties_and_loops_without_a_turn_leave_the_resource_bound():
     [result] = evaluate_program(program(block, trips=1), "full", recurrence=True)
     bound = result.bound
     assert (bound.recurrence_cycles, bound.recurrence_loop, bound.recurrence_ratio) == (0, "", None)
+
+
+def test_the_recurrence_names_the_largest_bound_and_the_first_of_equals():
+    # r0 += ... (latency 2) and r1 += ... (latency 3) on alu 0 and 1: one-iteration cycles
+    # of 2 and 3 cycles. In "outer" (4 trips), "a" repeats the first 3 times: 4 visits of
+    # (3 - 1) x 2 = 16 cycles; "b" and "c" the second: 4 x (3 - 1) x 3 = 24 each. "b" is
+    # named, the first of the two largest. A root that repeats a block once holds no turn
+    # of its cycle and names no loop.
+    blocks = (
+        Block("two", (instr(latency=2, reads=(op("r", 0),), writes=(op("r", 0),)),)),
+        Block("three", (instr(instance=1, latency=3, reads=(op("r", 1),), writes=(op("r", 1),)),)),
+    )
+    inner = (
+        Loop("a", 3, (BlockRef(0),)),
+        Loop("b", 3, (BlockRef(1),)),
+        Loop("c", 3, (BlockRef(1),)),
+    )
+    for root, expected in (
+        (Loop("layer", 1, (Loop("outer", 4, inner),)), (24, "b", 3)),
+        (Loop("layer", 1, (BlockRef(0),)), (0, "", None)),
+    ):
+        prog = machine_program(blocks, root, units={"alu": 2}, spaces={"r": 4})
+        [result] = evaluate_program(prog, "full", recurrence=True)
+        bound = result.bound
+        assert (bound.recurrence_cycles, bound.recurrence_loop, bound.recurrence_ratio) == expected
 
 
 def test_the_front_end_bound_ends_with_the_shortest_latency_of_the_layer():

@@ -176,7 +176,7 @@ def layer_bound(
     }
     if critical is None:
         return LayerBound(unit_name, busy_cycles, cycles, **which)
-    loop, recurrence, ratio = _recurrence(layer, critical)
+    loop, recurrence, ratio = critical.bound(layer.root)
     return LayerBound(unit_name, busy_cycles, cycles, recurrence, loop, ratio, **which)
 
 
@@ -235,26 +235,3 @@ def _instance_counts(
         np.add.at(summed, where.reshape(-1), np.repeat(counts, n))  # exact, in integers
         counts = summed
     return instances, counts
-
-
-def _recurrence(layer: LayerProgram, critical: CriticalCycles) -> tuple[str, int, Fraction | None]:
-    """Largest recurrence bound over loops whose body is one block. Each visit of n
-    iterations contains floor((n-1)/K) turns of the critical cycle, W cycles each; visits
-    follow each other on the cycle's unit instances, which run in order."""
-    best: tuple[str, int, Fraction | None] = ("", 0, None)
-
-    def walk(node: Loop | BlockRef, visits: int) -> None:
-        nonlocal best
-        if isinstance(node, BlockRef):
-            return
-        if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
-            cycle = critical.of(node.body[0].block)
-            if cycle is not None and cycle.weight > 0:
-                bound = visits * ((node.trips - 1) // cycle.iterations) * cycle.weight
-                if bound > best[1]:
-                    best = (node.name, bound, cycle.ratio)
-        for child in node.body:
-            walk(child, visits * node.trips)
-
-    walk(layer.root, 1)
-    return best

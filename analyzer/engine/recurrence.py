@@ -24,7 +24,6 @@ import numpy as np
 from analyzer.engine.kernels import (
     T_INSTANCE_OFFSET,
     T_LATENCY,
-    T_MARKS_END,
     T_OCCUPANCY,
     T_OPERANDS_FIRST,
     T_READ_TIME,
@@ -33,7 +32,12 @@ from analyzer.engine.kernels import (
     T_WRITES_END,
 )
 from analyzer.engine.packing import PackedBlocks
-from analyzer.engine.recurrence_kernels import dependency_edges, maximum_cycle_ratio
+from analyzer.engine.recurrence_kernels import (
+    block_critical_cycles,
+    block_edges,
+    maximum_cycle_ratio,
+)
+from isa.program import BlockRef, Loop
 
 
 @dataclass(frozen=True)
@@ -58,36 +62,41 @@ class DependencyEdges:
     distance: np.ndarray
 
 
+def template_columns(blocks: PackedBlocks) -> np.ndarray:
+    """What block_edges reads of every template of a packed program, a row per column
+    (recurrence_kernels.block_edges): the unit, -1 where the unit instance moves with the
+    loops (its edges are left out), latency, occupancy, read time, and its operands'
+    first, end of reads and end of writes."""
+    rows = blocks.arrays.templates
+    moving = blocks.arrays.offset_coefs[rows[:, T_INSTANCE_OFFSET]].any(axis=1)
+    return np.ascontiguousarray(
+        np.stack(
+            (
+                np.where(moving, -1, rows[:, T_UNIT]),
+                rows[:, T_LATENCY],
+                rows[:, T_OCCUPANCY],
+                rows[:, T_READ_TIME],
+                rows[:, T_OPERANDS_FIRST],
+                rows[:, T_READS_END],
+                rows[:, T_WRITES_END],
+            )
+        ),
+        dtype=np.int64,
+    )
+
+
 def block_dependency_edges(blocks: PackedBlocks, block: int) -> DependencyEdges:
     """The edges of block `block` of a packed program, from its templates' fixed-address
     reads and writes (each operand's locations one by one) and unit instances."""
     lo, hi = int(blocks.block_first[block]), int(blocks.block_first[block + 1])
     arrays = blocks.arrays
-    rows = arrays.templates[lo:hi]
-    if hi == lo:
-        empty = np.zeros(0, np.int64)
-        return DependencyEdges(0, empty, empty, empty, empty)
-    # The block's operands are consecutive in the operand table, template by template:
-    # reads, writes, then marks (analyzer/engine/template_row.py).
-    first_operand, end_operand = int(rows[0, T_OPERANDS_FIRST]), int(rows[-1, T_MARKS_END])
-    operand = np.arange(first_operand, end_operand)
-    template = np.repeat(np.arange(hi - lo), rows[:, T_MARKS_END] - rows[:, T_OPERANDS_FIRST])
-    is_read = operand < rows[template, T_READS_END]
-    is_write = ~is_read & (operand < rows[template, T_WRITES_END])
-    kept = np.nonzero((is_read | is_write) & (arrays.operand_affine[operand] == 0))[0]
-    counts = arrays.operand_count[operand[kept]]
-    # One access per location of each kept operand, in operand order.
-    access = np.repeat(kept, counts)
-    within = np.arange(access.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-    moving = arrays.offset_coefs[rows[:, T_INSTANCE_OFFSET]].any(axis=1)
-    source, target, weight, distance = dependency_edges(
-        np.where(moving, -1, rows[:, T_UNIT]),
-        rows[:, T_LATENCY].copy(),
-        rows[:, T_OCCUPANCY].copy(),
-        rows[:, T_READ_TIME].copy(),
-        template[access],
-        arrays.operand_location[operand[access]] + within,
-        is_write[access],
+    source, target, weight, distance = block_edges(
+        template_columns(blocks),
+        arrays.operand_location,
+        arrays.operand_count,
+        arrays.operand_affine,
+        lo,
+        hi,
     )
     return DependencyEdges(hi - lo, source, target, weight, distance)
 
@@ -101,13 +110,88 @@ def critical_cycle(edges: DependencyEdges) -> CriticalCycle | None:
 
 
 class CriticalCycles:
-    """The critical cycle of each block of one packed program, found on first use."""
+    """The critical cycle of each block of one packed program, found on first use, and
+    the recurrence bound of its loop trees."""
 
     def __init__(self, blocks: PackedBlocks) -> None:
         self.blocks = blocks
+        self._columns = template_columns(blocks)
         self._found: dict[int, CriticalCycle | None] = {}
+        # Per loop subtree, by id(): the subtree (held, so no other takes its id) and
+        # the best of its loops as `bound` ranks them, relative to one visit of it.
+        self._best: dict[int, tuple[Loop, int, str, Fraction | None]] = {}
 
     def of(self, block: int) -> CriticalCycle | None:
         if block not in self._found:
-            self._found[block] = critical_cycle(block_dependency_edges(self.blocks, block))
+            self.find([block])
         return self._found[block]
+
+    def find(self, blocks: list[int]) -> None:
+        """Find the critical cycles of `blocks` not found yet, in one kernel call."""
+        new = np.array([b for b in dict.fromkeys(blocks) if b not in self._found], np.int64)
+        if not len(new):
+            return
+        weight = np.zeros(len(new), np.int64)
+        iterations = np.zeros(len(new), np.int64)
+        arrays = self.blocks.arrays
+        block_critical_cycles(
+            self._columns,
+            arrays.operand_location,
+            arrays.operand_count,
+            arrays.operand_affine,
+            self.blocks.block_first,
+            new,
+            weight,
+            iterations,
+        )
+        for block, w, k in zip(new.tolist(), weight.tolist(), iterations.tolist(), strict=True):
+            self._found[block] = None if k == 0 else CriticalCycle(w, k)
+
+    def bound(self, root: Loop) -> tuple[str, int, Fraction | None]:
+        """The largest recurrence bound over the loops of `root` whose body is one block,
+        with the loop's name and the cycle's ratio (("", 0, None): none). Each visit of n
+        iterations contains floor((n - 1) / K) turns of the critical cycle, W cycles each;
+        visits follow each other on the cycle's unit instances, which run in order. Of
+        equal bounds the first in pre-order is named.
+
+        A subtree's best loop is the same at every visit count (bounds scale with it), so
+        it is ranked once per subtree object and the lowerings' shared subtrees cost once
+        per program; the critical cycles of the blocks a tree repeats are found in one
+        kernel call first."""
+        self.find(self._repeated_blocks(root))
+        _, value, name, ratio = self._ranked(root)
+        return name, value, ratio
+
+    def _repeated_blocks(self, root: Loop) -> list[int]:
+        """The blocks that loops of `root` repeat alone, in subtrees not ranked yet."""
+        blocks: list[int] = []
+        seen: set[int] = set()
+        stack: list[Loop | BlockRef] = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, BlockRef) or id(node) in self._best or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
+                blocks.append(node.body[0].block)
+            stack.extend(node.body)
+        return blocks
+
+    def _ranked(self, node: Loop) -> tuple[Loop, int, str, Fraction | None]:
+        known = self._best.get(id(node))
+        if known is not None:
+            return known
+        value, name, ratio = 0, "", None
+        if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
+            cycle = self._found[node.body[0].block]
+            if cycle is not None and cycle.weight > 0:
+                own = ((node.trips - 1) // cycle.iterations) * cycle.weight
+                if own > value:
+                    value, name, ratio = own, node.name, cycle.ratio
+        for child in node.body:
+            if isinstance(child, Loop):
+                _, child_value, child_name, child_ratio = self._ranked(child)
+                if node.trips * child_value > value:
+                    value, name, ratio = node.trips * child_value, child_name, child_ratio
+        ranked = self._best[id(node)] = (node, value, name, ratio)
+        return ranked

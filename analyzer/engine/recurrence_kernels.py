@@ -51,7 +51,7 @@ def dependency_edges(
     distance = np.empty(capacity, np.int64)
     count = 0
     # Stable: each location's accesses stay in program order.
-    order = np.argsort(access_location, kind="mergesort")
+    order = _stable_order(access_location)
     readers = np.empty(accesses, np.int64)
     first = 0
     while first < accesses:
@@ -108,7 +108,7 @@ def dependency_edges(
                 previous_write = position
                 n_readers = 0
         first = end
-    by_unit = np.argsort(unit, kind="mergesort")
+    by_unit = _stable_order(unit)
     first = 0
     while first < templates and unit[by_unit[first]] < 0:
         first += 1
@@ -129,6 +129,97 @@ def dependency_edges(
 
 
 @njit(cache=True)
+def _stable_order(keys):
+    """The permutation that sorts `keys` stably (np.argsort's kind="mergesort"): counting
+    sort when they span at most a few times their number (template and unit ids, a
+    block's nearby locations), which takes a fraction of a comparison sort's time on the
+    hundred thousand edges of a 128x128 array's block; else the comparison sort."""
+    n = keys.shape[0]
+    if n == 0:
+        return np.empty(0, np.int64)
+    # A loop, not keys.min(): cached code calling NumPy's reductions makes loading it
+    # import numba.np.arraymath and its linear algebra (tests/test_startup.py).
+    low = high = keys[0]
+    for k in range(1, n):
+        if keys[k] < low:
+            low = keys[k]
+        elif keys[k] > high:
+            high = keys[k]
+    span = high - low + 1
+    if span > 4 * n + 64:
+        return np.argsort(keys, kind="mergesort")
+    first = np.zeros(span + 1, np.int64)
+    for k in range(n):
+        first[keys[k] - low + 1] += 1
+    for v in range(span):
+        first[v + 1] += first[v]
+    order = np.empty(n, np.int64)
+    for k in range(n):
+        slot = keys[k] - low
+        order[first[slot]] = k
+        first[slot] += 1
+    return order
+
+
+@njit(cache=True)
+def block_edges(columns, operand_location, operand_count, operand_affine, lo, hi):
+    """dependency_edges of the block of templates lo..hi-1: its templates' reads and writes
+    of fixed locations, each location one access, in program order. `columns`: per template
+    of the program, (unit, -1 for a unit instance that moves with the loops; latency;
+    occupancy; read time; first operand; end of its reads; end of its writes), a row each
+    (CriticalCycles' template_columns)."""
+    unit, latency, occupancy, read_time = columns[0], columns[1], columns[2], columns[3]
+    operands_first, reads_end, writes_end = columns[4], columns[5], columns[6]
+    accesses = 0
+    for t in range(lo, hi):
+        for o in range(operands_first[t], writes_end[t]):
+            if operand_affine[o] == 0:
+                accesses += operand_count[o]
+    access_template = np.empty(accesses, np.int64)
+    access_location = np.empty(accesses, np.int64)
+    access_write = np.empty(accesses, np.bool_)
+    k = 0
+    for t in range(lo, hi):
+        for o in range(operands_first[t], writes_end[t]):
+            if operand_affine[o] != 0:
+                continue
+            for j in range(operand_count[o]):
+                access_template[k] = t - lo
+                access_location[k] = operand_location[o] + j
+                access_write[k] = o >= reads_end[t]
+                k += 1
+    return dependency_edges(
+        unit[lo:hi], latency[lo:hi], occupancy[lo:hi], read_time[lo:hi],
+        access_template, access_location, access_write,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def block_critical_cycles(
+    columns,
+    operand_location,
+    operand_count,
+    operand_affine,
+    block_first,
+    blocks,
+    weight,
+    iterations,
+):
+    """Per block of `blocks`, (W, K) of maximum_cycle_ratio on its block_edges, written to
+    `weight` and `iterations` ((0, 0): no cycle): the blocks of a layer in one call, where
+    a call per block cost more than its few dozen edges (the caller allocates the outputs,
+    as analyzer/engine/packing_kernels.py says why)."""
+    for i in range(blocks.shape[0]):
+        lo, hi = block_first[blocks[i]], block_first[blocks[i] + 1]
+        source, target, edge_weight, distance = block_edges(
+            columns, operand_location, operand_count, operand_affine, lo, hi
+        )
+        weight[i], iterations[i] = maximum_cycle_ratio(
+            hi - lo, source, target, edge_weight, distance
+        )
+
+
+@njit(cache=True)
 def maximum_cycle_ratio(nodes, source, target, weight, distance):
     """(W, K) of a cycle of maximum ratio W/K, of the smallest K among the final policy's
     cycles of that ratio; (0, 0) when the graph has no cycle. Every cycle must have a
@@ -136,7 +227,7 @@ def maximum_cycle_ratio(nodes, source, target, weight, distance):
     component = _strong_components(nodes, source, target)
     inside = component[source] == component[target]
     kept = np.nonzero(inside)[0]
-    order = kept[np.argsort(source[kept], kind="mergesort")]
+    order = kept[_stable_order(source[kept])]
     out_first = np.zeros(nodes + 1, np.int64)
     for e in order:
         out_first[source[e] + 1] += 1
@@ -268,7 +359,7 @@ def _settle(v, policy, target, weight, distance, ratio_p, ratio_q, value, state)
 @njit(cache=True)
 def _strong_components(nodes, source, target):
     """Component number of every node (Tarjan's algorithm, iteratively)."""
-    order = np.argsort(source, kind="mergesort")
+    order = _stable_order(source)
     out_first = np.zeros(nodes + 1, np.int64)
     for e in range(source.shape[0]):
         out_first[source[e] + 1] += 1
@@ -326,6 +417,7 @@ def _strong_components(nodes, source, target):
     return component
 
 
-# The two called from Python (analyzer/engine/recurrence.py).
-load_compiled_code_directly(dependency_edges)
+# The ones called from Python (analyzer/engine/recurrence.py, and tests).
+load_compiled_code_directly(block_edges)
+load_compiled_code_directly(block_critical_cycles)
 load_compiled_code_directly(maximum_cycle_ratio)
