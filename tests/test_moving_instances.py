@@ -88,6 +88,11 @@ def test_a_loop_moving_its_instances_skips_nothing_past_a_busy_one(
     assert full.cycles == fast.cycles == reference_cycles(prog, prog.layers[0]) == 101
     if bundles:
         assert fast.evaluated_iterations == full.evaluated_iterations
+    elif writes and sampling == "as-shipped":
+        # A wavefront period (the instance, 1 + 1, and m's window, 1 + 1 locations two
+        # times each, with 4 items a region: 14) costs more than an iteration's one
+        # instruction (11): as shipped the loop is evaluated (analyzer/engine/loop_skips.py).
+        assert fast.evaluated_iterations == full.evaluated_iterations
     else:
         assert fast.evaluated_iterations < full.evaluated_iterations
 

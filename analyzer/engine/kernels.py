@@ -38,10 +38,12 @@ from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_dire
 from analyzer.engine.loop_kernels import _offset_steps
 from analyzer.engine.loop_skips import (
     NO_START,
+    WAVE_REJECTED,
     _boundary_signature,
     _enter_translating_loop,
     _keep_boundary,
     _level_arrays,
+    _no_periods_yet,
     _recall_from_memo,
     _remember_loop,
     _skip_levels,
@@ -172,10 +174,10 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_width else 0
     n_machine = sig_len - 2 * n_locations  # a signature's items before its locations'
     history, translation, wavefronts, entries, scratch = _level_arrays(
-        levels, sig_width, n_locations, n_units, memo_capacity
+        levels, sig_width, n_locations, n_units, memo_capacity, layer.kind.shape[0]
     )
     hist_iter, hist_count, memo_pending = history[3], history[4], entries[5]
-    n_regions, compare_every = translation[1], translation[2]
+    n_regions, compare_every, wave_gate = translation[1], translation[2], translation[4]
     wave, track_min, tracked = wavefronts[0], wavefronts[3], wavefronts[6]
     # Ahead periods compare locations one by one: not with chunk floors (§3.7).
     levels_ahead = levels if ahead_periods and chunk_shift == 0 else 0
@@ -434,10 +436,13 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
             # Fast mode's loop entry (loop_skips.py): which periods a translating loop may
             # take; a skippable loop's first signature, and the memo's stored evolutions.
             if levels > 0 and op_translate[pc]:
-                n_tracked = _enter_translating_loop(
-                    layer, program, pc, index, level_of[d], n_machine, compare_budget,
-                    chunk_shift, history, translation, wavefronts, n_tracked,
-                )  # fmt: skip
+                if wave_gate[pc] == WAVE_REJECTED:
+                    _no_periods_yet(level_of[d], history, translation, wavefronts)
+                else:
+                    n_tracked = _enter_translating_loop(
+                        layer, program, pc, index, level_of[d], n_machine, compare_budget,
+                        chunk_shift, history, translation, wavefronts, n_tracked,
+                    )  # fmt: skip
             if levels > 0 and op_skippable[pc]:
                 lv = level_of[d]
                 front = (issue, issue_head, window_head, bundle_open, bundle_max_start)

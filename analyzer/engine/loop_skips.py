@@ -6,7 +6,8 @@ Each kernel takes evaluate_layer's arrays, which it changes in place, and its sc
 returns the new values of the scalars it changes. The per-level arrays come grouped:
   history      (hist_sig, hist_hash, hist_time, hist_iter, hist_count): the signatures kept
                per loop level, HISTORY of them;
-  translation  (regions, n_regions, compare_every, kept_at): translating loops' regions;
+  translation  (regions, n_regions, compare_every, kept_at, wave_gate): translating loops'
+               regions, and per op whether its wavefront periods do not pay;
   wavefronts   (wave, wave_regions, wave_flags, track_min, min_before, min_before2, tracked):
                wavefront loops' regions and their iterations' earliest starts;
   entries      (entry_sig, entry_hash, entry_issue, entry_covered, entry_open, memo_pending):
@@ -45,6 +46,7 @@ from analyzer.engine.wavefront import (
     MAX_WAVE_REGIONS,
     REGION_COLUMNS,
     _wavefront_match,
+    _wavefront_period_items,
     _wavefront_periods,
     _wavefront_record,
     _wavefront_regions,
@@ -59,6 +61,7 @@ from isa.program import MAX_DEPTH
 # §4.6, "Cost").
 INSTRUCTION_ITEMS = 11
 LOCATIONS_PER_ITEM = 20
+WAVE_REJECTED = 1  # wave_gate: a loop op whose wavefront periods do not pay
 HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earliest start)
 
@@ -86,17 +89,28 @@ def _enter_translating_loop(
     translation, wavefronts, n_tracked,
 ):  # fmt: skip
     """At the entry of a loop that may translate (op pc, level lv): take wavefront periods
-    when it opens no bundle (and has more than two trips, unchunked), else translated
-    periods when a comparison can come before its last iteration. Returns n_tracked (the
-    wavefront levels whose earliest starts the instructions update)."""
-    hist_iter = history[3]
-    regions, n_regions, compare_every, _ = translation
+    when it opens no bundle (and has more than two trips, unchunked) and a period costs
+    less than an iteration, else translated periods when a comparison can come before its
+    last iteration. Returns n_tracked (the wavefront levels whose earliest starts the
+    instructions update)."""
+    regions, n_regions, compare_every, _, wave_gate = translation
     wave, wave_regions, wave_flags, track_min, min_before, min_before2, tracked = wavefronts
     op_arg, op_arg2, op_work = layer.arg, layer.arg2, layer.work
-    hist_iter[lv, 0] = -1
-    wave[lv] = False
+    _no_periods_yet(lv, history, translation, wavefronts)
+    # An iteration's cost: its instructions, and its operands' extra locations, which cost
+    # a chunk step per chunk when chunked.
+    cost = INSTRUCTION_ITEMS * op_arg2[pc] + (
+        ((op_work[pc] - op_arg2[pc]) >> chunk_shift) // LOCATIONS_PER_ITEM
+    )
     if chunk_shift == 0 and op_arg[pc] > 2:
         n = _wavefront_regions(layer, program, pc, index, wave_regions[lv], wave_flags[lv])
+        if n >= 0 and 2 * _wavefront_period_items(wave_regions[lv], n) >= compare_budget * cost:
+            # A period costs more to check and restore than its iteration to evaluate
+            # (translated periods, which compare the machine too, no less): the loop is
+            # evaluated, and its later entries in this layer skip the question
+            # (evaluate_layer reads wave_gate).
+            wave_gate[pc] = WAVE_REJECTED
+            return n_tracked
         if n >= 0:
             wave[lv] = True
             n_regions[lv] = n
@@ -106,11 +120,6 @@ def _enter_translating_loop(
             tracked[n_tracked] = lv
             n_tracked += 1
             return n_tracked
-    # An iteration's cost: its instructions, and its operands' extra locations, which cost
-    # a chunk step per chunk when chunked.
-    cost = INSTRUCTION_ITEMS * op_arg2[pc] + (
-        ((op_work[pc] - op_arg2[pc]) >> chunk_shift) // LOCATIONS_PER_ITEM
-    )
     n = -1
     if 2 * n_machine // (compare_budget * max(1, cost)) < op_arg[pc] - 1:
         # A comparison (at a LOOP_END) can come before the last iteration.
@@ -124,6 +133,15 @@ def _enter_translating_loop(
             items += 2 * (regions[lv, r, 1] - regions[lv, r, 0])
         compare_every[lv] = max(1, 2 * items // (compare_budget * max(1, cost)))
     return n_tracked
+
+
+@njit(cache=True, inline="always")
+def _no_periods_yet(lv, history, translation, wavefronts):
+    """Level lv's loop has kept no boundary and takes no periods (until its entry says
+    which): what a loop before it at this level left is not its own."""
+    history[3][lv, 0] = -1
+    translation[1][lv] = -1
+    wavefronts[0][lv] = False
 
 
 @njit(cache=True)
@@ -252,7 +270,7 @@ def _translated_boundary(
     (`keep_now`). Returns (periods skipped, -1 when none matched; active front end;
     max_end)."""
     hist_sig, hist_hash, hist_time, hist_iter, _ = history
-    regions, n_regions, _, kept_at = translation
+    regions, n_regions, _, kept_at, _ = translation
     min_latency, queue_first, queue_head, chunk_shift = machine
     n = n_regions[lv]
     issue, issue_head, window_head, bundle_open, bundle_max_start = front
@@ -387,7 +405,7 @@ def _skip_levels(layer, fast):
 
 
 @njit(cache=True)
-def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity):
+def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity, n_ops):
     """The per-level arrays of fast mode, grouped as this module's kernels take them
     (module docstring): (history, translation, wavefronts, entries, scratch)."""
     # Written before read (hist_count, hist_iter): np.empty leaves unused rows untouched.
@@ -424,9 +442,11 @@ def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity):
     # the issue ring holds the base; before, every entry is -1), so keying it is a guard
     # (docs/testing.md, equivalent mutants).
     entry_open = np.zeros(max(levels, 1), dtype=np.bool_)
+    # Per op: WAVE_REJECTED once a LOOP_BEGIN's wavefront periods were found not to pay.
+    wave_gate = np.zeros(n_ops, dtype=np.int8)
     return (
         (hist_sig, hist_hash, hist_time, hist_iter, hist_count),
-        (regions, n_regions, compare_every, kept_at),
+        (regions, n_regions, compare_every, kept_at, wave_gate),
         (wave, wave_regions, wave_flags, track_min, min_before, min_before2, tracked),
         (entry_sig, entry_hash, entry_issue, entry_covered, entry_open, memo_pending),
         scratch,

@@ -206,6 +206,30 @@ def _wavefront_regions(layer, program, begin, index, regions, flags):
     return n
 
 
+# What a region adds to a wavefront period's cost besides its locations, in the items of
+# docs/design.md §4.6's "Cost": its spans and loop bounds, per period checked and restored.
+# An estimate, not measured; what the gate decides is not fine-tuned by it: with every
+# period's items counted at half, Plasticine's loops decide as in full, and at a quarter
+# every loop takes wavefront periods again (docs/benchmarks.md §5).
+REGION_ITEMS = 4
+
+
+@njit(cache=True)
+def _wavefront_period_items(regions, n):
+    """What one period of a skip costs, in items: per region that moves, the locations
+    (instances) a period reaches first, checked, and its window, restored, two times
+    each (an instance's one), and REGION_ITEMS. A region that does not move is neither
+    checked per period nor restored but once (_wavefront_periods, _wavefront_restore)."""
+    items = 0
+    for r in range(n):
+        if regions[r, STEP] == 0:
+            continue
+        times = 1 if regions[r, KIND] == UNITS else 2
+        items += (regions[r, HI] - regions[r, LO] + abs(regions[r, STEP])) * times
+        items += REGION_ITEMS
+    return items
+
+
 @njit(cache=True, inline="always")
 def _group_hull(footprints, owner, group):
     lo = np.int64(1) << 62

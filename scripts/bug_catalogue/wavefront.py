@@ -16,6 +16,52 @@ WAVE = (
 
 WAVEFRONT_BUGS = (
     Bug(
+        "wavefront.gate-takes-what-does-not-pay",
+        LOOP_SKIPS,
+        ">= compare_budget * cost:",
+        ">= 4 * compare_budget * cost:",
+        "as shipped, wavefront periods are taken only where a period costs less than an "
+        "iteration (speed only: a skip is exact either way)",
+        ("tests/test_wavefront.py::test_wavefront_periods_are_taken_where_they_pay",),
+    ),
+    Bug(
+        "wavefront.gate-refuses-what-pays",
+        LOOP_SKIPS,
+        "if n >= 0 and 2 * _wavefront_period_items(",
+        "if n >= 0 and 8 * _wavefront_period_items(",
+        "a row whose period costs less than its iteration takes wavefront periods as shipped",
+        ("tests/test_wavefront.py::test_wavefront_periods_are_taken_where_they_pay",),
+    ),
+    Bug(
+        "wavefront.period-items-count-no-window",
+        WAVEFRONT,
+        "items += (regions[r, HI] - regions[r, LO] + abs(regions[r, STEP])) * times",
+        "items += abs(regions[r, STEP]) * times",
+        "a period restores its whole window, not only the locations it reaches first",
+        ("tests/test_wavefront.py::test_wavefront_periods_are_taken_where_they_pay",),
+    ),
+    Bug(
+        "wavefront.rejected-loop-keeps-a-sibling-s-periods",
+        KERNELS,
+        "                    _no_periods_yet(level_of[d], history, translation, wavefronts)\n"
+        "                else:",
+        "                    pass\n                else:",
+        "a loop whose periods do not pay takes none, whatever a loop before it at its level took",
+        (
+            "tests/test_wavefront.py::"
+            "test_a_loop_whose_periods_do_not_pay_takes_none_after_one_that_does",
+            *WAVE,
+        ),
+    ),
+    Bug(
+        "wavefront.no-periods-keeps-the-wave-flag",
+        LOOP_SKIPS,
+        "    wavefronts[0][lv] = False\n",
+        "    pass\n",
+        "a loop entering its level has not taken wavefront periods yet",
+        WAVE,
+    ),
+    Bug(
         "wavefront.issue-bound-iterations-shifted",
         LOOP_SKIPS,
         "and min_before[lv] > issue + frontend_delay",
