@@ -186,6 +186,10 @@ def test_the_resource_bound_counts_each_instance_a_moving_template_reaches():
     )
     assert (fixed.busy_cycles, fixed.instance, fixed.unused) == (16, 0, 3)
     assert (spread.busy_cycles, spread.unused) == (1, 0)
+    # Two moving templates in one block, occupancy 5 and 3 (latency 1) on instance k of
+    # trip k: each instance busy 8 cycles less the larger overhang, 4.
+    both = program([moving(occupancy=5), moving(occupancy=3, bundle_start=False)], trips=4)
+    assert Evaluation(both, "full").layer(both.layers[0]).bound.busy_cycles == 4
 
 
 def test_the_recurrence_leaves_out_a_moving_instance():

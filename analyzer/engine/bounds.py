@@ -114,6 +114,10 @@ class ResourceUsage:
         np.minimum.at(self.min_latency, block, latency)
         self.moving = np.zeros(n_blocks, dtype=np.bool_)
         self.moving[block[~fixed]] = True
+        # Per block: its templates whose instance moves (_add_moving_usage places them).
+        self.moving_templates = [
+            tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks
+        ]
 
 
 def layer_bound(
@@ -147,7 +151,7 @@ def layer_bound(
     min_latency = int(usage.min_latency[ran].min())
     moving = bool(usage.moving[ran].any())
     if moving:
-        _add_moving_usage(layer, program, usage.blocks.unit_first, busy, overhang, used)
+        _add_moving_usage(layer, usage, busy, overhang, used)
     net = np.where(used, busy - overhang, np.iinfo(np.int64).min)
     busiest = int(np.argmax(net))
     busy_cycles = int(net[busiest])
@@ -182,17 +186,15 @@ def layer_bound(
 
 def _add_moving_usage(
     layer: LayerProgram,
-    program: Program,
-    unit_first: dict[str, int],
+    usage: ResourceUsage,
     busy: np.ndarray,
     overhang: np.ndarray,
     used: np.ndarray,
 ) -> None:
     """Add the templates whose unit instance moves with the loops, placement by placement:
     each instance it reaches, as often as the indices reach it."""
-    moving = [
-        tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks
-    ]
+    moving = usage.moving_templates
+    unit_first = usage.blocks.unit_first
     placements: Counter[tuple[int, tuple[int, ...]]] = Counter()
 
     def walk(node: Loop | BlockRef, trips: tuple[int, ...]) -> None:

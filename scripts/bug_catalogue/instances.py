@@ -123,6 +123,15 @@ INSTANCE_BUGS = (
         (MOVING, EXACT + "test_random_programs_fast_equals_full"),
     ),
     Bug(
+        "instances.bound-places-only-a-block-s-first-mover",
+        BOUNDS,
+        "tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks",
+        "tuple(t for t in block.templates[:1] if any(t.instance_coefs))"
+        " for block in program.blocks",
+        "every template of a block whose instance moves is placed on the instances it reaches",
+        (MOVING + "::test_the_resource_bound_counts_each_instance_a_moving_template_reaches",),
+    ),
+    Bug(
         "instances.recurrence-keeps-moving-unit-edges",
         RECURRENCE_KERNELS,
         "while first < templates and unit[by_unit[first]] < 0:",
