@@ -210,7 +210,7 @@ def _wavefront_regions(layer, program, begin, index, regions, flags):
 # docs/design.md §4.6's "Cost": its spans and loop bounds, per period checked and restored.
 # An estimate, not measured; what the gate decides is not fine-tuned by it: with every
 # period's items counted at half, Plasticine's loops decide as in full, and at a quarter
-# every loop takes wavefront periods again (docs/benchmarks.md §5).
+# every loop takes wavefront periods again (docs/benchmarks.md §4.2).
 REGION_ITEMS = 4
 
 
