@@ -85,7 +85,7 @@ def main() -> None:
     evaluation = Evaluation(program, "full", checked=True)
     arrays = evaluation.blocks.arrays
     frontend = _frontend_table(arrays.frontends)
-    state, queue_head = _idle_state(arrays, frontend)
+    state, queue_head = _idle_state(arrays, frontend, arrays.keeps_runs)
     for window in args.window:
         if window < 1 or 2 * window > arrays.n_locations:
             parser.error(f"--window {window}: the state has {arrays.n_locations} locations")

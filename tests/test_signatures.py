@@ -34,6 +34,30 @@ def _frontend() -> np.ndarray:
     return frontend
 
 
+def _run_starts(write_end, read_until, n_chunks) -> np.ndarray:
+    """The run starts a state with these times has (signatures._run_end): a bit wherever a
+    location's times differ from the one before it in its chunk."""
+    words = np.zeros(n_chunks, dtype=np.uint64)
+    for x in range(1, len(write_end)):
+        if x % 64 and (write_end[x], read_until[x]) != (write_end[x - 1], read_until[x - 1]):
+            words[x >> 6] |= np.uint64(1) << np.uint64(x % 64)
+    return words
+
+
+def assert_runs_hold(state, chunk_shift):
+    """No run of the state holds two locations with different times, its chunk's floor
+    folded into a write time (a run start may be set where none is needed, never missing
+    where one is). A state without runs has nothing to hold."""
+    _, write_end, read_until, _, _, _, chunk_floor, _, _, run_start = state
+    if len(run_start) == 0:
+        return
+    written = write_end.copy()
+    if chunk_shift:
+        written = np.maximum(written, chunk_floor[np.arange(len(written)) >> chunk_shift])
+    needed = _run_starts(written, read_until, len(run_start))
+    assert not (needed & ~run_start).any()
+
+
 @st.composite
 def states(draw):
     """(state, chunk_shift): write, read-until and floor times near BASE (a chunk's maximum
@@ -75,6 +99,7 @@ def states(draw):
         chunk_floor,
         chunk_max,
         chunk_read,
+        _run_starts(write_end, read_until, n_chunks) if chunk_shift else np.zeros(0, np.uint64),
     )
     return state, chunk_shift
 
@@ -91,7 +116,7 @@ def _sparse(state, chunk_shift) -> np.ndarray:
 
 def _dense_locations(state, chunk_shift) -> np.ndarray:
     """Every location's two items as docs/design.md §4.3 defines them."""
-    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _, run_start = state
     written = write_end.copy()
     if chunk_shift:
         written = np.maximum(written, chunk_floor[np.arange(len(written)) >> chunk_shift])
@@ -148,7 +173,7 @@ def pairs(draw):
     only below their clamps (so the dense signatures are equal), sometimes just above."""
     state, chunk_shift = draw(states())
     other = tuple(part.copy() for part in state)
-    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = other
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read, run_start = other
     n = len(write_end)
     for _ in range(draw(st.integers(0, 3))):
         x = draw(st.integers(0, n - 1))
@@ -162,6 +187,8 @@ def pairs(draw):
             chunk_max[c] = max([chunk_max[c], chunk_floor[c], *own.tolist()])
             reads = read_until[c << chunk_shift : (c + 1) << chunk_shift]
             chunk_read[c] = max([chunk_read[c], *reads.tolist()])
+    if chunk_shift:
+        run_start[:] = _run_starts(write_end, read_until, len(run_start))
     return (state, other), chunk_shift
 
 
@@ -190,7 +217,7 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
         sig, BASE + gain, restored, frontend, np.zeros(1, dtype=np.int64),
         np.zeros(0, dtype=np.int64), chunk_shift,
     )  # fmt: skip
-    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = restored
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read, run_start = restored
     expected = _dense_locations(state, chunk_shift) + BASE + gain
     n = len(write_end)
     kept = np.zeros(n, dtype=bool)
@@ -206,6 +233,7 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
     floor = BASE + gain
     assert np.array_equal(np.maximum(written, floor), expected[:, 0])
     assert np.array_equal(np.maximum(read_until, floor + MIN_LATENCY), expected[:, 1])
+    assert_runs_hold(restored, chunk_shift)
     if chunk_shift:
         # A rewritten chunk's floor starts over and its bounds are its restored times; the
         # others keep theirs, which still bound their locations.
@@ -219,6 +247,21 @@ def test_a_restore_gives_back_the_clamped_state_shifted(drawn, gain):
                 assert chunk_floor[c] == state[6][c]
                 assert chunk_max[c] == state[7][c]
                 assert chunk_read[c] == state[8][c]
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs(), st.integers(0, 50))
+def test_a_restore_onto_another_state_sets_its_runs(drawn, gain):
+    # The loop memo restores an exit signature onto whatever state meets the same entry:
+    # the chunks it writes must get run starts of their own.
+    (signed, other), chunk_shift = drawn
+    if chunk_shift:
+        other[9][:] = _run_starts(other[1], other[2], len(other[9]))
+    signatures._restore(
+        _sparse(signed, chunk_shift), BASE + gain, other, _frontend(),
+        np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), chunk_shift,
+    )  # fmt: skip
+    assert_runs_hold(other, chunk_shift)
 
 
 def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
@@ -239,6 +282,7 @@ def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
         np.full(2, NEVER, dtype=np.int64),
         chunk_max,
         np.full(2, NEVER, dtype=np.int64),
+        _run_starts(write_end, read_until, 2),
     )
     rebuilt = _rebuilt_locations(_sparse(state, SIG_CHUNK_SHIFT), n)
     assert rebuilt[3, 0] == 1

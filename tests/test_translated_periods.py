@@ -7,13 +7,14 @@ every loop moves its addresses, counting the examples that skip."""
 from __future__ import annotations
 
 from dataclasses import replace
+from unittest import mock
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.engine import evaluate, signatures
+from analyzer.engine import evaluate, packing, signatures
 from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks
 from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Operand, Program, Template
@@ -25,6 +26,8 @@ from tests.builders import (
     timeline,
 )
 from tests.test_exactness import _random_front_end, space_needed, templates
+from tests.test_signatures import assert_runs_hold
+from tests.test_wavefront import wavefront_programs
 
 
 def _streaming_program(
@@ -159,7 +162,8 @@ def test_a_translated_match_is_decided_in_full():
     read_until = np.full(6, signatures.NEVER, dtype=np.int64)
     read_until[2] = 4  # m[2] read until 4
     unused = np.zeros(1, dtype=np.int64)
-    state = (unused, write_end, read_until, unused, unused, unused, unused, unused, unused)
+    no_runs = np.zeros(0, dtype=np.uint64)  # no runs kept: every location is one
+    state = (unused, write_end, read_until, unused, unused, unused, unused, unused, unused, no_runs)
     regions = np.array([[0, 2, 2, 0, 6]], dtype=np.int64)
     offsets = np.zeros(1, dtype=np.int64)
     # Kept at boundary 1 (issue time 3): iteration 1's m[2], m[3]; now, at boundary 2 (issue
@@ -197,9 +201,11 @@ def test_a_translated_restore_keeps_the_chunk_bounds():
     chunk_max = np.array([70, 0, 0, 0, 0], dtype=np.int64)
     chunk_read = np.array([163, signatures.NEVER, 5, signatures.NEVER, signatures.NEVER])
     unused = np.zeros(1, dtype=np.int64)
+    run_start = np.zeros(5, dtype=np.uint64)
+    run_start[0] = ~np.uint64(1)  # chunk 0's locations all differ
     state = (
         unused, write_end, read_until, unused, unused, unused, chunk_floor, chunk_max,
-        chunk_read,
+        chunk_read, run_start,
     )  # fmt: skip
     regions = np.array([[0, 64, 64, 0, n]], dtype=np.int64)
     scratch = np.zeros(2 * n, dtype=np.int64)
@@ -211,6 +217,7 @@ def test_a_translated_restore_keeps_the_chunk_bounds():
         assert chunk_max[c] >= max(write_end[own].max(), chunk_floor[c])
         assert chunk_read[c] >= read_until[own].max()
     assert chunk_read[1] == 173 and chunk_read[2] == 183
+    assert_runs_hold(state, shift)
 
 
 @st.composite
@@ -259,8 +266,20 @@ def _translating_programs_fast_equals_full(tally, program):
     tally.record(check_fast_equals_full(program))
 
 
+# Whether the state keeps runs of locations (analyzer/engine/signatures.py, `_run_end`):
+# as packing decides it per program, or forced either way, so that every program's
+# translated periods are compared and restored both run by run and location by location.
+RUNS = {
+    "as-packed": packing._keeps_runs,
+    "kept": lambda chunk_shift, counts: True,
+    "not-kept": lambda chunk_shift, counts: False,
+}
+
+
+@pytest.mark.parametrize("runs", RUNS)
 @pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_translating_programs_fast_equals_full(sampling, monkeypatch):
+def test_translating_programs_fast_equals_full(sampling, runs, monkeypatch):
+    monkeypatch.setattr(packing, "_keeps_runs", RUNS[runs])
     check_reaches_fast_path(_translating_programs_fast_equals_full, sampling, monkeypatch)
 
 
@@ -289,6 +308,51 @@ def _one_of_several_front_ends_fast_equals_full(tally, program):
     tally.record(check_fast_equals_full(program))
 
 
+@pytest.mark.parametrize("runs", RUNS)
 @pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_a_layer_issued_by_one_of_several_front_ends_translates(sampling, monkeypatch):
+def test_a_layer_issued_by_one_of_several_front_ends_translates(sampling, runs, monkeypatch):
+    monkeypatch.setattr(packing, "_keeps_runs", RUNS[runs])
     check_reaches_fast_path(_one_of_several_front_ends_fast_equals_full, sampling, monkeypatch)
+
+
+def _fast_with_runs(program: Program, kept: bool) -> list[tuple[int, int]]:
+    """(cycles, evaluated iterations) per layer in fast mode comparing every boundary, with
+    the state's runs kept or not."""
+    with (
+        mock.patch.object(packing, "_keeps_runs", RUNS["kept" if kept else "not-kept"]),
+        mock.patch.object(evaluate, "COMPARE_BUDGET", SAMPLINGS["every-boundary"]),
+    ):
+        results = Evaluation(program, "fast", reuse_layers=False).run()
+    return [(r.cycles, r.evaluated_iterations) for r in results]
+
+
+@settings(max_examples=examples(200))
+@given(
+    program=st.one_of(
+        st.booleans().flatmap(lambda wide: translating_programs(wide)),
+        wavefront_programs(repeats=(1, 4)),
+    )
+)
+def test_runs_change_no_decision(program):
+    # Runs only say which neighbouring locations hold equal times: where every boundary is
+    # compared (so how often does not depend on what a window costs), the translated
+    # kernels find the same matches and periods run by run as location by location. A run
+    # start the kernel failed to set joins locations that differ, and a match or a skip
+    # changes, even where the cycles do not.
+    assert _fast_with_runs(program, kept=True) == _fast_with_runs(program, kept=False)
+
+
+def test_a_wavefront_restore_keeps_the_runs():
+    # Found by test_runs_change_no_decision: an element loop that opens no bundle takes
+    # wavefront periods (docs/design.md §4.7) and its restore writes the marks it moves;
+    # unless it sets their run starts, the next translated comparison reads the marks of
+    # three iterations as one run, and finds a match that is not one.
+    op = Template("op", "u", 0, 0, 1, 0, (), (), True)
+    marking = replace(op, bundle_start=False, marks=(Operand("m", 0, 1, (0, 1, 2)),))
+    body = (Loop("l2", 2, (BlockRef(0),)), Loop("l2", 4, (BlockRef(1),)))
+    layer = LayerProgram("layer", "t", 0, {}, Loop("layer", 1, (Loop("l1", 4, body),)))
+    program = Program(
+        "t", {}, 1, 1, 0, {"u": 1}, {"m": 10}, (Block("b0", (op,)), Block("b1", (marking,))),
+        (layer,),
+    )  # fmt: skip
+    assert _fast_with_runs(program, kept=True) == _fast_with_runs(program, kept=False)

@@ -62,6 +62,9 @@ class ProgramArrays(NamedTuple):
     n_locations: int
     min_latency: int  # of all templates: reads older than start + this are never seen
     chunk_shift: int  # 0: locations one by one; else log2 of the chunk size
+    # Whether fast mode keeps the locations' runs (analyzer/engine/signatures.py,
+    # `_run_end`): where operands of several locations carry most of the locations named.
+    keeps_runs: bool
     # int64[n_frontends, 3]: each front end's bundles per cycle, window and delay, the
     # default one first (isa.program.Program.frontend_list).
     frontends: np.ndarray

@@ -59,6 +59,7 @@ from analyzer.engine.signatures import (
     _frontend_table,
     _idle_state,
     _load_frontend,
+    _mark_runs,
     _save_frontend,
     _signature_length,
     _signature_width,
@@ -143,10 +144,6 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
         width, window, frontend_delay, ring_first, window_first,
     ) = _load_frontend(frontend, active)  # fmt: skip
 
-    # The arrays fast mode saves and restores, as one tuple (they are mutated in place).
-    state, queue_head = _idle_state(program, frontend)
-    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring = state[:6]
-    chunk_floor, chunk_max, chunk_read = state[6], state[7], state[8]
     max_end = 0
     covered = 0
     evaluated = 0
@@ -166,6 +163,16 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     step_first, step_offset, step_size = _offset_steps(layer, templates, program)
 
     level_of, levels = _skip_levels(layer, fast)
+    # Only translated periods read runs (signatures.py): in fast mode, in a layer with a
+    # loop that may translate.
+    keep_runs = False
+    if levels > 0 and program.keeps_runs:
+        for pc in range(layer.kind.shape[0]):  # not .any(): its code imports numba's linalg
+            keep_runs |= layer.translate[pc]
+    # The arrays fast mode saves and restores, as one tuple (they are mutated in place).
+    state, queue_head = _idle_state(program, frontend, keep_runs)
+    unit_free, write_end, read_until, issue_ring, window_ring, queue_ring = state[:6]
+    chunk_floor, chunk_max, chunk_read, run_start = state[6], state[7], state[8], state[9]
     # A signature's dense length (its cost, which decides how often loops compare) and
     # the width of its sparse layout's buffers (signatures.py).
     sig_len = _signature_length(state, frontend) if levels > 0 else 0
@@ -385,6 +392,22 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
                         if a < last:
                             for x in range(np.uint64(lo), np.uint64(hi)):
                                 read_until[x] = NEVER
+                    if keep_runs:
+                        # Runs (§3.7), apart from the loops above, which full mode runs: a
+                        # range updated may start a run at either end. A write's range now
+                        # holds one write time in every branch (its end is after every write
+                        # time there, WAW; a whole chunk's floor rises to it) and no read:
+                        # one run. A read's or a mark's keeps the times above the one it
+                        # raises to.
+                        for a in range(first, templates[i, T_MARKS_END]):
+                            if a < split and not o_track[a]:
+                                continue  # a read whose times are not kept changes none
+                            if a < last:
+                                lo = address[a - first]
+                            else:
+                                lo = o_location[a] + offset[o_offset[a]]
+                            uniform = a >= split and a < last
+                            _mark_runs(run_start, lo, lo + o_count[a], n_locations, uniform)
                 if templates[i, T_SIMPLE] and last < templates[i, T_MARKS_END]:
                     # Marks of a simple template, one fixed location each (here, not in its
                     # branch above: the systolic array's full evaluation, which has none,

@@ -27,6 +27,9 @@ from analyzer.engine.signatures import (
     LOOP_BEGIN,
     MAX_REGIONS,
     NEVER,
+    REGION_FIELDS,
+    REGION_HI,
+    REGION_LO,
     _copy_signature,
     _equal,
     _issue_floor,
@@ -130,7 +133,10 @@ def _enter_translating_loop(
         # every compare_every iterations.
         items = n_machine
         for r in range(n):
-            items += 2 * (regions[lv, r, 1] - regions[lv, r, 0])
+            # Two items per location, runs or not: counted per run (three items each, at
+            # most two per range named), loops compared more often than it paid
+            # (docs/benchmarks.md §5, "Runs of locations").
+            items += 2 * (regions[lv, r, REGION_HI] - regions[lv, r, REGION_LO])
         compare_every[lv] = max(1, 2 * items // (compare_budget * max(1, cost)))
     return n_tracked
 
@@ -417,11 +423,13 @@ def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity, n_ops)
     # Translating loops (docs/design.md §4.6), per level: their regions in this execution
     # (n_regions -1: none may translate), how often boundaries are compared, and for the
     # kept boundary (hist_*[lv, 0]; hist_iter -1: none) where its regions' locations are.
-    regions = np.zeros((max(levels, 1), MAX_REGIONS, 5), dtype=np.int64)
+    regions = np.zeros((max(levels, 1), MAX_REGIONS, REGION_FIELDS), dtype=np.int64)
     n_regions = np.full(max(levels, 1), -1, dtype=np.int64)
     compare_every = np.ones(max(levels, 1), dtype=np.int64)
     kept_at = np.zeros((max(levels, 1), MAX_REGIONS), dtype=np.int64)
-    scratch = np.empty(2 * (n_locations + n_units) if levels > 0 else 0, dtype=np.int64)
+    # Three items per run of a window a translated restore copies (at most one run per
+    # location); two per location and unit elsewhere.
+    scratch = np.empty(3 * (n_locations + n_units) if levels > 0 else 0, dtype=np.int64)
     # Loops that open no bundle take wavefront periods instead (docs/design.md §4.7), per
     # level: whether, their regions and per-offset flags, and the earliest start of the
     # iteration running (track_min, for the levels in `tracked`) and of the two before.

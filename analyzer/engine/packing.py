@@ -96,6 +96,14 @@ class PackedLayer:
     block_runs: np.ndarray
 
 
+def _keeps_runs(chunk_shift: int, counts: np.ndarray) -> bool:
+    """Whether fast mode keeps the locations' runs (analyzer/engine/signatures.py,
+    `_run_end`): one run per operand rather than per location pays where operands of
+    several locations carry most of the locations named (Gemmini's rows); a systolic
+    array's one-location operands would only pay for the marking. The tests force either."""
+    return chunk_shift > 0 or 2 * int(counts[counts > 1].sum()) >= int(counts.sum()) > 0
+
+
 def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     """Raises isa.validation.ProgramError for a program the kernels must not see.
     `checked`: the caller has just run isa.validation.check_program on `program` (as
@@ -150,9 +158,12 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     # Chunks cost the one-location hot path a little: only where wide operands carry most
     # of the locations the templates name (Gemmini, not a systolic array's one drain).
     chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0
-    if chunk_shift == 0:
+    runs = _keeps_runs(chunk_shift, counts)
+    if not runs:
         # The hot path reads locations and the unit alone: a template whose instance is
-        # fixed and whose every operand is one fixed location.
+        # fixed and whose every operand is one fixed location. (It keeps no runs: a
+        # program that does takes the general path throughout, so the hot path, which
+        # full mode runs too, has no test for them.)
         moving = np.concatenate(([0], np.cumsum((counts != 1) | (operand_offsets != 0))))
         ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
         templates[:, T_SIMPLE] = (instance_offsets == 0) & (moving[ends] == moving[starts])
@@ -176,6 +187,7 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         n_locations=locations,
         min_latency=int(templates[:, T_LATENCY].min()) if len(every) else 0,
         chunk_shift=chunk_shift,
+        keeps_runs=runs,
         frontends=np.array(
             [(f.bundles_per_cycle, f.window_bundles, f.delay) for f in frontends], dtype=np.int64
         ),

@@ -10,7 +10,7 @@ locations that move with a loop's index, for loops whose addresses are affine in
 The state is the tuple evaluate_layer keeps (analyzer/engine/kernels.py): unit free times,
 write times, read-until times, the issue ring, the window ring, the queues' entries, and
 the chunks' floors, maxima and read bounds (no location of the chunk has a later
-read-until time).
+read-until time), and the chunks' run starts (`_run_end`).
 
 A whole-state signature is stored sparsely (docs/design.md §4.3): the machine's items,
 then each signature chunk of 2^SIG_CHUNK_SHIFT locations with an item above its clamp, as
@@ -70,7 +70,7 @@ def _machine_signature(sig, base, state, frontend, active, live, max_end, queue_
     issue time (minus one for the issue ring): it issues no earlier, so lower ones are
     never seen. A front end that issues no more (neither `active` nor in `live`) has
     zeros: nothing will read it."""
-    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _, _ = state
+    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _, _, _ = state
     pos = 0
     for u in range(unit_free.shape[0]):
         v = unit_free[u]
@@ -119,7 +119,7 @@ def _restore_machine(sig, base, state, frontend, queue_first, queue_head):
     """Write the machine's items of a signature back as absolute times with origin `base`
     (the state of the front ends that may issue included); return (the front end
     issuing, the latest end)."""
-    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _, _ = state
+    unit_free, _, _, issue_ring, window_ring, queue_ring, _, _, _, _ = state
     pos = 0
     for u in range(unit_free.shape[0]):
         unit_free[u] = sig[pos] + base
@@ -161,6 +161,86 @@ def _hash_items(h, sig, first, last):
     return h
 
 
+# Runs (docs/design.md §3.7): bit x mod 64 of run_start[x >> 6] is set wherever location x
+# may hold other times than location x - 1 (its write time, its chunk's floor folded in,
+# or its read-until time); a clear bit promises equal ones, so the translated kernels below
+# read one location per run. Every word starts a run of its own (a chunk's floor is its
+# own), so its bit 0 means nothing. A state that keeps no runs (ProgramArrays.keeps_runs,
+# full mode) has no words: each location is a run.
+RUN_SHIFT = SIG_CHUNK_SHIFT  # a word per chunk: the state's chunks are 64 locations wide
+
+
+_LOW_BITS = tuple(np.uint64((1 << width) - 1) for width in (32, 16, 8, 4, 2, 1))
+
+
+@njit(cache=True, inline="always")
+def _trailing_zeros(word):
+    """How many low bits of a nonzero uint64 word are clear (a binary search: Numba's
+    intrinsic for it has no pure-Python form, which the Python-mode checks need)."""
+    n = 0
+    width = 32
+    for mask in _LOW_BITS:
+        if word & mask == 0:
+            n += width
+            word >>= np.uint64(width)
+        width >>= 1
+    return n
+
+
+@njit(cache=True, inline="always")
+def _run_end(run_start, x, end):
+    """The end of the run that holds location x, at most `end`: locations x up to it hold
+    x's times."""
+    if run_start.shape[0] == 0:
+        return x + 1
+    limit = ((x >> RUN_SHIFT) + 1) << RUN_SHIFT
+    if end < limit:
+        limit = end
+    bit = x & 63
+    if bit == 63:
+        return limit
+    later = run_start[x >> RUN_SHIFT] >> np.uint64(bit + 1)
+    if later == 0:
+        return limit
+    y = x + 1 + _trailing_zeros(later)
+    return y if y < limit else limit
+
+
+@njit(cache=True, inline="always")
+def _bits(first, last):
+    """The bits first..last - 1 of a run_start word (0 <= first < last <= 64)."""
+    if last - first == 64:
+        return ~np.uint64(0)
+    return ((np.uint64(1) << np.uint64(last - first)) - np.uint64(1)) << np.uint64(first)
+
+
+@njit(cache=True, inline="always")
+def _mark_runs(run_start, lo, hi, n_locations, uniform):
+    """After [lo, hi) was updated by one time (a write, a mark or a read): runs may start at
+    lo and at hi; with `uniform` (every location of the range now holds the same times),
+    none starts inside it."""
+    if uniform:
+        for w in range(lo >> RUN_SHIFT, ((hi - 1) >> RUN_SHIFT) + 1):
+            first = max(lo + 1, w << RUN_SHIFT) - (w << RUN_SHIFT)
+            last = min(hi, (w + 1) << RUN_SHIFT) - (w << RUN_SHIFT)
+            if first < last:
+                run_start[w] &= ~_bits(first, last)
+    run_start[lo >> RUN_SHIFT] |= np.uint64(1) << np.uint64(lo & 63)
+    if hi < n_locations:
+        run_start[hi >> RUN_SHIFT] |= np.uint64(1) << np.uint64(hi & 63)
+
+
+@njit(cache=True, inline="always")
+def _remark_chunk(run_start, write_end, read_until, c):
+    """Chunk c's run starts, from its locations' times (after a restore wrote them)."""
+    lo = c << RUN_SHIFT
+    word = np.uint64(0)
+    for x in range(lo + 1, min(lo + 64, write_end.shape[0])):
+        if write_end[x] != write_end[x - 1] or read_until[x] != read_until[x - 1]:
+            word |= np.uint64(1) << np.uint64(x - lo)
+    run_start[c] = word
+
+
 @njit(cache=True, inline="always")
 def _write_time(write_end, chunk_floor, chunk_shift, location):
     """A location's write time: its own or its chunk's floor, whichever is later."""
@@ -189,7 +269,7 @@ def _signature(
     Whether a chunk is kept depends on its items alone, so two signatures are equal if and
     only if the dense ones (every location's two items) are: a chunk left out holds
     (0, min_latency) at every location."""
-    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read = state
+    _, write_end, read_until, _, _, _, chunk_floor, chunk_max, chunk_read, _ = state
     machine = (frontend, active, live, max_end, queue_first, queue_head)
     pos = _machine_signature(sig, base, state, *machine)
     floor_read = base + min_latency
@@ -267,7 +347,7 @@ def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift):
     then holds nothing above the signature's clamps now either (docs/design.md §4.5: write
     times only rise, and a write that clears a read ends after it), so keeping its times is
     as good as setting its clamps."""
-    _, write_end, read_until, _, _, _, floor, top, reads = state
+    _, write_end, read_until, _, _, _, floor, top, reads, run_start = state
     result = _restore_machine(sig, base, state, frontend, queue_first, queue_head)
     n_locations = write_end.shape[0]
     # The machine's items come first, as many as the widest layout leaves room for.
@@ -289,6 +369,8 @@ def _restore(sig, base, state, frontend, queue_first, queue_head, chunk_shift):
             floor[c] = NEVER
             top[c] = latest_write
             reads[c] = latest_read
+        if run_start.shape[0] > 0:
+            _remark_chunk(run_start, write_end, read_until, c)
     return result
 
 
@@ -323,6 +405,7 @@ def _copy_signature(target, sig):
 # _span(regions[r], first, last).
 
 REGION_LO, REGION_HI, REGION_STEP, REGION_SPACE_LO, REGION_SPACE_HI = 0, 1, 2, 3, 4
+REGION_FIELDS = 5
 MAX_REGIONS = 16  # a loop with more (space, step) pairs below it does not translate
 
 
@@ -421,14 +504,14 @@ def _translated_hash(sig, n_machine, state, base, min_latency, chunk_shift, regi
     """Hash of the machine's items (sig[:n_machine]) and of up to HASHED_ENDS locations at
     each end of what iteration i covers, clamped and minus `base`: equal at two
     boundaries whenever their states match (`_translated_match`)."""
-    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _, run_start = state
     h = _hash_items(_FNV_OFFSET, sig, 0, n_machine)
     read_floor = base + min_latency
     for r in range(n):
         start, end = _span(regions[r], i, i)
-        for y in range(start, end):
-            if y - start >= HASHED_ENDS and end - y > HASHED_ENDS:
-                continue
+        for k in range(min(end - start, 2 * HASHED_ENDS)):
+            # The first HASHED_ENDS locations, then the last (fewer when they meet).
+            y = start + k if k < HASHED_ENDS else max(start + k, end - 2 * HASHED_ENDS + k)
             v = _write_time(write_end, chunk_floor, chunk_shift, y)
             h = (h ^ np.uint64(((v if v > base else base) - base) & 0xFFFFFFFFFFFF)) * _FNV_PRIME
             v = read_until[y]
@@ -437,26 +520,67 @@ def _translated_hash(sig, n_machine, state, base, min_latency, chunk_shift, regi
     return h
 
 
+@njit(cache=True, inline="always")
+def _clamped_times(write_end, read_until, chunk_floor, chunk_shift, x, base, read_floor):
+    """Location x's write and read-until times, clamped (at base and read_floor), minus base."""
+    v = _write_time(write_end, chunk_floor, chunk_shift, x)
+    w = read_until[x]
+    return (v if v > base else base) - base, (w if w > read_floor else read_floor) - base
+
+
+# A translated record keeps a region's window as runs of locations with equal clamped
+# times: a run of one location as its two items, a longer one as (-length, write, read).
+# The items are at least 0, so the sign tells them apart; at most two items a location.
+
+
+@njit(cache=True, inline="always")
+def _put_run(record, pos, length, written, read):
+    """Append a run to `record` at pos; return the position after it."""
+    if length > 1:
+        record[pos] = -length
+        pos += 1
+    record[pos] = written
+    record[pos + 1] = read
+    return pos + 2
+
+
+@njit(cache=True, inline="always")
+def _get_run(record, pos):
+    """The run kept at pos: (length, write, read, position after it)."""
+    if record[pos] < 0:
+        return -record[pos], record[pos + 1], record[pos + 2], pos + 3
+    return 1, record[pos], record[pos + 1], pos + 2
+
+
 @njit(cache=True)
 def _translated_record(
     record, offsets, sig, n_machine, state, base, min_latency, chunk_shift, regions, n, i
 ):
     """Keep the state at boundary i of a translating loop in `record`: the machine's items
     (already in sig[:n_machine]), then per region the locations iteration i covers, clamped
-    and minus `base`; offsets[r] is where region r's first location is kept."""
-    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
+    and minus `base`, as runs (above); offsets[r] is where region r's first run is kept."""
+    _, write_end, read_until, _, _, _, chunk_floor, _, _, run_start = state
     record[:n_machine] = sig[:n_machine]
     pos = n_machine
     read_floor = base + min_latency
     for r in range(n):
         start, end = _span(regions[r], i, i)
         offsets[r] = pos
-        for y in range(start, end):
-            v = _write_time(write_end, chunk_floor, chunk_shift, y)
-            record[pos] = (v if v > base else base) - base
-            v = read_until[y]
-            record[pos + 1] = (v if v > read_floor else read_floor) - base
-            pos += 2
+        length, written, read = 0, 0, 0
+        y = start
+        while y < end:
+            y_end = _run_end(run_start, y, end)
+            w, v = _clamped_times(
+                write_end, read_until, chunk_floor, chunk_shift, y, base, read_floor
+            )
+            if length > 0 and (w != written or v != read):
+                pos = _put_run(record, pos, length, written, read)
+                length = 0
+            written, read = w, v
+            length += y_end - y
+            y = y_end
+        if length > 0:
+            pos = _put_run(record, pos, length, written, read)
 
 
 @njit(cache=True)
@@ -469,20 +593,29 @@ def _translated_match(
     for k in range(n_machine):
         if record[k] != sig[k]:
             return False
-    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
+    _, write_end, read_until, _, _, _, chunk_floor, _, _, run_start = state
     read_floor = base + min_latency
     for r in range(n):
         start, end = _span(regions[r], i - 1, i - 1)
         step = regions[r, REGION_STEP]
         pos = offsets[r]
-        for y in range(start, end):
-            v = _write_time(write_end, chunk_floor, chunk_shift, y + step)
-            if record[pos] != (v if v > base else base) - base:
-                return False
-            v = read_until[y + step]
-            if record[pos + 1] != (v if v > read_floor else read_floor) - base:
-                return False
-            pos += 2
+        left, kept_written, kept_read = 0, 0, 0  # what remains of the kept run
+        y = start + step
+        while y < end + step:
+            y_end = _run_end(run_start, y, end + step)
+            w, v = _clamped_times(
+                write_end, read_until, chunk_floor, chunk_shift, y, base, read_floor
+            )
+            length = y_end - y
+            while length > 0:
+                if left == 0:
+                    left, kept_written, kept_read, pos = _get_run(record, pos)
+                if kept_written != w or kept_read != v:
+                    return False
+                taken = min(left, length)
+                left -= taken
+                length -= taken
+            y = y_end
     return True
 
 
@@ -492,8 +625,9 @@ def _translated_periods(state, base, shift, periods, p, min_latency, chunk_shift
     (at most `periods`, at least 1): period q + 1 does if every location it covers first
     (none before it did) holds, at its start, what the location one period back held at
     period q's start; both untouched until then, so both are read now, clamped at the
-    issue times they will be met with (base + (q + 1) x shift, base + q x shift)."""
-    _, write_end, read_until, _, _, _, chunk_floor, _, _ = state
+    issue times they will be met with (base + (q + 1) x shift, base + q x shift). Both
+    sides are read run by run."""
+    _, write_end, read_until, _, _, _, chunk_floor, _, _, run_start = state
     for q in range(periods - 1):
         now = base + q * shift
         later = now + shift
@@ -507,19 +641,22 @@ def _translated_periods(state, base, shift, periods, p, min_latency, chunk_shift
                 start = max(start, before_end)
             else:
                 end = min(end, before_start)
-            for y in range(start, end):
-                v = _write_time(write_end, chunk_floor, chunk_shift, y)
-                w = _write_time(write_end, chunk_floor, chunk_shift, y + step)
-                if (w if w > later else later) - later != (v if v > now else now) - now:
+            y = start
+            while y < end:
+                y_end = min(
+                    _run_end(run_start, y, end),
+                    _run_end(run_start, y + step, end + step) - step,
+                )
+                behind = _clamped_times(
+                    write_end, read_until, chunk_floor, chunk_shift, y, now, now + min_latency
+                )
+                ahead = _clamped_times(
+                    write_end, read_until, chunk_floor, chunk_shift, y + step, later,
+                    later + min_latency,
+                )  # fmt: skip
+                if ahead[0] != behind[0] or ahead[1] != behind[1]:
                     return q + 1
-                v = read_until[y]
-                w = read_until[y + step]
-                floor_now = now + min_latency
-                floor_later = later + min_latency
-                if (w if w > floor_later else floor_later) - later != (
-                    v if v > floor_now else floor_now
-                ) - now:
-                    return q + 1
+                y = y_end
     return periods
 
 
@@ -527,8 +664,12 @@ def _translated_periods(state, base, shift, periods, p, min_latency, chunk_shift
 def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions, n, i):
     """The locations after `periods` periods of p iterations from boundary i: a location
     the last of them to cover is period q holds what the location (q + 1) periods back
-    holds now, plus (q + 1) x shift; every other location keeps its time."""
-    _, write_end, read_until, _, _, _, floor, top, reads = state
+    holds now, plus (q + 1) x shift; every other location keeps its time. The window
+    behind is copied run by run (scratch: per run its end, relative to the window's
+    start, and its two times), so each run is filled, its run starts and its chunks'
+    bounds set once."""
+    _, write_end, read_until, _, _, _, floor, top, reads, run_start = state
+    n_locations = write_end.shape[0]
     for r in range(n):
         step = regions[r, REGION_STEP] * p
         known_start, known_end = _span(regions[r], i - p, i - 1)
@@ -537,13 +678,25 @@ def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions,
             for c in range(union_start >> chunk_shift, ((union_end - 1) >> chunk_shift) + 1):
                 if floor[c] > NEVER:
                     for x in range(c << chunk_shift, (c + 1) << chunk_shift):
-                        if x < write_end.shape[0] and write_end[x] < floor[c]:
+                        if x < n_locations and write_end[x] < floor[c]:
                             write_end[x] = floor[c]
                     floor[c] = NEVER
-        length = known_end - known_start
-        for x in range(length):
-            scratch[2 * x] = write_end[known_start + x]
-            scratch[2 * x + 1] = read_until[known_start + x]
+        runs = 0
+        y = known_start
+        while y < known_end:
+            y_end = _run_end(run_start, y, known_end)
+            if (
+                runs > 0
+                and write_end[y] == scratch[3 * runs - 2]
+                and read_until[y] == scratch[3 * runs - 1]
+            ):
+                scratch[3 * runs - 3] = y_end - known_start  # the run before goes on
+            else:
+                scratch[3 * runs] = y_end - known_start
+                scratch[3 * runs + 1] = write_end[y]
+                scratch[3 * runs + 2] = read_until[y]
+                runs += 1
+            y = y_end
         for q in range(periods):
             start, end = _span(regions[r], i + q * p, i + q * p + p - 1)
             if q < periods - 1:
@@ -556,19 +709,26 @@ def _translated_restore(state, scratch, shift, periods, p, chunk_shift, regions,
                     start = max(start, next_end)
             back = (q + 1) * step
             add = (q + 1) * shift
-            for z in range(start, end):
-                k = z - back - known_start
-                write_end[z] = scratch[2 * k] + add
-                read_until[z] = scratch[2 * k + 1] + add
-        if chunk_shift > 0:
-            for c in range(union_start >> chunk_shift, ((union_end - 1) >> chunk_shift) + 1):
-                top[c] = NEVER
-                reads[c] = NEVER
-                for x in range(c << chunk_shift, min((c + 1) << chunk_shift, write_end.shape[0])):
-                    if write_end[x] > top[c]:
-                        top[c] = write_end[x]
-                    if read_until[x] > reads[c]:
-                        reads[c] = read_until[x]
+            # Locations start..end - 1 copy known_start + x for x in [first, last).
+            x, last = start - back - known_start, end - back - known_start
+            k = 0
+            while x < last:
+                while scratch[3 * k] <= x:
+                    k += 1
+                x_end = min(scratch[3 * k], last)
+                lo, hi = x + known_start + back, x_end + known_start + back
+                written = scratch[3 * k + 1] + add
+                read = scratch[3 * k + 2] + add
+                for z in range(lo, hi):
+                    write_end[z] = written
+                    read_until[z] = read
+                if run_start.shape[0] > 0:
+                    _mark_runs(run_start, lo, hi, n_locations, True)
+                if chunk_shift > 0:  # the chunks' bounds (§3.7): no location is later
+                    for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):
+                        top[c] = max(top[c], written)
+                        reads[c] = max(reads[c], read)
+                x = x_end
 
 
 @njit(cache=True, inline="always")
@@ -618,9 +778,10 @@ def _frontend_table(frontends):
 
 
 @njit(cache=True)
-def _idle_state(program, frontend):
+def _idle_state(program, frontend, keep_runs):
     """evaluate_layer's state (the tuple of the module docstring) for an idle machine, and
-    the queues' heads: returns (state, queue_head). `frontend`: _frontend_table's."""
+    the queues' heads: returns (state, queue_head). `frontend`: _frontend_table's;
+    `keep_runs`: whether the state holds runs (`_run_end`)."""
     n_units, n_locations, chunk_shift = program.n_units, program.n_locations, program.chunk_shift
     queue_first = program.queue_first
     unit_free = np.zeros(n_units, dtype=np.int64)
@@ -635,9 +796,11 @@ def _idle_state(program, frontend):
     chunk_floor = np.full(n_chunks, NEVER, dtype=np.int64)
     chunk_max = np.zeros(n_chunks, dtype=np.int64)
     chunk_read = np.full(n_chunks, NEVER, dtype=np.int64)
+    # Every location of an idle machine holds the same times: no run starts anywhere.
+    run_start = np.zeros((n_locations >> RUN_SHIFT) + 1 if keep_runs else 0, dtype=np.uint64)
     state = (
         unit_free, write_end, read_until, issue_ring, window_ring, queue_ring, chunk_floor,
-        chunk_max, chunk_read,
+        chunk_max, chunk_read, run_start,
     )  # fmt: skip
     return state, queue_head
 
@@ -647,7 +810,7 @@ def _signature_length(state, frontend):
     """How many items a `_signature` of `state` has: the units, the active front end, the
     live set, each front end's FRONTEND_ITEMS and rings, the latest end, the queues'
     entries (_machine_signature), then two per location."""
-    unit_free, write_end, _, issue_ring, window_ring, queue_ring, _, _, _ = state
+    unit_free, write_end, _, issue_ring, window_ring, queue_ring, _, _, _, _ = state
     return (
         unit_free.shape[0]
         + 2 * write_end.shape[0]

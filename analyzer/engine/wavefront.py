@@ -29,6 +29,8 @@ from analyzer.engine.signatures import (
     REGION_HI,
     REGION_LO,
     REGION_STEP,
+    RUN_SHIFT,
+    _remark_chunk,
     _span,
 )
 from analyzer.engine.template_row import COLUMN
@@ -245,7 +247,7 @@ def _group_hull(footprints, owner, group):
 def _wavefront_record(record, kept_at, state, regions, n, flags, i):
     """Keep, raw, what iteration i of each region covers: a location's write and
     read-until times, an instance's free time; kept_at[r] is where region r starts."""
-    unit_free, write_end, read_until, _, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _, _ = state
     pos = 0
     for r in range(n):
         start, end = _span(regions[r], i, i)
@@ -271,7 +273,7 @@ def _wavefront_match(record, kept_at, state, regions, n, i, then, now, min_laten
     `record`), clamped at floor `then`, what the same offset of iteration i holds now,
     clamped at floor `now` (read-until times at the floors plus min_latency). Offsets
     the iteration itself leaves alone count too: another iteration may meet them."""
-    unit_free, write_end, read_until, _, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _, _ = state
     for r in range(n):
         start, end = _span(regions[r], i - 1, i - 1)
         step = regions[r, STEP]
@@ -297,7 +299,7 @@ def _wavefront_periods(state, regions, n, i, base, shift, periods, min_latency):
     `shift` later) repeat the one before (at least 1): period q + 1 does if every location
     (or instance) its windows reach first (no earlier period's did) holds what the one a
     step back held, clamped at the floors the two periods start with."""
-    unit_free, write_end, read_until, _, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _, _ = state
     for q in range(periods - 1):
         floor = base + q * shift
         later = floor + shift
@@ -330,7 +332,7 @@ def _wavefront_restore(state, scratch, regions, n, flags, i, shift, periods):
     takes what the same offset of iteration i - 1 holds now, plus (q + 1) x shift for
     period q, the last period touching it deciding; a location's write time only where
     the period writes it (a location it only reads keeps its own). Nothing else moves."""
-    unit_free, write_end, read_until, _, _, _, _, _, _ = state
+    unit_free, write_end, read_until, _, _, _, _, _, _, run_start = state
     for r in range(n):
         known_start, known_end = _span(regions[r], i - 1, i - 1)
         units = regions[r, KIND] == UNITS
@@ -358,3 +360,7 @@ def _wavefront_restore(state, scratch, regions, n, flags, i, shift, periods):
                     write_end[z] = scratch[2 * k] + add
                 v = scratch[2 * k + 1]
                 read_until[z] = v + add if v > NEVER else NEVER
+        if run_start.shape[0] > 0 and not units:  # the runs of the locations written
+            start, end = _span(regions[r], i + first_q, i + periods - 1)
+            for c in range(start >> RUN_SHIFT, ((end - 1) >> RUN_SHIFT) + 1):
+                _remark_chunk(run_start, write_end, read_until, c)

@@ -85,6 +85,13 @@ TRANSLATED = (
     TRANSLATED_TESTS + "test_translating_programs_fast_equals_full",
     *FAST,
 )
+# Runs of locations: their invariant and the kernels that read them, then fast == full.
+RUNS = (
+    "tests/test_runs.py",
+    "tests/test_signatures.py::test_a_restore_onto_another_state_sets_its_runs",
+    TRANSLATED_TESTS + "test_a_wavefront_restore_keeps_the_runs",
+    TRANSLATED_TESTS + "test_runs_change_no_decision",
+)
 # Wide operands (the kernel's location chunks): hand-worked cases, the random programs, Gemmini.
 CHUNKS = (
     "tests/test_timing_rules.py",

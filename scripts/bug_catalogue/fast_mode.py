@@ -15,6 +15,7 @@ from scripts.bug_catalogue.common import (
     PACKING,
     PACKING_KERNELS,
     RULES,
+    RUNS,
     SHARING,
     SIGNATURES,
     TEMPLATE_ROW,
@@ -216,9 +217,9 @@ SIGNATURE_BUGS = (
     Bug(
         "signature.translated-restore-read-bound",
         SIGNATURES,
-        "if read_until[x] > reads[c]:",
-        "if False:",
-        "a translated restore sets the read bounds of the chunks it rewrites from their "
+        "reads[c] = max(reads[c], read)",
+        "pass",
+        "a translated restore raises the read bounds of the chunks it rewrites to their "
         "restored reads",
         (
             "tests/test_translated_periods.py::test_a_translated_restore_keeps_the_chunk_bounds",
@@ -442,10 +443,11 @@ PACKING_BUGS = (
     Bug(
         "packing.hot-path-with-chunks",
         PACKING,
-        "    if chunk_shift == 0:\n        # The hot path reads locations",
+        "    if not runs:\n        # The hot path reads locations",
         "    if True:\n        # The hot path reads locations",
-        "the one-location hot path never runs with chunked locations (it ignores floors)",
-        ("tests/test_timing_rules.py", *CHUNKS, *FAST),
+        "the one-location hot path never runs with chunked locations (it ignores floors), "
+        "nor where runs are kept (it marks none)",
+        ("tests/test_timing_rules.py", *CHUNKS, *RUNS, *FAST),
     ),
     Bug(
         "packing.chunks-when-wide-is-most",

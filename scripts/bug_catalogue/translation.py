@@ -4,14 +4,22 @@ analyzer/engine/signatures.py, the kernel's LOOP_END branch, packing's regions).
 
 from __future__ import annotations
 
-from scripts.bug_catalogue.common import KERNELS, LOOP_SKIPS, SIGNATURES, TRANSLATED, Bug
+from scripts.bug_catalogue.common import (
+    KERNELS,
+    LOOP_SKIPS,
+    RUNS,
+    SIGNATURES,
+    TRANSLATED,
+    Bug,
+)
+from scripts.bug_catalogue.wavefront import WAVEFRONT
 
 TRANSLATION_BUGS = (
     Bug(
         "translation.ahead-write-times-unchecked",
         SIGNATURES,
-        "if (w if w > later else later) - later != (v if v > now else now) - now:",
-        "if False:",
+        "if ahead[0] != behind[0] or ahead[1] != behind[1]:",
+        "if ahead[1] != behind[1]:",
         "a period repeats only if the locations it meets first held, at its start, what "
         "those one period back held at the previous period's start (write times)",
         TRANSLATED,
@@ -19,8 +27,8 @@ TRANSLATION_BUGS = (
     Bug(
         "translation.ahead-read-times-unchecked",
         SIGNATURES,
-        "                if (w if w > floor_later else floor_later) - later != (",
-        "                if False and (w if w > floor_later else floor_later) - later != (",
+        "if ahead[0] != behind[0] or ahead[1] != behind[1]:",
+        "if ahead[0] != behind[0]:",
         "the same for pending reads ahead (read-until times)",
         TRANSLATED,
     ),
@@ -67,8 +75,8 @@ TRANSLATION_BUGS = (
     Bug(
         "translation.match-unmoved",
         SIGNATURES,
-        "v = _write_time(write_end, chunk_floor, chunk_shift, y + step)",
-        "v = _write_time(write_end, chunk_floor, chunk_shift, y)",
+        "        y = start + step\n        while y < end + step:",
+        "        y = start\n        while y < end:",
         "a boundary matches the one before moved by one step: each location against the "
         "one a step further on",
         TRANSLATED,
@@ -112,5 +120,87 @@ TRANSLATION_BUGS = (
         "moved = 0",
         "a translated skip moves the affine offsets with the index",
         TRANSLATED,
+    ),
+    *(
+        Bug(name, file, source, replacement, rule, (*RUNS, *TRANSLATED))
+        for name, file, source, replacement, rule in (
+            (
+                "runs.range-end-unmarked",
+                SIGNATURES,
+                "    if hi < n_locations:\n        run_start[hi >> RUN_SHIFT]",
+                "    if False:\n        run_start[hi >> RUN_SHIFT]",
+                "a range updated by one time may end a run where it ends",
+            ),
+            (
+                "runs.read-makes-one-run",
+                KERNELS,
+                "uniform = a >= split and a < last",
+                "uniform = a < last",
+                "a read raises read-until times to at least one time: those above it stay apart",
+            ),
+            (
+                "runs.mark-makes-one-run",
+                KERNELS,
+                "uniform = a >= split and a < last",
+                "uniform = a >= split",
+                "a mark raises write times and keeps reads: only a write leaves one run",
+            ),
+            (
+                "runs.end-ignores-run-starts",
+                SIGNATURES,
+                "later = run_start[x >> RUN_SHIFT] >> np.uint64(bit + 1)",
+                "later = np.uint64(0)",
+                "a run ends at the next run start",
+            ),
+            (
+                "runs.end-crosses-the-word",
+                SIGNATURES,
+                "limit = ((x >> RUN_SHIFT) + 1) << RUN_SHIFT",
+                "limit = end",
+                "every chunk starts a run of its own (its floor is its own)",
+            ),
+            (
+                "runs.restore-leaves-run-starts",
+                SIGNATURES,
+                "            _remark_chunk(run_start, write_end, read_until, c)",
+                "            pass",
+                "a whole-state restore sets the run starts of the chunks it writes",
+            ),
+            (
+                "runs.translated-restore-leaves-run-starts",
+                SIGNATURES,
+                "                    _mark_runs(run_start, lo, hi, n_locations, True)",
+                "                    pass",
+                "a translated restore sets the run starts of the runs it writes",
+            ),
+            (
+                "runs.wavefront-restore-leaves-run-starts",
+                WAVEFRONT,
+                "                _remark_chunk(run_start, write_end, read_until, c)",
+                "                pass",
+                "a wavefront restore sets the run starts of the locations it writes",
+            ),
+            (
+                "runs.record-joins-unequal-reads",
+                SIGNATURES,
+                "if length > 0 and (w != written or v != read):",
+                "if length > 0 and w != written:",
+                "a kept run holds locations of equal write and read-until times",
+            ),
+            (
+                "runs.match-takes-a-whole-run",
+                SIGNATURES,
+                "taken = min(left, length)",
+                "taken = length",
+                "a kept run is compared with every run of the state it overlaps",
+            ),
+            (
+                "runs.restore-joins-unequal-reads",
+                SIGNATURES,
+                "                and read_until[y] == scratch[3 * runs - 1]\n",
+                "",
+                "a restore copies runs of equal write and read-until times",
+            ),
+        )
     ),
 )
