@@ -88,9 +88,10 @@ def windows(draw):
     for extra in draw(st.lists(st.integers(0, n - 1), max_size=5)):
         run_start[extra >> 6] |= np.uint64(1) << np.uint64(extra % 64)
     width = draw(st.integers(1, n // 4))
-    step = draw(st.integers(1, width))
+    step = draw(st.integers(1, width)) * draw(st.sampled_from((1, -1)))
     regions = np.zeros((1, REGION_FIELDS), dtype=np.int64)
-    regions[0, :5] = (0, width, step, 0, n)
+    first = 0 if step > 0 else n - width  # iterations move up or down from there
+    regions[0, :5] = (first, first + width, step, 0, n)
     unused = np.zeros(1, dtype=np.int64)
     floors = np.full((n >> 6) + 1, NEVER, dtype=np.int64)
     state = (
@@ -131,7 +132,7 @@ def test_translated_kernels_read_runs_as_they_read_locations(drawn, moved_base):
     chunk_shift = 6
     n_machine = 1
     machine = np.zeros(1, dtype=np.int64)
-    width = int(regions[0, 1])
+    width = int(regions[0, 1] - regions[0, 0])
     kept, plain = np.zeros(3 * width + 2, np.int64), np.zeros(3 * width + 2, np.int64)
     offsets = np.zeros(1, dtype=np.int64)
     args = (machine, n_machine)
@@ -152,7 +153,7 @@ def test_translated_kernels_read_runs_as_they_read_locations(drawn, moved_base):
         ]
         assert match[0] == match[1]
     n = len(state[1])
-    periods = max(1, (n - width) // int(regions[0, 2]) - 2)
+    periods = max(1, (n - width) // abs(int(regions[0, 2])) - 2)
     repeat = [
         signatures._translated_periods(
             s, BASE, 3, periods, 1, MIN_LATENCY, chunk_shift, regions, 1, 1
@@ -170,8 +171,10 @@ def _restored_by_rule(state, shift, periods, regions, i):
     lo, hi, step = (int(v) for v in regions[0, :3])
     for q in range(periods):
         start, end = lo + step * (i + q), hi + step * (i + q)
-        if q < periods - 1:
+        if q < periods - 1 and step > 0:
             end = min(end, lo + step * (i + q + 1))
+        elif q < periods - 1:
+            start = max(start, hi + step * (i + q + 1))
         for z in range(start, end):
             write_end[z] = state[1][z - (q + 1) * step] + (q + 1) * shift
             read_until[z] = state[2][z - (q + 1) * step] + (q + 1) * shift
@@ -183,8 +186,8 @@ def _restored_by_rule(state, shift, periods, regions, i):
 def test_a_translated_restore_copies_runs_as_the_rule_copies_locations(drawn, shift, data):
     state, regions = drawn
     n = len(state[1])
-    width, step = int(regions[0, 1]), int(regions[0, 2])
-    periods = data.draw(st.integers(1, max(1, (n - width) // step - 1)))
+    width, step = int(regions[0, 1] - regions[0, 0]), int(regions[0, 2])
+    periods = data.draw(st.integers(1, max(1, (n - width) // abs(step) - 1)))
     expected = _restored_by_rule(state, shift, periods, regions, 1)
     for s in (state, _without_runs(state)):
         restored = tuple(part.copy() for part in s)
