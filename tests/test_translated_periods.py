@@ -356,3 +356,23 @@ def test_a_wavefront_restore_keeps_the_runs():
         (layer,),
     )  # fmt: skip
     assert _fast_with_runs(program, kept=True) == _fast_with_runs(program, kept=False)
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_skip_restores_what_an_inner_loop_wrote(sampling, monkeypatch):
+    # Loop k (8 trips) runs loop j (2 trips) of W, which writes m[4k + j] in 5 cycles, one
+    # bundle a cycle; R then reads m[0..31]. A region spans what the inner index reaches:
+    # iteration k covers m[4k] and m[4k + 1], so the skip restores both. The last W issues
+    # at 15 and writes m[29] at 20, when R starts: 21 cycles. A window of m[4k] alone would
+    # leave m[29] unwritten, and R would start at 19 (m[28]).
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    w = Template("w", "u", 0, 5, 1, 0, (), (Operand("m", 0, 1, (0, 4, 1)),), True)
+    r = Template("r", "v", 0, 1, 1, 0, (Operand("m", 0, 32, (0,)),), (), True)
+    inner = Loop("j", 2, (BlockRef(0),))
+    root = Loop("layer", 1, (Loop("k", 8, (inner,)), BlockRef(1)))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    blocks = (Block("w", (w,)), Block("r", (r,)))
+    program = Program("t", {}, 1, 1, 0, {"u": 1, "v": 1}, {"m": 40}, blocks, (layer,))
+    cycles, evaluated = _fast(program)
+    assert cycles == 21
+    assert evaluated < 8 * 2 + 1  # it skipped
