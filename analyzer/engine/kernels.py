@@ -278,7 +278,7 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
                     for a in range(np.uint64(split), np.uint64(last)):
                         loc = o_slot[a]
                         write_end[loc] = end
-                        read_until[loc] = NEVER
+                        read_until[loc] = end
                 else:
                     # The general path. The chunk bookkeeping is written out here rather
                     # than in helpers: an inlined helper taking the arrays costs reference
@@ -391,7 +391,11 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
                                 c += 1
                         if a < last:
                             for x in range(np.uint64(lo), np.uint64(hi)):
-                                read_until[x] = NEVER
+                                read_until[x] = end
+                            if chunk_shift > 0:
+                                for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):
+                                    if chunk_read[c] < end:
+                                        chunk_read[c] = end
                     if keep_runs:
                         # Runs (§3.7), apart from the loops above, which full mode runs: a
                         # range updated may start a run at either end. A write's range now

@@ -205,11 +205,11 @@ SIGNATURE_BUGS = (
         KERNELS,
         (
             "for c in range(lo >> chunk_shift, ((hi - 1) >> chunk_shift) + 1):\n"
-            "                                    if chunk_read"
+            "                                    if chunk_read[c] < read_end"
         ),
         (
             "for c in range(lo >> chunk_shift, (lo >> chunk_shift) + 1):\n"
-            "                                    if chunk_read"
+            "                                    if chunk_read[c] < read_end"
         ),
         "a read across chunks raises every chunk's read bound, not only the first",
         SPARSE + CHUNKS + FAST,

@@ -144,8 +144,8 @@ KERNEL_BUGS = (
     Bug(
         "kernel.write-keeps-old-reads",
         KERNELS,
-        "read_until[loc] = NEVER",
-        "read_until[loc] = read_until[loc]",
+        "                        read_until[loc] = end\n",
+        "                        read_until[loc] = read_until[loc]\n",
         "none in cycles: a write ends the WAR window of the reads before it",
         RULES,
         equivalent="in cycles: a later writer waits for this write's end (WAW), which came "
