@@ -153,6 +153,15 @@ KERNEL_BUGS = (
         "so at most how many iterations fast mode evaluates",
     ),
     Bug(
+        "kernel.write-leaves-reads-pending-past-its-end",
+        KERNELS,
+        "                                read_until[x] = end\n",
+        "                                read_until[x] = end + 1\n",
+        "a write leaves its range's read-until time at its own end, which holds no later "
+        "writer back beyond WAW (docs/design.md §3.4)",
+        RULES,
+    ),
+    Bug(
         "kernel.affine-offset-one-loop-only",
         LOOP_KERNELS,
         "if offset_coefs[k, d] != 0 and seen[k] != pc:",
