@@ -38,10 +38,8 @@ from analyzer.engine.signatures import (
     _idle_state,
     _machine_signature,
     _signature_width,
-    _translated_hash,
-    _translated_match,
-    _translated_record,
 )
+from analyzer.engine.translated import _translated_hash, _translated_match, _translated_record
 from tracer.lowering import lower_model
 
 

@@ -1,4 +1,4 @@
-"""Runs of locations (analyzer/engine/signatures.py, `_run_end`; docs/design.md §3.7): the
+"""Runs of locations (analyzer/engine/runs.py; docs/design.md §3.7): the
 state's run starts stay a superset of where a location's times differ from the one before
 it, under the updates evaluation makes; a run ends at the next run start or chunk; and the
 translated kernels read a state run by run exactly as they read it location by location.
@@ -10,8 +10,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.engine import signatures
-from analyzer.engine.signatures import NEVER, REGION_FIELDS
+from analyzer.engine import runs, translated
+from analyzer.engine.signatures import NEVER
+from analyzer.engine.translated import REGION_FIELDS
 from tests.test_signatures import _run_starts, assert_runs_hold
 
 BASE = 100
@@ -29,8 +30,8 @@ def test_a_run_ends_at_the_next_run_start_or_chunk(data):
     expected = x + 1
     while expected < end and expected % 64 and not (words[expected >> 6] >> (expected % 64)) & 1:
         expected += 1
-    assert signatures._run_end(run_start, x, end) == expected
-    assert signatures._run_end(np.zeros(0, dtype=np.uint64), x, end) == x + 1  # none kept
+    assert runs._run_end(run_start, x, end) == expected
+    assert runs._run_end(np.zeros(0, dtype=np.uint64), x, end) == x + 1  # none kept
 
 
 @st.composite
@@ -65,7 +66,7 @@ def test_run_starts_hold_under_evaluations_updates(drawn):
             read_until[lo:hi] = np.maximum(read_until[lo:hi], time)
         else:
             write_end[lo:hi] = np.maximum(write_end[lo:hi], time)
-        signatures._mark_runs(run_start, lo, hi, n, kind == "write")
+        runs._mark_runs(run_start, lo, hi, n, kind == "write")
         state = (None, write_end, read_until, None, None, None, None, None, None, run_start)
         assert_runs_hold(state, 0)
 
@@ -117,7 +118,7 @@ def _kept_items(record, n_machine, locations):
     """A record's window, run by run, as two items per location."""
     items, pos = [], n_machine
     while len(items) < 2 * locations:
-        length, written, read, pos = signatures._get_run(record, pos)
+        length, written, read, pos = translated._get_run(record, pos)
         items += [written, read] * int(length)
     assert len(items) == 2 * locations
     return items
@@ -136,17 +137,17 @@ def test_translated_kernels_read_runs_as_they_read_locations(drawn, moved_base):
     kept, plain = np.zeros(3 * width + 2, np.int64), np.zeros(3 * width + 2, np.int64)
     offsets = np.zeros(1, dtype=np.int64)
     args = (machine, n_machine)
-    signatures._translated_record(
+    translated._translated_record(
         kept, offsets, *args, state, BASE, MIN_LATENCY, chunk_shift, regions, 1, 1
     )
-    signatures._translated_record(
+    translated._translated_record(
         plain, offsets, *args, _without_runs(state), BASE, MIN_LATENCY, chunk_shift, regions, 1, 1
     )  # fmt: skip
     assert _kept_items(kept, n_machine, width) == _kept_items(plain, n_machine, width)
     now = BASE + moved_base
     for record in (kept, plain):
         match = [
-            signatures._translated_match(
+            translated._translated_match(
                 record, offsets, *args, s, now, MIN_LATENCY, chunk_shift, regions, 1, 2
             )
             for s in (state, _without_runs(state))
@@ -155,7 +156,7 @@ def test_translated_kernels_read_runs_as_they_read_locations(drawn, moved_base):
     n = len(state[1])
     periods = max(1, (n - width) // abs(int(regions[0, 2])) - 2)
     repeat = [
-        signatures._translated_periods(
+        translated._translated_periods(
             s, BASE, 3, periods, 1, MIN_LATENCY, chunk_shift, regions, 1, 1
         )
         for s in (state, _without_runs(state))
@@ -192,7 +193,7 @@ def test_a_translated_restore_copies_runs_as_the_rule_copies_locations(drawn, sh
     for s in (state, _without_runs(state)):
         restored = tuple(part.copy() for part in s)
         scratch = np.zeros(3 * n, dtype=np.int64)
-        signatures._translated_restore(restored, scratch, shift, periods, 1, 0, regions, 1, 1)
+        translated._translated_restore(restored, scratch, shift, periods, 1, 0, regions, 1, 1)
         assert np.array_equal(restored[1], expected[0])
         assert np.array_equal(restored[2], expected[1])
         assert_runs_hold(restored, 0)

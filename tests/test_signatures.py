@@ -35,8 +35,8 @@ def _frontend() -> np.ndarray:
 
 
 def _run_starts(write_end, read_until, n_chunks) -> np.ndarray:
-    """The run starts a state with these times has (signatures._run_end): a bit wherever a
-    location's times differ from the one before it in its chunk."""
+    """The run starts a state with these times has (analyzer/engine/runs.py): a bit
+    wherever a location's times differ from the one before it in its chunk."""
     words = np.zeros(n_chunks, dtype=np.uint64)
     for x in range(1, len(write_end)):
         if x % 64 and (write_end[x], read_until[x]) != (write_end[x - 1], read_until[x - 1]):

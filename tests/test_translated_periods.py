@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.engine import evaluate, packing, signatures
+from analyzer.engine import evaluate, packing, signatures, translated
 from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks
 from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Operand, Program, Template
@@ -169,18 +169,18 @@ def test_a_translated_match_is_decided_in_full():
     # Kept at boundary 1 (issue time 3): iteration 1's m[2], m[3]; now, at boundary 2 (issue
     # time 3 as well), iteration 2's m[4], m[5] must hold the same, and the machine too.
     record = np.zeros(n_machine + 4, dtype=np.int64)
-    signatures._translated_record(
+    translated._translated_record(
         record, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 1
     )
     assert list(record[n_machine:]) == [0, 1, 0, 0]  # m[2]: unwritten, read until 3 + 1
     read_until[4] = 4
-    assert signatures._translated_match(
+    assert translated._translated_match(
         record, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
     )
     for k in range(n_machine + 4):
         other = record.copy()
         other[k] += 1
-        assert not signatures._translated_match(
+        assert not translated._translated_match(
             other, offsets, machine, n_machine, state, 3, 0, 0, regions, 1, 2
         )
 
@@ -209,7 +209,7 @@ def test_a_translated_restore_keeps_the_chunk_bounds():
     )  # fmt: skip
     regions = np.array([[0, 64, 64, 0, n]], dtype=np.int64)
     scratch = np.zeros(2 * n, dtype=np.int64)
-    signatures._translated_restore(state, scratch, 10, 2, 1, shift, regions, 1, 1)
+    translated._translated_restore(state, scratch, 10, 2, 1, shift, regions, 1, 1)
     assert list(write_end[64:192:64]) == [80, 90]  # the floor folded in, moved
     assert list(read_until[64:192:64]) == [110, 120]
     for c in range(4):

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 from numba.core.registry import CPUDispatcher as Dispatcher
 
-from analyzer.engine import ahead, loop_kernels, loop_skips, signatures, wavefront
+from analyzer.engine import ahead, loop_kernels, loop_skips, runs, signatures, translated, wavefront
 from analyzer.engine.ahead import _ahead_arrays, _ahead_boundary
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
 from analyzer.engine.loop_kernels import _offset_steps
@@ -52,6 +52,7 @@ from analyzer.engine.loop_skips import (
     _translated_boundary,
     _wavefront_boundary,
 )
+from analyzer.engine.runs import _mark_runs
 from analyzer.engine.signatures import (
     BLOCK,
     LOOP_BEGIN,
@@ -59,7 +60,6 @@ from analyzer.engine.signatures import (
     _frontend_table,
     _idle_state,
     _load_frontend,
-    _mark_runs,
     _save_frontend,
     _signature_length,
     _signature_width,
@@ -163,7 +163,7 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     step_first, step_offset, step_size = _offset_steps(layer, templates, program)
 
     level_of, levels = _skip_levels(layer, fast)
-    # Only translated periods read runs (signatures.py): in fast mode, in a layer with a
+    # Only translated periods read runs (translated.py): in fast mode, in a layer with a
     # loop that may translate.
     keep_runs = False
     if levels > 0 and program.keeps_runs:
@@ -616,12 +616,12 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     return max_end, covered, evaluated, iterations
 
 
-# evaluate_layer compiles the kernels of signatures.py, wavefront.py, loop_kernels.py,
-# loop_skips.py and ahead.py into itself, but Numba keys its cache by this file alone:
-# their source goes into the key.
+# evaluate_layer compiles the kernels of signatures.py, runs.py, translated.py,
+# wavefront.py, loop_kernels.py, loop_skips.py and ahead.py into itself, but Numba keys its
+# cache by this file alone: their source goes into the key.
 _SIGNATURES_SOURCE = "".join(
     Path(module.__file__).read_text()
-    for module in (signatures, wavefront, loop_kernels, loop_skips, ahead)
+    for module in (signatures, runs, translated, wavefront, loop_kernels, loop_skips, ahead)
 )
 
 
@@ -642,7 +642,7 @@ load_compiled_code_directly(evaluate_layer, _ImportedConstantsCache)
 # cached code, built from the old source. Found when a seeded bug in signatures.py
 # "survived" because loop_skips.py's cached _boundary_signature still held the unmutated
 # _signature. Each of them is keyed by every engine module's source too.
-for _module in (signatures, wavefront, loop_kernels, loop_skips, ahead):
+for _module in (signatures, runs, translated, wavefront, loop_kernels, loop_skips, ahead):
     for _kernel in vars(_module).values():
         if isinstance(_kernel, Dispatcher) and _kernel.py_func.__module__ == _module.__name__:
             load_compiled_code_directly(_kernel, _ImportedConstantsCache)

@@ -25,20 +25,22 @@ from numba import njit
 from analyzer.engine.loop_kernels import _remember
 from analyzer.engine.signatures import (
     LOOP_BEGIN,
-    MAX_REGIONS,
     NEVER,
-    REGION_FIELDS,
-    REGION_HI,
-    REGION_LO,
     _copy_signature,
     _equal,
     _issue_floor,
     _machine_signature,
-    _region_bounds,
     _restore,
     _restore_machine,
     _save_frontend,
     _signature,
+)
+from analyzer.engine.translated import (
+    MAX_REGIONS,
+    REGION_FIELDS,
+    REGION_HI,
+    REGION_LO,
+    _region_bounds,
     _translated_hash,
     _translated_match,
     _translated_periods,

@@ -22,18 +22,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from analyzer.engine.signatures import (
-    BLOCK,
-    LOOP_BEGIN,
-    NEVER,
-    REGION_HI,
-    REGION_LO,
-    REGION_STEP,
-    RUN_SHIFT,
-    _remark_chunk,
-    _span,
-)
+from analyzer.engine.runs import RUN_SHIFT, _remark_chunk
+from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, NEVER
 from analyzer.engine.template_row import COLUMN
+from analyzer.engine.translated import REGION_HI, REGION_LO, REGION_STEP, _span
 
 T_UNIT = COLUMN["unit"]
 T_BUNDLE_START = COLUMN["bundle_start"]

@@ -19,6 +19,7 @@ from scripts.bug_catalogue.common import (
     SHARING,
     SIGNATURES,
     TEMPLATE_ROW,
+    TRANSLATED_PERIODS,
     Bug,
 )
 
@@ -216,7 +217,7 @@ SIGNATURE_BUGS = (
     ),
     Bug(
         "signature.translated-restore-read-bound",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "reads[c] = max(reads[c], read)",
         "pass",
         "a translated restore raises the read bounds of the chunks it rewrites to their "

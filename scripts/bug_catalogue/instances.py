@@ -11,8 +11,8 @@ from scripts.bug_catalogue.common import (
     LOOP_KERNELS,
     PACKING,
     RECURRENCE_KERNELS,
-    SIGNATURES,
     TRACE_IO,
+    TRANSLATED_PERIODS,
     VALIDATION,
     Bug,
 )
@@ -68,7 +68,7 @@ INSTANCE_BUGS = (
     ),
     Bug(
         "instances.translated-despite-moving-instances",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "if program.offset_coefs[program.templates[i, T_INSTANCE_OFFSET], depth] != 0:",
         "if False:",
         "a loop moving its instances compares its machine in place: it must not translate",

@@ -8,8 +8,10 @@ from scripts.bug_catalogue.common import (
     KERNELS,
     LOOP_SKIPS,
     RUNS,
+    RUNS_FILE,
     SIGNATURES,
     TRANSLATED,
+    TRANSLATED_PERIODS,
     Bug,
 )
 from scripts.bug_catalogue.wavefront import WAVEFRONT
@@ -17,7 +19,7 @@ from scripts.bug_catalogue.wavefront import WAVEFRONT
 TRANSLATION_BUGS = (
     Bug(
         "translation.ahead-write-times-unchecked",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "if ahead[0] != behind[0] or ahead[1] != behind[1]:",
         "if ahead[1] != behind[1]:",
         "a period repeats only if the locations it meets first held, at its start, what "
@@ -26,7 +28,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.ahead-read-times-unchecked",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "if ahead[0] != behind[0] or ahead[1] != behind[1]:",
         "if ahead[0] != behind[0]:",
         "the same for pending reads ahead (read-until times)",
@@ -34,7 +36,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.trail-one-period-early",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "add = (q + 1) * shift",
         "add = q * shift",
         "a location period q wrote last holds the time (q + 1) periods back plus (q + 1) shifts",
@@ -42,7 +44,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.trail-from-one-period-closer",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "back = (q + 1) * step",
         "back = q * step",
         "... taken from the location (q + 1) periods back",
@@ -50,7 +52,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.trail-misses-a-location",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "end = min(end, next_start)",
         "end = min(end, next_start - 1)",
         "every location a skipped period covers last is restored",
@@ -58,7 +60,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.restore-ignores-chunk-floors",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "                if floor[c] > NEVER:",
         "                if False:",
         "the chunks' floors are folded into their locations before a trail is copied",
@@ -66,7 +68,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.regions-may-meet",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "            if start < other_end and other_start < end:\n                return -1",
         "            if start < other_end and other_start < end:\n                pass",
         "no loop translates whose regions of one space, moving by different steps, can meet",
@@ -74,7 +76,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.match-unmoved",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "        y = start + step\n        while y < end + step:",
         "        y = start\n        while y < end:",
         "a boundary matches the one before moved by one step: each location against the "
@@ -83,7 +85,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.match-ignores-the-machine",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "        if record[k] != sig[k]:\n            return False",
         "        if False:\n            return False",
         "... and over the machine's items (units, front end, queues)",
@@ -99,7 +101,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.regions-ignore-the-step",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "                    elif d == depth:\n                        step = c",
         "                    elif d == depth:\n                        step = 0",
         "a region's locations move by the loop's step for its operands",
@@ -107,7 +109,7 @@ TRANSLATION_BUGS = (
     ),
     Bug(
         "translation.regions-ignore-inner-loops",
-        SIGNATURES,
+        TRANSLATED_PERIODS,
         "span = c * (inner_trips[d] - 1)",
         "span = 0",
         "a region covers every location its inner loops' indices reach",
@@ -130,7 +132,7 @@ TRANSLATION_BUGS = (
         for name, file, source, replacement, rule in (
             (
                 "runs.range-end-unmarked",
-                SIGNATURES,
+                RUNS_FILE,
                 "    if hi < n_locations:\n        run_start[hi >> RUN_SHIFT]",
                 "    if False:\n        run_start[hi >> RUN_SHIFT]",
                 "a range updated by one time may end a run where it ends",
@@ -151,14 +153,14 @@ TRANSLATION_BUGS = (
             ),
             (
                 "runs.end-ignores-run-starts",
-                SIGNATURES,
+                RUNS_FILE,
                 "later = run_start[x >> RUN_SHIFT] >> np.uint64(bit + 1)",
                 "later = np.uint64(0)",
                 "a run ends at the next run start",
             ),
             (
                 "runs.end-crosses-the-word",
-                SIGNATURES,
+                RUNS_FILE,
                 "limit = ((x >> RUN_SHIFT) + 1) << RUN_SHIFT",
                 "limit = end",
                 "every chunk starts a run of its own (its floor is its own)",
@@ -172,7 +174,7 @@ TRANSLATION_BUGS = (
             ),
             (
                 "runs.translated-restore-leaves-run-starts",
-                SIGNATURES,
+                TRANSLATED_PERIODS,
                 "                    _mark_runs(run_start, lo, hi, n_locations, True)",
                 "                    pass",
                 "a translated restore sets the run starts of the runs it writes",
@@ -186,21 +188,21 @@ TRANSLATION_BUGS = (
             ),
             (
                 "runs.record-joins-unequal-reads",
-                SIGNATURES,
+                TRANSLATED_PERIODS,
                 "if length > 0 and (w != written or v != read):",
                 "if length > 0 and w != written:",
                 "a kept run holds locations of equal write and read-until times",
             ),
             (
                 "runs.match-takes-a-whole-run",
-                SIGNATURES,
+                TRANSLATED_PERIODS,
                 "taken = min(left, length)",
                 "taken = length",
                 "a kept run is compared with every run of the state it overlaps",
             ),
             (
                 "runs.restore-joins-unequal-reads",
-                SIGNATURES,
+                TRANSLATED_PERIODS,
                 "                and read_until[y] == scratch[3 * runs - 1]\n",
                 "",
                 "a restore copies runs of equal write and read-until times",
