@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 
 from accelerators.catalog import find_accelerator
+from analyzer.engine import evaluate
 from analyzer.engine.evaluate import Evaluation, run_kernel
 from analyzer.engine.memo import LoopMemo
 from analyzer.engine.packing import pack_blocks, pack_layer
+from analyzer.engine.signatures import _frontend_table, _idle_state, _signature_length
 from isa.systolic.lowering import lower
 from tests.builders import instr, op
 from tests.builders import program as tiny_program
@@ -19,8 +21,6 @@ from tracer.workloads.layers import Dense, Model
 def _memo_alone(monkeypatch):
     # Ahead periods (docs/design.md §4.11) cut the warm-up the memo spares to a few
     # iterations; off, what the memo does shows on its own.
-    from analyzer.engine import evaluate
-
     monkeypatch.setattr(evaluate, "AHEAD_PERIODS", False)
 
 
@@ -81,3 +81,31 @@ def test_an_evolution_whose_times_overflow_the_memo_items_is_not_stored(window, 
     full, *_ = run_kernel(packed, blocks, fast=False)
     assert fast == full == (3 * window) << 20
     assert (memo.entries > 0) == stored
+
+
+@pytest.mark.parametrize("budget", [1, 2])
+def test_a_loop_cheaper_than_a_signature_is_evaluated_without_one(budget, monkeypatch):
+    # The entry signature serves the boundaries the loop samples and the memo (docs/
+    # design.md §4.4): a loop whose trips x work do not reach its first sampled boundary,
+    # dense signature length // (COMPARE_BUDGET x work), takes none, so the memo neither
+    # recalls nor stores it; one trip more and it does. A wide space makes the signature
+    # long next to the one-instruction body (work 1: one location read and written).
+    # With a budget of 1 the loop of as many trips as the signature has items is the
+    # last that takes none.
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", budget)
+    body = instr(reads=(op("r", 0),), writes=(op("r", 0),))
+    probe = tiny_program([body], trips=2, spaces={"r": 512})
+    arrays = pack_blocks(probe).arrays
+    frontend = _frontend_table(arrays.frontends)
+    state, _ = _idle_state(arrays, frontend, False)
+    first_sampled = _signature_length(state, frontend) // evaluate.COMPARE_BUDGET + 1
+    assert first_sampled > 100  # the threshold lies far from the smallest loops
+    for trips, signed in ((first_sampled - 1, False), (first_sampled, True)):
+        prog = tiny_program([body], trips=trips, spaces={"r": 512})
+        blocks = pack_blocks(prog)
+        memo = LoopMemo(blocks)
+        packed = pack_layer(prog.layers[0], prog, blocks)
+        fast, *_ = run_kernel(packed, blocks, fast=True, memo=memo)
+        full, *_ = run_kernel(packed, blocks, fast=False)
+        assert fast == full
+        assert (memo.entries > 0) == signed, trips

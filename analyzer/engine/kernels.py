@@ -470,7 +470,15 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
                         layer, program, pc, index, level_of[d], n_machine, compare_budget,
                         chunk_shift, history, translation, wavefronts, n_tracked,
                     )  # fmt: skip
-            if levels > 0 and op_skippable[pc]:
+            # A skippable loop's entry signature serves the boundaries sampled in the
+            # loop (§4.4) and the memo (§4.8): it is taken only where the loop reaches a
+            # sampled boundary, so a loop whose evaluation costs less than a signature is
+            # just evaluated, and reads neither (nor the history it would have reset).
+            if (
+                levels > 0
+                and op_skippable[pc]
+                and sig_len < compare_budget * op_arg[pc] * max(1, op_work[pc])
+            ):
                 lv = level_of[d]
                 front = (issue, issue_head, window_head, bundle_open, bundle_max_start)
                 base, h = _boundary_signature(

@@ -321,6 +321,24 @@ SKIP_BUGS = (
         equivalent="in cycles: which boundaries are sampled decides how early a period is "
         "found, never whether a skip is exact (kernels.py, evaluate_layer)",
     ),
+    Bug(
+        "skip.entry-signed-always",
+        KERNELS,
+        "and sig_len < compare_budget * op_arg[pc] * max(1, op_work[pc])",
+        "and True",
+        "none in cycles: a loop that reaches no sampled boundary takes no entry signature, "
+        "so the memo neither recalls nor stores it (docs/design.md §4.4)",
+        ("tests/test_loop_memo.py::test_a_loop_cheaper_than_a_signature_is_evaluated_without_one",),
+    ),
+    Bug(
+        "skip.entry-signed-at-the-boundary",
+        KERNELS,
+        "and sig_len < compare_budget * op_arg[pc] * max(1, op_work[pc])",
+        "and sig_len <= compare_budget * op_arg[pc] * max(1, op_work[pc])",
+        "none in cycles: the entry is signed exactly when a sampled boundary (every < trips) "
+        "lies inside the loop",
+        ("tests/test_loop_memo.py::test_a_loop_cheaper_than_a_signature_is_evaluated_without_one",),
+    ),
 )
 
 MEMO_BUGS = (
