@@ -88,3 +88,13 @@ class MemoArrays(NamedTuple):
     meta: np.ndarray  # int64[capacity, MEMO_META_COLUMNS]: see _remember
     hashes: np.ndarray  # uint64[capacity]: of the keys
     count: np.ndarray  # int64[1]: entries ever stored
+
+
+class WorkspaceArrays(NamedTuple):
+    """Fast mode's scratch arrays (see evaluate_layer), owned by analyzer/engine/
+    workspace.py's Workspace; every item is written before it is read."""
+
+    signature: np.ndarray  # int64[signature width]: the signature being taken
+    history: np.ndarray  # int64[levels, HISTORY, signature width]: kept per loop level
+    entries: np.ndarray  # int64[levels, signature width]: each level's entry, for the memo
+    scratch: np.ndarray  # int64[3 x (locations + units)]: a restore's copy of a window

@@ -20,6 +20,7 @@ from analyzer.engine.packing import (
     pack_layer,
 )
 from analyzer.engine.recurrence import CriticalCycles
+from analyzer.engine.workspace import NO_WORKSPACE, Workspace
 from isa.family import from_mapping
 from isa.program import BlockRef, LayerProgram, Loop, Program
 from isa.registry import FAMILIES
@@ -74,22 +75,28 @@ def run_kernel(
     record_first: int = 0,
     record_count: int = 0,
     memo: LoopMemo | None = None,
+    workspace: Workspace | None = None,
 ) -> tuple[int, int, int, int, Timeline]:
     """Evaluate one packed layer. Fast mode remembers loops in `memo` (one of `blocks`;
-    a new one when None, so nothing from an earlier evaluation is seen)."""
+    a new one when None, so nothing from an earlier evaluation is seen) and keeps its
+    signatures in `workspace` (one of `blocks`; a new one when None)."""
     if record_count and fast:
         raise ValueError("a timeline needs full mode: fast mode skips instructions")
     if memo is not None and memo.blocks is not blocks:
         raise ValueError("the loop memo belongs to another packed program; make a new one")
+    if workspace is not None and workspace.blocks is not blocks:
+        raise ValueError("the workspace belongs to another packed program; make a new one")
     if not fast:
-        memo_arrays = NO_MEMO
+        memo_arrays, workspace_arrays = NO_MEMO, NO_WORKSPACE
     else:
         memo_arrays = (LoopMemo(blocks) if memo is None else memo).arrays
+        workspace_arrays = (Workspace(blocks) if workspace is None else workspace).for_layer(packed)
     record = np.zeros((record_count, 3), dtype=np.int64)
     cycles, covered, evaluated, iterations = evaluate_layer(
         packed.arrays,
         blocks.arrays,
         memo_arrays,
+        workspace_arrays,
         fast,
         COMPARE_BUDGET,
         fast and AHEAD_PERIODS,
@@ -153,6 +160,7 @@ class Evaluation:
         self._loop_actions: dict[tuple[int, tuple[object, ...]], Counter[str]] = {}
         self._loop_ids = _LoopIds()
         self._memo = LoopMemo(self.blocks)
+        self._workspace = Workspace(self.blocks)
         self._actions = ActionCounter(program)
 
     def layer(self, layer: LayerProgram) -> LayerResult:
@@ -181,6 +189,7 @@ class Evaluation:
             fast=(self.mode == "fast"),
             # None: a fresh memo, as if this layer were the first.
             memo=self._memo if self.remember_loops else None,
+            workspace=self._workspace,
         )
         stalls = _memory_stalls(layer, self.program)
         cycles = compute_cycles + stalls

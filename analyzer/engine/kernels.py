@@ -96,7 +96,9 @@ _ADDRESS_DRIFT = "an address or unit instance left the machine: the affine offse
 
 
 @njit(cache=True)
-def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, record_first, record):
+def evaluate_layer(
+    layer, program, memo, workspace, fast, compare_budget, ahead_periods, record_first, record
+):
     """Evaluate one layer (`layer`: LayerArrays) of a program (`program`: ProgramArrays).
     Returns (cycles, instructions covered, evaluated instructions, evaluated iterations).
 
@@ -177,11 +179,13 @@ def evaluate_layer(layer, program, memo, fast, compare_budget, ahead_periods, re
     # the width of its sparse layout's buffers (signatures.py).
     sig_len = _signature_length(state, frontend) if levels > 0 else 0
     sig_width = _signature_width(state, frontend) if levels > 0 else 0
-    sig = np.zeros(sig_width, dtype=np.int64)
+    # Fast mode's signatures and scratch: rows for `levels` levels, as wide as the
+    # program's signature (analyzer/engine/workspace.py makes them so).
+    sig = workspace.signature
     memo_capacity = memo.keys.shape[0] if memo.keys.shape[1] == sig_width else 0
     n_machine = sig_len - 2 * n_locations  # a signature's items before its locations'
     history, translation, wavefronts, entries, scratch = _level_arrays(
-        levels, sig_width, n_locations, n_units, memo_capacity, layer.kind.shape[0]
+        levels, workspace, n_locations, n_units, layer.kind.shape[0]
     )
     hist_iter, hist_count, memo_pending = history[3], history[4], entries[5]
     n_regions, compare_every, wave_gate = translation[1], translation[2], translation[4]

@@ -413,11 +413,13 @@ def _skip_levels(layer, fast):
 
 
 @njit(cache=True)
-def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity, n_ops):
+def _level_arrays(levels, workspace, n_locations, n_units, n_ops):
     """The per-level arrays of fast mode, grouped as this module's kernels take them
-    (module docstring): (history, translation, wavefronts, entries, scratch)."""
-    # Written before read (hist_count, hist_iter): np.empty leaves unused rows untouched.
-    hist_sig = np.empty((levels, HISTORY, sig_width), dtype=np.int64)
+    (module docstring): (history, translation, wavefronts, entries, scratch). The
+    signatures kept and the scratch are the workspace's (analyzer/engine/workspace.py),
+    which may hold more levels than `levels`: only rows below it are used, each written
+    before read (hist_count, hist_iter; the memo's entry at the loop's entry)."""
+    hist_sig = workspace.history
     hist_hash = np.zeros((levels, HISTORY), dtype=np.uint64)
     hist_time = np.zeros((levels, HISTORY), dtype=np.int64)
     hist_iter = np.zeros((levels, HISTORY), dtype=np.int64)
@@ -431,7 +433,7 @@ def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity, n_ops)
     kept_at = np.zeros((max(levels, 1), MAX_REGIONS), dtype=np.int64)
     # Three items per run of a window a translated restore copies (at most one run per
     # location); two per location and unit elsewhere.
-    scratch = np.empty(3 * (n_locations + n_units) if levels > 0 else 0, dtype=np.int64)
+    scratch = workspace.scratch
     # Loops that open no bundle take wavefront periods instead (docs/design.md §4.7), per
     # level: whether, their regions and per-offset flags, and the earliest start of the
     # iteration running (track_min, for the levels in `tracked`) and of the two before.
@@ -442,7 +444,7 @@ def _level_arrays(levels, sig_width, n_locations, n_units, memo_capacity, n_ops)
     min_before = np.full(max(levels, 1), NO_START, dtype=np.int64)
     min_before2 = np.full(max(levels, 1), NO_START, dtype=np.int64)
     tracked = np.zeros(max(levels, 1), dtype=np.int64)
-    entry_sig = np.zeros((levels if memo_capacity > 0 else 0, sig_width), dtype=np.int64)
+    entry_sig = workspace.entries
     entry_hash = np.zeros(max(levels, 1), dtype=np.uint64)
     entry_issue = np.zeros(max(levels, 1), dtype=np.int64)
     entry_covered = np.zeros(max(levels, 1), dtype=np.int64)

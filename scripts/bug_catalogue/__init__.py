@@ -24,7 +24,13 @@ from scripts.bug_catalogue.ahead import AHEAD_BUGS
 from scripts.bug_catalogue.bounds import BOUND_BUGS
 from scripts.bug_catalogue.checks import TRACE_BUGS, VALIDATION_BUGS
 from scripts.bug_catalogue.common import KERNELS, Bug
-from scripts.bug_catalogue.fast_mode import MEMO_BUGS, PACKING_BUGS, SIGNATURE_BUGS, SKIP_BUGS
+from scripts.bug_catalogue.fast_mode import (
+    MEMO_BUGS,
+    PACKING_BUGS,
+    SIGNATURE_BUGS,
+    SKIP_BUGS,
+    WORKSPACE_BUGS,
+)
 from scripts.bug_catalogue.frontends import FRONTEND_BUGS
 from scripts.bug_catalogue.gemmini_actions import GEMMINI_ACTION_BUGS
 from scripts.bug_catalogue.gemmini_mapping import MAPPING_BUGS
@@ -43,6 +49,7 @@ BUGS: tuple[Bug, ...] = (
     *SIGNATURE_BUGS,
     *SKIP_BUGS,
     *MEMO_BUGS,
+    *WORKSPACE_BUGS,
     *PACKING_BUGS,
     *TRANSLATION_BUGS,
     *INSTANCE_BUGS,

@@ -341,6 +341,18 @@ SKIP_BUGS = (
     ),
 )
 
+WORKSPACE_BUGS = (
+    Bug(
+        "workspace.kept-signature-short",
+        SIGNATURES,
+        "    for k in range(n):\n        target[k] = sig[k]\n    target[target.shape[0] - 1]",
+        "    for k in range(n - 1):\n        target[k] = sig[k]\n    target[target.shape[0] - 1]",
+        "a kept signature is written whole: the workspace's rows hold what an earlier call "
+        "left (analyzer/engine/workspace.py)",
+        ("tests/test_workspace.py",),
+    ),
+)
+
 MEMO_BUGS = (
     Bug(
         "memo.longer-loop-restored",
