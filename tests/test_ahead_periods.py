@@ -233,3 +233,27 @@ def test_a_later_folds_preload_takes_ahead_periods(monkeypatch):
     on = evaluated_iterations(prog, True, monkeypatch)[0]
     off = evaluated_iterations(prog, False, monkeypatch)[0]
     assert on * 2 < off
+
+
+def test_no_level_takes_ahead_periods_when_none_may():
+    # With ahead periods off (or a chunked program) the kernel asks _ahead_arrays for no
+    # level, while level_of still numbers the loops' skip levels: a systolic array's
+    # stream loops sit at levels 1 and deeper, beyond the one entry `row` then has. Run as
+    # Python, an index past it raises where the compiled kernel would write out of bounds.
+    from analyzer.engine.ahead import _ahead_arrays
+    from analyzer.engine.loop_skips import _skip_levels
+
+    accelerator = find_accelerator("systolic").resolve({"rows": "16", "cols": "16"})
+    program = lower(accelerator, Model("net", (Dense("a", 64, 64, rows=300),)))
+    packed = pack_layer(program.layers[0], program, pack_blocks(program))
+    level_of, levels = _skip_levels(packed.arrays, True)
+    deep = [
+        level_of[depth]
+        for depth, ahead in zip(packed.arrays.depth, packed.arrays.ahead, strict=True)
+        if ahead
+    ]
+    assert max(deep) >= 1  # the case: an ahead loop below the first level
+    row, kept, _, _ = _ahead_arrays.py_func(packed.arrays, level_of, 0, 8)
+    assert list(row) == [-1] and kept.shape == (0, 8)
+    row, kept, _, _ = _ahead_arrays.py_func(packed.arrays, level_of, levels, 8)
+    assert sorted(set(row) - {-1}) == list(range(kept.shape[0])) and kept.shape[0] > 0

@@ -28,14 +28,16 @@ from analyzer.engine.signatures import LOOP_BEGIN
 @njit(cache=True)
 def _ahead_arrays(layer, level_of, levels, n_items):
     """The per-level arrays of ahead periods (module docstring), with a row of `kept`
-    (n_items: units + 2 x locations) only for the levels that hold a loop taking them."""
+    (n_items: units + 2 x locations) only for the levels that hold a loop taking them.
+    `levels` 0 (ahead periods off, or a chunked program) gives none: `level_of` still
+    numbers the skip levels then, and `row` has one entry."""
     n_levels = max(levels, 1)
     row = np.full(n_levels, -1, dtype=np.int64)
     rows = 0
     for pc in range(layer.kind.shape[0]):
         if layer.kind[pc] == LOOP_BEGIN and layer.ahead[pc]:
             lv = level_of[layer.depth[pc]]
-            if lv >= 0 and row[lv] < 0:
+            if lv >= 0 and lv < levels and row[lv] < 0:
                 row[lv] = rows
                 rows += 1
     kept = np.empty((rows, n_items), dtype=np.int64)

@@ -116,4 +116,13 @@ AHEAD_BUGS = (
         "repeats from its first step (the cycles are the same either way)",
         ("tests/test_ahead_periods.py::test_a_later_folds_preload_takes_ahead_periods",),
     ),
+    Bug(
+        "ahead.rows-for-levels-not-asked",
+        AHEAD,
+        "if lv >= 0 and lv < levels and row[lv] < 0:",
+        "if lv >= 0 and row[lv] < 0:",
+        "only the levels asked for get a row: with none asked, `row` has one entry and a "
+        "deeper level's index is past it (out of bounds in the compiled kernel)",
+        ("tests/test_ahead_periods.py::test_no_level_takes_ahead_periods_when_none_may",),
+    ),
 )
