@@ -43,10 +43,11 @@ class Workspace:
 
     def for_layer(self, packed: PackedLayer) -> WorkspaceArrays:
         """Arrays wide enough for `packed`'s fast evaluation: as many levels as its loops
-        take signatures at (the kernel's own count, loop_skips._skip_levels)."""
+        take signatures at (the kernel's own count, loop_skips._skip_levels; a layer of
+        none reads nothing here)."""
         _, levels = _skip_levels(packed.arrays, True)
-        if levels > self.levels or self.arrays is NO_WORKSPACE:
-            self.levels = max(levels, self.levels)
+        if levels > self.levels:
+            self.levels = levels
             program = self.blocks.arrays
             self.arrays = _allocate(
                 self.levels,
