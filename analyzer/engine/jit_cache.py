@@ -14,18 +14,44 @@ Cached code linking against a symbol that only one of the modules the refresh im
 registers (Numba's string hashing registers its hash secret that way) would fail to link,
 and LLVM would stop the process; the kernels use none (tests/test_startup.py loads them
 in a fresh process).
+
+A cache index that cannot be read back is treated as no index. Numba pickles each
+index's signatures, and a signature names the NamedTuple types a kernel takes by module
+and name: after an upgrade or a checkout that renames or removes such a type, the old
+index raises from pickle (AttributeError) before Numba compares its source stamp, in
+loading and again in saving (numba/core/caching.py, IndexDataCacheFile._load_index).
+Read as empty, the kernel compiles and the save writes a fresh index over it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from numba.core.caching import FunctionCache
+from numba.core.caching import FunctionCache, IndexDataCacheFile
 from numba.core.runtime import rtsys
 
 
+class _IndexReadOrEmpty(IndexDataCacheFile):
+    """An index whose contents cannot be unpickled is no index (see above)."""
+
+    def _load_index(self) -> dict:
+        try:
+            return super()._load_index()
+        except Exception:  # whatever pickle raises on a stale index: a miss, never a failure
+            return {}
+
+
 class CompiledCodeCache(FunctionCache):
-    """A FunctionCache whose loads skip the target context's refresh (see above)."""
+    """A FunctionCache whose loads skip the target context's refresh and that reads a
+    stale index as empty (see above)."""
+
+    def __init__(self, py_func: Any) -> None:
+        super().__init__(py_func)
+        self._cache_file = _IndexReadOrEmpty(
+            cache_path=self._cache_path,
+            filename_base=self._impl.filename_base,
+            source_stamp=self._impl.locator.get_source_stamp(),
+        )
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         rtsys.initialize(target_context)  # what the refresh did that loaded code needs
