@@ -335,6 +335,18 @@ def count_block_executions(node: Loop | BlockRef) -> int:
     return node.trips * sum(count_block_executions(child) for child in node.body)
 
 
+def loop_depth(node: Loop | BlockRef, known: dict[int, int] | None = None) -> int:
+    """Loops on the deepest path down from `node`, itself included (a block has none): at
+    most MAX_DEPTH for a layer's root. Shared subtrees are measured once."""
+    if isinstance(node, BlockRef):
+        return 0
+    known = {} if known is None else known
+    depth = known.get(id(node))
+    if depth is None:
+        depth = known[id(node)] = 1 + max((loop_depth(c, known) for c in node.body), default=0)
+    return depth
+
+
 def periodic_runs(keys: list, max_period: int) -> list[tuple[int, int, int]]:
     """Cover `keys` left to right with runs (start, period, repeats): keys[start :
     start + period] repeated `repeats` times. At each start the run covering the most keys
@@ -358,3 +370,29 @@ def periodic_runs(keys: list, max_period: int) -> list[tuple[int, int, int]]:
         runs.append((start, best_period, best_repeats))
         start += best_period * best_repeats
     return runs
+
+
+# A key standing alone (its position), or a run: (repeats, the items of its first period).
+PeriodicItem = int | tuple[int, list["PeriodicItem"]]
+
+
+def periodic_tree(keys: list, max_period: int) -> list[PeriodicItem]:
+    """`periodic_runs` of `keys`, and again of every repeated group's first period, down
+    to groups with no repetition inside: a position alone is its index, a run is (repeats,
+    items). A lowering makes each run a loop whose body is its items, so repetition nested
+    in a longer group (the input-channel blocks of each of a layer's rows of tiles, the
+    rows repeating) becomes nested loops, each of which fast evaluation can skip."""
+    return _periodic_items(keys, 0, len(keys), max_period)
+
+
+def _periodic_items(keys: list, first: int, end: int, max_period: int) -> list[PeriodicItem]:
+    items: list[PeriodicItem] = []
+    for start, period, repeats in periodic_runs(keys[first:end], max_period):
+        at = first + start
+        if repeats == 1:
+            items.append(at)
+        elif period == 1:
+            items.append((repeats, [at]))
+        else:
+            items.append((repeats, _periodic_items(keys, at, at + period, max_period)))
+    return items

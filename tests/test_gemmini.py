@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import Evaluation, evaluate_program
+from isa.gemmini import streams
 from isa.gemmini.commands import Affine, GemminiCommands, row_requests
 from isa.gemmini.hierarchy import DRAM, L2, Where
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
-from isa.program import Loop, periodic_runs
+from isa.program import Loop, loop_depth, periodic_runs, periodic_tree
 from tests.builders import (
     GEMMINI_CALL_PARAMS,
     GEMMINI_MEMORY_PARAMS,
@@ -637,6 +638,59 @@ def test_periodic_runs_take_the_run_that_covers_most():
     # A period above the limit is not looked for; equal neighbours are a period-1 run.
     assert periodic_runs(keys, 2) == [(0, 2, 2), *[(t, 1, 1) for t in range(4, 14)]]
     assert periodic_runs(["a", "a", "a", "b", "a"], 4) == [(0, 1, 3), (3, 1, 1), (4, 1, 1)]
+
+
+def test_periodic_tree_nests_the_runs_inside_a_repeated_group():
+    # a (b b b) a (b b b) c: period 4 twice covers 8 keys (b alone covers 3); inside the
+    # group, b repeats 3 times. Positions name the first period's keys.
+    keys = ["a", "b", "b", "b", "a", "b", "b", "b", "c"]
+    assert periodic_runs(keys, 8) == [(0, 4, 2), (8, 1, 1)]
+    assert periodic_tree(keys, 8) == [(2, [0, (3, [1])]), 8]
+    # Nested twice: ((x y) (x y) z) three times; a group without repetition stays flat.
+    group = ["x", "y", "x", "y", "z"]
+    assert periodic_tree(group * 3, 8) == [(3, [(2, [0, 1]), 4])]
+    assert periodic_tree(["p", "q", "r", "p", "q", "r"], 8) == [(2, [0, 1, 2])]
+    assert periodic_tree([], 8) == []
+
+
+def _one_level(keys: list, max_period: int) -> list:
+    """The tile runs as periodic_runs gives them: one level of loops, none nested."""
+    return [
+        start if repeats == 1 else (repeats, list(range(start, start + period)))
+        for start, period, repeats in periodic_runs(keys, max_period)
+    ]
+
+
+def _tile_loops(node: Loop) -> str:
+    inner = [_tile_loops(child) for child in node.body if isinstance(child, Loop)]
+    inner = [text for text in inner if text]
+    if node.name != "tiles":
+        return ",".join(inner)
+    return f"{node.trips}" + (f"({','.join(inner)})" if inner else "")
+
+
+def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatch):
+    # layer2.0.conv2 of ResNet-50 at batch 4 (192 tiles): a group of two rows of 6-tile
+    # runs (3 input-channel blocks, the halves alternating) repeats, so the runs become
+    # loops inside the group's. Nesting moves no instruction: the cycles equal those of the
+    # one-level loops, and a layer whose nesting would pass MAX_DEPTH keeps one level.
+    layer = ["layer2.0.conv2"]
+    nested = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
+    tops = [_tile_loops(node) for node in nested.layers[0].root.body if isinstance(node, Loop)]
+    assert "2(3,3)" in tops
+    monkeypatch.setattr(streams, "periodic_tree", _one_level)
+    flat = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
+    assert all("(" not in _tile_loops(n) for n in flat.layers[0].root.body if isinstance(n, Loop))
+    monkeypatch.undo()
+    monkeypatch.setattr(streams, "MAX_DEPTH", loop_depth(nested.layers[0].root) - 1)
+    shallow = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
+    assert loop_depth(shallow.layers[0].root) == loop_depth(flat.layers[0].root)
+    cycles = [
+        evaluate_program(p, mode)[0].cycles
+        for p in (nested, flat, shallow)
+        for mode in ("fast", "full")
+    ]
+    assert len(set(cycles)) == 1
 
 
 def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 
 from isa.gemmini.commands import INPUT_BYTES, STREAMS, Affine, GemminiCommands, Loops
 from isa.gemmini.library import Tile
-from isa.program import Loop, periodic_runs
+from isa.program import MAX_DEPTH, Loop, PeriodicItem, loop_depth, periodic_runs, periodic_tree
 from tracer.errors import MappingError
 
 MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
 # Longest repeating group of tiles looked for: ResNet-50's tile sequences repeat every 2
 # to 16 tiles (input-channel blocks times the halves' alternation).
-MAX_TILE_PERIOD = 32
+MAX_TILE_PERIOD = 128
 ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run of tiles 1
 
 Dims = list[tuple[str, int, int, int]]  # (variable, trips, first value, step per trip)
@@ -155,6 +155,7 @@ class ConvLayout:
     kch_segments: list  # input channels in blocks of DIM: (blocks, first block, rows)
     och_segments: list  # output channels in blocks of DIM: (blocks, first block, columns)
     pixel_rows: Dims  # the batch and output-row loops
+    root_depth: int  # depth of the tile's outermost loops
 
 
 class TileStreams:
@@ -169,12 +170,15 @@ class TileStreams:
         # the default config (G LoopMatmul.scala:898, LoopConv.scala:266).
         self.blocks_per_mvin = max(1, commands.timing.dma_maxbytes // self.dim)
 
-    def tile_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+    def tile_streams(
+        self, tile: Tile, half: int, acc_half: int, root_depth: int = ROOT_DEPTH
+    ) -> tuple[list, list, list]:
         """(loads, execute, stores) of one tile in scratchpad half `half` and accumulator
-        half `acc_half`; each stream ends by marking the tile done with it
-        (GemminiCommands.stream_done): its computes wait for its loads' mark, the tile
-        after next, in this half, for the execute and store streams'."""
-        loads, execute, stores = self._streams(tile, half, acc_half)
+        half `acc_half`, their outermost loops at depth `root_depth`; each stream ends by
+        marking the tile done with it (GemminiCommands.stream_done): its computes wait for
+        its loads' mark, the tile after next, in this half, for the execute and store
+        streams'."""
+        loads, execute, stores = self._streams(tile, half, acc_half, root_depth)
 
         def done(stream: list, unit: str) -> list:
             if not stream:  # a tile that stores nothing has no store stream to finish
@@ -184,14 +188,18 @@ class TileStreams:
 
         return done(loads, "load"), done(execute, "execute"), done(stores, "store")
 
-    def _streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+    def _streams(
+        self, tile: Tile, half: int, acc_half: int, root_depth: int
+    ) -> tuple[list, list, list]:
         if tile.kind == "resadd":
-            return self._resadd_streams(tile, half, acc_half)
+            return self._resadd_streams(tile, half, acc_half, root_depth)
         if tile.kind == "average":
-            return self._average_streams(tile, half, acc_half)
-        return self._conv_streams(tile, half, acc_half)
+            return self._average_streams(tile, half, acc_half, root_depth)
+        return self._conv_streams(tile, half, acc_half, root_depth)
 
-    def _resadd_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+    def _resadd_streams(
+        self, tile: Tile, half: int, acc_half: int, root_depth: int
+    ) -> tuple[list, list, list]:
         """sp_tiled_resadd: one LOOP_WS with K = 0 (T gemmini.h L3135-3147): A moved into
         the accumulator (mvin), B added to it (mvin2, accumulating), C stored (mvout, up to
         4 blocks per row). Accumulator layout (i block, j block) -> (i * J + j) * DIM."""
@@ -226,7 +234,7 @@ class TileStreams:
                     return [self.commands.block(f"{opcode} resadd", [t])]
 
                 dims = [("row", blocks, first_block * dim, dim)]
-                loads += nest(dims, ROOT_DEPTH, pieces_of("col", j_runs, load), {})
+                loads += nest(dims, root_depth, pieces_of("col", j_runs, load), {})
         stores: list = [self.commands.block("config_st", [self.commands.config("store")])]
         step = self.blocks_per_mvin * dim
         for blocks, first_block, rows in segments(tile.ocols, dim):
@@ -242,10 +250,12 @@ class TileStreams:
                     return [self.commands.block("mvout resadd", [t])]
 
                 dims = [("row", blocks, first_block * dim, dim)]
-                stores += nest(dims, ROOT_DEPTH, pieces_of("col", runs, store), {})
+                stores += nest(dims, root_depth, pieces_of("col", runs, store), {})
         return loads, [], stores
 
-    def _average_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+    def _average_streams(
+        self, tile: Tile, half: int, acc_half: int, root_depth: int
+    ) -> tuple[list, list, list]:
         """sp_tiled_global_average (T gemmini.h L3318-3368): every pixel's channels are
         moved into the same accumulator rows, accumulating (one row, up to 4 blocks per
         mvin), then one mvout per channel block, scaled by 1 / pixels."""
@@ -280,7 +290,7 @@ class TileStreams:
                     return [self.commands.block("mvin average", [t])]
 
                 dims = [("pixel", pixels, first_pixel, 1)]
-                loads += nest(dims, ROOT_DEPTH, pieces_of("col", runs, load), {})
+                loads += nest(dims, root_depth, pieces_of("col", runs, load), {})
         stores: list = [self.commands.block("config_st", [self.commands.config("store")])]
         c_segments = segments(tile.ochs, dim)
 
@@ -290,17 +300,19 @@ class TileStreams:
             return [self.commands.block("mvout average", [t])]
 
         runs = [(blocks, first, 1) for blocks, first, _ in c_segments]
-        stores += pieces_of("col", runs, store)({}, ROOT_DEPTH)
+        stores += pieces_of("col", runs, store)({}, root_depth)
         return loads, [self.commands.block("config_ex", [self.commands.config("execute")])], stores
 
-    def _conv_streams(self, tile: Tile, half: int, acc_half: int) -> tuple[list, list, list]:
+    def _conv_streams(
+        self, tile: Tile, half: int, acc_half: int, root_depth: int
+    ) -> tuple[list, list, list]:
         """The LOOP_CONV_WS (or LOOP_WS) streams of one tile, in the RTL's loop orders and
         scratchpad layout (G LoopConv.scala:440-460,640-700): inputs from the start of the
         half, weights at its end, outputs in accumulator half `acc_half`."""
-        layout = self._conv_layout(tile, half, acc_half)
+        layout = self._conv_layout(tile, half, acc_half, root_depth)
         return self._conv_loads(layout), self._conv_execute(layout), self._conv_stores(layout)
 
-    def _conv_layout(self, tile: Tile, half: int, acc_half: int) -> ConvLayout:
+    def _conv_layout(self, tile: Tile, half: int, acc_half: int, root_depth: int) -> ConvLayout:
         dim = self.dim
         s = tile.stride
         irows = (tile.orows - 1) * s + tile.krows
@@ -350,6 +362,7 @@ class TileStreams:
             kch_segments=segments(tile.kchs, dim),
             och_segments=segments(tile.ochs, dim),
             pixel_rows=[("b", tile.batches, 0, 1), ("row", tile.orows, 0, 1)],
+            root_depth=root_depth,
         )
 
     def _conv_loads(self, layout: ConvLayout) -> list:
@@ -386,7 +399,7 @@ class TileStreams:
                 return [self.commands.block("mvin3 zeros" if zeros else "mvin3 bias", [t])]
 
             leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, bias)
-            loads += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
+            loads += nest(layout.pixel_rows, layout.root_depth, leaf, {})
         # Weights: och (up to 4 blocks per mvin), krow, kcol, kch (G LoopConv.scala:549-566).
         loads.append(config_ld)
         och_groups = column_groups(tile.ochs, self.blocks_per_mvin, dim)
@@ -413,7 +426,7 @@ class TileStreams:
                 ("krow", tile.krows, 0, 1),
                 ("kcol", tile.kcols, 0, 1),
             ]
-            loads += nest(dims, ROOT_DEPTH, channel_blocks, {})
+            loads += nest(dims, layout.root_depth, channel_blocks, {})
         # Inputs: b, irow, icol (up to DIM pixels), ich (up to 4 blocks) innermost
         # (G LoopConv.scala:366-388).
         loads.append(config_ld)
@@ -436,7 +449,7 @@ class TileStreams:
                 return pieces_of("kch", runs, mvin)(loops, depth)
 
             pixels = over_columns(dim, segments(layout.icols, dim), inputs, [])
-            loads += nest(input_rows, ROOT_DEPTH, pixels, {})
+            loads += nest(input_rows, layout.root_depth, pixels, {})
         return loads
 
     def _conv_execute(self, layout: ConvLayout) -> list:
@@ -537,7 +550,7 @@ class TileStreams:
                     return kernel_steps(lp, d, out_cols)
 
                 dims = [("och", blocks, first, 1), ("krow", tile.krows, 0, 1)]
-                execute_nodes += nest(dims, ROOT_DEPTH, krows, {})
+                execute_nodes += nest(dims, layout.root_depth, krows, {})
         else:  # LOOP_WS: k outermost, then j, then i (G LoopMatmul.scala:393-492)
             # Its outputs accumulate unless the tile starts the sums without a bias, and
             # then from its second k block on (G LoopMatmul.scala:427; T gemmini.h
@@ -557,7 +570,7 @@ class TileStreams:
 
                 execute_nodes += nest(
                     [("kch", blocks, first_block, 1)],
-                    ROOT_DEPTH,
+                    layout.root_depth,
                     pieces_of("och", och_runs, matmul_step),
                     {},
                 )
@@ -592,7 +605,7 @@ class TileStreams:
                 return [self.commands.block("mvout pooled", [t])]
 
             stores += nest(
-                [("b", tile.batches, 0, 1)], ROOT_DEPTH, pieces_of("och", runs, pooled), {}
+                [("b", tile.batches, 0, 1)], layout.root_depth, pieces_of("och", runs, pooled), {}
             )
         elif tile.last:
             stores.append(self.commands.block("config_st", [self.commands.config("store")]))
@@ -604,14 +617,16 @@ class TileStreams:
                 return [self.commands.block("mvout", [t])]
 
             leaf = over_columns_and_channels(dim, layout.col_segments, layout.och_segments, store)
-            stores += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})
+            stores += nest(layout.pixel_rows, layout.root_depth, leaf, {})
         return stores
 
     def layer_root(self, tiles: list[Tile]) -> Loop:
-        """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t; runs
+        """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t. Runs
         of repeating groups of tiles (a tile's key includes its scratchpad half and the
-        tile after it, so a group keeps the halves' alternation) become loops: their
-        bodies do not depend on the index, so fast evaluation can skip whole groups."""
+        tile after it, so a group keeps the halves' alternation) become loops, and runs
+        repeating within a group loops inside it (isa/program.py, periodic_tree): their
+        bodies do not depend on the indices, so fast evaluation can skip whole groups.
+        A layer whose nested loops would be deeper than a program may be keeps one level."""
         # Scratchpad halves alternate per loop. LoopConv moves to the other accumulator half
         # on every loop too; LoopMatmul only after a loop that stores C, so tiles that
         # accumulate over K share one (G LoopMatmul.scala:1185,1208,1249).
@@ -620,27 +635,52 @@ class TileStreams:
             previous = tiles[t - 1]
             flips = previous.loop_conv_ws or previous.last
             acc_halves[t] = acc_halves[t - 1] ^ int(flips)
-        cache: dict[tuple[Tile, int, int], tuple[list, list, list]] = {}
+        cache: dict[tuple[Tile, int, int, int], tuple[list, list, list]] = {}
 
-        def streams(t: int) -> tuple[list, list, list]:
-            key = (tiles[t], t % 2, acc_halves[t])
+        def streams(t: int, depth: int) -> tuple[list, list, list]:
+            key = (tiles[t], t % 2, acc_halves[t], depth)
             if key not in cache:
                 cache[key] = self.tile_streams(*key)
             return cache[key]
 
-        def step(t: int) -> list:
-            loads = streams(t + 1)[0] if t + 1 < len(tiles) else []
-            _, execute, stores = streams(t)
+        def step(t: int, depth: int) -> list:
+            loads = streams(t + 1, depth)[0] if t + 1 < len(tiles) else []
+            _, execute, stores = streams(t, depth)
             return loads + execute + stores
 
         def key(t: int) -> tuple[object, ...]:
             following = (tiles[t + 1], acc_halves[t + 1]) if t + 1 < len(tiles) else None
             return (following, tiles[t], t % 2, acc_halves[t])
 
-        body: list = [Loop("first loads", 1, tuple(streams(0)[0]))]
-        for start, period, repeats in periodic_runs(
-            [key(t) for t in range(len(tiles))], MAX_TILE_PERIOD
-        ):
-            group = [node for t in range(start, start + period) for node in step(t)]
-            body.append(Loop("tiles" if repeats > 1 else "tile", repeats, tuple(group)))
-        return Loop("layer", 1, tuple(body))
+        def nodes(items: list[PeriodicItem], depth: int) -> list:
+            """`items` as nodes whose loops lie at `depth`: a tile alone as its streams, a
+            run as a loop around its items."""
+            out: list = []
+            for item in items:
+                if isinstance(item, int):
+                    out += step(item, depth)
+                else:
+                    repeats, inner = item
+                    out.append(Loop("tiles", repeats, tuple(nodes(inner, depth + 1))))
+            return out
+
+        def root(items: list[PeriodicItem]) -> Loop:
+            body: list = [Loop("first loads", 1, tuple(streams(0, ROOT_DEPTH)[0]))]
+            for item in items:
+                if isinstance(item, int):
+                    body.append(Loop("tile", 1, tuple(step(item, ROOT_DEPTH))))
+                else:
+                    body.append(Loop("tiles", item[0], tuple(nodes(item[1], ROOT_DEPTH))))
+            return Loop("layer", 1, tuple(body))
+
+        keys = [key(t) for t in range(len(tiles))]
+        nested = root(periodic_tree(keys, MAX_TILE_PERIOD))
+        if loop_depth(nested) <= MAX_DEPTH:
+            return nested
+        one_level = periodic_runs(keys, MAX_TILE_PERIOD)
+        return root(
+            [
+                start if repeats == 1 else (repeats, list(range(start, start + period)))
+                for start, period, repeats in one_level
+            ]
+        )
