@@ -29,6 +29,7 @@ from isa.program import (
     Program,
     Template,
     count_instructions,
+    periodic_runs,
 )
 from tracer.workloads.layers import Dense, Model
 
@@ -247,3 +248,25 @@ GEMMINI_CALL_PARAMS = {
     "first_layer_optimizations": st.sampled_from(["true", "false"]),
     "bias": st.sampled_from(["true", "false"]),
 }
+
+
+def one_level_runs(keys: list, max_period: int) -> list:
+    """Runs of tiles as periodic_runs gives them, in periodic_tree's form: one level of
+    loops, none nested (what the Gemmini lowerings built before nesting)."""
+    return [
+        start if repeats == 1 else (repeats, list(range(start, start + period)))
+        for start, period, repeats in periodic_runs(keys, max_period)
+    ]
+
+
+def tile_loop_shapes(root: Loop) -> list[str]:
+    """Each loop of a layer's root as its "tiles" loops' trips, inner ones in parentheses:
+    "2(3,3)" is a loop of 2 trips around two loops of 3; a tile alone is ""."""
+
+    def shape(node: Loop) -> str:
+        inner = [text for child in node.body if isinstance(child, Loop) if (text := shape(child))]
+        if node.name != "tiles":
+            return ",".join(inner)
+        return f"{node.trips}" + (f"({','.join(inner)})" if inner else "")
+
+    return [shape(node) for node in root.body if isinstance(node, Loop)]

@@ -26,7 +26,9 @@ from tests.builders import (
     check_reaches_fast_path,
     examples,
     gemmini_machine,
+    one_level_runs,
     run_block,
+    tile_loop_shapes,
 )
 from tests.reference import reference_cycles
 from tracer.errors import DescriptionError
@@ -653,22 +655,6 @@ def test_periodic_tree_nests_the_runs_inside_a_repeated_group():
     assert periodic_tree([], 8) == []
 
 
-def _one_level(keys: list, max_period: int) -> list:
-    """The tile runs as periodic_runs gives them: one level of loops, none nested."""
-    return [
-        start if repeats == 1 else (repeats, list(range(start, start + period)))
-        for start, period, repeats in periodic_runs(keys, max_period)
-    ]
-
-
-def _tile_loops(node: Loop) -> str:
-    inner = [_tile_loops(child) for child in node.body if isinstance(child, Loop)]
-    inner = [text for text in inner if text]
-    if node.name != "tiles":
-        return ",".join(inner)
-    return f"{node.trips}" + (f"({','.join(inner)})" if inner else "")
-
-
 def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatch):
     # layer2.0.conv2 of ResNet-50 at batch 4 (192 tiles): a group of two rows of 6-tile
     # runs (3 input-channel blocks, the halves alternating) repeats, so the runs become
@@ -676,11 +662,10 @@ def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatc
     # one-level loops, and a layer whose nesting would pass MAX_DEPTH keeps one level.
     layer = ["layer2.0.conv2"]
     nested = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
-    tops = [_tile_loops(node) for node in nested.layers[0].root.body if isinstance(node, Loop)]
-    assert "2(3,3)" in tops
-    monkeypatch.setattr(streams, "periodic_tree", _one_level)
+    assert "2(3,3)" in tile_loop_shapes(nested.layers[0].root)
+    monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
     flat = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
-    assert all("(" not in _tile_loops(n) for n in flat.layers[0].root.body if isinstance(n, Loop))
+    assert all("(" not in shape for shape in tile_loop_shapes(flat.layers[0].root))
     monkeypatch.undo()
     monkeypatch.setattr(streams, "MAX_DEPTH", loop_depth(nested.layers[0].root) - 1)
     shallow = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)

@@ -12,18 +12,23 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
+from isa.gemmini import streams
 from isa.gemmini.commands import Affine, issued_by_cpu
 from isa.gemmini.lowering import lower
 from isa.gemmini.output_stationary import Piece, block_groups, block_rows
+from isa.program import loop_depth
 from tests.builders import (
     GEMMINI_MEMORY_PARAMS,
     check_fast_equals_full,
     gemmini_machine,
+    one_level_runs,
     run_block,
+    tile_loop_shapes,
     timeline,
 )
 from tests.reference import reference_cycles
 from tracer.errors import MappingError
+from tracer.lowering import lower_model
 from tracer.trace_io import iterate_blocks, resolve_address
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model
 
@@ -293,3 +298,26 @@ def test_small_os_layers_agree_with_the_reference_evaluator(layer):
     program = lower(find_accelerator("gemmini").resolve(params), Model("m", (layer,)))
     full = evaluate_program(program, "full")[0]
     assert full.cycles == reference_cycles(program, program.layers[0])
+
+
+def test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops(monkeypatch):
+    # BERT-base's attention.query at batch 4, output-stationary: 24 tiles, the 5-tile run
+    # of k0 tiles repeating within a group that repeats 3 times. Nesting moves no
+    # instruction: the cycles equal the one-level program's, and a layer whose nesting
+    # would pass MAX_DEPTH keeps one level.
+    def query(**patches) -> object:
+        monkeypatch.undo()
+        for name, value in patches.items():
+            monkeypatch.setattr(streams, name, value)
+        params = {"dataflow": "os"}
+        return lower_model("gemmini", params, "bert_base", batch=4, layers=["attention.query"])
+
+    nested = query()
+    assert "3(5)" in tile_loop_shapes(nested.layers[0].root)
+    flat = query(periodic_tree=one_level_runs)
+    assert all("(" not in shape for shape in tile_loop_shapes(flat.layers[0].root))
+    shallow = query(MAX_DEPTH=loop_depth(nested.layers[0].root) - 1)
+    assert tile_loop_shapes(shallow.layers[0].root) == tile_loop_shapes(flat.layers[0].root)
+    programs = (nested, flat, shallow)
+    cycles = {evaluate_program(p, mode)[0].cycles for p in programs for mode in ("fast", "full")}
+    assert len(cycles) == 1

@@ -26,8 +26,8 @@ from typing import NamedTuple
 from isa.gemmini.commands import Affine, GemminiCommands, Loops, issued_by_cpu
 from isa.gemmini.hierarchy import Where
 from isa.gemmini.library import Tile
-from isa.gemmini.streams import ROOT_DEPTH, nest, pieces_of, segments
-from isa.program import BlockRef, Loop, periodic_runs
+from isa.gemmini.streams import ROOT_DEPTH, layer_of_tiles, nest, pieces_of, segments
+from isa.program import BlockRef, Loop
 from tracer.errors import MappingError
 
 # gemmini_params.h's MAX_BYTES: the software's largest mvin is 64 bytes whatever the
@@ -111,7 +111,8 @@ class OutputStationaryTiles:
         """(I, J, K) of the tile in DIM-blocks."""
         return (-(-tile.ocols // self.dim), -(-tile.ochs // self.dim), -(-tile.kchs // self.dim))
 
-    def tile_commands(self, tile: Tile) -> list:
+    def tile_commands(self, tile: Tile, root_depth: int = ROOT_DEPTH) -> list:
+        """The tile's commands, their outermost loops at depth `root_depth`."""
         c = self.commands
         dim = self.dim
         blocks_i, blocks_j, blocks_k = self._blocks(tile)
@@ -138,16 +139,26 @@ class OutputStationaryTiles:
         if tile.first and tile.bias:
             d_groups = block_groups(tile.ochs, self.per_mvin_acc, dim)
             bias = self._mvins(
-                "mvin bias", c_at, ("i", rows_i), ("j", d_groups), tile.memory.bias, to_acc=True
+                "mvin bias",
+                c_at,
+                ("i", rows_i),
+                ("j", d_groups),
+                tile.memory.bias,
+                root_depth,
+                to_acc=True,
             )
             nodes += [config_ld, *bias]
         b_groups = block_groups(tile.ochs, self.per_mvin, dim)
-        b_mvins = self._mvins("mvin B", b_at, ("j", b_groups), ("k", rows_k), tile.memory.weight)
+        b_mvins = self._mvins(
+            "mvin B", b_at, ("j", b_groups), ("k", rows_k), tile.memory.weight, root_depth
+        )
         nodes += [config_ld, *b_mvins]
         a_groups = block_groups(tile.kchs, self.per_mvin, dim)
-        a_mvins = self._mvins("mvin A", a_at, ("i", rows_i), ("k", a_groups), tile.memory.input)
+        a_mvins = self._mvins(
+            "mvin A", a_at, ("i", rows_i), ("k", a_groups), tile.memory.input, root_depth
+        )
         nodes += [config_ld, *a_mvins]
-        nodes += self._execute(tile, a_at, b_at, c_at)
+        nodes += self._execute(tile, a_at, b_at, c_at, root_depth)
         if tile.last:
             # C_cols: the last j block moves only its columns (T gemmini.h L490-494)
             j_segments = segments(tile.ochs, dim)
@@ -160,7 +171,7 @@ class OutputStationaryTiles:
                     return [self._block("mvout", t)]
 
                 dims = [("i", piece.trips, piece.first, 1)]
-                nodes += nest(dims, ROOT_DEPTH, pieces_of("j", j_runs, mvout), {})
+                nodes += nest(dims, root_depth, pieces_of("j", j_runs, mvout), {})
         return nodes
 
     def _mvins(
@@ -170,6 +181,7 @@ class OutputStationaryTiles:
         outer: tuple[str, list[Piece]],
         inner: tuple[str, list[Piece]],
         where: Where,
+        root_depth: int,
         to_acc: bool = False,
     ) -> list:
         """mvins over `outer`, then `inner` (variable, pieces): one of them gives each
@@ -198,10 +210,12 @@ class OutputStationaryTiles:
             def leaf(loops, depth, o=o):
                 return inner_nodes(loops, depth, o)
 
-            nodes += nest([(outer_var, o.trips, o.first, o.step)], ROOT_DEPTH, leaf, {})
+            nodes += nest([(outer_var, o.trips, o.first, o.step)], root_depth, leaf, {})
         return nodes
 
-    def _execute(self, tile: Tile, a_at: Affine, b_at: Affine, c_at: Affine) -> list:
+    def _execute(
+        self, tile: Tile, a_at: Affine, b_at: Affine, c_at: Affine, root_depth: int
+    ) -> list:
         """i, j, k pairs. Rows: A's last i block and B's last k block may be short; the
         preload at k == K-1 sends results to C; the tile's first preload fires alone."""
         c = self.commands
@@ -251,25 +265,22 @@ class OutputStationaryTiles:
                     out += nest([("j", j_count, j0, 1)], depth, leaf, loops)
                 return out
 
-            nodes += nest([("i", i_count, i0, 1)], ROOT_DEPTH, j_nodes, {})
+            nodes += nest([("i", i_count, i0, 1)], root_depth, j_nodes, {})
         return nodes
 
     def layer_root(self, tiles: list[Tile]) -> Loop:
-        """The tiles in call order; a run of repeating tiles (equal tiles, or repeating
-        groups of up to `MAX_PERIOD`, e.g. the k0 tiles of each (i0, j0)) becomes a loop:
-        its body does not depend on the index, so fast evaluation can skip whole runs."""
-        cache: dict[Tile, list] = {}
+        """The tiles in call order, in loops over repeating groups of up to `MAX_PERIOD`
+        tiles (equal tiles, or groups such as the k0 tiles of each (i0, j0); streams.py,
+        layer_of_tiles)."""
+        cache: dict[tuple[Tile, int], list] = {}
 
-        def commands(tile: Tile) -> list:
-            if tile not in cache:
-                cache[tile] = self.tile_commands(tile)
-            return cache[tile]
+        def commands(t: int, depth: int) -> list:
+            key = (tiles[t], depth)
+            if key not in cache:
+                cache[key] = self.tile_commands(*key)
+            return cache[key]
 
-        body: list = []
-        for start, period, repeats in periodic_runs(tiles, MAX_PERIOD):
-            group = [node for tile in tiles[start : start + period] for node in commands(tile)]
-            body.append(Loop("tiles" if repeats > 1 else "tile", repeats, tuple(group)))
-        return Loop("layer", 1, tuple(body))
+        return layer_of_tiles(tiles, MAX_PERIOD, commands, [])
 
 
-MAX_PERIOD = 8  # longest repeating group of tiles looked for
+MAX_PERIOD = 64  # longest repeating group of tiles looked for

@@ -22,6 +22,9 @@ from scripts.bug_catalogue.common import (
 NESTED_TILES = (
     "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
+NESTED_OS_TILES = (
+    "tests/test_gemmini_os.py::test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops"
+)
 
 GEMMINI_BUGS = (
     Bug(
@@ -194,15 +197,15 @@ GEMMINI_BUGS = (
         'out.append(Loop("tiles", repeats, tuple(nodes(inner, depth + 1))))',
         'out.append(Loop("tiles", repeats, tuple(nodes(inner, depth))))',
         "a tile's operands name its own loops' indices, one deeper in a nested run of tiles",
-        (NESTED_TILES, "tests/test_gemmini.py"),
+        (NESTED_TILES, NESTED_OS_TILES, "tests/test_gemmini.py"),
     ),
     Bug(
         "gemmini.nested-tile-loops-past-max-depth",
         GEMMINI_STREAMS,
-        "        if loop_depth(nested) <= MAX_DEPTH:\n",
-        "        if loop_depth(nested) <= MAX_DEPTH + 1:\n",
+        "    if loop_depth(nested) <= MAX_DEPTH:\n",
+        "    if loop_depth(nested) <= MAX_DEPTH + 1:\n",
         "a layer whose nested tile loops would pass MAX_DEPTH keeps one level of loops",
-        (NESTED_TILES, "tests/test_gemmini.py"),
+        (NESTED_TILES, NESTED_OS_TILES, "tests/test_gemmini.py"),
     ),
 )
 
