@@ -6,8 +6,9 @@ measures which kinds of skipping could get there.
     .venv/bin/python benchmarks/gemmini_skip_bounds.py [--models resnet50] [--batches 1 4]
                                                        [--memo LAYER ...] [--periods]
 
-A Gemmini layer's loop tree (isa/gemmini/streams.py, layer_root) is a run of tiles, each
-a list of stream nests: the next tile's loads, this tile's execute, its stores, each a
+A Gemmini layer's loop tree (isa/gemmini/streams.py, layer_of_tiles) is a run of tiles
+(loops of repeating ones, nested where a run repeats inside a longer one), each a list of
+stream nests: the next tile's loads, this tile's execute, its stores, each a
 loop nest of one front end. Per (model, batch) it prints the instructions, the ones fast
 mode evaluates today (measured in this run), and three shares that bound, from below,
 what a kind of skipping must evaluate (static counts over the loop trees):
@@ -88,19 +89,58 @@ def _capped(program: Program, node: Node, cap: int) -> int:
     return min(node.trips, cap) * sum(_capped(program, child, cap) for child in node.body)
 
 
-def _nests(layer_root: Loop) -> Iterator[Node]:
-    """The stream nests of the layer's tiles, a loop of repeating tiles' once."""
+def _nests(layer_root: Loop) -> Iterator[tuple[Node, int]]:
+    """The stream nests of the layer's tiles, a loop of repeating tiles' once (and a run
+    nested in it, layer_of_tiles in isa/gemmini/streams.py, once), each with the loop
+    depth of its outermost loop."""
+
+    def within(body: tuple[Node, ...], depth: int) -> Iterator[tuple[Node, int]]:
+        for node in body:
+            if isinstance(node, Loop) and node.name == "tiles":
+                yield from within(node.body, depth + 1)
+            else:
+                yield node, depth
+
     for item in layer_root.body:
-        yield from item.body if isinstance(item, Loop) else (item,)
+        yield from within(item.body, 2) if isinstance(item, Loop) else ((item, 1),)
+
+
+def _from_depth(coefs: tuple[int, ...], depth: int) -> tuple[int, ...]:
+    """Coefficients of the loops from `depth` down, trailing zeros dropped: what names the
+    same addresses relative to a nest's own loops at whatever depth the nest lies."""
+    relative = list(coefs[depth:])
+    while relative and relative[-1] == 0:
+        relative.pop()
+    return tuple(relative)
+
+
+def _nests_in_order(layer_root: Loop) -> Iterator[tuple[Node, list[int]]]:
+    """Every stream nest the layer runs, in program order, with the loop indices above it
+    (the root's, then one per loop of tiles around it, nested runs included)."""
+
+    def within(body: tuple[Node, ...], index: list[int]) -> Iterator[tuple[Node, list[int]]]:
+        for node in body:
+            if isinstance(node, Loop) and node.name == "tiles":
+                for trip in range(node.trips):
+                    yield from within(node.body, [*index, trip])
+            else:
+                yield node, index
+
+    for item in layer_root.body:
+        if isinstance(item, Loop):
+            for trip in range(item.trips):
+                yield from within(item.body, [0, trip])
+        else:
+            yield item, [0]
 
 
 def static_bounds(program: Program) -> dict[str, int]:
     """Instructions each kind of skipping evaluates at least (see the module doc)."""
 
     @cache
-    def block_shape(block: int) -> tuple[Template, ...]:
+    def block_shape(block: int, depth: int) -> tuple[Template, ...]:
         def unbased(operands: tuple[Operand, ...]) -> tuple[Operand, ...]:
-            return tuple(replace(o, base=0) for o in operands)
+            return tuple(replace(o, base=0, coefs=_from_depth(o.coefs, depth)) for o in operands)
 
         return tuple(
             replace(
@@ -109,19 +149,21 @@ def static_bounds(program: Program) -> dict[str, int]:
                 writes=unbased(t.writes),
                 marks=unbased(t.marks),
                 read_marks=unbased(t.read_marks),
+                instance_coefs=_from_depth(t.instance_coefs, depth),
             )
             for t in program.blocks[block].templates
         )
 
-    def shape(node: Node) -> object:
+    def shape(node: Node, depth: int) -> object:
+        """The nest at `depth` relative to its own loops (depth: its outermost loop's)."""
         if isinstance(node, BlockRef):
-            return block_shape(node.block)
-        return (node.trips, tuple(shape(child) for child in node.body))
+            return block_shape(node.block, depth)
+        return (node.trips, tuple(shape(child, depth) for child in node.body))
 
     once: dict[object, tuple[int, int]] = {}
     for layer in program.layers:
-        for nest in _nests(layer.root):
-            once.setdefault(shape(nest), (_count(program, nest), _capped(program, nest, 2)))
+        for nest, depth in _nests(layer.root):
+            once.setdefault(shape(nest, depth), (_count(program, nest), _capped(program, nest, 2)))
     return {
         "instructions": sum(_count(program, layer.root) for layer in program.layers),
         "periods <= 2 iterations": sum(_capped(program, layer.root, 2) for layer in program.layers),
@@ -359,46 +401,41 @@ def memo_replay(
     first_key: dict[int, tuple] = {}
     seen: dict[tuple, tuple] = {}
     replay = MemoReplay()
-    for item in layer.root.body:
-        trips = item.trips if isinstance(item, Loop) else 1
-        body = item.body if isinstance(item, Loop) else (item,)
-        for trip in range(trips):
-            for nest in body:
-                index = [0, trip]
-                if id(nest) not in footprints:
-                    footprints[id(nest)] = Footprint(_executions(program, nest, index))
-                footprint = footprints[id(nest)]
-                key = _state_key(machine_state, footprint)
-                floor = machine_state.issue_time[footprint.frontend] if key is not None else 0
-                ran, latest_end = _count(program, nest), machine_state.max_end
-                machine_state.max_end = 0  # the nest's own latest end, for the check below
-                hit = memo_hits and key is not None and (id(nest), key) in seen
-                if key is not None:
-                    _count_key_reads(replay, footprint, key)
-                if periods and not hit:
-                    replay.evaluated_with_periods += _run_with_periods(
-                        machine_state, program, nest, index, True, replay, largest
-                    )
-                else:
-                    for template, at in _executions(program, nest, index):
-                        machine_state.step(template, at)
-                nest_end = machine_state.max_end - floor
-                machine_state.max_end = max(machine_state.max_end, latest_end)
-                replay.instructions += ran
-                replay.nests += 1
-                after = key and (_state_key(machine_state, footprint, floor), nest_end)
-                if key is not None and (id(nest), key) in seen:
-                    if seen[id(nest), key] != after:
-                        raise SystemExit(f"{layer_name}: a nest with an equal key ended otherwise")
-                    replay.skipped += 1
-                    continue
-                replay.evaluated += ran
-                if key is not None:
-                    seen[id(nest), key] = after
-                    first = first_key.setdefault(id(nest), key)
-                    replay.differing.update(
-                        part for part, a, b in zip(KEY_PARTS, first, key, strict=True) if a != b
-                    )
+    for nest, index in _nests_in_order(layer.root):
+        if id(nest) not in footprints:
+            footprints[id(nest)] = Footprint(_executions(program, nest, index))
+        footprint = footprints[id(nest)]
+        key = _state_key(machine_state, footprint)
+        floor = machine_state.issue_time[footprint.frontend] if key is not None else 0
+        ran, latest_end = _count(program, nest), machine_state.max_end
+        machine_state.max_end = 0  # the nest's own latest end, for the check below
+        hit = memo_hits and key is not None and (id(nest), key) in seen
+        if key is not None:
+            _count_key_reads(replay, footprint, key)
+        if periods and not hit:
+            replay.evaluated_with_periods += _run_with_periods(
+                machine_state, program, nest, index, True, replay, largest
+            )
+        else:
+            for template, at in _executions(program, nest, index):
+                machine_state.step(template, at)
+        nest_end = machine_state.max_end - floor
+        machine_state.max_end = max(machine_state.max_end, latest_end)
+        replay.instructions += ran
+        replay.nests += 1
+        after = key and (_state_key(machine_state, footprint, floor), nest_end)
+        if key is not None and (id(nest), key) in seen:
+            if seen[id(nest), key] != after:
+                raise SystemExit(f"{layer_name}: a nest with an equal key ended otherwise")
+            replay.skipped += 1
+            continue
+        replay.evaluated += ran
+        if key is not None:
+            seen[id(nest), key] = after
+            first = first_key.setdefault(id(nest), key)
+            replay.differing.update(
+                part for part, a, b in zip(KEY_PARTS, first, key, strict=True) if a != b
+            )
     replay.cycles = machine_state.max_end
     return replay
 

@@ -4,8 +4,9 @@ property tests share, which also counts how often fast mode skips a period."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import pytest
@@ -31,6 +32,7 @@ from isa.program import (
     count_instructions,
     periodic_runs,
 )
+from tracer.trace_io import iterate_blocks, resolve_address
 from tracer.workloads.layers import Dense, Model
 
 
@@ -270,3 +272,29 @@ def tile_loop_shapes(root: Loop) -> list[str]:
         return f"{node.trips}" + (f"({','.join(inner)})" if inner else "")
 
     return [shape(node) for node in root.body if isinstance(node, Loop)]
+
+
+def concrete_instructions(program: Program, layer: LayerProgram) -> tuple[int, str]:
+    """How many instructions `layer` runs and a digest of them in program order: each
+    template's fields with every operand's address resolved at its loop indices and its
+    unit instance at them. Two loop trees run the same instructions if and only if (up to
+    a digest collision) the two are equal, however their loops nest."""
+    lists = ("reads", "writes", "marks", "read_marks")
+    unresolved = dict.fromkeys(lists, ())
+    digest = hashlib.sha256()
+    count = 0
+    described: dict[int, list] = {}  # per block: its templates' other fields, once
+    for block, index in iterate_blocks(layer.root):
+        if block not in described:
+            described[block] = [
+                (repr(replace(t, instance_coefs=(), **unresolved)), t)
+                for t in program.blocks[block].templates
+            ]
+        for fields, template in described[block]:
+            at = [
+                [(o.space, resolve_address(o, index), o.count) for o in getattr(template, name)]
+                for name in lists
+            ]
+            digest.update(f"{fields}|{at}|{template.instance_at(index)}".encode())
+            count += 1
+    return count, digest.hexdigest()

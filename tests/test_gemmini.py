@@ -24,6 +24,7 @@ from tests.builders import (
     SAMPLINGS,
     check_fast_equals_full,
     check_reaches_fast_path,
+    concrete_instructions,
     examples,
     gemmini_machine,
     one_level_runs,
@@ -656,26 +657,45 @@ def test_periodic_tree_nests_the_runs_inside_a_repeated_group():
 
 
 def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatch):
-    # layer2.0.conv2 of ResNet-50 at batch 4 (192 tiles): a group of two rows of 6-tile
-    # runs (3 input-channel blocks, the halves alternating) repeats, so the runs become
-    # loops inside the group's. Nesting moves no instruction: the cycles equal those of the
-    # one-level loops, and a layer whose nesting would pass MAX_DEPTH keeps one level.
-    layer = ["layer2.0.conv2"]
-    nested = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
-    assert "2(3,3)" in tile_loop_shapes(nested.layers[0].root)
+    # ResNet-50 at batch 4: layer2.0.conv2's 192 tiles hold a group of two rows of 6-tile
+    # runs (3 input-channel blocks, the halves alternating) that repeats, so the runs
+    # become loops inside the group's; layer3.0.conv3 (conv streams) and layer4.0.add
+    # (a residual addition's streams) nest too. Nesting moves no instruction: each layer
+    # runs exactly the instructions, at the addresses, of the one-level program (every
+    # stream built at the depth of the loop around it), in the same cycles.
+    nested = lower_model("gemmini", {}, "resnet50", batch=4)
     monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
-    flat = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
-    assert all("(" not in shape for shape in tile_loop_shapes(flat.layers[0].root))
+    flat = lower_model("gemmini", {}, "resnet50", batch=4)
     monkeypatch.undo()
+    shapes = {layer.name: tile_loop_shapes(layer.root) for layer in nested.layers}
+    assert "2(3,3)" in shapes["layer2.0.conv2"]
+    for name in ("layer3.0.conv3", "layer4.0.add"):
+        assert any("(" in shape for shape in shapes[name]), name
+        a, b = (next(x for x in p.layers if x.name == name) for p in (nested, flat))
+        assert all("(" not in shape for shape in tile_loop_shapes(b.root))
+        assert concrete_instructions(nested, a) == concrete_instructions(flat, b), name
+    programs = (nested, flat)
+    layers = ["layer3.0.conv3", "layer4.0.add"]
+    cycles = {
+        mode: [[r.cycles for r in Evaluation(p, mode).run() if r.name in layers] for p in programs]
+        for mode in ("fast", "full")
+    }
+    assert cycles["fast"][0] == cycles["fast"][1] == cycles["full"][0] == cycles["full"][1]
+
+
+def test_nested_tile_loops_deeper_than_a_program_may_be_keep_one_level(monkeypatch):
+    layer = ["layer3.0.conv3"]  # loops 3(4,4) at batch 4
+    nested = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
     monkeypatch.setattr(streams, "MAX_DEPTH", loop_depth(nested.layers[0].root) - 1)
     shallow = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
+    monkeypatch.undo()
+    monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
+    flat = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
+    assert tile_loop_shapes(shallow.layers[0].root) == tile_loop_shapes(flat.layers[0].root)
     assert loop_depth(shallow.layers[0].root) == loop_depth(flat.layers[0].root)
-    cycles = [
-        evaluate_program(p, mode)[0].cycles
-        for p in (nested, flat, shallow)
-        for mode in ("fast", "full")
-    ]
-    assert len(set(cycles)) == 1
+    assert concrete_instructions(shallow, shallow.layers[0]) == concrete_instructions(
+        nested, nested.layers[0]
+    )
 
 
 def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():

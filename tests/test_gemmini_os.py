@@ -20,6 +20,7 @@ from isa.program import loop_depth
 from tests.builders import (
     GEMMINI_MEMORY_PARAMS,
     check_fast_equals_full,
+    concrete_instructions,
     gemmini_machine,
     one_level_runs,
     run_block,
@@ -318,6 +319,8 @@ def test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops(monkeyp
     assert all("(" not in shape for shape in tile_loop_shapes(flat.layers[0].root))
     shallow = query(MAX_DEPTH=loop_depth(nested.layers[0].root) - 1)
     assert tile_loop_shapes(shallow.layers[0].root) == tile_loop_shapes(flat.layers[0].root)
+    # The same instructions at the same addresses, in the same cycles.
     programs = (nested, flat, shallow)
+    assert len({concrete_instructions(p, p.layers[0]) for p in programs}) == 1
     cycles = {evaluate_program(p, mode)[0].cycles for p in programs for mode in ("fast", "full")}
     assert len(cycles) == 1

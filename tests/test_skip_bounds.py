@@ -5,12 +5,17 @@ hold against what fast mode evaluates."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
 import sys
+from types import ModuleType
 
+from isa.gemmini import streams
+from tests.builders import one_level_runs, tile_loop_shapes
 from tests.doc_tables import ROOT
+from tracer.lowering import lower_model
 
 
 def _run_script(*options: str) -> subprocess.CompletedProcess[str]:
@@ -110,3 +115,34 @@ def test_the_runs_an_operand_would_visit_are_fewer_than_its_locations() -> None:
     operands, locations, runs, at_end, most = (int(g.replace(",", "")) for g in line.groups())
     assert 0 < operands <= runs and 5 * runs < locations
     assert 0 < at_end <= most
+
+
+def _skip_bounds_module(monkeypatch) -> ModuleType:
+    """benchmarks/gemmini_skip_bounds.py imported in-process, as when run as a script (it
+    imports bench_core and tests/reference.py by their folders); sys.path and
+    sys.modules are restored after the test."""
+    folders = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
+    monkeypatch.setattr(sys, "path", [*sys.path, *folders])
+    spec = importlib.util.spec_from_file_location(
+        "gemmini_skip_bounds", ROOT / "benchmarks" / "gemmini_skip_bounds.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_static_bounds_count_a_nest_once_however_the_tile_loops_nest(monkeypatch) -> None:
+    # Nested tile loops (isa/gemmini/streams.py, layer_of_tiles) move no instruction, so
+    # the nests the script finds, and their distinct shapes (a nest built at another depth
+    # has the same shape relative to its own loops), are those of the one-level program.
+    bounds = _skip_bounds_module(monkeypatch).static_bounds
+    nested = lower_model("gemmini", {}, "resnet50", batch=4)
+    assert any("(" in s for layer in nested.layers for s in tile_loop_shapes(layer.root))
+    monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
+    flat = lower_model("gemmini", {}, "resnet50", batch=4)
+    nested_bounds, flat_bounds = bounds(nested), bounds(flat)
+    for share in ("instructions", "each nest once", "both"):
+        assert nested_bounds[share] == flat_bounds[share], share
+    # Loops of tiles capped at two iterations: nesting only lowers that bound.
+    assert nested_bounds["periods <= 2 iterations"] <= flat_bounds["periods <= 2 iterations"]

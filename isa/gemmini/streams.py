@@ -140,8 +140,10 @@ def layer_of_tiles(
     gives its nodes, their outermost loops at `depth`). A run of repeating groups of
     tiles becomes a loop, and runs repeating within a group loops inside it
     (isa/program.py, periodic_tree): their bodies do not depend on the indices, so fast
-    evaluation can skip whole groups. A tile alone is a one-trip loop. A layer whose nested
-    loops would be deeper than a program may be keeps one level of loops."""
+    evaluation can skip whole groups. A tile alone at the root is a one-trip loop; within a
+    group its nodes stand in the group's body. A layer whose nested loops would be deeper
+    than a program may be keeps one level of loops (the blocks built for the deeper
+    attempt stay in the program's block table, unused; no zoo model nests that deep)."""
 
     def nodes(items: list[PeriodicItem], depth: int) -> list:
         out: list = []

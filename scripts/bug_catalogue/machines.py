@@ -22,6 +22,9 @@ from scripts.bug_catalogue.common import (
 NESTED_TILES = (
     "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
+NESTED_TOO_DEEP = (
+    "tests/test_gemmini.py::test_nested_tile_loops_deeper_than_a_program_may_be_keep_one_level"
+)
 NESTED_OS_TILES = (
     "tests/test_gemmini_os.py::test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops"
 )
@@ -205,7 +208,31 @@ GEMMINI_BUGS = (
         "    if loop_depth(nested) <= MAX_DEPTH:\n",
         "    if loop_depth(nested) <= MAX_DEPTH + 1:\n",
         "a layer whose nested tile loops would pass MAX_DEPTH keeps one level of loops",
-        (NESTED_TILES, NESTED_OS_TILES, "tests/test_gemmini.py"),
+        (NESTED_TOO_DEEP, NESTED_OS_TILES, "tests/test_gemmini.py"),
+    ),
+    Bug(
+        "gemmini.nested-resadd-stores-at-the-root-depth",
+        GEMMINI_STREAMS,
+        'stores += nest(dims, root_depth, pieces_of("col", runs, store), {})',
+        'stores += nest(dims, ROOT_DEPTH, pieces_of("col", runs, store), {})',
+        "a residual addition's stores loop at the depth of the tile loop around them",
+        (NESTED_TILES, "tests/test_gemmini.py"),
+    ),
+    Bug(
+        "gemmini.nested-conv-bias-loads-at-the-root-depth",
+        GEMMINI_STREAMS,
+        "loads += nest(layout.pixel_rows, layout.root_depth, leaf, {})",
+        "loads += nest(layout.pixel_rows, ROOT_DEPTH, leaf, {})",
+        "a conv tile's bias loads loop at the depth of the tile loop around them",
+        (NESTED_TILES, "tests/test_gemmini.py"),
+    ),
+    Bug(
+        "gemmini.nested-os-mvins-at-the-root-depth",
+        GEMMINI_OS,
+        "nodes += nest([(outer_var, o.trips, o.first, o.step)], root_depth, leaf, {})",
+        "nodes += nest([(outer_var, o.trips, o.first, o.step)], ROOT_DEPTH, leaf, {})",
+        "an OS tile's mvins loop at the depth of the tile loop around them",
+        (NESTED_OS_TILES, "tests/test_gemmini_os.py"),
     ),
 )
 
