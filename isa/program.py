@@ -9,6 +9,7 @@ per-step block, only the trip counts differ.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from operator import attrgetter
@@ -361,6 +362,8 @@ def periodic_runs(keys: list, max_period: int) -> list[tuple[int, int, int]]:
     while start < len(seq):
         best_period, best_repeats = 1, 1
         for period in range(1, min(max_period, (len(seq) - start) // 2) + 1):
+            if seq[start + period] != seq[start]:
+                continue  # no repeat of this period starts here
             group = seq[start : start + period]
             repeats = 1
             while seq[start + repeats * period : start + (repeats + 1) * period] == group:
@@ -396,3 +399,55 @@ def _periodic_items(keys: list, first: int, end: int, max_period: int) -> list[P
         else:
             items.append((repeats, _periodic_items(keys, at, at + period, max_period)))
     return items
+
+
+STEP_DEPTH = 2  # depth of a step's outermost loops at the root: the root is 0, its loop 1
+
+
+def layer_of_steps(
+    keys: list,
+    max_period: int,
+    step_nodes: Callable[[int, int], list],
+    head: list,
+    names: tuple[str, str] = ("step", "steps"),
+) -> Loop:
+    """A layer's root: `head`, then its steps in order (step t's key keys[t], equal keys
+    meaning equal nodes; step_nodes(t, depth) gives its nodes, their outermost loops at
+    `depth`). A run of repeating groups of steps becomes a loop, and runs repeating within
+    a group loops inside it (periodic_tree): their bodies do not depend on the indices,
+    so fast evaluation can skip whole groups (docs/design.md §4.2). Loops are named
+    names[1]; a step alone at the root is a one-trip loop names[0], within a group its
+    nodes stand in the group's body. A layer whose nested loops would be deeper than
+    MAX_DEPTH keeps one level of loops (the blocks built for the deeper attempt stay in
+    the program's block table, unused)."""
+    alone, repeated = names
+
+    def nodes(items: list[PeriodicItem], depth: int) -> list:
+        out: list = []
+        for item in items:
+            if isinstance(item, int):
+                out += step_nodes(item, depth)
+            else:
+                repeats, inner = item
+                out.append(Loop(repeated, repeats, tuple(nodes(inner, depth + 1))))
+        return out
+
+    def root(items: list[PeriodicItem]) -> Loop:
+        body = list(head)
+        for item in items:
+            if isinstance(item, int):
+                body.append(Loop(alone, 1, tuple(step_nodes(item, STEP_DEPTH))))
+            else:
+                body.append(Loop(repeated, item[0], tuple(nodes(item[1], STEP_DEPTH))))
+        return Loop("layer", 1, tuple(body))
+
+    nested = root(periodic_tree(keys, max_period))
+    if loop_depth(nested) <= MAX_DEPTH:
+        return nested
+    one_level = periodic_runs(keys, max_period)
+    return root(
+        [
+            start if repeats == 1 else (repeats, list(range(start, start + period)))
+            for start, period, repeats in one_level
+        ]
+    )

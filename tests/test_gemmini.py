@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import isa.program as isa_program
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import Evaluation, evaluate_program
-from isa.gemmini import streams
 from isa.gemmini.commands import Affine, GemminiCommands, row_requests
 from isa.gemmini.hierarchy import DRAM, L2, Where
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
@@ -664,7 +664,7 @@ def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatc
     # runs exactly the instructions, at the addresses, of the one-level program (every
     # stream built at the depth of the loop around it), in the same cycles.
     nested = lower_model("gemmini", {}, "resnet50", batch=4)
-    monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
+    monkeypatch.setattr(isa_program, "periodic_tree", one_level_runs)
     flat = lower_model("gemmini", {}, "resnet50", batch=4)
     monkeypatch.undo()
     shapes = {layer.name: tile_loop_shapes(layer.root) for layer in nested.layers}
@@ -686,10 +686,10 @@ def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatc
 def test_nested_tile_loops_deeper_than_a_program_may_be_keep_one_level(monkeypatch):
     layer = ["layer3.0.conv3"]  # loops 3(4,4) at batch 4
     nested = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
-    monkeypatch.setattr(streams, "MAX_DEPTH", loop_depth(nested.layers[0].root) - 1)
+    monkeypatch.setattr(isa_program, "MAX_DEPTH", loop_depth(nested.layers[0].root) - 1)
     shallow = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
     monkeypatch.undo()
-    monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
+    monkeypatch.setattr(isa_program, "periodic_tree", one_level_runs)
     flat = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
     assert tile_loop_shapes(shallow.layers[0].root) == tile_loop_shapes(flat.layers[0].root)
     assert loop_depth(shallow.layers[0].root) == loop_depth(flat.layers[0].root)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import isa.program as isa_program
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
-from isa.gemmini import streams
 from isa.gemmini.commands import Affine, issued_by_cpu
 from isa.gemmini.lowering import lower
 from isa.gemmini.output_stationary import Piece, block_groups, block_rows
@@ -309,7 +309,7 @@ def test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops(monkeyp
     def query(**patches) -> object:
         monkeypatch.undo()
         for name, value in patches.items():
-            monkeypatch.setattr(streams, name, value)
+            monkeypatch.setattr(isa_program, name, value)
         params = {"dataflow": "os"}
         return lower_model("gemmini", params, "bert_base", batch=4, layers=["attention.query"])
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from types import ModuleType
 
-from isa.gemmini import streams
+import isa.program as isa_program
 from tests.builders import one_level_runs, tile_loop_shapes
 from tests.doc_tables import ROOT
 from tracer.lowering import lower_model
@@ -133,13 +133,13 @@ def _skip_bounds_module(monkeypatch) -> ModuleType:
 
 
 def test_the_static_bounds_count_a_nest_once_however_the_tile_loops_nest(monkeypatch) -> None:
-    # Nested tile loops (isa/gemmini/streams.py, layer_of_tiles) move no instruction, so
+    # Nested tile loops (isa/program.py, layer_of_steps) move no instruction, so
     # the nests the script finds, and their distinct shapes (a nest built at another depth
     # has the same shape relative to its own loops), are those of the one-level program.
     bounds = _skip_bounds_module(monkeypatch).static_bounds
     nested = lower_model("gemmini", {}, "resnet50", batch=4)
     assert any("(" in s for layer in nested.layers for s in tile_loop_shapes(layer.root))
-    monkeypatch.setattr(streams, "periodic_tree", one_level_runs)
+    monkeypatch.setattr(isa_program, "periodic_tree", one_level_runs)
     flat = lower_model("gemmini", {}, "resnet50", batch=4)
     nested_bounds, flat_bounds = bounds(nested), bounds(flat)
     for share in ("instructions", "each nest once", "both"):

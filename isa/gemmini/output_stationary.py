@@ -26,8 +26,8 @@ from typing import NamedTuple
 from isa.gemmini.commands import Affine, GemminiCommands, Loops, issued_by_cpu
 from isa.gemmini.hierarchy import Where
 from isa.gemmini.library import Tile
-from isa.gemmini.streams import ROOT_DEPTH, layer_of_tiles, nest, pieces_of, segments
-from isa.program import BlockRef, Loop
+from isa.gemmini.streams import ROOT_DEPTH, nest, pieces_of, segments
+from isa.program import BlockRef, Loop, layer_of_steps
 from tracer.errors import MappingError
 
 # gemmini_params.h's MAX_BYTES: the software's largest mvin is 64 bytes whatever the
@@ -271,7 +271,7 @@ class OutputStationaryTiles:
     def layer_root(self, tiles: list[Tile]) -> Loop:
         """The tiles in call order, in loops over repeating groups of up to `MAX_PERIOD`
         tiles (equal tiles, or groups such as the k0 tiles of each (i0, j0); streams.py,
-        layer_of_tiles)."""
+        isa/program.py, layer_of_steps)."""
         cache: dict[tuple[Tile, int], list] = {}
 
         def commands(t: int, depth: int) -> list:
@@ -280,7 +280,7 @@ class OutputStationaryTiles:
                 cache[key] = self.tile_commands(*key)
             return cache[key]
 
-        return layer_of_tiles(tiles, MAX_PERIOD, commands, [])
+        return layer_of_steps(tiles, MAX_PERIOD, commands, [], ("tile", "tiles"))
 
 
 MAX_PERIOD = 64  # longest repeating group of tiles looked for

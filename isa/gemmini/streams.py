@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from isa.gemmini.commands import INPUT_BYTES, STREAMS, Affine, GemminiCommands, Loops
 from isa.gemmini.library import Tile
-from isa.program import MAX_DEPTH, Loop, PeriodicItem, loop_depth, periodic_runs, periodic_tree
+from isa.program import STEP_DEPTH, Loop, layer_of_steps
 from tracer.errors import MappingError
 
 MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
@@ -23,7 +23,7 @@ MIN_GROUP_ROWS = 4  # G ExecuteController.scala:293-299
 # to 16 tiles (input-channel blocks times the halves' alternation), and groups of those
 # every 48 (two rows of tiles; 256 finds nothing more on ResNet-50 at batch 4).
 MAX_TILE_PERIOD = 128
-ROOT_DEPTH = 2  # depth of a tile's outermost loop: the layer root is 0, the run of tiles 1
+ROOT_DEPTH = STEP_DEPTH  # depth of a tile's outermost loop: the root is 0, its tile loop 1
 
 Dims = list[tuple[str, int, int, int]]  # (variable, trips, first value, step per trip)
 Leaf = Callable[[Loops, int], list]
@@ -131,49 +131,6 @@ def over_columns_and_channels(dim: int, column_segments, channel_segments, make)
         return nodes
 
     return leaf
-
-
-def layer_of_tiles(
-    keys: list, max_period: int, tile_nodes: Callable[[int, int], list], head: list
-) -> Loop:
-    """A layer's root: `head`, then its tiles (tile t's key keys[t]; tile_nodes(t, depth)
-    gives its nodes, their outermost loops at `depth`). A run of repeating groups of
-    tiles becomes a loop, and runs repeating within a group loops inside it
-    (isa/program.py, periodic_tree): their bodies do not depend on the indices, so fast
-    evaluation can skip whole groups. A tile alone at the root is a one-trip loop; within a
-    group its nodes stand in the group's body. A layer whose nested loops would be deeper
-    than a program may be keeps one level of loops (the blocks built for the deeper
-    attempt stay in the program's block table, unused; no zoo model nests that deep)."""
-
-    def nodes(items: list[PeriodicItem], depth: int) -> list:
-        out: list = []
-        for item in items:
-            if isinstance(item, int):
-                out += tile_nodes(item, depth)
-            else:
-                repeats, inner = item
-                out.append(Loop("tiles", repeats, tuple(nodes(inner, depth + 1))))
-        return out
-
-    def root(items: list[PeriodicItem]) -> Loop:
-        body = list(head)
-        for item in items:
-            if isinstance(item, int):
-                body.append(Loop("tile", 1, tuple(tile_nodes(item, ROOT_DEPTH))))
-            else:
-                body.append(Loop("tiles", item[0], tuple(nodes(item[1], ROOT_DEPTH))))
-        return Loop("layer", 1, tuple(body))
-
-    nested = root(periodic_tree(keys, max_period))
-    if loop_depth(nested) <= MAX_DEPTH:
-        return nested
-    one_level = periodic_runs(keys, max_period)
-    return root(
-        [
-            start if repeats == 1 else (repeats, list(range(start, start + period)))
-            for start, period, repeats in one_level
-        ]
-    )
 
 
 @dataclass(frozen=True)
@@ -666,8 +623,9 @@ class TileStreams:
 
     def layer_root(self, tiles: list[Tile]) -> Loop:
         """Loads of tile 0, then per tile t: loads of t + 1, execute and stores of t, in
-        loops over repeating groups of tiles (layer_of_tiles). A tile's key includes its
-        scratchpad half and the tile after it, so a group keeps the halves' alternation."""
+        loops over repeating groups of tiles (isa/program.py, layer_of_steps). A tile's
+        key includes its scratchpad half and the tile after it, so a group keeps the
+        halves' alternation."""
         # Scratchpad halves alternate per loop. LoopConv moves to the other accumulator half
         # on every loop too; LoopMatmul only after a loop that stores C, so tiles that
         # accumulate over K share one (G LoopMatmul.scala:1185,1208,1249).
@@ -695,4 +653,4 @@ class TileStreams:
 
         first_loads = Loop("first loads", 1, tuple(streams(0, ROOT_DEPTH)[0]))
         keys = [key(t) for t in range(len(tiles))]
-        return layer_of_tiles(keys, MAX_TILE_PERIOD, step, [first_loads])
+        return layer_of_steps(keys, MAX_TILE_PERIOD, step, [first_loads], ("tile", "tiles"))

@@ -35,11 +35,12 @@ later. (With one in-order DRAM interface the stores of the step that last read a
 come before its refill and already keep the refill after the reads; the credits state the
 rule itself, for a DRAM that would not.)
 
-The loop tree: root > a period loop of 2 x y_steps steps (the slot pattern repeats) >
-steps > an element loop > a pair loop whose unit instances and slots move with the pair
-index; the steps that break the pattern (the last tile's, whose loads have nothing to
-prefetch) follow the period loop. Every loop but the pair loops is index-independent, so
-fast evaluation skips them (docs/design.md §4.2).
+The loop tree: root > loops over the repeating runs of steps (isa/program.py,
+layer_of_steps: the slot pattern repeats every 2 x y_steps steps, and within a tile
+every 2 steps; runs within runs nest) > steps > an element loop > a pair loop whose unit
+instances and slots move with the pair index; the steps that break the pattern (the last
+tile's, whose loads have nothing to prefetch) stand alone. Every loop but the pair loops
+is index-independent, so fast evaluation skips them (docs/design.md §4.2).
 """
 
 from __future__ import annotations
@@ -60,12 +61,16 @@ from isa.program import (
     Operand,
     Program,
     Template,
+    layer_of_steps,
     memory_action,
 )
 from tracer.workloads.layers import GEMM_LAYERS, Layer, Model, gemm_operands
 
 Node = Loop | BlockRef
 SLOTS = 2  # double buffering: two slots per tile
+# Longest repeating group of steps looked for: the slot pattern repeats every 2 x y_steps
+# steps (at most 154 in the zoo: y_steps 77), runs within it more often.
+MAX_STEP_PERIOD = 256
 # The memories the actions count, in 32-bit words (TopParam.scala:9, wordWidth 32): every
 # PMU's scratchpad as one memory, and the DRAM behind the fringe.
 PMU, DRAM = "pmu", "dram"
@@ -279,20 +284,24 @@ class _LayerLowering:
         nodes.append(self.stores(index % SLOTS, depth))
         return nodes
 
-    def root(self) -> Loop:
+    def step_key(self, index: int) -> tuple[int, int, bool, bool]:
+        """What step `index`'s nodes depend on (step): its slot, its tile's slot, and
+        whether it prefetches the next step's shared tile and the next tile's private
+        ones. Steps with equal keys are equal nodes at the same depth."""
         plan = self.plan
-        body: list[Node] = []
-        if plan.shared:
-            body.append(self.load_shared(0))
-        body.append(self.load_private(0, 1))
-        period = SLOTS * plan.y_steps
-        periods = max(0, plan.steps - plan.y_steps) // period
-        if periods:
-            steps = [node for index in range(period) for node in self.step(index, 2)]
-            body.append(Loop("period", periods, tuple(steps)))
-        for index in range(periods * period, plan.steps):
-            body.extend(self.step(index, 1))
-        return Loop("layer", 1, tuple(body))
+        tile, y_step = divmod(index, plan.y_steps)
+        prefetch_shared = plan.shared and index + 1 < plan.steps
+        prefetch_private = y_step == 0 and tile + 1 < plan.groups * plan.rounds
+        return index % SLOTS, tile % SLOTS, prefetch_shared, prefetch_private
+
+    def root(self) -> Loop:
+        """The first tiles' loads, then the steps in loops over their repeating runs
+        (isa/program.py, layer_of_steps)."""
+        plan = self.plan
+        head: list[Node] = [self.load_shared(0)] if plan.shared else []
+        head.append(self.load_private(0, 1))
+        keys = [self.step_key(index) for index in range(plan.steps)]
+        return layer_of_steps(keys, MAX_STEP_PERIOD, self.step, head)
 
 
 def _mapping(layer: Layer, plan: StepPlan) -> dict[str, int | str]:

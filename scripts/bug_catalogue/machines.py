@@ -19,6 +19,7 @@ from scripts.bug_catalogue.common import (
     Bug,
 )
 
+PROGRAM = "isa/program.py"
 NESTED_TILES = (
     "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
@@ -196,15 +197,15 @@ GEMMINI_BUGS = (
     ),
     Bug(
         "gemmini.nested-tile-loop-streams-one-level-up",
-        GEMMINI_STREAMS,
-        'out.append(Loop("tiles", repeats, tuple(nodes(inner, depth + 1))))',
-        'out.append(Loop("tiles", repeats, tuple(nodes(inner, depth))))',
+        PROGRAM,
+        "out.append(Loop(repeated, repeats, tuple(nodes(inner, depth + 1))))",
+        "out.append(Loop(repeated, repeats, tuple(nodes(inner, depth))))",
         "a tile's operands name its own loops' indices, one deeper in a nested run of tiles",
         (NESTED_TILES, NESTED_OS_TILES, "tests/test_gemmini.py"),
     ),
     Bug(
         "gemmini.nested-tile-loops-past-max-depth",
-        GEMMINI_STREAMS,
+        PROGRAM,
         "    if loop_depth(nested) <= MAX_DEPTH:\n",
         "    if loop_depth(nested) <= MAX_DEPTH + 1:\n",
         "a layer whose nested tile loops would pass MAX_DEPTH keeps one level of loops",

@@ -16,6 +16,7 @@ FITS = PLASTICINE + "::test_every_tile_fits_its_pmu_and_every_pair_has_work"
 BURSTS = PLASTICINE + "::test_dram_transfers_move_whole_bursts"
 ACTIONS = "tests/test_plasticine_actions.py"
 DENSE_BY_HAND = ACTIONS + "::test_a_dense_layer_worked_by_hand"
+STEP_RUNS = PLASTICINE + "::test_repeating_runs_of_steps_are_loops_that_run_the_steps_in_order"
 
 PLASTICINE_BUGS = (
     Bug(
@@ -118,5 +119,21 @@ PLASTICINE_BUGS = (
         'actions=((memory_action(PMU, "read"), self.plan.output_words),),',
         "a store writes each pair's output tile to DRAM",
         (DENSE_BY_HAND, ACTIONS),
+    ),
+    Bug(
+        "plasticine.step-key-without-the-private-prefetch",
+        PLASTICINE_LOWERING,
+        "return index % SLOTS, tile % SLOTS, prefetch_shared, prefetch_private",
+        "return index % SLOTS, tile % SLOTS, prefetch_shared, False",
+        "a step that prefetches the next tile's private operands differs from one that does not",
+        (STEP_RUNS, PLASTICINE),
+    ),
+    Bug(
+        "plasticine.step-key-without-the-tile-slot",
+        PLASTICINE_LOWERING,
+        "return index % SLOTS, tile % SLOTS, prefetch_shared, prefetch_private",
+        "return index % SLOTS, 0, prefetch_shared, prefetch_private",
+        "a step's elements read its tile's private slot, which alternates with the tiles",
+        (STEP_RUNS, PLASTICINE),
     ),
 )
