@@ -6,7 +6,7 @@ measures which kinds of skipping could get there.
     .venv/bin/python benchmarks/gemmini_skip_bounds.py [--models resnet50] [--batches 1 4]
                                                        [--memo LAYER ...] [--periods]
 
-A Gemmini layer's loop tree (isa/gemmini/streams.py, layer_of_tiles) is a run of tiles
+A Gemmini layer's loop tree (isa/program.py, layer_of_steps) is a run of tiles
 (loops of repeating ones, nested where a run repeats inside a longer one), each a list of
 stream nests: the next tile's loads, this tile's execute, its stores, each a
 loop nest of one front end. Per (model, batch) it prints the instructions, the ones fast
@@ -91,7 +91,7 @@ def _capped(program: Program, node: Node, cap: int) -> int:
 
 def _nests(layer_root: Loop) -> Iterator[tuple[Node, int]]:
     """The stream nests of the layer's tiles, a loop of repeating tiles' once (and a run
-    nested in it, layer_of_tiles in isa/gemmini/streams.py, once), each with the loop
+    nested in it, isa/program.py layer_of_steps, once), each with the loop
     depth of its outermost loop."""
 
     def within(body: tuple[Node, ...], depth: int) -> Iterator[tuple[Node, int]]:
