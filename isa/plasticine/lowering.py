@@ -38,9 +38,10 @@ rule itself, for a DRAM that would not.)
 The loop tree: root > loops over the repeating runs of steps (isa/program.py,
 layer_of_steps: the slot pattern repeats every 2 x y_steps steps, and within a tile
 every 2 steps; runs within runs nest) > steps > an element loop > a pair loop whose unit
-instances and slots move with the pair index; the steps that break the pattern (the last
-tile's, whose loads have nothing to prefetch) stand alone. Every loop but the pair loops
-is index-independent, so fast evaluation skips them (docs/design.md §4.2).
+instances and slots move with the pair index; a step whose key does not repeat (such as
+a tile's first, which prefetches the next private tiles, or the layer's last, with
+nothing to prefetch) stands alone in a one-trip loop. Every loop but the pair loops is
+index-independent, so fast evaluation skips them (docs/design.md §4.2).
 """
 
 from __future__ import annotations
