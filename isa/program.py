@@ -388,6 +388,14 @@ def periodic_tree(keys: list, max_period: int) -> list[PeriodicItem]:
     return _periodic_items(keys, 0, len(keys), max_period)
 
 
+def periodic_level(keys: list, max_period: int) -> list[PeriodicItem]:
+    """`periodic_runs` of `keys` in periodic_tree's form, one level: no run nested."""
+    return [
+        start if repeats == 1 else (repeats, list(range(start, start + period)))
+        for start, period, repeats in periodic_runs(keys, max_period)
+    ]
+
+
 def _periodic_items(keys: list, first: int, end: int, max_period: int) -> list[PeriodicItem]:
     items: list[PeriodicItem] = []
     for start, period, repeats in periodic_runs(keys[first:end], max_period):
@@ -444,10 +452,4 @@ def layer_of_steps(
     nested = root(periodic_tree(keys, max_period))
     if loop_depth(nested) <= MAX_DEPTH:
         return nested
-    one_level = periodic_runs(keys, max_period)
-    return root(
-        [
-            start if repeats == 1 else (repeats, list(range(start, start + period)))
-            for start, period, repeats in one_level
-        ]
-    )
+    return root(periodic_level(keys, max_period))

@@ -30,7 +30,6 @@ from isa.program import (
     Program,
     Template,
     count_instructions,
-    periodic_runs,
 )
 from tracer.trace_io import iterate_blocks, resolve_address
 from tracer.workloads.layers import Dense, Model
@@ -250,15 +249,6 @@ GEMMINI_CALL_PARAMS = {
     "first_layer_optimizations": st.sampled_from(["true", "false"]),
     "bias": st.sampled_from(["true", "false"]),
 }
-
-
-def one_level_runs(keys: list, max_period: int) -> list:
-    """Runs of tiles as periodic_runs gives them, in periodic_tree's form: one level of
-    loops, none nested (what the Gemmini lowerings built before nesting)."""
-    return [
-        start if repeats == 1 else (repeats, list(range(start, start + period)))
-        for start, period, repeats in periodic_runs(keys, max_period)
-    ]
 
 
 def tile_loop_shapes(root: Loop) -> list[str]:

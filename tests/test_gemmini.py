@@ -27,7 +27,6 @@ from tests.builders import (
     concrete_instructions,
     examples,
     gemmini_machine,
-    one_level_runs,
     run_block,
     tile_loop_shapes,
 )
@@ -664,7 +663,7 @@ def test_tile_groups_repeating_inside_a_longer_group_are_nested_loops(monkeypatc
     # runs exactly the instructions, at the addresses, of the one-level program (every
     # stream built at the depth of the loop around it), in the same cycles.
     nested = lower_model("gemmini", {}, "resnet50", batch=4)
-    monkeypatch.setattr(isa_program, "periodic_tree", one_level_runs)
+    monkeypatch.setattr(isa_program, "periodic_tree", isa_program.periodic_level)
     flat = lower_model("gemmini", {}, "resnet50", batch=4)
     monkeypatch.undo()
     shapes = {layer.name: tile_loop_shapes(layer.root) for layer in nested.layers}
@@ -689,7 +688,7 @@ def test_nested_tile_loops_deeper_than_a_program_may_be_keep_one_level(monkeypat
     monkeypatch.setattr(isa_program, "MAX_DEPTH", loop_depth(nested.layers[0].root) - 1)
     shallow = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
     monkeypatch.undo()
-    monkeypatch.setattr(isa_program, "periodic_tree", one_level_runs)
+    monkeypatch.setattr(isa_program, "periodic_tree", isa_program.periodic_level)
     flat = lower_model("gemmini", {}, "resnet50", batch=4, layers=layer)
     assert tile_loop_shapes(shallow.layers[0].root) == tile_loop_shapes(flat.layers[0].root)
     assert loop_depth(shallow.layers[0].root) == loop_depth(flat.layers[0].root)

@@ -22,7 +22,6 @@ from tests.builders import (
     check_fast_equals_full,
     concrete_instructions,
     gemmini_machine,
-    one_level_runs,
     run_block,
     tile_loop_shapes,
     timeline,
@@ -315,7 +314,7 @@ def test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops(monkeyp
 
     nested = query()
     assert "3(5)" in tile_loop_shapes(nested.layers[0].root)
-    flat = query(periodic_tree=one_level_runs)
+    flat = query(periodic_tree=isa_program.periodic_level)
     assert all("(" not in shape for shape in tile_loop_shapes(flat.layers[0].root))
     shallow = query(MAX_DEPTH=loop_depth(nested.layers[0].root) - 1)
     assert tile_loop_shapes(shallow.layers[0].root) == tile_loop_shapes(flat.layers[0].root)

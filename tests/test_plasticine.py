@@ -385,9 +385,10 @@ def _steps_alone(keys: list, max_period: int) -> list:
 def test_repeating_runs_of_steps_are_loops_that_run_the_steps_in_order(monkeypatch):
     # BERT-base's output layer at batch 1: 26 steps (2 tiles of 13) whose slots alternate,
     # within each tile, every step; its runs of repeating steps (equal step keys,
-    # step_key) become loops. Each step in order, none in a loop, runs the same instructions at the same
-    # addresses (a key that missed something a step depends on would repeat a first
-    # period's step where another one belongs), in the same cycles, fast or full.
+    # step_key) become loops. Each step in order, none in a loop, runs the same
+    # instructions at the same addresses (a key that missed something a step depends on
+    # would repeat a first period's step where another one belongs), in the same cycles,
+    # fast or full.
     def runs(program: Program) -> list[int]:
         root = program.layers[0].root
         return [n.trips for n in root.body if isinstance(n, Loop) and n.name == "steps"]

@@ -13,7 +13,7 @@ import sys
 from types import ModuleType
 
 import isa.program as isa_program
-from tests.builders import one_level_runs, tile_loop_shapes
+from tests.builders import tile_loop_shapes
 from tests.doc_tables import ROOT
 from tracer.lowering import lower_model
 
@@ -139,7 +139,7 @@ def test_the_static_bounds_count_a_nest_once_however_the_tile_loops_nest(monkeyp
     bounds = _skip_bounds_module(monkeypatch).static_bounds
     nested = lower_model("gemmini", {}, "resnet50", batch=4)
     assert any("(" in s for layer in nested.layers for s in tile_loop_shapes(layer.root))
-    monkeypatch.setattr(isa_program, "periodic_tree", one_level_runs)
+    monkeypatch.setattr(isa_program, "periodic_tree", isa_program.periodic_level)
     flat = lower_model("gemmini", {}, "resnet50", batch=4)
     nested_bounds, flat_bounds = bounds(nested), bounds(flat)
     for share in ("instructions", "each nest once", "both"):
