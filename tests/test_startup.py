@@ -47,9 +47,9 @@ except SystemExit as exit:
 kernels = {}
 if "analyzer.engine.evaluate" in sys.modules:
     from analyzer.engine.kernels import evaluate_layer
-    from analyzer.engine.packing_kernels import finish_layer_ops
+    from analyzer.engine.packing_kernels import layer_ops
     from analyzer.engine.recurrence_kernels import block_critical_cycles
-    for kernel in (evaluate_layer, finish_layer_ops, block_critical_cycles):
+    for kernel in (evaluate_layer, layer_ops, block_critical_cycles):
         stats = kernel.stats
         kernels[kernel.py_func.__name__] = [
             sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
@@ -99,7 +99,7 @@ def test_analyze_loads_its_kernels_without_numbas_compiler(small_trace, tmp_path
     assert "rich.progress" not in report["modules"]  # output piped: no progress bar
     assert COMPILER_ONLY not in report["modules"]
     assert report["kernels"] == {
-        name: [1, 0] for name in ("evaluate_layer", "finish_layer_ops", "block_critical_cycles")
+        name: [1, 0] for name in ("evaluate_layer", "layer_ops", "block_critical_cycles")
     }
     in_process = accperf.analyze(accperf.load_trace(small_trace))
     assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0

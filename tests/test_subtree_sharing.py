@@ -1,9 +1,9 @@
 """Shared loop subtrees: the lowering makes equal subtrees one object (isa/sharing.py) and
-packing builds each subtree object's ops once per loop depth (analyzer/engine/packing.py,
-SubtreeOps). Neither may ever hand one subtree's ops or value to another: subtrees equal
-but for one trip count, one operand coefficient (their blocks differ) or one name, and
-one subtree at two depths, are checked against an independent walk of the tree and the
-reference evaluator."""
+packing numbers each distinct subtree once and writes a layer's ops from the numbers
+(analyzer/engine/packing.py, SubtreeOps, pack_layer). Neither may ever hand one subtree's
+ops or value to another: subtrees equal but for one trip count, one operand coefficient
+(their blocks differ) or one name, and one subtree at two depths, are checked against an
+independent walk of the tree and the reference evaluator."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ from tracer.trace_read import read_trace
 BLOCKS = (
     Block("step", (instr(latency=3, occupancy=2, writes=(op("r", 0, 1, (0, 1)),)),)),
     Block("step", (instr(latency=3, occupancy=2, writes=(op("r", 0, 1, (0, 2)),)),)),
-    Block("fixed", (instr(latency=2, reads=(op("r", 1),), writes=(op("r", 0),)),)),
+    # Three locations read: an iteration's work counts two more than its instructions.
+    Block("fixed", (instr(latency=2, reads=(op("r", 1, 3),), writes=(op("r", 0),)),)),
 )
 ROW = Loop("row", 3, (BlockRef(0),))
 ROW_MORE_TRIPS = Loop("row", 4, (BlockRef(0),))
@@ -71,43 +72,78 @@ NEAR_TWINS = Loop(
 def expected_ops(program: Program, root: Loop) -> dict[str, list[int]]:
     """The op list's columns by a plain pre-order walk: each op's kind, trips or first
     template, instructions per iteration or end template, jump, depth, whether a loop may
-    skip as is or translated, and how often one execution of the layer runs the op."""
+    skip as is or translated, its work per iteration, its memo identity and whether ahead
+    periods apply (docs/design.md §4.1-§4.2, §4.8, §4.11), and how often one execution of
+    the layer runs the op."""
     firsts = np.cumsum([0] + [len(b.templates) for b in program.blocks]).tolist()
     rows: list[list[int]] = []
 
+    def operands(block: int) -> list:
+        return [o for t in program.blocks[block].templates for o in t.operands()]
+
     def depths_used(node: Loop | BlockRef) -> set[int]:
         if isinstance(node, BlockRef):
-            operands = [o for t in program.blocks[node.block].templates for o in t.operands()]
-            return {d for o in operands for d, coef in enumerate(o.coefs) if coef}
+            return {d for o in operands(node.block) for d, coef in enumerate(o.coefs) if coef}
         return set().union(*(depths_used(child) for child in node.body))
+
+    def work(node: Loop | BlockRef) -> int:
+        if isinstance(node, BlockRef):
+            extra = sum(o.count - 1 for o in operands(node.block))
+            return len(program.blocks[node.block].templates) + extra
+        return node.trips * sum(map(work, node.body))
+
+    def only_block(node: Loop) -> int | None:
+        if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
+            return node.body[0].block
+        return None
 
     def walk(node: Loop | BlockRef, level: int, runs: int) -> None:
         if isinstance(node, BlockRef):
             rows.append([BLOCK, firsts[node.block], firsts[node.block + 1], -1, level - 1])
-            rows[-1] += [0, 0, runs]
+            rows[-1] += [0, 0, 0, 0, 0, runs]
             return
         begin = len(rows)
         rows.append([])
         for child in node.body:
             walk(child, level + 1, runs * node.trips)
         moves = level in depths_used(node)
+        skippable = node.trips > 1 and not moves
         per_trip = count_instructions(Loop(node.name, 1, node.body), program.blocks)
+        block = only_block(node) if skippable else None
+        templates = program.blocks[block].templates if block is not None else ()
+        fixed = templates and not any(any(o.coefs) for o in operands(block))
+        one_bundle = (
+            templates
+            and templates[0].bundle_start
+            and sum(t.bundle_start for t in templates) == 1
+            and all(t.queue is None and t.issue_queue is None for t in templates)
+        )
         rows[begin] = [LOOP_BEGIN, node.trips, per_trip, len(rows), level]
-        rows[begin] += [node.trips > 1 and not moves, node.trips > 1 and moves, runs]
-        rows.append([LOOP_END, node.trips, 0, begin, level, 0, 0, runs])
+        rows[begin] += [skippable, node.trips > 1 and moves, work(Loop("", 1, node.body))]
+        rows[begin] += [firsts[block] + 1 if fixed else 0, node.trips > 2 and bool(one_bundle)]
+        rows[begin] += [runs]
+        rows.append([LOOP_END, node.trips, 0, begin, level, 0, 0, 0, 0, 0, runs])
 
     walk(root, 0, 1)
-    names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate", "op_runs")
+    names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate", "work", "memo")
+    names += ("ahead", "runs")
     return {name: [int(row[k]) for row in rows] for k, name in enumerate(names)}
 
 
 def packed_ops(packed) -> dict[str, list[int]]:
     columns = packed.arrays._asdict()
-    names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate")
-    return {
-        **{n: columns[n].astype(int).tolist() for n in names},
-        "op_runs": packed.op_runs.tolist(),
-    }
+    names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate", "work", "memo")
+    return {n: columns[n].astype(int).tolist() for n in (*names, "ahead")}
+
+
+def expected_block_runs(program: Program, expected: dict[str, list[int]]) -> list[int]:
+    """How often one execution of the layer runs each block, from the plain walk's ops."""
+    block_runs = [0] * len(program.blocks)
+    firsts = np.cumsum([0] + [len(b.templates) for b in program.blocks]).tolist()
+    for kind, first, runs in zip(expected["kind"], expected["arg"], expected["runs"], strict=True):
+        if kind == BLOCK:
+            block_runs[firsts.index(first)] += runs
+    return block_runs
 
 
 def test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops():
@@ -119,9 +155,10 @@ def test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_shar
         blocks = pack_blocks(program)
         subtrees = SubtreeOps(blocks)
         for layer in program.layers:
-            assert packed_ops(pack_layer(layer, program, blocks, subtrees)) == expected_ops(
-                program, layer.root
-            )
+            packed = pack_layer(layer, program, blocks, subtrees)
+            expected = expected_ops(program, layer.root)
+            assert packed_ops(packed) == {k: v for k, v in expected.items() if k != "runs"}
+            assert packed.block_runs.tolist() == expected_block_runs(program, expected)
 
 
 def test_shared_subtrees_evaluate_as_the_reference_does():
@@ -204,8 +241,8 @@ def _valid(node: Loop | BlockRef, level: int = 0) -> Loop | BlockRef:
 @given(st.lists(loop_trees(), min_size=1, max_size=3))
 def test_packing_shared_random_trees_gives_the_plain_walks_ops(roots):
     # Shared trees, packed one after another with one SubtreeOps: each layer's ops (kinds,
-    # trips, jumps, depths, what may skip, how often each op runs) and its block runs are
-    # those of a plain walk of its own tree.
+    # trips, jumps, depths, what may skip, work, memo, ahead) and its block runs are those
+    # of a plain walk of its own tree.
     sharing = SubtreeSharing()  # one for all layers: they share subtrees too
     program = program_of(*(sharing.share(_valid(root)) for root in roots))
     blocks = pack_blocks(program)
@@ -213,18 +250,11 @@ def test_packing_shared_random_trees_gives_the_plain_walks_ops(roots):
     for layer in program.layers:
         packed = pack_layer(layer, program, blocks, subtrees)
         expected = expected_ops(program, layer.root)
-        assert packed_ops(packed) == expected
-        block_runs = [0] * len(program.blocks)
-        for kind, first, runs in zip(
-            expected["kind"], expected["arg"], expected["op_runs"], strict=True
-        ):
-            if kind == BLOCK:
-                block_runs[first] += runs  # one template per block: its first is its index
-        assert packed.block_runs.tolist() == block_runs
+        assert packed_ops(packed) == {k: v for k, v in expected.items() if k != "runs"}
+        assert packed.block_runs.tolist() == expected_block_runs(program, expected)
         # NumPy's own int64 dtype object: the bounds' np.add.at runs 30x slower on an
         # array whose dtype object Numba made (analyzer/engine/packing_kernels.py).
         assert packed.block_runs.dtype is np.dtype(np.int64)
-        assert packed.op_runs.dtype is np.dtype(np.int64)
 
 
 def test_the_gemmini_lowering_shares_its_equal_subtrees():

@@ -22,7 +22,7 @@ from analyzer.engine.packing import (
 from analyzer.engine.recurrence import CriticalCycles
 from analyzer.engine.workspace import NO_WORKSPACE, Workspace
 from isa.family import from_mapping
-from isa.program import BlockRef, LayerProgram, Loop, Program
+from isa.program import LayerProgram, Program
 from isa.registry import FAMILIES
 
 MODES = ("fast", "full")
@@ -158,7 +158,6 @@ class Evaluation:
         # A layer's actions over its loop tree, per reuse key (what a reused layer shares
         # with the earlier one; its memory side's own are added per layer).
         self._loop_actions: dict[tuple[int, tuple[object, ...]], Counter[str]] = {}
-        self._loop_ids = _LoopIds()
         self._memo = LoopMemo(self.blocks)
         self._workspace = Workspace(self.blocks)
         self._actions = ActionCounter(program)
@@ -235,7 +234,7 @@ class Evaluation:
         """What a layer's cycles depend on: its loop program and, with a memory side, the
         GEMM shape the SRAMs see (two shapes can share a loop program: 64x128 and 128x64
         on 32x32)."""
-        root = self._loop_ids.of(layer.root)
+        root = self._subtrees.number(layer.root)
         if "memory_side" not in layer.mapping:
             return root, ()
         return root, tuple(sorted((k, str(v)) for k, v in layer.mapping.items()))
@@ -264,26 +263,3 @@ def _memory_stalls(layer: LayerProgram, program: Program) -> int:
     if family is None or family.memory_stalls is None:
         return 0
     return from_mapping(family.memory_stalls, layer, program)
-
-
-class _LoopIds:
-    """Equal loop trees get equal numbers: each distinct (name, trips, numbered body) is
-    numbered once. A node is numbered once per evaluation and kept, so its id() is not
-    taken by another (lowerings share subtrees between layers: a layer costs its new
-    nodes), where hashing a root as a value would walk its whole tree every time."""
-
-    def __init__(self) -> None:
-        self._of_node: dict[int, tuple[int, Loop | BlockRef]] = {}
-        self._of_value: dict[tuple[object, ...], int] = {}
-
-    def of(self, node: Loop | BlockRef) -> int:
-        known = self._of_node.get(id(node))
-        if known is not None:
-            return known[0]
-        if isinstance(node, BlockRef):
-            value: tuple[object, ...] = (node.block,)
-        else:
-            value = (node.name, node.trips, tuple(map(self.of, node.body)))
-        number = self._of_value.setdefault(value, len(self._of_value))
-        self._of_node[id(node)] = (number, node)
-        return number

@@ -9,13 +9,10 @@ targets, interpreted by analyzer/engine/kernels.py.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import reduce
 from itertools import chain
-from operator import attrgetter, or_
-from typing import NamedTuple
+from operator import attrgetter
 
 import numpy as np
 
@@ -33,12 +30,9 @@ from analyzer.engine.kernels import (
     T_SIMPLE,
     T_WRITES_END,
 )
-from analyzer.engine.packing_kernels import finish_layer_ops
+from analyzer.engine.packing_kernels import layer_ops
 from analyzer.engine.signatures import (
-    BLOCK,
     FRONTEND_ITEMS,
-    LOOP_BEGIN,
-    LOOP_END,
     SIG_CHUNK_SHIFT,
 )
 from analyzer.engine.template_row import template_rows
@@ -88,9 +82,6 @@ class PackedLayer:
     arrays: LayerArrays
     instructions: int
     block_executions: int
-    # int64 per op: how many times one execution of the layer runs it (a BLOCK: its
-    # block's executions there; a LOOP_BEGIN: how often the loop is entered).
-    op_runs: np.ndarray
     # int64 per block of the program: how many times one execution of the layer runs it
     # (the resource bound weighs each block's usage by it, the action counts its actions).
     block_runs: np.ndarray
@@ -261,221 +252,125 @@ def pack_layer(
     blocks: PackedBlocks,
     subtrees: SubtreeOps | None = None,
 ) -> PackedLayer:
-    """`layer`'s op list. `subtrees`: the op lists of subtrees packed before, for this
-    `blocks` (an Evaluation keeps one for all its layers); None: a new one."""
+    """`layer`'s op list. `subtrees`: the subtrees numbered before, for this `blocks` (an
+    Evaluation keeps one for all its layers); None: a new one."""
     if subtrees is None:
         subtrees = SubtreeOps(blocks)
     elif subtrees.blocks is not blocks:
         raise ValueError("the subtree ops belong to another packed program; make a new one")
-    try:
-        root = subtrees.of(layer.root, 0)
-    except _TooDeep:
-        raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}") from None
-    # A row per field, the layer's own (writable) copy of the fragment's bytes.
-    ops = np.ascontiguousarray(np.frombuffer(root.ops, dtype=np.int64).reshape(-1, _ROWS).T)
-    op_runs = np.empty(ops.shape[1], dtype=np.int64)
+    root = subtrees.number(layer.root)
+    nodes, node_facts, children = subtrees.tables()
     block_runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
-    issuing = finish_layer_ops(
-        ops[_KIND],
-        ops[_ARG],
-        ops[_JUMP],
-        subtrees.block_of_template,
-        subtrees.block_frontends,
-        op_runs,
-        block_runs,
-        ops[_LIVE],
+    issuing, fields = layer_ops(
+        root, subtrees.counted, nodes, subtrees.block_facts, node_facts, children, block_runs
     )
-    one_frontend = True
+    subtrees.counted = nodes.shape[0]
+    if issuing < 0:
+        raise ValueError(f"layer {layer.name!r}: loops nest deeper than {MAX_DEPTH}")
+    arrays = LayerArrays(*fields)
     if blocks.arrays.frontends.shape[0] > 1:
-        one_frontend = issuing & (issuing - 1) == 0
+        # Translated and wavefront periods compare one issue time; where several front ends
+        # issue in a layer only whole-state signatures skip (docs/design.md §4.6).
+        if issuing & (issuing - 1) != 0:
+            arrays.translate[:] = False
     else:
-        ops[_LIVE] = 1
+        arrays.live[:] = 1
     return PackedLayer(
-        arrays=LayerArrays(
-            kind=ops[_KIND],
-            arg=ops[_ARG],
-            arg2=ops[_ARG2],
-            jump=ops[_JUMP],
-            depth=ops[_DEPTH],
-            skippable=ops[_SKIPPABLE].astype(np.bool_),
-            work=ops[_WORK],
-            memo=ops[_MEMO],
-            # Translated and wavefront periods compare one issue time; where several front
-            # ends issue in a layer only whole-state signatures skip (docs/design.md §4.6).
-            translate=ops[_TRANSLATE].astype(np.bool_) & one_frontend,
-            ahead=ops[_AHEAD].astype(np.bool_),
-            live=ops[_LIVE],
-        ),
-        instructions=root.instructions,
-        block_executions=root.block_executions,
-        op_runs=op_runs,
+        arrays=arrays,
+        instructions=int(node_facts[root, _INSTRUCTIONS]),
+        block_executions=int(node_facts[root, _EXECUTIONS]),
         block_runs=block_runs,
     )
 
 
-# Fields of a fragment's op: LayerArrays' fields.
-_ROW = {name: row for row, name in enumerate(LayerArrays._fields)}
-_KIND, _ARG, _ARG2, _JUMP, _DEPTH = (_ROW[n] for n in ("kind", "arg", "arg2", "jump", "depth"))
-_SKIPPABLE, _WORK, _MEMO, _TRANSLATE = (_ROW[n] for n in ("skippable", "work", "memo", "translate"))
-_AHEAD, _LIVE = _ROW["ahead"], _ROW["live"]
-_ROWS = len(_ROW)
-# One op as a fragment's bytes hold it. Jumps are kept relative to their op, so a
-# fragment reads the same wherever it lands (finish_layer_ops makes them absolute).
-_OP = struct.Struct(f"={_ROWS}q")
-
-
-# What SubtreeOps keys a node's fragments by: its identity (see there).
-_identity = id
-
-
-class _TooDeep(Exception):
-    """A loop at depth MAX_DEPTH; pack_layer names the layer in its error."""
-
-
-class _Fragment(NamedTuple):
-    """The ops of one subtree at one loop depth, and what one execution of it does."""
-
-    node: Loop | BlockRef  # held, so no other node can take its id() while this lives
-    # The ops, _OP after _OP: bytes, so that a loop joins its children's in one copy
-    # (a NumPy concatenation per fragment cost more than the rest of packing).
-    ops: bytes
-    size: int  # how many ops
-    instructions: int
-    work: int  # instructions plus one per extra location of a wide operand
-    mask: int  # bit d: some address below uses the index of loop depth d
-    block_executions: int
+# Columns of SubtreeOps' facts per subtree that pack_layer reads, and how many there are
+# (packing_kernels.layer_ops says what each holds).
+_INSTRUCTIONS, _EXECUTIONS = 1, 4
+_NODE_FACTS = 8
 
 
 class SubtreeOps:
-    """The op lists of loop subtrees of one packed program, each built once per subtree
-    object and loop depth. Lowerings share equal subtrees as one object (Gemmini's tiles
-    repeat the same row loops hundreds of times: isa/sharing.py), so a layer costs its
-    distinct subtrees, not its nodes, and a later layer takes the subtrees an earlier
-    one packed. Keyed by identity, never by value or name: two subtrees that differ in a
-    trip count or a block (an operand's coefficient) never share ops; an entry holds its
-    node, so a key cannot be taken by another object while the entry lives."""
+    """The subtrees of one packed program's layers, each distinct one numbered once, and
+    the table `layer_ops` (analyzer/engine/packing_kernels.py) writes a layer's op list
+    from. Subtrees are numbered by value: a block by its index, a loop by its name, trips
+    and its children's numbers, so equal subtrees get one number and two that differ in
+    a trip count, a block (an operand's coefficient) or a name never share one. Each node
+    object is numbered once and held, so its id() stays its own: lowerings share equal
+    subtrees as one object (Gemmini's tiles repeat the same row loops hundreds of times:
+    isa/sharing.py), so a layer costs its new subtree objects, not its nodes, and a later
+    layer takes the subtrees an earlier one numbered. A layer's number is what its cycles
+    depend on besides the machine: Evaluation reuses results by it."""
 
     def __init__(self, blocks: PackedBlocks) -> None:
         self.blocks = blocks
-        # Per loop depth of the parent + 1 (a node's `level`): fragments by node identity.
-        self._fragments: list[dict[int, _Fragment]] = [{} for _ in range(MAX_DEPTH + 1)]
-        self._block_facts = _block_facts(blocks)
-        self._one_bundle = _one_bundle_blocks(blocks)
-        # Per block: the front ends opening bundles in it (bit f), for LayerArrays.live.
-        templates = blocks.arrays.templates
-        opening = np.where(
-            templates[:, T_BUNDLE_START] != 0, np.left_shift(1, templates[:, T_FRONTEND]), 0
-        )
-        self.block_frontends = _per_block(
-            np.bitwise_or, opening, blocks.block_first[:-1], blocks.block_first[1:]
-        )
-        # A BLOCK op names its block by the block's first template (a whole block, never
-        # an empty one: isa/validation.py refuses it).
-        self.block_of_template = np.repeat(
-            np.arange(len(blocks.block_first) - 1, dtype=np.int64), np.diff(blocks.block_first)
-        )
+        self._number_of_node: dict[int, int] = {}
+        self._held: list[Loop | BlockRef] = []
+        self._number_of_value: dict[object, int] = {}
+        # The subtrees numbered since `tables` last made arrays of them: their rows of
+        # the node table (block or -1, trips, first and end child), and their children.
+        self._new_nodes: list[tuple[int, int, int, int]] = []
+        self._new_children: list[int] = []
+        self._nodes = np.zeros((0, 4), dtype=np.int64)
+        self._children = np.zeros(0, dtype=np.int64)
+        self._facts = np.zeros((0, _NODE_FACTS), dtype=np.int64)
+        # How many subtrees layer_ops has counted (their `_facts` rows are written).
+        self.counted = 0
+        self.block_facts = _block_facts(blocks)
 
-    def of(self, node: Loop | BlockRef, level: int) -> _Fragment:
-        """The fragment of `node` whose parent loop is at depth `level` - 1."""
-        built = self._fragments[level]
-        fragment = built.get(_identity(node))
-        if fragment is None:
+    def number(self, node: Loop | BlockRef) -> int:
+        """`node`'s number: equal subtrees have equal numbers."""
+        known = self._number_of_node.get(id(node))
+        if known is not None:
+            return known
+        value: object
+        if isinstance(node, BlockRef):
+            value = node.block
+        else:
+            body = [self.number(child) for child in node.body]
+            value = (node.name, node.trips, *body)
+        number = self._number_of_value.get(value)
+        if number is None:
+            number = self._number_of_value[value] = len(self._number_of_value)
             if isinstance(node, BlockRef):
-                fragment = self._block_fragment(node, level)
+                self._new_nodes.append((node.block, 0, 0, 0))
             else:
-                fragment = self._loop_fragment(node, level)
-            built[_identity(node)] = fragment
-        return fragment
+                first = len(self._children) + len(self._new_children)
+                self._new_children.extend(body)
+                self._new_nodes.append((-1, node.trips, first, first + len(body)))
+        self._number_of_node[id(node)] = number
+        self._held.append(node)
+        return number
 
-    def _block_fragment(self, node: BlockRef, level: int) -> _Fragment:
-        ops = [0] * _ROWS
-        ops[_KIND], ops[_DEPTH] = BLOCK, level - 1
-        ops[_ARG], ops[_ARG2], instructions, work, mask, _ = self._block_facts[node.block]
-        return _Fragment(node, _OP.pack(*ops), 1, instructions, work, mask, 1)
-
-    def _loop_fragment(self, node: Loop, level: int) -> _Fragment:
-        if level >= MAX_DEPTH:
-            raise _TooDeep
-        # The loop's children, then their fields (a program's loops have thousands of
-        # child edges in all, most of them to fragments built already).
-        built = self._fragments[level + 1]
-        children = [built.get(_identity(child)) or self.of(child, level + 1) for child in node.body]
-        _, child_ops, sizes, child_instructions, works, masks, child_executions = zip(
-            *children, strict=True
-        )
-        size, instructions, executions = sum(sizes), sum(child_instructions), sum(child_executions)
-        body_work, mask = sum(works), reduce(or_, masks)
-        # A single trip has nothing to skip; a body that depends on the index repeats only
-        # translated, moved along its locations (docs/design.md §4.6).
-        index_dependent = bool((mask >> level) & 1)
-        skippable = node.trips > 1 and not index_dependent
-        translate = node.trips > 1 and index_dependent
-        begin = [0] * _ROWS
-        begin[_KIND], begin[_ARG], begin[_ARG2] = LOOP_BEGIN, node.trips, instructions
-        begin[_JUMP], begin[_DEPTH] = size + 1, level
-        begin[_SKIPPABLE], begin[_WORK], begin[_TRANSLATE] = skippable, body_work, translate
-        begin[_MEMO] = self._memo_identity(node) if skippable else 0
-        begin[_AHEAD] = (
-            skippable
-            and node.trips > 2
-            and len(node.body) == 1
-            and isinstance(node.body[0], BlockRef)
-            and self._one_bundle[node.body[0].block]
-        )
-        end = [0] * _ROWS
-        end[_KIND], end[_ARG], end[_JUMP], end[_DEPTH] = LOOP_END, node.trips, -(size + 1), level
-        ops = b"".join((_OP.pack(*begin), *child_ops, _OP.pack(*end)))
-        return _Fragment(
-            node,
-            ops,
-            size + 2,
-            node.trips * instructions,
-            node.trips * body_work,
-            mask,
-            node.trips * executions,
-        )
-
-    def _memo_identity(self, node: Loop) -> int:
-        if len(node.body) != 1 or not isinstance(node.body[0], BlockRef):
-            return 0
-        first, end, _, _, _, affine = self._block_facts[node.body[0].block]
-        if first == end or affine:
-            return 0
-        return first + 1
+    def tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The node table, its facts (rows from `counted` on not yet written) and the
+        children, with the subtrees numbered so far."""
+        if self._new_nodes:
+            new = np.array(self._new_nodes, dtype=np.int64).reshape(-1, 4)
+            self._nodes = np.concatenate((self._nodes, new))
+            added = np.array(self._new_children, dtype=np.int64)
+            self._children = np.concatenate((self._children, added))
+            facts = np.zeros((len(self._nodes), _NODE_FACTS), dtype=np.int64)
+            facts[: len(self._facts)] = self._facts
+            self._facts = facts
+            self._new_nodes, self._new_children = [], []
+        return self._nodes, self._facts, self._children
 
 
-def _one_bundle_blocks(blocks: PackedBlocks) -> list[bool]:
-    """Per block: whether it is one bundle, opened by its first template, and takes no
-    queue (the body an ahead period may repeat, docs/design.md §4.11)."""
-    templates = blocks.arrays.templates
-    # Running counts, so a block's are two lookups (blocks may be empty).
-    opens = np.concatenate(([0], np.cumsum(templates[:, T_BUNDLE_START] != 0)))
-    queued = (templates[:, T_QUEUE] >= 0) | (templates[:, T_ISSUE_QUEUE] >= 0)
-    queues = np.concatenate(([0], np.cumsum(queued)))
-    bounds = blocks.block_first.tolist()
-    return [
-        bool(
-            end > first
-            and templates[first, T_BUNDLE_START]
-            and opens[end] - opens[first] == 1
-            and queues[end] == queues[first]
-        )
-        for first, end in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-
-
-def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bool]]:
-    """Per block: (first template, end template, instructions, work, bit mask of the
-    loop depths its addresses or unit instances use, whether some address or instance
-    moves)."""
+def _block_facts(blocks: PackedBlocks) -> np.ndarray:
+    """Per block, the row `layer_ops` takes (analyzer/engine/packing_kernels.py): first
+    template, end template, instructions, work, bit mask of the loop depths its addresses
+    or unit instances use, whether some address or instance moves, whether it is one
+    bundle opened by its first template taking no queue (the body an ahead period may
+    repeat, docs/design.md §4.11), and the front ends opening bundles in it (bit f)."""
     arrays = blocks.arrays
+    templates = arrays.templates
     first, end = blocks.block_first[:-1], blocks.block_first[1:]
     # Operands of block b: from its first template's first to its last template's end.
     operands_first = np.zeros(len(first), dtype=np.int64)
     operands_end = np.zeros(len(first), dtype=np.int64)
     nonempty = end > first
-    operands_first[nonempty] = arrays.templates[first[nonempty], T_OPERANDS_FIRST]
-    operands_end[nonempty] = arrays.templates[end[nonempty] - 1, T_MARKS_END]
+    operands_first[nonempty] = templates[first[nonempty], T_OPERANDS_FIRST]
+    operands_end[nonempty] = templates[end[nonempty] - 1, T_MARKS_END]
     extra = _per_block(
         np.add, np.maximum(arrays.operand_count - 1, 0), operands_first, operands_end
     )
@@ -484,21 +379,32 @@ def _block_facts(blocks: PackedBlocks) -> list[tuple[int, int, int, int, int, bo
     mask = _per_block(np.bitwise_or, depth_bits, operands_first, operands_end)
     affine = _per_block(np.logical_or, arrays.operand_affine > 0, operands_first, operands_end)
     # The depths the templates' unit instances move with count as the addresses' do.
-    instance_bits = (arrays.offset_coefs[arrays.templates[:, T_INSTANCE_OFFSET]] != 0) @ bits
+    instance_bits = (arrays.offset_coefs[templates[:, T_INSTANCE_OFFSET]] != 0) @ bits
     mask |= _per_block(np.bitwise_or, instance_bits, first, end)
     affine |= _per_block(np.logical_or, instance_bits != 0, first, end)
-    instructions = end - first
-    return list(
-        zip(
-            first.tolist(),
-            end.tolist(),
-            instructions.tolist(),
-            (instructions + extra).tolist(),
-            mask.tolist(),
-            affine.tolist(),
-            strict=True,
-        )
+    opens = templates[:, T_BUNDLE_START] != 0
+    queued = (templates[:, T_QUEUE] >= 0) | (templates[:, T_ISSUE_QUEUE] >= 0)
+    one_bundle = np.zeros(len(first), dtype=np.bool_)
+    one_bundle[nonempty] = (
+        opens[first[nonempty]]
+        & (_per_block(np.add, opens.astype(np.int64), first, end)[nonempty] == 1)
+        & ~_per_block(np.logical_or, queued, first, end)[nonempty]
     )
+    opening = np.where(opens, np.left_shift(1, templates[:, T_FRONTEND]), 0)
+    instructions = end - first
+    return np.stack(
+        (
+            first,
+            end,
+            instructions,
+            instructions + extra,
+            mask,
+            affine,
+            one_bundle,
+            _per_block(np.bitwise_or, opening, first, end),
+        ),
+        axis=1,
+    ).astype(np.int64)
 
 
 def _per_block(

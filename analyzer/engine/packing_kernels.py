@@ -1,6 +1,8 @@
-"""The Numba kernel that finishes a layer's op list once its subtrees' ops are joined
-(analyzer/engine/packing.py, pack_layer): one walk in place of the few dozen small NumPy
-calls per layer it replaced, which cost more than the walk on Gemmini's layers."""
+"""The Numba kernel that writes a layer's op list from the table of numbered subtrees
+(analyzer/engine/packing.py, SubtreeOps and pack_layer): Python numbers each distinct
+subtree once, and this kernel does the rest, where building each subtree's ops in Python
+and joining them level by level cost most of fast mode's time outside the kernel on
+Gemmini (docs/benchmarks.md §5)."""
 
 from __future__ import annotations
 
@@ -13,56 +15,181 @@ from isa.program import MAX_DEPTH
 
 
 @njit(cache=True)
-def finish_layer_ops(kind, trips, jump, block_of_template, block_opening, runs, block_runs, live):
-    """For the ops of one layer (`trips`: LayerArrays.arg, a loop's trips and a BLOCK's
-    first template), in one walk with a stack of the enclosing loops:
+def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_runs):
+    """Counts the subtrees numbered since the last call, then writes the ops of subtree
+    `root` as a layer (the root loop at depth 0). Returns the bitmask of the front ends
+    that open a bundle in the layer (-1, and no ops, when its loops nest deeper than
+    MAX_DEPTH) and LayerArrays' fields; adds to `block_runs` how many times one execution of
+    the layer runs each block.
 
-    - `jump`, relative to its op in a fragment, becomes the index it names (-1 for a BLOCK);
-    - `runs` (written): per op, how many times one execution of the layer runs it (the
-      product of the trips of the loops around it); `block_runs` (zeros, added to): per
-      block, the sum over its BLOCK ops;
-    - `live` (LayerArrays.live, written in place): per LOOP_BEGIN, the front ends whose
-      bundles open anywhere from the outermost enclosing loop of several trips (the loop
-      itself if none: what runs after its boundaries, again or for the first time) to the
-      layer's end, from `block_opening` (per block, bit f: front end f opens a bundle in
-      it). Returns the bitmask of the front ends that issue in the layer.
+    Per subtree number (children before their parent, from `counted` on new):
+    `nodes[n]` = (block index or -1 for a loop, trips, first child, end of children) into
+    `children` (their numbers); `node_facts[n]` (written for the new ones) = (ops,
+    instructions, work, bit mask of the loop depths its addresses or unit instances use,
+    block executions, loop nesting, instructions per iteration, work per iteration). Per
+    block, `block_facts[b]` = (first template, end template, instructions, work, mask,
+    whether some address or instance moves, whether it is one bundle opened by its first
+    template taking no queue, the front ends opening bundles in it as bits). Work counts
+    one per extra location of a wide operand besides the instructions.
 
-    The caller allocates the outputs: an array Numba allocates carries its own int64
-    dtype object, equal to NumPy's but not the same one, and NumPy's `ufunc.at` then takes
-    its slow path on everything computed from it (30x on the bounds' `np.add.at`).
+    Per op: a loop's trips, instructions per iteration, the index of its matching op, its
+    depth, whether it may skip as is (its body does not use its index) or translated (it
+    does), its work per iteration, its memo identity and whether ahead periods apply
+    (docs/design.md §4.1-§4.2, §4.11). `live` per LOOP_BEGIN: the front ends opening
+    bundles anywhere from the outermost enclosing loop of several trips (the loop itself
+    if none: what runs after its boundaries, again or for the first time) to the layer's
+    end.
+
+    `block_runs` is the caller's: an array Numba allocates carries its own int64 dtype
+    object, equal to NumPy's but not the same one, and NumPy's `ufunc.at` then takes its
+    slow path on everything computed from it (30x on the bounds' `np.add.at`).
     """
-    n_ops = kind.shape[0]
-    after = np.zeros(n_ops + 1, dtype=np.int64)  # the bundles opened from op i on
+    for n in range(counted, nodes.shape[0]):
+        block = nodes[n, 0]
+        if block >= 0:
+            node_facts[n, 0] = 1
+            node_facts[n, 1] = block_facts[block, 2]
+            node_facts[n, 2] = block_facts[block, 3]
+            node_facts[n, 3] = block_facts[block, 4]
+            node_facts[n, 4] = 1
+            node_facts[n, 5] = 0
+            continue
+        size = 2
+        instructions = 0
+        work = 0
+        mask = 0
+        executions = 0
+        nesting = 0
+        for c in range(nodes[n, 2], nodes[n, 3]):
+            child = children[c]
+            size += node_facts[child, 0]
+            instructions += node_facts[child, 1]
+            work += node_facts[child, 2]
+            mask |= node_facts[child, 3]
+            executions += node_facts[child, 4]
+            nesting = max(nesting, node_facts[child, 5])
+        trips = nodes[n, 1]
+        node_facts[n, 0] = size
+        node_facts[n, 1] = trips * instructions
+        node_facts[n, 2] = trips * work
+        node_facts[n, 3] = mask
+        node_facts[n, 4] = trips * executions
+        node_facts[n, 5] = nesting + 1
+        node_facts[n, 6] = instructions
+        node_facts[n, 7] = work
+    n_ops = node_facts[root, 0] if node_facts[root, 5] <= MAX_DEPTH else 0
+    kind = np.zeros(n_ops, dtype=np.int64)
+    arg = np.zeros(n_ops, dtype=np.int64)
+    arg2 = np.zeros(n_ops, dtype=np.int64)
+    jump = np.zeros(n_ops, dtype=np.int64)
+    depth = np.zeros(n_ops, dtype=np.int64)
+    skippable = np.zeros(n_ops, dtype=np.bool_)
+    work = np.zeros(n_ops, dtype=np.int64)
+    memo = np.zeros(n_ops, dtype=np.int64)
+    translate = np.zeros(n_ops, dtype=np.bool_)
+    ahead = np.zeros(n_ops, dtype=np.bool_)
+    live = np.zeros(n_ops, dtype=np.int64)
+    layer_arrays = (kind, arg, arg2, jump, depth, skippable, work, memo, translate, ahead, live)
+    if n_ops == 0:
+        return -1, layer_arrays
+    op_block = np.full(n_ops, -1, dtype=np.int64)
+    # The walk: per enclosing loop, its subtree number, next child, LOOP_BEGIN op, how
+    # often one execution of the layer runs its body, and the outermost loop of several
+    # trips around or at it (-1: none).
+    stack_node = np.empty(MAX_DEPTH, dtype=np.int64)
+    stack_child = np.empty(MAX_DEPTH, dtype=np.int64)
+    stack_begin = np.empty(MAX_DEPTH, dtype=np.int64)
+    stack_runs = np.empty(MAX_DEPTH, dtype=np.int64)
+    stack_outer = np.empty(MAX_DEPTH, dtype=np.int64)
+    level = -1
+    at = 0
+    entering = root
+    while True:
+        if entering >= 0:
+            # `entering`'s LOOP_BEGIN at op `at`, one level down; its jump is written at
+            # its LOOP_END.
+            outer_runs = 1 if level < 0 else stack_runs[level]
+            outer = -1 if level < 0 else stack_outer[level]
+            level += 1
+            trips = nodes[entering, 1]
+            if outer < 0 and trips > 1:
+                outer = at
+            stack_node[level] = entering
+            stack_child[level] = nodes[entering, 2]
+            stack_begin[level] = at
+            stack_runs[level] = outer_runs * trips
+            stack_outer[level] = outer
+            _begin_loop(entering, at, level, nodes, block_facts, node_facts, children, layer_arrays)
+            live[at] = outer if outer >= 0 else at  # an op index, made bits below
+            at += 1
+            entering = -1
+        n = stack_node[level]
+        c = stack_child[level]
+        if c < nodes[n, 3]:
+            stack_child[level] = c + 1
+            child = children[c]
+            block = nodes[child, 0]
+            if block < 0:
+                entering = child
+                continue
+            kind[at] = BLOCK
+            arg[at] = block_facts[block, 0]
+            arg2[at] = block_facts[block, 1]
+            jump[at] = -1
+            depth[at] = level
+            op_block[at] = block
+            block_runs[block] += stack_runs[level]
+            at += 1
+        else:
+            begin = stack_begin[level]
+            kind[at] = LOOP_END
+            arg[at] = nodes[n, 1]
+            jump[at] = begin
+            jump[begin] = at
+            depth[at] = level
+            at += 1
+            level -= 1
+            if level < 0:
+                break
+    # The front ends opening bundles from each op on, for `live`.
+    after = np.zeros(n_ops + 1, dtype=np.int64)
     for i in range(n_ops - 1, -1, -1):
         after[i] = after[i + 1]
-        if kind[i] == BLOCK:
-            after[i] |= block_opening[block_of_template[trips[i]]]
-    saved_runs = np.empty(MAX_DEPTH + 1, dtype=np.int64)
-    saved_outer = np.empty(MAX_DEPTH + 1, dtype=np.int64)
-    enclosing = 0
-    current_runs = 1
-    outer = -1  # the outermost enclosing loop of several trips, -1: none
+        if op_block[i] >= 0:
+            after[i] |= block_facts[op_block[i], 7]
     for i in range(n_ops):
-        runs[i] = current_runs
         if kind[i] == LOOP_BEGIN:
-            jump[i] += i
-            saved_runs[enclosing] = current_runs
-            saved_outer[enclosing] = outer
-            enclosing += 1
-            if outer < 0 and trips[i] > 1:
-                outer = i
-            live[i] = after[outer] if outer >= 0 else after[i]
-            current_runs *= trips[i]
-        elif kind[i] == LOOP_END:
-            jump[i] += i
-            enclosing -= 1
-            current_runs = saved_runs[enclosing]
-            outer = saved_outer[enclosing]
-            runs[i] = current_runs
-        else:
-            jump[i] = -1
-            block_runs[block_of_template[trips[i]]] += current_runs
-    return after[0]
+            live[i] = after[live[i]]
+    return after[0], layer_arrays
+
+
+@njit(cache=True)
+def _begin_loop(n, at, level, nodes, block_facts, node_facts, children, layer_arrays):
+    """The LOOP_BEGIN op of subtree `n` at op `at` and loop depth `level` (its jump is
+    written at its LOOP_END)."""
+    (kind, arg, arg2, jump, depth, skippable, work, memo, translate, ahead, live) = layer_arrays
+    trips = nodes[n, 1]
+    # A single trip has nothing to skip; a body that depends on the index repeats only
+    # translated, moved along its locations (docs/design.md §4.6).
+    index_dependent = (node_facts[n, 3] >> level) & 1 != 0
+    kind[at] = LOOP_BEGIN
+    arg[at] = trips
+    arg2[at] = node_facts[n, 6]
+    depth[at] = level
+    skippable[at] = trips > 1 and not index_dependent
+    translate[at] = trips > 1 and index_dependent
+    work[at] = node_facts[n, 7]
+    memo[at] = 0
+    ahead[at] = False
+    if skippable[at] and nodes[n, 3] - nodes[n, 2] == 1:
+        only = children[nodes[n, 2]]
+        block = nodes[only, 0]
+        if block >= 0:
+            # Remembered evolutions apply to a loop of one block of fixed locations, which
+            # its entry state alone decides (docs/design.md §4.8).
+            if block_facts[block, 1] > block_facts[block, 0] and block_facts[block, 5] == 0:
+                memo[at] = block_facts[block, 0] + 1
+            ahead[at] = trips > 2 and block_facts[block, 6] != 0
 
 
 class _KindCodesCache(CompiledCodeCache):
@@ -73,4 +200,4 @@ class _KindCodesCache(CompiledCodeCache):
         return (*super()._index_key(sig, codegen), BLOCK, LOOP_BEGIN, LOOP_END, MAX_DEPTH)
 
 
-load_compiled_code_directly(finish_layer_ops, _KindCodesCache)
+load_compiled_code_directly(layer_ops, _KindCodesCache)

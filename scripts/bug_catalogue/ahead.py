@@ -93,8 +93,8 @@ AHEAD_BUGS = (
     Bug(
         "ahead.queue-taking-loop-admitted",
         PACKING,
-        "and queues[end] == queues[first]",
-        "and True",
+        "        & ~_per_block(np.logical_or, queued, first, end)[nonempty]\n",
+        "        & True\n",
         "a loop whose block takes a queue changes the queue's ring, which ahead periods "
         "neither compare nor restore",
         TESTS,

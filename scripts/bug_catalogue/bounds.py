@@ -42,8 +42,8 @@ BOUND_BUGS = (
     Bug(
         "bounds.executions-not-multiplied",
         PACKING_KERNELS,
-        "current_runs *= trips[i]",
-        "current_runs *= 1",
+        "stack_runs[level] = outer_runs * trips",
+        "stack_runs[level] = outer_runs",
         "a block's usage counts once per execution",
         BOUND_TESTS,
     ),
@@ -283,8 +283,8 @@ BOUND_BUGS = (
     Bug(
         "bounds.block-runs-shifted",
         PACKING_KERNELS,
-        "block_runs[block_of_template[trips[i]]] += current_runs",
-        "block_runs[block_of_template[trips[i] - 1]] += current_runs",
+        "block_runs[block] += stack_runs[level]",
+        "block_runs[max(block - 1, 0)] += stack_runs[level]",
         "a BLOCK op runs its own block, not the one before it",
         (
             _SHARED + "::test_bounds_count_only_what_the_layer_runs",

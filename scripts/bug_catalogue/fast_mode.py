@@ -24,6 +24,8 @@ from scripts.bug_catalogue.common import (
 )
 
 # The sparse layout, as a property of the encoding and end to end on a chunked program.
+_SHARING_TESTS = "tests/test_subtree_sharing.py"
+_SHARED = _SHARING_TESTS + "::"
 SPARSE = (
     "tests/test_signatures.py",
     EXACT + "test_signatures_are_compared_in_full",
@@ -403,19 +405,19 @@ MEMO_BUGS = (
     ),
     Bug(
         "memo.affine-blocks-remembered",
-        PACKING,
-        "if first == end or affine:",
-        "if first == end:",
+        PACKING_KERNELS,
+        "if block_facts[block, 1] > block_facts[block, 0] and block_facts[block, 5] == 0:",
+        "if block_facts[block, 1] > block_facts[block, 0]:",
         "only loops of fixed-location blocks are remembered (outer indices move affine ones)",
         (EXACT + "test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves", *FAST),
     ),
     Bug(
         "memo.identity-shared-by-blocks",
-        PACKING,
-        "return first + 1",
-        "return 1",
+        PACKING_KERNELS,
+        "memo[at] = block_facts[block, 0] + 1",
+        "memo[at] = 1",
         "a memo identity names one block",
-        FAST,
+        (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops", *FAST),
     ),
     Bug(
         "reuse.key-ignores-memory-side",
@@ -435,41 +437,43 @@ MEMO_BUGS = (
     ),
     Bug(
         "reuse.loop-number-ignores-the-body",
-        EVALUATE,
-        "value = (node.name, node.trips, tuple(map(self.of, node.body)))",
-        "value = (node.name, node.trips, len(node.body))",
+        PACKING,
+        "value = (node.name, node.trips, *body)",
+        "value = (node.name, node.trips, len(body))",
         "equal numbers only for equal loop trees, bodies compared node by node",
         ("tests/test_golden.py", "tests/test_api.py", *FAST),
     ),
 )
 
-_SHARING_TESTS = "tests/test_subtree_sharing.py"
-_SHARED = _SHARING_TESTS + "::"
 PACKING_BUGS = (
     Bug(
         "packing.index-dependent-loops-skippable",
-        PACKING,
-        "skippable = node.trips > 1 and not index_dependent",
-        "skippable = node.trips > 1",
+        PACKING_KERNELS,
+        "skippable[at] = trips > 1 and not index_dependent",
+        "skippable[at] = trips > 1",
         "a loop whose body's addresses depend on its index is never skipped",
         (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.skippable-checks-inner-depth",
-        PACKING,
-        "index_dependent = bool((mask >> level) & 1)",
-        "index_dependent = bool((mask >> (level + 1)) & 1)",
+        PACKING_KERNELS,
+        "index_dependent = (node_facts[n, 3] >> level) & 1 != 0",
+        "index_dependent = (node_facts[n, 3] >> (level + 1)) & 1 != 0",
         "skippability checks the loop's own depth among the addresses' depths",
         (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.op-work-ignores-wide-operands",
         PACKING,
-        "(instructions + extra).tolist(),",
-        "instructions.tolist(),",
+        "            instructions + extra,\n",
+        "            instructions + 0 * extra,\n",
         "an iteration's work counts one per extra location of a wide operand (no cycle "
         "changes, but Gemmini's sampling then finds too few periods: its skip share fails)",
-        ("tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full", *FAST),
+        (
+            _SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",
+            "tests/test_gemmini.py::test_random_convs_and_matmuls_fast_equals_full",
+            *FAST,
+        ),
     ),
     Bug(
         "packing.hot-path-with-chunks",
@@ -543,11 +547,11 @@ PACKING_BUGS = (
         RULES + GEMMINI,
     ),
     Bug(
-        "packing.subtree-ops-keyed-without-depth",
-        PACKING,
-        "[{} for _ in range(MAX_DEPTH + 1)]",
-        "[{}] * (MAX_DEPTH + 1)",
-        "a subtree's ops hold its depth and what may skip there: one per depth",
+        "packing.loop-depth-not-its-own",
+        PACKING_KERNELS,
+        "    arg2[at] = node_facts[n, 6]\n    depth[at] = level\n",
+        "    arg2[at] = node_facts[n, 6]\n    depth[at] = 0\n",
+        "a subtree's ops hold the depth where it lands, which one subtree's landings differ in",
         (
             _SHARED
             + "test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops",
@@ -555,11 +559,11 @@ PACKING_BUGS = (
         ),
     ),
     Bug(
-        "packing.subtree-ops-keyed-by-name",
+        "packing.subtree-number-ignores-trips",
         PACKING,
-        "_identity = id\n",
-        '_identity = lambda node: getattr(node, "name", id(node))\n',
-        "subtrees share ops only when they are one object (equal names are not equal loops)",
+        "value = (node.name, node.trips, *body)",
+        "value = (node.name, *body)",
+        "subtrees share a number only when equal: names, trips and children's numbers",
         (
             _SHARED
             + "test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_share_ops",
@@ -568,9 +572,9 @@ PACKING_BUGS = (
     ),
     Bug(
         "packing.loop-end-jumps-short",
-        PACKING,
-        "-(size + 1),",
-        "-size,",
+        PACKING_KERNELS,
+        "            jump[at] = begin\n",
+        "            jump[at] = begin + 1\n",
         "a LOOP_END jumps back to its own LOOP_BEGIN, past the subtree's ops",
         (
             _SHARED
@@ -581,17 +585,10 @@ PACKING_BUGS = (
     Bug(
         "packing.runs-with-a-foreign-dtype",
         PACKING,
-        "op_runs = np.empty(ops.shape[1], dtype=np.int64)",
-        'op_runs = np.empty(ops.shape[1], dtype=np.dtype("=i8").newbyteorder("="))',
-        "the op runs carry NumPy's own int64 dtype object (np.add.at is 30x slower on another)",
-        (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",),
-    ),
-    Bug(
-        "packing.loop-end-runs-as-its-body",
-        PACKING_KERNELS,
-        "            outer = saved_outer[enclosing]\n            runs[i] = current_runs\n",
-        "            outer = saved_outer[enclosing]\n",
-        "a LOOP_END runs as often as its LOOP_BEGIN, not as often as the body",
+        "block_runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)",
+        "block_runs = np.zeros(len(blocks.block_first) - 1, "
+        'dtype=np.dtype("=i8").newbyteorder("="))',
+        "the block runs carry NumPy's own int64 dtype object (np.add.at is 30x slower on another)",
         (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",),
     ),
     Bug(

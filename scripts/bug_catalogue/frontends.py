@@ -67,16 +67,16 @@ FRONTEND_BUGS = (
     Bug(
         "frontends.live-after-the-loop-only",
         PACKING_KERNELS,
-        "live[i] = after[outer] if outer >= 0 else after[i]",
-        "live[i] = after[i]",
+        "live[at] = outer if outer >= 0 else at",
+        "live[at] = at",
         "a front end may issue again when an enclosing loop repeats",
         FRONTEND_RULES,
     ),
     Bug(
         "frontends.live-ignores-the-outer-loops-own",
         PACKING_KERNELS,
-        "if outer < 0 and trips[i] > 1:",
-        "if trips[i] > 1:",
+        "if outer < 0 and trips > 1:",
+        "if trips > 1:",
         "the outermost enclosing loop of several trips decides, not the innermost",
         FRONTEND_RULES,
     ),
@@ -119,8 +119,8 @@ FRONTEND_BUGS = (
     Bug(
         "frontends.one-issuing-does-not-translate",
         PACKING,
-        "        one_frontend = issuing & (issuing - 1) == 0\n",
-        "        one_frontend = False\n",
+        "        if issuing & (issuing - 1) != 0:\n",
+        "        if True:\n",
         "a layer whose bundles all come from one of several front ends skips translated periods",
         (
             "tests/test_translated_periods.py::"
