@@ -181,6 +181,15 @@ def test_subtree_ops_belong_to_one_packed_program():
         )
 
 
+def test_a_root_that_is_no_loop_is_refused_even_unvalidated():
+    # Validation refuses it first; a caller that skips validation gets the same words
+    # instead of a kernel writing a loop's two ops into a one-op list.
+    program = program_of(NEAR_TWINS)
+    bare = replace(program.layers[0], root=BlockRef(2))
+    with pytest.raises(ValueError, match="the root must be a loop"):
+        pack_layer(bare, program, pack_blocks(program, checked=True))
+
+
 def test_sharing_makes_equal_subtrees_one_object_and_keeps_the_tree():
     twin = Loop("row", 3, (BlockRef(0),))  # equal to ROW, another object
     root = Loop(

@@ -258,6 +258,8 @@ def pack_layer(
         subtrees = SubtreeOps(blocks)
     elif subtrees.blocks is not blocks:
         raise ValueError("the subtree ops belong to another packed program; make a new one")
+    if not isinstance(layer.root, Loop):  # layer_ops writes a loop's two ops around it
+        raise ValueError(f"layer {layer.name!r}: the root must be a loop")
     root = subtrees.number(layer.root)
     nodes, node_facts, children = subtrees.tables()
     block_runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
