@@ -134,7 +134,9 @@ class Result:
     trace: Trace
     results: tuple[LayerResult, ...]
     mode: str
-    seconds: float  # packing, evaluation and bounds, as the CLI's last line says
+    # Loading the compiled kernels (a process's first analysis), packing, evaluation and
+    # bounds, as the CLI's last line says.
+    seconds: float
     baselines: tuple[LayerBaselines, ...] | None = None
     # The prices of the layers' actions; None where the program names no widths.
     energy: EnergyTable | None = None
