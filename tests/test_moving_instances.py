@@ -97,6 +97,45 @@ def test_a_loop_moving_its_instances_skips_nothing_past_a_busy_one(
         assert fast.evaluated_iterations < full.evaluated_iterations
 
 
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_translated_period_never_carries_a_moving_instance_past_a_busy_one(sampling, monkeypatch):
+    # Trip i is two bundles, issued one a cycle through a window of 4: M on instance i
+    # (occupancy 0, latency 40, writes m[i]), then F on instance 10 (occupancy 3), which
+    # paces the loop at a trip every 3 cycles. After the loop, R reads m[10] (latency
+    # 100). M's instance is free again by the next issue, so the machine, compared in
+    # place, repeats from boundary to boundary moved by 3 cycles, and m's window by one
+    # location, as translated periods need. Trip 10's M lands on F's instance and waits
+    # for trip 9's F, so m[10] is written later and R ends later: only the moving
+    # instance tells trip 10 apart, and the loop must not translate. With M on a fixed
+    # instance the loop does translate (the path is reached) and R ends 8 cycles sooner.
+    from analyzer.engine import evaluate
+
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    writes = (op("m", 0, coefs=(0, 1)),)
+    paced = instr(instance=10, occupancy=3)
+    reader = instr(instance=11, latency=100, reads=(op("m", 10),))
+
+    def run(m: Template) -> tuple[int, int, int]:
+        root = Loop("layer", 1, (Loop("i", 20, (BlockRef(0),)), BlockRef(1)))
+        prog = Program(
+            "t", {}, 1, 4, 0, {"alu": 20}, {"m": 20},
+            (Block("w", (m, paced)), Block("r", (reader,))),
+            (LayerProgram("L", "t", 0, {}, root),),
+        )  # fmt: skip
+        full = evaluate_program(prog, "full")[0]
+        fast = evaluate_program(prog, "fast")[0]
+        assert full.cycles == fast.cycles == reference_cycles(prog, prog.layers[0])
+        return fast.cycles, fast.evaluated_iterations, full.evaluated_iterations
+
+    spread, evaluated, every = run(moving(occupancy=0, latency=40, writes=writes))
+    assert evaluated == every
+    fixed, evaluated_fixed, every_fixed = run(
+        instr(instance=0, occupancy=0, latency=40, writes=writes)
+    )
+    assert evaluated_fixed < every_fixed
+    assert spread == fixed + 8
+
+
 def test_the_memo_never_restores_a_loop_whose_instance_an_outer_index_moves():
     # Outer loop o (2 trips): sync S (reads m[0] and z[0]: waits for the last write and
     # the last mark) and a barrier B behind it (width 1, window 1: B issues when S
