@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from isa.program import Program
 from tests.builders import instr, op, program, timeline
 
@@ -266,3 +268,20 @@ def test_war_waits_for_the_latest_read_not_the_last_evaluated():
         ]
     )
     assert timeline(prog) == [(0, 1), (3, 4), (0, 1), (3, 4)]
+
+
+@pytest.mark.parametrize("locations", [1, 2], ids=["one-location", "a-range"])
+def test_a_read_mark_is_set_at_the_read_time_and_a_mark_at_the_end(locations):
+    # A (latency 10, read time 2) read-marks m[0..locations) and marks n[0]: the read
+    # mark holds start + read time = 2, the mark the end, 10. B reads the last read-marked
+    # location, so it starts at 2; C reads n[0], so it starts at 10. One location each
+    # takes the kernel's path for single fixed locations, a range the general one.
+    a = replace(
+        instr(latency=10, read_time=2),
+        read_marks=(op("m", 0, locations),),
+        marks=(op("n", 0),),
+    )
+    b = instr(instance=1, reads=(op("m", locations - 1),), bundle_start=False)
+    c = instr(instance=2, reads=(op("n", 0),), bundle_start=False)
+    prog = program([a, b, c], spaces={"m": 2, "n": 1})
+    assert timeline(prog) == [(0, 10), (2, 3), (10, 11)]
