@@ -704,8 +704,10 @@ def test_a_skip_keeps_a_read_still_pending(sampling, width, monkeypatch):
     # Loop l, 40 trips: A on u[0] (latency 1), one a cycle from 1 to 40 (ending at 41).
     # Then W on u[1] overwrites m[0] (latency 0): WAR, it ends no earlier than P's read,
     # so at 60, and the layer ends at 60. Loop l's iterations repeat in everything but
-    # how far off P's read still is: a signature without pending reads would skip them
-    # and let W start at 41. With P reading and W writing 300 locations the state is
+    # how far off P's read still is. (A signature without pending reads would skip them,
+    # but W would still wait for P: a skip leaves alone the locations its loop does not
+    # touch. The next test is the case where the read times decide.) With P reading and W
+    # writing 300 locations the state is
     # chunked (docs/design.md §3.7): P's read leaves chunks whose write times are all at
     # or below the issue floor but whose reads are pending, which a whole-state signature
     # must keep (§4.3).
@@ -722,6 +724,29 @@ def test_a_skip_keeps_a_read_still_pending(sampling, width, monkeypatch):
     fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
     # The read is pending until after the loop, so no two boundaries of l are equal states.
     assert fast.cycles == 60
+
+
+@pytest.mark.parametrize("width", (1, 300))
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_a_skip_restores_the_read_times_its_iterations_set(sampling, width, monkeypatch):
+    # As above, but each A also reads m[0] (for 50 cycles from its start): A k starts at
+    # k + 1 and reads until k + 51, the last one until 90, so W ends at 90, past P's 60.
+    # Loop l's boundaries repeat moved by one cycle, its reads included, and fast mode
+    # skips; the skip must restore m[0]'s read time as the last iteration sets it. A
+    # signature without read times would match too, and its restore would leave m[0]
+    # holding an earlier iteration's read (W at 60).
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
+    p = Template("p", "u", 2, 0, 1, 60, (Operand("m", 0, width),), (), True)
+    a = Template("a", "u", 0, 1, 1, 50, (Operand("m", 0, width),), (), True)
+    w = Template("w", "u", 1, 0, 1, 0, (), (Operand("m", 0, width),), True)
+    root = Loop("layer", 1, (BlockRef(0), Loop("l", 40, (BlockRef(1),)), BlockRef(2)))
+    layer = LayerProgram("L", "t", 0, {}, root)
+    blocks = (Block("p", (p,)), Block("a", (a,)), Block("w", (w,)))
+    program = Program("t", {}, 1, 1, 0, {"u": 3}, {"m": width}, blocks, (layer,))
+    assert timeline(program) == [(0, 0), *((k, k + 1) for k in range(1, 41)), (90, 90)]
+    fast = Evaluation(program, "fast", reuse_layers=False).run()[0]
+    assert fast.cycles == 90
+    assert fast.evaluated_iterations < 42  # the loop skipped: the restore was reached
 
 
 def _chunked_reads_program(blocks: tuple[Block, ...], body: tuple, units: int) -> Program:
