@@ -18,6 +18,7 @@ from scripts.bug_catalogue.common import (
     RUNS,
     SHARING,
     SIGNATURES,
+    SKIP_CASES,
     TEMPLATE_ROW,
     TRANSLATED_PERIODS,
     Bug,
@@ -28,11 +29,11 @@ _SHARING_TESTS = "tests/test_subtree_sharing.py"
 _SHARED = _SHARING_TESTS + "::"
 SPARSE = (
     "tests/test_signatures.py",
-    EXACT + "test_signatures_are_compared_in_full",
-    EXACT + "test_a_skip_keeps_a_read_still_pending",
-    EXACT + "test_a_skip_restores_reads_the_loop_leaves_pending_in_every_chunk",
-    EXACT + "test_a_skip_sees_a_read_before_the_loop_that_the_loop_extends",
-    EXACT + "test_a_restore_writes_the_reads_a_later_loop_extends",
+    SKIP_CASES + "test_signatures_are_compared_in_full",
+    SKIP_CASES + "test_a_skip_keeps_a_read_still_pending",
+    SKIP_CASES + "test_a_skip_restores_reads_the_loop_leaves_pending_in_every_chunk",
+    SKIP_CASES + "test_a_skip_sees_a_read_before_the_loop_that_the_loop_extends",
+    SKIP_CASES + "test_a_restore_writes_the_reads_a_later_loop_extends",
 )
 
 SIGNATURE_BUGS = (
@@ -59,7 +60,7 @@ SIGNATURE_BUGS = (
         "written = (v if v > base + 1 else base + 1) - base",
         "write times are clamped at the last issue time, the earliest a read can start",
         (
-            EXACT + "test_a_skip_restores_write_times_no_later_than_the_last_issue",
+            SKIP_CASES + "test_a_skip_restores_write_times_no_later_than_the_last_issue",
             *FAST,
         ),
     ),
@@ -78,8 +79,8 @@ SIGNATURE_BUGS = (
         "v = NEVER",
         "the signature folds in every location's pending reads (WAR)",
         (
-            EXACT + "test_a_skip_restores_the_read_times_its_iterations_set",
-            EXACT + "test_a_skip_keeps_a_read_still_pending",
+            SKIP_CASES + "test_a_skip_restores_the_read_times_its_iterations_set",
+            SKIP_CASES + "test_a_skip_keeps_a_read_still_pending",
             *FAST,
         ),
     ),
@@ -138,7 +139,7 @@ SIGNATURE_BUGS = (
         "    for k in range(n):\n        if a[k] != b[k]:",
         "    for k in range(n - 1):\n        if a[k] != b[k]:",
         "equal signatures are compared in full",
-        (EXACT + "test_signatures_are_compared_in_full", *FAST),
+        (SKIP_CASES + "test_signatures_are_compared_in_full", *FAST),
     ),
     Bug(
         "signature.hash-constant",
@@ -413,7 +414,10 @@ MEMO_BUGS = (
         "if block_facts[block, 1] > block_facts[block, 0] and block_facts[block, 5] == 0:",
         "if block_facts[block, 1] > block_facts[block, 0]:",
         "only loops of fixed-location blocks are remembered (outer indices move affine ones)",
-        (EXACT + "test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves", *FAST),
+        (
+            SKIP_CASES + "test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves",
+            *FAST,
+        ),
     ),
     Bug(
         "memo.identity-shared-by-blocks",
@@ -456,7 +460,7 @@ PACKING_BUGS = (
         "skippable[at] = trips > 1 and not index_dependent",
         "skippable[at] = trips > 1",
         "a loop whose body's addresses depend on its index is never skipped",
-        (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
+        (SKIP_CASES + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.skippable-checks-inner-depth",
@@ -464,7 +468,7 @@ PACKING_BUGS = (
         "index_dependent = (node_facts[n, 3] >> level) & 1 != 0",
         "index_dependent = (node_facts[n, 3] >> (level + 1)) & 1 != 0",
         "skippability checks the loop's own depth among the addresses' depths",
-        (EXACT + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
+        (SKIP_CASES + "test_a_loop_sweeping_across_fixed_operands_is_never_skipped", *FAST),
     ),
     Bug(
         "packing.op-work-ignores-wide-operands",
