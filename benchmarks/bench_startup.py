@@ -17,7 +17,8 @@ reaches all alike; each tree lowers its own trace for `analyze`, and the analyze
 must be the same in every run of every tree.
 
 The floor lines time what any such process pays before accperf's own code: the bare
-interpreter, `import numpy`, and `import numba` (which the analyzer's kernels need), the
+interpreter, `import numpy`, and `import numba` (which the analyzer's kernels need under
+the JIT; `analyze` runs them compiled ahead of time instead, analyzer/engine/compiled.py), the
 last also with the exit `accperf-trace` takes (tracer/cli.py, console_main), since
 Python's own exit after importing Numba costs about as much again.
 
@@ -81,14 +82,20 @@ step("import rich and the report")
 from tracer import api
 step("import the API (numpy, pyarrow, the descriptions)")
 from analyzer.engine.evaluate import Evaluation
-step("import the engine (Numba)")
+step("import the engine (Numba, unless compiled ahead of time)")
+try:  # the kernels compiled ahead of time, as `analyze` runs them (analyzer/engine/compiled.py)
+    from analyzer.engine import compiled
+    compiled.ahead_of_time().__enter__()
+except ImportError:  # a revision from before them
+    pass
+step("load the kernels compiled ahead of time")
 trace = api.load_trace(sys.argv[1])
 step("read and check the trace")
 evaluation = Evaluation(trace.program, "fast", recurrence=True, checked=True)
 step("pack the program")
 layers = trace.program.layers
 results = [evaluation.layer(layers[0])]
-step("first layer (Numba loads the three kernels)")
+step("first layer (with the JIT: Numba loads the three kernels)")
 results += [evaluation.layer(layer) for layer in layers[1:]]
 step("the other layers")
 print_table(Console(file=io.StringIO(), width=1000), trace.program, results, "fast", 0.0)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 
 from analyzer.engine.evaluate import evaluate_program
+from analyzer.engine.layout import LOOP_BEGIN
 from analyzer.engine.packing import pack_blocks, pack_layer
-from analyzer.engine.signatures import LOOP_BEGIN
 from isa.program import Block, BlockRef, Frontend, Loop, Program, Template
 from isa.validation import ProgramError, check_program
 from tests.builders import (

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.engine import runs, translated
-from analyzer.engine.signatures import NEVER
+from analyzer.engine.layout import NEVER
 from analyzer.engine.translated import REGION_FIELDS
 from tests.test_signatures import _run_starts, assert_runs_hold
 

@@ -12,13 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.engine import signatures
+from analyzer.engine.layout import NEVER, SIG_CHUNK_SHIFT
 from analyzer.engine.signatures import (
     FE_ISSUE,
     FE_WIDTH,
     FE_WINDOW,
     FRONTEND_COLUMNS,
-    NEVER,
-    SIG_CHUNK_SHIFT,
 )
 
 MIN_LATENCY = 2

@@ -2,9 +2,11 @@
 
 Not timed (a speed is a benchmark, benchmarks/bench_startup.py): these pin the means.
 Each command runs in a new interpreter, which reports the heavy modules it imported: the
-help imports none of them, `lower` not Numba nor polars, `analyze` not polars; and
-`analyze` loads its compiled kernels from Numba's disk cache without Numba's compiler
-(analyzer/engine/jit_cache.py), with the cycles of an in-process analysis. A command
+help imports none of them, `lower` not Numba nor polars, `analyze` neither: it runs the
+kernels compiled ahead of time (analyzer/engine/compiled.py; tests/test_compiled.py
+builds them), with the cycles of an in-process analysis. With the JIT kept
+(ACCPERF_KERNELS=jit) it loads them from Numba's disk cache without Numba's compiler
+(analyzer/engine/jit_cache.py). A command
 runs with the garbage collector's raised threshold (tracer/cli.py), restored after it, and
 the console script's process exits with the collector left out.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import accperf
+from analyzer.engine import compiled
 from tracer import cli
 from tracer.cli import main
 from tracer.collector import GC_THRESHOLD
@@ -44,8 +47,9 @@ try:
     code = main(argv)
 except SystemExit as exit:
     code = exit.code
+modules = sorted(m for m in watched if m in sys.modules)
 kernels = {}
-if "analyzer.engine.evaluate" in sys.modules:
+if "numba" in sys.modules:
     from analyzer.engine.kernels import evaluate_layer
     from analyzer.engine.packing_kernels import layer_ops
     from analyzer.engine.recurrence_kernels import block_critical_cycles
@@ -54,16 +58,16 @@ if "analyzer.engine.evaluate" in sys.modules:
         kernels[kernel.py_func.__name__] = [
             sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
         ]
-modules = sorted(m for m in watched if m in sys.modules)
 print(json.dumps({"code": code, "modules": modules, "kernels": kernels}))
 """
 
 
-def _fresh_process(*argv: str) -> dict:
+def _fresh_process(*argv: str, kernels: str = "") -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), compiled.MODE_VARIABLE: kernels}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps([*HEAVY, COMPILER_ONLY]), *argv],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=env,
         capture_output=True,
         text=True,
     )
@@ -90,10 +94,21 @@ def test_lower_imports_neither_numba_nor_polars(tmp_path):
     assert "pyarrow" in modules  # it does write a trace
 
 
-def test_analyze_loads_its_kernels_without_numbas_compiler(small_trace, tmp_path):
-    _fresh_process("analyze", str(small_trace))  # compiles the kernels if the cache is cold
+def test_analyze_runs_kernels_compiled_ahead_of_time_without_numba(small_trace, tmp_path):
+    _fresh_process("analyze", str(small_trace))  # builds the kernels if none are built
     out = tmp_path / "report.json"
     report = _fresh_process("analyze", str(small_trace), "--json", str(out))
+    assert "numba" not in report["modules"] and report["kernels"] == {}
+    assert "polars" not in report["modules"]
+    assert "rich.progress" not in report["modules"]  # output piped: no progress bar
+    in_process = accperf.analyze(accperf.load_trace(small_trace))
+    assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0
+
+
+def test_analyze_with_the_jit_loads_kernels_without_numbas_compiler(small_trace, tmp_path):
+    _fresh_process("analyze", str(small_trace), kernels="jit")  # compiles if the cache is cold
+    out = tmp_path / "report.json"
+    report = _fresh_process("analyze", str(small_trace), "--json", str(out), kernels="jit")
     assert "numba" in report["modules"]
     assert "polars" not in report["modules"]
     assert "rich.progress" not in report["modules"]  # output piped: no progress bar

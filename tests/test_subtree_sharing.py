@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.engine.evaluate import Evaluation, evaluate_program
+from analyzer.engine.layout import BLOCK, LOOP_BEGIN, LOOP_END
 from analyzer.engine.packing import SubtreeOps, pack_blocks, pack_layer
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
 from isa.program import Block, BlockRef, LayerProgram, Loop, Program, count_instructions
 from isa.sharing import SubtreeSharing
 from tests.builders import instr, op

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analyzer.engine import evaluate, packing, signatures, translated
+from analyzer.engine import evaluate, layout, packing, translated
 from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks
 from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Operand, Program, Template
@@ -159,7 +159,7 @@ def test_a_translated_match_is_decided_in_full():
     n_machine = 3
     machine = np.array([5, 0, 7], dtype=np.int64)
     write_end = np.zeros(6, dtype=np.int64)
-    read_until = np.full(6, signatures.NEVER, dtype=np.int64)
+    read_until = np.full(6, layout.NEVER, dtype=np.int64)
     read_until[2] = 4  # m[2] read until 4
     unused = np.zeros(1, dtype=np.int64)
     no_runs = np.zeros(0, dtype=np.uint64)  # no runs kept: every location is one
@@ -190,16 +190,16 @@ def test_a_translated_restore_keeps_the_chunk_bounds():
     # from boundary 1 copies chunk 0's times into chunks 1 and 2, 10 and 20 cycles later:
     # every chunk's maximum and read bound must still bound its locations, or a later
     # signature would pass over a pending read there (§4.3).
-    shift = signatures.SIG_CHUNK_SHIFT
+    shift = layout.SIG_CHUNK_SHIFT
     n = 4 << shift
     write_end = np.zeros(n, dtype=np.int64)
-    read_until = np.full(n, signatures.NEVER, dtype=np.int64)
+    read_until = np.full(n, layout.NEVER, dtype=np.int64)
     write_end[:64] = np.arange(64)
     read_until[:64] = 100 + np.arange(64)
-    chunk_floor = np.full(5, signatures.NEVER, dtype=np.int64)
+    chunk_floor = np.full(5, layout.NEVER, dtype=np.int64)
     chunk_floor[0] = 70  # chunk 0 written whole at 70 since
     chunk_max = np.array([70, 0, 0, 0, 0], dtype=np.int64)
-    chunk_read = np.array([163, signatures.NEVER, 5, signatures.NEVER, signatures.NEVER])
+    chunk_read = np.array([163, layout.NEVER, 5, layout.NEVER, layout.NEVER])
     unused = np.zeros(1, dtype=np.int64)
     run_start = np.zeros(5, dtype=np.uint64)
     run_start[0] = ~np.uint64(1)  # chunk 0's locations all differ

@@ -134,8 +134,9 @@ class Result:
     trace: Trace
     results: tuple[LayerResult, ...]
     mode: str
-    # Loading the compiled kernels (a process's first analysis), packing, evaluation and
-    # bounds, as the CLI's last line says.
+    # Packing, evaluation and bounds, as the CLI's last line says; with the JIT (the API's
+    # default, analyzer/engine/compiled.py) also Numba's loading of the kernels in a
+    # process's first analysis, about 0.1 s.
     seconds: float
     baselines: tuple[LayerBaselines, ...] | None = None
     # The prices of the layers' actions; None where the program names no widths.

@@ -523,14 +523,23 @@ def _warn(notes: tuple[str, ...]) -> None:
         sys.stderr.write(f"warning: {note}\n")  # plain, as errors: one line each, never wrapped
 
 
+def _note(text: str) -> None:
+    sys.stderr.write(f"note: {text}\n")
+
+
 def _analyze(args: argparse.Namespace, console: Console) -> int:
+    from analyzer.engine import compiled
     from analyzer.report import check_json_destination, print_table
     from tracer.api import analyze, load_trace
 
     trace = load_trace(args.trace)
     if args.json is not None:
         check_json_destination(args.json)  # fail before the work, not after
-    with _progress(console) as progress:
+    # One analysis per process: kernels compiled ahead of time spare it importing Numba
+    # (analyzer/engine/compiled.py).
+    with compiled.ahead_of_time(notify=_note) as kernels, _progress(console) as progress:
+        if kernels not in ("ahead-of-time",) and not kernels.startswith("jit ("):
+            _note(kernels)  # the build failed: same results, slower start
         task = progress.add_task(f"{args.mode} evaluation", total=len(trace.program.layers))
         result = analyze(
             trace,

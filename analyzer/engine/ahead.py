@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.layout import LOOP_BEGIN
 from analyzer.engine.loop_skips import NO_START
-from analyzer.engine.signatures import LOOP_BEGIN
 
 
 @njit(cache=True)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyzer.actions import ActionCounter, LayerActions
+from analyzer.engine import compiled
 from analyzer.engine.bounds import LayerBound, ResourceUsage, layer_bound
-from analyzer.engine.kernels import evaluate_layer
 from analyzer.engine.memo import NO_MEMO, LoopMemo
 from analyzer.engine.packing import (
     PackedBlocks,
@@ -92,7 +92,7 @@ def run_kernel(
         memo_arrays = (LoopMemo(blocks) if memo is None else memo).arrays
         workspace_arrays = (Workspace(blocks) if workspace is None else workspace).for_layer(packed)
     record = np.zeros((record_count, 3), dtype=np.int64)
-    cycles, covered, evaluated, iterations = evaluate_layer(
+    cycles, covered, evaluated, iterations = compiled.evaluate_layer(
         packed.arrays,
         blocks.arrays,
         memo_arrays,

@@ -32,9 +32,19 @@ import numpy as np
 from numba import njit
 from numba.core.registry import CPUDispatcher as Dispatcher
 
-from analyzer.engine import ahead, loop_kernels, loop_skips, runs, signatures, translated, wavefront
+from analyzer.engine import (
+    ahead,
+    layout,
+    loop_kernels,
+    loop_skips,
+    runs,
+    signatures,
+    translated,
+    wavefront,
+)
 from analyzer.engine.ahead import _ahead_arrays, _ahead_boundary
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
+from analyzer.engine.layout import BLOCK, LOOP_BEGIN, NEVER
 from analyzer.engine.loop_kernels import _offset_steps
 from analyzer.engine.loop_skips import (
     NO_START,
@@ -54,9 +64,6 @@ from analyzer.engine.loop_skips import (
 )
 from analyzer.engine.runs import _mark_runs
 from analyzer.engine.signatures import (
-    BLOCK,
-    LOOP_BEGIN,
-    NEVER,
     _frontend_table,
     _idle_state,
     _load_frontend,
@@ -64,30 +71,26 @@ from analyzer.engine.signatures import (
     _signature_length,
     _signature_width,
 )
-from analyzer.engine.template_row import COLUMN, COLUMN_NAMES
+from analyzer.engine.template_row import (
+    COLUMN_NAMES,
+    T_BUNDLE_START,
+    T_FRONTEND,
+    T_INSTANCE_OFFSET,
+    T_ISSUE_QUEUE,
+    T_LATENCY,
+    T_MARKS_END,
+    T_OCCUPANCY,
+    T_OPERANDS_FIRST,
+    T_QUEUE,
+    T_READ_MARKS_END,
+    T_READ_TIME,
+    T_READS_END,
+    T_SIMPLE,
+    T_UNIT,
+    T_WRITES_END,
+)
 from isa.program import MAX_DEPTH
 
-# Columns of the template row (analyzer/engine/template_row.py, from the template table),
-# as plain ints so Numba compiles them in as constants. Operands of a template: reads
-# [T_OPERANDS_FIRST, T_READS_END), writes up to T_WRITES_END, then marks set at start +
-# read time up to T_READ_MARKS_END and marks set at the end up to T_MARKS_END. T_QUEUE is
-# the queue or -1; T_ISSUE_QUEUE the queue whose full state holds up issue (of this and
-# every later bundle), or -1.
-T_UNIT = COLUMN["unit"]
-T_LATENCY = COLUMN["latency"]
-T_OCCUPANCY = COLUMN["occupancy"]
-T_READ_TIME = COLUMN["read_time"]
-T_BUNDLE_START = COLUMN["bundle_start"]
-T_QUEUE = COLUMN["queue"]
-T_ISSUE_QUEUE = COLUMN["issue_queue"]
-T_FRONTEND = COLUMN["frontend"]
-T_OPERANDS_FIRST = COLUMN["operands_first"]
-T_READS_END = COLUMN["reads_end"]
-T_WRITES_END = COLUMN["writes_end"]
-T_READ_MARKS_END = COLUMN["read_marks_end"]
-T_MARKS_END = COLUMN["marks_end"]
-T_INSTANCE_OFFSET = COLUMN["instance_offset"]
-T_SIMPLE = COLUMN["simple"]
 # Validation keeps every address of a program within its space (and every unit instance
 # within its kind), so one outside the state arrays means the kernel's affine offsets no
 # longer match the loop indices: stop rather than read or write outside them (their
@@ -629,11 +632,11 @@ def evaluate_layer(
 
 
 # evaluate_layer compiles the kernels of signatures.py, runs.py, translated.py,
-# wavefront.py, loop_kernels.py, loop_skips.py and ahead.py into itself, but Numba keys its
-# cache by this file alone: their source goes into the key.
+# wavefront.py, loop_kernels.py, loop_skips.py and ahead.py into itself, and the constants
+# of layout.py, but Numba keys its cache by this file alone: their source goes into the key.
 _SIGNATURES_SOURCE = "".join(
     Path(module.__file__).read_text()
-    for module in (signatures, runs, translated, wavefront, loop_kernels, loop_skips, ahead)
+    for module in (signatures, runs, translated, wavefront, loop_kernels, loop_skips, ahead, layout)
 )
 
 

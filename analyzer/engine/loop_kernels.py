@@ -8,12 +8,9 @@ import numpy as np
 from numba import njit
 
 from analyzer.engine.arrays import MEMO_ITEM_HIGH, MEMO_ITEM_LOW
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, _copy_signature
-from analyzer.engine.template_row import COLUMN
-
-T_OPERANDS_FIRST = COLUMN["operands_first"]
-T_MARKS_END = COLUMN["marks_end"]
-T_INSTANCE_OFFSET = COLUMN["instance_offset"]
+from analyzer.engine.layout import BLOCK, LOOP_BEGIN
+from analyzer.engine.signatures import _copy_signature
+from analyzer.engine.template_row import T_INSTANCE_OFFSET, T_MARKS_END, T_OPERANDS_FIRST
 
 
 @njit(cache=True)

@@ -22,10 +22,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.layout import HISTORY, LOOP_BEGIN, NEVER
 from analyzer.engine.loop_kernels import _remember
 from analyzer.engine.signatures import (
-    LOOP_BEGIN,
-    NEVER,
     _copy_signature,
     _equal,
     _issue_floor,
@@ -67,7 +66,6 @@ from isa.program import MAX_DEPTH
 INSTRUCTION_ITEMS = 11
 LOCATIONS_PER_ITEM = 20
 WAVE_REJECTED = 1  # wave_gate: a loop op whose wavefront periods do not pay
-HISTORY = 4  # signatures kept per loop level: periods up to this many iterations are found
 NO_START = np.int64(1) << 62  # no instruction started yet (an iteration's earliest start)
 
 

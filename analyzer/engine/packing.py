@@ -16,8 +16,10 @@ from operator import attrgetter
 
 import numpy as np
 
+from analyzer.engine import compiled
 from analyzer.engine.arrays import LayerArrays, ProgramArrays
-from analyzer.engine.kernels import (
+from analyzer.engine.layout import FRONTEND_ITEMS, SIG_CHUNK_SHIFT
+from analyzer.engine.template_row import (
     T_BUNDLE_START,
     T_FRONTEND,
     T_INSTANCE_OFFSET,
@@ -29,13 +31,8 @@ from analyzer.engine.kernels import (
     T_READS_END,
     T_SIMPLE,
     T_WRITES_END,
+    template_rows,
 )
-from analyzer.engine.packing_kernels import layer_ops
-from analyzer.engine.signatures import (
-    FRONTEND_ITEMS,
-    SIG_CHUNK_SHIFT,
-)
-from analyzer.engine.template_row import template_rows
 from isa.program import (
     MAX_DEPTH,
     BlockRef,
@@ -263,7 +260,7 @@ def pack_layer(
     root = subtrees.number(layer.root)
     nodes, node_facts, children = subtrees.tables()
     block_runs = np.zeros(len(blocks.block_first) - 1, dtype=np.int64)
-    issuing, fields = layer_ops(
+    issuing, fields = compiled.layer_ops(
         root, subtrees.counted, nodes, subtrees.block_facts, node_facts, children, block_runs
     )
     subtrees.counted = nodes.shape[0]

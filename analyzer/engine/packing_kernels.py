@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, LOOP_END
+from analyzer.engine.layout import BLOCK, LOOP_BEGIN, LOOP_END
 from isa.program import MAX_DEPTH
 
 

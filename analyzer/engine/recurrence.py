@@ -21,7 +21,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from analyzer.engine.kernels import (
+from analyzer.engine import compiled
+from analyzer.engine.packing import PackedBlocks
+from analyzer.engine.template_row import (
     T_INSTANCE_OFFSET,
     T_LATENCY,
     T_OCCUPANCY,
@@ -30,12 +32,6 @@ from analyzer.engine.kernels import (
     T_READS_END,
     T_UNIT,
     T_WRITES_END,
-)
-from analyzer.engine.packing import PackedBlocks
-from analyzer.engine.recurrence_kernels import (
-    block_critical_cycles,
-    block_edges,
-    maximum_cycle_ratio,
 )
 from isa.program import BlockRef, Loop
 
@@ -90,7 +86,7 @@ def block_dependency_edges(blocks: PackedBlocks, block: int) -> DependencyEdges:
     reads and writes (each operand's locations one by one) and unit instances."""
     lo, hi = int(blocks.block_first[block]), int(blocks.block_first[block + 1])
     arrays = blocks.arrays
-    source, target, weight, distance = block_edges(
+    source, target, weight, distance = compiled.block_edges(
         template_columns(blocks),
         arrays.operand_location,
         arrays.operand_count,
@@ -103,7 +99,7 @@ def block_dependency_edges(blocks: PackedBlocks, block: int) -> DependencyEdges:
 
 def critical_cycle(edges: DependencyEdges) -> CriticalCycle | None:
     """A cycle of maximum weight/iterations ratio, or None if the graph has no cycle."""
-    weight, iterations = maximum_cycle_ratio(
+    weight, iterations = compiled.maximum_cycle_ratio(
         edges.nodes, edges.source, edges.target, edges.weight, edges.distance
     )
     return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
@@ -134,7 +130,7 @@ class CriticalCycles:
         weight = np.zeros(len(new), np.int64)
         iterations = np.zeros(len(new), np.int64)
         arrays = self.blocks.arrays
-        block_critical_cycles(
+        compiled.block_critical_cycles(
             self._columns,
             arrays.operand_location,
             arrays.operand_count,

@@ -7,13 +7,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.layout import RUN_SHIFT
+
 # Runs (docs/design.md §3.7): bit x mod 64 of run_start[x >> 6] is set wherever location x
 # may hold other times than location x - 1 (its write time, its chunk's floor folded in,
 # or its read-until time); a clear bit promises equal ones, so the translated kernels
 # (analyzer/engine/translated.py) read one location per run. Every word starts a run of
 # its own (a chunk's floor is its own), so its bit 0 means nothing. A state that keeps no
 # runs (ProgramArrays.keeps_runs, full mode) has no words: each location is a run.
-RUN_SHIFT = 6  # a word per chunk: the state's chunks (signatures.SIG_CHUNK_SHIFT) are 64 wide
 
 
 _LOW_BITS = tuple(np.uint64((1 << width) - 1) for width in (32, 16, 8, 4, 2, 1))

@@ -21,20 +21,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from analyzer.engine.runs import RUN_SHIFT, _remark_chunk
-from analyzer.engine.template_row import COLUMN
+from analyzer.engine.layout import FRONTEND_ITEMS, NEVER, RUN_SHIFT, SIG_CHUNK_SHIFT
+from analyzer.engine.runs import _remark_chunk
 
-# The op list's kinds (analyzer/engine/packing.py, pack_layer; the kernels' interpreter).
-LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
-T_OPERANDS_FIRST = COLUMN["operands_first"]
-T_INSTANCE_OFFSET = COLUMN["instance_offset"]
-T_MARKS_END = COLUMN["marks_end"]
-
-NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
-# A whole-state signature keeps locations in chunks of this many (a power of two), only
-# the chunks with an item above its clamp (_signature). It equals the state's chunks
-# (packing.CHUNK_SHIFT) so a chunk's maximum write time can pass over a chunk.
-SIG_CHUNK_SHIFT = RUN_SHIFT  # one size for the signature's, the state's and the runs' chunks
 _FNV_PRIME = np.uint64(1099511628211)
 _FNV_OFFSET = np.uint64(14695981039346656037)
 
@@ -47,8 +36,6 @@ _FNV_OFFSET = np.uint64(14695981039346656037)
 (FE_ISSUE, FE_ISSUE_HEAD, FE_WINDOW_HEAD, FE_OPEN, FE_MAX_START) = range(5)
 (FE_WIDTH, FE_WINDOW, FE_DELAY, FE_RING_FIRST, FE_WINDOW_FIRST) = range(5, 10)
 FRONTEND_COLUMNS = 10
-# A signature's items per front end besides its rings: issue time, open flag, latest start.
-FRONTEND_ITEMS = 3
 
 
 @njit(cache=True)

@@ -59,6 +59,27 @@ COLUMN = {name: index for index, name in enumerate(COLUMN_NAMES)}
 # padded past the columns it uses.
 TEMPLATE_COLUMNS = 1 << (len(COLUMN_NAMES) - 1).bit_length()
 
+# The columns as plain ints, so Numba compiles them in as constants. Operands of a template: reads
+# [T_OPERANDS_FIRST, T_READS_END), writes up to T_WRITES_END, then marks set at start +
+# read time up to T_READ_MARKS_END and marks set at the end up to T_MARKS_END. T_QUEUE is
+# the queue or -1; T_ISSUE_QUEUE the queue whose full state holds up issue (of this and
+# every later bundle), or -1.
+T_UNIT = COLUMN["unit"]
+T_LATENCY = COLUMN["latency"]
+T_OCCUPANCY = COLUMN["occupancy"]
+T_READ_TIME = COLUMN["read_time"]
+T_BUNDLE_START = COLUMN["bundle_start"]
+T_QUEUE = COLUMN["queue"]
+T_ISSUE_QUEUE = COLUMN["issue_queue"]
+T_FRONTEND = COLUMN["frontend"]
+T_OPERANDS_FIRST = COLUMN["operands_first"]
+T_READS_END = COLUMN["reads_end"]
+T_WRITES_END = COLUMN["writes_end"]
+T_READ_MARKS_END = COLUMN["read_marks_end"]
+T_MARKS_END = COLUMN["marks_end"]
+T_INSTANCE_OFFSET = COLUMN["instance_offset"]
+T_SIMPLE = COLUMN["simple"]
+
 
 # Per field template_rows fills: (name, kind, column), worked out once.
 _ROW_FIELDS = tuple(

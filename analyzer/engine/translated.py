@@ -8,19 +8,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from analyzer.engine.layout import BLOCK, LOOP_BEGIN, NEVER
 from analyzer.engine.runs import _mark_runs, _run_end
 from analyzer.engine.signatures import (
     _FNV_OFFSET,
     _FNV_PRIME,
-    BLOCK,
-    LOOP_BEGIN,
-    NEVER,
-    T_INSTANCE_OFFSET,
-    T_MARKS_END,
-    T_OPERANDS_FIRST,
     _hash_items,
     _write_time,
 )
+from analyzer.engine.template_row import T_INSTANCE_OFFSET, T_MARKS_END, T_OPERANDS_FIRST
 
 # A loop whose addresses are affine in its index: its regions are the operands below it of
 # one address space that its index moves by one step. Per loop execution `regions`,

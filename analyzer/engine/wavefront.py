@@ -22,19 +22,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from analyzer.engine.runs import RUN_SHIFT, _remark_chunk
-from analyzer.engine.signatures import BLOCK, LOOP_BEGIN, NEVER
-from analyzer.engine.template_row import COLUMN
+from analyzer.engine.layout import BLOCK, LOOP_BEGIN, NEVER, RUN_SHIFT
+from analyzer.engine.runs import _remark_chunk
+from analyzer.engine.template_row import (
+    T_BUNDLE_START,
+    T_INSTANCE_OFFSET,
+    T_ISSUE_QUEUE,
+    T_MARKS_END,
+    T_OPERANDS_FIRST,
+    T_QUEUE,
+    T_READS_END,
+    T_UNIT,
+)
 from analyzer.engine.translated import REGION_HI, REGION_LO, REGION_STEP, _span
-
-T_UNIT = COLUMN["unit"]
-T_BUNDLE_START = COLUMN["bundle_start"]
-T_QUEUE = COLUMN["queue"]
-T_ISSUE_QUEUE = COLUMN["issue_queue"]
-T_INSTANCE_OFFSET = COLUMN["instance_offset"]
-T_OPERANDS_FIRST = COLUMN["operands_first"]
-T_READS_END = COLUMN["reads_end"]
-T_MARKS_END = COLUMN["marks_end"]
 
 # The first three columns are §4.6's (signatures._span reads them).
 LO, HI, STEP = REGION_LO, REGION_HI, REGION_STEP

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from analyzer.engine import compiled
 from analyzer.engine.arrays import WorkspaceArrays
-from analyzer.engine.loop_skips import HISTORY, _skip_levels
+from analyzer.engine.layout import HISTORY
 from analyzer.engine.packing import PackedBlocks, PackedLayer
 
 
@@ -45,7 +46,7 @@ class Workspace:
         """Arrays wide enough for `packed`'s fast evaluation: as many levels as its loops
         take signatures at (the kernel's own count, loop_skips._skip_levels; a layer of
         none reads nothing here)."""
-        _, levels = _skip_levels(packed.arrays, True)
+        _, levels = compiled.skip_levels(packed.arrays, True)
         if levels > self.levels:
             self.levels = levels
             program = self.blocks.arrays

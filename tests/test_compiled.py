@@ -1,0 +1,170 @@
+"""The kernels compiled ahead of time equal Numba's JIT (analyzer/engine/compiled.py).
+
+The module is built once for the session, where `accperf-trace analyze` builds it (the
+CLI's tests then find it there). Each property runs the same programs through both and
+compares everything the kernels return: packed op lists, every layer's cycles and counts
+in fast and full mode, the recurrence bound's cycles.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import accperf
+from analyzer.engine import compiled
+from analyzer.engine.evaluate import Evaluation
+from analyzer.engine.packing import pack_blocks, pack_layer
+from analyzer.engine.recurrence import CriticalCycles, block_dependency_edges, critical_cycle
+from tests.builders import examples
+from tests.test_exactness import random_programs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    path = compiled.build(compiled.kernel_directory(), compiled.module_name())
+    assert isinstance(path, Path), path  # a C compiler is part of the set-up (README)
+    return path
+
+
+def _everything(program) -> tuple:
+    """What the kernels compute for `program`, as plain values."""
+    blocks = pack_blocks(program)
+    packed = [pack_layer(layer, program, blocks) for layer in program.layers]
+    ops = [tuple(np.asarray(field).tolist() for field in p.arrays) for p in packed]
+    results = []
+    for mode in ("fast", "full"):
+        for r in Evaluation(program, mode, reuse_layers=False).run():
+            results.append((mode, r.cycles, r.evaluated_instructions, r.evaluated_iterations))
+    cycles = CriticalCycles(blocks)
+    n_blocks = len(blocks.block_first) - 1
+    cycles.find(list(range(n_blocks)))
+    critical = [cycles.of(b) for b in range(n_blocks)]
+    one_by_one = [critical_cycle(block_dependency_edges(blocks, b)) for b in range(n_blocks)]
+    return ops, results, critical, one_by_one
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(program=random_programs(wide=None, frontends=("f1",)))
+def test_random_programs_give_the_same_results_either_way(built, program):
+    assert compiled.mode() == "jit"
+    by_jit = _everything(program)
+    with compiled.ahead_of_time() as status:
+        assert status == "ahead-of-time" and compiled.mode() == "ahead-of-time"
+        ahead = _everything(program)
+    assert compiled.mode() == "jit"  # the block's end restores the JIT
+    assert ahead == by_jit
+
+
+@pytest.mark.parametrize(
+    ("model", "accelerator", "params", "batch"),
+    [
+        ("resnet18", "systolic", {"rows": 8, "cols": 8}, 1),
+        ("mobilenet_v2", "gemmini", {}, 2),
+        ("tc_resnet8_ut", "ultratrail", {}, 1),
+    ],
+)
+def test_networks_give_the_same_report_either_way(built, model, accelerator, params, batch):
+    trace = accperf.lower(model, accelerator=accelerator, params=params, batch=batch)
+    by_jit = accperf.analyze(trace, recurrence=True)
+    with compiled.ahead_of_time():
+        ahead = accperf.analyze(trace, recurrence=True)
+    columns = ["name", "cycles", "evaluated_instructions", "evaluated_iterations", "bound"]
+    columns += ["busiest_unit_cycles", "recurrence_cycles", "recurrence_cycles_per_iteration"]
+    assert ahead.layers.select(columns).to_dicts() == by_jit.layers.select(columns).to_dicts()
+
+
+def test_an_argument_of_the_wrong_type_is_refused_by_name(built):
+    program = accperf.lower("resnet18", accelerator="systolic", params={"rows": 8}).program
+    blocks = pack_blocks(program)
+    packed = pack_layer(program.layers[0], program, blocks)
+    wrong = packed.arrays._replace(kind=packed.arrays.kind.astype(np.int32))
+    with compiled.ahead_of_time(), pytest.raises(TypeError, match=r"skip_levels argument 0\.kind"):
+        compiled.skip_levels(wrong, True)
+    strided = packed.arrays._replace(depth=np.repeat(packed.arrays.depth, 2)[::2])
+    with compiled.ahead_of_time(), pytest.raises(TypeError, match=r"argument 0\.depth.*C-ordered"):
+        compiled.skip_levels(strided, True)
+    with compiled.ahead_of_time(), pytest.raises(TypeError, match=r"argument 1: expected b1"):
+        compiled.skip_levels(packed.arrays, 1)
+
+
+def test_a_build_that_fails_leaves_the_jit_running_and_is_not_retried(tmp_path, monkeypatch):
+    monkeypatch.setenv(compiled.DIRECTORY_VARIABLE, str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    first: list[str] = []
+    with compiled.ahead_of_time(notify=first.append) as status:
+        assert compiled.mode() == "jit"
+    second: list[str] = []
+    with compiled.ahead_of_time(notify=second.append) as again:
+        assert compiled.mode() == "jit"
+    assert "failed" in status and "the JIT runs instead" in status
+    assert len(first) == 1 and "compiling" in first[0]
+    assert again == status and second == []  # the kept reason, no second build
+    (failed,) = tmp_path.glob("*.failed")
+    assert "compiler" in status and "Traceback" in failed.read_text()  # the whole output kept
+    assert not list(tmp_path.glob("*.so"))
+
+
+def test_the_jit_can_be_kept(monkeypatch):
+    monkeypatch.setenv(compiled.MODE_VARIABLE, "jit")
+    with compiled.ahead_of_time() as status:
+        assert compiled.mode() == "jit" and "ACCPERF_KERNELS" in status
+
+
+def test_the_module_name_covers_every_file_compiled_into_the_kernels():
+    """Every module of ours that the kernels' modules import from, transitively, is in
+    SOURCES: an edit to any of them must build the module again."""
+    sources, seen = set(compiled.SOURCES), set()
+    pending = [signature.module for signature in compiled.SIGNATURES.values()]
+    while pending:
+        module = pending.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        path = module.replace(".", "/") + ".py"
+        assert path in sources, f"{path} is compiled into the kernels but not in SOURCES"
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                pending += [n for n in names if (ROOT / (n.replace(".", "/") + ".py")).exists()]
+    assert len(seen) >= 10
+
+
+def test_an_edit_to_a_kernel_source_changes_the_module_name(tmp_path):
+    for source in compiled.SOURCES:
+        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / source).write_bytes((ROOT / source).read_bytes())
+    before = compiled.module_name(tmp_path)
+    assert before == compiled.module_name(ROOT)
+    layout = tmp_path / "analyzer/engine/layout.py"
+    layout.write_text(layout.read_text().replace("HISTORY = 4", "HISTORY = 5"))
+    assert compiled.module_name(tmp_path) != before
+
+
+def test_analyze_in_a_fresh_process_never_imports_numba(built, tmp_path):
+    trace = accperf.lower("resnet18", accelerator="systolic", params={"rows": 8, "cols": 8})
+    folder = trace.save(tmp_path)
+    probe = (
+        "import sys; from tracer.cli import main; code = main(sys.argv[1:]); "
+        "print('numba' in sys.modules, code)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != compiled.MODE_VARIABLE}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "analyze", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip().splitlines()[-1] == "False 0"
+    assert "note:" not in done.stderr
