@@ -85,7 +85,8 @@ from analyzer.engine.evaluate import Evaluation
 step("import the engine (Numba, unless compiled ahead of time)")
 try:  # the kernels compiled ahead of time, as `analyze` runs them (analyzer/engine/compiled.py)
     from analyzer.engine import compiled
-    compiled.ahead_of_time().__enter__()
+    kernels = compiled.ahead_of_time()  # held: a dropped generator would restore the JIT
+    kernels.__enter__()
 except ImportError:  # a revision from before them
     pass
 step("load the kernels compiled ahead of time")
