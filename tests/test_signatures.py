@@ -263,6 +263,46 @@ def test_a_restore_onto_another_state_sets_its_runs(drawn, gain):
     assert_runs_hold(other, chunk_shift)
 
 
+def _uniform_state(n: int, written: int) -> tuple:
+    """A state of n chunked locations, every write time `written` and no reads: one run
+    per chunk."""
+    n_chunks = (n >> SIG_CHUNK_SHIFT) + 1
+    write_end = np.full(n, written, dtype=np.int64)
+    read_until = np.full(n, NEVER, dtype=np.int64)
+    return (
+        np.array([BASE], dtype=np.int64),
+        write_end,
+        read_until,
+        np.array([BASE - 1], dtype=np.int64),
+        np.array([BASE], dtype=np.int64),
+        np.zeros(0, dtype=np.int64),
+        np.full(n_chunks, NEVER, dtype=np.int64),
+        np.full(n_chunks, written, dtype=np.int64),
+        np.full(n_chunks, NEVER, dtype=np.int64),
+        _run_starts(write_end, read_until, n_chunks),
+    )
+
+
+def test_a_memo_restore_sets_the_run_starts_of_a_chunk_it_writes():
+    # The memo writes an exit signature onto a state it was not taken from: here one whose
+    # chunk 0 is a single run. The signature keeps chunk 0 for location 3, written one
+    # cycle past the floor; restored, location 3 differs from 2 and 4, so runs must start
+    # at 3 and 4 (a clear bit would let the translated kernels read 0..63 as one time).
+    signed = _uniform_state(70, BASE - 5)
+    signed[1][3] = BASE + 1
+    signed[7][0] = BASE + 1
+    signed[9][:] = _run_starts(signed[1], signed[2], len(signed[9]))
+    other = _uniform_state(70, BASE - 5)
+    assert not other[9].any()
+    signatures._restore(
+        _sparse(signed, SIG_CHUNK_SHIFT), BASE, other, _frontend(),
+        np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), SIG_CHUNK_SHIFT,
+    )  # fmt: skip
+    assert other[1][3] == BASE + 1 and other[1][2] == other[1][4] == BASE
+    assert other[9][0] & np.uint64((1 << 3) | (1 << 4)) == np.uint64((1 << 3) | (1 << 4))
+    assert_runs_hold(other, SIG_CHUNK_SHIFT)
+
+
 def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
     # The boundary of the chunk maxima's shortcut: a chunk whose latest write ends at the
     # issue floor + 1, every read at its clamp, holds an item above its clamp.

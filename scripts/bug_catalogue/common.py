@@ -91,6 +91,7 @@ TRANSLATED = (
 # Runs of locations: their invariant and the kernels that read them, then fast == full.
 RUNS = (
     "tests/test_runs.py",
+    "tests/test_signatures.py::test_a_memo_restore_sets_the_run_starts_of_a_chunk_it_writes",
     "tests/test_signatures.py::test_a_restore_onto_another_state_sets_its_runs",
     TRANSLATED_TESTS + "test_a_wavefront_restore_keeps_the_runs",
     TRANSLATED_TESTS + "test_runs_change_no_decision",
