@@ -150,7 +150,8 @@ def test_an_edit_to_a_kernel_source_changes_the_module_name(tmp_path):
     assert compiled.module_name(tmp_path) != before
 
 
-def test_analyze_in_a_fresh_process_never_imports_numba(built, tmp_path):
+@pytest.mark.parametrize("command", [["analyze"], ["show", "--layer", "fc", "--iterations", "0:2"]])
+def test_a_one_shot_command_in_a_fresh_process_never_imports_numba(built, tmp_path, command):
     trace = accperf.lower("resnet18", accelerator="systolic", params={"rows": 8, "cols": 8})
     folder = trace.save(tmp_path)
     probe = (
@@ -159,7 +160,7 @@ def test_analyze_in_a_fresh_process_never_imports_numba(built, tmp_path):
     )
     env = {k: v for k, v in os.environ.items() if k != compiled.MODE_VARIABLE}
     done = subprocess.run(
-        [sys.executable, "-c", probe, "analyze", str(folder)],
+        [sys.executable, "-c", probe, command[0], str(folder), *command[1:]],
         cwd=ROOT,
         env=env,
         capture_output=True,

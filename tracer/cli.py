@@ -8,10 +8,11 @@ one line on stderr and exit code 2. Anything else is a bug and keeps its traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -527,19 +528,26 @@ def _note(text: str) -> None:
     sys.stderr.write(f"note: {text}\n")
 
 
-def _analyze(args: argparse.Namespace, console: Console) -> int:
+@contextlib.contextmanager
+def _kernels_ahead_of_time() -> Iterator[None]:
+    """For a command that evaluates once per process (analyze, show): the kernels compiled
+    ahead of time spare it importing Numba (analyzer/engine/compiled.py)."""
     from analyzer.engine import compiled
+
+    with compiled.ahead_of_time(notify=_note) as kernels:
+        if kernels != "ahead-of-time" and not kernels.startswith("jit ("):
+            _note(kernels)  # the build failed: same results, a slower start
+        yield
+
+
+def _analyze(args: argparse.Namespace, console: Console) -> int:
     from analyzer.report import check_json_destination, print_table
     from tracer.api import analyze, load_trace
 
     trace = load_trace(args.trace)
     if args.json is not None:
         check_json_destination(args.json)  # fail before the work, not after
-    # One analysis per process: kernels compiled ahead of time spare it importing Numba
-    # (analyzer/engine/compiled.py).
-    with compiled.ahead_of_time(notify=_note) as kernels, _progress(console) as progress:
-        if kernels not in ("ahead-of-time",) and not kernels.startswith("jit ("):
-            _note(kernels)  # the build failed: same results, slower start
+    with _kernels_ahead_of_time(), _progress(console) as progress:
         task = progress.add_task(f"{args.mode} evaluation", total=len(trace.program.layers))
         result = analyze(
             trace,
@@ -690,7 +698,8 @@ def _show(args: argparse.Namespace, console: Console) -> int:
     if args.out is not None and args.out.suffix.lower() != ".svg":
         raise UserInputError(f"-o {args.out}: the timeline is written as SVG; name a .svg file")
     trace = load_trace(args.trace)
-    rows, more = instruction_timeline(trace, args.layer, first, last, args.max_rows)
+    with _kernels_ahead_of_time():
+        rows, more = instruction_timeline(trace, args.layer, first, last, args.max_rows)
     if args.timeline:
         _print_timeline(console, args, rows, more, first, last)
         return 0
