@@ -95,6 +95,10 @@ def test_an_argument_of_the_wrong_type_is_refused_by_name(built):
         compiled.skip_levels(strided, True)
     with compiled.ahead_of_time(), pytest.raises(TypeError, match=r"argument 1: expected b1"):
         compiled.skip_levels(packed.arrays, 1)
+    unaligned = np.frombuffer(bytearray(packed.arrays.depth.nbytes + 1), np.int64, offset=1)
+    unaligned = packed.arrays._replace(depth=unaligned)  # read-only too: refused either way
+    with compiled.ahead_of_time(), pytest.raises(TypeError, match=r"argument 0\.depth"):
+        compiled.skip_levels(unaligned, True)
 
 
 def test_a_build_that_fails_leaves_the_jit_running_and_is_not_retried(tmp_path, monkeypatch):
@@ -112,6 +116,52 @@ def test_a_build_that_fails_leaves_the_jit_running_and_is_not_retried(tmp_path, 
     (failed,) = tmp_path.glob("*.failed")
     assert "compiler" in status and "Traceback" in failed.read_text()  # the whole output kept
     assert not list(tmp_path.glob("*.so"))
+
+
+def test_a_failure_under_another_toolchain_is_tried_again(tmp_path, monkeypatch):
+    monkeypatch.setenv(compiled.DIRECTORY_VARIABLE, str(tmp_path))
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    with compiled.ahead_of_time():
+        pass
+    (failed,) = tmp_path.glob("*.failed")
+    reason, toolchain = failed.read_text().split("\n")[:2]
+    failed.write_text(f"{reason}\nCC=an older compiler\n")  # as if a compiler came since
+    notes: list[str] = []
+    with compiled.ahead_of_time(notify=notes.append):
+        pass
+    assert len(notes) == 1 and "compiling" in notes[0]
+    assert failed.read_text().split("\n")[1] == toolchain  # tried, and failed again here
+
+
+def test_an_unusable_folder_leaves_the_jit_running(monkeypatch):
+    monkeypatch.setenv(compiled.DIRECTORY_VARIABLE, "/proc/accperf-kernels")
+    with compiled.ahead_of_time() as status:
+        assert compiled.mode() == "jit" and "unusable" in status
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # numba.pycc's (design §1.4)
+def test_a_build_refuses_a_source_other_than_its_name_hashes(tmp_path):
+    # A checkout between the parent's hash and the child's imports: nothing is compiled.
+    with pytest.raises(SystemExit) as stopped:
+        compiled._build_here(str(tmp_path), compiled._PREFIX + "0" * 20)
+    assert stopped.value.code == compiled._SOURCE_CHANGED
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_finished_build_removes_all_but_the_newest_three_others(tmp_path):
+    suffix = ".cpython-311-x86_64-linux-gnu.so"
+    for age, key in enumerate("abcde"):
+        for ending in (suffix, ".lock", ".failed"):
+            (tmp_path / f"{compiled._PREFIX}{key}{ending}").write_text(key)
+        os.utime(tmp_path / f"{compiled._PREFIX}{key}{suffix}", (1e9 - age, 1e9 - age))
+    (tmp_path / f"{compiled._PREFIX}e.killed").mkdir()  # a killed build's scratch folder
+    keep = tmp_path / f"{compiled._PREFIX}new{suffix}"
+    keep.write_text("new")
+    (tmp_path / f"{compiled._PREFIX}new.lock").write_text("")
+    compiled._remove_other_builds(tmp_path, keep)
+    left = sorted(p.name.removeprefix(compiled._PREFIX) for p in tmp_path.iterdir())
+    kept = [f"{key}{ending}" for key in "abc" for ending in (suffix, ".failed", ".lock")]
+    assert left == sorted([*kept, f"new{suffix}", "new.lock"])
 
 
 def test_the_jit_can_be_kept(monkeypatch):

@@ -33,6 +33,7 @@ import importlib.util
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -124,16 +125,33 @@ MODE_VARIABLE = "ACCPERF_KERNELS"
 _PREFIX = "accperf_kernels_"
 
 
+# /proc/cpuinfo's lines that change while the CPU does not (per core, or over time).
+_VOLATILE = (b"processor", b"cpu mhz", b"bogomips", b"core id", b"apicid", b"initial apicid")
+_VOLATILE += (b"physical id", b"siblings", b"cpu cores", b"power management")
+
+
 def _cpu() -> str:
-    """What the built code depends on of this CPU: it is compiled for the host's model."""
+    """What the built code depends on of this CPU, where /proc/cpuinfo tells it (the
+    first processor's block, volatile lines left out): the module is then built for the
+    host's model, as the JIT builds; elsewhere "", and it is built for the generic one."""
     try:
         with open("/proc/cpuinfo", "rb") as cpuinfo:
-            head = cpuinfo.read(1 << 13).split(b"\n\n")[0]
-        return hashlib.sha256(
-            b"".join(line for line in head.splitlines() if line.startswith((b"model", b"flags")))
-        ).hexdigest()
+            head = cpuinfo.read(1 << 14).split(b"\n\n")[0]
     except OSError:
-        return platform.processor()
+        return ""
+    kept = [line for line in head.splitlines() if not line.lower().startswith(_VOLATILE)]
+    return hashlib.sha256(b"\n".join(kept)).hexdigest() if kept else ""
+
+
+def _version_file(package: str) -> str:
+    """The compiler's version, read without importing it (importlib.metadata alone takes
+    about 50 ms to import): its _version.py, which versioneer writes."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        return f"{package} missing"
+    with contextlib.suppress(OSError):
+        return (Path(spec.origin).parent / "_version.py").read_text()
+    return spec.origin
 
 
 def module_name(root: Path = ROOT) -> str:
@@ -141,7 +159,8 @@ def module_name(root: Path = ROOT) -> str:
     digest = hashlib.sha256()
     for source in SOURCES:
         digest.update(source.encode() + b"\0" + (root / source).read_bytes())
-    for item in (sys.version, np.__version__, platform.machine(), _cpu()):
+    versions = [_version_file(package) for package in ("numba", "llvmlite")]
+    for item in (sys.version, np.__version__, *versions, platform.machine(), _cpu()):
         digest.update(item.encode() + b"\0")
     return _PREFIX + digest.hexdigest()[:20]
 
@@ -236,10 +255,11 @@ def _check(value: Any, spec: Any, where: str) -> None:
         and value.dtype == dtype
         and value.ndim == ndim
         and value.flags.c_contiguous
+        and value.flags.aligned
         and value.flags.writeable
     ):
         got = f"{value.dtype}[{value.ndim}d]" if isinstance(value, np.ndarray) else type(value)
-        raise TypeError(f"{where}: expected a writable C-ordered {spec}, got {got}")
+        raise TypeError(f"{where}: expected a writable, aligned C-ordered {spec}, got {got}")
 
 
 class _AheadOfTime:
@@ -279,15 +299,15 @@ def _load(path: Path) -> _AheadOfTime:
 
 
 @contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """Hold the directory's build lock (no lock where fcntl is missing: the rename into
-    place still keeps a half-built module from being loaded)."""
+def _locked(directory: Path, name: str) -> Iterator[None]:
+    """Hold the build lock of module `name` (no lock where fcntl is missing: the rename
+    into place still keeps a half-built module from being loaded)."""
     try:
         import fcntl
     except ImportError:
         yield
         return
-    with open(directory / (_PREFIX + "build.lock"), "w") as lock:
+    with open(directory / (name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -295,33 +315,67 @@ def _locked(directory: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _toolchain() -> str:
+    """What a build needs besides the source: a failure recorded under another toolchain
+    (a compiler or setuptools installed since) is tried again."""
+    compiler = os.environ.get("CC") or "cc"
+    found = shutil.which(compiler.split()[0]) if compiler.strip() else None
+    return (
+        f"CC={compiler} at {found}; setuptools {importlib.util.find_spec('setuptools') is not None}"
+    )
+
+
+def _recorded_failure(failed: Path) -> str | None:
+    """The reason a build failed, when it was under this toolchain."""
+    with contextlib.suppress(OSError):
+        reason, toolchain = failed.read_text().split("\n")[:2]
+        if toolchain == _toolchain():
+            return f"{reason}; delete {failed} to try again"
+    return None
+
+
+# A build takes 15-80 s here; one past this is stuck and not worth waiting for.
+BUILD_TIMEOUT = 900
+# The child's exit status when the source changed under it (it is not a failure).
+_SOURCE_CHANGED = 3
+
+
 def build(directory: Path, name: str) -> Path | str:
     """Build module `name` into `directory` (in a child process) unless it is there or
-    failed before: its path, or why it cannot be built."""
-    directory.mkdir(parents=True, exist_ok=True)
+    failed before under this toolchain: its path, or why the JIT runs instead."""
     path, failed = _extension(directory, name), directory / (name + ".failed")
-    with _locked(directory):
+    if path.exists():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    with _locked(directory, name):
         if path.exists():
             return path
-        if failed.exists():
-            return failed.read_text().split("\n", 1)[0]
+        reason = _recorded_failure(failed)
+        if reason is not None:
+            return reason
         with tempfile.TemporaryDirectory(dir=directory, prefix=name + ".") as scratch:
-            child = subprocess.run(
-                [sys.executable, "-m", "analyzer.engine.compiled", scratch, name],
-                cwd=ROOT,
-                env={
-                    **os.environ,
-                    "PYTHONPATH": os.pathsep.join(
-                        filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))
-                    ),
-                },
-                capture_output=True,
-                text=True,
-            )
+            # Numba's own cache is keyed by each function's file alone: the functions the
+            # kernels call must compile from the source hashed into `name`, not from it.
+            # Settings such as NUMBA_OPT would go into the module without into its name.
+            env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
+            env["NUMBA_CACHE_DIR"] = os.path.join(scratch, "numba")
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
+            command = [sys.executable, "-m", "analyzer.engine.compiled", scratch, name]
+            try:
+                child = subprocess.run(
+                    command, cwd=ROOT, env=env, capture_output=True, text=True,
+                    timeout=BUILD_TIMEOUT,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                return f"building {path.name} took over {BUILD_TIMEOUT} s; the JIT runs instead"
+            if child.returncode == _SOURCE_CHANGED:
+                return "the kernels' source changed during the build; the JIT runs instead"
             built = _extension(Path(scratch), name)
             if child.returncode != 0 or not built.exists():
                 reason = f"building {path.name} failed ({_error_line(child)}); the JIT runs instead"
-                failed.write_text(reason + "\n\n" + child.stdout + child.stderr)
+                if child.returncode > 0:  # not killed: the same toolchain fails again
+                    failed.write_text(f"{reason}\n{_toolchain()}\n\n{child.stdout}{child.stderr}")
+                    reason += f"; delete {failed} to try again"
                 return reason
             os.replace(built, path)
         _remove_other_builds(directory, keep=path)
@@ -338,22 +392,29 @@ def _error_line(child: subprocess.CompletedProcess) -> str:
 
 def _remove_other_builds(directory: Path, keep: Path) -> None:
     """Modules of other sources are stale for this tree: keep the newest few (another
-    checkout may share a user cache directory), remove the rest."""
-    others = sorted(
-        (p for p in directory.glob(_PREFIX + "*") if p != keep and not p.name.endswith(".lock")),
+    checkout may share a user cache directory), remove the rest, and the scratch folders
+    of builds that were killed (none is running: the caller holds the lock)."""
+    name = keep.name.split(".")[0]
+    entries = [p for p in directory.glob(_PREFIX + "*") if not p.name.startswith(name)]
+    for scratch in [p for p in entries if p.is_dir()]:
+        shutil.rmtree(scratch, ignore_errors=True)
+    modules = sorted(
+        (p for p in entries if p.is_file() and not p.name.endswith((".lock", ".failed"))),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    for stale in others[3:]:
-        with contextlib.suppress(OSError):
-            stale.unlink()
+    for stale in modules[3:]:
+        for leftover in directory.glob(stale.name.split(".")[0] + ".*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 @contextlib.contextmanager
 def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
     """Within this block, kernel calls run the module compiled ahead of time, built first
     if needed (`notify` is told before a build starts). Yields "ahead-of-time", or why
-    the JIT runs instead."""
+    the JIT runs instead. For one evaluation per process, as the CLI's commands: the
+    choice is the process's, so blocks in several threads at once must not interleave."""
     global _active
     previous = _active
     if os.environ.get(MODE_VARIABLE) == "jit":
@@ -361,16 +422,20 @@ def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
     elif os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
         status = "jit (NUMBA_DISABLE_JIT runs the kernels as Python)"
     else:
-        directory, name = kernel_directory(), module_name()
-        path = _extension(directory, name)
-        if not path.exists() and not (directory / (name + ".failed")).exists() and notify:
-            notify(f"compiling the analysis kernels for this machine, once ({directory})")
-        built = build(directory, name)
-        if isinstance(built, Path):
-            _active = _load(built)
-            status = "ahead-of-time"
-        else:
-            status = built
+        try:
+            directory, name = kernel_directory(), module_name()
+            path = _extension(directory, name)
+            failed = directory / (name + ".failed")
+            if not path.exists() and _recorded_failure(failed) is None and notify:
+                notify(f"compiling the analysis kernels for this machine, once ({directory})")
+            built = build(directory, name)
+            if isinstance(built, Path):
+                _active = _load(built)
+                status = "ahead-of-time"
+            else:
+                status = built
+        except (OSError, ImportError) as error:  # an unusable folder or module: same results
+            status = f"the kernels compiled ahead of time are unusable ({error}); the JIT runs"
     try:
         yield status
     finally:
@@ -394,12 +459,19 @@ def _build_here(directory: str, name: str) -> None:
 
     compiler = CC(name)
     compiler.output_dir = directory
-    compiler.target_cpu = "host"  # as the JIT compiles; the module name keys the CPU
+    # As the JIT compiles, for this CPU, where the module's name keys it; else generic.
+    compiler.target_cpu = "host" if _cpu() else ""
     for exported, signature in SIGNATURES.items():
         function = getattr(importlib.import_module(signature.module), signature.function)
         arguments = [numba_type(spec) for spec in signature.arguments]
         compiler.export(exported, numba_type(signature.returns)(*arguments))(function.py_func)
+    # The source read now is what gets compiled: it must be the source the name hashes
+    # (a checkout between the parent's hash and these imports would store B's code as A's).
+    if module_name() != name:
+        raise SystemExit(_SOURCE_CHANGED)
     compiler.compile()
+    if module_name() != name:
+        raise SystemExit(_SOURCE_CHANGED)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from numba.core.registry import CPUDispatcher as Dispatcher
 
 from analyzer.engine import (
     ahead,
+    arrays,
     layout,
     loop_kernels,
     loop_skips,
@@ -633,10 +634,21 @@ def evaluate_layer(
 
 # evaluate_layer compiles the kernels of signatures.py, runs.py, translated.py,
 # wavefront.py, loop_kernels.py, loop_skips.py and ahead.py into itself, and the constants
-# of layout.py, but Numba keys its cache by this file alone: their source goes into the key.
+# of layout.py and arrays.py, but Numba keys its cache by this file alone: their source
+# goes into the key.
 _SIGNATURES_SOURCE = "".join(
     Path(module.__file__).read_text()
-    for module in (signatures, runs, translated, wavefront, loop_kernels, loop_skips, ahead, layout)
+    for module in (
+        signatures,
+        runs,
+        translated,
+        wavefront,
+        loop_kernels,
+        loop_skips,
+        ahead,
+        layout,
+        arrays,
+    )  # fmt: skip
 )
 
 

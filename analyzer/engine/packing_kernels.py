@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.core.registry import CPUDispatcher as Dispatcher
 
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
 from analyzer.engine.layout import BLOCK, LOOP_BEGIN, LOOP_END
@@ -200,4 +201,8 @@ class _KindCodesCache(CompiledCodeCache):
         return (*super()._index_key(sig, codegen), BLOCK, LOOP_BEGIN, LOOP_END, MAX_DEPTH)
 
 
-load_compiled_code_directly(layer_ops, _KindCodesCache)
+# Every kernel of this module, not only the one Python calls: layer_ops links the cached
+# code of the helpers it calls (_begin_loop writes LOOP_BEGIN), each keyed by its own cache.
+for _kernel in list(vars().values()):
+    if isinstance(_kernel, Dispatcher) and _kernel.py_func.__module__ == __name__:
+        load_compiled_code_directly(_kernel, _KindCodesCache)
