@@ -240,6 +240,29 @@ def test_every_limit_accepts_its_edge_and_refuses_one_past(what):
         check_program(past_limit)
 
 
+class _Cycles(int):
+    """An int subclass: valid, but the column pass leaves it to the template-by-template
+    walk (isa/validation.py, _templates_certainly_valid)."""
+
+
+@pytest.mark.parametrize("what", ["coefficients", "loop depth"])
+def test_a_limit_holds_on_the_template_by_template_walk_too(what):
+    # The column pass vouches for most programs, so the walk's own checks of a limit run
+    # only when some template sends check_program there: here an int subclass latency.
+    at_limit, past_limit, fragment = LIMITS[what]
+
+    def walked(program):
+        def subclassed(block):
+            templates = tuple(replace(t, latency=_Cycles(t.latency)) for t in block.templates)
+            return replace(block, templates=templates)
+
+        return replace(program, blocks=tuple(map(subclassed, program.blocks)))
+
+    check_program(walked(at_limit))
+    with pytest.raises(ProgramError, match=fragment):
+        check_program(walked(past_limit))
+
+
 @pytest.mark.parametrize(
     ("good", "bad", "fragment"),
     [
