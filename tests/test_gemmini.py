@@ -441,7 +441,7 @@ def test_a_skipped_tile_loop_keys_which_front_ends_may_still_issue():
     # Shrunk from the random property above, which found frontends.live-mask-not-keyed
     # (the signature without its mask of front ends that may still issue) in some draws:
     # this depthwise conv's tile loop (32 trips) repeats from its second boundary, and
-    # without the mask fast mode skips it to one cycle short of full mode.
+    # without the mask its restore leaves the other live front ends behind: one cycle short.
     params = {
         "dim": "4", "scratchpad_kib": "16", "accumulator_kib": "16", "dram_latency": "1",
         "l2_kib": "0", "llc_kib": "0", "cache_at_start": "empty", "conv_1x1": "matmul",
