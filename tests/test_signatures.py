@@ -263,12 +263,15 @@ def test_a_restore_onto_another_state_sets_its_runs(drawn, gain):
     assert_runs_hold(other, chunk_shift)
 
 
-def _uniform_state(n: int, written: int) -> tuple:
-    """A state of n chunked locations, every write time `written` and no reads: one run
-    per chunk."""
+def _chunked_state(n: int, written: int, late: int | None = None) -> tuple:
+    """A state of n chunked locations, every write time `written` but location `late`'s,
+    which ends at BASE + 1, one cycle past the issue floor; no reads."""
     n_chunks = (n >> SIG_CHUNK_SHIFT) + 1
     write_end = np.full(n, written, dtype=np.int64)
+    if late is not None:
+        write_end[late] = BASE + 1
     read_until = np.full(n, NEVER, dtype=np.int64)
+    chunks = [write_end[c << SIG_CHUNK_SHIFT : (c + 1) << SIG_CHUNK_SHIFT] for c in range(n_chunks)]
     return (
         np.array([BASE], dtype=np.int64),
         write_end,
@@ -277,7 +280,7 @@ def _uniform_state(n: int, written: int) -> tuple:
         np.array([BASE], dtype=np.int64),
         np.zeros(0, dtype=np.int64),
         np.full(n_chunks, NEVER, dtype=np.int64),
-        np.full(n_chunks, written, dtype=np.int64),
+        np.array([max(chunk.tolist(), default=NEVER) for chunk in chunks], dtype=np.int64),
         np.full(n_chunks, NEVER, dtype=np.int64),
         _run_starts(write_end, read_until, n_chunks),
     )
@@ -288,11 +291,8 @@ def test_a_memo_restore_sets_the_run_starts_of_a_chunk_it_writes():
     # chunk 0 is a single run. The signature keeps chunk 0 for location 3, written one
     # cycle past the floor; restored, location 3 differs from 2 and 4, so runs must start
     # at 3 and 4 (a clear bit would let the translated kernels read 0..63 as one time).
-    signed = _uniform_state(70, BASE - 5)
-    signed[1][3] = BASE + 1
-    signed[7][0] = BASE + 1
-    signed[9][:] = _run_starts(signed[1], signed[2], len(signed[9]))
-    other = _uniform_state(70, BASE - 5)
+    signed = _chunked_state(70, BASE - 5, late=3)
+    other = _chunked_state(70, BASE - 5)
     assert not other[9].any()
     signatures._restore(
         _sparse(signed, SIG_CHUNK_SHIFT), BASE, other, _frontend(),
@@ -307,22 +307,8 @@ def test_a_chunk_written_one_cycle_past_the_floor_is_kept():
     # The boundary of the chunk maxima's shortcut: a chunk whose latest write ends at the
     # issue floor + 1, every read at its clamp, holds an item above its clamp.
     n = 70
-    write_end = np.full(n, BASE - 5, dtype=np.int64)
-    write_end[3] = BASE + 1
-    read_until = np.full(n, NEVER, dtype=np.int64)
-    chunk_max = np.array([BASE + 1, BASE - 5], dtype=np.int64)
-    state = (
-        np.array([BASE], dtype=np.int64),
-        write_end,
-        read_until,
-        np.array([BASE - 1], dtype=np.int64),
-        np.array([BASE], dtype=np.int64),
-        np.zeros(0, dtype=np.int64),
-        np.full(2, NEVER, dtype=np.int64),
-        chunk_max,
-        np.full(2, NEVER, dtype=np.int64),
-        _run_starts(write_end, read_until, 2),
-    )
+    state = _chunked_state(n, BASE - 5, late=3)
+    assert state[7].tolist() == [BASE + 1, BASE - 5]  # the chunk maxima, exact
     rebuilt = _rebuilt_locations(_sparse(state, SIG_CHUNK_SHIFT), n)
     assert rebuilt[3, 0] == 1
     assert np.array_equal(rebuilt, _dense_locations(state, SIG_CHUNK_SHIFT))

@@ -6,7 +6,7 @@ and the modules it names), which Numba loads from its disk cache. A one-shot com
 (`accperf-trace analyze`) runs them compiled ahead of time instead, inside
 `ahead_of_time()`: importing Numba and loading its cached kernels were about 0.3 s of a
 0.5 s `analyze` (docs/benchmarks.md §1.4), where an extension module built from the same
-source by numba.pycc loads in a millisecond and needs neither. Its code ran 3-31% slower
+source by numba.pycc loads in a millisecond and needs neither. Its code ran 12-46% slower
 than the JIT's (benchmarks/bench_compiled.py, docs/benchmarks.md §1.5), so processes that
 analyze many times (the API, sweeps, benchmarks) keep the JIT. Both run the same source,
 so results are identical (tests/test_compiled.py compares them).
@@ -47,11 +47,9 @@ import numpy as np
 
 from analyzer.engine.arrays import LayerArrays, MemoArrays, ProgramArrays, WorkspaceArrays
 
-# A type, as numba.types spells it: "i8" (int64), "b1" (bool), an array "i8[::1]" (1-D,
-# C order) or "i4[:, ::1]"; "none"; a tuple of types; or one of arrays.py's NamedTuples
-# holding a type per field.
-_DTYPES = {"i8": np.dtype(np.int64), "i4": np.dtype(np.int32), "u8": np.dtype(np.uint64)}
-_DTYPES["b1"] = np.dtype(np.bool_)
+# A type, as numba.types spells it (and NumPy its dtype): "i8" (int64), "b1" (bool), an
+# array "i8[::1]" (1-D, C order) or "i4[:, ::1]"; "none"; a tuple of types; or one of
+# arrays.py's NamedTuples holding a type per field.
 A1, A2, B1 = "i8[::1]", "i8[:, ::1]", "b1[::1]"
 LAYER = LayerArrays(A1, A1, A1, A1, A1, B1, A1, A1, B1, B1, A1)
 PROGRAM = ProgramArrays(
@@ -249,7 +247,7 @@ def _check(value: Any, spec: Any, where: str) -> None:
         if not isinstance(value, kinds) or (spec != "b1" and isinstance(value, (bool, np.bool_))):
             raise TypeError(f"{where}: expected {spec}, got {type(value).__name__}")
         return
-    dtype, ndim = _DTYPES[spec.split("[")[0]], spec.count(",") + 1
+    dtype, ndim = np.dtype(spec.split("[")[0]), spec.count(",") + 1
     if not (
         isinstance(value, np.ndarray)
         and value.dtype == dtype
@@ -340,9 +338,10 @@ BUILD_TIMEOUT = 900
 _SOURCE_CHANGED = 3
 
 
-def build(directory: Path, name: str) -> Path | str:
-    """Build module `name` into `directory` (in a child process) unless it is there or
-    failed before under this toolchain: its path, or why the JIT runs instead."""
+def build(directory: Path, name: str, notify: Callable[[str], None] | None = None) -> Path | str:
+    """Build module `name` into `directory` (in a child process, `notify` told when it
+    starts) unless it is there or failed before under this toolchain: its path, or why the
+    JIT runs instead."""
     path, failed = _extension(directory, name), directory / (name + ".failed")
     if path.exists():
         return path
@@ -361,6 +360,8 @@ def build(directory: Path, name: str) -> Path | str:
             env["NUMBA_CACHE_DIR"] = os.path.join(scratch, "numba")
             env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
             command = [sys.executable, "-m", "analyzer.engine.compiled", scratch, name]
+            if notify is not None:
+                notify(f"compiling the analysis kernels for this machine, once ({directory})")
             try:
                 child = subprocess.run(
                     command, cwd=ROOT, env=env, capture_output=True, text=True,
@@ -423,12 +424,7 @@ def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
         status = "jit (NUMBA_DISABLE_JIT runs the kernels as Python)"
     else:
         try:
-            directory, name = kernel_directory(), module_name()
-            path = _extension(directory, name)
-            failed = directory / (name + ".failed")
-            if not path.exists() and _recorded_failure(failed) is None and notify:
-                notify(f"compiling the analysis kernels for this machine, once ({directory})")
-            built = build(directory, name)
+            built = build(kernel_directory(), module_name(), notify)
             if isinstance(built, Path):
                 _active = _load(built)
                 status = "ahead-of-time"
@@ -465,13 +461,11 @@ def _build_here(directory: str, name: str) -> None:
         function = getattr(importlib.import_module(signature.module), signature.function)
         arguments = [numba_type(spec) for spec in signature.arguments]
         compiler.export(exported, numba_type(signature.returns)(*arguments))(function.py_func)
-    # The source read now is what gets compiled: it must be the source the name hashes
-    # (a checkout between the parent's hash and these imports would store B's code as A's).
+    # What compiles is the source imported above: it must be the source the name hashes
+    # (a checkout between the parent's hash and those imports would store B's code as A's).
     if module_name() != name:
         raise SystemExit(_SOURCE_CHANGED)
     compiler.compile()
-    if module_name() != name:
-        raise SystemExit(_SOURCE_CHANGED)
 
 
 if __name__ == "__main__":
