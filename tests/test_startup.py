@@ -136,25 +136,51 @@ def test_a_command_runs_with_the_raised_collector_threshold(small_trace, monkeyp
     assert "cycles" in capsys.readouterr().out
 
 
-def test_the_console_script_exits_with_the_collector_left_out(small_trace):
-    # What the process's last exit handler sees: every object frozen, the collector off.
-    probe = (
-        "import atexit, gc, runpy\n"
-        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, gc.isenabled()))\n"
-        "runpy.run_module('tracer.cli', run_name='__main__')\n"
-    )
+# What the console script's last exit handler sees: whether every object is frozen and
+# the collector off, OpenBLAS's thread setting and how many threads the process runs
+# (Linux lists them in /proc; pyarrow's pool starts some too).
+EXIT_PROBE = (
+    "import atexit, gc, os, runpy\n"
+    "def report():\n"
+    "    threads = len(os.listdir('/proc/self/task')) if os.path.isdir('/proc/self/task') else 0\n"
+    "    blas = os.environ.get('OPENBLAS_NUM_THREADS')\n"
+    "    print('frozen', gc.get_freeze_count() > 0, gc.isenabled(), blas, threads)\n"
+    "atexit.register(report)\n"
+    "runpy.run_module('tracer.cli', run_name='__main__')\n"
+)
+
+
+def _console_exit(*argv: str, **env: str) -> list[str]:
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    environment.pop("OPENBLAS_NUM_THREADS", None)  # the test's own, not the caller's
     done = subprocess.run(
-        [sys.executable, "-c", probe, "analyze", str(small_trace)],
+        [sys.executable, "-c", EXIT_PROBE, *argv],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**environment, **env},
         capture_output=True,
         text=True,
     )
     assert done.returncode == 0, done.stderr
     assert "cycles" in done.stdout
-    assert done.stdout.strip().splitlines()[-1] == "frozen True False"
+    return done.stdout.strip().splitlines()[-1].split()
+
+
+def test_the_console_script_exits_with_the_collector_left_out(small_trace):
+    assert _console_exit("analyze", str(small_trace))[:3] == ["frozen", "True", "False"]
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["accperf-trace"] == "tracer.cli:console_main"
+
+
+def test_the_console_script_starts_no_blas_threads(small_trace):
+    # OpenBLAS would start a spinning thread per core (tracer/cli.py, console_main); on a
+    # machine of one core it starts none either way. A user's own setting still wins.
+    *_, blas, threads = _console_exit("analyze", str(small_trace))
+    *_, blas_chosen, threads_chosen = _console_exit(
+        "analyze", str(small_trace), OPENBLAS_NUM_THREADS="2"
+    )
+    assert (blas, blas_chosen) == ("1", "2")
+    if len(os.sched_getaffinity(0)) > 1 and os.path.isdir("/proc/self/task"):
+        assert int(threads) < int(threads_chosen)
 
 
 def test_the_kernels_import_without_numbas_compiler_too():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -52,7 +53,13 @@ def console_main() -> NoReturn:
     and compiled kernels are most of them) to free memory the system takes back anyway. Frozen
     (gc.freeze), they are left out of those collections; objects outside reference cycles
     are still freed, and stdout and stderr still flushed, as at any exit. Only the process
-    does this: main() is also called by code that goes on running."""
+    does this: main() is also called by code that goes on running.
+
+    NumPy's OpenBLAS would start a thread per core on import, which spin while they wait
+    for work no command gives them (no command multiplies matrices): about 0.1 s of CPU
+    and 10 ms of wall clock per `analyze` (docs/benchmarks.md §1.5). One thread, unless
+    the user's environment says otherwise; NumPy is not imported before this line."""
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     code = main()
     gc.disable()
     gc.freeze()
