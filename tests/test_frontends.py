@@ -9,10 +9,10 @@ import dataclasses
 import pytest
 from hypothesis import given, settings
 
-from analyzer.engine.evaluate import evaluate_program
+from analyzer.engine.evaluate import Evaluation, evaluate_program
 from analyzer.engine.layout import LOOP_BEGIN
 from analyzer.engine.packing import pack_blocks, pack_layer
-from isa.program import Block, BlockRef, Frontend, Loop, Program, Template
+from isa.program import Block, BlockRef, Frontend, LayerProgram, Loop, Program, Template
 from isa.validation import ProgramError, check_program
 from tests.builders import (
     SAMPLINGS,
@@ -233,3 +233,46 @@ def test_the_issue_floor_holds_the_front_end_whose_bundle_a_loop_continues():
     )
     assert timeline(program) == [(0, 0), (1, 1)]
     assert [r.cycles for r in evaluate_program(program, "fast")] == [1]
+
+
+def _loop_continuing_a_bundle_behind_another_front_end(pick: int) -> LayerProgram:
+    """P (block `pick`; front end b) takes the one entry of issue queue q; X (b) holds w
+    for 1000 cycles; Y opens the default front end's bundle behind q and w; loop l's 1,100
+    Z on z join that bundle; last, b issues once more."""
+    body = (BlockRef(pick), BlockRef(2), BlockRef(0), Loop("l", 1100, (BlockRef(1),)), BlockRef(3))
+    return LayerProgram(f"L{pick}", "t", 0, {}, Loop("layer", 1, body))
+
+
+def test_the_memo_tells_apart_entries_whose_open_bundle_issued_at_other_times():
+    # By hand, per layer: P issues at 0 and ends at `latency`; X issues at 1 and holds w
+    # until 1001; Y waits for q and issues at `latency`, starts at 1001 and ends at 1002.
+    # Z_k joins Y's bundle (issue `latency`) and starts at latency + k: the layer ends at
+    # latency + 1100, 1110 and 1120. At loop l's entry both layers hold the same times
+    # relative to the issue floor (b's 1) except the open bundle's issue time, 9 or 19
+    # above it; the default front end issues no later bundle, but its open one is the
+    # active front end's. A memo key without it recalls the first layer's loop in the
+    # second: 1110 twice.
+    def pick(latency: int) -> Template:
+        return Template(
+            "p", "p", 0, latency, 1, 0, (), (), True, frontend="b", issue_queue="q"
+        )  # fmt: skip
+
+    blocks = (
+        Block("y", (Template("y", "w", 0, 1, 1, 0, (), (), True, issue_queue="q"),)),
+        Block("z", (Template("z", "z", 0, 1, 1, 0, (), (), False),)),
+        Block("x", (Template("x", "w", 0, 1, 1000, 0, (), (), True, frontend="b"),)),
+        Block("after", (Template("after", "p", 0, 1, 1, 0, (), (), True, frontend="b"),)),
+        Block("p10", (pick(10),)),  # 4
+        Block("p20", (pick(20),)),  # 5
+    )
+    layers = tuple(_loop_continuing_a_bundle_behind_another_front_end(b) for b in (4, 5))
+    program = Program(
+        "t", {}, 1, 1, 0, {"p": 1, "w": 1, "z": 1}, {"m": 1}, blocks, layers,
+        queues={"q": 1}, frontends={"b": Frontend(1, 1, 0)},
+    )  # fmt: skip
+    assert [reference_cycles(program, layer) for layer in layers] == [1110, 1120]
+    assert [r.cycles for r in evaluate_program(program, "full")] == [1110, 1120]
+    fast = Evaluation(program, "fast", reuse_layers=False).run()
+    assert [r.cycles for r in fast] == [1110, 1120]
+    # The second layer's loop is evaluated again: no memo entry of the first fits it.
+    assert fast[1].evaluated_iterations == fast[0].evaluated_iterations

@@ -60,9 +60,6 @@ FRONTEND_BUGS = (
         "        if not (live >> f) & 1:\n            size",
         "the signature keeps the front end whose open bundle may take more instructions",
         FRONTEND_RULES,
-        awaiting="a memo case: two instances of a loop that continues the open bundle of a "
-        "front end no later bundle comes from, entered with different gaps between its issue "
-        "time and a live front end's (the floor): zeroed, the gap no longer tells them apart",
     ),
     Bug(
         "frontends.live-after-the-loop-only",
