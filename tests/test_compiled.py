@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 
 import accperf
-from analyzer.engine import compiled
+from analyzer.engine import compiled, kernel_build
 from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks, pack_layer
 from analyzer.engine.recurrence import CriticalCycles, block_dependency_edges, critical_cycle
@@ -143,8 +143,8 @@ def test_an_unusable_folder_leaves_the_jit_running(monkeypatch):
 def test_a_build_refuses_a_source_other_than_its_name_hashes(tmp_path):
     # A checkout between the parent's hash and the child's imports: nothing is compiled.
     with pytest.raises(SystemExit) as stopped:
-        compiled._build_here(str(tmp_path), compiled._PREFIX + "0" * 20)
-    assert stopped.value.code == compiled._SOURCE_CHANGED
+        kernel_build._build_here(str(tmp_path), compiled._PREFIX + "0" * 20)
+    assert stopped.value.code == kernel_build.SOURCE_CHANGED
     assert not list(tmp_path.iterdir())
 
 
@@ -174,7 +174,7 @@ def test_the_module_name_covers_every_file_compiled_into_the_kernels():
     """Every module of ours that the kernels' modules import from, transitively, is in
     SOURCES: an edit to any of them must build the module again."""
     sources, seen = set(compiled.SOURCES), set()
-    pending = [signature.module for signature in compiled.SIGNATURES.values()]
+    pending = [signature.module for signature in kernel_build.SIGNATURES.values()]
     while pending:
         module = pending.pop()
         if module in seen:
@@ -219,3 +219,18 @@ def test_a_one_shot_command_in_a_fresh_process_never_imports_numba(built, tmp_pa
     )
     assert done.stdout.strip().splitlines()[-1] == "False 0"
     assert "note:" not in done.stderr
+
+
+def test_the_signatures_build_again_and_the_calling_code_does_not(tmp_path):
+    # kernel_build.py (what is compiled, and how) goes into the name; compiled.py (how
+    # calls are checked, where modules are kept) does not, so editing it rebuilds nothing.
+    assert "analyzer/engine/kernel_build.py" in compiled.SOURCES
+    assert "analyzer/engine/compiled.py" not in compiled.SOURCES
+    for source in compiled.SOURCES:
+        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / source).write_bytes((ROOT / source).read_bytes())
+    before = compiled.module_name(tmp_path)
+    signatures = tmp_path / "analyzer/engine/kernel_build.py"
+    edited = signatures.read_text().replace("SOURCE_CHANGED = 3", "SOURCE_CHANGED = 4")
+    signatures.write_text(edited)
+    assert compiled.module_name(tmp_path) != before

@@ -41,67 +41,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from analyzer.engine.arrays import LayerArrays, MemoArrays, ProgramArrays, WorkspaceArrays
-
-# A type, as numba.types spells it (and NumPy its dtype): "i8" (int64), "b1" (bool), an
-# array "i8[::1]" (1-D, C order) or "i4[:, ::1]"; "none"; a tuple of types; or one of
-# arrays.py's NamedTuples holding a type per field.
-A1, A2, B1 = "i8[::1]", "i8[:, ::1]", "b1[::1]"
-LAYER = LayerArrays(A1, A1, A1, A1, A1, B1, A1, A1, B1, B1, A1)
-PROGRAM = ProgramArrays(
-    A2, A1, A1, A1, B1, A1, "i8", "i8", "i8", "i8", "b1", A2, A1, A1, A1, A2
-)  # fmt: skip
-MEMO = MemoArrays("i4[:, ::1]", "i4[:, ::1]", A2, "u8[::1]", A1)
-WORKSPACE = WorkspaceArrays(A1, "i8[:, :, ::1]", A2, A1)
-
-
-class Signature(NamedTuple):
-    module: str  # where the @njit function is
-    function: str
-    returns: Any
-    arguments: tuple
-
-
-# Every kernel Python calls, by the name this module gives it.
-SIGNATURES = {
-    "evaluate_layer": Signature(
-        "analyzer.engine.kernels",
-        "evaluate_layer",
-        "UniTuple(i8, 4)",
-        (LAYER, PROGRAM, MEMO, WORKSPACE, "b1", "i8", "b1", "i8", A2),
-    ),
-    "layer_ops": Signature(
-        "analyzer.engine.packing_kernels",
-        "layer_ops",
-        ("i8", tuple(LAYER)),
-        ("i8", "i8", A2, A2, A2, A1, A1),
-    ),
-    "skip_levels": Signature(
-        "analyzer.engine.loop_skips", "_skip_levels", (A1, "i8"), (LAYER, "b1")
-    ),
-    "block_edges": Signature(
-        "analyzer.engine.recurrence_kernels",
-        "block_edges",
-        (A1, A1, A1, A1),
-        (A2, A1, A1, A1, "i8", "i8"),
-    ),
-    "block_critical_cycles": Signature(
-        "analyzer.engine.recurrence_kernels",
-        "block_critical_cycles",
-        "none",
-        (A2, A1, A1, A1, A1, A1, A1, A1),
-    ),
-    "maximum_cycle_ratio": Signature(
-        "analyzer.engine.recurrence_kernels",
-        "maximum_cycle_ratio",
-        ("i8", "i8"),
-        ("i8", A1, A1, A1, A1),
-    ),
-}
+from analyzer.engine.kernel_build import SIGNATURES, SOURCE_CHANGED, Signature
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every file whose source or constants Numba compiles into the kernels: a change to any
@@ -110,7 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = tuple(
     f"analyzer/engine/{name}.py"
     for name in (
-        "ahead", "arrays", "compiled", "jit_cache", "kernels", "layout", "loop_kernels",
+        "ahead", "arrays", "jit_cache", "kernel_build", "kernels", "layout", "loop_kernels",
         "loop_skips", "packing_kernels", "recurrence_kernels", "runs", "signatures",
         "template_row", "translated", "wavefront",
     )
@@ -334,8 +278,6 @@ def _recorded_failure(failed: Path) -> str | None:
 
 # A build takes 15-80 s here; one past this is stuck and not worth waiting for.
 BUILD_TIMEOUT = 900
-# The child's exit status when the source changed under it (it is not a failure).
-_SOURCE_CHANGED = 3
 
 
 def build(directory: Path, name: str, notify: Callable[[str], None] | None = None) -> Path | str:
@@ -359,7 +301,7 @@ def build(directory: Path, name: str, notify: Callable[[str], None] | None = Non
             env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
             env["NUMBA_CACHE_DIR"] = os.path.join(scratch, "numba")
             env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-            command = [sys.executable, "-m", "analyzer.engine.compiled", scratch, name]
+            command = [sys.executable, "-m", "analyzer.engine.kernel_build", scratch, name]
             if notify is not None:
                 notify(f"compiling the analysis kernels for this machine, once ({directory})")
             try:
@@ -369,7 +311,7 @@ def build(directory: Path, name: str, notify: Callable[[str], None] | None = Non
                 )  # fmt: skip
             except subprocess.TimeoutExpired:
                 return f"building {path.name} took over {BUILD_TIMEOUT} s; the JIT runs instead"
-            if child.returncode == _SOURCE_CHANGED:
+            if child.returncode == SOURCE_CHANGED:
                 return "the kernels' source changed during the build; the JIT runs instead"
             built = _extension(Path(scratch), name)
             if child.returncode != 0 or not built.exists():
@@ -436,37 +378,3 @@ def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
         yield status
     finally:
         _active = previous
-
-
-def _build_here(directory: str, name: str) -> None:
-    """The child process of build(): compile every kernel of SIGNATURES into one module."""
-    from numba import types
-    from numba.pycc import CC
-
-    def numba_type(spec: Any) -> Any:
-        if isinstance(spec, tuple):
-            items = [numba_type(item) for item in spec]
-            if not hasattr(spec, "_fields"):
-                return types.Tuple(items)
-            if all(item == items[0] for item in items):
-                return types.NamedUniTuple(items[0], len(items), type(spec))
-            return types.NamedTuple(items, type(spec))
-        return eval(spec, {}, vars(types))  # the spellings above, numba.types' own
-
-    compiler = CC(name)
-    compiler.output_dir = directory
-    # As the JIT compiles, for this CPU, where the module's name keys it; else generic.
-    compiler.target_cpu = "host" if _cpu() else ""
-    for exported, signature in SIGNATURES.items():
-        function = getattr(importlib.import_module(signature.module), signature.function)
-        arguments = [numba_type(spec) for spec in signature.arguments]
-        compiler.export(exported, numba_type(signature.returns)(*arguments))(function.py_func)
-    # What compiles is the source imported above: it must be the source the name hashes
-    # (a checkout between the parent's hash and those imports would store B's code as A's).
-    if module_name() != name:
-        raise SystemExit(_SOURCE_CHANGED)
-    compiler.compile()
-
-
-if __name__ == "__main__":
-    _build_here(*sys.argv[1:3])
