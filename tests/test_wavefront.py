@@ -280,3 +280,36 @@ def test_wavefront_programs_full_equals_the_reference(program):
     assert evaluate_program(program, "full")[0].cycles == reference_cycles(
         program, program.layers[0]
     )
+
+
+def test_an_element_restored_from_the_memo_gives_no_earliest_start(every_boundary):
+    # Two steps, each a bundle issued at T (0, then 30: the window of one waits for the
+    # last start of the step before) and a row of 6 elements: element c runs loop m (2
+    # instructions on x, occupancy 1: T + 2c and T + 2c + 1), then a PE on instance c that
+    # waits for h[c] (latency 5: T + 5c). The row's last start, T + 30, reads h[6]. After
+    # the second row, an instruction on x (latency 100) starts when x is free, at 42: 142.
+    # Everything of the first step lies at or below 30, so in the second every entry of
+    # loop m equals the first step's and the memo restores it. Its instructions are not
+    # run: taking the iteration's earliest start from the PE alone (30 + 5c, not 30 + 2c),
+    # the wavefront would compare at a shift of 5 above x's time, match, and move x by 5
+    # a period: the last instruction at 51, 151.
+    mac = Template(
+        "mac", "pe", 0, 5, 1, 1,
+        (Operand("h", 0, 1, (0, 1)), Operand("s", 0, 1, (0, 1))),
+        (Operand("h", 1, 1, (0, 1)),), False, instance_coefs=(0, 1),
+    )  # fmt: skip
+    blocks = (
+        Block("step", (Template("step", "y", 0, 0, 0, 0, (), (), True),)),
+        Block("m", (Template("m", "x", 0, 1, 1, 0, (), (), False),)),
+        Block("pe", (mac,)),
+        Block("trail", (Template("trail", "y", 0, 0, 0, 0, (Operand("h", 6, 1),), (), False),)),
+        Block("after", (Template("after", "x", 0, 100, 1, 0, (), (), False),)),
+    )
+    row = Loop("c", 6, (Loop("m", 2, (BlockRef(1),)), BlockRef(2)))
+    step = (BlockRef(0), row, BlockRef(3))
+    layer = LayerProgram("L", "t", 0, {}, Loop("layer", 1, (*step, *step, BlockRef(4))))
+    prog = Program(
+        "t", {}, 1, 1, 0, {"pe": 6, "x": 1, "y": 1}, {"h": 7, "s": 6}, blocks, (layer,)
+    )  # fmt: skip
+    assert timeline(prog)[-1] == (42, 142)
+    check(prog, 142)

@@ -169,8 +169,5 @@ WAVEFRONT_BUGS = (
         "instructions the memo restores were not run: their iteration's earliest start is "
         "unknown, so only the unshifted floors are tried",
         WAVE,
-        awaiting="a hand-worked wavefront whose element runs an inner loop that the memo "
-        "restores (in a later step) and that holds the element's earliest start; the random "
-        "wavefront programs include such inner loops but have not produced the case",
     ),
 )
