@@ -12,16 +12,17 @@ analyze many times (the API, sweeps, benchmarks) keep the JIT. Both run the same
 so results are identical (tests/test_compiled.py compares them).
 
 The module is built once per version of the source compiled into it (`SOURCES`) and of
-the machine (Python, NumPy, CPU): on first use, in a child process (numba.pycc prints
-and needs Numba's compiler; the parent imports neither), under a lock so that concurrent
+the machine (Python, NumPy, CPU): on first use, in a child process that runs
+analyzer/engine/kernel_build.py (numba.pycc prints and needs Numba's compiler; the parent
+imports neither; that file also lists what is compiled), under a lock so that concurrent
 commands build it once, and renamed into place only when complete. Where it cannot be
 built (no C compiler, say), the reason is kept beside it and the JIT runs: the results
 are the same, only the start-up is slower, and `ahead_of_time()` says why.
 
 pycc's functions do not check their arguments' types (numba/pycc/cc.py, "exported
 functions do not check the types"), so every call is checked here against the
-signature it was built with (`SIGNATURES`), and a mismatch raises TypeError naming the
-argument.
+signature it was built with (kernel_build.SIGNATURES), and a mismatch raises TypeError
+naming the argument.
 """
 
 from __future__ import annotations
