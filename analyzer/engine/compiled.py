@@ -6,7 +6,7 @@ and the modules it names), which Numba loads from its disk cache. A one-shot com
 (`accperf-trace analyze`) runs them compiled ahead of time instead, inside
 `ahead_of_time()`: importing Numba and loading its cached kernels were about 0.3 s of a
 0.5 s `analyze` (docs/benchmarks.md §1.4), where an extension module built from the same
-source by numba.pycc loads in a millisecond and needs neither. Its code ran 8-46% slower
+source by numba.pycc loads in a millisecond and needs neither. Its code ran 4-46% slower
 than the JIT's (benchmarks/bench_compiled.py, docs/benchmarks.md §1.5), so processes that
 analyze many times (the API, sweeps, benchmarks) keep the JIT. Both run the same source,
 so results are identical (tests/test_compiled.py compares them).
