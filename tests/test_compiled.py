@@ -189,11 +189,16 @@ def test_the_module_name_covers_every_file_compiled_into_the_kernels():
     assert len(seen) >= 10
 
 
-def test_an_edit_to_a_kernel_source_changes_the_module_name(tmp_path):
+def _copy_of_the_sources(root: Path) -> Path:
+    """A tree holding only the files the module's name hashes, as this one has them."""
     for source in compiled.SOURCES:
-        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / source).write_bytes((ROOT / source).read_bytes())
-    before = compiled.module_name(tmp_path)
+        (root / source).parent.mkdir(parents=True, exist_ok=True)
+        (root / source).write_bytes((ROOT / source).read_bytes())
+    return root
+
+
+def test_an_edit_to_a_kernel_source_changes_the_module_name(tmp_path):
+    before = compiled.module_name(_copy_of_the_sources(tmp_path))
     assert before == compiled.module_name(ROOT)
     layout = tmp_path / "analyzer/engine/layout.py"
     layout.write_text(layout.read_text().replace("HISTORY = 4", "HISTORY = 5"))
@@ -226,10 +231,7 @@ def test_the_signatures_build_again_and_the_calling_code_does_not(tmp_path):
     # calls are checked, where modules are kept) does not, so editing it rebuilds nothing.
     assert "analyzer/engine/kernel_build.py" in compiled.SOURCES
     assert "analyzer/engine/compiled.py" not in compiled.SOURCES
-    for source in compiled.SOURCES:
-        (tmp_path / source).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / source).write_bytes((ROOT / source).read_bytes())
-    before = compiled.module_name(tmp_path)
+    before = compiled.module_name(_copy_of_the_sources(tmp_path))
     signatures = tmp_path / "analyzer/engine/kernel_build.py"
     edited = signatures.read_text().replace("SOURCE_CHANGED = 3", "SOURCE_CHANGED = 4")
     signatures.write_text(edited)

@@ -177,7 +177,8 @@ def mode() -> str:
 
 
 def _check(value: Any, spec: Any, where: str) -> None:
-    """Raise TypeError unless `value` is what `spec` types (see above)."""
+    """Raise TypeError unless `value` is what `spec` types (spelled as kernel_build.py
+    says)."""
     if isinstance(spec, tuple):
         if not isinstance(value, tuple) or len(value) != len(spec):
             raise TypeError(f"{where}: expected a tuple of {len(spec)}, got {type(value).__name__}")
