@@ -1,7 +1,8 @@
 """Whole-process start-up: `accperf-trace analyze`, `lower` and `--help` as a user runs them.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_startup.py [--runs 15]
-        [--tree PATH ...] [--model resnet50] [--accelerator systolic] [--phases]
+        [--tree PATH ...] [--model resnet50] [--accelerator systolic]
+        [--param NAME=VALUE ...] [--phases]
 
 Each command runs as a fresh process (`python -m tracer.cli ...` from the tree, its output
 piped as when a script reads it), first once to warm up (Numba's disk cache, compiled
@@ -190,6 +191,13 @@ def main() -> None:
     )
     parser.add_argument("--model", default="resnet50")
     parser.add_argument("--accelerator", default="systolic")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an accelerator parameter for `lower` (repeatable), e.g. bandwidth=10",
+    )
     parser.add_argument("--phases", action="store_true", help="also time analyze's steps")
     args = parser.parse_args()
     python = sys.executable
@@ -197,7 +205,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"load average at the start: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
-        f"config: {args.model} on {args.accelerator} (defaults), {args.runs} runs per command "
+        f"config: {args.model} on {args.accelerator} ({', '.join(args.param) or 'defaults'}), "
+        f"{args.runs} runs per command "
         "after one warm-up, fresh processes, output piped"
     )
     floor = {name: Timings() for name in FLOOR}
@@ -205,7 +214,7 @@ def main() -> None:
         for index, tree in enumerate(trees):
             out = Path(tmp) / str(index)
             lower = ["lower", "--accelerator", args.accelerator, "--model", args.model]
-            lower += ["-o", str(out)]
+            lower += [f"--param={param}" for param in args.param] + ["-o", str(out)]
             _, _, printed = _run(python, ["-m", "tracer.cli", *lower], tree.path)
             tree.trace = Path(printed.strip().splitlines()[-1])
             tree.commands = {

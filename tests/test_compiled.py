@@ -23,6 +23,7 @@ from analyzer.engine import compiled, kernel_build
 from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks, pack_layer
 from analyzer.engine.recurrence import CriticalCycles, block_dependency_edges, critical_cycle
+from isa import kernel_door
 from tests.builders import examples
 from tests.test_exactness import random_programs
 
@@ -69,6 +70,8 @@ def test_random_programs_give_the_same_results_either_way(built, program):
     ("model", "accelerator", "params", "batch"),
     [
         ("resnet18", "systolic", {"rows": 8, "cols": 8}, 1),
+        # With a memory side: isa/'s kernel, handed down through isa/kernel_door.py.
+        ("resnet18", "systolic", {"rows": 8, "cols": 8, "bandwidth": 10}, 1),
         ("mobilenet_v2", "gemmini", {}, 2),
         ("tc_resnet8_ut", "ultratrail", {}, 1),
     ],
@@ -78,9 +81,30 @@ def test_networks_give_the_same_report_either_way(built, model, accelerator, par
     by_jit = accperf.analyze(trace, recurrence=True)
     with compiled.ahead_of_time():
         ahead = accperf.analyze(trace, recurrence=True)
-    columns = ["name", "cycles", "evaluated_instructions", "evaluated_iterations", "bound"]
+    columns = ["name", "cycles", "dram_stall_cycles", "evaluated_instructions"]
+    columns += ["evaluated_iterations", "bound"]
     columns += ["busiest_unit_cycles", "recurrence_cycles", "recurrence_cycles_per_iteration"]
     assert ahead.layers.select(columns).to_dicts() == by_jit.layers.select(columns).to_dicts()
+    if "bandwidth" in params:
+        assert ahead.layers["dram_stall_cycles"].sum() > 0
+
+
+def test_isa_kernels_run_the_built_module_inside_the_block_and_the_jit_after(built):
+    gemm_stalls = ("isa.systolic.memory_kernels", "gemm_stalls")
+    jit = kernel_door.kernel(*gemm_stalls)
+    assert hasattr(jit, "py_func")  # Numba's dispatcher
+    with compiled.ahead_of_time() as status:
+        assert status == "ahead-of-time"
+        ahead = kernel_door.kernel(*gemm_stalls)
+        assert not hasattr(ahead, "py_func")
+        # A 64 x 27 x 32 GEMM on 8x8, one word a cycle into SRAMs of 1 KiB: it stalls.
+        arguments = (False, 64, 27, 32, 8, 8, 1, 1024, 1024, 1024)
+        rows, stalls = ahead(*arguments, np.zeros(0, np.int64))
+        assert stalls > 0 and (rows, stalls) == jit(*arguments, np.zeros(0, np.int64))
+        # Its arguments are checked as the engine kernels' are.
+        with pytest.raises(TypeError, match=r"gemm_stalls argument 10"):
+            ahead(*arguments, np.zeros(0, np.int32))
+    assert kernel_door.kernel(*gemm_stalls) is jit
 
 
 def test_an_argument_of_the_wrong_type_is_refused_by_name(built):
@@ -205,9 +229,19 @@ def test_an_edit_to_a_kernel_source_changes_the_module_name(tmp_path):
     assert compiled.module_name(tmp_path) != before
 
 
-@pytest.mark.parametrize("command", [["analyze"], ["show", "--layer", "fc", "--iterations", "0:2"]])
-def test_a_one_shot_command_in_a_fresh_process_never_imports_numba(built, tmp_path, command):
-    trace = accperf.lower("resnet18", accelerator="systolic", params={"rows": 8, "cols": 8})
+@pytest.mark.parametrize(
+    ("command", "bandwidth"),
+    [
+        (["analyze"], 0),
+        (["analyze"], 10),  # a memory side too (isa/systolic/memory_kernels.py)
+        (["show", "--layer", "fc", "--iterations", "0:2"], 0),
+    ],
+)
+def test_a_one_shot_command_in_a_fresh_process_never_imports_numba(
+    built, tmp_path, command, bandwidth
+):
+    params = {"rows": 8, "cols": 8, "bandwidth": bandwidth}
+    trace = accperf.lower("resnet18", accelerator="systolic", params=params)
     folder = trace.save(tmp_path)
     probe = (
         "import sys; from tracer.cli import main; code = main(sys.argv[1:]); "

@@ -1,5 +1,6 @@
 """The kernels Python calls, from Numba's JIT or from an extension module compiled ahead
-of time: the one door from Python into compiled code (docs/design.md §1.4).
+of time: the one door from Python into compiled code (docs/design.md §1.4); isa/'s
+kernel, below the engine, is handed its build through isa/kernel_door.py.
 
 By default each call goes to the @njit(cache=True) function (analyzer/engine/kernels.py
 and the modules it names), which Numba loads from its disk cache. A one-shot command
@@ -47,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from analyzer.engine.kernel_build import SIGNATURES, SOURCE_CHANGED, Signature
+from isa import kernel_door
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every file whose source or constants Numba compiles into the kernels: a change to any
@@ -59,7 +61,7 @@ SOURCES = tuple(
         "loop_skips", "packing_kernels", "recurrence_kernels", "runs", "signatures",
         "template_row", "translated", "wavefront",
     )
-) + ("isa/program.py",)  # fmt: skip
+) + ("isa/program.py", "isa/systolic/memory_kernels.py")  # fmt: skip
 # Where built modules go: beside the source, as Numba's own cache, unless overridden or
 # not writable.
 DIRECTORY_VARIABLE = "ACCPERF_KERNEL_DIR"
@@ -376,7 +378,13 @@ def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
                 status = built
         except (OSError, ImportError) as error:  # an unusable folder or module: same results
             status = f"the kernels compiled ahead of time are unusable ({error}); the JIT runs"
+    # isa/'s kernels follow (isa/kernel_door.py), since isa/ may not import this module.
+    door = {}
+    if _active is not _JIT:  # (the JIT's attributes would import Numba)
+        door = {f"{s.module}.{s.function}": getattr(_active, n) for n, s in SIGNATURES.items()}
+    door_before = kernel_door.use(door)
     try:
         yield status
     finally:
         _active = previous
+        kernel_door.use(door_before)

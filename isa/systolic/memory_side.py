@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from isa.kernel_door import kernel
 from isa.systolic.lowering import MEMORY_SIDE
 from isa.systolic.mapping import IM2COL_FIELDS
 
@@ -35,10 +36,10 @@ def memory_stalls(
     GEMM's."""
     if mapping.get("memory_side") != MEMORY_SIDE:
         return 0, 0
-    # Here, not at the top: the kernels bring in Numba, which lowering (and every layer
-    # without a memory side) does not need.
-    from isa.systolic.memory_kernels import gemm_stalls
-
+    # Looked up here, not imported at the top: the JIT's kernels bring in Numba, which
+    # lowering (and every layer without a memory side) does not need, and `analyze` runs
+    # the module compiled ahead of time instead (isa/kernel_door.py).
+    gemm_stalls = kernel("isa.systolic.memory_kernels", "gemm_stalls")
     output_stationary = str(mapping["dataflow"]) == "os"
     sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
     if f"im2col_{IM2COL_FIELDS[0]}" in mapping:
