@@ -24,6 +24,7 @@ from analyzer.engine.evaluate import Evaluation
 from analyzer.engine.packing import pack_blocks, pack_layer
 from analyzer.engine.recurrence import CriticalCycles, block_dependency_edges, critical_cycle
 from isa import kernel_door
+from isa.systolic.memory_kernels import gemm_stalls as gemm_stalls_jit
 from tests.builders import examples
 from tests.test_exactness import random_programs
 
@@ -91,20 +92,19 @@ def test_networks_give_the_same_report_either_way(built, model, accelerator, par
 
 def test_isa_kernels_run_the_built_module_inside_the_block_and_the_jit_after(built):
     gemm_stalls = ("isa.systolic.memory_kernels", "gemm_stalls")
-    jit = kernel_door.kernel(*gemm_stalls)
-    assert hasattr(jit, "py_func")  # Numba's dispatcher
+    assert kernel_door.handed_down(*gemm_stalls) is None
     with compiled.ahead_of_time() as status:
         assert status == "ahead-of-time"
-        ahead = kernel_door.kernel(*gemm_stalls)
-        assert not hasattr(ahead, "py_func")
+        ahead = kernel_door.handed_down(*gemm_stalls)
+        assert ahead is not None and not hasattr(ahead, "py_func")  # not Numba's dispatcher
         # A 64 x 27 x 32 GEMM on 8x8, one word a cycle into SRAMs of 1 KiB: it stalls.
         arguments = (False, 64, 27, 32, 8, 8, 1, 1024, 1024, 1024)
         rows, stalls = ahead(*arguments, np.zeros(0, np.int64))
-        assert stalls > 0 and (rows, stalls) == jit(*arguments, np.zeros(0, np.int64))
+        assert stalls > 0 and (rows, stalls) == gemm_stalls_jit(*arguments, np.zeros(0, np.int64))
         # Its arguments are checked as the engine kernels' are.
         with pytest.raises(TypeError, match=r"gemm_stalls argument 10"):
             ahead(*arguments, np.zeros(0, np.int32))
-    assert kernel_door.kernel(*gemm_stalls) is jit
+    assert kernel_door.handed_down(*gemm_stalls) is None
 
 
 def test_an_argument_of_the_wrong_type_is_refused_by_name(built):

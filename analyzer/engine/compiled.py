@@ -378,13 +378,17 @@ def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
                 status = built
         except (OSError, ImportError) as error:  # an unusable folder or module: same results
             status = f"the kernels compiled ahead of time are unusable ({error}); the JIT runs"
-    # isa/'s kernels follow (isa/kernel_door.py), since isa/ may not import this module.
-    door = {}
+    # isa/'s kernels follow, through isa/kernel_door.py: isa/ may not import this module.
+    built_for_isa = {}
     if _active is not _JIT:  # (the JIT's attributes would import Numba)
-        door = {f"{s.module}.{s.function}": getattr(_active, n) for n, s in SIGNATURES.items()}
-    door_before = kernel_door.use(door)
+        built_for_isa = {
+            (s.module, s.function): getattr(_active, name)
+            for name, s in SIGNATURES.items()
+            if s.module.startswith("isa.")
+        }
+    handed_down_before = kernel_door.hand_down(built_for_isa)
     try:
         yield status
     finally:
         _active = previous
-        kernel_door.use(door_before)
+        kernel_door.hand_down(handed_down_before)

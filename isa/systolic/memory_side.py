@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from isa.kernel_door import kernel
+from isa.kernel_door import handed_down
 from isa.systolic.lowering import MEMORY_SIDE
 from isa.systolic.mapping import IM2COL_FIELDS
 
@@ -36,14 +36,19 @@ def memory_stalls(
     GEMM's."""
     if mapping.get("memory_side") != MEMORY_SIDE:
         return 0, 0
-    # Looked up here, not imported at the top: the JIT's kernels bring in Numba, which
-    # lowering (and every layer without a memory side) does not need, and `analyze` runs
-    # the module compiled ahead of time instead (isa/kernel_door.py).
-    gemm_stalls = kernel("isa.systolic.memory_kernels", "gemm_stalls")
+    # `analyze` hands down the kernel compiled ahead of time (isa/kernel_door.py). Else the
+    # JIT's, imported here rather than at the top: it brings in Numba, which lowering (and
+    # every layer without a memory side) does not need.
+    gemm_stalls = handed_down("isa.systolic.memory_kernels", "gemm_stalls")
+    if gemm_stalls is None:
+        from isa.systolic.memory_kernels import gemm_stalls
     output_stationary = str(mapping["dataflow"]) == "os"
     sr, sc, t = (int(mapping[key]) for key in ("spatial_rows", "spatial_cols", "temporal"))
     if f"im2col_{IM2COL_FIELDS[0]}" in mapping:
-        geometry = np.array([int(mapping[f"im2col_{name}"]) for name in IM2COL_FIELDS])
+        # int64 as the kernel's signature says (NumPy 1.x's default int is int32 on Windows).
+        geometry = np.array(
+            [int(mapping[f"im2col_{name}"]) for name in IM2COL_FIELDS], dtype=np.int64
+        )
     else:
         geometry = NO_IM2COL
     rows, stalls = gemm_stalls(
