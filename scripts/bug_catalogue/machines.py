@@ -20,6 +20,12 @@ from scripts.bug_catalogue.common import (
 )
 
 PROGRAM = "isa/program.py"
+COMPILED = "analyzer/engine/compiled.py"
+HAND_DOWN = (
+    "tests/test_compiled.py::"
+    "test_isa_kernels_run_the_built_module_inside_the_block_and_the_jit_after"
+)
+NO_NUMBA = "tests/test_compiled.py::test_a_one_shot_command_in_a_fresh_process_never_imports_numba"
 NESTED_TILES = (
     "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
@@ -318,6 +324,33 @@ MEMORY_BUGS = (
         "_WORDS_PER_KIB = 1000",
         "SCALE-Sim's SRAM sizes are KiB of one-byte words",
         MEMORY,
+    ),
+    # The memory side's kernel compiled ahead of time (isa/kernel_door.py). These build
+    # the module in the copy (about a minute) unless ACCPERF_KERNEL_DIR names a folder
+    # holding it.
+    Bug(
+        "memory.kernel-not-handed-down",
+        COMPILED,
+        "handed_down_before = kernel_door.hand_down(built_for_isa)",
+        "handed_down_before = kernel_door.hand_down({})",
+        "`analyze` runs the memory side's kernel compiled ahead of time, without Numba",
+        (HAND_DOWN, NO_NUMBA),
+    ),
+    Bug(
+        "memory.kernel-not-handed-back",
+        COMPILED,
+        "kernel_door.hand_down(handed_down_before)",
+        "kernel_door.hand_down(built_for_isa)",
+        "the JIT's kernel runs again once the ahead-of-time block ends",
+        (HAND_DOWN,),
+    ),
+    Bug(
+        "memory.engine-kernels-handed-down-instead",
+        COMPILED,
+        'if s.module.startswith("isa.")',
+        'if s.module.startswith("analyzer.")',
+        "isa/ is handed its own kernels",
+        (HAND_DOWN, NO_NUMBA),
     ),
 )
 
