@@ -194,6 +194,18 @@ def test_the_jit_can_be_kept(monkeypatch):
         assert compiled.mode() == "jit" and "ACCPERF_KERNELS" in status
 
 
+def test_a_block_inside_another_runs_what_it_says(built, monkeypatch):
+    with compiled.ahead_of_time():
+        monkeypatch.setenv(compiled.MODE_VARIABLE, "jit")
+        with compiled.ahead_of_time() as status:
+            assert status.startswith("jit") and compiled.mode() == "jit"
+            assert kernel_door.handed_down("isa.systolic.memory_kernels", "gemm_stalls") is None
+        monkeypatch.delenv(compiled.MODE_VARIABLE)
+        assert compiled.mode() == "ahead-of-time"  # the outer block's again
+        assert kernel_door.handed_down("isa.systolic.memory_kernels", "gemm_stalls") is not None
+    assert compiled.mode() == "jit"
+
+
 def test_the_module_name_covers_every_file_compiled_into_the_kernels():
     """Every module of ours that the kernels' modules import from, transitively, is in
     SOURCES: an edit to any of them must build the module again."""

@@ -364,6 +364,7 @@ def ahead_of_time(notify: Callable[[str], None] | None = None) -> Iterator[str]:
     choice is the process's, so blocks in several threads at once must not interleave."""
     global _active
     previous = _active
+    _active = _JIT  # unless the module loads below (a block inside another says what it runs)
     if os.environ.get(MODE_VARIABLE) == "jit":
         status = f"jit ({MODE_VARIABLE}=jit)"
     elif os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
