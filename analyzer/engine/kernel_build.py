@@ -63,18 +63,18 @@ SIGNATURES = {
         "none",
         (A2, A1, A1, A1, A1, A1, A1, A1),
     ),
+    "maximum_cycle_ratio": Signature(
+        "analyzer.engine.recurrence_kernels",
+        "maximum_cycle_ratio",
+        ("i8", "i8"),
+        ("i8", A1, A1, A1, A1),
+    ),
     # isa/'s one kernel, handed down to it through isa/kernel_door.py.
     "gemm_stalls": Signature(
         "isa.systolic.memory_kernels",
         "gemm_stalls",
         "UniTuple(i8, 2)",
         ("b1", "i8", "i8", "i8", "i8", "i8", "i8", "i8", "i8", "i8", A1),
-    ),
-    "maximum_cycle_ratio": Signature(
-        "analyzer.engine.recurrence_kernels",
-        "maximum_cycle_ratio",
-        ("i8", "i8"),
-        ("i8", A1, A1, A1, A1),
     ),
 }
 
