@@ -3,7 +3,8 @@
 The systolic array's compute side is the instruction-level evaluation (analyzer/engine/kernels.py).
 This kernel is its memory side for a DRAM bandwidth other than "unlimited": it walks the
 array's demand rows (one row = one cycle of the stall-free schedule) fold by fold and
-returns the stall cycles the operand SRAMs add, with SCALE-Sim's rules. Paths are in the
+returns the stall cycles the operand SRAMs add, with SCALE-Sim's rules. Runs of rows that
+can neither stall nor move a buffer are passed whole (docs/design.md §5). Paths are in the
 `scalesim` package, line numbers approximate (docs/scalesim_memory_model.md has the
 prose):
 
@@ -309,6 +310,32 @@ def gemm_stalls(
     ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte). geometry
     describes an im2col ifmap, whose addresses repeat (see _resident_copy); an empty one
     means every ifmap address occurs once (a GEMM), so a demand's own position decides."""
+    rows_walked, stalls, _ = gemm_walk(
+        output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt, ofmap, geometry, True
+    )
+    return rows_walked, stalls
+
+
+@njit(cache=True)
+def gemm_walk(
+    output_stationary,
+    sr,
+    sc,
+    t,
+    rows,
+    cols,
+    bandwidth,
+    ifmap,
+    filt,
+    ofmap,
+    geometry,
+    pass_quiet_rows,
+):
+    """gemm_stalls's walk, and the number of demand rows it passed over in runs.
+
+    A quiet run of rows (_quiet_rows) adds no stall and changes only the rows walked and
+    the output SRAM's fill, so with pass_quiet_rows it costs a few searches instead of one
+    step per row; without, every row is walked (the reference the tests hold it to)."""
     row_folds = -(-sr // rows)
     col_folds = -(-sc // cols)
     stacked = row_folds * t
@@ -327,13 +354,38 @@ def gemm_stalls(
         fold_rows, ifmap_delay = t + rows + cols - 2, 0
     else:
         fold_rows, ifmap_delay = 2 * rows + cols + t - 2, rows
+    fold = np.zeros(_FOLD_FIELDS, dtype=np.int64)
+    fold[0], fold[2], fold[3], fold[6] = output_stationary, t, rows, cols
+    fold[7], fold[9], fold[10], fold[11], fold[12] = sr, stacked, last_rows, col_folds, last_cols
+    fold[13] = ifmap_delay
     row = 0
     stalls = 0
+    passed = 0
     for fc in range(col_folds):
         valid_cols = min(cols, sc - fc * cols)
         for fr in range(row_folds):
             valid_rows = min(rows, sr - fr * rows)
-            for x in range(fold_rows):
+            fold[1], fold[4], fold[5], fold[8] = fr, valid_rows, valid_cols, fc
+            x = 0
+            wait = 0  # rows to walk before looking for a quiet run again
+            backoff = 1
+            while x < fold_rows:
+                if pass_quiet_rows and wait == 0:
+                    quiet = _quiet_rows(
+                        fold, x, fold_rows - 1, row + stalls, ifmap_state, filter_state, write_state
+                    )
+                    if quiet > 0:
+                        _store_rows(fold, x, x + quiet - 1, write_state)
+                        row += quiet
+                        passed += quiet
+                        x += quiet
+                        backoff = 1
+                        continue
+                    # Rows that move a window tend to come together: look again later.
+                    wait = backoff
+                    backoff = min(2 * backoff, _MAX_BACKOFF)
+                if wait > 0:
+                    wait -= 1
                 cycle = row + stalls
                 late = 0  # an early window move can make a read's lateness negative
                 # The ifmap block streams in along anti-diagonals, after the preload for ws.
@@ -364,29 +416,177 @@ def gemm_stalls(
                         m = col_folds * t
                         first = _diagonal_position(fc * t + x, lo, m, cols, m - t, last_cols)
                         late = max(late, _read(filter_state, first, first + hi - lo, cycle))
-                    # The fold's output block leaves flipped upside down (its padding
-                    # rows first), skewed by column.
-                    y = x - t + 1
-                    lo = max(rows - valid_rows, y - valid_cols + 1)
-                    hi = min(rows - 1, y)
                 else:
                     k = rows - 1 - x  # the fold's filter rows arrive flipped
                     if x < rows and k < valid_rows:
-                        m = fc * sr + fr * rows + k
-                        first = m * cols - max(0, m - (col_folds - 1) * sr) * (cols - last_cols)
+                        first = _ws_filter_row(
+                            fc * sr + fr * rows + k, sr, cols, col_folds, last_cols
+                        )
                         late = max(
                             late,
                             _read(filter_state, first, first + valid_cols - 1, cycle),
                         )
-                    y = x - 2 * rows + 1
-                    lo = max(0, y - t + 1)
-                    hi = min(valid_cols - 1, y)
-                written = hi - lo + 1 if y >= 0 and lo <= hi else 0
+                written = _written(output_stationary, x, t, rows, valid_rows, valid_cols)
                 if written > 0:
                     late = max(late, _write(write_state, segments, written, cycle))
                 stalls += late
                 row += 1
-    return row, stalls
+                x += 1
+    return row, stalls, passed
+
+
+# A fold's description for the searches below: [os, fr, T, rows, valid rows, valid cols,
+# cols, Sr, fc, stacked ifmap rows, last row fold's rows, column folds, last column fold's
+# cols, ifmap delay].
+_FOLD_FIELDS = 14
+_MAX_BACKOFF = 64
+
+
+@njit(cache=True)
+def _written(output_stationary, x, t, rows, valid_rows, valid_cols):
+    """Output words a fold writes at its demand row x."""
+    if output_stationary:
+        # The fold's output block leaves flipped upside down (its padding rows first),
+        # skewed by column.
+        y = x - t + 1
+        lo = max(rows - valid_rows, y - valid_cols + 1)
+        hi = min(rows - 1, y)
+    else:
+        y = x - 2 * rows + 1
+        lo = max(0, y - t + 1)
+        hi = min(valid_cols - 1, y)
+    return hi - lo + 1 if y >= 0 and lo <= hi else 0
+
+
+@njit(cache=True)
+def _clamped_sum(n, width):
+    """sum of min(j, width) over j = 1..n (0 for n <= 0)."""
+    if n <= 0:
+        return 0
+    if n <= width:
+        return n * (n + 1) // 2
+    return width * (width + 1) // 2 + (n - width) * width
+
+
+@njit(cache=True)
+def _writes_before(fold, x):
+    """Output words the fold writes in its demand rows 0..x-1, the sum of _written.
+
+    Row x writes columns c of a band: ws's y = x - 2 rows + 1 holds c in
+    [max(0, y - T + 1), min(valid cols - 1, y)], os's y = x - T + 1 holds c in
+    [max(rows - valid rows, y - valid cols + 1), min(rows - 1, y)]. Each c is written in
+    `width` consecutive rows from y = c, so the rows before x hold the sum over c of
+    clamp(y - c, 0, width) words."""
+    if fold[0]:
+        y, first, last, width = x - fold[2] + 1, fold[3] - fold[4], fold[3] - 1, fold[5]
+    else:
+        y, first, last, width = x - 2 * fold[3] + 1, 0, fold[5] - 1, fold[2]
+    return _clamped_sum(y - first, width) - _clamped_sum(y - last - 1, width)
+
+
+@njit(cache=True)
+def _store_rows(fold, x0, x1, write_state):
+    words = _writes_before(fold, x1 + 1) - _writes_before(fold, x0)
+    if words > 0:
+        _store(write_state, words)
+
+
+@njit(cache=True)
+def _ws_filter_row(m, sr, cols, col_folds, last_cols):
+    """Prefetch position of ws filter row m's first word: the last column fold's rows hold
+    last_cols words."""
+    return m * cols - max(0, m - (col_folds - 1) * sr) * (cols - last_cols)
+
+
+@njit(cache=True)
+def _resident(state, first, last):
+    """Whether prefetch positions first..last all lie in the read buffer's window."""
+    if first > last or state[2] >= state[1]:
+        return True
+    line = first // state[0]
+    return (line - state[4]) % state[1] + last // state[0] - line < state[2]
+
+
+@njit(cache=True)
+def _quiet(fold, x0, x1, cycle, ifmap_state, filter_state, write_state):
+    """Whether no demand row x0..x1 of the fold, the first at `cycle`, can stall or change
+    a read buffer: every position either operand demands lies in its window, so no read
+    moves one (a demand in the window is served, whatever its cycle), and no write starts
+    a drain or waits for one: the output SRAM keeps at least half its words free after
+    the rows' writes, or a drain is in flight past the last row and a word stays free.
+
+    The demanded positions are bounded by the run's first and last demand: the prefetch
+    order reads the stacked matrices diagonal by diagonal, and a fold's demand runs along
+    the same order (ws's filter rows, flipped, are rows of one column fold)."""
+    words = _writes_before(fold, x1 + 1) - _writes_before(fold, x0)
+    free = write_state[3] - words
+    if free < write_state[0] - write_state[1] and (free < 1 or cycle + x1 - x0 >= write_state[4]):
+        return False
+    t, rows, valid_rows, valid_cols = fold[2], fold[3], fold[4], fold[5]
+    # ifmap: y = x - delay reads diagonal fr T + y, columns max(0, y - T + 1)..min(vr - 1, y)
+    ya = max(x0 - fold[13], 0)
+    yb = min(x1 - fold[13], t + valid_rows - 2)
+    if ya <= yb:
+        stacked, last_rows = fold[9], fold[10]
+        d = fold[1] * t
+        first = _diagonal_position(
+            d + ya, max(0, ya - t + 1), stacked, rows, stacked - t, last_rows
+        )
+        lo = max(0, yb - t + 1)
+        last = _diagonal_position(d + yb, lo, stacked, rows, stacked - t, last_rows)
+        if not _resident(ifmap_state, first, last + min(valid_rows - 1, yb) - lo):
+            return False
+    cols, col_folds, last_cols = fold[6], fold[11], fold[12]
+    if fold[0]:
+        # x reads diagonal fc T + x of the filter, columns max(0, x - T + 1)..min(vc - 1, x)
+        xb = min(x1, t + valid_cols - 2)
+        if x0 > xb:
+            return True
+        m = col_folds * t
+        d = fold[8] * t
+        first = _diagonal_position(d + x0, max(0, x0 - t + 1), m, cols, m - t, last_cols)
+        lo = max(0, xb - t + 1)
+        last = (
+            _diagonal_position(d + xb, lo, m, cols, m - t, last_cols) + min(valid_cols - 1, xb) - lo
+        )
+        return _resident(filter_state, first, last)
+    # ws: x < rows reads filter row k = rows - 1 - x of the fold, if k < valid rows
+    xa = max(x0, rows - valid_rows)
+    xb = min(x1, rows - 1)
+    if xa > xb:
+        return True
+    base = fold[8] * fold[7] + fold[1] * rows + rows - 1
+    first = _ws_filter_row(base - xb, fold[7], cols, col_folds, last_cols)
+    last = _ws_filter_row(base - xa, fold[7], cols, col_folds, last_cols) + valid_cols - 1
+    return _resident(filter_state, first, last)
+
+
+@njit(cache=True)
+def _quiet_rows(fold, x0, end, cycle, ifmap_state, filter_state, write_state):
+    """How many rows from x0 on (up to end) are quiet (_quiet): the whole rest of the fold
+    at once where it can, else a galloping search, as a run's rows are quiet only if every
+    shorter run's are."""
+    if _quiet(fold, x0, end, cycle, ifmap_state, filter_state, write_state):
+        return end - x0 + 1
+    if not _quiet(fold, x0, x0, cycle, ifmap_state, filter_state, write_state):
+        return 0
+    good = x0  # rows x0..good are quiet, x0..bad are not
+    step = 1
+    bad = end
+    while good + step < end:
+        if _quiet(fold, x0, good + step, cycle, ifmap_state, filter_state, write_state):
+            good += step
+            step *= 2
+        else:
+            bad = good + step
+            break
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if _quiet(fold, x0, middle, cycle, ifmap_state, filter_state, write_state):
+            good = middle
+        else:
+            bad = middle
+    return good - x0 + 1
 
 
 @njit(cache=True)

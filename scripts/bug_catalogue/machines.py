@@ -26,6 +26,13 @@ HAND_DOWN = (
     "test_isa_kernels_run_the_built_module_inside_the_block_and_the_jit_after"
 )
 NO_NUMBA = "tests/test_compiled.py::test_a_one_shot_command_in_a_fresh_process_never_imports_numba"
+# Quiet runs of demand rows: the walk without them is the reference; the count of rows
+# passed sees a run refused where it holds.
+QUIET_RUNS = (
+    "tests/test_memory_side.py::test_gemms_pass_quiet_rows_exactly",
+    "tests/test_memory_side.py::test_convs_pass_quiet_rows_exactly",
+    "tests/test_memory_side.py::test_most_rows_of_a_stalling_gemm_are_passed",
+)
 NESTED_TILES = (
     "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
@@ -324,6 +331,70 @@ MEMORY_BUGS = (
         "_WORDS_PER_KIB = 1000",
         "SCALE-Sim's SRAM sizes are KiB of one-byte words",
         MEMORY,
+    ),
+    Bug(
+        "memory.quiet-run-past-a-drains-end",
+        MEMORY_KERNELS,
+        "cycle + x1 - x0 >= write_state[4]",
+        "cycle >= write_state[4]",
+        "a run stores into a draining SRAM only while the drain is in flight at its last row",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.quiet-run-fills-the-output-sram",
+        MEMORY_KERNELS,
+        "(free < 1 or",
+        "(free < 0 or",
+        "a write that would leave no word free waits for the drain in flight",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.quiet-run-span-ignored",
+        MEMORY_KERNELS,
+        "% state[1] + last // state[0] - line < state[2]",
+        "% state[1] < state[2]",
+        "a run's demand is resident only if its last line is in the window too",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.quiet-run-stores-a-row-less",
+        MEMORY_KERNELS,
+        "def _store_rows(fold, x0, x1, write_state):\n    words = _writes_before(fold, x1 + 1)",
+        "def _store_rows(fold, x0, x1, write_state):\n    words = _writes_before(fold, x1)",
+        "a passed run stores the words of all its rows",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.quiet-runs-refused-while-draining",
+        MEMORY_KERNELS,
+        "and (free < 1 or cycle + x1 - x0 >= write_state[4]):",
+        ":",
+        "rows that store while a drain is in flight are passed too (no result changes)",
+        ("tests/test_memory_side.py::test_most_rows_of_a_stalling_gemm_are_passed",),
+    ),
+    Bug(
+        "memory.quiet-ws-filter-rows-one",
+        MEMORY_KERNELS,
+        "first = _ws_filter_row(base - xb,",
+        "first = _ws_filter_row(base - xa,",
+        "a run's ws filter demand spans every filter row it reads",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.quiet-ifmap-last-diagonal-short",
+        MEMORY_KERNELS,
+        "last + min(valid_rows - 1, yb) - lo",
+        "last",
+        "a run's ifmap demand ends at its last diagonal's last column",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.quiet-writes-summed-wrong",
+        MEMORY_KERNELS,
+        "return n * (n + 1) // 2",
+        "return n * (n - 1) // 2",
+        "the words of a run of rows are the sum of each row's",
+        QUIET_RUNS,
     ),
     # The memory side's kernel compiled ahead of time (isa/kernel_door.py). These build
     # the module in the copy (about a minute) unless ACCPERF_KERNEL_DIR names a folder
