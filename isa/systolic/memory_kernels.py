@@ -156,12 +156,46 @@ def _resident_copy(state, pixel, element, geometry, output_stationary, t, rows, 
 
 
 @njit(cache=True)
+def _input_word(pixel, element, geometry):
+    """Index of the input word element (pixel, kernel element) reads (_resident_copy's
+    address), images, rows, columns and channels in that order."""
+    channels, kw = geometry[2], geometry[4]
+    out_h, out_w = geometry[9], geometry[10]
+    image, rest = divmod(pixel, out_h * out_w)
+    out_row, out_col = divmod(rest, out_w)
+    k_row, rest = divmod(element, kw * channels)
+    k_col, channel = divmod(rest, channels)
+    y = out_row * geometry[5] + k_row * geometry[7]
+    x = out_col * geometry[6] + k_col * geometry[8]
+    return ((image * geometry[0] + y) * geometry[1] + x) * channels + channel
+
+
+@njit(cache=True)
 def _read_im2col(
-    state, first, last, cycle, d, lo, geometry, output_stationary, t, rows, stacked, last_rows
+    state,
+    first,
+    last,
+    cycle,
+    d,
+    lo,
+    geometry,
+    output_stationary,
+    t,
+    rows,
+    stacked,
+    last_rows,
+    found,
+    recalled,
 ):
     """_read for the im2col ifmap: positions first..last are diagonal d's columns lo.. of the
     stacked matrix; an element whose own line is not resident is looked up by address,
-    element by element, as SCALE-Sim's read buffer checks each demanded address."""
+    element by element, as SCALE-Sim's read buffer checks each demanded address.
+
+    found (no columns: look every word up) remembers words found resident: a direct-mapped
+    table of a power of two columns whose slot word % columns holds, in row 0, the last
+    such word and, in row 1, the window it was found in, named by state[6], the last
+    move's completion, which every move raises (the window moves nowhere else).
+    recalled[0] counts the words found there instead of looked up."""
     offset = 1  # the SRAM's hit latency
     position = first
     while position <= last:
@@ -175,10 +209,22 @@ def _read_im2col(
             pixel, element = (m // t) * rows + c, m % t
         else:
             pixel, element = m % t, (m // t) * rows + c
+        word = -1
+        slot = 0
+        if found.shape[1] > 0:
+            word = _input_word(pixel, element, geometry)
+            slot = word & (found.shape[1] - 1)
+            if found[0, slot] == word and found[1, slot] == state[6]:
+                recalled[0] += 1
+                position += 1
+                continue
         while not _resident_copy(
             state, pixel, element, geometry, output_stationary, t, rows, stacked, last_rows
         ):
             offset = _move_window(state, cycle, offset)
+        if word >= 0:
+            found[0, slot] = word
+            found[1, slot] = state[6]
         position += 1
     return offset - 1
 
@@ -310,7 +356,7 @@ def gemm_stalls(
     ifmap/filt/ofmap are the SRAM sizes in words (SCALE-Sim's word is one byte). geometry
     describes an im2col ifmap, whose addresses repeat (see _resident_copy); an empty one
     means every ifmap address occurs once (a GEMM), so a demand's own position decides."""
-    rows_walked, stalls, _ = gemm_walk(
+    rows_walked, stalls, _, _ = gemm_walk(
         output_stationary, sr, sc, t, rows, cols, bandwidth, ifmap, filt, ofmap, geometry, True
     )
     return rows_walked, stalls
@@ -329,13 +375,16 @@ def gemm_walk(
     filt,
     ofmap,
     geometry,
-    pass_quiet_rows,
+    shortcuts,
 ):
-    """gemm_stalls's walk, and the number of demand rows it passed over in runs.
+    """gemm_stalls's walk, the number of demand rows it passed over in runs, and the number
+    of im2col words it found resident without a lookup.
 
-    A quiet run of rows (_quiet_rows) adds no stall and changes only the rows walked and
-    the output SRAM's fill, so with pass_quiet_rows it costs a few searches instead of one
-    step per row; without, every row is walked (the reference the tests hold it to)."""
+    With shortcuts, a quiet run of rows (_quiet_rows), which adds no stall and changes only
+    the rows walked and the output SRAM's fill, costs a few searches instead of one step
+    per row, and an im2col word found resident is not looked up again until the window
+    moves (_read_im2col); without, every row is walked and every word looked up (the
+    reference the tests hold the shortcuts to)."""
     row_folds = -(-sr // rows)
     col_folds = -(-sc // cols)
     stacked = row_folds * t
@@ -354,6 +403,12 @@ def gemm_walk(
         fold_rows, ifmap_delay = t + rows + cols - 2, 0
     else:
         fold_rows, ifmap_delay = 2 * rows + cols + t - 2, rows
+    # A word's copies sit in one fold, where they can be met in one window, under os (a
+    # fold is a block of pixels and takes every kernel element) and under ws only when a
+    # fold's kernel elements span more than a pixel's channels.
+    remember = shortcuts and geometry.shape[0] > 0 and (output_stationary or geometry[2] < rows)
+    found = np.full((2, _FOUND_SLOTS if remember else 0), -1, np.int64)
+    recalled = np.zeros(1, dtype=np.int64)
     fold = np.zeros(_FOLD_FIELDS, dtype=np.int64)
     fold[0], fold[2], fold[3], fold[6] = output_stationary, t, rows, cols
     fold[7], fold[9], fold[10], fold[11], fold[12] = sr, stacked, last_rows, col_folds, last_cols
@@ -370,7 +425,7 @@ def gemm_walk(
             wait = 0  # rows to walk before looking for a quiet run again
             backoff = 1
             while x < fold_rows:
-                if pass_quiet_rows and wait == 0:
+                if shortcuts and wait == 0:
                     quiet = _quiet_rows(
                         fold, x, fold_rows - 1, row + stalls, ifmap_state, filter_state, write_state
                     )
@@ -407,6 +462,8 @@ def gemm_walk(
                             rows,
                             stacked,
                             last_rows,
+                            found,
+                            recalled,
                         ),
                     )
                 if output_stationary:
@@ -432,7 +489,7 @@ def gemm_walk(
                 stalls += late
                 row += 1
                 x += 1
-    return row, stalls, passed
+    return row, stalls, passed, recalled[0]
 
 
 # A fold's description for the searches below: [os, fr, T, rows, valid rows, valid cols,
@@ -440,6 +497,10 @@ def gemm_walk(
 # cols, ifmap delay].
 _FOLD_FIELDS = 14
 _MAX_BACKOFF = 64
+# Words remembered at once (_read_im2col): a word's copies are demanded within a few
+# thousand words of each other (one kernel row of channels apart, about), and 256 KiB stay
+# in a core's cache.
+_FOUND_SLOTS = 1 << 14
 
 
 @njit(cache=True)
@@ -590,7 +651,21 @@ def _quiet_rows(fold, x0, end, cycle, ifmap_state, filter_state, write_state):
 
 
 @njit(cache=True)
-def _ifmap(state, d, lo, hi, cycle, geometry, output_stationary, t, rows, stacked, last_rows):
+def _ifmap(
+    state,
+    d,
+    lo,
+    hi,
+    cycle,
+    geometry,
+    output_stationary,
+    t,
+    rows,
+    stacked,
+    last_rows,
+    found,
+    recalled,
+):
     """Demand of diagonal d's columns lo..hi of the fold-stacked ifmap: its lateness."""
     first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
     if geometry.shape[0] > 0:
@@ -607,5 +682,7 @@ def _ifmap(state, d, lo, hi, cycle, geometry, output_stationary, t, rows, stacke
             rows,
             stacked,
             last_rows,
+            found,
+            recalled,
         )
     return _read(state, first, first + hi - lo, cycle)

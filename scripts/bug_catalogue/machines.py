@@ -26,11 +26,11 @@ HAND_DOWN = (
     "test_isa_kernels_run_the_built_module_inside_the_block_and_the_jit_after"
 )
 NO_NUMBA = "tests/test_compiled.py::test_a_one_shot_command_in_a_fresh_process_never_imports_numba"
-# Quiet runs of demand rows: the walk without them is the reference; the count of rows
-# passed sees a run refused where it holds.
+# The memory side's shortcuts (quiet runs of demand rows, im2col words remembered): the
+# walk without them is the reference; the counts see a shortcut refused where it holds.
 QUIET_RUNS = (
-    "tests/test_memory_side.py::test_gemms_pass_quiet_rows_exactly",
-    "tests/test_memory_side.py::test_convs_pass_quiet_rows_exactly",
+    "tests/test_memory_side.py::test_gemms_take_shortcuts_exactly",
+    "tests/test_memory_side.py::test_convs_take_shortcuts_exactly",
     "tests/test_memory_side.py::test_most_rows_of_a_stalling_gemm_are_passed",
 )
 NESTED_TILES = (
@@ -395,6 +395,49 @@ MEMORY_BUGS = (
         "return n * (n - 1) // 2",
         "the words of a run of rows are the sum of each row's",
         QUIET_RUNS,
+    ),
+    Bug(
+        "memory.found-survives-a-move",
+        MEMORY_KERNELS,
+        "if found[0, slot] == word and found[1, slot] == state[6]:",
+        "if found[0, slot] == word:",
+        "a word found resident is remembered only until the window moves",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.found-slot-taken-for-the-word",
+        MEMORY_KERNELS,
+        "if found[0, slot] == word and found[1, slot] == state[6]:",
+        "if found[1, slot] == state[6]:",
+        "a slot recalls only the word it holds, not another that falls in it",
+        QUIET_RUNS,
+    ),
+    Bug(
+        "memory.found-never-recalled",
+        MEMORY_KERNELS,
+        "if found[0, slot] == word and found[1, slot] == state[6]:",
+        "if found[0, slot] == word and found[1, slot] == state[6] + 1:",
+        "a word found resident is not looked up again in the same window (no result changes)",
+        ("tests/test_memory_side.py::test_a_conv_remembers_the_words_it_found_resident",),
+    ),
+    Bug(
+        "memory.input-word-without-its-channel",
+        MEMORY_KERNELS,
+        "return ((image * geometry[0] + y) * geometry[1] + x) * channels + channel",
+        "return ((image * geometry[0] + y) * geometry[1] + x) * channels",
+        "each channel of an input pixel is a word of its own",
+        (
+            *QUIET_RUNS,
+            "tests/test_memory_side.py::test_a_conv_remembers_the_words_it_found_resident",
+        ),
+    ),
+    Bug(
+        "memory.ws-remembers-across-folds",
+        MEMORY_KERNELS,
+        "(output_stationary or geometry[2] < rows)",
+        "(output_stationary or geometry[2] < 0)",
+        "ws remembers words where a fold's kernel elements span more than a pixel's channels",
+        ("tests/test_memory_side.py::test_a_conv_remembers_the_words_it_found_resident",),
     ),
     # The memory side's kernel compiled ahead of time (isa/kernel_door.py). These build
     # the module in the copy (about a minute) unless ACCPERF_KERNEL_DIR names a folder
