@@ -19,6 +19,8 @@ from isa.program import Program
 from isa.systolic.mapping import IM2COL_FIELDS
 from isa.systolic.memory_kernels import (
     _diagonal_position,
+    _move_window,
+    _moves_to,
     _resident_copy,
     _stacked_position,
     gemm_stalls,
@@ -228,6 +230,42 @@ def test_most_rows_of_a_stalling_gemm_are_passed(shape, srams, share) -> None:
     # Equal results alone would not notice a quiet run refused where it holds.
     rows, stalls, passed, _ = _walks(*shape, srams, NO_IM2COL)
     assert stalls > 0 and passed >= share * rows
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    # lines, active lines, move lines: a move no larger than the active part (SCALE-Sim's
+    # prefetch half is no larger than its active half) nor than what lies beyond it
+    geometry=st.tuples(st.integers(2, 400), st.integers(1, 200), st.integers(1, 8)).filter(
+        lambda g: g[1] < g[0] and g[2] <= min(g[1], g[0] - g[1])
+    ),
+    start=st.integers(0, 399),
+    beyond=st.integers(-20, 399),  # the line's distance past the window's last line
+    move_cycles=st.integers(1, 50),
+    completion=st.integers(-1, 5000),
+    cycle=st.integers(0, 5000),
+    offset=st.integers(-100, 100),
+)
+def _moves_at_once(tally, geometry, start, beyond, move_cycles, completion, cycle, offset):
+    lines, active, move = geometry
+    state = np.array([7, lines, active, move, start % lines, move_cycles, completion], np.int64)
+    line = (start + active + beyond) % lines
+    one_by_one, at_once = state.copy(), state.copy()
+    expected, moves = offset, 0
+    while (line - one_by_one[4]) % lines >= active:
+        expected = _move_window(one_by_one, cycle, expected)
+        moves += 1
+    assert _moves_to(at_once, line, cycle, offset) == expected
+    assert list(at_once) == list(one_by_one)
+    tally.record(moves >= 3)
+
+
+def test_the_moves_to_a_line_made_at_once_equal_them_one_by_one() -> None:
+    # A window's wrap around a long operand stream is thousands of moves; _moves_to makes
+    # them in one step, with the lateness each would add (counted: 3 moves or more).
+    tally = FastPathTally()
+    _moves_at_once(tally)
+    tally.check_share()
 
 
 # Stall cycles worked by hand from SCALE-Sim's rules (docs/scalesim_memory_model.md, the

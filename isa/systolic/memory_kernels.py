@@ -82,16 +82,49 @@ def _move_window(state, cycle, offset):
 
 
 @njit(cache=True)
-def _read(state, first, last, cycle):
+def _read(state, first, last, cycle, moves_at_once):
     """Demand of prefetch positions first..last (ascending) at `cycle`: its lateness.
 
     state: [line words, lines, active lines, move lines, window start, move cycles,
-    last move's completion]."""
+    last move's completion]. With moves_at_once the moves a line needs are made in one
+    step (_moves_to); without, one by one (the reference)."""
     offset = 1  # the SRAM's hit latency
     for line in range(first // state[0], last // state[0] + 1):
-        while (line - state[4]) % state[1] >= state[2]:
-            offset = _move_window(state, cycle, offset)
+        if moves_at_once and state[3] > 0:
+            offset = _moves_to(state, line, cycle, offset)
+        else:
+            while (line - state[4]) % state[1] >= state[2]:
+                offset = _move_window(state, cycle, offset)
     return offset - 1
+
+
+@njit(cache=True)
+def _moves_to(state, line, cycle, offset):
+    """The window moves until `line` is in it (_move_window, as often as needed); returns
+    the demand's new offset.
+
+    A move takes `move` lines off the window's distance r to the line, and move <= active
+    (the prefetch half is no larger than the active one), so the window never passes the
+    line: k = ceil((r - active + 1) / move) moves. With u the time the demand is served
+    (cycle + offset) and c_j the j-th move's completion, a move makes u = c_j +
+    max(0, c_j - u): d_j = u_j - c_j is max(0, c_1 - u_0) after the first move and
+    max(0, P - d_(j-1)) after each later one (P the cycles a move takes), which from the
+    second move on alternates between d_2 and P - d_2. A wrap around a long operand
+    stream, thousands of moves, costs a few operations."""
+    distance = (line - state[4]) % state[1]
+    if distance < state[2]:
+        return offset
+    moves = -(-(distance - state[2] + 1) // state[3])
+    served = cycle + offset
+    first_completion = state[6] + state[5]
+    lag = max(0, first_completion - served)  # d_1
+    if moves >= 2:
+        lag = max(0, state[5] - lag)  # d_2
+        if moves % 2:
+            lag = state[5] - lag
+    state[4] = (state[4] + moves * state[3]) % state[1]
+    state[6] += moves * state[5]
+    return state[6] + lag - cycle
 
 
 @njit(cache=True)
@@ -464,6 +497,7 @@ def gemm_walk(
                             last_rows,
                             found,
                             recalled,
+                            shortcuts,
                         ),
                     )
                 if output_stationary:
@@ -472,7 +506,9 @@ def gemm_walk(
                     if lo <= hi:
                         m = col_folds * t
                         first = _diagonal_position(fc * t + x, lo, m, cols, m - t, last_cols)
-                        late = max(late, _read(filter_state, first, first + hi - lo, cycle))
+                        late = max(
+                            late, _read(filter_state, first, first + hi - lo, cycle, shortcuts)
+                        )
                 else:
                     k = rows - 1 - x  # the fold's filter rows arrive flipped
                     if x < rows and k < valid_rows:
@@ -481,7 +517,7 @@ def gemm_walk(
                         )
                         late = max(
                             late,
-                            _read(filter_state, first, first + valid_cols - 1, cycle),
+                            _read(filter_state, first, first + valid_cols - 1, cycle, shortcuts),
                         )
                 written = _written(output_stationary, x, t, rows, valid_rows, valid_cols)
                 if written > 0:
@@ -665,6 +701,7 @@ def _ifmap(
     last_rows,
     found,
     recalled,
+    moves_at_once,
 ):
     """Demand of diagonal d's columns lo..hi of the fold-stacked ifmap: its lateness."""
     first = _diagonal_position(d, lo, stacked, rows, stacked - t, last_rows)
@@ -685,4 +722,4 @@ def _ifmap(
             found,
             recalled,
         )
-    return _read(state, first, first + hi - lo, cycle)
+    return _read(state, first, first + hi - lo, cycle, moves_at_once)

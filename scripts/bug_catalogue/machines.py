@@ -33,6 +33,10 @@ QUIET_RUNS = (
     "tests/test_memory_side.py::test_convs_take_shortcuts_exactly",
     "tests/test_memory_side.py::test_most_rows_of_a_stalling_gemm_are_passed",
 )
+MOVES_AT_ONCE = (
+    "tests/test_memory_side.py::test_the_moves_to_a_line_made_at_once_equal_them_one_by_one",
+    "tests/test_memory_side.py::test_gemms_take_shortcuts_exactly",
+)
 NESTED_TILES = (
     "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
@@ -395,6 +399,30 @@ MEMORY_BUGS = (
         "return n * (n - 1) // 2",
         "the words of a run of rows are the sum of each row's",
         QUIET_RUNS,
+    ),
+    Bug(
+        "memory.moves-at-once-parity-flipped",
+        MEMORY_KERNELS,
+        "        if moves % 2:\n",
+        "        if moves % 2 == 0:\n",
+        "after the first move the lag alternates; an odd count ends on P - d_2",
+        MOVES_AT_ONCE,
+    ),
+    Bug(
+        "memory.moves-at-once-lag-of-the-first",
+        MEMORY_KERNELS,
+        "lag = max(0, state[5] - lag)  # d_2",
+        "lag = max(0, lag)  # d_2",
+        "each move after the first lags by what the move before left of its cycles",
+        MOVES_AT_ONCE,
+    ),
+    Bug(
+        "memory.moves-at-once-one-short",
+        MEMORY_KERNELS,
+        "moves = -(-(distance - state[2] + 1) // state[3])",
+        "moves = (distance - state[2] + 1) // state[3]",
+        "the window moves until the line is in it",
+        MOVES_AT_ONCE,
     ),
     Bug(
         "memory.found-survives-a-move",
