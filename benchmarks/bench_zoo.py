@@ -1,7 +1,7 @@
 """Every zoo model, full size, on every built-in accelerator: lower + fast analyze, in one run.
 
     .venv/bin/python benchmarks/bench_zoo.py [--size 32] [--dataflow ws] [--full-below 2e9]
-                                             [--bandwidth 0]
+                                             [--bandwidth 0] [--param NAME=VALUE]
 
 Per model it prints, measured in this run: lowering time, instruction count, layers timed
 on the accelerator and layers it leaves to the host, the fast analysis time after JIT
@@ -30,13 +30,24 @@ def main() -> None:
     parser.add_argument("--dataflow", default="ws", choices=("ws", "os", "is"))
     parser.add_argument("--full-below", type=float, default=2e9, metavar="INSTRUCTIONS")
     parser.add_argument("--bandwidth", type=int, default=0, help="DRAM words/cycle; 0 = unlimited")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="another systolic parameter (repeatable), e.g. filter_sram_kib=64",
+    )
     args = parser.parse_args()
     params = {"rows": str(args.size), "cols": str(args.size), "dataflow": args.dataflow}
     params["bandwidth"] = str(args.bandwidth)
+    for given in args.param:
+        name, _, value = given.partition("=")
+        params[name] = value
     print(f"machine: {machine()}")
+    extra = "".join(f", {given}" for given in args.param)
     print(
-        f"config: systolic {args.size}x{args.size} {args.dataflow}, bandwidth {args.bandwidth}, "
-        "batch 1, zoo defaults"
+        f"config: systolic {args.size}x{args.size} {args.dataflow}, bandwidth {args.bandwidth}"
+        f"{extra}, batch 1, zoo defaults"
     )
     header = (
         "model",
