@@ -289,6 +289,20 @@ def test_resnet50_conv_tiles_are_the_librarys():
     assert layer.mapping["tiles"] == 3 * 3 * 4
 
 
+def test_layers_of_equal_tiles_take_one_tree_equal_to_their_own(monkeypatch):
+    # The lowering builds one tree per class of layers with equal tiles entered with the
+    # same operands warm (isa/gemmini/lowering.py, _tree_key). ResNet-50 at batch 2 has
+    # classes of several layers, and layers of equal tiles in different classes (entered
+    # after different layers): the program equals the one built layer by layer.
+    import isa.gemmini.lowering as gemmini_lowering
+
+    program = lower_model("gemmini", {}, "resnet50", batch=2)
+    roots = [layer.root for layer in program.layers[1:]]  # the first also flushes
+    assert len({id(root) for root in roots}) < len(roots) / 1.5
+    monkeypatch.setattr(gemmini_lowering, "_tree_key", lambda tiles, warm: object())
+    assert lower_model("gemmini", {}, "resnet50", batch=2) == program
+
+
 def test_resnet50_runs_as_imagenet_resnet50_c_calls_the_library():
     # imagenet/resnet50.c: conv1 with the max pool fused (L108-120), 1x1 convs as matmuls
     # (L152), stride-2 1x1 convs by tiled_conv_downsample (L619), residual additions by

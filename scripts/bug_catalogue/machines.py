@@ -85,6 +85,17 @@ GEMMINI_BUGS = (
         "the mesh holds `mesh_tags` matmuls in flight",
         ("tests/test_gemmini.py::test_the_mesh_holds_six_matmuls_at_once", *GEMMINI),
     ),
+    Bug(
+        "gemmini.tree-key-without-warm",
+        GEMMINI_LOWERING,
+        "    return tuple(tiles), tuple(sorted(warm.items()))",
+        "    return (tuple(tiles),)",
+        "a layer's tree depends on which operands its predecessor left warm in the L2",
+        (
+            "tests/test_gemmini.py::test_layers_of_equal_tiles_take_one_tree_equal_to_their_own",
+            *GEMMINI,
+        ),
+    ),
     # The OS queue sizes are seeded where they are read, not in RS_ENTRIES: the family
     # declares its parameters from RS_ENTRIES, so a bug there is refused by the
     # description check, not by a timing test.
