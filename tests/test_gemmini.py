@@ -17,6 +17,7 @@ from isa.gemmini.commands import Affine, GemminiCommands, row_requests
 from isa.gemmini.hierarchy import DRAM, L2, Where
 from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
 from isa.gemmini.lowering import lower
+from isa.gemmini.mapping import read_mapping
 from isa.program import Loop, loop_depth, periodic_runs, periodic_tree
 from tests.builders import (
     GEMMINI_CALL_PARAMS,
@@ -289,18 +290,53 @@ def test_resnet50_conv_tiles_are_the_librarys():
     assert layer.mapping["tiles"] == 3 * 3 * 4
 
 
-def test_layers_of_equal_tiles_take_one_tree_equal_to_their_own(monkeypatch):
-    # The lowering builds one tree per class of layers with equal tiles entered with the
-    # same operands warm (isa/gemmini/lowering.py, _tree_key). ResNet-50 at batch 2 has
-    # classes of several layers, and layers of equal tiles in different classes (entered
-    # after different layers): the program equals the one built layer by layer.
+def _layer_by_layer(monkeypatch) -> None:
+    """Make the Gemmini lowering build every layer's tree, none shared by _tree_key."""
     import isa.gemmini.lowering as gemmini_lowering
 
-    program = lower_model("gemmini", {}, "resnet50", batch=2)
-    roots = [layer.root for layer in program.layers[1:]]  # the first also flushes
-    assert len({id(root) for root in roots}) < len(roots) / 1.5
     monkeypatch.setattr(gemmini_lowering, "_tree_key", lambda tiles, warm: object())
+
+
+def test_layers_of_one_key_take_one_tree_equal_to_their_own(monkeypatch):
+    # The lowering builds one tree per _tree_key (isa/gemmini/lowering.py). ResNet-50 at
+    # batch 2 has keys of several layers, and layers of equal tiles under different keys
+    # (entered after different layers): the program equals the one built layer by layer.
+    from isa.gemmini.streams import TileStreams
+
+    built = []
+    layer_root = TileStreams.layer_root
+    monkeypatch.setattr(
+        TileStreams, "layer_root", lambda self, tiles: built.append(1) or layer_root(self, tiles)
+    )
+    program = lower_model("gemmini", {}, "resnet50", batch=2)
+    assert len(built) < len(program.layers) / 1.5
+    _layer_by_layer(monkeypatch)
+    built.clear()
     assert lower_model("gemmini", {}, "resnet50", batch=2) == program
+    assert len(built) == len(program.layers)
+
+
+def test_equal_layers_mapped_in_other_loop_orders_keep_their_own_trees(monkeypatch):
+    # Two equal convs with the same tiles in different loop orders: their tiles compare
+    # equal (Tile.at, where each starts, is left out of tile equality), while the L2 holds
+    # different data when each tile runs, so their trees differ and neither takes the
+    # other's.
+    accelerator = find_accelerator("gemmini").resolve({"dim": "8"})
+    model = Model("m", tuple(Conv2d(f"c{i}", 32, 32, 16, 16, 3, 3, padding=1) for i in range(3)))
+    tiles = {"batches": 1, "porows": 4, "pocols": 16, "pochs": 16, "krows": 3, "kcols": 3}
+    mapping = read_mapping(
+        {
+            "layers": {
+                "c1": {**tiles, "kchs": 32, "loop_order": "CRSKPQN"},
+                "c2": {**tiles, "kchs": 32, "loop_order": "CRSPQKN"},
+            }
+        },
+        "m.toml",
+    )
+    program = lower(accelerator, model, mapping)
+    assert program.layers[1].root != program.layers[2].root
+    _layer_by_layer(monkeypatch)
+    assert lower(accelerator, model, mapping) == program
 
 
 def test_resnet50_runs_as_imagenet_resnet50_c_calls_the_library():

@@ -118,8 +118,11 @@ from tracer.workloads.layers import Model, operations
 
 
 def _tree_key(tiles: list[Tile], warm: dict[str, int]) -> tuple[object, ...]:
-    """What a layer's tree is a function of, besides the program's parameters."""
-    return tuple(tiles), tuple(sorted(warm.items()))
+    """What a layer's tree is a function of, besides the program's parameters: its tiles,
+    where each starts in its call's loops (`Tile.at`, which tile equality leaves out and
+    tag_levels names the tiles' data by: a mapping's loop order moves it), and the
+    operands the layer before left warm."""
+    return tuple(tiles), tuple(tile.at for tile in tiles), tuple(sorted(warm.items()))
 
 
 def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None = None) -> Program:
@@ -182,9 +185,8 @@ def lower(accelerator: Accelerator, model: Model, mapping: GemminiMapping | None
     l2_bytes = int(params["l2_kib"]) * 1024
     llc_bytes = int(params["llc_kib"]) * 1024
     cache_at_start = str(params["cache_at_start"])
-    # Layers of equal tiles, entered with the same operands warm, tag their tiles alike and
-    # build equal trees (tag_levels and layer_root are functions of these alone): ResNet-50
-    # has 34 such classes among its 71 layers on the array, each now built once.
+    # Layers of one _tree_key tag their tiles alike and build equal trees: ResNet-50 has
+    # 34 such classes among its 71 layers on the array, each built once.
     built: dict[tuple[object, ...], Loop] = {}
     for position, layer, (tiles, mapping_shown) in plans:
         # The tensor the layer before wrote (in model order; a fused pool is the conv's),
