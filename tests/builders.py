@@ -5,6 +5,7 @@ property tests share, which also counts how often fast mode skips a period."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -176,6 +177,8 @@ def check_fast_equals_full(program: Program) -> bool:
 # counts its examples whose fast evaluation skipped a period, and asserts at least this
 # share did (a strategy whose programs never repeat would test full mode twice).
 FAST_PATH_SHARE = Fraction(1, 3)
+# Where FastPathTally appends each property's count, when set (scripts/fast_path_shares.py).
+SHARE_LOG = "ACCPERF_SHARE_LOG"
 
 
 @dataclass
@@ -192,6 +195,11 @@ class FastPathTally:
         event("fast mode skipped a period" if skipped else "fast mode skipped no period")
 
     def check_share(self) -> None:
+        log = os.environ.get(SHARE_LOG)
+        if log:  # scripts/fast_path_shares.py: how far above the bar each property sits
+            test = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
+            with open(log, "a") as lines:
+                lines.write(f"{test}\t{self.skipped}\t{self.examples}\n")
         assert self.examples > 0
         assert self.skipped >= FAST_PATH_SHARE * self.examples, (
             f"only {self.skipped} of {self.examples} examples skipped a period in fast "
