@@ -37,8 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from analyzer.crosscheck.baselines import feature_row, leave_one_out, roofline
+from isa.gemmini.library import compulsory_bytes
 from tracer import api as accperf
-from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, gemm_operands
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model, operand_elements
 from tracer.workloads.zoo import resnet50
 
 # MOCA's program runs without the first-layer optimizations: its gemmini.h (gemmini-rocc-
@@ -235,19 +236,13 @@ def _same_workload(measured: tuple[int, ...], ours: tuple[int, ...]) -> bool:
 
 
 def _compulsory_bytes(layer: Conv2d | Dense | Elementwise) -> int:
-    if isinstance(layer, Elementwise):
-        return 3 * int(np.prod(layer.shape))
-    inputs, weights, outputs = gemm_operands(layer)
-    bias = 4 * (layer.out_channels if isinstance(layer, Conv2d) else layer.out_features)
-    return inputs + weights + outputs + bias
+    # MOCA's programs load a bias (bias=true); the layers here are measured alone, no
+    # pool fused.
+    return compulsory_bytes(layer, None, bias=True)
 
 
 def _features(layer: Conv2d | Dense | Elementwise) -> np.ndarray:
-    if isinstance(layer, Elementwise):
-        size = int(np.prod(layer.shape))
-        inputs, weights, outputs = 2 * size, 0, size
-    else:
-        inputs, weights, outputs = gemm_operands(layer)
+    inputs, weights, outputs = operand_elements(layer)
     sizes = {
         "macs": getattr(layer, "macs", 0),
         "input_words": inputs,

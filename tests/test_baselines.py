@@ -96,3 +96,45 @@ def test_analyze_baselines_columns_and_json(tmp_path: Path, capsys) -> None:
             (entry["macs"] / 64 - entry["cycles"]) / entry["cycles"]
         )
         assert baselines["regression_cycles"] > 0
+
+
+def test_every_accelerators_layers_get_both_baselines() -> None:
+    # `analyze --baselines` once printed "-" for every Gemmini layer: its lowering gave the
+    # baselines neither the tensors' sizes nor the DRAM bytes. Every family's lowering now
+    # does, for every layer it runs.
+    import accperf
+
+    for accelerator, model in (("systolic", "resnet18"), ("gemmini", "resnet18"),
+                               ("plasticine", "resnet18")):  # fmt: skip
+        result = accperf.analyze(accperf.lower(model, accelerator), baselines=True)
+        assert result.baselines, accelerator
+        for baseline in result.baselines:
+            assert baseline.roofline_cycles is not None, accelerator
+            assert baseline.regression_cycles is not None, accelerator
+
+
+def test_gemminis_roofline_moves_the_compulsory_bytes_over_the_bus() -> None:
+    # A 3x3 conv, 8 -> 16 channels on 10x10 pixels (padding 1) on the default Gemmini
+    # (DIM 16, 16-byte bus): 800 input, 1,152 weight and 1,600 output bytes (int8) and 64
+    # of int32 bias, 3,616 bytes or 226 cycles; 115,200 MACs over 256 a cycle, 450 cycles.
+    # The same conv with a 2x2 max pool fused: 400 output bytes, 2,416 in all.
+    import accperf
+    from isa.gemmini.library import compulsory_bytes
+    from tracer.workloads.layers import Pool
+
+    conv = Conv2d("c", 8, 16, 10, 10, 3, 3, padding=1)
+    assert compulsory_bytes(conv, None, bias=True) == 800 + 1_152 + 1_600 + 64
+    assert compulsory_bytes(conv, None, bias=False) == 800 + 1_152 + 1_600
+    pool = Pool("p", "maxpool", 16, 10, 10, 2, 2, stride=(2, 2))
+    assert compulsory_bytes(conv, pool, bias=True) == 800 + 1_152 + 400 + 64
+    (baseline,) = accperf.analyze(accperf.lower(_one(conv), "gemmini"), baselines=True).baselines
+    assert (baseline.roofline_cycles, baseline.roofline_bound) == (450.0, "compute")
+    dense = Dense("fc", 4_096, 64)  # 4,096 + 262,144 + 64 + 256 bytes: 16,660 cycles
+    (baseline,) = accperf.analyze(accperf.lower(_one(dense), "gemmini"), baselines=True).baselines
+    assert (baseline.roofline_cycles, baseline.roofline_bound) == (16_660.0, "memory")
+
+
+def _one(layer):
+    from tracer.workloads.layers import Model
+
+    return Model("net", (layer,))

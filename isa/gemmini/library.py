@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from itertools import product
 from math import prod
 
+from isa.gemmini.commands import ACC_BYTES, INPUT_BYTES
 from isa.gemmini.hierarchy import Region, TileMemory, Where, cache_levels
 from isa.gemmini.mapping import (
     CONV_LETTERS,
@@ -35,7 +36,15 @@ from isa.gemmini.tiling import (
     matmul_tiles,
 )
 from tracer.errors import MappingError
-from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Pool
+from tracer.workloads.layers import (
+    Conv2d,
+    Dense,
+    Elementwise,
+    Layer,
+    MatMul,
+    Pool,
+    operand_elements,
+)
 
 
 @dataclass(frozen=True)
@@ -426,6 +435,21 @@ OS_CONV_1X1_HINT = (
 )
 
 
+def compulsory_bytes(layer: Layer, pool: Pool | None, bias: bool) -> int:
+    """The DRAM bytes a layer cannot avoid moving: its int8 inputs, weights and output
+    (the pooled output where a pool is fused into it) and, with `bias`, a conv's or fully
+    connected layer's int32 bias. The roofline's memory side (analyzer/crosscheck/
+    baselines.py; docs/accuracy.md, Gemmini)."""
+    inputs, weights, outputs = operand_elements(layer)
+    if pool is not None:
+        outputs = prod(pool.output_shape)
+    if isinstance(layer, Conv2d):
+        channels = layer.out_channels
+    else:
+        channels = layer.out_features if isinstance(layer, Dense) else 0
+    return INPUT_BYTES * (inputs + weights + outputs) + (ACC_BYTES * channels if bias else 0)
+
+
 def plan_layer(
     layer: Layer,
     pool: Pool | None,
@@ -440,6 +464,16 @@ def plan_layer(
     A user's `entry` (isa/gemmini/mapping.py) sets the tiles, dataflow and loop order of
     the tiled_conv / tiled_matmul call instead of the auto tiler."""
     plan = _plan(layer, pool, memory, output_stationary, calls, entry)
+    if not isinstance(plan, str):
+        # For the baselines (analyzer/crosscheck/baselines.py): the tensors' sizes and the
+        # bytes the roofline's bus moves (in the roofline's DRAM words, bytes here).
+        inputs, weights, outputs = operand_elements(layer)
+        plan[1].update(
+            input_words=inputs,
+            weight_words=weights,
+            output_words=outputs,
+            dram_words=compulsory_bytes(layer, pool, calls.bias),
+        )
     if entry is not None:
         if isinstance(plan, str):
             raise entry.error(f"the layer does not run on Gemmini ({plan})")

@@ -46,8 +46,6 @@ index-independent, so fast evaluation skips them (docs/design.md §4.2).
 
 from __future__ import annotations
 
-from math import prod
-
 from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.plasticine.plan import WORD_BYTES, Machine, StepPlan, log2_ceil, plan_layer
@@ -65,7 +63,7 @@ from isa.program import (
     layer_of_steps,
     memory_action,
 )
-from tracer.workloads.layers import GEMM_LAYERS, Layer, Model, gemm_operands
+from tracer.workloads.layers import Layer, Model, operand_elements
 
 Node = Loop | BlockRef
 SLOTS = 2  # double buffering: two slots per tile
@@ -306,11 +304,7 @@ class _LayerLowering:
 
 
 def _mapping(layer: Layer, plan: StepPlan) -> dict[str, int | str]:
-    if isinstance(layer, GEMM_LAYERS):
-        input_words, weight_words, output_words = gemm_operands(layer)
-    else:
-        input_words = sum(prod(shape) for shape in layer.input_shapes)
-        weight_words, output_words = 0, prod(layer.output_shape)
+    input_words, weight_words, output_words = operand_elements(layer)
     return {
         "pattern": plan.kind,
         "parallel": plan.parallel,

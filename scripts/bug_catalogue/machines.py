@@ -107,6 +107,26 @@ GEMMINI_BUGS = (
             *GEMMINI,
         ),
     ),
+    Bug(
+        "gemmini.roofline-bias-as-int8",
+        GEMMINI_LIBRARY,
+        "(ACC_BYTES * channels if bias else 0)",
+        "(INPUT_BYTES * channels if bias else 0)",
+        "Gemmini's bias is int32: four bytes a channel on the roofline's bus",
+        (
+            "tests/test_baselines.py::test_gemminis_roofline_moves_the_compulsory_bytes_over_the_bus",
+        ),
+    ),
+    Bug(
+        "gemmini.roofline-output-unpooled",
+        GEMMINI_LIBRARY,
+        "    if pool is not None:\n        outputs = prod(pool.output_shape)\n",
+        "",
+        "a conv with a pool fused writes the pooled output to DRAM",
+        (
+            "tests/test_baselines.py::test_gemminis_roofline_moves_the_compulsory_bytes_over_the_bus",
+        ),
+    ),
     # The OS queue sizes are seeded where they are read, not in RS_ENTRIES: the family
     # declares its parameters from RS_ENTRIES, so a bug there is refused by the
     # description check, not by a timing test.

@@ -419,6 +419,15 @@ def gemm_operands(layer: Conv2d | Dense | MatMul) -> tuple[int, int, int]:
     return prod(layer.input_shapes[0]), weights, prod(layer.output_shape)
 
 
+def operand_elements(layer: Layer) -> tuple[int, int, int]:
+    """Elements of a layer's inputs, weights and output: gemm_operands for a GEMM-like
+    layer; every input and no weights otherwise (the baselines' sizes,
+    analyzer/crosscheck/baselines.py)."""
+    if isinstance(layer, GEMM_LAYERS):
+        return gemm_operands(layer)
+    return sum(prod(shape) for shape in layer.input_shapes), 0, prod(layer.output_shape)
+
+
 def operations(layer: Layer) -> int:
     """Arithmetic operations of a layer: MACs for GEMM-like layers, element ops otherwise."""
     return layer.macs if isinstance(layer, GEMM_LAYERS) else layer.operations
