@@ -123,7 +123,7 @@ CHECKS = (
     EXACT + "test_random_programs_full_equals_an_independent_reference",
 )
 TRACE_TESTS = ("tests/test_trace_io.py", "tests/test_cli.py", "tests/test_api.py")
-GEMMINI = ("tests/test_gemmini.py", "tests/test_gemmini_os.py")
+GEMMINI = ("tests/test_gemmini.py", "tests/test_gemmini_lowering.py", "tests/test_gemmini_os.py")
 # How the program calls gemmini.h (conv_1x1, first_layer_optimizations, bias).
 GEMMINI_CALLS = ("tests/test_gemmini_calls.py", *GEMMINI)
 MEMORY = (

@@ -38,10 +38,12 @@ MOVES_AT_ONCE = (
     "tests/test_memory_side.py::test_gemms_take_shortcuts_exactly",
 )
 NESTED_TILES = (
-    "tests/test_gemmini.py::test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
+    "tests/test_gemmini_lowering.py::"
+    "test_tile_groups_repeating_inside_a_longer_group_are_nested_loops"
 )
 NESTED_TOO_DEEP = (
-    "tests/test_gemmini.py::test_nested_tile_loops_deeper_than_a_program_may_be_keep_one_level"
+    "tests/test_gemmini_lowering.py::"
+    "test_nested_tile_loops_deeper_than_a_program_may_be_keep_one_level"
 )
 NESTED_OS_TILES = (
     "tests/test_gemmini_os.py::test_os_tile_runs_repeating_inside_a_repeated_group_are_nested_loops"
@@ -92,7 +94,7 @@ GEMMINI_BUGS = (
         "tuple(tile.at for tile in tiles)",
         "a layer's tree depends on which operands its predecessor left warm in the L2",
         (
-            "tests/test_gemmini.py::test_layers_of_one_key_take_one_tree_equal_to_their_own",
+            "tests/test_gemmini_lowering.py::test_layers_of_one_key_take_one_tree_equal_to_their_own",
             *GEMMINI,
         ),
     ),
@@ -103,7 +105,7 @@ GEMMINI_BUGS = (
         "tuple(tiles), tuple(sorted",
         "tile equality leaves out where a tile starts, which its data's level depends on",
         (
-            "tests/test_gemmini.py::test_equal_layers_mapped_in_other_loop_orders_keep_their_own_trees",
+            "tests/test_gemmini_lowering.py::test_equal_layers_mapped_in_other_loop_orders_keep_their_own_trees",
             *GEMMINI,
         ),
     ),
