@@ -9,14 +9,17 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
 from isa.gemmini.commands import Affine
-from isa.gemmini.hierarchy import DRAM, L2, LLC, Where, cache_levels
+from isa.gemmini.hierarchy import DRAM, L2, LLC, Where, cache_levels, reaches
 from isa.gemmini.lowering import lower
-from tests.builders import check_fast_equals_full, gemmini_machine, run_block
+from tests.builders import check_fast_equals_full, examples, gemmini_machine, run_block
 from tests.reference import reference_cycles
+from tracer.lowering import lower_model
 from tracer.workloads.layers import Conv2d, Model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +63,82 @@ def test_a_re_read_beyond_the_l2_but_within_the_llc_hits_there():
     assert [tile.get("w") for tile in levels] == [DRAM, None, L2, None, LLC]
     assert cache_levels(TOUCHES, 450, "empty", llc_bytes=599)[4]["w"] == DRAM
     assert cache_levels(TOUCHES, 450, "previous_layer", {"i": 600}, 1000)[1]["i"] == LLC
+
+
+def _reaches_walking_back(touches, cache_at_start, warm):
+    """(operand, size, reach) of each touch, from the definition (isa/gemmini/hierarchy.py,
+    reaches): walk back from the touch to the previous touch of its data, summing each
+    other region met once, at its latest size. Quadratic, and shares no code with the
+    merge-sort tree reaches uses."""
+    passes = 2 if cache_at_start == "same_layer" else 1
+    sequence = [region for tile in touches for region in tile] * passes
+    brought_in = 0
+    found = []
+    for i, (operand, key, size) in enumerate(sequence):
+        latest: dict[tuple, int] = {}  # walking back, the first size met is the latest
+        since = None
+        for other_operand, other_key, other_size in reversed(sequence[:i]):
+            if (other_operand, other_key) == (operand, key):
+                since = sum(latest.values())
+                break
+            latest.setdefault((other_operand, other_key), other_size)
+        if since is not None:
+            reach = since + size
+        elif cache_at_start == "previous_layer" and operand in warm:
+            reach = warm[operand] + brought_in
+        else:
+            reach = None
+        if since is None and operand not in warm:
+            brought_in += size
+        found.append((operand, size, reach))
+    reported = found[len(found) - len(found) // passes :]
+    shaped, i = [], 0
+    for tile in touches:
+        shaped.append(reported[i : i + len(tile)])
+        i += len(tile)
+    return shaped
+
+
+def _as_tuples(walked):
+    return [[tuple(touch) for touch in tile] for tile in walked]
+
+
+REGIONS = st.tuples(st.sampled_from("wiob"), st.integers(0, 30), st.integers(1, 400))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    touches=st.lists(st.lists(REGIONS, max_size=4), max_size=60),
+    cache_at_start=st.sampled_from(["empty", "previous_layer", "same_layer"]),
+    warm=st.dictionaries(st.sampled_from("wiob"), st.integers(1, 2000), max_size=2),
+)
+def test_reaches_equal_the_lru_stack_walked_back(touches, cache_at_start, warm):
+    # Keys recur at every distance, and a region's size may change between its touches.
+    walked = reaches(touches, cache_at_start, warm)
+    assert _as_tuples(walked) == _reaches_walking_back(touches, cache_at_start, warm)
+
+
+@pytest.mark.parametrize("cache_at_start", ["empty", "previous_layer", "same_layer"])
+def test_reaches_on_a_networks_tiles_equal_the_lru_stack_walked_back(monkeypatch, cache_at_start):
+    # Every layer ResNet-18 lowers, with the tiles and warm tensors the lowering passes.
+    import isa.gemmini.library as library
+
+    seen = []
+    levels = library.cache_levels
+
+    def recorded(touches, l2_bytes, start, warm=None, llc_bytes=0):
+        seen.append((touches, start, dict(warm or {})))
+        return levels(touches, l2_bytes, start, warm, llc_bytes)
+
+    monkeypatch.setattr(library, "cache_levels", recorded)
+    lower_model("gemmini", {"cache_at_start": cache_at_start}, "resnet18")
+    assert len(seen) > 10
+    re_reads = 0
+    for touches, start, warm in seen:
+        expected = _reaches_walking_back(touches, start, warm)
+        assert _as_tuples(reaches(touches, start, warm)) == expected
+        re_reads += sum(reach is not None for tile in expected for _, _, reach in tile)
+    assert re_reads > 500
 
 
 DIM = 16

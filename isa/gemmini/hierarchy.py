@@ -28,6 +28,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
 
 L2 = "l2"
 LLC = "llc"
@@ -184,49 +187,62 @@ class MemoryPath:
 Region = tuple[str, Hashable, int]  # (operand, what data, bytes)
 
 
-class _RecencyStack:
-    """An LRU stack of regions with their bytes: how many bytes of other regions were
-    touched since a region's last touch (a Fenwick tree over touch times)."""
+def _bytes_since(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """For each touch of a sequence (`keys[i]` touched with `sizes[i]` bytes), the bytes of
+    the other regions touched since its key's previous touch, each region counted once at
+    its latest size: what an LRU stack of regions gives as the touch's reuse distance; -1
+    for a first touch.
 
-    def __init__(self, touches: int) -> None:
-        self.tree = [0] * (touches + 1)
-        self.last: dict[Hashable, tuple[int, int]] = {}  # region -> (time, bytes)
-        self.clock = 0
-        self.total = 0  # bytes of every region, each at its last touch
-
-    def _add(self, time: int, amount: int) -> None:
-        index = time + 1
-        while index < len(self.tree):
-            self.tree[index] += amount
-            index += index & -index
-
-    def _before(self, time: int) -> int:
-        """Bytes of regions last touched before `time`."""
-        total, index = 0, time
-        while index > 0:
-            total += self.tree[index]
-            index -= index & -index
-        return total
-
-    def touch(self, key: Hashable, size: int) -> int | None:
-        """Bytes of other regions touched since `key`'s last touch (None: never)."""
-        now = self.clock
-        self.clock += 1
-        previous = self.last.get(key)
-        since = None
-        if previous is not None:
-            time, old_size = previous
-            since = self.total - self._before(time + 1)
-            self._add(time, -old_size)
-            self.total -= old_size
-        self._add(now, size)
-        self.total += size
-        self.last[key] = (now, size)
+    Touch i with previous touch p counts the touches j in (p, i) whose key is not touched
+    again before i (their next touch comes after i). That is every size in (p, i) less the
+    sizes of the touches j > p whose next touch comes before i, a dominance sum over the
+    points (j, next touch of j), taken for all touches at once over a merge-sort tree on j
+    (one sorted level per power of two; the suffix j > p splits into one block a level),
+    so that layers of tens of thousands of touches take numpy calls, not Python steps."""
+    n = len(keys)
+    since = np.full(n, -1, dtype=np.int64)
+    if n == 0:
         return since
+    order = np.argsort(keys, kind="stable")
+    same = keys[order[1:]] == keys[order[:-1]]
+    previous = np.full(n, -1, dtype=np.int64)
+    previous[order[1:][same]] = order[:-1][same]
+    following = np.full(n, n, dtype=np.int64)  # n: never touched again
+    following[order[:-1][same]] = order[1:][same]
+    prefix = np.concatenate(([0], np.cumsum(sizes)))
+
+    queries = np.flatnonzero(previous >= 0)
+    if len(queries) == 0:
+        return since
+    after = previous[queries]
+    before = queries  # the touch itself: next touches strictly before it count out
+    between = prefix[before] - prefix[after + 1]
+    nested = np.zeros(len(queries), dtype=np.int64)
+    levels = max(1, (n - 1).bit_length())
+    stride = n + 1  # above every next-touch index: a block's keys never reach the next's
+    position = np.arange(n, dtype=np.int64)
+    low = after + 1  # the suffix [low, 2^levels) of touches, split into aligned blocks
+    sort = position
+    for level in range(levels):
+        # Each block is two blocks of the level below, each sorted already: a stable sort
+        # (a merge of runs) of the order below takes about one pass.
+        moved = sort
+        block_keys = (moved >> level) * stride + following[moved]
+        order = np.argsort(block_keys, kind="stable")
+        sort = moved[order]
+        sorted_keys = block_keys[order]
+        cumulative = np.concatenate(([0], np.cumsum(sizes[sort])))
+        take = ((low >> level) & 1).astype(bool) & (low < n)
+        block = low[take] >> level
+        first = np.searchsorted(sorted_keys, block * stride, side="left")
+        last = np.searchsorted(sorted_keys, block * stride + before[take], side="left")
+        nested[take] += cumulative[last] - cumulative[first]
+        low[take] += 1 << level
+    since[queries] = between - nested
+    return since
 
 
-@dataclass(frozen=True)
-class Touch:
+class Touch(NamedTuple):
     """One operand's touch of its region in a tile: `reach`, the bytes that must still fit
     in a cache for the touch to hit it (the bytes touched since the region's last touch,
     its own included; or, for a first touch of what the layer before left, that tensor
@@ -251,25 +267,30 @@ def reaches(
     touches replayed once first)."""
     warm = warm or {}
     passes = 2 if cache_at_start == "same_layer" else 1
-    stack = _RecencyStack(passes * sum(len(regions) for regions in touches))
-    brought_in = 0  # bytes this layer brought into the caches from DRAM so far
+    ids: dict[tuple[str, Hashable], int] = {}
+    keys = [ids.setdefault((op, key), len(ids)) for tile in touches for op, key, _ in tile]
+    operands = [op for tile in touches for op, _, _ in tile]
+    sizes = np.array([size for tile in touches for _, _, size in tile], dtype=np.int64)
+    n = len(keys)
+    # `same_layer` replays the touches once first: only the second pass is reported.
+    since = _bytes_since(np.array(keys * passes, dtype=np.int64), np.tile(sizes, passes))
+    since = since[(passes - 1) * n :]
+    first = since < 0
+    reach = since + sizes
+    if cache_at_start == "previous_layer" and warm:
+        tensor = np.array([warm.get(op, -1) for op in operands], dtype=np.int64)
+        # Bytes this layer brought into the caches from DRAM before each touch.
+        fetched = np.where(first & (tensor < 0), sizes, 0)
+        brought_in = np.cumsum(fetched) - fetched
+        finds_tensor = first & (tensor >= 0)  # the region is in the tensor left warm
+        reach[finds_tensor] = tensor[finds_tensor] + brought_in[finds_tensor]
+        first &= ~finds_tensor
+    reaches = [None if f else r for f, r in zip(first.tolist(), reach.tolist(), strict=True)]
     walked: list[list[Touch]] = []
-    for pass_index in range(passes):
-        for regions in touches:
-            tile = []
-            for operand, key, size in regions:
-                since = stack.touch((operand, key), size)
-                if since is not None:
-                    reach = since + size
-                elif cache_at_start == "previous_layer" and operand in warm:
-                    reach = warm[operand] + brought_in  # the region is in it
-                else:
-                    reach = None
-                if since is None and operand not in warm:
-                    brought_in += size
-                tile.append(Touch(operand, size, reach))
-            if pass_index == passes - 1:
-                walked.append(tile)
+    i = 0
+    for tile in touches:
+        walked.append([Touch(op, size, reaches[i + k]) for k, (op, _, size) in enumerate(tile)])
+        i += len(tile)
     return walked
 
 

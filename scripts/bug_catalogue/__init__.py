@@ -35,7 +35,12 @@ from scripts.bug_catalogue.frontends import FRONTEND_BUGS
 from scripts.bug_catalogue.gemmini_actions import GEMMINI_ACTION_BUGS
 from scripts.bug_catalogue.gemmini_mapping import MAPPING_BUGS
 from scripts.bug_catalogue.instances import INSTANCE_BUGS
-from scripts.bug_catalogue.machines import GEMMINI_BUGS, GEMMINI_LLC_BUGS, MEMORY_BUGS
+from scripts.bug_catalogue.machines import (
+    GEMMINI_BUGS,
+    GEMMINI_LLC_BUGS,
+    GEMMINI_REACH_BUGS,
+    MEMORY_BUGS,
+)
 from scripts.bug_catalogue.plasticine import PLASTICINE_BUGS
 from scripts.bug_catalogue.timing import KERNEL_BUGS
 from scripts.bug_catalogue.translation import TRANSLATION_BUGS
@@ -61,6 +66,7 @@ BUGS: tuple[Bug, ...] = (
     *TRACE_BUGS,
     *GEMMINI_BUGS,
     *GEMMINI_LLC_BUGS,
+    *GEMMINI_REACH_BUGS,
     *MAPPING_BUGS,
     *GEMMINI_ACTION_BUGS,
     *MEMORY_BUGS,

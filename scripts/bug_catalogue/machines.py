@@ -540,6 +540,61 @@ MEMORY_BUGS = (
     ),
 )
 
+GEMMINI_REACH_TESTS = (
+    "tests/test_gemmini_memory.py::test_a_re_read_hits_while_what_came_between_fits_the_l2",
+    "tests/test_gemmini_memory.py::test_reaches_equal_the_lru_stack_walked_back",
+    "tests/test_gemmini_memory.py::test_reaches_on_a_networks_tiles_equal_the_lru_stack_walked_back",
+)
+GEMMINI_REACH_BUGS = (
+    Bug(
+        "gemmini.reach-counts-its-own-previous-touch",
+        GEMMINI_HIERARCHY,
+        "between = prefix[before] - prefix[after + 1]",
+        "between = prefix[before] - prefix[after]",
+        "a touch's reach counts the regions touched since its previous touch, not that touch",
+        GEMMINI_REACH_TESTS,
+    ),
+    Bug(
+        "gemmini.reach-counts-a-region-at-every-touch",
+        GEMMINI_HIERARCHY,
+        "since[queries] = between - nested",
+        "since[queries] = between",
+        "a region touched several times since counts once, at its latest size",
+        GEMMINI_REACH_TESTS,
+    ),
+    Bug(
+        "gemmini.reach-tree-misses-its-largest-blocks",
+        GEMMINI_HIERARCHY,
+        "for level in range(levels):",
+        "for level in range(levels - 1):",
+        "the merge-sort tree's blocks cover every touch after the previous one",
+        GEMMINI_REACH_TESTS,
+    ),
+    Bug(
+        "gemmini.reach-tree-takes-the-wrong-blocks",
+        GEMMINI_HIERARCHY,
+        "take = ((low >> level) & 1).astype(bool) & (low < n)",
+        "take = ~((low >> level) & 1).astype(bool) & (low < n)",
+        "the suffix after the previous touch splits into the aligned blocks its bits name",
+        GEMMINI_REACH_TESTS,
+    ),
+    Bug(
+        "gemmini.reach-brought-in-counts-warm-tensors",
+        GEMMINI_HIERARCHY,
+        "fetched = np.where(first & (tensor < 0), sizes, 0)",
+        "fetched = np.where(first, sizes, 0)",
+        "only what this layer fetches from DRAM adds to the warm tensor's reach",
+        GEMMINI_REACH_TESTS,
+    ),
+    Bug(
+        "gemmini.reach-same-layer-reports-the-replay",
+        GEMMINI_HIERARCHY,
+        "since = since[(passes - 1) * n :]",
+        "since = since[:n]",
+        "same_layer reports the touches after the replayed pass",
+        GEMMINI_REACH_TESTS,
+    ),
+)
 GEMMINI_LLC_BUGS = (
     Bug(
         "gemmini.llc-second-line-does-not-wait-for-the-refill",
