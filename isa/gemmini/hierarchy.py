@@ -215,7 +215,7 @@ def _bytes_since(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     if len(queries) == 0:
         return since
     after = previous[queries]
-    before = queries  # the touch itself: next touches strictly before it count out
+    before = queries  # a touch j in (p, i) whose next touch is below i is nested in it
     between = prefix[before] - prefix[after + 1]
     nested = np.zeros(len(queries), dtype=np.int64)
     levels = max(1, (n - 1).bit_length())
@@ -259,7 +259,8 @@ def reaches(
     warm: dict[str, int] | None = None,
 ) -> list[list[Touch]]:
     """Each tile's touches (`touches[t]`: the regions tile t reads or writes, in its
-    order) with their reach, walking the tiles in order over an LRU stack of regions.
+    order) with their reach: the tiles walked in order over an LRU stack of regions
+    (`_bytes_since` takes every touch's distance at once).
 
     `cache_at_start`: `empty`, nothing cached; `previous_layer`, the operands in `warm`
     (operand -> bytes of the tensor the layer before left in the caches) find it at their
@@ -285,11 +286,11 @@ def reaches(
         finds_tensor = first & (tensor >= 0)  # the region is in the tensor left warm
         reach[finds_tensor] = tensor[finds_tensor] + brought_in[finds_tensor]
         first &= ~finds_tensor
-    reaches = [None if f else r for f, r in zip(first.tolist(), reach.tolist(), strict=True)]
+    found = [None if f else r for f, r in zip(first.tolist(), reach.tolist(), strict=True)]
     walked: list[list[Touch]] = []
     i = 0
     for tile in touches:
-        walked.append([Touch(op, size, reaches[i + k]) for k, (op, _, size) in enumerate(tile)])
+        walked.append([Touch(op, size, found[i + k]) for k, (op, _, size) in enumerate(tile)])
         i += len(tile)
     return walked
 
