@@ -197,8 +197,9 @@ def _bytes_since(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     again before i (their next touch comes after i). That is every size in (p, i) less the
     sizes of the touches j > p whose next touch comes before i, a dominance sum over the
     points (j, next touch of j), taken for all touches at once over a merge-sort tree on j
-    (one sorted level per power of two; the suffix j > p splits into one block a level),
-    so that layers of tens of thousands of touches take numpy calls, not Python steps."""
+    (one sorted level per power of two; the suffix j > p splits into at most one block a
+    level), so that layers of tens of thousands of touches take numpy calls, not Python
+    steps."""
     n = len(keys)
     since = np.full(n, -1, dtype=np.int64)
     if n == 0:
@@ -279,11 +280,12 @@ def reaches(
     first = since < 0
     reach = since + sizes
     if cache_at_start == "previous_layer" and warm:
-        tensor = np.array([warm.get(op, -1) for op in operands], dtype=np.int64)
+        in_warm = np.array([op in warm for op in operands], dtype=bool)
+        tensor = np.array([warm.get(op, 0) for op in operands], dtype=np.int64)
         # Bytes this layer brought into the caches from DRAM before each touch.
-        fetched = np.where(first & (tensor < 0), sizes, 0)
+        fetched = np.where(first & ~in_warm, sizes, 0)
         brought_in = np.cumsum(fetched) - fetched
-        finds_tensor = first & (tensor >= 0)  # the region is in the tensor left warm
+        finds_tensor = first & in_warm  # the region is in the tensor left warm
         reach[finds_tensor] = tensor[finds_tensor] + brought_in[finds_tensor]
         first &= ~finds_tensor
     found = [None if f else r for f, r in zip(first.tolist(), reach.tolist(), strict=True)]

@@ -581,9 +581,17 @@ GEMMINI_REACH_BUGS = (
     Bug(
         "gemmini.reach-brought-in-counts-warm-tensors",
         GEMMINI_HIERARCHY,
-        "fetched = np.where(first & (tensor < 0), sizes, 0)",
+        "fetched = np.where(first & ~in_warm, sizes, 0)",
         "fetched = np.where(first, sizes, 0)",
         "only what this layer fetches from DRAM adds to the warm tensor's reach",
+        GEMMINI_REACH_TESTS,
+    ),
+    Bug(
+        "gemmini.reach-empty-warm-tensor-not-warm",
+        GEMMINI_HIERARCHY,
+        "finds_tensor = first & in_warm",
+        "finds_tensor = first & (tensor > 0)",
+        "an operand named warm finds the tensor at its first touch, whatever its size",
         GEMMINI_REACH_TESTS,
     ),
     Bug(
