@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
+from isa.gemmini import library
 from isa.gemmini.commands import Affine
 from isa.gemmini.hierarchy import DRAM, L2, LLC, Where, cache_levels, reaches
 from isa.gemmini.lowering import lower
@@ -124,8 +125,6 @@ def test_reaches_equal_the_lru_stack_walked_back(touches, cache_at_start, warm):
 @pytest.mark.parametrize("cache_at_start", ["empty", "previous_layer", "same_layer"])
 def test_reaches_on_a_networks_tiles_equal_the_lru_stack_walked_back(monkeypatch, cache_at_start):
     # Every layer ResNet-18 lowers, with the tiles and warm tensors the lowering passes.
-    import isa.gemmini.library as library
-
     seen = []
     levels = library.cache_levels
 

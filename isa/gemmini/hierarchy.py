@@ -219,18 +219,16 @@ def _bytes_since(keys: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     before = queries  # a touch j in (p, i) whose next touch is below i is nested in it
     between = prefix[before] - prefix[after + 1]
     nested = np.zeros(len(queries), dtype=np.int64)
-    levels = max(1, (n - 1).bit_length())
+    levels = (n - 1).bit_length()  # n >= 2: some touch has a previous one
     stride = n + 1  # above every next-touch index: a block's keys never reach the next's
-    position = np.arange(n, dtype=np.int64)
     low = after + 1  # the suffix [low, 2^levels) of touches, split into aligned blocks
-    sort = position
+    sort = np.arange(n, dtype=np.int64)  # touches by (block, next touch) at each level
     for level in range(levels):
         # Each block is two blocks of the level below, each sorted already: a stable sort
         # (a merge of runs) of the order below takes about one pass.
-        moved = sort
-        block_keys = (moved >> level) * stride + following[moved]
+        block_keys = (sort >> level) * stride + following[sort]
         order = np.argsort(block_keys, kind="stable")
-        sort = moved[order]
+        sort = sort[order]
         sorted_keys = block_keys[order]
         cumulative = np.concatenate(([0], np.cumsum(sizes[sort])))
         take = ((low >> level) & 1).astype(bool) & (low < n)
