@@ -316,24 +316,48 @@ def count_instructions(
     """Instructions one execution of `node` issues (a loop counts all its trips).
     `counted`: the counts of loops by id(), filled as they are counted, for a caller
     counting trees that share subtrees; it must hold no id of a node no longer alive."""
+    return _count(node, lambda ref: len(blocks[ref.block].templates), counted)
+
+
+def count_block_executions(node: Loop | BlockRef, counted: dict[int, int] | None = None) -> int:
+    """Kernel iterations (block executions) one execution of `node` performs. `counted`:
+    as count_instructions takes it."""
+    return _count(node, lambda ref: 1, counted)
+
+
+def _count(
+    node: Loop | BlockRef, per_block: Callable[[BlockRef], int], counted: dict[int, int] | None
+) -> int:
     if isinstance(node, BlockRef):
-        return len(blocks[node.block].templates)
+        return per_block(node)
     if counted is None:
-        return node.trips * sum(count_instructions(child, blocks) for child in node.body)
+        return node.trips * sum(_count(child, per_block, None) for child in node.body)
     key = id(node)
     count = counted.get(key)
     if count is None:
         count = counted[key] = node.trips * sum(
-            count_instructions(child, blocks, counted) for child in node.body
+            _count(child, per_block, counted) for child in node.body
         )
     return count
 
 
-def count_block_executions(node: Loop | BlockRef) -> int:
-    """Kernel iterations (block executions) one execution of `node` performs."""
-    if isinstance(node, BlockRef):
-        return 1
-    return node.trips * sum(count_block_executions(child) for child in node.body)
+class SubtreeCounts:
+    """Instructions and block executions of a program's subtrees, each shared subtree
+    (isa/sharing.py) counted once: Gemmini's ResNet-50 at batch 4 has 2,101 distinct
+    loops, and 37,323 nodes where each is walked wherever it occurs. Keep one only while
+    the program it counts is alive (it keys the subtrees by id()), and give it no node
+    built for the occasion."""
+
+    def __init__(self, blocks: tuple[Block, ...]) -> None:
+        self._blocks = blocks
+        self._instructions: dict[int, int] = {}
+        self._executions: dict[int, int] = {}
+
+    def instructions(self, node: Loop | BlockRef) -> int:
+        return count_instructions(node, self._blocks, self._instructions)
+
+    def executions(self, node: Loop | BlockRef) -> int:
+        return count_block_executions(node, self._executions)
 
 
 def loop_depth(node: Loop | BlockRef, known: dict[int, int] | None = None) -> int:

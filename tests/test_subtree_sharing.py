@@ -17,12 +17,20 @@ from hypothesis import strategies as st
 from analyzer.engine.evaluate import Evaluation, evaluate_program
 from analyzer.engine.layout import BLOCK, LOOP_BEGIN, LOOP_END
 from analyzer.engine.packing import SubtreeOps, pack_blocks, pack_layer
-from isa.program import Block, BlockRef, LayerProgram, Loop, Program, count_instructions
+from isa.program import (
+    Block,
+    BlockRef,
+    LayerProgram,
+    Loop,
+    Program,
+    SubtreeCounts,
+    count_instructions,
+)
 from isa.sharing import SubtreeSharing
 from tests.builders import instr, op
 from tests.reference import reference_cycles
 from tracer.lowering import lower_model
-from tracer.trace_io import write_trace
+from tracer.trace_io import iterate_blocks, write_trace
 from tracer.trace_read import read_trace
 
 # Blocks 0 and 1 differ in one coefficient only: the index of loop depth 1 moves block 0's
@@ -236,6 +244,30 @@ def test_sharing_keeps_every_tree_and_leaves_one_object_per_value(root):
 
     walk(shared)
     assert len(objects) == len(set(objects.values()))
+
+
+# Blocks of 1, 2 and 3 instructions, so that counting instructions and counting block
+# executions give different numbers.
+COUNTED_BLOCKS = tuple(Block(f"b{k}", (instr(),) * (k + 1)) for k in range(3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(loop_trees(), min_size=1, max_size=3))
+def test_subtree_counts_equal_a_walk_of_every_block_execution(roots):
+    # One SubtreeCounts for trees that share subtrees (as a trace's manifest counts its
+    # layers), asked of every node, against each node's executions walked one by one.
+    sharing = SubtreeSharing()
+    counts = SubtreeCounts(COUNTED_BLOCKS)
+
+    def check(node):
+        executed = [block for block, _ in iterate_blocks(node)]
+        assert counts.executions(node) == len(executed)
+        assert counts.instructions(node) == sum(block + 1 for block in executed)
+        for child in getattr(node, "body", ()):
+            check(child)
+
+    for root in roots:
+        check(sharing.share(root))
 
 
 def _valid(node: Loop | BlockRef, level: int = 0) -> Loop | BlockRef:

@@ -33,7 +33,7 @@ from analyzer.energy import (
 )
 from analyzer.report import check_json_destination, report_dict, write_json
 from analyzer.traffic_report import flat_actions, total_actions
-from isa.program import LayerProgram, Program, count_instructions
+from isa.program import LayerProgram, Program, SubtreeCounts
 from isa.registry import load_accelerator
 from tracer.collector import fewer_collections
 from tracer.errors import UserInputError
@@ -87,8 +87,8 @@ class Trace:
     @property
     def instructions(self) -> int:
         """Instructions of every layer the accelerator runs."""
-        program = self.program
-        return sum(count_instructions(layer.root, program.blocks) for layer in program.layers)
+        counts = SubtreeCounts(self.program.blocks)
+        return sum(counts.instructions(layer.root) for layer in self.program.layers)
 
     def save(
         self,

@@ -40,8 +40,7 @@ from isa.program import (
     Loop,
     Operand,
     Program,
-    count_block_executions,
-    count_instructions,
+    SubtreeCounts,
 )
 from tracer.errors import TraceError
 
@@ -368,19 +367,23 @@ MATERIALIZE_LIMIT = 20_000_000  # rows; beyond this a trace stops being a conven
 ROWS_PER_BATCH = 1 << 18  # instruction rows held in memory before they are written
 
 
-def materialized_rows(program: Program, iterations: int | None) -> int:
-    """Instruction rows `iterations` block executions per layer (None: all) expand to."""
+def materialized_rows(
+    program: Program, iterations: int | None, counts: SubtreeCounts | None = None
+) -> int:
+    """Instruction rows `iterations` block executions per layer (None: all) expand to.
+    `counts`: the program's, kept by a caller that asks several times."""
+    counts = SubtreeCounts(program.blocks) if counts is None else counts
     total = 0
     for layer in program.layers:
         if iterations is None:
-            total += count_instructions(layer.root, program.blocks)
+            total += counts.instructions(layer.root)
         else:
-            total += _first_instructions(layer.root, program.blocks, iterations)[0]
+            total += _first_instructions(layer.root, program.blocks, iterations, counts)[0]
     return total
 
 
 def _first_instructions(
-    node: Loop | BlockRef, blocks: tuple[Block, ...], budget: int
+    node: Loop | BlockRef, blocks: tuple[Block, ...], budget: int, counts: SubtreeCounts
 ) -> tuple[int, int]:
     """(instructions, block executions) of the first `budget` block executions of `node`,
     counted without walking the trips one by one."""
@@ -388,13 +391,13 @@ def _first_instructions(
         return 0, 0
     if isinstance(node, BlockRef):
         return len(blocks[node.block].templates), 1
-    per_trip = count_block_executions(Loop(node.name, 1, node.body))
+    per_trip = sum(map(counts.executions, node.body))
     whole = min(node.trips, budget // per_trip) if per_trip else node.trips
-    instructions = whole * count_instructions(Loop(node.name, 1, node.body), blocks)
+    instructions = whole * sum(map(counts.instructions, node.body))
     executions = whole * per_trip
     if whole < node.trips:
         for child in node.body:
-            more, done = _first_instructions(child, blocks, budget - executions)
+            more, done = _first_instructions(child, blocks, budget - executions, counts)
             instructions, executions = instructions + more, executions + done
             if executions >= budget:
                 break
@@ -404,8 +407,9 @@ def _first_instructions(
 def default_materialize(program: Program, wanted: int) -> int:
     """`wanted` iterations per layer, or fewer if that many rows would pass the limit (a
     large array's first iterations alone can be tens of millions of instructions)."""
+    counts = SubtreeCounts(program.blocks)
     iterations = wanted
-    while iterations > 0 and materialized_rows(program, iterations) > MATERIALIZE_LIMIT:
+    while iterations > 0 and materialized_rows(program, iterations, counts) > MATERIALIZE_LIMIT:
         iterations -= 1
     return iterations
 
@@ -426,19 +430,22 @@ def _write_instructions(
     path: Path, program: Program, iterations: int | None, timing: Timing | None
 ) -> dict[str, Any]:
     static = [_static_columns(block) for block in program.blocks]
+    counts = SubtreeCounts(program.blocks)
     with (
         pa.OSFile(str(path), "wb") as sink,
         ipc.new_file(sink, INSTRUCTION_SCHEMA, options=WRITE_OPTIONS) as writer,
     ):
         rows = 0
+        # Layers share record batches: a batch per layer cost about 0.6 ms in pyarrow, most
+        # of the writing of a trace whose layers materialize a few rows each.
+        columns: dict[str, list[Any]] = {name: [] for name in INSTRUCTION_SCHEMA.names}
         for layer_index, layer in enumerate(program.layers):
-            columns: dict[str, list[Any]] = {name: [] for name in INSTRUCTION_SCHEMA.names}
             times = None
             if timing is not None:
                 if iterations is None:
-                    count = count_instructions(layer.root, program.blocks)
+                    count = counts.instructions(layer.root)
                 else:
-                    count = _first_instructions(layer.root, program.blocks, iterations)[0]
+                    count = _first_instructions(layer.root, program.blocks, iterations, counts)[0]
                 times = timing(layer, count) if count else None
             written = 0  # rows of this layer so far
             for iteration, (block_id, index) in enumerate(iterate_blocks(layer.root)):
@@ -468,14 +475,15 @@ def _write_instructions(
                             [render_operand(o, index) for o in getattr(t, name)]
                             for t in block.templates
                         )
-            rows += len(columns["layer"])
-            writer.write_table(pa.table(columns, schema=INSTRUCTION_SCHEMA))
+        rows += len(columns["layer"])
+        writer.write_table(pa.table(columns, schema=INSTRUCTION_SCHEMA))
     return {"iterations_per_layer": iterations, "rows": rows}
 
 
 def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, Any]:
     layers = []
     counter = ActionCounter(program)
+    counts = SubtreeCounts(program.blocks)
     for index, layer in enumerate(program.layers):
         layers.append(
             {
@@ -486,8 +494,8 @@ def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, 
                 # What it does besides taking time, for readers without accperf: MACs
                 # issued, words read and written per memory (analyzer/actions.py).
                 "actions": counter.layer(layer).counts(),
-                "instructions": count_instructions(layer.root, program.blocks),
-                "iterations": count_block_executions(layer.root),
+                "instructions": counts.instructions(layer.root),
+                "iterations": counts.executions(layer.root),
                 "mapping": layer.mapping,
             }
         )

@@ -26,8 +26,8 @@ from isa.program import (
     Memory,
     Operand,
     Program,
+    SubtreeCounts,
     Template,
-    count_instructions,
 )
 from isa.registry import FAMILIES
 from isa.sharing import SubtreeSharing
@@ -224,9 +224,9 @@ def _program_from(folder: Path, manifest: dict[str, Any]) -> Program:
     )
     # Counts are checked after the structure, so a count never walks a malformed tree.
     check_program(program)
-    counted: dict[int, int] = {}  # shared subtrees are counted once
+    counts = SubtreeCounts(program.blocks)
     for layer, entry in zip(program.layers, entries, strict=True):
-        if count_instructions(layer.root, program.blocks, counted) != entry["instructions"]:
+        if counts.instructions(layer.root) != entry["instructions"]:
             loop_problem(f"layer {layer.name!r}: instruction count differs from the manifest")
     return program
 

@@ -265,6 +265,14 @@ TRACE_BUGS = (
         TRACE_TESTS,
     ),
     Bug(
+        "trace_io.executions-memo-shared-with-instructions",
+        PROGRAM,
+        "return count_block_executions(node, self._executions)",
+        "return count_block_executions(node, self._instructions)",
+        "a subtree's block executions and its instructions are counted apart",
+        ("tests/test_subtree_sharing.py", *TRACE_TESTS),
+    ),
+    Bug(
         "trace_io.positions-unchecked",
         TRACE_READ,
         'if templates["position"][row] != len(blocks_rows.get(block, [])):',
@@ -331,7 +339,7 @@ TRACE_BUGS = (
     Bug(
         "trace_io.counts-unchecked",
         TRACE_READ,
-        'if count_instructions(layer.root, program.blocks, counted) != entry["instructions"]:',
+        'if counts.instructions(layer.root) != entry["instructions"]:',
         "if False:",
         "each layer's instruction count equals the manifest's",
         TRACE_TESTS,
