@@ -33,7 +33,7 @@ from math import exp
 from unittest import mock
 
 import accperf
-from isa.gemmini import library
+from isa.gemmini import library, lowering
 from isa.gemmini.hierarchy import Touch, reaches
 
 L2_SETS, L2_WAYS, LINE = 1024, 8, 64  # IC Configs.scala:50-51, RC BankedCoherenceParams.scala:23
@@ -56,15 +56,28 @@ def survives(reuse_bytes: int) -> float:
 def layer_touches(model: str, batch: int, params: dict[str, str]) -> tuple[list, int]:
     """Every layer's touches with their reach, as the lowering walked them, and the
     network's cycles on that description."""
-    walked: list[list[Touch]] = []
+    walked: list[Touch] = []
+    calls = 0
     real = library.cache_levels
 
     def capture(touches, l2_bytes, cache_at_start, warm=None, llc_bytes=0):
+        nonlocal calls
+        calls += 1
         walked.extend(reaches(touches, cache_at_start, warm))
         return real(touches, l2_bytes, cache_at_start, warm, llc_bytes)
 
-    with mock.patch.object(library, "cache_levels", capture):
+    # The lowering tags each class of equal layers once (lowering._tree_key); every
+    # layer's touches are wanted here, so each layer is its own class.
+    with (
+        mock.patch.object(library, "cache_levels", capture),
+        mock.patch.object(lowering, "_tree_key", lambda tiles, warm: object()),
+    ):
         trace = accperf.lower(model, "gemmini", params=params, batch=batch)
+    if calls != len(trace.program.layers):
+        raise SystemExit(
+            f"{model}: the lowering tagged {calls} of {len(trace.program.layers)} layers' "
+            "touches; this script no longer sees every layer (isa/gemmini/lowering.py)"
+        )
     return walked, accperf.analyze(trace).total_cycles
 
 

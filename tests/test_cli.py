@@ -4,6 +4,7 @@ clear error (exit code 2, no traceback) for each kind of bad input."""
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,8 @@ import pytest
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
 from tests.doc_tables import printed_rows
-from tracer.cli import main
+from tracer.cli import _parser, main
+from tracer.errors import DescriptionError
 from tracer.lowering import lower_workload
 from tracer.trace_io import SCHEMA_VERSION, write_trace
 from tracer.workloads.layers import Dense, Model
@@ -445,3 +447,67 @@ def test_lower_timing_fills_the_materialized_rows_as_show_times_them(tmp_path, c
     shown = [tuple(int(v) for v in cells[7:10]) for cells in printed_rows(out)]
     assert shown == list(zip(rows["issue"], rows["start"], rows["end"], strict=True))
     assert len(shown) == rows.height > 1
+
+
+def documented_lowers() -> list[tuple[str, list[str]]]:
+    """(doc, arguments) of every `accperf-trace lower` command in the README and docs/
+    (research records aside), continuation lines joined and comments cut."""
+    root = Path(__file__).resolve().parents[1]
+    docs = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]
+    found = []
+    for doc in docs:
+        if "research" in doc.relative_to(root).parts:
+            continue
+        text = doc.read_text().replace("\\\n", " ")
+        for line in text.splitlines():
+            command = line.split(" #")[0]
+            if "accperf-trace lower " in command:
+                words = shlex.split(command.split("accperf-trace ", 1)[1])
+                found.append((doc.name, words))
+    return found
+
+
+def accelerator_defaults(name: str) -> dict[str, str]:
+    """A built-in accelerator's parameter defaults as `--param` spells them; none for the
+    one docs/adding-an-accelerator.md builds."""
+    try:
+        spec = find_accelerator(name)
+    except DescriptionError:
+        return {}
+    return {p.name: str(p.default) for p in spec.parameters}
+
+
+def test_documented_lowers_never_meet_another_configuration_in_their_folder():
+    # Followed in order, the docs' commands must run: `lower` refuses to replace a trace of
+    # another configuration without --force, so two commands writing the same folder
+    # (output directory, model, accelerator) must lower the same configuration.
+    lowers = documented_lowers()
+    assert len(lowers) >= 10, "the docs' lower commands were not found"
+    seen: dict[tuple[str, str, str], tuple[str, dict]] = {}
+    for doc, words in lowers:
+        args = vars(_parser().parse_args(words))
+        defaults = accelerator_defaults(args["accelerator"])
+        params = dict(item.split("=", 1) for item in args["param"])
+        configuration = {
+            **{
+                k: v
+                for k, v in args.items()
+                if k not in ("out", "force", "materialize", "timing", "param", "handler")
+            },
+            "param": {k: v for k, v in params.items() if defaults.get(k) != v},
+        }
+        folder = (str(args["out"]), args["model"], args["accelerator"])
+        if folder in seen and not args["force"]:
+            first_doc, first = seen[folder]
+            assert configuration == first, (
+                f"{doc}: `accperf-trace {' '.join(words)}` writes {folder} as {first_doc} "
+                "does, with another configuration: give it its own -o"
+            )
+        seen.setdefault(folder, (doc, configuration))
+
+
+def test_the_cli_states_the_apis_default_materialization():
+    # tracer/cli.py repeats the number so that `--help` need not import the API.
+    from tracer import api, cli
+
+    assert cli.DEFAULT_MATERIALIZE == api.DEFAULT_MATERIALIZE

@@ -2,7 +2,8 @@
 
 No mutant runs here (scripts/seed_bugs.py does that, docs/testing.md says how): these tests
 only make a refactor that moves a catalogued source text fail the default suite, naming
-the stale entry, so the catalogue cannot rot silently."""
+the stale entry, so the catalogue cannot rot silently. docs/testing.md, which describes the
+suite and the catalogue, is held to both here too."""
 
 from __future__ import annotations
 
@@ -56,3 +57,23 @@ def test_a_bug_is_applied_to_a_copy_and_never_to_the_tree(tmp_path):
     assert mutated == before.replace(entry.find, entry.replace) != before
     assert (ROOT / entry.path).read_text() == before
     assert entry.path in tracked_files(ROOT)
+
+
+def test_docs_testing_lists_every_area_and_every_equivalent_mutant():
+    # docs/testing.md §5 names the catalogue's areas and tabulates each mutant marked
+    # equivalent with why it cannot change a result.
+    text = (ROOT / "docs" / "testing.md").read_text()
+    areas = {bug.name.split(".")[0] for bug in BUGS}
+    assert [area for area in sorted(areas) if f"`{area}.`" not in text] == []
+    table = text.split("### Equivalent mutants")[1].split("\n### ")[0]
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    assert rows - {"bug"} == {bug.name for bug in BUGS if bug.equivalent}
+
+
+def test_docs_testing_has_a_row_for_every_test_file():
+    text = (ROOT / "docs" / "testing.md").read_text()
+    table = text.split("## 2. What each test file pins")[1].split("\n## ")[0]
+    rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
+    files = {path.name for path in (ROOT / "tests").glob("test_*.py")}
+    assert sorted(files - rows) == []
+    assert sorted(name for name in rows - files if name.startswith("test_")) == []

@@ -4,12 +4,20 @@ second run resumes, workers in parallel give what one process gives."""
 
 from __future__ import annotations
 
+import itertools
+
 import polars as pl
 import pytest
 
 import tracer.api as accperf
 from tests.test_cli import run
-from tracer.sweep import Configuration, configurations, sweep
+from tracer.sweep import (
+    Configuration,
+    _write_results,
+    configurations,
+    run_configuration,
+    sweep,
+)
 
 GRID = {"rows": ["4", "8"], "cols": ["4", "0"]}  # cols=0 is out of range
 
@@ -96,8 +104,25 @@ def test_an_interrupted_sweep_keeps_what_finished_and_resumes_after_it(tmp_path,
 def test_workers_in_parallel_give_what_one_process_gives(tmp_path):
     serial = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "one.parquet", workers=1)
     parallel = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "two.parquet", workers=2)
-    order = ["configuration", "row", "layer"]
-    assert serial.sort(order, nulls_last=True).equals(parallel.sort(order, nulls_last=True))
+    assert serial.equals(parallel)  # the grid's order, whichever worker finished first
+
+
+def test_rows_come_in_the_grids_order_whatever_order_configurations_finish_in(tmp_path):
+    # A sweep run with workers reports configurations as they finish; the file keeps a
+    # configuration's rows together, in the order of the grid, after another sweep's.
+    out = tmp_path / "sweep.parquet"
+    sweep("gemmini", ["tc_resnet8"], {"dim": ["8"]}, out, workers=1)
+    todo = configurations(["tc_resnet8"], {"rows": ["4", "8"], "cols": ["4", "8"]}, [None])
+    finished = [run_configuration("systolic", c) for c in reversed(todo)]
+    order = {c.key: position for position, c in enumerate(todo)}
+    frame = _write_results(
+        out, pl.read_parquet(out), [r for rows in finished for r in rows], "systolic", order
+    )
+    totals = frame.filter(pl.col("row") == "total")
+    assert totals["accelerator"].to_list() == ["gemmini", *["systolic"] * 4]
+    assert totals["configuration"].to_list()[1:] == [c.key for c in todo]
+    runs = [key for key, _ in itertools.groupby(frame["configuration"].to_list())]
+    assert len(runs) == len(set(runs))  # each configuration's rows together
 
 
 @pytest.mark.parametrize(
@@ -149,8 +174,7 @@ def test_a_local_ray_cluster_gives_what_one_process_gives(tmp_path):
     # this; Ray comes with the test install, scripts/test.sh).
     serial = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "one.parquet", workers=1)
     on_ray = sweep("systolic", ["tc_resnet8"], GRID, tmp_path / "r.parquet", workers=2, ray="local")
-    order = ["configuration", "row", "layer"]
-    assert serial.sort(order, nulls_last=True).equals(on_ray.sort(order, nulls_last=True))
+    assert serial.equals(on_ray)
 
 
 def test_a_ray_address_nobody_answers_at_is_refused_at_once(tmp_path, capsys):

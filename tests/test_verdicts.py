@@ -360,6 +360,7 @@ ENERGY_TABLE = "`energy_table`"
 SYSTOLIC_MAPPING = "`mapping` on the systolic array"
 GEMMINI_MAPPING = "`mapping` on Gemmini"
 ULTRATRAIL_MAPPING = "`mapping` on UltraTrail"
+PLASTICINE_MAPPING = "`mapping` on Plasticine"
 
 
 def _schema() -> dict[str, dict[str, tuple[set[str], str]]]:
@@ -394,6 +395,7 @@ def test_the_schema_doc_has_a_table_per_object():
         SYSTOLIC_MAPPING,
         GEMMINI_MAPPING,
         ULTRATRAIL_MAPPING,
+        PLASTICINE_MAPPING,
     }
 
 
@@ -406,7 +408,14 @@ def _report(tmp_path: Path, capsys, lower: list[str], analyze: list[str]) -> dic
     return json.loads(out.read_text())
 
 
-def _check_report(report: dict, accelerator: str, baselines: bool, mapping_heading: str) -> None:
+def _check_report(
+    report: dict,
+    accelerator: str,
+    baselines: bool,
+    mapping_heading: str,
+    mapped: dict[str, set[str]] | None = None,
+) -> None:
+    """`mapped`: per layer, the conditions its `lower --mapping` entry adds."""
     always = {"always", "baselines"} if baselines else {"always"}
     if "clock_khz" in report["parameters"]:
         always.add("clock")
@@ -457,6 +466,7 @@ def _check_report(report: dict, accelerator: str, baselines: bool, mapping_headi
             conditions |= {"fused"} if kinds else set()
             conditions |= {"residual"} if "add" in kinds else set()
             conditions |= {"pooled"} if "avgpool" in kinds else set()
+        conditions |= (mapped or {}).get(entry["name"], set())
         _check(entry["mapping"], mapping_heading, conditions)
 
 
@@ -487,6 +497,45 @@ def test_gemmini_reports_have_exactly_the_documented_fields(tmp_path, capsys):
     placements = {entry["name"]: entry["placement"] for entry in report["layers"]}
     assert placements["maxpool"] == "fused" and placements["layer1.0.add"] == "accelerator"
     assert report["layers"][0]["mapping"]["fused_pool"] == "maxpool"
+
+
+def test_gemmini_mapped_layers_report_where_their_tiles_came_from(tmp_path, capsys):
+    # A mapping file sets a conv's tiles and loop order and fc's tiles (its own order).
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        '[layers."layer1.0.conv1"]\n'
+        "batches = 1\nporows = 4\npocols = 56\npochs = 32\nkrows = 3\nkcols = 3\nkchs = 32\n"
+        'loop_order = "KCRSPQN"\n'
+        "[layers.fc]\ntile_I = 1\ntile_J = 8\ntile_K = 16\n"
+    )
+    lower = ["--accelerator", "gemmini", "--model", "resnet18"]
+    lower += ["--layers", "layer1.0.conv1,layer1.0.conv2,fc", "--mapping", str(mapping)]
+    report = _report(tmp_path, capsys, lower, [])
+    mapped = {"layer1.0.conv1": {"mapped", "ordered"}, "fc": {"mapped"}}
+    _check_report(report, "gemmini", False, GEMMINI_MAPPING, mapped)
+    by_name = {entry["name"]: entry["mapping"] for entry in report["layers"]}
+    assert by_name["layer1.0.conv1"]["tiles_from"] == str(mapping)
+    assert by_name["layer1.0.conv1"]["loop_order"] == "KCRSPQN"
+
+
+def test_plasticine_reports_have_exactly_the_documented_fields(tmp_path, capsys):
+    # Each pattern: convolutions and fc as GEMMs (dot; conv1 parallel over M, fc over N),
+    # the max pool (fold) and the residual addition (map).
+    layers = "conv1,maxpool,layer1.0.conv1,layer1.0.add,fc"
+    lower = ["--accelerator", "plasticine", "--model", "resnet18", "--layers", layers]
+    report = _report(tmp_path, capsys, lower, ["--baselines"])
+    _check_report(report, "plasticine", True, PLASTICINE_MAPPING)
+    by_name = {entry["name"]: entry["mapping"] for entry in report["layers"]}
+    patterns = {name: (m["pattern"], m["parallel"]) for name, m in by_name.items()}
+    assert patterns == {
+        "conv1": ("dot", "M"),
+        "maxpool": ("fold", "vectors"),
+        "layer1.0.conv1": ("dot", "M"),
+        "layer1.0.add": ("map", "vectors"),
+        "fc": ("dot", "N"),
+    }
+    for m in by_name.values():
+        assert m["steps"] == m["groups"] * m["rounds"] * m["y_steps"]
 
 
 def test_ultratrail_reports_have_exactly_the_documented_fields(tmp_path, capsys):

@@ -142,6 +142,7 @@ def sweep(
         else set()
     )
     pending = [c for c in todo if c.key not in done_keys]
+    order = {c.key: position for position, c in enumerate(todo)}
     rows: list[dict[str, Any]] = []
     counts = {"done": 0, "failed": 0}
 
@@ -166,16 +167,16 @@ def sweep(
         for result in finished:
             report(result)
             if time.monotonic() - last_save > SAVE_EVERY_SECONDS:
-                _write_results(out, earlier, rows)
+                _write_results(out, earlier, rows, accelerator, order)
                 last_save = time.monotonic()
     except BaseException:
         # Interrupted (Ctrl-C, or a bug): keep what finished, so the next run resumes
         # after it, and leave no configuration queued in the workers.
         getattr(finished, "close", lambda: None)()
         if rows:
-            _write_results(out, earlier, rows)
+            _write_results(out, earlier, rows, accelerator, order)
         raise
-    return _write_results(out, earlier, rows)
+    return _write_results(out, earlier, rows, accelerator, order)
 
 
 def _in_processes(
@@ -339,13 +340,27 @@ def _read_results(path: Path) -> pl.DataFrame:
     return frame
 
 
-def _write_results(path: Path, earlier: pl.DataFrame, rows: list[dict[str, Any]]) -> pl.DataFrame:
+def _write_results(
+    path: Path,
+    earlier: pl.DataFrame,
+    rows: list[dict[str, Any]],
+    accelerator: str,
+    order: Mapping[str, int],
+) -> pl.DataFrame:
     """The earlier rows and the new ones, written to a temporary file and renamed over
-    `path`, so an interrupted sweep leaves the last complete file."""
+    `path`, so an interrupted sweep leaves the last complete file. `accelerator`'s
+    configurations come in `order` (key -> position in the grid), whichever worker
+    finished first; rows of other sweeps the file holds come first, as they were."""
     import polars as pl
 
     new = pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
     frame = pl.concat([earlier, new], how="diagonal_relaxed") if earlier.height else new
+    if frame.height:
+        position = pl.col("configuration").replace_strict(
+            dict(order), default=-1, return_dtype=pl.Int64
+        )
+        rank = pl.when(pl.col("accelerator") == accelerator).then(position).otherwise(-1)
+        frame = frame.sort(rank, maintain_order=True)
     ordered = [c for c in (*KEY_COLUMNS, *LAYER_COLUMNS, *ACTION_COLUMNS) if c in frame.columns]
     params = sorted(c for c in frame.columns if c.startswith("param."))
     traffic = sorted(c for c in frame.columns if c.endswith(("read_bytes", "write_bytes")))

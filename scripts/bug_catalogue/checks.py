@@ -385,6 +385,17 @@ TRACE_BUGS = (
         ("tests/test_sweep.py::test_a_second_run_resumes_and_a_larger_grid_adds_only_the_new",),
     ),
     Bug(
+        "sweep.rows-in-finishing-order",
+        "tracer/sweep.py",
+        "        frame = frame.sort(rank, maintain_order=True)\n",
+        "        frame = frame.sort(rank * 0, maintain_order=True)\n",
+        "a sweep's file holds its configurations in the grid's order, not the workers'",
+        (
+            "tests/test_sweep.py::"
+            "test_rows_come_in_the_grids_order_whatever_order_configurations_finish_in",
+        ),
+    ),
+    Bug(
         "sweep.error-stops-it",
         "tracer/sweep.py",
         "    except (AccperfError, UserInputError) as exc:\n",
