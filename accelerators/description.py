@@ -194,11 +194,17 @@ def load_description(path: Path) -> AcceleratorSpec:
     """Read and validate one description file; errors name the file and the field."""
     source = str(path)
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DescriptionError(f"{source}: no such accelerator description") from None
+    except OSError as exc:
+        raise DescriptionError(
+            f"{source}: cannot read it ({exc.strerror or exc}); give a .toml description file"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DescriptionError(f"{source}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise DescriptionError(f"{source}: nested too deeply to be a description") from None
     for table, where_instead in RETIRED_TABLES.items():
         if table in raw:
             raise DescriptionError(f"{source}: table '{table}' is not accepted: {where_instead}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -206,7 +206,12 @@ def report_dict(
     }
 
 
-def check_json_destination(path: Path) -> None:
+def check_json_destination(path: Path, reads: Iterable[Path] = ()) -> None:
+    """`reads`: the files the command reads, which its report must not replace."""
+    if path.resolve() in {read.resolve() for read in reads}:
+        raise UserInputError(
+            f"--json {path}: is a file this command reads; give another file for the report"
+        )
     if not path.parent.is_dir():
         raise UserInputError(
             f"--json {path}: folder {path.parent} does not exist (or is a file); create it first"
@@ -218,9 +223,16 @@ def check_json_destination(path: Path) -> None:
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write atomically; a bad destination is the user's to fix, not a traceback."""
     check_json_destination(path)
+    try:
+        text = json.dumps(payload, indent=2, allow_nan=False) + "\n"
+    except ValueError:
+        raise UserInputError(
+            f"--json {path}: the report holds an infinite or undefined number, which JSON "
+            "cannot; check the prices given with --energy"
+        ) from None
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        staging.write_text(json.dumps(payload, indent=2) + "\n")
+        staging.write_text(text)
         os.replace(staging, path)
     except OSError as exc:
         staging.unlink(missing_ok=True)

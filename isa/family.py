@@ -165,6 +165,13 @@ def from_mapping(hook: Callable[..., Any], layer: LayerProgram, program: Program
         return hook(layer.mapping, program.parameters)
     except (KeyError, ValueError, TypeError) as exc:
         raise TraceError(
-            f"layer {layer.name!r}: its mapping lacks or garbles {exc}, which the "
+            f"layer {layer.name!r}: its mapping {mapping_problem(exc)}, which the "
             f"{program.isa} memory side reads; re-create the trace with `accperf-trace lower`"
         ) from None
+
+
+def mapping_problem(exc: Exception) -> str:
+    """What a reader of a layer's mapping found wrong with it, from what it raised."""
+    if isinstance(exc, KeyError):
+        return f"lacks {exc}"
+    return f"has a value it cannot read ({exc})"

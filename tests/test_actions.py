@@ -301,5 +301,5 @@ def test_a_trace_whose_mapping_lacks_what_the_memory_side_reads_is_one_error(
     (folder / "manifest.json").write_text(json.dumps(manifest))
     assert main(["analyze", str(folder)]) == 2
     err = capsys.readouterr().err
-    assert f"layer 'fc': its mapping lacks or garbles '{field}'" in err
+    assert f"layer 'fc': its mapping lacks '{field}'" in err
     assert "re-create the trace" in err and "Traceback" not in err

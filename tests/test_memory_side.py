@@ -16,7 +16,7 @@ from accelerators.catalog import find_accelerator
 from analyzer.crosscheck import scalesim_env
 from analyzer.engine.evaluate import Evaluation, evaluate_program
 from isa.program import Program
-from isa.systolic.mapping import IM2COL_FIELDS
+from isa.systolic.mapping import IM2COL_FIELDS, reached_positions
 from isa.systolic.memory_kernels import (
     _diagonal_position,
     _move_window,
@@ -623,3 +623,17 @@ def test_random_convs_match_scalesim_with_stalls(
     topology = TOPOLOGY.splitlines()[0] + "\n" + row
     (layer,) = _validate_with_scalesim(tmp_path, capsys, topology, params)["layers"]
     assert layer["accperf_cycles"] == layer["scalesim_total_cycles"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    out=st.integers(0, 40),
+    kernel=st.integers(0, 12),
+    stride=st.integers(1, 12),
+    dilation=st.integers(1, 12),
+)
+def test_reached_positions_count_the_positions_a_conv_reads(out, kernel, stride, dilation):
+    # The ifmap's distinct words (distinct_input_words, which sizes the DRAM traffic) along
+    # one axis, counted by formula; here, by listing them.
+    listed = {o * stride + k * dilation for o in range(out) for k in range(kernel)}
+    assert reached_positions(out, kernel, stride, dilation) == len(listed)

@@ -108,6 +108,23 @@ def test_conv_groups(tmp_path, channels, out_channels, groups):
     )
 
 
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "attrs", "fragment"),
+    [
+        ([1, 3, 8, 8], (8, 4, 3, 3), {}, "do not fit an input of 3 channels"),
+        ([1, 3, 8, 8], (10, 1, 3, 3), {"group": 5}, "in 5 group(s)"),
+        ([1, 4, 8, 8], (6, 1, 3, 3), {"group": 4}, "in 4 group(s)"),  # 6 filters, 4 groups
+        ([1, 3, 8, 8], (8, 3, 3, 3), {"kernel_shape": [5, 5]}, "do not match kernel_shape"),
+    ],
+    ids=["channels", "groups", "filters-per-group", "kernel"],
+)
+def test_a_conv_its_weights_do_not_fit_is_refused(tmp_path, x_shape, w_shape, attrs, fragment):
+    # ONNX's Conv requires these; a model breaking them was lowered with made-up shapes.
+    with pytest.raises(WorkloadError) as caught:
+        conv_layer(tmp_path, x_shape, w_shape, **attrs)
+    assert fragment in str(caught.value)
+
+
 def test_conv_strides_differ_per_axis(tmp_path):
     layer = conv_layer(tmp_path, [1, 3, 9, 10], (4, 3, 3, 3), strides=[2, 1])
     assert layer == Conv2d("conv", 3, 4, 9, 10, 3, 3, stride=(2, 1), inputs=("x",))
@@ -537,6 +554,15 @@ def test_symbolic_non_batch_dimension_is_refused(tmp_path):
         import_onnx(path)
     assert "'x'" in str(caught.value) and "dimension 1 ('seq')" in str(caught.value)
     assert "--dim seq=VALUE" in str(caught.value)
+
+
+def test_a_size_beyond_onnx_int64_is_refused(tmp_path):
+    matmul = node("MatMul", ["x", "w"], ["y"], "proj")
+    path = save(tmp_path, [matmul], {"x": ["N", "seq", 16]}, initializers=(const("w", (16, 8)),))
+    with pytest.raises(WorkloadError, match="64-bit sizes"):
+        import_onnx(path, dims={"seq": 10**22})
+    with pytest.raises(WorkloadError, match="64-bit sizes"):
+        import_onnx(path, batch=2**63, dims={"seq": 4})
 
 
 def test_named_symbolic_dimensions_take_dim_values(tmp_path):

@@ -14,7 +14,12 @@ from typing import Any
 import pytest
 
 from analyzer.crosscheck import scalesim_bridge
-from analyzer.crosscheck.scalesim_bridge import ScaleSimError, ScaleSimUnavailable, run_scalesim
+from analyzer.crosscheck.scalesim_bridge import (
+    ScaleSimError,
+    ScaleSimOutgrown,
+    ScaleSimUnavailable,
+    run_scalesim,
+)
 from analyzer.crosscheck.scalesim_env import scalesim_python
 from isa.systolic.mapping import scalesim_topology_row
 from tracer.errors import UserInputError
@@ -192,3 +197,17 @@ def test_missing_interpreter_gives_install_instructions(monkeypatch: pytest.Monk
     assert ".venv-scalesim/bin/pip install 'numpy<2.4' scalesim==3.0.0" in message
     assert "numpy >= 2.4" in message and "#160" in message
     assert "ACCPERF_SCALESIM_PYTHON" in message
+
+
+@pytest.mark.parametrize("how", ["killed", "too-slow"])
+def test_a_model_too_large_for_scalesim_is_the_inputs_error(tmp_path, monkeypatch, how) -> None:
+    # The OOM killer's SIGKILL, or no answer in time: one error (exit 2 from the CLI)
+    # saying what to change, not a traceback.
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\n" + ("kill -9 $$\n" if how == "killed" else "sleep 5\n"))
+    fake.chmod(0o755)
+    monkeypatch.setattr(scalesim_bridge, "scalesim_python", lambda: str(fake))
+    with pytest.raises(ScaleSimOutgrown) as info:
+        run_scalesim(_request("ws", TOPOLOGY), timeout_s=0.5)
+    assert isinstance(info.value, UserInputError)
+    assert "validate fewer layers (--layers) or a smaller model" in str(info.value)

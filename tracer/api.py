@@ -17,8 +17,9 @@ docs/design.md §1.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -36,7 +37,7 @@ from analyzer.traffic_report import flat_actions, total_actions
 from isa.program import LayerProgram, Program, SubtreeCounts
 from isa.registry import load_accelerator
 from tracer.collector import fewer_collections
-from tracer.errors import UserInputError
+from tracer.errors import TraceError, UserInputError
 from tracer.lowering import lower_workload, read_layer_mapping, select_layers
 from tracer.trace_io import (
     MANIFEST,
@@ -101,10 +102,12 @@ class Trace:
 
         `materialize`: iterations per layer expanded into instructions.arrow; None: all;
         "auto": DEFAULT_MATERIALIZE, or fewer where that many would pass the row limit.
-        A trace of another configuration already there is replaced only with `force`.
+        A trace of another configuration already there, or anything that is not a trace,
+        is replaced only with `force`.
         `timing`: fill the materialized rows' issue, start and end cycles by a full
         evaluation of those rows (it loads the analyzer; without it the columns are
         null and saving stays free of Numba)."""
+        _require_path(out_dir, "out_dir", "the folder to write the trace folder into")
         if materialize == "auto":
             materialize = default_materialize(self.program, DEFAULT_MATERIALIZE)
         elif materialize is not None and (not isinstance(materialize, int) or materialize < 0):
@@ -198,6 +201,15 @@ def lower(
     own tiling, a .json / .toml path or the same as a dict (Gemmini only;
     docs/gemmini/tiling.md).
     """
+    if not isinstance(model, Model):
+        _require_path(model, "model", "a zoo name, an .onnx or .csv path, or load_model()'s")
+    _require_path(accelerator, "accelerator", "a built-in name or a .toml description path")
+    if params is not None and not isinstance(params, Mapping):
+        raise AccperfError(f"params={params!r}: give a dict of parameter name to value")
+    if layers is not None and (isinstance(layers, str) or not isinstance(layers, Iterable)):
+        raise AccperfError(f"layers={layers!r}: give a list of layer names, e.g. ['fc']")
+    if mapping is not None and not isinstance(mapping, Mapping):
+        _require_path(mapping, "mapping", "a .json or .toml path, or a dict")
     resolved = accelerator_spec(accelerator).resolve(
         {name: str(value) for name, value in (params or {}).items()}
     )
@@ -232,9 +244,16 @@ def lower(
 
 def load_trace(folder: str | Path) -> Trace:
     """A trace folder written by `lower` (validated; a bad folder raises AccperfError)."""
+    _require_path(folder, "trace", "a Trace, or the path of a folder `lower` wrote")
     folder = Path(folder)
     _refuse_a_folder_of_traces(folder)
     return Trace(read_trace(folder), folder)
+
+
+def _require_path(value: object, name: str, what: str) -> None:
+    """An argument that must be a path (str or os.PathLike): else one error saying what."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise AccperfError(f"{name}={value!r}: give {what}")
 
 
 def _refuse_a_folder_of_traces(folder: Path) -> None:
@@ -271,7 +290,6 @@ def analyze(
     it out), `baselines` the roofline and regression predictions (and on UltraTrail its
     authors' analytical model); `energy` a TOML file of prices in place of the defaults
     (docs/energy.md); `on_layer` is called after each layer (progress)."""
-    from analyzer.crosscheck.baselines import program_baselines
     from analyzer.engine.evaluate import Evaluation
 
     if not isinstance(trace, Trace):
@@ -285,25 +303,50 @@ def analyze(
         evaluation = Evaluation(trace.program, mode, recurrence=recurrence, checked=True)
         results = tuple(evaluation.run(on_layer))
     seconds = time.perf_counter() - started
-    predictions = None
-    if baselines:
-        predictions = tuple(
+    predictions = _baselines(trace, results) if baselines else None
+    return Result(trace, results, mode, seconds, predictions, prices)
+
+
+def _baselines(trace: Trace, results: tuple[LayerResult, ...]) -> tuple[LayerBaselines, ...]:
+    from analyzer.crosscheck.baselines import program_baselines
+    from isa.family import mapping_problem
+
+    program = trace.program
+
+    def of(chosen: tuple[LayerResult, ...]) -> tuple[LayerBaselines, ...]:
+        return tuple(
             program_baselines(
-                trace.program.roofline,
-                [r.mapping for r in results],
-                [r.macs for r in results],
-                [r.cycles for r in results],
-                trace.program.isa,
-                trace.program.parameters,
+                program.roofline,
+                [r.mapping for r in chosen],
+                [r.macs for r in chosen],
+                [r.cycles for r in chosen],
+                program.isa,
+                program.parameters,
             )
         )
-    return Result(trace, results, mode, seconds, predictions, prices)
+
+    try:
+        return of(results)
+    except (KeyError, ValueError, TypeError):
+        # A trace's mapping is its lowering's: one the baselines cannot read was edited or
+        # damaged. Name the layer: each alone reads the fields the whole set does.
+        for result in results:
+            try:
+                of((result,))
+            except (KeyError, ValueError, TypeError) as exc:
+                where = trace.folder or f"{program.model} on {program.accelerator}"
+                raise TraceError(
+                    f"{where}: layer {result.name!r}: its mapping {mapping_problem(exc)}, "
+                    "which the baselines read; re-create the trace with `accperf-trace lower`"
+                ) from None
+        raise
 
 
 def energy_table(program: Program, path: str | Path | None = None) -> EnergyTable | None:
     """The prices of `program`'s actions: the user's file over the defaults; None for a
     program that names no datapath widths (a hand-built one), whose energy is unknown."""
     if path is not None:
+        _require_path(path, "energy", "the path of a TOML file of prices (docs/energy.md)")
         if program.datapath is None:
             raise AccperfError(
                 f"--energy {path}: the {program.accelerator!r} program names no datapath "
@@ -391,6 +434,11 @@ def instruction_timeline(
     cycles (full evaluation), at most `max_rows`; also how many more there were."""
     from analyzer.engine.evaluate import Evaluation
 
+    if not isinstance(trace, Trace):
+        raise AccperfError(f"trace={trace!r}: give a Trace (lower() or load_trace())")
+    for name, value in (("first", first), ("last", last), ("max_rows", max_rows)):
+        if type(value) is not int:
+            raise AccperfError(f"{name}={value!r}: give an integer")
     program = trace.program
     where = trace.folder if trace.folder is not None else "the trace"
     names = [layer.name for layer in program.layers]

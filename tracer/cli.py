@@ -132,7 +132,8 @@ def _parser() -> argparse.ArgumentParser:
     lower.add_argument(
         "--force",
         action="store_true",
-        help="replace a trace of another configuration in the output folder",
+        help="replace a trace of another configuration (or anything not a trace) in the "
+        "output folder",
     )
     lower.set_defaults(handler=_lower)
 
@@ -550,10 +551,11 @@ def _kernels_ahead_of_time() -> Iterator[None]:
 def _analyze(args: argparse.Namespace, console: Console) -> int:
     from analyzer.report import check_json_destination, print_table
     from tracer.api import analyze, load_trace
+    from tracer.trace_io import TRACE_FILES
 
     trace = load_trace(args.trace)
-    if args.json is not None:
-        check_json_destination(args.json)  # fail before the work, not after
+    if args.json is not None:  # fail before the work, not after
+        check_json_destination(args.json, [Path(args.trace) / name for name in TRACE_FILES])
     with _kernels_ahead_of_time(), _progress(console) as progress:
         task = progress.add_task(f"{args.mode} evaluation", total=len(trace.program.layers))
         result = analyze(
@@ -592,7 +594,7 @@ def _layers(args: argparse.Namespace, console: Console) -> int:
     from tracer.workloads.layer_table import model_record, print_layers
 
     if args.json is not None:
-        check_json_destination(args.json)
+        check_json_destination(args.json, [Path(args.model)])
     model = _load(args)
     print_layers(console, model)
     if args.json is not None:
@@ -620,7 +622,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     from tracer.api import validate_against_scalesim
 
     if args.json is not None:
-        check_json_destination(args.json)
+        check_json_destination(args.json, [Path(args.model)])
     with _progress(console) as progress:
         task = progress.add_task("SCALE-Sim, layer by layer", total=None)
         validation = validate_against_scalesim(

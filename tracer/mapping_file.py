@@ -21,14 +21,18 @@ def read_mapping_document(source: str | Path | Mapping) -> tuple[object, str]:
     path = Path(source)
     if path.suffix.lower() not in SUFFIXES:
         raise MappingError(f"--mapping {path}: give a .json or .toml file")
+    kind = path.suffix.lower()[1:].upper()
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise MappingError(f"--mapping {path}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise MappingError(f"--mapping {path}: not UTF-8 text; save it as UTF-8 {kind}") from None
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text), str(path)
         return tomllib.loads(text), str(path)
     except (ValueError, tomllib.TOMLDecodeError) as exc:
-        kind = path.suffix.lower()[1:].upper()
         raise MappingError(f"--mapping {path}: not valid {kind}: {exc}") from None
+    except RecursionError:
+        raise MappingError(f"--mapping {path}: nested too deeply to be a mapping") from None

@@ -160,7 +160,9 @@ def plot(result: Path, out: Path, x: str | None = None) -> Path:
 def _read_report(path: Path) -> dict[str, Any]:
     try:
         report = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except OSError as exc:
+        raise PlotError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError among them
         raise PlotError(f"{path}: not JSON; give a file `analyze --json` wrote") from None
     if not isinstance(report, dict) or not isinstance(report.get("layers"), list):
         raise PlotError(f"{path}: not an analyze report (no layers); see docs/report-json.md")
@@ -169,13 +171,19 @@ def _read_report(path: Path) -> dict[str, Any]:
         if not (
             isinstance(layer, dict)
             and isinstance(layer.get("name"), str)
-            and (layer.get("cycles") is None or type(layer["cycles"]) is int)
+            and (layer.get("cycles") is None or _is_cycle_count(layer["cycles"]))
         ):
             raise PlotError(
                 f"{path}: layer {number} is not an analyze report's layer (a name, and "
-                "integer cycles or null); see docs/report-json.md"
+                "integer cycles from 0 to 2**63 - 1, or null); see docs/report-json.md"
             )
     return report
+
+
+def _is_cycle_count(value: object) -> bool:
+    # The engine's counts are int64: a larger one is a hand-edited file, and matplotlib
+    # would fail converting it to a float.
+    return type(value) is int and 0 <= value < 2**63
 
 
 def _read_sweep(path: Path) -> Any:

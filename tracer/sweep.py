@@ -114,21 +114,36 @@ def sweep(
         raise SweepError(f"-o {out}: the results are a Parquet file; name a .parquet file")
     if not out.parent.is_dir():
         raise SweepError(f"-o {out}: folder {out.parent} does not exist")
-    if not models:
-        raise SweepError("--model: give at least one model to sweep")
+    if not models or isinstance(models, str):
+        raise SweepError("--model: give a list of at least one model to sweep")
+    for batch in batches:
+        if batch is not None and (type(batch) is not int or batch < 1):
+            raise SweepError(f"--batch must be a positive integer, got {batch!r}")
     for model in models:
-        if model not in MODELS and not Path(model).is_file():
-            # A misspelt model would fail every one of its configurations alike: one
-            # error before any work, as for a misspelt parameter.
+        if model not in MODELS:
+            # A misspelt model, or a file that is no model, would fail every one of its
+            # configurations alike: one error before any work, as for a misspelt parameter.
             try:
-                load_model(model)
+                load_model(model, batches[0])
             except UserInputError as exc:
                 raise SweepError(f"--model {model}: {exc}") from None
     spec = accelerator_spec(accelerator)
     for name, values in grid.items():
-        spec.parameter(name)  # an unknown parameter: one clear error before any work
+        parameter = spec.parameter(name)  # an unknown one: one clear error before any work
+        if isinstance(values, str) or not isinstance(values, Sequence):
+            raise SweepError(f"--grid {name}: give a list of values, not {values!r}")
         if not values:
             raise SweepError(f"--grid {name}=: give at least one value")
+        for value in values if parameter.kind == "int" else ():
+            # A value of the wrong kind is a typo, not a configuration to record: its text
+            # in an integer column would turn every row's value into text.
+            try:
+                int(str(value))
+            except ValueError:
+                raise SweepError(
+                    f"--grid {name}={value}: {name} takes integers ({parameter.describe_allowed()})"
+                ) from None
+    _check_writable(out)
     grid_text = {
         name: [_canonical(spec, name, str(v)) for v in values] for name, values in grid.items()
     }
@@ -372,8 +387,12 @@ def _write_results(
     ]
     frame = frame.with_columns(pl.col(c).cast(pl.String).cast(pl.Int64) for c in integral)
     partial = path.with_name(f".{path.name}.partial")
-    frame.write_parquet(partial)
-    partial.replace(path)
+    try:
+        frame.write_parquet(partial)
+        partial.replace(path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise SweepError(f"-o {path}: cannot write the results ({exc.strerror or exc})") from None
     return frame
 
 
@@ -389,6 +408,16 @@ def _check_reachable(address: str) -> None:
             f"--ray {address}: no Ray cluster answers there ({exc.strerror or exc}); give the "
             "address `ray start --head` printed, or --ray alone for a local one"
         ) from None
+
+
+def _check_writable(out: Path) -> None:
+    """Before any work: a folder the results cannot be written to."""
+    partial = out.with_name(f".{out.name}.partial")
+    try:
+        partial.touch()
+        partial.unlink()
+    except OSError as exc:
+        raise SweepError(f"-o {out}: cannot write there ({exc.strerror or exc})") from None
 
 
 def _canonical(spec: Any, name: str, text: str) -> str:

@@ -138,7 +138,8 @@ def write_trace(
     temporary sibling and rename it into place, so an interrupted run never leaves a
     trace that looks complete, and an older trace survives a failed run. A trace of
     another configuration (model, accelerator, parameters, layers) already in the
-    folder is replaced only with `force`; writers of one folder take turns (a lock), so
+    folder is replaced only with `force`, and so is a file of its name or a folder holding
+    anything besides a trace's files; writers of one folder take turns (a lock), so
     concurrent runs neither fail nor silently overwrite each other. `timing` gives the
     materialized rows' issue, start and end cycles (tracer/api.py evaluates them); without
     it those columns are null.
@@ -161,7 +162,7 @@ def write_trace(
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         with _folder_lock(out_dir):
             if not force:
-                _refuse_other_configuration(target, manifest)
+                _refuse_to_replace(target, manifest)
             _swap_into_place(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,11 +179,29 @@ def _configuration(manifest: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if k not in _NOT_CONFIGURATION}
 
 
-def _refuse_other_configuration(target: Path, manifest: dict[str, Any]) -> None:
+# What a trace folder holds; anything else in one was put there by someone.
+TRACE_FILES = frozenset({MANIFEST, TEMPLATES, LOOPS, INSTRUCTIONS})
+
+
+def _refuse_to_replace(target: Path, manifest: dict[str, Any]) -> None:
+    """Without --force, a trace replaces only a trace of its own configuration, or a
+    folder of trace files too damaged to read (nothing a user would want kept)."""
+    if not target.exists() and not target.is_symlink():
+        return
+    again = "move it, or give another -o folder (or --force to replace it)"
+    if not target.is_dir() or target.is_symlink():
+        raise TraceError(f"{target} is a file, not a trace folder; {again}")
+    others = sorted(path.name for path in target.iterdir() if path.name not in TRACE_FILES)
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise TraceError(
+            f"{target} holds files that are not part of a trace ({shown}); move them, or "
+            "give another -o folder (or --force to replace the folder with them)"
+        )
     try:
         existing = json.loads((target / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return  # no trace there, or a damaged one: nothing a user would want kept
+    except (OSError, ValueError, RecursionError):
+        return  # a damaged trace: nothing a user would want kept
     if not isinstance(existing, dict) or existing.get("format") != FORMAT:
         return
     ours, theirs = _configuration(json.loads(json.dumps(manifest))), _configuration(existing)
@@ -221,7 +240,15 @@ def _remove_stale_siblings(out_dir: Path, name: str) -> None:
         kind, _, pid = path.name.rpartition("-")
         if not kind.endswith((".tmp", ".old")) or not pid.isdigit() or _alive(int(pid)):
             continue
+        _remove(path)
+
+
+def _remove(path: Path) -> None:
+    """A folder with what it holds, or a file (--force replaces either)."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:
@@ -235,11 +262,11 @@ def _alive(pid: int) -> bool:
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    if target.exists():
+    if target.exists() or target.is_symlink():
         retired = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, retired)
         os.replace(staging, target)
-        shutil.rmtree(retired, ignore_errors=True)
+        _remove(retired)
     else:
         os.replace(staging, target)
 

@@ -65,6 +65,8 @@ def read_trace(folder: Path) -> Program:
         manifest = json.loads(manifest_path.read_text(), parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise TraceError(f"{manifest_path}: not valid JSON ({exc}); {again}") from None
+    except RecursionError:
+        raise TraceError(f"{manifest_path}: nested too deeply for a manifest; {again}") from None
     except OSError as exc:
         raise TraceError(f"{manifest_path}: cannot be read ({exc.strerror})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:

@@ -44,6 +44,11 @@ class ScaleSimError(RuntimeError):
     """SCALE-Sim (or the runner) failed on a request; the message carries its stderr tail."""
 
 
+class ScaleSimOutgrown(UserInputError):
+    """SCALE-Sim was killed (out of memory, as a rule) or ran out of time on a request: the
+    model is too large for it here, which is the input's to change, not a failure."""
+
+
 def _tail(text: str, lines: int = _STDERR_TAIL_LINES) -> str:
     kept = text.strip().splitlines()[-lines:]
     return "\n".join("    " + line for line in kept) if kept else "    (no stderr output)"
@@ -73,20 +78,20 @@ def run_scalesim(request: dict[str, Any], timeout_s: float = 600) -> dict[str, A
             f"Cannot start the SCALE-Sim interpreter {python}: {exc}\n{INSTALL_HINT}"
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        stderr = (
-            exc.stderr.decode(errors="replace")
-            if isinstance(exc.stderr, bytes)
-            else (exc.stderr or "")
-        )
-        raise ScaleSimError(
-            f"SCALE-Sim ({python}) did not finish within {timeout_s:g} s. "
-            f"Last lines of its stderr:\n{_tail(stderr)}"
+        raise ScaleSimOutgrown(
+            f"SCALE-Sim did not finish within {timeout_s:g} s on this model; validate fewer "
+            "layers (--layers) or a smaller model"
         ) from exc
 
     if proc.returncode == _EXIT_UNUSABLE:
         raise ScaleSimUnavailable(
             f"The SCALE-Sim interpreter {python} cannot run scalesim:\n{_tail(proc.stderr)}\n"
             f"{INSTALL_HINT}"
+        )
+    if proc.returncode < 0:  # killed by a signal: the kernel's OOM killer sends SIGKILL
+        raise ScaleSimOutgrown(
+            f"SCALE-Sim was killed (signal {-proc.returncode}; out of memory, as a rule) on "
+            "this model; validate fewer layers (--layers) or a smaller model"
         )
     if proc.returncode != 0:
         what = (

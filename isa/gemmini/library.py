@@ -184,10 +184,8 @@ def conv_tile_grid(
             (memory.scratchpad_rows // 2, memory.accumulator_rows // 2),
         )
         outer_to_inner = entry.outer_to_inner(CONV_LETTERS)
-        count = channel_groups * prod(
-            -(-lim // size) for lim, size in zip(limits, sizes, strict=True)
-        )
-        _refuse_too_many_tiles(entry, count)
+    count = channel_groups * prod(-(-lim // size) for lim, size in zip(limits, sizes, strict=True))
+    _refuse_too_many_tiles(entry, count)
     batches, porows, pocols, pochs, krows, kcols, kchs = sizes
     # tiled_conv (T gemmini.h L2236-2237); tiled_conv_dw passes false (L2625).
     downsample = (
@@ -275,6 +273,7 @@ def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:
                 "Gemmini residual add: not even one row fits half the accumulator; use a "
                 "larger --param accumulator_kib"
             )
+    _refuse_too_many_tiles(None, -(-rows // tile_i) * -(-cols // tile_j))
     return [
         Tile(
             1,
@@ -300,10 +299,9 @@ def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:
 def average_tile_grid(batch: int, pixels: int, channels: int, memory: GemminiMemory) -> list[Tile]:
     """tiled_global_average_auto (T gemmini.h L3397-3414): the channel tile shrinks until
     its DIM-blocks fit the accumulator; one tile per (batch, channel tile) (L3373-3394)."""
-    dim = memory.dim
-    tile = channels
-    while -(-tile // dim) > memory.accumulator_rows // 2:
-        tile -= 1
+    # The largest tile of at most half the accumulator's rows in DIM-blocks.
+    tile = min(channels, memory.accumulator_rows // 2 * memory.dim)
+    _refuse_too_many_tiles(None, batch * -(-channels // max(tile, 1)))
     return [
         Tile(
             *(1, 1, pixels, min(tile, channels - c), 1, 1, 1, 1, True, True, False),
@@ -346,10 +344,8 @@ def matmul_tile_grid(
         budgets = (memory.scratchpad_rows // halves, memory.accumulator_rows // halves)
         tiles_ijk = matmul_sizes(entry, dims, memory.dim, budgets, call, not output_stationary)
         outer_to_inner = entry.outer_to_inner(MATMUL_LETTERS)
-        blocks = (
-            -(-size // (tile * memory.dim)) for size, tile in zip(dims, tiles_ijk, strict=True)
-        )
-        _refuse_too_many_tiles(entry, batch * prod(blocks))
+    blocks = (-(-size // (tile * memory.dim)) for size, tile in zip(dims, tiles_ijk, strict=True))
+    _refuse_too_many_tiles(entry, batch * prod(blocks))
     tile_i, tile_j, tile_k = tiles_ijk
     steps = tuple(t * memory.dim for t in tiles_ijk)
     step_k = steps[2]
@@ -391,17 +387,26 @@ def matmul_tile_grid(
     return tiles, (tile_i, tile_j, tile_k)
 
 
-# The most tiles a mapped layer may have: a tile list is built whole, and tiles far below
-# the auto tiler's (some thousands per ResNet-50 layer) would take minutes and gigabytes.
-MAX_MAPPED_TILES = 200_000
+# The most tiles a layer may have: a tile list is built whole, and far more tiles than the
+# auto tiler gives at a plausible batch (thousands per ResNet-50 layer at batch 1, 23,040 on
+# MobileNetV2's largest at batch 16) would take minutes and gigabytes.
+MAX_TILES = 200_000
 
 
-def _refuse_too_many_tiles(entry: LayerMapping, count: int) -> None:
-    if count > MAX_MAPPED_TILES:
+def _refuse_too_many_tiles(entry: LayerMapping | None, count: int) -> None:
+    """Before a layer's tiles are built: `entry` the user's mapping, None the library's
+    own tiling."""
+    if count <= MAX_TILES:
+        return
+    if entry is not None:
         raise entry.error(
             f"these sizes make {count:,} tiles; accperf lowers at most "
-            f"{MAX_MAPPED_TILES:,} tiles a layer; give larger tile sizes"
+            f"{MAX_TILES:,} tiles a layer; give larger tile sizes"
         )
+    raise MappingError(
+        f"gemmini.h's tiling makes {count:,} tiles of this layer; accperf lowers at most "
+        f"{MAX_TILES:,} tiles a layer; give a smaller batch or model size"
+    )
 
 
 def fusable_pool(layer: Layer, following: Layer | None, consumers: Counter[str]) -> bool:

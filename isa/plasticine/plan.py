@@ -351,7 +351,21 @@ def _plan_map(machine: Machine, layer: Elementwise | Pool) -> StepPlan:
     )
 
 
+# The most steps a layer may have: the lowering lays them out one by one before finding
+# their repetition (isa/program.py layer_of_steps); VGG-16's largest layer at batch 16
+# has 2,146.
+MAX_STEPS = 200_000
+
+
 def plan_layer(machine: Machine, layer: Layer) -> StepPlan:
     if isinstance(layer, (Conv2d, Dense, MatMul)):
-        return _plan_gemm(machine, layer)
-    return _plan_map(machine, layer)
+        plan = _plan_gemm(machine, layer)
+    else:
+        plan = _plan_map(machine, layer)
+    if plan.steps > MAX_STEPS:
+        raise _refuse(
+            layer.name,
+            f"its tiles make {plan.steps:,} steps; accperf lowers at most {MAX_STEPS:,} a layer",
+            "give a smaller batch or model size",
+        )
+    return plan

@@ -19,6 +19,7 @@ Conventions verified against SCALE-Sim 3.0.0 (package `scalesim`):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from math import gcd
 from typing import TypedDict
 
 from isa.arithmetic import ceil_div
@@ -72,20 +73,36 @@ def dram_words(shape: GemmShape, rows: int, cols: int, dataflow: str) -> int:
     return shape.repeats * per_gemm
 
 
+def reached_positions(out: int, kernel: int, stride: int, dilation: int) -> int:
+    """How many distinct input positions o * stride + k * dilation (0 <= o < out,
+    0 <= k < kernel) a conv's windows reach along one axis, counted without listing them
+    (a hand-written topology may give sizes no set could hold).
+
+    With g = gcd(stride, dilation), s = stride / g and d = dilation / g coprime, the
+    positions of taps k = r, r + s, r + 2s, ... are r * d plus s times the union of the
+    intervals [j * d, j * d + out), one per tap: (taps - 1) * min(d, out) + out of them;
+    different residues r = k mod s give disjoint positions (r * d mod s differ)."""
+    if out <= 0 or kernel <= 0:
+        return 0
+    g = gcd(stride, dilation)
+    s, d = stride // g, dilation // g
+
+    def union(taps: int) -> int:
+        return 0 if taps == 0 else (taps - 1) * min(d, out) + out
+
+    full, rest = divmod(kernel, s)  # residues below `rest` have one tap more
+    return rest * union(full + 1) + (min(s, kernel) - rest) * union(full)
+
+
 def distinct_input_words(layer: Layer) -> int:
     """Input elements one of the layer's GEMMs reads at least once (per conv group or
     matmul product): a conv's windows reach only some rows and columns of the input where
     the stride exceeds the kernel's reach (a 1x1 conv of stride 2 reads a quarter)."""
     if isinstance(layer, Conv2d):
         (stride_h, stride_w), (dilation_h, dilation_w) = layer.stride, layer.dilation
-        reached = [
-            len({o * stride + k * dilation for o in range(out) for k in range(kernel)})
-            for out, kernel, stride, dilation in (
-                (layer.out_height, layer.kernel_height, stride_h, dilation_h),
-                (layer.out_width, layer.kernel_width, stride_w, dilation_w),
-            )
-        ]
-        return layer.batch * reached[0] * reached[1] * (layer.in_channels // layer.groups)
+        rows = reached_positions(layer.out_height, layer.kernel_height, stride_h, dilation_h)
+        cols = reached_positions(layer.out_width, layer.kernel_width, stride_w, dilation_w)
+        return layer.batch * rows * cols * (layer.in_channels // layer.groups)
     dims = _gemm_dims(layer)
     return dims.ofmap_px * dims.window  # a dense layer's or a product's rows, each once
 

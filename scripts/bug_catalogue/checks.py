@@ -435,4 +435,47 @@ TRACE_BUGS = (
         "a grid value spelled two ways (rows=04, rows=4) is one configuration",
         ("tests/test_sweep.py::test_a_value_spelled_two_ways_is_one_configuration",),
     ),
+    Bug(
+        "trace_io.replaces-what-is-not-a-trace",
+        TRACE_IO,
+        "    if others:\n",
+        "    if False:\n",
+        "lower refuses, without --force, a folder holding anything besides a trace's files",
+        ("tests/test_bad_input.py::test_lower_keeps_what_is_not_a_trace_in_its_way",),
+    ),
+    Bug(
+        "report.json-replaces-an-input",
+        "analyzer/report.py",
+        "    if path.resolve() in {read.resolve() for read in reads}:\n",
+        "    if False:\n",
+        "--json never names a file its command reads",
+        ("tests/test_bad_input.py::test_a_report_never_replaces_what_its_command_reads",),
+    ),
+    Bug(
+        "sweep.grid-value-kind-unchecked",
+        "tracer/sweep.py",
+        'for value in values if parameter.kind == "int" else ():',
+        "for value in ():",
+        "a grid value of the wrong kind is refused before any work",
+        (
+            "tests/test_bad_input.py::"
+            "test_sweeps_refuse_what_would_fail_every_configuration_before_any_work",
+        ),
+    ),
+    Bug(
+        "memory.reached-positions-overlap-ignored",
+        "isa/systolic/mapping.py",
+        "        return 0 if taps == 0 else (taps - 1) * min(d, out) + out\n",
+        "        return 0 if taps == 0 else (taps - 1) * d + out\n",
+        "taps whose windows overlap reach each input position once",
+        ("tests/test_memory_side.py::test_reached_positions_count_the_positions_a_conv_reads",),
+    ),
+    Bug(
+        "crosscheck.scalesim-killed-is-a-crash",
+        "analyzer/crosscheck/scalesim_bridge.py",
+        "    if proc.returncode < 0:",
+        "    if False:",
+        "SCALE-Sim killed on a model too large for it is the input's error, not a crash",
+        ("tests/test_scalesim_bridge.py::test_a_model_too_large_for_scalesim_is_the_inputs_error",),
+    ),
 )

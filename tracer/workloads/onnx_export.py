@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tracer.errors import UserInputError
 from tracer.workloads.layers import Conv2d, Dense, Elementwise, Layer, MatMul, Model, Pool
+from tracer.workloads.onnx_import import ONNX_MAX_DIM
 
 OPSET = 17
 # ReLU6, the only Clip the zoo uses; the bounds do not change timing.
@@ -162,6 +163,13 @@ def to_onnx(model: Model) -> onnx.ModelProto:
 
 def write_onnx(model: Model, path: Path) -> None:
     """Write `model` to `path` atomically: a failed write leaves what was there."""
+    for layer in model.layers:
+        for shape in (*layer.input_shapes, layer.output_shape):
+            if any(size > ONNX_MAX_DIM for size in shape):
+                raise UserInputError(
+                    f"-o {path}: layer {layer.name!r} has a tensor of shape {shape}, beyond "
+                    f"ONNX's 64-bit sizes (at most {ONNX_MAX_DIM}); give a smaller batch or size"
+                )
     proto = to_onnx(model)
     staging = path.with_name(f".{path.name}.tmp")
     try:

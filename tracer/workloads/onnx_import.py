@@ -86,6 +86,7 @@ REQUIRED_INPUTS = {
     **dict.fromkeys(FOLDABLE_WITH_CONSTANT, 2),
 }
 _SHOWN_NODES = 4
+ONNX_MAX_DIM = 2**63 - 1  # ONNX keeps tensor sizes as int64
 
 
 def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
@@ -297,6 +298,19 @@ class _Importer:
         if spatial not in (1, 2):
             raise self.fail(node, f"a {spatial}-D convolution; only 1-D and 2-D are modelled")
         kernel = list(attrs.get("kernel_shape", w_shape[2:]))
+        group = int(attrs.get("group", 1))
+        # What ONNX requires of a Conv (its operator spec); a model that breaks it would be
+        # lowered with shapes no framework runs.
+        if len(w_shape) != spatial + 2 or list(w_shape[2:]) != kernel:
+            raise self.fail(
+                node, f"weights of shape {tuple(w_shape)} do not match kernel_shape {kernel}"
+            )
+        if group >= 1 and (x_shape[1] != w_shape[1] * group or w_shape[0] % group):
+            raise self.fail(
+                node,
+                f"weights of shape {tuple(w_shape)} in {group} group(s) do not fit an input "
+                f"of {x_shape[1]} channels",
+            )
         strides = list(attrs.get("strides", [1] * spatial))
         dilations = list(attrs.get("dilations", [1] * spatial))
         pads = self.pads(node, attrs, x_shape[2:], kernel, strides, dilations)
@@ -316,7 +330,7 @@ class _Importer:
             stride=(strides[0], strides[1]),
             padding=(pads[0], pads[1], pads[2], pads[3]),
             dilation=(dilations[0], dilations[1]),
-            groups=int(attrs.get("group", 1)),
+            groups=group,
             batch=batch,
             inputs=self._sources(node, [node.input[0]]),
         )
@@ -563,6 +577,11 @@ def _set_dimensions(
                     f"{path}: input {value.name!r} dimension {axis} ({label or '?'!r}) is "
                     f"symbolic; give its size with --dim {label or 'NAME'}=VALUE"
                     + ("" if label else " after naming it in the model, or fix it there")
+                )
+            if size > ONNX_MAX_DIM:
+                raise WorkloadError(
+                    f"{path}: input {value.name!r} dimension {axis} = {size} does not fit "
+                    f"ONNX's 64-bit sizes (at most {ONNX_MAX_DIM}); give a smaller one"
                 )
             dim.Clear()
             dim.dim_value = size
