@@ -213,3 +213,16 @@ def test_prices_that_overflow_a_report_are_refused_not_written_as_infinity(tmp_p
     args = ["analyze", out.strip(), "--energy", str(prices), "--json", str(report)]
     one_error(capsys, args, "infinite or undefined number")
     assert not report.exists()
+
+
+def test_a_description_whose_units_do_not_list_what_they_run(tmp_path, capsys):
+    # `opcodes` say what a unit runs; a copy edited for a variant that drops one is refused
+    # by name, where before the field was read by nothing.
+    source = Path(__file__).resolve().parents[1] / "accelerators" / "systolic.toml"
+    edited = source.read_text().replace('opcodes = ["mac", "preload"]', 'opcodes = ["preload"]')
+    assert edited != source.read_text()
+    description = tmp_path / "variant.toml"
+    description.write_text(edited)
+    args = ["lower", "--accelerator", str(description), "--model", "resnet50", "--layers", "fc"]
+    one_error(capsys, [*args, "-o", str(tmp_path / "out")], "issues 'mac' on unit 'pe'")
+    assert not (tmp_path / "out").exists()

@@ -12,7 +12,7 @@ from accelerators.description import Accelerator
 from isa.program import Program
 from isa.registry import family_of, load_accelerator
 from isa.validation import ProgramError, check_program
-from tracer.errors import MappingError, WorkloadError
+from tracer.errors import DescriptionError, MappingError, WorkloadError
 from tracer.mapping_file import read_mapping_document
 from tracer.workloads.layers import Model
 from tracer.workloads.loading import load_model
@@ -100,6 +100,21 @@ def _check_footprint(accelerator: Accelerator, needed: int, why: str) -> None:
         )
 
 
+def _check_opcodes(accelerator: Accelerator, program: Program) -> None:
+    """A description's `opcodes` say what each unit runs: an instruction the family issues
+    on a unit whose opcodes omit it is the description's mistake (a copy edited for a
+    variant, say), named before anything is evaluated."""
+    issued = {(t.unit, t.opcode, block.name) for block in program.blocks for t in block.templates}
+    for unit, opcode, block in sorted(issued):
+        declared = accelerator.units.get(unit)
+        if declared is None or opcode not in declared.opcodes:
+            raise DescriptionError(
+                f"accelerator {accelerator.name!r}: the {accelerator.isa} lowering issues "
+                f"{opcode!r} on unit {unit!r} (block {block!r}), which the description's "
+                f"[units.{unit}] opcodes do not list; add it there"
+            )
+
+
 def lower_workload(accelerator: Accelerator, workload: Model, mapping: Any = None) -> Program:
     """Lower an already loaded model onto a resolved accelerator, and check the result;
     `mapping` from read_layer_mapping (its entries of layers not in `workload` ignored)."""
@@ -112,6 +127,7 @@ def lower_workload(accelerator: Accelerator, workload: Model, mapping: Any = Non
     else:
         program = family.lower(accelerator, workload)
     program = replace(program, notes=program.notes + workload.notes)
+    _check_opcodes(accelerator, program)
     try:
         check_program(program)
     except ProgramError as exc:

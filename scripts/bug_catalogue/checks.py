@@ -478,4 +478,12 @@ TRACE_BUGS = (
         "SCALE-Sim killed on a model too large for it is the input's error, not a crash",
         ("tests/test_scalesim_bridge.py::test_a_model_too_large_for_scalesim_is_the_inputs_error",),
     ),
+    Bug(
+        "validation.opcodes-unchecked",
+        "tracer/lowering.py",
+        "    _check_opcodes(accelerator, program)\n",
+        "",
+        "an instruction a unit's description does not list is refused",
+        ("tests/test_bad_input.py::test_a_description_whose_units_do_not_list_what_they_run",),
+    ),
 )
