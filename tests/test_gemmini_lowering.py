@@ -5,19 +5,28 @@ layers (isa/gemmini/lowering.py, library.py; isa/program.py periodic_runs)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import isa.program as isa_program
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import Evaluation
 from isa.gemmini.commands import GemminiCommands
-from isa.gemmini.library import conv_tile_grid, matmul_tile_grid, pixels_per_row
+from isa.gemmini.library import (
+    conv_tile_grid,
+    matmul_tile_grid,
+    pixels_per_row,
+    resadd_tile_grid,
+)
 from isa.gemmini.lowering import lower
 from isa.gemmini.mapping import read_mapping
+from isa.gemmini.tiling import GemminiMemory
 from isa.program import Loop, loop_depth, periodic_runs, periodic_tree
 from tests.builders import (
     concrete_instructions,
     tile_loop_shapes,
 )
+from tracer.errors import MappingError
 from tracer.lowering import lower_model
 from tracer.trace_io import iterate_blocks, resolve_address
 from tracer.workloads.layers import Conv2d, Dense, Model
@@ -275,3 +284,51 @@ def test_a_conv_layer_of_repeating_tile_groups_is_a_loop_over_the_groups():
     loops = [node for node in layer.root.body if isinstance(node, Loop)]
     assert [(node.name, node.trips) for node in loops if node.trips > 1] == [("tiles", 3)] * 4
     assert sum(node.trips for node in loops if node.trips == 1) == 1 + 4 * 6  # + first loads
+
+
+def resadd_tile_one_step_at_a_time(rows, cols, dim, accumulator_rows):
+    """tiled_resadd_stride_auto's search as gemmini.h writes it (T gemmini.h L3240-3283):
+    halve I, or take DIM off J, one step at a time; None where no row fits."""
+    tile_i, tile_j = rows, cols
+
+    def acc_rows(i, j):
+        return -(-i // dim) * dim * -(-j // dim)
+
+    while acc_rows(tile_i, tile_j) > accumulator_rows // 2:
+        if tile_i >= tile_j or tile_j <= dim:
+            tile_i //= 2
+        else:
+            tile_j -= dim
+        if tile_i == 0:
+            return None
+    return tile_i, tile_j
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(1, 400),
+    cols=st.integers(1, 400),
+    dim=st.sampled_from([1, 2, 4, 8, 16]),
+    accumulator_rows=st.integers(1, 600),
+)
+def test_residual_add_tiles_are_the_librarys_step_by_step_search(rows, cols, dim, accumulator_rows):
+    expected = resadd_tile_one_step_at_a_time(rows, cols, dim, accumulator_rows)
+    memory = GemminiMemory(dim, 1024, accumulator_rows)
+    if expected is None:
+        with pytest.raises(MappingError, match="not even one row"):
+            resadd_tile_grid(rows, cols, memory)
+        return
+    tiles = resadd_tile_grid(rows, cols, memory)
+    tile_i, tile_j = expected
+    assert (tiles[0].ocols, tiles[0].ochs) == (tile_i, tile_j)
+    assert len(tiles) == -(-rows // tile_i) * -(-cols // tile_j)
+
+
+def test_a_very_wide_residual_add_is_sized_at_once():
+    # 10^12 channels: the step-by-step search would take 6 * 10^10 steps before the tile
+    # limit could refuse the layer; the bulk step reaches it at once.
+    memory = GemminiMemory(16, 1024, 1024)
+    tiles = resadd_tile_grid(1, 10**7, memory)
+    assert (tiles[0].ochs, len(tiles)) == (512, -(-(10**7) // 512))
+    with pytest.raises(MappingError, match="tiles a layer"):
+        resadd_tile_grid(1, 10**12, memory)

@@ -263,11 +263,20 @@ def resadd_tile_grid(rows: int, cols: int, memory: GemminiMemory) -> list[Tile]:
     def acc_rows(i: int, j: int) -> int:
         return -(-i // dim) * dim * -(-j // dim)
 
-    while acc_rows(tile_i, tile_j) > memory.accumulator_rows // 2:
+    half = memory.accumulator_rows // 2
+    while acc_rows(tile_i, tile_j) > half:
         if tile_i >= tile_j or tile_j <= dim:
             tile_i //= 2
         else:
-            tile_j -= dim
+            # Every DIM the loop would take off J before I >= J, J <= DIM or the tile
+            # fits, in one step: one at a time, a very wide tensor took minutes.
+            fitting_blocks = half // (-(-tile_i // dim) * dim)
+            steps = min(
+                -(-(tile_j - fitting_blocks * dim) // dim),
+                -(-(tile_j - tile_i) // dim),
+                -(-(tile_j - dim) // dim),
+            )
+            tile_j -= steps * dim
         if tile_i == 0:
             raise MappingError(
                 "Gemmini residual add: not even one row fits half the accumulator; use a "

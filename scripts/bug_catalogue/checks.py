@@ -486,4 +486,15 @@ TRACE_BUGS = (
         "an instruction a unit's description does not list is refused",
         ("tests/test_bad_input.py::test_a_description_whose_units_do_not_list_what_they_run",),
     ),
+    Bug(
+        "gemmini.resadd-bulk-step-passes-i",
+        "isa/gemmini/library.py",
+        "                -(-(tile_j - tile_i) // dim),\n",
+        "                -(-tile_j // dim),\n",
+        "the residual add's search stops taking DIM off J where gemmini.h's stops: at I >= J",
+        (
+            "tests/test_gemmini_lowering.py::"
+            "test_residual_add_tiles_are_the_librarys_step_by_step_search",
+        ),
+    ),
 )
