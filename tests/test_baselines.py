@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tracer.api as accperf
 from analyzer.crosscheck.baselines import (
     FEATURES,
     feature_row,
@@ -138,3 +139,24 @@ def _one(layer):
     from tracer.workloads.layers import Model
 
     return Model("net", (layer,))
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "model", "layers"),
+    [
+        ("plasticine", "resnet18", ["conv1", "maxpool", "layer1.0.add", "fc"]),
+        ("plasticine", "bert_base", ["attention.query", "attention.scores"]),
+        ("gemmini", "resnet18", ["conv1", "maxpool", "layer1.0.conv1", "fc"]),
+        ("ultratrail", "tc_resnet8_ut", None),
+    ],
+)
+def test_the_roofline_never_predicts_more_cycles_than_a_layer_takes(accelerator, model, layers):
+    # Where the roofline's traffic is what the layer must move (Plasticine's tiles,
+    # Gemmini's compulsory bytes, UltraTrail's none), it is a bound: the peak rates at
+    # best. Plasticine's 51 bytes a cycle once rounded down to 12 words put it above the
+    # simulated cycles. (The systolic array's traffic assumes no reuse across folds, so
+    # its roof is an estimate, not a bound.)
+    result = accperf.analyze(accperf.lower(model, accelerator, layers=layers), baselines=True)
+    for layer, baseline in zip(result.results, result.baselines, strict=True):
+        if baseline.roofline_cycles is not None:
+            assert baseline.roofline_cycles <= layer.cycles, layer.name

@@ -134,6 +134,15 @@ def test_first_layer_packing_puts_several_kernel_columns_in_a_row():
     assert with_weights == 7 * 2
 
 
+def test_a_residual_add_runs_on_gemmini_without_its_producers():
+    # `--layers` left out the convs whose outputs it adds: it still adds two tensors
+    # (from DRAM now), where it used to be taken for a host layer.
+    alone = lower_model("gemmini", {"dim": "8"}, "resnet18", layers=["layer1.0.add"])
+    (layer,) = alone.layers
+    assert layer.name == "layer1.0.add" and layer.mapping["library"] == "tiled_resadd_auto"
+    assert not alone.host_layers
+
+
 def test_layers_the_library_cannot_run_are_host_layers():
     accelerator = find_accelerator("gemmini").resolve()
     model = Model(

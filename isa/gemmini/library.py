@@ -581,7 +581,9 @@ def _plan(
         pixels = layer.in_height * layer.in_width
         tiles = average_tile_grid(layer.batch, pixels, layer.channels, memory)
         return tiles, {"library": "tiled_global_average_auto", "tile": f"{tiles[0].ochs}"}
-    if isinstance(layer, Elementwise) and layer.op == "add" and len(layer.inputs) == 2:
+    # An add is of two tensors (ONNX import folds an add of a constant into the layer
+    # before), whether or not this model names their producers: `--layers` drops them.
+    if isinstance(layer, Elementwise) and layer.op == "add":
         shape = layer.shape
         if len(shape) == 4:  # NCHW here; Gemmini keeps NHWC: rows of channels
             rows, cols = shape[0] * shape[2] * shape[3], shape[1]

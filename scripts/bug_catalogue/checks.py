@@ -497,4 +497,24 @@ TRACE_BUGS = (
             "test_residual_add_tiles_are_the_librarys_step_by_step_search",
         ),
     ),
+    Bug(
+        "gemmini.add-needs-named-producers",
+        "isa/gemmini/library.py",
+        '    if isinstance(layer, Elementwise) and layer.op == "add":\n',
+        '    if isinstance(layer, Elementwise) and layer.op == "add" and len(layer.inputs) == 2:\n',
+        "a residual add runs on Gemmini whether or not the model names its producers",
+        (
+            "tests/test_gemmini_lowering.py::test_a_residual_add_runs_on_gemmini_without_its_producers",
+        ),
+    ),
+    Bug(
+        "plasticine.roofline-dram-rounded-down",
+        "accelerators/plasticine.toml",
+        'dram_words_per_cycle = "(dram_bytes_per_cycle + 3) // 4"',
+        'dram_words_per_cycle = "dram_bytes_per_cycle // 4"',
+        "the roofline's DRAM rate is never below what the DRAM moves",
+        (
+            "tests/test_baselines.py::test_the_roofline_never_predicts_more_cycles_than_a_layer_takes",
+        ),
+    ),
 )
