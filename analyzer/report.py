@@ -228,7 +228,7 @@ def write_json(path: Path, payload: dict[str, Any]) -> None:
     except ValueError:
         raise UserInputError(
             f"--json {path}: the report holds an infinite or undefined number, which JSON "
-            "cannot; check the prices given with --energy"
+            "cannot (prices given with --energy, for one, can overflow)"
         ) from None
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:

@@ -18,6 +18,8 @@ def one_error(capsys, args: list[str], fragment: str) -> str:
     code, _, err = run(args, capsys)
     assert code == 2, err
     assert "Traceback" not in err
+    # A fresh tree's first analysis says, in a note, that it compiles the kernels once.
+    err = "".join(line for line in err.splitlines(True) if not line.startswith("note: "))
     assert err.startswith("error: ") and err.count("\n") == 1, err
     assert fragment in err, err
     return err
@@ -85,6 +87,9 @@ def test_lower_keeps_what_is_not_a_trace_in_its_way(tmp_path, capsys):
     code, printed, _ = run([*LOWER_FC, "-o", str(out), "--force"], capsys)
     assert code == 0 and Path(printed.strip()) == folder and (folder / "manifest.json").exists()
     assert sorted(p.name for p in out.iterdir()) == ["resnet50__systolic"]
+    # The system's hidden files do not stop it (Finder's .DS_Store).
+    (folder / ".DS_Store").write_text("x")
+    assert run([*LOWER_FC, "-o", str(out)], capsys)[0] == 0
     # A report saved into the trace folder: the same configuration lowered again keeps it.
     (folder / "report.json").write_text("{}")
     one_error(capsys, [*LOWER_FC, "-o", str(out)], "(report.json)")
@@ -226,3 +231,38 @@ def test_a_description_whose_units_do_not_list_what_they_run(tmp_path, capsys):
     args = ["lower", "--accelerator", str(description), "--model", "resnet50", "--layers", "fc"]
     one_error(capsys, [*args, "-o", str(tmp_path / "out")], "issues 'mac' on unit 'pe'")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_api_takes_numpy_integers_and_arrays_where_it_takes_ints_and_lists(tmp_path):
+    # Scripts sweep with numpy: the argument checks above must not turn those away.
+    import numpy as np
+
+    import tracer.api as accperf
+    from tracer.sweep import sweep
+
+    trace = accperf.lower("resnet50", layers=["fc"], params={"rows": 8, "cols": 8})
+    timed = accperf.instruction_timeline(trace, "fc", np.int64(0), np.int64(3), np.int64(9))
+    assert timed == accperf.instruction_timeline(trace, "fc", 0, 3, 9) and timed[0]
+    out = tmp_path / "sw.parquet"
+    frame = sweep(
+        "systolic", ["tc_resnet8"], {"rows": np.array([4, 8])}, out, [np.int64(1)], workers=1
+    )
+    assert sorted(frame.filter(frame["row"] == "total")["param.rows"].to_list()) == [4, 8]
+    try:
+        sweep("systolic", ["tc_resnet8"], {"rows": [4]}, out, batches=(), workers=1)
+    except accperf.AccperfError as exc:
+        assert "at least one batch size" in str(exc)
+    else:
+        raise AssertionError("an empty list of batch sizes was accepted")
+
+
+def test_lower_replaces_its_own_trace_behind_a_symlink(tmp_path, capsys):
+    out = tmp_path / "out"
+    real = tmp_path / "kept" / "resnet50__systolic"
+    code, printed, _ = run([*LOWER_FC, "-o", str(tmp_path / "kept")], capsys)
+    assert code == 0
+    out.mkdir()
+    (out / "resnet50__systolic").symlink_to(real, target_is_directory=True)
+    code, printed, err = run([*LOWER_FC, "-o", str(out)], capsys)
+    assert code == 0, err
+    assert (real / "manifest.json").exists()  # the folder the link named is left alone

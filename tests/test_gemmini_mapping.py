@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from accelerators.catalog import find_accelerator
 from analyzer.engine.evaluate import evaluate_program
 from isa.gemmini.commands import GemminiCommands
-from isa.gemmini.library import MAX_TILES, plan_layer
+from isa.gemmini.library import MAX_MAPPED_TILES, plan_layer
 from isa.gemmini.lowering import lower
 from isa.gemmini.mapping import CONV_LETTERS, read_mapping
 from tests.builders import check_fast_equals_full, examples
@@ -288,7 +288,7 @@ CONV2 = "batches = 1\nporows = 56\npocols = 56\npochs = 64\nkrows = 3\nkcols = 3
         ("[layers\n", "not valid TOML"),
         (
             '[layers."layer1.0.conv1"]\n' + CONV2.replace("56", "1").replace("64", "1"),
-            f"at most {MAX_TILES:,} tiles",
+            f"at most {MAX_MAPPED_TILES:,} tiles",
         ),
     ],
 )

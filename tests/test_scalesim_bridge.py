@@ -210,4 +210,4 @@ def test_a_model_too_large_for_scalesim_is_the_inputs_error(tmp_path, monkeypatc
     with pytest.raises(ScaleSimOutgrown) as info:
         run_scalesim(_request("ws", TOPOLOGY), timeout_s=0.5)
     assert isinstance(info.value, UserInputError)
-    assert "validate fewer layers (--layers) or a smaller model" in str(info.value)
+    assert "validate a smaller model (or its smaller layers, --layers)" in str(info.value)

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -437,8 +438,9 @@ def instruction_timeline(
     if not isinstance(trace, Trace):
         raise AccperfError(f"trace={trace!r}: give a Trace (lower() or load_trace())")
     for name, value in (("first", first), ("last", last), ("max_rows", max_rows)):
-        if type(value) is not int:
+        if not isinstance(value, Integral) or isinstance(value, bool):
             raise AccperfError(f"{name}={value!r}: give an integer")
+    first, last, max_rows = int(first), int(last), int(max_rows)
     program = trace.program
     where = trace.folder if trace.folder is not None else "the trace"
     names = [layer.name for layer in program.layers]

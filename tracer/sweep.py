@@ -18,9 +18,10 @@ import multiprocessing
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -116,9 +117,14 @@ def sweep(
         raise SweepError(f"-o {out}: folder {out.parent} does not exist")
     if not models or isinstance(models, str):
         raise SweepError("--model: give a list of at least one model to sweep")
+    if not batches:
+        raise SweepError("--batch: give at least one batch size (None for the model's own)")
     for batch in batches:
-        if batch is not None and (type(batch) is not int or batch < 1):
+        if batch is not None and (
+            not isinstance(batch, Integral) or isinstance(batch, bool) or batch < 1
+        ):
             raise SweepError(f"--batch must be a positive integer, got {batch!r}")
+    batches = [None if batch is None else int(batch) for batch in batches]  # numpy's too
     for model in models:
         if model not in MODELS:
             # A misspelt model, or a file that is no model, would fail every one of its
@@ -128,10 +134,12 @@ def sweep(
             except UserInputError as exc:
                 raise SweepError(f"--model {model}: {exc}") from None
     spec = accelerator_spec(accelerator)
+    listed: dict[str, list[int | str]] = {}
     for name, values in grid.items():
         parameter = spec.parameter(name)  # an unknown one: one clear error before any work
-        if isinstance(values, str) or not isinstance(values, Sequence):
+        if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
             raise SweepError(f"--grid {name}: give a list of values, not {values!r}")
+        values = listed[name] = list(values)
         if not values:
             raise SweepError(f"--grid {name}=: give at least one value")
         for value in values if parameter.kind == "int" else ():
@@ -145,7 +153,7 @@ def sweep(
                 ) from None
     _check_writable(out)
     grid_text = {
-        name: [_canonical(spec, name, str(v)) for v in values] for name, values in grid.items()
+        name: [_canonical(spec, name, str(v)) for v in values] for name, values in listed.items()
     }
     todo = configurations(models, grid_text, batches)
     earlier = _read_results(out)

@@ -189,9 +189,14 @@ def _refuse_to_replace(target: Path, manifest: dict[str, Any]) -> None:
     if not target.exists() and not target.is_symlink():
         return
     again = "move it, or give another -o folder (or --force to replace it)"
-    if not target.is_dir() or target.is_symlink():
+    if not target.is_dir():
         raise TraceError(f"{target} is a file, not a trace folder; {again}")
-    others = sorted(path.name for path in target.iterdir() if path.name not in TRACE_FILES)
+    # Hidden files are the system's (Finder's .DS_Store), not work a user would lose.
+    others = sorted(
+        path.name
+        for path in target.iterdir()
+        if path.name not in TRACE_FILES and not path.name.startswith(".")
+    )
     if others:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise TraceError(

@@ -9,6 +9,7 @@ field means in SCALE-Sim terms.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,8 @@ def run_scalesim(request: dict[str, Any], timeout_s: float = 600) -> dict[str, A
     """Simulate `request` with SCALE-Sim and return the runner's result dict.
 
     Raises ScaleSimUnavailable (a UserInputError) when no interpreter is found or it cannot
-    import/run scalesim, and ScaleSimError when the run itself fails or times out.
+    import/run scalesim, ScaleSimOutgrown (one too) when the run is killed or times out,
+    and ScaleSimError when it fails otherwise.
     """
     python = scalesim_python()
     if python is None:
@@ -79,8 +81,8 @@ def run_scalesim(request: dict[str, Any], timeout_s: float = 600) -> dict[str, A
         ) from exc
     except subprocess.TimeoutExpired as exc:
         raise ScaleSimOutgrown(
-            f"SCALE-Sim did not finish within {timeout_s:g} s on this model; validate fewer "
-            "layers (--layers) or a smaller model"
+            f"SCALE-Sim did not finish within {timeout_s:g} s on this model; validate a "
+            "smaller model (or its smaller layers, --layers)"
         ) from exc
 
     if proc.returncode == _EXIT_UNUSABLE:
@@ -88,10 +90,10 @@ def run_scalesim(request: dict[str, Any], timeout_s: float = 600) -> dict[str, A
             f"The SCALE-Sim interpreter {python} cannot run scalesim:\n{_tail(proc.stderr)}\n"
             f"{INSTALL_HINT}"
         )
-    if proc.returncode < 0:  # killed by a signal: the kernel's OOM killer sends SIGKILL
+    if proc.returncode == -signal.SIGKILL:  # what the kernel's OOM killer sends
         raise ScaleSimOutgrown(
-            f"SCALE-Sim was killed (signal {-proc.returncode}; out of memory, as a rule) on "
-            "this model; validate fewer layers (--layers) or a smaller model"
+            "SCALE-Sim was killed (SIGKILL; out of memory, as a rule) on this model; "
+            "validate a smaller model (or its smaller layers, --layers)"
         )
     if proc.returncode != 0:
         what = (

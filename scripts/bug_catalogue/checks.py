@@ -473,7 +473,7 @@ TRACE_BUGS = (
     Bug(
         "crosscheck.scalesim-killed-is-a-crash",
         "analyzer/crosscheck/scalesim_bridge.py",
-        "    if proc.returncode < 0:",
+        "    if proc.returncode == -signal.SIGKILL:",
         "    if False:",
         "SCALE-Sim killed on a model too large for it is the input's error, not a crash",
         ("tests/test_scalesim_bridge.py::test_a_model_too_large_for_scalesim_is_the_inputs_error",),
