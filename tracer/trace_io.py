@@ -145,7 +145,8 @@ def write_trace(
     it those columns are null.
     """
     target = out_dir / trace_folder_name(program.model, program.accelerator)
-    _check_materialize(program, materialize_iterations)
+    counts = SubtreeCounts(program.blocks)  # one walk of each distinct subtree for all below
+    _check_materialize(program, materialize_iterations, counts)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_siblings(out_dir, target.name)
     staging = out_dir / f".{target.name}.tmp-{os.getpid()}"
@@ -156,9 +157,9 @@ def write_trace(
         _write_arrow(staging / TEMPLATES, _templates_table(program))
         _write_arrow(staging / LOOPS, _loops_table(program))
         materialized = _write_instructions(
-            staging / INSTRUCTIONS, program, materialize_iterations, timing
+            staging / INSTRUCTIONS, program, materialize_iterations, timing, counts
         )
-        manifest = build_manifest(program, materialized)
+        manifest = build_manifest(program, materialized, counts)
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
         with _folder_lock(out_dir):
             if not force:
@@ -446,8 +447,8 @@ def default_materialize(program: Program, wanted: int) -> int:
     return iterations
 
 
-def _check_materialize(program: Program, iterations: int | None) -> None:
-    rows = materialized_rows(program, iterations)
+def _check_materialize(program: Program, iterations: int | None, counts: SubtreeCounts) -> None:
+    rows = materialized_rows(program, iterations, counts)
     if rows > MATERIALIZE_LIMIT:
         asked = "all" if iterations is None else str(iterations)
         raise TraceError(
@@ -459,10 +460,13 @@ def _check_materialize(program: Program, iterations: int | None) -> None:
 
 
 def _write_instructions(
-    path: Path, program: Program, iterations: int | None, timing: Timing | None
+    path: Path,
+    program: Program,
+    iterations: int | None,
+    timing: Timing | None,
+    counts: SubtreeCounts,
 ) -> dict[str, Any]:
     static = [_static_columns(block) for block in program.blocks]
-    counts = SubtreeCounts(program.blocks)
     with (
         pa.OSFile(str(path), "wb") as sink,
         ipc.new_file(sink, INSTRUCTION_SCHEMA, options=WRITE_OPTIONS) as writer,
@@ -512,10 +516,11 @@ def _write_instructions(
     return {"iterations_per_layer": iterations, "rows": rows}
 
 
-def build_manifest(program: Program, materialized: dict[str, Any]) -> dict[str, Any]:
+def build_manifest(
+    program: Program, materialized: dict[str, Any], counts: SubtreeCounts
+) -> dict[str, Any]:
     layers = []
     counter = ActionCounter(program)
-    counts = SubtreeCounts(program.blocks)
     for index, layer in enumerate(program.layers):
         layers.append(
             {
