@@ -661,4 +661,8 @@ def test_selecting_layers_keeps_the_skipped_operator_note(tmp_path):
 
     model = import_onnx(unsupported_graph(tmp_path), skip_unsupported=True)
     subset = select_layers(model, ["c2"])
-    assert subset.notes == model.notes and subset.layers[0].inputs == ()
+    assert subset.notes == model.notes
+    # c2 still reads what it read, its dropped producer's output now a model input.
+    (c2,) = subset.layers
+    assert c2.inputs == ("c1",)
+    assert subset.inputs == (*model.inputs, ModelInput("c1", model.layers[0].output_shape))

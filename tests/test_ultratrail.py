@@ -16,7 +16,7 @@ from accelerators.catalog import find_accelerator
 from analyzer.crosscheck.baselines import ultratrail_analytical
 from analyzer.engine.evaluate import Evaluation, evaluate_program
 from analyzer.report import bound_text
-from isa.program import Program
+from isa.program import Program, count_instructions
 from isa.ultratrail.geometry import TemporalConv
 from isa.ultratrail.lowering import lower
 from tests.builders import SAMPLINGS, check_fast_equals_full, check_reaches_fast_path, examples
@@ -336,6 +336,27 @@ def test_tc_resnet8_fuses_its_adds_and_pool_and_rotates_three_fmems():
         # Input, residual and output in three different FMEMs: no port shared.
         assert len({conv2["fmem_in"], conv2["fmem_residual"], conv2["fmem_out"]}) == 3
     assert [layer.macs for layer in program.layers][:2] == [190_080, 168_192]
+
+
+@pytest.mark.parametrize(
+    ("kept", "placement"),
+    [(["block1.conv2", "block1.add"], "fused"), (["block2.add"], "host")],
+)
+def test_layers_left_out_by_name_leave_the_add_fused_as_in_the_network(kept, placement):
+    # `--layers` turns a dropped producer's output into a model input: the add still
+    # names both operands, so it stays fused into the conv that writes one of them as
+    # the whole network runs it (it used to go to the host), and that conv lowers to the
+    # same instructions and cycles. Without that conv, nothing can take the add.
+    whole = lower_model("ultratrail", {}, "tc_resnet8_ut")
+    subset = lower_model("ultratrail", {}, "tc_resnet8_ut", layers=kept)
+    (add,) = subset.host_layers
+    assert (add.name, add.placement) == (kept[-1], placement)
+    by_name = dict(zip([layer.name for layer in whole.layers], _cycles(whole), strict=True))
+    for layer, cycles in zip(subset.layers, _cycles(subset), strict=True):
+        assert cycles == by_name[layer.name]
+        (same,) = [other for other in whole.layers if other.name == layer.name]
+        instructions = count_instructions(layer.root, subset.blocks)
+        assert instructions == count_instructions(same.root, whole.blocks)
 
 
 def test_two_fmems_make_the_residual_share_a_port_and_the_bound_says_so():

@@ -14,7 +14,7 @@ from isa.registry import family_of, load_accelerator
 from isa.validation import ProgramError, check_program
 from tracer.errors import DescriptionError, MappingError, WorkloadError
 from tracer.mapping_file import read_mapping_document
-from tracer.workloads.layers import Model
+from tracer.workloads.layers import Model, ModelInput
 from tracer.workloads.loading import load_model
 
 
@@ -31,13 +31,16 @@ def select_layers(model: Model, names: list[str] | None) -> Model:
             f"(its layers: {sample}, ...)"
         )
     wanted = set(names)
-    kept = [layer for layer in model.layers if layer.name in wanted]
-    available = wanted | {model_input.name for model_input in model.inputs}
-    # A kept layer whose producer was dropped reads a tensor of its own, as if free-standing.
-    kept = [
-        layer if set(layer.inputs) <= available else replace(layer, inputs=()) for layer in kept
-    ]
-    return Model(model.name, tuple(kept), model.inputs, model.notes)
+    kept = tuple(layer for layer in model.layers if layer.name in wanted)
+    # A dropped producer's output becomes a model input, so a kept layer still reads the
+    # tensor it read before, from memory, and keeps its place in the graph: UltraTrail
+    # fuses an add into the conv that writes one of its operands only while the add still
+    # names both (isa/ultratrail/plan.py).
+    outputs = {layer.name: layer.output_shape for layer in model.layers}
+    read = {name for layer in kept for name in layer.inputs}
+    produced = [layer.name for layer in model.layers if layer.name in read - wanted]
+    inputs = model.inputs + tuple(ModelInput(name, outputs[name]) for name in produced)
+    return Model(model.name, kept, inputs, model.notes)
 
 
 def lower_model(

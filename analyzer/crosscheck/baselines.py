@@ -1,9 +1,10 @@
 """The baselines the paper compares instruction-level models against: roofline, regression.
 
-Roofline: a layer takes at least its useful MACs over the description's peak MACs per
-cycle, and at least its DRAM words (under its mapping, see isa.systolic.mapping.dram_words) over
-the DRAM words per cycle; the prediction is the larger (no memory roof when the bandwidth
-is unlimited).
+Roofline: a layer's useful MACs over the description's peak MACs per cycle, or its DRAM
+words over the DRAM words per cycle, whichever is larger (no memory roof when the
+bandwidth is unlimited). The words are the mapping's with nothing reused across folds
+(isa.systolic.mapping.dram_words), so the memory roof is a prediction, not a bound: where
+the SRAMs keep an operand from fold to fold it can exceed the simulated cycles.
 
 Regression: ordinary least squares of log(cycles) on the log sizes of a layer (MACs,
 input, weight and output elements), the features a regression model sees without knowing

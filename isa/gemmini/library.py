@@ -584,7 +584,8 @@ def _plan(
         tiles = average_tile_grid(layer.batch, pixels, layer.channels, memory)
         return tiles, {"library": "tiled_global_average_auto", "tile": f"{tiles[0].ochs}"}
     # An add is of two tensors (ONNX import folds an add of a constant into the layer
-    # before), whether or not this model names their producers: `--layers` drops them.
+    # before), from layers or from the model's inputs (`--layers` turns a dropped
+    # producer's output into one).
     if isinstance(layer, Elementwise) and layer.op == "add":
         shape = layer.shape
         if len(shape) == 4:  # NCHW here; Gemmini keeps NHWC: rows of channels
