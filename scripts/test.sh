@@ -10,4 +10,6 @@ python3 -m venv .venv-scalesim
 .venv-scalesim/bin/python -m pip install --quiet 'numpy<2.4' 'scalesim==3.0.0'
 # The layers contract in pyproject.toml: imports go one way (docs/design.md §1.3).
 .venv/bin/lint-imports --no-cache
-ACCPERF_REQUIRE_SCALESIM=1 .venv/bin/python -m pytest --durations=15 "$@"
+# Two workers (pytest-xdist): the suite must finish within 10 minutes on two cores, and a
+# single process leaves one of them idle.
+ACCPERF_REQUIRE_SCALESIM=1 .venv/bin/python -m pytest -n 2 --durations=15 "$@"
