@@ -2,8 +2,9 @@
 
 Not timed (a speed is a benchmark, benchmarks/bench_startup.py): these pin the means.
 Each command runs in a new interpreter, which reports the heavy modules it imported: the
-help imports none of them, `lower` not Numba nor polars, `analyze` neither: it runs the
-kernels compiled ahead of time (analyzer/engine/compiled.py; tests/test_compiled.py
+help imports none of them, `lower` not Numba nor polars, `analyze` neither (and neither
+imports a family the description or trace does not name): `analyze` runs the kernels
+compiled ahead of time (analyzer/engine/compiled.py; tests/test_compiled.py
 builds them), with the cycles of an in-process analysis. With the JIT kept
 (ACCPERF_KERNELS=jit) it loads them from Numba's disk cache without Numba's compiler
 (analyzer/engine/jit_cache.py). A command
@@ -33,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("numba", "polars", "pyarrow", "rich", "rich.progress", "numpy", "onnx")
 # Imported by Numba only to compile (its target context's refresh, numba/core/base.py).
 COMPILER_ONLY = "numba.np.linalg"
+# The families a systolic trace does not name: isa/registry.py imports a family on first use.
+OTHER_FAMILIES = ("isa.gemmini", "isa.plasticine", "isa.ultratrail")
 SMALL = ["--accelerator", "systolic", "--model", "resnet50", "--layers", "conv1,layer1.0.conv2"]
 SMALL += ["--param", "rows=8", "--param", "cols=8"]
 
@@ -65,7 +68,7 @@ print(json.dumps({"code": code, "modules": modules, "kernels": kernels}))
 def _fresh_process(*argv: str, kernels: str = "") -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), compiled.MODE_VARIABLE: kernels}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps([*HEAVY, COMPILER_ONLY]), *argv],
+        [sys.executable, "-c", PROBE, json.dumps([*HEAVY, COMPILER_ONLY, *OTHER_FAMILIES]), *argv],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -91,6 +94,7 @@ def test_help_imports_none_of_the_heavy_modules():
 def test_lower_imports_neither_numba_nor_polars(tmp_path):
     modules = _fresh_process("lower", *SMALL, "-o", str(tmp_path))["modules"]
     assert "numba" not in modules and "polars" not in modules
+    assert not set(OTHER_FAMILIES) & set(modules)
     assert "pyarrow" in modules  # it does write a trace
 
 
@@ -100,6 +104,7 @@ def test_analyze_runs_kernels_compiled_ahead_of_time_without_numba(small_trace, 
     report = _fresh_process("analyze", str(small_trace), "--json", str(out))
     assert "numba" not in report["modules"] and report["kernels"] == {}
     assert "polars" not in report["modules"]
+    assert not set(OTHER_FAMILIES) & set(report["modules"])
     assert "rich.progress" not in report["modules"]  # output piped: no progress bar
     in_process = accperf.analyze(accperf.load_trace(small_trace))
     assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0
