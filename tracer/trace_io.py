@@ -376,9 +376,9 @@ def _moves_instances(block: Block) -> bool:
     return any(any(t.instance_coefs) for t in block.templates)
 
 
-def _static_columns(block: Block) -> dict[str, list[Any]]:
-    """Columns that are the same at every execution of `block` (addresses and instances
-    too, unless they depend on loop indices)."""
+def _static_columns(block: Block, moves_instances: bool, affine: bool) -> dict[str, list[Any]]:
+    """Columns that are the same at every execution of `block` (instances unless they
+    move with the loop indices, addresses unless `affine`)."""
     columns: dict[str, list[Any]] = {
         "block": [block.name] * len(block.templates),
         "position": list(range(len(block.templates))),
@@ -386,9 +386,9 @@ def _static_columns(block: Block) -> dict[str, list[Any]]:
     for spec in TEMPLATE_FIELDS:
         if spec.materialized and spec.kind is not FieldKind.OPERANDS:
             columns[spec.name] = [getattr(t, spec.name) for t in block.templates]
-    if _moves_instances(block):
+    if moves_instances:
         del columns["instance"]
-    if not _is_affine(block):
+    if not affine:
         for name in OPERAND_LISTS:
             columns[name] = [
                 [render_operand(o, ()) for o in getattr(t, name)] for t in block.templates
@@ -466,7 +466,9 @@ def _write_instructions(
     timing: Timing | None,
     counts: SubtreeCounts,
 ) -> dict[str, Any]:
-    static = [_static_columns(block) for block in program.blocks]
+    # Per block, on its first materialized execution (a layer writes its first few, so
+    # most blocks never are): its static columns, whether instances and addresses move.
+    facts: dict[int, tuple[dict[str, list[Any]], bool, bool]] = {}
     with (
         pa.OSFile(str(path), "wb") as sink,
         ipc.new_file(sink, INSTRUCTION_SCHEMA, options=WRITE_OPTIONS) as writer,
@@ -492,6 +494,10 @@ def _write_instructions(
                 if iterations is not None and iteration >= iterations:
                     break
                 block = program.blocks[block_id]
+                if block_id not in facts:
+                    moves, moving = _moves_instances(block), _is_affine(block)
+                    facts[block_id] = (_static_columns(block, moves, moving), moves, moving)
+                static, moves_instances, affine = facts[block_id]
                 n = len(block.templates)
                 columns["layer"].extend([layer.name] * n)
                 columns["layer_index"].extend([layer_index] * n)
@@ -501,11 +507,11 @@ def _write_instructions(
                         [None] * n if values is None else values[written : written + n].tolist()
                     )
                 written += n
-                for name, values in static[block_id].items():
+                for name, values in static.items():
                     columns[name].extend(values)
-                if _moves_instances(block):
+                if moves_instances:
                     columns["instance"].extend(t.instance_at(index) for t in block.templates)
-                if _is_affine(block):
+                if affine:
                     for name in OPERAND_LISTS:
                         columns[name].extend(
                             [render_operand(o, index) for o in getattr(t, name)]
