@@ -506,8 +506,13 @@ def test_documented_lowers_never_meet_another_configuration_in_their_folder():
         seen.setdefault(folder, (doc, configuration))
 
 
-def test_the_cli_states_the_apis_default_materialization():
-    # tracer/cli.py repeats the number so that `--help` need not import the API.
-    from tracer import api, cli
+def test_the_cli_states_the_apis_default_materialization(capsys):
+    # tracer/cli.py repeats the numbers so that `--help` need not import the API.
+    from tracer import api, cli, trace_io
 
     assert cli.DEFAULT_MATERIALIZE == api.DEFAULT_MATERIALIZE
+    with pytest.raises(SystemExit):
+        main(["lower", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for rows in (trace_io.DEFAULT_MATERIALIZE_ROWS, trace_io.MATERIALIZE_LIMIT):
+        assert f"{rows:,} rows" in text

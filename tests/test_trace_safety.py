@@ -57,9 +57,23 @@ def test_too_many_rows_are_refused_before_anything_is_written(small, tmp_path, m
     with pytest.raises(accperf.AccperfError, match=f"--materialize 100 would write {rows:,}"):
         small.save(tmp_path, 100)
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
-    # The default takes fewer iterations (here 2 instead of 4) instead of failing.
-    kept = _manifest(small.save(tmp_path))["materialized"]
-    assert kept == {"iterations_per_layer": 2, "rows": limit}
+
+
+def test_the_default_materializes_fewer_iterations_down_to_none(small, tmp_path, monkeypatch):
+    two, three = (trace_io.materialized_rows(small.program, n) for n in (2, 3))
+    assert two < three
+    monkeypatch.setattr(trace_io, "DEFAULT_MATERIALIZE_ROWS", two)
+    # Fewer iterations (2 instead of 4) where 4 would pass the default's rows...
+    kept = _manifest(small.save(tmp_path / "default"))["materialized"]
+    assert kept == {"iterations_per_layer": 2, "rows": two}
+    # ...while a number asked for goes up to the limit,
+    asked = _manifest(small.save(tmp_path / "asked", 3))["materialized"]
+    assert asked == {"iterations_per_layer": 3, "rows": three}
+    # and none where even one iteration a layer would pass them.
+    monkeypatch.setattr(trace_io, "DEFAULT_MATERIALIZE_ROWS", 0)
+    folder = small.save(tmp_path / "none")
+    assert _manifest(folder)["materialized"] == {"iterations_per_layer": 0, "rows": 0}
+    assert pl.read_ipc(folder / "instructions.arrow").height == 0
 
 
 def test_a_configuration_too_large_for_the_machine_is_refused_at_once(tmp_path, capsys):

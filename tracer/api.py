@@ -102,7 +102,8 @@ class Trace:
         """Write the trace folder into `out_dir` (atomically) and return its path.
 
         `materialize`: iterations per layer expanded into instructions.arrow; None: all;
-        "auto": DEFAULT_MATERIALIZE, or fewer where that many would pass the row limit.
+        "auto": DEFAULT_MATERIALIZE, or fewer (down to none) where that many would pass
+        DEFAULT_MATERIALIZE_ROWS (tracer/trace_io.py); a number goes up to the row limit.
         A trace of another configuration already there, or anything that is not a trace,
         is replaced only with `force`.
         `timing`: fill the materialized rows' issue, start and end cycles by a full

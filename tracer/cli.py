@@ -120,8 +120,8 @@ def _parser() -> argparse.ArgumentParser:
         default="auto",
         metavar="N|all",
         help=f"iterations per layer expanded into instructions.arrow "
-        f"(default {DEFAULT_MATERIALIZE}, fewer on arrays so large that those would pass "
-        "the row limit; 'all' for every instruction)",
+        f"(default {DEFAULT_MATERIALIZE}, fewer, down to none, where those would pass "
+        "1,000,000 rows; 'all' for every instruction, up to 20,000,000 rows)",
     )
     lower.add_argument(
         "--timing",

@@ -23,6 +23,7 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -291,32 +292,79 @@ def _write_arrow(path: Path, table: pa.Table) -> None:
         writer.write_table(table)
 
 
-def _operand_dict(operand: Operand) -> dict[str, Any]:
-    return {
-        "space": operand.space,
-        "base": operand.base,
-        "count": operand.count,
-        "coefs": list(operand.coefs),
-    }
+def _interned_lists(
+    lists: list[tuple[Any, ...]], key: Callable[[Any], Any], items: Callable[[list[Any]], pa.Array]
+) -> pa.Array:
+    """A list column from per-row tuples whose items repeat (an operand object a lowering
+    shares between templates; the same actions): `items` converts each distinct item (by
+    `key`) once, and the rows take them by index."""
+    index: dict[Any, int] = {}
+    distinct: list[Any] = []
+    taken: list[int] = []
+    offsets = [0]
+    for row in lists:
+        for item in row:
+            k = key(item)
+            at = index.get(k)
+            if at is None:
+                at = index[k] = len(distinct)
+                distinct.append(item)
+            taken.append(at)
+        offsets.append(len(taken))
+    child = items(distinct).take(pa.array(taken, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), child)
+
+
+def _operand_items(operands: list[Operand]) -> pa.Array:
+    return pa.StructArray.from_arrays(
+        [
+            pa.array([o.space for o in operands], pa.string()),
+            pa.array([o.base for o in operands], pa.int64()),
+            pa.array([o.count for o in operands], pa.int64()),
+            pa.array([list(o.coefs) for o in operands], pa.list_(pa.int64())),
+        ],
+        fields=list(OPERAND_TYPE),
+    )
+
+
+def _action_items(actions: list[tuple[str, int]]) -> pa.Array:
+    return pa.StructArray.from_arrays(
+        [
+            pa.array([action for action, _ in actions], pa.string()),
+            pa.array([amount for _, amount in actions], pa.int64()),
+        ],
+        fields=list(ACTION_TYPE),
+    )
 
 
 def _templates_table(program: Program) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name in TEMPLATE_SCHEMA.names}
-    for block_id, block in enumerate(program.blocks):
-        for position, t in enumerate(block.templates):
-            columns["block"].append(block_id)
-            columns["block_name"].append(block.name)
-            columns["position"].append(position)
-            for spec in TEMPLATE_FIELDS:
-                value = getattr(t, spec.name)
-                if spec.kind is FieldKind.OPERANDS:
-                    value = [_operand_dict(o) for o in value]
-                elif spec.kind is FieldKind.INSTANCE_COEFS:
-                    value = list(value)
-                elif spec.kind is FieldKind.ACTIONS:
-                    value = [{"action": action, "amount": amount} for action, amount in value]
-                columns[spec.name].append(value)
-    return pa.table(columns, schema=TEMPLATE_SCHEMA)
+    """Column by column: at 512x512 a program has 524,801 templates, and a row's Python
+    values converted one by one took about 10 s of `lower` there."""
+    templates = [t for block in program.blocks for t in block.templates]
+    sizes = np.array([len(block.templates) for block in program.blocks], dtype=np.int64)
+    block_ids = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    names = pa.array([block.name for block in program.blocks], pa.string())
+    columns: dict[str, pa.Array] = {
+        "block": pa.array(block_ids, pa.int32()),
+        "block_name": names.take(block_ids),
+        "position": pa.array(
+            np.arange(len(templates), dtype=np.int64) - np.repeat(np.cumsum(sizes) - sizes, sizes),
+            pa.int32(),
+        ),
+    }
+    for spec in TEMPLATE_FIELDS:
+        values = list(map(attrgetter(spec.name), templates))
+        if spec.kind is FieldKind.OPERANDS:
+            columns[spec.name] = _interned_lists(values, id, _operand_items)
+        elif spec.kind is FieldKind.ACTIONS:
+            columns[spec.name] = _interned_lists(values, lambda pair: pair, _action_items)
+        elif spec.kind is FieldKind.INSTANCE_COEFS:
+            columns[spec.name] = pa.array([list(c) for c in values], FIELD_TYPE[spec.kind])
+        else:
+            columns[spec.name] = pa.array(values, FIELD_TYPE[spec.kind])
+    return pa.Table.from_arrays(
+        [columns[field.name] for field in TEMPLATE_SCHEMA], schema=TEMPLATE_SCHEMA
+    )
 
 
 def _loops_table(program: Program) -> pa.Table:
@@ -404,6 +452,10 @@ def _static_columns(block: Block, moves_instances: bool, affine: bool) -> dict[s
 
 
 MATERIALIZE_LIMIT = 20_000_000  # rows; beyond this a trace stops being a convenience
+# Rows the default materialization writes at most: enough to read, and cheap to write.
+# Without it, 4 iterations a layer were 10.6 M rows at 256x256 and 14 M (437 MB, most of
+# `lower`) at 512x512, which nobody asked for; `--materialize N` still goes to the limit.
+DEFAULT_MATERIALIZE_ROWS = 1_000_000
 ROWS_PER_BATCH = 1 << 18  # instruction rows held in memory before they are written
 
 
@@ -445,11 +497,14 @@ def _first_instructions(
 
 
 def default_materialize(program: Program, wanted: int) -> int:
-    """`wanted` iterations per layer, or fewer if that many rows would pass the limit (a
-    large array's first iterations alone can be tens of millions of instructions)."""
+    """`wanted` iterations per layer, or fewer if that many rows would pass
+    DEFAULT_MATERIALIZE_ROWS (a large array's first iterations alone can be tens of
+    millions of instructions); 0 where one iteration a layer would."""
     counts = SubtreeCounts(program.blocks)
     iterations = wanted
-    while iterations > 0 and materialized_rows(program, iterations, counts) > MATERIALIZE_LIMIT:
+    while (
+        iterations > 0 and materialized_rows(program, iterations, counts) > DEFAULT_MATERIALIZE_ROWS
+    ):
         iterations -= 1
     return iterations
 
