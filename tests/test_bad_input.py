@@ -266,3 +266,17 @@ def test_lower_replaces_its_own_trace_behind_a_symlink(tmp_path, capsys):
     code, printed, err = run([*LOWER_FC, "-o", str(out)], capsys)
     assert code == 0, err
     assert (real / "manifest.json").exists()  # the folder the link named is left alone
+
+
+def test_gemmini_buses_wider_than_its_dma_requests(tmp_path, capsys):
+    # Every value in its allowed range, but no power of two lies between the bus beat
+    # and dma_maxbytes, so the DMA could issue no Get (found by a randomized search).
+    args = ["lower", "--accelerator", "gemmini", "--model", "bert_base", "--layers", "output"]
+    for params in (
+        ["bus_bytes=128", "system_bus_bytes=128"],
+        ["bus_bytes=24", "system_bus_bytes=24", "dma_maxbytes=31"],
+    ):
+        given = [word for param in params for word in ("--param", param)]
+        out = tmp_path / "out"
+        one_error(capsys, [*args, *given, "-o", str(out)], "give --param dma_maxbytes at least")
+        assert not out.exists()

@@ -27,9 +27,9 @@ from tests.builders import (
     tile_loop_shapes,
 )
 from tracer.errors import MappingError
-from tracer.lowering import lower_model
+from tracer.lowering import lower_model, lower_workload
 from tracer.trace_io import iterate_blocks, resolve_address
-from tracer.workloads.layers import Conv2d, Dense, Model
+from tracer.workloads.layers import Conv2d, Dense, Elementwise, Model
 
 DIM = 16  # the default mesh
 
@@ -141,6 +141,11 @@ def test_a_residual_add_runs_on_gemmini_without_its_producers():
     (layer,) = alone.layers
     assert layer.name == "layer1.0.add" and layer.mapping["library"] == "tiled_resadd_auto"
     assert not alone.host_layers
+    # So does a free-standing add, naming no inputs at all (as a hand-built model may).
+    accelerator = find_accelerator("gemmini").resolve({"dim": "8"})
+    model = Model("m", (Elementwise("add", "add", (1, 64, 8, 8)),))
+    free = lower_workload(accelerator, model)
+    assert [layer.mapping["library"] for layer in free.layers] == ["tiled_resadd_auto"]
 
 
 def test_layers_the_library_cannot_run_are_host_layers():

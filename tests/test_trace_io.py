@@ -89,6 +89,48 @@ def test_materialize_all_writes_every_instruction(tmp_path):
     assert rows["reads"].to_list() == [["r[0]"]] * 5
 
 
+@pytest.mark.parametrize(
+    ("accelerator", "model", "layers"),
+    [
+        ("systolic", "resnet50", LAYERS),
+        ("gemmini", "resnet50", ["layer1.0.conv1", "layer1.0.conv2", "fc"]),
+        ("plasticine", "bert_base", None),
+        ("ultratrail", "tc_resnet8_ut", None),
+    ],
+)
+def test_every_materialized_row_is_its_instruction(tmp_path, accelerator, model, layers):
+    # Row by row, as the program gives it: each block execution's templates with the
+    # instances and addresses of its loop indices, in order, layer after layer.
+    params = PARAMS if accelerator == "systolic" else {}
+    prog = lower_model(accelerator, params, model, layers=layers)
+    folder = write_trace(prog, tmp_path, materialize_iterations=7)
+    expected = []
+    for layer_index, layer in enumerate(prog.layers):
+        for iteration, (block_id, index) in enumerate(trace_io.iterate_blocks(layer.root)):
+            if iteration == 7:
+                break
+            block = prog.blocks[block_id]
+            for position, t in enumerate(block.templates):
+                expected.append(
+                    {
+                        "layer": layer.name,
+                        "layer_index": layer_index,
+                        "iteration": iteration,
+                        "block": block.name,
+                        "position": position,
+                        "opcode": t.opcode,
+                        "unit": t.unit,
+                        "instance": t.instance_at(index),
+                        "latency": t.latency,
+                        "reads": [trace_io.render_operand(o, index) for o in t.reads],
+                        "marks": [trace_io.render_operand(o, index) for o in t.marks],
+                    }
+                )
+    rows = pl.read_ipc(folder / "instructions.arrow").select(list(expected[0]))
+    assert len({row["block"] for row in expected}) >= 2  # rows of several blocks
+    assert rows.to_dicts() == expected
+
+
 def test_materialize_all_refuses_billions_of_rows(tmp_path, program):
     whole = lower_model("systolic", PARAMS, "resnet50")
     with pytest.raises(TraceError, match="--materialize all would write"):

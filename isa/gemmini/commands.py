@@ -100,6 +100,12 @@ def _row_gets(offset: int, row_bytes: int, sizes: tuple[int, ...]) -> list[int]:
     return gets
 
 
+def request_sizes(beat_bytes: int, dma_maxbytes: int) -> tuple[int, ...]:
+    """The sizes of the Gets the DMA reader may issue: the powers of two from a bus beat
+    to dma_maxbytes (G DMA.scala:180-203)."""
+    return tuple(size for size in range(beat_bytes, dma_maxbytes + 1) if size & (size - 1) == 0)
+
+
 @cache
 def row_requests(
     rows: int, row_bytes: int, stride: int, dma_maxbytes: int, beat_bytes: int
@@ -113,7 +119,7 @@ def row_requests(
     16-byte row one Get of one beat, 48 bytes one 64-byte Get of 4 beats); a 3-byte pixel
     of a 3-channel input 1.03 Gets and 1.19 beats (a 32- or 64-byte Get when it straddles
     16 or 32 bytes, two when it straddles 64)."""
-    sizes = tuple(size for size in range(beat_bytes, dma_maxbytes + 1) if size & (size - 1) == 0)
+    sizes = request_sizes(beat_bytes, dma_maxbytes)
     step = gcd(stride, dma_maxbytes) if stride else dma_maxbytes
     starts = range(0, dma_maxbytes, step)
     gets = beats = 0
@@ -248,6 +254,14 @@ class GemminiCommands:
                 llc_lookup_latency=int(p["llc_lookup_latency"]) if int(p["llc_kib"]) else 0,
             ),
         )
+        beat_bytes = min(self.timing.bus_bytes, self.timing.path.system_bus_bytes)
+        if not request_sizes(beat_bytes, self.timing.dma_maxbytes):
+            raise DescriptionError(
+                f"accelerator gemmini: the DMA reads in Gets of a power of two of bytes from "
+                f"a bus beat (min(bus_bytes, system_bus_bytes) = {beat_bytes}) to "
+                f"dma_maxbytes = {self.timing.dma_maxbytes}, and none lies between them; "
+                "give --param dma_maxbytes at least the next power of two, or a narrower bus"
+            )
         self.spad_half = self.memory.scratchpad_rows // 2
         self.acc_half = self.memory.accumulator_rows // 2
         self.blocks: list[Block] = []

@@ -517,4 +517,22 @@ TRACE_BUGS = (
             "tests/test_baselines.py::test_the_roofline_never_predicts_more_cycles_than_a_layer_takes",
         ),
     ),
+    Bug(
+        "trace_io.operands-interned-without-coefs",
+        TRACE_READ,
+        "        operand = interned.get(key)\n        if operand is None:\n"
+        "            operand = interned[key] = Operand(*key)",
+        "        operand = interned.get(key[:3])\n        if operand is None:\n"
+        "            operand = interned[key[:3]] = Operand(*key)",
+        "operands read back equal in every field, their coefficients included, are one object",
+        TRACE_TESTS,
+    ),
+    Bug(
+        "trace_io.materialized-rows-of-the-first-block",
+        TRACE_IO,
+        "firsts[position] = base[block]",
+        "firsts[position] = 0",
+        "each materialized row takes its own block's static columns",
+        TRACE_TESTS,
+    ),
 )

@@ -142,8 +142,8 @@ INSTANCE_BUGS = (
     Bug(
         "instances.trace-lists-the-base-instance",
         TRACE_IO,
-        'columns["instance"].extend(t.instance_at(index) for t in block.templates)',
-        'columns["instance"].extend(t.instance for t in block.templates)',
+        'moving["instance"] = [t.instance_at(index) for t in block.templates]',
+        'moving["instance"] = [t.instance for t in block.templates]',
         "instructions.arrow lists the instance each execution runs on",
         (MOVING,),
     ),
