@@ -8,10 +8,11 @@ timed apart) has loaded the Numba kernels from their disk cache, as issue 14 mea
 first run on a fresh checkout also compiles them there. Peak memory is the process's
 resident peak (ru_maxrss), in GB of 10^9 bytes, warm-up included.
 
---cli also runs the two commands a user runs, `accperf-trace lower` (default
+--cli first runs the two commands a user runs, `accperf-trace lower` (default
 --materialize) and `accperf-trace analyze` of the trace it wrote, each as a fresh process
 of this interpreter, and prints each one's wall-clock time and peak memory: they also
-write and read the trace folder, which the in-process steps above never do.
+write and read the trace folder, which the in-process steps never do. They run before
+the in-process steps because a child's peak counts the memory of its parent when forked.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--model", default="resnet50")
     parser.add_argument("--cli", action="store_true", help="also time the two commands")
     args = parser.parse_args()
+    cli_cycles = command_line(args.model, args.size) if args.cli else None
     started = time.perf_counter()
     accperf.analyze(accperf.lower(args.model, "systolic", params={"rows": 16, "cols": 16}))
     print(f"warm-up (16x16, loads the kernels): {time.perf_counter() - started:.1f} s")
@@ -57,12 +59,13 @@ def main() -> None:
         f"analyze {analysed - lowered:.1f} s, {result.total_cycles:,} cycles, "
         f"{evaluated:,} instructions evaluated; peak memory of the process {peak_gb():.2f} GB"
     )
-    if args.cli:
-        command_line(args.model, args.size, result.total_cycles)
+    if cli_cycles is not None and cli_cycles != result.total_cycles:
+        raise SystemExit(f"accperf-trace analyze gave {cli_cycles:,} cycles, the API another")
 
 
-def command_line(model: str, size: int, cycles: int) -> None:
-    """`accperf-trace lower` then `analyze`, each a fresh process: time and peak memory."""
+def command_line(model: str, size: int) -> int:
+    """`accperf-trace lower` then `analyze`, each a fresh process: time and peak memory;
+    the analyzed cycles."""
     params = ["--param", f"rows={size}", "--param", f"cols={size}"]
     with tempfile.TemporaryDirectory() as out:
         report = Path(out) / "report.json"
@@ -85,8 +88,7 @@ def command_line(model: str, size: int, cycles: int) -> None:
                 f"accperf-trace {argv[0]}: {seconds:.1f} s, peak memory "
                 f"{usage.ru_maxrss * 1024 / 1e9:.2f} GB"
             )
-        if json.loads(report.read_text())["total_cycles"] != cycles:
-            raise SystemExit("accperf-trace analyze gave other cycles than the API")
+        return int(json.loads(report.read_text())["total_cycles"])
 
 
 if __name__ == "__main__":
