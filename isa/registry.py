@@ -31,6 +31,9 @@ class FamilyTable(MutableMapping[str, Family]):
             entry = self._entries[name] = importlib.import_module(entry).FAMILY
         return entry
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries  # without importing it, as Mapping's would
+
     def __setitem__(self, name: str, family: Family) -> None:
         self._entries[name] = family
 

@@ -564,8 +564,8 @@ class _Batch:
             "layer_index": pa.array(np.repeat(layers, sizes).astype(np.int32)),
             "iteration": pa.array(np.repeat(iterations, sizes)),
         }
+        known = [times is not None for times in self.times]
         for index, name in enumerate(TIMING_COLUMNS):
-            known = [times is not None for times in self.times]
             if not any(known):
                 columns[name] = pa.nulls(self.rows, pa.int64())
                 continue
@@ -579,8 +579,10 @@ class _Batch:
         for field in INSTRUCTION_SCHEMA:
             if field.name in columns:
                 continue
-            # The distinct blocks' static arrays, then the rows filled per execution.
-            pool, base = [], {}
+            # The distinct blocks' static arrays, then the rows filled per execution, in
+            # the order of the executions that fill them.
+            pool = []
+            base = np.full(int(blocks.max(initial=0)) + 1, -1, dtype=np.int64)
             offset = 0
             for block in dict.fromkeys(blocks.tolist()):
                 values = static[block].get(field.name)
@@ -588,16 +590,12 @@ class _Batch:
                     pool.append(values)
                     base[block] = offset
                     offset += len(values)
-            moving_base = offset
             if self.moving.get(field.name):
                 pool.append(pa.array(self.moving[field.name], field.type))
-            firsts = np.empty(len(blocks), dtype=np.int64)
-            for position, block in enumerate(blocks.tolist()):
-                if block in base:
-                    firsts[position] = base[block]
-                else:
-                    firsts[position] = moving_base
-                    moving_base += sizes[position]
+            firsts = base[blocks]
+            moving = firsts < 0
+            filled = np.where(moving, sizes, 0)
+            firsts[moving] = (offset + np.cumsum(filled) - filled)[moving]
             indices = np.repeat(firsts, sizes) + within
             columns[field.name] = (
                 pa.concat_arrays(pool).take(indices) if pool else pa.array([], field.type)

@@ -530,8 +530,8 @@ TRACE_BUGS = (
     Bug(
         "trace_io.materialized-rows-of-the-first-block",
         TRACE_IO,
-        "firsts[position] = base[block]",
-        "firsts[position] = 0",
+        "firsts = base[blocks]",
+        "firsts = base[np.repeat(blocks[:1], len(blocks))]",
         "each materialized row takes its own block's static columns",
         TRACE_TESTS,
     ),
