@@ -4,7 +4,7 @@ A layer lowers to a loop tree whose leaves are blocks of instruction templates. 
 addresses are affine in the loop indices (``base + sum(coef[d] * index[d])``, depth 0 being
 the layer's root loop), so the program's size does not grow with the instruction count.
 Blocks are shared between layers: every layer on one systolic array runs the same
-per-step block, only the trip counts differ.
+step, only the trip counts differ.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from tests.builders import (
     check_fast_equals_full,
     examples,
     instr,
+    machine_program,
     op,
     program,
     timeline,
@@ -130,7 +131,7 @@ def test_the_systolic_fill_takes_ahead_periods(dataflow, monkeypatch):
 
 
 @st.composite
-def ahead_programs(draw):
+def ahead_programs(draw, nested: bool = False):
     """A prelude, then loops of one block each (one bundle opened by its first template),
     nested in a loop of a few trips, then a bundle on a unit of its own whose long
     latency makes the layer's end show when it could start (after a skip, it reads the
@@ -138,10 +139,13 @@ def ahead_programs(draw):
     marked by templates of random latencies, occupancies and read times on a few units,
     and a front end that may run ahead (several bundles a cycle, a window, a delay).
     Sometimes a template takes a queue, which keeps its loop out of ahead periods, or
-    marks a range wide enough to turn location chunks on, which keeps every loop out."""
+    marks a range wide enough to turn location chunks on, which keeps every loop out.
+    Some iterations nest a loop after their block (`nested_block`); with `nested`, every
+    one does, and no queue or chunk keeps it out."""
     n_units = draw(st.integers(1, 3))
-    queues = draw(st.integers(0, 3)) == 0
-    wide = draw(st.integers(0, 7)) == 0
+    # What keeps loops out of ahead periods, drawn only where nesting is not forced.
+    queues = not nested and draw(st.integers(0, 3)) == 0
+    wide = not nested and draw(st.integers(0, 7)) == 0
 
     def operands(most: int) -> tuple[Operand, ...]:
         return tuple(
@@ -165,16 +169,51 @@ def ahead_programs(draw):
         count = draw(st.integers(1, 4))
         return Block(name, tuple(template(k == 0) for k in range(count)))
 
+    def moved(operand: Operand) -> Operand:
+        # Moved by the nested loop's index (depth 3), staying inside the space.
+        return Operand(SPACE, min(operand.base, 1), 1, (0, 0, 0, 1))
+
+    def nested_block() -> Block:
+        """The body of a loop nested in an iteration: opening no bundle (rarely one, which
+        keeps the iteration out of ahead periods; never with `nested`), its operands
+        fixed (a loop the memo may restore) or moving with the nested index (one that
+        may translate)."""
+        moving = draw(st.booleans())
+        templates = []
+        for _ in range(draw(st.integers(1, 2))):
+            t = template(not nested and draw(st.integers(0, 9)) == 0)
+            if moving:
+                t = dataclasses.replace(
+                    t, reads=tuple(map(moved, t.reads)), writes=tuple(map(moved, t.writes))
+                )
+            templates.append(t)
+        return Block("nested", tuple(templates))
+
     after = Block("after", (template(True, "v", (0, 1, 60)), template(False, "v", (0, 60))))
-    blocks = [block("prelude"), block("a"), block("b"), after]
+    blocks = [block("prelude"), block("a"), block("b"), after, nested_block()]
     # One draw in two from 25-60 trips, long enough to show a period after the first
     # boundaries; the other keeps 3-60, so short loops stay covered. Drawn from 3-60
     # alone, most loops were too short to skip, and some seeds reached the fast path in
     # fewer than FAST_PATH_SHARE of the examples.
     trips = st.integers(3, 60) | st.integers(25, 60)
+    # A loop's iteration is its block, or (one draw in three) its block and then a loop
+    # nested in it: an iteration of several blocks and loops that still opens one bundle.
     inner = [
-        Loop(f"loop{k}", draw(trips), (BlockRef(draw(st.sampled_from((1, 2)))),))
-        for k in range(draw(st.integers(1, 3)))
+        Loop(
+            f"loop{k}",
+            draw(trips),
+            (BlockRef(draw(st.sampled_from((1, 2)))),)
+            + ((Loop("nested", draw(st.integers(1, 6)), (BlockRef(4),)),) if nest else ()),
+        )
+        for k, nest in enumerate(
+            draw(
+                st.lists(
+                    st.just(True) if nested else st.integers(0, 2).map(lambda n: n == 0),
+                    min_size=1,
+                    max_size=3,
+                )
+            )
+        )
     ]
     outer = Loop("outer", draw(st.integers(1, 3)), tuple(inner))
     root = Loop("layer", 1, (BlockRef(0), outer, BlockRef(3)))
@@ -192,22 +231,41 @@ def ahead_programs(draw):
     )
 
 
-@settings(max_examples=examples(300), deadline=None)
-@given(prog=ahead_programs())
-def _ahead_programs_fast_equals_full(tally, monkeypatch, prog):
+def _fast_equals_full_counting_ahead(tally, monkeypatch, prog):
+    """fast == full == the reference on `prog`, and whether ahead periods shortened its
+    evaluation (fewer iterations evaluated with them than without, the memo off in both)."""
     check_fast_equals_full(prog)
     on = evaluated_iterations(prog, True, monkeypatch)
     off = evaluated_iterations(prog, False, monkeypatch)
     tally.record(on[0] < off[0])
 
 
+_ahead_programs_fast_equals_full = settings(max_examples=examples(300), deadline=None)(
+    given(prog=ahead_programs())(_fast_equals_full_counting_ahead)
+)
+_nested_ahead_programs_fast_equals_full = settings(max_examples=examples(200), deadline=None)(
+    given(prog=ahead_programs(nested=True))(_fast_equals_full_counting_ahead)
+)
+
+
 @pytest.mark.parametrize("sampling", SAMPLINGS)
-def test_ahead_programs_fast_equals_full(sampling, monkeypatch):
-    # Counted: the examples whose evaluation ahead periods shortened (fewer iterations
-    # evaluated with them than without, the memo off in both).
+@pytest.mark.parametrize(
+    "nested",
+    [
+        False,
+        # An iteration of a block and a loop after it is one bundle all the same (a
+        # systolic step written as loops over its rows and columns).
+        True,
+    ],
+)
+def test_ahead_programs_fast_equals_full(sampling, nested, monkeypatch):
+    # Counted: the examples whose evaluation ahead periods shortened.
     monkeypatch.setattr(evaluate, "COMPARE_BUDGET", SAMPLINGS[sampling])
     tally = FastPathTally()
-    _ahead_programs_fast_equals_full(tally, monkeypatch)
+    if nested:
+        _nested_ahead_programs_fast_equals_full(tally, monkeypatch)
+    else:
+        _ahead_programs_fast_equals_full(tally, monkeypatch)
     tally.check_share()
 
 
@@ -226,11 +284,57 @@ def test_a_queue_keeps_a_loop_out_of_ahead_periods():
     assert pack_layer(plain.layers[0], plain, pack_blocks(plain)).arrays.ahead.any()
 
 
+def _opens(first: bool, rest: bool = False) -> Block:
+    """A block of two instructions; whether each opens a bundle."""
+    return Block(
+        "b",
+        (
+            instr(writes=(op("r", 0),), bundle_start=first),
+            instr(instance=1, writes=(op("r", 1),), bundle_start=rest),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("blocks", "body", "ahead"),
+    [
+        # one block: its bundle opened by its first instruction, or later, or twice
+        ((_opens(True),), (BlockRef(0),), True),
+        ((_opens(False, True),), (BlockRef(0),), False),
+        ((_opens(True, True),), (BlockRef(0),), False),
+        # a block, then a loop nested in the iteration that opens no bundle, or one
+        ((_opens(True), _opens(False)), (BlockRef(0), Loop("n", 3, (BlockRef(1),))), True),
+        ((_opens(True), _opens(True)), (BlockRef(0), Loop("n", 1, (BlockRef(1),))), False),
+        ((_opens(True), _opens(True)), (BlockRef(0), BlockRef(1)), False),
+        # the bundle opened inside a first loop: of one trip, or one per trip of several
+        ((_opens(True), _opens(False)), (Loop("n", 1, (BlockRef(0),)), BlockRef(1)), True),
+        ((_opens(True),), (Loop("n", 3, (BlockRef(0),)),), False),
+        # an empty loop first: the bundle still opens at the first instruction run
+        ((_opens(True),), (Loop("n", 0, (BlockRef(0),)), BlockRef(0)), True),
+    ],
+)
+def test_an_iteration_takes_ahead_periods_when_it_is_one_bundle_opened_first(blocks, body, ahead):
+    # Ahead periods step the front end one bundle a period, and compare an iteration from
+    # its first start: an iteration, whatever blocks and loops it holds, must open exactly
+    # one bundle, at its first instruction (docs/design.md §4.11).
+    prog = machine_program(
+        blocks,
+        Loop("layer", 1, (Loop("loop", 10, body),)),
+        units={"alu": 2},
+        spaces={"r": 2},
+        width=4,
+        window=8,
+        delay=0,
+    )
+    packed = pack_layer(prog.layers[0], prog, pack_blocks(prog))
+    assert bool(packed.arrays.ahead[1]) is ahead  # op 1: the loop's LOOP_BEGIN
+
+
 def test_a_later_folds_preload_takes_ahead_periods(monkeypatch):
     # A fully connected layer of one row: 5 x 3 folds, each a preload of 24 steps and one
     # stream step. Every PE of a preload step waits for its fold's start, so every step of
     # every fold's preload starts a cycle after the one before, and ahead periods skip
-    # all but a few of them (lowering.py, preload_block).
+    # all but a few of them (lowering.py, preload_step).
     accelerator = find_accelerator("systolic").resolve({"rows": "24", "cols": "10"})
     prog = lower(accelerator, Model("net", (Dense("fc", 120, 30, rows=1),)))
     full = evaluate_program(prog, "full")[0]

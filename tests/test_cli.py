@@ -400,22 +400,24 @@ def test_show_prints_each_instructions_start_and_end(tmp_path, capsys):
         Model("m", (Dense("fc", 2, 1, rows=2),)),
     )
     folder = write_trace(program, tmp_path, materialize_iterations=1)
-    code, out, _ = run(["show", str(folder), "--layer", "fc", "--iterations", "0:5"], capsys)
+    code, out, _ = run(["show", str(folder), "--layer", "fc", "--iterations", "0:11"], capsys)
     assert code == 0
-    # Issue: four bundles (iterations) a cycle, so iterations 0-3 issue at 0 and 4 at 1.
+    # Issue: four bundles a cycle, so the first four issue at 0 and the fifth at 1. An
+    # iteration is a block execution: a step's rows are blocks of their own (each row's
+    # first PE, then a loop over its other columns; here one column), the drains one.
     rows = [(c[0], c[3], c[4], c[7], c[8], c[9]) for c in printed_rows(out)]
     assert rows == [
         ("0", "fold_sync", "sequencer[0]", "0", "0", "0"),
         ("1", "preload", "pe[1]", "0", "0", "1"),
-        ("1", "preload", "pe[0]", "0", "0", "1"),
-        ("2", "preload", "pe[1]", "0", "1", "2"),
-        ("2", "preload", "pe[0]", "0", "1", "2"),
-        ("3", "mac", "pe[0]", "0", "2", "3"),
-        ("3", "mac", "pe[1]", "0", "3", "4"),
-        ("3", "drain", "drain[0]", "0", "4", "4"),
-        ("4", "mac", "pe[0]", "1", "3", "4"),
-        ("4", "mac", "pe[1]", "1", "4", "5"),
-        ("4", "drain", "drain[0]", "1", "5", "5"),
+        ("2", "preload", "pe[0]", "0", "0", "1"),
+        ("3", "preload", "pe[1]", "0", "1", "2"),
+        ("4", "preload", "pe[0]", "0", "1", "2"),
+        ("5", "mac", "pe[0]", "0", "2", "3"),
+        ("6", "mac", "pe[1]", "0", "3", "4"),
+        ("7", "drain", "drain[0]", "0", "4", "4"),
+        ("8", "mac", "pe[0]", "1", "3", "4"),
+        ("9", "mac", "pe[1]", "1", "4", "5"),
+        ("10", "drain", "drain[0]", "1", "5", "5"),
     ]
     # The operands as the trace renders them, e.g. pe[1]'s MAC and the drain.
     mac = printed_rows(out)[6]
@@ -423,7 +425,7 @@ def test_show_prints_each_instructions_start_and_end(tmp_path, capsys):
     assert evaluate_program(program, "full")[0].cycles == 5
     # --max-rows cuts the table and says how many are left.
     code, out, _ = run(
-        ["show", str(folder), "--layer", "fc", "--iterations", "3:5", "--max-rows", "4"], capsys
+        ["show", str(folder), "--layer", "fc", "--iterations", "5:11", "--max-rows", "4"], capsys
     )
     assert [cells[8:] for cells in printed_rows(out)] == [
         ["2", "3"],

@@ -269,3 +269,80 @@ def test_the_state_holds_only_the_instances_templates_can_name():
         .bound
     )
     assert (bound.unit, bound.instance, bound.instances, bound.unused) == ("mul", 1, 4, 3)
+
+
+def listed_step(rows: int, cols: int, dataflow: str, step: str) -> list[tuple]:
+    """One step of an R x C array as the systolic lowering's module docstring describes it,
+    PE by PE (row-major; the preload's rows bottom-up): (opcode, unit, instance, reads,
+    writes, opens the bundle), each operand a (space, location) pair."""
+    pe = [[r * cols + c for c in range(cols)] for r in range(rows)]
+    listed = []
+    order = range(rows - 1, -1, -1) if step == "preload" else range(rows)
+    for r in order:
+        for c in range(cols):
+            p = pe[r][c]
+            west = ("west", r) if c == 0 else ("h", p - 1)
+            north = ("north", c) if r == 0 else ("v", p - cols)
+            if step == "preload":
+                above = ("north", c) if r == 0 else ("s", p - cols)
+                entry = ("preload", "pe", p, [above, ("fold_token", 0)], [("s", p)])
+            elif step == "drain":
+                entry = ("drain", "drain", p, [("s", p)], [("out", p)])
+            elif dataflow == "os":
+                token = [("fold_token", 0)] if (r, c) == (0, 0) else []
+                reads = [west, north, ("s", p), *token]
+                entry = ("mac", "pe", p, reads, [("h", p), ("v", p), ("s", p)])
+            else:
+                reads = [west, ("s", p)] + ([north] if r > 0 else [])
+                entry = ("mac", "pe", p, reads, [("h", p), ("v", p)])
+            listed.append((*entry, not listed))
+    if step == "stream" and dataflow != "os":
+        bottom = (rows - 1) * cols
+        listed += [
+            ("drain", "drain", c, [("v", bottom + c)], [("out", c)], False) for c in range(cols)
+        ]
+    return listed
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
+@pytest.mark.parametrize(("rows", "cols"), [(1, 1), (1, 10), (7, 1), (3, 9), (5, 17), (4, 20)])
+def test_a_systolic_step_written_as_loops_unrolls_to_one_instruction_per_pe(rows, cols, dataflow):
+    # The lowering writes a step as a row's first PE and loops over its other columns and
+    # over the middle rows (isa/systolic/lowering.py, _ArrayBuilder): unrolled, each step
+    # is the instruction of every PE, in order, moved to its instance and registers.
+    from accelerators.catalog import find_accelerator
+    from isa.systolic.lowering import lower
+    from tests.reference import block_executions, first_location
+    from tracer.workloads.layers import Dense, Model
+
+    params = {"rows": str(rows), "cols": str(cols), "dataflow": dataflow}
+    prog = lower(find_accelerator("systolic").resolve(params), Model("m", (Dense("fc", 3, 4, 2),)))
+    fold = prog.layers[0].root.body[0]
+    steps = [node for node in fold.body if isinstance(node, Loop)]
+    assert [s.name for s in steps] == (
+        ["stream", "drain"] if dataflow == "os" else ["preload", "stream"]
+    )
+    for step in steps:
+        around = Loop("layer", 1, (Loop("fold", 1, (Loop(step.name, 1, step.body),)),))
+        unrolled = []
+        for block, index in block_executions(around):
+            for t in prog.blocks[block].templates:
+
+                def located(operands, index=index):
+                    return [(o.space, first_location(o, index)) for o in operands]
+
+                instance = t.instance_at(tuple(index))
+                unrolled.append(
+                    (
+                        t.opcode,
+                        t.unit,
+                        instance,
+                        located(t.reads),
+                        located(t.writes),
+                        t.bundle_start,
+                    )
+                )
+        assert unrolled == listed_step(rows, cols, dataflow, step.name)
+    # A few dozen templates whatever the size (the ws drains aside, one per column).
+    per_pe = sum(len(b.templates) for b in prog.blocks if b.name != "drain" or dataflow == "os")
+    assert per_pe <= 3 * 2 * (1 + 8 + 7) + 1

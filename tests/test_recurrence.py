@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 from fractions import Fraction
 
 import networkx as nx
@@ -19,14 +20,16 @@ from analyzer.engine.evaluate import evaluate_program
 from analyzer.engine.packing import pack_blocks
 from analyzer.engine.recurrence import (
     CriticalCycle,
+    CriticalCycles,
     DependencyEdges,
     block_dependency_edges,
     critical_cycle,
 )
-from isa.program import Block, BlockRef, LayerProgram, Loop, Program
+from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program
 from isa.systolic.lowering import lower
 from tests import recurrence_oracle as oracle
 from tests.builders import examples, instr, op, program
+from tests.reference import block_executions, first_location
 from tests.test_exactness import SPACE, random_programs, space_needed, templates, units_needed
 from tracer.lowering import lower_workload
 from tracer.workloads.layers import Conv2d, Dense, Model
@@ -203,11 +206,40 @@ def test_affine_operands_are_left_out():
     assert critical_of(block) == CriticalCycle(1, 1)
 
 
+def step_loops(prog: Program) -> dict[str, Loop]:
+    """The first layer's step loops (preload, stream, drain) by name; they sit at depth 2."""
+    fold = prog.layers[0].root.body[0]
+    return {node.name: node for node in fold.body if isinstance(node, Loop)}
+
+
+def unrolled_step(prog: Program, step: Loop) -> Program:
+    """`prog` with one more block: one iteration of `step` (at depth 2) unrolled, each
+    instruction at its nested loops' indices, its operands and instance fixed there, as
+    the lowering listed a step before it wrote one as loops over rows and columns."""
+    around = Loop("layer", 1, (Loop("fold", 1, (Loop(step.name, 1, step.body),)),))
+    templates = []
+    for block, index in block_executions(around):
+        for t in prog.blocks[block].templates:
+            fixed = [
+                tuple(Operand(o.space, first_location(o, index), o.count) for o in operands)
+                for operands in (t.reads, t.writes)
+            ]
+            templates.append(
+                replace(
+                    t,
+                    instance=t.instance_at(tuple(index)),
+                    instance_coefs=(),
+                    reads=fixed[0],
+                    writes=fixed[1],
+                )
+            )
+    return replace(prog, blocks=(*prog.blocks, Block("unrolled", tuple(templates))))
+
+
 def stream_cycle(**params: str) -> CriticalCycle | None:
     accelerator = find_accelerator("systolic").resolve({"rows": "3", "cols": "4", **params})
     prog = lower(accelerator, Model("m", (Dense("fc", 5, 5, 9),)))
-    index = next(i for i, b in enumerate(prog.blocks) if b.name == "stream")
-    return critical_cycle(block_dependency_edges(pack_blocks(prog), index))
+    return CriticalCycles(pack_blocks(prog)).of_step(step_loops(prog)["stream"], 2)
 
 
 def test_systolic_stream_step_has_one_cycle_per_iteration():
@@ -215,6 +247,44 @@ def test_systolic_stream_step_has_one_cycle_per_iteration():
     # (latency 1): one step per cycle in steady state, with pe_latency 1.
     assert stream_cycle().ratio == 1
     assert stream_cycle(pe_latency="2").ratio == 2
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(
+    rows=st.integers(1, 5),
+    cols=st.integers(1, 5),
+    dataflow=st.sampled_from(["ws", "os", "is"]),
+    pe_latency=st.integers(1, 3),
+)
+def test_a_step_written_as_loops_has_the_critical_cycle_of_its_unrolled_block(
+    rows, cols, dataflow, pe_latency
+):
+    # A systolic step is one bundle written as loops over rows and columns: its critical
+    # cycle, its nested loops unrolled by CriticalCycles.of_step, is that of the same step
+    # listed as one block, PE by PE, which the oracle checks.
+    params = {"rows": str(rows), "cols": str(cols), "dataflow": dataflow}
+    accelerator = find_accelerator("systolic").resolve({**params, "pe_latency": str(pe_latency)})
+    prog = lower(accelerator, Model("m", (Dense("fc", 7, 9, 11),)))
+    for step in step_loops(prog).values():
+        unrolled = unrolled_step(prog, step)
+        block = len(unrolled.blocks) - 1
+        expected = critical_cycle(block_dependency_edges(pack_blocks(unrolled), block))
+        oracle_ratio = oracle.critical_cycle(oracle.dependency_graph(unrolled.blocks[block]))
+        assert ratio(expected) == ratio(oracle_ratio)
+        assert CriticalCycles(pack_blocks(prog)).of_step(step, 2) == expected
+
+
+def test_only_a_body_of_one_bundle_opened_first_is_a_step():
+    # A loop whose body opens a bundle after its first instruction, or one per nested
+    # trip, is no step: no critical cycle is taken from it.
+    opening, plain = instr(writes=(op("r", 0),)), instr(writes=(op("r", 1),), bundle_start=False)
+    blocks = (Block("a", (opening,)), Block("b", (plain,)))
+    prog = replace(program([opening]), blocks=blocks)
+    cycles = CriticalCycles(pack_blocks(prog))
+    nested = Loop("n", 3, (BlockRef(1),))
+    assert cycles.of_step(Loop("s", 5, (BlockRef(0), nested)), 1) is not None
+    assert cycles.of_step(Loop("s", 5, (nested, BlockRef(0))), 1) is None
+    assert cycles.of_step(Loop("s", 5, (Loop("n", 2, (BlockRef(0),)),)), 1) is None
 
 
 @settings(max_examples=200, deadline=None)

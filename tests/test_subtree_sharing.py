@@ -100,10 +100,15 @@ def expected_ops(program: Program, root: Loop) -> dict[str, list[int]]:
             return len(program.blocks[node.block].templates) + extra
         return node.trips * sum(map(work, node.body))
 
-    def only_block(node: Loop) -> int | None:
-        if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
-            return node.body[0].block
-        return None
+    def canonical(node: Loop | BlockRef) -> tuple:
+        if isinstance(node, BlockRef):
+            return ("block", node.block)
+        return (node.name, node.trips, tuple(map(canonical, node.body)))
+
+    def unrolled(node: Loop | BlockRef) -> list:
+        if isinstance(node, BlockRef):
+            return list(program.blocks[node.block].templates)
+        return [t for _ in range(node.trips) for child in node.body for t in unrolled(child)]
 
     def walk(node: Loop | BlockRef, level: int, runs: int) -> None:
         if isinstance(node, BlockRef):
@@ -117,31 +122,52 @@ def expected_ops(program: Program, root: Loop) -> dict[str, list[int]]:
         moves = level in depths_used(node)
         skippable = node.trips > 1 and not moves
         per_trip = count_instructions(Loop(node.name, 1, node.body), program.blocks)
-        block = only_block(node) if skippable else None
-        templates = program.blocks[block].templates if block is not None else ()
-        fixed = templates and not any(any(o.coefs) for o in operands(block))
+        # The memo's identity: the body's value (and its depth, if nested loops move its
+        # addresses), for a loop whose body no index of it or around it moves.
+        used = depths_used(node)
+        memo_key = (
+            (tuple(map(canonical, node.body)), level if used else None)
+            if skippable and per_trip > 0 and all(d > level for d in used)
+            else 0
+        )
+        # Ahead periods: one iteration, unrolled, is one bundle opened by its first
+        # instruction and takes no queue, whatever loops it nests.
+        body = [t for child in node.body for t in unrolled(child)]
         one_bundle = (
-            templates
-            and templates[0].bundle_start
-            and sum(t.bundle_start for t in templates) == 1
-            and all(t.queue is None and t.issue_queue is None for t in templates)
+            node.trips > 1
+            and not moves
+            and body
+            and body[0].bundle_start
+            and sum(t.bundle_start for t in body) == 1
+            and all(t.queue is None and t.issue_queue is None for t in body)
         )
         rows[begin] = [LOOP_BEGIN, node.trips, per_trip, len(rows), level]
         rows[begin] += [skippable, node.trips > 1 and moves, work(Loop("", 1, node.body))]
-        rows[begin] += [firsts[block] + 1 if fixed else 0, node.trips > 2 and bool(one_bundle)]
+        rows[begin] += [memo_key, node.trips > 2 and bool(one_bundle)]
         rows[begin] += [runs]
         rows.append([LOOP_END, node.trips, 0, begin, level, 0, 0, 0, 0, 0, runs])
 
     walk(root, 0, 1)
     names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate", "work", "memo")
     names += ("ahead", "runs")
-    return {name: [int(row[k]) for row in rows] for k, name in enumerate(names)}
+    return {
+        name: [row[k] if name == "memo" else int(row[k]) for row in rows]
+        for k, name in enumerate(names)
+    }
 
 
-def packed_ops(packed) -> dict[str, list[int]]:
+def packed_ops(packed, expected: dict[str, list]) -> dict[str, list]:
+    """The packed op list's columns as `expected_ops` gives them: a memo identity as the
+    key the plain walk gives, where the identities name the keys one to one."""
     columns = packed.arrays._asdict()
     names = ("kind", "arg", "arg2", "jump", "depth", "skippable", "translate", "work", "memo")
-    return {n: columns[n].astype(int).tolist() for n in (*names, "ahead")}
+    ops = {n: columns[n].astype(int).tolist() for n in (*names, "ahead")}
+    key_of: dict[int, object] = {0: 0}
+    for identity, key in zip(ops["memo"], expected["memo"], strict=False):
+        key_of.setdefault(identity, key)
+    assert len(set(map(repr, key_of.values()))) == len(key_of)  # one to one
+    ops["memo"] = [key_of[identity] for identity in ops["memo"]]
+    return ops
 
 
 def expected_block_runs(program: Program, expected: dict[str, list[int]]) -> list[int]:
@@ -165,7 +191,9 @@ def test_subtrees_equal_but_for_a_trip_count_a_coefficient_or_a_depth_never_shar
         for layer in program.layers:
             packed = pack_layer(layer, program, blocks, subtrees)
             expected = expected_ops(program, layer.root)
-            assert packed_ops(packed) == {k: v for k, v in expected.items() if k != "runs"}
+            assert packed_ops(packed, expected) == {
+                k: v for k, v in expected.items() if k != "runs"
+            }
             assert packed.block_runs.tolist() == expected_block_runs(program, expected)
 
 
@@ -291,7 +319,7 @@ def test_packing_shared_random_trees_gives_the_plain_walks_ops(roots):
     for layer in program.layers:
         packed = pack_layer(layer, program, blocks, subtrees)
         expected = expected_ops(program, layer.root)
-        assert packed_ops(packed) == {k: v for k, v in expected.items() if k != "runs"}
+        assert packed_ops(packed, expected) == {k: v for k, v in expected.items() if k != "runs"}
         assert packed.block_runs.tolist() == expected_block_runs(program, expected)
         # NumPy's own int64 dtype object: the bounds' np.add.at runs 30x slower on an
         # array whose dtype object Numba made (analyzer/engine/packing_kernels.py).

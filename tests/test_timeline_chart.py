@@ -69,7 +69,7 @@ def test_show_timeline_draws_the_evaluated_wavefront(tmp_path, capsys):
     )
     folder = write_trace(program, tmp_path, materialize_iterations=1)
     picture = tmp_path / "timeline.svg"
-    args = ["show", str(folder), "--layer", "fc", "--iterations", "0:5", "--timeline"]
+    args = ["show", str(folder), "--layer", "fc", "--iterations", "0:11", "--timeline"]
     code, out, _ = run([*args, "-o", str(picture)], capsys)
     assert code == 0
     lines = {
@@ -107,7 +107,7 @@ def test_readme_timeline_is_what_show_draws(tmp_path, capsys):
     trace = accperf.lower("resnet50", "systolic", {"rows": 4, "cols": 4}, layers=["fc"])
     folder = trace.save(tmp_path, materialize=1)
     code, out, _ = run(
-        ["show", str(folder), "--layer", "fc", "--iterations", "0:12", "--timeline"], capsys
+        ["show", str(folder), "--layer", "fc", "--iterations", "0:84", "--timeline"], capsys
     )
     assert code == 0
     drawn = [line for line in out.splitlines() if "|" in line]

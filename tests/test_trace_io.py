@@ -66,9 +66,9 @@ def test_manifest_and_materialized_rows_are_readable_without_accperf(tmp_path, p
     assert manifest["parameters"]["rows"] == 4
     assert [entry["name"] for entry in manifest["layers"]] == LAYERS
     rows = pl.scan_ipc(folder / "instructions.arrow").collect()
-    # Two iterations per layer: the fold_sync block (1 instruction) and one preload step
-    # (one per PE: 16).
-    assert rows.height == 2 * (1 + 16)
+    # Two iterations per layer: the fold_sync block (1 instruction) and the first block of
+    # the first preload step (its bottom row's first PE: 1).
+    assert rows.height == 2 * (1 + 1)
     assert set(rows["opcode"]) == {"fold_sync", "preload"}
     assert rows.filter(pl.col("opcode") == "fold_sync")["reads"][0].to_list() == ["out[0:4]"]
 
@@ -264,9 +264,10 @@ def test_a_file_is_not_a_trace_folder(tmp_path):
 
 
 # Damage inside the Arrow files: each structural check of tracer/trace_io.py's reader, on
-# the fixture's trace (blocks 0 fold_sync, 1 preload with 16 rows, 2 stream with 20 rows;
-# per layer a loop tree of 7 nodes, pre-order: layer, fold, fold_sync, preload loop,
-# preload block, stream loop, stream block).
+# the fixture's trace (blocks 0 fold_sync; 1-6 the preload step's and 7-12 the stream
+# step's, per row its first PE, then a block of the other three; 13 the four drains; per
+# layer a loop tree, pre-order: layer, fold, fold_sync, preload loop, its bottom row's
+# blocks, the loop over the middle rows, ...).
 def _rewrite(path: Path, edit, schema: pa.Schema | None = None) -> None:
     """Apply `edit` to the columns of an Arrow file (a dict of lists) and write it back."""
     with pa.memory_map(str(path), "r") as source:
@@ -341,17 +342,18 @@ def _rename_column(old: str, new: str):
             _retyped(trace_io.LOOP_SCHEMA, "trips", pa.int32()),
             "loops.arrow: columns do not match schema version 9",
         ),
-        # block ids and positions: row 2 is the preload block's second template
-        ("templates.arrow", _set(2, position=0), None, "row 2: block 1 positions are out"),
-        ("templates.arrow", _relabel_block(2, 3), None, "block ids are not 0..n-1"),
+        # block ids and positions: row 3 is the second template of block 2 (the preload
+        # step's bottom row after its first PE); block 13, the drains, is the last
+        ("templates.arrow", _set(3, position=0), None, "row 3: block 2 positions are out"),
+        ("templates.arrow", _relabel_block(13, 14), None, "block ids are not 0..n-1"),
         # loop tree: layers, one root, unique ids, kinds, trips, blocks
         ("loops.arrow", _relabel_layer(1, 2), None, r"has layers \[0, 2\]"),
         ("loops.arrow", _add_loop_row(parent=-1), None, "exactly one root"),
         ("loops.arrow", _set(1, node=0), None, "unique node ids"),
         ("loops.arrow", _set(0, kind="block", block=0), None, "a layer's root must be a loop"),
         ("loops.arrow", _set(3, kind="repeat"), None, "row 3: kind must be loop or block"),
-        ("loops.arrow", _set(5, trips=-1), None, "row 5: kind must be loop or block, trips"),
-        ("loops.arrow", _set(6, block=3), None, "row 6: block 3 does not exist"),
+        ("loops.arrow", _set(1, trips=-1), None, "row 1: kind must be loop or block, trips"),
+        ("loops.arrow", _set(2, block=14), None, "row 2: block 14 does not exist"),
     ],
     ids=[
         "renamed_column",

@@ -43,9 +43,9 @@ def test_the_row_count_is_known_before_writing(small, tmp_path_factory, iteratio
 
 
 def test_rows_are_written_in_bounded_batches(small, tmp_path, monkeypatch):
-    whole = pl.read_ipc(small.save(tmp_path / "whole", 40) / "instructions.arrow")
+    whole = pl.read_ipc(small.save(tmp_path / "whole", 2000) / "instructions.arrow")
     monkeypatch.setattr(trace_io, "ROWS_PER_BATCH", 100)
-    batched = pl.read_ipc(small.save(tmp_path / "batched", 40) / "instructions.arrow")
+    batched = pl.read_ipc(small.save(tmp_path / "batched", 2000) / "instructions.arrow")
     assert whole.height > 1000 and batched.equals(whole)
 
 

@@ -13,7 +13,10 @@ skipped, and the skip stops before the first whose issue could bind.
 The per-level arrays come as `ahead` = (row, kept, kept_at, kept_min): the row of `kept`
 a level's loop keeps its boundary in (-1: none of its loops takes ahead periods), the
 machine at the kept boundary (unit free times, write times, read-until times), the
-iteration it was kept at (-1: none) and the earliest start of the iteration before it.
+iteration it was kept at (-1: none) and the earliest start of the iteration before it
+(NO_START: it started nothing). Where the memo restored a loop nested in an iteration,
+its starts are unknown and its earliest start is NEVER (layout.py): compared, it fails
+`earliest > issue + delay`; kept, it matches nothing (docs/design.md §4.11).
 """
 
 from __future__ import annotations

@@ -45,7 +45,13 @@ from analyzer.engine import (
 )
 from analyzer.engine.ahead import _ahead_arrays, _ahead_boundary
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
-from analyzer.engine.layout import BLOCK, LOOP_BEGIN, NEVER
+from analyzer.engine.layout import (
+    BLOCK,
+    LOOP_BEGIN,
+    NEVER,
+    SIMPLE_FIXED,
+    SIMPLE_MOVING,
+)
 from analyzer.engine.loop_kernels import _offset_steps
 from analyzer.engine.loop_skips import (
     NO_START,
@@ -133,8 +139,8 @@ def evaluate_layer(
     op_translate, op_ahead = layer.translate, layer.ahead
     templates = program.templates
     o_location = program.operand_location
-    # The same ids as uint64, without a copy: the hot path's index, never negative, so
-    # Numba leaves out the wraparound check.
+    # The same ids as uint64, without a copy: the fixed hot path's index, never negative,
+    # so Numba leaves out the wraparound check.
     o_slot = o_location.view(np.uint64)
     o_count, o_track = program.operand_count, program.operand_track
     o_offset = program.operand_offset
@@ -162,6 +168,7 @@ def evaluate_layer(
         if templates[i, T_WRITES_END] - templates[i, T_OPERANDS_FIRST] > max_operands:
             max_operands = templates[i, T_WRITES_END] - templates[i, T_OPERANDS_FIRST]
     address = np.zeros(max_operands, dtype=np.int64)
+    hot = np.zeros(max_operands, dtype=np.uint64)  # the hot path's locations
     chunk_size = 1 << chunk_shift
     # The general path's affine offsets (program.offset_coefs . index), kept up to date at
     # LOOP_END rather than summed per operand (see _offset_steps).
@@ -246,8 +253,9 @@ def evaluate_layer(
                     bundle_max_start = issue
                 start = issue + frontend_delay
                 unit = templates[i, T_UNIT]
-                if not templates[i, T_SIMPLE]:
-                    unit += offset[templates[i, T_INSTANCE_OFFSET]]
+                moves = templates[i, T_INSTANCE_OFFSET]
+                if moves != 0:
+                    unit += offset[np.uint64(moves)]
                     if unit < 0 or unit >= n_units:
                         raise IndexError(_ADDRESS_DRIFT)
                 u = np.uint64(unit)
@@ -262,9 +270,9 @@ def evaluate_layer(
                 first = templates[i, T_OPERANDS_FIRST]
                 split = templates[i, T_READS_END]
                 last = templates[i, T_WRITES_END]
-                if templates[i, T_SIMPLE]:
-                    # Hot path: single fixed locations (every systolic PE instruction); never
-                    # with chunked locations (analyzer/engine/packing.py).
+                if templates[i, T_SIMPLE] == SIMPLE_FIXED:
+                    # Hot path: single fixed locations; never with chunked locations
+                    # (analyzer/engine/packing.py).
                     for a in range(np.uint64(first), np.uint64(split)):
                         v = write_end[o_slot[a]]
                         if v > start:
@@ -285,6 +293,39 @@ def evaluate_layer(
                             read_until[loc] = read_end
                     for a in range(np.uint64(split), np.uint64(last)):
                         loc = o_slot[a]
+                        write_end[loc] = end
+                        read_until[loc] = end
+                elif templates[i, T_SIMPLE] == SIMPLE_MOVING:
+                    # The same for single locations that move with the loops (every
+                    # systolic PE instruction): each moved once, into `hot`.
+                    k = np.uint64(0)
+                    for a in range(np.uint64(first), np.uint64(last)):
+                        loc = o_location[a] + offset[np.uint64(o_offset[a])]
+                        if loc < 0 or loc >= n_locations:
+                            raise IndexError(_ADDRESS_DRIFT)
+                        hot[k] = np.uint64(loc)
+                        k += np.uint64(1)
+                    reads, operands = np.uint64(split - first), np.uint64(last - first)
+                    for k in range(reads):
+                        v = write_end[hot[k]]
+                        if v > start:
+                            start = v
+                    for k in range(reads, operands):
+                        loc = hot[k]
+                        v = write_end[loc]
+                        if v > start:
+                            start = v
+                        v = read_until[loc] - latency
+                        if v > start:
+                            start = v
+                    end = start + latency
+                    read_end = start + templates[i, T_READ_TIME]
+                    for k in range(reads):
+                        loc = hot[k]
+                        if read_until[loc] < read_end:
+                            read_until[loc] = read_end
+                    for k in range(reads, operands):
+                        loc = hot[k]
                         write_end[loc] = end
                         read_until[loc] = end
                 else:
@@ -425,8 +466,10 @@ def evaluate_layer(
                     # branch above: the systolic array's full evaluation, which has none,
                     # measured 6-9% slower with them there).
                     marks_split = templates[i, T_READ_MARKS_END]
-                    for a in range(np.uint64(last), np.uint64(templates[i, T_MARKS_END])):
-                        loc = o_slot[a]
+                    for a in range(last, templates[i, T_MARKS_END]):
+                        loc = o_location[a] + offset[o_offset[a]]
+                        if loc < 0 or loc >= n_locations:
+                            raise IndexError(_ADDRESS_DRIFT)
                         mark = read_end if a < marks_split else end
                         if write_end[loc] < mark:
                             write_end[loc] = mark

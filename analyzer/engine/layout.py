@@ -12,6 +12,17 @@ from __future__ import annotations
 # The op list's kinds (analyzer/engine/packing.py, pack_layer; the kernels' interpreter).
 LOOP_BEGIN, BLOCK, LOOP_END = 0, 1, 2
 
+# The bundles a block or subtree opens in one execution (packing: a block's; the op
+# list's kernel: a subtree's). Ahead periods repeat a loop whose body opens exactly one,
+# at its first instruction, and takes no queue (docs/design.md §4.11).
+BUNDLES_NONE = 0  # opens none and takes no queue
+BUNDLES_ONE_AT_FIRST = 1  # one, opened by its first instruction; no queue
+BUNDLES_OTHER = 2  # several, or one opened later, or some instruction takes a queue
+
+# A template's `simple` column (template_row.py): which hot path of the kernel runs it.
+SIMPLE_FIXED = 1  # every operand one fixed location, the unit instance fixed
+SIMPLE_MOVING = 2  # every operand one location, some moving with the loops
+
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time
 
 # Runs (docs/design.md §3.7): a word of run-start bits per chunk, so the state's chunks

@@ -10,7 +10,7 @@ targets, interpreted by analyzer/engine/kernels.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
 
@@ -18,7 +18,15 @@ import numpy as np
 
 from analyzer.engine import compiled
 from analyzer.engine.arrays import LayerArrays, ProgramArrays
-from analyzer.engine.layout import FRONTEND_ITEMS, SIG_CHUNK_SHIFT
+from analyzer.engine.layout import (
+    BUNDLES_NONE,
+    BUNDLES_ONE_AT_FIRST,
+    BUNDLES_OTHER,
+    FRONTEND_ITEMS,
+    SIG_CHUNK_SHIFT,
+    SIMPLE_FIXED,
+    SIMPLE_MOVING,
+)
 from analyzer.engine.template_row import (
     T_BUNDLE_START,
     T_FRONTEND,
@@ -72,6 +80,11 @@ class PackedBlocks:
     # units, the front ends' items and rings, the queues' entries, two times per location,
     # a chunk index per signature chunk and the length of the sparse layout used.
     signature_width: int
+    # Subtrees and loop bodies numbered by value for every SubtreeOps of this program
+    # (its own numbers are its own): a loop body's number names it in the memo, which
+    # outlives a SubtreeOps (analyzer/engine/memo.py).
+    subtree_ids: dict[object, int] = field(default_factory=dict, compare=False)
+    body_ids: dict[tuple[int, ...], int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -148,13 +161,16 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0
     runs = _keeps_runs(chunk_shift, counts)
     if not runs:
-        # The hot path reads locations and the unit alone: a template whose instance is
-        # fixed and whose every operand is one fixed location. (It keeps no runs: a
-        # program that does takes the general path throughout, so the hot path, which
-        # full mode runs too, has no test for them.)
-        moving = np.concatenate(([0], np.cumsum((counts != 1) | (operand_offsets != 0))))
+        # The hot paths read locations and the unit alone: a template whose every operand
+        # is one location, fixed (and its instance fixed), or some moving. (It keeps no
+        # runs: a program that does takes the general path throughout, so the hot paths,
+        # which full mode runs too, have no test for them.)
+        wide = np.concatenate(([0], np.cumsum(counts != 1)))
+        moving = np.concatenate(([0], np.cumsum(operand_offsets != 0)))
         ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
-        templates[:, T_SIMPLE] = (instance_offsets == 0) & (moving[ends] == moving[starts])
+        fixed = (instance_offsets == 0) & (moving[ends] == moving[starts])
+        kind = np.where(fixed, SIMPLE_FIXED, SIMPLE_MOVING)
+        templates[:, T_SIMPLE] = np.where(wide[ends] == wide[starts], kind, 0)
     offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
     # Reads of a space some template writes keep their read times (WAR).
     in_writes = np.zeros(n + 1, dtype=np.int64)
@@ -285,7 +301,8 @@ def pack_layer(
 # Columns of SubtreeOps' facts per subtree that pack_layer reads, and how many there are
 # (packing_kernels.layer_ops says what each holds).
 _INSTRUCTIONS, _EXECUTIONS = 1, 4
-_NODE_FACTS = 8
+_NODE_FACTS = 10
+_NODE_COLUMNS = 5  # of the node table
 
 
 class SubtreeOps:
@@ -305,11 +322,14 @@ class SubtreeOps:
         self._number_of_node: dict[int, int] = {}
         self._held: list[Loop | BlockRef] = []
         self._number_of_value: dict[object, int] = {}
+        # Per number, the subtree's number in blocks.subtree_ids.
+        self._shared_id: list[int] = []
         # The subtrees numbered since `tables` last made arrays of them: their rows of
-        # the node table (block or -1, trips, first and end child), and their children.
-        self._new_nodes: list[tuple[int, int, int, int]] = []
+        # the node table (block or -1, trips, first and end child, the body's number in
+        # blocks.body_ids from 1 or 0 for a block), and their children.
+        self._new_nodes: list[tuple[int, int, int, int, int]] = []
         self._new_children: list[int] = []
-        self._nodes = np.zeros((0, 4), dtype=np.int64)
+        self._nodes = np.zeros((0, _NODE_COLUMNS), dtype=np.int64)
         self._children = np.zeros(0, dtype=np.int64)
         self._facts = np.zeros((0, _NODE_FACTS), dtype=np.int64)
         # How many subtrees layer_ops has counted (their `_facts` rows are written).
@@ -330,12 +350,19 @@ class SubtreeOps:
         number = self._number_of_value.get(value)
         if number is None:
             number = self._number_of_value[value] = len(self._number_of_value)
+            shared = self.blocks.subtree_ids
             if isinstance(node, BlockRef):
-                self._new_nodes.append((node.block, 0, 0, 0))
+                self._shared_id.append(shared.setdefault(value, len(shared)))
+                self._new_nodes.append((node.block, 0, 0, 0, 0))
             else:
+                children = tuple(self._shared_id[child] for child in body)
+                key = (node.name, node.trips, children)
+                self._shared_id.append(shared.setdefault(key, len(shared)))
+                bodies = self.blocks.body_ids
+                body_id = bodies.setdefault(children, len(bodies) + 1)
                 first = len(self._children) + len(self._new_children)
                 self._new_children.extend(body)
-                self._new_nodes.append((-1, node.trips, first, first + len(body)))
+                self._new_nodes.append((-1, node.trips, first, first + len(body), body_id))
         self._number_of_node[id(node)] = number
         self._held.append(node)
         return number
@@ -344,7 +371,7 @@ class SubtreeOps:
         """The node table, its facts (rows from `counted` on not yet written) and the
         children, with the subtrees numbered so far."""
         if self._new_nodes:
-            new = np.array(self._new_nodes, dtype=np.int64).reshape(-1, 4)
+            new = np.array(self._new_nodes, dtype=np.int64).reshape(-1, _NODE_COLUMNS)
             self._nodes = np.concatenate((self._nodes, new))
             added = np.array(self._new_children, dtype=np.int64)
             self._children = np.concatenate((self._children, added))
@@ -358,9 +385,10 @@ class SubtreeOps:
 def _block_facts(blocks: PackedBlocks) -> np.ndarray:
     """Per block, the row `layer_ops` takes (analyzer/engine/packing_kernels.py): first
     template, end template, instructions, work, bit mask of the loop depths its addresses
-    or unit instances use, whether some address or instance moves, whether it is one
-    bundle opened by its first template taking no queue (the body an ahead period may
-    repeat, docs/design.md §4.11), and the front ends opening bundles in it (bit f)."""
+    or unit instances use, whether some address or instance moves, the bundles it opens
+    (`BUNDLES_*`: an ahead period repeats a body of one bundle opened by its first
+    instruction, taking no queue, docs/design.md §4.11), and the front ends opening
+    bundles in it (bit f)."""
     arrays = blocks.arrays
     templates = arrays.templates
     first, end = blocks.block_first[:-1], blocks.block_first[1:]
@@ -383,11 +411,14 @@ def _block_facts(blocks: PackedBlocks) -> np.ndarray:
     affine |= _per_block(np.logical_or, instance_bits != 0, first, end)
     opens = templates[:, T_BUNDLE_START] != 0
     queued = (templates[:, T_QUEUE] >= 0) | (templates[:, T_ISSUE_QUEUE] >= 0)
-    one_bundle = np.zeros(len(first), dtype=np.bool_)
-    one_bundle[nonempty] = (
-        opens[first[nonempty]]
-        & (_per_block(np.add, opens.astype(np.int64), first, end)[nonempty] == 1)
-        & ~_per_block(np.logical_or, queued, first, end)[nonempty]
+    bundles = np.zeros(len(first), dtype=np.int64)
+    opened = _per_block(np.add, opens.astype(np.int64), first, end)
+    bundles[nonempty] = np.where(
+        _per_block(np.logical_or, queued, first, end)[nonempty]
+        | (opened[nonempty] > 1)
+        | ((opened[nonempty] == 1) & ~opens[first[nonempty]]),
+        BUNDLES_OTHER,
+        np.where(opened[nonempty] == 1, BUNDLES_ONE_AT_FIRST, BUNDLES_NONE),
     )
     opening = np.where(opens, np.left_shift(1, templates[:, T_FRONTEND]), 0)
     instructions = end - first
@@ -399,7 +430,7 @@ def _block_facts(blocks: PackedBlocks) -> np.ndarray:
             instructions + extra,
             mask,
             affine,
-            one_bundle,
+            bundles,
             _per_block(np.bitwise_or, opening, first, end),
         ),
         axis=1,

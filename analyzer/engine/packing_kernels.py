@@ -11,7 +11,14 @@ from numba import njit
 from numba.core.registry import CPUDispatcher as Dispatcher
 
 from analyzer.engine.jit_cache import CompiledCodeCache, load_compiled_code_directly
-from analyzer.engine.layout import BLOCK, LOOP_BEGIN, LOOP_END
+from analyzer.engine.layout import (
+    BLOCK,
+    BUNDLES_NONE,
+    BUNDLES_ONE_AT_FIRST,
+    BUNDLES_OTHER,
+    LOOP_BEGIN,
+    LOOP_END,
+)
 from isa.program import MAX_DEPTH
 
 
@@ -24,14 +31,16 @@ def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_run
     the layer runs each block.
 
     Per subtree number (children before their parent, from `counted` on new):
-    `nodes[n]` = (block index or -1 for a loop, trips, first child, end of children) into
-    `children` (their numbers); `node_facts[n]` (written for the new ones) = (ops,
-    instructions, work, bit mask of the loop depths its addresses or unit instances use,
-    block executions, loop nesting, instructions per iteration, work per iteration). Per
-    block, `block_facts[b]` = (first template, end template, instructions, work, mask,
-    whether some address or instance moves, whether it is one bundle opened by its first
-    template taking no queue, the front ends opening bundles in it as bits). Work counts
-    one per extra location of a wide operand besides the instructions.
+    `nodes[n]` = (block index or -1 for a loop, trips, first child, end of children into
+    `children` (their numbers), its body's number from 1, program-wide); `node_facts[n]`
+    (written for the new ones) = (ops, instructions, work, bit mask of the loop depths its
+    addresses or unit instances use, block executions, loop nesting, instructions per
+    iteration, work per iteration, the bundles one execution opens and those one
+    iteration opens, as `BUNDLES_*`). Per block,
+    `block_facts[b]` = (first template, end template, instructions, work, mask, whether
+    some address or instance moves, the bundles it opens, the front ends opening bundles
+    in it as bits). Work counts one per extra location of a wide operand besides the
+    instructions.
 
     Per op: a loop's trips, instructions per iteration, the index of its matching op, its
     depth, whether it may skip as is (its body does not use its index) or translated (it
@@ -54,6 +63,7 @@ def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_run
             node_facts[n, 3] = block_facts[block, 4]
             node_facts[n, 4] = 1
             node_facts[n, 5] = 0
+            node_facts[n, 8] = block_facts[block, 6]
             continue
         size = 2
         instructions = 0
@@ -61,15 +71,30 @@ def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_run
         mask = 0
         executions = 0
         nesting = 0
+        bundles = np.int64(BUNDLES_NONE)
         for c in range(nodes[n, 2], nodes[n, 3]):
             child = children[c]
             size += node_facts[child, 0]
+            if node_facts[child, 1] > 0:
+                # A bundle opened by the body's first instruction: the first child's own;
+                # any a later child opens is one more, or one not opened first.
+                if instructions == 0:
+                    bundles = node_facts[child, 8]
+                elif node_facts[child, 8] != BUNDLES_NONE:
+                    bundles = np.int64(BUNDLES_OTHER)
             instructions += node_facts[child, 1]
             work += node_facts[child, 2]
             mask |= node_facts[child, 3]
             executions += node_facts[child, 4]
             nesting = max(nesting, node_facts[child, 5])
         trips = nodes[n, 1]
+        node_facts[n, 9] = bundles
+        if trips == 0 or instructions == 0:
+            node_facts[n, 8] = BUNDLES_NONE
+        elif trips == 1 or bundles == BUNDLES_NONE:
+            node_facts[n, 8] = bundles
+        else:
+            node_facts[n, 8] = BUNDLES_OTHER
         node_facts[n, 0] = size
         node_facts[n, 1] = trips * instructions
         node_facts[n, 2] = trips * work
@@ -181,24 +206,25 @@ def _begin_loop(n, at, level, nodes, block_facts, node_facts, children, layer_ar
     translate[at] = trips > 1 and index_dependent
     work[at] = node_facts[n, 7]
     memo[at] = 0
-    ahead[at] = False
-    if skippable[at] and nodes[n, 3] - nodes[n, 2] == 1:
-        only = children[nodes[n, 2]]
-        block = nodes[only, 0]
-        if block >= 0:
-            # Remembered evolutions apply to a loop of one block of fixed locations, which
-            # its entry state alone decides (docs/design.md §4.8).
-            if block_facts[block, 1] > block_facts[block, 0] and block_facts[block, 5] == 0:
-                memo[at] = block_facts[block, 0] + 1
-            ahead[at] = trips > 2 and block_facts[block, 6] != 0
+    # Ahead periods: an iteration is exactly one bundle, opened by its first instruction,
+    # and leaves every queue's ring as it was (docs/design.md §4.11).
+    ahead[at] = skippable[at] and trips > 2 and node_facts[n, 9] == BUNDLES_ONE_AT_FIRST
+    # Remembered evolutions apply to a loop whose body no index of it or around it moves:
+    # its entry state alone decides them (docs/design.md §4.8). The body's number names
+    # it; one that nested loops move means something at this depth only.
+    outer_depths = (np.int64(2) << level) - 1
+    if skippable[at] and node_facts[n, 6] > 0 and node_facts[n, 3] & outer_depths == 0:
+        moved = node_facts[n, 3] != 0
+        memo[at] = nodes[n, 4] * (MAX_DEPTH + 1) + (level + 1 if moved else 0)
 
 
 class _KindCodesCache(CompiledCodeCache):
-    """Keyed also by the op kinds' codes and MAX_DEPTH, which Numba compiles in as
-    constants from other modules without noticing when they change."""
+    """Keyed also by the op kinds' and bundle facts' codes and MAX_DEPTH, which Numba
+    compiles in as constants from other modules without noticing when they change."""
 
     def _index_key(self, sig, codegen):
-        return (*super()._index_key(sig, codegen), BLOCK, LOOP_BEGIN, LOOP_END, MAX_DEPTH)
+        codes = (BLOCK, LOOP_BEGIN, LOOP_END, BUNDLES_NONE, BUNDLES_ONE_AT_FIRST, BUNDLES_OTHER)
+        return (*super()._index_key(sig, codegen), *codes, MAX_DEPTH)
 
 
 # Every kernel of this module, not only the one Python calls: layer_ops links the cached

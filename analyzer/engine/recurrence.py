@@ -24,6 +24,7 @@ import numpy as np
 from analyzer.engine import compiled
 from analyzer.engine.packing import PackedBlocks
 from analyzer.engine.template_row import (
+    T_BUNDLE_START,
     T_INSTANCE_OFFSET,
     T_LATENCY,
     T_OCCUPANCY,
@@ -33,7 +34,7 @@ from analyzer.engine.template_row import (
     T_UNIT,
     T_WRITES_END,
 )
-from isa.program import BlockRef, Loop
+from isa.program import MAX_DEPTH, BlockRef, Loop
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,57 @@ def critical_cycle(edges: DependencyEdges) -> CriticalCycle | None:
     return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
 
 
+# The largest step body whose recurrence is found, unrolled: a 512 x 512 array's stream
+# step is 262,656 instructions.
+STEP_INSTRUCTIONS = 1 << 20
+
+
+def _unrolled_size(body: tuple[Loop | BlockRef, ...]) -> int:
+    """Block executions in one run of `body`, counted without unrolling it, stopping at
+    STEP_INSTRUCTIONS + 1."""
+    total = 0
+    for child in body:
+        total += 1 if isinstance(child, BlockRef) else child.trips * _unrolled_size(child.body)
+        if total > STEP_INSTRUCTIONS:
+            return STEP_INSTRUCTIONS + 1
+    return total
+
+
+def _executions(body: tuple[Loop | BlockRef, ...], depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The block executions of one run of `body`, whose loops sit at `depth`, in program
+    order: their blocks, and each one's loop indices (a row of MAX_DEPTH, 0 outside)."""
+    blocks: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
+    for child in body:
+        if isinstance(child, BlockRef):
+            blocks.append(np.array([child.block], dtype=np.int64))
+            indices.append(np.zeros((1, MAX_DEPTH), dtype=np.int64))
+            continue
+        inner, at = _executions(child.body, depth + 1)
+        blocks.append(np.tile(inner, child.trips))
+        repeated = np.tile(at, (child.trips, 1))
+        repeated[:, depth] = np.repeat(np.arange(child.trips, dtype=np.int64), len(inner))
+        indices.append(repeated)
+    if not blocks:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, MAX_DEPTH), dtype=np.int64)
+    return np.concatenate(blocks), np.concatenate(indices)
+
+
+def _ranges(first: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """first[k], first[k] + 1, ..., first[k] + lengths[k] - 1 for every k, concatenated."""
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    steps = np.ones(total, dtype=np.int64)
+    nonempty = lengths > 0
+    steps[starts[nonempty]] = first[nonempty] - np.concatenate(
+        ([0], (first + lengths - 1)[nonempty][:-1])
+    )
+    steps[0] = first[nonempty][0]
+    return np.cumsum(steps)
+
+
 class CriticalCycles:
     """The critical cycle of each block of one packed program, found on first use, and
     the recurrence bound of its loop trees."""
@@ -115,7 +167,12 @@ class CriticalCycles:
         self._found: dict[int, CriticalCycle | None] = {}
         # Per loop subtree, by id(): the subtree (held, so no other takes its id) and
         # the best of its loops as `bound` ranks them, relative to one visit of it.
-        self._best: dict[int, tuple[Loop, int, str, Fraction | None]] = {}
+        self._best: dict[tuple[int, int], tuple[Loop, int, str, Fraction | None]] = {}
+        self._ranked_ids: set[int] = set()  # of loops in `_best`, at some depth
+        self._block_bundles: list[int] | None = None  # per block, as `_bundles` says
+        self._loop_bundles: dict[int, tuple[Loop, int]] = {}  # per loop (held), the same
+        # Per step body (its children's ids, held) and depth: its critical cycle.
+        self._steps: dict[tuple[tuple[int, ...], int], tuple[Loop, CriticalCycle | None]] = {}
 
     def of(self, block: int) -> CriticalCycle | None:
         if block not in self._found:
@@ -143,6 +200,109 @@ class CriticalCycles:
         for block, w, k in zip(new.tolist(), weight.tolist(), iterations.tolist(), strict=True):
             self._found[block] = None if k == 0 else CriticalCycle(w, k)
 
+    def of_step(self, node: Loop, depth: int) -> CriticalCycle | None:
+        """The critical cycle of loop `node` at loop depth `depth` whose body nests loops
+        and opens one bundle, at its first instruction: a step of an array written as
+        loops over its rows and columns (docs/design.md §6.2); None otherwise, or for a
+        body of more than STEP_INSTRUCTIONS instructions. Its nested loops are unrolled:
+        an address or unit instance they move is a fixed one in each of their iterations,
+        while one that the loop itself or an outer loop moves is left out, as a block's
+        affine operands are."""
+        key = (tuple(map(id, node.body)), depth)
+        if key not in self._steps:
+            self._steps[key] = (node, self._step_cycle(node.body, depth))
+        return self._steps[key][1]
+
+    def _step_cycle(self, body: tuple[Loop | BlockRef, ...], depth: int) -> CriticalCycle | None:
+        if self._bundles(body) != 1 or _unrolled_size(body) > STEP_INSTRUCTIONS:
+            return None
+        executed, index = _executions(body, depth + 1)
+        arrays = self.blocks.arrays
+        rows = arrays.templates
+        first = self.blocks.block_first[executed]
+        lengths = self.blocks.block_first[executed + 1] - first
+        template = _ranges(first, lengths)
+        if len(template) == 0:
+            return None
+        opens = rows[template, T_BUNDLE_START]
+        if not opens[0] or opens.sum() != 1:
+            return None
+        at = np.repeat(index, lengths, axis=0)  # each instruction's loop indices
+        # A coefficient of depth `depth` or outside moves across the loop's iterations (or
+        # its visits): left out. One of a nested loop's is fixed once unrolled.
+        outer = arrays.offset_coefs[:, : depth + 1].any(axis=1)
+        inner = arrays.offset_coefs[:, depth + 1 :]
+        instance = rows[template, T_INSTANCE_OFFSET]
+        unit = rows[template, T_UNIT] + (inner[instance] * at[:, depth + 1 :]).sum(axis=1)
+        unit = np.where(outer[instance], -1, unit)
+        operands_first = rows[template, T_OPERANDS_FIRST]
+        counts = rows[template, T_WRITES_END] - operands_first
+        operand = _ranges(operands_first, counts)
+        owner = np.repeat(np.arange(len(template)), counts)
+        offset = arrays.operand_offset[operand]
+        location = arrays.operand_location[operand] + (inner[offset] * at[owner, depth + 1 :]).sum(
+            axis=1
+        )
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        reads = rows[template, T_READS_END] - operands_first
+        columns = np.ascontiguousarray(
+            np.stack(
+                (
+                    unit,
+                    rows[template, T_LATENCY],
+                    rows[template, T_OCCUPANCY],
+                    rows[template, T_READ_TIME],
+                    starts[:-1],
+                    starts[:-1] + reads,
+                    starts[1:],
+                )
+            ),
+            dtype=np.int64,
+        )
+        source, target, weight, distance = compiled.block_edges(
+            columns,
+            np.ascontiguousarray(location, dtype=np.int64),
+            np.ascontiguousarray(arrays.operand_count[operand], dtype=np.int64),
+            outer[offset].astype(np.int64),
+            0,
+            len(template),
+        )
+        return critical_cycle(DependencyEdges(len(template), source, target, weight, distance))
+
+    def _bundles(self, body: tuple[Loop | BlockRef, ...]) -> int:
+        """1 when one run of `body` opens one bundle, at its first instruction; 0 when it
+        opens none; 2 otherwise (as packing_kernels.layer_ops composes them)."""
+        if self._block_bundles is None:
+            rows, first = self.blocks.arrays.templates, self.blocks.block_first
+            opens = rows[:, T_BUNDLE_START] != 0
+            counts = np.add.reduceat(opens.astype(np.int64), first[:-1]) if len(opens) else []
+            self._block_bundles = [
+                0 if first[b] == first[b + 1] or counts[b] == 0
+                else 1 if counts[b] == 1 and opens[first[b]]
+                else 2
+                for b in range(len(first) - 1)
+            ]  # fmt: skip
+        bundles, seen = 0, False
+        for child in body:
+            if isinstance(child, BlockRef):
+                own = self._block_bundles[child.block]  # a block is never empty (§2.5)
+            elif child.trips == 0:
+                continue
+            else:
+                known = self._loop_bundles.get(id(child))
+                if known is None:
+                    inner = self._bundles(child.body)
+                    known = self._loop_bundles[id(child)] = (
+                        child,
+                        inner if child.trips == 1 or inner == 0 else 2,
+                    )
+                own = known[1]
+            if not seen:
+                bundles, seen = own, True
+            elif own != 0:
+                bundles = 2
+        return bundles
+
     def bound(self, root: Loop) -> tuple[str, int, Fraction | None]:
         """The largest recurrence bound over the loops of `root` whose body is one block,
         with the loop's name and the cycle's ratio (("", 0, None): none). Each visit of n
@@ -155,7 +315,7 @@ class CriticalCycles:
         per program; the critical cycles of the blocks a tree repeats are found in one
         kernel call first."""
         self.find(self._repeated_blocks(root))
-        _, value, name, ratio = self._ranked(root)
+        _, value, name, ratio = self._ranked(root, 0)
         return name, value, ratio
 
     def _repeated_blocks(self, root: Loop) -> list[int]:
@@ -165,7 +325,7 @@ class CriticalCycles:
         stack: list[Loop | BlockRef] = [root]
         while stack:
             node = stack.pop()
-            if isinstance(node, BlockRef) or id(node) in self._best or id(node) in seen:
+            if isinstance(node, BlockRef) or id(node) in self._ranked_ids or id(node) in seen:
                 continue
             seen.add(id(node))
             if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
@@ -173,21 +333,26 @@ class CriticalCycles:
             stack.extend(node.body)
         return blocks
 
-    def _ranked(self, node: Loop) -> tuple[Loop, int, str, Fraction | None]:
-        known = self._best.get(id(node))
+    def _ranked(self, node: Loop, depth: int) -> tuple[Loop, int, str, Fraction | None]:
+        known = self._best.get((id(node), depth))
         if known is not None:
             return known
         value, name, ratio = 0, "", None
         if len(node.body) == 1 and isinstance(node.body[0], BlockRef):
             cycle = self._found[node.body[0].block]
-            if cycle is not None and cycle.weight > 0:
-                own = ((node.trips - 1) // cycle.iterations) * cycle.weight
-                if own > value:
-                    value, name, ratio = own, node.name, cycle.ratio
+        elif node.trips > 1 and any(isinstance(child, Loop) for child in node.body):
+            cycle = self.of_step(node, depth)
+        else:
+            cycle = None
+        if cycle is not None and cycle.weight > 0:
+            own = ((node.trips - 1) // cycle.iterations) * cycle.weight
+            if own > value:
+                value, name, ratio = own, node.name, cycle.ratio
         for child in node.body:
             if isinstance(child, Loop):
-                _, child_value, child_name, child_ratio = self._ranked(child)
+                _, child_value, child_name, child_ratio = self._ranked(child, depth + 1)
                 if node.trips * child_value > value:
                     value, name, ratio = node.trips * child_value, child_name, child_ratio
-        ranked = self._best[id(node)] = (node, value, name, ratio)
+        ranked = self._best[(id(node), depth)] = (node, value, name, ratio)
+        self._ranked_ids.add(id(node))
         return ranked

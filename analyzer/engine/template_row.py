@@ -13,8 +13,9 @@ from the template table (isa.program.TEMPLATE_FIELDS) by each field's kind.
                operands_first
     QUEUE      column <name>: the queue's index, -1 for none
     FRONTEND   column <name>: the front end's index (Program.frontend_list), 0 the default
-and, last, column `simple`: 1 when every operand is one fixed location, the instance is
-fixed and locations are not chunked (the kernel's hot path, analyzer/engine/kernels.py).
+and, last, column `simple`: 1 when every operand is one location (fixed or moving with
+the loops) and the program keeps no runs, so no chunks (the kernel's hot path,
+analyzer/engine/kernels.py).
 
 analyzer/engine/kernels.py reads the indices as plain int globals (T_<COLUMN>), which
 Numba compiles in as constants.

@@ -19,12 +19,15 @@ from the dependency rules in the analyzer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from accelerators.description import Accelerator
 from isa.family import program_of
 from isa.program import (
     MAC_ACTION,
-    Block,
     BlockRef,
+    BlockTable,
     Datapath,
     HostLayer,
     LayerProgram,
@@ -126,13 +129,11 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         )
     builder = _ArrayBuilder(accelerator, rows, cols, dataflow)
     if dataflow == "os":
-        blocks = (
-            builder.sync_block(rows * cols),
-            builder.os_stream_block(),
-            builder.os_drain_block(),
-        )
+        sync = builder.sync_block(rows * cols)
+        stream, drain = builder.os_stream_step(), builder.os_drain_step()
     else:
-        blocks = (builder.sync_block(cols), builder.preload_block(), builder.ws_stream_block())
+        sync = builder.sync_block(cols)
+        preload, stream = builder.preload_step(), builder.ws_stream_step()
     layers = []
     host_layers = []
     for position, layer in enumerate(model.layers):
@@ -143,13 +144,19 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
             continue
         shape = gemm_shape(layer, dataflow)
         folds = shape.folds(rows, cols)
+        # The drain runs once a fold, not a step: its rows and columns sit where the
+        # steps' do, in a loop of one trip at the steps' depth.
         if dataflow == "os":
-            fold_body = (BlockRef(0), Loop("stream", shape.temporal, (BlockRef(1),)), BlockRef(2))
+            fold_body = (
+                sync,
+                Loop("stream", shape.temporal, stream),
+                Loop("drain", 1, drain),
+            )
         else:
             fold_body = (
-                BlockRef(0),
-                Loop("preload", rows, (BlockRef(1),)),
-                Loop("stream", shape.temporal, (BlockRef(2),)),
+                sync,
+                Loop("preload", rows, preload),
+                Loop("stream", shape.temporal, stream),
             )
         input_words, weight_words, output_words = gemm_operands(layer)  # type: ignore[arg-type]
         mapping: dict[str, int | str] = {
@@ -177,7 +184,7 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
         spaces=spaces(rows, cols, dataflow),
         memories=memories(params),
         datapath=DATAPATH,
-        blocks=blocks,
+        blocks=tuple(builder.blocks.blocks),
         layers=tuple(layers),
         host_layers=tuple(host_layers),
         notes=(
@@ -198,8 +205,58 @@ def lower(accelerator: Accelerator, model: Model) -> Program:
     )
 
 
+# The PEs of a row after its first go in blocks of this many, a loop over the blocks
+# (the columns left over in one more block): each loop iteration costs the kernel its op,
+# its index and the offsets it steps. Full evaluation of ResNet-50's layer1.0.conv2 at
+# 32x32 measured 27 M instructions/s with one PE a block and 31 M/s with eight, on a
+# kernel since made faster; sixteen were no faster than eight.
+COLUMNS_PER_BLOCK = 8
+
+# Loop depths of a step's body: the layer's loop (0), the fold loop (1), the step loop
+# (preload, stream or drain, 2); then the rows between a step's first and last (3), and
+# the columns of a row: inside those rows (4), or of the first and last rows (3).
+STEP_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class _Affine:
+    """base + sum(coefs[d] * index[d]): a PE coordinate or location over the loop
+    indices, outermost depth first (Operand's and Template's coefficients)."""
+
+    base: int
+    coefs: tuple[int, ...] = ()
+
+    def __add__(self, other: _Affine | int) -> _Affine:
+        if isinstance(other, int):
+            return _Affine(self.base + other, self.coefs)
+        width = max(len(self.coefs), len(other.coefs))
+        a = self.coefs + (0,) * (width - len(self.coefs))
+        b = other.coefs + (0,) * (width - len(other.coefs))
+        coefs = tuple(x + y for x, y in zip(a, b, strict=True))
+        return _Affine(self.base + other.base, _trimmed(coefs))
+
+    def __mul__(self, factor: int) -> _Affine:
+        return _Affine(self.base * factor, _trimmed(tuple(c * factor for c in self.coefs)))
+
+
+def _trimmed(coefs: tuple[int, ...]) -> tuple[int, ...]:
+    while coefs and coefs[-1] == 0:
+        coefs = coefs[:-1]
+    return coefs
+
+
+def _index(depth: int) -> _Affine:
+    """The index of the loop at `depth`."""
+    return _Affine(0, (0,) * depth + (1,))
+
+
 class _ArrayBuilder:
-    """Builds the per-step blocks of one R x C array."""
+    """Builds the per-step bodies of one R x C array: a step is one bundle, every PE an
+    instruction of it, in row-major order (preload: rows bottom-up). The PEs of a row
+    after its first, and the rows after the first, run one template shifted by a PE: a
+    loop over columns nested in a loop over rows (docs/design.md §2.2), so the program
+    holds a few templates a step, not R x C, whatever the array's size; the instruction
+    stream it unrolls to is the same."""
 
     def __init__(self, accelerator: Accelerator, rows: int, cols: int, dataflow: str) -> None:
         self.rows = rows
@@ -210,8 +267,7 @@ class _ArrayBuilder:
         self.north_read = ((memory_action(sram_of(tensors["north"]), "read"), 1),)
         self.output_write = ((memory_action(sram_of("ofmap"), "write"), 1),)
         self.units = accelerator.units
-        self._registers: dict[str, list[Operand]] = {}
-        self._space_sizes = spaces(rows, cols, dataflow)
+        self.blocks = BlockTable()
         if rows * cols > self.units["pe"].instances or self.units["drain"].instances < rows * cols:
             raise DescriptionError(
                 f"accelerator {accelerator.name!r}: units pe and drain need rows*cols = "
@@ -222,7 +278,7 @@ class _ArrayBuilder:
         self,
         opcode: str,
         unit: str,
-        instance: int,
+        instance: _Affine,
         reads: list[Operand],
         writes: list[Operand],
         bundle_start: bool,
@@ -232,7 +288,8 @@ class _ArrayBuilder:
         return Template(
             opcode=opcode,
             unit=unit,
-            instance=instance,
+            instance=instance.base,
+            instance_coefs=instance.coefs,
             latency=kind.latency,
             occupancy=kind.occupancy,
             read_time=1,  # register operands are read in the start cycle
@@ -242,37 +299,85 @@ class _ArrayBuilder:
             actions=actions,
         )
 
-    def _pe(self, r: int, c: int) -> int:
+    def _pe(self, r: _Affine, c: _Affine) -> _Affine:
         return r * self.cols + c
 
-    def _at(self, space: str, location: int) -> Operand:
-        """The one-location operand of `space` at `location`, one object per location: a
-        register is named by several templates (a PE writing it, its neighbours and the
-        next step reading it), and at 512x512 an object per naming costs hundreds of MB
-        and seconds of lowering."""
-        return self._register_file(space)[location]
+    @staticmethod
+    def _at(space: str, location: _Affine) -> Operand:
+        return Operand(space, location.base, 1, location.coefs)
 
-    def _register_file(self, space: str) -> list[Operand]:
-        """Every location of `space` as its one operand object, made on first use."""
-        registers = self._registers.get(space)
-        if registers is None:
-            size = self._space_sizes[space]
-            registers = self._registers[space] = [Operand(space, k) for k in range(size)]
-        return registers
+    def _step(
+        self,
+        name: str,
+        rows: list[int | None],
+        pe_template: Callable[[_Affine, _Affine, bool, bool, bool], Template],
+    ) -> tuple[Loop | BlockRef, ...]:
+        """One step's body: the rows in the order `rows` gives them, each a row number or
+        None for a loop over the rows between its neighbours (the loop's index counting
+        away from the row before). `pe_template(r, c, top, left, opens)`: the instruction
+        of PE (r, c) on the top row / left column or not, opening the step's bundle."""
+        body: list[Loop | BlockRef] = []
+        for k, row in enumerate(rows):
+            if row is None:
+                before, after = rows[k - 1], rows[k + 1]
+                assert before is not None and after is not None
+                step = 1 if after > before else -1
+                r = _index(STEP_DEPTH + 1) * step + (before + step)
+                inner = self._row(name, r, False, False, STEP_DEPTH + 2, pe_template)
+                trips = abs(after - before) - 1
+                if trips > 0:
+                    body.append(Loop(f"{name}_rows", trips, inner))
+            else:
+                top = row == 0
+                body.extend(
+                    self._row(name, _Affine(row), top, not body, STEP_DEPTH + 1, pe_template)
+                )
+        return tuple(body)
 
-    def sync_block(self, outputs: int) -> Block:
+    def _row(
+        self,
+        name: str,
+        r: _Affine,
+        top: bool,
+        opens: bool,
+        depth: int,
+        pe_template: Callable[[_Affine, _Affine, bool, bool, bool], Template],
+    ) -> tuple[Loop | BlockRef, ...]:
+        """A row's first PE, then its other columns: a loop at `depth` over groups of
+        COLUMNS_PER_BLOCK, then the columns left over, one block each."""
+        edge = self.blocks.ref(name, pe_template(r, _Affine(0), top, True, opens))
+        groups, left = divmod(self.cols - 1, COLUMNS_PER_BLOCK)
+        body: list[Loop | BlockRef] = [edge]
+        if groups:
+            c = _index(depth) * COLUMNS_PER_BLOCK + 1
+            group = [pe_template(r, c + k, top, False, False) for k in range(COLUMNS_PER_BLOCK)]
+            body.append(Loop(f"{name}_cols", groups, (self.blocks.ref(name, *group),)))
+        if left:
+            done = groups * COLUMNS_PER_BLOCK + 1
+            rest = [pe_template(r, _Affine(done + k), top, False, False) for k in range(left)]
+            body.append(self.blocks.ref(name, *rest))
+        return tuple(body)
+
+    def sync_block(self, outputs: int) -> BlockRef:
         # Waiting for every output port's last capture is what makes folds sequential.
         sync = self._template(
             "fold_sync",
             "sequencer",
-            0,
+            _Affine(0),
             reads=[Operand("out", 0, outputs)],
-            writes=[self._at("fold_token", 0)],
+            writes=[Operand("fold_token", 0)],
             bundle_start=True,
         )
-        return Block("fold_sync", (sync,))
+        return self.blocks.ref("fold_sync", sync)
 
-    def preload_block(self) -> Block:
+    def _rows(self, bottom_up: bool) -> list[int | None]:
+        """The rows of a step: the first, a loop over the middle ones, the last."""
+        first, last = (self.rows - 1, 0) if bottom_up else (0, self.rows - 1)
+        if self.rows == 1:
+            return [first]
+        return [first, None, last]
+
+    def preload_step(self) -> tuple[Loop | BlockRef, ...]:
         """One weight-shift step down every column (ws; inputs for is).
 
         Rows go bottom-up so each PE reads its upper neighbour's value from the previous
@@ -284,104 +389,97 @@ class _ArrayBuilder:
         (docs/design.md §4.11), where rows shifting early made every step of a later
         fold's preload differ.
         """
-        templates = []
-        for r in range(self.rows - 1, -1, -1):
-            for c in range(self.cols):
-                if r == 0:
-                    reads = [self._at("north", c), self._at("fold_token", 0)]
-                else:
-                    reads = [self._at("s", self._pe(r - 1, c)), self._at("fold_token", 0)]
-                templates.append(
-                    self._template(
-                        "preload",
-                        "pe",
-                        self._pe(r, c),
-                        reads,
-                        [self._at("s", self._pe(r, c))],
-                        bundle_start=not templates,
-                        actions=self.north_read if r == 0 else (),
-                    )
-                )
-        return Block("preload", tuple(templates))
 
-    def ws_stream_block(self) -> Block:
-        """One data item through the array: a MAC per PE, then the bottom row's outputs."""
-        templates = []
-        for r in range(self.rows):
-            for c in range(self.cols):
-                pe = self._pe(r, c)
-                reads = [
-                    self._at("west", r) if c == 0 else self._at("h", self._pe(r, c - 1)),
-                    self._at("s", pe),
-                ]
-                if r > 0:
-                    reads.append(self._at("v", self._pe(r - 1, c)))
-                templates.append(
-                    self._template(
-                        "mac",
-                        "pe",
-                        pe,
-                        reads,
-                        [self._at("h", pe), self._at("v", pe)],
-                        bundle_start=not templates,
-                        actions=_MAC + (self.west_read if c == 0 else ()),
-                    )
-                )
-        for c in range(self.cols):
-            templates.append(
-                self._template(
-                    "drain",
-                    "drain",
-                    c,
-                    [self._at("v", self._pe(self.rows - 1, c))],
-                    [self._at("out", c)],
-                    bundle_start=False,
-                    actions=self.output_write,
-                )
+        def preload(r: _Affine, c: _Affine, top: bool, left: bool, opens: bool) -> Template:
+            token = Operand("fold_token", 0)
+            above = self._at("north", c) if top else self._at("s", self._pe(r + -1, c))
+            return self._template(
+                "preload",
+                "pe",
+                self._pe(r, c),
+                [above, token],
+                [self._at("s", self._pe(r, c))],
+                bundle_start=opens,
+                actions=self.north_read if top else (),
             )
-        return Block("stream", tuple(templates))
 
-    def os_stream_block(self) -> Block:
-        """One reduction step: every PE accumulates one product into its own output."""
-        templates = []
-        for r in range(self.rows):
-            for c in range(self.cols):
-                pe = self._pe(r, c)
-                reads = [
-                    self._at("west", r) if c == 0 else self._at("h", self._pe(r, c - 1)),
-                    self._at("north", c) if r == 0 else self._at("v", self._pe(r - 1, c)),
-                    self._at("s", pe),
-                ]
-                if r == 0 and c == 0:
-                    # The corner PE starts the fold; every other PE follows it through h/v.
-                    reads.append(self._at("fold_token", 0))
-                templates.append(
-                    self._template(
-                        "mac",
-                        "pe",
-                        pe,
-                        reads,
-                        [self._at("h", pe), self._at("v", pe), self._at("s", pe)],
-                        bundle_start=not templates,
-                        actions=_MAC
-                        + (self.west_read if c == 0 else ())
-                        + (self.north_read if r == 0 else ()),
-                    )
-                )
-        return Block("stream", tuple(templates))
+        return self._step("preload", self._rows(bottom_up=True), preload)
 
-    def os_drain_block(self) -> Block:
-        templates = [
+    def ws_stream_step(self) -> tuple[Loop | BlockRef, ...]:
+        """One data item through the array: a MAC per PE, then the bottom row's outputs."""
+
+        def mac(r: _Affine, c: _Affine, top: bool, left: bool, opens: bool) -> Template:
+            pe = self._pe(r, c)
+            reads = [
+                self._at("west", r) if left else self._at("h", pe + -1),
+                self._at("s", pe),
+            ]
+            if not top:
+                reads.append(self._at("v", pe + -self.cols))
+            return self._template(
+                "mac",
+                "pe",
+                pe,
+                reads,
+                [self._at("h", pe), self._at("v", pe)],
+                bundle_start=opens,
+                actions=_MAC + (self.west_read if left else ()),
+            )
+
+        # The drains stay one template per column: a drain instance moving with an index
+        # would make the state hold every declared drain, R x C of them, not the C used.
+        bottom = (self.rows - 1) * self.cols
+        drains = [
             self._template(
                 "drain",
                 "drain",
-                self._pe(r, c),
-                [self._at("s", self._pe(r, c))],
-                [self._at("out", self._pe(r, c))],
-                bundle_start=(r == 0 and c == 0),
+                _Affine(c),
+                [Operand("v", bottom + c)],
+                [Operand("out", c)],
+                bundle_start=False,
                 actions=self.output_write,
             )
-            for r in range(self.rows)
             for c in range(self.cols)
         ]
-        return Block("drain", tuple(templates))
+        body = self._step("stream", self._rows(bottom_up=False), mac)
+        return (*body, self.blocks.ref("drain", *drains))
+
+    def os_stream_step(self) -> tuple[Loop | BlockRef, ...]:
+        """One reduction step: every PE accumulates one product into its own output."""
+
+        def mac(r: _Affine, c: _Affine, top: bool, left: bool, opens: bool) -> Template:
+            pe = self._pe(r, c)
+            reads = [
+                self._at("west", r) if left else self._at("h", pe + -1),
+                self._at("north", c) if top else self._at("v", pe + -self.cols),
+                self._at("s", pe),
+            ]
+            if opens:
+                # The corner PE starts the fold; every other PE follows it through h/v.
+                reads.append(Operand("fold_token", 0))
+            return self._template(
+                "mac",
+                "pe",
+                pe,
+                reads,
+                [self._at("h", pe), self._at("v", pe), self._at("s", pe)],
+                bundle_start=opens,
+                actions=_MAC + (self.west_read if left else ()) + (self.north_read if top else ()),
+            )
+
+        return self._step("stream", self._rows(bottom_up=False), mac)
+
+    def os_drain_step(self) -> tuple[Loop | BlockRef, ...]:
+        def drain(r: _Affine, c: _Affine, top: bool, left: bool, opens: bool) -> Template:
+            pe = self._pe(r, c)
+            return self._template(
+                "drain",
+                "drain",
+                pe,
+                [self._at("s", pe)],
+                [self._at("out", pe)],
+                bundle_start=opens,
+                actions=self.output_write,
+            )
+
+        return self._step("drain", self._rows(bottom_up=False), drain)

@@ -4,7 +4,7 @@ analyzer/engine/ahead.py, its packing flag and the kernel's LOOP_BEGIN and LOOP_
 
 from __future__ import annotations
 
-from scripts.bug_catalogue.common import EXACT, KERNELS, PACKING, Bug
+from scripts.bug_catalogue.common import EXACT, KERNELS, PACKING, PACKING_KERNELS, Bug
 
 SYSTOLIC_LOWERING = "isa/systolic/lowering.py"
 
@@ -93,10 +93,35 @@ AHEAD_BUGS = (
     Bug(
         "ahead.queue-taking-loop-admitted",
         PACKING,
-        "        & ~_per_block(np.logical_or, queued, first, end)[nonempty]\n",
-        "        & True\n",
+        "        _per_block(np.logical_or, queued, first, end)[nonempty]\n",
+        "        False\n",
         "a loop whose block takes a queue changes the queue's ring, which ahead periods "
         "neither compare nor restore",
+        TESTS,
+    ),
+    Bug(
+        "ahead.bundle-opened-later-in-the-block-admitted",
+        PACKING,
+        "        | ((opened[nonempty] == 1) & ~opens[first[nonempty]]),\n",
+        "        ,\n",
+        "an iteration whose one bundle opens after its first instruction is not a bundle "
+        "from its first start",
+        TESTS,
+    ),
+    Bug(
+        "ahead.bundle-opened-by-a-nested-loop-admitted",
+        PACKING_KERNELS,
+        "                elif node_facts[child, 8] != BUNDLES_NONE:",
+        "                elif False:",
+        "a bundle a later block or nested loop of the iteration opens is one more bundle",
+        TESTS,
+    ),
+    Bug(
+        "ahead.nested-loop-of-several-bundles-admitted",
+        PACKING_KERNELS,
+        "        elif trips == 1 or bundles == BUNDLES_NONE:",
+        "        elif True:",
+        "a loop of several trips whose body opens a bundle opens one per trip",
         TESTS,
     ),
     Bug(
@@ -110,8 +135,8 @@ AHEAD_BUGS = (
     Bug(
         "ahead.preload-rows-shift-before-the-fold",
         SYSTOLIC_LOWERING,
-        'reads = [self._at("s", self._pe(r - 1, c)), self._at("fold_token", 0)]',
-        'reads = [self._at("s", self._pe(r - 1, c))]',
+        "                [above, token],",
+        "                [above],",
         "every PE of a preload step waits for its fold's start, so a later fold's preload "
         "repeats from its first step (the cycles are the same either way)",
         ("tests/test_ahead_periods.py::test_a_later_folds_preload_takes_ahead_periods",),

@@ -411,9 +411,9 @@ MEMO_BUGS = (
     Bug(
         "memo.affine-blocks-remembered",
         PACKING_KERNELS,
-        "if block_facts[block, 1] > block_facts[block, 0] and block_facts[block, 5] == 0:",
-        "if block_facts[block, 1] > block_facts[block, 0]:",
-        "only loops of fixed-location blocks are remembered (outer indices move affine ones)",
+        "node_facts[n, 6] > 0 and node_facts[n, 3] & outer_depths == 0:",
+        "node_facts[n, 6] > 0:",
+        "only loops whose body no index of theirs or around them moves are remembered",
         (
             SKIP_CASES + "test_memo_never_restores_a_loop_whose_addresses_an_outer_index_moves",
             *FAST,
@@ -422,9 +422,18 @@ MEMO_BUGS = (
     Bug(
         "memo.identity-shared-by-blocks",
         PACKING_KERNELS,
-        "memo[at] = block_facts[block, 0] + 1",
+        "memo[at] = nodes[n, 4] * (MAX_DEPTH + 1) + (level + 1 if moved else 0)",
         "memo[at] = 1",
-        "a memo identity names one block",
+        "a memo identity names one loop body",
+        (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops", *FAST),
+    ),
+    Bug(
+        "memo.moved-body-shared-across-depths",
+        PACKING_KERNELS,
+        "memo[at] = nodes[n, 4] * (MAX_DEPTH + 1) + (level + 1 if moved else 0)",
+        "memo[at] = nodes[n, 4] * (MAX_DEPTH + 1)",
+        "a body whose nested loops move its addresses means something at one depth only "
+        "(its coefficients name loops by depth)",
         (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops", *FAST),
     ),
     Bug(
@@ -486,8 +495,8 @@ PACKING_BUGS = (
     Bug(
         "packing.hot-path-with-chunks",
         PACKING,
-        "    if not runs:\n        # The hot path reads locations",
-        "    if True:\n        # The hot path reads locations",
+        "    if not runs:\n        # The hot paths read locations",
+        "    if True:\n        # The hot paths read locations",
         "the one-location hot path never runs with chunked locations (it ignores floors), "
         "nor where runs are kept (it marks none)",
         ("tests/test_timing_rules.py", *CHUNKS, *RUNS, *FAST),

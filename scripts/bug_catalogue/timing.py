@@ -11,6 +11,17 @@ from scripts.bug_catalogue.common import (
     Bug,
 )
 
+# The hot paths' write operands up to their WAR check: the fixed path's and the moving
+# path's, which differ in how they name the location.
+_WRITE_CHECKS = (
+    "\n                        v = write_end[loc]\n"
+    "                        if v > start:\n"
+    "                            start = v\n"
+    "                        "
+)
+_FIXED_WRITE = "loc = o_slot[a]" + _WRITE_CHECKS
+_MOVING_WRITE = "loc = hot[k]" + _WRITE_CHECKS
+
 KERNEL_BUGS = (
     Bug(
         "kernel.issue-width",
@@ -76,7 +87,15 @@ KERNEL_BUGS = (
         KERNELS,
         "v = write_end[o_slot[a]]",
         "v = write_end[o_slot[a]] - 1",
-        "RAW: a read starts no earlier than its writer's end (one-location hot path)",
+        "RAW: a read starts no earlier than its writer's end (fixed one-location hot path)",
+        RULES,
+    ),
+    Bug(
+        "kernel.raw-one-cycle-early-moving",
+        KERNELS,
+        "v = write_end[hot[k]]",
+        "v = write_end[hot[k]] - 1",
+        "RAW: a read starts no earlier than its writer's end (moving one-location hot path)",
         RULES,
     ),
     Bug(
@@ -90,20 +109,42 @@ KERNEL_BUGS = (
     Bug(
         "kernel.waw-ignored",
         KERNELS,
+        "loc = o_slot[a]\n"
         "                        v = write_end[loc]\n"
         "                        if v > start:\n"
         "                            start = v\n"
         "                        v = read_until[loc] - latency",
-        "                        v = read_until[loc] - latency",
+        "loc = o_slot[a]\n                        v = read_until[loc] - latency",
         "WAW: a write starts no earlier than the previous writer's end",
+        RULES,
+    ),
+    Bug(
+        "kernel.waw-ignored-moving",
+        KERNELS,
+        "loc = hot[k]\n"
+        "                        v = write_end[loc]\n"
+        "                        if v > start:\n"
+        "                            start = v\n"
+        "                        v = read_until[loc] - latency",
+        "loc = hot[k]\n                        v = read_until[loc] - latency",
+        "WAW: a write starts no earlier than the previous writer's end (moving hot path)",
         RULES,
     ),
     Bug(
         "kernel.war-not-edge-triggered",
         KERNELS,
-        "v = read_until[loc] - latency",
-        "v = read_until[loc] - latency + 1",
+        _FIXED_WRITE + "v = read_until[loc] - latency",
+        _FIXED_WRITE + "v = read_until[loc] - latency + 1",
         "WAR: a writer may end in the cycle after a reader's read (edge-triggered)",
+        RULES,
+    ),
+    Bug(
+        "kernel.war-not-edge-triggered-moving",
+        KERNELS,
+        _MOVING_WRITE + "v = read_until[loc] - latency",
+        _MOVING_WRITE + "v = read_until[loc] - latency + 1",
+        "WAR: a writer may end in the cycle after a reader's read (edge-triggered; moving "
+        "hot path)",
         RULES,
     ),
     Bug(
@@ -121,7 +162,15 @@ KERNEL_BUGS = (
         "                    for a in range(np.uint64(first), np.uint64(split)):",
         "read_end = start + latency\n"
         "                    for a in range(np.uint64(first), np.uint64(split)):",
-        "a read lasts `read_time` cycles (hot path)",
+        "a read lasts `read_time` cycles (fixed hot path)",
+        RULES,
+    ),
+    Bug(
+        "kernel.read-time-is-latency-moving",
+        KERNELS,
+        "read_end = start + templates[i, T_READ_TIME]\n                    for k in range(reads):",
+        "read_end = start + latency\n                    for k in range(reads):",
+        "a read lasts `read_time` cycles (moving hot path)",
         RULES,
     ),
     Bug(
@@ -136,16 +185,27 @@ KERNEL_BUGS = (
     Bug(
         "kernel.later-read-forgotten",
         KERNELS,
-        "if read_until[loc] < read_end:",
-        "if True:",
+        "loc = o_slot[a]\n                        if read_until[loc] < read_end:",
+        "loc = o_slot[a]\n                        if True:",
         "WAR waits for the latest read since the write, not the last one evaluated",
+        RULES,
+    ),
+    Bug(
+        "kernel.later-read-forgotten-moving",
+        KERNELS,
+        "loc = hot[k]\n                        if read_until[loc] < read_end:",
+        "loc = hot[k]\n                        if True:",
+        "WAR waits for the latest read since the write, not the last one evaluated (moving "
+        "hot path)",
         RULES,
     ),
     Bug(
         "kernel.write-keeps-old-reads",
         KERNELS,
-        "                        read_until[loc] = end\n",
-        "                        read_until[loc] = read_until[loc]\n",
+        "                        read_until[loc] = end\n"
+        "                elif templates[i, T_SIMPLE] == SIMPLE_MOVING:",
+        "                        read_until[loc] = read_until[loc]\n"
+        "                elif templates[i, T_SIMPLE] == SIMPLE_MOVING:",
         "none in cycles: a write ends the WAR window of the reads before it",
         RULES,
         equivalent="in cycles: a later writer waits for this write's end (WAW), which came "
