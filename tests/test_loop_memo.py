@@ -109,3 +109,34 @@ def test_a_loop_cheaper_than_a_signature_is_evaluated_without_one(budget, monkey
         full, *_ = run_kernel(packed, blocks, fast=False)
         assert fast == full
         assert (memo.entries > 0) == signed, trips
+
+
+def test_a_body_nested_loops_move_is_remembered_at_its_own_depth_only(monkeypatch):
+    # One body, two nested loops over a block whose address moves with loop depth 3: under
+    # a loop at depth 1 the address follows the inner of the two (r[0], r[1], r[2], r[0],
+    # ...); one level deeper, the outer (r[0] three times, then r[1] three times), a
+    # different stream. Both loops enter an idle machine (two layers), so the second
+    # would find the first's evolution under one identity: it must not (docs/design.md
+    # §4.8), and fast mode gives full mode's cycles on both.
+    from dataclasses import replace
+
+    from isa.program import Block, BlockRef, LayerProgram, Loop
+
+    monkeypatch.setattr(evaluate, "COMPARE_BUDGET", 1 << 30)  # every boundary compared
+    chain = instr(latency=5, reads=(op("r", 0, coefs=(0, 0, 0, 1)),))
+    chain = replace(chain, writes=(op("r", 0, coefs=(0, 0, 0, 1)),))
+    body = (Loop("inner", 2, (Loop("innermost", 3, (BlockRef(0),)),)),)
+    shallow = Loop("layer", 1, (Loop("m", 12, body),))
+    deep = Loop("layer", 1, (Loop("wrap", 1, (Loop("m", 12, body),)),))
+    prog = replace(
+        tiny_program([chain], spaces={"r": 4}),
+        blocks=(Block("chain", (chain,)),),
+        layers=(
+            LayerProgram("shallow", "test", 0, {}, shallow),
+            LayerProgram("deep", "test", 0, {}, deep),
+        ),
+    )
+    full = [r.cycles for r in Evaluation(prog, "full").run()]
+    fast = [r.cycles for r in Evaluation(prog, "fast", reuse_layers=False).run()]
+    assert fast == full
+    assert full[0] != full[1]  # the two streams differ in time

@@ -254,17 +254,20 @@ def test_a_full_queue_delays_its_own_kind_and_a_full_issue_queue_everything_behi
     assert timeline(three("issue_queue")) == [(0, 5), (5, 6), (5, 6)]
 
 
-def test_war_waits_for_the_latest_read_not_the_last_evaluated():
+@pytest.mark.parametrize("coefs", [(), (0, 1)], ids=["fixed", "moving"])
+def test_war_waits_for_the_latest_read_not_the_last_evaluated(coefs):
     # A keeps alu[0] busy until 3 (occupancy 3). B reads r0 on alu[0]: start 3, reading
     # until 4. C reads r0 on alu[1]: start 0, reading until 1, evaluated after B but an
     # earlier read. D writes r0 with latency 1 on alu[2]: end(D) >= 4, the latest read, so
-    # D starts at 3, not at 0 as it would if C's read replaced B's.
+    # D starts at 3, not at 0 as it would if C's read replaced B's. With r0 moving with
+    # the loop's index (one trip: the same location), the kernel's moving hot path runs.
+    r0 = op("r", 0, coefs=coefs)
     prog = program(
         [
             instr(occupancy=3),
-            instr(reads=(op("r", 0),), bundle_start=False),
-            instr(instance=1, reads=(op("r", 0),), bundle_start=False),
-            instr(instance=2, latency=1, writes=(op("r", 0),), bundle_start=False),
+            instr(reads=(r0,), bundle_start=False),
+            instr(instance=1, reads=(r0,), bundle_start=False),
+            instr(instance=2, latency=1, writes=(r0,), bundle_start=False),
         ]
     )
     assert timeline(prog) == [(0, 1), (3, 4), (0, 1), (3, 4)]

@@ -20,7 +20,7 @@ BUNDLES_ONE_AT_FIRST = 1  # one, opened by its first instruction; no queue
 BUNDLES_OTHER = 2  # several, or one opened later, or some instruction takes a queue
 
 # A template's `simple` column (template_row.py): which hot path of the kernel runs it.
-SIMPLE_FIXED = 1  # every operand one fixed location, the unit instance fixed
+SIMPLE_FIXED = 1  # every operand one fixed location (the unit instance may move)
 SIMPLE_MOVING = 2  # every operand one location, some moving with the loops
 
 NEVER = -(1 << 60)  # "no reader since the last write": smaller than any real time

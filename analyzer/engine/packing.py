@@ -162,13 +162,13 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     runs = _keeps_runs(chunk_shift, counts)
     if not runs:
         # The hot paths read locations and the unit alone: a template whose every operand
-        # is one location, fixed (and its instance fixed), or some moving. (It keeps no
+        # is one location, all fixed or some moving. (It keeps no
         # runs: a program that does takes the general path throughout, so the hot paths,
         # which full mode runs too, have no test for them.)
         wide = np.concatenate(([0], np.cumsum(counts != 1)))
         moving = np.concatenate(([0], np.cumsum(operand_offsets != 0)))
         ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
-        fixed = (instance_offsets == 0) & (moving[ends] == moving[starts])
+        fixed = moving[ends] == moving[starts]  # (an instance moves on either path)
         kind = np.where(fixed, SIMPLE_FIXED, SIMPLE_MOVING)
         templates[:, T_SIMPLE] = np.where(wide[ends] == wide[starts], kind, 0)
     offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
@@ -385,10 +385,9 @@ class SubtreeOps:
 def _block_facts(blocks: PackedBlocks) -> np.ndarray:
     """Per block, the row `layer_ops` takes (analyzer/engine/packing_kernels.py): first
     template, end template, instructions, work, bit mask of the loop depths its addresses
-    or unit instances use, whether some address or instance moves, the bundles it opens
-    (`BUNDLES_*`: an ahead period repeats a body of one bundle opened by its first
-    instruction, taking no queue, docs/design.md §4.11), and the front ends opening
-    bundles in it (bit f)."""
+    or unit instances use, the bundles it opens (`BUNDLES_*`: an ahead period repeats a
+    body of one bundle opened by its first instruction, taking no queue, docs/design.md
+    §4.11), and the front ends opening bundles in it (bit f)."""
     arrays = blocks.arrays
     templates = arrays.templates
     first, end = blocks.block_first[:-1], blocks.block_first[1:]
@@ -404,11 +403,9 @@ def _block_facts(blocks: PackedBlocks) -> np.ndarray:
     bits = 1 << np.arange(MAX_DEPTH, dtype=np.int64)
     depth_bits = ((arrays.offset_coefs != 0) @ bits)[arrays.operand_offset]
     mask = _per_block(np.bitwise_or, depth_bits, operands_first, operands_end)
-    affine = _per_block(np.logical_or, arrays.operand_affine > 0, operands_first, operands_end)
     # The depths the templates' unit instances move with count as the addresses' do.
     instance_bits = (arrays.offset_coefs[templates[:, T_INSTANCE_OFFSET]] != 0) @ bits
     mask |= _per_block(np.bitwise_or, instance_bits, first, end)
-    affine |= _per_block(np.logical_or, instance_bits != 0, first, end)
     opens = templates[:, T_BUNDLE_START] != 0
     queued = (templates[:, T_QUEUE] >= 0) | (templates[:, T_ISSUE_QUEUE] >= 0)
     bundles = np.zeros(len(first), dtype=np.int64)
@@ -429,7 +426,6 @@ def _block_facts(blocks: PackedBlocks) -> np.ndarray:
             instructions,
             instructions + extra,
             mask,
-            affine,
             bundles,
             _per_block(np.bitwise_or, opening, first, end),
         ),

@@ -37,10 +37,9 @@ def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_run
     addresses or unit instances use, block executions, loop nesting, instructions per
     iteration, work per iteration, the bundles one execution opens and those one
     iteration opens, as `BUNDLES_*`). Per block,
-    `block_facts[b]` = (first template, end template, instructions, work, mask, whether
-    some address or instance moves, the bundles it opens, the front ends opening bundles
-    in it as bits). Work counts one per extra location of a wide operand besides the
-    instructions.
+    `block_facts[b]` = (first template, end template, instructions, work, mask, the
+    bundles it opens, the front ends opening bundles in it as bits). Work counts one per
+    extra location of a wide operand besides the instructions.
 
     Per op: a loop's trips, instructions per iteration, the index of its matching op, its
     depth, whether it may skip as is (its body does not use its index) or translated (it
@@ -63,7 +62,7 @@ def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_run
             node_facts[n, 3] = block_facts[block, 4]
             node_facts[n, 4] = 1
             node_facts[n, 5] = 0
-            node_facts[n, 8] = block_facts[block, 6]
+            node_facts[n, 8] = block_facts[block, 5]
             continue
         size = 2
         instructions = 0
@@ -182,7 +181,7 @@ def layer_ops(root, counted, nodes, block_facts, node_facts, children, block_run
     for i in range(n_ops - 1, -1, -1):
         after[i] = after[i + 1]
         if op_block[i] >= 0:
-            after[i] |= block_facts[op_block[i], 7]
+            after[i] |= block_facts[op_block[i], 6]
     for i in range(n_ops):
         if kind[i] == LOOP_BEGIN:
             live[i] = after[live[i]]

@@ -434,7 +434,12 @@ MEMO_BUGS = (
         "memo[at] = nodes[n, 4] * (MAX_DEPTH + 1)",
         "a body whose nested loops move its addresses means something at one depth only "
         "(its coefficients name loops by depth)",
-        (_SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops", *FAST),
+        (
+            "tests/test_loop_memo.py::"
+            "test_a_body_nested_loops_move_is_remembered_at_its_own_depth_only",
+            _SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",
+            *FAST,
+        ),
     ),
     Bug(
         "reuse.key-ignores-memory-side",

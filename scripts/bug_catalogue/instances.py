@@ -51,20 +51,12 @@ INSTANCE_BUGS = (
         MOVING_RULES,
     ),
     Bug(
-        "instances.fixed-hot-path-for-a-moving-template",
-        PACKING,
-        "fixed = (instance_offsets == 0) & (moving[ends] == moving[starts])",
-        "fixed = moving[ends] == moving[starts]",
-        "the fixed hot path reads the unit column alone: only for fixed instances",
-        MOVING_RULES,
-    ),
-    Bug(
         "instances.hot-path-for-a-wide-operand",
         PACKING,
         "templates[:, T_SIMPLE] = np.where(wide[ends] == wide[starts], kind, 0)",
         "templates[:, T_SIMPLE] = kind",
         "the hot paths take one location per operand: only for operands of one location",
-        MOVING_RULES,
+        (*MOVING_RULES, "tests/test_fidelity_scalesim.py::test_cycles_match_scalesim"),
     ),
     Bug(
         "instances.loop-moving-its-instances-skippable",
@@ -73,14 +65,6 @@ INSTANCE_BUGS = (
         "pass",
         "a loop whose index moves an instance below it is index-dependent: never skipped whole",
         MOVING_RULES,
-    ),
-    Bug(
-        "instances.memo-restores-a-moved-instance",
-        PACKING,
-        "affine |= _per_block(np.logical_or, instance_bits != 0, first, end)",
-        "pass",
-        "the memo never restores a loop whose instances an outer index moves",
-        (MOVING, EXACT + "test_random_programs_fast_equals_full"),
     ),
     Bug(
         "instances.translated-despite-moving-instances",
