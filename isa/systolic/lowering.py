@@ -89,10 +89,12 @@ PORT_TENSORS = {
 }
 
 
-# Peak memory per PE of lowering and analyzing a layer: one PE's templates (a MAC, a
-# preload, a drain per block), its register locations in every state array and in the
-# fast mode's signatures. Measured after the layout move: resnet50's fc at 512x512
-# (262,144 PEs) peaked at 1.54 GB, about 5.3 KiB per PE above the interpreter's 0.15 GB.
+# Peak memory per PE of lowering and analyzing a layer: its register locations in every
+# state array and in the fast mode's signatures, and (until ad54f1c) its templates.
+# Measured when every PE had its templates: resnet50's fc at 512x512 (262,144 PEs)
+# peaked at 1.54 GB, about 5.3 KiB per PE above the interpreter's 0.15 GB. Since the
+# steps are loops, the whole of ResNet-50 there peaks at 0.45 GB through `analyze`
+# (docs/benchmarks.md §2.7): this over-estimates, and is kept until measured again.
 BYTES_PER_PE = 6 * 1024
 
 
