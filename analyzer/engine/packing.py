@@ -160,9 +160,9 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     # of the locations the templates name (Gemmini, not a systolic array's one drain).
     chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0
     runs = _keeps_runs(chunk_shift, counts)
-    if not runs:
+    if not runs and chunk_shift == 0:
         # The hot paths read locations and the unit alone: a template whose every operand
-        # is one location, all fixed or some moving. (It keeps no
+        # is one location, all fixed or some moving, never chunked. (It keeps no
         # runs: a program that does takes the general path throughout, so the hot paths,
         # which full mode runs too, have no test for them.)
         wide = np.concatenate(([0], np.cumsum(counts != 1)))

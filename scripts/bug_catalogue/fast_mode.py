@@ -500,7 +500,7 @@ PACKING_BUGS = (
     Bug(
         "packing.hot-path-with-chunks",
         PACKING,
-        "    if not runs:\n        # The hot paths read locations",
+        "    if not runs and chunk_shift == 0:\n        # The hot paths read locations",
         "    if True:\n        # The hot paths read locations",
         "the one-location hot path never runs with chunked locations (it ignores floors), "
         "nor where runs are kept (it marks none)",
