@@ -117,7 +117,7 @@ def evaluate_layer(
     mode) are written to its rows and evaluation stops after the last of them.
 
     Memo (`memo`: MemoArrays; fast mode, across calls for one program): stored evolutions
-    of loops whose body is one block of fixed-location instructions (loop_skips.py,
+    of loops whose body no index of theirs or around them moves (loop_skips.py,
     _recall_from_memo).
 
     Queues (program.queue_first: int64[n_queues + 1], ring offsets): an instruction of queue q

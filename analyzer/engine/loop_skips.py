@@ -173,8 +173,8 @@ def _recall_from_memo(
     covered by it; active front end; max_end).
 
     The memo (`memo`: MemoArrays; fast mode, across evaluate_layer's calls for one
-    program): a loop whose body is one block of fixed-location instructions (layer.memo
-    != 0 names the block) evolves the same way from the same entry signature, whatever
+    program): a loop whose body no index of it or around it moves (layer.memo != 0 names
+    the body, docs/design.md §4.8) evolves the same way from the same entry signature, whatever
     layer it is in. The first time such a loop finds its period, the entry signature, the
     signature at that boundary, the iterations done, the issue time gained and the
     instructions covered are stored (round robin over memo.keys' rows); a later loop

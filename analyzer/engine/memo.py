@@ -1,9 +1,10 @@
 """Fast mode's memo of loop evolutions, and who owns it.
 
-The kernel (analyzer/engine/kernels.py, evaluate_layer) remembers how a loop of
-fixed-location instructions evolved from an entry state, so a later loop instance entering
-in the same state, in the same layer or a later one, takes the stored result instead of
-evaluating it again. Entries name a loop by its block's first template, so they mean
+The kernel (analyzer/engine/kernels.py, evaluate_layer) remembers how a loop whose body
+no index of it or around it moves evolved from an entry state, so a later loop instance
+entering in the same state, in the same layer or a later one, takes the stored result
+instead of evaluating it again. Entries name a loop by its body's number in
+PackedBlocks.body_ids (and its depth where nested loops move its addresses), so they mean
 something only for the program they were filled with: a LoopMemo belongs to one
 PackedBlocks, and run_kernel refuses it for another.
 

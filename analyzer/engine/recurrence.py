@@ -222,11 +222,6 @@ class CriticalCycles:
         first = self.blocks.block_first[executed]
         lengths = self.blocks.block_first[executed + 1] - first
         template = _ranges(first, lengths)
-        if len(template) == 0:
-            return None
-        opens = rows[template, T_BUNDLE_START]
-        if not opens[0] or opens.sum() != 1:
-            return None
         at = np.repeat(index, lengths, axis=0)  # each instruction's loop indices
         # A coefficient of depth `depth` or outside moves across the loop's iterations (or
         # its visits): left out. One of a nested loop's is fixed once unrolled.
