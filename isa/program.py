@@ -341,6 +341,36 @@ def _count(
     return count
 
 
+def block_runs(layers: tuple[LayerProgram, ...], n_blocks: int) -> list[int]:
+    """How many times each block runs over one execution of every layer in `layers`.
+    Shared subtrees (isa/sharing.py) are walked once: each distinct loop's executions
+    are summed over its parents, parents first (the reverse of a depth-first post-order)."""
+    order: list[Loop] = []
+    seen: set[int] = set()
+
+    def visit(loop: Loop) -> None:
+        seen.add(id(loop))
+        for child in loop.body:
+            if isinstance(child, Loop) and id(child) not in seen:
+                visit(child)
+        order.append(loop)
+
+    executions: dict[int, int] = {}
+    for layer in layers:
+        if id(layer.root) not in seen:
+            visit(layer.root)
+        executions[id(layer.root)] = executions.get(id(layer.root), 0) + 1
+    runs = [0] * n_blocks
+    for loop in reversed(order):
+        trips = executions.get(id(loop), 0) * loop.trips
+        for child in loop.body:
+            if isinstance(child, BlockRef):
+                runs[child.block] += trips
+            else:
+                executions[id(child)] = executions.get(id(child), 0) + trips
+    return runs
+
+
 class SubtreeCounts:
     """Instructions and block executions of a program's subtrees, each shared subtree
     (isa/sharing.py) counted once: Gemmini's ResNet-50 at batch 4 has 2,101 distinct

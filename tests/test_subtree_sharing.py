@@ -24,6 +24,7 @@ from isa.program import (
     Loop,
     Program,
     SubtreeCounts,
+    block_runs,
     count_instructions,
 )
 from isa.sharing import SubtreeSharing
@@ -316,6 +317,7 @@ def test_packing_shared_random_trees_gives_the_plain_walks_ops(roots):
     program = program_of(*(sharing.share(_valid(root)) for root in roots))
     blocks = pack_blocks(program)
     subtrees = SubtreeOps(blocks)
+    total = np.zeros(len(program.blocks), dtype=np.int64)
     for layer in program.layers:
         packed = pack_layer(layer, program, blocks, subtrees)
         expected = expected_ops(program, layer.root)
@@ -324,6 +326,10 @@ def test_packing_shared_random_trees_gives_the_plain_walks_ops(roots):
         # NumPy's own int64 dtype object: the bounds' np.add.at runs 30x slower on an
         # array whose dtype object Numba made (analyzer/engine/packing_kernels.py).
         assert packed.block_runs.dtype is np.dtype(np.int64)
+        total += packed.block_runs
+    # Packing's choices weigh operands by the runs over all layers, walked once per
+    # shared subtree (isa.program.block_runs).
+    assert block_runs(program.layers, len(program.blocks)) == total.tolist()
 
 
 def test_the_gemmini_lowering_shares_its_equal_subtrees():

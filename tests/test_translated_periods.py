@@ -271,8 +271,8 @@ def _translating_programs_fast_equals_full(tally, program):
 # translated periods are compared and restored both run by run and location by location.
 RUNS = {
     "as-packed": packing._keeps_runs,
-    "kept": lambda chunk_shift, counts: True,
-    "not-kept": lambda chunk_shift, counts: False,
+    "kept": lambda chunk_shift, counts, named: True,
+    "not-kept": lambda chunk_shift, counts, named: False,
 }
 
 

@@ -49,6 +49,7 @@ from isa.program import (
     Operand,
     Program,
     Template,
+    block_runs,
 )
 from isa.validation import check_program
 
@@ -97,12 +98,39 @@ class PackedLayer:
     block_runs: np.ndarray
 
 
-def _keeps_runs(chunk_shift: int, counts: np.ndarray) -> bool:
+def _keeps_runs(chunk_shift: int, counts: np.ndarray, named: np.ndarray) -> bool:
     """Whether fast mode keeps the locations' runs (analyzer/engine/signatures.py,
     `_run_end`): one run per operand rather than per location pays where operands of
-    several locations carry most of the locations named (Gemmini's rows); a systolic
-    array's one-location operands would only pay for the marking. The tests force either."""
-    return chunk_shift > 0 or 2 * int(counts[counts > 1].sum()) >= int(counts.sum()) > 0
+    several locations carry most of the locations the layers name (Gemmini's rows); a
+    systolic array's one-location operands would only pay for the marking. `named`: the
+    locations each operand names over the layers (_named_locations). The tests force
+    either."""
+    return chunk_shift > 0 or _mostly_ranges(counts, named)
+
+
+def _mostly_ranges(counts: np.ndarray, named: np.ndarray) -> bool:
+    """Whether operands of several locations name at least half of the locations the layers
+    name."""
+    return 2 * float(named[counts > 1].sum()) >= float(named.sum()) > 0
+
+
+def _named_locations(program: Program, block_first: list[int], counts: np.ndarray) -> np.ndarray:
+    """float64 per operand: the locations it names over one execution of every layer (its
+    count times its block's runs), or its count alone where no layer runs any block. A
+    systolic step is a loop over its PEs, so a PE's one-location operands are named
+    R x C times for a fold's one wide read: weighing templates once would chunk a
+    32x32 os program and send every PE instruction down the general path."""
+    runs = np.array(block_runs(program.layers, len(program.blocks)), dtype=np.float64)
+    if not runs.any():
+        runs[:] = 1.0
+    templates_per_block = np.diff(np.array(block_first, dtype=np.int64))
+    operands_per_template = np.fromiter(
+        (len(template.operands()) for block in program.blocks for template in block.templates),
+        dtype=np.int64,
+        count=int(templates_per_block.sum()),
+    )
+    per_template = np.repeat(runs, templates_per_block)
+    return counts * np.repeat(per_template, operands_per_template)
 
 
 def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
@@ -155,11 +183,14 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     location = first_of_space + np.fromiter(map(_BASE, operands), dtype=np.int64, count=n)
     counts = np.fromiter(map(_COUNT, operands), dtype=np.int64, count=n)
     operand_offsets = _numbered(list(map(_COEFS, operands)), offset_of, offset_of_coefs)
-    wide = int(counts[counts >= CHUNKED_SPAN].sum())
-    # Chunks cost the one-location hot path a little: only where wide operands carry most
-    # of the locations the templates name (Gemmini, not a systolic array's one drain).
-    chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0
-    runs = _keeps_runs(chunk_shift, counts)
+    named = _named_locations(program, block_first, counts)
+    # Chunks would keep a one-location program off the hot paths: only where ranges name
+    # most locations (Gemmini's rows, whose fast mode then passes whole signature chunks
+    # by their bounds, signatures.py) and some are wide; not for a systolic array's fold
+    # reads.
+    wide = bool((counts >= CHUNKED_SPAN).any())
+    chunk_shift = CHUNK_SHIFT if wide and _mostly_ranges(counts, named) else 0
+    runs = _keeps_runs(chunk_shift, counts, named)
     if not runs and chunk_shift == 0:
         # The hot paths read locations and the unit alone: a template whose every operand
         # is one location, all fixed or some moving, never chunked. (It keeps no

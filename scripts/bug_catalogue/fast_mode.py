@@ -14,6 +14,7 @@ from scripts.bug_catalogue.common import (
     LOOP_SKIPS,
     PACKING,
     PACKING_KERNELS,
+    PROGRAM,
     RULES,
     RUNS,
     SHARING,
@@ -23,6 +24,8 @@ from scripts.bug_catalogue.common import (
     TRANSLATED_PERIODS,
     Bug,
 )
+
+PACKING_CHOICES = "tests/test_packing_choices.py"
 
 # The sparse layout, as a property of the encoding and end to end on a chunked program.
 _SHARING_TESTS = "tests/test_subtree_sharing.py"
@@ -507,17 +510,39 @@ PACKING_BUGS = (
         ("tests/test_timing_rules.py", *CHUNKS, *RUNS, *FAST),
     ),
     Bug(
-        "packing.chunks-when-wide-is-most",
+        "packing.chunks-where-any-operand-is-wide",
         PACKING,
-        "chunk_shift = CHUNK_SHIFT if 2 * wide >= int(counts.sum()) > 0 else 0",
-        "chunk_shift = CHUNK_SHIFT if wide >= int(counts.sum()) > 0 else 0",
-        "chunks where wide operands carry at least half the locations (cycles are the same "
-        "either way; the translated-trail test asserts its program is chunked)",
+        "chunk_shift = CHUNK_SHIFT if wide and _mostly_ranges(counts, named) else 0",
+        "chunk_shift = CHUNK_SHIFT if wide else 0",
+        "chunks only where ranges name most locations the layers name (cycles are the same "
+        "either way; the packing-choice tests pin a systolic os array unchunked)",
+        (PACKING_CHOICES, *CHUNKS, *FAST),
+    ),
+    Bug(
+        "packing.chunks-where-nothing-is-wide",
+        PACKING,
+        "chunk_shift = CHUNK_SHIFT if wide and _mostly_ranges(counts, named) else 0",
+        "chunk_shift = CHUNK_SHIFT if _mostly_ranges(counts, named) else 0",
+        "chunks only where some operand is wide",
+        (PACKING_CHOICES, *CHUNKS, *FAST),
+    ),
+    Bug(
+        "packing.operands-weighed-once",
+        PACKING,
+        "    if not runs.any():\n        runs[:] = 1.0",
+        "    if True:\n        runs[:] = 1.0",
+        "packing's choices weigh each operand by how often the layers run its block",
+        (PACKING_CHOICES,),
+    ),
+    Bug(
+        "packing.block-runs-without-trips",
+        PROGRAM,
+        "trips = executions.get(id(loop), 0) * loop.trips",
+        "trips = executions.get(id(loop), 0)",
+        "a block's runs multiply the trips of every loop around it",
         (
-            "tests/test_translated_periods.py::"
-            "test_a_translated_skip_restores_a_trail_written_through_chunk_floors",
-            *CHUNKS,
-            *FAST,
+            _SHARED + "test_packing_shared_random_trees_gives_the_plain_walks_ops",
+            PACKING_CHOICES,
         ),
     ),
     Bug(
