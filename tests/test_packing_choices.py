@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer.engine.layout import SIMPLE_FIXED, SIMPLE_MOVING
+from analyzer.engine.layout import SIMPLE_FIXED, SIMPLE_MOVING, SIMPLE_SHARED
 from analyzer.engine.packing import pack_blocks
 from analyzer.engine.template_row import T_SIMPLE
 from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program, Template
@@ -68,8 +68,27 @@ def test_a_systolic_os_array_runs_its_pes_on_the_hot_paths():
         if template.unit == "pe"
     ]
     simple = packed.arrays.templates[pe_rows, T_SIMPLE]
-    assert set(simple.tolist()) <= {SIMPLE_FIXED, SIMPLE_MOVING}
-    assert (simple == SIMPLE_MOVING).any()
+    assert set(simple.tolist()) <= {SIMPLE_FIXED, SIMPLE_MOVING, SIMPLE_SHARED}
+    # Most MACs' registers move as their PE does: one offset for all, the shifted hot path
+    # (a row's first PE reads its row's port, which moves otherwise).
+    templates = [t for block in program.blocks for t in block.templates]
+    macs = [k for k in pe_rows if templates[k].opcode == "mac"]
+    assert 2 * int((packed.arrays.templates[macs, T_SIMPLE] == SIMPLE_SHARED).sum()) > len(macs)
+
+
+def test_a_template_shifts_only_if_every_operand_moves_as_its_instance():
+    # A systolic preload reads the fold token, which stays put: the moving path.
+    program = lower_model("systolic", {"rows": "8", "cols": "8", "dataflow": "ws"}, "tc_resnet8")
+    packed = pack_blocks(program)
+    templates = [t for block in program.blocks for t in block.templates]
+    kinds: dict[tuple[str, bool], set[int]] = {}
+    for t, kind in zip(templates, packed.arrays.templates[:, T_SIMPLE].tolist(), strict=True):
+        if t.unit == "pe":
+            token = any(op.space == "fold_token" for op in t.operands())
+            kinds.setdefault((t.opcode, token), set()).add(kind)
+    assert SIMPLE_MOVING in kinds[("preload", True)]
+    assert SIMPLE_SHARED not in kinds[("preload", True)]
+    assert SIMPLE_SHARED in kinds[("mac", False)]
 
 
 def test_gemmini_keeps_chunks_and_runs():

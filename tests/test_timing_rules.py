@@ -46,13 +46,16 @@ def test_war_is_edge_triggered():
     assert timeline(prog)[2] == (3, 4)
 
 
-def test_war_with_a_streamed_read_and_a_long_latency_writer():
+@pytest.mark.parametrize("coefs", [(), (0, 1)], ids=["fixed", "moving"])
+def test_war_with_a_streamed_read_and_a_long_latency_writer(coefs):
     # B reads r1 for 6 cycles from 0 (read_time 6). C writes r1 with latency 4 and has no
-    # other constraint: end(C) >= 0 + 6, so start(C) = 2.
+    # other constraint: end(C) >= 0 + 6, so start(C) = 2. With r1 moving with the loop's
+    # index (one trip: the same location), the kernel's moving hot path runs.
+    r1 = op("r", 1, coefs=coefs)
     prog = program(
         [
-            instr(instance=1, read_time=6, reads=(op("r", 1),)),
-            instr(instance=2, latency=4, writes=(op("r", 1),), bundle_start=False),
+            instr(instance=1, read_time=6, reads=(r1,)),
+            instr(instance=2, latency=4, writes=(r1,), bundle_start=False),
         ]
     )
     assert timeline(prog) == [(0, 1), (2, 6)]

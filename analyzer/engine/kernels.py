@@ -51,6 +51,7 @@ from analyzer.engine.layout import (
     NEVER,
     SIMPLE_FIXED,
     SIMPLE_MOVING,
+    SIMPLE_SHARED,
 )
 from analyzer.engine.loop_kernels import _offset_steps
 from analyzer.engine.loop_skips import (
@@ -139,13 +140,13 @@ def evaluate_layer(
     op_translate, op_ahead = layer.translate, layer.ahead
     templates = program.templates
     o_location = program.operand_location
-    # The same ids as uint64, without a copy: the fixed hot path's index, never negative,
-    # so Numba leaves out the wraparound check.
-    o_slot = o_location.view(np.uint64)
     o_count, o_track = program.operand_count, program.operand_track
     o_offset = program.operand_offset
     queue_first, chunk_shift = program.queue_first, program.chunk_shift
     n_units, n_locations, min_latency = program.n_units, program.n_locations, program.min_latency
+    # The hot path indexes with uint64, so Numba leaves out the wraparound check, and a
+    # location that drifted below zero wraps above every slot: one comparison checks both.
+    n_slots = np.uint64(n_locations)
     # Front ends (docs/design.md §3.2): their state in `frontend`; the one issuing now
     # (`active`) in the locals below, written back (_save_frontend) before fast mode reads
     # or restores the state, and read again after.
@@ -254,8 +255,10 @@ def evaluate_layer(
                 start = issue + frontend_delay
                 unit = templates[i, T_UNIT]
                 moves = templates[i, T_INSTANCE_OFFSET]
+                moved_by = 0
                 if moves != 0:
-                    unit += offset[np.uint64(moves)]
+                    moved_by = offset[np.uint64(moves)]
+                    unit += moved_by
                     if unit < 0 or unit >= n_units:
                         raise IndexError(_ADDRESS_DRIFT)
                 u = np.uint64(unit)
@@ -270,15 +273,23 @@ def evaluate_layer(
                 first = templates[i, T_OPERANDS_FIRST]
                 split = templates[i, T_READS_END]
                 last = templates[i, T_WRITES_END]
-                if templates[i, T_SIMPLE] == SIMPLE_FIXED:
-                    # Hot path: single fixed locations; never with chunked locations
-                    # (analyzer/engine/packing.py).
+                simple = templates[i, T_SIMPLE]
+                if simple == SIMPLE_FIXED or simple == SIMPLE_SHARED:
+                    # Hot path: single locations, fixed or all moved by the unit instance's
+                    # offset (each systolic MAC), one add and no lookup per operand; never
+                    # with chunked locations (analyzer/engine/packing.py).
+                    shift = moved_by if simple == SIMPLE_SHARED else 0
                     for a in range(np.uint64(first), np.uint64(split)):
-                        v = write_end[o_slot[a]]
+                        loc = np.uint64(o_location[a] + shift)
+                        if loc >= n_slots:
+                            raise IndexError(_ADDRESS_DRIFT)
+                        v = write_end[loc]
                         if v > start:
                             start = v
                     for a in range(np.uint64(split), np.uint64(last)):
-                        loc = o_slot[a]
+                        loc = np.uint64(o_location[a] + shift)
+                        if loc >= n_slots:
+                            raise IndexError(_ADDRESS_DRIFT)
                         v = write_end[loc]
                         if v > start:
                             start = v
@@ -288,14 +299,14 @@ def evaluate_layer(
                     end = start + latency
                     read_end = start + templates[i, T_READ_TIME]
                     for a in range(np.uint64(first), np.uint64(split)):
-                        loc = o_slot[a]
+                        loc = np.uint64(o_location[a] + shift)
                         if read_until[loc] < read_end:
                             read_until[loc] = read_end
                     for a in range(np.uint64(split), np.uint64(last)):
-                        loc = o_slot[a]
+                        loc = np.uint64(o_location[a] + shift)
                         write_end[loc] = end
                         read_until[loc] = end
-                elif templates[i, T_SIMPLE] == SIMPLE_MOVING:
+                elif simple == SIMPLE_MOVING:
                     # The same for single locations that move with the loops (every
                     # systolic PE instruction): each moved once, into `hot`.
                     k = np.uint64(0)

@@ -26,6 +26,7 @@ from analyzer.engine.layout import (
     SIG_CHUNK_SHIFT,
     SIMPLE_FIXED,
     SIMPLE_MOVING,
+    SIMPLE_SHARED,
 )
 from analyzer.engine.template_row import (
     T_BUNDLE_START,
@@ -200,7 +201,11 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
         moving = np.concatenate(([0], np.cumsum(operand_offsets != 0)))
         ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
         fixed = moving[ends] == moving[starts]  # (an instance moves on either path)
-        kind = np.where(fixed, SIMPLE_FIXED, SIMPLE_MOVING)
+        instance_offset = templates[:, T_INSTANCE_OFFSET]
+        apart = operand_offsets != np.repeat(instance_offset, ends - starts)
+        apart = np.concatenate(([0], np.cumsum(apart)))
+        shared = (apart[ends] == apart[starts]) & (instance_offset != 0)
+        kind = np.where(fixed, SIMPLE_FIXED, np.where(shared, SIMPLE_SHARED, SIMPLE_MOVING))
         templates[:, T_SIMPLE] = np.where(wide[ends] == wide[starts], kind, 0)
     offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
     # Reads of a space some template writes keep their read times (WAR).

@@ -527,6 +527,15 @@ PACKING_BUGS = (
         (PACKING_CHOICES, *CHUNKS, *FAST),
     ),
     Bug(
+        "packing.shifted-with-fixed-operands",
+        PACKING,
+        "shared = (apart[ends] == apart[starts]) & (instance_offset != 0)",
+        "shared = instance_offset != 0",
+        "the shifted hot path takes a template only where every operand moves as its unit "
+        "instance does (a systolic preload's fold token does not)",
+        (PACKING_CHOICES, "tests/test_fidelity_scalesim.py::test_cycles_match_scalesim"),
+    ),
+    Bug(
         "packing.operands-weighed-once",
         PACKING,
         "    if not runs.any():\n        runs[:] = 1.0",

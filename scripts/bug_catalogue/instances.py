@@ -29,7 +29,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.kernel-ignores-the-offset",
         KERNELS,
-        "unit += offset[np.uint64(moves)]",
+        "unit += moved_by",
         "unit += 0",
         "a moving template runs on its base instance plus its coefficients times the indices",
         MOVING_RULES,

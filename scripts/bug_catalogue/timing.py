@@ -19,11 +19,17 @@ _WRITE_CHECKS = (
     "                            start = v\n"
     "                        "
 )
-_FIXED_WRITE = "loc = o_slot[a]" + _WRITE_CHECKS
+_SHIFTED_LOCATION = (
+    "loc = np.uint64(o_location[a] + shift)\n"
+    "                        if loc >= n_slots:\n"
+    "                            raise IndexError(_ADDRESS_DRIFT)"
+)
+_SHIFTED_WRITE = _SHIFTED_LOCATION + _WRITE_CHECKS
 _MOVING_WRITE = "loc = hot[k]" + _WRITE_CHECKS
 
-# The moving hot path runs the systolic array's PE instructions (one-location operands
-# that move with the loops); the random programs keep runs, so take the general path.
+# The hot paths run the systolic array's PE instructions (one-location operands that move
+# with the loops: the shifted path where they move as the PE does, the moving path
+# otherwise); the random programs keep runs, so take the general path.
 MOVING_PATH = (*RULES, "tests/test_fidelity_scalesim.py::test_cycles_match_scalesim")
 
 KERNEL_BUGS = (
@@ -89,10 +95,24 @@ KERNEL_BUGS = (
     Bug(
         "kernel.raw-one-cycle-early",
         KERNELS,
-        "v = write_end[o_slot[a]]",
-        "v = write_end[o_slot[a]] - 1",
-        "RAW: a read starts no earlier than its writer's end (fixed one-location hot path)",
-        RULES,
+        _SHIFTED_LOCATION + "\n                        v = write_end[loc]\n"
+        "                        if v > start:\n"
+        "                            start = v\n"
+        "                    for a in range(np.uint64(split), np.uint64(last)):",
+        _SHIFTED_LOCATION + "\n                        v = write_end[loc] - 1\n"
+        "                        if v > start:\n"
+        "                            start = v\n"
+        "                    for a in range(np.uint64(split), np.uint64(last)):",
+        "RAW: a read starts no earlier than its writer's end (fixed or shifted hot path)",
+        MOVING_PATH,
+    ),
+    Bug(
+        "kernel.shifted-path-unshifted",
+        KERNELS,
+        "shift = moved_by if simple == SIMPLE_SHARED else 0",
+        "shift = 0",
+        "a PE's operands move with it: the shifted hot path adds the instance's offset",
+        MOVING_PATH,
     ),
     Bug(
         "kernel.raw-one-cycle-early-moving",
@@ -113,14 +133,10 @@ KERNEL_BUGS = (
     Bug(
         "kernel.waw-ignored",
         KERNELS,
-        "loc = o_slot[a]\n"
-        "                        v = write_end[loc]\n"
-        "                        if v > start:\n"
-        "                            start = v\n"
-        "                        v = read_until[loc] - latency",
-        "loc = o_slot[a]\n                        v = read_until[loc] - latency",
-        "WAW: a write starts no earlier than the previous writer's end",
-        RULES,
+        _SHIFTED_WRITE + "v = read_until[loc] - latency",
+        _SHIFTED_LOCATION + "\n                        v = read_until[loc] - latency",
+        "WAW: a write starts no earlier than the previous writer's end (fixed or shifted hot path)",
+        MOVING_PATH,
     ),
     Bug(
         "kernel.waw-ignored-moving",
@@ -137,10 +153,11 @@ KERNEL_BUGS = (
     Bug(
         "kernel.war-not-edge-triggered",
         KERNELS,
-        _FIXED_WRITE + "v = read_until[loc] - latency",
-        _FIXED_WRITE + "v = read_until[loc] - latency + 1",
-        "WAR: a writer may end in the cycle after a reader's read (edge-triggered)",
-        RULES,
+        _SHIFTED_WRITE + "v = read_until[loc] - latency",
+        _SHIFTED_WRITE + "v = read_until[loc] - latency + 1",
+        "WAR: a writer may end in the cycle after a reader's read (edge-triggered; fixed or "
+        "shifted hot path)",
+        MOVING_PATH,
     ),
     Bug(
         "kernel.war-not-edge-triggered-moving",
@@ -175,7 +192,10 @@ KERNEL_BUGS = (
         "read_end = start + templates[i, T_READ_TIME]\n                    for k in range(reads):",
         "read_end = start + latency\n                    for k in range(reads):",
         "a read lasts `read_time` cycles (moving hot path)",
-        MOVING_PATH,
+        (
+            "tests/test_timing_rules.py::test_war_with_a_streamed_read_and_a_long_latency_writer",
+            *MOVING_PATH,
+        ),
     ),
     Bug(
         "kernel.read-time-ignored",
@@ -189,10 +209,12 @@ KERNEL_BUGS = (
     Bug(
         "kernel.later-read-forgotten",
         KERNELS,
-        "loc = o_slot[a]\n                        if read_until[loc] < read_end:",
-        "loc = o_slot[a]\n                        if True:",
-        "WAR waits for the latest read since the write, not the last one evaluated",
-        RULES,
+        "loc = np.uint64(o_location[a] + shift)\n"
+        "                        if read_until[loc] < read_end:",
+        "loc = np.uint64(o_location[a] + shift)\n                        if True:",
+        "WAR waits for the latest read since the write, not the last one evaluated (fixed or "
+        "shifted hot path)",
+        MOVING_PATH,
     ),
     Bug(
         "kernel.later-read-forgotten-moving",
@@ -207,9 +229,9 @@ KERNEL_BUGS = (
         "kernel.write-keeps-old-reads",
         KERNELS,
         "                        read_until[loc] = end\n"
-        "                elif templates[i, T_SIMPLE] == SIMPLE_MOVING:",
+        "                elif simple == SIMPLE_MOVING:",
         "                        read_until[loc] = read_until[loc]\n"
-        "                elif templates[i, T_SIMPLE] == SIMPLE_MOVING:",
+        "                elif simple == SIMPLE_MOVING:",
         "none in cycles: a write ends the WAR window of the reads before it",
         RULES,
         equivalent="in cycles: a later writer waits for this write's end (WAW), which came "
