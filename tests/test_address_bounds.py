@@ -135,11 +135,27 @@ def test_an_address_drifting_outside_the_locations_stops_the_kernel():
     # no longer match the program (a step of 7 where the program says 2), r[2 + 7i:+3]
     # reaches r[16:19] at i = 2, and the kernel refuses instead of writing past r[15].
     prog = program([instr(writes=(op("r", 2, count=3, coefs=(0, 2)),))], trips=3)
+    _assert_drift_stops_the_kernel(prog, 3, lambda coefs: coefs * 7 // 2)
+
+
+def test_an_address_drifting_below_zero_stops_the_shifted_hot_path():
+    # The same on the hot path that moves a one-location operand by its unit instance's
+    # offset (a systolic MAC's): alu[7 - i] writes r[2 - i]. Given a step of -3, r[2 - 3i]
+    # is r[-1] at i = 1, while alu[4] is still a unit: the location's own check refuses.
+    prog = program(
+        [replace(instr(instance=7, writes=(op("r", 2, coefs=(0, -1)),)), instance_coefs=(0, -1))],
+        trips=3,
+        units={"alu": 8},
+    )
+    _assert_drift_stops_the_kernel(prog, 1, lambda coefs: coefs * 3)
+
+
+def _assert_drift_stops_the_kernel(prog, cycles, drift):
     evaluation = Evaluation(prog, "full")
     arrays = evaluation.blocks.arrays
-    assert evaluate_program(prog, "full")[0].cycles == 3
+    assert evaluate_program(prog, "full")[0].cycles == cycles
     drifted = replace(
-        evaluation.blocks, arrays=arrays._replace(offset_coefs=arrays.offset_coefs * 7 // 2)
+        evaluation.blocks, arrays=arrays._replace(offset_coefs=drift(arrays.offset_coefs))
     )
     packed = pack_layer(prog.layers[0], prog, drifted)
     with pytest.raises(IndexError, match="address or unit instance left the machine"):

@@ -46,6 +46,21 @@ def test_war_is_edge_triggered():
     assert timeline(prog)[2] == (3, 4)
 
 
+def test_a_pe_instruction_moves_its_operands_with_its_instance():
+    # Trip i: X on alu[i] writes r[i] (latency 3), Y on alu[4 + i] reads r[i]; the
+    # operands move as the instances do (the kernel's shifted hot path). Every bundle
+    # issues at 0 (width 64): the X start at 0 on their own units and locations, each Y at
+    # its X's end, 3. Were the locations not moved, X_1 would write r[0] after X_0 (WAW)
+    # and after Y_0's read, and the trips would queue.
+    x = replace(instr(latency=3, writes=(op("r", 0, coefs=(0, 1)),)), instance_coefs=(0, 1))
+    y = replace(
+        instr(instance=4, reads=(op("r", 0, coefs=(0, 1)),), bundle_start=False),
+        instance_coefs=(0, 1),
+    )
+    prog = program([x, y], trips=3, units={"alu": 8})
+    assert timeline(prog) == [(0, 3), (3, 4)] * 3
+
+
 @pytest.mark.parametrize("coefs", [(), (0, 1)], ids=["fixed", "moving"])
 def test_war_with_a_streamed_read_and_a_long_latency_writer(coefs):
     # B reads r1 for 6 cycles from 0 (read_time 6). C writes r1 with latency 4 and has no

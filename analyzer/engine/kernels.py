@@ -307,8 +307,9 @@ def evaluate_layer(
                         write_end[loc] = end
                         read_until[loc] = end
                 elif simple == SIMPLE_MOVING:
-                    # The same for single locations that move with the loops (every
-                    # systolic PE instruction): each moved once, into `hot`.
+                    # The same for single locations that move otherwise (a systolic
+                    # preload, which also reads the fixed fold token): each operand's own
+                    # offset looked up once, the location kept in `hot`.
                     k = np.uint64(0)
                     for a in range(np.uint64(first), np.uint64(last)):
                         loc = o_location[a] + offset[np.uint64(o_offset[a])]
@@ -473,9 +474,9 @@ def evaluate_layer(
                             uniform = a >= split and a < last
                             _mark_runs(run_start, lo, lo + o_count[a], n_locations, uniform)
                 if templates[i, T_SIMPLE] and last < templates[i, T_MARKS_END]:
-                    # Marks of a simple template, one fixed location each (here, not in its
-                    # branch above: the systolic array's full evaluation, which has none,
-                    # measured 6-9% slower with them there).
+                    # Marks of a simple template, one location each, fixed or moving (here,
+                    # not in its branch above: the systolic array's full evaluation, which
+                    # has none, measured 6-9% slower with them there).
                     marks_split = templates[i, T_READ_MARKS_END]
                     for a in range(last, templates[i, T_MARKS_END]):
                         loc = o_location[a] + offset[o_offset[a]]

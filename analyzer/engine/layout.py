@@ -21,7 +21,7 @@ BUNDLES_OTHER = 2  # several, or one opened later, or some instruction takes a q
 
 # A template's `simple` column (template_row.py): which hot path of the kernel runs it.
 SIMPLE_FIXED = 1  # every operand one fixed location (the unit instance may move)
-SIMPLE_MOVING = 2  # every operand one location, some moving with the loops
+SIMPLE_MOVING = 2  # every operand one location, some moving, not all as the instance does
 # Every operand one location moving with the loops as the unit instance does (one offset
 # for all: a systolic PE's registers and the PE itself).
 SIMPLE_SHARED = 3

@@ -54,9 +54,10 @@ from isa.program import (
 )
 from isa.validation import check_program
 
-# Locations come in chunks of 2**CHUNK_SHIFT when operands spanning at least CHUNKED_SPAN
-# of them dominate (Gemmini's multi-block mvins span thousands of rows): a range then costs
-# a few chunks plus its ragged ends instead of one step per location (analyzer/engine/kernels.py).
+# Locations come in chunks of 2**CHUNK_SHIFT where wide operands, of at least CHUNKED_SPAN
+# of them, call for it (the rule: docs/design.md §3.7; Gemmini's multi-block mvins span
+# thousands of rows): a range then costs a few chunks plus its ragged ends instead of one
+# step per location (analyzer/engine/kernels.py).
 # The same size as the signature's chunks, so that a chunk's bounds can pass over a
 # signature chunk and a restore rewrite whole state chunks (signatures.py).
 CHUNK_SHIFT = SIG_CHUNK_SHIFT
@@ -115,23 +116,21 @@ def _mostly_ranges(counts: np.ndarray, named: np.ndarray) -> bool:
     return 2 * float(named[counts > 1].sum()) >= float(named.sum()) > 0
 
 
-def _named_locations(program: Program, block_first: list[int], counts: np.ndarray) -> np.ndarray:
+def _named_locations(
+    program: Program, block_first: list[int], templates: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
     """float64 per operand: the locations it names over one execution of every layer (its
-    count times its block's runs), or its count alone where no layer runs any block. A
+    count times its block's runs), or its count alone where the layers run no block. A
     systolic step is a loop over its PEs, so a PE's one-location operands are named
     R x C times for a fold's one wide read: weighing templates once would chunk a
-    32x32 os program and send every PE instruction down the general path."""
+    32x32 os program and send every PE instruction down the general path.
+    `templates`: the template rows (template_rows)."""
     runs = np.array(block_runs(program.layers, len(program.blocks)), dtype=np.float64)
     if not runs.any():
         runs[:] = 1.0
-    templates_per_block = np.diff(np.array(block_first, dtype=np.int64))
-    operands_per_template = np.fromiter(
-        (len(template.operands()) for block in program.blocks for template in block.templates),
-        dtype=np.int64,
-        count=int(templates_per_block.sum()),
-    )
-    per_template = np.repeat(runs, templates_per_block)
-    return counts * np.repeat(per_template, operands_per_template)
+    per_template = np.repeat(runs, np.diff(np.array(block_first, dtype=np.int64)))
+    operands = templates[:, T_MARKS_END] - templates[:, T_OPERANDS_FIRST]
+    return counts * np.repeat(per_template, operands)
 
 
 def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
@@ -184,29 +183,30 @@ def pack_blocks(program: Program, checked: bool = False) -> PackedBlocks:
     location = first_of_space + np.fromiter(map(_BASE, operands), dtype=np.int64, count=n)
     counts = np.fromiter(map(_COUNT, operands), dtype=np.int64, count=n)
     operand_offsets = _numbered(list(map(_COEFS, operands)), offset_of, offset_of_coefs)
-    named = _named_locations(program, block_first, counts)
-    # Chunks would keep a one-location program off the hot paths: only where ranges name
-    # most locations (Gemmini's rows, whose fast mode then passes whole signature chunks
-    # by their bounds, signatures.py) and some are wide; not for a systolic array's fold
-    # reads.
-    wide = bool((counts >= CHUNKED_SPAN).any())
-    chunk_shift = CHUNK_SHIFT if wide and _mostly_ranges(counts, named) else 0
+    named = _named_locations(program, block_first, templates, counts)
+    # Chunks would keep a one-location program off the hot paths (docs/design.md §3.7):
+    # only where ranges name most locations (Gemmini's rows) and some are wide; not for a
+    # systolic array's fold reads.
+    any_wide = bool((counts >= CHUNKED_SPAN).any())
+    chunk_shift = CHUNK_SHIFT if any_wide and _mostly_ranges(counts, named) else 0
     runs = _keeps_runs(chunk_shift, counts, named)
     if not runs and chunk_shift == 0:
         # The hot paths read locations and the unit alone: a template whose every operand
-        # is one location, all fixed or some moving, never chunked. (It keeps no
-        # runs: a program that does takes the general path throughout, so the hot paths,
-        # which full mode runs too, have no test for them.)
-        wide = np.concatenate(([0], np.cumsum(counts != 1)))
+        # is one location, never chunked. (It keeps no runs: a program that does takes
+        # the general path throughout, so the hot paths, which full mode runs too, have no
+        # test for them.) Counts before each operand, so that a template's are its ends'
+        # difference:
+        ranges = np.concatenate(([0], np.cumsum(counts != 1)))
         moving = np.concatenate(([0], np.cumsum(operand_offsets != 0)))
         ends, starts = templates[:, T_MARKS_END], templates[:, T_OPERANDS_FIRST]
+        instance_offset = np.repeat(templates[:, T_INSTANCE_OFFSET], ends - starts)
+        apart = np.concatenate(([0], np.cumsum(operand_offsets != instance_offset)))
         fixed = moving[ends] == moving[starts]  # (an instance moves on either path)
-        instance_offset = templates[:, T_INSTANCE_OFFSET]
-        apart = operand_offsets != np.repeat(instance_offset, ends - starts)
-        apart = np.concatenate(([0], np.cumsum(apart)))
-        shared = (apart[ends] == apart[starts]) & (instance_offset != 0)
+        # Every operand moving as the instance does (where the instance is fixed, so are
+        # they, and `fixed` decides first).
+        shared = apart[ends] == apart[starts]
         kind = np.where(fixed, SIMPLE_FIXED, np.where(shared, SIMPLE_SHARED, SIMPLE_MOVING))
-        templates[:, T_SIMPLE] = np.where(wide[ends] == wide[starts], kind, 0)
+        templates[:, T_SIMPLE] = np.where(ranges[ends] == ranges[starts], kind, 0)
     offset_coefs = np.array(list(offset_of_row), dtype=np.int64).reshape(-1, MAX_DEPTH)
     # Reads of a space some template writes keep their read times (WAR).
     in_writes = np.zeros(n + 1, dtype=np.int64)

@@ -512,8 +512,8 @@ PACKING_BUGS = (
     Bug(
         "packing.chunks-where-any-operand-is-wide",
         PACKING,
-        "chunk_shift = CHUNK_SHIFT if wide and _mostly_ranges(counts, named) else 0",
-        "chunk_shift = CHUNK_SHIFT if wide else 0",
+        "chunk_shift = CHUNK_SHIFT if any_wide and _mostly_ranges(counts, named) else 0",
+        "chunk_shift = CHUNK_SHIFT if any_wide else 0",
         "chunks only where ranges name most locations the layers name (cycles are the same "
         "either way; the packing-choice tests pin a systolic os array unchunked)",
         (PACKING_CHOICES, *CHUNKS, *FAST),
@@ -521,7 +521,7 @@ PACKING_BUGS = (
     Bug(
         "packing.chunks-where-nothing-is-wide",
         PACKING,
-        "chunk_shift = CHUNK_SHIFT if wide and _mostly_ranges(counts, named) else 0",
+        "chunk_shift = CHUNK_SHIFT if any_wide and _mostly_ranges(counts, named) else 0",
         "chunk_shift = CHUNK_SHIFT if _mostly_ranges(counts, named) else 0",
         "chunks only where some operand is wide",
         (PACKING_CHOICES, *CHUNKS, *FAST),
@@ -529,8 +529,8 @@ PACKING_BUGS = (
     Bug(
         "packing.shifted-with-fixed-operands",
         PACKING,
-        "shared = (apart[ends] == apart[starts]) & (instance_offset != 0)",
-        "shared = instance_offset != 0",
+        "shared = apart[ends] == apart[starts]",
+        "shared = apart[ends] >= apart[starts]",
         "the shifted hot path takes a template only where every operand moves as its unit "
         "instance does (a systolic preload's fold token does not)",
         (PACKING_CHOICES, "tests/test_fidelity_scalesim.py::test_cycles_match_scalesim"),

@@ -53,7 +53,7 @@ INSTANCE_BUGS = (
     Bug(
         "instances.hot-path-for-a-wide-operand",
         PACKING,
-        "templates[:, T_SIMPLE] = np.where(wide[ends] == wide[starts], kind, 0)",
+        "templates[:, T_SIMPLE] = np.where(ranges[ends] == ranges[starts], kind, 0)",
         "templates[:, T_SIMPLE] = kind",
         "the hot paths take one location per operand: only for operands of one location",
         (*MOVING_RULES, "tests/test_fidelity_scalesim.py::test_cycles_match_scalesim"),

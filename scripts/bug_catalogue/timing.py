@@ -11,8 +11,8 @@ from scripts.bug_catalogue.common import (
     Bug,
 )
 
-# The hot paths' write operands up to their WAR check: the fixed path's and the moving
-# path's, which differ in how they name the location.
+# The hot paths' write operands up to their WAR check: the fixed or shifted path's and the
+# moving path's, which differ in how they name the location.
 _WRITE_CHECKS = (
     "\n                        v = write_end[loc]\n"
     "                        if v > start:\n"
@@ -112,7 +112,10 @@ KERNEL_BUGS = (
         "shift = moved_by if simple == SIMPLE_SHARED else 0",
         "shift = 0",
         "a PE's operands move with it: the shifted hot path adds the instance's offset",
-        MOVING_PATH,
+        (
+            "tests/test_timing_rules.py::test_a_pe_instruction_moves_its_operands_with_its_instance",
+            *MOVING_PATH,
+        ),
     ),
     Bug(
         "kernel.raw-one-cycle-early-moving",
@@ -183,7 +186,7 @@ KERNEL_BUGS = (
         "                    for a in range(np.uint64(first), np.uint64(split)):",
         "read_end = start + latency\n"
         "                    for a in range(np.uint64(first), np.uint64(split)):",
-        "a read lasts `read_time` cycles (fixed hot path)",
+        "a read lasts `read_time` cycles (fixed or shifted hot path)",
         RULES,
     ),
     Bug(
