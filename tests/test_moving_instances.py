@@ -229,6 +229,11 @@ def test_the_resource_bound_counts_each_instance_a_moving_template_reaches():
     # trip k: each instance busy 8 cycles less the larger overhang, 4.
     both = program([moving(occupancy=5), moving(occupancy=3, bundle_start=False)], trips=4)
     assert Evaluation(both, "full").layer(both.layers[0]).bound.busy_cycles == 4
+    # From base instance 2 (of alu[0..8)), trips reach 2..5: the busiest is the first of
+    # them, and four are never used. (Instances are counted from base 0 and shifted.)
+    shifted = program([moving(instance=2, occupancy=5)], trips=4, units={"alu": 8})
+    bound = Evaluation(shifted, "full").layer(shifted.layers[0]).bound
+    assert (bound.busy_cycles, bound.instance, bound.unused) == (1, 2, 4)
 
 
 def test_the_recurrence_leaves_out_a_moving_instance():

@@ -118,11 +118,12 @@ class ResourceUsage:
         self.moving_templates = [
             tuple(t for t in block.templates if any(t.instance_coefs)) for block in program.blocks
         ]
-        # _instance_counts per (base, coefficients, trips), never written to: layers place
-        # the same moving templates under the same trips (Plasticine's ResNet-50: 134
-        # placements, 25 distinct).
+        # _instance_counts from base 0 per (coefficients, trips), never written to: layers
+        # place the same moving templates under the same trips (Plasticine's ResNet-50:
+        # 134 placements, 25 distinct), and a systolic step's PEs differ in their base
+        # alone (928 templates placed, a few dozen keys, on the default ResNet-50).
         self.instance_counts: dict[
-            tuple[int, tuple[int, ...], tuple[int, ...]], tuple[np.ndarray, np.ndarray]
+            tuple[tuple[int, ...], tuple[int, ...]], tuple[np.ndarray, np.ndarray]
         ] = {}
 
 
@@ -214,14 +215,14 @@ def _add_moving_usage(
     walk(layer.root, ())
     for (block, trips), times in placements.items():
         for t in moving[block]:
-            key = (t.instance, t.instance_coefs, trips)
+            key = (t.instance_coefs, trips)
             reach = usage.instance_counts.get(key)
             if reach is None:
-                reach = usage.instance_counts[key] = _instance_counts(*key)
-            instances, counts = reach
+                reach = usage.instance_counts[key] = _instance_counts(0, *key)
+            offsets, counts = reach
             if counts.size == 0:
                 continue
-            index = unit_first[t.unit] + instances
+            index = unit_first[t.unit] + t.instance + offsets
             busy[index] += times * counts * t.occupancy
             overhang[index] = np.maximum(overhang[index], t.occupancy - t.latency)
             used[index] = True

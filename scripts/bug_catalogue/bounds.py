@@ -20,6 +20,18 @@ _LAYOUT = (
 )
 BOUND_BUGS = (
     Bug(
+        "bounds.moving-instances-from-base-zero",
+        BOUNDS,
+        "index = unit_first[t.unit] + t.instance + offsets",
+        "index = unit_first[t.unit] + offsets",
+        "a moving template's instances are its base plus what the indices add",
+        (
+            "tests/test_moving_instances.py::"
+            "test_the_resource_bound_counts_each_instance_a_moving_template_reaches",
+            *BOUND_TESTS,
+        ),
+    ),
+    Bug(
         "bounds.resource-halved",
         BOUNDS,
         "busy_cycles = int(net[busiest])",
