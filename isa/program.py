@@ -316,27 +316,31 @@ def count_instructions(
     """Instructions one execution of `node` issues (a loop counts all its trips).
     `counted`: the counts of loops by id(), filled as they are counted, for a caller
     counting trees that share subtrees; it must hold no id of a node no longer alive."""
-    return _count(node, lambda ref: len(blocks[ref.block].templates), counted)
+    return count_per_block(node, lambda ref: len(blocks[ref.block].templates), counted)
 
 
 def count_block_executions(node: Loop | BlockRef, counted: dict[int, int] | None = None) -> int:
     """Kernel iterations (block executions) one execution of `node` performs. `counted`:
     as count_instructions takes it."""
-    return _count(node, lambda ref: 1, counted)
+    return count_per_block(node, lambda ref: 1, counted)
 
 
-def _count(
-    node: Loop | BlockRef, per_block: Callable[[BlockRef], int], counted: dict[int, int] | None
+def count_per_block(
+    node: Loop | BlockRef,
+    per_block: Callable[[BlockRef], int],
+    counted: dict[int, int] | None = None,
 ) -> int:
+    """The sum of `per_block` over the block executions of one execution of `node`,
+    without unrolling it. `counted`: as count_instructions takes it (one per `per_block`)."""
     if isinstance(node, BlockRef):
         return per_block(node)
     if counted is None:
-        return node.trips * sum(_count(child, per_block, None) for child in node.body)
+        return node.trips * sum(count_per_block(child, per_block, None) for child in node.body)
     key = id(node)
     count = counted.get(key)
     if count is None:
         count = counted[key] = node.trips * sum(
-            _count(child, per_block, counted) for child in node.body
+            count_per_block(child, per_block, counted) for child in node.body
         )
     return count
 

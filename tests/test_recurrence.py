@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelerators.catalog import find_accelerator
+from analyzer.engine import recurrence
 from analyzer.engine.evaluate import evaluate_program
 from analyzer.engine.packing import pack_blocks
 from analyzer.engine.recurrence import (
@@ -25,7 +26,16 @@ from analyzer.engine.recurrence import (
     block_dependency_edges,
     critical_cycle,
 )
-from isa.program import Block, BlockRef, LayerProgram, Loop, Operand, Program
+from isa.program import (
+    Block,
+    BlockRef,
+    LayerProgram,
+    Loop,
+    Operand,
+    Program,
+    count_block_executions,
+    count_instructions,
+)
 from isa.systolic.lowering import lower
 from tests import recurrence_oracle as oracle
 from tests.builders import examples, instr, op, program
@@ -272,6 +282,21 @@ def test_a_step_written_as_loops_has_the_critical_cycle_of_its_unrolled_block(
         oracle_ratio = oracle.critical_cycle(oracle.dependency_graph(unrolled.blocks[block]))
         assert ratio(expected) == ratio(oracle_ratio)
         assert CriticalCycles(pack_blocks(prog)).of_step(step, 2) == expected
+
+
+def test_a_step_is_unrolled_only_up_to_step_instructions(monkeypatch):
+    # The cap is on the instructions the unrolled step holds, not on its block executions
+    # (a row's columns come in blocks of up to eight): here 8 x 8 PEs, 64 instructions a
+    # stream step in 16 block executions.
+    accelerator = find_accelerator("systolic").resolve({"rows": "8", "cols": "8"})
+    prog = lower(accelerator, Model("m", (Dense("fc", 9, 9, 9),)))
+    step = step_loops(prog)["stream"]
+    size = count_instructions(Loop("one run", 1, step.body), prog.blocks)
+    assert count_block_executions(Loop("one run", 1, step.body)) < size
+    monkeypatch.setattr(recurrence, "STEP_INSTRUCTIONS", size)
+    assert CriticalCycles(pack_blocks(prog)).of_step(step, 2) is not None
+    monkeypatch.setattr(recurrence, "STEP_INSTRUCTIONS", size - 1)
+    assert CriticalCycles(pack_blocks(prog)).of_step(step, 2) is None
 
 
 def test_only_a_body_of_one_bundle_opened_first_is_a_step():

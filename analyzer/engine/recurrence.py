@@ -34,7 +34,7 @@ from analyzer.engine.template_row import (
     T_UNIT,
     T_WRITES_END,
 )
-from isa.program import MAX_DEPTH, BlockRef, Loop
+from isa.program import MAX_DEPTH, BlockRef, Loop, count_per_block
 
 
 @dataclass(frozen=True)
@@ -109,17 +109,6 @@ def critical_cycle(edges: DependencyEdges) -> CriticalCycle | None:
 # The largest step body whose recurrence is found, unrolled: a 512 x 512 array's stream
 # step is 262,656 instructions.
 STEP_INSTRUCTIONS = 1 << 20
-
-
-def _unrolled_size(body: tuple[Loop | BlockRef, ...]) -> int:
-    """Block executions in one run of `body`, counted without unrolling it, stopping at
-    STEP_INSTRUCTIONS + 1."""
-    total = 0
-    for child in body:
-        total += 1 if isinstance(child, BlockRef) else child.trips * _unrolled_size(child.body)
-        if total > STEP_INSTRUCTIONS:
-            return STEP_INSTRUCTIONS + 1
-    return total
 
 
 def _executions(body: tuple[Loop | BlockRef, ...], depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +203,11 @@ class CriticalCycles:
         return self._steps[key][1]
 
     def _step_cycle(self, body: tuple[Loop | BlockRef, ...], depth: int) -> CriticalCycle | None:
-        if self._bundles(body) != 1 or _unrolled_size(body) > STEP_INSTRUCTIONS:
+        if self._bundles(body) != 1:
+            return None
+        lengths = np.diff(self.blocks.block_first).tolist()
+        size = sum(count_per_block(child, lambda ref: lengths[ref.block]) for child in body)
+        if size > STEP_INSTRUCTIONS:
             return None
         executed, index = _executions(body, depth + 1)
         arrays = self.blocks.arrays

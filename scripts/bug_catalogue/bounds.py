@@ -20,6 +20,14 @@ _LAYOUT = (
 )
 BOUND_BUGS = (
     Bug(
+        "bounds.step-cap-counts-block-executions",
+        RECURRENCE,
+        "size = sum(count_per_block(child, lambda ref: lengths[ref.block]) for child in body)",
+        "size = sum(count_per_block(child, lambda ref: 1) for child in body)",
+        "a step is unrolled only up to STEP_INSTRUCTIONS instructions, not block executions",
+        ("tests/test_recurrence.py::test_a_step_is_unrolled_only_up_to_step_instructions",),
+    ),
+    Bug(
         "bounds.moving-instances-from-base-zero",
         BOUNDS,
         "index = unit_first[t.unit] + t.instance + offsets",
