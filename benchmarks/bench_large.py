@@ -1,7 +1,8 @@
 """A large systolic array (issue 14: ResNet-50 at 512x512 within 5 s and 1 GB per step):
 lower and analyze one network in one process, with the process's peak memory after each.
 
-    .venv/bin/python benchmarks/bench_large.py [--size 512] [--model resnet50] [--cli]
+    .venv/bin/python benchmarks/bench_large.py [--size 512] [--model resnet50]
+                                               [--dataflow ws] [--cli]
 
 Analysis is fast mode as `analyze` runs it, after a warm-up (a small array's analysis,
 timed apart) has loaded the Numba kernels from their disk cache, as issue 14 measures; a
@@ -38,19 +39,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--model", default="resnet50")
+    parser.add_argument("--dataflow", default="ws", choices=("ws", "os", "is"))
     parser.add_argument("--cli", action="store_true", help="also time the two commands")
     args = parser.parse_args()
-    cli_cycles = command_line(args.model, args.size) if args.cli else None
+    cli_cycles = command_line(args.model, args.size, args.dataflow) if args.cli else None
     started = time.perf_counter()
-    accperf.analyze(accperf.lower(args.model, "systolic", params={"rows": 16, "cols": 16}))
+    small = {"rows": 16, "cols": 16, "dataflow": args.dataflow}
+    accperf.analyze(accperf.lower(args.model, "systolic", params=small))
     print(f"warm-up (16x16, loads the kernels): {time.perf_counter() - started:.1f} s")
-    params = {"rows": args.size, "cols": args.size}
+    params = {"rows": args.size, "cols": args.size, "dataflow": args.dataflow}
     started = time.perf_counter()
     trace = accperf.lower(args.model, "systolic", params=params)
     lowered = time.perf_counter()
     print(
-        f"{args.model} on systolic {args.size}x{args.size}: lower {lowered - started:.1f} s; "
-        f"peak memory so far {peak_gb():.2f} GB"
+        f"{args.model} on systolic {args.size}x{args.size} {args.dataflow}: "
+        f"lower {lowered - started:.1f} s; peak memory so far {peak_gb():.2f} GB"
     )
     result = accperf.analyze(trace)
     analysed = time.perf_counter()
@@ -63,10 +66,17 @@ def main() -> None:
         raise SystemExit(f"accperf-trace analyze gave {cli_cycles:,} cycles, the API another")
 
 
-def command_line(model: str, size: int) -> int:
+def command_line(model: str, size: int, dataflow: str) -> int:
     """`accperf-trace lower` then `analyze`, each a fresh process: time and peak memory;
     the analyzed cycles."""
-    params = ["--param", f"rows={size}", "--param", f"cols={size}"]
+    params = [
+        "--param",
+        f"rows={size}",
+        "--param",
+        f"cols={size}",
+        "--param",
+        f"dataflow={dataflow}",
+    ]
     with tempfile.TemporaryDirectory() as out:
         report = Path(out) / "report.json"
         lower = ["lower", "--accelerator", "systolic", *params, "--model", model, "-o", out]

@@ -59,10 +59,11 @@ if "numba" in sys.modules:
     from analyzer.engine.kernels import evaluate_layer
     from analyzer.engine.packing_kernels import layer_ops
     from analyzer.engine.recurrence_kernels import (
-        block_critical_cycles, block_edges, maximum_cycle_ratio,
+        block_critical_cycles, block_edges, maximum_cycle_ratio, step_critical_cycle,
     )
     watched_kernels = (
         evaluate_layer, layer_ops, block_critical_cycles, block_edges, maximum_cycle_ratio,
+        step_critical_cycle,
     )
     for kernel in watched_kernels:
         stats = kernel.stats
@@ -133,13 +134,14 @@ def test_analyze_with_the_jit_loads_kernels_without_numbas_compiler(small_trace,
     assert "polars" not in report["modules"]
     assert "rich.progress" not in report["modules"]  # output piped: no progress bar
     assert COMPILER_ONLY not in report["modules"]
-    # The systolic array's steps nest loops: their recurrence takes the edges and the
-    # cycle ratio kernels (analyzer/engine/recurrence.py, CriticalCycles.of_step).
-    # (block_critical_cycles, for loops of one block, is not called).
-    kernels = ("evaluate_layer", "layer_ops", "block_edges", "maximum_cycle_ratio")
+    # The systolic array's steps nest loops: their recurrence takes the step kernel
+    # (analyzer/engine/recurrence.py, CriticalCycles.of_step). The kernels for loops of
+    # one block, and those the step kernel calls inside compiled code, are not called.
+    kernels = ("evaluate_layer", "layer_ops", "step_critical_cycle")
+    uncalled = ("block_critical_cycles", "block_edges", "maximum_cycle_ratio")
     assert report["kernels"] == {
         **{name: [1, 0] for name in kernels},
-        "block_critical_cycles": [0, 0],
+        **{name: [0, 0] for name in uncalled},
     }
     in_process = accperf.analyze(accperf.load_trace(small_trace))
     assert json.loads(out.read_text())["total_cycles"] == in_process.total_cycles > 0

@@ -170,6 +170,10 @@ def maximum_cycle_ratio(*arguments: Any) -> tuple[int, int]:
     return _active.maximum_cycle_ratio(*arguments)
 
 
+def step_critical_cycle(*arguments: Any) -> tuple[int, int]:
+    return _active.step_critical_cycle(*arguments)
+
+
 def mode() -> str:
     """ "ahead-of-time" or "jit": how kernel calls run now."""
     return "jit" if _active is _JIT else "ahead-of-time"

@@ -69,6 +69,12 @@ SIGNATURES = {
         ("i8", "i8"),
         ("i8", A1, A1, A1, A1),
     ),
+    "step_critical_cycle": Signature(
+        "analyzer.engine.recurrence_kernels",
+        "step_critical_cycle",
+        ("i8", "i8"),
+        (A2, A2, A1, A1, A1, A1, A1, A2, "i8"),
+    ),
     # isa/'s one kernel, handed down to it through isa/kernel_door.py.
     "gemm_stalls": Signature(
         "isa.systolic.memory_kernels",

@@ -131,21 +131,6 @@ def _executions(body: tuple[Loop | BlockRef, ...], depth: int) -> tuple[np.ndarr
     return np.concatenate(blocks), np.concatenate(indices)
 
 
-def _ranges(first: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """first[k], first[k] + 1, ..., first[k] + lengths[k] - 1 for every k, concatenated."""
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-    steps = np.ones(total, dtype=np.int64)
-    nonempty = lengths > 0
-    steps[starts[nonempty]] = first[nonempty] - np.concatenate(
-        ([0], (first + lengths - 1)[nonempty][:-1])
-    )
-    steps[0] = first[nonempty][0]
-    return np.cumsum(steps)
-
-
 class CriticalCycles:
     """The critical cycle of each block of one packed program, found on first use, and
     the recurrence bound of its loop trees."""
@@ -211,51 +196,18 @@ class CriticalCycles:
             return None
         executed, index = _executions(body, depth + 1)
         arrays = self.blocks.arrays
-        rows = arrays.templates
-        first = self.blocks.block_first[executed]
-        lengths = self.blocks.block_first[executed + 1] - first
-        template = _ranges(first, lengths)
-        at = np.repeat(index, lengths, axis=0)  # each instruction's loop indices
-        # A coefficient of depth `depth` or outside moves across the loop's iterations (or
-        # its visits): left out. One of a nested loop's is fixed once unrolled.
-        outer = arrays.offset_coefs[:, : depth + 1].any(axis=1)
-        inner = arrays.offset_coefs[:, depth + 1 :]
-        instance = rows[template, T_INSTANCE_OFFSET]
-        unit = rows[template, T_UNIT] + (inner[instance] * at[:, depth + 1 :]).sum(axis=1)
-        unit = np.where(outer[instance], -1, unit)
-        operands_first = rows[template, T_OPERANDS_FIRST]
-        counts = rows[template, T_WRITES_END] - operands_first
-        operand = _ranges(operands_first, counts)
-        owner = np.repeat(np.arange(len(template)), counts)
-        offset = arrays.operand_offset[operand]
-        location = arrays.operand_location[operand] + (inner[offset] * at[owner, depth + 1 :]).sum(
-            axis=1
+        weight, iterations = compiled.step_critical_cycle(
+            arrays.templates,
+            arrays.offset_coefs,
+            arrays.operand_offset,
+            arrays.operand_location,
+            arrays.operand_count,
+            self.blocks.block_first,
+            executed,
+            index,
+            depth,
         )
-        starts = np.concatenate(([0], np.cumsum(counts)))
-        reads = rows[template, T_READS_END] - operands_first
-        columns = np.ascontiguousarray(
-            np.stack(
-                (
-                    unit,
-                    rows[template, T_LATENCY],
-                    rows[template, T_OCCUPANCY],
-                    rows[template, T_READ_TIME],
-                    starts[:-1],
-                    starts[:-1] + reads,
-                    starts[1:],
-                )
-            ),
-            dtype=np.int64,
-        )
-        source, target, weight, distance = compiled.block_edges(
-            columns,
-            np.ascontiguousarray(location, dtype=np.int64),
-            np.ascontiguousarray(arrays.operand_count[operand], dtype=np.int64),
-            outer[offset].astype(np.int64),
-            0,
-            len(template),
-        )
-        return critical_cycle(DependencyEdges(len(template), source, target, weight, distance))
+        return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
 
     def _bundles(self, body: tuple[Loop | BlockRef, ...]) -> int:
         """1 when one run of `body` opens one bundle, at its first instruction; 0 when it

@@ -6,7 +6,9 @@ start(u in iteration k) + w (docs/design.md §6.2). Edges come as four int64 arr
 (source, target, weight, distance) over the block's templates 0..n-1.
 
 The maximum cycle ratio, max over cycles of (total weight W) / (total distance K), is
-found by Howard's policy iteration for the cycle ratio problem: Cochet-Terrasson, Cohen,
+settled where it can be by a bound from longest-path potentials that a cycle of one
+iteration attains (_one_iteration_bound), else found by Howard's policy iteration for
+the cycle ratio problem: Cochet-Terrasson, Cohen,
 Gaubert, McGettrick, Quadrat, "Numerical computation of spectral elements in max-plus
 algebra", IFAC Conference on System Structure and Control, 1998; in the form Dasdan
 gives for cycle ratios ("Experimental analysis of the fastest optimum cycle ratio and
@@ -24,6 +26,16 @@ import numpy as np
 from numba import njit
 
 from analyzer.engine.jit_cache import load_compiled_code_directly
+from analyzer.engine.template_row import (
+    T_INSTANCE_OFFSET,
+    T_LATENCY,
+    T_OCCUPANCY,
+    T_OPERANDS_FIRST,
+    T_READ_TIME,
+    T_READS_END,
+    T_UNIT,
+    T_WRITES_END,
+)
 
 
 @njit(cache=True)
@@ -195,6 +207,82 @@ def block_edges(columns, operand_location, operand_count, operand_affine, lo, hi
 
 
 @njit(cache=True)
+def step_critical_cycle(
+    templates, offset_coefs, operand_offset, operand_location, operand_count,
+    block_first, executed, index, depth,
+):  # fmt: skip
+    """(W, K) of maximum_cycle_ratio on the dependency edges of one run of a loop body
+    that nests loops, unrolled (docs/design.md §6.2): `executed` are its block executions
+    in program order, `index` each one's loop indices (a row of offset_coefs' width). A
+    unit instance or operand address moved by an index at `depth` or outside is left
+    out, as block_edges leaves out affine operands; one moved only by deeper indices is
+    fixed in each execution, at its base plus the coefficients times those indices.
+    `templates` are the packed template rows (analyzer/engine/template_row.py)."""
+    outer = np.zeros(offset_coefs.shape[0], np.bool_)
+    # One past the deepest level whose index moves anything: _shift reads no further.
+    levels = 0
+    for offset in range(offset_coefs.shape[0]):
+        for level in range(offset_coefs.shape[1]):
+            if offset_coefs[offset, level] != 0:
+                levels = max(levels, level + 1)
+                if level <= depth:
+                    outer[offset] = True
+    nodes = 0
+    accesses = 0
+    for e in range(executed.shape[0]):
+        for t in range(block_first[executed[e]], block_first[executed[e] + 1]):
+            nodes += 1
+            for o in range(templates[t, T_OPERANDS_FIRST], templates[t, T_WRITES_END]):
+                if not outer[operand_offset[o]]:
+                    accesses += operand_count[o]
+    unit = np.empty(nodes, np.int64)
+    latency = np.empty(nodes, np.int64)
+    occupancy = np.empty(nodes, np.int64)
+    read_time = np.empty(nodes, np.int64)
+    access_template = np.empty(accesses, np.int64)
+    access_location = np.empty(accesses, np.int64)
+    access_write = np.empty(accesses, np.bool_)
+    node = 0
+    k = 0
+    for e in range(executed.shape[0]):
+        for t in range(block_first[executed[e]], block_first[executed[e] + 1]):
+            instance = templates[t, T_INSTANCE_OFFSET]
+            unit[node] = templates[t, T_UNIT]
+            if outer[instance]:
+                unit[node] = -1
+            else:
+                unit[node] += _shift(offset_coefs, instance, index, e, depth, levels)
+            latency[node] = templates[t, T_LATENCY]
+            occupancy[node] = templates[t, T_OCCUPANCY]
+            read_time[node] = templates[t, T_READ_TIME]
+            for o in range(templates[t, T_OPERANDS_FIRST], templates[t, T_WRITES_END]):
+                offset = operand_offset[o]
+                if outer[offset]:
+                    continue
+                base = operand_location[o] + _shift(offset_coefs, offset, index, e, depth, levels)
+                for j in range(operand_count[o]):
+                    access_template[k] = node
+                    access_location[k] = base + j
+                    access_write[k] = o >= templates[t, T_READS_END]
+                    k += 1
+            node += 1
+    source, target, weight, distance = dependency_edges(
+        unit, latency, occupancy, read_time, access_template, access_location, access_write
+    )
+    return maximum_cycle_ratio(nodes, source, target, weight, distance)
+
+
+@njit(cache=True, inline="always")
+def _shift(offset_coefs, offset, index, execution, depth, levels):
+    """What the loop indices deeper than `depth` (and above `levels`) add to affine
+    offset `offset`."""
+    total = 0
+    for level in range(depth + 1, levels):
+        total += offset_coefs[offset, level] * index[execution, level]
+    return total
+
+
+@njit(cache=True)
 def block_critical_cycles(
     columns,
     operand_location,
@@ -221,9 +309,21 @@ def block_critical_cycles(
 
 @njit(cache=True)
 def maximum_cycle_ratio(nodes, source, target, weight, distance):
-    """(W, K) of a cycle of maximum ratio W/K, of the smallest K among the final policy's
-    cycles of that ratio; (0, 0) when the graph has no cycle. Every cycle must have a
-    total distance of at least 1."""
+    """(W, K) of a cycle of maximum ratio W/K; (0, 0) when the graph has no cycle. Every
+    cycle must have a total distance of at least 1. Where _one_iteration_bound finds a
+    cycle of one iteration that no cycle's ratio can exceed, that cycle; else, by
+    Howard's policy iteration, of the final policy's cycles of maximum ratio, the one of
+    smallest K."""
+    found, bound = _one_iteration_bound(nodes, source, target, weight, distance)
+    if found:
+        return bound, 1
+    return policy_iteration(nodes, source, target, weight, distance)
+
+
+@njit(cache=True)
+def policy_iteration(nodes, source, target, weight, distance):
+    """maximum_cycle_ratio by Howard's policy iteration alone: (W, K) of the final
+    policy's cycles of maximum ratio, the one of smallest K; (0, 0) without a cycle."""
     component = _strong_components(nodes, source, target)
     inside = component[source] == component[target]
     kept = np.nonzero(inside)[0]
@@ -284,6 +384,63 @@ def maximum_cycle_ratio(nodes, source, target, weight, distance):
                 changed = True
         if not changed:
             return cycle_weight, cycle_distance
+
+
+@njit(cache=True)
+def _one_iteration_bound(nodes, source, target, weight, distance):
+    """(True, M) when M bounds every cycle's ratio and a cycle of one iteration attains
+    it, found without Howard's iterations; (False, 0) when this test cannot tell.
+
+    Distance-0 edges run forward in program order (source < target; else the test gives
+    up), so a potential p, each node's longest path over them from any node (0 where
+    none ends), satisfies p(v) >= p(u) + w on each of them. Then M, the largest
+    (w + p(u) - p(v)) / d over the other edges, bounds every cycle's ratio: around a
+    cycle the potentials cancel, so W <= M x K. A distance-1 edge u -> v attaining M
+    whose v lies on u's longest path (followed back from u, through at most `nodes`
+    steps over all the edges tried) closes a cycle of weight M in one iteration. A
+    systolic step's graph, where each PE's accumulator, unit instance or neighbour's
+    register carries a one-cycle recurrence, is settled here in a pass over its edges,
+    where Howard's iterations took most of its bound's time."""
+    potential = np.zeros(nodes, np.int64)
+    # The node before each on a longest path (p(v) = p(u) + w), -1 where none does.
+    behind = np.full(nodes, -1, np.int64)
+    order = _stable_order(source)
+    for k in range(order.shape[0]):
+        e = order[k]
+        if distance[e] != 0:
+            continue
+        u, v = source[e], target[e]
+        if u >= v:
+            return False, 0
+        reach = potential[u] + weight[e]
+        if reach > potential[v] or reach == potential[v] and behind[v] < 0:
+            potential[v] = reach
+            behind[v] = u
+    best_w, best_d = 0, 0
+    for e in range(source.shape[0]):
+        if distance[e] == 0:
+            continue
+        slack = weight[e] + potential[source[e]] - potential[target[e]]
+        if best_d == 0 or slack * best_d > best_w * distance[e]:
+            best_w, best_d = slack, distance[e]
+    if best_d == 0 or best_w % best_d != 0:
+        return False, 0  # no cycle, or none of one iteration can attain M
+    best_w //= best_d
+    budget = nodes
+    for e in range(source.shape[0]):
+        if distance[e] != 1:
+            continue
+        u, v = source[e], target[e]
+        if weight[e] + potential[u] - potential[v] != best_w:
+            continue
+        while u > v and budget > 0:  # behind[u] < u, and -1 where a path starts
+            u = behind[u]
+            budget -= 1
+        if u == v:
+            return True, best_w
+        if budget <= 0:
+            return False, 0
+    return False, 0
 
 
 @njit(cache=True, inline="always")
@@ -421,3 +578,4 @@ def _strong_components(nodes, source, target):
 load_compiled_code_directly(block_edges)
 load_compiled_code_directly(block_critical_cycles)
 load_compiled_code_directly(maximum_cycle_ratio)
+load_compiled_code_directly(step_critical_cycle)
