@@ -149,9 +149,12 @@ def _evaluate_policy(
             iterations = sum(policy[n][3] for n in loop)
             cycles.append(CriticalCycle(weight, iterations))
             r = Fraction(weight, iterations)
-            ratio[loop[0]] = r
-            value[loop[0]] = Fraction(0)
-            for n in reversed(loop[1:]):
+            # Values relative to the cycle's smallest node, so that a cycle the last
+            # policy had keeps them: Howard terminates only so.
+            root = loop.index(min(loop))
+            ratio[loop[root]] = r
+            value[loop[root]] = Fraction(0)
+            for n in reversed(loop[root + 1 :] + loop[:root]):
                 _, successor, w, d = policy[n]
                 ratio[n] = r
                 value[n] = w - r * d + value[successor]

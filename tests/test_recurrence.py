@@ -6,6 +6,7 @@ dependency graph of the systolic stream step worked by hand."""
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 from collections import Counter
 from dataclasses import astuple, replace
 from fractions import Fraction
@@ -158,6 +159,47 @@ def test_the_one_iteration_test_follows_a_chain_of_the_same_iteration():
     )
     assert (found, bound) == (True, 1)
     assert critical_cycle(edges) == howard(edges) == CriticalCycle(1, 1)
+
+
+def test_the_one_iteration_test_follows_a_path_of_no_weight():
+    # Node 1's longest path is 0 whether or not it starts at node 0; the edge 0 -> 1 is
+    # tight all the same, so the back edge (0 cycles) closes a cycle of 0 per iteration.
+    graph = nx.MultiDiGraph()
+    for u, v, weight, distance in ((0, 1, 0, 0), (1, 0, 0, 1)):
+        graph.add_edge(u, v, weight=weight, distance=distance)
+    edges = as_edges(graph)
+    found, bound = recurrence_kernels._one_iteration_bound(
+        edges.nodes, edges.source, edges.target, edges.weight, edges.distance
+    )
+    assert (found, bound) == (True, 0)
+
+
+# Howard's iterations cycled forever on this graph (found by a review's fuzzing) while
+# each new policy cycle's values were taken relative to the node the search entered it
+# at: the one-iteration test declines it (edges on no cycle bound the ratio at 14).
+# Brute force: 10, the cycle 7 -> 16 -> 7 (3 + 7 in one iteration).
+HOWARD_CYCLED = (
+    (7, 16, 3, 0), (2, 15, 0, 0), (10, 1, 7, 1), (7, 0, 8, 1), (1, 8, 4, 2), (5, 13, 3, 0),
+    (16, 7, 7, 1), (13, 16, -1, 0), (9, 5, 5, 1), (0, 12, 3, 0), (8, 14, -2, 0),
+    (11, 2, 3, 1), (17, 4, -5, 2), (4, 11, 8, 0), (3, 10, 7, 0), (6, 4, 6, 1), (14, 0, 1, 2),
+    (12, 17, 7, 0), (11, 3, 4, 2), (12, 9, 2, 1), (11, 15, 4, 0), (15, 6, 2, 1),
+)  # fmt: skip
+
+
+def _cycles_of_howard_cycled() -> tuple[CriticalCycle | None, CriticalCycle | None]:
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(range(18))
+    for u, v, weight, distance in HOWARD_CYCLED:
+        graph.add_edge(u, v, weight=weight, distance=distance)
+    return howard(as_edges(graph)), oracle.critical_cycle(graph)
+
+
+def test_howard_terminates_where_the_entry_point_made_it_cycle():
+    # In a child process, so that a relapse fails here instead of hanging the suite.
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        compiled_cycle, oracle_cycle = pool.apply_async(_cycles_of_howard_cycled).get(120)
+    assert compiled_cycle is not None and compiled_cycle.ratio == 10
+    assert oracle_cycle is not None and oracle_cycle.ratio == 10
 
 
 def test_the_one_iteration_test_declines_a_bound_no_cycle_attains():
@@ -386,6 +428,19 @@ def test_a_step_leaves_out_what_its_own_index_moves():
     nested = instr(instance=1, writes=(op("r", 8),), bundle_start=False)
     blocks = (Block("a", (opening,)), Block("b", (nested,)))
     prog = replace(program([opening]), blocks=blocks)
+    step = Loop("s", 5, (BlockRef(0), Loop("n", 2, (BlockRef(1),))))
+    assert CriticalCycles(pack_blocks(prog)).of_step(step, 1) == CriticalCycle(2, 1)
+
+
+def test_a_step_leaves_out_a_unit_instance_its_own_index_moves():
+    # The step's first instruction takes instance s for 5 cycles, a new instance each
+    # iteration: no recurrence. Kept at instance 0 it would carry 5 cycles per
+    # iteration. What remains: the nested loop's two runs on instance 7, and their
+    # writes of r[8], one cycle each, twice per iteration.
+    opening = replace(instr(occupancy=5), instance_coefs=(0, 1))
+    nested = instr(instance=7, writes=(op("r", 8),), bundle_start=False)
+    blocks = (Block("a", (opening,)), Block("b", (nested,)))
+    prog = replace(program([opening], units={"alu": 8}), blocks=blocks)
     step = Loop("s", 5, (BlockRef(0), Loop("n", 2, (BlockRef(1),))))
     assert CriticalCycles(pack_blocks(prog)).of_step(step, 1) == CriticalCycle(2, 1)
 

@@ -491,12 +491,22 @@ def _evaluate_policy(
                 or (p * best_distance == q * best_weight and cycle_distance < best_distance)
             ):
                 best_weight, best_distance = cycle_weight, cycle_distance
-            ratio_p[v], ratio_q[v], value[v] = p, q, 0
-            state[v] = 2
-            length_before = position[v]
-            for k in range(length - 1, length_before, -1):
+            # The cycle's value is taken relative to its smallest node, not to where the
+            # search entered it: a cycle the last policy had keeps its values, which
+            # Howard's termination needs (with the entry point, a graph of 18 nodes
+            # made the iterations cycle forever).
+            first = position[v]
+            root = first
+            for k in range(first + 1, length):
+                if path[k] < path[root]:
+                    root = k
+            ratio_p[path[root]], ratio_q[path[root]], value[path[root]] = p, q, 0
+            state[path[root]] = 2
+            for k in range(root - 1, first - 1, -1):
                 _settle(path[k], policy, target, weight, distance, ratio_p, ratio_q, value, state)
-            length = length_before
+            for k in range(length - 1, root, -1):
+                _settle(path[k], policy, target, weight, distance, ratio_p, ratio_q, value, state)
+            length = first
         for k in range(length - 1, -1, -1):
             _settle(path[k], policy, target, weight, distance, ratio_p, ratio_q, value, state)
     return best_weight, best_distance
