@@ -26,6 +26,7 @@ from analyzer.engine.recurrence import (
     DependencyEdges,
     block_dependency_edges,
     critical_cycle,
+    cycle_found,
 )
 from isa.program import (
     Block,
@@ -104,10 +105,28 @@ def graphs(draw):
 
 def howard(edges: DependencyEdges) -> CriticalCycle | None:
     """critical_cycle by policy iteration alone, past the one-iteration test."""
-    weight, iterations = recurrence_kernels.policy_iteration(
+    return cycle_found(
+        *recurrence_kernels.policy_iteration(
+            edges.nodes, edges.source, edges.target, edges.weight, edges.distance
+        )
+    )
+
+
+def one_iteration(edges: DependencyEdges) -> tuple[bool, int]:
+    """The one-iteration test's (settled, bound) on `edges`."""
+    found, bound = recurrence_kernels._one_iteration_bound(
         edges.nodes, edges.source, edges.target, edges.weight, edges.distance
     )
-    return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
+    return bool(found), int(bound)
+
+
+def graph_of(edges: tuple[tuple[int, int, int, int], ...], nodes: int = 0) -> nx.MultiDiGraph:
+    """A graph of (source, target, weight, distance) edges, on at least `nodes` nodes."""
+    graph = nx.MultiDiGraph()
+    graph.add_nodes_from(range(nodes))
+    for u, v, weight, distance in edges:
+        graph.add_edge(u, v, weight=weight, distance=distance)
+    return graph
 
 
 @settings(max_examples=examples(400), deadline=None)
@@ -129,10 +148,8 @@ def test_the_one_iteration_test_settles_only_cycles_it_proves_maximal():
     @given(graph=graphs())
     def one_iteration_cycles_are_maximal(graph):
         edges = as_edges(graph)
-        found, bound = recurrence_kernels._one_iteration_bound(
-            edges.nodes, edges.source, edges.target, edges.weight, edges.distance
-        )
-        settled.append(bool(found))
+        found, bound = one_iteration(edges)
+        settled.append(found)
         if found:
             # The ratio of every cycle at most the bound, and a cycle of one iteration
             # weighing the bound: the fewest iterations a cycle of that ratio can span.
@@ -150,28 +167,15 @@ def test_the_one_iteration_test_follows_a_chain_of_the_same_iteration():
     # (1 cycle), register 0 waits for register 1's read of it in the iteration before
     # (WAR, 0 cycles). The bound (1 per iteration) needs the potential p(1) = 1 to see the
     # chain: the back edge alone weighs 0. No self-loop attains it.
-    graph = nx.MultiDiGraph()
-    for u, v, weight, distance in ((0, 1, 1, 0), (1, 0, 0, 1), (0, 0, 0, 1)):
-        graph.add_edge(u, v, weight=weight, distance=distance)
-    edges = as_edges(graph)
-    found, bound = recurrence_kernels._one_iteration_bound(
-        edges.nodes, edges.source, edges.target, edges.weight, edges.distance
-    )
-    assert (found, bound) == (True, 1)
+    edges = as_edges(graph_of(((0, 1, 1, 0), (1, 0, 0, 1), (0, 0, 0, 1))))
+    assert one_iteration(edges) == (True, 1)
     assert critical_cycle(edges) == howard(edges) == CriticalCycle(1, 1)
 
 
 def test_the_one_iteration_test_follows_a_path_of_no_weight():
     # Node 1's longest path is 0 whether or not it starts at node 0; the edge 0 -> 1 is
     # tight all the same, so the back edge (0 cycles) closes a cycle of 0 per iteration.
-    graph = nx.MultiDiGraph()
-    for u, v, weight, distance in ((0, 1, 0, 0), (1, 0, 0, 1)):
-        graph.add_edge(u, v, weight=weight, distance=distance)
-    edges = as_edges(graph)
-    found, bound = recurrence_kernels._one_iteration_bound(
-        edges.nodes, edges.source, edges.target, edges.weight, edges.distance
-    )
-    assert (found, bound) == (True, 0)
+    assert one_iteration(as_edges(graph_of(((0, 1, 0, 0), (1, 0, 0, 1))))) == (True, 0)
 
 
 # Howard's iterations cycled forever on this graph (found by a review's fuzzing) while
@@ -187,10 +191,7 @@ HOWARD_CYCLED = (
 
 
 def _cycles_of_howard_cycled() -> tuple[CriticalCycle | None, CriticalCycle | None]:
-    graph = nx.MultiDiGraph()
-    graph.add_nodes_from(range(18))
-    for u, v, weight, distance in HOWARD_CYCLED:
-        graph.add_edge(u, v, weight=weight, distance=distance)
+    graph = graph_of(HOWARD_CYCLED, nodes=18)
     return howard(as_edges(graph)), oracle.critical_cycle(graph)
 
 
@@ -206,14 +207,8 @@ def test_the_one_iteration_test_declines_a_bound_no_cycle_attains():
     # Two edges of the next iteration between two nodes: their cycle takes 1 + 2 cycles
     # in 2 iterations. Each edge alone bounds a ratio (2 at most), which no cycle of one
     # iteration attains, so Howard's iterations find 3/2.
-    graph = nx.MultiDiGraph()
-    for u, v, weight, distance in ((0, 1, 1, 1), (1, 0, 2, 1)):
-        graph.add_edge(u, v, weight=weight, distance=distance)
-    edges = as_edges(graph)
-    found, _ = recurrence_kernels._one_iteration_bound(
-        edges.nodes, edges.source, edges.target, edges.weight, edges.distance
-    )
-    assert not found
+    edges = as_edges(graph_of(((0, 1, 1, 1), (1, 0, 2, 1))))
+    assert not one_iteration(edges)[0]
     assert critical_cycle(edges) == CriticalCycle(3, 2)
 
 

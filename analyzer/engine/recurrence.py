@@ -98,12 +98,18 @@ def block_dependency_edges(blocks: PackedBlocks, block: int) -> DependencyEdges:
     return DependencyEdges(hi - lo, source, target, weight, distance)
 
 
+def cycle_found(weight: int, iterations: int) -> CriticalCycle | None:
+    """A kernel's (W, K) as a cycle; None for its (0, 0), no cycle."""
+    return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
+
+
 def critical_cycle(edges: DependencyEdges) -> CriticalCycle | None:
     """A cycle of maximum weight/iterations ratio, or None if the graph has no cycle."""
-    weight, iterations = compiled.maximum_cycle_ratio(
-        edges.nodes, edges.source, edges.target, edges.weight, edges.distance
+    return cycle_found(
+        *compiled.maximum_cycle_ratio(
+            edges.nodes, edges.source, edges.target, edges.weight, edges.distance
+        )
     )
-    return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
 
 
 # The largest step body whose recurrence is found, unrolled: a 512 x 512 array's stream
@@ -172,7 +178,7 @@ class CriticalCycles:
             iterations,
         )
         for block, w, k in zip(new.tolist(), weight.tolist(), iterations.tolist(), strict=True):
-            self._found[block] = None if k == 0 else CriticalCycle(w, k)
+            self._found[block] = cycle_found(w, k)
 
     def of_step(self, node: Loop, depth: int) -> CriticalCycle | None:
         """The critical cycle of loop `node` at loop depth `depth` whose body nests loops
@@ -196,18 +202,19 @@ class CriticalCycles:
             return None
         executed, index = _executions(body, depth + 1)
         arrays = self.blocks.arrays
-        weight, iterations = compiled.step_critical_cycle(
-            arrays.templates,
-            arrays.offset_coefs,
-            arrays.operand_offset,
-            arrays.operand_location,
-            arrays.operand_count,
-            self.blocks.block_first,
-            executed,
-            index,
-            depth,
+        return cycle_found(
+            *compiled.step_critical_cycle(
+                arrays.templates,
+                arrays.offset_coefs,
+                arrays.operand_offset,
+                arrays.operand_location,
+                arrays.operand_count,
+                self.blocks.block_first,
+                executed,
+                index,
+                depth,
+            )
         )
-        return None if iterations == 0 else CriticalCycle(int(weight), int(iterations))
 
     def _bundles(self, body: tuple[Loop | BlockRef, ...]) -> int:
         """1 when one run of `body` opens one bundle, at its first instruction; 0 when it
